@@ -1,0 +1,57 @@
+# The two README commands: `make demo` and `make test`. Everything they need is installed from here.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck unit functional bench clean emulators
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed-demo: pyproject.toml setup.py | $(BIN)/python
+	$(PIP) install --quiet -e '.[demo]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml setup.py | $(BIN)/python
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-demo
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+emulators: node_modules/.installed
+
+## demo: set up, then run the main job on embedded defaults (no cloud account needed).
+demo: $(VENV)/.installed-demo emulators
+	$(BIN)/escher demo
+
+## test: set up, then lint, type-check and run the whole suite (unit, functional on local emulators, e2e skipped).
+test: $(VENV)/.installed-dev emulators lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy sees the installed layout (escher.cli is cli/, ...) through a tree of links built from the fixed folders.
+typecheck: $(VENV)/.installed-dev
+	@rm -rf build/typecheck && mkdir -p build/typecheck/escher
+	@for f in shared/*; do ln -s ../../../$$f build/typecheck/escher/; done
+	@for d in cli workers infra brain; do ln -s ../../../$$d build/typecheck/escher/$$d; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p escher
+
+unit: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+functional: $(VENV)/.installed-dev emulators
+	$(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev emulators
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from escher.cli.main import run
+
+run()

@@ -1,0 +1,72 @@
+"""The ``escher`` application: global options, command groups, and the one place errors are shown."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from escher import __version__
+from escher.cli._render import CliState, OutputFormat, show_error
+from escher.cli.commands import doctor_cmd, init_cmd
+from escher.errors import EscherError
+
+app = typer.Typer(
+    name="escher",
+    help="Operate AWS, Azure and GCP from one place.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"escher {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    output: OutputFormat = typer.Option(
+        OutputFormat.text, "--output", "-o", envvar="ESCHER_OUTPUT", help="text for people, json for scripts."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    ctx.obj = CliState(output=output)
+
+
+app.command("init")(init_cmd.init)
+app.command("doctor")(doctor_cmd.doctor)
+
+
+def _wants_json(argv: list[str]) -> bool:
+    for i, arg in enumerate(argv):
+        if arg in ("--output", "-o") and i + 1 < len(argv):
+            return argv[i + 1] == "json"
+        if arg.startswith("--output="):
+            return arg.split("=", 1)[1] == "json"
+    import os
+
+    return os.environ.get("ESCHER_OUTPUT") == "json"
+
+
+def run() -> None:
+    """Console-script entry point: every EscherError becomes a clear message and its exit code."""
+    import click  # already loaded by typer
+
+    try:
+        code = app(standalone_mode=False)
+    except EscherError as exc:
+        show_error(exc, as_json=_wants_json(sys.argv[1:]))
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: click's own message and exit code 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        sys.stderr.write("Aborted.\n")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,242 @@
+"""Escher's configuration: one TOML file, ``ESCHER_*`` environment overrides, validated with clear errors.
+
+Where things live (each can be moved with an environment variable):
+
+- config file: ``<user config dir>/escher/config.toml`` (``ESCHER_CONFIG_DIR``)
+- data dir (embedded store, keys, caches): ``<user data dir>/escher`` (``ESCHER_DATA_DIR``)
+
+Environment overrides use ``ESCHER_<SECTION>__<KEY>`` (``ESCHER_AWS__REGION=eu-west-1``); a few common ones have
+short names (``ESCHER_DATABASE_URL``, ``ESCHER_BRAIN_URL``, ``ESCHER_TIMEZONE``). Packages that need their own
+settings add a section model here, so that one file validates everything at load.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from escher.errors import EscherError
+
+__all__ = [
+    "ConfigError",
+    "Paths",
+    "Settings",
+    "init_config",
+    "load_settings",
+    "resolve_paths",
+]
+
+ENV_PREFIX = "ESCHER_"
+# Short names for the overrides people reach for most; the long form ESCHER_SECTION__KEY always works too.
+ENV_ALIASES: dict[str, tuple[str, str]] = {
+    "ESCHER_DATABASE_URL": ("store", "database_url"),
+    "ESCHER_BRAIN_URL": ("brain", "url"),
+    "ESCHER_TIMEZONE": ("general", "timezone"),
+}
+
+
+class ConfigError(EscherError):
+    """The configuration file or an ``ESCHER_*`` variable is invalid."""
+
+    exit_code = 2
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class GeneralSettings(_Section):
+    timezone: str = Field(default="UTC", description="IANA time zone for schedules and reports")
+    daily_scan_at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris'") from exc
+        return value
+
+
+class AwsSettings(_Section):
+    enabled: bool = True
+    profile: str | None = None
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"])
+    endpoint_url: str | None = Field(default=None, description="e.g. a moto server or LocalStack")
+
+
+class AzureSettings(_Section):
+    enabled: bool = True
+    subscription_id: str | None = None
+    tenant_id: str | None = None
+    locations: list[str] = Field(default_factory=lambda: ["eastus"])
+
+
+class GcpSettings(_Section):
+    enabled: bool = True
+    project: str | None = None
+    regions: list[str] = Field(default_factory=lambda: ["us-central1"])
+
+
+class StoreSettings(_Section):
+    database_url: str | None = Field(
+        default=None, description="any Postgres with pgvector; empty means the embedded server in the data dir"
+    )
+
+
+class BrainSettings(_Section):
+    url: str | None = Field(default=None, description="the Escher brain; empty means the local planner")
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class RetentionSettings(_Section):
+    cost_days: int = Field(default=90, ge=1)
+    audit_days: int = Field(default=365, ge=1)
+
+
+class Settings(BaseModel):
+    """Every setting, each section validated on its own model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    general: GeneralSettings = Field(default_factory=GeneralSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    azure: AzureSettings = Field(default_factory=AzureSettings)
+    gcp: GcpSettings = Field(default_factory=GcpSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    brain: BrainSettings = Field(default_factory=BrainSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    # Free-form sections owned by packages that validate them themselves (severity rules, remediation, ...).
+    extensions: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+
+def resolve_paths(env: os._Environ[str] | dict[str, str] | None = None) -> Paths:
+    env = os.environ if env is None else env
+    config_dir = env.get("ESCHER_CONFIG_DIR")
+    data_dir = env.get("ESCHER_DATA_DIR")
+    if not (config_dir and data_dir):
+        import platformdirs  # deferred: only needed when a directory is not given
+
+        config_dir = config_dir or platformdirs.user_config_dir("escher", appauthor=False)
+        data_dir = data_dir or platformdirs.user_data_dir("escher", appauthor=False)
+    return Paths(config_dir=Path(config_dir).expanduser(), data_dir=Path(data_dir).expanduser())
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the line named, or move the file away") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from exc
+
+
+def _env_overrides(env: os._Environ[str] | dict[str, str]) -> dict[str, dict[str, str]]:
+    sections = set(Settings.model_fields) - {"extensions"}
+    found: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if name in ENV_ALIASES:
+            section, key = ENV_ALIASES[name]
+        elif name.startswith(ENV_PREFIX) and "__" in name:
+            section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+            if section not in sections:
+                raise ConfigError(
+                    f"environment variable {name} names an unknown section '{section}'",
+                    hint=f"known sections: {', '.join(sorted(sections))}",
+                )
+        else:
+            continue
+        found.setdefault(section, {})[key] = value
+    return found
+
+
+def _coerce_env(section: type[BaseModel], key: str, value: str, var: str) -> Any:
+    field = section.model_fields.get(key)
+    if field is None:
+        raise ConfigError(
+            f"environment variable {var} names an unknown setting '{key}'",
+            hint=f"known settings: {', '.join(sorted(section.model_fields))}",
+        )
+    if "list" in str(field.annotation):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        lines.append(f"{source}: [{where}] {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(paths: Paths | None = None, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+    """Read the config file (if any), apply ``ESCHER_*`` overrides and validate everything."""
+    env = os.environ if env is None else env
+    paths = paths or resolve_paths(env)
+    raw: dict[str, Any] = _read_toml(paths.config_file) if paths.config_file.exists() else {}
+    known = set(Settings.model_fields) - {"extensions"}
+    data: dict[str, Any] = {k: v for k, v in raw.items() if k in known}
+    data["extensions"] = {k: v for k, v in raw.items() if k not in known}
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(paths.config_file)), hint="edit the file, or run 'escher init --force'") from exc
+    overrides = _env_overrides(env)
+    if not overrides:
+        return settings
+    merged = settings.model_dump()
+    for section, values in overrides.items():
+        model = type(getattr(settings, section))
+        for key, value in values.items():
+            var = next((a for a, target in ENV_ALIASES.items() if target == (section, key) and a in env), None)
+            merged[section][key] = _coerce_env(model, key, value, var or f"ESCHER_{section.upper()}__{key.upper()}")
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "ESCHER_* environment"), hint="fix or unset the variable named") from exc
+
+
+def render_toml(settings: Settings) -> str:
+    import tomli_w  # deferred: only `escher init` writes the file
+
+    data = settings.model_dump(exclude_none=True)
+    extensions = data.pop("extensions", {})
+    data.update(extensions)
+    header = "# Escher configuration. Every key can be overridden with ESCHER_<SECTION>__<KEY>.\n\n"
+    return header + tomli_w.dumps(data)
+
+
+def init_config(paths: Paths | None = None, *, force: bool = False) -> tuple[Paths, bool]:
+    """Create the config file and the data dir. Idempotent: an existing, valid file is kept.
+
+    Returns the paths and whether the file was written.
+    """
+    paths = paths or resolve_paths()
+    paths.data_dir.mkdir(parents=True, exist_ok=True)
+    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    if paths.config_file.exists() and not force:
+        load_settings(paths)  # an existing file must be valid: say so now, not at first use
+        return paths, False
+    tmp = paths.config_file.with_suffix(".toml.tmp")
+    tmp.write_text(render_toml(Settings()), encoding="utf-8")
+    tmp.replace(paths.config_file)  # atomic: never a half-written config
+    return paths, True

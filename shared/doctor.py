@@ -1,0 +1,202 @@
+"""What is ready on this machine: config, data dir, store, credentials per cloud, Pulumi, optional extras.
+
+Every check is read-only. Credential checks look at the standard chains the SDKs use, with the
+instance-metadata endpoints turned off: a laptop has none, and probing them only adds seconds of timeouts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from escher.config import ConfigError, Paths, load_settings, resolve_paths
+from escher.lazy import is_installed
+
+__all__ = ["Check", "Status", "run_checks"]
+
+PULUMI_INSTALL_HINT = (
+    "install the Pulumi CLI (https://www.pulumi.com/docs/install/: 'curl -fsSL https://get.pulumi.com | sh' "
+    "or 'brew install pulumi'); until then 'escher extend CLOUD --plan' works offline"
+)
+
+# module to import -> (extra that provides it, what it is for)
+EXTRAS: dict[str, tuple[str, str]] = {
+    "boto3": ("aws", "AWS"),
+    "azure.identity": ("azure", "Azure identity"),
+    "azure.storage.blob": ("azure", "Azure Blob state"),
+    "google.cloud.storage": ("gcp", "GCP storage"),
+    "psycopg": ("store", "store driver"),
+    "pgserver": ("store", "embedded Postgres + pgvector"),
+    "pulumi": ("infra", "escher extend"),
+    "anthropic": ("brain", "Claude in the brain"),
+    "apprise": ("notify", "notifications"),
+    "aws_lambda_powertools": ("workers", "AWS worker"),
+    "functions_framework": ("workers", "GCP worker"),
+}
+
+
+class Status(str, Enum):
+    ok = "ok"
+    warn = "warn"  # not ready, but nothing requires it
+    fail = "fail"  # required and broken: doctor exits non-zero
+    skip = "skip"  # not applicable (extra not installed, cloud disabled)
+
+
+@dataclass(frozen=True)
+class Check:
+    area: str
+    name: str
+    status: Status
+    detail: str
+    hint: str | None = None
+    required: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+@contextmanager
+def _no_metadata_probes() -> Iterator[None]:
+    """Turn off the SDKs' instance-metadata lookups (169.254.169.254) for the duration of a check."""
+    saved = {k: os.environ.get(k) for k in ("AWS_EC2_METADATA_DISABLED", "NO_GCE_CHECK")}
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    os.environ["NO_GCE_CHECK"] = "True"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def check_config(paths: Paths) -> Check:
+    if not paths.config_file.exists():
+        return Check("escher", "config", Status.warn, f"no config at {paths.config_file}; defaults in use",
+                     hint="run 'escher init'")
+    try:
+        load_settings(paths)
+    except ConfigError as exc:
+        return Check("escher", "config", Status.fail, exc.message, hint=exc.hint, required=True)
+    return Check("escher", "config", Status.ok, str(paths.config_file), required=True)
+
+
+def check_data_dir(paths: Paths) -> Check:
+    directory = paths.data_dir
+    if not directory.exists():
+        return Check("escher", "data dir", Status.warn, f"{directory} does not exist yet", hint="run 'escher init'")
+    if not os.access(directory, os.W_OK):
+        return Check("escher", "data dir", Status.fail, f"{directory} is not writable",
+                     hint="fix its permissions or set ESCHER_DATA_DIR", required=True)
+    return Check("escher", "data dir", Status.ok, str(directory), required=True)
+
+
+def check_store(paths: Paths) -> Check:
+    try:
+        from escher.store.health import probe  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        probe = None
+    if probe is None:
+        if not (is_installed("psycopg") and is_installed("pgserver")):
+            return Check("escher", "store", Status.warn, "embedded Postgres + pgvector not installed",
+                         hint="pip install 'escher[store]'")
+        return Check("escher", "store", Status.skip, "store module not available in this version")
+    result: Check = probe(paths)
+    return result
+
+
+def check_aws() -> Check:
+    if not is_installed("boto3"):
+        return Check("aws", "credentials", Status.skip, "boto3 not installed", hint="pip install 'escher[aws]'")
+    import boto3
+
+    with _no_metadata_probes():
+        session = boto3.Session()
+        creds = session.get_credentials()
+    if creds is None:
+        return Check("aws", "credentials", Status.warn, "the standard chain found no credentials",
+                     hint="run 'aws configure' or 'aws sso login', or set AWS_PROFILE")
+    region = session.region_name or "no default region"
+    return Check("aws", "credentials", Status.ok, f"found via {creds.method} ({region})")
+
+
+def check_azure() -> Check:
+    if not is_installed("azure.identity"):
+        return Check("azure", "credentials", Status.skip, "azure-identity not installed",
+                     hint="pip install 'escher[azure]'")
+    # DefaultAzureCredential's sources, read without requesting a token (which would reach the network).
+    env = os.environ
+    if env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID") and (
+        env.get("AZURE_CLIENT_SECRET") or env.get("AZURE_CLIENT_CERTIFICATE_PATH")
+    ):
+        return Check("azure", "credentials", Status.ok, "service principal from AZURE_* environment variables")
+    if env.get("AZURE_FEDERATED_TOKEN_FILE"):
+        return Check("azure", "credentials", Status.ok, "workload identity (AZURE_FEDERATED_TOKEN_FILE)")
+    azure_dir = Path(env.get("AZURE_CONFIG_DIR", Path.home() / ".azure"))
+    if shutil.which("az") and (azure_dir / "azureProfile.json").exists():
+        return Check("azure", "credentials", Status.ok, f"Azure CLI login ({azure_dir})")
+    return Check("azure", "credentials", Status.warn, "DefaultAzureCredential has no source configured",
+                 hint="run 'az login', or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
+
+
+def check_gcp() -> Check:
+    if not is_installed("google.auth"):
+        return Check("gcp", "credentials", Status.skip, "google-auth not installed", hint="pip install 'escher[gcp]'")
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    with _no_metadata_probes():
+        try:
+            _, project = google.auth.default()
+        except DefaultCredentialsError:
+            return Check("gcp", "credentials", Status.warn, "application default credentials not found",
+                         hint="run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS")
+    return Check("gcp", "credentials", Status.ok, f"application default credentials (project {project or 'unset'})")
+
+
+def check_pulumi() -> Check:
+    binary = shutil.which("pulumi")
+    if binary is None:
+        return Check("infra", "pulumi CLI", Status.warn, "not found on PATH", hint=PULUMI_INSTALL_HINT)
+    try:
+        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("infra", "pulumi CLI", Status.warn, f"{binary} did not answer: {exc}", hint=PULUMI_INSTALL_HINT)
+    return Check("infra", "pulumi CLI", Status.ok, f"{out.stdout.strip() or 'unknown version'} at {binary}")
+
+
+def check_extras() -> list[Check]:
+    checks = []
+    for module, (extra, purpose) in EXTRAS.items():
+        if is_installed(module):
+            checks.append(Check("extras", module, Status.ok, f"installed ({purpose})"))
+        else:
+            checks.append(Check("extras", module, Status.skip, f"not installed ({purpose})",
+                                hint=f"pip install 'escher[{extra}]'"))
+    return checks
+
+
+def run_checks(paths: Paths | None = None, *, with_store: bool = True) -> list[Check]:
+    paths = paths or resolve_paths()
+    checks: list[Check] = [check_config(paths), check_data_dir(paths)]
+    if with_store:
+        checks.append(check_store(paths))
+    cloud_checks: list[Callable[[], Check]] = [check_aws, check_azure, check_gcp]
+    checks.extend(fn() for fn in cloud_checks)
+    checks.append(check_pulumi())
+    checks.extend(check_extras())
+    return checks
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 1 if any(c.status is Status.fail and c.required for c in checks) else 0
