@@ -10,7 +10,13 @@ from pathlib import Path
 
 from setuptools import setup
 
-ROOTS = {"escher": "shared", "escher.cli": "cli", "escher.workers": "workers", "escher.infra": "infra", "escher.brain": "brain"}
+ROOTS = {
+    "escher": "shared",
+    "escher.cli": "cli",
+    "escher.workers": "workers",
+    "escher.infra": "infra",
+    "escher.brain": "brain",
+}
 
 
 def discover() -> list[str]:
@@ -26,4 +32,5 @@ def discover() -> list[str]:
     return found
 
 
-setup(packages=discover())
+if __name__ == "__main__":  # setuptools runs this file as __main__; tests import discover() alone
+    setup(packages=discover())

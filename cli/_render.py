@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from escher.errors import EscherError
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -89,3 +89,14 @@ def show_error(exc: EscherError, *, as_json: bool) -> None:
     err_console().print(f"[bold red]Error:[/] {escape(exc.message)}")
     if exc.hint:
         err_console().print(f"[yellow]What to do:[/] {escape(exc.hint)}")
+
+
+def sub_app(help: str) -> typer.Typer:
+    """A command group that renders help like the root app (plain and fast; see cli/main.py)."""
+    return typer.Typer(
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )

@@ -17,6 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich.markdown + markdown_it (~100 ms), too slow for --help.
+    rich_markup_mode=None,
 )
 
 
@@ -56,17 +58,19 @@ def _wants_json(argv: list[str]) -> bool:
 
 def run() -> None:
     """Console-script entry point: every EscherError becomes a clear message and its exit code."""
-    import click  # already loaded by typer
-
     try:
         code = app(standalone_mode=False)
     except EscherError as exc:
         show_error(exc, as_json=_wants_json(sys.argv[1:]))
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:  # usage errors: click's own message and exit code 2
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("Aborted.\n")
         sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: click's own message, exit code 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"Error: {exc}\n")
+        sys.exit(getattr(exc, "exit_code", 1))
     sys.exit(code if isinstance(code, int) else 0)

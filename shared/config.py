@@ -87,7 +87,8 @@ class GcpSettings(_Section):
 
 class StoreSettings(_Section):
     database_url: str | None = Field(
-        default=None, description="any Postgres with pgvector; empty means the embedded server in the data dir"
+        default=None,
+        description="any Postgres with pgvector; empty means the embedded server in the data dir",
     )
 
 
@@ -144,7 +145,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the line named, or move the file away") from exc
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}", hint="fix the line named, or move the file away"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from exc
 
@@ -188,7 +191,9 @@ def _describe(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_settings(paths: Paths | None = None, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+def load_settings(
+    paths: Paths | None = None, env: os._Environ[str] | dict[str, str] | None = None
+) -> Settings:
     """Read the config file (if any), apply ``ESCHER_*`` overrides and validate everything."""
     env = os.environ if env is None else env
     paths = paths or resolve_paths(env)
@@ -199,7 +204,9 @@ def load_settings(paths: Paths | None = None, env: os._Environ[str] | dict[str, 
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, str(paths.config_file)), hint="edit the file, or run 'escher init --force'") from exc
+        raise ConfigError(
+            _describe(exc, str(paths.config_file)), hint="edit the file, or run 'escher init --force'"
+        ) from exc
     overrides = _env_overrides(env)
     if not overrides:
         return settings
@@ -207,12 +214,18 @@ def load_settings(paths: Paths | None = None, env: os._Environ[str] | dict[str, 
     for section, values in overrides.items():
         model = type(getattr(settings, section))
         for key, value in values.items():
-            var = next((a for a, target in ENV_ALIASES.items() if target == (section, key) and a in env), None)
-            merged[section][key] = _coerce_env(model, key, value, var or f"ESCHER_{section.upper()}__{key.upper()}")
+            var = next(
+                (a for a, target in ENV_ALIASES.items() if target == (section, key) and a in env), None
+            )
+            merged[section][key] = _coerce_env(
+                model, key, value, var or f"ESCHER_{section.upper()}__{key.upper()}"
+            )
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, "ESCHER_* environment"), hint="fix or unset the variable named") from exc
+        raise ConfigError(
+            _describe(exc, "ESCHER_* environment"), hint="fix or unset the variable named"
+        ) from exc
 
 
 def render_toml(settings: Settings) -> str:

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
 }
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     ok = "ok"
     warn = "warn"  # not ready, but nothing requires it
     fail = "fail"  # required and broken: doctor exits non-zero
@@ -82,8 +82,13 @@ def _no_metadata_probes() -> Iterator[None]:
 
 def check_config(paths: Paths) -> Check:
     if not paths.config_file.exists():
-        return Check("escher", "config", Status.warn, f"no config at {paths.config_file}; defaults in use",
-                     hint="run 'escher init'")
+        return Check(
+            "escher",
+            "config",
+            Status.warn,
+            f"no config at {paths.config_file}; defaults in use",
+            hint="run 'escher init'",
+        )
     try:
         load_settings(paths)
     except ConfigError as exc:
@@ -94,10 +99,18 @@ def check_config(paths: Paths) -> Check:
 def check_data_dir(paths: Paths) -> Check:
     directory = paths.data_dir
     if not directory.exists():
-        return Check("escher", "data dir", Status.warn, f"{directory} does not exist yet", hint="run 'escher init'")
+        return Check(
+            "escher", "data dir", Status.warn, f"{directory} does not exist yet", hint="run 'escher init'"
+        )
     if not os.access(directory, os.W_OK):
-        return Check("escher", "data dir", Status.fail, f"{directory} is not writable",
-                     hint="fix its permissions or set ESCHER_DATA_DIR", required=True)
+        return Check(
+            "escher",
+            "data dir",
+            Status.fail,
+            f"{directory} is not writable",
+            hint="fix its permissions or set ESCHER_DATA_DIR",
+            required=True,
+        )
     return Check("escher", "data dir", Status.ok, str(directory), required=True)
 
 
@@ -108,8 +121,13 @@ def check_store(paths: Paths) -> Check:
         probe = None
     if probe is None:
         if not (is_installed("psycopg") and is_installed("pgserver")):
-            return Check("escher", "store", Status.warn, "embedded Postgres + pgvector not installed",
-                         hint="pip install 'escher[store]'")
+            return Check(
+                "escher",
+                "store",
+                Status.warn,
+                "embedded Postgres + pgvector not installed",
+                hint="pip install 'escher[store]'",
+            )
         return Check("escher", "store", Status.skip, "store module not available in this version")
     result: Check = probe(paths)
     return result
@@ -117,41 +135,64 @@ def check_store(paths: Paths) -> Check:
 
 def check_aws() -> Check:
     if not is_installed("boto3"):
-        return Check("aws", "credentials", Status.skip, "boto3 not installed", hint="pip install 'escher[aws]'")
+        return Check(
+            "aws", "credentials", Status.skip, "boto3 not installed", hint="pip install 'escher[aws]'"
+        )
     import boto3
 
     with _no_metadata_probes():
         session = boto3.Session()
         creds = session.get_credentials()
     if creds is None:
-        return Check("aws", "credentials", Status.warn, "the standard chain found no credentials",
-                     hint="run 'aws configure' or 'aws sso login', or set AWS_PROFILE")
+        return Check(
+            "aws",
+            "credentials",
+            Status.warn,
+            "the standard chain found no credentials",
+            hint="run 'aws configure' or 'aws sso login', or set AWS_PROFILE",
+        )
     region = session.region_name or "no default region"
     return Check("aws", "credentials", Status.ok, f"found via {creds.method} ({region})")
 
 
 def check_azure() -> Check:
     if not is_installed("azure.identity"):
-        return Check("azure", "credentials", Status.skip, "azure-identity not installed",
-                     hint="pip install 'escher[azure]'")
+        return Check(
+            "azure",
+            "credentials",
+            Status.skip,
+            "azure-identity not installed",
+            hint="pip install 'escher[azure]'",
+        )
     # DefaultAzureCredential's sources, read without requesting a token (which would reach the network).
     env = os.environ
-    if env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID") and (
-        env.get("AZURE_CLIENT_SECRET") or env.get("AZURE_CLIENT_CERTIFICATE_PATH")
+    if (
+        env.get("AZURE_CLIENT_ID")
+        and env.get("AZURE_TENANT_ID")
+        and (env.get("AZURE_CLIENT_SECRET") or env.get("AZURE_CLIENT_CERTIFICATE_PATH"))
     ):
-        return Check("azure", "credentials", Status.ok, "service principal from AZURE_* environment variables")
+        return Check(
+            "azure", "credentials", Status.ok, "service principal from AZURE_* environment variables"
+        )
     if env.get("AZURE_FEDERATED_TOKEN_FILE"):
         return Check("azure", "credentials", Status.ok, "workload identity (AZURE_FEDERATED_TOKEN_FILE)")
     azure_dir = Path(env.get("AZURE_CONFIG_DIR", Path.home() / ".azure"))
     if shutil.which("az") and (azure_dir / "azureProfile.json").exists():
         return Check("azure", "credentials", Status.ok, f"Azure CLI login ({azure_dir})")
-    return Check("azure", "credentials", Status.warn, "DefaultAzureCredential has no source configured",
-                 hint="run 'az login', or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
+    return Check(
+        "azure",
+        "credentials",
+        Status.warn,
+        "DefaultAzureCredential has no source configured",
+        hint="run 'az login', or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET",
+    )
 
 
 def check_gcp() -> Check:
     if not is_installed("google.auth"):
-        return Check("gcp", "credentials", Status.skip, "google-auth not installed", hint="pip install 'escher[gcp]'")
+        return Check(
+            "gcp", "credentials", Status.skip, "google-auth not installed", hint="pip install 'escher[gcp]'"
+        )
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
@@ -159,9 +200,16 @@ def check_gcp() -> Check:
         try:
             _, project = google.auth.default()
         except DefaultCredentialsError:
-            return Check("gcp", "credentials", Status.warn, "application default credentials not found",
-                         hint="run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS")
-    return Check("gcp", "credentials", Status.ok, f"application default credentials (project {project or 'unset'})")
+            return Check(
+                "gcp",
+                "credentials",
+                Status.warn,
+                "application default credentials not found",
+                hint="run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS",
+            )
+    return Check(
+        "gcp", "credentials", Status.ok, f"application default credentials (project {project or 'unset'})"
+    )
 
 
 def check_pulumi() -> Check:
@@ -171,7 +219,9 @@ def check_pulumi() -> Check:
     try:
         out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("infra", "pulumi CLI", Status.warn, f"{binary} did not answer: {exc}", hint=PULUMI_INSTALL_HINT)
+        return Check(
+            "infra", "pulumi CLI", Status.warn, f"{binary} did not answer: {exc}", hint=PULUMI_INSTALL_HINT
+        )
     return Check("infra", "pulumi CLI", Status.ok, f"{out.stdout.strip() or 'unknown version'} at {binary}")
 
 
@@ -181,8 +231,15 @@ def check_extras() -> list[Check]:
         if is_installed(module):
             checks.append(Check("extras", module, Status.ok, f"installed ({purpose})"))
         else:
-            checks.append(Check("extras", module, Status.skip, f"not installed ({purpose})",
-                                hint=f"pip install 'escher[{extra}]'"))
+            checks.append(
+                Check(
+                    "extras",
+                    module,
+                    Status.skip,
+                    f"not installed ({purpose})",
+                    hint=f"pip install 'escher[{extra}]'",
+                )
+            )
     return checks
 
 

@@ -6,7 +6,12 @@ import typer
 
 from escher.cli._render import console, emit
 
-_STYLE = {"ok": "[green]✓ ok[/]", "warn": "[yellow]! warn[/]", "fail": "[bold red]✗ fail[/]", "skip": "[dim]- skip[/]"}
+_STYLE = {
+    "ok": "[green]✓ ok[/]",
+    "warn": "[yellow]! warn[/]",
+    "fail": "[bold red]✗ fail[/]",
+    "skip": "[dim]- skip[/]",
+}
 
 
 def doctor(
