@@ -27,7 +27,8 @@ emulators: node_modules/.installed
 
 ## demo: set up, then run the main job on embedded defaults (no cloud account needed).
 demo: $(VENV)/.installed-demo emulators
-	$(BIN)/escher demo
+	$(BIN)/escher init
+	$(BIN)/escher doctor
 
 ## test: set up, then lint, type-check and run the whole suite (unit, functional on local emulators, e2e skipped).
 test: $(VENV)/.installed-dev emulators lint typecheck
