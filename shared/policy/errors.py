@@ -1,0 +1,21 @@
+"""Errors of the policy package."""
+
+from __future__ import annotations
+
+from escher.errors import EscherError
+
+__all__ = ["ApprovalError", "PolicyError", "TemplateError"]
+
+
+class PolicyError(EscherError):
+    """Policy settings or a policy decision that cannot be made as asked."""
+
+    exit_code = 4
+
+
+class ApprovalError(PolicyError):
+    """An approval request that cannot be created, found, approved or rejected."""
+
+
+class TemplateError(PolicyError):
+    """An "extend me" template that is invalid, or a run outside its bounds."""

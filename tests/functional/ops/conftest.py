@@ -1,0 +1,31 @@
+"""Shared pieces of the operation tests: an engine behind a manager's gate, writing to an in-memory sink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from escher.audit import MemoryAuditSink
+from escher.ops import CloudContext, Engine, RunResult, Target
+from escher.policy.gate import Gate
+from escher.policy.personas import Actor, Persona
+
+MANAGER = Actor("alice", Persona.manager)
+NO_RETRY = {"mode": "standard", "max_attempts": 1}
+
+
+@pytest.fixture
+def sink() -> MemoryAuditSink:
+    return MemoryAuditSink()
+
+
+def make_engine(ctx: CloudContext, sink: MemoryAuditSink, **kwargs: Any) -> Engine:
+    kwargs.setdefault("verify_interval", 0.05)
+    kwargs.setdefault("verify_timeout", 2.0)
+    return Engine(ctx, sink, Gate(MANAGER, sink), **kwargs)
+
+
+def run(engine: Engine, op_id: str, targets: list[Target], params: dict[str, Any] | None = None) -> RunResult:
+    plan = engine.plan(op_id, targets, params, actor=str(MANAGER), reason="test")
+    return engine.execute(plan)
