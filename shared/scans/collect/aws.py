@@ -1,0 +1,364 @@
+"""AWS inventory: the only part of the AWS scan that calls AWS.
+
+Regions and services run in parallel (one task per service and region), every list call asks for the largest
+page the API allows, and calls are paced per API and region (EC2 ``Describe*``: 100 then 20/s). boto3 honours
+``AWS_ENDPOINT_URL``, so the same code reads a moto server or a real account.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from escher.lazy import require
+from escher.scans.collect.base import BucketSet, Progress, Task, run_tasks
+from escher.scans.model import CollectionError, Inventory, Record
+
+__all__ = ["AwsCollector"]
+
+# (rate per second, burst) per API, per region; from the service quotas pages
+_LIMITS: dict[str, tuple[float, float]] = {
+    "ec2": (20.0, 100.0),
+    "cloudwatch": (50.0, 50.0),
+    "iam": (15.0, 15.0),
+    "s3": (100.0, 200.0),
+    "rds": (10.0, 40.0),
+}
+_METRIC_QUERIES_PER_CALL = 500  # GetMetricData maximum
+GLOBAL = "global"
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return str(value)
+
+
+def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t.get("Value", "") for t in items or []}
+
+
+class AwsCollector:
+    def __init__(
+        self,
+        regions: list[str],
+        *,
+        services: list[str] | None = None,
+        max_workers: int = 8,
+        max_attempts: int = 5,
+        metrics_days: int = 30,
+        now: datetime | None = None,
+    ) -> None:
+        self.regions = regions
+        self.services = set(services) if services else None
+        self.max_workers = max_workers
+        self.metrics_days = metrics_days
+        self.now = now or datetime.now(UTC)
+        boto3 = require("boto3", "aws")
+        botocore_config = require("botocore.config", "aws")
+        self._session = boto3.session.Session()
+        self._config = botocore_config.Config(
+            retries={"max_attempts": max_attempts, "mode": "adaptive"}, max_pool_connections=max_workers * 4
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self.limit = BucketSet(_LIMITS, default=(20.0, 40.0))
+        self.account = ""
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:  # creating clients is not thread-safe in botocore
+            if key not in self._clients:
+                self._clients[key] = self._session.client(service, region_name=region, config=self._config)
+            return self._clients[key]
+
+    def call(self, service: str, region: str, op: str, **kwargs: Any) -> Any:
+        self.limit(service, region).acquire()
+        return getattr(self.client(service, region), op)(**kwargs)
+
+    def pages(
+        self, service: str, region: str, op: str, page_size: int | None, **kwargs: Any
+    ) -> Iterator[Any]:
+        paginator = self.client(service, region).get_paginator(op)
+        config = {"PageSize": page_size} if page_size else {}
+        bucket = self.limit(service, region)
+        for page in paginator.paginate(PaginationConfig=config, **kwargs):
+            bucket.acquire()
+            yield page
+
+    def record(self, type_: str, id_: str, region: str, **kw: Any) -> Record:
+        return Record(cloud="aws", type=type_, id=id_, region=region, account=self.account, **kw)
+
+    def _to_error(self, task: Task, exc: BaseException) -> CollectionError | None:
+        botocore_exc = require("botocore.exceptions", "aws")
+        if isinstance(exc, botocore_exc.ClientError):
+            err = exc.response.get("Error", {})
+            return CollectionError(
+                "aws", task.service, task.region, str(err.get("Message") or exc), err.get("Code", "")
+            )
+        if isinstance(exc, botocore_exc.BotoCoreError):
+            return CollectionError("aws", task.service, task.region, str(exc), type(exc).__name__)
+        return None
+
+    # -- entry point ---------------------------------------------------------------------------------------
+    def tasks(self) -> list[Task]:
+        from escher.scans.collect import aws_services as svc
+
+        regional: dict[str, Callable[[AwsCollector, str], list[Record]]] = {
+            "ec2": collect_ec2,
+            "rds": svc.collect_rds,
+            "dynamodb": svc.collect_dynamodb,
+            "lambda": svc.collect_lambda,
+            "kms": svc.collect_kms,
+            "logs": svc.collect_logs,
+            "sqs": svc.collect_sqs,
+            "sns": svc.collect_sns,
+            "region_settings": svc.collect_region_settings,
+        }
+        global_: dict[str, Callable[[AwsCollector, str], list[Record]]] = {
+            "s3": svc.collect_s3,
+            "iam": svc.collect_iam,
+            "cloudtrail": svc.collect_cloudtrail,
+        }
+        home = self.regions[0]
+        out: list[Task] = []
+        for name, fn in global_.items():
+            if self.services is None or name in self.services:
+                out.append(Task("aws", name, GLOBAL, _bind(fn, self, home)))
+        for region in self.regions:
+            for name, fn in regional.items():
+                if self.services is None or name in self.services:
+                    out.append(Task("aws", name, region, _bind(fn, self, region)))
+        return out
+
+    def collect(self, progress: Progress | None = None) -> Inventory:
+        try:
+            self.account = self.call("sts", self.regions[0], "get_caller_identity")["Account"]
+        except require("botocore.exceptions", "aws").NoCredentialsError as exc:
+            from escher.scans.errors import CloudAccessError
+
+            raise CloudAccessError(
+                "AWS credentials were not found", hint="run `aws configure` or set AWS_PROFILE, then retry"
+            ) from exc
+        inventory = run_tasks(
+            self.tasks(), to_error=self._to_error, max_workers=self.max_workers, progress=progress
+        )
+        link_backups(inventory.records)
+        return inventory
+
+
+def _bind(
+    fn: Callable[[AwsCollector, str], list[Record]], c: AwsCollector, region: str
+) -> Callable[[], list[Record]]:
+    return lambda: fn(c, region)
+
+
+def link_backups(records: list[Record]) -> None:
+    """Give each volume / DB instance the time of its latest snapshot (the backup-age checks read it)."""
+    latest: dict[tuple[str, str], str] = {}
+    for rec in records:
+        if rec.type in ("aws.ec2.snapshot", "aws.rds.snapshot"):
+            src = str(rec.attrs.get("volume_id") or rec.attrs.get("db_instance_id") or "")
+            stamp = str(rec.attrs.get("start_time") or "")
+            key = (rec.type, src)
+            if src and stamp > latest.get(key, ""):
+                latest[key] = stamp
+    for rec in records:
+        if rec.type == "aws.ec2.volume":
+            rec.attrs["last_snapshot"] = latest.get(("aws.ec2.snapshot", rec.id))
+        elif rec.type == "aws.rds.instance":
+            rec.attrs["last_snapshot"] = latest.get(("aws.rds.snapshot", rec.id))
+
+
+# -- EC2 ---------------------------------------------------------------------------------------------------
+_STATE_SINCE = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
+
+
+def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
+    out: list[Record] = []
+    running: list[Record] = []
+    for page in c.pages("ec2", region, "describe_instances", 1000):
+        for res in page.get("Reservations", []):
+            for inst in res.get("Instances", []):
+                state = inst.get("State", {}).get("Name", "")
+                since = _STATE_SINCE.search(inst.get("StateTransitionReason") or "")
+                tags = _tags(inst.get("Tags"))
+                rec = c.record(
+                    "aws.ec2.instance",
+                    inst["InstanceId"],
+                    region,
+                    name=tags.get("Name", ""),
+                    tags=tags,
+                    attrs={
+                        "state": state,
+                        "instance_type": inst.get("InstanceType"),
+                        "public_ip": inst.get("PublicIpAddress"),
+                        "imdsv2_required": inst.get("MetadataOptions", {}).get("HttpTokens") == "required",
+                        "launch_time": _iso(inst.get("LaunchTime")),
+                        "state_since": since.group(1).replace(" ", "T") + "+00:00" if since else None,
+                        "volumes": [
+                            m["Ebs"]["VolumeId"] for m in inst.get("BlockDeviceMappings", []) if "Ebs" in m
+                        ],
+                    },
+                )
+                out.append(rec)
+                if state == "running":
+                    running.append(rec)
+    add_cpu_metrics(c, region, running)
+    for page in c.pages("ec2", region, "describe_volumes", 500):
+        for vol in page.get("Volumes", []):
+            tags = _tags(vol.get("Tags"))
+            out.append(
+                c.record(
+                    "aws.ec2.volume",
+                    vol["VolumeId"],
+                    region,
+                    name=tags.get("Name", ""),
+                    tags=tags,
+                    attrs={
+                        "encrypted": bool(vol.get("Encrypted")),
+                        "size_gb": vol.get("Size"),
+                        "state": vol.get("State"),
+                        "volume_type": vol.get("VolumeType"),
+                        "create_time": _iso(vol.get("CreateTime")),
+                        "attached_to": [a.get("InstanceId") for a in vol.get("Attachments", [])],
+                    },
+                )
+            )
+    for page in c.pages("ec2", region, "describe_snapshots", 1000, OwnerIds=["self"]):
+        for snap in page.get("Snapshots", []):
+            if snap.get("OwnerId") != c.account:  # moto ignores OwnerIds=self and adds public snapshots
+                continue
+            out.append(
+                c.record(
+                    "aws.ec2.snapshot",
+                    snap["SnapshotId"],
+                    region,
+                    tags=_tags(snap.get("Tags")),
+                    attrs={
+                        "volume_id": snap.get("VolumeId"),
+                        "start_time": _iso(snap.get("StartTime")),
+                        "size_gb": snap.get("VolumeSize"),
+                        "encrypted": bool(snap.get("Encrypted")),
+                    },
+                )
+            )
+    for page in c.pages("ec2", region, "describe_security_groups", 1000):
+        for sg in page.get("SecurityGroups", []):
+            ingress = [
+                {
+                    "protocol": str(p.get("IpProtocol")),
+                    "from_port": p.get("FromPort", 0),
+                    "to_port": p.get("ToPort", 65535),
+                    "cidrs": [r["CidrIp"] for r in p.get("IpRanges", [])]
+                    + [r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])],
+                    "groups": [g.get("GroupId") for g in p.get("UserIdGroupPairs", [])],
+                }
+                for p in sg.get("IpPermissions", [])
+            ]
+            out.append(
+                c.record(
+                    "aws.ec2.security_group",
+                    sg["GroupId"],
+                    region,
+                    name=sg.get("GroupName", ""),
+                    tags=_tags(sg.get("Tags")),
+                    attrs={"ingress": ingress, "vpc_id": sg.get("VpcId")},
+                )
+            )
+    flow_logged = {
+        fl.get("ResourceId")
+        for page in c.pages("ec2", region, "describe_flow_logs", 1000)
+        for fl in page.get("FlowLogs", [])
+    }
+    for page in c.pages("ec2", region, "describe_vpcs", 1000):
+        for vpc in page.get("Vpcs", []):
+            out.append(
+                c.record(
+                    "aws.ec2.vpc",
+                    vpc["VpcId"],
+                    region,
+                    tags=_tags(vpc.get("Tags")),
+                    attrs={
+                        "flow_logs": vpc["VpcId"] in flow_logged,
+                        "is_default": bool(vpc.get("IsDefault")),
+                    },
+                )
+            )
+    for addr in c.call("ec2", region, "describe_addresses").get("Addresses", []):
+        out.append(
+            c.record(
+                "aws.ec2.eip",
+                addr.get("AllocationId") or addr.get("PublicIp", ""),
+                region,
+                tags=_tags(addr.get("Tags")),
+                attrs={"associated": bool(addr.get("AssociationId")), "public_ip": addr.get("PublicIp")},
+            )
+        )
+    for page in c.pages("ec2", region, "describe_images", 1000, Owners=["self"]):
+        for img in page.get("Images", []):
+            out.append(
+                c.record(
+                    "aws.ec2.image",
+                    img["ImageId"],
+                    region,
+                    name=img.get("Name", ""),
+                    tags=_tags(img.get("Tags")),
+                    attrs={"public": bool(img.get("Public"))},
+                )
+            )
+    return out
+
+
+def add_cpu_metrics(c: AwsCollector, region: str, instances: list[Record]) -> None:
+    """Daily CPU averages over ``metrics_days`` for each running instance, 500 instances per GetMetricData."""
+    if not instances:
+        return
+    end = c.now.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=c.metrics_days)
+    # daily periods are stamped with their start; the last 7 of them, none older than 8 days, are "the week"
+    recent = end - timedelta(days=8)
+    for i in range(0, len(instances), _METRIC_QUERIES_PER_CALL):
+        batch = instances[i : i + _METRIC_QUERIES_PER_CALL]
+        queries = [
+            {
+                "Id": f"i{n}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/EC2",
+                        "MetricName": "CPUUtilization",
+                        "Dimensions": [{"Name": "InstanceId", "Value": rec.id}],
+                    },
+                    "Period": 86400,
+                    "Stat": "Average",
+                },
+                "ReturnData": True,
+            }
+            for n, rec in enumerate(batch)
+        ]
+        series: dict[str, list[tuple[datetime, float]]] = {}
+        for page in c.pages(
+            "cloudwatch",
+            region,
+            "get_metric_data",
+            None,
+            MetricDataQueries=queries,
+            StartTime=start,
+            EndTime=end,
+        ):
+            for result in page.get("MetricDataResults", []):
+                pts = list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+                series.setdefault(result["Id"], []).extend(pts)
+        for n, rec in enumerate(batch):
+            pts = sorted(series.get(f"i{n}", []), key=lambda p: p[0])
+            last7 = [v for t, v in pts[-7:] if (t if t.tzinfo else t.replace(tzinfo=UTC)) >= recent]
+            rec.attrs["cpu_days"] = len(last7)
+            rec.attrs["cpu_max_daily_7d"] = round(max(last7), 2) if last7 else None
+            rec.attrs["cpu_days_30d"] = len(pts)
+            rec.attrs["cpu_avg_30d"] = round(sum(v for _, v in pts) / len(pts), 2) if pts else None
