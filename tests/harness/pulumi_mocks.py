@@ -27,6 +27,24 @@ class Recorder:
         return [r for r in self.resources if r.type == type_token]
 
 
+# data-source results by invoke token (the program's get_* calls)
+CALL_RESULTS: dict[str, dict[str, Any]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": "123456789012",
+        "arn": "arn:aws:iam::123456789012:user/mock",
+        "userId": "m",
+    },
+    "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"},
+    "azure-native:authorization:getClientConfig": {
+        "clientId": "mock-client",
+        "objectId": "mock-object",
+        "subscriptionId": "00000000-0000-0000-0000-000000000000",
+        "tenantId": "11111111-1111-1111-1111-111111111111",
+    },
+    "gcp:organizations/getProject:getProject": {"number": "123456789", "projectId": "mock-project"},
+}
+
+
 def install_mocks(project: str = "escher", stack: str = "test", *, preview: bool = False) -> Recorder:
     import pulumi
 
@@ -44,15 +62,8 @@ def install_mocks(project: str = "escher", stack: str = "test", *, preview: bool
             self, args: pulumi.runtime.MockCallArgs
         ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
             recorder.calls.append((args.token, dict(args.args)))
-            if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-                return {
-                    "accountId": "123456789012",
-                    "arn": "arn:aws:iam::123456789012:user/mock",
-                    "userId": "m",
-                }, None
-            if args.token == "aws:index/getRegion:getRegion":
-                return {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"}, None
-            return {}, None
+            # failures must be a list (the mock monitor iterates it); None breaks every invoke
+            return dict(CALL_RESULTS.get(args.token, {})), []
 
     pulumi.runtime.set_mocks(Mocks(), project=project, stack=stack, preview=preview)
     return recorder

@@ -1,0 +1,335 @@
+"""``escher:aws:Extension``: Escher's state, audit store, credentials, dispatcher Lambda and event wiring on AWS.
+
+Idle cost is the design constraint (<= $1/month): S3 with SSE-S3 (no KMS key at $1/month), SSM standard
+SecureString parameters (free, unlike Secrets Manager at $0.40/secret), one Lambda (free when idle),
+EventBridge rules and Scheduler (free tier), a log group with retention so logs do not pile up.
+
+Credentials never enter Pulumi state: the parameters are created with a placeholder and ``ignore_changes``;
+``escher extend`` writes the real values with the SDK afterwards (step 4 of the setup).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from escher.infra.component import Extension, Outputs, child, create_extension
+from escher.infra.permissions import AwsStateArns, aws_policy_document
+from escher.infra.spec import ExtensionSpec
+
+if TYPE_CHECKING:
+    import pulumi
+
+__all__ = ["EVENT_PATTERNS", "TYPE_TOKEN", "daily_scan_expression", "extension"]
+
+TYPE_TOKEN = "escher:aws:Extension"
+PLACEHOLDER = "unset: written by 'escher extend'"
+
+# event kind -> EventBridge pattern (the default bus receives these without any extra service)
+EVENT_PATTERNS: dict[str, dict[str, Any]] = {
+    "api_calls": {"detail-type": ["AWS API Call via CloudTrail"]},
+    "alarms": {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]},
+    "threat_findings": {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
+    "security_findings": {"source": ["aws.securityhub"], "detail-type": ["Security Hub Findings - Imported"]},
+    "health": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+    # Budgets reaches EventBridge only through CloudTrail (budget changes); threshold alerts go to SNS.
+    "budgets": {
+        "source": ["aws.budgets"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["budgets.amazonaws.com"]},
+    },
+}
+
+
+def daily_scan_expression(spec: ExtensionSpec) -> str:
+    hour, minute = spec.scan_hour_minute
+    return f"cron({minute} {hour} * * ? *)"
+
+
+def _bundle_hash(path: str) -> str:
+    digest = hashlib.sha256(Path(path).read_bytes()).digest() if Path(path).exists() else b""
+    return base64.b64encode(digest).decode()
+
+
+def _assume(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def _private_bucket(parent: pulumi.Resource, name: str, bucket: Any, *, versioned: bool = True) -> list[Any]:
+    import pulumi_aws.s3 as s3
+
+    opts = child(parent)
+    made: list[Any] = [
+        s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=opts,
+        ),
+        s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    ),
+                )
+            ],
+            opts=opts,
+        ),
+    ]
+    if versioned:
+        made.append(
+            s3.BucketVersioning(
+                f"{name}-versioning",
+                bucket=bucket.id,
+                versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+                opts=opts,
+            )
+        )
+    return made
+
+
+def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
+    import pulumi
+    import pulumi_aws as aws
+    import pulumi_aws.cloudwatch as cloudwatch
+    import pulumi_aws.iam as iam
+    import pulumi_aws.lambda_ as lambda_
+    import pulumi_aws.s3 as s3
+    import pulumi_aws.scheduler as scheduler
+    import pulumi_aws.sns as sns
+    import pulumi_aws.sqs as sqs
+    import pulumi_aws.ssm as ssm
+
+    prefix = spec.name_prefix
+    tags = {"escher": "extend", "escher-stack": prefix}
+    opts = child(parent)
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+    account = identity.account_id
+
+    # -- state and audit ---------------------------------------------------------------------------------
+    state = s3.Bucket("state", bucket_prefix=f"{prefix}-state-", force_destroy=True, tags=tags, opts=opts)
+    _private_bucket(parent, "state", state)
+    # The audit store must outlive the stack: destroy leaves it (and its locked objects) in place.
+    audit = s3.Bucket(
+        "audit",
+        bucket_prefix=f"{prefix}-audit-",
+        object_lock_enabled=True,
+        tags=tags,
+        opts=child(parent, retain_on_delete=True),
+    )
+    _private_bucket(parent, "audit", audit)
+    s3.BucketObjectLockConfiguration(
+        "audit-object-lock",
+        bucket=audit.id,
+        object_lock_enabled="Enabled",
+        rule=s3.BucketObjectLockConfigurationRuleArgs(
+            default_retention=s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                mode=spec.audit_lock_mode.upper(), days=spec.audit_retention_days
+            )
+        ),
+        opts=child(parent, retain_on_delete=True),
+    )
+
+    # -- credentials (values written later by the driver, never stored in Pulumi state) ------------------
+    param_root = f"/{prefix}/credentials"
+    for cred in spec.credential_names:
+        ssm.Parameter(
+            f"credential-{cred}",
+            name=f"{param_root}/{cred}",
+            type="SecureString",
+            tier="Standard",
+            value=pulumi.Output.secret(PLACEHOLDER),
+            tags=tags,
+            opts=child(parent, ignore_changes=["value"]),
+        )
+    parameters_prefix = pulumi.Output.concat(
+        "arn:aws:ssm:", spec.region, ":", account, ":parameter", param_root
+    )
+
+    # -- dispatcher Lambda ------------------------------------------------------------------------------
+    dead_letters = sqs.Queue(
+        "dead-letters",
+        message_retention_seconds=14 * 24 * 3600,
+        sqs_managed_sse_enabled=True,
+        tags=tags,
+        opts=opts,
+    )
+    logs = cloudwatch.LogGroup(
+        "worker-logs",
+        name=f"/{prefix}/worker",
+        retention_in_days=spec.log_retention_days,
+        tags=tags,
+        opts=opts,
+    )
+    topic = sns.Topic("notifications", tags=tags, opts=opts) if spec.notify_email else None
+    if topic is not None:
+        sns.TopicSubscription(
+            "notifications-email", topic=topic.arn, protocol="email", endpoint=spec.notify_email, opts=opts
+        )
+
+    role = iam.Role("worker-role", assume_role_policy=_assume("lambda.amazonaws.com"), tags=tags, opts=opts)
+    topic_arn: pulumi.Output[str] | None = topic.arn if topic is not None else None
+    policy = pulumi.Output.all(
+        state.arn, audit.arn, parameters_prefix, logs.arn, dead_letters.arn, topic_arn
+    ).apply(
+        lambda a: json.dumps(
+            aws_policy_document(
+                spec.permissions,
+                AwsStateArns(
+                    state_bucket=a[0],
+                    audit_bucket=a[1],
+                    parameters_prefix=a[2],
+                    log_group=a[3],
+                    dead_letter_queue=a[4],
+                    topic=a[5],
+                ),
+            )
+        )
+    )
+    iam.RolePolicy("worker-policy", role=role.id, policy=policy, opts=opts)
+
+    environment: dict[str, pulumi.Input[str]] = {
+        "ESCHER_CLOUD": "aws",
+        "ESCHER_STATE_BUCKET": state.bucket,
+        "ESCHER_AUDIT_BUCKET": audit.bucket,
+        "ESCHER_CREDENTIALS_PATH": param_root,
+        "ESCHER_TIMEZONE": spec.timezone,
+        "ESCHER_OPERATIONS": ",".join(spec.operations),
+        "POWERTOOLS_SERVICE_NAME": "escher",
+    }
+    if topic is not None:
+        environment["ESCHER_NOTIFY_TOPIC"] = topic.arn
+    worker = lambda_.Function(
+        "worker",
+        runtime="python3.12",
+        architectures=["x86_64"],
+        handler=spec.entry_points.aws_handler,
+        code=pulumi.FileArchive(spec.bundle_path),
+        source_code_hash=_bundle_hash(spec.bundle_path),
+        role=role.arn,
+        memory_size=512,
+        timeout=900,
+        environment=lambda_.FunctionEnvironmentArgs(variables=environment),
+        dead_letter_config=lambda_.FunctionDeadLetterConfigArgs(target_arn=dead_letters.arn),
+        logging_config=lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=logs.name),
+        tags=tags,
+        opts=opts,
+    )
+
+    # -- the daily scan: EventBridge Scheduler in the user's time zone --------------------------------------
+    group = scheduler.ScheduleGroup("schedules", name_prefix=f"{prefix}-", tags=tags, opts=opts)
+    scheduler_role = iam.Role(
+        "scheduler-role", assume_role_policy=_assume("scheduler.amazonaws.com"), tags=tags, opts=opts
+    )
+    iam.RolePolicy(
+        "scheduler-policy",
+        role=scheduler_role.id,
+        policy=pulumi.Output.all(worker.arn, dead_letters.arn).apply(
+            lambda a: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [a[0]]},
+                        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [a[1]]},
+                    ],
+                }
+            )
+        ),
+        opts=opts,
+    )
+    scheduler.Schedule(
+        "daily-scan",
+        group_name=group.name,
+        schedule_expression=daily_scan_expression(spec),
+        schedule_expression_timezone=spec.timezone,
+        flexible_time_window=scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+        target=scheduler.ScheduleTargetArgs(
+            arn=worker.arn,
+            role_arn=scheduler_role.arn,
+            input=json.dumps({"escher": {"job": "daily_scan"}}),
+            retry_policy=scheduler.ScheduleTargetRetryPolicyArgs(maximum_retry_attempts=3),
+            dead_letter_config=scheduler.ScheduleTargetDeadLetterConfigArgs(arn=dead_letters.arn),
+        ),
+        opts=opts,
+    )
+
+    # -- events the user enabled -> the same Lambda (dead letters to SQS) ---------------------------------
+    rule_arns: list[pulumi.Output[str]] = []
+    for kind in spec.events:
+        rule = cloudwatch.EventRule(
+            f"events-{kind}", event_pattern=json.dumps(EVENT_PATTERNS[kind]), tags=tags, opts=opts
+        )
+        rule_arns.append(rule.arn)
+        cloudwatch.EventTarget(
+            f"events-{kind}-target",
+            rule=rule.name,
+            arn=worker.arn,
+            retry_policy=cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=24 * 3600, maximum_retry_attempts=185
+            ),
+            dead_letter_config=cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn),
+            opts=opts,
+        )
+        lambda_.Permission(
+            f"events-{kind}-invoke",
+            action="lambda:InvokeFunction",
+            function=worker.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=opts,
+        )
+    if rule_arns:
+        sqs.QueuePolicy(
+            "dead-letters-from-events",
+            queue_url=dead_letters.url,
+            policy=pulumi.Output.all(dead_letters.arn, *rule_arns).apply(
+                lambda a: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": ["sqs:SendMessage"],
+                                "Resource": [a[0]],
+                                "Condition": {"ArnEquals": {"aws:SourceArn": list(a[1:])}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=opts,
+        )
+
+    return {
+        "cloud": "aws",
+        "region": spec.region,
+        "state_bucket": state.bucket,
+        "audit_bucket": audit.bucket,
+        "credentials_path": param_root,
+        "worker": worker.name,
+        "worker_role": role.arn,
+        "dead_letter_queue": dead_letters.url,
+        "log_group": logs.name,
+        "schedule_group": group.name,
+        "notifications_topic": topic.arn if topic is not None else None,
+        "worker_policy": policy,
+    }
+
+
+def extension(name: str, spec: ExtensionSpec, opts: pulumi.ResourceOptions | None = None) -> Extension:
+    return create_extension(TYPE_TOKEN, name, spec, _build, opts)

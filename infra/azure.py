@@ -1,0 +1,306 @@
+"""``escher:azure:Extension``: resource group, state and WORM audit storage, Key Vault, a Python Function App
+with a managed identity and generated custom roles, and Event Grid wiring for the subscription.
+
+Idle cost: storage accounts (LRS, a few MB), Key Vault standard (per operation, no per-secret fee), a Linux
+Consumption (Y1) plan that costs nothing without executions, Event Grid's free operations.
+
+- The audit container lives in its own storage account under a time-based immutability policy; that account
+  and the resource group are kept on ``escher destroy`` (a policy with blobs under retention cannot go).
+- Linux Consumption has no ``WEBSITE_TIME_ZONE``: the timer's NCRONTAB is the user's local time converted to
+  UTC at deploy time (:func:`utc_ncrontab`); the worker gets ``ESCHER_TIMEZONE`` to notice DST drift.
+- Only subscription-level Azure Resource Manager events reach a subscription system topic ("api_calls");
+  the other kinds (Monitor alerts, Defender) arrive through action groups and are listed as not wired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from escher.infra.component import Extension, Outputs, child, create_extension
+from escher.infra.permissions import azure_state_actions, azure_state_data_actions, check_no_wildcards
+from escher.infra.spec import ExtensionSpec
+
+if TYPE_CHECKING:
+    import pulumi
+
+__all__ = ["EVENT_TYPES", "TYPE_TOKEN", "extension", "utc_ncrontab"]
+
+TYPE_TOKEN = "escher:azure:Extension"
+PLACEHOLDER = "unset: written by 'escher extend'"
+STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"  # built-in, for the Functions host account
+EVENT_TYPES: dict[str, list[str]] = {
+    "api_calls": [
+        "Microsoft.Resources.ResourceWriteSuccess",
+        "Microsoft.Resources.ResourceDeleteSuccess",
+        "Microsoft.Resources.ResourceActionSuccess",
+    ],
+}
+
+
+def utc_ncrontab(timezone: str, at: str, *, now: datetime | None = None) -> str:
+    """``HH:MM`` in ``timezone`` today as a six-field NCRONTAB in UTC (the Functions timer format)."""
+    hour, minute = (int(p) for p in at.split(":"))
+    zone = ZoneInfo(timezone)
+    today = (now or datetime.now(zone)).astimezone(zone)
+    local = today.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    utc = local.astimezone(ZoneInfo("UTC"))
+    return f"0 {utc.minute} {utc.hour} * * *"
+
+
+def _package_name(path: str) -> str:
+    data = Path(path).read_bytes() if Path(path).exists() else b""
+    return f"worker-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+
+
+def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
+    import pulumi
+    import pulumi_azure_native.authorization as authorization
+    import pulumi_azure_native.eventgrid as eventgrid
+    import pulumi_azure_native.keyvault as keyvault
+    import pulumi_azure_native.resources as resources
+    import pulumi_azure_native.storage as storage
+    import pulumi_azure_native.web as web
+
+    opts = child(parent)
+    keep = child(parent, retain_on_delete=True)
+    tags = {"escher": "extend", "escher-stack": spec.name_prefix}
+    client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=parent))
+    subscription_id: pulumi.Input[str] = spec.azure_subscription_id or client.subscription_id
+    tenant_id: pulumi.Input[str] = spec.azure_tenant_id or client.tenant_id
+    subscription_scope = pulumi.Output.concat("/subscriptions/", subscription_id)
+
+    group = resources.ResourceGroup("group", location=spec.region, tags=tags, opts=keep)
+
+    def account(name: str, options: pulumi.ResourceOptions) -> storage.StorageAccount:
+        return storage.StorageAccount(
+            name,
+            resource_group_name=group.name,
+            location=group.location,
+            kind="StorageV2",
+            sku=storage.SkuArgs(name="Standard_LRS"),
+            allow_blob_public_access=False,
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            tags=tags,
+            opts=options,
+        )
+
+    def container(name: str, acct: storage.StorageAccount, options: pulumi.ResourceOptions) -> Any:
+        return storage.BlobContainer(
+            name,
+            account_name=acct.name,
+            resource_group_name=group.name,
+            public_access=storage.PublicAccess.NONE,
+            opts=options,
+        )
+
+    # -- state, audit (WORM), and the Functions host's own account -----------------------------------------
+    state_account = account("state", opts)
+    state = container("state", state_account, opts)
+    dead_letters = container("dead-letters", state_account, opts)
+    audit_account = account("audit", keep)
+    audit = container("audit", audit_account, keep)
+    storage.BlobContainerImmutabilityPolicy(
+        "audit-immutability",
+        account_name=audit_account.name,
+        container_name=audit.name,
+        resource_group_name=group.name,
+        immutability_period_since_creation_in_days=spec.audit_retention_days,
+        allow_protected_append_writes=True,
+        opts=keep,
+    )
+    host_account = account("host", opts)
+    deployments = container("deployments", host_account, opts)
+    package = storage.Blob(
+        "worker-package",
+        account_name=host_account.name,
+        container_name=deployments.name,
+        resource_group_name=group.name,
+        blob_name=_package_name(spec.bundle_path),
+        type=storage.BlobType.BLOCK,
+        source=pulumi.FileAsset(spec.bundle_path),
+        opts=opts,
+    )
+
+    # -- credentials: Key Vault with RBAC; values written by the driver, never in Pulumi state --------------
+    vault = keyvault.Vault(
+        "credentials",
+        resource_group_name=group.name,
+        location=group.location,
+        properties=keyvault.VaultPropertiesArgs(
+            tenant_id=tenant_id,
+            sku=keyvault.SkuArgs(family="A", name=keyvault.SkuName.STANDARD),
+            enable_rbac_authorization=True,
+            soft_delete_retention_in_days=7,
+        ),
+        tags=tags,
+        opts=opts,
+    )
+    for cred in spec.credential_names:
+        keyvault.Secret(
+            f"credential-{cred}",
+            resource_group_name=group.name,
+            vault_name=vault.name,
+            secret_name=f"{spec.name_prefix}-{cred}",
+            properties=keyvault.SecretPropertiesArgs(value=pulumi.Output.secret(PLACEHOLDER)),
+            opts=child(parent, ignore_changes=["properties"]),
+        )
+
+    # -- the Function App (Linux Consumption, Python 3.12, system-assigned identity) -----------------------
+    plan = web.AppServicePlan(
+        "functions-plan",
+        resource_group_name=group.name,
+        location=group.location,
+        kind="functionapp",
+        reserved=True,
+        sku=web.SkuDescriptionArgs(name="Y1", tier="Dynamic"),
+        tags=tags,
+        opts=opts,
+    )
+    package_url = pulumi.Output.concat(
+        "https://", host_account.name, ".blob.core.windows.net/", deployments.name, "/", package.name
+    )
+    events_fn, timer_fn = spec.entry_points.azure_functions
+    settings: dict[str, pulumi.Input[str]] = {
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "FUNCTIONS_EXTENSION_VERSION": "~4",
+        "AzureWebJobsStorage__accountName": host_account.name,
+        "WEBSITE_RUN_FROM_PACKAGE": package_url,
+        "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID": "SystemAssigned",
+        "ESCHER_CLOUD": "azure",
+        "ESCHER_STATE_ACCOUNT": state_account.name,
+        "ESCHER_STATE_CONTAINER": state.name,
+        "ESCHER_AUDIT_ACCOUNT": audit_account.name,
+        "ESCHER_AUDIT_CONTAINER": audit.name,
+        "ESCHER_KEY_VAULT": vault.name,
+        "ESCHER_TIMEZONE": spec.timezone,
+        "ESCHER_DAILY_SCAN_SCHEDULE": utc_ncrontab(spec.timezone, spec.daily_scan_at),
+        "ESCHER_OPERATIONS": ",".join(spec.operations),
+    }
+    app = web.WebApp(
+        "worker",
+        resource_group_name=group.name,
+        location=group.location,
+        kind="functionapp,linux",
+        reserved=True,
+        server_farm_id=plan.id,
+        https_only=True,
+        identity=web.ManagedServiceIdentityArgs(type=web.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+        site_config=web.SiteConfigArgs(
+            linux_fx_version="Python|3.12",
+            ftps_state=web.FtpsState.DISABLED,
+            min_tls_version=web.SupportedTlsVersions.SUPPORTED_TLS_VERSIONS_1_2,
+            app_settings=[web.NameValuePairArgs(name=k, value=v) for k, v in settings.items()],
+        ),
+        tags=tags,
+        opts=opts,
+    )
+    principal = app.identity.apply(lambda i: (i.principal_id or "") if i else "")
+
+    # -- least privilege: one role from the enabled operations, one for state, scoped to its resources -----
+    check_no_wildcards(spec.permissions)
+    operations_role = authorization.RoleDefinition(
+        "operations-role",
+        role_name=f"{spec.name_prefix}-operations-{spec.region}",
+        description="Escher worker: exactly the actions of the enabled catalogue operations",
+        scope=subscription_scope,
+        assignable_scopes=[subscription_scope],
+        permissions=[authorization.PermissionArgs(actions=list(spec.permissions))],
+        opts=opts,
+    )
+    state_role = authorization.RoleDefinition(
+        "state-role",
+        role_name=f"{spec.name_prefix}-state-{spec.region}",
+        description="Escher worker: read/write its state, append audit records, read its credentials",
+        scope=group.id,
+        assignable_scopes=[group.id],
+        permissions=[
+            authorization.PermissionArgs(
+                actions=list(azure_state_actions()), data_actions=list(azure_state_data_actions())
+            )
+        ],
+        opts=opts,
+    )
+    grants: list[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = [
+        ("operations", subscription_scope, operations_role.id),
+        ("state", state_account.id, state_role.id),
+        ("audit", audit_account.id, state_role.id),
+        ("credentials", vault.id, state_role.id),
+        (
+            "host",
+            host_account.id,
+            pulumi.Output.concat(
+                subscription_scope,
+                "/providers/Microsoft.Authorization/roleDefinitions/",
+                STORAGE_BLOB_DATA_OWNER,
+            ),
+        ),
+    ]
+    for label, scope, role_id in grants:
+        authorization.RoleAssignment(
+            f"grant-{label}",
+            principal_id=principal,
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            role_definition_id=role_id,
+            scope=scope,
+            opts=opts,
+        )
+
+    # -- subscription events -> Event Grid system topic -> the function, dead letters to blob ---------------
+    wired = [k for k in spec.events if k in EVENT_TYPES]
+    if wired:
+        topic = eventgrid.SystemTopic(
+            "subscription-events",
+            resource_group_name=group.name,
+            location="global",
+            source=subscription_scope,
+            topic_type="Microsoft.Resources.Subscriptions",
+            tags=tags,
+            opts=opts,
+        )
+        eventgrid.SystemTopicEventSubscription(
+            "to-worker",
+            resource_group_name=group.name,
+            system_topic_name=topic.name,
+            destination=eventgrid.AzureFunctionEventSubscriptionDestinationArgs(
+                endpoint_type="AzureFunction",
+                resource_id=pulumi.Output.concat(app.id, "/functions/", events_fn),
+                max_events_per_batch=1,
+            ),
+            filter=eventgrid.EventSubscriptionFilterArgs(
+                included_event_types=sorted({t for k in wired for t in EVENT_TYPES[k]})
+            ),
+            retry_policy=eventgrid.RetryPolicyArgs(
+                max_delivery_attempts=30, event_time_to_live_in_minutes=1440
+            ),
+            dead_letter_destination=eventgrid.StorageBlobDeadLetterDestinationArgs(
+                endpoint_type="StorageBlob",
+                resource_id=state_account.id,
+                blob_container_name=dead_letters.name,
+            ),
+            opts=opts,
+        )
+
+    return {
+        "cloud": "azure",
+        "region": spec.region,
+        "resource_group": group.name,
+        "state_account": state_account.name,
+        "state_container": state.name,
+        "audit_account": audit_account.name,
+        "audit_container": audit.name,
+        "key_vault": vault.name,
+        "worker": app.name,
+        "timer_function": timer_fn,
+        "daily_scan_schedule_utc": utc_ncrontab(spec.timezone, spec.daily_scan_at),
+        "events_not_wired": [k for k in spec.events if k not in EVENT_TYPES],
+        "operations_role_actions": list(spec.permissions),
+    }
+
+
+def extension(name: str, spec: ExtensionSpec, opts: pulumi.ResourceOptions | None = None) -> Extension:
+    return create_extension(TYPE_TOKEN, name, spec, _build, opts)

@@ -1,0 +1,309 @@
+"""``escher:gcp:Extension``: state and retention-locked audit buckets, Secret Manager secrets, a service account
+with a generated custom role, one Cloud Run function (gen2) from a source bundle, Cloud Scheduler (OIDC), and
+audit logs -> log sink -> Pub/Sub -> push subscription (OIDC) -> the function, with a dead-letter topic.
+
+- One function, one entry point (``handle_cloudevent``): the push subscription delivers the raw Pub/Sub
+  envelope, which functions-framework turns into a CloudEvent; the scheduler posts a binary-mode CloudEvent
+  (``ce-*`` headers) of type ``escher.schedule.v1.daily_scan``.
+- The push subscription is ours (not an Eventarc trigger) because only a subscription can dead-letter.
+- Secrets are created without versions; ``escher extend`` adds the values with the SDK (never in state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from escher.infra.component import Extension, Outputs, child, create_extension
+from escher.infra.permissions import GCP_STATE_BINDINGS, check_no_wildcards
+from escher.infra.spec import ExtensionSpec
+
+if TYPE_CHECKING:
+    import pulumi
+
+__all__ = ["LOG_FILTERS", "TYPE_TOKEN", "extension"]
+
+TYPE_TOKEN = "escher:gcp:Extension"
+# event kind -> Cloud Logging filter of the entries routed to the worker
+LOG_FILTERS: dict[str, str] = {
+    "api_calls": 'logName:"cloudaudit.googleapis.com%2Factivity"',
+    "alarms": 'resource.type="alerting_policy"',
+    "threat_findings": 'logName:"threatdetection.googleapis.com"',
+    "security_findings": 'protoPayload.serviceName="securitycenter.googleapis.com"',
+    "health": 'protoPayload.serviceName="servicehealth.googleapis.com"',
+    "budgets": 'protoPayload.serviceName="billingbudgets.googleapis.com"',
+}
+
+
+def log_filter(kinds: tuple[str, ...]) -> str:
+    return " OR ".join(f"({LOG_FILTERS[k]})" for k in kinds)
+
+
+def _object_name(path: str) -> str:
+    data = Path(path).read_bytes() if Path(path).exists() else b""
+    return f"worker-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+
+
+def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
+    import pulumi
+    import pulumi_gcp.cloudfunctionsv2 as functions
+    import pulumi_gcp.cloudrunv2 as cloudrun
+    import pulumi_gcp.cloudscheduler as cloudscheduler
+    import pulumi_gcp.logging as logging
+    import pulumi_gcp.organizations as organizations
+    import pulumi_gcp.projects as projects
+    import pulumi_gcp.pubsub as pubsub
+    import pulumi_gcp.secretmanager as secretmanager
+    import pulumi_gcp.serviceaccount as serviceaccount
+    import pulumi_gcp.storage as storage
+
+    opts = child(parent)
+    prefix = spec.name_prefix
+    project = spec.gcp_project
+    labels = {"escher": "extend", "escher-stack": prefix}
+
+    def bucket(
+        name: str,
+        options: pulumi.ResourceOptions,
+        *,
+        force_destroy: bool = False,
+        versioning: storage.BucketVersioningArgs | None = None,
+        retention_policy: storage.BucketRetentionPolicyArgs | None = None,
+    ) -> storage.Bucket:
+        return storage.Bucket(
+            name,
+            project=project,
+            location=spec.region.upper(),
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            force_destroy=force_destroy,
+            versioning=versioning,
+            retention_policy=retention_policy,
+            labels=labels,
+            opts=options,
+        )
+
+    # -- state, audit (retention policy), worker source ----------------------------------------------------
+    state = bucket("state", opts, force_destroy=True, versioning=storage.BucketVersioningArgs(enabled=True))
+    audit = bucket(
+        "audit",
+        child(parent, retain_on_delete=True),
+        retention_policy=storage.BucketRetentionPolicyArgs(
+            retention_period=str(spec.audit_retention_days * 24 * 3600),
+            is_locked=spec.audit_lock_mode == "compliance",  # a locked policy can never be shortened
+        ),
+    )
+    sources = bucket("sources", opts, force_destroy=True)
+    source = storage.BucketObject(
+        "worker-source",
+        bucket=sources.name,
+        name=_object_name(spec.bundle_path),
+        source=pulumi.FileAsset(spec.bundle_path),
+        opts=opts,
+    )
+
+    # -- identities and least privilege --------------------------------------------------------------------
+    worker_sa = serviceaccount.Account(
+        "worker", project=project, account_id=f"{prefix}-worker", display_name="Escher worker", opts=opts
+    )
+    invoker_sa = serviceaccount.Account(
+        "invoker", project=project, account_id=f"{prefix}-invoker", display_name="Escher invoker", opts=opts
+    )
+    check_no_wildcards(spec.permissions)
+    role = projects.IAMCustomRole(
+        "operations-role",
+        project=project,
+        role_id=f"{prefix.replace('-', '_')}_operations",
+        title="Escher worker operations",
+        description="Exactly the permissions of the enabled catalogue operations",
+        permissions=list(spec.permissions),
+        opts=opts,
+    )
+    projects.IAMMember(
+        "grant-operations", project=project, role=role.name, member=worker_sa.member, opts=opts
+    )
+    storage.BucketIAMMember(
+        "grant-state", bucket=state.name, role=GCP_STATE_BINDINGS["state"], member=worker_sa.member, opts=opts
+    )
+    storage.BucketIAMMember(
+        "grant-audit", bucket=audit.name, role=GCP_STATE_BINDINGS["audit"], member=worker_sa.member, opts=opts
+    )
+    for cred in spec.credential_names:
+        secret = secretmanager.Secret(
+            f"credential-{cred}",
+            project=project,
+            secret_id=f"{prefix}-{cred}",
+            replication=secretmanager.SecretReplicationArgs(auto=secretmanager.SecretReplicationAutoArgs()),
+            labels=labels,
+            opts=opts,
+        )
+        secretmanager.SecretIamMember(
+            f"grant-credential-{cred}",
+            project=project,
+            secret_id=secret.secret_id,
+            role=GCP_STATE_BINDINGS["secrets"],
+            member=worker_sa.member,
+            opts=opts,
+        )
+
+    # -- the function ------------------------------------------------------------------------------------
+    function = functions.Function(
+        "worker",
+        project=project,
+        location=spec.region,
+        build_config=functions.FunctionBuildConfigArgs(
+            runtime="python312",
+            entry_point=spec.entry_points.gcp_target,
+            source=functions.FunctionBuildConfigSourceArgs(
+                storage_source=functions.FunctionBuildConfigSourceStorageSourceArgs(
+                    bucket=sources.name, object=source.name
+                )
+            ),
+        ),
+        service_config=functions.FunctionServiceConfigArgs(
+            min_instance_count=0,
+            max_instance_count=3,
+            available_memory="512Mi",
+            timeout_seconds=540,
+            ingress_settings="ALLOW_ALL",  # Pub/Sub push and Scheduler come from Google's front ends
+            service_account_email=worker_sa.email,
+            environment_variables={
+                "ESCHER_CLOUD": "gcp",
+                "ESCHER_STATE_BUCKET": state.name,
+                "ESCHER_AUDIT_BUCKET": audit.name,
+                "ESCHER_SECRET_PREFIX": f"{prefix}-",
+                "ESCHER_TIMEZONE": spec.timezone,
+                "ESCHER_OPERATIONS": ",".join(spec.operations),
+            },
+        ),
+        labels=labels,
+        opts=opts,
+    )
+    cloudrun.ServiceIamMember(
+        "invoker-may-invoke",
+        project=project,
+        location=spec.region,
+        name=function.name,
+        role="roles/run.invoker",
+        member=invoker_sa.member,
+        opts=opts,
+    )
+    url = function.url
+
+    # -- the daily scan ------------------------------------------------------------------------------------
+    hour, minute = spec.scan_hour_minute
+    cloudscheduler.Job(
+        "daily-scan",
+        project=project,
+        region=spec.region,
+        schedule=f"{minute} {hour} * * *",
+        time_zone=spec.timezone,
+        http_target=cloudscheduler.JobHttpTargetArgs(
+            uri=url,
+            http_method="POST",
+            headers={
+                "ce-specversion": "1.0",
+                "ce-type": "escher.schedule.v1.daily_scan",
+                "ce-source": "//cloudscheduler.googleapis.com/escher",
+                "ce-id": "daily-scan",
+                "Content-Type": "application/json",
+            },
+            oidc_token=cloudscheduler.JobHttpTargetOidcTokenArgs(
+                service_account_email=invoker_sa.email, audience=url
+            ),
+        ),
+        retry_config=cloudscheduler.JobRetryConfigArgs(retry_count=3),
+        opts=opts,
+    )
+
+    # -- audit logs -> Pub/Sub -> the function, dead letters kept on their own topic -------------------------
+    outputs: Outputs = {
+        "cloud": "gcp",
+        "region": spec.region,
+        "project": project,
+        "state_bucket": state.name,
+        "audit_bucket": audit.name,
+        "worker": function.name,
+        "worker_url": url,
+        "worker_service_account": worker_sa.email,
+        "operations_role": role.name,
+    }
+    if spec.events:
+        number = organizations.get_project_output(
+            project_id=project, opts=pulumi.InvokeOutputOptions(parent=parent)
+        ).number
+        pubsub_agent = pulumi.Output.concat(
+            "serviceAccount:service-", number, "@gcp-sa-pubsub.iam.gserviceaccount.com"
+        )
+        topic = pubsub.Topic("events", project=project, labels=labels, opts=opts)
+        dead_topic = pubsub.Topic("dead-letters", project=project, labels=labels, opts=opts)
+        # a topic without a subscription drops messages: this one keeps dead letters for 7 days
+        pubsub.Subscription(
+            "dead-letters-kept",
+            project=project,
+            topic=dead_topic.id,
+            message_retention_duration="604800s",
+            expiration_policy=pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+            opts=opts,
+        )
+        sink = logging.ProjectSink(
+            "audit-logs",
+            project=project,
+            destination=pulumi.Output.concat("pubsub.googleapis.com/", topic.id),
+            filter=log_filter(spec.events),
+            unique_writer_identity=True,
+            opts=opts,
+        )
+        pubsub.TopicIAMMember(
+            "sink-may-publish",
+            project=project,
+            topic=topic.name,
+            role="roles/pubsub.publisher",
+            member=sink.writer_identity,
+            opts=opts,
+        )
+        subscription = pubsub.Subscription(
+            "to-worker",
+            project=project,
+            topic=topic.id,
+            ack_deadline_seconds=600,
+            message_retention_duration="86400s",  # deliveries are retried for up to 24 h
+            push_config=pubsub.SubscriptionPushConfigArgs(
+                push_endpoint=url,
+                oidc_token=pubsub.SubscriptionPushConfigOidcTokenArgs(
+                    service_account_email=invoker_sa.email, audience=url
+                ),
+            ),
+            retry_policy=pubsub.SubscriptionRetryPolicyArgs(minimum_backoff="10s", maximum_backoff="600s"),
+            dead_letter_policy=pubsub.SubscriptionDeadLetterPolicyArgs(
+                dead_letter_topic=dead_topic.id, max_delivery_attempts=10
+            ),
+            expiration_policy=pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+            opts=opts,
+        )
+        # Pub/Sub's own agent forwards dead letters: it must publish there and acknowledge here
+        pubsub.TopicIAMMember(
+            "dead-letters-publisher",
+            project=project,
+            topic=dead_topic.name,
+            role="roles/pubsub.publisher",
+            member=pubsub_agent,
+            opts=opts,
+        )
+        pubsub.SubscriptionIAMMember(
+            "dead-letters-subscriber",
+            project=project,
+            subscription=subscription.name,
+            role="roles/pubsub.subscriber",
+            member=pubsub_agent,
+            opts=opts,
+        )
+        outputs.update(
+            {"events_topic": topic.name, "dead_letter_topic": dead_topic.name, "log_filter": sink.filter}
+        )
+    return outputs
+
+
+def extension(name: str, spec: ExtensionSpec, opts: pulumi.ResourceOptions | None = None) -> Extension:
+    return create_extension(TYPE_TOKEN, name, spec, _build, opts)

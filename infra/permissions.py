@@ -1,0 +1,272 @@
+"""Least privilege for the workers: the permissions of the enabled catalogue operations, plus state access.
+
+Each operation in the catalogue (``escher.ops``) carries the exact permissions it needs; the worker's IAM
+role / custom role is generated from the ones the user enabled and nothing else. No action is ever ``*``
+(or ends in ``*``): :func:`check_no_wildcards` refuses it before anything is deployed.
+
+Operations come from the catalogue ``escher.ops`` (``permissions_for``) when it is installed;
+:data:`FALLBACK_OPERATIONS` is a small table for what the catalogue does not (yet) hold: the daily scan's
+read permissions per cloud, and stand-ins used when the catalogue is absent.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from escher.infra.program import InfraError
+
+__all__ = [
+    "FALLBACK_OPERATIONS",
+    "AwsStateArns",
+    "Catalogue",
+    "aws_policy_document",
+    "azure_state_data_actions",
+    "check_no_wildcards",
+    "default_operations",
+    "installed_catalogue",
+    "operation_permissions",
+]
+
+# NOTE: stand-in until the operations catalogue lands; keep in step with the defaults it will ship.
+FALLBACK_OPERATIONS: dict[str, tuple[str, ...]] = {
+    # AWS
+    "aws.scan.daily_inventory": (
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeSecurityGroups",
+        "s3:ListAllMyBuckets",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:GetBucketPolicyStatus",
+        "rds:DescribeDBInstances",
+        "ce:GetCostAndUsage",
+    ),
+    "aws.s3.block_public_access": ("s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    "aws.ec2.stop_instances": ("ec2:DescribeInstances", "ec2:StopInstances"),
+    "aws.ec2.revoke_open_ingress": ("ec2:DescribeSecurityGroups", "ec2:RevokeSecurityGroupIngress"),
+    # Azure
+    "azure.scan.daily_inventory": (
+        "Microsoft.Compute/virtualMachines/read",
+        "Microsoft.Compute/disks/read",
+        "Microsoft.Network/networkSecurityGroups/read",
+        "Microsoft.Storage/storageAccounts/read",
+        "Microsoft.Consumption/usageDetails/read",
+    ),
+    "azure.compute.deallocate_vm": (
+        "Microsoft.Compute/virtualMachines/read",
+        "Microsoft.Compute/virtualMachines/deallocate/action",
+    ),
+    "azure.storage.block_public_access": (
+        "Microsoft.Storage/storageAccounts/read",
+        "Microsoft.Storage/storageAccounts/write",
+    ),
+    # GCP
+    "gcp.scan.daily_inventory": (
+        "compute.instances.list",
+        "compute.disks.list",
+        "compute.firewalls.list",
+        "storage.buckets.list",
+        "storage.buckets.getIamPolicy",
+    ),
+    "gcp.compute.stop_instance": ("compute.instances.get", "compute.instances.stop"),
+    "gcp.storage.remove_public_access": ("storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy"),
+}
+_FALLBACK_DEFAULTS = {
+    "aws": ("aws.scan.daily_inventory", "aws.s3.block_public_access"),
+    "azure": ("azure.scan.daily_inventory", "azure.storage.block_public_access"),
+    "gcp": ("gcp.scan.daily_inventory", "gcp.storage.remove_public_access"),
+}
+
+
+class Catalogue(Protocol):
+    """The slice of ``escher.ops`` used here (a fake in tests)."""
+
+    def known(self, operation_id: str) -> bool: ...
+
+    def cloud_operations(self, cloud: str) -> list[str]: ...
+
+    def permissions_for(self, operation_ids: Iterable[str]) -> Mapping[str, Sequence[str]]: ...
+
+
+class _OpsCatalogue:
+    def __init__(self, module: Any) -> None:
+        self._ops = module
+
+    def known(self, operation_id: str) -> bool:
+        return self._ops.OPERATIONS.find(operation_id) is not None
+
+    def cloud_operations(self, cloud: str) -> list[str]:
+        return list(self._ops.OPERATIONS.keys(f"{cloud}."))
+
+    def permissions_for(self, operation_ids: Iterable[str]) -> Mapping[str, Sequence[str]]:
+        result: Mapping[str, Sequence[str]] = self._ops.permissions_for(list(operation_ids))
+        return result
+
+
+def installed_catalogue() -> Catalogue | None:
+    """``escher.ops`` when it is in this tree (with ``permissions_for``), else None: the fallback table."""
+    try:
+        module = importlib.import_module("escher.ops")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("escher.ops", "escher"):
+            return None
+        raise
+    if not (hasattr(module, "permissions_for") and hasattr(module, "OPERATIONS")):
+        return None
+    return _OpsCatalogue(module)
+
+
+_UNSET: Any = object()
+
+
+def default_operations(cloud: str, catalogue: Catalogue | None = _UNSET) -> tuple[str, ...]:
+    """The daily scan plus every catalogue operation of ``cloud`` (the fallback defaults without one)."""
+    catalogue = installed_catalogue() if catalogue is _UNSET else catalogue
+    scan = f"{cloud}.scan.daily_inventory"
+    if catalogue is None or not catalogue.cloud_operations(cloud):
+        return _FALLBACK_DEFAULTS[cloud]
+    return tuple(sorted({scan, *catalogue.cloud_operations(cloud)}))
+
+
+def operation_permissions(
+    cloud: str, operation_ids: Iterable[str], catalogue: Catalogue | None = _UNSET
+) -> tuple[str, ...]:
+    """The sorted, de-duplicated permissions the given operations need on ``cloud``.
+
+    Catalogue operations take their permissions from ``escher.ops``; the few entries of
+    :data:`FALLBACK_OPERATIONS` that are not catalogue operations (the daily scan's reads) from the table.
+    """
+    catalogue = installed_catalogue() if catalogue is _UNSET else catalogue
+    ids = sorted(set(operation_ids))
+    foreign = [i for i in ids if not i.startswith(f"{cloud}.")]
+    if foreign:
+        raise InfraError(
+            f"operations {', '.join(foreign)} do not run on {cloud}",
+            hint=f"list only '{cloud}.*' operations for the {cloud} extension",
+        )
+    from_catalogue = [i for i in ids if catalogue is not None and catalogue.known(i)]
+    from_table = [i for i in ids if i not in from_catalogue and i in FALLBACK_OPERATIONS]
+    unknown = [i for i in ids if i not in from_catalogue and i not in from_table]
+    if unknown:
+        known = sorted({*FALLBACK_OPERATIONS, *(catalogue.cloud_operations(cloud) if catalogue else [])})
+        raise InfraError(
+            f"unknown operations: {', '.join(unknown)}",
+            hint=f"known for {cloud}: {', '.join(k for k in known if k.startswith(cloud + '.'))}",
+        )
+    perms: set[str] = {p for i in from_table for p in FALLBACK_OPERATIONS[i]}
+    if from_catalogue and catalogue is not None:
+        perms.update(catalogue.permissions_for(from_catalogue).get(cloud, ()))
+    result = tuple(sorted(perms))
+    check_no_wildcards(result)
+    return result
+
+
+def check_no_wildcards(actions: Iterable[str]) -> None:
+    bad = sorted(a for a in actions if "*" in a)
+    if bad:
+        raise InfraError(
+            f"refusing wildcard permissions: {', '.join(bad)}",
+            hint="each catalogue operation must name its exact permissions",
+        )
+
+
+# -- AWS: the worker role's policy -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AwsStateArns:
+    state_bucket: str
+    audit_bucket: str
+    parameters_prefix: str  # arn:aws:ssm:<region>:<account>:parameter/<prefix>
+    log_group: str
+    dead_letter_queue: str
+    topic: str | None = None
+
+
+def aws_state_statements(arns: AwsStateArns) -> list[dict[str, Any]]:
+    """What the worker needs on its own resources, scoped to their ARNs."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "StateReadWrite",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [f"{arns.state_bucket}/*"],
+        },
+        {"Sid": "StateList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [arns.state_bucket]},
+        # append-only audit: write and read, never delete (Object Lock keeps versions anyway)
+        {
+            "Sid": "AuditAppend",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [f"{arns.audit_bucket}/*"],
+        },
+        {
+            "Sid": "Credentials",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParametersByPath"],
+            "Resource": [arns.parameters_prefix, f"{arns.parameters_prefix}/*"],
+        },
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{arns.log_group}:*"],
+        },
+        {
+            "Sid": "DeadLetter",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [arns.dead_letter_queue],
+        },
+    ]
+    if arns.topic:
+        statements.append(
+            {"Sid": "Notify", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [arns.topic]}
+        )
+    return statements
+
+
+def aws_policy_document(operation_permissions: Sequence[str], arns: AwsStateArns) -> dict[str, Any]:
+    """The worker role's inline policy: the operations' actions (on any resource) plus scoped state access."""
+    check_no_wildcards(operation_permissions)
+    statements = aws_state_statements(arns)
+    if operation_permissions:
+        statements.insert(
+            0,
+            {
+                "Sid": "CatalogueOperations",
+                "Effect": "Allow",
+                "Action": sorted(set(operation_permissions)),
+                "Resource": ["*"],  # the operations act on the user's estate; actions stay exact
+            },
+        )
+    for statement in statements:
+        check_no_wildcards(statement["Action"])
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_actions(document: Mapping[str, Any]) -> set[str]:
+    """Every action a policy document allows (for tests and ``--plan``)."""
+    return {a for s in document["Statement"] for a in s["Action"]}
+
+
+# -- Azure: data actions on the storage account and the key vault (a second role, scoped to them) ----------
+def azure_state_data_actions() -> tuple[str, ...]:
+    return (
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+    )
+
+
+def azure_state_actions() -> tuple[str, ...]:
+    return ("Microsoft.Storage/storageAccounts/blobServices/containers/read",)
+
+
+# -- GCP: state access is granted with bucket/secret-level bindings of predefined roles ---------------------
+GCP_STATE_BINDINGS: dict[str, str] = {
+    "state": "roles/storage.objectUser",  # read, write, list objects of the state bucket only
+    "audit": "roles/storage.objectCreator",  # append-only: create objects, no delete
+    "secrets": "roles/secretmanager.secretAccessor",
+}

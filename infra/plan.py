@@ -1,0 +1,172 @@
+"""``escher extend CLOUD --plan``: what would be deployed, offline, without the Pulumi CLI.
+
+The real program runs in-process under Pulumi mocks in preview mode (no engine, no provider plugins, no
+cloud): every resource it declares is recorded with its inputs. Secrets are redacted; the worker policy,
+permissions and an idle cost estimate come with it. The global Pulumi settings are reset afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from escher.infra.costs import CostLine, estimate
+
+if TYPE_CHECKING:
+    from escher.infra.spec import ExtensionSpec
+
+__all__ = ["Plan", "PlannedResource", "run_plan"]
+
+REDACTED = "[redacted]"
+# input names whose values are secret, whatever the resource
+SECRET_INPUTS = {"value", "secretData", "secretString", "password", "privateKey", "connectionString"}
+NOISY_INPUTS = {"tags", "labels", "__defaults"}
+MOCK_ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    type: str
+    name: str
+    settings: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    cloud: str
+    region: str
+    resources: list[PlannedResource]
+    permissions: list[str]
+    operations: list[str]
+    costs: list[CostLine]
+    monthly_usd: float
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# how the Pulumi wire format marks a secret inside a map: {SIG_KEY: SECRET_SIG, "value": ...}
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if key in SECRET_INPUTS:
+        return REDACTED
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return REDACTED
+        return {k: _redact_value(k, v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_redact_value(key, v) for v in value]
+    if hasattr(value, "path"):  # a FileArchive / FileAsset: show what it points at
+        return f"{type(value).__name__}({value.path})"
+    return value
+
+
+def _redact(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {k: _redact_value(k, v) for k, v in sorted(inputs.items()) if k not in NOISY_INPUTS}
+
+
+def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Plausible outputs for a resource, enough for the program's applies to run."""
+    outputs = dict(inputs)
+    outputs.setdefault("id", f"{name}-id")
+    outputs.setdefault("name", inputs.get("name") or f"{name}-mock")
+    outputs.setdefault("arn", f"arn:aws:mock:us-east-1:{MOCK_ACCOUNT}:{name}")
+    if typ == "aws:s3/bucket:Bucket":
+        outputs.setdefault("bucket", f"{inputs.get('bucketPrefix', name)}mock")
+        outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
+    if typ == "aws:sqs/queue:Queue":
+        outputs.setdefault("url", f"https://sqs.us-east-1.amazonaws.com/{MOCK_ACCOUNT}/{name}")
+    identity = inputs.get("identity")
+    if isinstance(identity, dict):
+        outputs["identity"] = {**identity, "principalId": f"{name}-principal", "tenantId": "tenant-mock"}
+    if typ.startswith("gcp:serviceaccount/account:Account"):
+        outputs.setdefault("email", f"{inputs.get('accountId', name)}@project-mock.iam.gserviceaccount.com")
+        outputs.setdefault("member", f"serviceAccount:{outputs['email']}")
+    if typ == "gcp:logging/projectSink:ProjectSink":
+        outputs.setdefault("writerIdentity", "serviceAccount:sink-writer@logging.iam.gserviceaccount.com")
+    if typ == "gcp:cloudfunctionsv2/function:Function":
+        outputs.setdefault("url", f"https://{name}-mock.a.run.app")
+        outputs.setdefault(
+            "serviceConfig", {**inputs.get("serviceConfig", {}), "uri": f"https://{name}.run.app"}
+        )
+    return outputs
+
+
+CALL_RESULTS: dict[str, dict[str, Any]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": MOCK_ACCOUNT,
+        "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/plan",
+        "userId": "plan",
+    },
+    "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"},
+    "azure-native:authorization:getClientConfig": {
+        "clientId": "client-mock",
+        "objectId": "object-mock",
+        "subscriptionId": "00000000-0000-0000-0000-000000000000",
+        "tenantId": "11111111-1111-1111-1111-111111111111",
+    },
+    "gcp:organizations/getProject:getProject": {"number": "000000000000", "projectId": "project-mock"},
+}
+
+
+def run_plan(spec: ExtensionSpec) -> Plan:
+    """Run the program for ``spec`` under mocks and describe every resource it would create."""
+    from escher.lazy import require
+
+    require("pulumi", "infra")
+    import pulumi
+
+    from escher.infra.program import declare
+
+    recorded: list[PlannedResource] = []
+    outputs: dict[str, Any] = {}
+
+    class PlanMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            inputs = dict(args.inputs)
+            recorded.append(PlannedResource(args.typ, args.name, _redact(inputs)))
+            return f"{args.name}-id", _mock_outputs(args.typ, args.name, inputs)
+
+        def call(
+            self, args: pulumi.runtime.MockCallArgs
+        ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+            return dict(CALL_RESULTS.get(args.token, {})), []
+
+    pulumi.runtime.set_mocks(PlanMocks(), project="escher", stack=f"plan-{spec.cloud}", preview=True)
+    try:
+        # runtime.test waits for every registration and apply of the program
+        @pulumi.runtime.test  # type: ignore[untyped-decorator, misc]
+        def program() -> Any:
+            component = declare(spec)
+            keys = list(component.outputs)
+            return pulumi.Output.all(*component.outputs.values()).apply(
+                lambda values: outputs.update(zip(keys, values, strict=True))
+            )
+
+        program()
+    finally:
+        pulumi.runtime.settings.reset_options()
+
+    resources = [r for r in recorded if not r.type.startswith("escher:")]
+    lines, total = estimate(r.type for r in resources)
+    return Plan(
+        cloud=spec.cloud,
+        region=spec.region,
+        resources=resources,
+        permissions=list(spec.permissions),
+        operations=list(spec.operations),
+        costs=lines,
+        monthly_usd=total,
+        outputs={k: v for k, v in outputs.items() if v is not None},
+    )
+
+
+def short(value: Any, width: int = 90) -> str:
+    """One line of a setting for the table."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,161 @@
+"""What one extension is made of: the plain, pulumi-free inputs every cloud's component takes.
+
+The components never read config or the catalogue themselves: the driver (or ``--plan``) builds an
+:class:`ExtensionSpec` from the user's settings and hands it over, so a test can build any spec it likes.
+User-facing knobs live in the ``[extend]`` section of ``config.toml`` (validated by :class:`ExtendSettings`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from escher.config import ConfigError, Settings
+
+__all__ = [
+    "EVENT_KINDS",
+    "ExtendSettings",
+    "ExtensionSpec",
+    "WorkerEntryPoints",
+    "extend_settings",
+]
+
+Cloud = Literal["aws", "azure", "gcp"]
+LockMode = Literal["governance", "compliance"]
+
+# event kinds a user can enable; each cloud maps the ones it has onto its own event source
+EventKind = Literal["api_calls", "alarms", "threat_findings", "security_findings", "health", "budgets"]
+EVENT_KINDS: tuple[str, ...] = (
+    "api_calls",
+    "alarms",
+    "threat_findings",
+    "security_findings",
+    "health",
+    "budgets",
+)
+
+
+def _default_events() -> list[EventKind]:
+    return ["api_calls", "alarms", "threat_findings", "security_findings"]
+
+
+class ExtendSettings(BaseModel):
+    """The ``[extend]`` section of config.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operations: list[str] | None = Field(
+        default=None, description="catalogue operation ids the workers may run; empty means the defaults"
+    )
+    events: list[EventKind] = Field(default_factory=lambda: _default_events())
+    notify_email: str | None = Field(default=None, description="an address for SNS/e-mail notifications")
+    audit_lock_mode: LockMode = "governance"
+    log_retention_days: int = Field(default=30, ge=1)
+    name_prefix: str = Field(default="escher", pattern=r"^[a-z][a-z0-9-]{1,14}$")
+
+
+def extend_settings(settings: Settings) -> ExtendSettings:
+    raw = settings.extensions.get("extend", {})
+    try:
+        return ExtendSettings.model_validate(raw)
+    except ValidationError as exc:
+        details = "; ".join(f"[extend.{'.'.join(map(str, e['loc']))}] {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"config.toml: {details}", hint="fix the [extend] section of config.toml") from exc
+
+
+@dataclass(frozen=True)
+class WorkerEntryPoints:
+    """Where each cloud's runtime enters the worker code (owned by the workers package)."""
+
+    aws_handler: str = "escher.workers.aws.handler.handler"
+    azure_script: str = "escher.workers.azure.function_app"  # the module exposing the v2 ``app``
+    azure_functions: tuple[str, str] = ("events", "daily_scan")  # (Event Grid trigger, timer trigger)
+    gcp_target: str = "handle_cloudevent"  # a functions-framework target in escher.workers.gcp.main
+
+
+@dataclass(frozen=True)
+class ExtensionSpec:
+    """Everything one cloud's ``Extension`` component needs; plain data, no pulumi types."""
+
+    cloud: Cloud
+    region: str
+    bundle_path: str  # the worker zip (see escher.infra.bundle)
+    permissions: tuple[str, ...]  # sorted, from the enabled catalogue operations
+    operations: tuple[str, ...] = ()
+    events: tuple[str, ...] = ("api_calls", "alarms", "threat_findings", "security_findings")
+    timezone: str = "UTC"
+    daily_scan_at: str = "02:00"
+    audit_retention_days: int = 365
+    audit_lock_mode: LockMode = "governance"
+    log_retention_days: int = 30
+    notify_email: str | None = None
+    name_prefix: str = "escher"
+    credential_names: tuple[str, ...] = ()  # secrets to create (values are written later, never in state)
+    entry_points: WorkerEntryPoints = field(default_factory=WorkerEntryPoints)
+    # cloud-specific identifiers the program cannot find out offline
+    gcp_project: str | None = None
+    azure_subscription_id: str | None = None
+    azure_tenant_id: str | None = None
+
+    @property
+    def scan_hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.daily_scan_at.split(":")
+        return int(hour), int(minute)
+
+
+DEFAULT_REGIONS = {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"}
+
+
+def spec_from_settings(
+    cloud: str,
+    *,
+    bundle_path: str,
+    region: str | None = None,
+    settings: Settings | None = None,
+    operations: list[str] | None = None,
+) -> ExtensionSpec:
+    """Map the user's configuration onto the spec of one cloud's extension."""
+    from escher.config import load_settings
+    from escher.infra.permissions import default_operations, operation_permissions
+    from escher.infra.program import CLOUDS, InfraError
+
+    if cloud not in CLOUDS:
+        raise InfraError(f"unknown cloud {cloud!r}", hint=f"use one of {', '.join(CLOUDS)}")
+    settings = settings or load_settings()
+    extend = extend_settings(settings)
+    ops = tuple(sorted(operations or extend.operations or default_operations(cloud)))
+    if cloud == "aws":
+        region = region or settings.aws.regions[0]
+    elif cloud == "azure":
+        region = region or settings.azure.locations[0]
+    else:
+        region = region or settings.gcp.regions[0]
+    if cloud == "gcp" and not settings.gcp.project:
+        raise InfraError(
+            "the GCP extension needs a project id",
+            hint="set [gcp] project in config.toml or ESCHER_GCP__PROJECT",
+        )
+    enabled = {"aws": settings.aws.enabled, "azure": settings.azure.enabled, "gcp": settings.gcp.enabled}
+    # the extension on one cloud manages all clouds: it keeps the other clouds' credentials
+    credentials = tuple(c for c in CLOUDS if c != cloud and enabled[c])
+    return ExtensionSpec(
+        cloud=cloud,  # type: ignore[arg-type]  # checked against CLOUDS above
+        region=region or DEFAULT_REGIONS[cloud],
+        bundle_path=bundle_path,
+        permissions=operation_permissions(cloud, ops),
+        operations=ops,
+        events=tuple(extend.events),
+        timezone=settings.general.timezone,
+        daily_scan_at=settings.general.daily_scan_at,
+        audit_retention_days=settings.retention.audit_days,
+        audit_lock_mode=extend.audit_lock_mode,
+        log_retention_days=extend.log_retention_days,
+        notify_email=extend.notify_email,
+        name_prefix=extend.name_prefix,
+        credential_names=credentials,
+        gcp_project=settings.gcp.project,
+        azure_subscription_id=settings.azure.subscription_id,
+        azure_tenant_id=settings.azure.tenant_id,
+    )
