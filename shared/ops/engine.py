@@ -232,10 +232,14 @@ class Engine:
         *,
         actor: str,
         reason: str = "",
+        plan_id: str | None = None,
     ) -> Plan:
+        """``plan_id``: pass a stable one (the provider's event id) so a redelivered event reuses its keys."""
         op = OPERATIONS.get(operation_id)
         parsed = op.parse_params(params)
         plan = Plan(operation=op, params=parsed, changes=[], actor=actor, reason=reason)
+        if plan_id:
+            plan.plan_id = plan_id
         with ThreadPoolExecutor(max_workers=self._workers(len(targets))) as pool:
             plan.changes = list(pool.map(lambda t: self._plan_one(plan, t), targets))
         return plan
