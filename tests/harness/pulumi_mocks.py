@@ -56,6 +56,8 @@ def install_mocks(project: str = "escher", stack: str = "test", *, preview: bool
             outputs = dict(args.inputs)
             outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")
             outputs.setdefault("id", f"{args.name}-id")
+            # providers always return a physical name (autonaming); programs concatenate it into URLs
+            outputs.setdefault("name", f"{args.name}-mock")
             return f"{args.name}-id", outputs
 
         def call(

@@ -1,0 +1,217 @@
+"""The worker bundle: escher + its dependencies, zipped reproducibly for one cloud's runtime.
+
+Same inputs -> same bytes -> same hash: entries are sorted, every timestamp is 1980-01-01, every mode 0644,
+``__pycache__`` and ``*.pyc`` are left out. Bundles are cached under ``<data dir>/bundles/<input hash>.zip``.
+
+Layouts (what each runtime expects):
+
+- aws: everything at the zip root (Lambda adds the root to ``sys.path``); handler from the spec.
+- azure: ``function_app.py`` + ``host.json`` at the root, packages under ``.python_packages/lib/site-packages``.
+- gcp: ``main.py`` + ``requirements.txt`` + ``escher/``; Cloud Build installs the requirements itself, so the
+  dependencies are not vendored (the source stays small).
+
+Dependencies for linux x86_64 come from pip (``--platform manylinux2014_x86_64 --only-binary=:all:
+--python-version 3.12 --target``), cached per requirement set; a prepared directory can be given instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from escher.infra.program import InfraError
+
+__all__ = ["LIMITS", "Bundle", "BundleError", "build_bundle", "worker_requirements"]
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+MB = 1024 * 1024
+# folder in the source tree -> package path in the bundle (the workers need neither infra nor brain)
+PACKAGE_DIRS = {"shared": "escher", "cli": "escher/cli", "workers": "escher/workers"}
+DATA_SUFFIXES = {".py", ".json", ".toml", ".yaml", ".sql", ".typed"}
+RUNTIME_EXTRA = {"aws": "aws-lambda-powertools", "azure": "azure-functions", "gcp": "functions-framework"}
+
+
+class BundleError(InfraError):
+    """The worker bundle cannot be built or does not fit the platform."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    zipped_mb: int | None
+    unzipped_mb: int
+    rule: str
+
+
+LIMITS = {
+    "aws": Limit(50, 250, "Lambda: 50 MB zipped for a direct upload, 250 MB unzipped (code + layers)"),
+    "azure": Limit(None, 1000, "Functions Consumption run-from-package: ~1 GB of local storage for the app"),
+    "gcp": Limit(100, 500, "Cloud Run functions: 100 MB zipped source upload, 500 MB unzipped with modules"),
+}
+
+
+@dataclass(frozen=True)
+class Bundle:
+    cloud: str
+    path: Path
+    sha256: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    files: int
+    cached: bool
+    limit: Limit
+
+
+def worker_requirements(cloud: str, source_root: Path) -> list[str]:
+    """The core dependencies, every cloud's SDK extra (a worker manages all clouds), the runtime's library."""
+    project = tomllib.loads((source_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project.get("optional-dependencies", {})
+    reqs = list(project["dependencies"])
+    for extra in ("aws", "azure", "gcp"):
+        reqs.extend(extras.get(extra, []))
+    reqs.extend(r for r in extras.get("workers", []) if r.startswith(RUNTIME_EXTRA[cloud]))
+    return sorted(set(reqs))
+
+
+def _walk(base: Path) -> Iterator[Path]:
+    for path in sorted(base.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            yield path
+
+
+def _escher_files(source_root: Path) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for folder, package in PACKAGE_DIRS.items():
+        base = source_root / folder
+        if not base.is_dir():
+            raise BundleError(
+                f"{base} is missing: not an escher source tree", hint="pass the repository root"
+            )
+        for path in _walk(base):
+            rel = path.relative_to(base)
+            if path.suffix in DATA_SUFFIXES and not any(p.startswith(".") for p in rel.parts):
+                files[f"{package}/{rel.as_posix()}"] = path
+    return files
+
+
+def _shims(
+    cloud: str, requirements: list[str], azure_script: str = "escher.workers.azure.function_app"
+) -> dict[str, bytes]:
+    if cloud == "azure":
+        return {
+            "function_app.py": f"from {azure_script} import app  # noqa: F401\n".encode(),
+            "host.json": b'{"version": "2.0", "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", '
+            b'"version": "[4.*, 5.0.0)"}}\n',
+        }
+    if cloud == "gcp":
+        return {
+            "main.py": b"from escher.workers.gcp.main import *  # noqa: F403\n",
+            "requirements.txt": ("\n".join(requirements) + "\n").encode(),
+        }
+    return {}
+
+
+def pip_install(requirements: list[str], target: Path) -> None:
+    """Dependencies for linux x86_64 / CPython 3.12, wheels only, into ``target``."""
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
+        "--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12",
+        "--only-binary=:all:", "--target", str(tmp), *requirements,
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BundleError(
+            f"pip could not fetch the worker's dependencies: {result.stderr.strip()[-800:]}",
+            hint="check the network or an index (PIP_INDEX_URL); every dependency needs a manylinux wheel",
+        )
+    tmp.replace(target)
+
+
+def _digest(entries: dict[str, bytes | Path]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(entries):
+        value = entries[name]
+        data = value.read_bytes() if isinstance(value, Path) else value
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+def write_zip(entries: dict[str, bytes | Path], dest: Path) -> None:
+    """Write ``entries`` reproducibly: sorted, fixed time and mode, deflated."""
+    tmp = dest.with_suffix(".zip.partial")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for name in sorted(entries):
+            value = entries[name]
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, whatever the building machine
+            zf.writestr(info, value.read_bytes() if isinstance(value, Path) else value, compresslevel=9)
+    os.replace(tmp, dest)
+
+
+def build_bundle(
+    cloud: str,
+    *,
+    source_root: Path,
+    cache_dir: Path,
+    deps_dir: Path | None = None,
+    requirements: list[str] | None = None,
+) -> Bundle:
+    """Build (or reuse) the worker zip for ``cloud``; raise :class:`BundleError` if it does not fit."""
+    if cloud not in LIMITS:
+        raise BundleError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
+    reqs = requirements if requirements is not None else worker_requirements(cloud, source_root)
+    site = ".python_packages/lib/site-packages/" if cloud == "azure" else ""
+    entries: dict[str, bytes | Path] = {f"{site}{k}": v for k, v in _escher_files(source_root).items()}
+    entries.update(_shims(cloud, reqs))
+    if cloud != "gcp":  # GCP builds its dependencies from requirements.txt
+        if deps_dir is None:
+            key = hashlib.sha256("\n".join(["cp312-manylinux2014_x86_64", *reqs]).encode()).hexdigest()[:16]
+            deps_dir = cache_dir / f"deps-{key}"
+            if not deps_dir.is_dir():
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                pip_install(reqs, deps_dir)
+        for path in _walk(deps_dir):
+            rel = path.relative_to(deps_dir).as_posix()
+            if not rel.startswith(("bin/", "escher/")):
+                entries.setdefault(f"{site}{rel}", path)
+    key = _digest(entries)
+    dest = cache_dir / f"{cloud}-{key[:24]}.zip"
+    cached = dest.exists()
+    if not cached:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        write_zip(entries, dest)
+    with zipfile.ZipFile(dest) as zf:
+        unzipped = sum(i.file_size for i in zf.infolist())
+        count = len(zf.infolist())
+    data = dest.read_bytes()
+    bundle = Bundle(
+        cloud, dest, hashlib.sha256(data).hexdigest(), len(data), unzipped, count, cached, LIMITS[cloud]
+    )
+    check_limits(bundle)
+    return bundle
+
+
+def check_limits(bundle: Bundle) -> None:
+    limit = bundle.limit
+    zipped_mb, unzipped_mb = bundle.zipped_bytes / MB, bundle.unzipped_bytes / MB
+    if limit.zipped_mb is not None and zipped_mb > limit.zipped_mb:
+        raise BundleError(
+            f"the {bundle.cloud} worker bundle is {zipped_mb:.1f} MB zipped; the limit is {limit.zipped_mb} MB",
+            hint=f"{limit.rule}. Enable fewer operations' SDKs, or upload through a bucket",
+        )
+    if unzipped_mb > limit.unzipped_mb:
+        raise BundleError(
+            f"the {bundle.cloud} worker bundle is {unzipped_mb:.1f} MB unzipped; the limit is {limit.unzipped_mb} MB",
+            hint=f"{limit.rule}. Trim the dependencies",
+        )
