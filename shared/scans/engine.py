@@ -6,10 +6,11 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from escher.errors import EscherError
 from escher.scans.checks.base import CHECKS, Check, CheckContext, Fail, Thresholds, _NotApplicable
-from escher.scans.model import Finding, Inventory, Severity, Status
+from escher.scans.model import Finding, Inventory, Record, Severity, Status
 
 __all__ = ["CheckRun", "UnknownCheckError", "run_checks", "select_checks"]
 
@@ -87,7 +88,8 @@ def run_checks(
                     message=fail.message if fail else "ok",
                     category=chk.category,
                     fix_operation=chk.fix_operation if fail else None,
-                    fix_params=chk.fix_params(rec) if fail and chk.fix_operation else {},
+                    fix_params=_params(chk, rec, fail),
+                    fix_target=chk.fix_target(rec) if fail and chk.fix_operation else "",
                     monthly_saving=fail.monthly_saving if fail else 0.0,
                     environment=rec.environment,
                     compliance=compliance,
@@ -97,3 +99,9 @@ def run_checks(
         run.passed[chk.id] = passed
         run.evaluated[chk.id] = evaluated
     return run
+
+
+def _params(chk: Check, rec: Record, fail: Fail | None) -> dict[str, Any]:
+    if fail is None or not chk.fix_operation:
+        return {}
+    return dict(fail.fix_params) if fail.fix_params is not None else chk.fix_params(rec)

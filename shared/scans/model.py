@@ -150,6 +150,7 @@ class Finding:
     category: str = "security"
     fix_operation: str | None = None
     fix_params: dict[str, Any] = field(default_factory=dict)
+    fix_target: str = ""  # the resource id the operation takes (a region for account-level settings)
     monthly_saving: float = 0.0
     environment: str = ""
     compliance: dict[str, list[str]] = field(default_factory=dict)
@@ -181,6 +182,7 @@ class ScanResult:
     finished_at: datetime
     inventory: Inventory
     findings: list[Finding]
+    passed: dict[str, int] = field(default_factory=dict)  # check id -> resources that passed
 
     @property
     def failed(self) -> list[Finding]:
@@ -196,6 +198,7 @@ class ScanResult:
             "finished_at": self.finished_at.isoformat(),
             "inventory": inv,
             "findings": [f.to_dict() for f in self.findings],
+            "passed": self.passed,
         }
 
     @classmethod
@@ -206,4 +209,5 @@ class ScanResult:
             finished_at=datetime.fromisoformat(data["finished_at"]),
             inventory=Inventory.from_dict(data["inventory"]),
             findings=[Finding.from_dict(f) for f in data["findings"]],
+            passed=dict(data.get("passed", {})),
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 from escher.scans.pricing import AWS_EIP_MONTH, AWS_HOURLY, aws_smaller, monthly, saving
@@ -29,14 +27,12 @@ def _opens(rec: Record, ports: tuple[int, ...]) -> list[int]:
     return [p for p in ports if any(lo <= p <= hi for lo, hi in ranges)]
 
 
-def _sg(rec: Record) -> dict[str, Any]:
-    return {"group_id": rec.id, "region": rec.region}
-
-
 def _sg_check(key: str, title: str, ports: tuple[int, ...], cis: tuple[str, ...]) -> None:
     def fn(rec: Record, ctx: CheckContext) -> Outcome:
         hit = _opens(rec, ports)
-        return Fail(f"port {', '.join(map(str, hit))} open to 0.0.0.0/0") if hit else None
+        if not hit:
+            return None
+        return Fail(f"port {', '.join(map(str, hit))} open to 0.0.0.0/0", fix_params={"ports": hit})
 
     check(
         key,
@@ -48,8 +44,7 @@ def _sg_check(key: str, title: str, ports: tuple[int, ...], cis: tuple[str, ...]
         cis=cis,
         soc2=("CC6.6",),
         hipaa=("164.312(e)(1)",),
-        fix="aws.ec2.revoke_world_ingress",
-        fix_params=_sg,
+        fix="aws.ec2.revoke_open_ingress",
     )(fn)
 
 
@@ -72,8 +67,7 @@ _sg_check(
     remediation="Replace the all-traffic rule with the ports the workload needs.",
     cis=("5.2",),
     soc2=("CC6.6",),
-    fix="aws.ec2.revoke_world_ingress",
-    fix_params=_sg,
+    fix="aws.ec2.revoke_open_ingress",
 )
 def sg_open_all(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail("all ports open to 0.0.0.0/0") if (0, 65535) in world_open_ports(rec) else None
@@ -142,10 +136,6 @@ def instance_public_ip(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail(f"public IP {ip}") if ip else None
 
 
-def _stop(rec: Record) -> dict[str, Any]:
-    return {"instance_ids": [rec.id], "region": rec.region}
-
-
 @check(
     "aws.ec2.instance_idle",
     resource="aws.ec2.instance",
@@ -155,7 +145,6 @@ def _stop(rec: Record) -> dict[str, Any]:
     risk="You pay for compute that does no work.",
     remediation="Stop it (or schedule it off hours); terminate if nobody claims it.",
     fix="aws.ec2.stop_instances",
-    fix_params=_stop,
 )
 def instance_idle(rec: Record, ctx: CheckContext) -> Outcome:
     days = int(rec.attrs.get("cpu_days") or 0)
@@ -180,6 +169,7 @@ def instance_idle(rec: Record, ctx: CheckContext) -> Outcome:
     category="cost",
     risk="A smaller size would do the same work for less.",
     remediation="Resize to the suggested type in a maintenance window (stop, modify instance type, start).",
+    fix="aws.ec2.modify_instance_type",
 )
 def instance_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:
     avg = rec.attrs.get("cpu_avg_30d")
@@ -196,7 +186,11 @@ def instance_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:
     if smaller is None:
         return NA
     save = saving(AWS_HOURLY, current, smaller)
-    return Fail(f"{current} -> {smaller} (30-day average CPU {float(avg):.1f}%)", save)
+    return Fail(
+        f"{current} -> {smaller} (30-day average CPU {float(avg):.1f}%)",
+        save,
+        fix_params={"instance_type": smaller},
+    )
 
 
 @check(

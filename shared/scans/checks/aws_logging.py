@@ -76,6 +76,8 @@ def trail_cloudwatch(rec: Record, ctx: CheckContext) -> Outcome:
     hipaa=("164.312(b)",),
 )
 def config_recorder(rec: Record, ctx: CheckContext) -> Outcome:
+    if rec.attrs.get("config_recording") is None:
+        return NA  # not read (the failure is in the inventory's errors)
     return None if rec.attrs.get("config_recording") else Fail(f"no recorder in {rec.region}")
 
 
@@ -90,6 +92,8 @@ def config_recorder(rec: Record, ctx: CheckContext) -> Outcome:
     hipaa=("164.308(a)(1)(ii)(D)",),
 )
 def guardduty(rec: Record, ctx: CheckContext) -> Outcome:
+    if rec.attrs.get("guardduty") is None:
+        return NA
     return None if rec.attrs.get("guardduty") else Fail(f"no GuardDuty detector in {rec.region}")
 
 

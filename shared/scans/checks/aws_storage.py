@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 from escher.scans.pricing import AWS_EBS_GB_MONTH, AWS_SNAPSHOT_GB_MONTH
 
 _PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-
-
-def _bucket(rec: Record) -> dict[str, Any]:
-    return {"bucket": rec.id, "region": rec.region}
 
 
 def bucket_is_public(rec: Record) -> bool:
@@ -34,7 +28,6 @@ def bucket_is_public(rec: Record) -> bool:
     soc2=("CC6.1", "CC6.6"),
     hipaa=("164.312(a)(1)",),
     fix="aws.s3.block_public_access",
-    fix_params=_bucket,
 )
 def bucket_public(rec: Record, ctx: CheckContext) -> Outcome:
     if bucket_is_public(rec):
@@ -54,7 +47,6 @@ def bucket_public(rec: Record, ctx: CheckContext) -> Outcome:
     cis=("2.1.4",),
     soc2=("CC6.1",),
     fix="aws.s3.block_public_access",
-    fix_params=_bucket,
 )
 def bucket_public_access_block(rec: Record, ctx: CheckContext) -> Outcome:
     pab = rec.attrs.get("public_access_block") or {}
@@ -72,6 +64,7 @@ def bucket_public_access_block(rec: Record, ctx: CheckContext) -> Outcome:
     cis=("2.1.1",),
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
+    fix="aws.s3.enable_default_encryption",
 )
 def bucket_encryption(rec: Record, ctx: CheckContext) -> Outcome:
     return None if rec.attrs.get("encryption") else Fail(f"bucket {rec.id} has no default encryption")
@@ -87,6 +80,7 @@ def bucket_encryption(rec: Record, ctx: CheckContext) -> Outcome:
     soc2=("A1.2",),
     hipaa=("164.308(a)(7)(ii)(A)",),
     category="operational",
+    fix="aws.s3.enable_versioning",
 )
 def bucket_versioning(rec: Record, ctx: CheckContext) -> Outcome:
     return None if rec.attrs.get("versioning") == "Enabled" else Fail("versioning is not enabled")
@@ -150,6 +144,8 @@ def volume_encrypted(rec: Record, ctx: CheckContext) -> Outcome:
     cis=("2.2.1",),
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
+    fix="aws.ec2.enable_ebs_encryption_by_default",
+    fix_target=lambda r: r.region,
 )
 def ebs_default_encryption(rec: Record, ctx: CheckContext) -> Outcome:
     return None if rec.attrs.get("ebs_default_encryption") else Fail(f"off in {rec.region}")
@@ -163,8 +159,6 @@ def ebs_default_encryption(rec: Record, ctx: CheckContext) -> Outcome:
     category="cost",
     risk="You pay for storage nobody uses.",
     remediation="Snapshot it if the data matters, then delete the volume.",
-    fix="aws.ec2.delete_volume",
-    fix_params=lambda r: {"volume_id": r.id, "region": r.region},
 )
 def volume_unattached(rec: Record, ctx: CheckContext) -> Outcome:
     if rec.attrs.get("state") != "available":
@@ -185,7 +179,6 @@ def volume_unattached(rec: Record, ctx: CheckContext) -> Outcome:
     risk="Forgotten snapshots accumulate storage cost.",
     remediation="Check nothing restores from it (AMIs, DR runbooks), then delete the snapshot.",
     fix="aws.ec2.delete_snapshot",
-    fix_params=lambda r: {"snapshot_id": r.id, "region": r.region},
 )
 def snapshot_orphaned(rec: Record, ctx: CheckContext) -> Outcome:
     age = ctx.age_days(rec.attrs.get("start_time"))
@@ -231,10 +224,6 @@ def volume_backup_age(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail(f"last snapshot {age:.0f} days ago") if age > ctx.thresholds.backup_max_age_days else None
 
 
-def _db(rec: Record) -> dict[str, Any]:
-    return {"db_instance_id": rec.id, "region": rec.region}
-
-
 @check(
     "aws.rds.storage_encrypted",
     resource="aws.rds.instance",
@@ -260,7 +249,6 @@ def rds_encrypted(rec: Record, ctx: CheckContext) -> Outcome:
     cis=("2.3.3",),
     soc2=("CC6.6",),
     hipaa=("164.312(e)(1)",),
-    fix_params=_db,
 )
 def rds_public(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail("publicly accessible") if rec.attrs.get("public") else None
@@ -276,7 +264,6 @@ def rds_public(rec: Record, ctx: CheckContext) -> Outcome:
     remediation="Set the backup retention period to 7 days or more.",
     soc2=("A1.2",),
     hipaa=("164.308(a)(7)(ii)(A)",),
-    fix_params=_db,
 )
 def rds_backups(rec: Record, ctx: CheckContext) -> Outcome:
     days = int(rec.attrs.get("backup_retention") or 0)

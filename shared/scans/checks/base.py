@@ -24,6 +24,7 @@ class Fail:
     message: str
     monthly_saving: float = 0.0
     severity: Severity | None = None  # a check may raise or lower its own severity for one record
+    fix_params: dict[str, Any] | None = None  # operation parameters worked out by the check (a smaller size)
 
 
 class _NotApplicable:
@@ -82,7 +83,11 @@ ParamsFn = Callable[[Record], dict[str, Any]]
 
 
 def default_params(rec: Record) -> dict[str, Any]:
-    return {"resource_id": rec.id, "region": rec.region, "account": rec.account}
+    return {}
+
+
+def default_target(rec: Record) -> str:
+    return rec.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,7 @@ class Check:
     hipaa: tuple[str, ...] = ()
     fix_operation: str | None = None
     fix_params: ParamsFn = default_params
+    fix_target: Callable[[Record], str] = default_target
 
     @property
     def cloud(self) -> str:
@@ -151,6 +157,7 @@ def check(
     hipaa: tuple[str, ...] = (),
     fix: str | None = None,
     fix_params: ParamsFn = default_params,
+    fix_target: Callable[[Record], str] = default_target,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the check ``key``; returns ``fn`` unchanged so it stays callable in tests."""
 
@@ -171,6 +178,7 @@ def check(
                 hipaa=hipaa,
                 fix_operation=fix,
                 fix_params=fix_params,
+                fix_target=fix_target,
             ),
         )
         return fn

@@ -1,0 +1,82 @@
+"""The morning report as data: every renderer (terminal, Markdown, HTML, PDF, CSV, XLSX, JSON) reads this."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Alert", "Change", "Group", "MorningReport"]
+
+
+@dataclass(slots=True)
+class Alert:
+    severity: str
+    title: str
+    detail: str = ""
+    fix_command: str = ""
+
+
+@dataclass(slots=True)
+class Group:
+    """All failures of one check: "2 unencrypted EBS volumes", with the resources and the 1-click fix."""
+
+    check_id: str
+    title: str
+    severity: str
+    category: str
+    count: int
+    resources: list[str]  # "id (detail)" for the first few
+    environments: dict[str, int]
+    monthly_saving: float
+    remediation: str
+    compliance: dict[str, list[str]]
+    finding_ids: list[str]
+    fix_operation: str | None = None
+    fix_command: str = ""  # `escher fix F-...`; for a group: `escher fix --check CHECK_ID`
+
+
+@dataclass(slots=True)
+class Change:
+    kind: str  # added | removed | modified
+    resource_type: str
+    resource_id: str
+    detail: str
+    by: str = ""
+    monthly_cost_impact: float = 0.0
+
+
+@dataclass(slots=True)
+class MorningReport:
+    report_date: str
+    generated_at: str
+    data_as_of: str
+    scan_id: str
+    focus: str
+    format: str
+    sections: list[str]
+    resources: int
+    partial: list[str] = field(default_factory=list)  # parts of the estate that could not be read
+    alerts: list[Alert] = field(default_factory=list)
+    cost: dict[str, Any] | None = None
+    savings_total: float = 0.0
+    changes: list[Change] = field(default_factory=list)
+    good_news: list[str] = field(default_factory=list)
+    security: list[Group] = field(default_factory=list)
+    optimization: list[Group] = field(default_factory=list)
+    operational: list[Group] = field(default_factory=list)
+    health_ok: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)  # failures per severity
+    findings: list[dict[str, Any]] = field(default_factory=list)  # every failed finding (CSV/XLSX/OCSF)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MorningReport:
+        data = dict(data)
+        data["alerts"] = [Alert(**a) for a in data.get("alerts", [])]
+        data["changes"] = [Change(**c) for c in data.get("changes", [])]
+        for key in ("security", "optimization", "operational"):
+            data[key] = [Group(**g) for g in data.get(key, [])]
+        return cls(**data)

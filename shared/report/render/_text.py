@@ -1,0 +1,80 @@
+"""Words shared by the text-like renderers (Markdown, HTML, PDF, terminal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from escher.report.model import Group, MorningReport
+
+TITLES = {
+    "alerts": "Critical alerts (last 24 h)",
+    "cost": "Cost summary",
+    "changes": "Top changes since the previous scan",
+    "security": "Security & compliance",
+    "optimization": "Optimization opportunities",
+    "operational": "Operational health",
+    "questions": "Ask me anything about this report",
+}
+
+
+def money(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def signed(value: float, pct: float | None = None) -> str:
+    sign = "+" if value >= 0 else "-"
+    text = f"{sign}${abs(value):,.2f}"
+    return f"{text} ({pct:+.1f}%)" if pct is not None else text
+
+
+def cost_lines(cost: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Yesterday: {money(cost['yesterday'])} | Month to date: {money(cost['month_to_date'])}"
+        + (f" | Budget: {money(cost['budget'])}" if cost.get("budget") is not None else ""),
+        f"{signed(cost['day_delta'], cost.get('day_delta_pct'))} vs previous day"
+        + (" - above your threshold" if cost.get("above_threshold") else ""),
+        f"{signed(cost['month_delta'], cost.get('month_delta_pct'))} vs the same days last month",
+        f"Forecast for the month: {money(cost['forecast_month'])}"
+        + (" - over budget" if cost.get("over_budget") else ""),
+    ]
+    return lines
+
+
+def top_drivers(cost: dict[str, Any], n: int = 5) -> list[str]:
+    return [
+        f"{svc}: {money(amount)} ({signed(delta)} vs previous day)"
+        for svc, amount, delta in cost["by_service"][:n]
+    ]
+
+
+def group_headline(g: Group) -> str:
+    saving = f" - saves {money(g.monthly_saving)}/month" if g.monthly_saving else ""
+    return f"[{g.severity}] {g.count} x {g.title}{saving}"
+
+
+def group_details(g: Group) -> list[str]:
+    envs = ", ".join(f"{k} ({v})" for k, v in sorted(g.environments.items()))
+    lines = [f"Environment: {envs}"] if envs else []
+    lines += g.resources
+    if g.count > len(g.resources):
+        lines.append(f"... and {g.count - len(g.resources)} more")
+    comp = "; ".join(f"{k} {', '.join(v)}" for k, v in g.compliance.items())
+    if comp:
+        lines.append(f"Controls: {comp}")
+    lines.append(f"Fix: {g.remediation}")
+    return lines
+
+
+def headline(report: MorningReport) -> str:
+    return f"Good Morning Report - {report.report_date}"
+
+
+def subtitle(report: MorningReport) -> str:
+    text = (
+        f"Generated {report.generated_at} | data as of {report.data_as_of} | {report.resources:,} resources"
+    )
+    return text + f" | focus: {report.focus}"
+
+
+def executive(report: MorningReport) -> bool:
+    return report.format == "executive"

@@ -1,0 +1,255 @@
+"""Daily cost snapshots and what the report says about them.
+
+One sync per day (the 02:00 job) reads the billing API and stores an immutable snapshot; every question after
+that ("spend by region?", "vs last month?") is answered from snapshots, never by calling the API again. A
+snapshot holds daily rows from the first day of the previous month to the snapshot day, so day-over-day,
+month-over-month, budget burn and anomalies all come from one stored record.
+"""
+
+from __future__ import annotations
+
+import calendar
+import statistics
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+__all__ = ["AwsCostSource", "CostRow", "CostSnapshot", "CostSource", "CostSummary", "summarize"]
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    day: str  # YYYY-MM-DD
+    amount: float
+    service: str = ""
+    region: str = ""
+    account: str = ""
+    tag: str = ""  # value of the cost-allocation tag (env by default)
+
+
+@dataclass(slots=True)
+class CostSnapshot:
+    cloud: str
+    day: str  # the last complete day the snapshot covers
+    currency: str
+    rows: list[CostRow] = field(default_factory=list)  # by service and region
+    account_rows: list[CostRow] = field(default_factory=list)  # by account and tag
+    coverage: dict[str, float | None] = field(default_factory=dict)  # reserved / savings plan, when given
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CostSnapshot:
+        return cls(
+            cloud=data["cloud"],
+            day=data["day"],
+            currency=data["currency"],
+            rows=[CostRow(**r) for r in data.get("rows", [])],
+            account_rows=[CostRow(**r) for r in data.get("account_rows", [])],
+            coverage=dict(data.get("coverage", {})),
+        )
+
+
+class CostSource(Protocol):
+    cloud: str
+
+    def snapshot(self, day: date) -> CostSnapshot: ...
+
+
+def window(day: date) -> tuple[date, date]:
+    """[first day of the previous month, day + 1): enough for MTD, last month to date and a 14-day baseline."""
+    first = day.replace(day=1)
+    prev = (first - timedelta(days=1)).replace(day=1)
+    start = min(prev, day - timedelta(days=15))
+    return start, day + timedelta(days=1)
+
+
+class AwsCostSource:
+    """Cost Explorer: two GetCostAndUsage queries per day (CE allows two group-bys per query)."""
+
+    cloud = "aws"
+
+    def __init__(self, tag_key: str = "env", client: Any = None) -> None:
+        self.tag_key = tag_key
+        self._client = client
+
+    def _ce(self) -> Any:
+        if self._client is None:
+            from escher.lazy import require
+
+            self._client = require("boto3", "aws").client("ce", region_name="us-east-1")
+        return self._client
+
+    def _query(self, day: date, group_by: list[dict[str, str]]) -> list[dict[str, Any]]:
+        start, end = window(day)
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+            "Granularity": "DAILY",
+            "Metrics": ["UnblendedCost"],
+            "GroupBy": group_by,
+        }
+        while True:
+            resp = self._ce().get_cost_and_usage(**kwargs)
+            out.extend(resp.get("ResultsByTime", []))
+            token = resp.get("NextPageToken")
+            if not token:
+                return out
+            kwargs["NextPageToken"] = token
+
+    @staticmethod
+    def _rows(results: list[dict[str, Any]], fields: tuple[str, str]) -> tuple[list[CostRow], str]:
+        rows, currency = [], "USD"
+        for period in results:
+            day = period["TimePeriod"]["Start"]
+            for group in period.get("Groups", []):
+                metric = group["Metrics"].get("UnblendedCost") or next(iter(group["Metrics"].values()))
+                currency = metric.get("Unit", currency)
+                keys = [*group.get("Keys", []), "", ""]
+                values = {fields[0]: keys[0], fields[1]: keys[1].split("$", 1)[-1]}
+                rows.append(CostRow(day=day, amount=float(metric["Amount"]), **values))
+            if not period.get("Groups") and period.get("Total"):
+                metric = next(iter(period["Total"].values()))
+                currency = metric.get("Unit", currency)
+                rows.append(CostRow(day=day, amount=float(metric["Amount"])))
+        return rows, currency
+
+    def snapshot(self, day: date) -> CostSnapshot:
+        by_service = self._query(
+            day, [{"Type": "DIMENSION", "Key": "SERVICE"}, {"Type": "DIMENSION", "Key": "REGION"}]
+        )
+        by_account = self._query(
+            day, [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "TAG", "Key": self.tag_key}]
+        )
+        rows, currency = self._rows(by_service, ("service", "region"))
+        account_rows, _ = self._rows(by_account, ("account", "tag"))
+        return CostSnapshot("aws", day.isoformat(), currency, rows, account_rows)
+
+
+@dataclass(slots=True)
+class CostSummary:
+    day: str
+    currency: str
+    yesterday: float
+    previous_day: float
+    month_to_date: float
+    last_month_to_date: float
+    forecast_month: float
+    budget: float | None
+    by_service: list[tuple[str, float, float]]  # (service, yesterday, delta vs previous day), largest first
+    by_region: list[tuple[str, float]]
+    by_account: list[tuple[str, float]]
+    by_tag: list[tuple[str, float]]
+    anomalies: list[dict[str, Any]]
+    coverage: dict[str, float | None]
+
+    @property
+    def day_delta(self) -> float:
+        return round(self.yesterday - self.previous_day, 2)
+
+    @property
+    def day_delta_pct(self) -> float | None:
+        return round(100 * self.day_delta / self.previous_day, 1) if self.previous_day else None
+
+    @property
+    def month_delta(self) -> float:
+        return round(self.month_to_date - self.last_month_to_date, 2)
+
+    @property
+    def month_delta_pct(self) -> float | None:
+        if not self.last_month_to_date:
+            return None
+        return round(100 * self.month_delta / self.last_month_to_date, 1)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.budget is not None and self.forecast_month > self.budget
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            day_delta=self.day_delta,
+            day_delta_pct=self.day_delta_pct,
+            month_delta=self.month_delta,
+            month_delta_pct=self.month_delta_pct,
+            over_budget=self.over_budget,
+        )
+        return data
+
+
+def _sum_by(rows: list[CostRow], day: str, attr: str) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for r in rows:
+        if r.day == day:
+            out[getattr(r, attr) or "(none)"] += r.amount
+    return out
+
+
+def _top(d: dict[str, float], n: int = 10) -> list[tuple[str, float]]:
+    return [(k, round(v, 2)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n]]
+
+
+def summarize(
+    snaps: list[CostSnapshot],
+    *,
+    budget: float | None = None,
+    anomaly_sigma: float = 3.0,
+    anomaly_min: float = 10.0,
+) -> CostSummary:
+    """Merge the clouds' snapshots of one day into the figures the report shows."""
+    rows = [r for s in snaps for r in s.rows]
+    account_rows = [r for s in snaps for r in s.account_rows]
+    day_s = max((s.day for s in snaps), default=date.today().isoformat())
+    day = date.fromisoformat(day_s)
+    prev_s = (day - timedelta(days=1)).isoformat()
+    per_day: dict[str, float] = defaultdict(float)
+    for r in rows:
+        per_day[r.day] += r.amount
+    first = day.replace(day=1)
+    last_month_end = first - timedelta(days=1)
+    lm_day = min(day.day, last_month_end.day)
+    lm_start, lm_until = last_month_end.replace(day=1), last_month_end.replace(day=lm_day)
+    mtd = sum(v for d, v in per_day.items() if first.isoformat() <= d <= day_s)
+    lmtd = sum(v for d, v in per_day.items() if lm_start.isoformat() <= d <= lm_until.isoformat())
+    days_in_month = calendar.monthrange(day.year, day.month)[1]
+    svc_today, svc_prev = _sum_by(rows, day_s, "service"), _sum_by(rows, prev_s, "service")
+    by_service = [
+        (k, round(v, 2), round(v - svc_prev.get(k, 0.0), 2))
+        for k, v in sorted(svc_today.items(), key=lambda kv: -kv[1])
+    ]
+    anomalies = []
+    baseline_days = [(day - timedelta(days=i)).isoformat() for i in range(1, 15)]
+    for service, amount in svc_today.items():
+        history = [sum(r.amount for r in rows if r.day == d and r.service == service) for d in baseline_days]
+        mean = statistics.fmean(history)
+        spread = statistics.pstdev(history)
+        if amount - mean > max(anomaly_sigma * spread, anomaly_min):
+            anomalies.append(
+                {
+                    "service": service,
+                    "amount": round(amount, 2),
+                    "baseline": round(mean, 2),
+                    "excess": round(amount - mean, 2),
+                }
+            )
+    coverage: dict[str, float | None] = {}
+    for s in snaps:
+        coverage.update({f"{s.cloud}.{k}": v for k, v in s.coverage.items()})
+    return CostSummary(
+        day=day_s,
+        currency=snaps[0].currency if snaps else "USD",
+        yesterday=round(per_day.get(day_s, 0.0), 2),
+        previous_day=round(per_day.get(prev_s, 0.0), 2),
+        month_to_date=round(mtd, 2),
+        last_month_to_date=round(lmtd, 2),
+        forecast_month=round(mtd / day.day * days_in_month, 2),
+        budget=budget,
+        by_service=by_service,
+        by_region=_top(_sum_by(rows, day_s, "region")),
+        by_account=_top(_sum_by(account_rows, day_s, "account")),
+        by_tag=_top(_sum_by(account_rows, day_s, "tag")),
+        anomalies=sorted(anomalies, key=lambda a: -float(a["excess"])),
+        coverage=coverage,
+    )

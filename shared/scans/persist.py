@@ -1,0 +1,113 @@
+"""Where scans, cost snapshots and reports are kept until ``escher.store`` exists.
+
+NOTE for the store owner: :class:`ResultStore` is the whole interface the scans, the report and the scheduler
+use. ``escher.store`` (Postgres collections: estate inventory, immutable reports, alerts & events) should
+provide an adapter with the same four methods; :func:`open_store` will prefer it once it exists. Until then
+records are JSON files under ``<data dir>/reports/<kind>/<key>.json``, written create-if-absent so a report,
+once stored, cannot be changed (the immutable reports collection's rule).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from escher.errors import EscherError
+
+__all__ = ["ImmutableRecordError", "JsonFileStore", "MemoryStore", "ResultStore", "open_store"]
+
+# kinds: "scan" (findings + inventory of one scan), "estate" (latest inventory), "cost" (daily snapshot),
+# "report" (morning report), "template" (report template settings)
+MUTABLE_KINDS = frozenset({"estate", "template"})
+
+
+class ImmutableRecordError(EscherError):
+    """A report with this key is already stored; reports are never overwritten."""
+
+
+class ResultStore(Protocol):
+    def put(self, kind: str, key: str, payload: dict[str, Any]) -> None: ...
+    def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
+    def keys(self, kind: str) -> list[str]: ...
+    def latest(self, kind: str) -> dict[str, Any] | None: ...
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def put(self, kind: str, key: str, payload: dict[str, Any]) -> None:
+        if (kind, key) in self._data and kind not in MUTABLE_KINDS:
+            raise ImmutableRecordError(f"{kind} {key} is already stored", hint="reports are immutable")
+        self._data[(kind, key)] = json.loads(json.dumps(payload, default=str))
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self._data.get((kind, key))
+
+    def keys(self, kind: str) -> list[str]:
+        return sorted(k for c, k in self._data if c == kind)
+
+    def latest(self, kind: str) -> dict[str, Any] | None:
+        keys = self.keys(kind)
+        return self.get(kind, keys[-1]) if keys else None
+
+
+class JsonFileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, kind: str, key: str) -> Path:
+        safe = key.replace("/", "_").replace(":", "-")
+        return self.root / kind / f"{safe}.json"
+
+    def put(self, kind: str, key: str, payload: dict[str, Any]) -> None:
+        path = self._path(kind, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(payload, default=str, separators=(",", ":")).encode()
+        if kind in MUTABLE_KINDS:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+            return
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise ImmutableRecordError(
+                f"{kind} {key} is already stored at {path}", hint="reports are immutable; use a new key"
+            ) from None
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        path = self._path(kind, key)
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_bytes())
+        return data
+
+    def keys(self, kind: str) -> list[str]:
+        folder = self.root / kind
+        return sorted(p.stem for p in folder.glob("*.json")) if folder.exists() else []
+
+    def latest(self, kind: str) -> dict[str, Any] | None:
+        keys = self.keys(kind)
+        return self.get(kind, keys[-1]) if keys else None
+
+
+def open_store(data_dir: Path | None = None) -> ResultStore:
+    """The store for this installation: ``escher.store``'s adapter when it exists, else JSON files."""
+    import importlib
+
+    from escher.lazy import is_installed
+
+    if is_installed("escher.store.results"):  # the adapter the store owner adds
+        module = importlib.import_module("escher.store.results")
+        store: ResultStore = module.open_result_store()
+        return store
+    if data_dir is None:
+        from escher.config import resolve_paths
+
+        data_dir = resolve_paths().data_dir
+    return JsonFileStore(data_dir / "reports")
