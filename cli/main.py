@@ -8,7 +8,7 @@ import typer
 
 from escher import __version__
 from escher.cli._render import CliState, OutputFormat, show_error
-from escher.cli.commands import doctor_cmd, init_cmd
+from escher.cli.commands import approvals_cmd, doctor_cmd, init_cmd, ops_cmd, templates_cmd
 from escher.errors import EscherError
 
 app = typer.Typer(
@@ -43,6 +43,9 @@ def main(
 
 app.command("init")(init_cmd.init)
 app.command("doctor")(doctor_cmd.doctor)
+app.add_typer(ops_cmd.app, name="ops")
+app.add_typer(approvals_cmd.app, name="approvals")
+app.add_typer(templates_cmd.app, name="templates")
 
 
 def _wants_json(argv: list[str]) -> bool:

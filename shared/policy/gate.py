@@ -41,7 +41,10 @@ class Gate:
     now: datetime | None = None  # fixed in tests; else the time of the decision
 
     def authorize(self, plan: Plan) -> Decision:
-        decision = self._decide(plan)
+        """The engine's question: decide, use up the approval it relies on (once only), and audit the answer."""
+        decision = self.decide(plan)
+        if decision.allowed and decision.via.startswith("approval:") and self.approvals is not None:
+            self.approvals.mark_executed(self.approvals.get(decision.via.split(":", 1)[1]), plan.plan_id)
         self.sink.append(
             AuditRecord(
                 actor=str(self.actor),
@@ -56,7 +59,8 @@ class Gate:
         )
         return decision
 
-    def _decide(self, plan: Plan) -> Decision:
+    def decide(self, plan: Plan) -> Decision:
+        """What :meth:`authorize` would answer, with no side effect (the CLI asks before it prompts)."""
         op = plan.operation
         now = self.now or datetime.now(UTC)
         if self.actor.persona is Persona.automation:
@@ -89,7 +93,6 @@ class Gate:
                 op.id, plan_targets(plan), plan.params.model_dump(mode="json"), now
             )
             if req is not None:
-                self.approvals.mark_executed(req, plan.plan_id)
                 return Decision(True, f"approved by {req.decided_by}", via=f"approval:{req.request_id}")
         return Decision(
             False,

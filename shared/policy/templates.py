@@ -43,7 +43,9 @@ class VariableBound(BaseModel):
         if self.choices is not None and value not in self.choices:
             return f"{name}={value!r} is not one of {self.choices}"
         if self.minimum is not None or self.maximum is not None:
-            if not isinstance(value, int | float):
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
                 return f"{name}={value!r} is not a number"
             if self.minimum is not None and value < self.minimum:
                 return f"{name}={value} is below the minimum {self.minimum:g}"

@@ -1,0 +1,106 @@
+"""Everything one CLI invocation (or worker run) needs to change a cloud, built from the settings.
+
+The audit sink here is an append-only JSON-lines file in the data dir until the store (``escher.store``)
+provides the hash-chained one; both implement :class:`~escher.audit.AuditSink`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from escher.audit import AuditRecord, AuditSink
+from escher.config import Paths, Settings, load_settings, resolve_paths
+from escher.ops.context import CloudContext
+from escher.ops.engine import Engine
+from escher.policy.approvals import Approvals, JsonFileApprovalStore
+from escher.policy.gate import Gate
+from escher.policy.personas import Actor, current_actor
+from escher.policy.remediation import load_remediation
+from escher.policy.templates import JsonFileTemplateStore, Template
+
+__all__ = ["JsonLinesAuditSink", "Runtime", "open_runtime", "parse_assignments"]
+
+
+class JsonLinesAuditSink:
+    """Append-only JSON lines, flushed and fsynced before ``append`` returns (never drops a record)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, record: AuditRecord) -> None:
+        line = record.model_dump_json() + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    paths: Paths
+    actor: Actor
+    sink: AuditSink
+    approvals: Approvals
+    templates: JsonFileTemplateStore
+    ctx: CloudContext
+
+    def gate(self, template: Template | None = None) -> Gate:
+        return Gate(
+            self.actor,
+            self.sink,
+            approvals=self.approvals,
+            remediation=load_remediation(self.settings.extensions),
+            template=template,
+            timezone=self.settings.general.timezone,
+        )
+
+    def engine(self, template: Template | None = None) -> Engine:
+        return Engine(self.ctx, self.sink, self.gate(template))
+
+
+def open_runtime(sink: AuditSink | None = None) -> Runtime:
+    paths = resolve_paths()
+    settings = load_settings(paths)
+    sink = sink or JsonLinesAuditSink(paths.data_dir / "audit" / "operations.jsonl")
+    return Runtime(
+        settings=settings,
+        paths=paths,
+        actor=current_actor(settings.extensions),
+        sink=sink,
+        approvals=Approvals(JsonFileApprovalStore(paths.data_dir), sink),
+        templates=JsonFileTemplateStore(paths.data_dir),
+        ctx=CloudContext.from_settings(settings),
+    )
+
+
+def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
+    """``key=value`` pairs. Values are strings (pydantic converts "5" for a number parameter) unless they are
+    a JSON list or object (``ports=[22,3389]``); ``a.b=v`` nests (``tags.env=dev`` -> ``{"tags": {"env": "dev"}}``)."""
+    from escher.ops.model import OpError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise OpError(f"{what} {item!r} is not key=value", hint=f"e.g. --{what} instance_type=t3.large")
+        value: Any = raw
+        if raw[:1] in ("[", "{"):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise OpError(f"{what} {key}: {exc.msg}", hint="quote the JSON for your shell") from None
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
