@@ -43,6 +43,9 @@ def main(
 
 app.command("init")(init_cmd.init)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("extend")(extend_cmd.extend)
+app.command("destroy")(extend_cmd.destroy)
+app.command("status")(extend_cmd.status)
 app.add_typer(ops_cmd.app, name="ops")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(templates_cmd.app, name="templates")

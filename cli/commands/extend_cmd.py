@@ -1,0 +1,202 @@
+"""``escher extend``, ``escher destroy``, ``escher status``: Extend My Laptop with Pulumi (and back)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from escher.cli._render import console, emit
+
+if TYPE_CHECKING:
+    from escher.infra.plan import Plan
+
+
+class Cloud(StrEnum):
+    aws = "aws"
+    azure = "azure"
+    gcp = "gcp"
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the source tree the worker bundle is built from
+
+
+def _render_plan(plan: Plan) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from escher.infra.plan import short
+
+    table = Table(title=f"escher extend {plan.cloud} --plan ({plan.region}): {len(plan.resources)} resources")
+    for col in ("type", "name", "key settings"):
+        table.add_column(col, overflow="fold")
+    for r in plan.resources:
+        table.add_row(r.type, r.name, escape(short(r.settings, 110)))
+    console().print(table)
+    console().print(f"[bold]Operations[/] ({len(plan.operations)}): {', '.join(plan.operations)}")
+    console().print(
+        f"[bold]Generated permissions[/] ({len(plan.permissions)}): {', '.join(plan.permissions)}"
+    )
+    costs = Table(title="Estimated idle cost per month (USD)")
+    for col in ("resource type", "count", "USD", "why"):
+        costs.add_column(col)
+    for line in plan.costs:
+        costs.add_row(line.type, str(line.count), f"{line.monthly_usd:.2f}", line.note)
+    console().print(costs)
+    console().print(
+        f"[bold]Total ≈ ${plan.monthly_usd:.2f}/month[/] when idle (goal ≤ $1). Secrets are redacted."
+    )
+
+
+def _spec(cloud: Cloud, region: str | None, bundle_path: str) -> Any:
+    from escher.infra.spec import spec_from_settings
+
+    return spec_from_settings(cloud.value, region=region, bundle_path=bundle_path)
+
+
+def extend(
+    ctx: typer.Context,
+    cloud: Cloud = typer.Argument(..., help="aws, azure or gcp"),
+    region: str | None = typer.Option(
+        None, "--region", help="Region / location (default: the first in config)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Deploy without asking."),
+    plan: bool = typer.Option(False, "--plan", help="Offline: list resources, permissions and idle cost."),
+) -> None:
+    """Deploy Escher's scheduler, worker, state and event wiring into your own cloud account."""
+    from escher.config import resolve_paths
+
+    paths = resolve_paths()
+    if plan:
+        from escher.infra.plan import run_plan
+
+        result = run_plan(_spec(cloud, region, str(paths.data_dir / "bundles" / "worker.zip")))
+        emit(ctx, result.to_dict(), lambda: _render_plan(result))
+        return
+
+    from escher.infra import driver
+    from escher.infra.bundle import build_bundle
+    from escher.infra.stores import collect_credentials, writer_for
+
+    driver.require_pulumi()  # say so before building anything
+    bundle = build_bundle(cloud.value, source_root=REPO_ROOT, cache_dir=paths.data_dir / "bundles")
+    spec = _spec(cloud, region, str(bundle.path))
+    if not yes and not typer.confirm(
+        f"Deploy Escher into {cloud.value} ({spec.region}) with {len(spec.permissions)} permissions?"
+    ):
+        raise typer.Abort()
+    credentials = collect_credentials(cloud.value)
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console()) as progress:
+        task = progress.add_task(f"deploying to {cloud.value}…", total=None)
+
+        def on_event(event: Any) -> None:
+            pre = getattr(event, "resource_pre_event", None)
+            if pre is not None:
+                progress.update(task, description=f"{pre.metadata.op.value} {pre.metadata.type}")
+
+        class LazyWriter:
+            """Created after ``up``: the secret store exists only then."""
+
+            def write(self, name: str, value: str) -> None:
+                writer_for(cloud.value, driver.load_outputs(paths, cloud.value), spec.name_prefix).write(
+                    name, value
+                )
+
+        result = driver.extend(spec, paths, credentials=credentials, writer=LazyWriter(), on_event=on_event)
+    data = {
+        "cloud": result.cloud,
+        "outputs": result.outputs,
+        "outputs_file": str(result.outputs_file),
+        "changes": result.summary,
+        "credentials_stored": result.credentials_stored,
+        "credentials_missing": result.credentials_missing,
+        "mode": "thin-client",
+        "bundle": {"sha256": bundle.sha256, "zipped_bytes": bundle.zipped_bytes, "limit": bundle.limit.rule},
+    }
+
+    def text() -> None:
+        console().print(f"[green]✓[/] Escher runs in {cloud.value}; outputs kept in {result.outputs_file}")
+        if result.credentials_missing:
+            console().print(
+                f"[yellow]![/] no local credentials found for {', '.join(result.credentials_missing)}: "
+                "set them up (escher doctor) and run 'escher extend' again to store them"
+            )
+        console().print(
+            f"The CLI is now a thin client for {cloud.value}. 'escher destroy {cloud.value}' undoes it."
+        )
+
+    emit(ctx, data, text)
+
+
+def destroy(
+    ctx: typer.Context,
+    cloud: Cloud | None = typer.Argument(None, help="aws, azure or gcp (default: every deployed cloud)"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Destroy without asking."),
+) -> None:
+    """Export all state into the local store, then remove Escher from the cloud (back to Local Only)."""
+    from escher.config import resolve_paths
+    from escher.infra import driver
+    from escher.infra.stores import BucketExporter
+
+    paths = resolve_paths()
+    driver.require_pulumi()
+    local = driver.LocalState.load(paths)
+    clouds = (
+        [cloud.value] if cloud else [c for c in ("aws", "azure", "gcp") if local.mode(c) == "thin-client"]
+    )
+    if not clouds:
+        emit(ctx, {"destroyed": []}, lambda: console().print("Nothing is deployed: Escher runs Local Only."))
+        return
+    if not yes and not typer.confirm(f"Export state and destroy Escher in {', '.join(clouds)}?"):
+        raise typer.Abort()
+    results = [driver.destroy(c, paths, exporter=BucketExporter()) for c in clouds]
+
+    def text() -> None:
+        for r in results:
+            console().print(f"[green]✓[/] {r.cloud}: {r.exported_objects} objects exported to {r.export_dir}")
+            console().print(f"  [yellow]kept:[/] {r.retained}")
+
+    emit(
+        ctx,
+        {
+            "destroyed": [
+                {
+                    "cloud": r.cloud,
+                    "exported": r.exported_objects,
+                    "export_dir": str(r.export_dir),
+                    "retained": r.retained,
+                }
+                for r in results
+            ]
+        },
+        text,
+    )
+
+
+def status(ctx: typer.Context) -> None:
+    """What is deployed where, and the last extend/destroy runs (read from the local record)."""
+    from escher.config import resolve_paths
+    from escher.infra import driver
+
+    data = driver.status(resolve_paths())
+
+    def text() -> None:
+        from rich.table import Table
+
+        table = Table(title="escher status")
+        for col in ("cloud", "mode", "region", "since"):
+            table.add_column(col)
+        for name, entry in data["clouds"].items():
+            since = entry.get("deployed_at") or entry.get("destroyed_at") or ""
+            table.add_row(name, entry.get("mode", "local"), entry.get("region", ""), since)
+        console().print(table)
+        console().print(f"backend: {data['backend']}; Pulumi CLI: {data['pulumi_cli'] or 'not installed'}")
+        for run in data["last_runs"]:
+            console().print(f"  {run['at']}  {run['action']:8s} {run['cloud']:6s} {run['result']}")
+
+    emit(ctx, data, text)
