@@ -8,7 +8,7 @@ import typer
 
 from escher import __version__
 from escher.cli._render import CliState, OutputFormat, show_error
-from escher.cli.commands import approvals_cmd, doctor_cmd, init_cmd, ops_cmd, templates_cmd
+from escher.cli.commands import approvals_cmd, doctor_cmd, extend_cmd, init_cmd, ops_cmd, templates_cmd
 from escher.errors import EscherError
 
 app = typer.Typer(
