@@ -1,0 +1,230 @@
+"""The driver's paths without the Pulumi CLI or a cloud: missing CLI, config mapping, outputs, destroy export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from escher.config import Paths, Settings
+from escher.infra import driver
+from escher.infra.permissions import operation_permissions
+from escher.infra.program import InfraError
+from escher.infra.spec import ExtensionSpec, spec_from_settings
+from escher.infra.stores import collect_credentials
+
+pulumi_auto = pytest.importorskip("pulumi.automation")
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths(config_dir=tmp_path / "cfg", data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def with_cli(tmp_path: Path) -> dict[str, str]:
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    return {"PATH": str(fake.parent), "PULUMI_HOME": str(tmp_path / "nohome")}
+
+
+class FakeStack:
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.config: dict[str, str] = {}
+        self.calls: list[str] = []
+        self.fail = fail
+
+    def set_config(self, key: str, value: Any) -> None:
+        self.config[key] = value.value
+
+    def up(self, *, on_event: Any = None) -> Any:
+        self.calls.append("up")
+        if self.fail:
+            raise self.fail
+        outputs = {
+            "state_bucket": pulumi_auto.OutputValue("escher-state-1", False),
+            "worker_policy": pulumi_auto.OutputValue("{}", True),
+        }
+        return type(
+            "R", (), {"outputs": outputs, "summary": type("S", (), {"resource_changes": {"create": 31}})}
+        )
+
+    def destroy(self, *, on_event: Any = None) -> Any:
+        self.calls.append("destroy")
+        if self.fail:
+            raise self.fail
+        return None
+
+
+class MemoryWriter:
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+
+    def write(self, name: str, value: str) -> None:
+        self.secrets[name] = value
+
+
+class RecordingExporter:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def export(self, cloud: str, outputs: Mapping[str, Any], dest: Path) -> int:
+        self.log.append(f"export {cloud} {outputs['state_bucket']}")
+        dest.mkdir(parents=True)
+        (dest / "inventory.json").write_text("{}")
+        return 1
+
+
+def _spec() -> ExtensionSpec:
+    return ExtensionSpec(
+        cloud="aws", region="eu-west-1", bundle_path="b.zip",
+        permissions=operation_permissions("aws", ["aws.scan.daily_inventory"], catalogue=None),
+        credential_names=("azure", "gcp"),
+    )  # fmt: skip
+
+
+def test_missing_pulumi_cli_says_so_how_to_install_and_points_to_plan(tmp_path: Path, paths: Paths) -> None:
+    env = {"PATH": str(tmp_path / "empty"), "PULUMI_HOME": str(tmp_path / "nohome")}
+    with pytest.raises(driver.PulumiMissingError) as err:
+        driver.extend(_spec(), paths, credentials={}, writer=None, env=env, stack_factory=_never)
+    assert "Pulumi CLI is not installed" in err.value.message
+    assert "get.pulumi.com" in (err.value.hint or "") and "--plan" in (err.value.hint or "")
+    with pytest.raises(driver.PulumiMissingError):
+        driver.destroy("aws", paths, exporter=RecordingExporter([]), env=env, stack_factory=_never)
+
+
+def _never(*_: Any) -> Any:
+    raise AssertionError("no stack may be created without the Pulumi CLI")
+
+
+def test_extend_keeps_outputs_stores_credentials_and_switches_to_thin_client(
+    paths: Paths, with_cli: dict[str, str]
+) -> None:
+    stack = FakeStack()
+    writer = MemoryWriter()
+    seen: dict[str, str] = {}
+
+    def factory(spec: Any, cloud: str, env: dict[str, str]) -> FakeStack:
+        seen.update(env, cloud=cloud)
+        return stack
+
+    result = driver.extend(
+        _spec(), paths, credentials={"azure": '{"id": 1}'}, writer=writer, env=with_cli, stack_factory=factory
+    )
+    assert stack.calls == ["up"] and stack.config == {"aws:region": "eu-west-1"}
+    assert seen["PULUMI_BACKEND_URL"] == f"file://{paths.data_dir / 'pulumi'}"
+    assert Path(seen["PULUMI_CONFIG_PASSPHRASE_FILE"]).stat().st_mode & 0o777 == 0o600
+    saved = json.loads(result.outputs_file.read_text())
+    assert saved == {"state_bucket": "escher-state-1", "worker_policy": "[secret]"}  # secrets never on disk
+    assert writer.secrets == {"azure": '{"id": 1}'} and result.credentials_missing == ["gcp"]
+    status = driver.status(paths, env=with_cli)
+    assert status["clouds"]["aws"]["mode"] == "thin-client"
+    assert status["clouds"]["aws"]["outputs"]["state_bucket"] == "escher-state-1"
+    assert status["last_runs"][-1]["result"] == "succeeded" and status["clouds"]["gcp"] == {"mode": "local"}
+
+
+def test_any_pulumi_backend_is_honoured(paths: Paths) -> None:
+    assert driver.backend_url(paths, {"PULUMI_BACKEND_URL": "s3://my-state"}) == "s3://my-state"
+
+
+def test_destroy_exports_first_then_destroys_and_explains_the_kept_audit_store(
+    paths: Paths, with_cli: dict[str, str]
+) -> None:
+    driver.save_outputs(paths, "aws", {"state_bucket": "escher-state-1"})
+    log: list[str] = []
+    stack = FakeStack()
+    stack.calls = log  # one timeline for export and destroy
+    result = driver.destroy(
+        "aws", paths, exporter=RecordingExporter(log), env=with_cli, stack_factory=lambda *_: stack
+    )
+    assert log == ["export aws escher-state-1", "destroy"]
+    assert result.exported_objects == 1 and (result.export_dir / "inventory.json").exists()
+    assert "Object Lock" in result.retained
+    assert driver.LocalState.load(paths).mode("aws") == "local"
+
+
+def _command_error(cls: type[Exception], stderr: str) -> Exception:
+    from pulumi.automation._cmd import CommandResult
+
+    return cls(CommandResult(stdout="", stderr=stderr, code=255))
+
+
+@pytest.mark.parametrize(
+    ("name", "stderr", "expected"),
+    [
+        (
+            "ConcurrentUpdateError",
+            "[409] Conflict: Another update is currently in progress.",
+            "pulumi cancel",
+        ),
+        ("StackNotFoundError", "no stack named 'aws' found", "escher extend aws"),
+        ("CommandError", "error: no credentials found", "escher doctor"),
+        ("CommandError", "error: something else broke", "fix the cause"),
+    ],
+)
+def test_pulumi_errors_become_escher_errors_with_advice(
+    paths: Paths, with_cli: dict[str, str], name: str, stderr: str, expected: str
+) -> None:
+    error = _command_error(getattr(pulumi_auto.errors, name), stderr)
+    with pytest.raises(InfraError) as err:
+        driver.extend(
+            _spec(),
+            paths,
+            credentials={},
+            writer=None,
+            env=with_cli,
+            stack_factory=lambda *_: FakeStack(error),
+        )
+    assert expected in (err.value.hint or "")
+    assert driver.LocalState.load(paths).runs[-1]["result"] == "failed"
+
+
+def test_other_errors_are_not_hidden(paths: Paths, with_cli: dict[str, str]) -> None:
+    with pytest.raises(KeyError):
+        driver.extend(
+            _spec(), paths, credentials={}, writer=None, env=with_cli,
+            stack_factory=lambda *_: FakeStack(KeyError("boom")),
+        )  # fmt: skip
+
+
+def test_config_maps_onto_the_spec() -> None:
+    settings = Settings.model_validate(
+        {
+            "general": {"timezone": "Europe/Paris", "daily_scan_at": "03:15"},
+            "azure": {"enabled": False},
+            "retention": {"audit_days": 90},
+            "extensions": {"extend": {"events": ["alarms"], "notify_email": "ops@example.com",
+                                      "audit_lock_mode": "compliance", "operations": ["aws.scan.daily_inventory"]}},
+        }
+    )  # fmt: skip
+    spec = spec_from_settings("aws", bundle_path="b.zip", settings=settings)
+    assert (spec.region, spec.timezone, spec.daily_scan_at) == ("us-east-1", "Europe/Paris", "03:15")
+    assert spec.events == ("alarms",) and spec.notify_email == "ops@example.com"
+    assert spec.audit_lock_mode == "compliance" and spec.audit_retention_days == 90
+    assert spec.credential_names == ("gcp",)  # azure disabled; aws is reached through the role
+    assert "ec2:DescribeInstances" in spec.permissions
+    with pytest.raises(InfraError, match="project"):
+        spec_from_settings("gcp", bundle_path="b.zip", settings=settings)
+
+
+def test_bad_extend_section_is_a_config_error() -> None:
+    from escher.config import ConfigError
+
+    settings = Settings.model_validate({"extensions": {"extend": {"events": ["everything"]}}})
+    with pytest.raises(ConfigError, match=r"extend\.events"):
+        spec_from_settings("aws", bundle_path="b.zip", settings=settings)
+
+
+def test_credentials_collected_for_the_other_clouds_only(tmp_path: Path) -> None:
+    key = tmp_path / "sa.json"
+    key.write_text('{"type": "service_account"}')
+    env = {"AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s", "AZURE_TENANT_ID": "t",
+           "GOOGLE_APPLICATION_CREDENTIALS": str(key), "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S"}  # fmt: skip
+    assert set(collect_credentials("aws", env)) == {"azure", "gcp"}
+    assert set(collect_credentials("gcp", env)) == {"aws", "azure"}
+    assert "aws" not in collect_credentials("gcp", {**env, "AWS_SESSION_TOKEN": "short-lived"})
