@@ -1,0 +1,82 @@
+"""The local Ed25519 key that signs ledger checkpoints and purge markers.
+
+The private key lives in ``<data dir>/keys/ledger-ed25519.pem`` (0600, created on first use, never uploaded);
+its public half is recorded in the database (``ledger_keys``) so that a restored copy verifies elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from escher.lazy import require
+from escher.store.errors import StoreError
+
+__all__ = ["SigningKey", "key_path", "load_or_create", "verify_signature"]
+
+
+def key_path(data_dir: Path) -> Path:
+    return data_dir / "keys" / "ledger-ed25519.pem"
+
+
+class SigningKey:
+    def __init__(self, private_key: Any) -> None:
+        serialization = require("cryptography.hazmat.primitives.serialization", "store")
+        self._key = private_key
+        raw = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.public_key_b64 = base64.b64encode(raw).decode()
+        self.key_id = hashlib.sha256(raw).hexdigest()[:16]
+
+    def sign(self, message: bytes) -> str:
+        return base64.b64encode(self._key.sign(message)).decode()
+
+
+def load_or_create(data_dir: Path) -> SigningKey:
+    ed25519 = require("cryptography.hazmat.primitives.asymmetric.ed25519", "store")
+    serialization = require("cryptography.hazmat.primitives.serialization", "store")
+    path = key_path(data_dir)
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise StoreError(
+                f"the ledger signing key {path} is readable by others (mode {mode:o})",
+                hint=f"chmod 600 {path}",
+            )
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except ValueError as exc:
+            raise StoreError(
+                f"the ledger signing key {path} is unreadable: {exc}",
+                hint="restore it from your own copy; a new key cannot vouch for old checkpoints",
+            ) from exc
+        return SigningKey(key)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, pem)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)  # atomic: a crash never leaves half a key
+    return SigningKey(key)
+
+
+def verify_signature(public_key_b64: str, message: bytes, signature_b64: str) -> bool:
+    ed25519 = require("cryptography.hazmat.primitives.asymmetric.ed25519", "store")
+    exceptions = require("cryptography.exceptions", "store")
+    try:
+        public = ed25519.Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
+        public.verify(base64.b64decode(signature_b64), message)
+    except (exceptions.InvalidSignature, ValueError):
+        return False
+    return True
