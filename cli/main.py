@@ -49,6 +49,15 @@ app.command("status")(extend_cmd.status)
 app.add_typer(ops_cmd.app, name="ops")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(templates_cmd.app, name="templates")
+# scans, the morning report and schedules (issue 7); imports stay light: the commands import their work lazily
+from escher.cli.commands import agent_cmd, fix_cmd, report_cmd, scan_cmd, schedule_cmd  # noqa: E402
+
+app.command("scan")(scan_cmd.scan)
+app.command("report")(report_cmd.report)
+app.command("fix")(fix_cmd.fix)
+app.add_typer(schedule_cmd.app, name="schedule")
+app.command("agent")(agent_cmd.agent)
+app.command("run-due")(agent_cmd.run_due_cmd)
 
 
 def _wants_json(argv: list[str]) -> bool:

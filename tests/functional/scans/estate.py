@@ -58,7 +58,9 @@ def seed(n: int, *, now: datetime | None = None) -> Truth:
         cidr, port = ("0.0.0.0/0", 22) if i < half else ("10.0.0.0/8", 443)
         ec2.authorize_security_group_ingress(
             GroupId=sg,
-            IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]}],
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]}
+            ],
         )
         (truth.open_groups if i < half else truth.closed_groups).add(sg)
     ids: list[str] = []

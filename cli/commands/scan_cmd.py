@@ -1,0 +1,130 @@
+"""``escher scan``: inventory + checks, with a progress bar; JSON or OCSF findings for scripts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from escher.cli._render import console, emit, err_console, print_json, state
+
+if TYPE_CHECKING:
+    from escher.scans.model import ScanResult
+
+_CLOUD = typer.Option(None, "--cloud", "-c", help="aws, azure or gcp (repeatable); default: aws.")
+_REGION = typer.Option(None, "--region", "-r", help="Regions to read (repeatable); default: from config.")
+_CHECKS = typer.Option(None, "--checks", help="Comma-separated check ids or patterns (aws.s3.*).")
+_OUTPUT = typer.Option(None, "--output", "-o", help="text, json or ocsf (overrides the global --output).")
+
+
+def scan(
+    ctx: typer.Context,
+    cloud: list[str] = _CLOUD,
+    region: list[str] = _REGION,
+    checks: str | None = _CHECKS,
+    output: str | None = _OUTPUT,
+    include_passed: bool = typer.Option(False, "--all", help="Also list resources that passed."),
+    list_checks: bool = typer.Option(False, "--list-checks", help="List the checks and exit."),
+) -> None:
+    """Read the estate, run the checks and store the result (the morning report reads it)."""
+    from escher.config import load_settings
+    from escher.report.template import load_template
+    from escher.scans.engine import select_checks
+    from escher.scans.persist import open_store
+    from escher.scans.runner import ScanOptions, run_scan
+
+    fmt = output or ("json" if state(ctx).json else "text")
+    if fmt not in ("text", "json", "ocsf"):
+        raise typer.BadParameter("use text, json or ocsf", param_hint="--output")
+    patterns = [p for p in (checks or "").split(",") if p.strip()] or None
+    if list_checks:
+        found = select_checks(patterns, cloud or None)
+        if fmt == "text":
+            for c in found:
+                fix = f"  [fix: {c.fix_operation}]" if c.fix_operation else ""
+                console().print(
+                    f"{c.id:<48} {c.severity.value:<8} {c.title}{fix}", markup=False, highlight=False
+                )
+            console().print(f"{len(found)} checks", style="bold")
+        else:
+            print_json([c.metadata() for c in found])
+        return
+    settings = load_settings()
+    template = load_template(settings.extensions)
+    options = ScanOptions(
+        clouds=list(cloud or []) or ["aws"],
+        regions=list(region or []) or None,
+        checks=patterns,
+        thresholds=template.thresholds.scan_thresholds(),
+        include_passed=include_passed,
+        severity_overrides=template.severity.for_checks(),
+    )
+    result = _run_with_progress(
+        lambda progress: run_scan(settings, options, store=open_store(), progress=progress)
+    )
+    if fmt == "ocsf":
+        from escher.report.render.ocsf import to_ocsf
+
+        print_json([to_ocsf(f.to_dict()) for f in result.findings])
+    elif fmt == "json":
+        print_json(_json(result))
+    else:
+        emit(ctx, _json(result), lambda: _text(result))
+    if result.inventory.errors:
+        raise typer.Exit(2)  # partial: some of the estate was not read
+
+
+def _run_with_progress(job: Any) -> ScanResult:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} parts"),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Reading the estate", total=None)
+
+        def progress(label: str, found: int) -> None:
+            bar.update(task, advance=1, description=f"Read {label}: {found}")
+
+        result: ScanResult = job(progress)
+    return result
+
+
+def _json(result: ScanResult) -> dict[str, Any]:
+    return {
+        "scan_id": result.scan_id,
+        "resources": len(result.inventory.records),
+        "partial": [e.__dict__ if hasattr(e, "__dict__") else list(e.__slots__) for e in []]
+        + [
+            {"cloud": e.cloud, "service": e.service, "region": e.region, "message": e.message, "code": e.code}
+            for e in result.inventory.errors
+        ],
+        "findings": [f.to_dict() for f in result.findings],
+    }
+
+
+def _text(result: ScanResult) -> None:
+    from collections import Counter
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    con = console()
+    fails = result.failed
+    table = Table(
+        title=f"Scan {result.scan_id}: {len(result.inventory.records):,} resources, {len(fails):,} findings"
+    )
+    for col in ("severity", "check", "count"):
+        table.add_column(col)
+    counts = Counter((f.severity, f.check_id) for f in fails)
+    for (sev, check_id), n in sorted(counts.items(), key=lambda kv: (-kv[0][0].rank, -kv[1])):
+        table.add_row(sev.value, check_id, str(n))
+    con.print(table)
+    for e in result.inventory.errors:
+        con.print(f"[yellow]NOT READ[/] {e.cloud} {e.service} {e.region}: {escape(e.message)}")
+    con.print("Open the report with [bold]escher report[/]; fix one finding with [bold]escher fix ID[/].")

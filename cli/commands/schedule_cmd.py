@@ -1,0 +1,95 @@
+"""``escher schedule add|list|remove|specs``: jobs on a cron schedule, local or in the cloud."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from escher.cli._render import console, emit, sub_app
+
+if TYPE_CHECKING:
+    from escher.schedule.store import ScheduleStore
+
+app = sub_app("Scheduled scans, reports and operations.")
+
+
+def open_schedules() -> ScheduleStore:
+    from escher.config import load_settings, resolve_paths
+    from escher.schedule.store import ScheduleStore
+
+    settings = load_settings()
+    clouds = [c for c in ("aws", "azure", "gcp") if getattr(settings, c).enabled][:1] or ["aws"]
+    return ScheduleStore(
+        resolve_paths().data_dir / "schedule" / "schedules.json",
+        timezone=settings.general.timezone,
+        daily_scan_at=settings.general.daily_scan_at,
+        clouds=clouds,
+    )
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    cron: str = typer.Argument(..., help='5-field cron, e.g. "0 20 * * *"'),
+    job: str = typer.Argument(
+        ..., help='"scan", "report", "daily", "stop instances tagged env=dev", or OP tag:k=v'
+    ),
+    timezone: str | None = typer.Option(None, "--tz", help="IANA zone; default general.timezone"),
+) -> None:
+    """Add a schedule."""
+    import getpass
+
+    from escher.schedule.cron import parse
+    from escher.schedule.jobs import Schedule, parse_job, schedule_id
+
+    store = open_schedules()
+    parse(cron)
+    parsed = parse_job(job)
+    s = Schedule(
+        id=schedule_id(cron, parsed),
+        cron=cron,
+        timezone=timezone or store.timezone,
+        job=parsed,
+        created_by=getpass.getuser(),
+    )
+    store.add(s)
+    emit(
+        ctx,
+        s.model_dump(mode="json"),
+        lambda: console().print(
+            f"Added {s.id}: {cron} ({s.timezone}) {parsed.describe()}; next {s.next_run():%Y-%m-%d %H:%M %Z}"
+        ),
+    )
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """List schedules with their next run."""
+    items = open_schedules().all()
+    data = [dict(s.model_dump(mode="json"), next_run=s.next_run().isoformat()) for s in items]
+
+    def text() -> None:
+        for s in items:
+            console().print(
+                f"{s.id:<12} {s.cron:<16} {s.timezone:<16} next {s.next_run():%Y-%m-%d %H:%M}  {s.job.describe()}",
+                markup=False,
+            )
+
+    emit(ctx, data, text)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, schedule_id: str = typer.Argument(...)) -> None:
+    """Remove a schedule ("daily" turns the built-in daily job off)."""
+    open_schedules().remove(schedule_id)
+    emit(ctx, {"removed": schedule_id}, lambda: console().print(f"Removed {schedule_id}"))
+
+
+@app.command("specs")
+def specs(ctx: typer.Context, cloud: list[str] = typer.Option(["aws", "azure", "gcp"], "--cloud")) -> None:
+    """Print the per-cloud schedule specs that `escher extend` creates (EventBridge, Functions, Cloud Scheduler)."""
+    from escher.cli._render import print_json
+    from escher.schedule.cloud import cloud_specs
+
+    print_json(cloud_specs(open_schedules().all(), list(cloud)))

@@ -1,0 +1,62 @@
+"""Checks that are one attribute test: declared as data so each cloud's list stays readable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
+from escher.scans.model import Record, Severity
+
+Test = Callable[[Any], bool]
+
+
+def is_true(v: Any) -> bool:
+    return v is True
+
+
+def is_false(v: Any) -> bool:
+    return v is False
+
+
+def truthy(v: Any) -> bool:
+    return bool(v)
+
+
+def attr_check(
+    key: str,
+    resource: str,
+    attr: str,
+    ok: Test,
+    *,
+    title: str,
+    severity: Severity,
+    risk: str,
+    remediation: str,
+    message: str,
+    category: str = "security",
+    cis: tuple[str, ...] = (),
+    soc2: tuple[str, ...] = (),
+    hipaa: tuple[str, ...] = (),
+    fix: str | None = None,
+) -> None:
+    """Fail when ``ok(record.attrs[attr])`` is false; not applicable when the attribute was not read."""
+
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if attr not in rec.attrs or (rec.attrs[attr] is None and ok is not truthy):
+            return NA
+        return None if ok(rec.attrs[attr]) else Fail(message.format(value=rec.attrs[attr], id=rec.id))
+
+    check(
+        key,
+        resource=resource,
+        title=title,
+        severity=severity,
+        risk=risk,
+        remediation=remediation,
+        category=category,
+        cis=cis,
+        soc2=soc2,
+        hipaa=hipaa,
+        fix=fix,
+    )(fn)

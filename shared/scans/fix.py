@@ -1,0 +1,43 @@
+"""From finding ids to catalogue operations: which operation, which targets, which parameters."""
+
+from __future__ import annotations
+
+import json
+
+from escher.errors import EscherError
+from escher.scans.model import Finding, ScanResult
+from escher.scans.persist import ResultStore, open_store
+
+__all__ = ["FixError", "findings_to_fix"]
+
+
+class FixError(EscherError):
+    exit_code = 2
+
+
+def findings_to_fix(
+    ids: list[str], check: str | None = None, store: ResultStore | None = None
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], list[Finding]]:
+    """Group the chosen findings of the latest scan by (operation, parameters): one plan per group."""
+    store = store or open_store()
+    data = store.latest("scan")
+    if data is None:
+        raise FixError("no scan has been stored yet", hint="run `escher scan` first")
+    scan = ScanResult.from_dict(data)
+    chosen = [f for f in scan.failed if f.id in ids or (check and f.check_id == check)]
+    missing = set(ids) - {f.id for f in chosen}
+    if missing or not chosen:
+        raise FixError(
+            f"no such finding in the latest scan: {', '.join(sorted(missing)) or check}",
+            hint="ids change only when the resource or check does; run `escher scan` and use an id it prints",
+        )
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[Finding]] = {}
+    for f in chosen:
+        if not f.fix_operation:
+            raise FixError(
+                f"{f.id} ({f.check_id}) has no catalogue operation that fixes it",
+                hint=f"do it by hand: {f.remediation}",
+            )
+        params = tuple(sorted((k, json.dumps(v)) for k, v in f.fix_params.items()))
+        groups.setdefault((f.fix_operation, params), []).append(f)
+    return groups

@@ -1,0 +1,71 @@
+"""Run the jobs that are due: ``escher run-due`` (for cron) and ``escher agent`` (a loop while the laptop is on)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from escher.errors import EscherError
+from escher.schedule.jobs import Job, Schedule
+from escher.schedule.store import ScheduleStore
+
+__all__ = ["JobExecutor", "RunRecord", "agent_loop", "due", "run_due"]
+
+
+class JobExecutor(Protocol):
+    def __call__(self, job: Job) -> str: ...
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    schedule_id: str
+    started_at: datetime
+    ok: bool
+    outcome: str
+
+
+def due(schedules: list[Schedule], now: datetime) -> list[Schedule]:
+    """Schedules whose next run (after their last run) is not in the future. A laptop that was off runs a
+    missed job once on wake, not once per missed slot."""
+    return [s for s in schedules if s.next_run() <= now]
+
+
+def run_due(store: ScheduleStore, execute: JobExecutor, now: datetime | None = None) -> list[RunRecord]:
+    now = now or datetime.now(UTC)
+    records = []
+    for schedule in due(store.all(), now):
+        try:
+            outcome, ok = execute(schedule.job), True
+        except EscherError as exc:  # one failing job must not stop the others; the reason is kept
+            outcome, ok = f"failed: {exc}", False
+        schedule.last_run, schedule.last_outcome = now, outcome
+        store.mark_run(schedule)
+        records.append(RunRecord(schedule.id, now, ok, outcome))
+    return records
+
+
+def agent_loop(
+    store: ScheduleStore,
+    execute: JobExecutor,
+    *,
+    backup: Callable[[], None] | None = None,
+    backup_every: timedelta = timedelta(hours=1),
+    on_run: Callable[[RunRecord], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    last_backup: datetime | None = None
+    while not stop():
+        now = clock()
+        for record in run_due(store, execute, now):
+            if on_run:
+                on_run(record)
+        if backup is not None and (last_backup is None or now - last_backup >= backup_every):
+            backup()
+            last_backup = now
+        upcoming = min((s.next_run() for s in store.all()), default=now + timedelta(minutes=1))
+        sleep(max(1.0, min(60.0, (upcoming - clock()).total_seconds())))
