@@ -1,0 +1,89 @@
+"""Wiring: build the pipeline from the configuration and the environment, once per process (warm starts reuse it).
+
+Environment (set by ``escher extend`` on the function; ``escher demo`` sets its own):
+
+- ``ESCHER_STATE_URL``: markers, audit objects, alerts, approvals (``s3://``, ``azblob://``, ``gs://``, a dir);
+  default ``<data dir>/state``;
+- ``ESCHER_DEAD_LETTER_URL``: where unhandleable events go (``sqs://``, ``pubsub://``, ``azblob://``, a dir);
+  default ``dead-letters/`` in the state storage;
+- the usual ``ESCHER_CONFIG_DIR`` (config.toml with ``[remediation]``, ``[severity]``, ``[notify]``) and the
+  cloud SDKs' own variables.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from escher.pipeline.core import Pipeline
+
+__all__ = ["build_pipeline", "reset"]
+
+_cache: dict[tuple[str, ...], Pipeline] = {}
+_lock = threading.Lock()
+_ENV_KEYS = ("ESCHER_STATE_URL", "ESCHER_DEAD_LETTER_URL", "ESCHER_CONFIG_DIR", "ESCHER_DATA_DIR")
+
+
+def reset() -> None:
+    """Forget the cached pipelines (tests that change the environment)."""
+    with _lock:
+        _cache.clear()
+
+
+def build_pipeline(worker: str, env: Mapping[str, str] | None = None, **overrides: Any) -> Pipeline:
+    env = os.environ if env is None else env
+    key = (worker, *(env.get(k, "") for k in _ENV_KEYS))
+    with _lock:
+        if key not in _cache or overrides:
+            pipeline = _build(worker, env, **overrides)
+            if overrides:
+                return pipeline
+            _cache[key] = pipeline
+        return _cache[key]
+
+
+def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
+    from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.config import load_settings, resolve_paths
+    from escher.notify.config import load_notify
+    from escher.notify.send import AppriseNotifier, Message
+    from escher.ops import CloudContext
+    from escher.pipeline.adapters import InventoryEstate, MorningQueue, ObjectApprovalStore
+    from escher.pipeline.deadletter import ObjectDeadLetters, open_dead_letters
+    from escher.pipeline.markers import Markers
+    from escher.pipeline.objects import open_objects
+    from escher.policy.remediation import load_remediation
+    from escher.rules import rules_from_settings
+
+    env_dict = dict(env)
+    paths = resolve_paths(env_dict)
+    settings = load_settings(paths, env_dict)
+    objects = open_objects(env.get("ESCHER_STATE_URL") or str(paths.data_dir / "state"))
+    dl_url = env.get("ESCHER_DEAD_LETTER_URL")
+    morning = MorningQueue(objects)
+
+    def queue_for_morning(message: Message) -> None:
+        morning.add(message.alert_id, message.title, message.body)
+
+    parts: dict[str, Any] = {
+        "worker": worker,
+        "markers": Markers(
+            objects, lease=timedelta(seconds=float(env.get("ESCHER_MARKER_LEASE_SECONDS", 300)))
+        ),
+        "audit": ObjectAuditSink(objects),
+        "alerts": AlertStore(objects),
+        "notifier": AppriseNotifier(
+            load_notify(settings.extensions), env=env, morning_report=queue_for_morning
+        ),
+        "dead_letters": open_dead_letters(dl_url) if dl_url else ObjectDeadLetters(objects),
+        "approvals": ObjectApprovalStore(objects),
+        "rules": rules_from_settings(settings.extensions, paths.config_file),
+        "remediation": load_remediation(settings.extensions),
+        "cloud": CloudContext.from_settings(settings),
+        "estate": InventoryEstate.load(objects),
+    }
+    parts.update(overrides)
+    return Pipeline(**parts)
