@@ -8,7 +8,15 @@ import typer
 
 from escher import __version__
 from escher.cli._render import CliState, OutputFormat, show_error
-from escher.cli.commands import approvals_cmd, doctor_cmd, extend_cmd, init_cmd, ops_cmd, templates_cmd
+from escher.cli.commands import (
+    approvals_cmd,
+    doctor_cmd,
+    events_cmd,
+    extend_cmd,
+    init_cmd,
+    ops_cmd,
+    templates_cmd,
+)
 from escher.errors import EscherError
 
 app = typer.Typer(
@@ -49,6 +57,7 @@ app.command("status")(extend_cmd.status)
 app.add_typer(ops_cmd.app, name="ops")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(templates_cmd.app, name="templates")
+app.add_typer(events_cmd.app, name="events")
 # scans, the morning report and schedules (issue 7); imports stay light: the commands import their work lazily
 from escher.cli.commands import agent_cmd, fix_cmd, report_cmd, scan_cmd, schedule_cmd  # noqa: E402
 
