@@ -79,7 +79,7 @@ class _SecretManagerWriter:
         from google.auth.transport.requests import AuthorizedSession
 
         credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        self._session = AuthorizedSession(credentials)
+        self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         self._project, self._prefix = project, prefix
 
     def write(self, name: str, value: str) -> None:

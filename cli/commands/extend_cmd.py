@@ -72,8 +72,8 @@ def extend(
     if plan:
         from escher.infra.plan import run_plan
 
-        result = run_plan(_spec(cloud, region, str(paths.data_dir / "bundles" / "worker.zip")))
-        emit(ctx, result.to_dict(), lambda: _render_plan(result))
+        planned = run_plan(_spec(cloud, region, str(paths.data_dir / "bundles" / "worker.zip")))
+        emit(ctx, planned.to_dict(), lambda: _render_plan(planned))
         return
 
     from escher.infra import driver
