@@ -40,10 +40,11 @@ lint: $(VENV)/.installed-dev
 
 # mypy sees the installed layout (escher.cli is cli/, ...) through a tree of links built from the fixed folders.
 typecheck: $(VENV)/.installed-dev
-	@rm -rf build/typecheck && mkdir -p build/typecheck/escher
-	@for f in shared/*; do ln -s ../../../$$f build/typecheck/escher/; done
-	@for d in cli workers infra brain; do ln -s ../../../$$d build/typecheck/escher/$$d; done
-	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p escher
+	@mkdir -p build/typecheck/escher
+	@find build/typecheck/escher -maxdepth 1 -xtype l -delete
+	@for f in shared/*; do ln -sfn ../../../$$f build/typecheck/escher/; done
+	@for d in cli workers infra brain; do ln -sfn ../../../$$d build/typecheck/escher/$$d; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml --cache-dir ../../.mypy_cache -p escher
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

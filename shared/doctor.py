@@ -115,22 +115,9 @@ def check_data_dir(paths: Paths) -> Check:
 
 
 def check_store(paths: Paths) -> Check:
-    try:
-        from escher.store.health import probe  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        probe = None
-    if probe is None:
-        if not (is_installed("psycopg") and is_installed("pgserver")):
-            return Check(
-                "escher",
-                "store",
-                Status.warn,
-                "embedded Postgres + pgvector not installed",
-                hint="pip install 'escher[store]'",
-            )
-        return Check("escher", "store", Status.skip, "store module not available in this version")
-    result: Check = probe(paths)
-    return result
+    from escher.store.health import probe  # deferred: the store module imports this one
+
+    return probe(paths)
 
 
 def check_aws() -> Check:
