@@ -1,0 +1,252 @@
+"""Reading a question into intent, resource kind and filters: rules, no model, the same answer every time.
+
+Only the user's query is parsed. Text found in the estate (tags, names, alert summaries) is never parsed for
+verbs: it can narrow a selection, never start an action.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from escher.brain.models import Cloud
+
+__all__ = ["KIND_TYPES", "Query", "canonical_env", "kind_of", "parse"]
+
+# intent -> pattern; when several match, the earliest in the sentence wins (ties: this order).
+_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("playbook", r"\b(playbooks?|runbooks?|disaster[ -]recovery|dr plan|recovery plan)\b"),
+        ("make_private", r"\bmake\b[^.?!]*\bprivate\b|\bblock public\b|\bremove public\b|\block(?:ing)? down\b"),
+        ("restrict", r"\b(close|restrict|revoke)\b[^.?!]*\b(ports?|ssh|rdp|ingress|firewall|security groups?|nsgs?)\b"),
+        ("encrypt", r"\bencrypt\b|\b(enable|turn on|add) (default )?encryption\b"),
+        ("versioning", r"\b(enable|turn on) (object )?versioning\b"),
+        ("delete", r"\b(delete|remove|clean ?up|purge|get rid of|terminate|destroy)\b"),
+        ("restart", r"\b(restart|reboot|reset|bounce|power ?cycle)\b"),
+        ("stop", r"\b(stop|shut ?down|turn off|power off|deallocate|pause|halt)\b"),
+        ("start", r"\b(start|turn on|power on|boot|resume|bring up)\b"),
+        ("resize", r"\b(resize|right-?size|upsize|downsize|scale (?:up|down)|change (?:the )?(?:instance|machine|vm) (?:type|size))\b"),
+        ("snapshot", r"\btake (?:a |an )?(?:snapshot|backup)s?\b|\bsnapshot\b(?!s)|\bback ?up\b(?!s)"),
+        ("tag", r"\b(tag|label)\b(?!s?\s*[=:])"),
+        ("list", r"\b(list|show|display|which|what|how many|find|get|give me|are there|do i have|tell me|why|explain|summar(?:y|ize|ise))\b"),
+    )
+)  # fmt: skip
+ACTIONS = frozenset(
+    {"make_private", "restrict", "encrypt", "versioning", "delete", "restart", "stop", "start", "resize",
+     "snapshot", "tag"}
+)  # fmt: skip
+
+_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("database", r"\b(databases?|dbs?|rds|cloud sql|sql|postgres|mysql)\b"),
+        ("snapshot", r"\bsnapshots\b|\bold snapshots?\b|\borphaned snapshots?\b"),
+        (
+            "bucket",
+            r"\b(buckets?|s3|blobs?|containers?|storage accounts?|gcs|cloud storage|object storage|storage)\b",
+        ),
+        ("disk", r"\b(volumes?|disks?|ebs)\b"),
+        ("firewall", r"\b(security groups?|firewall(?: rules?)?|nsgs?|ports?|ssh|rdp|ingress)\b"),
+        ("vm", r"\b(vms?|virtual machines?|instances?|ec2|servers?|machines?|compute engine|gce|nodes?)\b"),
+    )
+)
+
+KIND_TYPES: dict[str, frozenset[str]] = {
+    "vm": frozenset({"aws.ec2.instance", "azure.compute.vm", "azure.compute.virtual_machine", "gcp.compute.instance"}),
+    "bucket": frozenset({"aws.s3.bucket", "azure.storage.container", "azure.storage.account", "gcp.storage.bucket"}),
+    "database": frozenset({"aws.rds.instance", "azure.sql.database", "gcp.sql.instance"}),
+    "disk": frozenset({"aws.ec2.volume", "azure.compute.disk", "gcp.compute.disk"}),
+    "snapshot": frozenset({"aws.ec2.snapshot", "aws.rds.snapshot", "azure.compute.snapshot", "gcp.compute.snapshot"}),
+    "firewall": frozenset(
+        {"aws.ec2.security_group", "azure.network.nsg_rule", "azure.network.nsg", "gcp.compute.firewall"}
+    ),
+}  # fmt: skip
+_TYPE_KIND = {t: k for k, types in KIND_TYPES.items() for t in types}
+
+_CLOUDS: tuple[tuple[Cloud, re.Pattern[str]], ...] = (
+    ("aws", re.compile(r"\b(aws|amazon|ec2|s3|rds|ebs)\b")),
+    ("azure", re.compile(r"\b(azure|blobs?|storage accounts?|nsgs?)\b")),
+    ("gcp", re.compile(r"\b(gcp|google|gce|gcs|compute engine|cloud sql|cloud storage)\b")),
+)
+_ALL_CLOUDS = re.compile(r"\b(all|every|across|each)( the| my| three| 3)* clouds?\b|\bmulti-?cloud\b")
+_AWS_REGION = re.compile(
+    r"\b((?:us|eu|ap|sa|ca|me|af|il|mx)-(?:north|south|east|west|central|northeast|southeast|northwest|southwest)-\d)\b"
+)
+_GCP_REGION = re.compile(
+    r"\b((?:us|europe|asia|australia|northamerica|southamerica|me|africa)-"
+    r"(?:north|south|east|west|central|northeast|southeast|northwest|southwest)\d)(?:-[a-f])?\b"
+)
+_AZURE_REGIONS = {
+    "eastus": "east us", "eastus2": "east us 2", "westus": "west us", "westus2": "west us 2",
+    "westus3": "west us 3", "centralus": "central us", "northcentralus": "north central us",
+    "southcentralus": "south central us", "westcentralus": "west central us", "northeurope": "north europe",
+    "westeurope": "west europe", "uksouth": "uk south", "ukwest": "uk west", "eastasia": "east asia",
+    "southeastasia": "southeast asia", "japaneast": "japan east", "australiaeast": "australia east",
+    "canadacentral": "canada central", "francecentral": "france central",
+    "germanywestcentral": "germany west central", "swedencentral": "sweden central",
+}  # fmt: skip
+_AZURE_REGION = [
+    (name, re.compile(r"\b" + r"\s?".join(display.split()) + r"\b"))
+    for name, display in sorted(_AZURE_REGIONS.items(), key=lambda kv: -len(kv[1]))
+]
+_ENVS = {
+    "prod": "prod", "production": "prod", "prd": "prod", "staging": "staging", "stage": "staging",
+    "stg": "staging", "dev": "dev", "development": "dev", "test": "test", "testing": "test", "qa": "qa",
+    "sandbox": "sandbox", "uat": "uat",
+}  # fmt: skip
+_ENV = re.compile(r"\b(" + "|".join(_ENVS) + r")\b")
+_PAIR = re.compile(r"\b([A-Za-z][\w.-]{0,63})\s*[=:]\s*([\w.@/-]{1,128})")
+_STATES = {"running": "running", "stopped": "stopped", "deallocated": "deallocated", "available": "available",
+           "unattached": "available", "terminated": "terminated", "paused": "paused"}  # fmt: skip
+_STATE = re.compile(r"\b(" + "|".join(_STATES) + r")\b")
+_IDS = re.compile(
+    r"\b((?:i|vol|snap|sg|ami|eni)-[0-9a-f]{8,17})\b|(/subscriptions/[^\s,;'\"]+)|\b(projects/[^\s,;'\"]+)"
+)
+_AWS_SIZE = re.compile(r"\b([a-z][a-z0-9]{1,5}\.(?:nano|micro|small|medium|large|\d*xlarge|metal))\b")
+_AZURE_SIZE = re.compile(r"\b(Standard_[A-Za-z0-9_]+)\b", re.IGNORECASE)
+_GCP_SIZE = re.compile(r"\b([a-z][a-z0-9]{1,3}-(?:standard|highmem|highcpu|micro|small|medium)(?:-\d+)?)\b")
+_CIDR = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}/\d{1,2})\b")
+_AGE = re.compile(r"\bolder than (\d{1,4}) ?(day|week|month)s?\b")
+
+
+def canonical_env(value: str) -> str:
+    return _ENVS.get(value.strip().lower(), value.strip().lower())
+
+
+def kind_of(resource_type: str | None) -> str | None:
+    if not resource_type:
+        return None
+    if resource_type in _TYPE_KIND:
+        return _TYPE_KIND[resource_type]
+    rt = resource_type.lower()
+    for needle, kind in (("snapshot", "snapshot"), ("bucket", "bucket"), ("volume", "disk"), ("disk", "disk"),
+                         ("firewall", "firewall"), ("security_group", "firewall"), ("sql", "database"),
+                         ("rds", "database"), ("instance", "vm"), ("vm", "vm")):  # fmt: skip
+        if needle in rt:
+            return kind
+    return None
+
+
+@dataclass
+class Query:
+    text: str
+    intent: str
+    kind: str | None = None
+    cloud: Cloud | None = None
+    region: str | None = None
+    environment: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    state: str | None = None
+    size: str | None = None
+    cidrs: list[str] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    named: list[str] = field(default_factory=list)
+    older_than_days: int | None = None
+    wants_public: bool = False
+    wants_idle: bool = False
+    wants_unencrypted: bool = False
+    wants_orphaned: bool = False
+    special: str | None = None  # cost_driver, public_buckets, underutilized, alerts, report
+
+    @property
+    def is_action(self) -> bool:
+        return self.intent in ACTIONS
+
+
+def _intent(low: str) -> str:
+    hits: list[tuple[int, int, str]] = []
+    for order, (name, pattern) in enumerate(_INTENTS):
+        m = pattern.search(low)
+        if m:
+            hits.append((0 if name == "playbook" else m.start(), order, name))
+    return min(hits)[2] if hits else "help"
+
+
+def _region(low: str) -> tuple[str | None, Cloud | None]:
+    if m := _AWS_REGION.search(low):
+        return m.group(1), "aws"
+    if m := _GCP_REGION.search(low):
+        return m.group(1), "gcp"
+    for name, pattern in _AZURE_REGION:
+        if pattern.search(low):
+            return name, "azure"
+    return None, None
+
+
+def parse(text: str) -> Query:
+    low = " ".join(text.lower().split())
+    q = Query(text=text, intent=_intent(low))
+    clouds = [cloud for cloud, pattern in _CLOUDS if pattern.search(low)]
+    q.region, region_cloud = _region(low)
+    if len(clouds) == 1:
+        q.cloud = clouds[0]
+    elif not clouds and region_cloud and not _ALL_CLOUDS.search(low):
+        q.cloud = region_cloud
+    if m := _ENV.search(low):
+        q.environment = _ENVS[m.group(1)]
+    for key, value in _PAIR.findall(text):
+        if key.lower() in ("env", "environment", "stage"):
+            q.environment = canonical_env(value)
+        elif not key.lower().startswith(("http", "sig")):
+            q.tags[key] = value
+    if m := _STATE.search(low):
+        q.state = _STATES[m.group(1)]
+    q.named = [next(g for g in m.groups() if g) for m in _IDS.finditer(text)]
+    for pattern, cloud in ((_AWS_SIZE, "aws"), (_AZURE_SIZE, "azure"), (_GCP_SIZE, "gcp")):
+        if m := pattern.search(text):
+            q.size = m.group(1)
+            q.cloud = q.cloud or cloud  # type: ignore[assignment]
+            break
+    q.cidrs = _CIDR.findall(text)
+    ports = set()
+    if re.search(r"\bssh\b|\bport 22\b", low):
+        ports.add(22)
+    if re.search(r"\brdp\b|\bport 3389\b", low):
+        ports.add(3389)
+    q.ports = sorted(ports)
+    if m := _AGE.search(low):
+        n, unit = int(m.group(1)), m.group(2)
+        q.older_than_days = n * {"day": 1, "week": 7, "month": 30}[unit]
+    elif re.search(r"\bold\b|\bstale\b", low):
+        q.older_than_days = 90
+    q.wants_public = bool(re.search(r"\bpublic(ly)?\b|\bexposed\b|\bopen to the (world|internet)\b", low))
+    q.wants_idle = bool(re.search(r"underutili[sz]ed|under-utili[sz]ed|\bidle\b|low cpu|underused|over-?provisioned|oversized", low))  # fmt: skip
+    q.wants_unencrypted = bool(re.search(r"\bunencrypted\b|\bnot encrypted\b|\bwithout encryption\b", low))
+    q.wants_orphaned = bool(re.search(r"\borphan(ed)?\b|\bunused\b|\bdangling\b", low))
+    q.kind = _kind(low, q.intent)
+    q.special = _special(low, q)
+    return q
+
+
+def _kind(low: str, intent: str) -> str | None:
+    for name, pattern in _KINDS:
+        if name == "snapshot" and intent == "snapshot":
+            continue
+        if pattern.search(low):
+            if intent == "snapshot" and name == "vm":
+                return "disk"
+            return name
+    return {
+        "stop": "vm", "start": "vm", "restart": "vm", "resize": "vm", "make_private": "bucket",
+        "versioning": "bucket", "snapshot": "disk", "restrict": "firewall", "tag": "vm",
+    }.get(intent)  # fmt: skip
+
+
+def _special(low: str, q: Query) -> str | None:
+    if q.is_action or q.intent == "playbook":
+        return None
+    if re.search(
+        r"cost driver|biggest cost|most expensive|highest cost|\bspend(ing)?\b|\bcosts?\b|\bbill\b|\bspent\b",
+        low,
+    ):
+        return "cost_driver"
+    if re.search(r"\balerts?\b|\bincidents?\b|\bevents?\b", low):
+        return "alerts"
+    if re.search(r"\b(morning )?report\b|\bfindings?\b|\bscan results?\b", low):
+        return "report"
+    if q.wants_idle:
+        return "underutilized"
+    if q.wants_public and q.kind in (None, "bucket"):
+        return "public_buckets"
+    return None

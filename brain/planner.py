@@ -1,0 +1,365 @@
+"""The deterministic planner: common requests answered from the client's context, with no language model.
+
+It serves three purposes: the brain's answer when no Anthropic key is configured, the client's answer when no
+brain is reachable, and the golden reference that tests hold fixed. Every plan it makes passes the same guard
+as the language model's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from escher.brain import _answers
+from escher.brain._parse import KIND_TYPES, Query, canonical_env, kind_of, parse
+from escher.brain.catalog import OperationCatalog
+from escher.brain.guard import guard_playbook, guard_steps
+from escher.brain.knowledge import Knowledge
+from escher.brain.models import (
+    AskRequest,
+    AskResponse,
+    Cloud,
+    ContextItem,
+    ExecutionResponse,
+    Filters,
+    InformationResponse,
+    PlaybookResponse,
+    TableData,
+)
+
+__all__ = [
+    "KIND_TYPES",
+    "OPS",
+    "Planner",
+    "is_open_to_world",
+    "is_public",
+    "is_underutilized",
+    "known_targets",
+]
+
+CLOUDS: tuple[Cloud, ...] = ("aws", "azure", "gcp")
+# (intent, kind) -> cloud -> operation id. A missing cloud means the catalogue has no such operation there.
+OPS: dict[tuple[str, str], dict[str, str]] = {
+    ("stop", "vm"): {"aws": "aws.ec2.stop_instances", "azure": "azure.compute.deallocate_vm", "gcp": "gcp.compute.stop_instance"},
+    ("start", "vm"): {"aws": "aws.ec2.start_instances", "azure": "azure.compute.start_vm", "gcp": "gcp.compute.start_instance"},
+    ("restart", "vm"): {"aws": "aws.ec2.reboot_instances", "azure": "azure.compute.restart_vm", "gcp": "gcp.compute.reset_instance"},
+    ("resize", "vm"): {"aws": "aws.ec2.modify_instance_type", "azure": "azure.compute.resize_vm", "gcp": "gcp.compute.set_machine_type"},
+    ("tag", "vm"): {"aws": "aws.ec2.tag_resources", "azure": "azure.compute.tag_vm", "gcp": "gcp.compute.set_instance_labels"},
+    ("tag", "bucket"): {"gcp": "gcp.storage.set_bucket_labels"},
+    ("stop", "database"): {"aws": "aws.rds.stop_db_instance", "azure": "azure.sql.pause_database", "gcp": "gcp.sql.stop_instance"},
+    ("start", "database"): {"aws": "aws.rds.start_db_instance", "azure": "azure.sql.resume_database", "gcp": "gcp.sql.start_instance"},
+    ("snapshot", "disk"): {"aws": "aws.ec2.create_snapshot", "azure": "azure.compute.create_disk_snapshot", "gcp": "gcp.compute.create_disk_snapshot"},
+    ("snapshot", "database"): {"aws": "aws.rds.create_db_snapshot"},
+    ("make_private", "bucket"): {"aws": "aws.s3.block_public_access", "azure": "azure.storage.make_container_private", "gcp": "gcp.storage.enforce_public_access_prevention"},
+    ("encrypt", "bucket"): {"aws": "aws.s3.enable_default_encryption"},
+    ("encrypt", "disk"): {"aws": "aws.ec2.enable_ebs_encryption_by_default"},
+    ("versioning", "bucket"): {"aws": "aws.s3.enable_versioning", "gcp": "gcp.storage.enable_versioning"},
+    ("delete", "snapshot"): {"aws": "aws.ec2.delete_snapshot", "azure": "azure.compute.delete_snapshot", "gcp": "gcp.compute.delete_snapshot"},
+    ("restrict", "firewall"): {"aws": "aws.ec2.revoke_open_ingress", "azure": "azure.network.restrict_nsg_rule", "gcp": "gcp.compute.restrict_firewall_rule"},
+}  # fmt: skip
+_BY_DEFAULT = {  # why there is no operation: these are on already
+    (
+        "encrypt",
+        "bucket",
+        "azure",
+    ): "Azure Storage encrypts data at rest by default (Microsoft-managed keys).",
+    ("encrypt", "bucket", "gcp"): "Cloud Storage encrypts data at rest by default (Google-managed keys).",
+    ("encrypt", "disk", "azure"): "Azure managed disks are encrypted at rest by default.",
+    ("encrypt", "disk", "gcp"): "Persistent disks are encrypted at rest by default.",
+}
+_SUGGESTIONS = [
+    "What's my biggest cost driver across all clouds?",
+    "Show me all public storage buckets",
+    "Which VMs are underutilized?",
+    "Stop all dev VMs",
+    "Create a disaster recovery playbook for production",
+]
+_IDLE_CPU = 10.0
+
+
+def known_targets(req: AskRequest) -> set[str]:
+    """What a plan may name: resource ids and regions the client sent, and ids the user typed."""
+    found = {c.id for c in req.context} | {c.region for c in req.context if c.region}
+    found.update(parse(req.query).named)
+    return found
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, "", 0, "false", "False", "none", "None", "disabled", "Disabled")
+
+
+def is_public(item: ContextItem) -> bool:
+    a = item.attrs
+    return any(
+        _truthy(a.get(k)) for k in ("public", "acl_public", "policy_public", "public_bindings")
+    ) or str(a.get("public_access", "")).lower() in ("blob", "container", "public")
+
+
+def is_open_to_world(item: ContextItem) -> bool:
+    return _truthy(item.attrs.get("open_to_world")) or "0.0.0.0/0" in str(item.attrs.get("source_ranges", ""))
+
+
+def is_underutilized(item: ContextItem) -> bool:
+    cpu = item.attrs.get("cpu_avg_30d", item.attrs.get("cpu_max_daily_7d"))
+    return isinstance(cpu, int | float) and not isinstance(cpu, bool) and cpu < _IDLE_CPU
+
+
+def _age_days(item: ContextItem) -> float | None:
+    raw = item.attrs.get("start_time") or item.attrs.get("created")
+    when = item.at
+    if isinstance(raw, str):
+        try:
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    days: float = (datetime.now(UTC) - when) / timedelta(days=1)
+    return days
+
+
+class Planner:
+    def __init__(self, catalog: OperationCatalog, knowledge: Knowledge) -> None:
+        self.catalog = catalog
+        self.knowledge = knowledge
+
+    # -- entry point -----------------------------------------------------------------------------------------
+    def ask(self, req: AskRequest) -> AskResponse:
+        q = parse(req.query)
+        filters = Filters(cloud=q.cloud, region=q.region, environment=q.environment, tags=dict(q.tags),
+                          state=q.state, resource_type=q.kind)  # fmt: skip
+        if q.intent == "playbook":
+            return self._playbook(req, q, filters)
+        if q.is_action:
+            return self._execution(req, q, filters)
+        return self._information(req, q, filters)
+
+    # -- selection -------------------------------------------------------------------------------------------
+    def select(
+        self, items: list[ContextItem], q: Query, kind: str | None, *, use_state: bool = True
+    ) -> list[ContextItem]:
+        named = set(q.named) | {i.id for i in items if i.name and _mentions(q.text, i.name)}
+        out = []
+        for item in items:
+            if item.kind != "resource":
+                continue
+            if named and item.id not in named:
+                continue
+            if kind and kind_of(item.resource_type) != kind:
+                continue
+            if q.cloud and item.cloud != q.cloud:
+                continue
+            if q.region and not (item.region or "").startswith(q.region):
+                continue
+            if q.environment and canonical_env(item.environment) != q.environment:
+                continue
+            if q.intent != "tag" and any(item.tags.get(k) != v for k, v in q.tags.items()):
+                continue
+            if use_state and q.state and item.state.lower() != q.state:
+                continue
+            out.append(item)
+        return out
+
+    # -- execution -------------------------------------------------------------------------------------------
+    def _execution(self, req: AskRequest, q: Query, filters: Filters) -> AskResponse:
+        kind = q.kind or "vm"
+        table = OPS.get((q.intent, kind))
+        if table is None:
+            return InformationResponse(
+                intent=q.intent, filters=filters,
+                summary=f"Escher has no operation to {q.intent.replace('_', ' ')} {kind}s. Nothing was planned.",
+                notices=["only operations from the catalogue can be planned ('escher ops list' shows them)"],
+                suggested_questions=_SUGGESTIONS[:3],
+            )  # fmt: skip
+        if q.intent == "resize" and not q.size:
+            matched = self.select(req.context, q, kind)
+            return InformationResponse(
+                intent="resize", filters=filters,
+                summary="Which size? Say it like 'resize web-1 to t3.large' (Azure: Standard_D2s_v5, GCP: e2-standard-2).",
+                table=_table(matched), resource_ids=[i.id for i in matched],
+            )  # fmt: skip
+        matched = self._narrow(self.select(req.context, q, kind), q, kind)
+        notices: list[str] = []
+        raw: list[dict[str, Any]] = []
+        groups: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+        for item in matched:
+            op_id = self._op_for(q.intent, kind, item)
+            if op_id is None:
+                if item.cloud and (q.intent, kind, item.cloud) in _BY_DEFAULT:
+                    notices.append(_BY_DEFAULT[(q.intent, kind, item.cloud)])
+                else:
+                    notices.append(
+                        f"no {q.intent.replace('_', ' ')} operation for {item.resource_type}: {item.id}"
+                    )
+                continue
+            target = item.region if op_id == "aws.ec2.enable_ebs_encryption_by_default" else item.id
+            groups[(op_id, item.region)].append(target or item.id)
+        for (op_id, region), targets in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            raw.append({"operation_id": op_id, "targets": sorted(set(targets)), "region": region,
+                        "params": self._params(op_id, q), "reason": q.text})  # fmt: skip
+        if not raw:
+            raw.extend(self._by_tag(req, q, table))
+        result = guard_steps(raw, self.catalog, known_targets=known_targets(req))
+        notices = list(dict.fromkeys(notices + result.notices))
+        if not result.steps:
+            return InformationResponse(
+                intent=q.intent, filters=filters, notices=notices,
+                summary=f"Nothing in your estate matches; no {q.intent.replace('_', ' ')} plan was made.",
+                suggested_questions=[f"List my {kind}s"],
+            )  # fmt: skip
+        n = sum(len(s.targets) for s in result.steps)
+        gated = [s.operation_id for s in result.steps if s.requires_approval]
+        impact = f"{n} resource(s) in {len({s.operation_id.split('.')[0] for s in result.steps})} cloud(s)"
+        if gated:
+            impact += f"; {len(gated)} step(s) need approval: {', '.join(gated)}"
+        return ExecutionResponse(
+            intent=q.intent, filters=filters, steps=result.steps, impact=impact, notices=notices,
+            summary=f"Plan: {q.intent.replace('_', ' ')} {n} {kind}(s)"
+            + (" (selected by tag when it runs)" if not n else ""),
+        )  # fmt: skip
+
+    def _narrow(self, items: list[ContextItem], q: Query, kind: str) -> list[ContextItem]:
+        if q.intent == "stop" and not q.state:
+            items = [
+                i for i in items if i.state.lower() not in ("stopped", "deallocated", "terminated", "paused")
+            ]
+        if q.intent == "start" and not q.state:
+            items = [i for i in items if i.state.lower() not in ("running", "available", "online")]
+        if q.wants_idle:
+            items = [i for i in items if is_underutilized(i)]
+        if q.intent == "make_private" and q.wants_public:
+            items = [i for i in items if is_public(i)]
+        if q.intent == "restrict":
+            items = [i for i in items if is_open_to_world(i)]
+        if q.wants_unencrypted or q.intent == "encrypt":
+            items = [i for i in items if not _truthy(i.attrs.get("encrypted", i.attrs.get("encryption")))]
+        if q.older_than_days is not None:
+            items = [i for i in items if (_age_days(i) or 0) > q.older_than_days]
+        if q.wants_orphaned and kind == "snapshot":
+            items = [i for i in items if _truthy(i.attrs.get("orphaned"))]
+        return items
+
+    def _op_for(self, intent: str, kind: str, item: ContextItem) -> str | None:
+        if not item.cloud:
+            return None
+        if intent == "make_private" and item.resource_type == "azure.storage.account":
+            return "azure.storage.disallow_blob_public_access"
+        if intent == "snapshot" and item.resource_type == "aws.rds.instance":
+            return "aws.rds.create_db_snapshot"
+        return OPS.get((intent, kind), {}).get(item.cloud)
+
+    def _params(self, op_id: str, q: Query) -> dict[str, Any]:
+        verb = op_id.rsplit(".", 1)[1]
+        if verb == "modify_instance_type":
+            return {"instance_type": q.size}
+        if verb == "resize_vm":
+            return {"vm_size": q.size}
+        if verb == "set_machine_type":
+            return {"machine_type": q.size}
+        if verb in ("tag_resources", "tag_vm"):
+            return {"tags": dict(q.tags)}
+        if verb in ("set_instance_labels", "set_bucket_labels"):
+            return {"labels": {k.lower(): v.lower() for k, v in q.tags.items()}}
+        if verb == "revoke_open_ingress":
+            return {"ports": q.ports or None}
+        if verb == "restrict_nsg_rule":
+            return {"sources": q.cidrs}
+        if verb == "restrict_firewall_rule":
+            return {"source_ranges": q.cidrs}
+        if verb == "create_snapshot":
+            return {"description": "escher: " + q.text[:200]}
+        return {}
+
+    def _by_tag(self, req: AskRequest, q: Query, table: dict[str, str]) -> list[dict[str, Any]]:
+        """No matching resource in the context: select by tag when the plan runs, where the operation can."""
+        selector = dict(q.tags) if q.intent != "tag" else {}
+        if q.environment:
+            selector["env"] = q.environment
+        if not selector:
+            return []
+        clouds = [q.cloud] if q.cloud else (req.clouds or list(CLOUDS))
+        out = []
+        for cloud in clouds:
+            op_id = table.get(cloud)
+            info = self.catalog.get(op_id) if op_id else None
+            if info is not None and info.selects_by_tag:
+                out.append({"operation_id": op_id, "select_by_tags": selector, "region": q.region,
+                            "params": self._params(info.id, q), "reason": q.text})  # fmt: skip
+        return out
+
+    # -- playbooks -------------------------------------------------------------------------------------------
+    def _playbook(self, req: AskRequest, q: Query, filters: Filters) -> AskResponse:
+        category = None
+        low = q.text.lower()
+        for words, cat in ((("disaster", "recovery", " dr ", "backup"), "disaster_recovery"),
+                           (("incident", "breach", "compromised", "exposed"), "incident_first_aid"),
+                           (("cost", "save", "saving", "cleanup", "clean up", "idle"), "cost_cleanup"),
+                           (("secur", "harden", "public", "encrypt", "firewall"), "security_hardening")):  # fmt: skip
+            if any(w in f" {low} " for w in words):
+                category = cat
+                break
+        found = self.knowledge.find_playbooks(q.text, cloud=q.cloud, category=category, limit=1)
+        if not found:
+            found = self.knowledge.find_playbooks(q.text, cloud=q.cloud, limit=1)
+        if not found:
+            return InformationResponse(intent="playbook", filters=filters,
+                                       summary="No playbook in the library matches that request.",
+                                       suggested_questions=_SUGGESTIONS[-1:])  # fmt: skip
+        playbook, notices = guard_playbook(found[0], self.catalog)
+        done = {
+            c.text.split()[0]
+            for c in req.context
+            if c.kind == "operation" and c.state == "succeeded" and c.text
+        }
+        steps = []
+        for step in playbook.steps:
+            update: dict[str, Any] = {}
+            if step.operation_id and step.operation_id in done:
+                update["status"] = "done"
+            if q.environment and step.select_by_tags:
+                update["select_by_tags"] = {**step.select_by_tags, "env": q.environment}
+            steps.append(step.model_copy(update=update) if update else step)
+        playbook = playbook.model_copy(update={"steps": steps})
+        return PlaybookResponse(intent="playbook", filters=filters, playbook=playbook, notices=notices,
+                                summary=f"{playbook.name}: {len(steps)} steps ({playbook.description})")  # fmt: skip
+
+    # -- information ------------------------------------------------------------------------------------------
+    def _information(self, req: AskRequest, q: Query, filters: Filters) -> AskResponse:
+        if q.special == "cost_driver":
+            return _answers.cost_driver(req, q, filters)
+        if q.special == "alerts":
+            return _answers.alerts(req, q, filters)
+        if q.special == "report":
+            return _answers.report(req, q, filters)
+        if q.special == "underutilized":
+            items = [i for i in self.select(req.context, q, q.kind or "vm") if is_underutilized(i)]
+            return _answers.listing(items, "underutilized", filters,
+                                    f"{len(items)} VM(s) average under {_IDLE_CPU:.0f}% CPU over 30 days",
+                                    extra=("cpu_avg_30d", "instance_type"))  # fmt: skip
+        if q.special == "public_buckets":
+            items = [i for i in self.select(req.context, q, "bucket") if is_public(i)]
+            return _answers.listing(items, "public_buckets", filters,
+                                    f"{len(items)} storage bucket(s) or container(s) are public")  # fmt: skip
+        if q.intent == "help" and not q.kind:
+            return InformationResponse(intent="help", filters=filters, suggested_questions=_SUGGESTIONS,
+                                       summary="I can list, stop, start, restart, resize, snapshot, make private "
+                                       "and encrypt resources in AWS, Azure and GCP, and answer cost questions.")  # fmt: skip
+        items = self.select(req.context, q, q.kind)
+        items = self._narrow(items, q, q.kind or "")
+        if q.wants_public:
+            items = [i for i in items if is_public(i) or is_open_to_world(i)]
+        intent = "show" if q.named and len(items) == 1 else "list"
+        label = q.kind or "resource"
+        return _answers.listing(items, intent, filters, f"{len(items)} {label}(s) match")
+
+
+def _mentions(text: str, name: str) -> bool:
+    return len(name) >= 3 and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
+def _table(items: list[ContextItem]) -> TableData:
+    return _answers.resource_table(items)
