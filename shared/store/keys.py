@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +61,19 @@ def load_or_create(data_dir: Path) -> SigningKey:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, pem)
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)  # atomic: a crash never leaves half a key
+    try:
+        os.link(tmp, path)  # atomic and exclusive: a crash never leaves half a key, a racer never two keys
+    except FileExistsError:
+        return load_or_create(data_dir)  # another process or thread made it first: use theirs
+    finally:
+        tmp.unlink()
     return SigningKey(key)
 
 

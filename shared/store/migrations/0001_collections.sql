@@ -93,13 +93,10 @@ CREATE TRIGGER reports_append_only BEFORE UPDATE OR DELETE ON reports
     FOR EACH ROW EXECUTE FUNCTION escher_append_only();
 CREATE TRIGGER reports_no_truncate BEFORE TRUNCATE ON reports
     FOR EACH STATEMENT EXECUTE FUNCTION escher_append_only();
-CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON ledger_checkpoints
-    FOR EACH ROW EXECUTE FUNCTION escher_append_only();
-CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON ledger_checkpoints
+-- Checkpoints and purge markers have no exception at all: refused per statement, even when no row matches.
+CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION escher_append_only();
-CREATE TRIGGER purges_append_only BEFORE UPDATE OR DELETE ON ledger_purges
-    FOR EACH ROW EXECUTE FUNCTION escher_append_only();
-CREATE TRIGGER purges_no_truncate BEFORE TRUNCATE ON ledger_purges
+CREATE TRIGGER purges_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_purges
     FOR EACH STATEMENT EXECUTE FUNCTION escher_append_only();
 
 -- One search index over all five collections: hybrid retrieval = HNSW (cosine) + full text, fused by rank.
