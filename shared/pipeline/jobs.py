@@ -1,0 +1,93 @@
+"""Scheduled jobs a worker runs when the scheduler calls it (``{"job": "daily_scan"}``).
+
+- ``daily_scan``: the nightly scan of this worker's cloud (``escher.scans``), stored in the state storage;
+- ``morning_digest``: the INFO alerts queued since yesterday, gathered for the morning report.
+
+An unknown job name is a permanent error (dead-lettered with the list of known jobs), never a silent no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from escher.pipeline.errors import PermanentEventError
+from escher.pipeline.objects import ObjectStore
+
+__all__ = ["JOBS", "ObjectResultStore", "run_job"]
+
+
+class ObjectResultStore:
+    """``escher.scans``' ``ResultStore`` over the state storage (``reports/<kind>/<key>.json``)."""
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self.objects = objects
+
+    def put(self, kind: str, key: str, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, default=str).encode()
+        if kind == "estate":  # the latest inventory is what enrichment reads (escher.pipeline.adapters)
+            self.objects.put("estate/latest.json", data)
+        self.objects.put(f"reports/{kind}/{key}.json", data)
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        item = self.objects.get(f"reports/{kind}/{key}.json")
+        return None if item is None else dict(json.loads(item.data))
+
+    def keys(self, kind: str) -> list[str]:
+        prefix = f"reports/{kind}/"
+        return [k[len(prefix) : -len(".json")] for k in self.objects.list(prefix)]
+
+    def latest(self, kind: str) -> dict[str, Any] | None:
+        keys = self.keys(kind)
+        return self.get(kind, keys[-1]) if keys else None
+
+
+def _objects(env: Mapping[str, str]) -> ObjectStore:
+    from escher.config import resolve_paths
+    from escher.pipeline.objects import open_objects
+
+    return open_objects(env.get("ESCHER_STATE_URL") or str(resolve_paths(dict(env)).data_dir / "state"))
+
+
+def daily_scan(worker: str, params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    from escher.config import load_settings, resolve_paths
+    from escher.scans.runner import ScanOptions, run_scan
+
+    settings = load_settings(resolve_paths(dict(env)), dict(env))
+    clouds = list(params.get("clouds") or [worker])
+    result = run_scan(settings, ScanOptions(clouds=clouds), store=ObjectResultStore(_objects(env)))
+    return {"job": "daily_scan", "scan_id": result.scan_id, "findings": len(result.findings)}
+
+
+def morning_digest(worker: str, params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    from escher.pipeline.adapters import MorningQueue
+
+    objects = _objects(env)
+    day = str(params.get("day") or datetime.now(UTC).strftime("%Y-%m-%d"))
+    items = MorningQueue(objects).pending(day)
+    objects.put(f"reports/morning-digest/{day}.json", json.dumps({"day": day, "alerts": items}).encode())
+    return {"job": "morning_digest", "day": day, "alerts": len(items)}
+
+
+JOBS: dict[str, Callable[[str, Mapping[str, Any], Mapping[str, str]], dict[str, Any]]] = {
+    "daily_scan": daily_scan,
+    "morning_digest": morning_digest,
+}
+
+
+def run_job(worker: str, request: Mapping[str, Any], env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    name = request.get("job")
+    if not isinstance(name, str) or name not in JOBS:
+        raise PermanentEventError(
+            f"unknown scheduled job {name!r}",
+            hint=f"the scheduler must send {{'job': one of {', '.join(sorted(JOBS))}}}",
+        )
+    params = request.get("params") or {}
+    if not isinstance(params, dict):
+        raise PermanentEventError(
+            "the job's 'params' must be an object", hint='send {"job": ..., "params": {}}'
+        )
+    return JOBS[name](worker, params, os.environ if env is None else env)

@@ -1,0 +1,136 @@
+"""The AWS worker end to end on moto: the Lambda handler with real EventBridge / Scheduler / SQS payloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from escher.emulators import MotoEmulator
+from escher.workers.aws.handler import handler
+from tests.functional.workers.conftest import LambdaContext
+from tests.unit.pipeline.fakes import bucket_public_event, sg_open_event
+
+STATE = "escher-state-test"
+DLQ = "escher-dead-letters"
+
+
+@pytest.fixture
+def aws_worker(aws_env: MotoEmulator, worker_config: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=STATE)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
+    monkeypatch.setenv("ESCHER_STATE_URL", f"s3://{STATE}")
+    monkeypatch.setenv("ESCHER_DEAD_LETTER_URL", f"sqs://{DLQ}")
+    return {"s3": s3, "sqs": sqs, "queue_url": queue_url}
+
+
+def _seed_pii_bucket(s3: Any, name: str) -> None:
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "data_classification", "Value": "PII"}]})
+    s3.put_bucket_acl(Bucket=name, ACL="public-read")
+
+
+def _state_keys(s3: Any, prefix: str) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=STATE, Prefix=prefix).get("Contents", [])]
+
+
+def test_eventbridge_bucket_public_is_blocked_on_moto_and_audited_in_the_state_bucket(
+    aws_worker: dict[str, Any],
+) -> None:
+    s3 = aws_worker["s3"]
+    _seed_pii_bucket(s3, "my-data")
+    # the nightly scan (EventBridge Scheduler -> the same handler) records the estate: my-data holds PII
+    scan = handler({"job": "daily_scan"}, LambdaContext())
+    assert scan["job"] == "daily_scan", scan
+    # WHEN CloudTrail's PutBucketAcl arrives through EventBridge
+    result = handler(bucket_public_event("0b9c-evt-1", "my-data"), LambdaContext())
+    # THEN moto shows the bucket blocked, and the audit object is in the state bucket
+    assert result["outcome"] == "auto_resolved", result
+    assert result["severity"] == "CRITICAL"
+    block = s3.get_public_access_block(Bucket="my-data")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    [key] = _state_keys(s3, "audit/")
+    envelope = json.loads(s3.get_object(Bucket=STATE, Key=key)["Body"].read())
+    record = envelope["record"]
+    assert record["action"] == "aws.s3.block_public_access" and record["outcome"] == "verified"
+    assert {"event", "received", "decided", "fixed", "verified"} <= set(record["timings"])
+    assert _state_keys(s3, "alerts/") == [f"alerts/{result['alert_id']}.json"]
+    # a redelivery (EventBridge retries) does nothing twice
+    again = handler(bucket_public_event("0b9c-evt-1", "my-data"), LambdaContext())
+    assert again["outcome"] == "duplicate"
+    assert len(_state_keys(s3, "audit/")) == 1
+
+
+def test_security_group_open_to_world_waits_for_approval(aws_worker: dict[str, Any]) -> None:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    result = handler(sg_open_event("evt-sg-1", group), LambdaContext())
+    assert result["outcome"] == "needs_approval", result
+    assert result["severity"] == "HIGH"
+    rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    assert rules[0]["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}]  # untouched until someone approves
+    assert len(_state_keys(aws_worker["s3"], "approvals/")) == 1
+
+
+def test_unreadable_event_goes_to_the_sqs_dead_letter_queue_with_the_reason(
+    aws_worker: dict[str, Any],
+) -> None:
+    bad = {
+        "version": "0",
+        "id": "evt-bad",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2024-05-02T09:15:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"eventSource": "s3.amazonaws.com"},
+    }  # no eventName, no awsRegion
+    result = handler(bad, LambdaContext())
+    assert result["outcome"] == "dead_lettered"
+    messages = aws_worker["sqs"].receive_message(
+        QueueUrl=aws_worker["queue_url"], MessageAttributeNames=["All"], WaitTimeSeconds=0
+    )["Messages"]
+    letter = json.loads(messages[0]["Body"])
+    assert letter["source"] == "eventbridge" and letter["payload"]["id"] == "evt-bad"
+    assert "eventName" in letter["reason"]
+    assert messages[0]["MessageAttributes"]["reason"]["StringValue"] == letter["reason"]
+
+
+def test_sqs_redrive_of_a_dead_letter_replays_the_original_event(aws_worker: dict[str, Any]) -> None:
+    s3 = aws_worker["s3"]
+    _seed_pii_bucket(s3, "redriven")
+    letter = {
+        "reason": "state bucket was down",
+        "error": "StateStoreError",
+        "source": "eventbridge",
+        "payload": bucket_public_event("evt-redrive", "redriven"),
+    }
+    records = [
+        {
+            "messageId": "m-1",
+            "body": json.dumps(letter),
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "eventSource": "aws:sqs",
+        }
+    ]
+    reply = handler({"Records": records}, LambdaContext())
+    assert reply == {"batchItemFailures": []}
+    assert all(s3.get_public_access_block(Bucket="redriven")["PublicAccessBlockConfiguration"].values())
+
+
+def test_unknown_scheduled_job_is_dead_lettered(aws_worker: dict[str, Any]) -> None:
+    result = handler({"job": "make_coffee"}, LambdaContext())
+    assert result["outcome"] == "dead_lettered" and "make_coffee" in result["reason"]

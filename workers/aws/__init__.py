@@ -1,0 +1,1 @@
+"""AWS Lambda worker: ``escher.workers.aws.handler.handler`` (EventBridge, Scheduler, SQS redrive)."""
