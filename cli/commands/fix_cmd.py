@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import typer
 
 from escher.errors import EscherError
@@ -20,7 +22,7 @@ def fix(
 ) -> None:
     """Fix findings with the catalogue operation their check names."""
     from escher.cli.commands._ops_flow import run_flow
-    from escher.ops.model import Target
+    from escher.ops.model import Cloud, Target
     from escher.policy.runtime import open_runtime
     from escher.scans.fix import findings_to_fix
 
@@ -29,9 +31,13 @@ def fix(
     engine = rt.engine()
     for (operation, params_key), findings in groups.items():
         targets = [
-            Target(f.cloud, f.fix_target or f.resource_id, f.region if f.region != "global" else None)
+            Target(
+                cast(Cloud, f.cloud),
+                f.fix_target or f.resource_id,
+                f.region if f.region != "global" else None,
+            )
             for f in findings
-        ]  # type: ignore[arg-type]
+        ]
         reason = "fix " + ", ".join(f.id for f in findings)
         plan = engine.plan(operation, targets, dict(params_key), actor=str(rt.actor), reason=reason)
         run_flow(ctx, rt, plan, engine, dry_run=dry_run, yes=yes)

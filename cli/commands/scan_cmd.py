@@ -99,8 +99,7 @@ def _json(result: ScanResult) -> dict[str, Any]:
     return {
         "scan_id": result.scan_id,
         "resources": len(result.inventory.records),
-        "partial": [e.__dict__ if hasattr(e, "__dict__") else list(e.__slots__) for e in []]
-        + [
+        "partial": [
             {"cloud": e.cloud, "service": e.service, "region": e.region, "message": e.message, "code": e.code}
             for e in result.inventory.errors
         ],

@@ -150,16 +150,16 @@ def _section(doc: _Doc, report: MorningReport, section: str, short: bool) -> Non
             doc.line("No changes since the previous scan.")
     elif section in ("security", "optimization", "operational"):
         if section == "security" and not executive(report):
-            for g in report.good_news:
-                doc.line(f"OK: {g}", 9, rgb=(47, 133, 90))
+            for news in report.good_news:
+                doc.line(f"OK: {news}", 9, rgb=(47, 133, 90))
         if section == "optimization":
             doc.line(f"Total: {money(report.savings_total)}/month", bold=True, rgb=(47, 133, 90))
         if section == "operational":
             for h in report.health_ok:
                 doc.line(f"OK: {h}", 9, rgb=(47, 133, 90))
         groups: list[Group] = getattr(report, section)
-        for g in groups:
-            _group(doc, g, short)
+        for group in groups:
+            _group(doc, group, short)
     elif section == "questions":
         for q in report.questions:
             doc.line(f'"{q}"', 9)

@@ -40,10 +40,11 @@ def attr_check(
     hipaa: tuple[str, ...] = (),
     fix: str | None = None,
 ) -> None:
-    """Fail when ``ok(record.attrs[attr])`` is false; not applicable when the attribute was not read."""
+    """Fail when ``ok(record.attrs[attr])`` is false; not applicable when the collector did not set the attribute
+    (``None`` is a value: "no public access level" is how ARM says private)."""
 
     def fn(rec: Record, ctx: CheckContext) -> Outcome:
-        if attr not in rec.attrs or (rec.attrs[attr] is None and ok is not truthy):
+        if attr not in rec.attrs:  # not read (its failure is in the errors): no verdict; None is a value
             return NA
         return None if ok(rec.attrs[attr]) else Fail(message.format(value=rec.attrs[attr], id=rec.id))
 

@@ -24,7 +24,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "ec2": (20.0, 100.0),
     "cloudwatch": (50.0, 50.0),
     "iam": (15.0, 15.0),
-    "s3": (100.0, 200.0),
+    "s3": (500.0, 1000.0),  # bucket-configuration reads; no published per-second quota, stay polite
     "rds": (10.0, 40.0),
 }
 _METRIC_QUERIES_PER_CALL = 500  # GetMetricData maximum

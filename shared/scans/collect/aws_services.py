@@ -178,7 +178,8 @@ def collect_iam(c: AwsCollector, region: str) -> list[Record]:
     admin_arns = {ADMIN_POLICY_ARN}
     for pol in policies:
         if not pol["Arn"].startswith("arn:aws:iam::aws:"):
-            default = next((v for v in pol.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), {})
+            versions: list[dict[str, Any]] = pol.get("PolicyVersionList", [])
+            default: dict[str, Any] = next((v for v in versions if v.get("IsDefaultVersion")), {})
             full = policy_is_full_admin(_doc(default.get("Document")))
             if full:
                 admin_arns.add(pol["Arn"])
