@@ -78,16 +78,13 @@ def plan(
         rt, engine, operation_id, target, tag, region, parse_assignments(param, "param"), reason
     )
     decision = rt.gate().decide(the_plan)
-    emit(
-        ctx,
-        {**the_plan.to_dict(), "decision": decision.__dict__},
-        lambda: (
-            render_plan(the_plan),
-            console().print(
-                f"policy: {'allowed' if decision.allowed else 'not allowed'} ({decision.reason})"
-            ),
-        ),
-    )
+
+    def text() -> None:
+        render_plan(the_plan)
+        verdict = "allowed" if decision.allowed else "not allowed"
+        console().print(f"policy: {verdict} ({decision.reason})")
+
+    emit(ctx, {**the_plan.to_dict(), "decision": decision.__dict__}, text)
 
 
 @app.command("run")

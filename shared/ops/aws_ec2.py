@@ -233,7 +233,7 @@ def _world_open(call: Call, perms: list[dict[str, Any]]) -> list[dict[str, Any]]
         v4 = [r for r in perm.get("IpRanges", []) if r.get("CidrIp") in WORLD]
         v6 = [r for r in perm.get("Ipv6Ranges", []) if r.get("CidrIpv6") in WORLD]
         if v4 or v6:
-            part = {k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in perm}
+            part: dict[str, Any] = {k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in perm}
             part.update({"IpRanges": [{"CidrIp": r["CidrIp"]} for r in v4]} if v4 else {})
             part.update({"Ipv6Ranges": [{"CidrIpv6": r["CidrIpv6"]} for r in v6]} if v6 else {})
             out.append(part)

@@ -114,7 +114,8 @@ class CloudContext:
         modules = {"aws": aws, "azure": azure, "gcp": gcp}
         if cloud not in modules:
             raise OpError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
-        return modules[cloud].errors()
+        found: tuple[type[BaseException], ...] = modules[cloud].errors()
+        return found
 
     def is_not_found(self, cloud: str, error: BaseException) -> bool:
         from escher.clouds import aws, azure, gcp

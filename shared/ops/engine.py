@@ -251,7 +251,7 @@ class Engine:
         with self._gate(target):
             try:
                 before = op.fetch(call)
-            except (OpError, *self.ctx.sdk_errors(op.cloud)) as exc:
+            except self._errors(op.cloud) as exc:
                 return PlannedChange(target, "error", None, {}, cli, error=_explain(exc))
         wanted = op.wanted(call, before)
         holds = op.mode == "converge" and subset_holds(before, wanted)
@@ -305,7 +305,7 @@ class Engine:
             result.error = change.error
             self._audit(plan, result, "failed")
             return result
-        errors = (OpError, *self.ctx.sdk_errors(op.cloud))
+        errors = self._errors(op.cloud)
         with self._gate(target):
             try:
                 before = op.fetch(call)  # now, not the plan's copy: someone may have fixed it meanwhile
@@ -343,7 +343,7 @@ class Engine:
                     result.timings["verified"] = _now()
                     self._audit(plan, result, "verified")
                     return
-            except (OpError, *self.ctx.sdk_errors(op.cloud)) as exc:
+            except self._errors(op.cloud) as exc:
                 last_error = _explain(exc)
             if time.monotonic() >= deadline:
                 break
@@ -360,6 +360,11 @@ class Engine:
         self._audit(plan, result, "verify_failed")
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def _errors(self, cloud: str) -> tuple[type[BaseException], ...]:
+        """What a per-resource step may raise and still be reported as that resource's failure: our own
+        errors and the cloud SDK's (after its retries). Anything else is a bug and propagates."""
+        return (OpError, *self.ctx.sdk_errors(cloud))
+
     def _workers(self, n: int) -> int:
         return max(1, min(32, n))
 

@@ -5,6 +5,7 @@ Persisted behind :class:`ApprovalStore`; :class:`JsonFileApprovalStore` keeps th
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,7 +115,9 @@ class Approvals:
         self._audit(req, str(by), "approval_requested", "approval.request")
         return req
 
-    def list(self, status: Status | None = None, now: datetime | None = None) -> list[ApprovalRequest]:
+    def list(
+        self, status: Status | None = None, now: datetime | None = None
+    ) -> builtins.list[ApprovalRequest]:
         now = now or _now()
         items = sorted(self.store.all(), key=lambda r: r.requested_at)
         return [r for r in items if status is None or r.status_at(now) == status]
@@ -158,7 +161,7 @@ class Approvals:
         return req
 
     def find_approved(
-        self, operation: str, targets: list[str], params: dict[str, Any], now: datetime | None = None
+        self, operation: str, targets: builtins.list[str], params: dict[str, Any], now: datetime | None = None
     ) -> ApprovalRequest | None:
         """An approved, unexpired, unused request covering exactly this operation and parameters and targets."""
         now = now or _now()

@@ -77,7 +77,9 @@ class Template(BaseModel):
     def _consistent(self) -> Template:
         from escher.ops.model import OPERATIONS
 
-        op = OPERATIONS.get(self.operation)
+        op = OPERATIONS.find(self.operation)
+        if op is None:
+            raise ValueError(f"no operation named {self.operation!r}; see 'escher ops list'")
         fields = set(op.params.model_fields)
         unknown = (set(self.fixed) | set(self.variables)) - fields
         if unknown:

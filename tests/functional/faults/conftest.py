@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from tests.functional.ops.conftest import sink
+
+__all__ = ["sink"]
