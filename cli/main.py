@@ -67,6 +67,12 @@ app.command("fix")(fix_cmd.fix)
 app.add_typer(schedule_cmd.app, name="schedule")
 app.command("agent")(agent_cmd.agent)
 app.command("run-due")(agent_cmd.run_due_cmd)
+# the brain and the conversational client (issue 9)
+from escher.cli.commands import ask_cmd, brain_cmd  # noqa: E402
+
+app.command("ask")(ask_cmd.ask)
+app.command("chat")(ask_cmd.chat)
+app.add_typer(brain_cmd.app, name="brain")
 
 
 def _wants_json(argv: list[str]) -> bool:

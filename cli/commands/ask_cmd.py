@@ -1,0 +1,196 @@
+"""``escher ask`` and ``escher chat``: plain-language questions, plans and playbooks from the brain."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from escher.cli._render import console, emit, print_json, state
+
+if TYPE_CHECKING:
+    from escher.assist.client import Answer, Assistant
+    from escher.assist.execute import StepOutcome
+    from escher.brain.models import AskResponse
+
+DRY_RUN = typer.Option(False, "--dry-run", help="Show the plan; run nothing.")
+YES = typer.Option(False, "--yes", "-y", help="Do not ask before running a plan (needed without a terminal).")
+LOCAL = typer.Option(False, "--local", help="Use the local planner even when a brain URL is configured.")
+BRAIN_URL = typer.Option(
+    None, "--brain-url", envvar="ESCHER_BRAIN_URL", help="The brain to ask (overrides [brain] url)."
+)
+SAVE = typer.Option(False, "--save", help="Save a playbook answer to your playbooks without asking.")
+
+
+def render_answer(answer: Answer) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    r = answer.response
+    who = "brain" if answer.source == "brain" else "local planner"
+    console().print(f"[bold]{escape(r.summary)}[/]  [dim]({who}, {r.kind})[/]")
+    if r.kind == "information" and r.table and r.table.rows:
+        table = Table()
+        for col in r.table.columns:
+            table.add_column(col)
+        for row in r.table.rows[:200]:
+            table.add_row(*(escape(c) for c in row))
+        console().print(table)
+    elif r.kind == "execution":
+        table = Table(title=f"plan: {escape(r.impact)}")
+        for col in ("#", "operation", "risk", "approval", "targets"):
+            table.add_column(col)
+        for i, s in enumerate(r.steps, 1):
+            targets = ", ".join(s.targets[:3]) + (f" (+{len(s.targets) - 3})" if len(s.targets) > 3 else "")
+            if s.select_by_tags:
+                targets = targets or "tagged " + ",".join(f"{k}={v}" for k, v in s.select_by_tags.items())
+            approval = "needs approval" if s.requires_approval else "no"
+            table.add_row(str(i), s.operation_id, s.risk, approval, escape(targets))
+        console().print(table)
+        for s in r.steps:
+            for cli in s.cli[:2]:
+                console().print(f"[dim]$ {escape(cli)}[/]")
+    elif r.kind == "playbook":
+        pb = r.playbook
+        console().print(f"[bold]{escape(pb.name)}[/] [dim]{pb.id} ({', '.join(pb.clouds)}, {pb.category})[/]")
+        for i, step in enumerate(pb.steps, 1):
+            op = f" [cyan]{step.operation_id}[/]" if step.operation_id else " [dim](manual)[/]"
+            mark = {"done": "[green]done[/] ", "missing": "[yellow]missing[/] "}.get(step.status, "")
+            console().print(f"  {i}. {mark}{escape(step.title)}{op}")
+    for notice in [*answer.notices, *r.notices]:
+        console().print(f"[yellow]note:[/] {escape(notice)}")
+    for q in r.suggested_questions[:4]:
+        console().print(f"[dim]try: {escape(q)}[/]")
+
+
+def render_outcomes(outcomes: list[StepOutcome]) -> None:
+    from rich.markup import escape
+
+    style = {"executed": "green", "needs_approval": "yellow", "not_executed": "yellow", "declined": "yellow"}
+    for o in outcomes:
+        extra = f" (approval request {o.approval_request})" if o.approval_request else ""
+        console().print(f"[{style.get(o.status, 'red')}]{o.status:>14}[/] {o.step.operation_id}: "
+                        f"{escape(o.message)}{extra}")  # fmt: skip
+
+
+def _open(stack: Any, brain_url: str | None) -> Assistant:
+    from escher.assist.factory import open_assistant
+    from escher.config import load_settings, resolve_paths
+
+    paths = resolve_paths()
+    return open_assistant(load_settings(paths), paths, stack, brain_url=brain_url)
+
+
+def _exit_code(outcomes: list[StepOutcome]) -> int:
+    if any(o.status == "failed" for o in outcomes):
+        return 1
+    if any(o.status == "needs_approval" for o in outcomes):
+        return 5
+    if any(o.status in ("not_executed", "declined", "refused") for o in outcomes):
+        return 1
+    return 0
+
+
+def handle(
+    ctx: typer.Context, assistant: Assistant, query: str, *, conversation_id: str | None, dry_run: bool, yes: bool,
+    local: bool, save: bool, interactive: bool,
+) -> tuple[Answer, int]:  # fmt: skip
+    """One exchange: ask, show, and for a plan: confirm and run through the engine."""
+    answer = assistant.ask(query, conversation_id=conversation_id, local_only=local)
+    response: AskResponse = answer.response
+    as_json = state(ctx).json
+    data = answer.to_dict()
+    code = 0
+    if response.kind == "execution" and response.steps and not dry_run:
+        from escher.assist.execute import run_steps
+        from escher.policy.runtime import open_runtime
+
+        if not as_json:
+            render_answer(answer)
+        outcomes = run_steps(open_runtime(), response.steps, can_confirm=interactive and not as_json, yes=yes,
+                             confirm=lambda q: typer.confirm(q, default=False))  # fmt: skip
+        data["execution"] = [o.to_dict() for o in outcomes]
+        if as_json:
+            print_json(data)
+        else:
+            render_outcomes(outcomes)
+        return answer, _exit_code(outcomes)
+    if response.kind == "execution":
+        data["execution"] = [{"operation_id": s.operation_id, "status": "dry_run" if dry_run else "not_executed"}
+                             for s in response.steps]  # fmt: skip
+
+    def text() -> None:
+        render_answer(answer)
+        if response.kind == "execution" and dry_run:
+            console().print("[cyan]dry run:[/] nothing was executed.")
+
+    emit(ctx, data, text)
+    if response.kind == "playbook":
+        wants = save or (
+            interactive and not state(ctx).json and typer.confirm("Save this playbook?", default=False)
+        )
+        if wants:
+            from escher.assist.playbooks import save_playbook
+            from escher.config import resolve_paths
+
+            path = save_playbook(resolve_paths().data_dir, response.playbook)
+            if not state(ctx).json:
+                console().print(f"saved to {path}")
+    return answer, code
+
+
+def ask(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help='The question, e.g. "stop all dev VMs in us-east-1".'),
+    dry_run: bool = DRY_RUN,
+    yes: bool = YES,
+    local: bool = LOCAL,
+    brain_url: str | None = BRAIN_URL,
+    save: bool = SAVE,
+    conversation: str | None = typer.Option(None, "--conversation", help="Continue this conversation id."),
+) -> None:
+    """Ask in plain language: get information, an execution plan (asked before it runs) or a playbook."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        assistant = _open(stack, brain_url)
+        _, code = handle(ctx, assistant, query, conversation_id=conversation, dry_run=dry_run, yes=yes,
+                         local=local, save=save, interactive=sys.stdin.isatty())  # fmt: skip
+    raise typer.Exit(code)
+
+
+def chat(
+    ctx: typer.Context,
+    local: bool = LOCAL,
+    brain_url: str | None = BRAIN_URL,
+    dry_run: bool = DRY_RUN,
+) -> None:
+    """An interactive conversation (follow-up questions on the morning report and alerts). Ctrl-D ends it."""
+    import uuid
+    from contextlib import ExitStack
+
+    from escher.errors import EscherError
+
+    if not sys.stdin.isatty():
+        raise EscherError("escher chat needs a terminal", hint='use: escher ask "your question"')
+    conversation_id = uuid.uuid4().hex[:12]
+    with ExitStack() as stack:
+        assistant = _open(stack, brain_url)
+        console().print(
+            "[dim]Escher chat. Ask about your estate, the morning report or alerts. Ctrl-D to leave.[/]"
+        )
+        while True:
+            try:
+                query = input("you> ").strip()
+            except EOFError:
+                break
+            if not query:
+                continue
+            if query in ("exit", "quit"):
+                break
+            try:
+                handle(ctx, assistant, query, conversation_id=conversation_id, dry_run=dry_run, yes=False,
+                       local=local, save=False, interactive=True)  # fmt: skip
+            except EscherError as exc:
+                console().print(f"[red]{exc.message}[/]" + (f" [yellow]{exc.hint}[/]" if exc.hint else ""))

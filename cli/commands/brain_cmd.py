@@ -1,0 +1,54 @@
+"""``escher brain``: run the stateless brain server, and look at what it knows."""
+
+from __future__ import annotations
+
+import typer
+
+from escher.cli._render import console, emit, sub_app
+
+app = sub_app("The stateless brain: serve it, read its API and its playbook library.")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8765, "--port", help="TCP port."),
+) -> None:
+    """Serve the brain (ASGI, uvicorn). Set ANTHROPIC_API_KEY to answer with Claude; else rules only."""
+    import logging
+
+    from escher.brain.server import serve as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run(host=host, port=port)
+
+
+@app.command("openapi")
+def openapi() -> None:
+    """Print the OpenAPI document (generated from the request and response models)."""
+    from escher.brain.server import openapi_document
+    from escher.cli._render import print_json
+
+    print_json(openapi_document())
+
+
+@app.command("playbooks")
+def playbooks(
+    ctx: typer.Context, cloud: str = typer.Option("", "--cloud", help="aws, azure or gcp.")
+) -> None:
+    """List the brain's playbook library."""
+    from escher.brain.knowledge import load_knowledge
+
+    found = [p for p in load_knowledge().playbooks if not cloud or cloud in p.clouds]
+
+    def text() -> None:
+        from rich.table import Table
+
+        table = Table(title=f"{len(found)} playbooks")
+        for col in ("id", "clouds", "category", "name"):
+            table.add_column(col)
+        for p in found:
+            table.add_row(p.id, ",".join(p.clouds), p.category, p.name)
+        console().print(table)
+
+    emit(ctx, [p.model_dump(mode="json") for p in found], text)

@@ -1,0 +1,53 @@
+"""Build the assistant this installation uses from its settings: sources, brain, chat history."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from escher.assist.client import Assistant, HttpBrain
+from escher.assist.history import ChatLog, JsonlChatLog, StoreChatLog
+from escher.assist.sources import ContextSource, EstateSource, StoreSource
+from escher.config import Paths, Settings
+
+__all__ = ["open_assistant"]
+
+
+def _open_store(settings: Settings, paths: Paths, stack: ExitStack) -> Any:
+    """The knowledge store, only when this installation has one (opening it may start embedded Postgres)."""
+    from escher.lazy import is_installed
+
+    if not is_installed("escher.store.store"):
+        return None
+    from escher.store.server import pgdata_dir
+
+    if not (settings.store.database_url or pgdata_dir(paths.data_dir).exists()):
+        return None
+    from escher.store.store import Store
+
+    store = Store.open(settings, paths)
+    stack.callback(store.close)
+    return store
+
+
+def open_assistant(
+    settings: Settings,
+    paths: Paths,
+    stack: ExitStack,
+    *,
+    brain_url: str | None = None,
+    use_store: bool = True,
+) -> Assistant:
+    from escher.scans.persist import open_store as open_results
+
+    sources: list[ContextSource] = []
+    history: ChatLog = JsonlChatLog(paths.data_dir / "assist" / "chat.jsonl")
+    store = _open_store(settings, paths, stack) if use_store else None
+    if store is not None:
+        sources.append(StoreSource(store))
+        history = StoreChatLog(store)
+    sources.append(EstateSource(open_results(paths.data_dir)))
+    url = brain_url or settings.brain.url
+    brain = HttpBrain(url, timeout=settings.brain.timeout_seconds) if url else None
+    clouds = [c for c in ("aws", "azure", "gcp") if getattr(settings, c).enabled]
+    return Assistant(sources, brain, history=history, clouds=clouds)

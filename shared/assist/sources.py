@@ -1,0 +1,213 @@
+"""Where the client finds context for a question, behind one small interface.
+
+    class ContextSource(Protocol):
+        def search(self, query: str, limit: int) -> list[ContextItem]: ...
+
+- :class:`EstateSource` reads what the scans keep (``escher.scans.persist``: latest estate, cost snapshots, the
+  latest scan's findings) and sends only the resources the question is about (same parser as the planner).
+- :class:`StoreSource` adapts ``escher.store.Store`` (hybrid search over the five collections).
+- :class:`MemorySource` holds items in memory (tests, demos).
+
+Every item is metadata: scalar attributes only, strings cut short, nested documents (policies, rules, user
+data) dropped. Credentials are withheld later by :class:`escher.assist.client.Assistant` anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from escher.brain._parse import Query, canonical_env, kind_of, parse
+from escher.brain.models import ContextItem
+
+__all__ = [
+    "ContextSource",
+    "EstateSource",
+    "MemorySource",
+    "StoreSource",
+    "gather",
+    "item_from_record",
+    "relevant",
+]
+
+MAX_ITEMS = 200
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class ContextSource(Protocol):
+    def search(self, query: str, limit: int) -> list[ContextItem]: ...
+
+
+def _scalar_attrs(attrs: dict[str, Any]) -> dict[str, str | int | float | bool | None]:
+    out: dict[str, str | int | float | bool | None] = {}
+    for key, value in attrs.items():
+        if isinstance(value, bool | int | float) or value is None:
+            out[key] = value
+        elif isinstance(value, str):
+            out[key] = value[:200]
+        if len(out) >= 48:
+            break
+    return out
+
+
+def _open_to_world(attrs: dict[str, Any]) -> bool:
+    for rule in attrs.get("ingress") or []:
+        if isinstance(rule, dict) and any(c in ("0.0.0.0/0", "::/0") for c in rule.get("cidrs", []) or []):
+            return True
+    return False
+
+
+def item_from_record(rec: dict[str, Any]) -> ContextItem:
+    """A scan record (``escher.scans.model.Record.to_dict()``) as context."""
+    attrs = dict(rec.get("attrs") or {})
+    scalars = _scalar_attrs(attrs)
+    if "ingress" in attrs:
+        scalars["open_to_world"] = _open_to_world(attrs)
+    return ContextItem(
+        kind="resource",
+        id=str(rec["id"])[:512],
+        cloud=rec.get("cloud") if rec.get("cloud") in ("aws", "azure", "gcp") else None,
+        account=str(rec.get("account") or "")[:128] or None,
+        region=str(rec.get("region") or "")[:64] or None,
+        resource_type=str(rec.get("type") or "")[:128] or None,
+        name=str(rec.get("name") or "")[:256],
+        state=str(attrs.get("state") or "")[:64],
+        tags={str(k)[:128]: str(v)[:256] for k, v in list((rec.get("tags") or {}).items())[:64]},
+        attrs=scalars,
+    )
+
+
+def relevant(items: Iterable[ContextItem], q: Query, limit: int = MAX_ITEMS) -> list[ContextItem]:
+    """The resources a question is about: its kind, cloud, region, environment and named ids; nothing else."""
+    words = set(_WORD.findall(q.text.lower()))
+    scored: list[tuple[int, str, ContextItem]] = []
+    for item in items:
+        if item.kind != "resource":
+            scored.append((1, item.id, item))
+            continue
+        if q.named and item.id not in q.named and item.name not in q.text:
+            continue
+        if q.kind and kind_of(item.resource_type) != q.kind:
+            continue
+        if q.cloud and item.cloud != q.cloud:
+            continue
+        if q.region and not (item.region or "").startswith(q.region):
+            continue
+        if q.environment and canonical_env(item.environment) != q.environment:
+            continue
+        if not (q.kind or q.cloud or q.region or q.environment or q.named or q.special):
+            overlap = len(
+                words & set(_WORD.findall(f"{item.name} {item.resource_type} {item.state}".lower()))
+            )
+            if not overlap:
+                continue
+        scored.append((0, item.id, item))
+    scored.sort(key=lambda t: (t[0], t[1]))
+    return [i for _, _, i in scored[:limit]]
+
+
+class MemorySource:
+    def __init__(self, items: Sequence[ContextItem]) -> None:
+        self.items = list(items)
+
+    def search(self, query: str, limit: int) -> list[ContextItem]:
+        return relevant(self.items, parse(query), limit)
+
+
+class EstateSource:
+    """The latest estate, cost snapshots and findings kept by the scans (``escher.scans.persist``)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store  # escher.scans.persist.ResultStore
+
+    def _resources(self) -> list[ContextItem]:
+        estate = self.store.latest("estate") or {}
+        return [item_from_record(r) for r in estate.get("records", []) if isinstance(r, dict) and r.get("id")]
+
+    def _costs(self) -> list[ContextItem]:
+        out: list[ContextItem] = []
+        for key in self.store.keys("cost")[-3:]:
+            snap = self.store.get("cost", key) or {}
+            totals: dict[str, float] = {}
+            for row in snap.get("rows", []):
+                totals[row.get("service") or "other"] = totals.get(
+                    row.get("service") or "other", 0.0
+                ) + float(row.get("amount", 0.0))
+            cloud = snap.get("cloud") if snap.get("cloud") in ("aws", "azure", "gcp") else None
+            for service, amount in totals.items():
+                out.append(ContextItem(kind="report", id=f"cost:{cloud}:{service}"[:512], cloud=cloud,
+                                       name=str(service)[:256], text=f"cost on {snap.get('day', '')}",
+                                       attrs={"cost": round(amount, 2), "currency": snap.get("currency", "USD")}))  # fmt: skip
+        return out
+
+    def _findings(self) -> list[ContextItem]:
+        keys = self.store.keys("scan")
+        scan = self.store.get("scan", keys[-1]) if keys else None
+        out: list[ContextItem] = []
+        for f in (scan or {}).get("findings", [])[:100]:
+            if f.get("status") != "FAIL":
+                continue
+            out.append(ContextItem(kind="finding", id=f"{f.get('check_id')}:{f.get('resource_id')}"[:512],
+                                   cloud=f.get("cloud") if f.get("cloud") in ("aws", "azure", "gcp") else None,
+                                   region=str(f.get("region") or "")[:64] or None,
+                                   resource_type=str(f.get("resource_type") or "")[:128] or None,
+                                   name=str(f.get("title", ""))[:256], state=str(f.get("severity", "")).lower()[:64],
+                                   text=str(f.get("message", ""))[:2000]))  # fmt: skip
+        return out
+
+    def search(self, query: str, limit: int) -> list[ContextItem]:
+        q = parse(query)
+        if q.special == "cost_driver":
+            return self._costs()[:limit]
+        if q.special in ("report", "alerts"):
+            return self._findings()[:limit]
+        return relevant(self._resources(), q, limit)
+
+
+class StoreSource:
+    """``escher.store.Store``: the five collections, hybrid search. Resources are selected like the estate's."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store  # escher.store.store.Store
+
+    def search(self, query: str, limit: int) -> list[ContextItem]:
+        from escher.store.models import Collection
+
+        q = parse(query)
+        resources = [
+            _from_store_record(r) for r in self.store.list(Collection.inventory, limit=2000)
+        ]  # metadata filter locally: a plan needs every match, not the top ten
+        items = relevant([r for r in resources if r is not None], q, limit)
+        for hit in self.store.search(query, limit=10):
+            if str(hit.collection) == "inventory":
+                continue
+            items.append(ContextItem(kind=_HIT_KIND.get(str(hit.collection), "report"), id=hit.doc_id[:512],
+                                     cloud=hit.cloud if hit.cloud in ("aws", "azure", "gcp") else None,  # type: ignore[arg-type]
+                                     region=hit.region, resource_type=hit.resource_type, name=hit.title[:256],
+                                     state=str(hit.kind)[:64], text=hit.text[:2000], at=hit.at))  # fmt: skip
+        return items[:limit]
+
+
+_HIT_KIND = {"chat": "chat", "operations": "operation", "reports": "report", "alerts": "alert"}
+
+
+def _from_store_record(record: Any) -> ContextItem | None:
+    if not hasattr(record, "resource_id"):
+        return None
+    return item_from_record({
+        "id": record.resource_id, "cloud": record.cloud, "account": record.account, "region": record.region,
+        "type": record.resource_type, "name": record.name, "tags": record.tags,
+        "attrs": {**record.properties, "state": record.state},
+    })  # fmt: skip
+
+
+def gather(query: str, sources: Sequence[ContextSource], limit: int = MAX_ITEMS) -> list[ContextItem]:
+    """Ask each source, keep the first item per id, at most ``limit``."""
+    seen: dict[str, ContextItem] = {}
+    for source in sources:
+        for item in source.search(query, limit):
+            seen.setdefault(item.id, item)
+            if len(seen) >= limit:
+                return list(seen.values())
+    return list(seen.values())
