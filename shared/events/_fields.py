@@ -19,17 +19,29 @@ _MISSING: Any = object()
 class Fields:
     """A JSON object with its path from the payload root (for messages) and the source kind."""
 
-    __slots__ = ("data", "kind", "path")
+    __slots__ = ("_key", "_parent", "_path", "data", "kind")
 
-    def __init__(self, data: Any, kind: str, path: str = "") -> None:
+    def __init__(
+        self, data: Any, kind: str, path: str = "", *, parent: Fields | None = None, key: str = ""
+    ) -> None:
+        # The path string is built only when an error needs it (most reads succeed): parent + key until then.
+        self._path = path
+        self._parent = parent
+        self._key = key
         if not isinstance(data, dict):
-            raise NormalizationError(kind, path or "<root>", f"must be a JSON object, got {_type(data)}")
+            raise NormalizationError(kind, self.path or "<root>", f"must be a JSON object, got {_type(data)}")
         self.data: dict[str, Any] = data
         self.kind = kind
-        self.path = path
+
+    @property
+    def path(self) -> str:
+        if self._parent is not None:
+            return self._parent.where(self._key)
+        return self._path
 
     def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        base = self.path
+        return f"{base}.{key}" if base else key
 
     def fail(self, key: str, problem: str) -> NormalizationError:
         return NormalizationError(self.kind, self.where(key), problem)
@@ -42,11 +54,11 @@ class Fields:
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
             raise self.fail(key, "is missing")
-        return Fields(value, self.kind, self.where(key))
+        return Fields(value, self.kind, parent=self, key=key)
 
     def opt_obj(self, key: str) -> Fields | None:
         value = self.data.get(key)
-        return None if value is None else Fields(value, self.kind, self.where(key))
+        return None if value is None else Fields(value, self.kind, parent=self, key=key)
 
     def array(self, key: str, *, required: bool = False) -> list[Any]:
         value = self.data.get(key)

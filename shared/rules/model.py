@@ -189,26 +189,49 @@ class Rule(BaseModel):
 
     def match(self, event: UnifiedEvent) -> list[str] | None:
         """The reasons it matches (one per condition), or None."""
+        return _compiled(self).match(event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A rule's conditions as frozensets, built once per rule: matching is on the hot path of every event."""
+
+    event_types: frozenset[EventType]
+    clouds: frozenset[CloudProvider]
+    environments: frozenset[Environment]
+    classifications: frozenset[DataClassification]
+    resource_types: frozenset[str]
+    tags: tuple[tuple[str, frozenset[str]], ...]
+    where: tuple[Condition, ...]
+
+    def match(self, event: UnifiedEvent) -> list[str] | None:
         reasons: list[str] = []
-        for field, allowed, actual in (
-            ("event_type", self.event_type, event.event_type),
-            ("cloud", self.cloud, event.cloud_provider),
-            ("environment", self.environment, event.context.environment),
-            ("data_classification", self.data_classification, event.context.data_classification),
-        ):
-            if allowed:
-                if actual not in allowed:
-                    return None
-                reasons.append(f"{field} is {actual}")
-        if self.resource_type:
-            if event.resource.type.lower() not in {t.lower() for t in self.resource_type}:
+        if self.event_types:
+            if event.event_type not in self.event_types:
+                return None
+            reasons.append(f"event_type is {event.event_type}")
+        if self.clouds:
+            if event.cloud_provider not in self.clouds:
+                return None
+            reasons.append(f"cloud is {event.cloud_provider}")
+        ctx = event.context
+        if self.environments:
+            if ctx.environment not in self.environments:
+                return None
+            reasons.append(f"environment is {ctx.environment}")
+        if self.classifications:
+            if ctx.data_classification not in self.classifications:
+                return None
+            reasons.append(f"data_classification is {ctx.data_classification}")
+        if self.resource_types:
+            if event.resource.type.lower() not in self.resource_types:
                 return None
             reasons.append(f"resource.type is {event.resource.type}")
         if self.tags:
             lowered = {k.lower(): v.lower() for k, v in event.resource.tags.items()}
-            for key, values in self.tags.items():
-                got = lowered.get(key.lower())
-                if got is None or (values and got not in {v.lower() for v in values}):
+            for key, values in self.tags:
+                got = lowered.get(key)
+                if got is None or (values and got not in values):
                     return None
                 reasons.append(f"tag {key}={got}")
         for cond in self.where:
@@ -217,3 +240,24 @@ class Rule(BaseModel):
                 return None
             reasons.append(f"{cond.text} ({observed})")
         return reasons
+
+
+_COMPILED: dict[int, tuple[Rule, _Compiled]] = {}
+
+
+def _compiled(rule: Rule) -> _Compiled:
+    # keyed by identity (rules are frozen); the rule is kept alive in the value so the id is never reused
+    hit = _COMPILED.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    compiled = _Compiled(
+        frozenset(rule.event_type),
+        frozenset(rule.cloud),
+        frozenset(rule.environment),
+        frozenset(rule.data_classification),
+        frozenset(t.lower() for t in rule.resource_type),
+        tuple((k.lower(), frozenset(v.lower() for v in vs)) for k, vs in rule.tags.items()),
+        tuple(rule.where),
+    )
+    _COMPILED[id(rule)] = (rule, compiled)
+    return compiled

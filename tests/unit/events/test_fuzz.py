@@ -72,7 +72,8 @@ def _assert_only_typed_errors(payload: Any) -> None:
         assert exc.source_kind and exc.field, exc
         assert exc.source_kind in exc.message and exc.field in exc.message
     else:
-        assert isinstance(event, UnifiedEvent)
+        # whatever is produced is a valid event: a dump re-validates to the same event
+        assert UnifiedEvent.model_validate(event.model_dump()) == event
 
 
 @st.composite

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from escher.events import NORMALIZERS, normalize, resolve
+from escher.events import NORMALIZERS, UnifiedEvent, normalize, resolve
 from tests.unit.events._samples import RECEIVED_AT, SAMPLES, expected_path, load, sample_paths
 
 PATHS = sample_paths()
@@ -22,6 +22,7 @@ PATHS = sample_paths()
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_sample_normalizes_to_its_expected_event(path: Path) -> None:
     event = normalize(path.read_bytes(), received_at=RECEIVED_AT)
+    assert UnifiedEvent.model_validate_json(event.model_dump_json()) == event  # JSON round trip is lossless
     got = event.model_dump(mode="json")
     target = expected_path(path)
     if os.environ.get("ESCHER_REGEN_GOLDEN") == "1":
