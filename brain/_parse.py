@@ -133,6 +133,7 @@ class Query:
     text: str
     intent: str
     kind: str | None = None
+    kind_explicit: bool = False
     cloud: Cloud | None = None
     region: str | None = None
     environment: str | None = None
@@ -214,23 +215,23 @@ def parse(text: str) -> Query:
     q.wants_idle = bool(re.search(r"underutili[sz]ed|under-utili[sz]ed|\bidle\b|low cpu|underused|over-?provisioned|oversized", low))  # fmt: skip
     q.wants_unencrypted = bool(re.search(r"\bunencrypted\b|\bnot encrypted\b|\bwithout encryption\b", low))
     q.wants_orphaned = bool(re.search(r"\borphan(ed)?\b|\bunused\b|\bdangling\b", low))
-    q.kind = _kind(low, q.intent)
+    q.kind, q.kind_explicit = _kind(low, q.intent)
     q.special = _special(low, q)
     return q
 
 
-def _kind(low: str, intent: str) -> str | None:
+def _kind(low: str, intent: str) -> tuple[str | None, bool]:
     for name, pattern in _KINDS:
         if name == "snapshot" and intent == "snapshot":
             continue
         if pattern.search(low):
             if intent == "snapshot" and name == "vm":
-                return "disk"
-            return name
+                return "disk", True
+            return name, True
     return {
         "stop": "vm", "start": "vm", "restart": "vm", "resize": "vm", "make_private": "bucket",
         "versioning": "bucket", "snapshot": "disk", "restrict": "firewall", "tag": "vm",
-    }.get(intent)  # fmt: skip
+    }.get(intent), False  # fmt: skip
 
 
 def _special(low: str, q: Query) -> str | None:

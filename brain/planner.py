@@ -101,6 +101,11 @@ def is_open_to_world(item: ContextItem) -> bool:
     return _truthy(item.attrs.get("open_to_world")) or "0.0.0.0/0" in str(item.attrs.get("source_ranges", ""))
 
 
+def is_unencrypted(item: ContextItem) -> bool:
+    """Known to be unencrypted (unknown is not unencrypted: Azure and GCP encrypt at rest by default)."""
+    return any(key in item.attrs and not _truthy(item.attrs[key]) for key in ("encrypted", "encryption"))
+
+
 def is_underutilized(item: ContextItem) -> bool:
     cpu = item.attrs.get("cpu_avg_30d", item.attrs.get("cpu_max_daily_7d"))
     return isinstance(cpu, int | float) and not isinstance(cpu, bool) and cpu < _IDLE_CPU
@@ -167,6 +172,13 @@ class Planner:
     # -- execution -------------------------------------------------------------------------------------------
     def _execution(self, req: AskRequest, q: Query, filters: Filters) -> AskResponse:
         kind = q.kind or "vm"
+        if not q.kind_explicit:  # "resume orders-dev": the kind is the named resource's
+            named = self.select(req.context, q, None, use_state=False)
+            kinds = {kind_of(i.resource_type) for i in named if i.name and _mentions(q.text, i.name) or i.id in q.named}
+            if len(kinds) == 1 and None not in kinds:
+                kind = kinds.pop() or kind
+                if q.intent == "snapshot" and kind == "vm":
+                    kind = "disk"
         table = OPS.get((q.intent, kind))
         if table is None:
             return InformationResponse(
@@ -236,7 +248,7 @@ class Planner:
         if q.intent == "restrict":
             items = [i for i in items if is_open_to_world(i)]
         if q.wants_unencrypted or q.intent == "encrypt":
-            items = [i for i in items if not _truthy(i.attrs.get("encrypted", i.attrs.get("encryption")))]
+            items = [i for i in items if is_unencrypted(i)]
         if q.older_than_days is not None:
             items = [i for i in items if (_age_days(i) or 0) > q.older_than_days]
         if q.wants_orphaned and kind == "snapshot":
