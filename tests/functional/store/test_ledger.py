@@ -53,9 +53,9 @@ def big_ledger(
     data_dir = tmp_path_factory.mktemp("ledger") / "data"
     data_dir.mkdir()
     started = time.perf_counter()
-    with Store.open(paths=Paths(data_dir.parent / "cfg", data_dir), url=postgres.url(name)) as store:
-        with store.bulk_index():
-            store.put_many(_records(N))
+    paths = Paths(data_dir.parent / "cfg", data_dir)
+    with Store.open(paths=paths, url=postgres.url(name)) as store, store.bulk_index():
+        store.put_many(_records(N))
     print(f"built {N} chained records in {time.perf_counter() - started:.1f}s")
     yield name, data_dir
     with psycopg.connect(postgres.url(), autocommit=True) as conn:
