@@ -174,7 +174,11 @@ class Planner:
         kind = q.kind or "vm"
         if not q.kind_explicit:  # "resume orders-dev": the kind is the named resource's
             named = self.select(req.context, q, None, use_state=False)
-            kinds = {kind_of(i.resource_type) for i in named if i.name and _mentions(q.text, i.name) or i.id in q.named}
+            kinds = {
+                kind_of(i.resource_type)
+                for i in named
+                if (i.name and _mentions(q.text, i.name)) or i.id in q.named
+            }
             if len(kinds) == 1 and None not in kinds:
                 kind = kinds.pop() or kind
                 if q.intent == "snapshot" and kind == "vm":

@@ -16,8 +16,16 @@ def r(id: str, cloud: str, type_: str, region: str, *, name: str = "", state: st
     t = dict(tags or {})
     if env:
         t["env"] = env
-    return ContextItem(id=id, cloud=cloud, resource_type=type_, region=region, name=name, state=state, tags=t,  # type: ignore[arg-type]
-                       attrs=attrs)  # type: ignore[arg-type]
+    return ContextItem(
+        id=id,
+        cloud=cloud,
+        resource_type=type_,
+        region=region,
+        name=name,
+        state=state,
+        tags=t,  # type: ignore[arg-type]
+        attrs=attrs,
+    )  # type: ignore[arg-type]
 
 
 ESTATE: list[ContextItem] = [

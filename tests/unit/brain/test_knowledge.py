@@ -15,7 +15,12 @@ def test_library_size_and_spread() -> None:
     k = load_knowledge()
     assert len(k.playbooks) >= 40
     categories = Counter(p.category for p in k.playbooks)
-    assert set(categories) == {"disaster_recovery", "security_hardening", "cost_cleanup", "incident_first_aid"}
+    assert set(categories) == {
+        "disaster_recovery",
+        "security_hardening",
+        "cost_cleanup",
+        "incident_first_aid",
+    }
     for cloud in ("aws", "azure", "gcp"):
         assert sum(cloud in p.clouds for p in k.playbooks) >= 12, cloud
     assert len(k.cli) >= 15 and len(k.practices) >= 10

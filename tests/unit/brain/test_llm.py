@@ -72,7 +72,9 @@ def test_invented_operations_targets_and_parameters_are_dropped() -> None:
 
 def test_a_playbook_from_the_library() -> None:
     fake = FakeAnthropic()
-    fake.queue(tool_use("propose_playbook", {"playbook_id": "aws-sec-public-buckets", "summary": "close them"}))
+    fake.queue(
+        tool_use("propose_playbook", {"playbook_id": "aws-sec-public-buckets", "summary": "close them"})
+    )
     resp = ask(brain(fake), "playbook for public buckets")
     assert isinstance(resp, PlaybookResponse) and resp.playbook.id == "aws-sec-public-buckets"
 

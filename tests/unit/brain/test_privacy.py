@@ -48,9 +48,15 @@ def test_findings_name_the_kind_and_place_never_the_value() -> None:
 
 
 def test_scrub_withholds_credentials_and_secret_named_fields() -> None:
-    data = {"tags": {"env": "dev", "db_password": "anything", "note": canaries.JWT}, "text": canaries.GCP_PRIVATE_KEY}
+    data = {
+        "tags": {"env": "dev", "db_password": "anything", "note": canaries.JWT},
+        "text": canaries.GCP_PRIVATE_KEY,
+    }
     clean, withheld = scrub(data)
-    assert clean == {"tags": {"env": "dev", "db_password": "[withheld]", "note": "[withheld]"}, "text": "[withheld]"}
+    assert clean == {
+        "tags": {"env": "dev", "db_password": "[withheld]", "note": "[withheld]"},
+        "text": "[withheld]",
+    }
     assert len(withheld) == 3
     assert canaries.leaked(json.dumps(clean)) == []
 
