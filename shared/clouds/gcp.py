@@ -12,13 +12,27 @@ from typing import Any
 
 from escher.lazy import require
 
-__all__ = ["COMPUTE_CLIENTS", "compute_client", "credentials", "errors", "sqladmin", "storage_client"]
+__all__ = [
+    "COMPUTE_CLIENTS",
+    "OPERATIONS_CLIENTS",
+    "compute_client",
+    "credentials",
+    "errors",
+    "sqladmin",
+    "storage_client",
+]
 
 COMPUTE_CLIENTS = {
     "instances": "InstancesClient",
     "snapshots": "SnapshotsClient",
     "disks": "DisksClient",
     "firewalls": "FirewallsClient",
+}
+# The clients that poll long-running operations (ExtendedOperation.result()), keyed as each transport caches them.
+OPERATIONS_CLIENTS = {
+    "zone_operations": "ZoneOperationsClient",
+    "region_operations": "RegionOperationsClient",
+    "global_operations": "GlobalOperationsClient",
 }
 
 
@@ -41,16 +55,27 @@ def compute_client(kind: str, *, credentials_: Any = None, session_adapter: Any 
 
     ``session_adapter`` (a ``requests`` transport adapter) is mounted on the transport's ``AuthorizedSession``:
     tests replay recorded-shape responses there, a proxy can sit there; the SDK's own code runs unchanged.
+
+    A mutating call returns an ``ExtendedOperation`` that polls through a *separate* operations client, which
+    the transport builds on first use from the credentials alone: without the endpoint override and without
+    the session adapter. So the operations clients are built here the same way as the client itself and put
+    in the transport's cache of them (``_extended_operations_services``, where the transport looks first):
+    polling goes where the call went.
     """
+    creds = credentials_ if credentials_ is not None else credentials()
+    client = _build_compute(COMPUTE_CLIENTS[kind], creds, session_adapter)
+    transport = client._transport
+    for key, class_name in OPERATIONS_CLIENTS.items():
+        transport._extended_operations_services[key] = _build_compute(class_name, creds, session_adapter)
+    return client
+
+
+def _build_compute(class_name: str, creds: Any, session_adapter: Any) -> Any:
     compute = require("google.cloud.compute_v1", "gcp")
     options: dict[str, Any] = {}
     if endpoint := os.environ.get("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE"):
         options["api_endpoint"] = endpoint.rstrip("/").removesuffix("/compute/v1")
-    client = getattr(compute, COMPUTE_CLIENTS[kind])(
-        credentials=credentials_ if credentials_ is not None else credentials(),
-        transport="rest",
-        client_options=options or None,
-    )
+    client = getattr(compute, class_name)(credentials=creds, transport="rest", client_options=options or None)
     if session_adapter is not None:
         session = client._transport._session  # the transport's requests.Session (typed attribute)
         session.mount("https://", session_adapter)

@@ -219,3 +219,167 @@ def test_cloud_sql_start_polls_a_running_operation(sink: MemoryAuditSink) -> Non
     result = run(engine_for(replay, sink), "gcp.sql.start_instance", [Target("gcp", SQL)])
     assert result.ok, result.to_dict()
     replay.done()
+
+
+# -- successful changes, and long-running operations polled through the same (injected) transport ---------------
+def zone_op_path(name: str) -> str:
+    return f"{BASE}/operations/{name}"
+
+
+def running(kind: str) -> dict[str, Any]:
+    return {**operation(kind), "status": "RUNNING", "progress": 0}
+
+
+def test_start_instance_polls_a_running_operation_until_done(sink: MemoryAuditSink) -> None:
+    # The POST answers RUNNING; the SDK's ExtendedOperation polls zoneOperations.get through the operations
+    # client, which must use the same session (adapter) as the instances client: RUNNING once, then DONE.
+    replay = Replay(
+        Exchange("GET", f"{BASE}/instances/web-1", instance("TERMINATED")),
+        Exchange("GET", f"{BASE}/instances/web-1", instance("TERMINATED")),
+        Exchange("POST", f"{BASE}/instances/web-1/start", running("start")),
+        Exchange("GET", zone_op_path("operation-start"), running("start")),
+        Exchange("GET", zone_op_path("operation-start"), operation("start")),
+        Exchange("GET", f"{BASE}/instances/web-1", instance("RUNNING")),
+    )
+    result = run(engine_for(replay, sink), "gcp.compute.start_instance", [Target("gcp", INSTANCE)])
+    assert result.ok, result.to_dict()
+    replay.done()
+    assert [f"{s.method} {s.path}" for s in replay.sent[2:5]] == [
+        f"POST {BASE}/instances/web-1/start",
+        f"GET {zone_op_path('operation-start')}",
+        f"GET {zone_op_path('operation-start')}",
+    ]
+    assert replay.bodies("POST") == [None]
+    assert (result.results[0].after or {})["status"] == "RUNNING"
+
+
+def test_an_operation_that_ends_in_error_is_the_resource_s_failure(sink: MemoryAuditSink) -> None:
+    failed = {
+        **operation("start"),
+        "httpErrorStatusCode": 400,
+        "httpErrorMessage": "BAD REQUEST",
+        "error": {
+            "errors": [
+                {
+                    "code": "ZONE_RESOURCE_POOL_EXHAUSTED",
+                    "message": "The zone 'projects/acme-prod/zones/us-central1-a' does not have enough resources",
+                }
+            ]
+        },
+    }
+    replay = Replay(
+        Exchange("GET", f"{BASE}/instances/web-1", instance("TERMINATED")),
+        Exchange("GET", f"{BASE}/instances/web-1", instance("TERMINATED")),
+        Exchange("POST", f"{BASE}/instances/web-1/start", running("start")),
+        Exchange("GET", zone_op_path("operation-start"), failed),
+    )
+    result = run(engine_for(replay, sink), "gcp.compute.start_instance", [Target("gcp", INSTANCE)])
+    replay.done()
+    (res,) = result.results
+    assert res.outcome == "failed" and "BAD REQUEST" in (res.error or "")
+
+
+def test_reset_of_a_running_instance(sink: MemoryAuditSink) -> None:
+    replay = Replay(
+        Exchange("GET", f"{BASE}/instances/web-1", instance("RUNNING")),
+        Exchange("GET", f"{BASE}/instances/web-1", instance("RUNNING")),
+        Exchange("POST", f"{BASE}/instances/web-1/reset", operation("reset")),
+        Exchange("GET", f"{BASE}/instances/web-1", instance("RUNNING")),
+    )
+    result = run(engine_for(replay, sink), "gcp.compute.reset_instance", [Target("gcp", INSTANCE)])
+    assert result.ok and result.counts() == {"verified": 1}, result.to_dict()
+    replay.done()
+    assert [s.path for s in replay.sent if s.method == "POST"] == [f"{BASE}/instances/web-1/reset"]
+
+
+DISK = "projects/acme-prod/zones/us-central1-a/disks/web-1-boot"
+SNAPSHOTS = "/compute/v1/projects/acme-prod/global/snapshots"
+
+
+def disk_body() -> dict[str, Any]:
+    return {
+        "kind": "compute#disk",
+        "id": "8765",
+        "name": "web-1-boot",
+        "sizeGb": "10",
+        "zone": LINK,
+        "status": "READY",
+        "type": f"{LINK}/diskTypes/pd-balanced",
+        "selfLink": f"{LINK}/disks/web-1-boot",
+    }
+
+
+def not_found(what: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": 404,
+            "message": f"The resource '{what}' was not found",
+            "errors": [
+                {"message": f"The resource '{what}' was not found", "domain": "global", "reason": "notFound"}
+            ],
+        }
+    }
+
+
+def snapshot_body(name: str, key: str) -> dict[str, Any]:
+    return {
+        "kind": "compute#snapshot",
+        "id": "5555",
+        "name": name,
+        "status": "READY",
+        "sourceDisk": f"{LINK}/disks/web-1-boot",
+        "diskSizeGb": "10",
+        "storageBytes": "1048576",
+        "labels": {"escher-key": key},
+        "selfLink": f"https://compute.googleapis.com{SNAPSHOTS}/{name}",
+    }
+
+
+def test_create_disk_snapshot_with_a_deterministic_name(sink: MemoryAuditSink) -> None:
+    from escher.ops.engine import Plan
+
+    target = Target("gcp", DISK)
+    fixed = Plan.__new__(Plan)  # the key depends on the plan id and target only
+    fixed.plan_id = "event-7"
+    key = Plan.key_for(fixed, target)
+    name = f"web-1-boot-escher-{key[:10]}"
+    disk_path = f"{BASE}/disks/web-1-boot"
+    gone = not_found(f"projects/acme-prod/global/snapshots/{name}")
+    replay = Replay(
+        Exchange("GET", disk_path, disk_body()),
+        Exchange("GET", f"{SNAPSHOTS}/{name}", gone, status=404),
+        Exchange("GET", disk_path, disk_body()),
+        Exchange("GET", f"{SNAPSHOTS}/{name}", gone, status=404),
+        Exchange("POST", f"{disk_path}/createSnapshot", running("createSnapshot")),
+        Exchange("GET", zone_op_path("operation-createSnapshot"), operation("createSnapshot")),
+        Exchange("GET", disk_path, disk_body()),
+        Exchange("GET", f"{SNAPSHOTS}/{name}", snapshot_body(name, key)),
+    )
+    engine = engine_for(replay, sink)
+    plan = engine.plan("gcp.compute.create_disk_snapshot", [target], actor="user:alice", plan_id="event-7")
+    result = engine.execute(plan)
+    assert result.ok, result.to_dict()
+    replay.done()
+    assert replay.bodies("POST") == [{"name": name, "labels": {"escher-key": key}}]
+    assert result.results[0].details["snapshot_id"] == f"projects/acme-prod/global/snapshots/{name}"
+
+
+def test_delete_snapshot_polls_the_global_operation(sink: MemoryAuditSink) -> None:
+    snap = "projects/acme-prod/global/snapshots/old-1"
+    glob_op = {**running("delete"), "targetLink": f"https://compute.googleapis.com{SNAPSHOTS}/old-1"}
+    glob_op.pop("zone")
+    glob_op["selfLink"] = (
+        "https://compute.googleapis.com/compute/v1/projects/acme-prod/global/operations/operation-delete"
+    )
+    ops_path = "/compute/v1/projects/acme-prod/global/operations/operation-delete"
+    replay = Replay(
+        Exchange("GET", f"{SNAPSHOTS}/old-1", snapshot_body("old-1", "k")),
+        Exchange("GET", f"{SNAPSHOTS}/old-1", snapshot_body("old-1", "k")),
+        Exchange("DELETE", f"{SNAPSHOTS}/old-1", glob_op),
+        Exchange("GET", ops_path, {**glob_op, "status": "DONE", "progress": 100}),
+        Exchange("GET", f"{SNAPSHOTS}/old-1", not_found(snap), status=404),
+    )
+    result = run(engine_for(replay, sink), "gcp.compute.delete_snapshot", [Target("gcp", snap)])
+    assert result.ok, result.to_dict()
+    replay.done()
+    assert result.results[0].before == {"exists": True} and result.results[0].after == {"exists": False}
