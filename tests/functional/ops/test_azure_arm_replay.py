@@ -333,3 +333,109 @@ def test_sql_remove_firewall_rule(sink: MemoryAuditSink) -> None:
 def test_a_malformed_arm_id_is_a_clear_error(sink: MemoryAuditSink, bad: str) -> None:
     result = run(engine_for(Replay(), sink), "azure.compute.deallocate_vm", [Target("azure", bad)])
     assert "is not an Azure resource id of the expected type" in (result.results[0].error or "")
+
+
+# -- successful changes of the operations above that had only a no-op or a refusal ---------------------------
+def location_accepted(name: str) -> dict[str, str]:
+    """A 202 the way Compute and SQL answer long-running POSTs: poll the Location URL until it is not 202."""
+    return {
+        "Location": f"https://management.azure.com/subscriptions/{SUB}/providers/Microsoft.Compute"
+        f"/locations/eastus/operations/{name}?monitor=true&api-version=2024-07-01",
+        "Retry-After": "0",
+    }
+
+
+def op_path(name: str) -> str:
+    return f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/eastus/operations/{name}"
+
+
+def test_start_vm_posts_start_and_follows_the_location_header(sink: MemoryAuditSink) -> None:
+    replay = Replay(
+        Exchange("GET", VM, vm_body("deallocated"), query="$expand=instanceView"),  # plan
+        Exchange("GET", VM, vm_body("deallocated"), query="$expand=instanceView"),  # execute re-reads
+        Exchange("POST", f"{VM}/start", None, status=202, headers=location_accepted("op-start")),
+        Exchange("GET", op_path("op-start"), None, status=202, headers=location_accepted("op-start")),
+        Exchange("GET", op_path("op-start"), None, status=200),
+        Exchange("GET", VM, vm_body("running")),  # verify
+    )
+    result = run(engine_for(replay, sink), "azure.compute.start_vm", [Target("azure", VM)])
+    assert result.ok, result.to_dict()
+    replay.done()
+    (res,) = result.results
+    assert (res.before or {})["power_state"] == "deallocated"
+    assert (res.after or {})["power_state"] == "running"
+    post = next(s for s in replay.sent if s.method == "POST")
+    assert post.body is None and "api-version=" in post.query
+    assert [r.outcome for r in sink.records if r.action == "azure.compute.start_vm"][-2:] == [
+        "succeeded",
+        "verified",
+    ]
+
+
+def test_restart_vm_runs_once_on_a_running_vm(sink: MemoryAuditSink) -> None:
+    # an action: the VM is "running" before and after, yet the restart is sent (once), then verified
+    replay = Replay(
+        Exchange("GET", VM, vm_body("running")),
+        Exchange("GET", VM, vm_body("running")),
+        Exchange("POST", f"{VM}/restart", None, status=202, headers=async_accepted()),
+        Exchange("GET", op_path("op-1"), {"status": "InProgress", "name": "op-1"}),
+        Exchange("GET", op_path("op-1"), {"status": "Succeeded", "name": "op-1"}),
+        Exchange("GET", VM, vm_body("running")),
+    )
+    result = run(engine_for(replay, sink), "azure.compute.restart_vm", [Target("azure", VM)])
+    assert result.ok and result.counts() == {"verified": 1}, result.to_dict()
+    replay.done()
+    assert [s.method + " " + s.path for s in replay.sent if s.method == "POST"] == [f"POST {VM}/restart"]
+
+
+def test_require_secure_transfer_patches_https_and_tls(sink: MemoryAuditSink) -> None:
+    old = account_body(False, https=False)
+    old["properties"]["minimumTlsVersion"] = "TLS1_0"
+    new = account_body(False, https=True)
+    replay = Replay(
+        Exchange("GET", ACCOUNT, old),
+        Exchange("GET", ACCOUNT, old),
+        Exchange("PATCH", ACCOUNT, new),
+        Exchange("GET", ACCOUNT, new),
+    )
+    result = run(
+        engine_for(replay, sink), "azure.storage.require_secure_transfer", [Target("azure", ACCOUNT)]
+    )
+    assert result.ok, result.to_dict()
+    replay.done()
+    assert replay.bodies("PATCH") == [
+        {"properties": {"supportsHttpsTrafficOnly": True, "minimumTlsVersion": "TLS1_2"}}
+    ]
+    (res,) = result.results
+    assert res.before == {
+        "allow_blob_public_access": False,
+        "https_only": False,
+        "minimum_tls_version": "TLS1_0",
+    }
+    assert res.after == {
+        "allow_blob_public_access": False,
+        "https_only": True,
+        "minimum_tls_version": "TLS1_2",
+    }
+
+
+def test_sql_resume_database_polls_the_location_until_done(sink: MemoryAuditSink) -> None:
+    monitor = f"/subscriptions/{SUB}/providers/Microsoft.Sql/locations/eastus/databaseOperationResults/op-9"
+    accepted = {
+        "Location": f"https://management.azure.com{monitor}?api-version=2021-11-01",
+        "Retry-After": "0",
+    }
+    replay = Replay(
+        Exchange("GET", SQL_DB, db_body("Paused")),
+        Exchange("GET", SQL_DB, db_body("Paused")),
+        Exchange("POST", f"{SQL_DB}/resume", None, status=202, headers=accepted),
+        Exchange("GET", monitor, None, status=202, headers=accepted),
+        Exchange("GET", monitor, db_body("Resuming"), status=200),
+        Exchange("GET", SQL_DB, db_body("Online")),
+    )
+    result = run(engine_for(replay, sink), "azure.sql.resume_database", [Target("azure", SQL_DB)])
+    assert result.ok, result.to_dict()
+    replay.done()
+    assert result.results[0].before == {"status": "Paused"} and result.results[0].after == {
+        "status": "Online"
+    }
