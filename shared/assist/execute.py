@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from escher.brain.models import PlanStep
 
 if TYPE_CHECKING:
-    from escher.ops.engine import Authorizer, Decision, Engine, Plan
+    from escher.ops.engine import Decision, Engine, Plan
     from escher.policy.runtime import Runtime
 
 __all__ = ["StepOutcome", "authorize_step", "run_steps", "synthetic_plan"]
@@ -51,7 +51,7 @@ def synthetic_plan(step: PlanStep, actor: str = "escher-ask") -> Plan:
     )
 
 
-def authorize_step(step: PlanStep, plan: Plan, gate: Authorizer | Any) -> Decision:
+def authorize_step(step: PlanStep, plan: Plan, gate: Any) -> Decision:
     """The gate's decision, hardened: a destructive step is never allowed as merely 'low-risk'."""
     from escher.ops.engine import Decision
 

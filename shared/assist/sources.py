@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from escher.brain._parse import Query, canonical_env, kind_of, parse
 from escher.brain.models import ContextItem
@@ -189,7 +189,12 @@ class StoreSource:
         return items[:limit]
 
 
-_HIT_KIND = {"chat": "chat", "operations": "operation", "reports": "report", "alerts": "alert"}
+_HIT_KIND: dict[str, Literal["chat", "operation", "report", "alert"]] = {
+    "chat": "chat",
+    "operations": "operation",
+    "reports": "report",
+    "alerts": "alert",
+}
 
 
 def _from_store_record(record: Any) -> ContextItem | None:
