@@ -2,10 +2,11 @@
 
 One stack per cloud (``escher-extend/<cloud>``), the program inline (:func:`escher.infra.program.declare`),
 the backend local by default (``file://<data dir>/pulumi``) or any Pulumi backend via ``PULUMI_BACKEND_URL``.
-After ``up``: the outputs are kept in ``<data dir>/extend/<cloud>-outputs.json``, the user's credentials for
-the other clouds are written to the new secret store (never through Pulumi), and ``<data dir>/extend/
-state.json`` records that the CLI is now a thin client for that cloud. ``destroy`` exports the state bucket
-into the data dir first, then destroys; the WORM audit store is retained and explained.
+After ``up``: the outputs are kept in ``<data dir>/extend/<cloud>-outputs.json`` and ``<data dir>/extend/
+state.json`` records that the CLI is now a thin client for that cloud; only then are the user's credentials
+for the other clouds written to the new secret store (never through Pulumi), by a writer built from those
+outputs. ``destroy`` exports the state store into the data dir first (:mod:`escher.infra.export`, through
+``escher.state``) and destroys only if every object arrived; the WORM audit store is retained and explained.
 
 Pulumi's own errors become :class:`InfraError` with advice; the Pulumi CLI missing is said exactly, with how
 to install it and that ``--plan`` works without it.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from escher.config import Paths
+from escher.errors import EscherError
 from escher.infra.program import InfraError
 
 if TYPE_CHECKING:
@@ -159,6 +161,8 @@ def load_outputs(paths: Paths, cloud: str) -> dict[str, Any]:
 class StackLike(Protocol):
     def up(self, *, on_event: Callable[[Any], Any] | None = ...) -> Any: ...
 
+    def outputs(self) -> Mapping[str, Any]: ...
+
     def destroy(self, *, on_event: Callable[[Any], Any] | None = ...) -> Any: ...
 
     def set_config(self, key: str, value: Any) -> None: ...
@@ -169,6 +173,9 @@ StackFactory = Callable[["ExtensionSpec | None", str, dict[str, str]], StackLike
 
 class CredentialWriter(Protocol):
     def write(self, name: str, value: str) -> None: ...
+
+
+WriterFactory = Callable[[Mapping[str, Any]], CredentialWriter]
 
 
 class StateExporter(Protocol):
@@ -272,7 +279,7 @@ def extend(
     paths: Paths,
     *,
     credentials: Mapping[str, str],
-    writer: CredentialWriter | None,
+    writer: WriterFactory | None,
     on_event: Callable[[Any], Any] | None = None,
     stack_factory: StackFactory = automation_stack,
     env: Mapping[str, str] | None = None,
@@ -295,13 +302,7 @@ def extend(
         raise translate_error(exc, cloud) from exc
     outputs = _plain_outputs(getattr(result, "outputs", {}) or {})
     summary = getattr(getattr(result, "summary", None), "resource_changes", None) or {}
-    stored, missing = [], []
-    for name in spec.credential_names:
-        if name in credentials and writer is not None:
-            writer.write(name, credentials[name])
-            stored.append(name)
-        else:
-            missing.append(name)
+    # outputs and mode first: the deployment happened, whatever the credential writes do next
     path = save_outputs(paths, cloud, outputs)
     local.clouds[cloud] = {
         "mode": "thin-client",
@@ -313,6 +314,23 @@ def extend(
     }
     local.record_run(cloud, "extend", "succeeded", changes=dict(summary))
     local.save()
+    stored: list[str] = []
+    wanted = [n for n in spec.credential_names if n in credentials]
+    missing = [n for n in spec.credential_names if n not in credentials or writer is None]
+    if wanted and writer is not None:
+        name = wanted[0]
+        try:
+            store = writer(outputs)
+            for name in wanted:
+                store.write(name, credentials[name])
+                stored.append(name)
+        except EscherError as exc:  # InfraError, or MissingExtraError when the cloud's SDK is absent
+            local.record_run(cloud, "credentials", "failed", stored=list(stored), failed=name)
+            local.save()
+            raise InfraError(
+                f"Escher is deployed on {cloud}, but storing the {name} credentials failed: {exc.message}",
+                hint=exc.hint,
+            ) from exc
     return ExtendResult(cloud, outputs, path, dict(summary), stored, missing)
 
 
@@ -339,13 +357,27 @@ def destroy(
     stack_factory: StackFactory = automation_stack,
     env: Mapping[str, str] | None = None,
 ) -> DestroyResult:
-    """Export the cloud's state into the data dir (nothing lost), then destroy; back to Local Only."""
+    """Export the cloud's state into the data dir (nothing lost), then destroy; back to Local Only.
+
+    The outputs come from the local record, else from the stack itself; a stack without outputs has nothing
+    to export. A failed export raises before ``destroy`` is called.
+    """
     require_pulumi(env)
-    outputs = load_outputs(paths, cloud)
     local = LocalState.load(paths)
-    dest = paths.data_dir / "exports" / f"{cloud}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
-    count = exporter.export(cloud, outputs, dest) if outputs else 0
     stack = stack_factory(None, cloud, stack_env(paths, env))
+    outputs = load_outputs(paths, cloud)
+    if not outputs:
+        try:
+            outputs = _plain_outputs(stack.outputs() or {})
+        except _pulumi_errors() as exc:
+            raise translate_error(exc, cloud) from exc
+    dest = paths.data_dir / "exports" / f"{cloud}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+    try:
+        count = exporter.export(cloud, outputs, dest) if outputs else 0
+    except InfraError as exc:
+        local.record_run(cloud, "destroy", "export failed", error=exc.message[-300:])
+        local.save()
+        raise
     try:
         stack.destroy(on_event=on_event)
     except _pulumi_errors() as exc:

@@ -78,7 +78,7 @@ def extend(
 
     from escher.infra import driver
     from escher.infra.bundle import build_bundle
-    from escher.infra.stores import collect_credentials, writer_for
+    from escher.infra.credentials import collect_credentials, writer_for
 
     driver.require_pulumi()  # say so before building anything
     bundle = build_bundle(cloud.value, source_root=REPO_ROOT, cache_dir=paths.data_dir / "bundles")
@@ -99,15 +99,13 @@ def extend(
             if pre is not None:
                 progress.update(task, description=f"{pre.metadata.op.value} {pre.metadata.type}")
 
-        class LazyWriter:
-            """Created after ``up``: the secret store exists only then."""
-
-            def write(self, name: str, value: str) -> None:
-                writer_for(cloud.value, driver.load_outputs(paths, cloud.value), spec.name_prefix).write(
-                    name, value
-                )
-
-        result = driver.extend(spec, paths, credentials=credentials, writer=LazyWriter(), on_event=on_event)
+        result = driver.extend(
+            spec,
+            paths,
+            credentials=credentials,
+            writer=writer_for(cloud.value, spec.name_prefix),  # built from the outputs after up
+            on_event=on_event,
+        )
     data = {
         "cloud": result.cloud,
         "outputs": result.outputs,
@@ -141,7 +139,7 @@ def destroy(
     """Export all state into the local store, then remove Escher from the cloud (back to Local Only)."""
     from escher.config import resolve_paths
     from escher.infra import driver
-    from escher.infra.stores import BucketExporter
+    from escher.infra.export import StoreExporter
 
     paths = resolve_paths()
     driver.require_pulumi()
@@ -154,7 +152,7 @@ def destroy(
         return
     if not yes and not typer.confirm(f"Export state and destroy Escher in {', '.join(clouds)}?"):
         raise typer.Abort()
-    results = [driver.destroy(c, paths, exporter=BucketExporter()) for c in clouds]
+    results = [driver.destroy(c, paths, exporter=StoreExporter()) for c in clouds]
 
     def text() -> None:
         for r in results:

@@ -21,8 +21,8 @@ def test_extend_then_destroy_aws(tmp_path: Path) -> None:
     from escher.config import Paths
     from escher.infra import driver
     from escher.infra.bundle import build_bundle
+    from escher.infra.export import StoreExporter
     from escher.infra.spec import spec_from_settings
-    from escher.infra.stores import BucketExporter
 
     paths = Paths(config_dir=tmp_path / "cfg", data_dir=tmp_path / "data")
     bundle = build_bundle("aws", source_root=REPO, cache_dir=paths.data_dir / "bundles")
@@ -31,5 +31,5 @@ def test_extend_then_destroy_aws(tmp_path: Path) -> None:
     try:
         assert result.outputs["state_bucket"].startswith("escher-state-")
     finally:
-        destroyed = driver.destroy("aws", paths, exporter=BucketExporter())
+        destroyed = driver.destroy("aws", paths, exporter=StoreExporter())
     assert destroyed.exported_objects >= 0

@@ -11,10 +11,10 @@ import pytest
 
 from escher.config import Paths, Settings
 from escher.infra import driver
+from escher.infra.credentials import collect_credentials
 from escher.infra.permissions import operation_permissions
 from escher.infra.program import InfraError
 from escher.infra.spec import ExtensionSpec, spec_from_settings
-from escher.infra.stores import collect_credentials
 
 pulumi_auto = pytest.importorskip("pulumi.automation")
 
@@ -54,6 +54,9 @@ class FakeStack:
             "R", (), {"outputs": outputs, "summary": type("S", (), {"resource_changes": {"create": 31}})}
         )
 
+    def outputs(self) -> dict[str, Any]:
+        return {"state_bucket": pulumi_auto.OutputValue("escher-state-from-stack", False)}
+
     def destroy(self, *, on_event: Any = None) -> Any:
         self.calls.append("destroy")
         if self.fail:
@@ -62,10 +65,22 @@ class FakeStack:
 
 
 class MemoryWriter:
-    def __init__(self) -> None:
+    """A writer factory and its writer: records the outputs it was built from and what was written."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
         self.secrets: dict[str, str] = {}
+        self.built_from: list[dict[str, Any]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, outputs: Mapping[str, Any]) -> MemoryWriter:
+        self.built_from.append(dict(outputs))
+        return self
 
     def write(self, name: str, value: str) -> None:
+        if name == self.fail_on:
+            from escher.infra.credentials import CredentialWriteError
+
+            raise CredentialWriteError(f"refused {name}", hint="grant the role")
         self.secrets[name] = value
 
 
@@ -122,6 +137,7 @@ def test_extend_keeps_outputs_stores_credentials_and_switches_to_thin_client(
     saved = json.loads(result.outputs_file.read_text())
     assert saved == {"state_bucket": "escher-state-1", "worker_policy": "[secret]"}  # secrets never on disk
     assert writer.secrets == {"azure": '{"id": 1}'} and result.credentials_missing == ["gcp"]
+    assert writer.built_from == [saved]  # the writer finds the secret store in the outputs of this very up
     status = driver.status(paths, env=with_cli)
     assert status["clouds"]["aws"]["mode"] == "thin-client"
     assert status["clouds"]["aws"]["outputs"]["state_bucket"] == "escher-state-1"
@@ -228,3 +244,52 @@ def test_credentials_collected_for_the_other_clouds_only(tmp_path: Path) -> None
     assert set(collect_credentials("aws", env)) == {"azure", "gcp"}
     assert set(collect_credentials("gcp", env)) == {"aws", "azure"}
     assert "aws" not in collect_credentials("gcp", {**env, "AWS_SESSION_TOKEN": "short-lived"})
+
+
+def test_a_failed_credential_write_keeps_the_deployment_recorded_and_says_what_to_do(
+    paths: Paths, with_cli: dict[str, str]
+) -> None:
+    writer = MemoryWriter(fail_on="gcp")
+    with pytest.raises(InfraError) as err:
+        driver.extend(
+            _spec(), paths, credentials={"azure": "a", "gcp": "g"}, writer=writer, env=with_cli,
+            stack_factory=lambda *_: FakeStack(),
+        )  # fmt: skip
+    assert "deployed on aws" in err.value.message and "gcp" in err.value.message
+    assert err.value.hint == "grant the role"
+    local = driver.LocalState.load(paths)
+    assert local.mode("aws") == "thin-client" and driver.load_outputs(paths, "aws")["state_bucket"]
+    assert local.runs[-1] == {
+        **local.runs[-1],
+        "action": "credentials",
+        "result": "failed",
+        "stored": ["azure"],
+    }
+
+
+def test_destroy_without_local_outputs_reads_them_from_the_stack(
+    paths: Paths, with_cli: dict[str, str]
+) -> None:
+    log: list[str] = []
+    stack = FakeStack()
+    stack.calls = log
+    driver.destroy(
+        "aws", paths, exporter=RecordingExporter(log), env=with_cli, stack_factory=lambda *_: stack
+    )
+    assert log == ["export aws escher-state-from-stack", "destroy"]
+
+
+def test_a_failed_export_stops_the_destroy(paths: Paths, with_cli: dict[str, str]) -> None:
+    from escher.infra.export import StateExportError
+
+    class FailingExporter:
+        def export(self, cloud: str, outputs: Mapping[str, Any], dest: Path) -> int:
+            raise StateExportError("the bucket is gone", hint="check it")
+
+    driver.save_outputs(paths, "aws", {"state_bucket": "escher-state-1"})
+    stack = FakeStack()
+    with pytest.raises(StateExportError, match="the bucket is gone"):
+        driver.destroy("aws", paths, exporter=FailingExporter(), env=with_cli, stack_factory=lambda *_: stack)
+    assert stack.calls == []  # never destroyed
+    local = driver.LocalState.load(paths)
+    assert local.runs[-1]["result"] == "export failed" and "destroyed_at" not in local.clouds.get("aws", {})
