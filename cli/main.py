@@ -73,6 +73,13 @@ from escher.cli.commands import ask_cmd, brain_cmd  # noqa: E402
 app.command("ask")(ask_cmd.ask)
 app.command("chat")(ask_cmd.chat)
 app.add_typer(brain_cmd.app, name="brain")
+# the knowledge store, search, audit and backups (issue 5)
+from escher.cli.commands import audit_cmd, backup_cmd, search_cmd, store_cmd  # noqa: E402
+
+app.add_typer(store_cmd.app, name="store")
+app.command("search")(search_cmd.search)
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(backup_cmd.app, name="backup")
 
 
 def _wants_json(argv: list[str]) -> bool:

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,9 @@ class EmbeddedServer:
 
     def start(self) -> str:
         """Start (or join) the server and make sure the Escher database exists; its URL."""
-        pgserver = require("pgserver", "store")
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import: not ours to fix
+            warnings.simplefilter("ignore")
+            pgserver = require("pgserver", "store")
         psycopg = require("psycopg", "store")
         with self._lock:
             self.data_dir.mkdir(parents=True, exist_ok=True)
