@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from escher.lazy import require
 from escher.pipeline.errors import PipelineError, StateStoreError
@@ -170,16 +170,19 @@ def _join(prefix: str, key: str) -> str:
 
 
 class S3Objects:
-    def __init__(self, bucket: str, prefix: str = "", *, client: Any = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str = "", *, client: Any = None, endpoint: str | None = None
+    ) -> None:
         self.bucket, self.prefix = bucket, prefix
         self._client = client
+        self.endpoint = endpoint
 
     @property
     def client(self) -> Any:
         if self._client is None:
             from escher.clouds import aws
 
-            self._client = aws.client("s3")
+            self._client = aws.client("s3", endpoint_url=self.endpoint)
         return self._client
 
     def _precondition_failed(self, exc: BaseException) -> bool:
@@ -236,16 +239,28 @@ _S3_HINT = "check that the state bucket exists and the worker's role may s3:GetO
 
 
 class GcsObjects:
-    def __init__(self, bucket: str, prefix: str = "", *, client: Any = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str = "", *, client: Any = None, endpoint: str | None = None
+    ) -> None:
         self.bucket_name, self.prefix = bucket, prefix
         self._client = client
+        self.endpoint = endpoint
 
     @property
     def bucket(self) -> Any:
         if self._client is None:
             from escher.clouds import gcp
 
-            self._client = gcp.storage_client()
+            if self.endpoint:  # state on another endpoint than the operations (an emulator beside another)
+                storage = require("google.cloud.storage", "gcp")
+                credentials = require("google.auth.credentials", "gcp")
+                self._client = storage.Client(
+                    project=os.environ.get("GOOGLE_CLOUD_PROJECT", "escher-local"),
+                    credentials=credentials.AnonymousCredentials(),
+                    client_options={"api_endpoint": self.endpoint},
+                )
+            else:
+                self._client = gcp.storage_client()
         return self._client.bucket(self.bucket_name)
 
     def _conditional(self, key: str, data: bytes, generation: int) -> str | None:
@@ -261,10 +276,14 @@ class GcsObjects:
         return self._conditional(key, data, 0)
 
     def get(self, key: str) -> Versioned | None:
-        blob = self.bucket.get_blob(_join(self.prefix, key))
-        if blob is None:
+        exceptions = require("google.api_core.exceptions", "gcp")
+        blob = self.bucket.blob(_join(self.prefix, key))
+        try:
+            data = (
+                blob.download_as_bytes()
+            )  # one request: the response's x-goog-generation sets blob.generation
+        except exceptions.NotFound:
             return None
-        data = blob.download_as_bytes(if_generation_match=blob.generation)
         return Versioned(data, str(blob.generation))
 
     def replace(self, key: str, data: bytes, version: str) -> str | None:
@@ -335,13 +354,17 @@ class BlobObjects:
 
 
 def open_objects(url: str) -> ObjectStore:
-    """``s3://bucket/prefix``, ``gs://bucket/prefix``, ``azblob://container/prefix``, ``file:///dir`` or a path."""
+    """``s3://bucket/prefix``, ``gs://bucket/prefix``, ``azblob://container/prefix``, ``file:///dir`` or a path.
+
+    ``?endpoint=http://host:port`` points S3 or GCS state at another endpoint than the SDK's default.
+    """
     parts = urlsplit(url)
     prefix = parts.path.lstrip("/")
+    endpoint = parse_qs(parts.query).get("endpoint", [None])[0]
     if parts.scheme == "s3":
-        return S3Objects(parts.netloc, prefix)
+        return S3Objects(parts.netloc, prefix, endpoint=endpoint)
     if parts.scheme == "gs":
-        return GcsObjects(parts.netloc, prefix)
+        return GcsObjects(parts.netloc, prefix, endpoint=endpoint)
     if parts.scheme == "azblob":
         return BlobObjects(parts.netloc, prefix)
     if parts.scheme in ("", "file"):

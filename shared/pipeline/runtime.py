@@ -14,23 +14,41 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from escher.pipeline.core import Pipeline
 
-__all__ = ["build_pipeline", "reset"]
+__all__ = ["build_pipeline", "override", "reset"]
 
 _cache: dict[tuple[str, ...], Pipeline] = {}
+_overrides: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 _ENV_KEYS = ("ESCHER_STATE_URL", "ESCHER_DEAD_LETTER_URL", "ESCHER_CONFIG_DIR", "ESCHER_DATA_DIR")
 
 
 def reset() -> None:
-    """Forget the cached pipelines (tests that change the environment)."""
+    """Forget the cached pipelines and overrides (tests that change the environment)."""
     with _lock:
         _cache.clear()
+        _overrides.clear()
+
+
+@contextmanager
+def override(worker: str, **parts: Any) -> Iterator[None]:
+    """Hand the pipeline of ``worker`` some parts (a ``CloudContext`` with a replay transport, a notifier) while
+    the platform calls the real entry point: ``escher demo`` and the replay tests use it."""
+    with _lock:
+        _overrides[worker] = parts
+        _cache.clear()
+    try:
+        yield
+    finally:
+        with _lock:
+            _overrides.pop(worker, None)
+            _cache.clear()
 
 
 def build_pipeline(worker: str, env: Mapping[str, str] | None = None, **overrides: Any) -> Pipeline:
@@ -85,5 +103,6 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
         "cloud": CloudContext.from_settings(settings),
         "estate": InventoryEstate.load(objects),
     }
+    parts.update(_overrides.get(worker, {}))
     parts.update(overrides)
     return Pipeline(**parts)

@@ -1,0 +1,39 @@
+"""functions-framework targets. Run locally with:
+
+    functions-framework --source workers/gcp/main.py --target on_pubsub --signature-type cloudevent
+    functions-framework --source workers/gcp/main.py --target on_schedule --signature-type http
+
+Errors that may pass with time raise, so the framework answers 500 and Pub/Sub redelivers (then, with a
+dead-letter policy, moves the message to the dead-letter topic); events that can never be handled are published
+to ``ESCHER_DEAD_LETTER_URL`` by the pipeline with the reason, and acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+WORKER = "gcp"
+
+
+def on_pubsub(cloud_event: Any) -> None:
+    """A Pub/Sub message as a CloudEvent (Eventarc, or a push subscription converted by the framework)."""
+    from escher.pipeline.worker import handle_event
+
+    payload = {**cloud_event.get_attributes(), "data": cloud_event.get_data()}
+    data = payload["data"] if isinstance(payload["data"], dict) else {}
+    attempts = data.get("deliveryAttempt") if isinstance(data.get("deliveryAttempt"), int) else None
+    handle_event(WORKER, payload, source="pubsub", attempts=attempts)
+
+
+def on_schedule(request: Any) -> tuple[str, int, dict[str, str]]:
+    """Cloud Scheduler's HTTP call: ``{"job": "daily_scan"}``; a Pub/Sub push envelope is accepted too."""
+    from escher.pipeline.worker import handle_event, handle_job
+
+    body = request.get_json(silent=True)
+    if isinstance(body, dict) and "job" in body:
+        result = handle_job(WORKER, body)
+    else:
+        raw = body if body is not None else request.get_data()
+        result = handle_event(WORKER, raw, source="http")
+    return json.dumps(result, default=str), 200, {"Content-Type": "application/json"}
