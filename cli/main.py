@@ -15,6 +15,7 @@ from escher.cli.commands import (
     extend_cmd,
     init_cmd,
     ops_cmd,
+    remediation_cmd,
     templates_cmd,
 )
 from escher.errors import EscherError
@@ -57,6 +58,7 @@ app.command("status")(extend_cmd.status)
 app.add_typer(ops_cmd.app, name="ops")
 app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(templates_cmd.app, name="templates")
+app.add_typer(remediation_cmd.app, name="remediation")
 app.add_typer(events_cmd.app, name="events")
 # scans, the morning report and schedules (issue 7); imports stay light: the commands import their work lazily
 from escher.cli.commands import agent_cmd, fix_cmd, report_cmd, scan_cmd, schedule_cmd  # noqa: E402

@@ -6,6 +6,8 @@ asking only when the switch that covers it is on (and, for idle / capacity, the 
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +19,14 @@ from escher.policy.errors import PolicyError
 
 __all__ = [
     "SWITCHES",
+    "THRESHOLDS",
     "RemediationSettings",
     "Switch",
+    "find_switch",
     "load_remediation",
     "pre_approved",
     "save_remediation",
+    "set_switch",
 ]
 
 
@@ -116,18 +121,104 @@ def pre_approved(settings: RemediationSettings, operation_id: str, facts: dict[s
     return None
 
 
+THRESHOLDS: dict[str, str] = {
+    "stop_idle_instances": "idle_hours",
+    "scale_up_near_capacity": "capacity_percent",
+}
+
+
+def find_switch(name: str) -> Switch:
+    """A switch by its setting name (``stop_idle_instances``; ``stop-idle-instances`` works too)."""
+    wanted = name.strip().lower().replace("-", "_")
+    for switch in SWITCHES:
+        if switch.setting == wanted:
+            return switch
+    raise PolicyError(
+        f"no remediation switch named {name!r}",
+        hint=f"use one of: {', '.join(s.setting for s in SWITCHES)} (see 'escher remediation list')",
+    )
+
+
+def set_switch(
+    settings: RemediationSettings, name: str, enabled: bool, **thresholds: float | None
+) -> RemediationSettings:
+    """A copy of ``settings`` with switch ``name`` on or off and its threshold (if it has one) changed."""
+    switch = find_switch(name)
+    changes: dict[str, Any] = {switch.setting: enabled}
+    for key, value in thresholds.items():
+        if value is None:
+            continue
+        if THRESHOLDS.get(switch.setting) != key:
+            owner = next((s for s, k in THRESHOLDS.items() if k == key), "no switch")
+            raise PolicyError(
+                f"{key} is a threshold of {owner}, not of {switch.setting}",
+                hint=f"'escher remediation enable {owner} --{key.replace('_', '-')} N'",
+            )
+        changes[key] = value
+    try:
+        return RemediationSettings.model_validate({**settings.model_dump(), **changes})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise PolicyError(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+            hint="idle hours must be above 0; the capacity percent above 0 and at most 100",
+        ) from None
+
+
 def save_remediation(paths: Paths, settings: RemediationSettings) -> None:
-    """Write the ``[remediation]`` section into the config file, keeping every other section as it is."""
+    """Write the ``[remediation]`` section into the config file, keeping the rest of the file as it is.
+
+    Only the ``[remediation]`` table's lines are replaced, so the other sections keep their comments and
+    layout. When the file holds the section in a form that cannot be replaced line by line (an inline table,
+    dotted keys), the whole file is rewritten from its parsed data: nothing is lost but its comments. The
+    result is checked by parsing it back, then written to a temporary file and renamed over the config
+    (readers see the old file or the new one, never half of one).
+    """
     import tomli_w
 
-    raw: dict[str, Any] = {}
-    if paths.config_file.exists():
-        try:
-            raw = tomllib.loads(paths.config_file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{paths.config_file} is not valid TOML: {exc}", hint="fix it first") from exc
-    raw["remediation"] = settings.model_dump()
+    text = paths.config_file.read_text(encoding="utf-8") if paths.config_file.exists() else ""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{paths.config_file} is not valid TOML: {exc}", hint="fix it first") from exc
+    wanted = {**raw, "remediation": settings.model_dump()}
+    new_text = _replace_table(text, "remediation", tomli_w.dumps({"remediation": settings.model_dump()}))
+    try:
+        ok = new_text is not None and tomllib.loads(new_text) == wanted
+    except tomllib.TOMLDecodeError:
+        ok = False
+    if not ok or new_text is None:
+        new_text = tomli_w.dumps(wanted)
     paths.config_dir.mkdir(parents=True, exist_ok=True)
-    tmp = paths.config_file.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    tmp = paths.config_file.with_name(f".{paths.config_file.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(new_text)
+        fh.flush()
+        os.fsync(fh.fileno())
     tmp.replace(paths.config_file)
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def _replace_table(text: str, name: str, table: str) -> str | None:
+    """``text`` with the lines of table ``[name]`` (and its sub-tables) replaced by ``table``; appended when
+    the file has no such header. None when the header appears more than once (not valid TOML anyway)."""
+    lines = text.splitlines(keepends=True)
+    heads = [(i, m.group(1)) for i, line in enumerate(lines) if (m := _HEADER.match(line))]
+    mine = [i for i, head in heads if head == name]
+    if not mine:
+        sep = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+        return text + sep + table
+    if len(mine) > 1:
+        return None
+    start = mine[0]
+    end = next(
+        (i for i, head in heads if i > start and head != name and not head.startswith(f"{name}.")), len(lines)
+    )
+    # comments and blank lines just above the next header belong to it: keep them
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    tail = lines[end:]
+    gap = "\n" if tail and tail[0].strip() else ""  # one blank line before the next section
+    return "".join(lines[:start]) + table + gap + "".join(tail)
