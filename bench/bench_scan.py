@@ -55,8 +55,8 @@ def bench_report(n: int) -> tuple[float, float, float, int]:
     return checks, build, html, len(rep.findings)
 
 
-def main() -> None:
-    for n in (200, 2000):
+def main(sizes: tuple[int, ...] = (200, 2000)) -> None:
+    for n in sizes:
         seeded, wall, records, fails = bench_moto_scan(n)
         print(
             f"moto scan, {n:>5} per type: {wall:6.2f} s wall ({records:,} records, {fails:,} findings; seeding {seeded:.1f} s)"
