@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["EVENT_PATTERNS", "TYPE_TOKEN", "daily_scan_expression", "extension"]
 
 TYPE_TOKEN = "escher:aws:Extension"
+DIRECT_UPLOAD_BYTES = 50 * 1024 * 1024  # Lambda's limit for a zip sent with CreateFunction/UpdateFunctionCode
+DEPLOY_PREFIX = "_deploy/"  # in the state bucket; escher.infra.export skips it (code, not state)
 PLACEHOLDER = "unset: written by 'escher extend'"
 
 # event kind -> EventBridge pattern (the default bus receives these without any extra service)
@@ -52,6 +54,12 @@ def daily_scan_expression(spec: ExtensionSpec) -> str:
 def _bundle_hash(path: str) -> str:
     digest = hashlib.sha256(Path(path).read_bytes()).digest() if Path(path).exists() else b""
     return base64.b64encode(digest).decode()
+
+
+def uploads_through_bucket(bundle_path: str) -> bool:
+    """Over 50 MB zipped, Lambda takes the zip only from S3 (the 250 MB unzipped limit still applies)."""
+    path = Path(bundle_path)
+    return path.exists() and path.stat().st_size > DIRECT_UPLOAD_BYTES
 
 
 def _assume(service: str) -> str:
@@ -213,13 +221,25 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     }
     if topic is not None:
         environment["ESCHER_NOTIFY_TOPIC"] = topic.arn
+    code: dict[str, Any] = {}
+    if uploads_through_bucket(spec.bundle_path):
+        package = s3.BucketObjectv2(
+            "worker-package",
+            bucket=state.id,
+            key=f"{DEPLOY_PREFIX}worker-{hashlib.sha256(Path(spec.bundle_path).read_bytes()).hexdigest()[:16]}.zip",
+            source=pulumi.FileAsset(spec.bundle_path),
+            opts=opts,
+        )
+        code = {"s3_bucket": package.bucket, "s3_key": package.key}
+    else:
+        code = {"code": pulumi.FileArchive(spec.bundle_path)}
     worker = lambda_.Function(
         "worker",
         runtime="python3.12",
         architectures=["x86_64"],
         handler=spec.entry_points.aws_handler,
-        code=pulumi.FileArchive(spec.bundle_path),
         source_code_hash=_bundle_hash(spec.bundle_path),
+        **code,
         role=role.arn,
         memory_size=512,
         timeout=900,

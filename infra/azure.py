@@ -6,8 +6,13 @@ Consumption (Y1) plan that costs nothing without executions, Event Grid's free o
 
 - The audit container lives in its own storage account under a time-based immutability policy; that account
   and the resource group are kept on ``escher destroy`` (a policy with blobs under retention cannot go).
-- Linux Consumption has no ``WEBSITE_TIME_ZONE``: the timer's NCRONTAB is the user's local time converted to
-  UTC at deploy time (:func:`utc_ncrontab`); the worker gets ``ESCHER_TIMEZONE`` to notice DST drift.
+- Time zone: Python functions run only on Linux, and ``WEBSITE_TIME_ZONE`` (which makes NCRONTAB local time,
+  DST included) works on Windows and Linux Premium/Dedicated plans but not on Linux Consumption (Y1) or Flex
+  Consumption. So the timer fires at every UTC time the user's local ``HH:MM`` takes during the year
+  (:func:`utc_ncrontab`: e.g. ``0 0 0,1 * * *`` for 02:00 Europe/Paris, summer and winter), and the worker runs
+  the scan only on the firing whose local time is ``ESCHER_DAILY_SCAN_AT`` in ``ESCHER_TIMEZONE``. The
+  schedule is the app setting ``ESCHER_DAILY_SCAN_SCHEDULE`` (the timer reads it as
+  ``%ESCHER_DAILY_SCAN_SCHEDULE%``).
 - Only subscription-level Azure Resource Manager events reach a subscription system topic ("api_calls");
   the other kinds (Monitor alerts, Defender) arrive through action groups and are listed as not wired.
 """
@@ -15,7 +20,7 @@ Consumption (Y1) plan that costs nothing without executions, Event Grid's free o
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -41,14 +46,30 @@ EVENT_TYPES: dict[str, list[str]] = {
 }
 
 
-def utc_ncrontab(timezone: str, at: str, *, now: datetime | None = None) -> str:
-    """``HH:MM`` in ``timezone`` today as a six-field NCRONTAB in UTC (the Functions timer format)."""
+def utc_ncrontab(timezone: str, at: str, *, year: int | None = None) -> str:
+    """A six-field NCRONTAB in UTC firing at every UTC time ``at`` (local ``HH:MM``) takes in ``year``.
+
+    One field value when the zone has no DST (``0 30 2 * * *``); with DST, each offset's hour (``0 0 0,1 * *
+    *``). The worker skips the firings whose local time is not ``at``, so the scan runs once a day, DST or not.
+    """
     hour, minute = (int(p) for p in at.split(":"))
     zone = ZoneInfo(timezone)
-    today = (now or datetime.now(zone)).astimezone(zone)
-    local = today.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    utc = local.astimezone(ZoneInfo("UTC"))
-    return f"0 {utc.minute} {utc.hour} * * *"
+    year = year or datetime.now(ZoneInfo("UTC")).year
+    seen: set[tuple[int, int]] = set()
+    for day in range(0, 366, 1):
+        local = datetime(year, 1, 1, hour, minute, tzinfo=zone) + timedelta(days=day)
+        local = local.replace(hour=hour, minute=minute)  # wall-clock time of that day
+        utc = local.astimezone(ZoneInfo("UTC"))
+        seen.add((utc.hour, utc.minute))
+    hours = ",".join(str(h) for h in sorted({h for h, _ in seen}))
+    minutes = ",".join(str(m) for m in sorted({m for _, m in seen}))
+    return f"0 {minutes} {hours} * * *"
+
+
+SCHEDULE_NOTE = (
+    "Azure Functions on Linux Consumption ignore WEBSITE_TIME_ZONE: the timer fires at each UTC time of "
+    "{at} {tz} over the year ({cron}) and the worker runs the scan only when it is {at} in {tz}"
+)
 
 
 def _package_name(path: str) -> str:
@@ -165,6 +186,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "https://", host_account.name, ".blob.core.windows.net/", deployments.name, "/", package.name
     )
     events_fn, timer_fn = spec.entry_points.azure_functions
+    schedule = utc_ncrontab(spec.timezone, spec.daily_scan_at)
     settings: dict[str, pulumi.Input[str]] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "FUNCTIONS_EXTENSION_VERSION": "~4",
@@ -178,7 +200,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "ESCHER_AUDIT_CONTAINER": audit.name,
         "ESCHER_KEY_VAULT": vault.name,
         "ESCHER_TIMEZONE": spec.timezone,
-        "ESCHER_DAILY_SCAN_SCHEDULE": utc_ncrontab(spec.timezone, spec.daily_scan_at),
+        "ESCHER_DAILY_SCAN_SCHEDULE": schedule,
+        "ESCHER_DAILY_SCAN_AT": spec.daily_scan_at,
         "ESCHER_OPERATIONS": ",".join(spec.operations),
     }
     app = web.WebApp(
@@ -296,7 +319,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "key_vault": vault.name,
         "worker": app.name,
         "timer_function": timer_fn,
-        "daily_scan_schedule_utc": utc_ncrontab(spec.timezone, spec.daily_scan_at),
+        "daily_scan_schedule_utc": schedule,
+        "daily_scan_note": SCHEDULE_NOTE.format(at=spec.daily_scan_at, tz=spec.timezone, cron=schedule),
         "events_not_wired": [k for k in spec.events if k not in EVENT_TYPES],
         "operations_role_actions": list(spec.permissions),
     }

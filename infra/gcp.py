@@ -2,16 +2,17 @@
 with a generated custom role, one Cloud Run function (gen2) from a source bundle, Cloud Scheduler (OIDC), and
 audit logs -> log sink -> Pub/Sub -> push subscription (OIDC) -> the function, with a dead-letter topic.
 
-- One function, one entry point (``handle_cloudevent``): the push subscription delivers the raw Pub/Sub
-  envelope, which functions-framework turns into a CloudEvent; the scheduler posts a binary-mode CloudEvent
-  (``ce-*`` headers) of type ``escher.schedule.v1.daily_scan``.
+- One HTTP function, one entry point (``on_schedule`` in ``escher.workers.gcp.main``): the push subscription
+  posts the Pub/Sub envelope, the scheduler posts ``{"job": "daily_scan"}``; the worker tells them apart.
 - The push subscription is ours (not an Eventarc trigger) because only a subscription can dead-letter.
 - Secrets are created without versions; ``escher extend`` adds the values with the SDK (never in state).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -202,13 +203,10 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         http_target=cloudscheduler.JobHttpTargetArgs(
             uri=url,
             http_method="POST",
-            headers={
-                "ce-specversion": "1.0",
-                "ce-type": "escher.schedule.v1.daily_scan",
-                "ce-source": "//cloudscheduler.googleapis.com/escher",
-                "ce-id": "daily-scan",
-                "Content-Type": "application/json",
-            },
+            headers={"Content-Type": "application/json"},
+            body=base64.b64encode(
+                json.dumps({"job": "daily_scan"}).encode()
+            ).decode(),  # the API takes base64
             oidc_token=cloudscheduler.JobHttpTargetOidcTokenArgs(
                 service_account_email=invoker_sa.email, audience=url
             ),

@@ -71,8 +71,11 @@ class WorkerEntryPoints:
 
     aws_handler: str = "escher.workers.aws.handler.handler"
     azure_script: str = "escher.workers.azure.function_app"  # the module exposing the v2 ``app``
-    azure_functions: tuple[str, str] = ("events", "daily_scan")  # (Event Grid trigger, timer trigger)
-    gcp_target: str = "handle_cloudevent"  # a functions-framework target in escher.workers.gcp.main
+    # (Event Grid trigger, timer trigger): v2 function names are the Python function names
+    azure_functions: tuple[str, str] = ("on_event_grid", "daily_scan")
+    # the HTTP target in escher.workers.gcp.main: Cloud Scheduler's {"job": ...} and Pub/Sub push envelopes
+    gcp_module: str = "escher.workers.gcp.main"
+    gcp_target: str = "on_schedule"
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,24 @@ def test_one_dispatcher_lambda_with_dead_letters_logs_and_the_daily_schedule(bun
     assert len(d.of_type("aws:scheduler/scheduleGroup:ScheduleGroup")) == 1
 
 
+def test_a_small_bundle_is_uploaded_directly(bundle: str) -> None:
+    d = run_under_mocks(make_spec("aws", bundle))
+    fn = d.one("aws:lambda/function:Function", "worker")
+    assert "code" in fn and "s3Key" not in fn
+    assert not d.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+
+
+def test_a_bundle_over_50_mb_goes_through_the_state_bucket(tmp_path: Any) -> None:
+    big = tmp_path / "worker.zip"
+    with big.open("wb") as fh:
+        fh.truncate(50 * 1024 * 1024 + 1)  # sparse: one byte over Lambda's direct-upload limit
+    d = run_under_mocks(make_spec("aws", str(big)))
+    (package,) = d.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    assert package.inputs["key"].startswith("_deploy/worker-") and package.inputs["bucket"] == "state-id"
+    fn = d.one("aws:lambda/function:Function", "worker")
+    assert "code" not in fn and fn["s3Key"] == package.inputs["key"] and fn["s3Bucket"]
+
+
 def test_one_rule_per_enabled_event_kind_and_no_sns_unless_chosen(bundle: str) -> None:
     d = run_under_mocks(make_spec("aws", bundle, events=("alarms", "health"), notify_email=None))
     rules = {

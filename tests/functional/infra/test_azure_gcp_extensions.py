@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 
 from escher.infra.azure import utc_ncrontab
@@ -45,15 +42,20 @@ def test_azure_function_app_is_python_with_identity_and_the_timer_in_utc(bundle:
     settings = {s["name"]: s["value"] for s in app["siteConfig"]["appSettings"]}
     assert settings["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert settings["ESCHER_TIMEZONE"] == "Europe/Paris"
-    assert settings["ESCHER_DAILY_SCAN_SCHEDULE"] in ("0 0 0 * * *", "0 0 1 * * *")  # 02:00 Paris in UTC
+    # 02:00 Paris is 00:00 UTC in summer, 01:00 in winter: the timer fires at both, the worker picks
+    assert settings["ESCHER_DAILY_SCAN_SCHEDULE"] == "0 0 0,1 * * *"
+    assert settings["ESCHER_DAILY_SCAN_AT"] == "02:00"
+    assert "WEBSITE_TIME_ZONE" not in settings  # ignored on Linux Consumption
+    assert "ignore WEBSITE_TIME_ZONE" in d.outputs["daily_scan_note"]
 
 
-def test_utc_ncrontab_follows_the_offset_of_the_day() -> None:
-    summer = datetime(2025, 7, 1, tzinfo=ZoneInfo("Europe/Paris"))
-    winter = datetime(2025, 1, 15, tzinfo=ZoneInfo("Europe/Paris"))
-    assert utc_ncrontab("Europe/Paris", "02:00", now=summer) == "0 0 0 * * *"
-    assert utc_ncrontab("Europe/Paris", "02:00", now=winter) == "0 0 1 * * *"
-    assert utc_ncrontab("UTC", "02:30", now=winter) == "0 30 2 * * *"
+def test_utc_ncrontab_covers_every_offset_of_the_year() -> None:
+    assert utc_ncrontab("Europe/Paris", "02:00", year=2025) == "0 0 0,1 * * *"
+    assert utc_ncrontab("America/New_York", "20:00", year=2025) == "0 0 0,1 * * *"
+    assert utc_ncrontab("UTC", "02:30", year=2025) == "0 30 2 * * *"
+    assert utc_ncrontab("Asia/Kolkata", "02:00", year=2025) == "0 30 20 * * *"  # no DST, half-hour offset
+    # Lord Howe moves by 30 minutes: both minutes and hours appear (the worker still picks one firing)
+    assert utc_ncrontab("Australia/Lord_Howe", "02:00", year=2025) == "0 0,30 15 * * *"
 
 
 def test_azure_custom_roles_are_exactly_the_operations_and_state_access(bundle: str) -> None:
@@ -86,7 +88,7 @@ def test_azure_subscription_events_reach_the_function_with_dead_letters(bundle: 
     assert topic["topicType"] == "Microsoft.Resources.Subscriptions" and topic["location"] == "global"
     sub = d.one(f"{AZ}eventgrid:SystemTopicEventSubscription", "to-worker")
     assert sub["destination"]["endpointType"] == "AzureFunction"
-    assert sub["destination"]["resourceId"].endswith("/functions/events")
+    assert sub["destination"]["resourceId"].endswith("/functions/on_event_grid")
     assert sub["deadLetterDestination"]["endpointType"] == "StorageBlob"
     assert "Microsoft.Resources.ResourceWriteSuccess" in sub["filter"]["includedEventTypes"]
     assert d.outputs["events_not_wired"] == ["alarms", "threat_findings", "security_findings"]
@@ -125,7 +127,7 @@ def test_gcp_function_scheduler_and_event_path(bundle: str) -> None:
     d = run_under_mocks(make_spec("gcp", bundle, events=("api_calls",)))
     fn = d.one("gcp:cloudfunctionsv2/function:Function", "worker")
     assert fn["buildConfig"]["runtime"] == "python312"
-    assert fn["buildConfig"]["entryPoint"] == "handle_cloudevent"
+    assert fn["buildConfig"]["entryPoint"] == "on_schedule"
     assert fn["serviceConfig"]["minInstanceCount"] == 0
     job = d.one("gcp:cloudscheduler/job:Job", "daily-scan")
     assert job["schedule"] == "0 2 * * *" and job["timeZone"] == "Europe/Paris"
