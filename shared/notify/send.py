@@ -49,6 +49,8 @@ class RecordingNotifier:
         return out
 
 
+_LEAKY_LOGGERS = ("apprise", "urllib3.connectionpool")
+_SHARED_FILTER = RedactingFilter()  # one per process: every notifier's secrets, attached once per logger
 _APPRISE_TYPES = {"CRITICAL": "failure", "HIGH": "warning", "MEDIUM": "warning", "INFO": "info"}
 
 
@@ -63,14 +65,18 @@ class AppriseNotifier:
         self.settings = settings
         self.urls = settings.urls(env)
         self.morning_report = morning_report
-        self._filter = RedactingFilter(self.urls.values())
+        self._filter = _SHARED_FILTER
+        self._filter.add(self.urls.values())
         self._clients: dict[str, Any] = {}
 
     def _client(self, channel: str) -> Any:
         if channel not in self._clients:
             apprise = require("apprise", "notify")
-            # apprise logs the URLs it fails on: its records go through the same redaction as ours
-            logging.getLogger("apprise").addFilter(self._filter)
+            # apprise logs the URLs it posts to, and urllib3 logs each request line with its path (a webhook's
+            # path is its token): both loggers' records go through the same redaction as ours
+            for name in _LEAKY_LOGGERS:
+                if self._filter not in logging.getLogger(name).filters:
+                    logging.getLogger(name).addFilter(self._filter)
             client = apprise.Apprise()
             if not client.add(self.urls[channel]):
                 self._clients[channel] = None
