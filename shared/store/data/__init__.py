@@ -1,0 +1,1 @@
+"""Data shipped with the store: the paraphrase set used to choose and guard the default retrieval."""
