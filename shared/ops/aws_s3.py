@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from escher.ops._common import missing_as_not_found
-from escher.ops.model import Call, Params, Risk, operation
+from escher.ops.context import CloudContext
+from escher.ops.model import Call, Params, Risk, Target, operation
 
 BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
@@ -27,6 +28,37 @@ def _absent(call: Call, exc: BaseException, *codes: str) -> bool:
     return error_code(exc) in codes
 
 
+# S3 has no server-side tag filter on ListBuckets: list, then read each bucket's tags (and its region, when the
+# listing does not carry it). One call per bucket: fine for hundreds of buckets, slow for many thousands.
+DISCOVER_PERMISSIONS = ("s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging")
+
+
+def discover_buckets(ctx: CloudContext, region: str | None, tags: dict[str, str]) -> list[Target]:
+    """The buckets carrying every ``tags`` key=value (in ``region``, when one is given)."""
+    from escher.clouds.aws import error_code
+
+    s3 = ctx.aws("s3", region)
+    found = []
+    for bucket in s3.list_buckets().get("Buckets", []):
+        name = bucket["Name"]
+        if region:
+            where = bucket.get("BucketRegion") or (
+                s3.get_bucket_location(Bucket=name).get("LocationConstraint") or "us-east-1"
+            )
+            if {"EU": "eu-west-1"}.get(where, where) != region:
+                continue
+        try:
+            tag_set = s3.get_bucket_tagging(Bucket=name).get("TagSet", [])
+        except ctx.sdk_errors("aws") as exc:
+            if error_code(exc) == "NoSuchTagSet":
+                continue
+            raise
+        have = {t["Key"]: t["Value"] for t in tag_set}
+        if all(have.get(k) == v for k, v in tags.items()):
+            found.append(Target("aws", name, region))
+    return found
+
+
 def fetch_public_access_block(call: Call) -> dict[str, Any]:
     _head(call)
     try:
@@ -44,7 +76,12 @@ operation(
     id="aws.s3.block_public_access",
     description="Turn on all four S3 Block Public Access settings of a bucket (make a public bucket private).",
     risk=Risk.medium,
-    permissions=("s3:ListBucket", "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    permissions=(
+        "s3:ListBucket",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        *DISCOVER_PERMISSIONS,
+    ),
     cli="aws s3api put-public-access-block --bucket {target} --public-access-block-configuration "
     "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
     fetch=fetch_public_access_block,
@@ -56,6 +93,7 @@ operation(
         and None
     ),
     reversible=True,
+    discover=discover_buckets,
 )
 
 
@@ -99,7 +137,12 @@ operation(
     id="aws.s3.enable_default_encryption",
     description="Set a bucket's default encryption (SSE-S3 or SSE-KMS) for new objects.",
     risk=Risk.low,
-    permissions=("s3:ListBucket", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"),
+    permissions=(
+        "s3:ListBucket",
+        "s3:GetEncryptionConfiguration",
+        "s3:PutEncryptionConfiguration",
+        *DISCOVER_PERMISSIONS,
+    ),
     cli="aws s3api put-bucket-encryption --bucket {target} --server-side-encryption-configuration "
     '\'{{"Rules":[{{"ApplyServerSideEncryptionByDefault":{{"SSEAlgorithm":"{algorithm}"}}}}]}}\'',
     fetch=fetch_encryption,
@@ -107,6 +150,7 @@ operation(
     apply=_put_encryption,
     params=EncryptionParams,
     reversible=True,
+    discover=discover_buckets,
 )
 
 
@@ -119,7 +163,7 @@ operation(
     id="aws.s3.enable_versioning",
     description="Turn on versioning for a bucket (overwritten and deleted objects stay recoverable).",
     risk=Risk.low,
-    permissions=("s3:ListBucket", "s3:GetBucketVersioning", "s3:PutBucketVersioning"),
+    permissions=("s3:ListBucket", "s3:GetBucketVersioning", "s3:PutBucketVersioning", *DISCOVER_PERMISSIONS),
     cli="aws s3api put-bucket-versioning --bucket {target} --versioning-configuration Status=Enabled",
     fetch=fetch_versioning,
     wanted=lambda call, state: {"versioning": "Enabled"},
@@ -130,4 +174,5 @@ operation(
         and None
     ),
     reversible=True,
+    discover=discover_buckets,
 )

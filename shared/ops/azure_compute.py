@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from escher.lazy import require
 from escher.ops._common import flat_tags, missing_as_not_found, parse_arm_id
-from escher.ops.model import Call, OpError, Params, Risk, operation
+from escher.ops.model import Call, OpError, Params, Risk, Target, operation
+
+if TYPE_CHECKING:
+    from escher.ops.context import CloudContext
 
 VM = ("virtualMachines",)
 
@@ -29,6 +33,26 @@ def fetch_vm(call: Call) -> dict[str, Any]:
     statuses = vm.instance_view.statuses if vm.instance_view else []
     power = next((s.code.split("/", 1)[1] for s in statuses or [] if s.code.startswith("PowerState/")), None)
     return {"power_state": power, "vm_size": vm.hardware_profile.vm_size, **flat_tags(vm.tags)}
+
+
+def discover_vms(ctx: CloudContext, region: str | None, tags: dict[str, str]) -> list[Target]:
+    """VMs of the configured subscription with every tag in ``tags`` (in location ``region``, if given).
+
+    ARM has no tag filter for listing VMs (Resource Graph would need another SDK): list them, filter here.
+    """
+    subscription = ctx.azure_subscription_id or os.environ.get("AZURE_SUBSCRIPTION_ID")
+    if not subscription:
+        raise OpError(
+            "no Azure subscription to look for tagged VMs in",
+            hint="set [azure] subscription_id in the config (or AZURE_SUBSCRIPTION_ID)",
+        )
+    where = region.replace(" ", "").lower() if region else None
+    return [
+        Target("azure", vm.id, region)
+        for vm in ctx.azure("compute", subscription).virtual_machines.list_all()
+        if all((vm.tags or {}).get(k) == v for k, v in tags.items())
+        and (where is None or vm.location.replace(" ", "").lower() == where)
+    ]
 
 
 def _vm_action(method: str) -> Any:
@@ -53,6 +77,7 @@ operation(
     apply=_vm_action("begin_deallocate"),
     inverse="azure.compute.start_vm",
     reversible=True,
+    discover=discover_vms,
 )
 
 operation(
@@ -66,6 +91,7 @@ operation(
     apply=_vm_action("begin_start"),
     inverse="azure.compute.deallocate_vm",
     reversible=True,
+    discover=discover_vms,
 )
 
 
@@ -91,6 +117,7 @@ operation(
     wanted=lambda call, state: {"power_state": "running"},
     apply=_restart,
     mode="action",
+    discover=discover_vms,
 )
 
 

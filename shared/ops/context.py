@@ -22,6 +22,7 @@ class CloudContext:
     aws_retries: dict[str, Any] | None = None  # None: escher.clouds.aws.DEFAULT_RETRIES (adaptive)
     aws_endpoint_url: str | None = None  # None: boto3's own AWS_ENDPOINT_URL[_<SERVICE>] settings
     aws_profile: str | None = None
+    azure_subscription_id: str | None = None  # for selecting VMs by tag; a target's ARM id names its own
     azure_credential: Any = None
     azure_transport: Any = None
     azure_client_options: dict[str, Any] = field(default_factory=dict)
@@ -39,6 +40,7 @@ class CloudContext:
         return cls(
             aws_endpoint_url=settings.aws.endpoint_url,
             aws_profile=settings.aws.profile,
+            azure_subscription_id=settings.azure.subscription_id,
             gcp_project=settings.gcp.project,
         )
 

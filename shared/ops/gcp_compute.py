@@ -6,13 +6,18 @@ Targets are resource paths: ``projects/P/zones/Z/instances/N``, ``projects/P/zon
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import re
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from escher.lazy import require
 from escher.ops._common import flat_tags, missing_as_not_found, parse_gcp_path
-from escher.ops.model import Call, OpError, Params, Risk, operation
+from escher.ops.model import Call, OpError, Params, Risk, Target, operation
+
+if TYPE_CHECKING:
+    from escher.ops.context import CloudContext
 
 OPERATION_TIMEOUT = 600.0
 
@@ -41,6 +46,50 @@ def fetch_instance(call: Call) -> dict[str, Any]:
     }
 
 
+_LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")  # what GCP allows in label keys (values may also be empty)
+
+
+def _label_filter(tags: dict[str, str]) -> str:
+    """``(labels.env = "dev") (labels.team = "web")``: the list API's filter, each expression ANDed."""
+    for key, value in tags.items():
+        if not _LABEL.match(key) or not (value == "" or _LABEL.match(value)):
+            raise OpError(
+                f"{key}={value} is not a GCP label selector",
+                hint="label keys and values are lowercase letters, digits, '_' and '-' (at most 63)",
+            )
+    return " ".join(f'(labels.{k} = "{v}")' for k, v in sorted(tags.items()))
+
+
+def _project(ctx: CloudContext) -> str:
+    project = (
+        ctx.gcp_project or os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("CLOUDSDK_CORE_PROJECT")
+    )
+    if not project:
+        raise OpError(
+            "no GCP project to look for labelled instances in",
+            hint="set [gcp] project in the config (or GOOGLE_CLOUD_PROJECT)",
+        )
+    return project
+
+
+def discover_instances(ctx: CloudContext, region: str | None, tags: dict[str, str]) -> list[Target]:
+    """Instances of the configured project with every label in ``tags``, in all zones (or the zones of
+    ``region``: ``us-central1`` or ``us-central1-a``), by one filtered ``aggregatedList``."""
+    project = _project(ctx)
+    pages = ctx.gcp_compute("instances").aggregated_list(
+        request={"project": project, "filter": _label_filter(tags)}
+    )
+    found = []
+    for scope, scoped in pages:
+        zone = scope.removeprefix("zones/")
+        if region and zone != region and not zone.startswith(f"{region}-"):
+            continue
+        for inst in scoped.instances:
+            if all(inst.labels.get(k) == v for k, v in tags.items()):  # the filter's semantics, rechecked
+                found.append(Target("gcp", f"projects/{project}/zones/{zone}/instances/{inst.name}", region))
+    return found
+
+
 def _wait(operation: Any) -> None:
     """Block on the long-running operation; the SDK polls the zonal/global operation for us."""
     operation.result(timeout=OPERATION_TIMEOUT)
@@ -57,26 +106,38 @@ operation(
     id="gcp.compute.stop_instance",
     description="Stop a Compute Engine instance (TERMINATED: no vCPU/RAM billing, disks are kept).",
     risk=Risk.medium,
-    permissions=("compute.instances.get", "compute.instances.stop", "compute.zoneOperations.get"),
+    permissions=(
+        "compute.instances.get",
+        "compute.instances.stop",
+        "compute.zoneOperations.get",
+        "compute.instances.list",
+    ),
     cli="gcloud compute instances stop {target}",
     fetch=fetch_instance,
     wanted=lambda call, state: {"status": "TERMINATED"},
     apply=_instance_action("stop"),
     inverse="gcp.compute.start_instance",
     reversible=True,
+    discover=discover_instances,
 )
 
 operation(
     id="gcp.compute.start_instance",
     description="Start a stopped Compute Engine instance.",
     risk=Risk.low,
-    permissions=("compute.instances.get", "compute.instances.start", "compute.zoneOperations.get"),
+    permissions=(
+        "compute.instances.get",
+        "compute.instances.start",
+        "compute.zoneOperations.get",
+        "compute.instances.list",
+    ),
     cli="gcloud compute instances start {target}",
     fetch=fetch_instance,
     wanted=lambda call, state: {"status": "RUNNING"},
     apply=_instance_action("start"),
     inverse="gcp.compute.stop_instance",
     reversible=True,
+    discover=discover_instances,
 )
 
 
@@ -93,12 +154,18 @@ operation(
     id="gcp.compute.reset_instance",
     description="Hard-reset a running instance (like pressing the reset button).",
     risk=Risk.medium,
-    permissions=("compute.instances.get", "compute.instances.reset", "compute.zoneOperations.get"),
+    permissions=(
+        "compute.instances.get",
+        "compute.instances.reset",
+        "compute.zoneOperations.get",
+        "compute.instances.list",
+    ),
     cli="gcloud compute instances reset {target}",
     fetch=fetch_instance,
     wanted=lambda call, state: {"status": "RUNNING"},
     apply=_reset,
     mode="action",
+    discover=discover_instances,
 )
 
 

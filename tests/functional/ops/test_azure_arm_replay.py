@@ -439,3 +439,41 @@ def test_sql_resume_database_polls_the_location_until_done(sink: MemoryAuditSink
     assert result.results[0].before == {"status": "Paused"} and result.results[0].after == {
         "status": "Online"
     }
+
+
+def test_tag_selects_vms_of_the_subscription_in_the_location(sink: MemoryAuditSink) -> None:
+    other_rg = VM.replace("rg-app", "rg-other").replace("web-1", "web-2")
+    west = {**vm_body("running"), "id": other_rg, "name": "web-2", "location": "westeurope"}
+    prod = {**vm_body("running", tags={"env": "prod"}), "id": VM.replace("web-1", "db-1"), "name": "db-1"}
+    listing = {"value": [vm_body("running"), west, prod]}
+    replay = Replay(
+        Exchange("GET", f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines", listing)
+    )
+    ctx = CloudContext(
+        azure_subscription_id=SUB,
+        azure_credential=FakeAzureCredential(),
+        azure_transport=AzureReplayTransport(replay),
+        azure_client_options={"polling_interval": 0, "retry_total": 0},
+    )
+    from escher.ops import OPERATIONS
+
+    engine = make_engine(ctx, sink)
+    found = engine.resolve_targets(
+        OPERATIONS.get("azure.compute.deallocate_vm"), tags={"env": "dev"}, regions=["eastus"]
+    )
+    replay.done()
+    assert found == [Target("azure", VM, "eastus")]  # not the prod VM, not the one in westeurope
+    assert "api-version=" in replay.sent[0].query
+
+
+def test_tag_selection_without_a_subscription_says_what_to_set(
+    sink: MemoryAuditSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escher.ops import OPERATIONS, OpError
+
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+
+    engine = make_engine(CloudContext(azure_credential=FakeAzureCredential()), sink)
+    with pytest.raises(OpError, match="no Azure subscription") as err:
+        engine.resolve_targets(OPERATIONS.get("azure.compute.start_vm"), tags={"env": "dev"})
+    assert "subscription_id" in (err.value.hint or "")

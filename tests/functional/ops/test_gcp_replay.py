@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from escher.audit import MemoryAuditSink
@@ -383,3 +384,60 @@ def test_delete_snapshot_polls_the_global_operation(sink: MemoryAuditSink) -> No
     assert result.ok, result.to_dict()
     replay.done()
     assert result.results[0].before == {"exists": True} and result.results[0].after == {"exists": False}
+
+
+def test_tag_selects_instances_by_label_with_one_filtered_aggregated_list(sink: MemoryAuditSink) -> None:
+    other = {**instance("RUNNING"), "name": "web-9", "zone": LINK.replace("-a", "-b")}
+    listing = {
+        "kind": "compute#instanceAggregatedList",
+        "id": "projects/acme-prod/aggregated/instances",
+        "items": {
+            "zones/us-central1-a": {"instances": [instance("RUNNING", labels={"env": "dev", "team": "web"})]},
+            "zones/us-central1-b": {"instances": [{**other, "labels": {"env": "dev", "team": "web"}}]},
+            "zones/europe-west1-b": {
+                "warning": {
+                    "code": "NO_RESULTS_ON_PAGE",
+                    "message": "There are no results for scope 'zones/europe-west1-b' on this page.",
+                    "data": [{"key": "scope", "value": "zones/europe-west1-b"}],
+                }
+            },
+        },
+        "selfLink": "https://compute.googleapis.com/compute/v1/projects/acme-prod/aggregated/instances",
+    }
+    replay = Replay(Exchange("GET", "/compute/v1/projects/acme-prod/aggregated/instances", listing))
+    ctx = CloudContext(
+        gcp_credentials=AnonymousCredentials(),
+        gcp_session_adapter=RequestsReplayAdapter(replay),
+        gcp_project="acme-prod",
+    )
+    engine = make_engine(ctx, sink)
+    from escher.ops import OPERATIONS
+
+    op = OPERATIONS.get("gcp.compute.stop_instance")
+    found = engine.resolve_targets(op, tags={"team": "web", "env": "dev"}, regions=["us-central1-a"])
+    replay.done()
+    assert found == [Target("gcp", INSTANCE, "us-central1-a")]  # us-central1-b is outside the region asked
+    from urllib.parse import parse_qs
+
+    assert parse_qs(replay.sent[0].query)["filter"] == ['(labels.env = "dev") (labels.team = "web")']
+
+    replay.pending.extend(
+        [
+            Exchange("GET", f"{BASE}/instances/web-1", instance("RUNNING")),
+            Exchange("GET", f"{BASE}/instances/web-1", instance("RUNNING")),
+            Exchange("POST", f"{BASE}/instances/web-1/stop", operation("stop")),
+            Exchange("GET", f"{BASE}/instances/web-1", instance("TERMINATED")),
+        ]
+    )
+    assert run(engine, "gcp.compute.stop_instance", found).ok
+    replay.done()
+
+
+def test_a_label_selector_that_could_inject_into_the_filter_is_refused(sink: MemoryAuditSink) -> None:
+    from escher.ops import OPERATIONS, OpError
+
+    ctx = CloudContext(gcp_credentials=AnonymousCredentials(), gcp_project="acme-prod")
+    with pytest.raises(OpError, match="not a GCP label selector"):
+        make_engine(ctx, sink).resolve_targets(
+            OPERATIONS.get("gcp.compute.stop_instance"), tags={"env": 'dev") OR (name = "x'}
+        )

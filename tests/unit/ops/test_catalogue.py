@@ -35,7 +35,12 @@ def test_permissions_for_merges_sorts_and_groups_by_cloud() -> None:
     )
     assert perms == {
         "aws": ["ec2:DescribeInstances", "ec2:StartInstances", "ec2:StopInstances"],
-        "gcp": ["compute.instances.get", "compute.instances.stop", "compute.zoneOperations.get"],
+        "gcp": [
+            "compute.instances.get",
+            "compute.instances.list",  # to select instances by label (--tag)
+            "compute.instances.stop",
+            "compute.zoneOperations.get",
+        ],
     }
 
 
