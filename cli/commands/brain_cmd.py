@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from escher.cli._render import console, emit, sub_app
+
+if TYPE_CHECKING:
+    from escher.brain.models import Playbook
 
 app = sub_app("The stateless brain: serve it, read its API and its playbook library.")
 
@@ -34,21 +39,29 @@ def openapi() -> None:
 
 @app.command("playbooks")
 def playbooks(
-    ctx: typer.Context, cloud: str = typer.Option("", "--cloud", help="aws, azure or gcp.")
+    ctx: typer.Context,
+    cloud: str = typer.Option("", "--cloud", help="aws, azure or gcp."),
+    saved_only: bool = typer.Option(False, "--saved", help="Only the playbooks you saved (escher ask/chat)."),
 ) -> None:
-    """List the brain's playbook library."""
+    """List the playbook library and your saved playbooks (a saved copy overrides the library's of its id)."""
+    from escher.assist.playbooks import list_playbooks
     from escher.brain.knowledge import load_knowledge
+    from escher.config import resolve_paths
 
-    found = [p for p in load_knowledge().playbooks if not cloud or cloud in p.clouds]
+    rows: dict[str, tuple[str, Playbook]] = {}
+    if not saved_only:
+        rows.update((p.id, ("library", p)) for p in load_knowledge().playbooks)
+    rows.update((p.id, ("saved", p)) for p in list_playbooks(resolve_paths().data_dir))
+    found = [(src, p) for src, p in rows.values() if not cloud or cloud in p.clouds]
 
     def text() -> None:
         from rich.table import Table
 
         table = Table(title=f"{len(found)} playbooks")
-        for col in ("id", "clouds", "category", "name"):
+        for col in ("id", "source", "clouds", "category", "name"):
             table.add_column(col)
-        for p in found:
-            table.add_row(p.id, ",".join(p.clouds), p.category, p.name)
+        for src, p in found:
+            table.add_row(p.id, src, ",".join(p.clouds), p.category, p.name)
         console().print(table)
 
-    emit(ctx, [p.model_dump(mode="json") for p in found], text)
+    emit(ctx, [{**p.model_dump(mode="json"), "source": src} for src, p in found], text)

@@ -1,17 +1,23 @@
-"""The brain on 127.0.0.1 and a free port (uvicorn in a thread), recording every body it receives."""
+"""The brain on 127.0.0.1 and a free port (uvicorn in a thread), recording every body it receives; and an EC2
+estate seeded in moto and read by a real ``escher scan`` (``estate``)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from escher.brain.llm import LlmSettings
 from escher.brain.server import BrainService, ServerConfig, create_app
+from escher.emulators import MotoEmulator
 
 
 class Recorder:
@@ -72,3 +78,55 @@ def claude_brain(fake_anthropic_server: Any, fake_anthropic: Any) -> Iterator[Ru
     settings = LlmSettings(api_key="test-key", base_url=fake_anthropic_server.base_url, max_retries=0)
     with RunningBrain(BrainService(ServerConfig(llm=settings))) as brain:
         yield brain
+
+
+# -- an EC2 estate in moto, scanned -----------------------------------------------------------------------
+@dataclass
+class Estate:
+    dev: list[str]  # us-east-1, env=dev
+    prod: list[str]  # us-east-1, env=prod
+    west_dev: list[str]  # us-west-2, env=dev: the region in the question excludes it
+
+    def states(self) -> dict[str, str]:
+        import boto3
+
+        out: dict[str, str] = {}
+        for region, ids in (("us-east-1", self.dev + self.prod), ("us-west-2", self.west_dev)):
+            ec2 = boto3.client("ec2", region_name=region)
+            for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]:
+                for i in r["Instances"]:
+                    out[i["InstanceId"]] = i["State"]["Name"]
+        return out
+
+
+def _launch(region: str, env: str, n: int) -> list[str]:
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name=region)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    spec = {
+        "ResourceType": "instance",
+        "Tags": [{"Key": "env", "Value": env}, {"Key": "Name", "Value": f"{env}-web"}],
+    }
+    out = ec2.run_instances(
+        ImageId=image, MinCount=n, MaxCount=n, InstanceType="t3.micro", TagSpecifications=[spec]
+    )
+    return sorted(i["InstanceId"] for i in out["Instances"])
+
+
+@pytest.fixture
+def estate(aws_env: MotoEmulator, escher_home: Path, monkeypatch: pytest.MonkeyPatch) -> Estate:
+    """Seeded in moto, then read by a real scan into the data dir (what the context source reads)."""
+    monkeypatch.setenv("ESCHER_USER", "mona")  # no [personas] section: the one user is the manager
+    seeded = Estate(
+        _launch("us-east-1", "dev", 2), _launch("us-east-1", "prod", 2), _launch("us-west-2", "dev", 1)
+    )
+    from escher.cli.main import app
+
+    args = ["scan", "-r", "us-east-1", "-r", "us-west-2", "--checks", "aws.ec2.*", "-o", "json"]
+    scanned = CliRunner().invoke(app, args)
+    assert scanned.exit_code in (0, 1), scanned.output  # 1: there are findings; the inventory is what counts
+    estate = json.loads((escher_home / "data" / "reports" / "estate" / "latest.json").read_text())
+    seen = {r["id"] for r in estate["records"] if r["type"] == "aws.ec2.instance"}
+    assert seen == set(seeded.dev + seeded.prod + seeded.west_dev)
+    return seeded

@@ -15,71 +15,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx2
 import pytest
 from typer.testing import CliRunner
 
 from escher.brain.llm import tool_name
 from escher.cli.main import app
-from escher.emulators import MotoEmulator
+from tests.functional.brain.conftest import Estate
 from tests.harness.fake_anthropic import FakeAnthropic, FakeAnthropicServer, tool_use
 
 REPO = Path(__file__).resolve().parents[3]
 QUESTION = "stop the dev instances in us-east-1"
 runner = CliRunner()
-
-
-@dataclass
-class Estate:
-    dev: list[str]  # us-east-1, env=dev
-    prod: list[str]  # us-east-1, env=prod
-    west_dev: list[str]  # us-west-2, env=dev: the region in the question excludes it
-
-    def states(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for region, ids in (("us-east-1", self.dev + self.prod), ("us-west-2", self.west_dev)):
-            ec2 = boto3.client("ec2", region_name=region)
-            for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]:
-                for i in r["Instances"]:
-                    out[i["InstanceId"]] = i["State"]["Name"]
-        return out
-
-
-def _launch(region: str, env: str, n: int) -> list[str]:
-    ec2 = boto3.client("ec2", region_name=region)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    spec = {
-        "ResourceType": "instance",
-        "Tags": [{"Key": "env", "Value": env}, {"Key": "Name", "Value": f"{env}-web"}],
-    }
-    out = ec2.run_instances(
-        ImageId=image, MinCount=n, MaxCount=n, InstanceType="t3.micro", TagSpecifications=[spec]
-    )
-    return sorted(i["InstanceId"] for i in out["Instances"])  # fmt: skip
-
-
-@pytest.fixture
-def estate(aws_env: MotoEmulator, escher_home: Path, monkeypatch: pytest.MonkeyPatch) -> Estate:
-    """Seeded in moto, then read by a real scan into the data dir (what the context source reads)."""
-    monkeypatch.setenv("ESCHER_USER", "mona")  # no [personas] section: the one user is the manager
-    seeded = Estate(
-        _launch("us-east-1", "dev", 2), _launch("us-east-1", "prod", 2), _launch("us-west-2", "dev", 1)
-    )
-    scanned = runner.invoke(
-        app, ["scan", "-r", "us-east-1", "-r", "us-west-2", "--checks", "aws.ec2.*", "-o", "json"]
-    )
-    assert scanned.exit_code in (0, 1), (
-        scanned.output
-    )  # 1: findings exist; the inventory is what matters here
-    estate = json.loads((escher_home / "data" / "reports" / "estate" / "latest.json").read_text())
-    seen = {r["id"] for r in estate["records"] if r["type"] == "aws.ec2.instance"}
-    assert seen == set(seeded.dev + seeded.prod + seeded.west_dev)
-    return seeded
 
 
 def _audit(home: Path) -> list[dict[str, Any]]:
