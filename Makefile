@@ -25,10 +25,9 @@ node_modules/.installed: package.json
 
 emulators: node_modules/.installed
 
-## demo: set up, then run the main job on embedded defaults (no cloud account needed).
+## demo: set up, then run the main job on local emulators (no cloud account needed; your config is untouched).
 demo: $(VENV)/.installed-demo emulators
-	$(BIN)/escher init
-	$(BIN)/escher doctor
+	$(BIN)/escher demo
 
 ## test: set up, then lint, type-check and run the whole suite (unit, functional on local emulators, e2e skipped).
 test: $(VENV)/.installed-dev emulators lint typecheck

@@ -212,6 +212,7 @@ class Pipeline:
                 incident.message_body(alert),
             )
         )
+        alert.timings["notified"] = self.clock()
         self.alerts.put(alert)
         self.markers.advance(claim, Stage.done, alert_id=alert_id)
         return PipelineResult(

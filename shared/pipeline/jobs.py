@@ -46,10 +46,9 @@ class ObjectResultStore:
 
 
 def _objects(env: Mapping[str, str]) -> ObjectStore:
-    from escher.config import resolve_paths
-    from escher.pipeline.objects import open_objects
+    from escher.pipeline.runtime import state_objects
 
-    return open_objects(env.get("ESCHER_STATE_URL") or str(resolve_paths(dict(env)).data_dir / "state"))
+    return state_objects(env)
 
 
 def daily_scan(worker: str, params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:

@@ -20,8 +20,9 @@ from datetime import timedelta
 from typing import Any
 
 from escher.pipeline.core import Pipeline
+from escher.pipeline.objects import ObjectStore
 
-__all__ = ["build_pipeline", "override", "reset"]
+__all__ = ["build_pipeline", "override", "reset", "state_objects"]
 
 _cache: dict[tuple[str, ...], Pipeline] = {}
 _overrides: dict[str, dict[str, Any]] = {}
@@ -63,6 +64,15 @@ def build_pipeline(worker: str, env: Mapping[str, str] | None = None, **override
         return _cache[key]
 
 
+def state_objects(env: Mapping[str, str] | None = None) -> ObjectStore:
+    """The state storage this installation uses: ``ESCHER_STATE_URL``, else ``<data dir>/state``."""
+    from escher.config import resolve_paths
+    from escher.pipeline.objects import open_objects
+
+    env = os.environ if env is None else env
+    return open_objects(env.get("ESCHER_STATE_URL") or str(resolve_paths(dict(env)).data_dir / "state"))
+
+
 def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
     from escher.alerts.store import AlertStore, ObjectAuditSink
     from escher.config import load_settings, resolve_paths
@@ -72,14 +82,13 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
     from escher.pipeline.adapters import InventoryEstate, MorningQueue, ObjectApprovalStore
     from escher.pipeline.deadletter import ObjectDeadLetters, open_dead_letters
     from escher.pipeline.markers import Markers
-    from escher.pipeline.objects import open_objects
     from escher.policy.remediation import load_remediation
     from escher.rules import rules_from_settings
 
     env_dict = dict(env)
     paths = resolve_paths(env_dict)
     settings = load_settings(paths, env_dict)
-    objects = open_objects(env.get("ESCHER_STATE_URL") or str(paths.data_dir / "state"))
+    objects = state_objects(env)
     dl_url = env.get("ESCHER_DEAD_LETTER_URL")
     morning = MorningQueue(objects)
 
