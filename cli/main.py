@@ -82,6 +82,11 @@ app.add_typer(store_cmd.app, name="store")
 app.command("search")(search_cmd.search)
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(backup_cmd.app, name="backup")
+# real-time alerts and the demo (issue 6)
+from escher.cli.commands import alerts_cmd, demo_cmd  # noqa: E402
+
+app.add_typer(alerts_cmd.app, name="alerts")
+app.command("demo")(demo_cmd.demo)
 
 
 def _wants_json(argv: list[str]) -> bool:
