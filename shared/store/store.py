@@ -235,7 +235,7 @@ class Store:
             ).fetchone()
         return parse_record(str(collection), row[0]) if row else None
 
-    def list(
+    def records(
         self, collection: Collection | str, flt: SearchFilter | None = None, *, limit: int = 100
     ) -> list[AnyRecord | AuditRecord]:
         """Newest first, selected by metadata alone."""
@@ -393,10 +393,10 @@ def _parse_payload(chain: str, payload: str) -> AnyRecord | AuditRecord:
 
 def connect(url: str) -> psycopg.Connection[Any]:
     """An autocommit connection (transactions are explicit) with pgvector's types registered."""
-    psycopg = require("psycopg", "store")
+    driver = require("psycopg", "store")
     try:
-        conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True, connect_timeout=15)
-    except psycopg.OperationalError as exc:
+        conn: psycopg.Connection[Any] = driver.connect(url, autocommit=True, connect_timeout=15)
+    except driver.OperationalError as exc:
         raise StoreUnavailableError(
             f"cannot connect to the store at {_redact(url)}: {str(exc).strip()}",
             hint="check ESCHER_DATABASE_URL (or unset it to use the embedded server) and that the server is up",

@@ -92,14 +92,14 @@ def test_unchanged_record_is_not_rewritten_and_a_changed_one_replaces_it(store: 
 
 def test_metadata_filters_select_by_cloud_account_region_type_and_time(store: Store) -> None:
     store.put_many(_estate())
-    assert {r.key for r in store.list("inventory", SearchFilter(cloud="aws"))} == {  # type: ignore[union-attr]
+    assert {r.key for r in store.records("inventory", SearchFilter(cloud="aws"))} == {  # type: ignore[union-attr]
         "arn:aws:ec2:us-east-1:111:instance/i-1", "arn:aws:s3:::public-logs"}  # fmt: skip
-    assert [r.name for r in store.list("inventory", SearchFilter(resource_type="azure.compute.vm"))] == [  # type: ignore[union-attr]
+    assert [r.name for r in store.records("inventory", SearchFilter(resource_type="azure.compute.vm"))] == [  # type: ignore[union-attr]
         "prod-api"
     ]
-    assert len(store.list("inventory", SearchFilter(account="p1", region="us-central1"))) == 1
+    assert len(store.records("inventory", SearchFilter(account="p1", region="us-central1"))) == 1
     window = SearchFilter(since=T0 + timedelta(days=1), until=T0 + timedelta(days=3))
-    assert [r.name for r in store.list("inventory", window)] == ["prod-api", "public-logs"]  # type: ignore[union-attr]
+    assert [r.name for r in store.records("inventory", window)] == ["prod-api", "public-logs"]  # type: ignore[union-attr]
 
 
 def test_hybrid_search_finds_paraphrases_and_respects_filters(store: Store) -> None:

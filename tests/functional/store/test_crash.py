@@ -79,7 +79,8 @@ def test_kill_9_of_postgres_during_writes_loses_no_committed_record(tmp_path: Pa
 def test_a_server_left_by_a_killed_cli_is_detected_and_stopped(tmp_path: Path) -> None:
     paths = _paths(tmp_path)
     proc = _writer(tmp_path)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
     proc.stdout.readline()
     proc.kill()  # kill -9 of the CLI: its exit hooks never run
     proc.wait(timeout=30)

@@ -200,11 +200,13 @@ def test_retention_purge_keeps_the_chain_verifiable_and_audits_itself(store: Sto
     )
     results = purge(store, RetentionSettings(cost_days=90, audit_days=365), now=now)
     assert {(r.chain, r.through_seq, r.removed) for r in results} == {("cost", 4, 4), ("audit", 2, 2)}
-    assert sorted(r.name for r in store.list("reports") if isinstance(r, ReportRecord)) == [
+    assert sorted(r.name for r in store.records("reports") if isinstance(r, ReportRecord)) == [
         "cost 1",
         "cost 30",
     ]
-    purges = [r for r in store.list("reports") if isinstance(r, AuditRecord) and r.action.endswith("purge")]
+    purges = [
+        r for r in store.records("reports") if isinstance(r, AuditRecord) and r.action.endswith("purge")
+    ]
     assert {p.details["chain"] for p in purges} == {"cost", "audit"}
     report = store.verify()
     assert report.ok, report.issues
