@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any, Self
 
@@ -38,13 +39,32 @@ class FakeGcsEmulator(Emulator):
         self._server = wrapper.FakeGCSServer(host=LOOPBACK, port=free_port())
         try:
             self._server.start()
+        except RuntimeError as exc:  # the wrapper's way of saying the binary died or never answered
+            raise EmulatorError(f"{self.name} did not start: {exc}") from exc
         finally:  # the wrapper sets STORAGE_EMULATOR_HOST process-wide; keep the environment as it was
             if saved is None:
                 os.environ.pop("STORAGE_EMULATOR_HOST", None)
             else:
                 os.environ["STORAGE_EMULATOR_HOST"] = saved
         self.port = self._server.port
+        self._drain_stderr()
         return self
+
+    def _drain_stderr(self) -> None:
+        """Read the server's log pipe, which the wrapper opens and never reads.
+
+        Unread, the pipe fills after ~64 KB of request logs (a few hundred requests), the server blocks on its
+        next log line and every request times out.
+        """
+        stream = getattr(getattr(self._server, "_process", None), "stderr", None)
+        if stream is None:
+            return
+
+        def drain() -> None:
+            while stream.read(65536):
+                pass
+
+        threading.Thread(target=drain, name="fake-gcs-stderr", daemon=True).start()
 
     def stop(self) -> None:
         server, self._server = self._server, None
