@@ -15,6 +15,7 @@ from escher.scans.model import Inventory, ScanResult, Severity
 
 if TYPE_CHECKING:
     from escher.config import Settings
+    from escher.ops.context import CloudContext
     from escher.scans.cost import CostSnapshot
     from escher.scans.persist import ResultStore
 
@@ -34,22 +35,53 @@ class ScanOptions:
     max_attempts: int = 5
 
 
-def collect(settings: Settings, options: ScanOptions, progress: Progress | None = None) -> Inventory:
+def collect(
+    settings: Settings,
+    options: ScanOptions,
+    progress: Progress | None = None,
+    *,
+    ctx: CloudContext | None = None,
+) -> Inventory:
+    """Read each cloud. ``ctx`` carries the Azure/GCP clients (and the transports tests hand in); by default
+    it is built from the settings, as the operations build theirs."""
+    import os
+
+    from escher.scans.errors import CloudAccessError
+
     inventory = Inventory()
     for cloud in options.clouds:
         if cloud not in CLOUDS:
             raise ScanError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
+    for cloud in options.clouds:
         if cloud == "aws":
             from escher.scans.collect.aws import AwsCollector
 
             regions = options.regions or settings.aws.regions
             inventory.extend(AwsCollector(regions, max_attempts=options.max_attempts).collect(progress))
+        elif cloud == "azure":
+            from escher.scans.collect.azure import AzureCollector
+
+            sub = (ctx.azure_subscription_id if ctx else None) or settings.azure.subscription_id
+            if not sub:
+                raise CloudAccessError(
+                    "no Azure subscription is configured",
+                    hint="set subscription_id under [azure] in the Escher config file",
+                )
+            inventory.extend(AzureCollector(sub, ctx=ctx).collect(progress))
         else:
-            # The azure/gcp checks exist (pure functions over records); their collectors do not yet.
-            raise ScanError(
-                f"the {cloud} inventory collector is not built yet",
-                hint=f"{cloud} checks can run on records you supply (escher.scans.engine.run_checks); scan aws for now",
+            from escher.scans.collect.gcp import GcpCollector
+
+            project = (
+                (ctx.gcp_project if ctx else None)
+                or settings.gcp.project
+                or os.environ.get("GOOGLE_CLOUD_PROJECT")
             )
+            if not project:
+                raise CloudAccessError(
+                    "no GCP project is configured",
+                    hint="set [gcp] project in the config or GOOGLE_CLOUD_PROJECT",
+                )
+            inventory.extend(GcpCollector(project, ctx=ctx).collect(progress))
     return inventory
 
 
@@ -60,10 +92,11 @@ def run_scan(
     store: ResultStore | None = None,
     progress: Progress | None = None,
     inventory: Inventory | None = None,
+    ctx: CloudContext | None = None,
 ) -> ScanResult:
     started = datetime.now(UTC)
     checks = select_checks(options.checks, options.clouds)  # before collecting: a typo fails fast
-    inv = inventory if inventory is not None else collect(settings, options, progress)
+    inv = inventory if inventory is not None else collect(settings, options, progress, ctx=ctx)
     run = run_checks(
         inv,
         checks,

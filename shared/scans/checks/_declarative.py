@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
+from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check, default_target
 from escher.scans.model import Record, Severity
 
 Test = Callable[[Any], bool]
@@ -39,6 +39,7 @@ def attr_check(
     soc2: tuple[str, ...] = (),
     hipaa: tuple[str, ...] = (),
     fix: str | None = None,
+    fix_target: Callable[[Record], str] | None = None,
 ) -> None:
     """Fail when ``ok(record.attrs[attr])`` is false; not applicable when the collector did not set the attribute
     (``None`` is a value: "no public access level" is how ARM says private)."""
@@ -60,4 +61,5 @@ def attr_check(
         soc2=soc2,
         hipaa=hipaa,
         fix=fix,
+        fix_target=fix_target or default_target,
     )(fn)

@@ -41,11 +41,13 @@ attr_check("azure.storage.infrastructure_encryption", SA, "infrastructure_encryp
            title="Storage infrastructure encryption is off", severity=Severity.LOW, message="single encryption layer",
            risk="Only one layer of encryption at rest.", remediation="Create accounts with requireInfrastructureEncryption.",
            soc2=("CC6.1",), hipaa=_ENC)  # fmt: skip
+# the container operation works on the data plane and takes the container's name, not its ARM-style id
 attr_check("azure.storage.container_public", "azure.storage.container", "public_access", lambda v: v in (None, "None", "none", ""),
            title="Blob container allows anonymous read", severity=Severity.CRITICAL, message="public access level: {value}",
            risk="Anyone with the URL can read (and for 'container', list) the blobs.",
            remediation="Set the container's public access level to Private.", cis=("3.7",), soc2=("CC6.1", "CC6.6"),
-           hipaa=("164.312(a)(1)",), fix="azure.storage.make_container_private")  # fmt: skip
+           hipaa=("164.312(a)(1)",), fix="azure.storage.make_container_private",
+           fix_target=lambda rec: rec.name)  # fmt: skip
 attr_check("azure.compute.disk_encryption", "azure.compute.disk", "encryption_type",
            lambda v: v in ("EncryptionAtRestWithCustomerKey", "EncryptionAtRestWithPlatformAndCustomerKeys"),
            title="Managed disk is not encrypted with a customer key", severity=Severity.LOW,

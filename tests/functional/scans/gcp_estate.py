@@ -1,0 +1,270 @@
+"""A GCP estate with known ground truth: buckets in gcp-storage-emulator (IAM and public access prevention are
+stored there), Compute Engine and Cloud SQL list responses in the documented REST shapes replayed at the
+transports (paged with ``nextPageToken``). :func:`seed` returns the failing (check id, resource id) set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.functional.scans.replay import Router
+
+PROJECT = "acme-prod"
+COMPUTE = "https://compute.googleapis.com/compute/v1"
+DEFAULT_SA = "123456789012-compute@developer.gserviceaccount.com"
+
+
+@dataclass
+class GcpTruth:
+    failing: set[tuple[str, str]] = field(default_factory=set)
+    resources: set[str] = field(default_factory=set)
+
+    def fails(self, resource_id: str, *checks: str) -> None:
+        self.resources.add(resource_id)
+        self.failing |= {(c, resource_id) for c in checks}
+
+
+def _zone(zone: str) -> str:
+    return f"{COMPUTE}/projects/{PROJECT}/zones/{zone}"
+
+
+def _instance(name: str, zone: str, *, hardened: bool) -> dict[str, Any]:
+    nic: dict[str, Any] = {
+        "kind": "compute#networkInterface",
+        "name": "nic0",
+        "network": f"{COMPUTE}/projects/{PROJECT}/global/networks/default",
+        "networkIP": "10.128.0.7",
+    }
+    if not hardened:
+        nic["accessConfigs"] = [{"kind": "compute#accessConfig", "name": "External NAT", "type": "ONE_TO_ONE_NAT", "natIP": "34.70.12.9", "networkTier": "PREMIUM"}]  # fmt: skip
+    metadata = (
+        [{"key": "enable-oslogin", "value": "TRUE"}]
+        if hardened
+        else [
+            {"key": "serial-port-enable", "value": "true"},
+            {"key": "startup-script", "value": "#!/bin/sh\necho hi"},
+        ]
+    )
+    sa = (
+        {
+            "email": f"web@{PROJECT}.iam.gserviceaccount.com",
+            "scopes": ["https://www.googleapis.com/auth/logging.write"],
+        }
+        if hardened
+        else {"email": DEFAULT_SA, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}
+    )
+    return {
+        "kind": "compute#instance",
+        "id": str(4567890123456789000 + len(name)),
+        "creationTimestamp": "2024-10-01T08:12:44.123-07:00",
+        "name": name,
+        "machineType": f"{_zone(zone)}/machineTypes/e2-medium",
+        "status": "RUNNING",
+        "zone": _zone(zone),
+        "networkInterfaces": [nic],
+        "disks": [
+            {
+                "kind": "compute#attachedDisk",
+                "type": "PERSISTENT",
+                "mode": "READ_WRITE",
+                "source": f"{_zone(zone)}/disks/{name}",
+                "deviceName": name,
+                "index": 0,
+                "boot": True,
+                "autoDelete": True,
+            }
+        ],
+        "metadata": {"kind": "compute#metadata", "fingerprint": "abc=", "items": metadata},
+        "serviceAccounts": [sa],
+        "shieldedInstanceConfig": {
+            "enableSecureBoot": hardened,
+            "enableVtpm": True,
+            "enableIntegrityMonitoring": True,
+        },
+        "labels": {"env": "dev" if not hardened else "prod"},
+        "selfLink": f"{_zone(zone)}/instances/{name}",
+    }
+
+
+def _disk(name: str, zone: str, users: list[str], kms: str | None) -> dict[str, Any]:
+    disk: dict[str, Any] = {
+        "kind": "compute#disk",
+        "id": str(7000000000000000000 + len(name)),
+        "creationTimestamp": "2024-10-01T08:12:40.000-07:00",
+        "name": name,
+        "sizeGb": "100",
+        "zone": _zone(zone),
+        "status": "READY",
+        "type": f"{_zone(zone)}/diskTypes/pd-balanced",
+        "selfLink": f"{_zone(zone)}/disks/{name}",
+    }
+    if users:
+        disk["users"] = [f"{_zone(zone)}/instances/{u}" for u in users]
+    if kms:
+        disk["diskEncryptionKey"] = {"kmsKeyName": kms}
+    return disk
+
+
+def _firewall(name: str, ranges: list[str], allowed: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "compute#firewall",
+        "id": str(8000000000000000000 + len(name)),
+        "creationTimestamp": "2024-09-01T10:00:00.000-07:00",
+        "name": name,
+        "network": f"{COMPUTE}/projects/{PROJECT}/global/networks/default",
+        "priority": 1000,
+        "sourceRanges": ranges,
+        "allowed": allowed,
+        "direction": "INGRESS",
+        "disabled": False,
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}/global/firewalls/{name}",
+        **extra,
+    }
+
+
+def _sql(name: str, *, hardened: bool) -> dict[str, Any]:
+    ip: dict[str, Any] = (
+        {
+            "ipv4Enabled": False,
+            "privateNetwork": f"projects/{PROJECT}/global/networks/default",
+            "sslMode": "ENCRYPTED_ONLY",
+            "authorizedNetworks": [],
+        }
+        if hardened
+        else {
+            "ipv4Enabled": True,
+            "requireSsl": False,
+            "sslMode": "ALLOW_UNENCRYPTED_AND_ENCRYPTED",
+            "authorizedNetworks": [{"value": "0.0.0.0/0", "name": "anywhere", "kind": "sql#aclEntry"}],
+        }
+    )
+    return {
+        "kind": "sql#instance",
+        "state": "RUNNABLE",
+        "databaseVersion": "POSTGRES_15",
+        "settings": {
+            "kind": "sql#settings",
+            "tier": "db-custom-2-7680",
+            "activationPolicy": "ALWAYS",
+            "ipConfiguration": ip,
+            "backupConfiguration": {
+                "kind": "sql#backupConfiguration",
+                "enabled": hardened,
+                "startTime": "03:00",
+            },
+            "userLabels": {"env": "prod"},
+        },
+        "project": PROJECT,
+        "region": "us-central1",
+        "gceZone": "us-central1-a",
+        "name": name,
+        "connectionName": f"{PROJECT}:us-central1:{name}",
+        "instanceType": "CLOUD_SQL_INSTANCE",
+        "backendType": "SECOND_GEN",
+        "selfLink": f"https://sqladmin.googleapis.com/v1/projects/{PROJECT}/instances/{name}",
+    }
+
+
+def seed(router: Router, storage_client: Any) -> GcpTruth:
+    truth = GcpTruth()
+
+    # -- buckets (gcp-storage-emulator) -------------------------------------------------------------------
+    locked = storage_client.create_bucket("acme-locked")
+    locked.iam_configuration.public_access_prevention = "enforced"
+    locked.iam_configuration.uniform_bucket_level_access_enabled = True
+    locked.versioning_enabled = True
+    locked.enable_logging("acme-access-logs")
+    locked.patch()
+    truth.fails("acme-locked")
+    public = storage_client.create_bucket("acme-public")
+    public.iam_configuration.uniform_bucket_level_access_enabled = True
+    public.versioning_enabled = True
+    public.enable_logging("acme-access-logs")
+    public.patch()
+    policy = public.get_iam_policy(requested_policy_version=3)
+    policy.bindings.append(
+        {"role": "roles/storage.objectViewer", "members": {"allUsers", "user:ann@acme.test"}}
+    )
+    public.set_iam_policy(policy)
+    truth.fails("acme-public", "gcp.storage.bucket_public", "gcp.storage.public_access_prevention")
+    storage_client.create_bucket("acme-defaults")
+    truth.fails(
+        "acme-defaults",
+        "gcp.storage.public_access_prevention",
+        "gcp.storage.uniform_access",
+        "gcp.storage.versioning",
+        "gcp.storage.retention_logging",
+    )
+
+    # -- instances: aggregated, two pages ------------------------------------------------------------------
+    path = f"/compute/v1/projects/{PROJECT}/aggregated/instances"
+    web = _instance("web-dev", "us-central1-a", hardened=False)
+    app = _instance("app-prod", "europe-west1-b", hardened=True)
+    router.add("GET", path, {
+        "kind": "compute#instanceAggregatedList", "id": f"projects/{PROJECT}/aggregated/instances",
+        "items": {
+            "zones/us-central1-a": {"instances": [web]},
+            "zones/us-east1-b": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results for scope 'zones/us-east1-b' on this page."}},
+        },
+        "nextPageToken": "inst-page-2", "selfLink": f"{COMPUTE}/projects/{PROJECT}/aggregated/instances",
+    })  # fmt: skip
+    router.add("GET", path, {
+        "kind": "compute#instanceAggregatedList", "id": f"projects/{PROJECT}/aggregated/instances",
+        "items": {"zones/europe-west1-b": {"instances": [app]}},
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}/aggregated/instances",
+    }, query="pageToken=inst-page-2")  # fmt: skip
+    truth.fails(
+        f"projects/{PROJECT}/zones/us-central1-a/instances/web-dev",
+        "gcp.compute.instance_public_ip",
+        "gcp.compute.instance_default_sa",
+        "gcp.compute.instance_shielded_vm",
+        "gcp.compute.instance_serial_port",
+        "gcp.compute.instance_os_login",
+    )
+    truth.fails(f"projects/{PROJECT}/zones/europe-west1-b/instances/app-prod")
+
+    # -- disks ----------------------------------------------------------------------------------------------
+    kms = f"projects/{PROJECT}/locations/us-central1/keyRings/disks/cryptoKeys/pd"
+    router.add("GET", f"/compute/v1/projects/{PROJECT}/aggregated/disks", {
+        "kind": "compute#diskAggregatedList",
+        "items": {"zones/us-central1-a": {"disks": [
+            _disk("web-dev", "us-central1-a", ["web-dev"], None),
+            _disk("orphan", "us-central1-a", [], kms + "/cryptoKeyVersions/1"),
+        ]}},
+    })  # fmt: skip
+    truth.fails(f"projects/{PROJECT}/zones/us-central1-a/disks/web-dev", "gcp.compute.disk_cmek")
+    truth.fails(f"projects/{PROJECT}/zones/us-central1-a/disks/orphan", "gcp.compute.disk_unattached")
+
+    # -- firewalls ------------------------------------------------------------------------------------------
+    world = ["0.0.0.0/0"]
+    rules = [
+        _firewall("allow-ssh-world", world, [{"IPProtocol": "tcp", "ports": ["22"]}]),
+        _firewall("allow-all-world", world, [{"IPProtocol": "all"}]),
+        _firewall("rdp-disabled", world, [{"IPProtocol": "tcp", "ports": ["3389"]}], disabled=True),
+        _firewall("internal", ["10.128.0.0/9"], [{"IPProtocol": "tcp", "ports": ["0-65535"]}]),
+        _firewall("egress-db", [], [{"IPProtocol": "tcp", "ports": ["5432"]}], direction="EGRESS",
+                  destinationRanges=world),
+        _firewall("mysql-world", world, [{"IPProtocol": "tcp", "ports": ["3300-3310"]}, {"IPProtocol": "icmp"}]),
+    ]  # fmt: skip
+    router.add("GET", f"/compute/v1/projects/{PROJECT}/global/firewalls", {"kind": "compute#firewallList", "items": rules})  # fmt: skip
+    fw = f"projects/{PROJECT}/global/firewalls/"
+    truth.fails(fw + "allow-ssh-world", "gcp.compute.firewall_open_ssh")
+    truth.fails(fw + "allow-all-world", "gcp.compute.firewall_open_ssh", "gcp.compute.firewall_open_rdp",
+                "gcp.compute.firewall_open_database_ports")  # fmt: skip
+    truth.fails(fw + "mysql-world", "gcp.compute.firewall_open_database_ports")
+    for name in ("rdp-disabled", "internal", "egress-db"):
+        truth.fails(fw + name)
+
+    # -- Cloud SQL: two pages ----------------------------------------------------------------------------------
+    path = f"/v1/projects/{PROJECT}/instances"
+    router.add("GET", path, {"items": [_sql("pg-open", hardened=False)], "nextPageToken": "sql-page-2"})
+    router.add("GET", path, {"items": [_sql("pg-private", hardened=True)]}, query="pageToken=sql-page-2")
+    truth.fails(
+        f"projects/{PROJECT}/instances/pg-open",
+        "gcp.sql.instance_public_ip",
+        "gcp.sql.instance_open_networks",
+        "gcp.sql.instance_backups",
+        "gcp.sql.instance_ssl",
+    )
+    truth.fails(f"projects/{PROJECT}/instances/pg-private")
+    return truth

@@ -1,0 +1,93 @@
+"""The GCP scan through the real google-cloud-storage, google-cloud-compute (REST) and Cloud SQL Admin
+(discovery) code: buckets in gcp-storage-emulator, Compute and SQL replayed at their transports (paged with
+``nextPageToken``). The findings equal the seeded truth exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+
+from escher.config import Settings
+from escher.emulators import GcsStorageEmulator
+from escher.ops.context import CloudContext
+from escher.scans.runner import ScanOptions, run_scan
+from tests.functional.scans import gcp_estate
+from tests.functional.scans.replay import HttplibRouter, RequestsRouterAdapter, Router
+
+Estate = tuple[Router, gcp_estate.GcpTruth, CloudContext]
+
+
+@pytest.fixture(scope="module")
+def own_gcs() -> Iterator[GcsStorageEmulator]:
+    """A private gcp-storage-emulator: it ignores the project when listing, and the session one holds other
+    tests' buckets; "exactly" means exactly."""
+    with GcsStorageEmulator() as server:
+        yield server
+
+
+@pytest.fixture
+def estate(own_gcs: GcsStorageEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Estate]:
+    from google.cloud import storage
+
+    for key, value in own_gcs.env().items():
+        monkeypatch.setenv(key, value)
+    client = storage.Client(project=gcp_estate.PROJECT)
+    router = Router()
+    truth = gcp_estate.seed(router, client)
+    ctx = CloudContext(
+        gcp_project=gcp_estate.PROJECT,
+        gcp_credentials=AnonymousCredentials(),
+        gcp_session_adapter=RequestsRouterAdapter(router),
+        gcp_sql_http=HttplibRouter(router),
+    )
+    yield router, truth, ctx
+    for bucket in client.list_buckets():
+        bucket.delete(force=True)
+
+
+def test_gcp_findings_equal_the_seeded_truth(estate: Estate) -> None:
+    router, truth, ctx = estate
+    result = run_scan(Settings(), ScanOptions(clouds=["gcp"]), ctx=ctx)
+
+    assert not result.inventory.errors, result.inventory.errors
+    assert not router.unrouted
+    assert not router.unused(), "every recorded page, the nextPageToken pages too, was read"
+    assert {r.id for r in result.inventory.records} == truth.resources
+    assert {(f.check_id, f.resource_id) for f in result.failed} == truth.failing
+    assert len(truth.failing) == 22 and len(truth.resources) == 15  # the test has teeth
+
+
+def test_gcp_records_carry_what_the_fixes_need(estate: Estate) -> None:
+    _router, _truth, ctx = estate
+    result = run_scan(Settings(), ScanOptions(clouds=["gcp"], checks=["gcp.storage.*", "gcp.compute.firewall_*"]), ctx=ctx)  # fmt: skip
+    public = next(f for f in result.failed if f.check_id == "gcp.storage.bucket_public")
+    assert (public.fix_operation, public.fix_target) == ("gcp.storage.remove_public_bindings", "acme-public")
+    assert "allUsers" in public.message and "ann@" not in public.message
+    ssh = next(f for f in result.failed if f.resource_id.endswith("/allow-ssh-world"))
+    assert ssh.fix_target == f"projects/{gcp_estate.PROJECT}/global/firewalls/allow-ssh-world"
+    web = next(
+        r for r in result.inventory.records if r.name == "web-dev" and r.type == "gcp.compute.instance"
+    )
+    assert (web.region, web.tags, web.attrs["machine_type"]) == ("us-central1", {"env": "dev"}, "e2-medium")
+
+
+def test_a_failed_gcp_list_is_reported_not_counted_as_zero(estate: Estate) -> None:
+    router, _truth, ctx = estate
+    for route in router.routes:
+        if route.path.endswith("/global/firewalls"):
+            route.status, route.body = (
+                403,
+                {
+                    "error": {
+                        "code": 403,
+                        "message": "Required 'compute.firewalls.list' permission",
+                        "errors": [],
+                    }
+                },
+            )
+    result = run_scan(Settings(), ScanOptions(clouds=["gcp"]), ctx=ctx)
+    assert [(e.service, e.code) for e in result.inventory.errors] == [("firewalls", "403")]
+    assert not any(r.type == "gcp.compute.firewall" for r in result.inventory.records)
+    assert any(f.check_id == "gcp.sql.instance_open_networks" for f in result.failed)
