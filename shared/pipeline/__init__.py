@@ -5,25 +5,50 @@ notification and an alert.
     verify -> audit -> notify -> store the alert record
 
 The workers (``escher.workers.aws|azure|gcp``) are thin: they parse the platform's envelope and call
-:meth:`Pipeline.handle`. Importing this package imports no cloud SDK; :func:`build_pipeline` wires the real
-backends from the environment on first use.
+:meth:`Pipeline.handle`. Importing this package imports nothing else: the names below load their module on
+first use (a worker's cold import stays a few milliseconds; eager re-exports would cost ~150 ms of pydantic
+models before the first event arrives).
 """
 
 from __future__ import annotations
 
-from escher.pipeline.core import Outcome, Pipeline, PipelineResult
-from escher.pipeline.deadletter import DeadLetter, DeadLetterSink
-from escher.pipeline.errors import (
-    DeadLetterError,
-    EventInProgressError,
-    PermanentEventError,
-    PipelineError,
-    StateStoreError,
-)
-from escher.pipeline.markers import Markers, Stage
-from escher.pipeline.objects import ObjectStore
-from escher.pipeline.remediations import REMEDIATIONS, Remediation, remediation_for
-from escher.pipeline.runtime import build_pipeline
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from escher.pipeline.core import Outcome, Pipeline, PipelineResult
+    from escher.pipeline.deadletter import DeadLetter, DeadLetterSink
+    from escher.pipeline.errors import (
+        DeadLetterError,
+        EventInProgressError,
+        PermanentEventError,
+        PipelineError,
+        StateStoreError,
+    )
+    from escher.pipeline.markers import Markers, Stage
+    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.remediations import REMEDIATIONS, Remediation, remediation_for
+    from escher.pipeline.runtime import build_pipeline
+
+_WHERE = {
+    "Outcome": "core",
+    "Pipeline": "core",
+    "PipelineResult": "core",
+    "DeadLetter": "deadletter",
+    "DeadLetterSink": "deadletter",
+    "DeadLetterError": "errors",
+    "EventInProgressError": "errors",
+    "PermanentEventError": "errors",
+    "PipelineError": "errors",
+    "StateStoreError": "errors",
+    "Markers": "markers",
+    "Stage": "markers",
+    "ObjectStore": "objects",
+    "REMEDIATIONS": "remediations",
+    "Remediation": "remediations",
+    "remediation_for": "remediations",
+    "build_pipeline": "runtime",
+}
 
 __all__ = [
     "REMEDIATIONS",
@@ -44,3 +69,10 @@ __all__ = [
     "build_pipeline",
     "remediation_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'escher.pipeline' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"escher.pipeline.{module}"), name)

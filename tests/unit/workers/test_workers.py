@@ -1,0 +1,72 @@
+"""The workers stay thin and cheap: what importing them loads, how they unwrap deliveries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from escher.pipeline.worker import unwrap_redrive
+from escher.workers.azure.handlers import event_grid_dict
+
+_PROBE = """
+import json, sys
+import {module}
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in
+      ('aws_lambda_powertools', 'aws_xray_sdk', 'pydantic', 'escher') and m.count('.') < 3)))
+"""
+
+
+def loaded_by(module: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", _PROBE.format(module=module)], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    result: list[str] = json.loads(out.stdout)
+    return result
+
+
+def test_importing_a_worker_loads_neither_powertools_nor_pydantic_nor_the_pipeline() -> None:
+    for module in ("escher.workers.aws.handler", "escher.workers.gcp.main", "escher.workers.azure.handlers"):
+        loaded = loaded_by(module)
+        assert not [
+            m for m in loaded if m.startswith(("aws_lambda_powertools", "aws_xray_sdk", "pydantic"))
+        ], loaded
+        assert "escher.pipeline.core" not in loaded
+
+
+def test_first_aws_invocation_never_loads_the_xray_tracer(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from escher.workers.aws.handler import handler\n"
+        "from escher.demo.events import bucket_made_public\n"
+        "class C: aws_request_id = 'r'\n"
+        "r = handler(bucket_made_public('e-1', 'b'), C())\n"
+        "print(r['outcome'], 'aws_xray_sdk' in sys.modules)\n"
+    )
+    env = {
+        "ESCHER_CONFIG_DIR": str(tmp_path),
+        "ESCHER_DATA_DIR": str(tmp_path),
+        "ESCHER_STATE_URL": "memory://",
+        "ESCHER_DEAD_LETTER_URL": "memory://",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "PATH": "/usr/bin",
+    }
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[-2:] == ["needs_approval", "False"], out.stderr
+
+
+def test_redrive_unwraps_our_dead_letters_and_passes_events_through() -> None:
+    event = {"id": "e", "detail-type": "x", "detail": {}}
+    letter = {"reason": "r", "error": "E", "source": "eventbridge", "payload": event, "received_at": "t"}
+    assert unwrap_redrive(json.dumps(letter)) == event
+    assert unwrap_redrive(json.dumps(event)) == event
+    assert unwrap_redrive(b"not json") == b"not json"  # the pipeline dead-letters it with the reason
+
+
+def test_event_grid_fields_rebuild_the_delivered_schema() -> None:
+    at = datetime(2024, 5, 2, 9, 14, 58, tzinfo=UTC)
+    body = event_grid_dict(id="i", topic="t", subject="s", event_type="Microsoft.Resources.ResourceWriteSuccess",
+                           event_time=at, data={"k": 1}, data_version="2")  # fmt: skip
+    assert body["eventType"] == "Microsoft.Resources.ResourceWriteSuccess"
+    assert body["eventTime"] == "2024-05-02T09:14:58+00:00" and body["data"] == {"k": 1}
