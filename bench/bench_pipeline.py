@@ -73,7 +73,8 @@ def on_moto(n: int) -> dict[str, float]:
     from escher.demo.events import bucket_made_public
     from escher.emulators import MotoEmulator
     from escher.ops import CloudContext
-    from escher.pipeline.objects import S3Objects
+    from escher.pipeline.objects import StateObjects
+    from escher.state.s3 import S3Store
 
     with MotoEmulator() as moto:
         saved = dict(os.environ)
@@ -85,7 +86,8 @@ def on_moto(n: int) -> dict[str, float]:
             for name in names:
                 s3.create_bucket(Bucket=name)
             pipeline = _pipeline(
-                S3Objects("escher-state-bench", client=s3), CloudContext(aws_retries={"max_attempts": 1})
+                StateObjects(S3Store("escher-state-bench", client=s3)),
+                CloudContext(aws_retries={"max_attempts": 1}),
             )
             events = [bucket_made_public(f"bench-evt-{i}", name) for i, name in enumerate(names)]
             s3.create_bucket(Bucket="bench-warm-up")

@@ -139,7 +139,8 @@ def _scenario(steps: _Steps, result: DemoResult, tmp: str) -> None:
     from escher.clouds import aws
     from escher.demo.events import bucket_made_public, security_group_opened
     from escher.demo.seed import seed_aws
-    from escher.pipeline.objects import S3Objects
+    from escher.pipeline.objects import StateObjects
+    from escher.state.s3 import S3Store
     from escher.workers.aws.handler import handler
 
     context = _LambdaContext()
@@ -194,7 +195,7 @@ def _scenario(steps: _Steps, result: DemoResult, tmp: str) -> None:
         result.ssh_still_open = any(
             r.get("CidrIp") == "0.0.0.0/0" for p in perms for r in p.get("IpRanges", [])
         )
-        objects = S3Objects(STATE_BUCKET, client=s3)
+        objects = StateObjects(S3Store(STATE_BUCKET, client=s3))
         audit = ObjectAuditSink(objects)
         result.audit_records_verified = audit.verify()
         url = sqs.get_queue_url(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]

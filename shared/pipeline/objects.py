@@ -1,16 +1,9 @@
-"""Object storage as the pipeline needs it: create-if-absent, compare-and-swap, read, list.
+"""Object storage as the pipeline needs it: create-if-absent, compare-and-swap, read, overwrite, list.
 
-This is the small interface the markers, the audit objects, the alert records and the dead-letter blobs are
-written through. NOTE for the ``escher.state`` owner: when ``escher.state`` lands with its S3 / Blob / GCS /
-local backends, :func:`open_objects` should return an adapter over them and the four cloud classes here go away;
-they exist so the pipeline runs (and is tested against moto, azurite and fake-gcs-server) in the meantime.
-
-Conditional writes, as the clouds spell them:
-
-- S3: ``PutObject`` with ``If-None-Match: *`` (create) and ``If-Match: <etag>`` (swap); 412 on conflict;
-- Azure Blob: ``upload_blob(overwrite=False)`` / ``if_none_match="*"`` and ``etag`` + ``MatchConditions``;
-- GCS: ``if_generation_match=0`` (create) and ``if_generation_match=<generation>`` (swap);
-- a local directory: ``O_CREAT|O_EXCL`` and a per-key ``flock`` around read-compare-replace.
+The backends are ``escher.state``'s (S3 ``If-None-Match``/``If-Match``, Blob ETags, GCS generations, a local
+directory); :class:`StateObjects` adapts them to the pipeline's narrow interface, where a lost race is an answer
+(``None``), not an exception, and any other storage failure is a :class:`StateStoreError` (transient: the
+platform retries the delivery). :class:`MemoryObjects` is the in-memory fake.
 """
 
 from __future__ import annotations
@@ -26,16 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from escher.lazy import require
 from escher.pipeline.errors import PipelineError, StateStoreError
 
-__all__ = [
-    "BlobObjects",
-    "GcsObjects",
-    "LocalObjects",
-    "MemoryObjects",
-    "ObjectStore",
-    "S3Objects",
-    "Versioned",
-    "open_objects",
-]
+__all__ = ["LocalObjects", "MemoryObjects", "ObjectStore", "StateObjects", "Versioned", "open_objects"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,275 +87,119 @@ class MemoryObjects:
             return sorted(k for k in self._items if k.startswith(prefix))
 
 
-class LocalObjects:
-    """A directory: the laptop's state (Local Only) and ``escher demo``."""
+class StateObjects:
+    """An ``escher.state`` backend behind the pipeline's interface."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def _failed(self, exc: BaseException, verb: str, key: str) -> StateStoreError:
+        return StateStoreError(
+            f"cannot {verb} {self.state.url}{key}: {getattr(exc, 'message', exc)}",
+            hint=getattr(exc, "hint", None) or "check the state storage and the worker's access to it",
+        )
+
+    def put_if_absent(self, key: str, data: bytes) -> str | None:
+        from escher.state import AlreadyExistsError, StateError
+
+        try:
+            return str(self.state.put_if_absent(key, data))
+        except AlreadyExistsError:
+            return None
+        except StateError as exc:
+            raise self._failed(exc, "write", key) from exc
+
+    def get(self, key: str) -> Versioned | None:
+        from escher.state import NotFoundError, StateError
+
+        try:
+            blob = self.state.get(key)
+        except NotFoundError:
+            return None
+        except StateError as exc:
+            raise self._failed(exc, "read", key) from exc
+        return Versioned(blob.data, blob.version)
+
+    def replace(self, key: str, data: bytes, version: str) -> str | None:
+        from escher.state import NotFoundError, StateError, VersionConflictError
+
+        try:
+            return str(self.state.compare_and_swap(key, data, version))
+        except (VersionConflictError, NotFoundError):
+            return None
+        except StateError as exc:
+            raise self._failed(exc, "write", key) from exc
+
+    def put(self, key: str, data: bytes) -> None:
+        """Last writer wins, built from create-if-absent and swap (the backends have no blind overwrite)."""
+        for _ in range(50):
+            current = self.get(key)
+            done = (
+                self.put_if_absent(key, data) if current is None else self.replace(key, data, current.version)
+            )
+            if done is not None:
+                return
+        raise StateStoreError(f"{key} kept changing while it was written", hint="retry the delivery")
+
+    def list(self, prefix: str) -> list[str]:
+        from escher.state import StateError
+
+        try:
+            return [info.key for info in self.state.list(prefix)]
+        except StateError as exc:
+            raise self._failed(exc, "list", prefix) from exc
+
+
+class LocalObjects(StateObjects):
+    """A directory (``escher.state.local.LocalStore``): the laptop's state and ``escher alerts``' default."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        from escher.state.local import LocalStore
 
-    def _path(self, key: str) -> Path:
-        if key.startswith("/") or ".." in key.split("/"):
-            raise StateStoreError(f"object key {key!r} escapes the state directory", hint="use relative keys")
-        return self.root / key
-
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(data)
-        try:
-            os.link(tmp, path)  # atomic create-if-absent with the whole content already in place
-        except FileExistsError:
-            return None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return _digest(data)
-
-    def get(self, key: str) -> Versioned | None:
-        try:
-            data = self._path(key).read_bytes()
-        except FileNotFoundError:
-            return None
-        return Versioned(data, _digest(data))
-
-    def replace(self, key: str, data: bytes, version: str) -> str | None:
-        import fcntl
-
-        path = self._path(key)
-        lock = path.with_name(f".{path.name}.lock")
-        with lock.open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            current = self.get(key)
-            if current is None or current.version != version:
-                return None
-            self._write(path, data)
-        return _digest(data)
-
-    def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._write(path, data)
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # readers see the old or the new content, never half of it
-
-    def list(self, prefix: str) -> list[str]:
-        if not self.root.exists():
-            return []
-        keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
-        return sorted(k for k in keys if k.startswith(prefix) and not k.rsplit("/", 1)[-1].startswith("."))
-
-
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key
-
-
-class S3Objects:
-    def __init__(
-        self, bucket: str, prefix: str = "", *, client: Any = None, endpoint: str | None = None
-    ) -> None:
-        self.bucket, self.prefix = bucket, prefix
-        self._client = client
-        self.endpoint = endpoint
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from escher.clouds import aws
-
-            self._client = aws.client("s3", endpoint_url=self.endpoint)
-        return self._client
-
-    def _precondition_failed(self, exc: BaseException) -> bool:
-        from escher.clouds.aws import error_code
-
-        return error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict", "412")
-
-    def _errors(self) -> tuple[type[BaseException], ...]:
-        from escher.clouds import aws
-
-        return aws.errors()
-
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
-        return self._put(key, data, IfNoneMatch="*")
-
-    def _put(self, key: str, data: bytes, **condition: str) -> str | None:
-        try:
-            reply = self.client.put_object(
-                Bucket=self.bucket, Key=_join(self.prefix, key), Body=data, **condition
-            )
-        except self._errors() as exc:
-            if self._precondition_failed(exc):
-                return None
-            raise StateStoreError(f"cannot write s3://{self.bucket}/{key}: {exc}", hint=_S3_HINT) from exc
-        return str(reply["ETag"])
-
-    def get(self, key: str) -> Versioned | None:
-        try:
-            reply = self.client.get_object(Bucket=self.bucket, Key=_join(self.prefix, key))
-        except self._errors() as exc:
-            from escher.clouds.aws import error_code
-
-            if error_code(exc) in ("NoSuchKey", "404"):
-                return None
-            raise StateStoreError(f"cannot read s3://{self.bucket}/{key}: {exc}", hint=_S3_HINT) from exc
-        return Versioned(reply["Body"].read(), reply["ETag"])
-
-    def replace(self, key: str, data: bytes, version: str) -> str | None:
-        return self._put(key, data, IfMatch=version)
-
-    def put(self, key: str, data: bytes) -> None:
-        self._put(key, data)
-
-    def list(self, prefix: str) -> list[str]:
-        full = _join(self.prefix, prefix)
-        cut = len(_join(self.prefix, ""))
-        keys: list[str] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-            keys.extend(item["Key"][cut:] for item in page.get("Contents", []))
-        return sorted(keys)
-
-
-_S3_HINT = "check that the state bucket exists and the worker's role may s3:GetObject/s3:PutObject on it"
-
-
-class GcsObjects:
-    def __init__(
-        self, bucket: str, prefix: str = "", *, client: Any = None, endpoint: str | None = None
-    ) -> None:
-        self.bucket_name, self.prefix = bucket, prefix
-        self._client = client
-        self.endpoint = endpoint
-
-    @property
-    def bucket(self) -> Any:
-        if self._client is None:
-            from escher.clouds import gcp
-
-            if self.endpoint:  # state on another endpoint than the operations (an emulator beside another)
-                storage = require("google.cloud.storage", "gcp")
-                credentials = require("google.auth.credentials", "gcp")
-                self._client = storage.Client(
-                    project=os.environ.get("GOOGLE_CLOUD_PROJECT", "escher-local"),
-                    credentials=credentials.AnonymousCredentials(),
-                    client_options={"api_endpoint": self.endpoint},
-                )
-            else:
-                self._client = gcp.storage_client()
-        return self._client.bucket(self.bucket_name)
-
-    def _conditional(self, key: str, data: bytes, generation: int) -> str | None:
-        exceptions = require("google.api_core.exceptions", "gcp")
-        blob = self.bucket.blob(_join(self.prefix, key))
-        try:
-            blob.upload_from_string(data, if_generation_match=generation)
-        except exceptions.PreconditionFailed:
-            return None
-        return str(blob.generation)
-
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
-        return self._conditional(key, data, 0)
-
-    def get(self, key: str) -> Versioned | None:
-        exceptions = require("google.api_core.exceptions", "gcp")
-        blob = self.bucket.blob(_join(self.prefix, key))
-        try:
-            data = (
-                blob.download_as_bytes()
-            )  # one request: the response's x-goog-generation sets blob.generation
-        except exceptions.NotFound:
-            return None
-        return Versioned(data, str(blob.generation))
-
-    def replace(self, key: str, data: bytes, version: str) -> str | None:
-        return self._conditional(key, data, int(version))
-
-    def put(self, key: str, data: bytes) -> None:
-        self.bucket.blob(_join(self.prefix, key)).upload_from_string(data)
-
-    def list(self, prefix: str) -> list[str]:
-        cut = len(_join(self.prefix, ""))
-        blobs = self.bucket.client.list_blobs(self.bucket_name, prefix=_join(self.prefix, prefix))
-        return sorted(b.name[cut:] for b in blobs)
-
-
-class BlobObjects:
-    def __init__(self, container: str, prefix: str = "", *, service: Any = None) -> None:
-        self.container_name, self.prefix = container, prefix
-        self._service = service
-
-    @property
-    def container(self) -> Any:
-        if self._service is None:
-            from escher.clouds import azure
-
-            self._service = azure.blob_service()
-        return self._service.get_container_client(self.container_name)
-
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
-        exceptions = require("azure.core.exceptions", "azure")
-        try:
-            reply = self._blob(key).upload_blob(data, overwrite=False)
-        except exceptions.ResourceExistsError:
-            return None
-        return str(reply["etag"])
-
-    def _blob(self, key: str) -> Any:
-        return self.container.get_blob_client(_join(self.prefix, key))
-
-    def get(self, key: str) -> Versioned | None:
-        exceptions = require("azure.core.exceptions", "azure")
-        try:
-            downloader = self.container.download_blob(_join(self.prefix, key))
-        except exceptions.ResourceNotFoundError:
-            return None
-        return Versioned(downloader.readall(), downloader.properties.etag)
-
-    def replace(self, key: str, data: bytes, version: str) -> str | None:
-        core = require("azure.core", "azure")
-        exceptions = require("azure.core.exceptions", "azure")
-        try:
-            reply = self._blob(key).upload_blob(
-                data,
-                overwrite=True,
-                etag=version,
-                match_condition=core.MatchConditions.IfNotModified,
-            )
-        except (exceptions.ResourceModifiedError, exceptions.ResourceNotFoundError):
-            return None
-        return str(reply["etag"])
-
-    def put(self, key: str, data: bytes) -> None:
-        self.container.upload_blob(_join(self.prefix, key), data, overwrite=True)
-
-    def list(self, prefix: str) -> list[str]:
-        cut = len(_join(self.prefix, ""))
-        names = self.container.list_blob_names(name_starts_with=_join(self.prefix, prefix))
-        return sorted(n[cut:] for n in names)
+        super().__init__(LocalStore(root))
 
 
 def open_objects(url: str) -> ObjectStore:
-    """``s3://bucket/prefix``, ``gs://bucket/prefix``, ``azblob://container/prefix``, ``file:///dir`` or a path.
+    """``s3://bucket/prefix``, ``gs://bucket/prefix``, ``az://container/prefix`` (or ``azblob://``),
+    ``file:///dir`` or a plain path, ``memory://``.
 
-    ``?endpoint=http://host:port`` points S3 or GCS state at another endpoint than the SDK's default.
+    ``?endpoint=http://host:port`` points S3 or GCS state at another endpoint than the SDK's default (state on
+    one emulator, the estate on another).
     """
     parts = urlsplit(url)
-    prefix = parts.path.lstrip("/")
-    endpoint = parse_qs(parts.query).get("endpoint", [None])[0]
-    if parts.scheme == "s3":
-        return S3Objects(parts.netloc, prefix, endpoint=endpoint)
-    if parts.scheme == "gs":
-        return GcsObjects(parts.netloc, prefix, endpoint=endpoint)
-    if parts.scheme == "azblob":
-        return BlobObjects(parts.netloc, prefix)
-    if parts.scheme in ("", "file"):
-        return LocalObjects(Path(parts.path if parts.scheme else url).expanduser())
     if parts.scheme == "memory":
         return MemoryObjects()
-    raise PipelineError(
-        f"unknown state storage URL {url!r}",
-        hint="use s3://bucket/prefix, gs://bucket/prefix, azblob://container/prefix or file:///path",
+    if parts.scheme == "":
+        return LocalObjects(Path(url).expanduser())
+    endpoint = parse_qs(parts.query).get("endpoint", [None])[0]
+    scheme = "az" if parts.scheme == "azblob" else parts.scheme
+    if endpoint and scheme in ("s3", "gs"):
+        return StateObjects(_with_endpoint(scheme, parts.netloc, parts.path.lstrip("/"), endpoint))
+    return StateObjects(_state(parts._replace(scheme=scheme, query="").geturl()))
+
+
+def _state(url: str) -> Any:
+    from escher.state import StateError, open_state
+
+    try:
+        return open_state(url)
+    except StateError as exc:
+        raise PipelineError(exc.message, hint=exc.hint) from exc
+
+
+def _with_endpoint(scheme: str, bucket: str, prefix: str, endpoint: str) -> Any:
+    if scheme == "s3":
+        from escher.clouds import aws
+        from escher.state.s3 import S3Store
+
+        return S3Store(bucket, prefix, client=aws.client("s3", endpoint_url=endpoint))
+    from escher.state.gcs import GcsStore
+
+    storage = require("google.cloud.storage", "gcp")
+    credentials = require("google.auth.credentials", "gcp")
+    client = storage.Client(
+        project=os.environ.get("GOOGLE_CLOUD_PROJECT", "escher-local"),
+        credentials=credentials.AnonymousCredentials(),
+        client_options={"api_endpoint": endpoint},
     )
+    return GcsStore(bucket, prefix, client=client)

@@ -11,7 +11,8 @@ import pytest
 from escher.emulators import AzuriteEmulator, MotoEmulator, PubSubEmulator
 from escher.pipeline.deadletter import DeadLetter, ObjectDeadLetters, PubSubDeadLetters, SqsDeadLetters
 from escher.pipeline.errors import DeadLetterError
-from escher.pipeline.objects import BlobObjects
+from escher.pipeline.objects import StateObjects
+from escher.state.azure_blob import AzureBlobStore
 
 LETTER = DeadLetter(
     reason="EventBridge CloudTrail s3:PutBucketAcl: field 'detail.requestParameters.bucketName' is empty",
@@ -53,7 +54,7 @@ def test_blob_dead_letters_on_azurite(azure_env: AzuriteEmulator) -> None:
     service = BlobServiceClient.from_connection_string(azure_env.connection_string)
     service.create_container("dl-test")
     try:
-        letters = ObjectDeadLetters(BlobObjects("dl-test"), "letters")
+        letters = ObjectDeadLetters(StateObjects(AzureBlobStore("dl-test", service=service)), "letters")
         key = letters.send(LETTER)
         assert key.startswith("letters/") and letters.list() == [LETTER]
     finally:
