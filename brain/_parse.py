@@ -148,7 +148,7 @@ class Query:
     wants_idle: bool = False
     wants_unencrypted: bool = False
     wants_orphaned: bool = False
-    special: str | None = None  # cost_driver, public_buckets, underutilized, alerts, report
+    special: str | None = None  # cost_driver, public_buckets, underutilized, alerts, timeline, report
 
     @property
     def is_action(self) -> bool:
@@ -237,6 +237,8 @@ def _kind(low: str, intent: str) -> tuple[str | None, bool]:
 def _special(low: str, q: Query) -> str | None:
     if q.is_action or q.intent == "playbook":
         return None
+    if re.search(r"\btimelines?\b|\bwhat happened\b|\bexposure\b|\bsequence of events\b", low):
+        return "timeline"
     if re.search(
         r"cost driver|biggest cost|most expensive|highest cost|\bspend(ing)?\b|\bcosts?\b|\bbill\b|\bspent\b",
         low,

@@ -54,6 +54,10 @@ def analyze_event(
         reasons.append("it is production")
     op_id = _FIRST_AID.get(ev.event_type, {}).get(ev.cloud_provider)
     target = ev.region if op_id == "aws.ec2.enable_ebs_encryption_by_default" else ev.resource.id
+    if target.startswith(
+        "arn:aws:s3:::"
+    ):  # S3 events name the bucket by ARN; the S3 operations take its name
+        target = target.removeprefix("arn:aws:s3:::").split("/")[0]
     raw = [
         {
             "operation_id": op_id,
@@ -62,7 +66,7 @@ def analyze_event(
             "reason": f"first aid for {ev.event_type}",
         }
     ]
-    steps = guard_steps(raw if op_id else [], catalog, known_targets={ev.resource.id, ev.region})
+    steps = guard_steps(raw if op_id else [], catalog, known_targets={ev.resource.id, target, ev.region})
     found = knowledge.find_playbooks(f"incident {ev.event_type} {ev.resource.type}", cloud=ev.cloud_provider,
                                      category="incident_first_aid", limit=1)  # fmt: skip
     playbook = guard_playbook(found[0], catalog)[0] if found else None

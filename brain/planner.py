@@ -349,6 +349,8 @@ class Planner:
             return _answers.cost_driver(req, q, filters)
         if q.special == "alerts":
             return _answers.alerts(req, q, filters)
+        if q.special == "timeline":
+            return _answers.timeline(req, q, filters)
         if q.special == "report":
             return _answers.report(req, q, filters)
         if q.special == "underutilized":

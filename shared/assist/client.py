@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -25,6 +26,7 @@ from escher.assist.sources import ContextSource, gather
 from escher.brain.models import (
     AskRequest,
     AskResponse,
+    ContextItem,
     EventAnalysisRequest,
     EventAnalysisResponse,
     ExecutionResponse,
@@ -40,7 +42,11 @@ from escher.privacy import (
     scrub,
 )
 
+if TYPE_CHECKING:
+    from escher.events.model import UnifiedEvent
+
 __all__ = [
+    "Analysis",
     "Answer",
     "Assistant",
     "Brain",
@@ -52,6 +58,7 @@ __all__ = [
 
 _ASK: TypeAdapter[Any] = TypeAdapter(AskResponse)
 HISTORY_TURNS = 5
+R = TypeVar("R", EventAnalysisResponse, ReportSummaryResponse)
 
 
 class BrainUnavailableError(EscherError):
@@ -161,6 +168,28 @@ class Answer:
         return data
 
 
+@dataclass
+class Analysis(Generic[R]):
+    """An event analysis or a report summary, with where it came from and what was withheld on the way."""
+
+    response: R
+    source: Literal["brain", "local"]
+    notices: list[str] = field(default_factory=list)
+    withheld: int = 0
+    pseudonymized: int = 0
+
+
+def _outbound(payload: Any) -> tuple[Any, Pseudonymizer, int]:
+    """Scrubbed (credentials and secret-named fields withheld), then identities pseudonymized."""
+    clean, withheld = scrub(payload)
+    names = Pseudonymizer()
+    out = names.apply(clean)
+    leftover = find_credentials_in(out)
+    if leftover:  # scrub and the server use the same patterns: this is a bug, never send
+        raise CredentialInPayloadError(leftover)
+    return out, names, len(withheld)
+
+
 class Assistant:
     def __init__(
         self,
@@ -193,14 +222,8 @@ class Assistant:
         payload = {"query": query, "clouds": self.clouds,
                    "context": [i.model_dump(mode="json", exclude_defaults=True) for i in items],
                    "history": [t.model_dump() for t in turns]}  # fmt: skip
-        clean, withheld = scrub(payload)
-        names = Pseudonymizer()
-        out = names.apply(clean)
-        req = AskRequest.model_validate(out)
-        leftover = find_credentials_in(req.model_dump(mode="json"))
-        if leftover:  # scrub and the server use the same patterns: this is a bug, never send
-            raise CredentialInPayloadError(leftover)
-        return req, names, len(withheld)
+        out, names, withheld = _outbound(payload)
+        return AskRequest.model_validate(out), names, withheld
 
     def ask(self, query: str, *, conversation_id: str | None = None, local_only: bool = False) -> Answer:
         conversation_id = conversation_id or uuid.uuid4().hex[:12]
@@ -240,3 +263,56 @@ class Assistant:
         result = guard_steps(response.steps, OpsCatalog(), known_targets=known_targets(req))
         notices.extend(n for n in result.notices if n not in response.notices)
         return response.model_copy(update={"steps": result.steps})
+
+    # -- events and reports ----------------------------------------------------------------------------------
+    def _call(
+        self, call: Callable[[Brain], R], local_only: bool
+    ) -> tuple[R, Literal["brain", "local"], list[str]]:
+        if self.brain is None or local_only:
+            return call(self.local), "local", ["answered by the local rules (no brain URL is configured)"]
+        try:
+            return call(self.brain), "brain", []
+        except BrainUnavailableError as exc:
+            return call(self.local), "local", [f"{exc.message}; answered by the local rules instead"]
+
+    def analyze_event(
+        self,
+        event: UnifiedEvent | EventAnalysisRequest,
+        *,
+        context: Sequence[ContextItem] = (),
+        local_only: bool = False,
+    ) -> Analysis[EventAnalysisResponse]:
+        """Severity, root cause, first aid and a playbook for an event; its raw payload never leaves."""
+        from escher.assist.alerts import event_request
+
+        req = event if isinstance(event, EventAnalysisRequest) else event_request(event, context)
+        out, names, withheld = _outbound(req.model_dump(mode="json", exclude_defaults=True))
+        sent = EventAnalysisRequest.model_validate(out)
+        response, source, notices = self._call(lambda b: b.analyze_event(sent), local_only)
+        restored = EventAnalysisResponse.model_validate(names.restore(response.model_dump(mode="json")))
+        if (
+            restored.first_aid
+        ):  # the brain's first aid is a plan too: re-guarded against this client's catalogue
+            from escher.brain.catalog import OpsCatalog
+            from escher.brain.guard import guard_steps
+
+            ev = req.event
+            known = {ev.resource.id, ev.resource.name, ev.region, *(c.id for c in req.context)} - {""}
+            result = guard_steps(restored.first_aid, OpsCatalog(), known_targets=known)
+            notices.extend(n for n in result.notices if n not in restored.notices)
+            restored = restored.model_copy(update={"first_aid": result.steps})
+        if withheld:
+            notices.append(f"{withheld} credential-shaped value(s) were withheld from the event")
+        return Analysis(restored, source, notices, withheld, names.count)
+
+    def summarize_report(
+        self, req: ReportSummaryRequest, *, local_only: bool = False
+    ) -> Analysis[ReportSummaryResponse]:
+        """A prioritised narrative of scan results and cost, scrubbed and pseudonymized like a question."""
+        out, names, withheld = _outbound(req.model_dump(mode="json", exclude_defaults=True))
+        sent = ReportSummaryRequest.model_validate(out)
+        response, source, notices = self._call(lambda b: b.summarize_report(sent), local_only)
+        restored = ReportSummaryResponse.model_validate(names.restore(response.model_dump(mode="json")))
+        if withheld:
+            notices.append(f"{withheld} credential-shaped value(s) were withheld from the report")
+        return Analysis(restored, source, notices, withheld, names.count)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
+from escher.assist.alerts import open_alert_source
 from escher.assist.client import Assistant, HttpBrain
 from escher.assist.history import ChatLog, JsonlChatLog, StoreChatLog
 from escher.assist.sources import ContextSource, EstateSource, StoreSource
@@ -47,6 +48,9 @@ def open_assistant(
         sources.append(StoreSource(store))
         history = StoreChatLog(store)
     sources.append(EstateSource(open_results(paths.data_dir)))
+    alerts = open_alert_source(paths.data_dir)
+    if alerts is not None:
+        sources.append(alerts)
     url = brain_url or settings.brain.url
     brain = HttpBrain(url, timeout=settings.brain.timeout_seconds) if url else None
     clouds = [c for c in ("aws", "azure", "gcp") if getattr(settings, c).enabled]

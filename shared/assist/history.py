@@ -11,9 +11,12 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from escher.brain.models import ChatTurn
+
+if TYPE_CHECKING:
+    from escher.store.store import Store
 
 __all__ = ["ChatLog", "JsonlChatLog", "MemoryChatLog", "StoreChatLog"]
 
@@ -69,7 +72,7 @@ class JsonlChatLog:
 class StoreChatLog:
     """The chat-history collection of ``escher.store``."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def append(self, conversation_id: str, role: str, content: str) -> None:
@@ -78,9 +81,13 @@ class StoreChatLog:
         self.store.put(ChatMessage(conversation_id=conversation_id, role=role, content=content))  # type: ignore[arg-type]
 
     def recent(self, conversation_id: str, n: int) -> list[ChatTurn]:
-        from escher.store.models import Collection
+        from escher.store.models import ChatMessage, Collection, SearchFilter
 
-        rows = [r for r in self.store.list(Collection.chat, limit=200)
-                if getattr(r, "conversation_id", None) == conversation_id and getattr(r, "role", "") in ("user", "assistant")]  # fmt: skip
-        rows.reverse()  # list() is newest first
-        return [ChatTurn(role=r.role, content=r.content[:4000]) for r in rows[-n:]] if n else []
+        if not n:
+            return []
+        # the store filters by role (a chat record's kind); the conversation is picked here, newest first
+        roles = SearchFilter(kinds=("user", "assistant"))
+        rows = [r for r in self.store.records(Collection.chat, roles, limit=500)
+                if isinstance(r, ChatMessage) and r.conversation_id == conversation_id]  # fmt: skip
+        rows.reverse()
+        return [ChatTurn(role=r.role, content=r.content[:4000]) for r in rows[-n:]]  # type: ignore[arg-type]

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from escher.brain._parse import Query, canonical_env, kind_of, parse
 from escher.brain.models import ContextItem
+
+if TYPE_CHECKING:
+    from escher.scans.persist import ResultStore
+    from escher.store.store import Store
 
 __all__ = [
     "ContextSource",
@@ -118,27 +122,43 @@ class MemorySource:
 class EstateSource:
     """The latest estate, cost snapshots and findings kept by the scans (``escher.scans.persist``)."""
 
-    def __init__(self, store: Any) -> None:
-        self.store = store  # escher.scans.persist.ResultStore
+    def __init__(self, store: ResultStore) -> None:
+        self.store = store
 
     def _resources(self) -> list[ContextItem]:
         estate = self.store.latest("estate") or {}
         return [item_from_record(r) for r in estate.get("records", []) if isinstance(r, dict) and r.get("id")]
 
     def _costs(self) -> list[ContextItem]:
-        out: list[ContextItem] = []
-        for key in self.store.keys("cost")[-3:]:
+        """The latest day of the newest snapshot per cloud: each service's cost, the day before, the change."""
+        from escher.scans.cost import CostSnapshot, summarize
+
+        latest: dict[str, dict[str, Any]] = {}
+        for key in self.store.keys("cost")[-12:]:
             snap = self.store.get("cost", key) or {}
-            totals: dict[str, float] = {}
-            for row in snap.get("rows", []):
-                totals[row.get("service") or "other"] = totals.get(
-                    row.get("service") or "other", 0.0
-                ) + float(row.get("amount", 0.0))
-            cloud = snap.get("cloud") if snap.get("cloud") in ("aws", "azure", "gcp") else None
-            for service, amount in totals.items():
-                out.append(ContextItem(kind="report", id=f"cost:{cloud}:{service}"[:512], cloud=cloud,
-                                       name=str(service)[:256], text=f"cost on {snap.get('day', '')}",
-                                       attrs={"cost": round(amount, 2), "currency": snap.get("currency", "USD")}))  # fmt: skip
+            cloud = snap.get("cloud")
+            if cloud in ("aws", "azure", "gcp") and str(snap.get("day", "")) >= str(
+                latest.get(cloud, {}).get("day", "")
+            ):
+                latest[cloud] = snap
+        out: list[ContextItem] = []
+        for cloud, snap in sorted(latest.items()):
+            try:
+                summary = summarize([CostSnapshot.from_dict(snap)])
+            except (KeyError, TypeError, ValueError):
+                continue  # an unreadable snapshot is no context; the scan that wrote it reports its own errors
+            for service, amount, delta in summary.by_service[:40]:
+                out.append(ContextItem(kind="report", id=f"cost:{cloud}:{service}"[:512], cloud=cloud,  # type: ignore[arg-type]
+                                       name=str(service)[:256], text=f"cost on {summary.day}",
+                                       attrs={"cost": amount, "previous_cost": round(amount - delta, 2),
+                                              "currency": summary.currency}))  # fmt: skip
+        if latest:
+            snaps = [CostSnapshot.from_dict(s) for s in latest.values()]
+            total = summarize(snaps)
+            out.append(ContextItem(kind="report", id="cost:total", text=total.day,
+                                   attrs={"day_total": total.yesterday, "previous_day_total": total.previous_day,
+                                          "day_change_pct": total.day_delta_pct, "month_to_date": total.month_to_date,
+                                          "month_change_pct": total.month_delta_pct, "currency": total.currency}))  # fmt: skip
         return out
 
     def _findings(self) -> list[ContextItem]:
@@ -160,33 +180,54 @@ class EstateSource:
         q = parse(query)
         if q.special == "cost_driver":
             return self._costs()[:limit]
-        if q.special in ("report", "alerts"):
+        if q.special == "report":
             return self._findings()[:limit]
+        if q.special in ("alerts", "timeline"):
+            return []  # alerts come from the pipeline's store (escher.assist.alerts.AlertSource)
         return relevant(self._resources(), q, limit)
 
 
 class StoreSource:
     """``escher.store.Store``: the five collections, hybrid search. Resources are selected like the estate's."""
 
-    def __init__(self, store: Any) -> None:
-        self.store = store  # escher.store.store.Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def search(self, query: str, limit: int) -> list[ContextItem]:
         from escher.store.models import Collection
 
         q = parse(query)
         resources = [
-            _from_store_record(r) for r in self.store.list(Collection.inventory, limit=2000)
+            _from_store_record(r) for r in self.store.records(Collection.inventory, limit=2000)
         ]  # metadata filter locally: a plan needs every match, not the top ten
         items = relevant([r for r in resources if r is not None], q, limit)
         for hit in self.store.search(query, limit=10):
             if str(hit.collection) == "inventory":
+                continue
+            if str(hit.collection) == "alerts" and (alert := self._alert(hit.doc_id)) is not None:
+                items.append(alert)
                 continue
             items.append(ContextItem(kind=_HIT_KIND.get(str(hit.collection), "report"), id=hit.doc_id[:512],
                                      cloud=hit.cloud if hit.cloud in ("aws", "azure", "gcp") else None,  # type: ignore[arg-type]
                                      region=hit.region, resource_type=hit.resource_type, name=hit.title[:256],
                                      state=str(hit.kind)[:64], text=hit.text[:2000], at=hit.at))  # fmt: skip
         return items[:limit]
+
+    def _alert(self, doc_id: str) -> ContextItem | None:
+        """An alert hit with its stored alert (severity, status, stage timings) when it is one."""
+        from pydantic import ValidationError
+
+        from escher.alerts.model import Alert
+        from escher.assist.alerts import alert_item
+
+        record = self.store.get("alerts", doc_id.partition("/")[2])
+        data = getattr(record, "data", None)
+        if not isinstance(data, dict) or "alert_id" not in data:
+            return None
+        try:
+            return alert_item(Alert.model_validate(data))
+        except ValidationError:
+            return None  # another kind of alerts-collection record: the plain hit is used
 
 
 _HIT_KIND: dict[str, Literal["chat", "operation", "report", "alert"]] = {
