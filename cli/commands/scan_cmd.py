@@ -30,7 +30,7 @@ def scan(
     from escher.config import load_settings
     from escher.report.template import load_template
     from escher.scans.engine import select_checks
-    from escher.scans.persist import open_store
+    from escher.scans.persist import close_store, open_store
     from escher.scans.runner import ScanOptions, run_scan
 
     fmt = output or ("json" if state(ctx).json else "text")
@@ -59,9 +59,13 @@ def scan(
         include_passed=include_passed,
         severity_overrides=template.severity.for_checks(),
     )
-    result = _run_with_progress(
-        lambda progress: run_scan(settings, options, store=open_store(), progress=progress)
-    )
+    store = open_store()
+    try:
+        result = _run_with_progress(
+            lambda progress: run_scan(settings, options, store=store, progress=progress)
+        )
+    finally:
+        close_store(store)
     if fmt == "ocsf":
         from escher.report.render.ocsf import to_ocsf
 

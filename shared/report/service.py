@@ -10,7 +10,7 @@ from escher.report.model import MorningReport
 from escher.report.template import load_template
 from escher.scans.cost import CostSnapshot
 from escher.scans.model import ScanResult
-from escher.scans.persist import ResultStore, open_store
+from escher.scans.persist import ResultStore, close_store, open_store, recent_alerts
 
 __all__ = ["NoScanError", "build_and_store", "get_or_build_report"]
 
@@ -32,7 +32,9 @@ def build_and_store(store: ResultStore, extensions: dict[str, object] | None = N
         if k.endswith(day) and (d := store.get("cost", k))
     ]
     template = load_template(dict(extensions or {}))
-    rep = build_report(current, template, previous=previous, costs=costs)
+    since = datetime.now(UTC) - timedelta(hours=24)
+    alerts = [a for a in recent_alerts(store, since) if a.get("severity") == "CRITICAL"]
+    rep = build_report(current, template, previous=previous, costs=costs, alerts=alerts)
     key = f"{rep.report_date}_{current.scan_id}"
     if store.get("report", key) is None:
         store.put("report", key, rep.to_dict())
@@ -44,14 +46,20 @@ def get_or_build_report(
 ) -> MorningReport:
     from escher.config import load_settings
 
+    own = store is None
     store = store or open_store()
-    day = date or datetime.now(UTC).date().isoformat()
-    if not rebuild:
-        matching = [k for k in store.keys("report") if k.startswith(day)]
-        if matching:
-            return MorningReport.from_dict(store.get("report", matching[-1]) or {})
-        if date is not None:
-            raise NoScanError(
-                f"no report stored for {date}", hint="list dates with `escher report --date` of a scan day"
-            )
-    return build_and_store(store, load_settings().extensions)
+    try:
+        day = date or datetime.now(UTC).date().isoformat()
+        if not rebuild:
+            matching = [k for k in store.keys("report") if k.startswith(day)]
+            if matching:
+                return MorningReport.from_dict(store.get("report", matching[-1]) or {})
+            if date is not None:
+                raise NoScanError(
+                    f"no report stored for {date}",
+                    hint="list dates with `escher report --date` of a scan day",
+                )
+        return build_and_store(store, load_settings().extensions)
+    finally:
+        if own:
+            close_store(store)

@@ -6,7 +6,7 @@ import json
 
 from escher.errors import EscherError
 from escher.scans.model import Finding, ScanResult
-from escher.scans.persist import ResultStore, open_store
+from escher.scans.persist import ResultStore, close_store, open_store
 
 __all__ = ["FixError", "findings_to_fix"]
 
@@ -19,8 +19,13 @@ def findings_to_fix(
     ids: list[str], check: str | None = None, store: ResultStore | None = None
 ) -> dict[tuple[str, tuple[tuple[str, str], ...]], list[Finding]]:
     """Group the chosen findings of the latest scan by (operation, parameters): one plan per group."""
+    own = store is None
     store = store or open_store()
-    data = store.latest("scan")
+    try:
+        data = store.latest("scan")
+    finally:
+        if own:
+            close_store(store)
     if data is None:
         raise FixError("no scan has been stored yet", hint="run `escher scan` first")
     scan = ScanResult.from_dict(data)

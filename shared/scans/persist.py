@@ -1,9 +1,9 @@
-"""Where scans, cost snapshots and reports are kept until ``escher.store`` exists.
+"""Where scans, cost snapshots and reports are kept: :class:`ResultStore`, the whole interface the scans, the
+report and the scheduler use.
 
-NOTE for the store owner: :class:`ResultStore` is the whole interface the scans, the report and the scheduler
-use. ``escher.store`` (Postgres collections: estate inventory, immutable reports, alerts & events) should
-provide an adapter with the same four methods; :func:`open_store` will prefer it once it exists. Until then
-records are JSON files under ``<data dir>/reports/<kind>/<key>.json``, written create-if-absent so a report,
+:func:`open_store` returns the knowledge store's adapter (:mod:`escher.scans.persist_store`: estate inventory,
+immutable reports, alerts & events) whenever the store extra is installed, which is the default. Only without
+it are records JSON files under ``<data dir>/reports/<kind>/<key>.json``, written create-if-absent so a report,
 once stored, cannot be changed (the immutable reports collection's rule).
 """
 
@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from escher.errors import EscherError
 
-__all__ = ["ImmutableRecordError", "JsonFileStore", "MemoryStore", "ResultStore", "open_store"]
+__all__ = [
+    "ImmutableRecordError",
+    "JsonFileStore",
+    "MemoryStore",
+    "ResultStore",
+    "close_store",
+    "open_store",
+    "recent_alerts",
+    "store_available",
+]
 
 # kinds: "scan" (findings + inventory of one scan), "estate" (latest inventory), "cost" (daily snapshot),
 # "report" (morning report), "template" (report template settings)
@@ -32,6 +42,20 @@ class ResultStore(Protocol):
     def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
     def keys(self, kind: str) -> list[str]: ...
     def latest(self, kind: str) -> dict[str, Any] | None: ...
+
+
+# Optional members: a store with an alerts & events collection has ``alerts_since(since)``; one holding a
+# connection has ``close()``. Other ResultStores (the pipeline's object-storage one) need neither.
+def recent_alerts(store: ResultStore, since: datetime) -> list[dict[str, Any]]:
+    """Alerts recorded since ``since`` (severity, title, detail), or none when the store keeps no alerts."""
+    read = getattr(store, "alerts_since", None)
+    return list(read(since)) if callable(read) else []
+
+
+def close_store(store: ResultStore) -> None:
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
 
 
 class MemoryStore:
@@ -96,16 +120,31 @@ class JsonFileStore:
         return self.get(kind, keys[-1]) if keys else None
 
 
-def open_store(data_dir: Path | None = None) -> ResultStore:
-    """The store for this installation: ``escher.store``'s adapter when it exists, else JSON files."""
-    import importlib
-
+def store_available() -> bool:
+    """The knowledge store can be opened here: its driver is installed, and a server is configured
+    (``ESCHER_DATABASE_URL`` / ``[store] database_url``) or the embedded one is installed."""
     from escher.lazy import is_installed
 
-    if is_installed("escher.store.results"):  # the adapter the store owner adds
-        module = importlib.import_module("escher.store.results")
-        store: ResultStore = module.open_result_store()
-        return store
+    if not (is_installed("psycopg") and is_installed("escher.store.store")):
+        return False
+    import os
+
+    return bool(os.environ.get("ESCHER_DATABASE_URL")) or is_installed("pgserver") or _configured_url()
+
+
+def _configured_url() -> bool:
+    from escher.config import load_settings
+
+    return bool(load_settings().store.database_url)
+
+
+def open_store(data_dir: Path | None = None, *, prefer_store: bool = True) -> ResultStore:
+    """The store for this installation: the knowledge store when it is available (close it when done), else
+    JSON files under the data dir."""
+    if prefer_store and store_available():
+        from escher.scans.persist_store import StoreResults
+
+        return StoreResults.open()
     if data_dir is None:
         from escher.config import resolve_paths
 

@@ -105,7 +105,8 @@ def run_scan(
         severity_overrides=options.severity_overrides,
     )
     result = ScanResult(
-        scan_id=started.strftime("%Y%m%dT%H%M%SZ"),
+        # milliseconds: two scans in one second (a scan, then a narrower one) must not collide
+        scan_id=started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z",
         started_at=started,
         finished_at=datetime.now(UTC),
         inventory=inv,

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from escher.lazy import is_installed
 from escher.schedule.jobs import Job
+
+if TYPE_CHECKING:
+    from escher.config import Settings
+    from escher.scans.persist import ResultStore
 
 __all__ = ["default_executor", "store_backup_hook"]
 
 
 def default_executor(job: Job) -> str:
     from escher.config import load_settings
-    from escher.scans.persist import open_store
+    from escher.scans.persist import close_store, open_store
 
+    if job.kind == "operation":
+        return _operation(job)
     settings = load_settings()
     store = open_store()
+    try:
+        return _scan_or_report(job, settings, store)
+    finally:
+        close_store(store)
+
+
+def _scan_or_report(job: Job, settings: Settings, store: ResultStore) -> str:
     if job.kind in ("scan", "daily"):
         from escher.report.template import load_template
         from escher.scans.runner import ScanOptions, run_scan, sync_costs
@@ -35,7 +49,7 @@ def default_executor(job: Job) -> str:
 
         report = build_and_store(store, settings.extensions)
         return (text + "; " if text else "") + f"report {report.report_date}"
-    return _operation(job)
+    return text
 
 
 def _operation(job: Job) -> str:

@@ -80,8 +80,12 @@ def test_cost_snapshot_is_taken_once_per_day(aws_env: MotoEmulator) -> None:
     assert again[0].to_dict() == snaps[0].to_dict()
 
 
-def test_cli_scan_report_and_fix_end_to_end(aws_env: MotoEmulator, escher_home: Path) -> None:
+def test_cli_scan_report_and_fix_end_to_end(
+    aws_env: MotoEmulator, escher_home: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from escher.cli.main import app
+
+    monkeypatch.setenv("ESCHER_DATABASE_URL", pg_database)  # the knowledge store, as on a real install
 
     truth = seed(4)
     runner = CliRunner()
@@ -97,6 +101,15 @@ def test_cli_scan_report_and_fix_end_to_end(aws_env: MotoEmulator, escher_home: 
     res = runner.invoke(app, ["report", "--new", "--format", "html", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "S3 bucket is readable by anyone" in out.read_text()
+    from escher.store.models import Collection, SearchFilter
+    from escher.store.store import Store
+
+    with Store.open(url=pg_database) as store:  # the CLI wrote there, not to JSON files
+        scans = store.records(Collection.alerts, SearchFilter(kinds=("scan_result",)))
+        reports = store.records(Collection.alerts, SearchFilter(kinds=("morning_report",)))
+        assert len(scans) == 2 and len(reports) == 1
+        assert store.records(Collection.inventory, SearchFilter(resource_type="aws.s3.bucket"), limit=100)
+    assert not (escher_home / "data" / "reports").exists()
     target = public[0]
     res = runner.invoke(app, ["fix", target["id"], "--yes"])
     assert res.exit_code == 0, res.output
