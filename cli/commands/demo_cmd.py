@@ -45,6 +45,9 @@ def demo(ctx: typer.Context) -> None:
         console().print(
             f"[green]✓[/] {result.audit_records_verified} audit records verified against their hashes"
         )
+        if result.ledger.get("ok") is not None:
+            mark = "[green]✓[/]" if result.ledger["ok"] else "[red]✗[/]"
+            console().print(f"{mark} audit synced into the embedded store: {result.ledger['detail']}")
         console().print(
             f"[green]✓[/] {len(result.dead_letters)} unreadable event parked in the dead-letter queue"
         )
