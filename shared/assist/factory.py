@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escher.assist.alerts import open_alert_source
 from escher.assist.client import Assistant, HttpBrain
 from escher.assist.history import ChatLog, JsonlChatLog, StoreChatLog
 from escher.assist.sources import ContextSource, EstateSource, StoreSource
 from escher.config import Paths, Settings
+
+if TYPE_CHECKING:
+    from escher.scans.persist import ResultStore
 
 __all__ = ["open_assistant"]
 
@@ -44,10 +47,16 @@ def open_assistant(
     sources: list[ContextSource] = []
     history: ChatLog = JsonlChatLog(paths.data_dir / "assist" / "chat.jsonl")
     store = _open_store(settings, paths, stack) if use_store else None
+    results: ResultStore
     if store is not None:
+        from escher.scans.persist_store import StoreResults
+
         sources.append(StoreSource(store))
         history = StoreChatLog(store)
-    sources.append(EstateSource(open_results(paths.data_dir)))
+        results = StoreResults(store)  # the scans' estate, costs and findings, on the same connection
+    else:  # never start an embedded database just to answer a question: the JSON files, if any
+        results = open_results(paths.data_dir, prefer_store=False)
+    sources.append(EstateSource(results))
     alerts = open_alert_source(paths.data_dir)
     if alerts is not None:
         sources.append(alerts)

@@ -3,7 +3,6 @@ estate seeded in moto and read by a real ``escher scan`` (``estate``)."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -114,10 +113,24 @@ def _launch(region: str, env: str, n: int) -> list[str]:
     return sorted(i["InstanceId"] for i in out["Instances"])
 
 
+def chat_rows(url: str, home: Path) -> list[dict[str, Any]]:
+    """The chat-history collection of the knowledge store, oldest first."""
+    from escher.config import Paths
+    from escher.store.store import Store
+
+    with Store.open(Paths(home / "config", home / "data"), url=url) as store:
+        rows = [r.model_dump(mode="json") for r in store.records("chat", limit=1000)]
+    return sorted(rows, key=lambda r: r["at"])
+
+
 @pytest.fixture
-def estate(aws_env: MotoEmulator, escher_home: Path, monkeypatch: pytest.MonkeyPatch) -> Estate:
-    """Seeded in moto, then read by a real scan into the data dir (what the context source reads)."""
+def estate(
+    aws_env: MotoEmulator, escher_home: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> Estate:
+    """Seeded in moto, then read by a real scan into the knowledge store (Postgres + pgvector), which is where
+    ``escher ask`` finds its context and keeps its chat history."""
     monkeypatch.setenv("ESCHER_USER", "mona")  # no [personas] section: the one user is the manager
+    monkeypatch.setenv("ESCHER_DATABASE_URL", pg_database)
     seeded = Estate(
         _launch("us-east-1", "dev", 2), _launch("us-east-1", "prod", 2), _launch("us-west-2", "dev", 1)
     )
@@ -126,7 +139,13 @@ def estate(aws_env: MotoEmulator, escher_home: Path, monkeypatch: pytest.MonkeyP
     args = ["scan", "-r", "us-east-1", "-r", "us-west-2", "--checks", "aws.ec2.*", "-o", "json"]
     scanned = CliRunner().invoke(app, args)
     assert scanned.exit_code in (0, 1), scanned.output  # 1: there are findings; the inventory is what counts
-    estate = json.loads((escher_home / "data" / "reports" / "estate" / "latest.json").read_text())
-    seen = {r["id"] for r in estate["records"] if r["type"] == "aws.ec2.instance"}
+    from escher.config import Paths
+    from escher.store.store import Store
+
+    with Store.open(Paths(escher_home / "config", escher_home / "data"), url=pg_database) as store:
+        items = store.records("inventory", limit=1000)
+    seen = {
+        getattr(r, "resource_id", "") for r in items if getattr(r, "resource_type", "") == "aws.ec2.instance"
+    }
     assert seen == set(seeded.dev + seeded.prod + seeded.west_dev)
     return seeded

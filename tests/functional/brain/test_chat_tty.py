@@ -19,7 +19,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from escher.cli.main import app
-from tests.functional.brain.conftest import Estate
+from tests.functional.brain.conftest import Estate, chat_rows
 
 ESCHER = str(Path(sys.executable).parent / "escher")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
@@ -117,7 +117,7 @@ def test_a_conversation_on_a_terminal(estate: Estate, escher_home: Path) -> None
         for line in audit.read_text().splitlines()
     )
     # the three exchanges are one conversation in the client's history
-    chat = [json.loads(line) for line in (escher_home / "data/assist/chat.jsonl").read_text().splitlines()]
+    chat = chat_rows(os.environ["ESCHER_DATABASE_URL"], escher_home)  # kept in the knowledge store
     assert len({c["conversation_id"] for c in chat}) == 1
     assert [c["role"] for c in chat] == ["user", "assistant"] * 3
     assert chat[2]["content"] == "stop the dev instances in us-east-1"

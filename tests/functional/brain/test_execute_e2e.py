@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from escher.brain.llm import tool_name
 from escher.cli.main import app
-from tests.functional.brain.conftest import Estate
+from tests.functional.brain.conftest import Estate, chat_rows
 from tests.harness.fake_anthropic import FakeAnthropic, FakeAnthropicServer, tool_use
 
 REPO = Path(__file__).resolve().parents[3]
@@ -37,12 +37,8 @@ def _audit(home: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def _chat(home: Path) -> list[dict[str, Any]]:
-    path = home / "data" / "assist" / "chat.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 def _assert_only_dev_stopped(estate: Estate, home: Path, out: dict[str, Any]) -> None:
+    """Moto, the audit file and the store's chat history after one ``escher ask ... --yes``."""
     states = estate.states()
     assert {i: states[i] for i in estate.dev} == dict.fromkeys(estate.dev, "stopped")
     assert {i: states[i] for i in estate.prod + estate.west_dev} == dict.fromkeys(
@@ -54,7 +50,7 @@ def _assert_only_dev_stopped(estate: Estate, home: Path, out: dict[str, Any]) ->
     assert sorted(r["target"] for r in verified) == estate.dev
     assert {(r["action"], r["actor"]) for r in verified} == {("aws.ec2.stop_instances", "user:mona")}
     assert all(r["reason"].startswith("escher ask:") for r in verified)
-    chat = _chat(home)
+    chat = chat_rows(os.environ["ESCHER_DATABASE_URL"], home)
     assert [(c["role"], c["conversation_id"]) for c in chat] == [
         ("user", out["conversation_id"]),
         ("assistant", out["conversation_id"]),
