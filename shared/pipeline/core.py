@@ -248,18 +248,21 @@ class Pipeline:
         op_target = Target(event.cloud_provider.value, target.resource_id, target.region)
         reason = f"event {event.event_id} ({event.event_type.value})"
         if switch is None:
-            req = Approvals(self.approvals, steps).request(
-                target.operation, [str(op_target)], target.params, by=actor, reason=reason
-            )
             from escher.ops import OPERATIONS
 
             op = OPERATIONS.get(target.operation)
+            params = op.parse_params(target.params)
+            # the request names the parameters as the engine will see them (defaults filled in), so the gate
+            # finds it when the approved operation is run ('escher ops run ...')
+            req = Approvals(self.approvals, steps).request(
+                target.operation, [str(op_target)], params.model_dump(mode="json"), by=actor, reason=reason
+            )
             return _Action(
                 "needs_approval",
                 f"{target.operation} is not pre-approved for automatic remediation",
                 timings,
                 steps=_dump(steps),
-                cli=op.cli_for(op_target, op.parse_params(target.params)),
+                cli=op.cli_for(op_target, params),
                 approval_request_id=req.request_id,
             )
         gate = Gate(actor, steps, remediation=self.remediation, facts=facts)
@@ -366,7 +369,9 @@ class Pipeline:
             decision=action.decision,
             approval_request_id=action.approval_request_id,
             verification=verification,
-            next_steps=incident.next_steps(event, action.status, action.approval_request_id, action.cli),
+            next_steps=incident.next_steps(
+                event, action.status, action.approval_request_id, action.cli, _run_command(target)
+            ),
             timings=dict(record.timings),
             audit_record_id=record.record_id,
             created_at=record.timings.get("received", self.clock()),
@@ -375,6 +380,14 @@ class Pipeline:
     def _checkpoint(self, name: str) -> None:
         if self.fault is not None:
             self.fault(name)
+
+
+def _run_command(target: RemediationTarget | None) -> str | None:
+    if target is None:
+        return None
+    region = f" --region {target.region}" if target.region else ""
+    params = "".join(f" --param {k}={v}" for k, v in target.params.items())
+    return f"escher ops run {target.operation} --target {target.resource_id}{region}{params}"
 
 
 def _delivery_id(payload: Any) -> str | None:

@@ -88,11 +88,13 @@ def summary(event: UnifiedEvent, status: AlertStatus, operation: str | None, err
 
 
 def next_steps(
-    event: UnifiedEvent, status: AlertStatus, approval_id: str | None, cli: str | None
+    event: UnifiedEvent, status: AlertStatus, approval_id: str | None, cli: str | None, run: str | None = None
 ) -> list[str]:
     steps: list[str] = []
     if status == "needs_approval" and approval_id:
         steps += [f"escher approvals approve {approval_id}", f"escher approvals reject {approval_id}"]
+        if run:
+            steps.append(f"once approved: {run}")
         if cli:
             steps.append(f"what it runs: {cli}")
     if status == "remediation_failed" and cli:

@@ -82,6 +82,7 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
     from escher.pipeline.adapters import InventoryEstate, MorningQueue, ObjectApprovalStore
     from escher.pipeline.deadletter import ObjectDeadLetters, open_dead_letters
     from escher.pipeline.markers import Markers
+    from escher.policy.approvals import JsonFileApprovalStore
     from escher.policy.remediation import load_remediation
     from escher.rules import rules_from_settings
 
@@ -106,7 +107,11 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
             load_notify(settings.extensions), env=env, morning_report=queue_for_morning
         ),
         "dead_letters": open_dead_letters(dl_url) if dl_url else ObjectDeadLetters(objects),
-        "approvals": ObjectApprovalStore(objects),
+        # Local Only: the approvals file the CLI reads ('escher approvals approve ID'); in a cloud worker, the
+        # state storage (the laptop's CLI does not read that yet: see the README)
+        "approvals": ObjectApprovalStore(objects)
+        if env.get("ESCHER_STATE_URL")
+        else JsonFileApprovalStore(paths.data_dir),
         "rules": rules_from_settings(settings.extensions, paths.config_file),
         "remediation": load_remediation(settings.extensions),
         "cloud": CloudContext.from_settings(settings),

@@ -75,3 +75,19 @@ def test_unknown_alert_id_is_a_clear_error(escher_home: Path) -> None:
 def test_no_alerts_says_so(escher_home: Path) -> None:
     out = escher("alerts")
     assert out.returncode == 0 and "No open alerts" in out.stdout
+
+
+def test_locally_the_approval_an_alert_names_is_the_one_escher_approvals_lists(escher_home: Path) -> None:
+    from escher.pipeline import runtime
+
+    runtime.reset()
+    try:
+        result = runtime.build_pipeline("local").handle(
+            bucket_public_event("e-9", "logs"), source="eventbridge"
+        )
+    finally:
+        runtime.reset()
+    assert result.outcome.value == "needs_approval"  # nothing pre-approved in a fresh config
+    alert = json.loads(escher("-o", "json", "alerts").stdout)[0]
+    listed = json.loads(escher("-o", "json", "approvals", "list").stdout)
+    assert alert["approval_request_id"] in {r["request_id"] for r in listed}

@@ -63,6 +63,10 @@ def test_fix_not_pre_approved_becomes_an_approval_request_and_changes_nothing(
     alert = pipeline.alerts.get(result.alert_id or "")
     assert alert.severity == "HIGH"  # public, not known to hold PII: the "compliance violation" default
     assert f"escher approvals approve {request.request_id}" in alert.next_steps
+    assert (
+        "once approved: escher ops run aws.s3.block_public_access --target logs --region us-east-1"
+        in alert.next_steps
+    )
     assert alert.operation_cli and "put-public-access-block --bucket logs" in alert.operation_cli
 
 
