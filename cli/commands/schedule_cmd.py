@@ -36,16 +36,34 @@ def add(
         ..., help='"scan", "report", "daily", "stop instances tagged env=dev", or OP tag:k=v'
     ),
     timezone: str | None = typer.Option(None, "--tz", help="IANA zone; default general.timezone"),
+    template: str | None = typer.Option(
+        None,
+        "--template",
+        help="A manager's template (escher templates add) that bounds a scheduled operation; without one "
+        "only a pre-approved [remediation] switch lets it change anything.",
+    ),
 ) -> None:
     """Add a schedule."""
     import getpass
 
     from escher.schedule.cron import parse
-    from escher.schedule.jobs import Schedule, parse_job, schedule_id
+    from escher.schedule.jobs import JobError, Schedule, parse_job, schedule_id
 
     store = open_schedules()
     parse(cron)
     parsed = parse_job(job)
+    if template is not None:
+        from escher.policy.runtime import open_runtime
+
+        if parsed.kind != "operation":
+            raise JobError("--template bounds an operation", hint="scans and reports need no template")
+        found = open_runtime().templates.get(template)
+        if found is None or found.operation != parsed.operation:
+            raise JobError(
+                f"no template {template!r} that runs {parsed.operation}",
+                hint="a manager adds one with `escher templates add FILE`; see `escher templates list`",
+            )
+        parsed = parsed.model_copy(update={"template": template})
     s = Schedule(
         id=schedule_id(cron, parsed),
         cron=cron,

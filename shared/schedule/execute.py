@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from escher.errors import EscherError
 from escher.lazy import is_installed
 from escher.schedule.jobs import Job
 
@@ -12,7 +13,11 @@ if TYPE_CHECKING:
     from escher.config import Settings
     from escher.scans.persist import ResultStore
 
-__all__ = ["default_executor", "store_backup_hook"]
+__all__ = ["ScheduleRunError", "default_executor", "store_backup_hook"]
+
+
+class ScheduleRunError(EscherError):
+    """A scheduled job ran and did not do what it was for (refused, failed, or its template is gone)."""
 
 
 def default_executor(job: Job) -> str:
@@ -53,29 +58,61 @@ def _scan_or_report(job: Job, settings: Settings, store: ResultStore) -> str:
 
 
 def _operation(job: Job) -> str:
-    """Scheduled operations run as the automation persona: the policy gate lets through only what the user
-    pre-approved ([remediation] settings or a template); anything else is refused and recorded."""
+    """A scheduled operation. With a manager's template it runs inside the template's bounds (tags, count,
+    regions, window), as templates run for executors: no approval, anything outside refused. Without one it
+    runs as the automation persona, which the gate lets through only for a pre-approved remediation switch.
+    Either way the gate's decision and every change are audited."""
     from escher.ops.model import OPERATIONS
     from escher.policy.personas import Actor, Persona
     from escher.policy.runtime import open_runtime
 
     assert job.operation is not None
     rt = open_runtime()
-    rt.actor = Actor("scheduler", Persona.automation)
-    engine = rt.engine()
+    template = None
+    if job.template:
+        template = rt.templates.get(job.template)
+        if template is None or template.operation != job.operation:
+            raise ScheduleRunError(
+                f"template {job.template!r} is gone or no longer runs {job.operation}",
+                hint="see `escher templates list`; re-add the schedule with a template that runs it",
+            )
+        rt.actor = Actor("scheduler", Persona.executor)  # bounded by the template, as an executor would be
+    else:
+        rt.actor = Actor("scheduler", Persona.automation)
+    engine = rt.engine(template)
     op = OPERATIONS.get(job.operation)
+    params = template.params_for(job.params) if template else job.params
     targets = engine.resolve_targets(op, job.targets, tags=job.tags, regions=job.regions)
-    plan = engine.plan(op.id, targets, job.params, actor=str(rt.actor), reason=f"schedule: {job.describe()}")
+    plan = engine.plan(op.id, targets, params, actor=str(rt.actor), reason=f"schedule: {job.describe()}")
     result = engine.execute(plan)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts().items()))
-    return f"{op.id}: {counts}"
+    if not result.ok:
+        raise ScheduleRunError(
+            f"{op.id}: {counts or 'nothing done'}", hint="see `escher audit` for the reasons"
+        )
+    return f"{op.id}: {counts or 'no targets'}"
 
 
 def store_backup_hook() -> Callable[[], None] | None:
-    """The hourly backup the store provides (``escher.store.backup.run_backup``), when it exists."""
-    if not is_installed("escher.store.backup"):
+    """The agent's hourly store backup (``escher.store.backup.backup_if_due``) when the store is installed and
+    a backup bucket is configured (ESCHER_STATE_URL or [state] url); None otherwise."""
+    if not (is_installed("escher.store.backup") and is_installed("psycopg")):
         return None
-    import importlib
+    from escher.config import load_settings
+    from escher.state import state_url
 
-    hook: Callable[[], None] = importlib.import_module("escher.store.backup").run_backup
-    return hook
+    url = state_url(load_settings().extensions)
+    if not url:
+        return None
+
+    def backup() -> None:
+        from escher.config import resolve_paths
+        from escher.state import open_state
+        from escher.store.backup import backup_if_due
+        from escher.store.store import Store
+
+        paths = resolve_paths()
+        with Store.open(paths=paths) as store:
+            backup_if_due(store.url, paths, open_state(url))
+
+    return backup

@@ -30,12 +30,16 @@ class Job(BaseModel):
     targets: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
+    # a manager's template that bounds the run (targets' tags, count, regions, window); without one, only a
+    # pre-approved remediation switch lets the scheduler change anything
+    template: str | None = None
 
     def describe(self) -> str:
         if self.kind != "operation":
             return f"{self.kind} ({', '.join(self.clouds)})"
         sel = [f"tag {k}={v}" for k, v in self.tags.items()] + self.targets
-        return f"{self.operation} on {', '.join(sel) or 'nothing'}"
+        bound = f" within template {self.template}" if self.template else ""
+        return f"{self.operation} on {', '.join(sel) or 'nothing'}{bound}"
 
 
 class Schedule(BaseModel):

@@ -34,14 +34,18 @@ def due(schedules: list[Schedule], now: datetime) -> list[Schedule]:
 
 
 def run_due(store: ScheduleStore, execute: JobExecutor, now: datetime | None = None) -> list[RunRecord]:
+    """Run each due job once. Each is claimed before it runs, so an overlapping runner skips it."""
     now = now or datetime.now(UTC)
     records = []
-    for schedule in due(store.all(), now):
+    for candidate in due(store.all(), now):
+        schedule = store.claim(candidate.id, now)
+        if schedule is None:  # another runner took this slot
+            continue
         try:
             outcome, ok = execute(schedule.job), True
         except EscherError as exc:  # one failing job must not stop the others; the reason is kept
             outcome, ok = f"failed: {exc}", False
-        schedule.last_run, schedule.last_outcome = now, outcome
+        schedule.last_outcome = outcome
         store.mark_run(schedule)
         records.append(RunRecord(schedule.id, now, ok, outcome))
     return records
@@ -57,7 +61,9 @@ def agent_loop(
     stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    once: bool = False,
 ) -> None:
+    """Run due jobs and the hourly backup until ``stop()``; ``once``: one pass (cron, tests)."""
     last_backup: datetime | None = None
     while not stop():
         now = clock()
@@ -67,5 +73,7 @@ def agent_loop(
         if backup is not None and (last_backup is None or now - last_backup >= backup_every):
             backup()
             last_backup = now
+        if once:
+            return
         upcoming = min((s.next_run() for s in store.all()), default=now + timedelta(minutes=1))
         sleep(max(1.0, min(60.0, (upcoming - clock()).total_seconds())))
