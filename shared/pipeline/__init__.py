@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     )
     from escher.pipeline.markers import Markers, Stage
     from escher.pipeline.objects import ObjectStore
-    from escher.pipeline.remediations import REMEDIATIONS, Remediation, remediation_for
+    from escher.pipeline.remediations import Remediation, load_remediations, remediation_for
     from escher.pipeline.runtime import build_pipeline
 
 _WHERE = {
@@ -44,14 +44,13 @@ _WHERE = {
     "Markers": "markers",
     "Stage": "markers",
     "ObjectStore": "objects",
-    "REMEDIATIONS": "remediations",
+    "load_remediations": "remediations",
     "Remediation": "remediations",
     "remediation_for": "remediations",
     "build_pipeline": "runtime",
 }
 
 __all__ = [
-    "REMEDIATIONS",
     "DeadLetter",
     "DeadLetterError",
     "DeadLetterSink",
@@ -67,6 +66,7 @@ __all__ = [
     "Stage",
     "StateStoreError",
     "build_pipeline",
+    "load_remediations",
     "remediation_for",
 ]
 

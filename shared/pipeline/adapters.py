@@ -70,9 +70,6 @@ class InventoryEstate:
     def find_resource(self, cloud: CloudProvider, account_id: str, resource_id: str) -> EstateRecord | None:
         return self._index.get((cloud.value, resource_id))
 
-    def __len__(self) -> int:
-        return len(self._index)
-
 
 class MorningQueue:
     PREFIX = "morning-report/"

@@ -132,6 +132,10 @@ class StateObjects:
 
     def put(self, key: str, data: bytes) -> None:
         """Last writer wins, built from create-if-absent and swap (the backends have no blind overwrite)."""
+        if (
+            self.put_if_absent(key, data) is not None
+        ):  # the common case (a new alert, a dead letter): one call
+            return
         for _ in range(50):
             current = self.get(key)
             done = (

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from escher.events.model import CloudProvider, EventType, UnifiedEvent
 from escher.pipeline.errors import PermanentEventError, PipelineError
 
-__all__ = ["REMEDIATIONS", "Remediation", "RemediationTarget", "load_remediations", "remediation_for"]
+__all__ = ["Remediation", "RemediationTarget", "load_remediations", "remediation_for"]
 
 DATA = Path(__file__).with_name("remediations.toml")
 
@@ -76,19 +76,6 @@ def load_remediations(path: Path = DATA) -> tuple[Remediation, ...]:
 @cache
 def _defaults() -> tuple[Remediation, ...]:
     return load_remediations()
-
-
-class _Lazy:
-    """``REMEDIATIONS``: the map, read from disk on first use (not at import)."""
-
-    def __iter__(self) -> Any:
-        return iter(_defaults())
-
-    def __len__(self) -> int:
-        return len(_defaults())
-
-
-REMEDIATIONS = _Lazy()
 
 
 def remediation_for(
