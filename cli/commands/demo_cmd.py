@@ -45,6 +45,11 @@ def demo(ctx: typer.Context) -> None:
         console().print(
             f"[green]✓[/] {result.audit_records_verified} audit records verified against their hashes"
         )
+        gcs_fixed = result.outcomes.get("gcs_public") == "auto_resolved" and not result.gcs_still_public
+        console().print(
+            f"{'[green]✓[/]' if gcs_fixed else '[red]✗[/]'} GCS bucket 'shop-exports' lost its allUsers binding "
+            "through the GCP worker (pre-approved), verified on gcp-storage-emulator"
+        )
         if result.ledger.get("ok") is not None:
             mark = "[green]✓[/]" if result.ledger["ok"] else "[red]✗[/]"
             console().print(f"{mark} audit synced into the embedded store: {result.ledger['detail']}")

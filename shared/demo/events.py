@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["bucket_made_public", "cloudtrail_event", "security_group_opened"]
+__all__ = ["bucket_made_public", "cloudtrail_event", "gcs_bucket_made_public", "security_group_opened"]
 
 ACCOUNT = "123456789012"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -104,3 +104,56 @@ def security_group_opened(
     return cloudtrail_event(
         event_id, "aws.ec2", "AuthorizeSecurityGroupIngress", request, region=region, at=at
     )
+
+
+def gcs_bucket_made_public(
+    message_id: str, bucket: str, *, project: str = "shop-prod-4711", at: datetime | None = None
+) -> dict[str, Any]:
+    """A Cloud Audit Log entry (storage.setIamPermissions adding allUsers) as a Pub/Sub CloudEvent from a log sink."""
+    import base64
+    import json
+
+    at = at or datetime.now(UTC)
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    entry = {
+        "protoPayload": {
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+            "status": {},
+            "authenticationInfo": {"principalEmail": "john@example.com"},
+            "requestMetadata": {"callerIp": "203.0.113.10", "callerSuppliedUserAgent": "google-cloud-sdk"},
+            "serviceName": "storage.googleapis.com",
+            "methodName": "storage.setIamPermissions",
+            "resourceName": f"projects/_/buckets/{bucket}",
+            "serviceData": {
+                "@type": "type.googleapis.com/google.iam.v1.logging.AuditData",
+                "policyDelta": {
+                    "bindingDeltas": [
+                        {"action": "ADD", "role": "roles/storage.objectViewer", "member": "allUsers"}
+                    ]
+                },
+            },
+        },
+        "insertId": uuid.uuid4().hex[:12],
+        "resource": {
+            "type": "gcs_bucket",
+            "labels": {"bucket_name": bucket, "project_id": project, "location": "europe-west1"},
+        },
+        "timestamp": stamp,
+        "severity": "NOTICE",
+        "logName": f"projects/{project}/logs/cloudaudit.googleapis.com%2Factivity",
+    }
+    message = {
+        "data": base64.b64encode(json.dumps(entry).encode()).decode(),
+        "messageId": message_id,
+        "publishTime": stamp,
+        "attributes": {"logging.googleapis.com/timestamp": stamp},
+    }
+    return {
+        "specversion": "1.0",
+        "id": message_id,
+        "source": f"//pubsub.googleapis.com/projects/{project}/topics/escher-events",
+        "type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "time": stamp,
+        "datacontenttype": "application/json",
+        "data": {"message": message, "subscription": f"projects/{project}/subscriptions/escher-events"},
+    }

@@ -7,6 +7,9 @@
 4. read back from moto: the bucket blocked, the security group untouched pending approval; the audit objects
    verified; the alerts as banners.
 
+5. the same for GCP: a Cloud Audit Log entry (allUsers granted on a GCS bucket) as a Pub/Sub CloudEvent into
+   ``escher.workers.gcp.main.on_pubsub``, the fix on gcp-storage-emulator.
+
 The user's own config, data and cloud credentials are never read or touched: the environment is replaced for the
 duration and restored, the temp dir removed, moto stopped.
 """
@@ -18,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from escher.alerts.model import Alert
 __all__ = ["DemoResult", "run_demo"]
 
 STATE_BUCKET = "escher-state-demo"
+GCS_BUCKET = "shop-exports"
 DEAD_LETTER_QUEUE = "escher-dead-letters"
 CONFIG = """\
 # escher demo: a throw-away configuration in a temp dir
@@ -60,6 +64,7 @@ class DemoResult:
     outcomes: dict[str, str] = field(default_factory=dict)
     bucket_block: dict[str, bool] = field(default_factory=dict)
     ssh_still_open: bool = False
+    gcs_still_public: bool = True
     approval_request_id: str | None = None
     audit_records_verified: int = 0
     ledger: dict[str, Any] = field(default_factory=dict)
@@ -102,34 +107,35 @@ class _Steps:
 
 
 def run_demo(progress: Progress = print) -> DemoResult:
-    from escher.emulators import MotoEmulator
+    from escher.emulators import GcsStorageEmulator, MotoEmulator
     from escher.pipeline import runtime
 
     result = DemoResult()
     steps = _Steps(result, progress)
     started = time.perf_counter()
-    moto = MotoEmulator()
-    with tempfile.TemporaryDirectory(prefix="escher-demo-") as tmp:
-        with steps.step("started moto (AWS) on 127.0.0.1") as info:
-            moto.start()
-            info["detail"] = moto.endpoint_url
-        with moto:
-            env = {
-                **moto.env(),
-                "ESCHER_CONFIG_DIR": str(Path(tmp) / "config"),
-                "ESCHER_DATA_DIR": str(Path(tmp) / "data"),
-                "ESCHER_STATE_URL": f"s3://{STATE_BUCKET}",
-                "ESCHER_DEAD_LETTER_URL": f"sqs://{DEAD_LETTER_QUEUE}",
-                "POWERTOOLS_LOG_LEVEL": "ERROR",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-                "POWERTOOLS_METRICS_NAMESPACE": "EscherDemo",
-            }
-            with _scoped_env(env):
+    with tempfile.TemporaryDirectory(prefix="escher-demo-") as tmp, ExitStack() as emulators:
+        with steps.step("started moto (AWS) and gcp-storage-emulator (GCS) on 127.0.0.1") as info:
+            moto = emulators.enter_context(MotoEmulator())  # each is stopped when the stack unwinds
+            gcs = emulators.enter_context(GcsStorageEmulator())
+            info["detail"] = f"{moto.endpoint_url}, {gcs.endpoint_url}"
+        env = {
+            **moto.env(),
+            **gcs.env(),
+            "GOOGLE_CLOUD_PROJECT": "shop-prod-4711",
+            "ESCHER_CONFIG_DIR": str(Path(tmp) / "config"),
+            "ESCHER_DATA_DIR": str(Path(tmp) / "data"),
+            "ESCHER_STATE_URL": f"s3://{STATE_BUCKET}",
+            "ESCHER_DEAD_LETTER_URL": f"sqs://{DEAD_LETTER_QUEUE}",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "EscherDemo",
+        }
+        with _scoped_env(env):
+            runtime.reset()
+            try:
+                _scenario(steps, result, tmp)
+            finally:
                 runtime.reset()
-                try:
-                    _scenario(steps, result, tmp)
-                finally:
-                    runtime.reset()
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 
@@ -180,6 +186,11 @@ def _scenario(steps: _Steps, result: DemoResult, tmp: str) -> None:
         sg = handler(security_group_opened(str(uuid.uuid4()), estate.ssh_group), context)
         result.outcomes["ssh_open"] = sg["outcome"]
         info["detail"] = f"{sg['severity']} -> {sg['outcome']} (not pre-approved)"
+    with steps.step(
+        "GCS bucket 'shop-exports' granted to allUsers: audit log -> Pub/Sub CloudEvent -> GCP worker"
+    ) as info:
+        result.outcomes["gcs_public"] = _gcp_leg(result)
+        info["detail"] = f"{result.outcomes['gcs_public']}; allUsers still bound: {result.gcs_still_public}"
     with steps.step("an unreadable event arrived") as info:
         bad = handler({"version": "0", "id": "garbage-1", "detail-type": "AWS API Call via CloudTrail",
                        "source": "aws.s3", "account": "123456789012", "time": "2024-05-02T09:15:00Z",
@@ -217,6 +228,29 @@ def _scenario(steps: _Steps, result: DemoResult, tmp: str) -> None:
     with steps.step("synced the audit into the laptop's store and verified its hash chain") as info:
         result.ledger = _ledger(audit.records())
         info["detail"] = result.ledger.get("detail", "")
+
+
+def _gcp_leg(result: DemoResult) -> str:
+    """The GCP worker's entry point, called as functions-framework calls it (a CloudEvent object)."""
+    from escher.clouds import gcp
+    from escher.demo.events import gcs_bucket_made_public
+    from escher.lazy import require
+    from escher.pipeline.runtime import build_pipeline
+    from escher.workers.gcp.main import on_pubsub
+
+    cloudevents = require("cloudevents.http", "workers")
+    client = gcp.storage_client()
+    bucket = client.create_bucket(GCS_BUCKET)
+    policy = bucket.get_iam_policy(requested_policy_version=3)
+    policy.bindings.append({"role": "roles/storage.objectViewer", "members": {"allUsers"}})
+    bucket.set_iam_policy(policy)
+    event = gcs_bucket_made_public(str(uuid.uuid4().int)[:16], GCS_BUCKET)
+    data = event.pop("data")
+    on_pubsub(cloudevents.CloudEvent(event, data))
+    members = {m for b in bucket.get_iam_policy(requested_policy_version=3).bindings for m in b["members"]}
+    result.gcs_still_public = "allUsers" in members
+    alerts = build_pipeline("gcp").alerts.list()
+    return next((a.status for a in alerts if a.cloud == "gcp"), "missing")
 
 
 def _ledger(records: list[Any]) -> dict[str, Any]:

@@ -26,11 +26,13 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind(escher_home: Path) -> No
         "bucket_public_redelivered": "duplicate",
         "ssh_open": "needs_approval",
         "garbage": "dead_lettered",
+        "gcs_public": "auto_resolved",
     }
+    assert result["gcs_still_public"] is False
     assert result["bucket_block"] and all(result["bucket_block"].values())
     assert result["ssh_still_open"] is True and result["approval_request_id"]
-    assert result["audit_records_verified"] == 2
-    assert result["ledger"]["ok"] is True and result["ledger"]["records"] >= 2
+    assert result["audit_records_verified"] == 3  # one per handled event: AWS bucket, AWS SG, GCS bucket
+    assert result["ledger"]["ok"] is True and result["ledger"]["records"] >= 3
     assert result["findings"] > 0
     assert [d["source"] for d in result["dead_letters"]] == ["eventbridge"]
     assert {a["severity"] for a in result["alerts"]} == {"CRITICAL", "HIGH"}
