@@ -191,9 +191,7 @@ class Pipeline:
             action = _Action(**claim.data["action"])
         else:
             timings = {"event": event.timestamp.isoformat(), "received": received.isoformat()}
-            action = self._act(
-                event, target, timings, plan_id=hashlib.sha256(claim.key.encode()).hexdigest()[:32]
-            )
+            action = self._act(event, target, timings, plan_id=_incident_key(claim))
             self.markers.advance(claim, Stage.acted, action=action.to_json())
         self._checkpoint("acted")
         record = self._audit_record(event, severity, target, action, claim, alert_id)
@@ -300,7 +298,7 @@ class Pipeline:
         alert_id: str,
     ) -> AuditRecord:
         return AuditRecord(
-            record_id=hashlib.sha256(claim.key.encode()).hexdigest()[:32],  # a redelivery writes the same one
+            record_id=_incident_key(claim),  # a redelivery writes the same record (a no-op)
             at=datetime.fromisoformat(action.timings.get("verified") or action.timings["decided"]),
             actor=f"worker:{self.worker}",
             action=target.operation if target else "event.observe",
@@ -380,6 +378,11 @@ class Pipeline:
     def _checkpoint(self, name: str) -> None:
         if self.fault is not None:
             self.fault(name)
+
+
+def _incident_key(claim: Claim) -> str:
+    """Stable per (event, operation): the engine's plan id (its idempotency keys) and the audit record's id."""
+    return hashlib.sha256(claim.key.encode()).hexdigest()[:32]
 
 
 def _run_command(target: RemediationTarget | None) -> str | None:

@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 WORKER = "aws"
 
@@ -31,9 +34,10 @@ def _eventbridge(event: dict[str, Any], log: Any, metrics: Any) -> dict[str, Any
     from pydantic import ValidationError
 
     from escher.pipeline.worker import handle_event
+    from escher.workers.aws import _tools
 
     try:
-        _tools_parse(event)
+        _tools.parse(event)
     except ValidationError as exc:
         from escher.pipeline.runtime import build_pipeline
 
@@ -44,16 +48,10 @@ def _eventbridge(event: dict[str, Any], log: Any, metrics: Any) -> dict[str, Any
     return result
 
 
-def _tools_parse(event: dict[str, Any]) -> None:
-    from escher.workers.aws import _tools
-
-    _tools.parse(event)
-
-
-def _invalid(exc: Exception) -> Exception:
+def _invalid(exc: ValidationError) -> Exception:
     from escher.pipeline.errors import PermanentEventError
 
-    first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
+    first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     return PermanentEventError(
         f"not an EventBridge event: {where}: {first['msg']}", hint="send the event as delivered"
