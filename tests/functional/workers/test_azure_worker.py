@@ -141,7 +141,12 @@ def test_timer_runs_the_morning_digest_job_by_name(blob: Any) -> None:
 
     result = handlers.on_timer("morning_digest")
     assert result["job"] == "morning_digest" and result["alerts"] == 0
-    # and the registered timer function is callable as the runtime calls it (daily scan of an empty estate
-    # would need ARM: the job name is what is checked here)
-    assert function("daily_scan").__name__ == "daily_scan"
-    assert isinstance(TimerRequest(past_due=True).past_due, bool)
+
+
+def test_timer_trigger_runs_the_daily_scan_and_reports_what_is_missing(blob: Any) -> None:
+    # the registered function, called as the host calls it; without a subscription the scan cannot run, and the
+    # host must see a failure that says why (it retries on the next tick), not a silent success
+    from escher.scans.errors import CloudAccessError
+
+    with pytest.raises(CloudAccessError, match="no Azure subscription is configured"):
+        function("daily_scan")(TimerRequest(past_due=True))
