@@ -40,7 +40,7 @@ def _state_keys(s3: Any, prefix: str) -> list[str]:
 
 
 def test_eventbridge_bucket_public_is_blocked_on_moto_and_audited_in_the_state_bucket(
-    aws_worker: dict[str, Any],
+    aws_worker: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     s3 = aws_worker["s3"]
     _seed_pii_bucket(s3, "my-data")
@@ -60,6 +60,9 @@ def test_eventbridge_bucket_public_is_blocked_on_moto_and_audited_in_the_state_b
     assert record["action"] == "aws.s3.block_public_access" and record["outcome"] == "verified"
     assert {"event", "received", "decided", "fixed", "verified"} <= set(record["timings"])
     assert _state_keys(s3, "alerts/") == [f"alerts/{result['alert_id']}.json"]
+    # powertools Metrics flushed the event-to-fix latency as CloudWatch EMF
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any("EventToVerifiedFixMs" in m and "Outcome_auto_resolved" in m for m in emf), emf
     # a redelivery (EventBridge retries) does nothing twice
     again = handler(bucket_public_event("0b9c-evt-1", "my-data"), LambdaContext())
     assert again["outcome"] == "duplicate"

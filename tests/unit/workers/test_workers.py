@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from escher.pipeline.worker import unwrap_redrive
 from escher.workers.azure.handlers import event_grid_dict
 
@@ -70,3 +72,21 @@ def test_event_grid_fields_rebuild_the_delivered_schema() -> None:
                            event_time=at, data={"k": 1}, data_version="2")  # fmt: skip
     assert body["eventType"] == "Microsoft.Resources.ResourceWriteSuccess"
     assert body["eventTime"] == "2024-05-02T09:14:58+00:00" and body["data"] == {"k": 1}
+
+
+def test_the_lambda_logger_is_json_and_redacts_notification_secrets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escher.workers.aws import _tools
+
+    secret_url = "json://127.0.0.1:9/hooks/S3CRET-T0KEN-123"
+    monkeypatch.setenv("ESCHER_NOTIFY_SLACK_URL", secret_url)
+    _tools.logger.cache_clear()
+    try:
+        log = _tools.logger()
+        log.info("delivering to %s", secret_url, extra={"target": secret_url, "password": "x"})
+    finally:
+        _tools.logger.cache_clear()
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["service"] == "escher-worker" and line["level"] == "INFO"
+    assert "S3CRET-T0KEN-123" not in json.dumps(line)
