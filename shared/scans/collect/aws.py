@@ -69,6 +69,8 @@ class AwsCollector:
         self._lock = threading.Lock()
         self.limit = BucketSet(_LIMITS, default=(20.0, 40.0))
         self.account = ""
+        # failures of a part inside a task (one GetMetricData batch) that must not cost the task its records
+        self.part_errors: list[CollectionError] = []
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def client(self, service: str, region: str) -> Any:
@@ -96,14 +98,18 @@ class AwsCollector:
         return Record(cloud="aws", type=type_, id=id_, region=region, account=self.account, **kw)
 
     def _to_error(self, task: Task, exc: BaseException) -> CollectionError | None:
+        return self.error_for(task.service, task.region, exc)
+
+    def error_for(self, service: str, region: str, exc: BaseException) -> CollectionError | None:
+        """The CollectionError for a botocore failure; None for anything else (a bug, re-raised)."""
         botocore_exc = require("botocore.exceptions", "aws")
         if isinstance(exc, botocore_exc.ClientError):
             err = exc.response.get("Error", {})
             return CollectionError(
-                "aws", task.service, task.region, str(err.get("Message") or exc), err.get("Code", "")
+                "aws", service, region, str(err.get("Message") or exc), err.get("Code", "")
             )
         if isinstance(exc, botocore_exc.BotoCoreError):
-            return CollectionError("aws", task.service, task.region, str(exc), type(exc).__name__)
+            return CollectionError("aws", service, region, str(exc), type(exc).__name__)
         return None
 
     # -- entry point ---------------------------------------------------------------------------------------
@@ -149,6 +155,7 @@ class AwsCollector:
         inventory = run_tasks(
             self.tasks(), to_error=self._to_error, max_workers=self.max_workers, progress=progress
         )
+        inventory.errors.extend(self.part_errors)
         link_backups(inventory.records)
         return inventory
 
@@ -317,9 +324,17 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
 
 
 def add_cpu_metrics(c: AwsCollector, region: str, instances: list[Record]) -> None:
-    """Daily CPU averages over ``metrics_days`` for each running instance, 500 instances per GetMetricData."""
+    """Daily CPU averages over ``metrics_days`` for each running instance, 500 instances per GetMetricData.
+
+    A batch that fails (throttled, timed out) leaves its instances without CPU attributes, so the idle and
+    over-provisioned checks give no verdict on them, and is reported as CloudWatch not read in the region. It
+    used to fail the whole EC2 task: one slow GetMetricData call (moto takes ~27 s per 500-instance call at
+    2,000 instances, past botocore's 60 s read timeout on a loaded machine) lost every instance, volume and
+    security group of the region.
+    """
     if not instances:
         return
+    botocore_exc = require("botocore.exceptions", "aws")
     end = c.now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=c.metrics_days)
     # daily periods are stamped with their start; the last 7 of them, none older than 8 days, are "the week"
@@ -343,18 +358,32 @@ def add_cpu_metrics(c: AwsCollector, region: str, instances: list[Record]) -> No
             for n, rec in enumerate(batch)
         ]
         series: dict[str, list[tuple[datetime, float]]] = {}
-        for page in c.pages(
-            "cloudwatch",
-            region,
-            "get_metric_data",
-            None,
-            MetricDataQueries=queries,
-            StartTime=start,
-            EndTime=end,
-        ):
-            for result in page.get("MetricDataResults", []):
-                pts = list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
-                series.setdefault(result["Id"], []).extend(pts)
+        try:
+            for page in c.pages(
+                "cloudwatch",
+                region,
+                "get_metric_data",
+                None,
+                MetricDataQueries=queries,
+                StartTime=start,
+                EndTime=end,
+            ):
+                for result in page.get("MetricDataResults", []):
+                    pts = list(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+                    series.setdefault(result["Id"], []).extend(pts)
+        except (botocore_exc.ClientError, botocore_exc.BotoCoreError) as exc:
+            error = c.error_for("cloudwatch", region, exc)
+            assert error is not None  # a botocore error always maps
+            c.part_errors.append(
+                CollectionError(
+                    error.cloud,
+                    error.service,
+                    error.region,
+                    f"CPU of {len(batch)} instances not read: {error.message}",
+                    error.code,
+                )
+            )
+            continue
         for n, rec in enumerate(batch):
             pts = sorted(series.get(f"i{n}", []), key=lambda p: p[0])
             last7 = [v for t, v in pts[-7:] if (t if t.tzinfo else t.replace(tzinfo=UTC)) >= recent]

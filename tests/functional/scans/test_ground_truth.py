@@ -50,6 +50,26 @@ def test_a_failed_service_is_reported_not_counted_as_zero(
     assert _ids(result, "aws.s3.bucket_public")  # the other services still scanned
 
 
+def test_unreadable_cpu_metrics_cost_no_ec2_records(
+    aws_env: MotoEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GetMetricData failing (throttled, timed out) leaves the instances without a CPU verdict and is reported;
+    it used to fail the whole EC2 task, which is how the 2,000-per-type benchmark lost every idle instance."""
+    truth = seed(4)
+    monkeypatch.setenv(
+        "AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9"
+    )  # CloudWatch's endpoint, unreachable
+    result = run_scan(Settings(), ScanOptions(regions=["us-east-1"], max_attempts=1))
+    assert [(e.service, e.region) for e in result.inventory.errors] == [("cloudwatch", "us-east-1")]
+    assert "CPU of 4 instances not read" in result.inventory.errors[0].message
+    instances = [r for r in result.inventory.records if r.type == "aws.ec2.instance"]
+    assert {r.id for r in instances} == truth.idle_instances | truth.busy_instances
+    assert all("cpu_days" not in r.attrs for r in instances)
+    assert _ids(result, "aws.ec2.instance_idle") == set()  # no data, no verdict
+    assert _ids(result, "aws.ec2.volume_encrypted") == truth.unencrypted_volumes
+    assert _ids(result, "aws.ec2.sg_open_ssh") == truth.open_groups
+
+
 def test_cost_snapshot_is_taken_once_per_day(aws_env: MotoEmulator) -> None:
     day = date(2025, 3, 14)
     period = {"Start": "2025-03-14", "End": "2025-03-15"}
