@@ -28,7 +28,7 @@ from typing import Any
 
 from escher.alerts.model import Alert
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "LambdaContext", "run_demo"]
 
 STATE_BUCKET = "escher-state-demo"
 GCS_BUCKET = "shop-exports"
@@ -150,7 +150,7 @@ def _scenario(steps: _Steps, result: DemoResult, tmp: str) -> None:
     from escher.state.s3 import S3Store
     from escher.workers.aws.handler import handler
 
-    context = _LambdaContext()
+    context = LambdaContext()
     s3, ec2, sqs = aws.client("s3"), aws.client("ec2", "us-east-1"), aws.client("sqs", "us-east-1")
     with steps.step("seeded a realistic estate on moto") as info:
         Path(tmp, "config").mkdir()
@@ -277,13 +277,15 @@ def _ledger(records: list[Any]) -> dict[str, Any]:
 
 
 @dataclass
-class _LambdaContext:
-    function_name: str = "escher-worker-demo"
+class LambdaContext:
+    """What powertools reads from the Lambda context object (the demo and the tests call the handler with it)."""
+
+    function_name: str = "escher-worker"
     function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:escher-worker-demo"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:escher-worker"
     memory_limit_in_mb: int = 512
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/escher-worker-demo"
+    log_group_name: str = "/aws/lambda/escher-worker"
     log_stream_name: str = "demo"
 
     def get_remaining_time_in_millis(self) -> int:

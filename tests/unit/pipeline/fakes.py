@@ -7,81 +7,21 @@ changes it receives (the "actions").
 
 from __future__ import annotations
 
-import copy
-import json
 import threading
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from escher.demo.events import bucket_made_public, security_group_opened
 from escher.ops import CloudContext
 
 SAMPLES = Path(__file__).parents[1] / "events" / "samples"
 
 
-def bucket_public_event(event_id: str, bucket: str, *, region: str = "us-east-1") -> dict[str, Any]:
-    """An EventBridge "AWS API Call via CloudTrail" PutBucketAcl granting READ to AllUsers."""
-    return {
-        "version": "0",
-        "id": event_id,
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2024-05-02T09:15:00Z",
-        "region": region,
-        "resources": [],
-        "detail": {
-            "eventVersion": "1.09",
-            "userIdentity": {
-                "type": "IAMUser",
-                "arn": "arn:aws:iam::123456789012:user/john",
-                "userName": "john",
-            },
-            "eventTime": "2024-05-02T09:14:58Z",
-            "eventSource": "s3.amazonaws.com",
-            "eventName": "PutBucketAcl",
-            "awsRegion": region,
-            "sourceIPAddress": "203.0.113.10",
-            "requestParameters": {
-                "bucketName": bucket,
-                "AccessControlPolicy": {
-                    "AccessControlList": {
-                        "Grant": [
-                            {
-                                "Grantee": {
-                                    "xsi:type": "Group",
-                                    "URI": "http://acs.amazonaws.com/groups/global/AllUsers",
-                                },
-                                "Permission": "READ",
-                            }
-                        ]
-                    }
-                },
-            },
-            "responseElements": None,
-            "eventID": f"ct-{event_id}",
-            "readOnly": False,
-            "eventType": "AwsApiCall",
-            "managementEvent": True,
-            "recipientAccountId": "123456789012",
-        },
-    }
-
-
-def sg_open_event(
-    event_id: str, group_id: str, *, region: str = "us-east-1", port: int = 22
-) -> dict[str, Any]:
-    """An EventBridge AuthorizeSecurityGroupIngress opening ``port`` to 0.0.0.0/0 (shape of the samples)."""
-    sample = json.loads((SAMPLES / "aws" / "ec2_authorize_ingress_world.json").read_text())
-    event = copy.deepcopy(sample)
-    event["id"], event["region"] = event_id, region
-    event["detail"]["awsRegion"] = region
-    params = event["detail"]["requestParameters"]
-    params["groupId"] = group_id
-    for item in params.get("ipPermissions", {}).get("items", []):
-        item["fromPort"] = item["toPort"] = port
-    return event
+# Real-shaped EventBridge deliveries: the same builders the demo uses.
+bucket_public_event = bucket_made_public
+sg_open_event = security_group_opened
 
 
 def _error(code: str, op: str) -> ClientError:
