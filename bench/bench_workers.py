@@ -39,15 +39,11 @@ t0 = time.perf_counter()
 from escher.workers.aws.handler import handler
 t1 = time.perf_counter()
 from escher.demo.events import bucket_made_public
+from escher.demo.run import LambdaContext
 
-class Ctx:
-    aws_request_id = "bench"
-    function_name = "bench"
-    def get_remaining_time_in_millis(self): return 30000
-
-first = handler(bucket_made_public("bench-1", "bench-bucket"), Ctx())
+first = handler(bucket_made_public("bench-1", "bench-bucket"), LambdaContext())
 t2 = time.perf_counter()
-warm = handler(bucket_made_public("bench-2", "bench-bucket"), Ctx())
+warm = handler(bucket_made_public("bench-2", "bench-bucket"), LambdaContext())
 t3 = time.perf_counter()
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "aws_xray_sdk"))
 print(json.dumps({"import": t1 - t0, "first": t2 - t1, "warm": t3 - t2, "outcome": first["outcome"],
