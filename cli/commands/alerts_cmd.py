@@ -27,9 +27,10 @@ app = typer.Typer(
 
 def _stores() -> tuple[AlertStore, ObjectAuditSink]:
     from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.config import load_settings
     from escher.pipeline.runtime import state_objects
 
-    objects = state_objects()
+    objects = state_objects(extensions=load_settings().extensions)
     return AlertStore(objects), ObjectAuditSink(objects)
 
 

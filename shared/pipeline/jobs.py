@@ -46,9 +46,10 @@ class ObjectResultStore:
 
 
 def _objects(env: Mapping[str, str]) -> ObjectStore:
+    from escher.config import load_settings, resolve_paths
     from escher.pipeline.runtime import state_objects
 
-    return state_objects(env)
+    return state_objects(env, load_settings(resolve_paths(dict(env)), dict(env)).extensions)
 
 
 def daily_scan(worker: str, params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 from escher.pipeline.core import Pipeline
 from escher.pipeline.objects import ObjectStore
 
-__all__ = ["build_pipeline", "override", "reset", "state_objects"]
+__all__ = ["build_pipeline", "configured_state_url", "override", "reset", "state_objects"]
 
 _cache: dict[tuple[str, ...], Pipeline] = {}
 _overrides: dict[str, dict[str, Any]] = {}
@@ -64,13 +64,23 @@ def build_pipeline(worker: str, env: Mapping[str, str] | None = None, **override
         return _cache[key]
 
 
-def state_objects(env: Mapping[str, str] | None = None) -> ObjectStore:
-    """The state storage this installation uses: ``ESCHER_STATE_URL``, else ``<data dir>/state``."""
+def configured_state_url(env: Mapping[str, str], extensions: Mapping[str, Any] | None = None) -> str | None:
+    """``ESCHER_STATE_URL``, else ``[state] url`` in the config (``escher.state``'s rule); None: Local Only."""
+    from escher.state import state_url
+
+    return env.get("ESCHER_STATE_URL") or state_url(dict(extensions or {}))
+
+
+def state_objects(
+    env: Mapping[str, str] | None = None, extensions: Mapping[str, Any] | None = None
+) -> ObjectStore:
+    """The state storage this installation uses: the configured state URL, else ``<data dir>/state``."""
     from escher.config import resolve_paths
     from escher.pipeline.objects import open_objects
 
     env = os.environ if env is None else env
-    return open_objects(env.get("ESCHER_STATE_URL") or str(resolve_paths(dict(env)).data_dir / "state"))
+    url = configured_state_url(env, extensions)
+    return open_objects(url or str(resolve_paths(dict(env)).data_dir / "state"))
 
 
 def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
@@ -89,7 +99,8 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
     env_dict = dict(env)
     paths = resolve_paths(env_dict)
     settings = load_settings(paths, env_dict)
-    objects = state_objects(env)
+    objects = state_objects(env, settings.extensions)
+    remote_state = configured_state_url(env, settings.extensions) is not None
     dl_url = env.get("ESCHER_DEAD_LETTER_URL")
     morning = MorningQueue(objects)
 
@@ -109,9 +120,7 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
         "dead_letters": open_dead_letters(dl_url) if dl_url else ObjectDeadLetters(objects),
         # Local Only: the approvals file the CLI reads ('escher approvals approve ID'); in a cloud worker, the
         # state storage (the laptop's CLI does not read that yet: see the README)
-        "approvals": ObjectApprovalStore(objects)
-        if env.get("ESCHER_STATE_URL")
-        else JsonFileApprovalStore(paths.data_dir),
+        "approvals": ObjectApprovalStore(objects) if remote_state else JsonFileApprovalStore(paths.data_dir),
         "rules": rules_from_settings(settings.extensions, paths.config_file),
         "remediation": load_remediation(settings.extensions),
         "cloud": CloudContext.from_settings(settings),
