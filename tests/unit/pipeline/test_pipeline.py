@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from escher.alerts.store import ObjectAuditSink
 from escher.notify import RecordingNotifier
@@ -137,3 +141,37 @@ def test_every_mapped_operation_exists_in_the_catalogue() -> None:
     }
     for entry in entries:
         assert OPERATIONS.get(entry.operation).cloud == entry.cloud.value
+
+
+def test_when_the_dead_letter_destination_fails_the_delivery_fails(make_pipeline: PipelineFactory) -> None:
+    from escher.pipeline.deadletter import DeadLetter
+    from escher.pipeline.errors import DeadLetterError
+
+    class Broken:
+        def send(self, letter: DeadLetter) -> str:
+            raise DeadLetterError("queue gone", hint="recreate it")
+
+    pipeline = make_pipeline(FakeS3([]), dead_letters=Broken())
+    with pytest.raises(
+        DeadLetterError
+    ):  # the platform sees the failure and retries: nothing is lost silently
+        pipeline.handle(b"not json", source="sqs")
+
+
+def test_info_events_wait_for_the_morning_report(escher_home: Path) -> None:
+    from escher.pipeline import runtime
+    from escher.pipeline.jobs import run_job
+    from tests.unit.pipeline.fakes import SAMPLES
+
+    payload = json.loads((SAMPLES / "aws" / "ec2_run_instances.json").read_text())
+    runtime.reset()
+    try:
+        result = runtime.build_pipeline("local").handle(payload, source="eventbridge")
+    finally:
+        runtime.reset()
+    assert result.severity == "INFO" and result.outcome is Outcome.open
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    digest = run_job("local", {"job": "morning_digest", "params": {"day": day}})
+    assert digest["alerts"] == 1
+    queued = list((escher_home / "data" / "state" / "morning-report" / day).glob("*.json"))
+    assert [json.loads(p.read_text())["alert_id"] for p in queued] == [result.alert_id]
