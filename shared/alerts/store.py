@@ -85,10 +85,10 @@ class ObjectAuditSink:
         return f"{self.PREFIX}{record.at.strftime('%Y/%m/%d')}/{record.record_id}.json"
 
     def append(self, record: AuditRecord) -> None:
-        body = record.model_dump(mode="json")
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        envelope = {"sha256": _sha(canonical), "record": body}
-        self.objects.put_if_absent(self.key_for(record), json.dumps(envelope, sort_keys=True).encode())
+        canonical = json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+        # the envelope embeds the hashed bytes as they are: encoded once, and what is read back is what was hashed
+        envelope = b'{"record":' + canonical + b',"sha256":"' + _sha(canonical).encode() + b'"}'
+        self.objects.put_if_absent(self.key_for(record), envelope)
 
     def records(self, correlation_id: str | None = None) -> list[AuditRecord]:
         out = [self._load(key)[0] for key in self.objects.list(self.PREFIX)]
