@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
@@ -40,6 +41,8 @@ class Registry(Generic[T]):
         self.kind = kind
         self._modules = tuple(modules)
         self._loaded = not self._modules
+        self._loading = threading.RLock()
+        self._loading_now = False
         self._entries: dict[str, T] = {}
 
     def add(self, key: str, entry: T) -> T:
@@ -59,10 +62,20 @@ class Registry(Generic[T]):
         return decorate
 
     def _ensure_loaded(self) -> None:
-        if not self._loaded:
-            self._loaded = True  # set first: a module that looks itself up while loading must not recurse
-            for module in self._modules:
-                importlib.import_module(module)
+        if self._loaded:
+            return
+        # Workers look entries up from several threads: the first one loads while the others wait, so no
+        # thread ever sees a half-filled registry. Re-entrant: an entry module may look itself up while loading.
+        with self._loading:
+            if self._loaded or self._loading_now:
+                return
+            self._loading_now = True
+            try:
+                for module in self._modules:
+                    importlib.import_module(module)
+                self._loaded = True
+            finally:
+                self._loading_now = False
 
     def get(self, key: str) -> T:
         self._ensure_loaded()

@@ -109,14 +109,30 @@ class ManagedProcess:
 
 
 class Emulator:
-    """Base of every emulator: a context manager that starts on enter and always stops on exit."""
+    """Base of every emulator: started once (``start`` again is a no-op), always stopped on exit.
+
+    Subclasses implement ``_start`` and ``_stop``; ``with emulator:`` and an explicit ``start()`` may be mixed
+    without starting a second server.
+    """
 
     name = "emulator"
+    _running = False
 
     def start(self) -> Self:
-        raise NotImplementedError
+        if not self._running:
+            self._start()
+            self._running = True
+        return self
 
     def stop(self) -> None:
+        if self._running:
+            self._running = False
+            self._stop()
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _stop(self) -> None:
         raise NotImplementedError
 
     def env(self) -> dict[str, str]:

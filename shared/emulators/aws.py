@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from typing import Any, Self
+from typing import Any
 
 from escher.emulators._process import LOOPBACK, Emulator
 from escher.lazy import require
@@ -26,16 +26,15 @@ class MotoEmulator(Emulator):
         self._server: Any = None
         self.port = 0
 
-    def start(self) -> Self:
+    def _start(self) -> None:
         server_mod = require("moto.server", "demo")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request drowns everything else
         # port 0: the OS picks a free port (start() hangs when a fixed port is taken).
         self._server = server_mod.ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
-        return self
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.stop()

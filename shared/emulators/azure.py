@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Self
-
 from escher.emulators._process import (
     LOOPBACK,
     Emulator,
@@ -25,7 +23,7 @@ class AzuriteEmulator(Emulator):
         self.port = 0
         self._proc: ManagedProcess | None = None
 
-    def start(self) -> Self:
+    def _start(self) -> None:
         binary = find_node_bin("azurite-blob")
         if binary is None:
             raise EmulatorError(
@@ -48,9 +46,8 @@ class AzuriteEmulator(Emulator):
             ],
         )
         self._proc.start(self.port, timeout=60)
-        return self
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         if self._proc is not None:
             self._proc.stop()
             self._proc = None

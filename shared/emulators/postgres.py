@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from escher.emulators._process import Emulator
 from escher.lazy import require
@@ -20,15 +20,14 @@ class EmbeddedPostgres(Emulator):
         self.directory = directory
         self._server: Any = None
 
-    def start(self) -> Self:
+    def _start(self) -> None:
         pgserver = require("pgserver", "store")
         if self.directory is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="escher-pg-")
             self.directory = Path(self._tmp.name)
         self._server = pgserver.get_server(str(self.directory), cleanup_mode="stop")
-        return self
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.cleanup()

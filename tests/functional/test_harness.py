@@ -248,3 +248,13 @@ def test_a_server_that_exits_early_is_reported_with_its_stderr() -> None:
     proc = ManagedProcess("crasher", ["sh", "-c", "echo boom >&2; exit 3"])
     with pytest.raises(EmulatorError, match="boom"):
         proc.start(free_port(), timeout=5)
+
+
+def test_start_twice_is_one_server_and_stop_is_idempotent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)  # the round trip sets it; undo afterwards
+    emulator = GcsStorageEmulator()
+    with emulator:
+        port = emulator.start().port  # a second start inside the with: the same server
+        assert port == emulator.port
+        assert gcs_round_trip(emulator.endpoint_url) == b"hello"
+    emulator.stop()  # already stopped: nothing to do

@@ -50,3 +50,42 @@ def test_modules_load_on_first_lookup_only() -> None:
     # WHEN it is first queried THEN the module is imported and its entries are there
     assert LAZY.keys() == ["any.test.entry"]
     assert "tests.unit._registry_entries" in sys.modules
+
+
+def test_concurrent_first_lookups_all_see_the_full_registry() -> None:
+    import sys
+    import threading
+    import time
+    import types
+
+    # GIVEN an entry module that takes a while to register its entries
+    slow: Registry[int] = Registry("check", modules=["tests.unit._slow_entries"])
+    module = types.ModuleType("tests.unit._slow_entries")
+
+    def load() -> None:
+        for i in range(50):
+            slow.add(f"any.slow.e{i}", i)
+            time.sleep(0.001)
+
+    class Finder:
+        def find_spec(self, name: str, path: object, target: object = None) -> object:
+            if name != "tests.unit._slow_entries":
+                return None
+            import importlib.util
+
+            loader = types.SimpleNamespace(create_module=lambda spec: module, exec_module=lambda m: load())
+            return importlib.util.spec_from_loader(name, loader)  # type: ignore[arg-type]
+
+    sys.meta_path.insert(0, Finder())  # type: ignore[arg-type]
+    try:
+        counts: list[int] = []
+        threads = [threading.Thread(target=lambda: counts.append(len(slow.keys()))) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.meta_path.pop(0)
+        sys.modules.pop("tests.unit._slow_entries", None)
+    # THEN no thread saw a half-filled registry
+    assert counts == [50] * 8
