@@ -13,13 +13,13 @@ from escher.events.errors import NormalizationError
 
 __all__ = ["Fields"]
 
-_MISSING: Any = object()
+_new = object.__new__
 
 
 class Fields:
     """A JSON object with its path from the payload root (for messages) and the source kind."""
 
-    __slots__ = ("_key", "_parent", "_path", "data", "kind")
+    __slots__ = ("_index", "_key", "_parent", "_path", "data", "kind")
 
     def __init__(
         self, data: Any, kind: str, path: str = "", *, parent: Fields | None = None, key: str = ""
@@ -28,15 +28,30 @@ class Fields:
         self._path = path
         self._parent = parent
         self._key = key
+        self._index = -1
         if not isinstance(data, dict):
             raise NormalizationError(kind, self.path or "<root>", f"must be a JSON object, got {_type(data)}")
         self.data: dict[str, Any] = data
         self.kind = kind
 
+    def _child(self, value: dict[str, Any], key: str, index: int = -1) -> Fields:
+        # The hot path of every read of a nested object: no argument parsing, no isinstance (the caller checked).
+        child = _new(Fields)
+        child.data, child.kind, child._path, child._parent, child._key, child._index = (
+            value,
+            self.kind,
+            "",
+            self,
+            key,
+            index,
+        )
+        return child
+
     @property
     def path(self) -> str:
         if self._parent is not None:
-            return self._parent.where(self._key)
+            where = self._parent.where(self._key)
+            return f"{where}[{self._index}]" if self._index >= 0 else where
         return self._path
 
     def where(self, key: str) -> str:
@@ -51,14 +66,20 @@ class Fields:
 
     # -- objects and lists ---------------------------------------------------------------------------
     def obj(self, key: str) -> Fields:
-        value = self.data.get(key, _MISSING)
-        if value is _MISSING or value is None:
+        value = self.data.get(key)
+        if value is None:
             raise self.fail(key, "is missing")
-        return Fields(value, self.kind, parent=self, key=key)
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a JSON object, got {_type(value)}")
+        return self._child(value, key)
 
     def opt_obj(self, key: str) -> Fields | None:
         value = self.data.get(key)
-        return None if value is None else Fields(value, self.kind, parent=self, key=key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a JSON object, got {_type(value)}")
+        return self._child(value, key)
 
     def array(self, key: str, *, required: bool = False) -> list[Any]:
         value = self.data.get(key)
@@ -72,7 +93,14 @@ class Fields:
 
     def objs(self, key: str) -> list[Fields]:
         """A list of objects, each checked (``key[i]`` in messages)."""
-        return [Fields(item, self.kind, f"{self.where(key)}[{i}]") for i, item in enumerate(self.array(key))]
+        out: list[Fields] = []
+        for i, item in enumerate(self.array(key)):
+            if not isinstance(item, dict):
+                raise NormalizationError(
+                    self.kind, f"{self.where(key)}[{i}]", f"must be a JSON object, got {_type(item)}"
+                )
+            out.append(self._child(item, key, i))
+        return out
 
     def str_map(self, key: str) -> dict[str, str]:
         """An object of scalars as strings (tags, labels); absent is empty."""

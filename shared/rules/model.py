@@ -25,7 +25,7 @@ from escher.events.model import (
     UnifiedEvent,
 )
 
-__all__ = ["Condition", "Rule"]
+__all__ = ["CompiledRule", "Condition", "Rule", "compile_rule"]
 
 _CLAUSE = re.compile(
     r"^\s*(?P<path>(?:context|metadata|resource|tags)(?:\.[A-Za-z0-9_\-]+)+|region|account_id)\s*"
@@ -101,19 +101,24 @@ class Condition:
             current = current[key]
         return current
 
+    def test(self, actual: Any) -> bool:
+        """Whether the condition holds for an observed value (None, a missing field, never holds)."""
+        if actual is None:
+            return False
+        if isinstance(self.value, bool):
+            return isinstance(actual, bool) and _OPS[self.op](actual, self.value)
+        if isinstance(self.value, float):
+            numeric = isinstance(actual, int | float) and not isinstance(actual, bool)
+            return numeric and _OPS[self.op](float(actual), self.value)
+        # text compares case-insensitively: "ALARM" and "alarm" are one state
+        return bool(_OPS[self.op](str(actual).lower(), self.value.lower()))
+
     def holds(self, event: UnifiedEvent) -> tuple[bool, str]:
         """Whether it holds, and the observed value for the explanation."""
         actual = self.lookup(event)
         if actual is None:
             return False, f"{'.'.join(self.path)} is missing"
-        if isinstance(self.value, bool):
-            ok = isinstance(actual, bool) and _OPS[self.op](actual, self.value)
-        elif isinstance(self.value, float):
-            numeric = isinstance(actual, int | float) and not isinstance(actual, bool)
-            ok = numeric and _OPS[self.op](float(actual), self.value)
-        else:  # text compares case-insensitively: "ALARM" and "alarm" are one state
-            ok = _OPS[self.op](str(actual).lower(), self.value.lower())
-        return ok, f"{'.'.join(self.path)} = {actual!r}"
+        return self.test(actual), f"{'.'.join(self.path)} = {actual!r}"
 
 
 def _as_list(value: Any) -> Any:
@@ -189,13 +194,19 @@ class Rule(BaseModel):
 
     def match(self, event: UnifiedEvent) -> list[str] | None:
         """The reasons it matches (one per condition), or None."""
-        return _compiled(self).match(event)
+        compiled = compile_rule(self)
+        return list(compiled.reasons(event)) if compiled.matches(event) else None
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
-    """A rule's conditions as frozensets, built once per rule: matching is on the hot path of every event."""
+class CompiledRule:
+    """A rule's conditions as frozensets, built once per rule: matching is on the hot path of every event.
 
+    :meth:`matches` builds no text; :meth:`reasons` writes the explanation and is called only when someone
+    reads it (``SeverityDecision.reasons``), so classifying an event costs set lookups and comparisons.
+    """
+
+    rule: Rule
     event_types: frozenset[EventType]
     clouds: frozenset[CloudProvider]
     environments: frozenset[Environment]
@@ -204,53 +215,59 @@ class _Compiled:
     tags: tuple[tuple[str, frozenset[str]], ...]
     where: tuple[Condition, ...]
 
-    def match(self, event: UnifiedEvent) -> list[str] | None:
-        reasons: list[str] = []
-        if self.event_types:
-            if event.event_type not in self.event_types:
-                return None
-            reasons.append(f"event_type is {event.event_type}")
-        if self.clouds:
-            if event.cloud_provider not in self.clouds:
-                return None
-            reasons.append(f"cloud is {event.cloud_provider}")
-        ctx = event.context
-        if self.environments:
-            if ctx.environment not in self.environments:
-                return None
-            reasons.append(f"environment is {ctx.environment}")
-        if self.classifications:
-            if ctx.data_classification not in self.classifications:
-                return None
-            reasons.append(f"data_classification is {ctx.data_classification}")
-        if self.resource_types:
-            if event.resource.type.lower() not in self.resource_types:
-                return None
-            reasons.append(f"resource.type is {event.resource.type}")
+    def matches(self, event: UnifiedEvent) -> bool:
+        if self.event_types and event.event_type not in self.event_types:
+            return False
+        if self.clouds and event.cloud_provider not in self.clouds:
+            return False
+        if self.environments or self.classifications:
+            ctx = event.context
+            if self.environments and ctx.environment not in self.environments:
+                return False
+            if self.classifications and ctx.data_classification not in self.classifications:
+                return False
+        if self.resource_types and event.resource.type.lower() not in self.resource_types:
+            return False
         if self.tags:
             lowered = {k.lower(): v.lower() for k, v in event.resource.tags.items()}
             for key, values in self.tags:
                 got = lowered.get(key)
                 if got is None or (values and got not in values):
-                    return None
-                reasons.append(f"tag {key}={got}")
+                    return False
+        return all(cond.test(cond.lookup(event)) for cond in self.where)
+
+    def reasons(self, event: UnifiedEvent) -> tuple[str, ...]:
+        """Why a matching rule matched, one reason per condition (call only after :meth:`matches`)."""
+        reasons: list[str] = []
+        if self.event_types:
+            reasons.append(f"event_type is {event.event_type}")
+        if self.clouds:
+            reasons.append(f"cloud is {event.cloud_provider}")
+        if self.environments:
+            reasons.append(f"environment is {event.context.environment}")
+        if self.classifications:
+            reasons.append(f"data_classification is {event.context.data_classification}")
+        if self.resource_types:
+            reasons.append(f"resource.type is {event.resource.type}")
+        if self.tags:
+            lowered = {k.lower(): v.lower() for k, v in event.resource.tags.items()}
+            reasons += [f"tag {key}={lowered.get(key)}" for key, _values in self.tags]
         for cond in self.where:
-            ok, observed = cond.holds(event)
-            if not ok:
-                return None
-            reasons.append(f"{cond.text} ({observed})")
-        return reasons
+            reasons.append(f"{cond.text} ({cond.holds(event)[1]})")
+        return tuple(reasons)
 
 
-_COMPILED: dict[int, tuple[Rule, _Compiled]] = {}
+_COMPILED: dict[int, CompiledRule] = {}
 
 
-def _compiled(rule: Rule) -> _Compiled:
-    # keyed by identity (rules are frozen); the rule is kept alive in the value so the id is never reused
+def compile_rule(rule: Rule) -> CompiledRule:
+    """The rule's matcher, built once: keyed by identity (rules are frozen), and the compiled value keeps the
+    rule alive, so an id is never reused while its entry exists."""
     hit = _COMPILED.get(id(rule))
-    if hit is not None and hit[0] is rule:
-        return hit[1]
-    compiled = _Compiled(
+    if hit is not None and hit.rule is rule:
+        return hit
+    compiled = CompiledRule(
+        rule,
         frozenset(rule.event_type),
         frozenset(rule.cloud),
         frozenset(rule.environment),
@@ -259,5 +276,5 @@ def _compiled(rule: Rule) -> _Compiled:
         tuple((k.lower(), frozenset(v.lower() for v in vs)) for k, vs in rule.tags.items()),
         tuple(rule.where),
     )
-    _COMPILED[id(rule)] = (rule, compiled)
+    _COMPILED[id(rule)] = compiled
     return compiled

@@ -20,9 +20,9 @@ Config (TOML; the loader keeps unknown sections in ``Settings.extensions``)::
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,24 +30,66 @@ from pydantic import ValidationError
 
 from escher.events.model import EventType, Severity, UnifiedEvent
 from escher.rules.errors import RuleError
-from escher.rules.model import Rule
+from escher.rules.model import CompiledRule, Rule, compile_rule
 
 __all__ = ["DEFAULT_RULES", "RuleSet", "SeverityDecision", "load_rules", "rules_from_settings"]
 
 Origin = Literal["user", "default", "provider"]
 
 
-@dataclass(frozen=True, slots=True)
 class SeverityDecision:
-    severity: Severity
-    rule: str
-    origin: Origin
-    reasons: tuple[str, ...]
+    """The severity, the rule that decided it and where the rule came from; ``reasons`` says why.
+
+    The reasons are text, written on first read: a worker classifying thousands of events reads them only for
+    the events it stores or notifies, so :meth:`RuleSet.decide` builds no strings (issue 3's throughput).
+    """
+
+    __slots__ = ("_explain", "_reasons", "origin", "rule", "severity")
+
+    def __init__(
+        self,
+        severity: Severity,
+        rule: str,
+        origin: Origin,
+        reasons: tuple[str, ...] | Callable[[], tuple[str, ...]] = (),
+    ) -> None:
+        self.severity = severity
+        self.rule = rule
+        self.origin = origin
+        self._reasons: tuple[str, ...] | None = tuple(reasons) if not callable(reasons) else None
+        self._explain = reasons if callable(reasons) else None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        if self._reasons is None:
+            assert self._explain is not None  # exactly one of the two is set by __init__
+            self._reasons = self._explain()
+            self._explain = None
+        return self._reasons
 
     @property
     def explanation(self) -> str:
         because = "; ".join(self.reasons) if self.reasons else "no condition"
         return f"{self.severity} by {self.origin} rule '{self.rule}': {because}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SeverityDecision):
+            return NotImplemented
+        return (self.severity, self.rule, self.origin, self.reasons) == (
+            other.severity,
+            other.rule,
+            other.origin,
+            other.reasons,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.severity, self.rule, self.origin, self.reasons))
+
+    def __repr__(self) -> str:
+        return (
+            f"SeverityDecision(severity={self.severity!r}, rule={self.rule!r}, origin={self.origin!r}, "
+            f"reasons={self.reasons!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,30 +156,36 @@ class RuleSet:
             + ([(r, "default") for r in DEFAULT_RULES] if use_defaults else [])
         )
 
-        # Rules that name event types are only tried on those types: one dict lookup instead of every rule.
-        self._by_type: dict[EventType, tuple[tuple[Rule, Origin], ...]] = {
-            t: tuple((r, o) for r, o in self._ordered if not r.event_type or t in r.event_type)
+        # Rules that name event types are only tried on those types: one dict lookup instead of every rule;
+        # each rule's matcher is compiled here, once, not looked up per event.
+        self._by_type: dict[EventType, tuple[tuple[CompiledRule, Origin], ...]] = {
+            t: tuple((compile_rule(r), o) for r, o in self._ordered if not r.event_type or t in r.event_type)
             for t in EventType
         }
 
     def decide(self, event: UnifiedEvent) -> SeverityDecision:
-        for rule, origin in self._by_type[event.event_type]:
-            reasons = rule.match(event)
-            if reasons is not None:
-                return SeverityDecision(rule.severity, rule.name, origin, tuple(reasons))
-        provider = event.resource.metadata.get("provider_severity")
-        reason = (
-            f"no rule matched; the provider reported {provider!r}"
-            if provider not in (None, "")
-            else "no rule matched; kept the severity the normalizer derived"
+        for compiled, origin in self._by_type[event.event_type]:
+            if compiled.matches(event):
+                rule = compiled.rule
+                return SeverityDecision(
+                    rule.severity, rule.name, origin, functools.partial(compiled.reasons, event)
+                )
+        return SeverityDecision(
+            event.severity, "provider severity", "provider", functools.partial(_provider_reasons, event)
         )
-        return SeverityDecision(event.severity, "provider severity", "provider", (reason,))
 
     def apply(self, event: UnifiedEvent) -> tuple[UnifiedEvent, SeverityDecision]:
         decision = self.decide(event)
         if decision.severity is event.severity:
             return event, decision
         return event.model_copy(update={"severity": decision.severity}), decision
+
+
+def _provider_reasons(event: UnifiedEvent) -> tuple[str, ...]:
+    provider = event.resource.metadata.get("provider_severity")
+    if provider not in (None, ""):
+        return (f"no rule matched; the provider reported {provider!r}",)
+    return ("no rule matched; kept the severity the normalizer derived",)
 
 
 _HEADER = re.compile(r"^\s*\[\[\s*severity\s*\.\s*rules\s*\]\]")

@@ -190,6 +190,41 @@ def test_tag_and_cloud_matchers() -> None:
     assert rules.decide(event("gcp", "instances_stop")).rule != "payments"
 
 
+def test_explanation_names_every_condition_of_the_rule_that_decided() -> None:
+    # GIVEN a rule using each kind of condition; the reasons are written only when read
+    rules = load_rules(
+        {
+            "rules": [
+                {
+                    "name": "prod db down",
+                    "event_type": "db_down",
+                    "cloud": "aws",
+                    "environment": "production",
+                    "resource_type": "AWS::RDS::DBInstance",
+                    "tags": {"env": []},
+                    "where": ['metadata.resource_kind == "database"'],
+                    "severity": "CRITICAL",
+                }
+            ]
+        }
+    )
+    e = event("aws", "rds_instance_shutdown")
+    decision = rules.decide(e)
+    # THEN they read as the rule's conditions, in order, with what was observed, and Rule.match agrees
+    assert decision.reasons == (
+        "event_type is db_down",
+        "cloud is aws",
+        "environment is production",
+        "resource.type is AWS::RDS::DBInstance",
+        "tag env=production",
+        "metadata.resource_kind == \"database\" (metadata.resource_kind = 'database')",
+    )
+    assert list(decision.reasons) == rules.user_rules[0].match(e)
+    assert decision.explanation.startswith("CRITICAL by user rule 'prod db down': event_type is db_down; ")
+    assert decision.to_dict()["reasons"] == list(decision.reasons)
+    assert rules.user_rules[0].match(event("aws", "ec2_run_instances")) is None
+
+
 # -- invalid rules are rejected at load ------------------------------------------------------------------
 BAD_TOML = """\
 [[severity.rules]]
