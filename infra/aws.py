@@ -210,12 +210,20 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     )
     iam.RolePolicy("worker-policy", role=role.id, policy=policy, opts=opts)
 
+    state_url = pulumi.Output.concat("s3://", state.bucket)
+    dead_letter_url = pulumi.Output.concat("sqs://", dead_letters.name)
     environment: dict[str, pulumi.Input[str]] = {
         "ESCHER_CLOUD": "aws",
+        # what escher.pipeline.runtime reads: the state bucket, and the SQS dead-letter queue by name
+        # (the worker may sqs:GetQueueUrl + sqs:SendMessage on that queue only)
+        "ESCHER_STATE_URL": state_url,
+        "ESCHER_DEAD_LETTER_URL": dead_letter_url,
         "ESCHER_STATE_BUCKET": state.bucket,
         "ESCHER_AUDIT_BUCKET": audit.bucket,
         "ESCHER_CREDENTIALS_PATH": param_root,
+        # the scheduler fires in the user's zone already; the worker's settings carry the same values
         "ESCHER_TIMEZONE": spec.timezone,
+        "ESCHER_DAILY_SCAN_AT": spec.daily_scan_at,
         "ESCHER_OPERATIONS": ",".join(spec.operations),
         "POWERTOOLS_SERVICE_NAME": "escher",
     }
@@ -344,6 +352,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "worker": worker.name,
         "worker_role": role.arn,
         "dead_letter_queue": dead_letters.url,
+        "state_url": state_url,
+        "dead_letter_url": dead_letter_url,
         "log_group": logs.name,
         "schedule_group": group.name,
         "notifications_topic": topic.arn if topic is not None else None,

@@ -36,6 +36,7 @@ __all__ = ["EVENT_TYPES", "TYPE_TOKEN", "extension", "utc_ncrontab"]
 
 TYPE_TOKEN = "escher:azure:Extension"
 PLACEHOLDER = "unset: written by 'escher extend'"
+DEAD_LETTER_PREFIX = "worker"  # in the dead-letters container, beside Event Grid's own undeliverable events
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"  # built-in, for the Functions host account
 EVENT_TYPES: dict[str, list[str]] = {
     "api_calls": [
@@ -187,6 +188,13 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     )
     events_fn, timer_fn = spec.entry_points.azure_functions
     schedule = utc_ncrontab(spec.timezone, spec.daily_scan_at)
+    # what escher.pipeline.runtime reads; the identity has no connection string, so the account URL goes along
+    account_url = pulumi.Output.concat("https://", state_account.name, ".blob.core.windows.net")
+    state_url = pulumi.Output.concat("azblob://", state.name, "?account_url=", account_url)
+    # the worker's own letters under worker/ (Event Grid writes its undeliverable events in the same container)
+    dead_letter_url = pulumi.Output.concat(
+        "azblob://", dead_letters.name, "/", DEAD_LETTER_PREFIX, "?account_url=", account_url
+    )
     settings: dict[str, pulumi.Input[str]] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "FUNCTIONS_EXTENSION_VERSION": "~4",
@@ -194,6 +202,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "WEBSITE_RUN_FROM_PACKAGE": package_url,
         "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID": "SystemAssigned",
         "ESCHER_CLOUD": "azure",
+        "ESCHER_STATE_URL": state_url,
+        "ESCHER_DEAD_LETTER_URL": dead_letter_url,
         "ESCHER_STATE_ACCOUNT": state_account.name,
         "ESCHER_STATE_CONTAINER": state.name,
         "ESCHER_AUDIT_ACCOUNT": audit_account.name,
@@ -314,6 +324,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "resource_group": group.name,
         "state_account": state_account.name,
         "state_container": state.name,
+        "state_url": state_url,
+        "dead_letter_url": dead_letter_url,
         "audit_account": audit_account.name,
         "audit_container": audit.name,
         "key_vault": vault.name,

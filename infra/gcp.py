@@ -148,6 +148,32 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             opts=opts,
         )
 
+    # -- dead letters: the worker publishes what it cannot handle here; with events enabled, Pub/Sub forwards
+    # the deliveries it gave up on to the same topic. A topic without a subscription drops messages: this
+    # subscription keeps them for 7 days.
+    dead_topic = pubsub.Topic("dead-letters", project=project, labels=labels, opts=opts)
+    pubsub.Subscription(
+        "dead-letters-kept",
+        project=project,
+        topic=dead_topic.id,
+        message_retention_duration="604800s",
+        expiration_policy=pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+        opts=opts,
+    )
+    pubsub.TopicIAMMember(
+        "worker-may-dead-letter",
+        project=project,
+        topic=dead_topic.name,
+        role="roles/pubsub.publisher",
+        member=worker_sa.member,
+        opts=opts,
+    )
+    # what escher.pipeline.runtime reads
+    state_url = pulumi.Output.concat("gs://", state.name)
+    dead_letter_url = pulumi.Output.concat(
+        "pubsub://projects/", dead_topic.project, "/topics/", dead_topic.name
+    )
+
     # -- the function ------------------------------------------------------------------------------------
     function = functions.Function(
         "worker",
@@ -171,10 +197,14 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             service_account_email=worker_sa.email,
             environment_variables={
                 "ESCHER_CLOUD": "gcp",
+                "ESCHER_STATE_URL": state_url,
+                "ESCHER_DEAD_LETTER_URL": dead_letter_url,
                 "ESCHER_STATE_BUCKET": state.name,
                 "ESCHER_AUDIT_BUCKET": audit.name,
                 "ESCHER_SECRET_PREFIX": f"{prefix}-",
+                # Cloud Scheduler fires in the user's zone already; the worker's settings carry the same values
                 "ESCHER_TIMEZONE": spec.timezone,
+                "ESCHER_DAILY_SCAN_AT": spec.daily_scan_at,
                 "ESCHER_OPERATIONS": ",".join(spec.operations),
             },
         ),
@@ -226,6 +256,9 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "worker_url": url,
         "worker_service_account": worker_sa.email,
         "operations_role": role.name,
+        "state_url": state_url,
+        "dead_letter_url": dead_letter_url,
+        "dead_letter_topic": dead_topic.name,
     }
     if spec.events:
         number = organizations.get_project_output(
@@ -235,16 +268,6 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             "serviceAccount:service-", number, "@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
         topic = pubsub.Topic("events", project=project, labels=labels, opts=opts)
-        dead_topic = pubsub.Topic("dead-letters", project=project, labels=labels, opts=opts)
-        # a topic without a subscription drops messages: this one keeps dead letters for 7 days
-        pubsub.Subscription(
-            "dead-letters-kept",
-            project=project,
-            topic=dead_topic.id,
-            message_retention_duration="604800s",
-            expiration_policy=pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
-            opts=opts,
-        )
         sink = logging.ProjectSink(
             "audit-logs",
             project=project,
@@ -297,9 +320,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             member=pubsub_agent,
             opts=opts,
         )
-        outputs.update(
-            {"events_topic": topic.name, "dead_letter_topic": dead_topic.name, "log_filter": sink.filter}
-        )
+        outputs.update({"events_topic": topic.name, "log_filter": sink.filter})
     return outputs
 
 

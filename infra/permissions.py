@@ -215,7 +215,8 @@ def aws_state_statements(arns: AwsStateArns) -> list[dict[str, Any]]:
         {
             "Sid": "DeadLetter",
             "Effect": "Allow",
-            "Action": ["sqs:SendMessage"],
+            # ESCHER_DEAD_LETTER_URL names the queue (sqs://<name>): the worker looks its URL up once
+            "Action": ["sqs:GetQueueUrl", "sqs:SendMessage"],
             "Resource": [arns.dead_letter_queue],
         },
     ]

@@ -3,7 +3,8 @@
 Destinations (``ESCHER_DEAD_LETTER_URL``):
 
 - ``sqs://<queue name>``: an SQS queue (the AWS worker's; the same queue takes Lambda's on-failure records);
-- ``azblob://<container>/<prefix>``, ``s3://...``, ``gs://...``, ``file:///dir``: one JSON object per letter;
+- ``azblob://<container>/<prefix>[?account_url=...]``, ``s3://...``, ``gs://...``, ``file:///dir``: one JSON
+  object per letter;
 - ``pubsub://projects/<p>/topics/<t>``: a Pub/Sub dead-letter topic (reason and source as attributes).
 
 A destination that cannot take the letter raises :class:`DeadLetterError`: the worker then reports failure to
@@ -178,8 +179,9 @@ def open_dead_letters(url: str) -> DeadLetterSink:
     if parts.scheme == "memory":
         return MemoryDeadLetters()
     if parts.scheme in ("azblob", "s3", "gs"):
+        query = f"?{parts.query}" if parts.query else ""  # azblob's account_url, s3/gs's endpoint
         return ObjectDeadLetters(
-            open_objects(f"{parts.scheme}://{parts.netloc}"), parts.path or "dead-letters"
+            open_objects(f"{parts.scheme}://{parts.netloc}{query}"), parts.path or "dead-letters"
         )
     if parts.scheme in ("", "file"):
         return ObjectDeadLetters(open_objects(url), "")

@@ -164,7 +164,8 @@ class LocalObjects(StateObjects):
 
 
 def open_objects(url: str) -> ObjectStore:
-    """``s3://bucket/prefix``, ``gs://bucket/prefix``, ``az://container/prefix`` (or ``azblob://``),
+    """``s3://bucket/prefix``, ``gs://bucket/prefix``, ``az://container/prefix`` (or ``azblob://``; with
+    ``?account_url=https://<account>.blob.core.windows.net`` when there is no connection string),
     ``file:///dir`` or a plain path, ``memory://``.
 
     ``?endpoint=http://host:port`` points S3 or GCS state at another endpoint than the SDK's default (state on
@@ -179,7 +180,9 @@ def open_objects(url: str) -> ObjectStore:
     scheme = "az" if parts.scheme == "azblob" else parts.scheme
     if endpoint and scheme in ("s3", "gs"):
         return StateObjects(_with_endpoint(scheme, parts.netloc, parts.path.lstrip("/"), endpoint))
-    return StateObjects(_state(parts._replace(scheme=scheme, query="").geturl()))
+    # Blob state keeps ``?account_url=``: a deployed Function App has a managed identity, no connection string
+    query = parts.query if scheme == "az" else ""
+    return StateObjects(_state(parts._replace(scheme=scheme, query=query).geturl()))
 
 
 def _state(url: str) -> Any:

@@ -58,6 +58,8 @@ def install_mocks(project: str = "escher", stack: str = "test", *, preview: bool
             outputs.setdefault("id", f"{args.name}-id")
             # providers always return a physical name (autonaming); programs concatenate it into URLs
             outputs.setdefault("name", f"{args.name}-mock")
+            if args.typ == "aws:s3/bucket:Bucket":  # S3 names the bucket from its prefix
+                outputs.setdefault("bucket", f"{args.inputs.get('bucketPrefix', args.name)}mock")
             return f"{args.name}-id", outputs
 
         def call(

@@ -24,6 +24,7 @@ STATE_ACTIONS = {
     "ssm:GetParametersByPath",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
+    "sqs:GetQueueUrl",
     "sqs:SendMessage",
 }
 
