@@ -21,19 +21,17 @@ __all__ = ["detect_envelope", "normalize", "normalize_batch", "resolve"]
 
 EnvelopeParser = Callable[[dict[str, Any], datetime | None], tuple[Envelope, tuple[str, ...]]]
 
-_INDEX: dict[tuple[str, str], Normalizer] = {}
+_INDEX: dict[str, dict[str, Normalizer]] = {}  # envelope -> route key -> entry
 _PARSERS: dict[str, EnvelopeParser] = {}
 
 
 def _load() -> None:
     # The cloud modules register their normalizers and envelope parsers on import; import them once.
-    if _PARSERS:
-        return
     from escher.events import aws, azure, gcp
 
     for _key, entry in NORMALIZERS.items():
         for route in entry.routes:
-            _INDEX[(entry.envelope, route)] = entry
+            _INDEX.setdefault(entry.envelope, {})[route] = entry
     _PARSERS.update({**aws.PARSERS, **azure.PARSERS, **gcp.PARSERS})
 
 
@@ -83,14 +81,15 @@ def resolve(payload: dict[str, Any] | bytes | str, *, received_at: datetime | No
 
 
 def _route(data: Any, received_at: datetime | None) -> tuple[Envelope, Normalizer]:
-    _load()
-    name = detect_envelope(data)
-    env, routes = _PARSERS[name](data, received_at)
+    if not _PARSERS:
+        _load()
+    env, routes = _PARSERS[detect_envelope(data)](data, received_at)
+    index = _INDEX[env.envelope]
     for route in routes:
-        entry = _INDEX.get((env.envelope, route))
+        entry = index.get(route)
         if entry is not None:
             return env, entry
-    return env, _INDEX[(env.envelope, "*")]  # every envelope registers a generic fallback under "*"
+    return env, index["*"]  # every envelope registers a generic fallback under "*"
 
 
 def normalize(payload: dict[str, Any] | bytes | str, *, received_at: datetime | None = None) -> UnifiedEvent:
