@@ -29,9 +29,12 @@ def on_event_grid(event: func.EventGridEvent) -> None:
     )
 
 
-@app.timer_trigger(schedule="0 0 2 * * *", arg_name="timer", run_on_startup=False)
+# %...% is an app setting, resolved by the host: `escher extend azure` sets it to every UTC time the user's local
+# scan time takes over the year (Linux Consumption ignores WEBSITE_TIME_ZONE); the handler runs the one firing
+# that is ESCHER_DAILY_SCAN_AT in ESCHER_TIMEZONE and skips the others
+@app.timer_trigger(schedule="%ESCHER_DAILY_SCAN_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def daily_scan(timer: func.TimerRequest) -> None:
-    handlers.on_timer("daily_scan", past_due=timer.past_due)
+    handlers.on_daily_scan_timer(past_due=timer.past_due)
 
 
 @app.route(route="action-group", methods=["POST"])

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import logging
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from escher.pipeline.errors import PipelineError
 
 WORKER = "azure"
+log = logging.getLogger("escher.workers.azure")
 
 
 def event_grid_dict(
@@ -45,6 +50,66 @@ def on_timer(job: str, *, past_due: bool = False) -> dict[str, Any]:
     from escher.pipeline.worker import handle_job
 
     return {**handle_job(WORKER, {"job": job}), "past_due": past_due}
+
+
+def on_daily_scan_timer(
+    *, past_due: bool = False, now: datetime | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The daily-scan timer: it fires at each UTC time the local scan time takes over the year (one per UTC
+    offset of the zone), so only the firing whose local time is ``ESCHER_DAILY_SCAN_AT`` in ``ESCHER_TIMEZONE``
+    runs the scan; the others are skipped (and say so). Without ``ESCHER_DAILY_SCAN_AT`` every firing runs."""
+    env = os.environ if env is None else env
+    at = env.get("ESCHER_DAILY_SCAN_AT")
+    if at:
+        zone_name = env.get("ESCHER_TIMEZONE") or "UTC"
+        local = (now or datetime.now(UTC)).astimezone(_zone(zone_name))
+        if not _is_scan_time(local, _hour_minute(at)):
+            log.info(
+                "daily scan skipped: %s in %s, the scan runs at %s", local.strftime("%H:%M"), zone_name, at
+            )
+            return {
+                "job": "daily_scan",
+                "skipped": True,
+                "reason": f"it is {local:%H:%M} in {zone_name}; the scan runs at {at}",
+                "past_due": past_due,
+            }
+    return on_timer("daily_scan", past_due=past_due)
+
+
+# the firings of one day are at least 30 minutes apart (DST shifts are 30 or 60 minutes): a host that starts the
+# function a little late still lands within this of its own firing, never within it of another's
+SCAN_TOLERANCE = timedelta(minutes=10)
+
+
+def _is_scan_time(local: datetime, hour_minute: tuple[int, int]) -> bool:
+    hour, minute = hour_minute
+    target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    # around midnight the nearest scan time may be yesterday's or tomorrow's
+    return any(abs(local - (target + timedelta(days=d))) <= SCAN_TOLERANCE for d in (-1, 0, 1))
+
+
+def _hour_minute(at: str) -> tuple[int, int]:
+    hour, sep, minute = at.partition(":")
+    if sep and hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60:
+        return int(hour), int(minute)
+    from escher.config import ConfigError  # pydantic: only on this error path (the cold start stays light)
+
+    raise ConfigError(
+        f"ESCHER_DAILY_SCAN_AT is {at!r}, not a time of day",
+        hint="set it as HH:MM (e.g. 02:00); 'escher extend azure' sets it from [general] daily_scan_at",
+    )
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        from escher.config import ConfigError
+
+        raise ConfigError(
+            f"ESCHER_TIMEZONE is {name!r}, not a known time zone",
+            hint="set an IANA name such as Europe/Paris; 'escher extend azure' sets it from [general] timezone",
+        ) from exc
 
 
 def on_action_group(body: bytes) -> tuple[int, dict[str, Any]]:

@@ -25,7 +25,8 @@ ACCOUNT = SAMPLE["subject"]
 
 
 # get_functions() indexes (and validates) the app once, as the Functions host does at start-up
-FUNCTIONS = {f.get_function_name(): f.get_user_function() for f in app.get_functions()}
+INDEXED = app.get_functions()  # (it may be called only once per app)
+FUNCTIONS = {f.get_function_name(): f.get_user_function() for f in INDEXED}
 
 
 def function(name: str) -> Any:
@@ -150,3 +151,42 @@ def test_timer_trigger_runs_the_daily_scan_and_reports_what_is_missing(blob: Any
 
     with pytest.raises(CloudAccessError, match="no Azure subscription is configured"):
         function("daily_scan")(TimerRequest(past_due=True))
+
+
+def test_the_timer_schedule_is_the_app_setting_the_infra_sets() -> None:
+    # the host resolves %NAME% from the app settings; escher.infra.azure sets ESCHER_DAILY_SCAN_SCHEDULE
+    [timer] = [f for f in INDEXED if f.get_function_name() == "daily_scan"]
+    [binding] = [b for b in timer.get_bindings() if b.type == "timerTrigger"]
+    assert binding.schedule == "%ESCHER_DAILY_SCAN_SCHEDULE%"
+
+
+def _paris_now_plus(hours: int) -> str:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    return (datetime.now(ZoneInfo("Europe/Paris")) + timedelta(hours=hours)).strftime("%H:%M")
+
+
+def test_a_timer_firing_at_the_local_scan_time_runs_the_scan(
+    blob: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escher.scans.errors import CloudAccessError
+
+    monkeypatch.setenv("ESCHER_TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("ESCHER_DAILY_SCAN_AT", _paris_now_plus(0))
+    # the scan ran: without a subscription it fails, and says why
+    with pytest.raises(CloudAccessError, match="no Azure subscription is configured"):
+        function("daily_scan")(TimerRequest(past_due=False))
+
+
+def test_a_timer_firing_at_another_local_time_is_skipped(
+    blob: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("ESCHER_TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("ESCHER_DAILY_SCAN_AT", _paris_now_plus(1))  # the other DST offset's firing
+    with caplog.at_level("INFO", logger="escher.workers.azure"):
+        function("daily_scan")(TimerRequest(past_due=False))  # no scan: no CloudAccessError
+    assert any("daily scan skipped" in r.getMessage() for r in caplog.records)
+    assert not [
+        n for n in blob.get_container_client("escher-state").list_blob_names() if n.startswith("reports/")
+    ]

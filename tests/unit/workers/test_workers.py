@@ -90,3 +90,59 @@ def test_the_lambda_logger_is_json_and_redacts_notification_secrets(
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["service"] == "escher-worker" and line["level"] == "INFO"
     assert "S3CRET-T0KEN-123" not in json.dumps(line)
+
+
+# -- the Azure daily-scan timer: fires at each UTC time of 02:00 Europe/Paris ("0 0 0,1 * * *"), runs once a day
+PARIS = {"ESCHER_DAILY_SCAN_AT": "02:00", "ESCHER_TIMEZONE": "Europe/Paris"}
+
+
+@pytest.mark.parametrize(
+    ("fired_utc", "runs"),
+    [
+        ("2025-01-15T00:00:05", False),  # winter: 01:00 in Paris
+        ("2025-01-15T01:00:05", True),  # winter: 02:00 in Paris
+        ("2025-07-15T00:00:05", True),  # summer: 02:00 in Paris
+        ("2025-07-15T01:00:05", False),  # summer: 03:00 in Paris
+        ("2025-07-15T00:08:00", True),  # a host that started the function 8 minutes late
+    ],
+)
+def test_the_daily_scan_timer_runs_only_the_firing_at_the_local_scan_time(
+    fired_utc: str, runs: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escher.workers.azure import handlers
+
+    ran: list[str] = []
+    monkeypatch.setattr(handlers, "on_timer", lambda job, past_due=False: ran.append(job) or {"job": job})
+    now = datetime.fromisoformat(fired_utc).replace(tzinfo=UTC)
+    result = handlers.on_daily_scan_timer(now=now, env=PARIS)
+    assert ran == (["daily_scan"] if runs else [])
+    assert result.get("skipped", False) is not runs
+
+
+def test_the_daily_scan_timer_near_midnight_and_without_a_scan_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from escher.workers.azure import handlers
+
+    ran: list[str] = []
+    monkeypatch.setattr(handlers, "on_timer", lambda job, past_due=False: ran.append(job) or {"job": job})
+    late = datetime(2025, 3, 1, 23, 58, tzinfo=UTC)  # 23:58 UTC for a 00:00 UTC scan: the next day's firing
+    handlers.on_daily_scan_timer(now=late, env={"ESCHER_DAILY_SCAN_AT": "00:00", "ESCHER_TIMEZONE": "UTC"})
+    handlers.on_daily_scan_timer(now=late, env={})  # no scan time configured: every firing runs
+    assert ran == ["daily_scan", "daily_scan"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ESCHER_DAILY_SCAN_AT": "2am", "ESCHER_TIMEZONE": "UTC"}, "not a time of day"),
+        ({"ESCHER_DAILY_SCAN_AT": "02:00", "ESCHER_TIMEZONE": "Mars/Olympus"}, "not a known time zone"),
+    ],
+)
+def test_a_bad_scan_time_setting_is_a_config_error_that_says_what_to_set(
+    env: dict[str, str], message: str
+) -> None:
+    from escher.config import ConfigError
+    from escher.workers.azure.handlers import on_daily_scan_timer
+
+    with pytest.raises(ConfigError, match=message) as caught:
+        on_daily_scan_timer(now=datetime(2025, 1, 1, tzinfo=UTC), env=env)
+    assert caught.value.hint
