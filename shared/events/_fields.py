@@ -119,6 +119,8 @@ class Fields:
     # -- scalars -------------------------------------------------------------------------------------
     def text(self, key: str) -> str:
         value = self.data.get(key)
+        if type(value) is str and value:  # the common case first: read on every event, many times
+            return value
         if value is None:
             raise self.fail(key, "is missing")
         if not isinstance(value, str):
@@ -129,9 +131,11 @@ class Fields:
 
     def opt_str(self, key: str, default: str = "") -> str:
         value = self.data.get(key)
+        if type(value) is str:
+            return value
         if value is None:
             return default
-        if isinstance(value, str):
+        if isinstance(value, str):  # a str subclass (a StrEnum from a Python caller)
             return value
         if isinstance(value, bool | int | float):
             return _scalar(value)
