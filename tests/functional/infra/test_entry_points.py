@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from escher.infra.spec import WorkerEntryPoints
+from tests.harness.azure_functions import indexed_functions
 
 ENTRY = WorkerEntryPoints()
 
@@ -27,8 +28,8 @@ def test_the_lambda_handler_path_is_a_callable_taking_event_and_context() -> Non
 
 def test_the_azure_functions_named_in_infra_exist_with_the_right_triggers() -> None:
     pytest.importorskip("azure.functions")
-    app = importlib.import_module(ENTRY.azure_script).app
-    functions = {f.get_function_name(): f for f in app.get_functions()}
+    assert ENTRY.azure_script == "escher.workers.azure.function_app"
+    functions = indexed_functions()
     events_fn, timer_fn = ENTRY.azure_functions
     assert events_fn in functions and timer_fn in functions, sorted(functions)
     assert functions[events_fn].get_trigger().get_binding_name() == "eventGridTrigger"

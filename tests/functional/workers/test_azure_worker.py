@@ -16,17 +16,16 @@ from azure.storage.blob import BlobServiceClient
 from escher.emulators import AzuriteEmulator
 from escher.ops import CloudContext
 from escher.pipeline import runtime
-from escher.workers.azure.function_app import app
 from tests.functional.ops.replay import AzureReplayTransport, Exchange, FakeAzureCredential, Replay
+from tests.harness.azure_functions import indexed_functions
 from tests.unit.pipeline.fakes import SAMPLES
 
 SAMPLE = json.loads((SAMPLES / "azure" / "resource_write_storage_account.json").read_text())
 ACCOUNT = SAMPLE["subject"]
 
 
-# get_functions() indexes (and validates) the app once, as the Functions host does at start-up
-INDEXED = app.get_functions()  # (it may be called only once per app)
-FUNCTIONS = {f.get_function_name(): f.get_user_function() for f in INDEXED}
+# the app indexed once per process, as the Functions host does at start-up (a second get_functions() fails)
+FUNCTIONS = {name: f.get_user_function() for name, f in indexed_functions().items()}
 
 
 def function(name: str) -> Any:
@@ -155,7 +154,7 @@ def test_timer_trigger_runs_the_daily_scan_and_reports_what_is_missing(blob: Any
 
 def test_the_timer_schedule_is_the_app_setting_the_infra_sets() -> None:
     # the host resolves %NAME% from the app settings; escher.infra.azure sets ESCHER_DAILY_SCAN_SCHEDULE
-    [timer] = [f for f in INDEXED if f.get_function_name() == "daily_scan"]
+    timer = indexed_functions()["daily_scan"]
     [binding] = [b for b in timer.get_bindings() if b.type == "timerTrigger"]
     assert binding.schedule == "%ESCHER_DAILY_SCAN_SCHEDULE%"
 
