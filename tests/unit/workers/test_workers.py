@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -86,7 +87,9 @@ def test_the_lambda_logger_is_json_and_redacts_notification_secrets(monkeypatch:
     buffer = io.StringIO()
     try:
         log = _tools.logger()
-        log.registered_handler.setStream(buffer)  # type: ignore[attr-defined]
+        for handler in logging.getLogger(_tools.SERVICE).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.stream = buffer  # not setStream(): it flushes the old, possibly closed, stream
         log.info("delivering to %s", secret_url, extra={"target": secret_url, "password": "x"})
     finally:
         _tools.logger.cache_clear()
