@@ -80,7 +80,13 @@ _BODY_PATH = {
 
 NORMALIZERS: Registry[Normalizer] = Registry(
     "normalizer",
-    modules=["escher.events.aws", "escher.events.aws_services", "escher.events.azure", "escher.events.gcp"],
+    modules=[
+        "escher.events.aws",
+        "escher.events.aws_services",
+        "escher.events.aws_budgets",
+        "escher.events.azure",
+        "escher.events.gcp",
+    ],
 )
 
 

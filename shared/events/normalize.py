@@ -27,12 +27,12 @@ _PARSERS: dict[str, EnvelopeParser] = {}
 
 def _load() -> None:
     # The cloud modules register their normalizers and envelope parsers on import; import them once.
-    from escher.events import aws, azure, gcp
+    from escher.events import aws, aws_budgets, azure, gcp
 
     for _key, entry in NORMALIZERS.items():
         for route in entry.routes:
             _INDEX.setdefault(entry.envelope, {})[route] = entry
-    _PARSERS.update({**aws.PARSERS, **azure.PARSERS, **gcp.PARSERS})
+    _PARSERS.update({**aws.PARSERS, **aws_budgets.PARSERS, **azure.PARSERS, **gcp.PARSERS})
 
 
 def _parse(payload: dict[str, Any] | list[Any] | bytes | str) -> Any:
@@ -66,11 +66,17 @@ def detect_envelope(data: Any) -> str:
         return "azure_monitor"
     if isinstance(data.get("message"), dict) and "subscription" in data:
         return "pubsub"
+    if data.get("Type") == "Notification" and "TopicArn" in data and "Message" in data:
+        return "sns"  # HTTPS subscription body, or an SQS message body (raw delivery off)
+    records = data.get("Records")
+    first = records[0] if isinstance(records, list) and records else None
+    if isinstance(first, dict) and first.get("EventSource") == "aws:sns":
+        return "sns"  # the Lambda SNS event
     raise NormalizationError(
         "payload",
         "<root>",
         "is not a known envelope (EventBridge, Event Grid, CloudEvents, Azure Monitor action group, "
-        "Pub/Sub push)",
+        "Pub/Sub push, SNS notification)",
         hint="send the body the cloud delivered, without wrapping it",
     )
 
