@@ -26,6 +26,10 @@ DATABASE = "escher"
 _HANDLES = ".handle_pids.json"
 
 
+# sun_path holds 108 bytes with its NUL on Linux (104 on macOS): the embedded server listens in its pgdata dir
+UNIX_SOCKET_PATH_MAX = 103
+
+
 def pgdata_dir(data_dir: Path) -> Path:
     return data_dir / "postgres"
 
@@ -122,6 +126,13 @@ class EmbeddedServer:
             warnings.simplefilter("ignore")
             pgserver = require("pgserver", "store")
         psycopg = require("psycopg", "store")
+        socket_path = self.pgdata / ".s.PGSQL.5432"
+        if len(str(socket_path).encode()) > UNIX_SOCKET_PATH_MAX:
+            raise StoreUnavailableError(
+                f"the data dir's path is too long for Postgres's unix socket ({socket_path}: "
+                f"{len(str(socket_path).encode())} bytes, the limit is {UNIX_SOCKET_PATH_MAX})",
+                hint="set ESCHER_DATA_DIR to a shorter path, or ESCHER_DATABASE_URL to an external Postgres",
+            )
         with self._lock:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             if not self._refs.get(self.pgdata):
