@@ -33,8 +33,6 @@ __all__ = ["PARSERS"]
 _SNS = "sns"
 _SNS_DOC = "https://docs.aws.amazon.com/sns/latest/dg/http-notification-json.html"
 _BUDGET_PREFIX = "AWS Budget Notification"
-_LINE = re.compile(r"^[ \t]*([A-Za-z][A-Za-z ]{0,40}?)[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
-_ACCOUNT = re.compile(r"^[ \t]*AWS Account[ \t]+(\d{12})[ \t]*$", re.MULTILINE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
@@ -66,6 +64,24 @@ def parse_sns(data: dict[str, Any], _received: datetime | None) -> tuple[Envelop
 PARSERS = {"sns": parse_sns}
 
 
+def _read(message: str) -> tuple[dict[str, str], str]:
+    """The ``Key: Value`` lines from ``Budget Name:`` on (keys lower-cased), and the ``AWS Account N``.
+
+    Only the block that holds the facts is split: the prose before it is never read, and a key is at most 40
+    letters and spaces, so the console link after it is not one.
+    """
+    lines: dict[str, str] = {}
+    at = message.find("Budget Name:")
+    for line in message[at:].splitlines() if at >= 0 else ():
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if sep and 0 < len(key) <= 40 and key.replace(" ", "").isalpha():
+            lines[key.lower()] = value.strip()
+    at = message.find("AWS Account ")
+    account = message[at + 12 : at + 24] if at >= 0 else ""
+    return lines, account if len(account) == 12 and account.isdigit() else ""
+
+
 def _amount(d: Fields, lines: dict[str, str], label: str) -> float | None:
     text = lines.get(label.lower())
     if text is None:
@@ -86,7 +102,7 @@ def _amount(d: Fields, lines: dict[str, str], label: str) -> float | None:
 )
 def budget_notification(env: Envelope, d: Fields) -> UnifiedEvent:
     message = d.text("Message")
-    lines = {k.strip().lower(): v for k, v in _LINE.findall(message)}
+    lines, account = _read(message)
     name = lines.get("budget name")
     if not name:
         raise d.fail("Message", "has no 'Budget Name:' line (is this an AWS Budgets notification?)")
@@ -104,7 +120,7 @@ def budget_notification(env: Envelope, d: Fields) -> UnifiedEvent:
     percent = round(amount / budget * 100, 2)
     actual = alert_type == "ACTUAL"
     overrun = round(max(amount - budget, 0.0), 2) if actual else 0.0
-    account = (m.group(1) if (m := _ACCOUNT.search(message)) else "") or env.account_id
+    account = account or env.account_id
     return make_event(
         env,
         # a forecast over the budget is a warning: nothing is spent yet, so percent_used stays unset
