@@ -129,9 +129,8 @@ def _engine_alone(n: int) -> float:
     gate = Gate(actor, sink, remediation=RemediationSettings(make_public_buckets_private=True))
     engine = Engine(FakeS3Context(FakeS3(names)), sink, gate, verify_interval=0.01, verify_timeout=5.0)
     start = time.process_time()
-    for name in names:
-        plan = engine.plan("aws.s3.block_public_access", [Target("aws", name, "us-east-1")], actor=str(actor))
-        engine.execute(plan)
+    for name in names:  # plan + execute in one call, as the pipeline runs a pre-approved fix
+        engine.run("aws.s3.block_public_access", [Target("aws", name, "us-east-1")], actor=str(actor))
     return (time.process_time() - start) / n
 
 

@@ -3,8 +3,13 @@
 - ``plan`` reads every target's state now (never an event's or an inventory's copy) and says what will change.
 - ``execute`` asks the :class:`Authorizer` (``escher.policy``), re-reads each target (the plan may be minutes
   old), skips what already holds (idempotent no-op), applies, then proves the change by reading it back. Work
-  runs in threads, at most ``concurrency`` at once per cloud and region; throttling and 5xx are retried by the
-  SDK's own retry machinery configured in ``escher.clouds``. One resource failing never stops the others.
+  runs in threads, at most ``concurrency`` at once per cloud and region (a single target runs inline: no pool);
+  throttling and 5xx are retried by the SDK's own retry machinery configured in ``escher.clouds``. One resource
+  failing never stops the others.
+- ``run`` is plan + execute in one call (an event's pre-approved fix, a scheduled job). There the plan's read,
+  made by this same call a moment earlier, *is* execute's fresh read: one read per resource before applying, not
+  two. Only within :data:`SAME_CALL_READ_SECONDS` of it; an older read (a slow gate, a queue behind the
+  concurrency limit) is read again, and a plan handed to ``execute`` on its own is always read again.
 - Each resource's outcome is an :class:`~escher.audit.AuditRecord` (who, what, why, before, after, timings).
 """
 
@@ -18,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from escher.audit import AuditOutcome, AuditRecord, AuditSink
 from escher.ops.context import CloudContext
@@ -43,7 +48,13 @@ __all__ = [
     "RunResult",
 ]
 
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
 Outcome = Literal["dry_run", "noop", "verified", "failed", "verify_failed", "refused"]
+
+# how old a read made by the same ``run`` call may be and still stand for execute's re-read
+SAME_CALL_READ_SECONDS = 0.25
 
 
 def _now() -> datetime:
@@ -72,6 +83,7 @@ class PlannedChange:
     wanted: dict[str, Any]
     cli: str
     error: str | None = None
+    read_at: float | None = field(default=None, repr=False, compare=False)  # time.monotonic() of ``before``
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -240,9 +252,23 @@ class Engine:
         plan = Plan(operation=op, params=parsed, changes=[], actor=actor, reason=reason)
         if plan_id:
             plan.plan_id = plan_id
-        with ThreadPoolExecutor(max_workers=self._workers(len(targets))) as pool:
-            plan.changes = list(pool.map(lambda t: self._plan_one(plan, t), targets))
+        plan.changes = self._each(lambda t: self._plan_one(plan, t), list(targets))
         return plan
+
+    def run(
+        self,
+        operation_id: str,
+        targets: Sequence[Target],
+        params: dict[str, Any] | Params | None = None,
+        *,
+        actor: str,
+        reason: str = "",
+        plan_id: str | None = None,
+    ) -> RunResult:
+        """Plan and execute at once (nothing in between asks a person): each resource is read once before the
+        change, by the plan, and that read stands for execute's re-read while it is this call's and fresh."""
+        plan = self.plan(operation_id, targets, params, actor=actor, reason=reason, plan_id=plan_id)
+        return self._execute(plan, reuse_reads_within=SAME_CALL_READ_SECONDS)
 
     def _plan_one(self, plan: Plan, target: Target) -> PlannedChange:
         op = plan.operation
@@ -253,12 +279,17 @@ class Engine:
                 before = op.fetch(call)
             except self._errors(op.cloud) as exc:
                 return PlannedChange(target, "error", None, {}, cli, error=_explain(exc))
+            read_at = time.monotonic()
         wanted = op.wanted(call, before)
         holds = op.mode == "converge" and subset_holds(before, wanted)
-        return PlannedChange(target, "noop" if holds else "change", before, wanted, cli)
+        return PlannedChange(target, "noop" if holds else "change", before, wanted, cli, read_at=read_at)
 
     # -- execute ------------------------------------------------------------------------------------------
     def execute(self, plan: Plan, *, dry_run: bool = False) -> RunResult:
+        """Every target is read again before it is changed: the plan may be minutes old."""
+        return self._execute(plan, dry_run=dry_run)
+
+    def _execute(self, plan: Plan, *, dry_run: bool = False, reuse_reads_within: float = 0.0) -> RunResult:
         if dry_run:
             results = [self._dry_run(plan, c) for c in plan.changes]
             return RunResult(plan, results, dry_run=True)
@@ -266,8 +297,7 @@ class Engine:
         if not decision.allowed:
             results = [self._refused(plan, c, decision) for c in plan.changes]
             return RunResult(plan, results, dry_run=False, decision=decision)
-        with ThreadPoolExecutor(max_workers=self._workers(len(plan.changes))) as pool:
-            results = list(pool.map(lambda c: self._execute_one(plan, c, decision), plan.changes))
+        results = self._each(lambda c: self._execute_one(plan, c, decision, reuse_reads_within), plan.changes)
         return RunResult(plan, results, dry_run=False, decision=decision)
 
     def _dry_run(self, plan: Plan, change: PlannedChange) -> ResourceResult:
@@ -295,7 +325,9 @@ class Engine:
         self._audit(plan, result, "refused")
         return result
 
-    def _execute_one(self, plan: Plan, change: PlannedChange, decision: Decision) -> ResourceResult:
+    def _execute_one(
+        self, plan: Plan, change: PlannedChange, decision: Decision, reuse_reads_within: float = 0.0
+    ) -> ResourceResult:
         op, target = plan.operation, change.target
         call = Call(self.ctx, target, plan.params, plan.key_for(target))
         result = ResourceResult(target, "failed", before=change.before)
@@ -308,7 +340,10 @@ class Engine:
         errors = self._errors(op.cloud)
         with self._gate(target):
             try:
-                before = op.fetch(call)  # now, not the plan's copy: someone may have fixed it meanwhile
+                # now, not the plan's copy (someone may have fixed it meanwhile), unless this very call read it a
+                # moment ago (``run``): then that read is the fresh one
+                recent = change.before if _fresh(change, reuse_reads_within) else None
+                before = recent if recent is not None else op.fetch(call)
                 result.before = before
                 wanted = op.wanted(call, before)
                 if op.mode == "converge" and subset_holds(before, wanted):
@@ -365,8 +400,13 @@ class Engine:
         errors and the cloud SDK's (after its retries). Anything else is a bug and propagates."""
         return (OpError, *self.ctx.sdk_errors(cloud))
 
-    def _workers(self, n: int) -> int:
-        return max(1, min(32, n))
+    def _each(self, work: Callable[[_In], _Out], items: list[_In]) -> list[_Out]:
+        """``work`` over ``items`` in order: inline for one (the common event case; a pool costs more than the
+        work), else in threads (the per-region gates still bound what runs at once)."""
+        if len(items) <= 1:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(32, len(items))) as pool:
+            return list(pool.map(work, items))
 
     def _gate(self, target: Target) -> threading.Semaphore:
         key = (target.cloud, target.region or "")
@@ -397,6 +437,15 @@ class Engine:
                 correlation_id=plan.plan_id,
             )
         )
+
+
+def _fresh(change: PlannedChange, within: float) -> bool:
+    return (
+        within > 0
+        and change.before is not None
+        and change.read_at is not None
+        and time.monotonic() - change.read_at <= within
+    )
 
 
 def _explain(exc: BaseException) -> str:

@@ -267,10 +267,11 @@ class Pipeline:
         engine = Engine(
             self.cloud, steps, gate, verify_interval=self.verify_interval, verify_timeout=self.verify_timeout
         )
-        plan = engine.plan(
+        # plan + execute in one call: the target is read once before the fix (and again to verify it)
+        run = engine.run(
             target.operation, [op_target], target.params, actor=str(actor), reason=reason, plan_id=plan_id
         )
-        result = engine.execute(plan).results[0]
+        plan, result = run.plan, run.results[0]
         for stage in ("fixed", "verified"):
             if stage in result.timings:
                 timings[stage] = result.timings[stage].isoformat()
