@@ -19,40 +19,32 @@ _new = object.__new__
 class Fields:
     """A JSON object with its path from the payload root (for messages) and the source kind."""
 
-    __slots__ = ("_index", "_key", "_parent", "_path", "data", "kind")
+    __slots__ = ("_key", "_parent", "data", "kind")
 
-    def __init__(
-        self, data: Any, kind: str, path: str = "", *, parent: Fields | None = None, key: str = ""
-    ) -> None:
-        # The path string is built only when an error needs it (most reads succeed): parent + key until then.
-        self._path = path
-        self._parent = parent
-        self._key = key
-        self._index = -1
+    def __init__(self, data: Any, kind: str, path: str = "") -> None:
+        # The path string is built only when an error needs it (most reads succeed): until then a child keeps
+        # its parent and its key, ``name`` or ``(name, index)`` for a list item; the root keeps its path.
+        self._parent: Fields | None = None
+        self._key: str | tuple[str, int] = path
         if not isinstance(data, dict):
-            raise NormalizationError(kind, self.path or "<root>", f"must be a JSON object, got {_type(data)}")
+            raise NormalizationError(kind, path or "<root>", f"must be a JSON object, got {_type(data)}")
         self.data: dict[str, Any] = data
         self.kind = kind
 
-    def _child(self, value: dict[str, Any], key: str, index: int = -1) -> Fields:
+    def _child(self, value: dict[str, Any], key: str | tuple[str, int]) -> Fields:
         # The hot path of every read of a nested object: no argument parsing, no isinstance (the caller checked).
         child = _new(Fields)
-        child.data, child.kind, child._path, child._parent, child._key, child._index = (
-            value,
-            self.kind,
-            "",
-            self,
-            key,
-            index,
-        )
+        child.data, child.kind, child._parent, child._key = value, self.kind, self, key
         return child
 
     @property
     def path(self) -> str:
-        if self._parent is not None:
-            where = self._parent.where(self._key)
-            return f"{where}[{self._index}]" if self._index >= 0 else where
-        return self._path
+        key = self._key
+        if self._parent is None:
+            return key if isinstance(key, str) else ""
+        if isinstance(key, str):
+            return self._parent.where(key)
+        return f"{self._parent.where(key[0])}[{key[1]}]"
 
     def where(self, key: str) -> str:
         base = self.path
@@ -99,7 +91,7 @@ class Fields:
                 raise NormalizationError(
                     self.kind, f"{self.where(key)}[{i}]", f"must be a JSON object, got {_type(item)}"
                 )
-            out.append(self._child(item, key, i))
+            out.append(self._child(item, (key, i)))
         return out
 
     def str_map(self, key: str) -> dict[str, str]:

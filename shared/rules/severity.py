@@ -56,8 +56,12 @@ class SeverityDecision:
         self.severity = severity
         self.rule = rule
         self.origin = origin
-        self._reasons: tuple[str, ...] | None = tuple(reasons) if not callable(reasons) else None
-        self._explain = reasons if callable(reasons) else None
+        self._reasons: tuple[str, ...] | None = None
+        self._explain: Callable[[], tuple[str, ...]] | None = None
+        if callable(reasons):
+            self._explain = reasons
+        else:
+            self._reasons = tuple(reasons)
 
     @property
     def reasons(self) -> tuple[str, ...]:

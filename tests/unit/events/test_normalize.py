@@ -178,6 +178,23 @@ def test_error_names_the_source_kind_and_the_field() -> None:
     assert info.value.field == "detail.requestParameters.bucketName"
 
 
+@pytest.mark.parametrize(
+    ("break_it", "field"),
+    [
+        (lambda f: f.pop("Id"), "detail.findings[0].Id"),
+        (lambda f: f.update(Severity="HIGH"), "detail.findings[0].Severity"),
+        (lambda f: f["Resources"].insert(0, "not an object"), "detail.findings[0].Resources[0]"),
+    ],
+)
+def test_error_in_a_list_item_names_its_index(break_it: Any, field: str) -> None:
+    # the path of a nested or listed object is written only when an error needs it: it must still be exact
+    payload = sample("aws", "securityhub_finding_failed")
+    break_it(payload["detail"]["findings"][0])
+    with pytest.raises(NormalizationError) as info:
+        normalize(payload)
+    assert info.value.field == field
+
+
 def test_pubsub_data_that_is_not_base64_is_an_error_on_message_data() -> None:
     payload = sample("gcp", "instances_stop")
     payload["message"]["data"] = "%%% not base64 %%%"
