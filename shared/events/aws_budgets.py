@@ -20,6 +20,7 @@ message starts with "AWS Budget Notification", else the generic SNS entry (``*``
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -87,9 +88,10 @@ def _amount(d: Fields, lines: dict[str, str], label: str) -> float | None:
     if text is None:
         return None
     found = _NUMBER.search(text)
-    if found is None:
+    number = float(found.group().replace(",", "")) if found else math.nan
+    if not math.isfinite(number):
         raise d.fail("Message", f"line '{label}: {text[:40]}' has no amount")
-    return float(found.group().replace(",", ""))
+    return number
 
 
 @normalizer(

@@ -7,6 +7,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from escher.events import EventType, NormalizationError, Severity, normalize, resolve
 from escher.rules import RuleSet
@@ -102,3 +104,22 @@ def test_a_lambda_event_with_several_records_is_refused() -> None:
     inner = sample("aws", NAME)
     with pytest.raises(NormalizationError, match="holds 2 records"):
         normalize({"Records": [{"EventSource": "aws:sns", "Sns": inner}] * 2})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["Budget Name", "Budgeted Amount", "Alert Type", "ACTUAL Amount", "Alert Threshold"]),
+    st.text(max_size=30).filter(lambda t: "\n" not in t and "\r" not in t),
+)
+def test_any_value_on_a_known_line_gives_an_event_or_the_typed_error(label: str, value: str) -> None:
+    try:
+        event = normalize(notification(**{label: value}))
+    except NormalizationError as exc:
+        assert exc.field == "Message" and exc.source_kind == "SNS AWS Budgets notification"
+    else:
+        assert event.event_type in (EventType.budget_exceeded, EventType.budget_warning)
+
+
+def test_an_amount_too_large_for_a_float_is_refused_not_infinite() -> None:
+    with pytest.raises(NormalizationError, match="has no amount"):
+        normalize(notification(**{"ACTUAL Amount": "$" + "9" * 400}))

@@ -110,7 +110,7 @@ def test_arbitrary_input_raises_only_normalization_error(payload: Any) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.sampled_from(["eventbridge", "eventgrid", "monitor", "pubsub"]),
+    st.sampled_from(["eventbridge", "eventgrid", "monitor", "pubsub", "sns"]),
     st.dictionaries(st.text(max_size=10), JSON, max_size=4),
 )
 def test_arbitrary_bodies_inside_real_envelopes(kind: str, body: dict[str, Any]) -> None:
@@ -140,6 +140,15 @@ def test_arbitrary_bodies_inside_real_envelopes(kind: str, body: dict[str, Any])
                 "publishTime": "2024-01-01T00:00:00Z",
                 "data": base64.b64encode(json.dumps({"protoPayload": body}).encode()).decode(),
             },
+        },
+        # an AWS Budgets message whose "Key: Value" lines are the arbitrary body's keys and values
+        "sns": {
+            "Type": "Notification",
+            "MessageId": "1",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+            "Timestamp": "2024-01-01T00:00:00Z",
+            "Message": "AWS Budget Notification\nBudget Name: b\n"
+            + "\n".join(f"{k}: {v}" for k, v in body.items()),
         },
     }
     _assert_only_typed_errors(envelopes[kind])
