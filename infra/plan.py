@@ -8,6 +8,7 @@ permissions and an idle cost estimate come with it. The global Pulumi settings a
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,8 @@ class Plan:
     costs: list[CostLine]
     monthly_usd: float
     outputs: dict[str, Any] = field(default_factory=dict)
+    # the worker function's environment (where state and dead letters go), secrets redacted
+    worker_environment: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +67,49 @@ def _redact_value(key: str, value: Any) -> Any:
     if hasattr(value, "path"):  # a FileArchive / FileAsset: show what it points at
         return f"{type(value).__name__}({value.path})"
     return value
+
+
+# the worker function of each cloud, and where its environment sits in the resource's inputs
+WORKER_FUNCTIONS = {
+    "aws:lambda/function:Function": ("environment", "variables"),
+    "azure-native:web:WebApp": ("siteConfig", "appSettings"),
+    "gcp:cloudfunctionsv2/function:Function": ("serviceConfig", "environmentVariables"),
+}
+# variable names whose values are secrets whatever their shape (notification URLs carry tokens)
+SECRET_NAME = re.compile(
+    r"(?i)(^ESCHER_NOTIFY_|CONNECTION_?STRING|(SECRET|TOKEN|PASSWORD|PASSWD|ACCOUNT_?KEY|_KEY)$)"
+)
+
+
+def worker_environment(typ: str, inputs: dict[str, Any]) -> dict[str, str] | None:
+    """The environment in a worker function's raw inputs (None for any other resource): Pulumi secrets,
+    secret-named variables and secret-shaped values (tokens, URL passwords, ``key=`` parameters) masked.
+
+    Read from the raw inputs, not the redacted settings: Azure app settings are ``{"name", "value"}`` pairs and
+    every ``value`` input is masked there."""
+    from escher.notify.redact import redact
+
+    path = WORKER_FUNCTIONS.get(typ)
+    if path is None:
+        return None
+    raw: Any = inputs
+    for step in path:
+        raw = raw.get(step) if isinstance(raw, dict) else None
+    if isinstance(raw, list):
+        raw = {item.get("name"): item.get("value") for item in raw if isinstance(item, dict)}
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, str] = {}
+    for name, value in sorted(raw.items(), key=lambda kv: str(kv[0])):
+        secret = isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+        out[str(name)] = REDACTED if secret or SECRET_NAME.search(str(name)) else redact(_text(value))
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "(known after deploy)" if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
 def _redact(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -125,11 +171,15 @@ def run_plan(spec: ExtensionSpec) -> Plan:
 
     recorded: list[PlannedResource] = []
     outputs: dict[str, Any] = {}
+    environment: dict[str, str] = {}
 
     class PlanMocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
             inputs = dict(args.inputs)
             recorded.append(PlannedResource(args.typ, args.name, _redact(inputs)))
+            env = worker_environment(args.typ, inputs)
+            if env is not None:
+                environment.update(env)
             return f"{args.name}-id", _mock_outputs(args.typ, args.name, inputs)
 
         def call(
@@ -163,6 +213,7 @@ def run_plan(spec: ExtensionSpec) -> Plan:
         costs=lines,
         monthly_usd=total,
         outputs={k: v for k, v in outputs.items() if v is not None},
+        worker_environment=environment,
     )
 
 

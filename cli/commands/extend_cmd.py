@@ -35,6 +35,16 @@ def _render_plan(plan: Plan) -> None:
     for r in plan.resources:
         table.add_row(r.type, r.name, escape(short(r.settings, 110)))
     console().print(table)
+    if plan.worker_environment:
+        env = Table(
+            title="Worker environment (secrets redacted): where state and dead letters go",
+            caption="names ending in -mock are given by the cloud at deploy time",
+        )
+        for col in ("variable", "value"):
+            env.add_column(col, overflow="fold")
+        for name, value in plan.worker_environment.items():
+            env.add_row(name, escape(value))
+        console().print(env)
     console().print(f"[bold]Operations[/] ({len(plan.operations)}): {', '.join(plan.operations)}")
     console().print(
         f"[bold]Generated permissions[/] ({len(plan.permissions)}): {', '.join(plan.permissions)}"

@@ -31,3 +31,35 @@ def test_plan_resets_pulumi_so_a_second_plan_is_independent(bundle: str) -> None
     second = run_plan(make_spec("aws", bundle, events=()))
     assert len(second.resources) < len(first.resources)
     assert not [r for r in second.resources if r.type == "aws:cloudwatch/eventRule:EventRule"]
+
+
+@pytest.mark.parametrize(
+    ("cloud", "state", "dead_letters"),
+    [("aws", "s3://", "sqs://"), ("azure", "azblob://", "azblob://"), ("gcp", "gs://", "pubsub://projects/")],
+)
+def test_plan_shows_where_the_worker_keeps_state_and_dead_letters(
+    cloud: str, state: str, dead_letters: str, bundle: str
+) -> None:
+    env = run_plan(make_spec(cloud, bundle)).worker_environment
+    assert env["ESCHER_STATE_URL"].startswith(state)
+    assert env["ESCHER_DEAD_LETTER_URL"].startswith(dead_letters)
+    assert env["ESCHER_TIMEZONE"] == "Europe/Paris" and env["ESCHER_DAILY_SCAN_AT"] == "02:00"
+
+
+def test_the_worker_environment_is_shown_with_its_secrets_redacted() -> None:
+    from escher.infra.plan import SECRET_SIG, SIG_KEY, worker_environment
+
+    variables = {
+        "ESCHER_STATE_URL": "s3://escher-state",
+        "ESCHER_NOTIFY_SLACK_URL": "slack://T000/B000/XXXXXXXX",
+        "ESCHER_SECRET_PREFIX": "escher-",  # a name, not a secret
+        "DB": "postgresql://escher:hunter22@db.example.com/escher",
+        "API_TOKEN": "abc123def456",
+        "WRAPPED": {SIG_KEY: SECRET_SIG, "value": "from pulumi.Output.secret"},
+    }
+    env = worker_environment("aws:lambda/function:Function", {"environment": {"variables": variables}})
+    assert env is not None
+    assert env["ESCHER_STATE_URL"] == "s3://escher-state" and env["ESCHER_SECRET_PREFIX"] == "escher-"
+    assert env["ESCHER_NOTIFY_SLACK_URL"] == env["API_TOKEN"] == env["WRAPPED"] == REDACTED
+    assert "hunter22" not in env["DB"] and env["DB"].startswith("postgresql://escher:")
+    assert worker_environment("aws:s3/bucket:Bucket", {}) is None
