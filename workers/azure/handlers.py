@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from escher.pipeline.errors import PipelineError
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
 WORKER = "azure"
-log = logging.getLogger("escher.workers.azure")
 
 
 def event_grid_dict(
@@ -64,7 +64,9 @@ def on_daily_scan_timer(
         zone_name = env.get("ESCHER_TIMEZONE") or "UTC"
         local = (now or datetime.now(UTC)).astimezone(_zone(zone_name))
         if not _is_scan_time(local, _hour_minute(at)):
-            log.info(
+            import logging  # only here: the cold start stays light
+
+            logging.getLogger("escher.workers.azure").info(
                 "daily scan skipped: %s in %s, the scan runs at %s", local.strftime("%H:%M"), zone_name, at
             )
             return {
@@ -101,6 +103,8 @@ def _hour_minute(at: str) -> tuple[int, int]:
 
 
 def _zone(name: str) -> ZoneInfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
