@@ -16,10 +16,10 @@ from escher.scans.model import Inventory, ScanResult, Severity
 if TYPE_CHECKING:
     from escher.config import Settings
     from escher.ops.context import CloudContext
-    from escher.scans.cost import CostSnapshot
+    from escher.scans.cost import CostSnapshot, CostSource
     from escher.scans.persist import ResultStore
 
-__all__ = ["ScanOptions", "collect", "run_scan", "sync_costs"]
+__all__ = ["ScanOptions", "collect", "cost_source", "run_scan", "sync_costs"]
 
 CLOUDS = ("aws", "azure", "gcp")
 
@@ -119,25 +119,50 @@ def run_scan(
     return result
 
 
-def sync_costs(
-    clouds: Iterable[str], day: date | None = None, *, store: ResultStore | None = None
-) -> list[CostSnapshot]:
-    """The once-a-day cost pull: one snapshot per cloud, stored immutably under its day."""
-    from escher.scans.cost import AwsCostSource, CostSource
+def cost_source(cloud: str, settings: Settings | None = None) -> CostSource | None:
+    """The billing source of ``cloud``, configured from settings (loaded when not given); None when Escher
+    has no cost source for that cloud."""
+    if cloud == "aws":
+        from escher.scans.cost import AwsCostSource
 
+        return AwsCostSource()
+    if settings is None:
+        from escher.config import load_settings
+
+        settings = load_settings()
+    if cloud == "azure":
+        from escher.scans.cost_azure import AzureCostSource
+
+        return AzureCostSource(settings.azure.subscription_id)
+    return None
+
+
+def sync_costs(
+    clouds: Iterable[str],
+    day: date | None = None,
+    *,
+    store: ResultStore | None = None,
+    sources: Iterable[CostSource] | None = None,
+) -> list[CostSnapshot]:
+    """The once-a-day cost pull: one snapshot per cloud, stored immutably under its day.
+
+    ``sources`` replaces the configured ones (tests, or a caller holding its own clients). A source is built
+    only when its day is not stored yet, so a second call for a day needs no credentials and makes no call.
+    """
     day = day or (datetime.now(UTC).date() - timedelta(days=1))
-    sources: list[CostSource] = []
-    for cloud in clouds:
-        if cloud == "aws":
-            sources.append(AwsCostSource())
+    given = {s.cloud: s for s in sources or ()}
+    wanted = list(clouds)
     snaps = []
-    for source in sources:
-        key = f"{source.cloud}-{day.isoformat()}"
+    for cloud in [*wanted, *(c for c in given if c not in wanted)]:
+        key = f"{cloud}-{day.isoformat()}"
         stored = store.get("cost", key) if store is not None else None
         if stored is not None:  # already synced today: never call the billing API twice for one day
             from escher.scans.cost import CostSnapshot
 
             snaps.append(CostSnapshot.from_dict(stored))
+            continue
+        source = given.get(cloud) or cost_source(cloud)
+        if source is None:
             continue
         snap = source.snapshot(day)
         if store is not None:
