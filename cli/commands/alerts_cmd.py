@@ -1,7 +1,8 @@
 """``escher alerts``: the open alerts as banners, ``ack ID``, and ``timeline ID`` from the audit records.
 
-Alerts are read from the state storage (``ESCHER_STATE_URL``, else ``<data dir>/state``): where the workers and
-``escher demo`` write them.
+Alerts are read from the state storage (``ESCHER_STATE_URL``, else ``<data dir>/state``), audit records from
+``ESCHER_AUDIT_URL`` when set (the WORM audit bucket in Extend mode), else the state storage: where the workers
+and ``escher demo`` write them.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ app = typer.Typer(
 def _stores() -> tuple[AlertStore, ObjectAuditSink]:
     from escher.alerts.store import AlertStore, ObjectAuditSink
     from escher.config import load_settings
-    from escher.pipeline.runtime import state_objects
+    from escher.pipeline.runtime import audit_objects, state_objects
 
-    objects = state_objects(extensions=load_settings().extensions)
-    return AlertStore(objects), ObjectAuditSink(objects)
+    extensions = load_settings().extensions
+    # the audit records are where the workers wrote them: ESCHER_AUDIT_URL, else the state storage
+    return AlertStore(state_objects(extensions=extensions)), ObjectAuditSink(
+        audit_objects(extensions=extensions)
+    )
 
 
 def render_banners(alerts: list[object]) -> None:

@@ -2,8 +2,10 @@
 
 Environment (set by ``escher extend`` on the function; ``escher demo`` sets its own):
 
-- ``ESCHER_STATE_URL``: markers, audit objects, alerts, approvals (``s3://``, ``azblob://``, ``gs://``, a dir);
+- ``ESCHER_STATE_URL``: markers, alerts, approvals (``s3://``, ``azblob://``, ``gs://``, a dir);
   default ``<data dir>/state``;
+- ``ESCHER_AUDIT_URL``: the audit objects (same formats); in Extend mode the WORM bucket/container (Object
+  Lock, immutability policy, retention); default: the state storage (Local Only, ``escher demo``);
 - ``ESCHER_DEAD_LETTER_URL``: where unhandleable events go (``sqs://``, ``pubsub://``, ``azblob://``, a dir);
   default ``dead-letters/`` in the state storage;
 - the usual ``ESCHER_CONFIG_DIR`` (config.toml with ``[remediation]``, ``[severity]``, ``[notify]``) and the
@@ -22,12 +24,25 @@ from typing import Any
 from escher.pipeline.core import Pipeline
 from escher.pipeline.objects import ObjectStore
 
-__all__ = ["build_pipeline", "configured_state_url", "override", "reset", "state_objects"]
+__all__ = [
+    "audit_objects",
+    "build_pipeline",
+    "configured_state_url",
+    "override",
+    "reset",
+    "state_objects",
+]
 
 _cache: dict[tuple[str, ...], Pipeline] = {}
 _overrides: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
-_ENV_KEYS = ("ESCHER_STATE_URL", "ESCHER_DEAD_LETTER_URL", "ESCHER_CONFIG_DIR", "ESCHER_DATA_DIR")
+_ENV_KEYS = (
+    "ESCHER_STATE_URL",
+    "ESCHER_AUDIT_URL",
+    "ESCHER_DEAD_LETTER_URL",
+    "ESCHER_CONFIG_DIR",
+    "ESCHER_DATA_DIR",
+)
 
 
 def reset() -> None:
@@ -83,6 +98,18 @@ def state_objects(
     return open_objects(url or str(resolve_paths(dict(env)).data_dir / "state"))
 
 
+def audit_objects(
+    env: Mapping[str, str] | None = None, extensions: Mapping[str, Any] | None = None
+) -> ObjectStore:
+    """Where audit objects are written and read back: ``ESCHER_AUDIT_URL`` (the WORM audit bucket/container
+    in Extend mode), else the state storage (:func:`state_objects`)."""
+    from escher.pipeline.objects import open_objects
+
+    env = os.environ if env is None else env
+    url = env.get("ESCHER_AUDIT_URL")
+    return open_objects(url) if url else state_objects(env, extensions)
+
+
 def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
     from escher.alerts.store import AlertStore, ObjectAuditSink
     from escher.config import load_settings, resolve_paths
@@ -92,6 +119,7 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
     from escher.pipeline.adapters import InventoryEstate, MorningQueue, ObjectApprovalStore
     from escher.pipeline.deadletter import ObjectDeadLetters, open_dead_letters
     from escher.pipeline.markers import Markers
+    from escher.pipeline.objects import open_objects
     from escher.policy.approvals import JsonFileApprovalStore
     from escher.policy.remediation import load_remediation
     from escher.rules import rules_from_settings
@@ -112,7 +140,9 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
         "markers": Markers(
             objects, lease=timedelta(seconds=float(env.get("ESCHER_MARKER_LEASE_SECONDS", 300)))
         ),
-        "audit": ObjectAuditSink(objects),
+        "audit": ObjectAuditSink(
+            open_objects(env["ESCHER_AUDIT_URL"]) if env.get("ESCHER_AUDIT_URL") else objects
+        ),
         "alerts": AlertStore(objects),
         "notifier": AppriseNotifier(
             load_notify(settings.extensions), env=env, morning_report=queue_for_morning

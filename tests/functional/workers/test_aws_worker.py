@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
+from escher.alerts.store import ObjectAuditSink
 from escher.emulators import MotoEmulator
+from escher.pipeline.runtime import audit_objects
 from escher.workers.aws.handler import handler
 from tests.functional.workers.conftest import LambdaContext
 from tests.unit.pipeline.fakes import bucket_public_event, sg_open_event
@@ -137,3 +140,52 @@ def test_sqs_redrive_of_a_dead_letter_replays_the_original_event(aws_worker: dic
 def test_unknown_scheduled_job_is_dead_lettered(aws_worker: dict[str, Any]) -> None:
     result = handler({"job": "make_coffee"}, LambdaContext())
     assert result["outcome"] == "dead_lettered" and "make_coffee" in result["reason"]
+
+
+AUDIT = "escher-audit-test"
+
+
+def test_audit_goes_to_the_object_lock_bucket_once_when_escher_audit_url_is_set(
+    aws_worker: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = aws_worker["s3"]
+    # the audit bucket as escher:aws:Extension provisions it: Object Lock with a default retention
+    s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=AUDIT,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
+    monkeypatch.setenv("ESCHER_AUDIT_URL", f"s3://{AUDIT}")
+    _seed_pii_bucket(s3, "locked-data")
+    assert handler({"job": "daily_scan"}, LambdaContext())["job"] == "daily_scan"
+
+    result = handler(bucket_public_event("0b9c-evt-lock", "locked-data"), LambdaContext())
+
+    assert result["outcome"] == "auto_resolved", result
+    lock = s3.get_object_lock_configuration(Bucket=AUDIT)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    retention = lock["Rule"]["DefaultRetention"]
+    assert (retention["Mode"], retention["Days"]) == ("GOVERNANCE", 1)
+    audit_keys = [o["Key"] for o in s3.list_objects_v2(Bucket=AUDIT).get("Contents", [])]
+    [key] = audit_keys
+    assert key.startswith("audit/") and key.endswith(".json")
+    assert _state_keys(s3, "audit/") == []  # not in the state bucket
+    assert _state_keys(s3, "alerts/") == [f"alerts/{result['alert_id']}.json"]  # alerts stay in state
+    body = s3.get_object(Bucket=AUDIT, Key=key)["Body"].read()
+    envelope = json.loads(body)
+    canonical = json.dumps(envelope["record"], sort_keys=True, separators=(",", ":")).encode()
+    assert envelope["sha256"] == hashlib.sha256(canonical).hexdigest()
+    assert envelope["record"]["action"] == "aws.s3.block_public_access"
+    assert key.endswith(f"/{envelope['record']['record_id']}.json")
+    # what 'escher alerts timeline' reads: the same place, through the runtime's own resolver
+    [record] = ObjectAuditSink(audit_objects()).records()
+    assert record.record_id == envelope["record"]["record_id"]
+
+    # a second delivery of the same event writes no second audit object (nor a second version)
+    again = handler(bucket_public_event("0b9c-evt-lock", "locked-data"), LambdaContext())
+    assert again["outcome"] == "duplicate"
+    versions = s3.list_object_versions(Bucket=AUDIT).get("Versions", [])
+    assert [v["Key"] for v in versions] == [key]
