@@ -212,12 +212,15 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
 
     state_url = pulumi.Output.concat("s3://", state.bucket)
     dead_letter_url = pulumi.Output.concat("sqs://", dead_letters.name)
+    audit_url = pulumi.Output.concat("s3://", audit.bucket)
     environment: dict[str, pulumi.Input[str]] = {
         "ESCHER_CLOUD": "aws",
         # what escher.pipeline.runtime reads: the state bucket, and the SQS dead-letter queue by name
         # (the worker may sqs:GetQueueUrl + sqs:SendMessage on that queue only)
         "ESCHER_STATE_URL": state_url,
         "ESCHER_DEAD_LETTER_URL": dead_letter_url,
+        # the audit objects go to the Object Lock bucket (s3:PutObject there, never delete or retention changes)
+        "ESCHER_AUDIT_URL": audit_url,
         "ESCHER_STATE_BUCKET": state.bucket,
         "ESCHER_AUDIT_BUCKET": audit.bucket,
         "ESCHER_CREDENTIALS_PATH": param_root,

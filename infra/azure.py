@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from escher.infra.component import Extension, Outputs, child, create_extension
-from escher.infra.permissions import azure_state_actions, azure_state_data_actions, check_no_wildcards
+from escher.infra.permissions import (
+    azure_audit_data_actions,
+    azure_state_actions,
+    azure_state_data_actions,
+    check_no_wildcards,
+)
 from escher.infra.spec import ExtensionSpec
 
 if TYPE_CHECKING:
@@ -195,6 +200,9 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     dead_letter_url = pulumi.Output.concat(
         "azblob://", dead_letters.name, "/", DEAD_LETTER_PREFIX, "?account_url=", account_url
     )
+    # the audit container sits in its own account (immutability policy): its own account URL
+    audit_account_url = pulumi.Output.concat("https://", audit_account.name, ".blob.core.windows.net")
+    audit_url = pulumi.Output.concat("azblob://", audit.name, "?account_url=", audit_account_url)
     settings: dict[str, pulumi.Input[str]] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "FUNCTIONS_EXTENSION_VERSION": "~4",
@@ -204,6 +212,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "ESCHER_CLOUD": "azure",
         "ESCHER_STATE_URL": state_url,
         "ESCHER_DEAD_LETTER_URL": dead_letter_url,
+        "ESCHER_AUDIT_URL": audit_url,
         "ESCHER_STATE_ACCOUNT": state_account.name,
         "ESCHER_STATE_CONTAINER": state.name,
         "ESCHER_AUDIT_ACCOUNT": audit_account.name,
@@ -258,10 +267,20 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         ],
         opts=opts,
     )
+    # the audit account: create new blobs and read them, never overwrite (no blobs/write) nor delete
+    audit_role = authorization.RoleDefinition(
+        "audit-role",
+        role_name=f"{spec.name_prefix}-audit-{spec.region}",
+        description="Escher worker: append audit records (create-if-absent), never overwrite or delete",
+        scope=group.id,
+        assignable_scopes=[group.id],
+        permissions=[authorization.PermissionArgs(actions=[], data_actions=list(azure_audit_data_actions()))],
+        opts=opts,
+    )
     grants: list[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = [
         ("operations", subscription_scope, operations_role.id),
         ("state", state_account.id, state_role.id),
-        ("audit", audit_account.id, state_role.id),
+        ("audit", audit_account.id, audit_role.id),
         ("credentials", vault.id, state_role.id),
         (
             "host",

@@ -199,6 +199,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
                 "ESCHER_CLOUD": "gcp",
                 "ESCHER_STATE_URL": state_url,
                 "ESCHER_DEAD_LETTER_URL": dead_letter_url,
+                # the audit objects go to the retention-locked bucket (roles/storage.objectCreator: no delete)
+                "ESCHER_AUDIT_URL": pulumi.Output.concat("gs://", audit.name),
                 "ESCHER_STATE_BUCKET": state.name,
                 "ESCHER_AUDIT_BUCKET": audit.name,
                 "ESCHER_SECRET_PREFIX": f"{prefix}-",

@@ -23,6 +23,7 @@ __all__ = [
     "AwsStateArns",
     "Catalogue",
     "aws_policy_document",
+    "azure_audit_data_actions",
     "azure_state_data_actions",
     "check_no_wildcards",
     "default_operations",
@@ -258,6 +259,15 @@ def azure_state_data_actions() -> tuple[str, ...]:
         "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
         "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
         "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+    )
+
+
+def azure_audit_data_actions() -> tuple[str, ...]:
+    """The audit container: Put Blob of a new blob (``add/action``; create-if-absent) and read, no ``write``
+    (overwrite) nor ``delete``; the immutability policy refuses both anyway."""
+    return (
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
     )
 
 

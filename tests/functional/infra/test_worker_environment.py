@@ -11,7 +11,7 @@ import pytest
 
 from escher.pipeline.deadletter import ObjectDeadLetters, PubSubDeadLetters, SqsDeadLetters, open_dead_letters
 from escher.pipeline.objects import StateObjects
-from escher.pipeline.runtime import state_objects
+from escher.pipeline.runtime import audit_objects, state_objects
 from tests.functional.infra.conftest import Deployed, make_spec, run_under_mocks
 
 pytest.importorskip("pulumi")
@@ -45,6 +45,90 @@ def state_backend(env: dict[str, str]) -> Any:
     objects = state_objects(env)
     assert isinstance(objects, StateObjects), f"{env['ESCHER_STATE_URL']} did not open cloud state storage"
     return objects.state
+
+
+def audit_backend(env: dict[str, str]) -> Any:
+    """The audit objects' storage as the runtime opens it: ESCHER_AUDIT_URL, and not the state storage."""
+    assert env["ESCHER_AUDIT_URL"] != env["ESCHER_STATE_URL"]
+    objects = audit_objects(env)
+    assert isinstance(objects, StateObjects), f"{env['ESCHER_AUDIT_URL']} did not open cloud storage"
+    return objects.state
+
+
+# what would let the worker remove, overwrite or unlock an audit record on AWS
+AWS_AUDIT_FORBIDDEN = {
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:DeleteBucket",
+}
+
+
+def test_aws_worker_writes_audit_to_the_object_lock_bucket_and_cannot_delete_there(bundle: str) -> None:
+    import json
+
+    from escher.state.s3 import S3Store
+
+    d = run_under_mocks(make_spec("aws", bundle))
+    env = aws_env(d)
+    store = audit_backend(env)
+    assert isinstance(store, S3Store) and store.bucket == d.outputs["audit_bucket"] and store.prefix == ""
+    assert d.one("aws:s3/bucket:Bucket", "audit")["objectLockEnabled"] is True
+    document = json.loads(d.outputs["worker_policy"])
+    # the mocks name an ARN after its resource: the "audit" bucket's is arn:aws:mock:::audit
+    audit_arn = "arn:aws:mock:::audit"
+    on_audit = [s for s in document["Statement"] if any(r.startswith(audit_arn) for r in s["Resource"])]
+    assert [s["Sid"] for s in on_audit] == ["AuditAppend"]
+    assert on_audit[0]["Resource"] == [f"{audit_arn}/*"]
+    assert set(on_audit[0]["Action"]) == {"s3:GetObject", "s3:PutObject"}
+    allowed = {a for s in document["Statement"] for a in s["Action"]}
+    assert allowed & AWS_AUDIT_FORBIDDEN == set()
+
+
+def test_azure_worker_writes_audit_to_the_immutable_container_through_its_identity(bundle: str) -> None:
+    from escher.infra.permissions import azure_audit_data_actions
+    from escher.state.azure_blob import AzureBlobStore
+
+    d = run_under_mocks(make_spec("azure", bundle))
+    env = azure_env(d)
+    store = audit_backend(env)
+    assert isinstance(store, AzureBlobStore)
+    account_url = f"https://{d.outputs['audit_account']}.blob.core.windows.net"
+    assert store._container.url == f"{account_url}/{d.outputs['audit_container']}"
+    assert d.outputs["audit_account"] != d.outputs["state_account"]
+    # the role on the audit account creates new blobs and reads them: no overwrite (blobs/write), no delete
+    role = d.one("azure-native:authorization:RoleDefinition", "audit-role")
+    data_actions = set(role["permissions"][0]["dataActions"])
+    assert data_actions == set(azure_audit_data_actions())
+    assert "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action" in data_actions
+    assert not [
+        a
+        for a in data_actions
+        if a.endswith(("/write", "/delete", "/immutableStorage/runAsSuperUser/action"))
+    ]
+    assert not role["permissions"][0].get("actions")
+
+
+def test_gcp_worker_writes_audit_to_the_retention_bucket_with_create_only_access(bundle: str) -> None:
+    from escher.state.gcs import GcsStore
+
+    d = run_under_mocks(make_spec("gcp", bundle))
+    env = gcp_env(d)
+    store = audit_backend(env)
+    assert isinstance(store, GcsStore) and store.url == f"gs://{d.outputs['audit_bucket']}/"
+    grant = d.one("gcp:storage/bucketIAMMember:BucketIAMMember", "grant-audit")
+    # objectCreator: storage.objects.create only; overwriting or deleting needs storage.objects.delete
+    assert grant["role"] == "roles/storage.objectCreator"
+    assert grant["bucket"] == d.outputs["audit_bucket"]
+
+
+def test_without_an_audit_url_audit_stays_in_the_state_storage(tmp_path: Any) -> None:
+    objects = audit_objects({"ESCHER_STATE_URL": str(tmp_path / "state")})
+    assert isinstance(objects, StateObjects) and objects.state.root == (tmp_path / "state").resolve()
 
 
 def assert_schedule_settings(env: dict[str, str]) -> None:
@@ -115,5 +199,7 @@ def test_a_state_url_the_runtime_cannot_read_fails_here() -> None:
 
     with pytest.raises(PipelineError):
         state_objects({"ESCHER_STATE_URL": "bucket://escher-state"})
+    with pytest.raises(PipelineError):
+        audit_objects({"ESCHER_AUDIT_URL": "bucket://escher-audit"})
     with pytest.raises(PipelineError):
         open_dead_letters("queue://escher-dead-letters")
