@@ -134,6 +134,10 @@ def cost_source(cloud: str, settings: Settings | None = None) -> CostSource | No
         from escher.scans.cost_azure import AzureCostSource
 
         return AzureCostSource(settings.azure.subscription_id)
+    if cloud == "gcp":
+        from escher.scans.cost_gcp import GcpBillingSource
+
+        return GcpBillingSource(settings.gcp.billing_export_table, project=settings.gcp.project)
     return None
 
 

@@ -8,10 +8,17 @@ import pytest
 
 from escher.scans.cost import summarize
 from escher.scans.cost_azure import AzureCostSource
+from escher.scans.cost_gcp import GcpBillingSource, billing_sql
 from escher.scans.errors import CloudAccessError
 from escher.scans.persist import MemoryStore
 from escher.scans.runner import sync_costs
-from tests.functional.ops.replay import AzureReplayTransport, Exchange, FakeAzureCredential, Replay
+from tests.functional.ops.replay import (
+    AzureReplayTransport,
+    Exchange,
+    FakeAzureCredential,
+    Replay,
+    RequestsReplayAdapter,
+)
 
 SUB = "00000000-0000-0000-0000-000000000001"
 QUERY_PATH = f"/subscriptions/{SUB}/providers/Microsoft.CostManagement/query"
@@ -106,3 +113,140 @@ def test_azure_without_subscription_says_what_to_set() -> None:
     with pytest.raises(CloudAccessError) as info:
         AzureCostSource(None)
     assert "subscription_id" in (info.value.hint or "")
+
+
+TABLE = "acme-billing.billing.gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"
+JOBS = "/bigquery/v2/projects/acme-billing/queries"
+
+
+def _session(replay: Replay) -> object:
+    from google.auth.credentials import AnonymousCredentials
+    from google.auth.transport.requests import AuthorizedSession
+
+    session = AuthorizedSession(AnonymousCredentials())
+    session.mount("https://", RequestsReplayAdapter(replay))
+    return session
+
+
+def _bq_rows(rows: list[tuple[str, str, str, str, str]]) -> list[dict[str, object]]:
+    return [{"f": [{"v": v} for v in row]} for row in rows]
+
+
+# the jobs.query answer (REST reference): schema + rows of f/v cells, all values as strings
+_SCHEMA = {
+    "fields": [
+        {"name": "day", "type": "DATE", "mode": "NULLABLE"},
+        {"name": "service", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "region", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "currency", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "cost", "type": "FLOAT", "mode": "NULLABLE"},
+    ]
+}
+
+
+def test_gcp_snapshot_is_one_billing_query_per_day_and_normalised() -> None:
+    job = {"projectId": "acme-billing", "jobId": "job_abc123", "location": "US"}
+    replay = Replay(
+        Exchange(
+            "POST",
+            JOBS,
+            {
+                "kind": "bigquery#queryResponse",
+                "schema": _SCHEMA,
+                "jobReference": job,
+                "totalRows": "3",
+                "pageToken": "BFHX2",
+                "rows": _bq_rows(
+                    [
+                        ("2025-03-13", "Compute Engine", "us-central1", "USD", "30.5"),
+                        ("2025-03-14", "Compute Engine", "us-central1", "USD", "45.25"),
+                    ]
+                ),
+                "totalBytesProcessed": "1048576",
+                "jobComplete": True,
+                "cacheHit": False,
+            },
+        ),
+        Exchange(
+            "GET",
+            f"{JOBS}/job_abc123",
+            {
+                "kind": "bigquery#getQueryResultsResponse",
+                "schema": _SCHEMA,
+                "jobReference": job,
+                "totalRows": "3",
+                "rows": _bq_rows([("2025-03-14", "Cloud Storage", "", "USD", "4.75")]),
+                "jobComplete": True,
+            },
+            query="pageToken=BFHX2",
+        ),
+    )
+    source = GcpBillingSource(TABLE, session=_session(replay))
+    store = MemoryStore()
+
+    snaps = sync_costs([], DAY, store=store, sources=[source])
+
+    replay.done()
+    assert replay.bodies("POST") == [
+        {
+            "query": (
+                "SELECT DATE(usage_start_time) AS day, service.description AS service, "
+                "IFNULL(location.region, '') AS region, currency, SUM(cost) AS cost "
+                f"FROM `{TABLE}` "
+                "WHERE DATE(_PARTITIONTIME) >= @start AND DATE(usage_start_time) BETWEEN @start AND @day "
+                "GROUP BY day, service, region, currency ORDER BY day, service, region"
+            ),
+            "useLegacySql": False,
+            "parameterMode": "NAMED",
+            "queryParameters": [
+                {
+                    "name": "start",
+                    "parameterType": {"type": "DATE"},
+                    "parameterValue": {"value": "2025-02-01"},
+                },
+                {"name": "day", "parameterType": {"type": "DATE"}, "parameterValue": {"value": "2025-03-14"}},
+            ],
+            "timeoutMs": 60000,
+        }
+    ]
+    assert "location=US" in replay.sent[1].query
+    assert store.keys("cost") == ["gcp-2025-03-14"]
+    summary = summarize(snaps)
+    assert summary.yesterday == 50.0 and summary.previous_day == 30.5
+    assert summary.by_service == [("Compute Engine", 45.25, 14.75), ("Cloud Storage", 4.75, 4.75)]
+    assert summary.by_region == [("us-central1", 45.25), ("(none)", 4.75)]
+
+    again = sync_costs([], DAY, store=store, sources=[source])
+    assert [s.to_dict() for s in again] == [s.to_dict() for s in snaps]
+    assert len(replay.sent) == 2
+
+
+def test_gcp_query_still_running_waits_on_the_same_job() -> None:
+    job = {"projectId": "acme-billing", "jobId": "job_slow", "location": "EU"}
+    replay = Replay(
+        Exchange("POST", JOBS, {"kind": "bigquery#queryResponse", "jobReference": job, "jobComplete": False}),
+        Exchange(
+            "GET",
+            f"{JOBS}/job_slow",
+            {"schema": _SCHEMA, "jobReference": job, "jobComplete": True,
+             "rows": _bq_rows([("2025-03-14", "BigQuery", "europe-west1", "EUR", "2.5")])},
+            query="timeoutMs=60000",
+        ),
+    )  # fmt: skip
+    snap = GcpBillingSource(TABLE, session=_session(replay)).snapshot(DAY)
+    replay.done()
+    assert snap.currency == "EUR"
+    assert [(r.day, r.service, r.region, r.amount) for r in snap.rows] == [
+        ("2025-03-14", "BigQuery", "europe-west1", 2.5)
+    ]
+
+
+@pytest.mark.parametrize("table", [None, "", "billing_export", "a.b.c; DROP TABLE x"])
+def test_gcp_without_a_usable_table_says_what_to_set(table: str | None) -> None:
+    with pytest.raises(CloudAccessError) as info:
+        GcpBillingSource(table)
+    assert "billing_export_table" in (info.value.hint or "")
+
+
+def test_gcp_sql_quotes_the_configured_table() -> None:
+    assert f"FROM `{TABLE}` " in billing_sql(TABLE)
