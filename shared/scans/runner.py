@@ -147,12 +147,17 @@ def sync_costs(
     *,
     store: ResultStore | None = None,
     sources: Iterable[CostSource] | None = None,
+    failures: list[str] | None = None,
 ) -> list[CostSnapshot]:
     """The once-a-day cost pull: one snapshot per cloud, stored immutably under its day.
 
     ``sources`` replaces the configured ones (tests, or a caller holding its own clients). A source is built
     only when its day is not stored yet, so a second call for a day needs no credentials and makes no call.
+    With ``failures``, a cloud whose billing data cannot be reached is listed there (with what to do) and the
+    other clouds still get their snapshot; without it, the first such error is raised.
     """
+    from escher.scans.errors import CloudAccessError
+
     day = day or (datetime.now(UTC).date() - timedelta(days=1))
     given = {s.cloud: s for s in sources or ()}
     wanted = list(clouds)
@@ -165,10 +170,16 @@ def sync_costs(
 
             snaps.append(CostSnapshot.from_dict(stored))
             continue
-        source = given.get(cloud) or cost_source(cloud)
-        if source is None:
+        try:
+            source = given.get(cloud) or cost_source(cloud)
+            if source is None:
+                continue
+            snap = source.snapshot(day)
+        except CloudAccessError as exc:
+            if failures is None:
+                raise
+            failures.append(f"{cloud}: {exc}")
             continue
-        snap = source.snapshot(day)
         if store is not None:
             store.put("cost", key, snap.to_dict())
         snaps.append(snap)

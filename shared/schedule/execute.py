@@ -45,8 +45,11 @@ def _scan_or_report(job: Job, settings: Settings, store: ResultStore) -> str:
         text = f"scan {result.scan_id}: {len(result.failed)} findings"
         if job.kind == "scan":
             return text
-        snaps = sync_costs(job.clouds, store=store)
+        missing: list[str] = []  # one cloud's billing being unreachable must not cost the others theirs
+        snaps = sync_costs(job.clouds, store=store, failures=missing)
         text += f"; {len(snaps)} cost snapshots"
+        if missing:
+            text += "; cost NOT read for " + "; ".join(missing)
     else:
         text = ""
     if job.kind in ("report", "daily"):

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from escher.scans.cost import summarize
+from escher.scans.cost import CostSnapshot, summarize
 from escher.scans.cost_azure import AzureCostSource
 from escher.scans.cost_gcp import GcpBillingSource, billing_sql
 from escher.scans.errors import CloudAccessError
@@ -250,3 +250,31 @@ def test_gcp_without_a_usable_table_says_what_to_set(table: str | None) -> None:
 
 def test_gcp_sql_quotes_the_configured_table() -> None:
     assert f"FROM `{TABLE}` " in billing_sql(TABLE)
+
+
+def test_one_unreachable_billing_api_does_not_cost_the_others_their_snapshot() -> None:
+    # GIVEN Azure refuses (403) and a second cloud answers
+    def refused() -> AzureCostSource:
+        denied = Exchange("POST", QUERY_PATH, {"error": {"code": "AuthorizationFailed"}}, status=403)
+        return AzureCostSource(
+            SUB, credential=FakeAzureCredential(), transport=AzureReplayTransport(Replay(denied))
+        )
+
+    class Answering:
+        cloud = "gcp"
+
+        def snapshot(self, day: date) -> CostSnapshot:
+            return CostSnapshot(cloud="gcp", day=day.isoformat(), currency="USD")
+
+    store = MemoryStore()
+    failures: list[str] = []
+    # WHEN the daily pull runs with failures collected
+    snaps = sync_costs([], DAY, store=store, sources=[refused(), Answering()], failures=failures)
+    # THEN the answering cloud is stored, and the refused one is reported with what to do
+    assert [s.cloud for s in snaps] == ["gcp"]
+    assert store.get("cost", f"gcp-{DAY.isoformat()}") is not None
+    assert store.get("cost", f"azure-{DAY.isoformat()}") is None
+    assert len(failures) == 1 and failures[0].startswith("azure:") and "Cost Management Reader" in failures[0]
+    # and without a failures list the error is raised as before
+    with pytest.raises(CloudAccessError):
+        sync_costs([], DAY, store=MemoryStore(), sources=[refused()])
