@@ -84,7 +84,8 @@ class GcpSettings(_Section):
     project: str | None = None
     regions: list[str] = Field(default_factory=lambda: ["us-central1"])
     billing_export_table: str | None = Field(
-        default=None, description="the Cloud Billing BigQuery export, project.dataset.table (daily cost snapshot)"
+        default=None,
+        description="the Cloud Billing BigQuery export, project.dataset.table (daily cost snapshot)",
     )
 
 
