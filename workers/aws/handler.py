@@ -23,8 +23,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         if "job" in event:
             return _job(event, log, metrics)
-        if isinstance(event.get("Records"), list):
-            return _sqs(event["Records"], log, metrics)
+        records = event.get("Records")
+        if isinstance(records, list):
+            if records and all(r.get("EventSource") == "aws:sns" for r in records if isinstance(r, dict)):
+                return _sns(records, log, metrics)  # a topic subscribed to the function directly (Budgets)
+            return _sqs(records, log, metrics)
         return _eventbridge(event, log, metrics)
     finally:
         metrics.flush_metrics()
@@ -86,6 +89,16 @@ def _sqs(records: list[dict[str, Any]], log: Any, metrics: Any) -> dict[str, Any
             continue
         _record(result, log, metrics)
     return {"batchItemFailures": failures}
+
+
+def _sns(records: list[dict[str, Any]], log: Any, metrics: Any) -> dict[str, Any]:
+    """SNS invokes with one record at a time; each goes to normalize in the Lambda SNS form it arrived in."""
+    from escher.pipeline.worker import handle_event
+
+    results = [handle_event(WORKER, {"Records": [record]}, source="sns") for record in records]
+    for result in results:
+        _record(result, log, metrics)
+    return results[0] if len(results) == 1 else {"results": results}
 
 
 def _record(result: dict[str, Any], log: Any, metrics: Any) -> None:

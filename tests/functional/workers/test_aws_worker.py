@@ -189,3 +189,35 @@ def test_audit_goes_to_the_object_lock_bucket_once_when_escher_audit_url_is_set(
     assert again["outcome"] == "duplicate"
     versions = s3.list_object_versions(Bucket=AUDIT).get("Versions", [])
     assert [v["Key"] for v in versions] == [key]
+
+
+def test_a_budget_alert_from_an_sns_topic_subscribed_directly_is_handled_not_dead_lettered(
+    aws_worker: dict[str, Any],
+) -> None:
+    # GIVEN AWS Budgets' SNS notification, delivered by a topic subscribed straight to the function
+    sample = (
+        Path(__file__).parents[2]
+        / "unit"
+        / "events"
+        / "samples"
+        / "aws"
+        / "budgets_sns_actual_245_percent.json"
+    )
+    notification = json.loads(sample.read_text())
+    event = {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": notification["TopicArn"] + ":2bcfbf39-05c3-41de-beaa-fcfcc21c8f55",
+                "Sns": notification,
+            }
+        ]
+    }
+    # WHEN the handler gets it
+    result = handler(event, LambdaContext())
+    # THEN it is normalized and judged (245 % of budget: CRITICAL), nothing parked in the dead-letter queue
+    assert result["outcome"] != "dead_lettered", result
+    assert result["severity"] == "CRITICAL", result
+    messages = aws_worker["sqs"].receive_message(QueueUrl=aws_worker["queue_url"], WaitTimeSeconds=0)
+    assert "Messages" not in messages
