@@ -112,15 +112,6 @@ class Pipeline:
     fault: Callable[[str], None] | None = None
     clock: Callable[[], datetime] = _now
 
-    def __post_init__(self) -> None:
-        # escher.registry loads its modules lazily and not thread-safely: a second thread can see a half-filled
-        # registry during the first lookup. Load both registries here, before deliveries run concurrently.
-        from escher.events import NORMALIZERS
-        from escher.ops import OPERATIONS
-
-        NORMALIZERS.keys()
-        OPERATIONS.keys()
-
     # -- entry points -----------------------------------------------------------------------------------------
     def handle(
         self, payload: Any, *, source: str, received_at: datetime | None = None, attempts: int | None = None
