@@ -40,14 +40,17 @@ def attr_check(
     hipaa: tuple[str, ...] = (),
     fix: str | None = None,
     fix_target: Callable[[Record], str] | None = None,
+    absent_is_na: bool = True,
 ) -> None:
     """Fail when ``ok(record.attrs[attr])`` is false; not applicable when the collector did not set the attribute
-    (``None`` is a value: "no public access level" is how ARM says private)."""
+    (``None`` is a value: "no public access level" is how ARM says private). With ``absent_is_na=False`` a
+    missing attribute is tested as ``None``, for collectors that leave an attribute out to mean "off"."""
 
     def fn(rec: Record, ctx: CheckContext) -> Outcome:
-        if attr not in rec.attrs:  # not read (its failure is in the errors): no verdict; None is a value
+        if absent_is_na and attr not in rec.attrs:  # not read (its failure is in the errors): no verdict
             return NA
-        return None if ok(rec.attrs[attr]) else Fail(message.format(value=rec.attrs[attr], id=rec.id))
+        value = rec.attrs.get(attr)
+        return None if ok(value) else Fail(message.format(value=value, id=rec.id))
 
     check(
         key,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from escher.scans.checks._declarative import attr_check, truthy
 from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 from escher.scans.pricing import AWS_EIP_MONTH, AWS_HOURLY, aws_smaller, monthly, saving
@@ -89,9 +90,13 @@ def default_sg(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail("the default group has rules") if rec.attrs.get("ingress") else None
 
 
-@check(
+attr_check(
     "aws.ec2.vpc_flow_logs",
     resource="aws.ec2.vpc",
+    attr="flow_logs",
+    ok=truthy,
+    message="no flow log",
+    absent_is_na=False,
     title="VPC flow logs are off",
     severity=Severity.MEDIUM,
     risk="Network traffic leaves no record for incident response.",
@@ -100,8 +105,6 @@ def default_sg(rec: Record, ctx: CheckContext) -> Outcome:
     soc2=("CC7.2",),
     hipaa=("164.312(b)",),
 )
-def vpc_flow_logs(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("flow_logs") else Fail("no flow log")
 
 
 @check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from escher.scans.checks._declarative import attr_check, truthy
 from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 from escher.scans.pricing import AWS_EBS_GB_MONTH, AWS_SNAPSHOT_GB_MONTH
@@ -54,9 +55,13 @@ def bucket_public_access_block(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail(f"Block Public Access is off for: {', '.join(missing)}") if missing else None
 
 
-@check(
+attr_check(
     "aws.s3.bucket_default_encryption",
     resource="aws.s3.bucket",
+    attr="encryption",
+    ok=truthy,
+    message="bucket {id} has no default encryption",
+    absent_is_na=False,
     title="S3 bucket has no default encryption",
     severity=Severity.MEDIUM,
     risk="Objects written without encryption headers are stored in clear.",
@@ -66,13 +71,15 @@ def bucket_public_access_block(rec: Record, ctx: CheckContext) -> Outcome:
     hipaa=("164.312(a)(2)(iv)",),
     fix="aws.s3.enable_default_encryption",
 )
-def bucket_encryption(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("encryption") else Fail(f"bucket {rec.id} has no default encryption")
 
 
-@check(
+attr_check(
     "aws.s3.bucket_versioning",
     resource="aws.s3.bucket",
+    attr="versioning",
+    ok=lambda v: v == "Enabled",
+    message="versioning is not enabled",
+    absent_is_na=False,
     title="S3 bucket versioning is off",
     severity=Severity.LOW,
     risk="Overwritten or deleted objects cannot be recovered (ransomware, mistakes).",
@@ -82,13 +89,15 @@ def bucket_encryption(rec: Record, ctx: CheckContext) -> Outcome:
     category="operational",
     fix="aws.s3.enable_versioning",
 )
-def bucket_versioning(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("versioning") == "Enabled" else Fail("versioning is not enabled")
 
 
-@check(
+attr_check(
     "aws.s3.bucket_access_logging",
     resource="aws.s3.bucket",
+    attr="logging",
+    ok=truthy,
+    message="server access logging is off",
+    absent_is_na=False,
     title="S3 bucket access logging is off",
     severity=Severity.LOW,
     risk="Reads and writes to the bucket leave no trail for an investigation.",
@@ -97,13 +106,15 @@ def bucket_versioning(rec: Record, ctx: CheckContext) -> Outcome:
     soc2=("CC7.2",),
     hipaa=("164.312(b)",),
 )
-def bucket_logging(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("logging") else Fail("server access logging is off")
 
 
-@check(
+attr_check(
     "aws.s3.bucket_ssl_only",
     resource="aws.s3.bucket",
+    attr="ssl_only",
+    ok=truthy,
+    message="no policy denies requests without TLS",
+    absent_is_na=False,
     title="S3 bucket accepts plain HTTP",
     severity=Severity.MEDIUM,
     risk="Requests without TLS can be read or altered in transit.",
@@ -112,8 +123,6 @@ def bucket_logging(rec: Record, ctx: CheckContext) -> Outcome:
     soc2=("CC6.7",),
     hipaa=("164.312(e)(1)",),
 )
-def bucket_ssl_only(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("ssl_only") else Fail("no policy denies requests without TLS")
 
 
 @check(
@@ -190,9 +199,13 @@ def snapshot_orphaned(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail(f"{age:.0f} days old, source volume deleted", round(size * AWS_SNAPSHOT_GB_MONTH, 2))
 
 
-@check(
+attr_check(
     "aws.ec2.snapshot_encrypted",
     resource="aws.ec2.snapshot",
+    attr="encrypted",
+    ok=truthy,
+    message="snapshot is not encrypted",
+    absent_is_na=False,
     title="EBS snapshot is not encrypted",
     severity=Severity.LOW,
     risk="A copy of the volume's data sits unencrypted and can be shared by mistake.",
@@ -200,8 +213,6 @@ def snapshot_orphaned(rec: Record, ctx: CheckContext) -> Outcome:
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
 )
-def snapshot_encrypted(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("encrypted") else Fail("snapshot is not encrypted")
 
 
 @check(
@@ -224,9 +235,13 @@ def volume_backup_age(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail(f"last snapshot {age:.0f} days ago") if age > ctx.thresholds.backup_max_age_days else None
 
 
-@check(
+attr_check(
     "aws.rds.storage_encrypted",
     resource="aws.rds.instance",
+    attr="encrypted",
+    ok=truthy,
+    message="storage encryption is off",
+    absent_is_na=False,
     title="RDS instance storage is not encrypted",
     severity=Severity.HIGH,
     risk="Database files, logs, backups and snapshots are unencrypted at rest.",
@@ -235,8 +250,6 @@ def volume_backup_age(rec: Record, ctx: CheckContext) -> Outcome:
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
 )
-def rds_encrypted(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("encrypted") else Fail("storage encryption is off")
 
 
 @check(
@@ -290,9 +303,13 @@ def rds_multi_az(rec: Record, ctx: CheckContext) -> Outcome:
     return None if rec.attrs.get("multi_az") else Fail("single availability zone")
 
 
-@check(
+attr_check(
     "aws.rds.deletion_protection",
     resource="aws.rds.instance",
+    attr="deletion_protection",
+    ok=truthy,
+    message="deletion protection is off",
+    absent_is_na=False,
     title="RDS deletion protection is off",
     severity=Severity.LOW,
     category="operational",
@@ -300,13 +317,15 @@ def rds_multi_az(rec: Record, ctx: CheckContext) -> Outcome:
     remediation="aws rds modify-db-instance --db-instance-identifier ID --deletion-protection",
     soc2=("A1.2",),
 )
-def rds_deletion_protection(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("deletion_protection") else Fail("deletion protection is off")
 
 
-@check(
+attr_check(
     "aws.rds.auto_minor_upgrade",
     resource="aws.rds.instance",
+    attr="auto_minor_upgrade",
+    ok=truthy,
+    message="auto minor version upgrade is off",
+    absent_is_na=False,
     title="RDS automatic minor version upgrades are off",
     severity=Severity.LOW,
     risk="Security patches in minor engine versions are not applied.",
@@ -314,8 +333,6 @@ def rds_deletion_protection(rec: Record, ctx: CheckContext) -> Outcome:
     cis=("2.3.2",),
     soc2=("CC7.1",),
 )
-def rds_minor_upgrade(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("auto_minor_upgrade") else Fail("auto minor version upgrade is off")
 
 
 @check(
@@ -338,9 +355,13 @@ def rds_snapshot_age(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail(f"last snapshot {age:.1f} days ago") if age > ctx.thresholds.backup_max_age_days else None
 
 
-@check(
+attr_check(
     "aws.dynamodb.point_in_time_recovery",
     resource="aws.dynamodb.table",
+    attr="pitr",
+    ok=truthy,
+    message="point-in-time recovery is off",
+    absent_is_na=False,
     title="DynamoDB point-in-time recovery is off",
     severity=Severity.MEDIUM,
     category="operational",
@@ -350,5 +371,3 @@ def rds_snapshot_age(rec: Record, ctx: CheckContext) -> Outcome:
     soc2=("A1.2",),
     hipaa=("164.308(a)(7)(ii)(A)",),
 )
-def dynamodb_pitr(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("pitr") else Fail("point-in-time recovery is off")
