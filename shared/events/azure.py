@@ -230,40 +230,20 @@ _RESOURCE_TYPES = (
 )
 
 
-@normalizer(
-    "azure.resources.write_success",
-    source_kind="Event Grid Microsoft.Resources.ResourceWriteSuccess",
-    envelope=_EG,
-    routes=("Microsoft.Resources.ResourceWriteSuccess",),
-    docs=_EG_DOC,
-    event_types=_RESOURCE_TYPES,
-)
-def write_success(env: Envelope, d: Fields) -> UnifiedEvent:
-    return _resource_event(env, d)
-
-
-@normalizer(
-    "azure.resources.action_success",
-    source_kind="Event Grid Microsoft.Resources.ResourceActionSuccess",
-    envelope=_EG,
-    routes=("Microsoft.Resources.ResourceActionSuccess",),
-    docs=_EG_DOC,
-    event_types=_RESOURCE_TYPES,
-)
-def action_success(env: Envelope, d: Fields) -> UnifiedEvent:
-    return _resource_event(env, d)
-
-
-@normalizer(
-    "azure.resources.delete_success",
-    source_kind="Event Grid Microsoft.Resources.ResourceDeleteSuccess",
-    envelope=_EG,
-    routes=("Microsoft.Resources.ResourceDeleteSuccess",),
-    docs=_EG_DOC,
-    event_types=_RESOURCE_TYPES,
-)
-def delete_success(env: Envelope, d: Fields) -> UnifiedEvent:
-    return _resource_event(env, d)
+# The three resource notifications differ only in their Event Grid type: one table, one body.
+for _key, _event_type in (
+    ("azure.resources.write_success", "Microsoft.Resources.ResourceWriteSuccess"),
+    ("azure.resources.action_success", "Microsoft.Resources.ResourceActionSuccess"),
+    ("azure.resources.delete_success", "Microsoft.Resources.ResourceDeleteSuccess"),
+):
+    normalizer(
+        _key,
+        source_kind=f"Event Grid {_event_type}",
+        envelope=_EG,
+        routes=(_event_type,),
+        docs=_EG_DOC,
+        event_types=_RESOURCE_TYPES,
+    )(_resource_event)
 
 
 @normalizer(
