@@ -76,6 +76,22 @@ def normalize_bucket(raw: dict[str, Any], project: str, iam: dict[str, Any] | No
     )
 
 
+def _zonal_record(
+    raw: dict[str, Any], project: str, zone: str, kind: str, collection: str, attrs: dict[str, Any]
+) -> Record:
+    """A Compute Engine zonal resource (instance, disk): id, region and labels are read the same way."""
+    return Record(
+        cloud="gcp",
+        type=f"gcp.compute.{kind}",
+        id=f"projects/{project}/zones/{zone}/{collection}/{raw['name']}",
+        region=_region_of_zone(zone),
+        account=project,
+        name=str(raw["name"]),
+        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        attrs=attrs,
+    )
+
+
 def normalize_instance(raw: dict[str, Any], project: str) -> Record:
     zone = _last(raw.get("zone"))
     meta = _metadata(raw)
@@ -101,16 +117,7 @@ def normalize_instance(raw: dict[str, Any], project: str) -> Record:
         "disks": [_last(d.get("source")) for d in raw.get("disks") or []],
         "created": raw.get("creationTimestamp"),
     }
-    return Record(
-        cloud="gcp",
-        type="gcp.compute.instance",
-        id=f"projects/{project}/zones/{zone}/instances/{raw['name']}",
-        region=_region_of_zone(zone),
-        account=project,
-        name=str(raw["name"]),
-        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
-        attrs=attrs,
-    )
+    return _zonal_record(raw, project, zone, "instance", "instances", attrs)
 
 
 def normalize_disk(raw: dict[str, Any], project: str) -> Record:
@@ -122,16 +129,7 @@ def normalize_disk(raw: dict[str, Any], project: str) -> Record:
         "disk_type": _last(raw.get("type")),
         "created": raw.get("creationTimestamp"),
     }
-    return Record(
-        cloud="gcp",
-        type="gcp.compute.disk",
-        id=f"projects/{project}/zones/{zone}/disks/{raw['name']}",
-        region=_region_of_zone(zone),
-        account=project,
-        name=str(raw["name"]),
-        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
-        attrs=attrs,
-    )
+    return _zonal_record(raw, project, zone, "disk", "disks", attrs)
 
 
 def _fw_ports(allowed: list[dict[str, Any]]) -> list[tuple[int, int]]:
