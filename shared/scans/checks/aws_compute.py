@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from escher.scans.checks import _sizing
 from escher.scans.checks._declarative import attr_check, truthy
 from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
-from escher.scans.pricing import AWS_EIP_MONTH, AWS_HOURLY, aws_smaller, monthly, saving
+from escher.scans.pricing import AWS_EIP_MONTH, AWS_HOURLY, aws_smaller, monthly
 
 WORLD = frozenset({"0.0.0.0/0", "::/0"})
 
@@ -175,24 +176,14 @@ def instance_idle(rec: Record, ctx: CheckContext) -> Outcome:
     fix="aws.ec2.modify_instance_type",
 )
 def instance_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:
-    avg = rec.attrs.get("cpu_avg_30d")
-    days = int(rec.attrs.get("cpu_days_30d") or 0)
-    if rec.attrs.get("state") != "running" or avg is None or days < ctx.thresholds.overprovisioned_days:
-        return NA
-    peak7 = rec.attrs.get("cpu_max_daily_7d")
-    if peak7 is not None and float(peak7) < ctx.thresholds.idle_cpu_percent:
-        return NA  # idle, reported by aws.ec2.instance_idle: stopping beats resizing
-    if float(avg) >= ctx.thresholds.overprovisioned_cpu_percent:
-        return None
-    current = str(rec.attrs.get("instance_type"))
-    smaller = aws_smaller(current)
-    if smaller is None:
-        return NA
-    save = saving(AWS_HOURLY, current, smaller)
-    return Fail(
-        f"{current} -> {smaller} (30-day average CPU {float(avg):.1f}%)",
-        save,
-        fix_params={"instance_type": smaller},
+    return _sizing.overprovisioned(
+        rec,
+        ctx,
+        running=rec.attrs.get("state") == "running",
+        hourly=AWS_HOURLY,
+        size=str(rec.attrs.get("instance_type")),
+        smaller_of=aws_smaller,
+        fix_param="instance_type",
     )
 
 

@@ -6,11 +6,12 @@ Record attrs are named after the ARM properties they come from (``allowBlobPubli
 
 from __future__ import annotations
 
+from escher.scans.checks import _sizing
 from escher.scans.checks._declarative import attr_check, is_false, is_true, truthy
 from escher.scans.checks.aws_compute import WORLD
-from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
+from escher.scans.checks.base import CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
-from escher.scans.pricing import AZURE_DISK_GB_MONTH, AZURE_HOURLY, azure_smaller, monthly, saving
+from escher.scans.pricing import AZURE_DISK_GB_MONTH, AZURE_HOURLY, azure_smaller
 
 SA = "azure.storage.account"
 _ENC = ("164.312(a)(2)(iv)",)
@@ -151,32 +152,20 @@ def disk_unattached(rec: Record, ctx: CheckContext) -> Outcome:
        category="cost", risk="You pay for compute that does no work.", remediation="Deallocate or delete it.",
        fix="azure.compute.deallocate_vm")  # fmt: skip
 def vm_idle(rec: Record, ctx: CheckContext) -> Outcome:
-    peak, days = rec.attrs.get("cpu_max_daily_7d"), int(rec.attrs.get("cpu_days") or 0)
-    if rec.attrs.get("power_state") != "running" or peak is None or days < ctx.thresholds.idle_days:
-        return NA
-    if float(peak) >= ctx.thresholds.idle_cpu_percent:
-        return None
-    return Fail(
-        f"CPU peak daily average {float(peak):.1f}%",
-        monthly(AZURE_HOURLY.get(str(rec.attrs.get("vm_size")), 0)),
-    )
+    running = rec.attrs.get("power_state") == "running"
+    return _sizing.idle(rec, ctx, running=running, hourly=AZURE_HOURLY, size=str(rec.attrs.get("vm_size")))
 
 
 @check("azure.compute.vm_overprovisioned", resource="azure.compute.vm", title="VM is over-provisioned",
        severity=Severity.LOW, category="cost", risk="A smaller size would do the same work for less.",
        remediation="Resize to the suggested size.", fix="azure.compute.resize_vm")  # fmt: skip
 def vm_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:
-    avg, days = rec.attrs.get("cpu_avg_30d"), int(rec.attrs.get("cpu_days_30d") or 0)
-    if rec.attrs.get("power_state") != "running" or avg is None or days < ctx.thresholds.overprovisioned_days:
-        return NA
-    peak = rec.attrs.get("cpu_max_daily_7d")
-    if (peak is not None and float(peak) < ctx.thresholds.idle_cpu_percent) or float(
-        avg
-    ) >= ctx.thresholds.overprovisioned_cpu_percent:
-        return NA if peak is not None and float(peak) < ctx.thresholds.idle_cpu_percent else None
-    size = str(rec.attrs.get("vm_size"))
-    smaller = azure_smaller(size)
-    if smaller is None:
-        return NA
-    return Fail(f"{size} -> {smaller} (30-day average CPU {float(avg):.1f}%)", saving(AZURE_HOURLY, size, smaller),
-                fix_params={"vm_size": smaller})  # fmt: skip
+    return _sizing.overprovisioned(
+        rec,
+        ctx,
+        running=rec.attrs.get("power_state") == "running",
+        hourly=AZURE_HOURLY,
+        size=str(rec.attrs.get("vm_size")),
+        smaller_of=azure_smaller,
+        fix_param="vm_size",
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from escher.scans.checks import _sizing
 from escher.scans.checks._declarative import attr_check, is_false, is_true, truthy
-from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
+from escher.scans.checks.base import CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
-from escher.scans.pricing import GCP_DISK_GB_MONTH, GCP_HOURLY, gcp_smaller, monthly, saving
+from escher.scans.pricing import GCP_DISK_GB_MONTH, GCP_HOURLY, gcp_smaller
 
 BUCKET = "gcp.storage.bucket"
 _ENC = ("164.312(a)(2)(iv)",)
@@ -143,35 +144,23 @@ def disk_unattached(rec: Record, ctx: CheckContext) -> Outcome:
        category="cost", risk="You pay for compute that does no work.", remediation="Stop it or delete it.",
        fix="gcp.compute.stop_instance")  # fmt: skip
 def instance_idle(rec: Record, ctx: CheckContext) -> Outcome:
-    peak, days = rec.attrs.get("cpu_max_daily_7d"), int(rec.attrs.get("cpu_days") or 0)
-    if rec.attrs.get("status") != "RUNNING" or peak is None or days < ctx.thresholds.idle_days:
-        return NA
-    if float(peak) >= ctx.thresholds.idle_cpu_percent:
-        return None
-    return Fail(
-        f"CPU peak daily average {float(peak):.1f}%",
-        monthly(GCP_HOURLY.get(str(rec.attrs.get("machine_type")), 0)),
-    )
+    running = rec.attrs.get("status") == "RUNNING"
+    return _sizing.idle(rec, ctx, running=running, hourly=GCP_HOURLY, size=str(rec.attrs.get("machine_type")))
 
 
 @check("gcp.compute.instance_overprovisioned", resource="gcp.compute.instance", title="VM is over-provisioned",
        severity=Severity.LOW, category="cost", risk="A smaller machine type would do the same work for less.",
        remediation="Change the machine type (stop, set-machine-type, start).", fix="gcp.compute.set_machine_type")  # fmt: skip
 def instance_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:
-    avg, days = rec.attrs.get("cpu_avg_30d"), int(rec.attrs.get("cpu_days_30d") or 0)
-    peak = rec.attrs.get("cpu_max_daily_7d")
-    if rec.attrs.get("status") != "RUNNING" or avg is None or days < ctx.thresholds.overprovisioned_days:
-        return NA
-    if peak is not None and float(peak) < ctx.thresholds.idle_cpu_percent:
-        return NA
-    if float(avg) >= ctx.thresholds.overprovisioned_cpu_percent:
-        return None
-    mt = str(rec.attrs.get("machine_type"))
-    smaller = gcp_smaller(mt)
-    if smaller is None:
-        return NA
-    return Fail(f"{mt} -> {smaller} (30-day average CPU {float(avg):.1f}%)", saving(GCP_HOURLY, mt, smaller),
-                fix_params={"machine_type": smaller})  # fmt: skip
+    return _sizing.overprovisioned(
+        rec,
+        ctx,
+        running=rec.attrs.get("status") == "RUNNING",
+        hourly=GCP_HOURLY,
+        size=str(rec.attrs.get("machine_type")),
+        smaller_of=gcp_smaller,
+        fix_param="machine_type",
+    )
 
 
 @check("gcp.compute.snapshot_old", resource="gcp.compute.snapshot", title="Old snapshot whose source disk is gone",
