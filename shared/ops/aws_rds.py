@@ -18,6 +18,13 @@ def fetch_db(call: Call) -> dict[str, Any]:
     return {"status": db["DBInstanceStatus"], "engine": db.get("Engine")}
 
 
+def _db_action(method: str) -> Any:
+    def apply(call: Call, state: dict[str, Any]) -> None:
+        getattr(_rds(call), method)(DBInstanceIdentifier=call.target.resource_id)
+
+    return apply
+
+
 operation(
     id="aws.rds.stop_db_instance",
     description="Stop an RDS DB instance (AWS starts it again by itself after 7 days).",
@@ -26,9 +33,7 @@ operation(
     cli="aws rds stop-db-instance --region {region} --db-instance-identifier {target}",
     fetch=fetch_db,
     wanted=lambda call, state: {"status": "stopped"},
-    apply=lambda call, state: (
-        _rds(call).stop_db_instance(DBInstanceIdentifier=call.target.resource_id) and None
-    ),
+    apply=_db_action("stop_db_instance"),
     inverse="aws.rds.start_db_instance",
     reversible=True,
     verify_timeout=900.0,
@@ -42,9 +47,7 @@ operation(
     cli="aws rds start-db-instance --region {region} --db-instance-identifier {target}",
     fetch=fetch_db,
     wanted=lambda call, state: {"status": "available"},
-    apply=lambda call, state: (
-        _rds(call).start_db_instance(DBInstanceIdentifier=call.target.resource_id) and None
-    ),
+    apply=_db_action("start_db_instance"),
     inverse="aws.rds.stop_db_instance",
     reversible=True,
     verify_timeout=900.0,
