@@ -8,17 +8,14 @@ expected fails the test at once.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import requests
 from azure.core.credentials import AccessToken
-from azure.core.pipeline.transport import HttpTransport
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
+
+from tests.harness import replay as wire
 
 
 @dataclass
@@ -68,6 +65,10 @@ class Replay:
         )
         return answer
 
+    def reply(self, method: str, url: str, headers: Any, body: bytes | str | None) -> wire.Reply:
+        answer = self.answer(method, url, headers, body)
+        return answer.status, answer.headers, b"" if answer.body is None else json.dumps(answer.body).encode()
+
     def done(self) -> None:
         assert not self.pending, f"never sent: {self.pending}"
 
@@ -76,42 +77,10 @@ class Replay:
         return "\n".join(f"{r.method} {r.url} {r.headers} {r.body!r}" for r in self.requests)
 
 
-def _response(answer: Answer, url: str, request: Any) -> requests.Response:
-    resp = requests.Response()
-    resp.status_code = answer.status
-    resp.raw = io.BytesIO(b"" if answer.body is None else json.dumps(answer.body).encode())
-    resp.headers = CaseInsensitiveDict({"Content-Type": "application/json", **answer.headers})
-    resp.url = url
-    resp.request = request
-    resp.encoding = "utf-8"
-    return resp
-
-
-class AzureTransport(HttpTransport):  # type: ignore[misc]
+class AzureTransport(wire.ReplayTransport):
     def __init__(self, replay: Replay) -> None:
+        super().__init__(replay.reply)
         self.replay = replay
-
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        from azure.core.rest._requests_basic import RestRequestsTransportResponse
-
-        answer = self.replay.answer(request.method, request.url, request.headers, request.content)
-        response = RestRequestsTransportResponse(
-            request=request, internal_response=_response(answer, request.url, None)
-        )
-        response.read()
-        return response
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> AzureTransport:
-        return self
-
-    def __exit__(self, *args: Any) -> None:
-        pass
 
 
 class AzureToken:
@@ -125,14 +94,7 @@ class AzureToken:
         return AccessToken("kv-token", 32503680000)
 
 
-class RequestsAdapter(BaseAdapter):  # type: ignore[misc]
+class RequestsAdapter(wire.ReplayAdapter):
     def __init__(self, replay: Replay) -> None:
-        super().__init__()
+        super().__init__(replay.reply)
         self.replay = replay
-
-    def send(self, request: Any, **kwargs: Any) -> requests.Response:
-        answer = self.replay.answer(request.method, request.url, request.headers, request.body)
-        return _response(answer, request.url, request)
-
-    def close(self) -> None:
-        pass

@@ -4,23 +4,22 @@
 - :class:`RequestsReplayAdapter`: a ``requests`` adapter mounted on google-cloud-compute's REST session;
 - :class:`HttplibReplay`: the ``httplib2.Http`` interface googleapiclient (Cloud SQL Admin) calls.
 
+The transport plumbing is shared (``tests.harness.replay``); what is here is the ordered script of exchanges.
+
 The SDKs run unchanged: serialization, URL building, LRO polling and deserialization are theirs. Each exchange
 names the method and path (query ignored unless given) it expects; anything else fails the test at once.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from azure.core.credentials import AccessToken
-from azure.core.pipeline.transport import HttpTransport
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
+
+from tests.harness import replay as wire
 
 
 @dataclass
@@ -59,6 +58,10 @@ class Replay:
             assert exchange.query in parts.query, f"{exchange.query!r} not in query {parts.query!r}"
         return exchange
 
+    def reply(self, method: str, url: str, headers: Any, body: bytes | str | None) -> wire.Reply:
+        exchange = self.answer(method, url, body)
+        return exchange.status, exchange.headers, _payload(exchange)
+
     def done(self) -> None:
         assert not self.pending, f"{len(self.pending)} expected request(s) never sent: {self.pending[0]}"
 
@@ -70,41 +73,13 @@ def _payload(exchange: Exchange) -> bytes:
     return b"" if exchange.response is None else json.dumps(exchange.response).encode()
 
 
-def _requests_response(exchange: Exchange, url: str, request: Any) -> requests.Response:
-    resp = requests.Response()
-    resp.status_code = exchange.status
-    resp.raw = io.BytesIO(_payload(exchange))
-    resp.headers = CaseInsensitiveDict({"Content-Type": "application/json", **exchange.headers})
-    resp.url = url
-    resp.request = request
-    resp.encoding = "utf-8"
-    return resp
-
-
-class AzureReplayTransport(HttpTransport):  # type: ignore[misc]
+class AzureReplayTransport(wire.ReplayTransport):
     def __init__(self, replay: Replay) -> None:
+        super().__init__(replay.reply)
         self.replay = replay
 
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        from azure.core.rest._requests_basic import RestRequestsTransportResponse
-
-        exchange = self.replay.answer(request.method, request.url, request.content or request.data or None)
-        internal = _requests_response(exchange, request.url, None)
-        response = RestRequestsTransportResponse(request=request, internal_response=internal)
-        response.read()
-        return response
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> AzureReplayTransport:
-        return self
-
-    def __exit__(self, *args: Any) -> None:
-        pass
+    def request_body(self, request: Any) -> Any:
+        return request.content or request.data or None
 
 
 class FakeAzureCredential:
@@ -112,30 +87,15 @@ class FakeAzureCredential:
         return AccessToken("fake-token", 32503680000)
 
 
-class RequestsReplayAdapter(BaseAdapter):  # type: ignore[misc]
+class RequestsReplayAdapter(wire.ReplayAdapter):
     def __init__(self, replay: Replay) -> None:
-        super().__init__()
+        super().__init__(replay.reply)
         self.replay = replay
 
-    def send(self, request: Any, **kwargs: Any) -> requests.Response:
-        exchange = self.replay.answer(request.method, request.url, request.body)
-        return _requests_response(exchange, request.url, request)
 
-    def close(self) -> None:
-        pass
-
-
-class HttplibReplay:
+class HttplibReplay(wire.HttplibReplay):
     """What googleapiclient needs from ``httplib2.Http``: ``request()`` returning (response, content)."""
 
     def __init__(self, replay: Replay) -> None:
+        super().__init__(replay.reply)
         self.replay = replay
-
-    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **kw: Any) -> Any:
-        import httplib2
-
-        exchange = self.replay.answer(method, uri, body)
-        resp = httplib2.Response(
-            {"status": exchange.status, "content-type": "application/json", **exchange.headers}
-        )
-        return resp, _payload(exchange)

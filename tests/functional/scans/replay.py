@@ -8,17 +8,13 @@ the request with a 404 the SDK raises and the collector reports, and is listed i
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import requests
-from azure.core.pipeline.transport import HttpTransport
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
+from tests.harness import replay as wire
 
 
 @dataclass
@@ -55,6 +51,10 @@ class Router:
             route.hits += 1
         return route.status, json.dumps(route.body).encode()
 
+    def reply(self, method: str, url: str, headers: Any, body: Any) -> wire.Reply:
+        status, payload = self.answer(method, url)
+        return status, {}, payload
+
     def hits(self, path: str, query: str = "") -> int:
         return sum(r.hits for r in self.routes if r.path == path and r.query == query)
 
@@ -62,65 +62,21 @@ class Router:
         return [f"{r.method} {r.path}?{r.query}" for r in self.routes if r.hits == 0]
 
 
-def _response(status: int, payload: bytes, url: str, request: Any) -> requests.Response:
-    resp = requests.Response()
-    resp.status_code = status
-    resp.raw = io.BytesIO(payload)
-    resp.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
-    resp.url = url
-    resp.request = request
-    resp.encoding = "utf-8"
-    return resp
-
-
-class AzureRouterTransport(HttpTransport):  # type: ignore[misc]
+class AzureRouterTransport(wire.ReplayTransport):
     def __init__(self, router: Router) -> None:
+        super().__init__(router.reply)
         self.router = router
 
-    def send(self, request: Any, **kwargs: Any) -> Any:
-        from azure.core.rest._requests_basic import RestRequestsTransportResponse
 
-        status, payload = self.router.answer(request.method, request.url)
-        response = RestRequestsTransportResponse(
-            request=request, internal_response=_response(status, payload, request.url, None)
-        )
-        response.read()
-        return response
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> AzureRouterTransport:
-        return self
-
-    def __exit__(self, *args: Any) -> None:
-        pass
-
-
-class RequestsRouterAdapter(BaseAdapter):  # type: ignore[misc]
+class RequestsRouterAdapter(wire.ReplayAdapter):
     def __init__(self, router: Router) -> None:
-        super().__init__()
+        super().__init__(router.reply)
         self.router = router
 
-    def send(self, request: Any, **kwargs: Any) -> requests.Response:
-        status, payload = self.router.answer(request.method, request.url)
-        return _response(status, payload, request.url, request)
 
-    def close(self) -> None:
-        pass
-
-
-class HttplibRouter:
+class HttplibRouter(wire.HttplibReplay):
     """The ``httplib2.Http`` interface googleapiclient calls, answered by the router."""
 
     def __init__(self, router: Router) -> None:
+        super().__init__(router.reply)
         self.router = router
-
-    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **kw: Any) -> Any:
-        import httplib2
-
-        status, payload = self.router.answer(method, uri)
-        return httplib2.Response({"status": status, "content-type": "application/json"}), payload
