@@ -99,6 +99,10 @@ class StoreSettings(_Section):
 class BrainSettings(_Section):
     url: str | None = Field(default=None, description="the Escher brain; empty means the local planner")
     timeout_seconds: float = Field(default=30.0, gt=0)
+    token: str | None = Field(
+        default=None,
+        description="bearer token the brain requires (ESCHER_BRAIN_TOKEN); `escher brain serve` prints its own",
+    )
 
 
 class RetentionSettings(_Section):
