@@ -37,6 +37,7 @@ ENV_PREFIX = "ESCHER_"
 ENV_ALIASES: dict[str, tuple[str, str]] = {
     "ESCHER_DATABASE_URL": ("store", "database_url"),
     "ESCHER_BRAIN_URL": ("brain", "url"),
+    "ESCHER_BRAIN_TOKEN": ("brain", "token"),
     "ESCHER_TIMEZONE": ("general", "timezone"),
 }
 
