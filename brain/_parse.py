@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from escher.brain._when import Mode, When, base_verbs, mode_of, when_of
 from escher.brain.models import Cloud
 
 __all__ = ["KIND_TYPES", "Query", "canonical_env", "kind_of", "parse"]
@@ -41,7 +42,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern))
     for name, pattern in (
         ("database", r"\b(databases?|dbs?|rds|cloud sql|sql|postgres|mysql)\b"),
-        ("snapshot", r"\bsnapshots\b|\bold snapshots?\b|\borphaned snapshots?\b"),
+        ("snapshot", r"\bsnapshots?\b"),
         (
             "bucket",
             r"\b(buckets?|s3|blobs?|containers?|storage accounts?|gcs|cloud storage|object storage|storage)\b",
@@ -135,6 +136,7 @@ class Query:
     kind: str | None = None
     kind_explicit: bool = False
     cloud: Cloud | None = None
+    clouds: list[Cloud] = field(default_factory=list)  # "on AWS and GCP": two of the three, never all
     region: str | None = None
     environment: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -149,18 +151,33 @@ class Query:
     wants_unencrypted: bool = False
     wants_orphaned: bool = False
     special: str | None = None  # cost_driver, public_buckets, underutilized, alerts, timeline, report
+    bare: str = (
+        ""  # the text with the estate's names masked (set by the planner): counts and pointers read this
+    )
+    mode: Mode = "imperative"  # only an imperative action becomes a plan
+    when: When | None = None  # the schedule a schedule phrase states
 
     @property
     def is_action(self) -> bool:
         return self.intent in ACTIONS
 
+    @property
+    def narrows(self) -> list[str]:
+        """The filters that a tag selector cannot carry: a plan with any of these needs resolved targets."""
+        flags = {"state": self.state, "idle": self.wants_idle, "public": self.wants_public,
+                 "unencrypted": self.wants_unencrypted, "orphaned": self.wants_orphaned,
+                 "age": self.older_than_days is not None, "named": self.named}  # fmt: skip
+        return [name for name, on in flags.items() if on]
 
-def _intent(low: str) -> str:
+
+def _intent(low: str, *, question: bool = False) -> str:
     hits: list[tuple[int, int, str]] = []
     for order, (name, pattern) in enumerate(_INTENTS):
         m = pattern.search(low)
         if m:
             hits.append((0 if name == "playbook" else m.start(), order, name))
+    if question:  # "what would happen if I stopped web-1": the question is about stopping, not a listing
+        hits = [h for h in hits if h[2] in ACTIONS] or hits
     return min(hits)[2] if hits else "help"
 
 
@@ -177,11 +194,18 @@ def _region(low: str) -> tuple[str | None, Cloud | None]:
 
 def parse(text: str) -> Query:
     low = " ".join(text.lower().split())
-    q = Query(text=text, intent=_intent(low))
+    mode = mode_of(low)
+    if mode == "question":  # "what if I stopped web-1": the verb, not the state
+        low = base_verbs(low)
+    q = Query(text=text, intent=_intent(low, question=mode == "question"), mode=mode, bare=text)
+    if mode == "schedule":
+        q.when = when_of(low)
     clouds = [cloud for cloud, pattern in _CLOUDS if pattern.search(low)]
     q.region, region_cloud = _region(low)
     if len(clouds) == 1:
         q.cloud = clouds[0]
+    elif len(clouds) == 2 and not _ALL_CLOUDS.search(low):
+        q.clouds = clouds
     elif not clouds and region_cloud and not _ALL_CLOUDS.search(low):
         q.cloud = region_cloud
     if m := _ENV.search(low):

@@ -4,7 +4,8 @@ The guard runs on the server (on the language model's output and the planner's) 
 (on whatever came back over the wire). It
 
 - keeps only steps that name a real catalogue operation, with parameters its own model accepts;
-- keeps only targets that are plain resource ids and, when the caller says which ids exist, only those;
+- keeps only targets that are plain resource ids and, when the caller says which ids exist, only those (an
+  empty set means an empty estate: nothing can be targeted, by id or by tag);
 - fills ``risk``, ``requires_approval``, ``destructive`` and ``cli`` from the catalogue, overwriting whatever the
   plan claimed (a plan cannot declare itself low-risk or pre-approved);
 - says what it dropped and why, in ``notices``.
@@ -98,6 +99,11 @@ def guard_steps(
             not info.selects_by_tag or not all(safe_token(k) and safe_token(v) for k, v in selector.items())
         ):
             out.notices.append(f"step {n} ({op_id}) cannot select its targets by tag; selector ignored")
+            selector = {}
+        if selector and known_targets is not None and not known_targets:
+            out.notices.append(
+                f"step {n} ({op_id}) selects by tag, but your estate is empty; selector ignored"
+            )
             selector = {}
         if not targets and not selector:
             out.notices.append(f"step {n} ({op_id}) has no target in your estate; dropped")

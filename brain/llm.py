@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from escher.brain._resolve import scope_of
 from escher.brain.catalog import OperationCatalog
 from escher.brain.guard import guard_playbook, guard_steps
 from escher.brain.knowledge import Knowledge
@@ -34,6 +35,7 @@ from escher.brain.models import (
     ReportSummaryRequest,
     ReportSummaryResponse,
 )
+from escher.brain.planner import Planner
 from escher.errors import EscherError
 from escher.lazy import require
 
@@ -135,6 +137,7 @@ class ClaudeBrain:
         self._http_client = http_client
         self._client: Any = None
         self._tools = self._build_tools()
+        self._planner = Planner(catalog, knowledge)  # the same gates for the model's plans as for its own
 
     # -- the SDK ---------------------------------------------------------------------------------------------
     def _anthropic(self) -> Any:
@@ -269,9 +272,16 @@ class ClaudeBrain:
             if not result.steps:
                 return InformationResponse(intent="refused_plan", summary="The proposed plan did not pass validation; "
                                            "nothing to run.", notices=notices, **meta)  # fmt: skip
+            why = self._planner.check_plan(req, result.steps)
+            if why is not None:
+                return self._refused(req, why, notices, meta)
+            targets = {t for s in result.steps for t in s.targets}
+            scope = scope_of([c for c in req.context if c.id in targets], targets,
+                             next((s.select_by_tags for s in result.steps if s.select_by_tags), {}))  # fmt: skip
             return ExecutionResponse(intent=result.steps[0].operation_id.rsplit(".", 1)[1], steps=result.steps,
                                      summary=text or f"{len(result.steps)} step(s) proposed", notices=notices,
-                                     impact=f"{sum(len(s.targets) for s in result.steps)} resource(s)", **meta)  # fmt: skip
+                                     impact=f"{sum(len(s.targets) for s in result.steps)} resource(s)",
+                                     scope=scope, **meta)  # fmt: skip
         chosen = next((u for u in uses if u["name"] in _ANSWER_TOOLS), None)
         if chosen and chosen["name"] == "propose_playbook":
             found = self.knowledge.playbook(str(chosen["input"].get("playbook_id", "")))
@@ -290,6 +300,16 @@ class ClaudeBrain:
             resource_ids=ids, table=resource_table(rows) if rows else None, notices=notices,
             suggested_questions=[str(s)[:200] for s in args.get("suggested_questions", [])][:5], **meta,
         )  # fmt: skip
+
+    def _refused(self, req: AskRequest, why: str, notices: list[str], meta: dict[str, Any]) -> AskResponse:
+        """The model's plan is refused with the reason; the answer is the planner's, which for a question, a
+        schedule phrase or an unresolved name is never an execution."""
+        notice = f"the model proposed a plan that was refused: {why}"
+        answer = self._planner.ask(req)
+        if isinstance(answer, ExecutionResponse):  # the model reached beyond the request: no plan at all
+            return InformationResponse(intent="refused_plan", summary=f"The proposed plan was refused: {why}. "
+                                       "Nothing to run.", notices=[*notices, notice], **meta)  # fmt: skip
+        return answer.model_copy(update={"notices": [notice, *notices, *answer.notices]})
 
     # -- events and reports ----------------------------------------------------------------------------------
     def analyze_event(

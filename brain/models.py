@@ -2,7 +2,7 @@
 
 The OpenAPI document at ``/openapi.json`` is generated from them. Requests are strict (``extra="forbid"``) and
 bounded (lengths, counts) so a client cannot smuggle whole resource contents or an unbounded history in.
-Responses are a discriminated union on ``kind``: ``information | execution | playbook``.
+Responses are a discriminated union on ``kind``: ``information | execution | playbook | schedule``.
 
 Fields that decide safety (``risk``, ``requires_approval``, ``destructive``, ``cli``) are filled in by the
 guard from the operations catalogue, never taken from the language model.
@@ -38,7 +38,11 @@ __all__ = [
     "ReportFinding",
     "ReportSummaryRequest",
     "ReportSummaryResponse",
+    "ScheduleJob",
+    "ScheduleResponse",
+    "Scope",
     "TableData",
+    "Unresolved",
 ]
 
 API_VERSION = "v1"
@@ -140,6 +144,29 @@ class Playbook(_Model):
     keywords: list[str] = Field(default_factory=list)
 
 
+class Scope(_Model):
+    """What a plan or a proposal acts on: the resolved resources, counted per environment and per account."""
+
+    targets: list[str] = Field(default_factory=list, description="the resolved resource ids, sorted")
+    total: int = 0
+    by_environment: dict[str, int] = Field(default_factory=dict, description="'(none)': no environment tag")
+    by_account: dict[str, int] = Field(default_factory=dict, description="'(unknown)': the client sent none")
+    by_cloud: dict[str, int] = Field(default_factory=dict)
+    select_by_tags: dict[str, str] = Field(
+        default_factory=dict, description="set when targets are selected by these tags when the plan runs"
+    )
+
+
+class Unresolved(_Model):
+    """A word of the request that names nothing in the estate or the catalogue: nothing is planned."""
+
+    text: str
+    reason: Literal["unknown", "misspelled", "no_such_resource", "no_such_tag", "unsupported_service",
+                    "exclusion", "reference", "count_mismatch", "ambiguous"]  # fmt: skip
+    did_you_mean: list[str] = Field(default_factory=list)
+    message: str = ""
+
+
 class _Response(_Model):
     intent: str = Field(description="what the brain understood: list, stop, cost_driver, playbook, ...")
     summary: str
@@ -155,12 +182,17 @@ class InformationResponse(_Response):
     kind: Literal["information"] = "information"
     table: TableData | None = None
     resource_ids: list[str] = Field(default_factory=list)
+    unresolved: list[Unresolved] = Field(
+        default_factory=list, description="what the request named that was not found; nothing was planned"
+    )
+    scope: Scope | None = Field(default=None, description="a question about an action: what it would affect")
 
 
 class ExecutionResponse(_Response):
     kind: Literal["execution"] = "execution"
     steps: list[PlanStep]
     impact: str = ""
+    scope: Scope | None = Field(default=None, description="the resolved targets, per environment and account")
 
     @property
     def operation_ids(self) -> list[str]:
@@ -172,8 +204,42 @@ class PlaybookResponse(_Response):
     playbook: Playbook
 
 
+class ScheduleJob(_Model):
+    """One job that ``escher schedule add CRON JOB`` would store: an operation and its resolved selector."""
+
+    operation_id: str
+    cloud: Cloud
+    targets: list[str] = Field(
+        default_factory=list, description="resolved ids (used when no tag selector fits)"
+    )
+    select_by_tags: dict[str, str] = Field(default_factory=dict, description="stored as tag:k=v")
+    regions: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    job: str = Field(description="the JOB argument of escher schedule add")
+    command: str = Field(description="the full command, for display; nothing was stored")
+    risk: Risk = "low"
+    requires_approval: bool = False
+    destructive: bool = False
+
+
+class ScheduleResponse(_Response):
+    """A schedule phrase ("at 8pm daily", "every weekday", "tonight"): a proposal, never a run now."""
+
+    kind: Literal["schedule"] = "schedule"
+    cron: str = Field(description="5 fields: minute hour day-of-month month day-of-week")
+    when: str = Field(description="how the phrase was read, e.g. 'every weekday at 20:00'")
+    recurring: bool = Field(description="False: a one-off phrase ('tonight'); escher schedule repeats it")
+    timezone_note: str
+    jobs: list[ScheduleJob]
+    template_required: bool = Field(
+        description="a scheduled change runs only within a manager's template (--template) or a pre-approved "
+        "remediation switch"
+    )
+    scope: Scope
+
+
 AskResponse = Annotated[
-    InformationResponse | ExecutionResponse | PlaybookResponse, Field(discriminator="kind")
+    InformationResponse | ExecutionResponse | PlaybookResponse | ScheduleResponse, Field(discriminator="kind")
 ]
 
 

@@ -12,8 +12,9 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from escher.brain import _answers
+from escher.brain import _answers, _proposals
 from escher.brain._parse import KIND_TYPES, Query, canonical_env, kind_of, parse
+from escher.brain._resolve import check_selection, not_found, scope_of, unresolved
 from escher.brain.catalog import OperationCatalog
 from escher.brain.guard import guard_playbook, guard_steps
 from escher.brain.knowledge import Knowledge
@@ -25,6 +26,7 @@ from escher.brain.models import (
     ExecutionResponse,
     Filters,
     InformationResponse,
+    PlanStep,
     PlaybookResponse,
     TableData,
 )
@@ -80,10 +82,11 @@ _IDLE_CPU = 10.0
 
 
 def known_targets(req: AskRequest) -> set[str]:
-    """What a plan may name: resource ids and regions the client sent, and ids the user typed."""
-    found = {c.id for c in req.context} | {c.region for c in req.context if c.region}
-    found.update(parse(req.query).named)
-    return found
+    """What a plan may name: resource ids and regions the client sent. An id the user typed that is not in the
+    estate is not a target (it is reported as not found); an empty estate means nothing can be targeted."""
+    return {c.id for c in req.context if c.kind == "resource"} | {
+        c.region for c in req.context if c.kind == "resource" and c.region
+    }
 
 
 def _truthy(value: Any) -> bool:
@@ -127,6 +130,21 @@ def _age_days(item: ContextItem) -> float | None:
     return days
 
 
+_NAME_LIKE = re.compile(r"[\d\-_.]")
+
+
+def read(req: AskRequest) -> Query:
+    """The request parsed with the estate's names masked: in "stop web-1 and gce-dev-1", "gce-dev-1" names a
+    resource; it is not a GCP filter (which would silently drop web-1) nor a dev filter."""
+    masked = req.query
+    names = {c.name for c in req.context if len(c.name) >= 3 and _NAME_LIKE.search(c.name)}
+    for name in sorted(names, key=len, reverse=True):
+        masked = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", " ", masked, flags=re.IGNORECASE)
+    q = parse(masked)
+    q.text, q.bare = req.query, masked
+    return q
+
+
 class Planner:
     def __init__(self, catalog: OperationCatalog, knowledge: Knowledge) -> None:
         self.catalog = catalog
@@ -134,14 +152,48 @@ class Planner:
 
     # -- entry point -----------------------------------------------------------------------------------------
     def ask(self, req: AskRequest) -> AskResponse:
-        q = parse(req.query)
+        q = read(req)
         filters = Filters(cloud=q.cloud, region=q.region, environment=q.environment, tags=dict(q.tags),
                           state=q.state, resource_type=q.kind)  # fmt: skip
         if q.intent == "playbook":
             return self._playbook(req, q, filters)
+        missing = unresolved(q, req.context, strict=q.is_action)
+        if missing:  # a name, filter or service that resolves to nothing is never dropped for "all"
+            return not_found(q, filters, missing)
         if q.is_action:
             return self._execution(req, q, filters)
         return self._information(req, q, filters)
+
+    # -- what a plan may reach (the same gate for the language model's plans) ------------------------------
+    def check_plan(self, req: AskRequest, steps: list[PlanStep]) -> str | None:
+        """Why a plan for ``req`` must be refused, or None. A plan answers only an imperative request whose
+        every word resolves, and acts only on the subset its filters select (ids, and those ids' regions)."""
+        q = read(req)
+        if q.mode == "question":
+            return "this is a question: it is answered with what would be affected, never executed"
+        if q.mode == "schedule":
+            return "this asks for a schedule: it is proposed for 'escher schedule add', never run now"
+        if not q.is_action:
+            return "the request does not ask for an action Escher knows; a plan is not an answer to it"
+        missing = unresolved(q, req.context, strict=True)
+        if missing:
+            return "the request names what is not in your estate: " + "; ".join(
+                u.message for u in missing[:5]
+            )
+        kind = q.kind if q.kind_explicit else None
+        allowed = self._narrow(self.select(req.context, q, kind), q, kind or "")
+        reach = {i.id for i in allowed} | {i.region for i in allowed if i.region}
+        outside = sorted({t for s in steps for t in s.targets if t not in reach})
+        if outside:
+            return (f"the plan reaches beyond what you named: {', '.join(outside[:5])} "
+                    f"{'is' if len(outside) == 1 else 'are'} not among the {len(allowed)} resource(s) your request "
+                    "selects")  # fmt: skip
+        wanted = dict(q.tags) | ({"env": q.environment} if q.environment else {})
+        for step in steps:
+            sel = step.select_by_tags
+            if sel and (q.narrows or not wanted or any(sel.get(k) != v for k, v in wanted.items())):
+                return f"{step.operation_id} selects by tag {sel}, which is wider than what you named"
+        return None
 
     # -- selection -------------------------------------------------------------------------------------------
     def select(
@@ -157,6 +209,8 @@ class Planner:
             if kind and kind_of(item.resource_type) != kind:
                 continue
             if q.cloud and item.cloud != q.cloud:
+                continue
+            if q.clouds and item.cloud not in q.clouds:
                 continue
             if q.region and not (item.region or "").startswith(q.region):
                 continue
@@ -184,6 +238,8 @@ class Planner:
                 if q.intent == "snapshot" and kind == "vm":
                     kind = "disk"
         table = OPS.get((q.intent, kind))
+        if q.mode != "imperative":  # a question or a schedule phrase is answered, never executed
+            return self._proposal(req, q, filters, kind, table)
         if table is None:
             return InformationResponse(
                 intent=q.intent, filters=filters,
@@ -199,6 +255,8 @@ class Planner:
                 table=_table(matched), resource_ids=[i.id for i in matched],
             )  # fmt: skip
         matched = self._narrow(self.select(req.context, q, kind), q, kind)
+        if issues := check_selection(q, matched):
+            return not_found(q, filters, issues)
         notices: list[str] = []
         raw: list[dict[str, Any]] = []
         groups: dict[tuple[str, str | None], list[str]] = defaultdict(list)
@@ -217,7 +275,7 @@ class Planner:
         for (op_id, region), targets in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
             raw.append({"operation_id": op_id, "targets": sorted(set(targets)), "region": region,
                         "params": self._params(op_id, q), "reason": q.text})  # fmt: skip
-        if not raw:
+        if not raw and not self.select(req.context, q, kind, use_state=False):
             raw.extend(self._by_tag(req, q, table))
         result = guard_steps(raw, self.catalog, known_targets=known_targets(req))
         notices = list(dict.fromkeys(notices + result.notices))
@@ -232,18 +290,55 @@ class Planner:
         impact = f"{n} resource(s) in {len({s.operation_id.split('.')[0] for s in result.steps})} cloud(s)"
         if gated:
             impact += f"; {len(gated)} step(s) need approval: {', '.join(gated)}"
+        planned = {t for s in result.steps for t in s.targets}
+        selector = next((s.select_by_tags for s in result.steps if s.select_by_tags), {})
+        scope = scope_of([i for i in matched if i.id in planned or i.region in planned], planned, selector)
         return ExecutionResponse(
-            intent=q.intent, filters=filters, steps=result.steps, impact=impact, notices=notices,
+            intent=q.intent, filters=filters, steps=result.steps, impact=impact, notices=notices, scope=scope,
             summary=f"Plan: {q.intent.replace('_', ' ')} {n} {kind}(s)"
             + (" (selected by tag when it runs)" if not n else ""),
         )  # fmt: skip
 
-    def _narrow(self, items: list[ContextItem], q: Query, kind: str) -> list[ContextItem]:
-        if q.intent == "stop" and not q.state:
+    def _proposal(
+        self, req: AskRequest, q: Query, filters: Filters, kind: str, table: dict[str, str] | None
+    ) -> AskResponse:
+        """A question gets what the action would affect; a schedule phrase gets what `schedule add` would store."""
+        now = q.mode == "question"  # a schedule runs later: today's running/stopped says nothing about then
+        matched = self._narrow(self.select(req.context, q, kind), q, kind, now=now)
+        if q.mode == "question":
+            return _proposals.what_if(req, q, filters, kind, matched, self._ops_of(q.intent, kind, matched))
+        if table is None:
+            return InformationResponse(
+                intent=q.intent, filters=filters,
+                summary=f"Escher has no operation to {q.intent.replace('_', ' ')} {kind}s. Nothing was scheduled.",
+                notices=["only operations from the catalogue can be scheduled ('escher ops list' shows them)"],
+            )  # fmt: skip
+        if issues := check_selection(q, matched):
+            return not_found(q, filters, issues)
+        groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for item, op_id in self._ops_of(q.intent, kind, matched):
+            if op_id:
+                groups[(op_id, item.region or "")].append(item.id)
+        raw = [{"operation_id": op_id, "targets": sorted(ids), "region": region or None,
+                "params": self._params(op_id, q), "reason": q.text}
+               for (op_id, region), ids in sorted(groups.items())]  # fmt: skip
+        result = guard_steps(raw, self.catalog, known_targets=known_targets(req))
+        named = any(i.name and _mentions(q.text, i.name) for i in matched)
+        return _proposals.schedule(q, filters, matched, result.steps, result.notices, named=named)
+
+    def _ops_of(
+        self, intent: str, kind: str, items: list[ContextItem]
+    ) -> list[tuple[ContextItem, str | None]]:
+        return [(item, self._op_for(intent, kind, item)) for item in items]
+
+    def _narrow(
+        self, items: list[ContextItem], q: Query, kind: str, *, now: bool = True
+    ) -> list[ContextItem]:
+        if now and q.intent == "stop" and not q.state:
             items = [
                 i for i in items if i.state.lower() not in ("stopped", "deallocated", "terminated", "paused")
             ]
-        if q.intent == "start" and not q.state:
+        if now and q.intent == "start" and not q.state:
             items = [i for i in items if i.state.lower() not in ("running", "available", "online")]
         if q.wants_idle:
             items = [i for i in items if is_underutilized(i)]
@@ -291,11 +386,21 @@ class Planner:
         return {}
 
     def _by_tag(self, req: AskRequest, q: Query, table: dict[str, str]) -> list[dict[str, Any]]:
-        """No matching resource in the context: select by tag when the plan runs, where the operation can."""
+        """No matching resource in the context: select by tag when the plan runs, where the operation can.
+
+        Only when the selector carries every filter of the request (tags and environment; cloud, region and kind
+        go with the operation) and each of its values is carried by something in the estate: a filter a tag
+        selector cannot hold (a name, a state, idle, public, age...) would be dropped, which is widening."""
         selector = dict(q.tags) if q.intent != "tag" else {}
         if q.environment:
             selector["env"] = q.environment
-        if not selector:
+        resources = [c for c in req.context if c.kind == "resource"]
+        named = any(c.name and _mentions(q.text, c.name) for c in resources)
+        if not selector or q.narrows or named or not resources:
+            return []
+        if q.environment and not any(canonical_env(c.environment) == q.environment for c in resources):
+            return []
+        if any(not any(c.tags.get(k) == v for c in resources) for k, v in selector.items() if k != "env"):
             return []
         clouds = [q.cloud] if q.cloud else (req.clouds or list(CLOUDS))
         out = []
@@ -376,7 +481,8 @@ class Planner:
 
 
 def _mentions(text: str, name: str) -> bool:
-    return len(name) >= 3 and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+    pattern = rf"(?<![\w-]){re.escape(name)}(?![\w-])"
+    return len(name) >= 3 and re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _table(items: list[ContextItem]) -> TableData:
