@@ -20,10 +20,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from escher.config import Paths
+from escher.config import Paths, load_settings
 from escher.lazy import require
 from escher.state import NotFoundError, ObjectStore
+from escher.store.anchor import anchor_dir
 from escher.store.errors import StoreError
+from escher.store.keys import pin_public, pinned_keys
 from escher.store.ledger import checkpoint_file
 from escher.store.server import DATABASE, EmbeddedServer
 
@@ -65,7 +67,7 @@ def backup_now(url: str, paths: Paths, state: ObjectStore, *, now: datetime | No
     with psycopg.connect(url, autocommit=True) as conn:
         store_id = str(conn.execute("SELECT id FROM store_identity").fetchone()[0])
         schema = int(conn.execute("SELECT max(version) FROM escher_migrations").fetchone()[0])
-        keys = {str(k): str(v) for k, v in conn.execute("SELECT key_id, public_key FROM ledger_keys")}
+    keys = pinned_keys(anchor_dir(paths, load_settings(paths).extensions))  # never the database's own list
     with tempfile.TemporaryDirectory(prefix="escher-backup-") as tmp:
         dump = Path(tmp) / "store.dump"
         _run(
@@ -174,6 +176,9 @@ def restore(
         if server is not None:
             server.stop()
     _merge_checkpoints(paths, manifest.get("checkpoints", ""))
+    pins = anchor_dir(paths, load_settings(paths).extensions)
+    for key_id, public in manifest.get("ledger_keys", {}).items():  # the restored batches verify here
+        pin_public(pins, str(key_id), str(public))
     return chosen
 
 

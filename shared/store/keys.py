@@ -1,7 +1,9 @@
-"""The local Ed25519 key that signs ledger checkpoints and purge markers.
+"""The local Ed25519 key that signs ledger batches, anchors and purge markers, and where its public half is pinned.
 
-The private key lives in ``<data dir>/keys/ledger-ed25519.pem`` (0600, created on first use, never uploaded);
-its public half is recorded in the database (``ledger_keys``) so that a restored copy verifies elsewhere.
+The private key lives in ``<data dir>/keys/ledger-ed25519.pem`` (0600, created on first use, never uploaded).
+Its public half is *pinned* in ``<anchor dir>/ledger-keys.pub`` (see :mod:`escher.store.anchor`), outside the
+database and outside the data dir: verification trusts only pinned keys. The database's ``ledger_keys`` table is
+kept for backups to carry, and is never trusted -- a superuser could insert a key of their own there.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from typing import Any
 from escher.lazy import require
 from escher.store.errors import StoreError
 
-__all__ = ["SigningKey", "key_path", "load_or_create", "verify_signature"]
+__all__ = [
+    "SigningKey",
+    "key_path",
+    "load_or_create",
+    "pin",
+    "pin_file",
+    "pin_public",
+    "pinned_keys",
+    "verify_signature",
+]
 
 
 def key_path(data_dir: Path) -> Path:
@@ -85,4 +96,59 @@ def verify_signature(public_key_b64: str, message: bytes, signature_b64: str) ->
         public.verify(base64.b64decode(signature_b64), message)
     except (exceptions.InvalidSignature, ValueError):
         return False
+    return True
+
+
+def pin_file(anchor_dir: Path) -> Path:
+    return anchor_dir / "ledger-keys.pub"
+
+
+def _key_id(public_key_b64: str) -> str:
+    return hashlib.sha256(base64.b64decode(public_key_b64)).hexdigest()[:16]
+
+
+def pinned_keys(anchor_dir: Path) -> dict[str, str]:
+    """key id -> public key (base64) of every pinned key; a line whose id does not match its key is skipped."""
+    path = pin_file(anchor_dir)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    found: dict[str, str] = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and not line.startswith("#"):
+            try:
+                if _key_id(parts[1]) == parts[0]:
+                    found[parts[0]] = parts[1]
+            except ValueError:
+                continue
+    return found
+
+
+def pin(anchor_dir: Path, key: SigningKey) -> bool:
+    """Pin the key's public half (append-only); True when it was not pinned before."""
+    return pin_public(anchor_dir, key.key_id, key.public_key_b64)
+
+
+def pin_public(anchor_dir: Path, key_id: str, public_key_b64: str) -> bool:
+    """Pin a public key (a restored backup's, say); True when it was not pinned before."""
+    try:
+        valid = _key_id(public_key_b64) == key_id
+    except ValueError:
+        valid = False
+    if not valid:
+        raise StoreError(f"the public key given for {key_id} does not match its id", hint="check its source")
+    if key_id in pinned_keys(anchor_dir):
+        return False
+    from datetime import UTC, datetime
+
+    anchor_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    line = f"{key_id} {public_key_b64} {datetime.now(UTC).isoformat()}\n"
+    fd = os.open(pin_file(anchor_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return True

@@ -1,10 +1,20 @@
 """The immutable ledger: hash-chained, append-only reports (audit log, cost snapshots, compliance reports).
 
 Each chain (``audit``, ``cost``, ``compliance``) is a sequence 1, 2, 3, ... of rows whose
-``hash = sha256(prev_hash + payload)``, ``payload`` being the record's canonical JSON. Every
-``checkpoint_every`` records, and when the store closes, the head of each chain is signed with the local
-Ed25519 key and written both to the database and to ``<data dir>/ledger/checkpoints.jsonl``. Verification
-(:mod:`escher.store.verify`) then detects an edited, deleted, reordered or truncated record and names it.
+``hash = sha256(prev_hash + payload)``, ``payload`` being the record's canonical JSON.
+
+Trust does not rest on the database (whose superuser can disable every trigger):
+
+- each append transaction signs its last row per chain -- ``(chain, batch_from, seq, hash)`` -- with the local
+  Ed25519 key whose public half is pinned outside the database, so a row that no signed batch covers was not
+  written by Escher (a forged append), even when a later legitimate batch chains onto it;
+- after each append the new head is *anchored* (signed and appended to the anchor file outside the data dir,
+  :mod:`escher.store.anchor`); when the store closes, and every ``checkpoint_every`` records, the head is also
+  written to ``ledger_checkpoints``, to ``<data dir>/ledger/checkpoints.jsonl`` (which backups carry) and, when
+  a bucket is configured, to an object there.
+
+Verification (:mod:`escher.store.verify`) then names an edited, deleted, reordered, forged, truncated, rolled
+back or erased ledger.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from escher.embed import Embedder
+    from escher.store.anchor import AnchorFile, BucketAnchors
 
 __all__ = [
     "CHAINS",
@@ -36,6 +47,7 @@ __all__ = [
     "Checkpoint",
     "Ledger",
     "LedgerEntry",
+    "batch_message",
     "chain_hash",
     "checkpoint_file",
     "checkpoint_message",
@@ -55,8 +67,17 @@ def checkpoint_file(data_dir: Path) -> Path:
     return data_dir / "ledger" / "checkpoints.jsonl"
 
 
-def checkpoint_message(chain: str, seq: int, hash_: str, at: str) -> bytes:
-    return canonical_json({"chain": chain, "seq": seq, "hash": hash_, "at": at}).encode()
+def checkpoint_message(chain: str, seq: int, hash_: str, at: str, *, version: int = 2) -> bytes:
+    """What a checkpoint or anchor signs. Version 1 is what checkpoints signed before batches were signed:
+    only those vouch for unsigned (pre-0002) rows, so a head signed today never adopts a forged row."""
+    if version == 1:
+        return canonical_json({"chain": chain, "seq": seq, "hash": hash_, "at": at}).encode()
+    return canonical_json({"v": version, "chain": chain, "seq": seq, "hash": hash_, "at": at}).encode()
+
+
+def batch_message(chain: str, batch_from: int, seq: int, hash_: str) -> bytes:
+    """What the last row of an append transaction signs: rows ``batch_from..seq`` were written by the key holder."""
+    return canonical_json({"batch": [batch_from, seq], "chain": chain, "hash": hash_}).encode()
 
 
 def purge_message(chain: str, through_seq: int, through_hash: str, removed: int, at: str) -> bytes:
@@ -156,6 +177,9 @@ class Ledger:
         embedder: Embedder,
         synonyms: bool = True,
         checkpoint_every: int = CHECKPOINT_EVERY,
+        name: str = "",
+        anchors: AnchorFile | None = None,
+        remote: BucketAnchors | None = None,
     ) -> None:
         self._conn = conn
         self._lock = lock
@@ -165,6 +189,9 @@ class Ledger:
         self.synonyms = synonyms
         self.checkpoint_every = checkpoint_every
         self._dirty: set[str] = set()
+        self.name = name  # which ledger this is, for the anchors (never read from the database)
+        self.anchors = anchors
+        self.remote = remote
         with self._lock, conn.transaction():
             conn.execute(
                 "INSERT INTO ledger_keys (key_id, public_key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
@@ -195,7 +222,26 @@ class Ledger:
             return []
         vectors = self.embedder.embed([f"{e.title} {e.text}" for e in entries])
         placed: list[tuple[str, int]] = []
-        with self._lock, self._conn.transaction():
+        with self._lock:
+            rows = self._append_locked(entries, vectors, placed)
+            # after the commit: an anchor never names a head that a failed commit took back
+            spans: dict[str, tuple[int, int, str]] = {}  # chain -> (first seq, last seq, last hash)
+            for r in rows:
+                spans[r[0]] = (spans.get(r[0], (r[1], 0, ""))[0], r[1], r[11])
+            every = self.checkpoint_every
+            crossed = sorted(c for c, (a, b, _) in spans.items() if b // every > (a - 1) // every)
+            if crossed:
+                self.checkpoint(crossed)
+            rest = [(c, b, h) for c, (_, b, h) in spans.items() if c not in crossed]
+            if self.anchors is not None and rest:
+                at = datetime.now(UTC).isoformat()
+                self.anchors.append(self.name, [self._signed(c, b, h, at) for c, b, h in rest])
+        return placed
+
+    def _append_locked(
+        self, entries: Sequence[LedgerEntry], vectors: Sequence[Any], placed: list[tuple[str, int]]
+    ) -> list[list[Any]]:
+        with self._conn.transaction():
             chains = sorted({e.chain for e in entries})
             for chain in chains:  # sorted: two writers always take the locks in the same order
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(chain),))
@@ -207,7 +253,7 @@ class Ledger:
                     (chains, [e.record_id for e in entries]),
                 ).fetchall()
             }
-            rows: list[tuple[Any, ...]] = []
+            rows: list[list[Any]] = []
             docs: list[tuple[Any, ...]] = []
             for entry, vector in zip(entries, vectors, strict=True):
                 if (entry.chain, entry.record_id) in ids:
@@ -219,8 +265,8 @@ class Ledger:
                 seq += 1
                 heads[entry.chain] = (seq, digest)
                 rows.append(
-                    (entry.chain, seq, entry.record_id, entry.kind, entry.cloud, entry.account, entry.region,
-                     entry.resource_type, entry.at, payload, prev, digest)
+                    [entry.chain, seq, entry.record_id, entry.kind, entry.cloud, entry.account, entry.region,
+                     entry.resource_type, entry.at, payload, prev, digest, None, None, None]
                 )  # fmt: skip
                 docs.append(
                     (f"reports/{entry.chain}/{entry.record_id}", "reports", entry.kind, entry.cloud,
@@ -229,10 +275,11 @@ class Ledger:
                      vector_literal(vector))
                 )  # fmt: skip
                 placed.append((entry.chain, seq))
+            self._sign_batches(rows)
             with self._conn.cursor() as cur:
                 with cur.copy(
                     "COPY reports (chain, seq, record_id, kind, cloud, account, region, resource_type, at,"
-                    " payload, prev_hash, hash) FROM STDIN"
+                    " payload, prev_hash, hash, batch_from, key_id, signature) FROM STDIN"
                 ) as copy:
                     for row in rows:
                         copy.write_row(row)
@@ -242,14 +289,23 @@ class Ledger:
                 ) as copy:
                     for doc in docs:
                         copy.write_row(doc)
-            for chain in chains:
-                before = heads[chain][0] - sum(1 for c, _ in placed if c == chain)
-                seq = heads[chain][0]
-                if seq > before:
-                    self._dirty.add(chain)
-                if seq // self.checkpoint_every > before // self.checkpoint_every:
-                    self._checkpoint_locked(chain)
-        return placed
+            self._dirty.update(str(r[0]) for r in rows)
+        return rows
+
+    def _sign_batches(self, rows: list[list[Any]]) -> None:
+        """The last row of each chain in this batch signs (chain, first seq of the batch, its seq, its hash)."""
+        first: dict[str, int] = {}
+        last: dict[str, list[Any]] = {}
+        for row in rows:
+            first.setdefault(row[0], row[1])
+            last[row[0]] = row
+        for chain, row in last.items():
+            row[12], row[13] = first[chain], self.key.key_id
+            row[14] = self.key.sign(batch_message(chain, first[chain], row[1], row[11]))
+
+    def _signed(self, chain: str, seq: int, digest: str, at: str) -> Checkpoint:
+        signature = self.key.sign(checkpoint_message(chain, seq, digest, at))
+        return Checkpoint(chain, seq, digest, at, self.key.key_id, signature)
 
     def append_audit(self, record: AuditRecord) -> None:
         self.append([LedgerEntry.from_audit(record)])
@@ -267,6 +323,10 @@ class Ledger:
                 cp = self._checkpoint_locked(chain)
                 if cp is not None:
                     made.append(cp)
+        if self.remote is not None and made:
+            self.remote.append(
+                self.name, made
+            )  # after the commit: a slow bucket never holds the chain's lock
         return made
 
     def checkpoint_if_dirty(self) -> list[Checkpoint]:
@@ -277,20 +337,21 @@ class Ledger:
         seq, digest = self.head(chain)
         if seq == 0:
             return None
-        at = datetime.now(UTC).isoformat()
-        signature = self.key.sign(checkpoint_message(chain, seq, digest, at))
-        cp = Checkpoint(chain, seq, digest, at, self.key.key_id, signature)
+        cp = self._signed(chain, seq, digest, datetime.now(UTC).isoformat())
+        at, signature = cp.at, cp.signature
         self._conn.execute(
             "INSERT INTO ledger_checkpoints (chain, seq, hash, at, key_id, signature)"
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (chain, seq, digest, at, self.key.key_id, signature),
         )
         self._write_file(cp)
+        if self.anchors is not None:
+            self.anchors.append(self.name, [cp])
         self._dirty.discard(chain)
         return cp
 
     def _write_file(self, cp: Checkpoint) -> None:
-        """Outside the database too: an attacker who rewrites the tables cannot rewrite this file's history."""
+        """In the data dir, for backups to carry; the anchor file (outside the data dir) is what verify trusts."""
         path = checkpoint_file(self.data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps({**cp.to_json(), "store_id": self.store_id()}, sort_keys=True) + "\n"

@@ -20,9 +20,10 @@ from escher.audit import AuditRecord
 from escher.config import Paths, Settings, load_settings, resolve_paths
 from escher.embed import Embedder, get_embedder
 from escher.lazy import require
+from escher.store.anchor import AnchorFile, BucketAnchors, anchor_dir, bucket_anchors, ledger_name
 from escher.store.errors import RecordError, StoreError, StoreUnavailableError
-from escher.store.keys import load_or_create
-from escher.store.ledger import Ledger, LedgerEntry
+from escher.store.keys import key_path, load_or_create, pin, pin_file, pinned_keys
+from escher.store.ledger import Checkpoint, Ledger, LedgerEntry
 from escher.store.migrate import apply_migrations
 from escher.store.models import (
     AnyRecord,
@@ -85,6 +86,8 @@ class Store:
         url: str = "",
         synonyms: bool = True,
         checkpoint_every: int | None = None,
+        anchors: Path | None = None,
+        remote: BucketAnchors | None = None,
     ) -> None:
         self._conn = conn
         self._lock = threading.RLock()
@@ -93,11 +96,26 @@ class Store:
         self.synonyms = synonyms
         self.server = server
         self.url = url
+        # outside the data dir and the database: the pinned public key and the anchored heads
+        self.anchor_dir = anchors if anchors is not None else data_dir / "keys"
+        fresh = not key_path(data_dir).exists()
         self.key = load_or_create(data_dir)
+        pinned = pinned_keys(self.anchor_dir)
+        if pinned and self.key.key_id not in pinned and not fresh:
+            raise StoreError(
+                f"the ledger signing key {key_path(data_dir)} ({self.key.key_id}) is not a pinned key "
+                f"({pin_file(self.anchor_dir)}): it was replaced",
+                hint="restore your own key file; if you replaced it on purpose, append its line "
+                "('<key id> <public key base64>') to the pin file yourself",
+            )
+        pin(self.anchor_dir, self.key)  # a first key, or a new one after the data dir was lost
+        self.ledger_name = ledger_name(data_dir, None if server is not None else url)
         options = {"checkpoint_every": checkpoint_every} if checkpoint_every else {}
         self.ledger = Ledger(
-            conn, self._lock, key=self.key, data_dir=data_dir, embedder=embedder, synonyms=synonyms, **options
-        )
+            conn, self._lock, key=self.key, data_dir=data_dir, embedder=embedder, synonyms=synonyms,
+            name=self.ledger_name, anchors=AnchorFile(self.anchor_dir) if anchors is not None else None,
+            remote=remote, **options,
+        )  # fmt: skip
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -113,8 +131,8 @@ class Store:
         checkpoint_every: int | None = None,
     ) -> Store:
         paths = paths or resolve_paths()
+        settings = settings or load_settings(paths)
         if url is None:
-            settings = settings or load_settings(paths)
             url = settings.store.database_url
         server: EmbeddedServer | None = None
         if not url:
@@ -128,7 +146,8 @@ class Store:
             )
             return cls(
                 conn, data_dir=paths.data_dir, embedder=emb, server=server, url=url, synonyms=synonyms,
-                checkpoint_every=checkpoint_every,
+                checkpoint_every=checkpoint_every, anchors=anchor_dir(paths, settings.extensions),
+                remote=bucket_anchors(settings.extensions),
             )  # fmt: skip
         except BaseException:
             if server is not None:
@@ -328,11 +347,19 @@ class Store:
         return AuditLog(self)
 
     def verify(self, progress: Any = None) -> VerifyReport:
+        anchors: list[tuple[Checkpoint, str]] = []
+        if self.ledger.anchors is not None:
+            source = str(self.ledger.anchors.path)
+            anchors += [(cp, source) for cp in self.ledger.anchors.read(self.ledger_name)]
+        if self.ledger.remote is not None:
+            source = self.ledger.remote.url
+            anchors += [(cp, source) for cp in self.ledger.remote.read(self.ledger_name)]
         with self._lock:
             return verify_ledger(
                 self._conn,
                 data_dir=self.data_dir,
-                local_keys={self.key.key_id: self.key.public_key_b64},
+                keys=pinned_keys(self.anchor_dir),
+                anchors=anchors,
                 progress=progress,
             )
 

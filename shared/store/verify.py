@@ -1,20 +1,27 @@
 """``escher audit verify``: prove the ledger's chains, or name each record that was tampered with.
 
-What is detected, and how (the attacker is a database superuser who disabled the triggers):
+What is detected, and how (the attacker is a database superuser who disabled the triggers). Nothing read only
+from the database is trusted: signatures count only under a key pinned outside it (``keys``), and the heads it
+is compared with come from the anchors outside it (:mod:`escher.store.anchor`) as well as its own checkpoints.
 
 - edited: a row whose ``sha256(prev_hash + payload)`` is not its ``hash``; or, when the attacker also
   re-hashed it, the next row's ``prev_hash`` that points at a hash that exists nowhere;
-- deleted: a gap in the sequence numbers (or a chain that starts after 1 without a signed purge marker);
+- deleted: a gap in the sequence numbers (or a chain that starts after 1 without a purge marker signed by a
+  pinned key);
 - reordered: a row whose ``prev_hash`` is the hash of a row elsewhere in the chain;
-- truncated: a signed checkpoint (database or the file outside it) for a sequence number past the end;
-- rewritten history (every hash recomputed): a signed checkpoint whose hash differs from the row's.
-Records appended after the last checkpoint are protected by the chain only (see the README).
+- forged: rows that no batch signed by a pinned key covers (appended with valid chain hashes by plain INSERT,
+  even when a later legitimate batch chains onto them), a batch signature or a purge marker the pinned key did
+  not make;
+- truncated: a signed anchor or checkpoint for a sequence number past the end;
+- rollback: the same, where the database's head is itself an older anchored head (an older copy of the data);
+- erased: an empty chain that anchors show had records;
+- rewritten history (every hash recomputed): a signed anchor or checkpoint whose hash differs from the row's.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +31,7 @@ from escher.store.ledger import (
     CHAINS,
     GENESIS,
     Checkpoint,
+    batch_message,
     chain_hash,
     checkpoint_file,
     checkpoint_message,
@@ -35,7 +43,17 @@ if TYPE_CHECKING:
 
 __all__ = ["ChainReport", "Issue", "VerifyReport", "verify_ledger"]
 
-IssueKind = Literal["edited", "deleted", "reordered", "truncated", "rewritten", "bad_signature"]
+IssueKind = Literal[
+    "edited",
+    "deleted",
+    "reordered",
+    "forged",
+    "truncated",
+    "rollback",
+    "erased",
+    "rewritten",
+    "bad_signature",
+]
 
 
 @dataclass(frozen=True)
@@ -90,19 +108,18 @@ class VerifyReport:
         return {"ok": self.ok, "chains": [c.to_dict() for c in self.chains]}
 
 
-def _trusted_keys(conn: psycopg.Connection[Any], local: dict[str, str]) -> dict[str, str]:
-    keys = {str(r[0]): str(r[1]) for r in conn.execute("SELECT key_id, public_key FROM ledger_keys")}
-    keys.update(local)  # the local key wins over whatever the database claims for the same id
-    return keys
-
-
 def _checkpoints(
-    conn: psycopg.Connection[Any], data_dir: Path | None, store_id: str
+    conn: psycopg.Connection[Any],
+    data_dir: Path | None,
+    store_id: str,
+    anchors: Sequence[tuple[Checkpoint, str]],
 ) -> list[tuple[Checkpoint, str]]:
     found: dict[tuple[str, int, str, str], tuple[Checkpoint, str]] = {}
+    for cp, source in anchors:  # first: an anchor outside the database is the source worth naming
+        found.setdefault((cp.chain, cp.seq, cp.hash, cp.signature), (cp, source))
     for r in conn.execute("SELECT chain, seq, hash, at, key_id, signature FROM ledger_checkpoints"):
         cp = Checkpoint(str(r[0]), int(r[1]), str(r[2]), _iso(r[3]), str(r[4]), str(r[5]))
-        found[(cp.chain, cp.seq, cp.hash, cp.signature)] = (cp, "database")
+        found.setdefault((cp.chain, cp.seq, cp.hash, cp.signature), (cp, "database"))
     path = checkpoint_file(data_dir) if data_dir else None
     if path is not None and path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -126,14 +143,18 @@ def verify_ledger(
     conn: psycopg.Connection[Any],
     *,
     data_dir: Path | None,
-    local_keys: dict[str, str] | None = None,
+    keys: dict[str, str],
+    anchors: Sequence[tuple[Checkpoint, str]] = (),
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Walk every chain once (twice where links break, to say where a misplaced record belongs)."""
+    """Walk every chain once (twice where links break, to say where a misplaced record belongs).
+
+    ``keys``: the pinned public keys (key id -> base64), never the database's ``ledger_keys``. ``anchors``: the
+    signed heads kept outside the database, each with where it was read (a path or a bucket URL).
+    """
     store_row = conn.execute("SELECT id FROM store_identity").fetchone()
     store_id = str(store_row[0]) if store_row else ""
-    keys = _trusted_keys(conn, local_keys or {})
-    checkpoints = _checkpoints(conn, data_dir, store_id)
+    checkpoints = _checkpoints(conn, data_dir, store_id, anchors)
     reports = []
     for chain in CHAINS:
         report = ChainReport(chain)
@@ -162,19 +183,43 @@ def _verify_chain(
             anchors[int(r[0])] = str(r[1])
             report.purged_through = max(report.purged_through, int(r[0]))
         else:
-            issues.append(Issue("bad_signature", chain, int(r[0]), None,
-                                f"purge marker through seq {r[0]} has no valid signature: ignored"))  # fmt: skip
+            why = "its signature is invalid" if str(r[4]) in keys else f"its key {r[4]} is not pinned"
+            issues.append(Issue("forged", chain, int(r[0]), None,
+                                f"purge marker through seq {r[0]} ({r[2]} records) is forged: {why}; the records "
+                                "it claims were purged by retention were deleted without the signing key"))  # fmt: skip
 
     breaks: list[tuple[int, str, str]] = []  # (seq, record_id, prev_hash) whose link does not hold
     prev_seq: int | None = None
     prev_hash_stored = ""
+    covered = report.purged_through  # the last seq a signed batch (or signed purge) vouches for
+    unsigned: list[tuple[int, str]] = []  # rows after `covered` so far
+    spans: list[list[tuple[int, str]]] = []  # runs of rows no signed batch covers
     with conn.transaction(), conn.cursor(name=f"verify_{chain}") as cur:
         cur.itersize = 5000
         cur.execute(
-            "SELECT seq, record_id, payload, prev_hash, hash FROM reports WHERE chain = %s ORDER BY seq",
+            "SELECT seq, record_id, payload, prev_hash, hash, batch_from, key_id, signature FROM reports"
+            " WHERE chain = %s ORDER BY seq",
             (chain,),
         )
-        for seq, record_id, payload, prev_hash, digest in cur:
+        for seq, record_id, payload, prev_hash, digest, batch_from, key_id, signature in cur:
+            unsigned.append((seq, record_id))
+            if signature is not None:
+                if key_id in keys and verify_signature(
+                    keys[key_id], batch_message(chain, batch_from, seq, digest), signature
+                ):
+                    outside = [u for u in unsigned if u[0] < batch_from]
+                    if outside:
+                        spans.append(outside)
+                    unsigned, covered = [], max(covered, seq)
+                else:
+                    why = (
+                        "an invalid signature"
+                        if key_id in keys
+                        else f"a signature by key {key_id}, not pinned"
+                    )
+                    issues.append(Issue("forged", chain, seq, record_id,
+                                        f"record {seq} ({record_id}) carries {why}: it was not written by "
+                                        "Escher's signing key"))  # fmt: skip
             report.records += 1
             if progress is not None and report.records % 5000 == 0:
                 progress(5000)
@@ -206,34 +251,76 @@ def _verify_chain(
         progress(report.records % 5000)
 
     last = prev_seq or report.purged_through
-    furthest: tuple[int, str] | None = None  # the checkpoint reaching furthest past the end, if any
+    furthest: tuple[Checkpoint, str] | None = None  # the checkpoint reaching furthest past the end, if any
+    head_anchored: Checkpoint | None = None  # a signed head equal to the database's own head
+    legacy_through = 0  # unsigned rows up to here are vouched for by a checkpoint from before signed batches
     for cp, source in checkpoints:
         if cp.chain != chain:
             continue
-        if cp.key_id not in keys or not verify_signature(
-            keys[cp.key_id], checkpoint_message(cp.chain, cp.seq, cp.hash, cp.at), cp.signature
-        ):
+        version = _signed_version(cp, keys)
+        if version is None:
             issues.append(Issue("bad_signature", chain, cp.seq, None,
-                                f"checkpoint at seq {cp.seq} ({source}) has no valid signature: ignored"))  # fmt: skip
+                                f"checkpoint at seq {cp.seq} ({source}) has no valid signature by a pinned key: "
+                                "ignored"))  # fmt: skip
             continue
         report.checkpoints += 1
         if cp.seq <= report.purged_through:
             continue
         if cp.seq > last:
-            if furthest is None or cp.seq > furthest[0]:
-                furthest = (cp.seq, source)
+            if furthest is None or cp.seq > furthest[0].seq:
+                furthest = (cp, source)
             continue
         row = conn.execute(
             "SELECT hash FROM reports WHERE chain = %s AND seq = %s", (chain, cp.seq)
         ).fetchone()
         if row is not None and str(row[0]) != cp.hash:
             issues.append(Issue("rewritten", chain, cp.seq, None,
-                                f"record {cp.seq} differs from the signed checkpoint ({source}): the history up "
-                                "to it was rewritten and re-hashed"))  # fmt: skip
+                                f"record {cp.seq} differs from the signed head anchored in {source}: the history "
+                                "up to it was rewritten and re-hashed"))  # fmt: skip
+        elif row is not None:
+            if version == 1:
+                legacy_through = max(legacy_through, cp.seq)
+            if cp.seq == prev_seq:
+                head_anchored = cp
     if furthest is not None:
-        issues.append(Issue("truncated", chain, last + 1, None,
-                            f"records {last + 1}..{furthest[0]} are missing: the chain ends at {last or 'nothing'} "
-                            f"but a signed checkpoint ({furthest[1]}) covers seq {furthest[0]}"))  # fmt: skip
+        cp, source = furthest
+        if report.records == 0:
+            kind: IssueKind = "erased"
+            detail = (f"the {chain} chain is empty, but a signed head in {source} shows it held records up to "
+                      f"seq {cp.seq} on {cp.at}: the database was erased or replaced by an empty one")  # fmt: skip
+        elif head_anchored is not None:
+            kind = "rollback"
+            detail = (f"the database is an older copy: its head, seq {last}, was anchored on {head_anchored.at}, "
+                      f"but {source} shows the chain reached seq {cp.seq} on {cp.at}; records "
+                      f"{last + 1}..{cp.seq} are missing")  # fmt: skip
+        else:
+            kind = "truncated"
+            detail = (f"records {last + 1}..{cp.seq} are missing: the chain ends at {last or 'nothing'} but a "
+                      f"signed head ({source}) covers seq {cp.seq}")  # fmt: skip
+        issues.append(Issue(kind, chain, last + 1, None, detail))
+    elif unsigned:  # a cut-off chain leaves its last batch unsigned: then the truncation says why
+        spans.append(unsigned)
+    for span in spans:
+        span = [u for u in span if u[0] > legacy_through]
+        if span:
+            (lo, first_id), hi = span[0], span[-1][0]
+            where = f"record {lo} ({first_id})" if lo == hi else f"records {lo}..{hi} (from {first_id})"
+            issues.append(Issue("forged", chain, lo, first_id,
+                                f"{where}: no batch signed by the pinned key covers "
+                                f"{'it' if lo == hi else 'them'}; inserted directly into the database"))  # fmt: skip
+
+
+def _signed_version(cp: Checkpoint, keys: dict[str, str]) -> int | None:
+    """2 for a head signed today, 1 for a checkpoint signed before batches were; None if no pinned key made it."""
+    key = keys.get(cp.key_id)
+    if key is None:
+        return None
+    for version in (2, 1):
+        if verify_signature(
+            key, checkpoint_message(cp.chain, cp.seq, cp.hash, cp.at, version=version), cp.signature
+        ):
+            return version
+    return None
 
 
 def _explain_breaks(

@@ -1,0 +1,178 @@
+"""Ledger heads anchored outside the database, where its superuser cannot reach them.
+
+An *anchor* is a signed head of one chain -- (chain, seq, hash, time), signed with the pinned key -- written:
+
+- after every append, to the local anchor file ``<anchor dir>/anchors.jsonl`` (append-only, fsynced). The anchor
+  dir is outside the data dir (default ``<config dir>/ledger``; ``ESCHER_ANCHOR_DIR`` or ``[audit] anchor_dir``
+  to move it), so copying an older data dir back, or deleting it, leaves the anchors that prove it;
+- when the store closes, to the audit bucket (``ESCHER_AUDIT_URL``) or else the state bucket
+  (``ESCHER_STATE_URL`` / ``[state] url``) when one is configured: one create-only object per head. On S3
+  Object Lock, an Azure immutability policy or a GCS retention policy (Extend mode), not even the account owner
+  can take it back.
+
+Each line names its *ledger* -- the embedded server of a data dir, or an external database by host and name --
+from the configuration, never from the database, so a database that changed its own identity is still judged
+against the anchors of the place it sits in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from escher.store.errors import StoreError
+from escher.store.ledger import Checkpoint
+
+if TYPE_CHECKING:
+    from escher.config import Paths
+    from escher.state import ObjectStore
+
+__all__ = [
+    "ANCHOR_DIR_ENV",
+    "AnchorFile",
+    "BucketAnchors",
+    "anchor_dir",
+    "bucket_anchors",
+    "ledger_name",
+]
+
+ANCHOR_DIR_ENV = "ESCHER_ANCHOR_DIR"
+AUDIT_URL_ENV = "ESCHER_AUDIT_URL"
+PREFIX = "ledger-anchors/"
+
+
+def anchor_dir(paths: Paths, extensions: Mapping[str, Any] | None = None) -> Path:
+    """Where the anchor file and the pinned public keys live: never inside the data dir."""
+    if env := os.environ.get(ANCHOR_DIR_ENV):
+        return Path(env).expanduser()
+    section = (extensions or {}).get("audit")
+    if isinstance(section, dict) and isinstance(section.get("anchor_dir"), str):
+        return Path(section["anchor_dir"]).expanduser()
+    return paths.config_dir / "ledger"
+
+
+def ledger_name(data_dir: Path, url: str | None) -> str:
+    """Which ledger this is, from the configuration: the data dir's embedded server, or host/port/database."""
+    if not url:
+        return f"embedded:{data_dir.expanduser().resolve()}"
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(url)
+    return f"postgres:{info.get('host', '')}:{info.get('port', '')}/{info.get('dbname', '')}"
+
+
+def _to_line(ledger: str, cp: Checkpoint) -> str:
+    return json.dumps({"ledger": ledger, **cp.to_json()}, sort_keys=True) + "\n"
+
+
+def _from_json(data: Mapping[str, Any]) -> Checkpoint:
+    return Checkpoint(
+        str(data["chain"]), int(data["seq"]), str(data["hash"]), str(data["at"]), str(data["key_id"]),
+        str(data["signature"]),
+    )  # fmt: skip
+
+
+class AnchorFile:
+    """The local, append-only anchor file (one JSON line per anchored head)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / "anchors.jsonl"
+
+    def append(self, ledger: str, cps: Sequence[Checkpoint]) -> None:
+        if not cps:
+            return
+        data = "".join(_to_line(ledger, cp) for cp in cps).encode()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StoreError(
+                f"the audit record was stored but its anchor could not be written to {self.path}: {exc.strerror}",
+                hint=f"make {self.directory} writable (or set {ANCHOR_DIR_ENV}); 'escher audit verify' still "
+                "checks the chain",
+            ) from exc
+
+    def read(self, ledger: str) -> list[Checkpoint]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        found = []
+        for line in text.splitlines():
+            try:
+                data = json.loads(line)
+                if data.get("ledger") == ledger:
+                    found.append(_from_json(data))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line after a crash: the lines before it still stand
+        return found
+
+
+class BucketAnchors:
+    """One create-only object per anchored head under ``ledger-anchors/<ledger hash>/<chain>/``."""
+
+    def __init__(self, url: str, objects: ObjectStore | None = None) -> None:
+        self.url = url
+        self._objects = objects
+
+    @property
+    def objects(self) -> ObjectStore:
+        """Opened on first use: a command that writes nothing never pays for a cloud SDK."""
+        if self._objects is None:
+            from escher.state import open_state
+
+            self._objects = open_state(self.url)
+        return self._objects
+
+    @staticmethod
+    def _folder(ledger: str) -> str:
+        return f"{PREFIX}{hashlib.sha256(ledger.encode()).hexdigest()[:16]}/"
+
+    def append(self, ledger: str, cps: Iterable[Checkpoint]) -> None:
+        from escher.state import AlreadyExistsError, StateError
+
+        for cp in cps:
+            key = f"{self._folder(ledger)}{cp.chain}/{cp.seq:015d}-{cp.hash[:16]}.json"
+            try:
+                self.objects.put_if_absent(key, _to_line(ledger, cp).encode())
+            except AlreadyExistsError:
+                continue  # the same head anchored before: it stands
+            except StateError as exc:
+                raise StoreError(
+                    f"the ledger head (seq {cp.seq}) could not be anchored in {self.url}: {exc}",
+                    hint="the records are stored and anchored locally; fix the bucket's access (or unset "
+                    f"{AUDIT_URL_ENV} / ESCHER_STATE_URL) and the next command anchors the head again",
+                ) from exc
+
+    def read(self, ledger: str) -> list[Checkpoint]:
+        """The newest anchor of each chain (object names sort by sequence number)."""
+        newest: dict[str, str] = {}
+        for info in self.objects.list(self._folder(ledger)):
+            chain = info.key.rsplit("/", 2)[-2]
+            if info.key > newest.get(chain, ""):
+                newest[chain] = info.key
+        found = []
+        for key in newest.values():
+            try:
+                found.append(_from_json(json.loads(self.objects.get(key).data)))
+            except (ValueError, KeyError, TypeError):
+                continue  # unreadable: verify reports the anchors it could read
+        return found
+
+
+def bucket_anchors(extensions: Mapping[str, Any] | None = None) -> BucketAnchors | None:
+    """The audit bucket (``ESCHER_AUDIT_URL``), else the state bucket, when one is configured."""
+    from escher.state import state_url
+
+    url = os.environ.get(AUDIT_URL_ENV) or state_url(dict(extensions or {}))
+    return BucketAnchors(url) if url else None
