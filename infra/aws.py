@@ -146,7 +146,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         object_lock_enabled="Enabled",
         rule=s3.BucketObjectLockConfigurationRuleArgs(
             default_retention=s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
-                mode=spec.audit_lock_mode.upper(), days=spec.audit_retention_days
+                mode=spec.lock_mode.upper(), days=spec.audit_retention_days
             )
         ),
         opts=child(parent, retain_on_delete=True),
@@ -192,7 +192,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     role = iam.Role("worker-role", assume_role_policy=_assume("lambda.amazonaws.com"), tags=tags, opts=opts)
     topic_arn: pulumi.Output[str] | None = topic.arn if topic is not None else None
     policy = pulumi.Output.all(
-        state.arn, audit.arn, parameters_prefix, logs.arn, dead_letters.arn, topic_arn
+        state.arn, audit.arn, parameters_prefix, logs.arn, dead_letters.arn, topic_arn, account
     ).apply(
         lambda a: json.dumps(
             aws_policy_document(
@@ -204,6 +204,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
                     log_group=a[3],
                     dead_letter_queue=a[4],
                     topic=a[5],
+                    account=a[6],
                 ),
             )
         )

@@ -32,6 +32,7 @@ from escher.infra.permissions import (
     azure_state_data_actions,
     check_no_wildcards,
 )
+from escher.infra.scoping import azure_split_actions
 from escher.infra.spec import ExtensionSpec
 
 if TYPE_CHECKING:
@@ -243,17 +244,46 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     )
     principal = app.identity.apply(lambda i: (i.principal_id or "") if i else "")
 
-    # -- least privilege: one role from the enabled operations, one for state, scoped to its resources -----
+    # -- least privilege: roles from the enabled operations, one for state, scoped to its resources ---------
+    # Reads go to the subscription (the daily scan sees everything). Changes go to the resource groups the
+    # user named, else to the subscription, except changes on the providers Escher itself is made of
+    # (storage, key vault, ...): Azure RBAC has no deny a customer can write and role-assignment conditions
+    # cover data actions only, so those are granted only at named groups, never where the audit account is.
     check_no_wildcards(spec.permissions)
-    operations_role = authorization.RoleDefinition(
-        "operations-role",
-        role_name=f"{spec.name_prefix}-operations-{spec.region}",
-        description="Escher worker: exactly the actions of the enabled catalogue operations",
-        scope=subscription_scope,
-        assignable_scopes=[subscription_scope],
-        permissions=[authorization.PermissionArgs(actions=list(spec.permissions))],
-        opts=opts,
+    reads, changes, own_provider_changes = azure_split_actions(spec.permissions)
+    group_scopes = [
+        pulumi.Output.concat(subscription_scope, "/resourceGroups/", g) for g in spec.azure_resource_groups
+    ]
+    change_scopes: list[tuple[str, pulumi.Input[str]]] = (
+        list(zip(spec.azure_resource_groups, group_scopes, strict=True))
+        if group_scopes
+        else [("subscription", subscription_scope)]
     )
+    granted_changes = changes + (own_provider_changes if group_scopes else [])
+    not_granted = [] if group_scopes else own_provider_changes
+    roles: list[tuple[str, Any, list[tuple[str, pulumi.Input[str]]]]] = []
+    if reads:
+        read_role = authorization.RoleDefinition(
+            "read-role",
+            role_name=f"{spec.name_prefix}-read-{spec.region}",
+            description="Escher worker: the reads of the enabled catalogue operations",
+            scope=subscription_scope,
+            assignable_scopes=[subscription_scope],
+            permissions=[authorization.PermissionArgs(actions=reads)],
+            opts=opts,
+        )
+        roles.append(("read", read_role, [("subscription", subscription_scope)]))
+    if granted_changes:
+        operations_role = authorization.RoleDefinition(
+            "operations-role",
+            role_name=f"{spec.name_prefix}-operations-{spec.region}",
+            description="Escher worker: the changes of the enabled catalogue operations",
+            scope=subscription_scope,
+            assignable_scopes=[subscription_scope],
+            permissions=[authorization.PermissionArgs(actions=granted_changes)],
+            opts=opts,
+        )
+        roles.append(("operations", operations_role, change_scopes))
     state_role = authorization.RoleDefinition(
         "state-role",
         role_name=f"{spec.name_prefix}-state-{spec.region}",
@@ -278,7 +308,11 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         opts=opts,
     )
     grants: list[tuple[str, pulumi.Input[str], pulumi.Input[str]]] = [
-        ("operations", subscription_scope, operations_role.id),
+        (label if where == "subscription" else f"{label}-{where}", scope, role.id)
+        for label, role, scopes in roles
+        for where, scope in scopes
+    ]
+    grants += [
         ("state", state_account.id, state_role.id),
         ("audit", audit_account.id, audit_role.id),
         ("credentials", vault.id, state_role.id),
@@ -353,7 +387,11 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "daily_scan_schedule_utc": schedule,
         "daily_scan_note": SCHEDULE_NOTE.format(at=spec.daily_scan_at, tz=spec.timezone, cron=schedule),
         "events_not_wired": [k for k in spec.events if k not in EVENT_TYPES],
-        "operations_role_actions": list(spec.permissions),
+        "operations_role_actions": granted_changes,
+        "read_role_actions": reads,
+        "operations_scopes": [where for where, _ in change_scopes],
+        # what the catalogue asks for but is not granted: naming resource groups grants it there
+        "operations_not_granted": not_granted,
     }
 
 

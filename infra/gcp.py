@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from escher.infra.component import Extension, Outputs, child, create_extension
 from escher.infra.permissions import GCP_STATE_BINDINGS, check_no_wildcards
+from escher.infra.scoping import gcp_own_bucket_condition, gcp_split_permissions
 from escher.infra.spec import ExtensionSpec
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         child(parent, retain_on_delete=True),
         retention_policy=storage.BucketRetentionPolicyArgs(
             retention_period=str(spec.audit_retention_days * 24 * 3600),
-            is_locked=spec.audit_lock_mode == "compliance",  # a locked policy can never be shortened
+            is_locked=spec.lock_mode == "compliance",  # a locked policy can never be shortened
         ),
     )
     sources = bucket("sources", opts, force_destroy=True)
@@ -112,18 +113,46 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "invoker", project=project, account_id=f"{prefix}-invoker", display_name="Escher invoker", opts=opts
     )
     check_no_wildcards(spec.permissions)
+    anywhere, not_own = gcp_split_permissions(spec.permissions)
     role = projects.IAMCustomRole(
         "operations-role",
         project=project,
         role_id=f"{prefix.replace('-', '_')}_operations",
         title="Escher worker operations",
-        description="Exactly the permissions of the enabled catalogue operations",
-        permissions=list(spec.permissions),
+        description="The permissions of the enabled catalogue operations, but bucket changes",
+        permissions=anywhere,
         opts=opts,
     )
     projects.IAMMember(
         "grant-operations", project=project, role=role.name, member=worker_sa.member, opts=opts
     )
+    if not_own:
+        # bucket changes (IAM policy, retention, delete ...) everywhere but on Escher's own buckets: a
+        # project-level binding with a condition on the resource name (IAM has no deny a project can write
+        # without organization rights)
+        storage_role = projects.IAMCustomRole(
+            "storage-operations-role",
+            project=project,
+            role_id=f"{prefix.replace('-', '_')}_storage_operations",
+            title="Escher worker storage operations",
+            description="The enabled catalogue operations' bucket changes; bound outside Escher's own buckets",
+            permissions=not_own,
+            opts=opts,
+        )
+        projects.IAMMember(
+            "grant-storage-operations",
+            project=project,
+            role=storage_role.name,
+            member=worker_sa.member,
+            condition=projects.IAMMemberConditionArgs(
+                title="not-escher-own-buckets",
+                description="Escher's state, audit and source buckets stay out of the worker's reach",
+                expression=pulumi.Output.all(state.name, audit.name, sources.name).apply(
+                    gcp_own_bucket_condition
+                ),
+            ),
+            opts=opts,
+        )
     storage.BucketIAMMember(
         "grant-state", bucket=state.name, role=GCP_STATE_BINDINGS["state"], member=worker_sa.member, opts=opts
     )

@@ -165,7 +165,8 @@ def operation_permissions(
 
 
 def check_no_wildcards(actions: Iterable[str]) -> None:
-    bad = sorted(a for a in actions if "*" in a)
+    """Refuse any action with a wildcard (IAM matches both ``*`` and ``?``): each must be named exactly."""
+    bad = sorted(a for a in actions if "*" in a or "?" in a)
     if bad:
         raise InfraError(
             f"refusing wildcard permissions: {', '.join(bad)}",
@@ -182,6 +183,11 @@ class AwsStateArns:
     log_group: str
     dead_letter_queue: str
     topic: str | None = None
+    account: str = "*"  # the deploying account: catalogue actions are scoped to its resources
+
+    @property
+    def partition(self) -> str:
+        return self.state_bucket.split(":")[1] if self.state_bucket.startswith("arn:") else "aws"
 
 
 def aws_state_statements(arns: AwsStateArns) -> list[dict[str, Any]]:
@@ -229,27 +235,27 @@ def aws_state_statements(arns: AwsStateArns) -> list[dict[str, Any]]:
 
 
 def aws_policy_document(operation_permissions: Sequence[str], arns: AwsStateArns) -> dict[str, Any]:
-    """The worker role's inline policy: the operations' actions (on any resource) plus scoped state access."""
+    """The worker role's inline policy: the operations' actions, each scoped as IAM allows
+    (:mod:`escher.infra.scoping`), scoped state access, and explicit denies that keep the worker off its own
+    state and audit buckets' configuration and the audit objects' protection."""
     check_no_wildcards(operation_permissions)
-    statements = aws_state_statements(arns)
-    if operation_permissions:
-        statements.insert(
-            0,
-            {
-                "Sid": "CatalogueOperations",
-                "Effect": "Allow",
-                "Action": sorted(set(operation_permissions)),
-                "Resource": ["*"],  # the operations act on the user's estate; actions stay exact
-            },
-        )
+    from escher.infra.scoping import aws_catalogue_statements, aws_own_storage_denies
+
+    statements = [
+        *aws_catalogue_statements(operation_permissions, partition=arns.partition, account=arns.account),
+        *aws_state_statements(arns),
+        *aws_own_storage_denies(
+            operation_permissions, state_bucket=arns.state_bucket, audit_bucket=arns.audit_bucket
+        ),
+    ]
     for statement in statements:
         check_no_wildcards(statement["Action"])
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 def policy_actions(document: Mapping[str, Any]) -> set[str]:
-    """Every action a policy document allows (for tests and ``--plan``)."""
-    return {a for s in document["Statement"] for a in s["Action"]}
+    """Every action a policy document allows (for tests and ``--plan``); denies are not counted."""
+    return {a for s in document["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
 
 
 # -- Azure: data actions on the storage account and the key vault (a second role, scoped to them) ----------

@@ -8,7 +8,7 @@ User-facing knobs live in the ``[extend]`` section of ``config.toml`` (validated
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -51,9 +51,19 @@ class ExtendSettings(BaseModel):
     )
     events: list[EventKind] = Field(default_factory=lambda: _default_events())
     notify_email: str | None = Field(default=None, description="an address for SNS/e-mail notifications")
-    audit_lock_mode: LockMode = "governance"
+    audit_lock_mode: LockMode | None = Field(
+        default=None,
+        description="compliance locks the audit retention for good; governance leaves it changeable by an "
+        "administrator (never by the worker). Default: compliance on GCP, governance on AWS and Azure",
+    )
     log_retention_days: int = Field(default=30, ge=1)
     name_prefix: str = Field(default="escher", pattern=r"^[a-z][a-z0-9-]{1,14}$")
+    resource_groups: list[Annotated[str, Field(pattern=r"^[-\w.()]{0,89}[-\w()]$")]] = Field(
+        default_factory=list,
+        description="Azure: the resource groups the worker's operations may change (role assignments there, "
+        "never at the subscription); without any, operations on storage, key vault, web, event grid and "
+        "authorization resources are not granted, so the worker cannot reach its own accounts",
+    )
 
 
 def extend_settings(settings: Settings) -> ExtendSettings:
@@ -91,7 +101,7 @@ class ExtensionSpec:
     timezone: str = "UTC"
     daily_scan_at: str = "02:00"
     audit_retention_days: int = 365
-    audit_lock_mode: LockMode = "governance"
+    audit_lock_mode: LockMode | None = None  # None: the cloud's default (DEFAULT_LOCK_MODES)
     log_retention_days: int = 30
     notify_email: str | None = None
     name_prefix: str = "escher"
@@ -101,6 +111,14 @@ class ExtensionSpec:
     gcp_project: str | None = None
     azure_subscription_id: str | None = None
     azure_tenant_id: str | None = None
+    azure_resource_groups: tuple[
+        str, ...
+    ] = ()  # where Azure operations may change things (see ExtendSettings)
+
+    @property
+    def lock_mode(self) -> LockMode:
+        """The audit lock mode: the user's, else the cloud's default."""
+        return self.audit_lock_mode or DEFAULT_LOCK_MODES[self.cloud]
 
     @property
     def scan_hour_minute(self) -> tuple[int, int]:
@@ -108,6 +126,9 @@ class ExtensionSpec:
         return int(hour), int(minute)
 
 
+# GCP: an unlocked retention policy can be removed by anyone with storage.buckets.update, so the default locks
+# it (the README's compliance mode). AWS governance still stops the worker (denied s3:BypassGovernanceRetention).
+DEFAULT_LOCK_MODES: dict[str, LockMode] = {"aws": "governance", "azure": "governance", "gcp": "compliance"}
 DEFAULT_REGIONS = {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"}
 
 
@@ -161,4 +182,5 @@ def spec_from_settings(
         gcp_project=settings.gcp.project,
         azure_subscription_id=settings.azure.subscription_id,
         azure_tenant_id=settings.azure.tenant_id,
+        azure_resource_groups=tuple(extend.resource_groups),
     )

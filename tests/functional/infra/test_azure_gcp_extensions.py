@@ -64,15 +64,28 @@ def test_azure_custom_roles_are_exactly_the_operations_and_state_access(bundle: 
     )
     d = run_under_mocks(spec)
     ops_role = d.one(f"{AZ}authorization:RoleDefinition", "operations-role")
+    read_role = d.one(f"{AZ}authorization:RoleDefinition", "read-role")
     expected = set(FALLBACK_OPERATIONS["azure.scan.daily_inventory"]) | set(
         FALLBACK_OPERATIONS["azure.compute.deallocate_vm"]
     )
-    assert set(ops_role["permissions"][0]["actions"]) == expected
+    assert set(ops_role["permissions"][0]["actions"]) == {
+        "Microsoft.Compute/virtualMachines/deallocate/action"
+    }
+    assert (
+        set(ops_role["permissions"][0]["actions"]) | set(read_role["permissions"][0]["actions"]) == expected
+    )
     assert ops_role["assignableScopes"] == ["/subscriptions/00000000-0000-0000-0000-000000000000"]
     state_role = d.one(f"{AZ}authorization:RoleDefinition", "state-role")
     assert set(state_role["permissions"][0]["dataActions"]) == set(azure_state_data_actions())
     grants = {r.name for r in d.of_type(f"{AZ}authorization:RoleAssignment")}
-    assert grants == {"grant-operations", "grant-state", "grant-audit", "grant-credentials", "grant-host"}
+    assert grants == {
+        "grant-read",
+        "grant-operations",
+        "grant-state",
+        "grant-audit",
+        "grant-credentials",
+        "grant-host",
+    }
     actions = [
         a
         for r in d.of_type(f"{AZ}authorization:RoleDefinition")

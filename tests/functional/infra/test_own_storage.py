@@ -1,0 +1,282 @@
+"""The worker cannot alter its own audit trail or state storage, on any cloud: read from the generated policies.
+
+Each test runs the very program ``escher extend CLOUD --plan`` runs (``run_plan``: Pulumi mocks with plausible
+ARNs and names) with every catalogue operation of the cloud enabled, the default, and asks the generated
+policies what the worker's identity may do to its own buckets / accounts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from escher.infra.permissions import default_operations, operation_permissions
+from escher.infra.plan import Plan, run_plan
+from escher.infra.program import InfraError
+from escher.infra.spec import ExtensionSpec
+from tests.functional.infra.conftest import make_spec
+from tests.functional.infra.iam_eval import decide
+
+pytest.importorskip("pulumi")
+pytest.importorskip("escher.ops")
+
+
+def full_spec(cloud: str, bundle: str, **changes: Any) -> ExtensionSpec:
+    """The default install: every catalogue operation of ``cloud`` (so storage changes are in the catalogue)."""
+    ops = default_operations(cloud)
+    return replace(
+        make_spec(cloud, bundle, **changes), operations=ops, permissions=operation_permissions(cloud, ops)
+    )
+
+
+def settings_of(plan: Plan, type_token: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [r.settings for r in plan.resources if r.type == type_token and (name is None or r.name == name)]
+
+
+# -- AWS -----------------------------------------------------------------------------------------------------
+# What would let the worker rewrite or erase its trail, on the bucket and on its objects.
+AWS_BUCKET_CHANGES = (
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutReplicationConfiguration",
+    "s3:DeleteBucket",
+)
+AWS_OBJECT_CHANGES = (
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectAcl",
+)
+
+
+@pytest.fixture(scope="module")
+def aws_policy(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, str]:
+    bundle = tmp_path_factory.mktemp("aws") / "worker.zip"
+    bundle.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    plan = run_plan(full_spec("aws", str(bundle)))
+    (inputs,) = settings_of(plan, "aws:iam/rolePolicy:RolePolicy", "worker-policy")
+    policy = json.loads(inputs["policy"])
+    state = f"arn:aws:s3:::{plan.outputs['state_bucket']}"
+    audit = f"arn:aws:s3:::{plan.outputs['audit_bucket']}"
+    return policy, state, audit
+
+
+def test_aws_catalogue_really_grants_bucket_changes_elsewhere(
+    aws_policy: tuple[dict[str, Any], str, str],
+) -> None:
+    # the premise of the denies: the catalogue's S3 fixes are allowed on the user's buckets
+    policy, _, _ = aws_policy
+    for action in (
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketVersioning",
+        "s3:PutEncryptionConfiguration",
+    ):
+        assert decide(policy, action, "arn:aws:s3:::customer-data") == "allow", action
+
+
+@pytest.mark.parametrize("action", AWS_BUCKET_CHANGES)
+def test_aws_worker_cannot_change_its_own_buckets(
+    aws_policy: tuple[dict[str, Any], str, str], action: str
+) -> None:
+    policy, state, audit = aws_policy
+    for bucket in (state, audit):
+        assert decide(policy, action, bucket) == "explicit-deny", (action, bucket)
+
+
+@pytest.mark.parametrize("action", AWS_OBJECT_CHANGES)
+def test_aws_worker_cannot_lift_the_protection_of_its_own_objects(
+    aws_policy: tuple[dict[str, Any], str, str], action: str
+) -> None:
+    policy, state, audit = aws_policy
+    for bucket in (state, audit):
+        assert decide(policy, action, f"{bucket}/audit/2026/record.json") == "explicit-deny", (action, bucket)
+
+
+def test_aws_worker_appends_to_its_audit_trail_and_never_deletes_it(
+    aws_policy: tuple[dict[str, Any], str, str],
+) -> None:
+    policy, state, audit = aws_policy
+    record = f"{audit}/audit/2026/record.json"
+    assert decide(policy, "s3:PutObject", record) == "allow"
+    assert decide(policy, "s3:GetObject", record) == "allow"
+    assert decide(policy, "s3:DeleteObject", record) == "explicit-deny"
+    # and keeps exactly the state access it needs
+    assert decide(policy, "s3:PutObject", f"{state}/markers/x") == "allow"
+    assert decide(policy, "s3:GetObject", f"{state}/markers/x") == "allow"
+    assert decide(policy, "s3:ListBucket", state) == "allow"
+
+
+def test_aws_modify_instance_attribute_sets_the_instance_type_only(
+    aws_policy: tuple[dict[str, Any], str, str],
+) -> None:
+    policy, _, _ = aws_policy
+    instance = "arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc"
+    action = "ec2:ModifyInstanceAttribute"
+    assert decide(policy, action, instance, {"ec2:Attribute/InstanceType": "m5.large"}) == "allow"
+    for attribute in ("UserData", "GroupId", "Kernel", "InstanceInitiatedShutdownBehavior"):
+        assert decide(policy, action, instance, {f"ec2:Attribute/{attribute}": "x"}) == "implicit-deny"
+
+
+def test_aws_destructive_actions_apply_to_their_resource_type_only(
+    aws_policy: tuple[dict[str, Any], str, str],
+) -> None:
+    policy, _, _ = aws_policy
+    account = "123456789012"
+    instance = f"arn:aws:ec2:eu-west-1:{account}:instance/i-0abc"
+    snapshot = "arn:aws:ec2:eu-west-1::snapshot/snap-0abc"
+    other_account = "arn:aws:ec2:eu-west-1:999999999999:instance/i-0abc"
+    assert decide(policy, "ec2:StopInstances", instance) == "allow"
+    assert decide(policy, "ec2:StopInstances", other_account) == "implicit-deny"
+    assert decide(policy, "ec2:StopInstances", snapshot) == "implicit-deny"
+    assert decide(policy, "ec2:DeleteSnapshot", snapshot) == "allow"
+    assert decide(policy, "ec2:DeleteSnapshot", instance) == "implicit-deny"
+    assert decide(policy, "ec2:RevokeSecurityGroupIngress", instance) == "implicit-deny"
+    assert decide(policy, "rds:StopDBInstance", f"arn:aws:rds:eu-west-1:{account}:db:orders") == "allow"
+    assert decide(policy, "rds:StopDBInstance", instance) == "implicit-deny"
+    # only what has no resource type of its own stays on "*"
+    on_anything = {
+        a for s in policy["Statement"] if s["Effect"] == "Allow" and "*" in s["Resource"] for a in s["Action"]
+    }
+    mutating = {a for a in on_anything if not re.match(r"^\w+:(Describe|Get|List)", a)}
+    assert mutating == {"ec2:EnableEbsEncryptionByDefault"}
+
+
+def test_aws_statement_ids_are_unique(aws_policy: tuple[dict[str, Any], str, str]) -> None:
+    sids = [s["Sid"] for s in aws_policy[0]["Statement"]]
+    assert len(sids) == len(set(sids))
+
+
+# -- Azure ---------------------------------------------------------------------------------------------------
+def _azure_grants(plan: Plan) -> list[tuple[str, list[str], list[str]]]:
+    """(scope, actions, data actions) of every role assignment the plan makes to the worker."""
+    roles = {
+        f"{r.name}-id": r.settings for r in plan.resources if r.type.endswith("authorization:RoleDefinition")
+    }
+    grants = []
+    for a in settings_of(plan, "azure-native:authorization:RoleAssignment"):
+        role = roles.get(a["roleDefinitionId"])
+        if role is None:  # a built-in role: Storage Blob Data Owner, on the Functions host account only
+            assert a["scope"] == "host-id"
+            continue
+        perms = role["permissions"][0]
+        grants.append((a["scope"], perms.get("actions", []), perms.get("dataActions", [])))
+    return grants
+
+
+def _changes_storage(action: str) -> bool:
+    return action.startswith(("Microsoft.Storage/", "Microsoft.Authorization/")) and not action.endswith(
+        "/read"
+    )
+
+
+SUBSCRIPTION = "/subscriptions/00000000-0000-0000-0000-000000000000"
+
+
+def test_azure_nothing_granted_over_the_audit_account_changes_it(bundle: str) -> None:
+    plan = run_plan(full_spec("azure", bundle))
+    assert any(_changes_storage(a) for a in plan.permissions)  # the catalogue does ask for storage writes
+    # scopes that contain the audit account: the subscription, Escher's resource group, the account itself
+    covering = {SUBSCRIPTION, "group-id", "audit-id"}
+    grants = _azure_grants(plan)
+    assert {scope for scope, _, _ in grants} >= {SUBSCRIPTION, "audit-id"}
+    for scope, actions, data_actions in grants:
+        if scope in covering:
+            assert [a for a in actions if _changes_storage(a)] == [], scope
+            assert set(data_actions) <= {
+                "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+                "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+            }, scope
+    assert sorted(plan.outputs["operations_not_granted"]) == sorted(
+        a for a in plan.permissions if _changes_storage(a)
+    )
+
+
+def test_azure_named_resource_groups_get_the_changes_and_the_subscription_only_reads(bundle: str) -> None:
+    plan = run_plan(full_spec("azure", bundle, azure_resource_groups=("prod-rg", "dev-rg")))
+    grants = _azure_grants(plan)
+    at_subscription = [(a, d) for scope, a, d in grants if scope == SUBSCRIPTION]
+    assert at_subscription and all(x.endswith("/read") for actions, _ in at_subscription for x in actions)
+    groups = {scope: actions for scope, actions, _ in grants if "/resourceGroups/" in scope}
+    assert set(groups) == {f"{SUBSCRIPTION}/resourceGroups/prod-rg", f"{SUBSCRIPTION}/resourceGroups/dev-rg"}
+    for actions in groups.values():
+        assert {a for a in plan.permissions if not a.endswith("/read")} == set(actions)
+    assert plan.outputs["operations_not_granted"] == []
+
+
+# -- GCP -----------------------------------------------------------------------------------------------------
+GCP_BUCKET_CHANGES = {
+    "storage.buckets.update",  # retention, versioning, lifecycle, encryption, public access
+    "storage.buckets.setIamPolicy",
+    "storage.buckets.delete",
+    "storage.objects.delete",
+    "storage.objects.update",
+    "storage.objects.setRetention",
+}
+
+
+def _cel_allows(expression: str, resource_name: str) -> bool:
+    """Evaluate the small CEL subset the conditions use (==, startsWith, !, ||, &&) for one resource name."""
+    python = (
+        expression.replace("resource.name", "name")
+        .replace(".startsWith(", ".startswith(")
+        .replace("||", " or ")
+        .replace("&&", " and ")
+        .replace("!(", " not (")
+    )
+    assert set(re.sub(r'"[^"]*"', "", python)) <= set("name.startswith() ornotad=")  # nothing else to eval
+    return bool(eval(python, {"__builtins__": {}}, {"name": resource_name}))
+
+
+def test_gcp_worker_cannot_change_its_own_buckets(bundle: str) -> None:
+    plan = run_plan(full_spec("gcp", bundle))
+    assert {"storage.buckets.update", "storage.buckets.setIamPolicy"} <= set(plan.permissions)
+    roles = {
+        f"{r.name}-mock": r.settings["permissions"]
+        for r in plan.resources
+        if r.type.endswith("IAMCustomRole")
+    }
+    own = [plan.outputs["state_bucket"], plan.outputs["audit_bucket"], "sources-mock"]
+    for member in settings_of(plan, "gcp:projects/iAMMember:IAMMember"):
+        changes = set(roles[member["role"]]) & GCP_BUCKET_CHANGES
+        if not changes:
+            continue
+        expression = member["condition"]["expression"]  # granted only under a condition
+        for bucket in own:
+            for name in (f"projects/_/buckets/{bucket}", f"projects/_/buckets/{bucket}/objects/audit/r.json"):
+                assert not _cel_allows(expression, name), (changes, name)
+        assert _cel_allows(expression, "projects/_/buckets/customer-data")
+        assert _cel_allows(expression, f"projects/_/buckets/{own[1]}-lookalike")
+    # on the audit bucket itself: create objects, nothing else
+    on_audit = settings_of(plan, "gcp:storage/bucketIAMMember:BucketIAMMember", "grant-audit")
+    assert [b["role"] for b in on_audit] == ["roles/storage.objectCreator"]
+
+
+def test_gcp_audit_retention_is_locked_by_default_and_governance_is_the_opt_in(bundle: str) -> None:
+    (audit,) = settings_of(run_plan(full_spec("gcp", bundle)), "gcp:storage/bucket:Bucket", "audit")
+    assert audit["retentionPolicy"]["isLocked"] is True
+    (audit,) = settings_of(
+        run_plan(full_spec("gcp", bundle, audit_lock_mode="governance")), "gcp:storage/bucket:Bucket", "audit"
+    )
+    assert audit["retentionPolicy"]["isLocked"] is False
+
+
+# -- the guard, fed through each cloud's program ---------------------------------------------------------------
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+@pytest.mark.parametrize("wildcard", ["s3:*", "ec2:Describe*"])
+def test_no_program_deploys_a_wildcard(cloud: str, wildcard: str, bundle: str) -> None:
+    spec = replace(make_spec(cloud, bundle), permissions=("ec2:StopInstances", wildcard))
+    with pytest.raises(InfraError, match="refusing wildcard permissions") as caught:
+        run_plan(spec)
+    assert wildcard in str(caught.value)
