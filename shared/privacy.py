@@ -26,40 +26,6 @@ __all__ = [
     "scrub",
 ]
 
-# (kind, pattern). Patterns are deliberately specific: a refusal on an innocent payload is a bug too.
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("aws_access_key_id", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
-    (
-        "aws_secret_access_key",
-        re.compile(r"(?i)aws.{0,24}secret.{0,24}?[\"'=:\s]+[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
-    ),
-    ("azure_client_secret", re.compile(r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")),
-    (
-        "client_secret",
-        re.compile(r"(?i)client[_-]?secret[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9_~.\-+/]{16,}"),
-    ),
-    ("private_key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
-    ("gcp_service_account_json", re.compile(r"\"type\"\s*:\s*\"service_account\"|\"private_key_id\"\s*:")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("bearer_token", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{16,}=*")),
-    (
-        "connection_string_key",
-        re.compile(r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)\s*=\s*[^;\s\"']{8,}"),
-    ),
-    ("sas_signature", re.compile(r"[?&]sig=[A-Za-z0-9%/+=]{20,}")),
-    ("password_assignment", re.compile(r"(?i)\b(?:password|pwd)\s*=\s*[^;\s\"']{4,}")),
-    ("url_with_password", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@\"']+:[^/\s@\"']+@")),
-    ("anthropic_api_key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
-    ("github_token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36}\b")),
-    ("slack_token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-)
-
-# Field names whose values are withheld whatever they look like.
-_SECRET_KEYS = re.compile(
-    r"(?i)(password|passwd|secret|token|private[_-]?key|credential|connection[_-]?string|access[_-]?key"
-    r"|account[_-]?key|sas|api[_-]?key)"
-)
 WITHHELD = "[withheld]"
 
 
@@ -87,50 +53,145 @@ class CredentialInPayloadError(EscherError):
 
 
 def find_credentials(text: str, where: str = "text") -> list[CredentialFinding]:
-    return [CredentialFinding(kind, where) for kind, pattern in _PATTERNS if pattern.search(text)]
+    """The kinds of credential-shaped text in ``text`` (linear in its length; see :mod:`escher.secret_scan`)."""
+    from escher.secret_scan import scan_text
+
+    return [CredentialFinding(kind, where) for kind in dict.fromkeys(s.kind for s in scan_text(text))]
+
+
+_Path = tuple[str | int, ...]
+
+
+@dataclass
+class _Leaves:
+    """Every string of JSON-like data (values, then keys) with its path, gathered without recursion."""
+
+    values: list[tuple[_Path, str]] = field(default_factory=list)
+    keys: list[tuple[_Path, str]] = field(default_factory=list)  # (the dict's path, the key)
+    fields: dict[_Path, None] = field(default_factory=dict)  # secret-named fields that hold something
+
+    @classmethod
+    def of(cls, data: Any) -> _Leaves:
+        from escher.secret_scan import benign_value, secret_key_name
+
+        out = cls()
+        stack: list[tuple[_Path, Any, _Path | None]] = [((), data, None)]
+        while stack:
+            path, value, secret_root = stack.pop()
+            if isinstance(value, str):
+                out.values.append((path, value))
+                if secret_root is not None and not benign_value(value):
+                    out.fields[secret_root] = None
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    key = str(k)
+                    out.keys.append((path, key))
+                    child = (*path, key)
+                    root = secret_root if secret_root is not None else child if secret_key_name(key) else None
+                    stack.append((child, v, root))
+            elif isinstance(value, list | tuple):
+                stack.extend(((*path, i), v, secret_root) for i, v in enumerate(value))
+        return out
+
+    def scan(self) -> tuple[dict[_Path, list[Any]], dict[tuple[_Path, str], list[str]]]:
+        """Spans per value path, and finding kinds per (dict path, key)."""
+        from escher.secret_scan import scan_strings
+
+        strings = [s for _, s in self.values] + [k for _, k in self.keys]
+        by_value: dict[_Path, list[Any]] = {}
+        by_key: dict[tuple[_Path, str], list[str]] = {}
+        n = len(self.values)
+        for i, span in scan_strings(strings):
+            if i < n:
+                by_value.setdefault(self.values[i][0], []).append(span)
+            else:
+                by_key.setdefault(self.keys[i - n], []).append(span.kind)
+        return by_value, by_key
+
+
+def _show(where: str, path: _Path, bad_keys: dict[tuple[_Path, str], list[str]]) -> str:
+    """A JSON path a person can read; a key that is itself credential-shaped is shown as ``<key>``."""
+    out = where
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ".<key>" if (path[:i], part) in bad_keys else f".{part[:64]}"
+    return out
 
 
 def find_credentials_in(data: Any, where: str = "$") -> list[CredentialFinding]:
-    """Every credential-shaped string anywhere in JSON-like data (keys included)."""
-    found: list[CredentialFinding] = []
-    if isinstance(data, str):
-        found.extend(find_credentials(data, where))
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            found.extend(find_credentials(str(key), f"{where}.<key>"))
-            found.extend(find_credentials_in(value, f"{where}.{key}"))
-    elif isinstance(data, list | tuple):
-        for i, value in enumerate(data):
-            found.extend(find_credentials_in(value, f"{where}[{i}]"))
-    return found
+    """Every credential-shaped string anywhere in JSON-like data (keys included), and every secret-named field
+    that holds a value: ``{"password": "hunter2"}`` is refused although ``hunter2`` alone is no shape."""
+    leaves = _Leaves.of(data)
+    by_value, by_key = leaves.scan()
+    found: dict[tuple[str, str], None] = {}
+    for path, spans in by_value.items():
+        for span in spans:
+            found[(span.kind, _show(where, path, by_key))] = None
+    for (path, _key), kinds in by_key.items():
+        for kind in kinds:
+            found[(kind, _show(where, path, by_key) + ".<key>")] = None
+    for path in leaves.fields:
+        found[("secret_field", _show(where, path, by_key))] = None
+    return [CredentialFinding(kind, at) for kind, at in found]
+
+
+def _withhold(text: str, spans: list[Any]) -> str:
+    """A short value, or one holding a key block, goes whole; a long text (a log line) loses only the spans."""
+    if len(text) <= 256 or any(s.whole for s in spans):
+        return WITHHELD
+    out, pos = [], 0
+    for span in sorted(spans, key=lambda s: s.start):
+        if span.end <= pos:
+            continue
+        out.append(text[pos : max(pos, span.start)])
+        out.append(WITHHELD)
+        pos = span.end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def scrub(data: Any, where: str = "$") -> tuple[Any, list[CredentialFinding]]:
     """A copy of ``data`` with every credential-shaped string, and every secret-named field, withheld."""
+    leaves = _Leaves.of(data)
+    by_value, by_key = leaves.scan()
     withheld: list[CredentialFinding] = []
 
-    def walk(value: Any, path: str, key: str | None) -> Any:
-        if key is not None and _SECRET_KEYS.search(key) and value not in (None, "", [], {}):
-            withheld.append(CredentialFinding("secret_field", path))
+    def walk(value: Any, path: _Path) -> Any:
+        if path in leaves.fields:
+            withheld.append(CredentialFinding("secret_field", _show(where, path, by_key)))
             return WITHHELD
         if isinstance(value, str):
-            hits = find_credentials(value, path)
-            if hits:
-                withheld.extend(hits)
-                return WITHHELD
-            return value
+            spans = by_value.get(path)
+            if not spans:
+                return value
+            withheld.extend(
+                CredentialFinding(k, _show(where, path, by_key)) for k in dict.fromkeys(s.kind for s in spans)
+            )
+            return _withhold(value, spans)
         if isinstance(value, dict):
-            return {
-                k: walk(v, f"{path}.{k}", str(k)) for k, v in value.items() if not find_credentials(str(k))
-            }
+            kept = {}
+            for k, v in value.items():
+                if (path, str(k)) in by_key:
+                    withheld.extend(
+                        CredentialFinding(kind, _show(where, path, by_key) + ".<key>")
+                        for kind in by_key[(path, str(k))]
+                    )
+                    continue
+                kept[k] = walk(v, (*path, str(k)))
+            return kept
         if isinstance(value, list | tuple):
-            return [walk(v, f"{path}[{i}]", None) for i, v in enumerate(value)]
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
         return value
 
-    return walk(data, where, None), withheld
+    return walk(data, ()), withheld
 
 
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+# Bounded repeats: an unbounded local part made a long dotted string quadratic.
+_EMAIL = re.compile(
+    r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"
+)
 _ARN_PRINCIPAL = re.compile(
     r"(arn:aws[a-z-]*:(?:iam|sts)::\d{12}:(?:user|assumed-role/[^/\s\"']+))/([^\s\"',]+)"
 )

@@ -18,14 +18,30 @@ app = sub_app("The stateless brain: serve it, read its API and its playbook libr
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
+    allow_host: list[str] = typer.Option(
+        [], "--allow-host", help="Another Host name clients use (repeatable); loopback names always work."
+    ),
 ) -> None:
-    """Serve the brain (ASGI, uvicorn). Set ANTHROPIC_API_KEY to answer with Claude; else rules only."""
+    """Serve the brain (ASGI, uvicorn). Set ANTHROPIC_API_KEY to answer with Claude; else rules only.
+
+    Every endpoint but /v1/health needs the bearer token: ESCHER_BRAIN_TOKEN or [brain] token, else the one
+    kept in the data dir (made on first start, mode 0600) and printed here. Clients on this machine find it."""
     import logging
 
+    from escher.assist.token import server_token
     from escher.brain.server import serve as run
+    from escher.config import load_settings, resolve_paths
 
+    paths = resolve_paths()
+    token, source, path = server_token(load_settings(paths).brain.token, paths.data_dir)
+    if source == "config":
+        typer.echo("brain token: from ESCHER_BRAIN_TOKEN / [brain] token")
+    else:
+        made = "new, saved to" if source == "generated" else "from"
+        typer.echo(f"brain token ({made} {path}, mode 0600): {token}")
+        typer.echo("  clients on this machine read it from there; elsewhere set ESCHER_BRAIN_TOKEN to it")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(host=host, port=port)
+    run(host=host, port=port, token=token, allowed_hosts=tuple(allow_host))
 
 
 @app.command("openapi")

@@ -14,6 +14,7 @@ answer. A question that itself contains a credential is refused before anything 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -83,20 +84,30 @@ class Brain(Protocol):
 
 
 class HttpBrain:
-    """The brain over HTTP (self-hosted or Escher's), with ``httpx2``."""
+    """The brain over HTTP (self-hosted or Escher's), with ``httpx2``.
 
-    def __init__(self, url: str, *, timeout: float = 30.0, transport: Any = None) -> None:
+    Every request carries ``Authorization: Bearer <token>``: ``token``, else ``ESCHER_BRAIN_TOKEN`` (the
+    factory passes ``[brain] token``, or the local brain's token file for a loopback URL)."""
+
+    def __init__(
+        self, url: str, *, timeout: float = 30.0, transport: Any = None, token: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.name = self.url
         self.timeout = timeout
         self._transport = transport
+        self._token = token if token is not None else os.environ.get("ESCHER_BRAIN_TOKEN") or None
+
+    def __repr__(self) -> str:  # never the token
+        return f"HttpBrain({self.url!r})"
 
     def _post(self, path: str, body: Any) -> Any:
         import httpx2
 
         try:
+            headers = {"authorization": f"Bearer {self._token}"} if self._token else {}
             with httpx2.Client(timeout=self.timeout, transport=self._transport) as client:
-                resp = client.post(f"{self.url}{path}", json=body)
+                resp = client.post(f"{self.url}{path}", json=body, headers=headers)
         except httpx2.TransportError as exc:
             raise BrainUnavailableError(f"the brain at {self.url} cannot be reached ({type(exc).__name__})",
                                         hint="check [brain] url in the config or ESCHER_BRAIN_URL") from None  # fmt: skip
@@ -106,7 +117,13 @@ class HttpBrain:
             raise BrainError(f"the brain answered HTTP {resp.status_code} with a body that is not JSON",
                              hint="is the URL an Escher brain? 'escher brain serve' starts one", status=resp.status_code) from None  # fmt: skip
         if resp.status_code != 200:
-            raise BrainError(str(data.get("message", f"HTTP {resp.status_code}")), hint=data.get("hint"),
+            if not isinstance(data, dict):
+                data = {}
+            hint = data.get("hint")
+            if resp.status_code == 401:
+                hint = ("set ESCHER_BRAIN_TOKEN or [brain] token to the token `escher brain serve` printed"
+                        if not self._token else "the brain has another token: copy the one `escher brain serve` printed")  # fmt: skip
+            raise BrainError(str(data.get("message", f"HTTP {resp.status_code}")), hint=hint,
                              status=resp.status_code, error=str(data.get("error", "")))  # fmt: skip
         return data
 
@@ -187,7 +204,7 @@ def _outbound(payload: Any) -> tuple[Any, Pseudonymizer, int]:
     leftover = find_credentials_in(out)
     if leftover:  # scrub and the server use the same patterns: this is a bug, never send
         raise CredentialInPayloadError(leftover)
-    return out, names, len(withheld)
+    return out, names, len({f.where for f in withheld})  # values, not kinds: one value may show several
 
 
 class Assistant:

@@ -34,6 +34,22 @@ def _open_store(settings: Settings, paths: Paths, stack: ExitStack) -> Any:
     return store
 
 
+def _token(settings: Settings, paths: Paths, url: str) -> str | None:
+    """``[brain] token`` / ``ESCHER_BRAIN_TOKEN``; for a brain on this machine, the token file it wrote. The
+    file is never sent to a brain elsewhere."""
+    if settings.brain.token:
+        return settings.brain.token
+    from urllib.parse import urlsplit
+
+    from escher.assist.token import read_token_file
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None
+    return read_token_file(paths.data_dir) if host in ("127.0.0.1", "localhost", "::1") else None
+
+
 def open_assistant(
     settings: Settings,
     paths: Paths,
@@ -61,6 +77,10 @@ def open_assistant(
     if alerts is not None:
         sources.append(alerts)
     url = brain_url or settings.brain.url
-    brain = HttpBrain(url, timeout=settings.brain.timeout_seconds) if url else None
+    brain = (
+        HttpBrain(url, timeout=settings.brain.timeout_seconds, token=_token(settings, paths, url))
+        if url
+        else None
+    )
     clouds = [c for c in ("aws", "azure", "gcp") if getattr(settings, c).enabled]
     return Assistant(sources, brain, history=history, clouds=clouds)

@@ -3,6 +3,7 @@ estate seeded in moto and read by a real ``escher scan`` (``estate``)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -40,7 +41,9 @@ class RunningBrain:
     def __init__(self, service: BrainService) -> None:
         import uvicorn
 
-        self.recorder = Recorder(create_app(service))
+        app = create_app(service)
+        self.token: str = app.token  # the clients in these tests find it in ESCHER_BRAIN_TOKEN
+        self.recorder = Recorder(app)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.server = uvicorn.Server(uvicorn.Config(self.recorder, log_level="warning", lifespan="off"))
@@ -52,6 +55,8 @@ class RunningBrain:
         return f"http://{host}:{port}"
 
     def __enter__(self) -> RunningBrain:
+        self._saved_token = os.environ.get("ESCHER_BRAIN_TOKEN")
+        os.environ["ESCHER_BRAIN_TOKEN"] = self.token
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -64,6 +69,10 @@ class RunningBrain:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+        if self._saved_token is None:
+            os.environ.pop("ESCHER_BRAIN_TOKEN", None)
+        else:
+            os.environ["ESCHER_BRAIN_TOKEN"] = self._saved_token
 
 
 @pytest.fixture

@@ -81,7 +81,12 @@ def test_the_server_refuses_a_credential_and_does_not_log_it(
     caplog.set_level(logging.DEBUG)
     for secret in canaries.ALL:
         body = {"query": "list vms", "context": [{"id": "i-1", "tags": {"x": secret}}]}
-        resp = httpx2.post(f"{rules_brain.url}/v1/ask", json=body, timeout=10)
+        resp = httpx2.post(
+            f"{rules_brain.url}/v1/ask",
+            json=body,
+            timeout=10,
+            headers={"authorization": f"Bearer {rules_brain.token}"},
+        )
         assert resp.status_code == 422
         assert resp.json()["error"] == "CredentialInPayloadError"
         assert canaries.leaked(resp.text) == []

@@ -20,6 +20,10 @@ from tests.functional.brain.conftest import RunningBrain
 REPO = Path(__file__).resolve().parents[3]
 
 
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
 def ask_body(tag: str, n: int = 3) -> dict[str, Any]:
     ctx = [{"id": f"i-{tag}{i:04d}", "cloud": "aws", "region": "us-east-1", "resource_type": "aws.ec2.instance",
             "state": "running", "tags": {"env": "dev"}} for i in range(n)]  # fmt: skip
@@ -28,7 +32,12 @@ def ask_body(tag: str, n: int = 3) -> dict[str, Any]:
 
 def test_concurrent_requests_do_not_see_each_other(rules_brain: RunningBrain) -> None:
     def one(k: int) -> tuple[int, list[str]]:
-        resp = httpx2.post(f"{rules_brain.url}/v1/ask", json=ask_body(f"{k:04x}", 2 + k % 3), timeout=20)
+        resp = httpx2.post(
+            f"{rules_brain.url}/v1/ask",
+            json=ask_body(f"{k:04x}", 2 + k % 3),
+            timeout=20,
+            headers=auth(rules_brain.token),
+        )
         assert resp.status_code == 200
         return k, resp.json()["resource_ids"]
 
@@ -39,10 +48,10 @@ def test_concurrent_requests_do_not_see_each_other(rules_brain: RunningBrain) ->
 
 
 def test_identical_requests_are_independent(rules_brain: RunningBrain) -> None:
-    url = f"{rules_brain.url}/v1/ask"
-    first = httpx2.post(url, json=ask_body("aaaa"), timeout=10).json()
-    other = httpx2.post(url, json={"query": "list running dev instances"}, timeout=10).json()
-    again = httpx2.post(url, json=ask_body("aaaa"), timeout=10).json()
+    url, h = f"{rules_brain.url}/v1/ask", auth(rules_brain.token)
+    first = httpx2.post(url, json=ask_body("aaaa"), timeout=10, headers=h).json()
+    other = httpx2.post(url, json={"query": "list running dev instances"}, timeout=10, headers=h).json()
+    again = httpx2.post(url, json=ask_body("aaaa"), timeout=10, headers=h).json()
     assert first == again
     assert other["resource_ids"] == []  # the previous request's estate is not remembered
 
@@ -91,7 +100,9 @@ def test_the_server_runs_with_a_read_only_home_and_data_dir_and_writes_nothing(t
     port = _free_port()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "ESCHER_DATA_DIR": str(data),
            "ESCHER_CONFIG_DIR": str(home / "config"), "XDG_CACHE_HOME": str(home / "cache"),
-           "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO)}  # fmt: skip
+           "TMPDIR": str(cwd), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO),
+           "ESCHER_BRAIN_TOKEN": "stateless-test-token"}  # fmt: skip
+    h = auth("stateless-test-token")
     # As root, permissions do not stop writes, so the server also runs under an audit hook that refuses (and
     # reports) any file opened for writing and any directory or file created, renamed or removed.
     proc = subprocess.Popen(
@@ -111,13 +122,19 @@ def test_the_server_runs_with_a_read_only_home_and_data_dir_and_writes_nothing(t
                 out = proc.stdout.read().decode() if proc.stdout else ""
                 pytest.fail(f"brain did not start: {out[-2000:]}")
             time.sleep(0.1)
-        assert httpx2.post(f"{url}/v1/ask", json=ask_body("ro"), timeout=10).status_code == 200
+        assert httpx2.post(f"{url}/v1/ask", json=ask_body("ro"), timeout=10, headers=h).status_code == 200
         event = {"event_id": "e1", "event_type": "storage_bucket_public", "severity": "HIGH", "cloud_provider": "aws",
                  "account_id": "123456789012", "region": "us-east-1", "timestamp": "2025-01-01T00:00:00Z",
                  "resource": {"type": "AWS::S3::Bucket", "id": "b1", "name": "b1"}}  # fmt: skip
-        assert httpx2.post(f"{url}/v1/events/analyze", json={"event": event}, timeout=10).status_code == 200
         assert (
-            httpx2.post(f"{url}/v1/reports/summarize", json={"findings": []}, timeout=10).status_code == 200
+            httpx2.post(f"{url}/v1/events/analyze", json={"event": event}, timeout=10, headers=h).status_code
+            == 200
+        )
+        assert (
+            httpx2.post(
+                f"{url}/v1/reports/summarize", json={"findings": []}, timeout=10, headers=h
+            ).status_code
+            == 200
         )
     finally:
         proc.terminate()

@@ -21,10 +21,10 @@ from tests.unit.brain import canaries
         (canaries.SERVICE_ACCOUNT, "gcp_service_account_json"),
         (canaries.BEARER, "bearer_token"),
         (canaries.JWT, "jwt"),
-        (canaries.CONNECTION_STRING, "connection_string_key"),
+        (canaries.CONNECTION_STRING, "azure_storage_connection_string"),
         (canaries.DB_URL, "url_with_password"),
-        ("client_secret: FAKEsecretFAKEsecret12", "client_secret"),
-        ("https://a.blob.core.windows.net/c?sv=2020&sig=FAKEsigFAKEsigFAKEsig0000", "sas_signature"),
+        ("client_secret: FAKEsecretFAKEsecret12", "key_value_secret"),
+        ("https://a.blob.core.windows.net/c?sv=2020&sig=FAKEsigFAKEsigFAKEsig0000", "sas_token"),
     ],
 )
 def test_each_credential_shape_is_found(text: str, kind: str) -> None:
@@ -57,7 +57,9 @@ def test_scrub_withholds_credentials_and_secret_named_fields() -> None:
         "tags": {"env": "dev", "db_password": "[withheld]", "note": "[withheld]"},
         "text": "[withheld]",
     }
-    assert len(withheld) == 3
+    assert (
+        len({f.where for f in withheld}) == 3
+    )  # one value may show several kinds (a JWT is high-entropy too)
     assert canaries.leaked(json.dumps(clean)) == []
 
 
