@@ -120,6 +120,21 @@ class Pipeline:
         received = received_at or self.clock()
         try:
             event = normalize(payload, received_at=received)
+        except _NORMALIZER_BUGS as exc:
+            # normalize is pure: whatever it raises, it raises on every delivery of this payload, so retrying is
+            # pointless; the payload is parked with the error (a bug to fix in its normalizer), never lost
+            bug = PermanentEventError(
+                f"the normalizer failed on this event ({type(exc).__name__}: {exc})"[:1000],
+                hint="a bug in Escher's normalizer: report it with the dead letter",
+            )
+            return self.dead_letter(
+                payload,
+                bug,
+                source=source,
+                attempts=attempts,
+                received_at=received,
+                event_id=_delivery_id(payload),
+            )
         except NormalizationError as exc:
             return self.dead_letter(
                 payload,
@@ -146,9 +161,8 @@ class Pipeline:
         received_at: datetime | None = None,
         event_id: str | None = None,
     ) -> PipelineResult:
-        """Park ``payload`` with the reason. Raises DeadLetterError when even that fails (the platform retries)."""
-        if isinstance(payload, bytes | bytearray):
-            payload = payload.decode("utf-8", errors="replace")
+        """Park ``payload`` with the reason. Raises DeadLetterError when even that fails (the platform retries).
+        Any payload can be parked: the letter keeps what is not JSON as base64 (``escher.pipeline.deadletter``)."""
         letter = DeadLetter(
             reason=getattr(error, "message", str(error)),
             error=type(error).__name__,
@@ -372,6 +386,10 @@ class Pipeline:
             self.fault(name)
 
 
+# what a pure function raises on input it did not expect (NormalizationError is the expected one)
+_NORMALIZER_BUGS = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError, UnicodeError)
+
+
 def _incident_key(claim: Claim) -> str:
     """Stable per (event, operation): the engine's plan id (its idempotency keys) and the audit record's id."""
     return hashlib.sha256(claim.key.encode()).hexdigest()[:32]
@@ -388,7 +406,8 @@ def _run_command(target: RemediationTarget | None) -> str | None:
 def _delivery_id(payload: Any) -> str | None:
     """The provider's id of a delivery Escher could not read, when it is visible (for the dead letter)."""
     if isinstance(payload, dict):
-        for found in (payload.get("id"), (payload.get("message") or {}).get("messageId")):
+        message = payload.get("message")
+        for found in (payload.get("id"), message.get("messageId") if isinstance(message, dict) else None):
             if isinstance(found, str) and found:
                 return found
     return None

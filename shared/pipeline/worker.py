@@ -6,18 +6,22 @@
   redriven: either way the original event comes out.
 
 Transient failures raise (the platform retries; the markers make that safe); permanent ones are dead-lettered
-by the pipeline and answered as handled, so the platform does not retry what can never succeed.
+by the pipeline and answered as handled, so the platform does not retry what can never succeed. A delivery that is
+not plain JSON within :mod:`escher.pipeline.payloads`' limits (deep nesting, huge integers, lone surrogates, NaN,
+over 1 MiB, not UTF-8) is one of those: it is parked with the reason before anything reads it. Only a failure to
+park it raises (:class:`~escher.pipeline.errors.DeadLetterError`), so the platform retries exactly that delivery.
 """
 
 from __future__ import annotations
 
-import json
+import base64
 from collections.abc import Mapping
 from typing import Any
 
+from escher.pipeline import payloads
 from escher.pipeline.errors import PermanentEventError
 
-__all__ = ["handle_event", "handle_job", "unwrap_redrive"]
+__all__ = ["delivery_count", "handle_event", "handle_job", "unwrap_redrive"]
 
 
 def handle_event(
@@ -30,8 +34,18 @@ def handle_event(
 ) -> dict[str, Any]:
     from escher.pipeline.runtime import build_pipeline
 
-    result = build_pipeline(worker, env).handle(payload, source=source, attempts=attempts)
-    return result.to_dict()
+    pipeline = build_pipeline(worker, env)
+    try:
+        event = payloads.parse_json(payload) if isinstance(payload, str | bytes | bytearray) else payload
+        payloads.check(event)
+    except PermanentEventError as exc:
+        from escher.pipeline.core import _delivery_id
+
+        found = pipeline.dead_letter(
+            payload, exc, source=source, attempts=attempts, event_id=_delivery_id(payload)
+        )
+        return found.to_dict()
+    return pipeline.handle(event, source=source, attempts=attempts).to_dict()
 
 
 def handle_job(
@@ -41,9 +55,10 @@ def handle_job(
     from escher.pipeline.runtime import build_pipeline
 
     try:
+        payloads.check(request)
         return run_job(worker, request, env)
     except PermanentEventError as exc:
-        return build_pipeline(worker, env).dead_letter(dict(request), exc, source="schedule").to_dict()
+        return build_pipeline(worker, env).dead_letter(request, exc, source="schedule").to_dict()
 
 
 def unwrap_redrive(body: str | bytes | Mapping[str, Any]) -> Any:
@@ -51,9 +66,25 @@ def unwrap_redrive(body: str | bytes | Mapping[str, Any]) -> Any:
     data: Any = body
     if isinstance(body, str | bytes):
         try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return body  # not JSON: the pipeline dead-letters it with the reason
+            data = payloads.parse_json(body)
+        except PermanentEventError:
+            return body  # handle_event dead-letters it with the reason
     if isinstance(data, dict) and {"reason", "error", "payload", "source"} <= set(data):
+        if data.get("payload_encoding") == "base64":  # a letter of ours that could not hold it as JSON
+            try:
+                return base64.b64decode(data["payload"], validate=True)
+            except (ValueError, TypeError):
+                return data
         return data["payload"]
     return data
+
+
+def delivery_count(value: Any) -> int | None:
+    """A platform's delivery count (SQS ApproximateReceiveCount, Pub/Sub deliveryAttempt) when it is one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value < 1 << 31 else None
+    if isinstance(value, str) and value.isdecimal() and len(value) < 10:
+        return int(value)
+    return None

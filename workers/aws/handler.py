@@ -2,7 +2,13 @@
 
 - EventBridge events (CloudTrail API calls, service events) -> the pipeline;
 - EventBridge Scheduler ``{"job": ...}`` -> a scheduled job;
-- SQS records (redrive of the dead-letter queue) -> the pipeline, failures reported per message.
+- SQS records (redrive of the dead-letter queue) -> the pipeline, through powertools' batch utility: a partial
+  batch response (the event source mapping needs ``FunctionResponseTypes: ["ReportBatchItemFailures"]``).
+
+A delivery that cannot be handled (not JSON, nested too deep, a huge integer, a lone surrogate, wrong types, too
+big) is dead-lettered with the reason and answered as handled. Only a transient failure (state storage down, the
+event in progress elsewhere) or a dead letter that could not be written fails: the whole invocation for an
+EventBridge event (Lambda retries, then its on-failure queue), that one message for SQS (redelivered alone).
 """
 
 from __future__ import annotations
@@ -12,46 +18,61 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from escher.pipeline.errors import PermanentEventError
+
 WORKER = "aws"
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
     from escher.workers.aws import _tools
 
     log, metrics = _tools.logger(), _tools.metrics()
     log.append_keys(request_id=getattr(context, "aws_request_id", None))
     try:
+        if not isinstance(event, dict):  # a direct invoke may send any JSON value
+            return _eventbridge(event, log, metrics)
         if "job" in event:
             return _job(event, log, metrics)
         records = event.get("Records")
-        if isinstance(records, list):
-            if records and all(r.get("EventSource") == "aws:sns" for r in records if isinstance(r, dict)):
+        if (
+            isinstance(records, list) and records
+        ):  # (an empty list holds nothing to handle: dead-lettered below)
+            if all(r.get("EventSource") == "aws:sns" for r in records if isinstance(r, dict)):
                 return _sns(records, log, metrics)  # a topic subscribed to the function directly (Budgets)
-            return _sqs(records, log, metrics)
+            return _sqs(event, context, log, metrics)
         return _eventbridge(event, log, metrics)
     finally:
         metrics.flush_metrics()
 
 
-def _eventbridge(event: dict[str, Any], log: Any, metrics: Any) -> dict[str, Any]:
+def _eventbridge(event: Any, log: Any, metrics: Any) -> dict[str, Any]:
     from pydantic import ValidationError
 
+    from escher.pipeline import payloads
+    from escher.pipeline.errors import PermanentEventError
     from escher.pipeline.worker import handle_event
     from escher.workers.aws import _tools
 
     try:
+        payloads.check(event)  # before the parser: pydantic recurses, and quotes what it cannot read
+        if not isinstance(event, dict):
+            raise PermanentEventError(
+                f"the event is a JSON {type(event).__name__}, not an EventBridge event object",
+                hint="send the event as delivered",
+            )
         _tools.parse(event)
-    except ValidationError as exc:
+    except (ValidationError, PermanentEventError) as exc:
         from escher.pipeline.runtime import build_pipeline
 
-        result = build_pipeline(WORKER).dead_letter(event, _invalid(exc), source="eventbridge").to_dict()
+        reason = _invalid(exc) if isinstance(exc, ValidationError) else exc
+        result = build_pipeline(WORKER).dead_letter(event, reason, source="eventbridge").to_dict()
     else:
         result = handle_event(WORKER, event, source="eventbridge")
     _record(result, log, metrics)
     return result
 
 
-def _invalid(exc: ValidationError) -> Exception:
+def _invalid(exc: ValidationError) -> PermanentEventError:
     from escher.pipeline.errors import PermanentEventError
 
     first = exc.errors()[0]
@@ -70,25 +91,49 @@ def _job(event: dict[str, Any], log: Any, metrics: Any) -> dict[str, Any]:
     return result
 
 
-def _sqs(records: list[dict[str, Any]], log: Any, metrics: Any) -> dict[str, Any]:
+def _sqs(event: dict[str, Any], context: Any, log: Any, metrics: Any) -> dict[str, Any]:
+    """Each message on its own: a bad one is dead-lettered (and deleted from the queue as handled); one whose
+    handling failed for a reason that may pass (or whose dead letter could not be written) is reported in
+    ``batchItemFailures``, so SQS redelivers it alone and the rest of the batch is done."""
+    from escher.lazy import require
     from escher.pipeline.errors import PipelineError
-    from escher.pipeline.worker import handle_event, unwrap_redrive
+    from escher.pipeline.worker import delivery_count, handle_event, unwrap_redrive
 
-    failures = []
-    for record in records:
-        attempts = int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
+    batch = require("aws_lambda_powertools.utilities.batch", "workers")
+
+    def record_handler(record: Any) -> None:
+        message = record.raw_event
+        fields = message if isinstance(message, dict) else {}
+        attributes = fields.get("attributes")
+        count = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
+        body = fields.get("body")
         try:
-            result = handle_event(
-                WORKER, unwrap_redrive(record.get("body", "")), source="sqs", attempts=attempts
-            )
-        except PipelineError as exc:  # transient (in progress, state store down): SQS redelivers this one
+            if isinstance(body, str):
+                result = handle_event(
+                    WORKER, unwrap_redrive(body), source="sqs", attempts=delivery_count(count)
+                )
+            else:  # SQS bodies are strings: this is not an SQS message
+                from escher.pipeline.errors import PermanentEventError
+                from escher.pipeline.runtime import build_pipeline
+
+                problem = PermanentEventError(
+                    f"the SQS record's body is {type(body).__name__}, not a string",
+                    hint="send SQS records as Lambda delivers them",
+                )
+                result = build_pipeline(WORKER).dead_letter(message, problem, source="sqs").to_dict()
+        except PipelineError as exc:  # transient, or no dead letter written: SQS redelivers this one
             log.warning(
-                "redelivery deferred", extra={"message_id": record.get("messageId"), "reason": exc.message}
+                "redelivery deferred", extra={"message_id": fields.get("messageId"), "reason": exc.message}
             )
-            failures.append({"itemIdentifier": record["messageId"]})
-            continue
+            raise
         _record(result, log, metrics)
-    return {"batchItemFailures": failures}
+
+    # all messages failing is answered per message too (not by raising), so each is redelivered on its own
+    processor = batch.BatchProcessor(event_type=batch.EventType.SQS, raise_on_entire_batch_failure=False)
+    response: dict[str, Any] = batch.process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return response
 
 
 def _sns(records: list[dict[str, Any]], log: Any, metrics: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -40,7 +39,9 @@ def event_grid_dict(
 
 
 def on_event_grid(event: dict[str, Any]) -> dict[str, Any]:
-    """Transient failures raise: Event Grid retries (up to 24 h), then dead-letters to its blob container."""
+    """Bad input is dead-lettered with the reason (and answered as handled); only transient failures, or a dead
+    letter that could not be written, raise: Event Grid retries (up to 24 h), then dead-letters to its blob
+    container."""
     from escher.pipeline.worker import handle_event
 
     return handle_event(WORKER, event, source="eventgrid")
@@ -117,15 +118,13 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def on_action_group(body: bytes) -> tuple[int, dict[str, Any]]:
-    """Azure Monitor action-group webhook (common alert schema). 5xx makes the action group retry."""
+    """Azure Monitor action-group webhook (common alert schema). A body that cannot be handled is dead-lettered
+    with the reason and answered 200 (parked); 5xx (a transient failure, or no dead letter written) makes the
+    action group retry."""
     from escher.pipeline.worker import handle_event
 
-    try:
-        payload: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = body  # not JSON: the pipeline dead-letters it with the reason, and answers 200 (parked)
-    try:
-        result = handle_event(WORKER, payload, source="action_group")
+    try:  # the raw body: handle_event reads it within the limits, or parks it as delivered
+        result = handle_event(WORKER, bytes(body), source="action_group")
     except PipelineError as exc:
         return 503, exc.to_dict()
     return 200, result

@@ -4,8 +4,9 @@
     functions-framework --source workers/gcp/main.py --target on_schedule --signature-type http
 
 Errors that may pass with time raise, so the framework answers 500 and Pub/Sub redelivers (then, with a
-dead-letter policy, moves the message to the dead-letter topic); events that can never be handled are published
-to ``ESCHER_DEAD_LETTER_URL`` by the pipeline with the reason, and acknowledged.
+dead-letter policy, moves the message to the dead-letter topic); events that can never be handled (bad shape, not
+JSON, nested too deep, huge integers, lone surrogates, too big) are published to ``ESCHER_DEAD_LETTER_URL`` by the
+pipeline with the reason, and acknowledged. A dead letter that cannot be written raises (500: redelivered).
 """
 
 from __future__ import annotations
@@ -18,22 +19,26 @@ WORKER = "gcp"
 
 def on_pubsub(cloud_event: Any) -> None:
     """A Pub/Sub message as a CloudEvent (Eventarc, or a push subscription converted by the framework)."""
-    from escher.pipeline.worker import handle_event
+    from escher.pipeline.worker import delivery_count, handle_event
 
     payload = {**cloud_event.get_attributes(), "data": cloud_event.get_data()}
     data = payload["data"] if isinstance(payload["data"], dict) else {}
-    attempts = data.get("deliveryAttempt") if isinstance(data.get("deliveryAttempt"), int) else None
-    handle_event(WORKER, payload, source="pubsub", attempts=attempts)
+    handle_event(WORKER, payload, source="pubsub", attempts=delivery_count(data.get("deliveryAttempt")))
 
 
 def on_schedule(request: Any) -> tuple[str, int, dict[str, str]]:
     """Cloud Scheduler's HTTP call: ``{"job": "daily_scan"}``; a Pub/Sub push envelope is accepted too."""
+    from escher.pipeline import payloads
+    from escher.pipeline.errors import PermanentEventError
     from escher.pipeline.worker import handle_event, handle_job
 
-    body = request.get_json(silent=True)
+    raw = request.get_data()  # not get_json(): Flask's parser raises RecursionError on deep nesting
+    try:
+        body = payloads.parse_json(raw)
+    except PermanentEventError:
+        body = None  # handle_event parks the raw body with the reason
     if isinstance(body, dict) and "job" in body:
         result = handle_job(WORKER, body)
     else:
-        raw = body if body is not None else request.get_data()
         result = handle_event(WORKER, raw, source="http")
     return json.dumps(result, default=str), 200, {"Content-Type": "application/json"}
