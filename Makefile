@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit functional bench clean emulators
+.PHONY: demo test lint typecheck unit functional bench fuzz clean emulators
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,12 @@ functional: $(VENV)/.installed-dev emulators
 
 bench: $(VENV)/.installed-dev emulators
 	$(BIN)/python -m bench
+
+## fuzz: 100,000 malformed deliveries per worker (FUZZ_ARGS="--count 1000 aws" for fewer); fails on any exception,
+## cloud call or delivery not dead-lettered with a reason.
+FUZZ_ARGS ?=
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.fuzz_workers $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache
