@@ -1,4 +1,10 @@
-"""The shared flow of ``escher ops run`` and ``escher templates run``: plan, show, gate, ask, execute, show."""
+"""The shared flow of ``escher ops run``, ``fix``, ``templates run`` and ``approvals run``: plan, show, gate, ask,
+execute, show.
+
+A step the gate holds for approval never runs here on ``--yes`` or a "y": an approval request is made (exit 5)
+and the message says who approves it and how it then runs. ``--approve "reason"`` (single-operator mode) is the
+person's own recorded approval, and answers the confirmation too.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from escher.cli._render import console, emit, state
+
+APPROVE_HELP = (
+    "Approve a step that needs approval yourself, with this reason (single-operator mode only: recorded in the "
+    "audit ledger as a self-approval). --yes never approves."
+)
 
 if TYPE_CHECKING:
     from escher.ops.engine import Engine, Plan, RunResult
@@ -77,6 +88,8 @@ def run_flow(
     yes: bool,
     template: Template | None = None,
 ) -> None:
+    from rich.markup import escape
+
     from escher.policy.gate import plan_targets
 
     as_json = state(ctx).json
@@ -90,9 +103,10 @@ def run_flow(
         result = engine.execute(plan)  # re-checks each target and records the no-ops
         emit(ctx, {"plan": plan.to_dict(), "result": result.to_dict()}, lambda: render_result(result))
         raise typer.Exit(0 if result.ok else 1)
-    decision = rt.gate(template).decide(plan)
+    gate = rt.gate(template)
+    decision = gate.decide(plan)
     if not decision.allowed:
-        if decision.needs_approval and template is None:
+        if decision.needs_approval and template is None and rt.approval_id is None:
             req = rt.approvals.request(
                 plan.operation.id,
                 plan_targets(plan),
@@ -103,24 +117,35 @@ def run_flow(
             data = {
                 "plan": plan.to_dict(),
                 "executed": False,
+                "needs_approval": decision.reason,
                 "approval_request": req.model_dump(mode="json"),
+                "next_step": gate.next_step(req.request_id),
             }
             emit(
                 ctx,
                 data,
                 lambda: console().print(
-                    f"[yellow]{decision.reason}.[/] Approval request [bold]{req.request_id}[/] created; "
-                    f"a manager runs 'escher approvals approve {req.request_id}', then run this command again."
+                    f"[yellow]Not executed: {escape(decision.reason)}.[/]\nApproval request "
+                    f"[bold]{req.request_id}[/] created: {escape(gate.next_step(req.request_id))}."
                 ),
             )
             raise typer.Exit(5)
+        hint = (
+            f"change the run to fit the template (see 'escher templates list'), or run {plan.operation.id} "
+            "with 'escher ops run' to ask for an approval instead"
+            if template is not None
+            else ""
+        )
         emit(
             ctx,
-            {"plan": plan.to_dict(), "executed": False, "refused": decision.reason},
-            lambda: console().print(f"[bold red]Refused:[/] {decision.reason}"),
+            {"plan": plan.to_dict(), "executed": False, "refused": decision.reason, "next_step": hint},
+            lambda: console().print(
+                f"[bold red]Refused:[/] {escape(decision.reason)}"
+                + (f"\n[yellow]{escape(hint)}[/]" if hint else "")
+            ),
         )
         raise typer.Exit(4)
-    if not yes:
+    if not yes and rt.self_approval is None:
         if not sys.stdin.isatty():
             emit(
                 ctx,

@@ -21,6 +21,13 @@ BRAIN_URL = typer.Option(
     None, "--brain-url", envvar="ESCHER_BRAIN_URL", help="The brain to ask (overrides [brain] url)."
 )
 SAVE = typer.Option(False, "--save", help="Save a playbook answer to your playbooks without asking.")
+APPROVE = typer.Option(
+    None,
+    "--approve",
+    metavar="REASON",
+    help="Approve the plan's steps that need approval yourself, with this reason (single-operator mode only; "
+    "recorded in the audit ledger as a self-approval). --yes never approves.",
+)
 
 
 def render_answer(answer: Answer) -> None:
@@ -94,7 +101,7 @@ def _exit_code(outcomes: list[StepOutcome]) -> int:
 
 def handle(
     ctx: typer.Context, assistant: Assistant, query: str, *, conversation_id: str | None, dry_run: bool, yes: bool,
-    local: bool, save: bool, interactive: bool,
+    local: bool, save: bool, interactive: bool, approve: str | None = None,
 ) -> tuple[Answer, int]:  # fmt: skip
     """One exchange: ask, show, and for a plan: confirm and run through the engine."""
     answer = assistant.ask(query, conversation_id=conversation_id, local_only=local)
@@ -108,7 +115,9 @@ def handle(
 
         if not as_json:
             render_answer(answer)
-        outcomes = run_steps(open_runtime(), response.steps, can_confirm=interactive and not as_json, yes=yes,
+        rt = open_runtime()
+        rt.self_approval = approve
+        outcomes = run_steps(rt, response.steps, can_confirm=interactive and not as_json, yes=yes,
                              confirm=lambda q: typer.confirm(q, default=False))  # fmt: skip
         data["execution"] = [o.to_dict() for o in outcomes]
         if as_json:
@@ -149,6 +158,7 @@ def ask(
     brain_url: str | None = BRAIN_URL,
     save: bool = SAVE,
     conversation: str | None = typer.Option(None, "--conversation", help="Continue this conversation id."),
+    approve: str | None = APPROVE,
 ) -> None:
     """Ask in plain language: get information, an execution plan (asked before it runs) or a playbook."""
     from contextlib import ExitStack
@@ -156,7 +166,7 @@ def ask(
     with ExitStack() as stack:
         assistant = _open(stack, brain_url)
         _, code = handle(ctx, assistant, query, conversation_id=conversation, dry_run=dry_run, yes=yes,
-                         local=local, save=save, interactive=sys.stdin.isatty())  # fmt: skip
+                         local=local, save=save, interactive=sys.stdin.isatty(), approve=approve)  # fmt: skip
     raise typer.Exit(code)
 
 

@@ -6,6 +6,7 @@ from typing import cast
 
 import typer
 
+from escher.cli.commands._ops_flow import APPROVE_HELP
 from escher.errors import EscherError
 
 
@@ -19,6 +20,7 @@ def fix(
     check: str | None = typer.Option(None, "--check", help="Fix every finding of this check."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and show, change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    approve: str | None = typer.Option(None, "--approve", metavar="REASON", help=APPROVE_HELP),
 ) -> None:
     """Fix findings with the catalogue operation their check names."""
     from escher.cli.commands._ops_flow import run_flow
@@ -27,6 +29,7 @@ def fix(
     from escher.scans.fix import findings_to_fix
 
     rt = open_runtime()
+    rt.self_approval = approve
     groups = findings_to_fix(list(finding_ids or []), check)
     engine = rt.engine()
     for (operation, params_key), findings in groups.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from escher.cli._render import console, emit, sub_app
+from escher.cli.commands._ops_flow import APPROVE_HELP
 
 app = sub_app("The operations catalogue: list, show, plan and run operations on AWS, Azure and GCP.")
 
@@ -98,12 +99,15 @@ def run(
     reason: str = REASON,
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and show; change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (needed without a terminal)."),
+    approve: str | None = typer.Option(None, "--approve", metavar="REASON", help=APPROVE_HELP),
 ) -> None:
-    """Plan, check policy, ask, execute and verify. Without approval, an approval request is made instead."""
+    """Plan, check policy, ask, execute and verify. A step that needs approval is not run: an approval request
+    is made instead (exit 5), unless an approval covers it."""
     from escher.cli.commands._ops_flow import plan_from_cli, run_flow
     from escher.policy.runtime import open_runtime, parse_assignments
 
     rt = open_runtime()
+    rt.self_approval = approve
     engine = rt.engine()
     the_plan = plan_from_cli(
         rt, engine, operation_id, target, tag, region, parse_assignments(param, "param"), reason

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from escher.cli._render import console, emit, sub_app
+from escher.cli.commands._ops_flow import APPROVE_HELP
 
 app = sub_app('"Extend me" templates: managers add them; executors run them inside their bounds.')
 
@@ -64,6 +65,19 @@ def add(
         raise TemplateError(f"{file} cannot be read: {exc}", hint="fix the syntax") from None
     template = parse_template(raw, created_by=rt.actor.name)
     rt.templates.put(template)
+    from escher.audit import AuditRecord
+
+    # a template is a manager's standing approval for the runs inside its bounds: it goes in the ledger
+    rt.sink.append(
+        AuditRecord(
+            actor=str(rt.actor),
+            action="policy.template_add",
+            target=template.name,
+            reason=template.description,
+            outcome="info",
+            details=template.model_dump(mode="json"),
+        )
+    )
     emit(
         ctx,
         template.model_dump(mode="json"),
@@ -82,8 +96,11 @@ def run(
     reason: str = typer.Option("", "--reason"),
     dry_run: bool = typer.Option(False, "--dry-run"),
     yes: bool = typer.Option(False, "--yes", "-y"),
+    approve: str | None = typer.Option(None, "--approve", metavar="REASON", help=APPROVE_HELP),
 ) -> None:
-    """Run a template without approval, inside its bounds; anything outside is refused with the reason."""
+    """Run a template without approval, inside its bounds (the manager's template is the standing approval);
+    anything outside is refused with the reason, unless ``--approve "reason"`` (single-operator mode) approves
+    that run as any other step that needs approval."""
     from escher.cli.commands._ops_flow import plan_from_cli, run_flow
     from escher.policy.errors import TemplateError
     from escher.policy.runtime import open_runtime, parse_assignments
@@ -92,6 +109,7 @@ def run(
     template = rt.templates.get(name)
     if template is None:
         raise TemplateError(f"no template named {name!r}", hint="see 'escher templates list'")
+    rt.self_approval = approve
     params = template.params_for(parse_assignments(var, "var"))
     engine = rt.engine(template)
     plan = plan_from_cli(

@@ -1,9 +1,11 @@
 """Running an execution plan from the brain: through the same engine and policy gate as ``escher ops run``.
 
 The plan is data. Each step becomes an engine plan (targets re-read from the cloud now), the policy gate
-decides, and only then, after the user confirmed, does the engine execute. Destructive steps never run on a
-"low-risk" pass: they need a manager, an approval or a pre-approval (remediation switch or template), whatever
-the catalogue's approval flag says. Without a terminal and without ``--yes``, nothing is ever executed.
+decides, and only then, after the user confirmed, does the engine execute. A step the gate says needs approval
+(destructive, production, too many targets, or so marked in the catalogue: the gate's rule, the same for every
+path) never runs on ``--yes`` or a "y": it becomes an approval request, unless an approval already covers it or
+the person approves it themselves with ``--approve "reason"`` in single-operator mode (``rt.self_approval``).
+Without a terminal and without ``--yes`` or ``--approve``, nothing is ever executed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["StepOutcome", "authorize_step", "run_steps", "synthetic_plan"]
 
 Status = Literal["not_executed", "needs_approval", "refused", "declined", "executed", "failed"]
-_STRONG = ("manager", "approval:", "template:", "remediation:")
 
 
 @dataclass
@@ -52,12 +53,9 @@ def synthetic_plan(step: PlanStep, actor: str = "escher-ask") -> Plan:
 
 
 def authorize_step(step: PlanStep, plan: Plan, gate: Any) -> Decision:
-    """The gate's decision, hardened: a destructive step is never allowed as merely 'low-risk'."""
-    from escher.ops.engine import Decision
-
+    """The gate's decision for a step. Destructive steps need approval by the gate's own rule (every path has
+    it), so nothing here can loosen or tighten it; ``step`` is kept for callers that pass it."""
     decision: Decision = gate.decide(plan)
-    if decision.allowed and step.destructive and not decision.via.startswith(_STRONG):
-        return Decision(False, f"{step.operation_id} is destructive and needs approval", needs_approval=True)
     return decision
 
 
@@ -85,6 +83,7 @@ def run_steps(
     from escher.ops.model import OpError
     from escher.policy.gate import plan_targets
 
+    yes = yes or rt.self_approval is not None  # --approve "reason" is an explicit answer, stronger than --yes
     if not yes and not can_confirm:
         return [StepOutcome(s, "not_executed", "no terminal to confirm on and no --yes") for s in steps]
     engine = engine or rt.engine()
@@ -101,7 +100,8 @@ def run_steps(
             if decision.needs_approval:
                 req = rt.approvals.request(plan.operation.id, plan_targets(plan), plan.params.model_dump(mode="json"),
                                            by=rt.actor, reason=plan.reason)  # fmt: skip
-                outcomes.append(StepOutcome(step, "needs_approval", decision.reason, plan.to_dict(),
+                message = f"{decision.reason}. Not executed; {gate.next_step(req.request_id)}"
+                outcomes.append(StepOutcome(step, "needs_approval", message, plan.to_dict(),
                                             approval_request=req.request_id))  # fmt: skip
             else:
                 outcomes.append(StepOutcome(step, "refused", decision.reason, plan.to_dict()))

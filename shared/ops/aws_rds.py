@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escher.ops._common import missing_as_not_found
+from escher.ops._common import flat_tags, missing_as_not_found
 from escher.ops.model import Call, Risk, operation
 
 
@@ -15,7 +15,9 @@ def _rds(call: Call) -> Any:
 def fetch_db(call: Call) -> dict[str, Any]:
     with missing_as_not_found(call, "RDS DB instance"):
         db = _rds(call).describe_db_instances(DBInstanceIdentifier=call.target.resource_id)["DBInstances"][0]
-    return {"status": db["DBInstanceStatus"], "engine": db.get("Engine")}
+    # the tags ride along so the policy gate sees the environment (a production DB needs approval)
+    tags = {t["Key"]: t["Value"] for t in db.get("TagList") or []}
+    return {"status": db["DBInstanceStatus"], "engine": db.get("Engine"), **flat_tags(tags)}
 
 
 def _db_action(method: str) -> Any:

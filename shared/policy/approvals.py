@@ -1,4 +1,9 @@
-"""Approval requests: an executor asks, a manager approves or rejects, the approved plan runs once, before expiry.
+"""Approval requests: someone asks, another manager approves or rejects, the approved plan runs once, before expiry.
+
+A request expires ``ttl`` after it was made whether it is pending or approved: an approval nobody used stops
+working too. Expiry is written to the store and audited (``approval.expire``) the first time it is noticed.
+In single-operator mode a manager may approve their own step with an explicit reason (:meth:`Approvals.self_approve`,
+audited as ``approval.request`` + ``approval.self_grant``); nothing else approves one's own request.
 
 Persisted behind :class:`ApprovalStore`; :class:`JsonFileApprovalStore` keeps them in ``<data dir>/approvals.json``.
 """
@@ -99,7 +104,13 @@ class Approvals:
         self.ttl = ttl
 
     def request(
-        self, operation: str, targets: list[str], params: dict[str, Any], *, by: Actor, reason: str = ""
+        self,
+        operation: str,
+        targets: builtins.list[str],
+        params: dict[str, Any],
+        *,
+        by: Actor,
+        reason: str = "",
     ) -> ApprovalRequest:
         now = _now()
         req = ApprovalRequest(
@@ -120,13 +131,37 @@ class Approvals:
     ) -> builtins.list[ApprovalRequest]:
         now = now or _now()
         items = sorted(self.store.all(), key=lambda r: r.requested_at)
+        items = [self._notice_expiry(r, now) for r in items]
         return [r for r in items if status is None or r.status_at(now) == status]
 
     def get(self, request_id: str) -> ApprovalRequest:
         req = self.store.get(request_id)
         if req is None:
             raise ApprovalError(f"no approval request {request_id!r}", hint="see 'escher approvals list'")
-        return req
+        return self._notice_expiry(req, _now())
+
+    def _notice_expiry(self, req: ApprovalRequest, now: datetime) -> ApprovalRequest:
+        """Write down (and audit, once) that a pending or approved request has run out of time."""
+        if req.status not in ("pending", "approved") or now < req.expires_at:
+            return req
+        stored = self.store.get(req.request_id)  # another process may have noticed it first
+        if stored is None or stored.status not in ("pending", "approved"):
+            return stored or req
+        was = stored.status
+        stored.status = "expired"
+        self.store.put(stored)
+        self.sink.append(
+            AuditRecord(
+                actor="policy",
+                action="approval.expire",
+                target=",".join(stored.targets),
+                reason=f"{was} request expired at {stored.expires_at.isoformat()} unused",
+                outcome="info",
+                details={"request_id": stored.request_id, "operation": stored.operation, "was": was},
+                correlation_id=stored.request_id,
+            )
+        )
+        return stored
 
     def approve(self, request_id: str, *, by: Actor, note: str = "") -> ApprovalRequest:
         return self._decide(request_id, by, "approved", note)
@@ -161,28 +196,89 @@ class Approvals:
         return req
 
     def find_approved(
-        self, operation: str, targets: builtins.list[str], params: dict[str, Any], now: datetime | None = None
+        self,
+        operation: str,
+        targets: builtins.list[str],
+        params: dict[str, Any],
+        now: datetime | None = None,
+        *,
+        request_id: str | None = None,
     ) -> ApprovalRequest | None:
-        """An approved, unexpired, unused request covering exactly this operation and parameters and targets."""
+        """An approved, unexpired, unused request for exactly this operation and these parameters, naming every
+        one of these targets (a plan never reaches beyond what was approved). ``request_id``: only that one."""
         now = now or _now()
         for req in self.list("approved", now):
-            if req.operation == operation and req.params == params and set(targets) <= set(req.targets):
+            if request_id is not None and req.request_id != request_id:
+                continue
+            if _covers(req, operation, targets, params):
                 return req
         return None
+
+    def self_approve(
+        self,
+        operation: str,
+        targets: builtins.list[str],
+        params: dict[str, Any],
+        *,
+        by: Actor,
+        reason: str,
+        plan_reason: str = "",
+        request_id: str | None = None,
+    ) -> ApprovalRequest:
+        """Single-operator mode: ``by`` approves their own step, with a reason. The caller checks the mode.
+
+        Grants ``by``'s own pending request for exactly this step (``request_id``, or the one an earlier
+        ``--yes`` left), else makes one first: either way the ledger has the request and the self-grant."""
+        if not by.is_manager:
+            raise ApprovalError(
+                f"{by.name} is not a manager and cannot approve anything",
+                hint="ask a manager (the [personas] managers list in the config)",
+            )
+        if not reason.strip():
+            raise ApprovalError("a self-approval needs a reason", hint='pass --approve "why this is safe"')
+        now = _now()
+        pending = [
+            r
+            for r in self.list("pending", now)
+            if r.requested_by == by.name
+            and (request_id is None or r.request_id == request_id)
+            and _covers(r, operation, targets, params)
+        ]
+        if request_id is not None and not pending:
+            raise ApprovalError(
+                f"approval request {request_id} is not your pending request for this step",
+                hint="see 'escher approvals list'",
+            )
+        req = pending[0] if pending else self.request(operation, targets, params, by=by, reason=plan_reason)
+        req.status, req.decided_by, req.decided_at, req.note = "approved", by.name, now, reason
+        self.store.put(req)
+        self._audit(req, str(by), "approved", "approval.self_grant", reason)
+        return req
 
     def mark_executed(self, req: ApprovalRequest, plan_id: str) -> None:
         req.status, req.executed_plan = "executed", plan_id
         self.store.put(req)
 
-    def _audit(self, req: ApprovalRequest, actor: str, outcome: AuditOutcome, action: str) -> None:
+    def _audit(
+        self, req: ApprovalRequest, actor: str, outcome: AuditOutcome, action: str, reason: str = ""
+    ) -> None:
         self.sink.append(
             AuditRecord(
                 actor=actor,
                 action=action,
                 target=",".join(req.targets),
-                reason=req.reason or req.note,
+                reason=reason or req.reason or req.note,
                 outcome=outcome,
                 details={"request_id": req.request_id, "operation": req.operation, "params": req.params},
                 correlation_id=req.request_id,
             )
         )
+
+
+def _covers(req: ApprovalRequest, operation: str, targets: list[str], params: dict[str, Any]) -> bool:
+    return (
+        bool(targets)
+        and req.operation == operation
+        and req.params == params
+        and set(targets) <= set(req.targets)
+    )

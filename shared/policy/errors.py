@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from escher.errors import EscherError
 
-__all__ = ["ApprovalError", "PolicyError", "TemplateError"]
+__all__ = ["ApprovalError", "AwaitingApprovalError", "PolicyError", "TemplateError"]
 
 
 class PolicyError(EscherError):
@@ -15,6 +15,12 @@ class PolicyError(EscherError):
 
 class ApprovalError(PolicyError):
     """An approval request that cannot be created, found, approved or rejected."""
+
+
+class AwaitingApprovalError(ApprovalError):
+    """Nothing ran because the approval it needs has not been given yet (the CLI's exit code 5)."""
+
+    exit_code = 5
 
 
 class TemplateError(PolicyError):

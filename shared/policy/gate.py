@@ -1,8 +1,19 @@
 """The policy gate: the engine asks it before any change; it answers allowed (and by what) or refused (and why).
 
-In order: an automation may only run what a remediation switch pre-approves; a template run must stay inside
-the template's bounds; low-risk operations run for anyone; a manager may run anything; an executor needs an
-approved, unexpired request for exactly this operation, these parameters and these targets.
+One gate for every path (``escher ops run``, ``fix``, ``ask``/``chat``, templates, schedules, event workers).
+In order:
+
+1. an automation (a worker on an event, a schedule without a template) runs only what a remediation switch
+   pre-approves: the switch is the user's standing approval;
+2. a template run must stay inside the template's bounds: a manager's template is a standing approval;
+3. otherwise a step *needs approval* (:meth:`Gate.approval_reasons`) when the catalogue says so, when it is
+   destructive (delete, resize, restore, high / critical risk), when any target is in production (its
+   env / environment / stage tag as the engine read it), or when it touches more than
+   ``[policy] max_targets_without_approval`` resources. Such a step runs only on an approval recorded in the
+   ledger: a request approved by another manager (``escher approvals approve ID``), or, in single-operator mode,
+   the manager's own explicit ``--approve "reason"`` (recorded as ``approval.request`` + ``approval.self_grant``).
+   Being a manager, ``--yes`` or a "y" at a prompt approve nothing;
+4. a step that needs no approval runs for anyone.
 """
 
 from __future__ import annotations
@@ -15,18 +26,30 @@ from escher.audit import AuditRecord, AuditSink
 from escher.ops.engine import Decision
 from escher.policy.personas import Actor, Persona
 from escher.policy.remediation import RemediationSettings, pre_approved
+from escher.policy.settings import PolicySettings
 
 if TYPE_CHECKING:
     from escher.ops.engine import Plan
     from escher.policy.approvals import Approvals
     from escher.policy.templates import Template
 
-__all__ = ["Gate", "plan_targets"]
+__all__ = ["DESTRUCTIVE_VERBS", "Gate", "is_destructive", "plan_targets"]
+
+# An operation whose name starts with one of these loses or replaces something, whatever its risk says.
+DESTRUCTIVE_VERBS = ("delete", "terminate", "destroy", "purge", "drop", "wipe", "resize", "restore")
+# Resizes spelled otherwise in the catalogue (they are high risk too; named so a risk change cannot drop them).
+_RESIZES = ("modify_instance_type", "set_machine_type", "resize_vm")
 
 
 def plan_targets(plan: Plan) -> list[str]:
-    """How an approval request names the targets of a plan (the ones that would change)."""
-    return sorted(str(c.target) for c in plan.to_change)
+    """How an approval request names the targets of a plan: every one execute may change. That includes those
+    already in the wanted state when planned: execute reads them again and changes them if they drifted."""
+    return sorted(str(c.target) for c in plan.changes if c.action != "error")
+
+
+def is_destructive(operation_id: str, risk: str) -> bool:
+    verb = operation_id.rsplit(".", 1)[-1]
+    return risk in ("high", "critical") or verb in _RESIZES or verb.startswith(DESTRUCTIVE_VERBS)
 
 
 @dataclass
@@ -39,12 +62,50 @@ class Gate:
     template: Template | None = None
     timezone: str = "UTC"
     now: datetime | None = None  # fixed in tests; else the time of the decision
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    single_operator: bool = False  # may a manager approve their own step (--approve)?
+    self_approval: str | None = None  # the reason given with --approve, if any
+    approval_id: str | None = None  # 'escher approvals run ID': only this request may approve the plan
+
+    def approval_reasons(self, plan: Plan) -> list[str]:
+        """Why this plan needs an approval (empty: it does not)."""
+        op = plan.operation
+        targets = [c for c in plan.changes if c.action != "error"]
+        reasons = []
+        if is_destructive(op.id, op.risk.value):
+            reasons.append(f"{op.id} is destructive ({op.risk.value} risk)")
+        elif op.approval_required:
+            reasons.append(f"the catalogue marks {op.id} as needing approval")
+        if self.policy.production_needs_approval:
+            prod = [str(c.target) for c in targets if self.policy.is_production(c.before)]
+            if prod:
+                shown = ", ".join(prod[:3]) + (f" (+{len(prod) - 3})" if len(prod) > 3 else "")
+                reasons.append(f"{len(prod)} target(s) in production: {shown}")
+        limit = self.policy.max_targets_without_approval
+        if len(targets) > limit:
+            reasons.append(
+                f"{len(targets)} targets at once, more than [policy] max_targets_without_approval={limit}"
+            )
+        return reasons
 
     def authorize(self, plan: Plan) -> Decision:
-        """The engine's question: decide, use up the approval it relies on (once only), and audit the answer."""
+        """The engine's question: decide, record a self-approval, use up the approval it relies on (once only),
+        and audit the answer."""
         decision = self.decide(plan)
-        if decision.allowed and decision.via.startswith("approval:") and self.approvals is not None:
-            self.approvals.mark_executed(self.approvals.get(decision.via.split(":", 1)[1]), plan.plan_id)
+        if decision.allowed and decision.via == "self-approval":
+            req = self._approvals().self_approve(
+                plan.operation.id,
+                plan_targets(plan),
+                plan.params.model_dump(mode="json"),
+                by=self.actor,
+                reason=self.self_approval or "",
+                plan_reason=plan.reason,
+                request_id=self.approval_id,
+            )
+            decision = Decision(True, decision.reason, via=f"approval:{req.request_id}")
+        if decision.allowed and decision.via.startswith("approval:"):
+            approvals = self._approvals()
+            approvals.mark_executed(approvals.get(decision.via.split(":", 1)[1]), plan.plan_id)
         self.sink.append(
             AuditRecord(
                 actor=str(self.actor),
@@ -78,24 +139,61 @@ class Gate:
                     False, f"template {self.template.name} runs {self.template.operation}, not {op.id}"
                 )
             targets = [(c.target.resource_id, c.target.region, c.before) for c in plan.changes]
-            reasons = self.template.violations(targets, now, self.timezone)
-            if reasons:
-                return Decision(False, f"outside template {self.template.name}: " + "; ".join(reasons))
-            return Decision(
-                True, f"inside template {self.template.name}", via=f"template:{self.template.name}"
-            )
-        if not op.approval_required:
+            outside = self.template.violations(targets, now, self.timezone)
+            if not outside:
+                return Decision(
+                    True, f"inside template {self.template.name}", via=f"template:{self.template.name}"
+                )
+            if self.self_approval is None:  # outside the bounds only the person's own approval may run it
+                return Decision(False, f"outside template {self.template.name}: " + "; ".join(outside))
+        if not plan.to_change:  # execute re-reads each target and only records that it holds
+            return Decision(True, "nothing to change", via="noop")
+        reasons = self.approval_reasons(plan)
+        if not reasons:
             return Decision(True, f"{op.risk.value}-risk operation: no approval needed", via="low-risk")
-        if self.actor.is_manager:
-            return Decision(True, f"{self.actor.name} is a manager", via="manager")
+        why = f"{op.id} on {len(plan_targets(plan))} target(s) needs approval: " + "; ".join(reasons)
         if self.approvals is not None:
             req = self.approvals.find_approved(
-                op.id, plan_targets(plan), plan.params.model_dump(mode="json"), now
+                op.id,
+                plan_targets(plan),
+                plan.params.model_dump(mode="json"),
+                now,
+                request_id=self.approval_id,
             )
             if req is not None:
                 return Decision(True, f"approved by {req.decided_by}", via=f"approval:{req.request_id}")
-        return Decision(
-            False,
-            f"{op.id} is {op.risk.value}-risk and needs a manager's approval",
-            needs_approval=True,
+        if self.self_approval is not None:
+            if not self.single_operator:
+                return Decision(
+                    False,
+                    f"{why}. --approve is a self-approval, allowed only in single-operator mode "
+                    "([personas] single_operator = true); here another manager approves: "
+                    "run without --approve to make the request",
+                )
+            if not self.actor.is_manager:
+                return Decision(False, f"{why}. {self.actor.name} is not a manager and cannot approve it")
+            if not self.self_approval.strip():
+                return Decision(False, f'{why}. --approve needs a reason: --approve "why this is safe"')
+            return Decision(
+                True, f"self-approved by {self.actor.name}: {self.self_approval}", via="self-approval"
+            )
+        return Decision(False, why, needs_approval=True)
+
+    def next_step(self, request_id: str) -> str:
+        """What the person does about a step held for approval ``request_id``: one sentence for the CLI."""
+        if self.single_operator and self.actor.is_manager:
+            return (
+                f'approve it yourself: run the same command again with --approve "reason", or '
+                f"'escher approvals run {request_id} --approve \"reason\"'"
+            )
+        return (
+            f"a manager other than you runs 'escher approvals approve {request_id}', then run "
+            f"'escher approvals run {request_id}'"
         )
+
+    def _approvals(self) -> Approvals:
+        if self.approvals is None:  # the records still reach the ledger; only the request is not kept
+            from escher.policy.approvals import Approvals, MemoryApprovalStore
+
+            self.approvals = Approvals(MemoryApprovalStore(), self.sink)
+        return self.approvals

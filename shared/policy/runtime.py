@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ from escher.ops.context import CloudContext
 from escher.ops.engine import Engine
 from escher.policy.approvals import Approvals, JsonFileApprovalStore
 from escher.policy.gate import Gate
-from escher.policy.personas import Actor, current_actor
+from escher.policy.personas import Actor, current_actor, single_operator
 from escher.policy.remediation import load_remediation
+from escher.policy.settings import PolicySettings, load_policy
 from escher.policy.templates import JsonFileTemplateStore, Template
 
 __all__ = ["JsonLinesAuditSink", "Runtime", "open_runtime", "parse_assignments"]
@@ -52,6 +53,11 @@ class Runtime:
     approvals: Approvals
     templates: JsonFileTemplateStore
     ctx: CloudContext
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    single_operator: bool = False
+    # set by a command before it builds gates: ``--approve "reason"``, ``escher approvals run ID``
+    self_approval: str | None = None
+    approval_id: str | None = None
 
     def gate(self, template: Template | None = None) -> Gate:
         return Gate(
@@ -61,6 +67,10 @@ class Runtime:
             remediation=load_remediation(self.settings.extensions),
             template=template,
             timezone=self.settings.general.timezone,
+            policy=self.policy,
+            single_operator=self.single_operator,
+            self_approval=self.self_approval,
+            approval_id=self.approval_id,
         )
 
     def engine(self, template: Template | None = None) -> Engine:
@@ -71,14 +81,17 @@ def open_runtime(sink: AuditSink | None = None) -> Runtime:
     paths = resolve_paths()
     settings = load_settings(paths)
     sink = sink or JsonLinesAuditSink(paths.data_dir / "audit" / "operations.jsonl")
+    policy = load_policy(settings.extensions)
     return Runtime(
         settings=settings,
         paths=paths,
         actor=current_actor(settings.extensions),
         sink=sink,
-        approvals=Approvals(JsonFileApprovalStore(paths.data_dir), sink),
+        approvals=Approvals(JsonFileApprovalStore(paths.data_dir), sink, ttl=policy.approval_ttl),
         templates=JsonFileTemplateStore(paths.data_dir),
         ctx=CloudContext.from_settings(settings),
+        policy=policy,
+        single_operator=single_operator(settings.extensions),
     )
 
 

@@ -90,9 +90,15 @@ def _operation(job: Job) -> str:
     result = engine.run(op.id, targets, params, actor=str(rt.actor), reason=f"schedule: {job.describe()}")
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts().items()))
     if not result.ok:
-        raise ScheduleRunError(
-            f"{op.id}: {counts or 'nothing done'}", hint="see `escher audit` for the reasons"
+        refused = result.decision is not None and not result.decision.allowed
+        hint = (
+            "nobody is there to approve a scheduled run: bound it with a manager's template (`escher schedule "
+            "add ... --template NAME`) or pre-approve it with its [remediation] switch"
+            if refused
+            else "see `escher audit` for the reasons"
         )
+        why = f" ({result.decision.reason})" if refused and result.decision is not None else ""
+        raise ScheduleRunError(f"{op.id}: {counts or 'nothing done'}{why}", hint=hint)
     return f"{op.id}: {counts or 'no targets'}"
 
 

@@ -1,4 +1,6 @@
-"""Shared pieces of the operation tests: an engine behind a manager's gate, writing to an in-memory sink."""
+"""Shared pieces of the operation tests: an engine behind a single operator's gate that approves each step itself
+(``--approve``, recorded in the in-memory sink), so destructive operations can be exercised on the emulators.
+Being a manager alone no longer runs them."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ def sink() -> MemoryAuditSink:
 def make_engine(ctx: CloudContext, sink: MemoryAuditSink, **kwargs: Any) -> Engine:
     kwargs.setdefault("verify_interval", 0.05)
     kwargs.setdefault("verify_timeout", 2.0)
-    return Engine(ctx, sink, Gate(MANAGER, sink), **kwargs)
+    gate = Gate(MANAGER, sink, single_operator=True, self_approval="functional test of the operation")
+    return Engine(ctx, sink, gate, **kwargs)
 
 
 def run(engine: Engine, op_id: str, targets: list[Target], params: dict[str, Any] | None = None) -> RunResult:

@@ -106,14 +106,16 @@ def test_gate_decisions() -> None:
     sink = MemoryAuditSink()
     risky = plan_for("aws.ec2.delete_snapshot", [("snap-1", {})])
     low = plan_for("aws.ec2.start_instances", [("i-1", {})])
-    assert Gate(MANAGER, sink).authorize(risky).via == "manager"
+    # being a manager approves nothing (this once encoded the unsafe rule: a manager ran it at once)
+    held = Gate(MANAGER, sink).authorize(risky)
+    assert not held.allowed and held.needs_approval
     assert Gate(EXECUTOR, sink).authorize(low).via == "low-risk"
     refused = Gate(EXECUTOR, sink).authorize(risky)
     assert not refused.allowed and refused.needs_approval and "approval" in refused.reason
     worker = Gate(WORKER, sink, remediation=RemediationSettings(make_public_buckets_private=True))
     assert worker.authorize(plan_for("aws.s3.block_public_access", [("b", {})])).allowed
     assert not worker.authorize(low).allowed  # even a low-risk op: automation runs only what was pre-approved
-    assert [r.outcome for r in sink.records].count("refused") == 2
+    assert [r.outcome for r in sink.records].count("refused") == 3
 
 
 def test_an_approval_is_used_once_and_only_for_what_it_covers() -> None:
