@@ -275,14 +275,13 @@ class Planner:
         for (op_id, region), targets in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
             raw.append({"operation_id": op_id, "targets": sorted(set(targets)), "region": region,
                         "params": self._params(op_id, q), "reason": q.text})  # fmt: skip
-        if not raw and not self.select(req.context, q, kind, use_state=False):
-            raw.extend(self._by_tag(req, q, table))
         result = guard_steps(raw, self.catalog, known_targets=known_targets(req))
         notices = list(dict.fromkeys(notices + result.notices))
         if not result.steps:
             return InformationResponse(
                 intent=q.intent, filters=filters, notices=notices,
-                summary=f"Nothing in your estate matches; no {q.intent.replace('_', ' ')} plan was made.",
+                summary=f"Nothing in your estate matches{_said(q, kind)}; no {q.intent.replace('_', ' ')} plan was "
+                "made (a resource created since the last 'escher scan' is not known yet).",
                 suggested_questions=[f"List my {kind}s"],
             )  # fmt: skip
         n = sum(len(s.targets) for s in result.steps)
@@ -291,12 +290,10 @@ class Planner:
         if gated:
             impact += f"; {len(gated)} step(s) need approval: {', '.join(gated)}"
         planned = {t for s in result.steps for t in s.targets}
-        selector = next((s.select_by_tags for s in result.steps if s.select_by_tags), {})
-        scope = scope_of([i for i in matched if i.id in planned or i.region in planned], planned, selector)
+        scope = scope_of([i for i in matched if i.id in planned or i.region in planned], planned)
         return ExecutionResponse(
             intent=q.intent, filters=filters, steps=result.steps, impact=impact, notices=notices, scope=scope,
-            summary=f"Plan: {q.intent.replace('_', ' ')} {n} {kind}(s)"
-            + (" (selected by tag when it runs)" if not n else ""),
+            summary=f"Plan: {q.intent.replace('_', ' ')} {n} {kind}(s)",
         )  # fmt: skip
 
     def _proposal(
@@ -385,33 +382,6 @@ class Planner:
             return {"description": "escher: " + q.text[:200]}
         return {}
 
-    def _by_tag(self, req: AskRequest, q: Query, table: dict[str, str]) -> list[dict[str, Any]]:
-        """No matching resource in the context: select by tag when the plan runs, where the operation can.
-
-        Only when the selector carries every filter of the request (tags and environment; cloud, region and kind
-        go with the operation) and each of its values is carried by something in the estate: a filter a tag
-        selector cannot hold (a name, a state, idle, public, age...) would be dropped, which is widening."""
-        selector = dict(q.tags) if q.intent != "tag" else {}
-        if q.environment:
-            selector["env"] = q.environment
-        resources = [c for c in req.context if c.kind == "resource"]
-        named = any(c.name and _mentions(q.text, c.name) for c in resources)
-        if not selector or q.narrows or named or not resources:
-            return []
-        if q.environment and not any(canonical_env(c.environment) == q.environment for c in resources):
-            return []
-        if any(not any(c.tags.get(k) == v for c in resources) for k, v in selector.items() if k != "env"):
-            return []
-        clouds = [q.cloud] if q.cloud else (req.clouds or list(CLOUDS))
-        out = []
-        for cloud in clouds:
-            op_id = table.get(cloud)
-            info = self.catalog.get(op_id) if op_id else None
-            if info is not None and info.selects_by_tag:
-                out.append({"operation_id": op_id, "select_by_tags": selector, "region": q.region,
-                            "params": self._params(info.id, q), "reason": q.text})  # fmt: skip
-        return out
-
     # -- playbooks -------------------------------------------------------------------------------------------
     def _playbook(self, req: AskRequest, q: Query, filters: Filters) -> AskResponse:
         category = None
@@ -478,6 +448,17 @@ class Planner:
         intent = "show" if q.named and len(items) == 1 else "list"
         label = q.kind or "resource"
         return _answers.listing(items, intent, filters, f"{len(items)} {label}(s) match")
+
+
+def _said(q: Query, kind: str) -> str:
+    """The filters that together matched nothing, as the user would say them."""
+    parts = [f"{kind}s"]
+    parts += [f"on {q.cloud}"] if q.cloud else [f"on {' or '.join(q.clouds)}"] if q.clouds else []
+    parts += [f"in {q.region}"] if q.region else []
+    parts += [f"in environment {q.environment}"] if q.environment else []
+    parts += [f"tagged {k}={v}" for k, v in q.tags.items()] if q.intent != "tag" else []
+    parts += [f"in state {q.state}"] if q.state else []
+    return " (" + " ".join(parts) + ")"
 
 
 def _mentions(text: str, name: str) -> bool:
