@@ -224,6 +224,7 @@ def test_another_managers_approval_runs_it_once_for_those_targets_and_params_onl
     op = "aws.ec2.modify_instance_type"
     assert held(gate, plan_for(op, [("i-1", DEV)], {"instance_type": "t3.xlarge"}))  # other params
     assert held(gate, plan_for(op, [("i-1", DEV), ("i-3", DEV)], params))  # a target beyond it
+    assert approvals.find_approved(op, [], params) is None  # an approval never covers "nothing named"
     decision = gate.authorize(plan_for(op, [("i-1", DEV), ("i-2", DEV)], params))
     assert decision.allowed and decision.via == f"approval:{req.request_id}"
     assert held(gate, plan_for(op, [("i-1", DEV), ("i-2", DEV)], params))  # used up
@@ -244,7 +245,9 @@ def test_an_approved_but_unused_request_stops_working_at_its_expiry_and_that_is_
     sink = MemoryAuditSink()
     approvals = Approvals(MemoryApprovalStore(), sink, ttl=timedelta(hours=1))
     req = approvals.request("aws.ec2.delete_snapshot", ["snap-1@us-east-1"], {}, by=EDDIE)
-    approvals.approve(req.request_id, by=MONA)
+    approved = approvals.approve(req.request_id, by=MONA)
+    assert approved.status_at(req.expires_at - timedelta(seconds=1)) == "approved"
+    assert approved.status_at(req.expires_at) == "expired"  # whatever else notices it
     plan = plan_for("aws.ec2.delete_snapshot", [("snap-1", {"exists": True})])
     before = Gate(EDDIE, sink, approvals=approvals, now=req.expires_at - timedelta(seconds=1))
     assert before.decide(plan).allowed
