@@ -138,8 +138,10 @@ def read(req: AskRequest) -> Query:
     resource; it is not a GCP filter (which would silently drop web-1) nor a dev filter."""
     masked = req.query
     names = {c.name for c in req.context if len(c.name) >= 3 and _NAME_LIKE.search(c.name)}
-    for name in sorted(names, key=len, reverse=True):
-        masked = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", " ", masked, flags=re.IGNORECASE)
+    names = {n for n in names if n.lower() in masked.lower()}
+    if names:
+        alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        masked = re.sub(rf"(?<![\w-])(?:{alternatives})(?![\w-])", " ", masked, flags=re.IGNORECASE)
     q = parse(masked)
     q.text, q.bare = req.query, masked
     return q
@@ -255,6 +257,8 @@ class Planner:
                 table=_table(matched), resource_ids=[i.id for i in matched],
             )  # fmt: skip
         matched = self._narrow(self.select(req.context, q, kind), q, kind)
+        if not matched and q.intent == "snapshot" and kind == "disk" and not q.kind_explicit:
+            matched = _attached_disks(req.context, self.select(req.context, q, "vm", use_state=False), q)
         if issues := check_selection(q, matched):
             return not_found(q, filters, issues)
         notices: list[str] = []
@@ -448,6 +452,18 @@ class Planner:
         intent = "show" if q.named and len(items) == 1 else "list"
         label = q.kind or "resource"
         return _answers.listing(items, intent, filters, f"{len(items)} {label}(s) match")
+
+
+def _attached_disks(context: list[ContextItem], vms: list[ContextItem], q: Query) -> list[ContextItem]:
+    """ "snapshot web-1": the disks attached to the VMs the request names (never to any other VM)."""
+    named = {v.id for v in vms if (v.name and _mentions(q.text, v.name)) or v.id in q.named}
+    return [
+        d
+        for d in context
+        if d.kind == "resource"
+        and kind_of(d.resource_type) == "disk"
+        and any(isinstance(x, str) and x in named for x in d.attrs.values())
+    ]
 
 
 def _said(q: Query, kind: str) -> str:
