@@ -1,19 +1,16 @@
 """Everything one CLI invocation (or worker run) needs to change a cloud, built from the settings.
 
-The audit sink here is an append-only JSON-lines file in the data dir until the store (``escher.store``)
-provides the hash-chained one; both implement :class:`~escher.audit.AuditSink`.
+The audit sink is the store's ledger (:class:`escher.audit_sink.LedgerAuditSink`): hash-chained, signed and
+anchored, the one ledger of every path; it opens the store on the first record.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from escher.audit import AuditRecord, AuditSink
+from escher.audit import AuditSink
 from escher.config import Paths, Settings, load_settings, resolve_paths
 from escher.ops.context import CloudContext
 from escher.ops.engine import Engine
@@ -24,24 +21,7 @@ from escher.policy.remediation import load_remediation
 from escher.policy.settings import PolicySettings, load_policy
 from escher.policy.templates import JsonFileTemplateStore, Template
 
-__all__ = ["JsonLinesAuditSink", "Runtime", "open_runtime", "parse_assignments"]
-
-
-class JsonLinesAuditSink:
-    """Append-only JSON lines, flushed and fsynced before ``append`` returns (never drops a record)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def append(self, record: AuditRecord) -> None:
-        line = record.model_dump_json() + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
+__all__ = ["Runtime", "open_runtime", "parse_assignments"]
 
 
 @dataclass
@@ -80,7 +60,10 @@ class Runtime:
 def open_runtime(sink: AuditSink | None = None) -> Runtime:
     paths = resolve_paths()
     settings = load_settings(paths)
-    sink = sink or JsonLinesAuditSink(paths.data_dir / "audit" / "operations.jsonl")
+    if sink is None:
+        from escher.audit_sink import LedgerAuditSink
+
+        sink = LedgerAuditSink(paths, settings)
     policy = load_policy(settings.extensions)
     return Runtime(
         settings=settings,

@@ -92,9 +92,7 @@ def test_run_with_yes_by_tag_and_dry_run(ec2: Any, escher_home: Path) -> None:
     out = json.loads(done.stdout)
     assert done.exit_code == 0 and out["result"]["counts"] == {"verified": 1}
     assert _state(ec2, dev) == "stopped" and _state(ec2, prod) == "running"
-    audit = [
-        json.loads(line) for line in (escher_home / "data/audit/operations.jsonl").read_text().splitlines()
-    ]
+    audit = json.loads(_invoke("-o", "json", "audit", "list", "--action", "aws.ec2.stop_instances").stdout)
     assert {"action": "aws.ec2.stop_instances", "outcome": "verified", "reason": "nightly"}.items() <= next(
         r for r in audit if r["outcome"] == "verified"
     ).items()

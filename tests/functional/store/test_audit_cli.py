@@ -1,0 +1,112 @@
+"""``escher audit`` as a new user meets it, on moto: an operation lands in the ledger; rollback and erase are named."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from escher.cli.main import app
+
+runner = CliRunner()
+
+
+def _escher(*args: str) -> Any:
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def s3(aws_env: Any, escher_home: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("ESCHER_USER", "alice")
+    client = boto3.client("s3", region_name="us-east-1")
+    for name in ("logs-a", "logs-b"):
+        client.create_bucket(Bucket=name)
+    return client
+
+
+def _enable_versioning(bucket: str) -> None:
+    done = _escher("-o", "json", "ops", "run", "aws.s3.enable_versioning", "--target", bucket, "-r", "us-east-1",
+                   "--yes", "--reason", "keep old copies")  # fmt: skip
+    assert done.exit_code == 0, done.stdout
+
+
+def _verify() -> tuple[int, list[dict[str, Any]]]:
+    result = _escher("-o", "json", "audit", "verify")
+    return result.exit_code, [i for c in json.loads(result.stdout)["chains"] for i in c["issues"]]
+
+
+def test_an_operation_is_listed_shown_exported_and_verified(s3: Any, escher_home: Path) -> None:
+    _enable_versioning("logs-a")
+    assert s3.get_bucket_versioning(Bucket="logs-a")["Status"] == "Enabled"
+    assert not (escher_home / "data" / "audit" / "operations.jsonl").exists()  # no second, unsigned log
+
+    listed = json.loads(_escher("-o", "json", "audit", "list", "--target", "logs-a").stdout)
+    outcomes = [r["outcome"] for r in listed]  # newest first
+    assert outcomes[0] == "verified" and "succeeded" in outcomes
+    assert listed[-1]["action"].startswith("policy.")  # the gate's decision, written before the cloud call
+    verified = listed[0]
+    assert (verified["actor"], verified["action"], verified["cloud"], verified["reason"]) == (
+        "user:alice", "aws.s3.enable_versioning", "aws", "keep old copies",
+    )  # fmt: skip
+    assert [
+        r["seq"] for r in json.loads(_escher("-o", "json", "audit", "list", "--actor", "bob").stdout)
+    ] == []
+    assert json.loads(_escher("-o", "json", "audit", "list", "--outcome", "verified").stdout)[0][
+        "target"
+    ].endswith("logs-a")
+
+    shown = json.loads(_escher("-o", "json", "audit", "show", verified["record_id"][:10]).stdout)
+    assert shown["seq"] == verified["seq"] and shown["after"]
+
+    ocsf = [json.loads(line) for line in _escher("audit", "export", "--format", "ocsf").stdout.splitlines()]
+    assert {e["class_uid"] for e in ocsf} == {6003} and ocsf[-1]["api"][
+        "operation"
+    ] == "aws.s3.enable_versioning"
+    csv_lines = _escher("audit", "export", "--format", "csv", "--outcome", "verified").stdout.splitlines()
+    assert csv_lines[0].startswith("seq,at,actor") and len(csv_lines) == 2
+
+    assert _verify() == (0, [])
+
+
+def _copy(src: Path, dst: Path) -> None:
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)  # keeps the server user's ownership
+
+
+def test_an_older_data_dir_copied_back_or_a_deleted_database_fails_verify(s3: Any, escher_home: Path) -> None:
+    data = escher_home / "data"
+    _enable_versioning("logs-a")
+    _copy(data, escher_home / "older")
+    _enable_versioning("logs-b")
+    assert _verify() == (0, [])
+
+    subprocess.run(["rm", "-rf", str(data)], check=True)
+    _copy(escher_home / "older", data)
+    code, issues = _verify()
+    assert code == 1 and [i["kind"] for i in issues] == ["rollback"]
+    assert "older copy" in issues[0]["detail"]
+
+    subprocess.run(["rm", "-rf", str(data / "postgres")], check=True)
+    code, issues = _verify()
+    assert code == 1 and [i["kind"] for i in issues] == ["erased"]
+    text = _escher("audit", "verify")
+    assert text.exit_code == 1 and "erased" in text.stdout and "anchors.jsonl" in text.stdout
+
+
+def test_a_legacy_jsonl_log_moves_into_the_ledger_once_keeping_its_times(s3: Any, escher_home: Path) -> None:
+    legacy = escher_home / "data" / "audit" / "operations.jsonl"
+    legacy.parent.mkdir(parents=True)
+    old = {"record_id": "old-1", "at": "2025-11-02T20:00:00+00:00", "actor": "user:alice",
+           "action": "aws.ec2.stop_instances", "target": "i-0abc", "cloud": "aws", "outcome": "verified"}  # fmt: skip
+    legacy.write_text(json.dumps(old) + "\n" + "{not json\n")
+    listed = json.loads(_escher("-o", "json", "audit", "list").stdout)
+    assert [r["action"] for r in listed] == [
+        "audit.migrate_jsonl", "audit.migrate_jsonl.unreadable", "aws.ec2.stop_instances"
+    ]  # fmt: skip
+    assert listed[-1]["at"].startswith("2025-11-02T20:00:00")
+    assert not legacy.exists() and legacy.with_name("operations.jsonl.migrated").exists()
+    assert len(json.loads(_escher("-o", "json", "audit", "list").stdout)) == 3  # once
