@@ -21,7 +21,7 @@ from typing import Any
 from escher.pipeline import payloads
 from escher.pipeline.errors import PermanentEventError
 
-__all__ = ["delivery_count", "handle_event", "handle_job", "unwrap_redrive"]
+__all__ = ["delivery_count", "handle_event", "handle_job", "park", "unwrap_redrive"]
 
 
 def handle_event(
@@ -34,31 +34,42 @@ def handle_event(
 ) -> dict[str, Any]:
     from escher.pipeline.runtime import build_pipeline
 
-    pipeline = build_pipeline(worker, env)
     try:
         event = payloads.parse_json(payload) if isinstance(payload, str | bytes | bytearray) else payload
         payloads.check(event)
     except PermanentEventError as exc:
-        from escher.pipeline.core import _delivery_id
+        return park(worker, payload, exc, source=source, attempts=attempts, env=env)
+    return build_pipeline(worker, env).handle(event, source=source, attempts=attempts).to_dict()
 
-        found = pipeline.dead_letter(
-            payload, exc, source=source, attempts=attempts, event_id=_delivery_id(payload)
-        )
-        return found.to_dict()
-    return pipeline.handle(event, source=source, attempts=attempts).to_dict()
+
+def park(
+    worker: str,
+    payload: Any,
+    error: PermanentEventError,
+    *,
+    source: str,
+    attempts: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Dead-letter ``payload`` with the reason (and its delivery id when it shows one); the answer to give."""
+    from escher.pipeline.core import _delivery_id
+    from escher.pipeline.runtime import build_pipeline
+
+    pipeline = build_pipeline(worker, env)
+    event_id = _delivery_id(payload)
+    return pipeline.dead_letter(payload, error, source=source, attempts=attempts, event_id=event_id).to_dict()
 
 
 def handle_job(
     worker: str, request: Mapping[str, Any], *, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     from escher.pipeline.jobs import run_job
-    from escher.pipeline.runtime import build_pipeline
 
     try:
         payloads.check(request)
         return run_job(worker, request, env)
     except PermanentEventError as exc:
-        return build_pipeline(worker, env).dead_letter(request, exc, source="schedule").to_dict()
+        return park(worker, request, exc, source="schedule", env=env)
 
 
 def unwrap_redrive(body: str | bytes | Mapping[str, Any]) -> Any:

@@ -62,10 +62,11 @@ def _eventbridge(event: Any, log: Any, metrics: Any) -> dict[str, Any]:
             )
         _tools.parse(event)
     except (ValidationError, PermanentEventError) as exc:
-        from escher.pipeline.runtime import build_pipeline
+        from escher.pipeline.worker import park
 
-        reason = _invalid(exc) if isinstance(exc, ValidationError) else exc
-        result = build_pipeline(WORKER).dead_letter(event, reason, source="eventbridge").to_dict()
+        result = park(
+            WORKER, event, _invalid(exc) if isinstance(exc, ValidationError) else exc, source="eventbridge"
+        )
     else:
         result = handle_event(WORKER, event, source="eventbridge")
     _record(result, log, metrics)
@@ -97,7 +98,7 @@ def _sqs(event: dict[str, Any], context: Any, log: Any, metrics: Any) -> dict[st
     ``batchItemFailures``, so SQS redelivers it alone and the rest of the batch is done."""
     from escher.lazy import require
     from escher.pipeline.errors import PipelineError
-    from escher.pipeline.worker import delivery_count, handle_event, unwrap_redrive
+    from escher.pipeline.worker import delivery_count, handle_event, park, unwrap_redrive
 
     batch = require("aws_lambda_powertools.utilities.batch", "workers")
 
@@ -114,13 +115,12 @@ def _sqs(event: dict[str, Any], context: Any, log: Any, metrics: Any) -> dict[st
                 )
             else:  # SQS bodies are strings: this is not an SQS message
                 from escher.pipeline.errors import PermanentEventError
-                from escher.pipeline.runtime import build_pipeline
 
                 problem = PermanentEventError(
                     f"the SQS record's body is {type(body).__name__}, not a string",
                     hint="send SQS records as Lambda delivers them",
                 )
-                result = build_pipeline(WORKER).dead_letter(message, problem, source="sqs").to_dict()
+                result = park(WORKER, message, problem, source="sqs")
         except PipelineError as exc:  # transient, or no dead letter written: SQS redelivers this one
             log.warning(
                 "redelivery deferred", extra={"message_id": fields.get("messageId"), "reason": exc.message}

@@ -165,3 +165,38 @@ def test_cloud_scheduler_http_call_runs_the_job(gcp_state: dict[str, Any]) -> No
         assert json.loads(body)["job"] == "morning_digest"
         status, body = function.post({"job": "nope"}, {"Content-Type": "application/json"})
         assert status == 200 and json.loads(body)["outcome"] == "dead_lettered"
+
+
+def _poison_push() -> dict[str, Any]:
+    """A push whose data holds an integer Python will not read (over 4,300 digits): the normalizer raises on it."""
+    bad = json.loads(json.dumps(PUSH))
+    bad["message"]["data"] = base64.b64encode(b'{"n": 1' + b"0" * 5000 + b"}").decode()
+    bad["message"]["messageId"] = "m-poison"
+    return bad
+
+
+def test_a_poison_message_is_parked_with_the_reason_and_acknowledged(gcp_state: dict[str, Any]) -> None:
+    deep = {**cloud_event(PUSH), "id": "m-deep"}
+    nested: list[Any] = []
+    for _ in range(900):
+        nested = [nested]
+    deep["data"] = {**deep["data"], "extra": nested}
+    with start_function("on_pubsub", "cloudevent", gcp_state["env"], gcp_state["tmp"]) as function:
+        for event in (cloud_event(_poison_push()), deep):
+            status, body = function.post(event, {"Content-Type": "application/cloudevents+json"})
+            assert status == 200, body.decode(errors="replace")  # acknowledged: Pub/Sub will not redeliver it
+    letters = [json.loads(p.read_text()) for p in (gcp_state["tmp"] / "dead-letters").rglob("*.json")]
+    reasons = sorted(letter["reason"] for letter in letters)
+    assert len(letters) == 2 and all(letter["source"] == "pubsub" for letter in letters)
+    assert "integer string conversion" in reasons[1] and "nested deeper than 64" in reasons[0], reasons
+
+
+def test_a_poison_message_whose_letter_cannot_be_written_is_redelivered(gcp_state: dict[str, Any]) -> None:
+    fake_gcs = gcp_state["env"]["ESCHER_STATE_URL"].split("?endpoint=")[1]
+    env = {**gcp_state["env"], "ESCHER_DEAD_LETTER_URL": f"gs://escher-no-such-bucket?endpoint={fake_gcs}"}
+    with start_function("on_pubsub", "cloudevent", env, gcp_state["tmp"]) as function:
+        status, body = function.post(
+            cloud_event(_poison_push()), {"Content-Type": "application/cloudevents+json"}
+        )
+    assert status == 500, body.decode(errors="replace")  # Pub/Sub redelivers, then its dead-letter topic
+    assert b"DeadLetterError" in body
