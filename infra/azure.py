@@ -32,6 +32,7 @@ from escher.infra.permissions import (
     azure_state_data_actions,
     check_no_wildcards,
 )
+from escher.infra.program import InfraError
 from escher.infra.scoping import azure_split_actions
 from escher.infra.spec import ExtensionSpec
 
@@ -82,6 +83,17 @@ SCHEDULE_NOTE = (
 def _package_name(path: str) -> str:
     data = Path(path).read_bytes() if Path(path).exists() else b""
     return f"worker-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+
+
+def _named_group_scope(subscription_scope: str, named: str, *, own_group: str) -> str:
+    """The scope of a resource group the user named, never Escher's own (it holds the audit account)."""
+    if named.lower() == own_group.lower():  # Azure resource group names are case-insensitive
+        raise InfraError(
+            f"[extend] resource_groups names {named!r}, Escher's own resource group: a role assignment there "
+            "would let the worker change its own audit and state accounts",
+            hint="list only the resource groups your operations target",
+        )
+    return f"{subscription_scope}/resourceGroups/{named}"
 
 
 def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
@@ -251,9 +263,13 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     # cover data actions only, so those are granted only at named groups, never where the audit account is.
     check_no_wildcards(spec.permissions)
     reads, changes, own_provider_changes = azure_split_actions(spec.permissions)
-    group_scopes = [
-        pulumi.Output.concat(subscription_scope, "/resourceGroups/", g) for g in spec.azure_resource_groups
-    ]
+
+    def named_scope(named: str) -> pulumi.Output[str]:
+        return pulumi.Output.all(subscription_scope, group.name).apply(
+            lambda a: _named_group_scope(a[0], named, own_group=a[1])
+        )
+
+    group_scopes = [named_scope(g) for g in spec.azure_resource_groups]
     change_scopes: list[tuple[str, pulumi.Input[str]]] = (
         list(zip(spec.azure_resource_groups, group_scopes, strict=True))
         if group_scopes

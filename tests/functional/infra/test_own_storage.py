@@ -280,3 +280,9 @@ def test_no_program_deploys_a_wildcard(cloud: str, wildcard: str, bundle: str) -
     with pytest.raises(InfraError, match="refusing wildcard permissions") as caught:
         run_plan(spec)
     assert wildcard in str(caught.value)
+
+
+def test_azure_refuses_escher_s_own_resource_group_as_a_named_group(bundle: str) -> None:
+    # the plan's mocks name the group "group-mock"; Azure group names are case-insensitive
+    with pytest.raises(InfraError, match="Escher's own resource group"):
+        run_plan(full_spec("azure", bundle, azure_resource_groups=("prod-rg", "Group-Mock")))
