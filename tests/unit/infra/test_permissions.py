@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 
 import pytest
@@ -153,3 +154,12 @@ def test_two_scopes_with_one_name_are_refused_before_iam_refuses_the_policy(
     with pytest.raises(InfraError, match="Sid"):
         aws_policy_document(["ec2:StopInstances", "ec2:DeleteVolume"], ARNS)
     assert aws_policy_document(["ec2:StopInstances"], ARNS)  # one scope of that name is fine
+
+
+def test_the_full_aws_policy_fits_an_inline_role_policy() -> None:
+    # IAM: all inline policies of a role together <= 10,240 characters, whitespace not counted
+    pytest.importorskip("escher.ops")
+    from escher.infra.permissions import default_operations
+
+    document = aws_policy_document(operation_permissions("aws", default_operations("aws")), ARNS)
+    assert len(json.dumps(document, separators=(",", ":"))) < 10_240 * 0.6  # room for the catalogue to grow
