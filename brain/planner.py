@@ -201,7 +201,9 @@ class Planner:
     def select(
         self, items: list[ContextItem], q: Query, kind: str | None, *, use_state: bool = True
     ) -> list[ContextItem]:
-        named = set(q.named) | {i.id for i in items if i.name and _mentions(q.text, i.name)}
+        named = set(q.named) | {
+            i.id for i in items if i.kind == "resource" and i.name and _mentions(q.text, i.name)
+        }  # a cost row named "Compute Engine" is not a resource the request names
         out = []
         for item in items:
             if item.kind != "resource":
