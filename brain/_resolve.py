@@ -185,7 +185,7 @@ def unresolved(q: Query, context: list[ContextItem], *, strict: bool) -> list[Un
     for phrase in _MULTI_UNSUPPORTED.findall(low):
         add(phrase, "unsupported_service", [], f"Escher has no operation for {_UNSUPPORTED[phrase]} yet")
     low = _MULTI_UNSUPPORTED.sub(" ", low)
-    pointers = strict and q.mode != "question"  # "is it safe to...": "it" points at nothing, and nothing runs
+    pointers = strict  # in a question ("is it safe to...") "it" points at nothing, and nothing runs
     m = _DEMONSTRATIVE.search(low) if pointers else None
     if m and not q.named and not any(i.name and i.name.lower() in low for i in resources):
         add(m.group(0), "reference", [], f"{m.group(0)!r} points at something this request does not name")
@@ -232,12 +232,18 @@ def unresolved(q: Query, context: list[ContextItem], *, strict: bool) -> list[Un
     return out
 
 
-def check_selection(q: Query, matched: list[ContextItem]) -> list[Unresolved]:
-    """What the request said about how many it meant, against what its filters select."""
-    low = " ".join(q.text.lower().split())
+def check_selection(q: Query, matched: list[ContextItem], *, named: bool) -> list[Unresolved]:
+    """What the request said about how many it meant, against what its filters select. ``named``: the request
+    names resources of the estate."""
     out: list[Unresolved] = []
-    named = bool(q.named) or any(i.name and i.name.lower() in low for i in matched)
+    named = named or bool(q.named)
     bare = _blank(" ".join((q.bare or q.text).lower().split()))
+    said = (q.kind_explicit, named, q.environment, q.tags, q.cloud, q.clouds, q.region, q.state, q.wants_idle,
+            q.wants_public, q.wants_unencrypted, q.wants_orphaned, q.older_than_days is not None)  # fmt: skip
+    if not any(said):  # "stop that", "stop everything": nothing says what to act on, so nothing is chosen
+        out.append(Unresolved(text=q.text[:120], reason="reference", did_you_mean=[],
+                              message="the request does not say what to act on: name resources, a kind "
+                              "(instances, buckets...) or a filter (environment, region, tag)"))  # fmt: skip
     if m := _COUNT.search(bare):
         n = _NUMBER_WORDS.get(m.group(1)) or int(m.group(1))
         if not re.search(r"\bclouds?\b", m.group(0)) and n != len(matched):

@@ -261,7 +261,7 @@ class Planner:
         matched = self._narrow(self.select(req.context, q, kind), q, kind)
         if not matched and q.intent == "snapshot" and kind == "disk" and not q.kind_explicit:
             matched = _attached_disks(req.context, self.select(req.context, q, "vm", use_state=False), q)
-        if issues := check_selection(q, matched):
+        if issues := check_selection(q, matched, named=_names_any(req, q)):
             return not_found(q, filters, issues)
         notices: list[str] = []
         raw: list[dict[str, Any]] = []
@@ -316,7 +316,7 @@ class Planner:
                 summary=f"Escher has no operation to {q.intent.replace('_', ' ')} {kind}s. Nothing was scheduled.",
                 notices=["only operations from the catalogue can be scheduled ('escher ops list' shows them)"],
             )  # fmt: skip
-        if issues := check_selection(q, matched):
+        if issues := check_selection(q, matched, named=_names_any(req, q)):
             return not_found(q, filters, issues)
         groups: dict[tuple[str, str], list[str]] = defaultdict(list)
         for item, op_id in self._ops_of(q.intent, kind, matched):
@@ -466,6 +466,10 @@ def _attached_disks(context: list[ContextItem], vms: list[ContextItem], q: Query
         and kind_of(d.resource_type) == "disk"
         and any(isinstance(x, str) and x in named for x in d.attrs.values())
     ]
+
+
+def _names_any(req: AskRequest, q: Query) -> bool:
+    return any(c.kind == "resource" and c.name and _mentions(q.text, c.name) for c in req.context)
 
 
 def _said(q: Query, kind: str) -> str:
