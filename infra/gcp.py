@@ -119,7 +119,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         project=project,
         role_id=f"{prefix.replace('-', '_')}_operations",
         title="Escher worker operations",
-        description="The permissions of the enabled catalogue operations, but bucket changes",
+        description="The permissions of the enabled catalogue operations except bucket changes",
         permissions=anywhere,
         opts=opts,
     )

@@ -53,7 +53,8 @@ _SNAPSHOTS = "arn:{partition}:ec2:*::snapshot/*"  # EBS snapshot ARNs carry no a
 _BUCKETS = "arn:{partition}:s3:::*"
 
 # ec2:ModifyInstanceAttribute changes one attribute per call; IAM sees which one as ec2:Attribute/<Name>.
-# Each catalogue operation that calls it names its attribute here (a unit test checks the catalogue).
+# Each catalogue operation that calls it names its attribute here (a unit test checks the catalogue). Keys in
+# one Null block are ANDed, so a second attribute would need a statement of its own (the test says so).
 MODIFY_INSTANCE_ATTRIBUTE_OPERATIONS: dict[str, str] = {"aws.ec2.modify_instance_type": "InstanceType"}
 
 _INSTANCE_STATE = AwsScope("Instances", (_INSTANCES,))

@@ -81,6 +81,8 @@ def test_every_catalogue_operation_calling_modify_instance_attribute_names_its_a
     }
     assert callers, "the catalogue no longer modifies instance attributes: drop the table"
     assert callers == set(MODIFY_INSTANCE_ATTRIBUTE_OPERATIONS)
+    # one Null block ANDs its keys: two attributes would allow nothing (give the second its own statement)
+    assert len(set(MODIFY_INSTANCE_ATTRIBUTE_OPERATIONS.values())) == 1
 
 
 def test_azure_changes_on_escher_s_own_providers_are_set_apart() -> None:
