@@ -116,15 +116,20 @@ def _sqs(event: dict[str, Any], context: Any, log: Any, metrics: Any) -> dict[st
             else:  # SQS bodies are strings: this is not an SQS message
                 from escher.pipeline.errors import PermanentEventError
 
-                problem = PermanentEventError(
-                    f"the SQS record's body is {type(body).__name__}, not a string",
-                    hint="send SQS records as Lambda delivers them",
+                what = (
+                    f"the SQS record's body is {type(body).__name__}, not a string"
+                    if isinstance(message, dict)
+                    else f"the SQS record is {type(message).__name__}, not an object"
                 )
+                problem = PermanentEventError(what, hint="send SQS records as Lambda delivers them")
                 result = park(WORKER, message, problem, source="sqs")
         except PipelineError as exc:  # transient, or no dead letter written: SQS redelivers this one
             log.warning(
                 "redelivery deferred", extra={"message_id": fields.get("messageId"), "reason": exc.message}
             )
+            raise
+        except Exception:  # a bug: this message alone is redelivered (then the queue's redrive policy)
+            log.exception("message failed", extra={"message_id": fields.get("messageId")})
             raise
         _record(result, log, metrics)
 
