@@ -2,7 +2,7 @@
 
     python -m bench.fuzz_workers [--count 100000] [--seed 0] [aws azure gcp]     (or: make fuzz)
 
-The deliveries and the checks are ``tests/unit/workers/fuzzing.py``'s (the suite runs a few thousand of the same):
+The deliveries are ``tests/unit/workers/fuzzing.py``'s, the checks ``fuzz_run.py``'s (the suite runs a few thousand):
 each one is poison on purpose (nesting 65-5,000 deep, integers of 1,001-6,000 digits, lone surrogates, NaN, bytes,
 over 1 MiB, wrong types, bodies that are not JSON or not UTF-8, no envelope), state is in memory, fixes are
 pre-approved and any cloud client asked for is counted as an action. Expected: exceptions 0, actions 0, every
@@ -26,12 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.unit.workers import fuzzing
+    from tests.unit.workers import fuzz_run
 
     failed = False
     for worker in args.workers:
-        with tempfile.TemporaryDirectory() as tmp, fuzzing.environment(Path(tmp)):
-            figures = fuzzing.run(worker, args.count, seed=args.seed)
+        with tempfile.TemporaryDirectory() as tmp, fuzz_run.environment(Path(tmp)):
+            figures = fuzz_run.run(worker, args.count, seed=args.seed)
         print(figures.line(), flush=True)
         entries = Counter(k.split("/")[0] for k in figures.kinds.elements())
         print(f"       entry points: {dict(entries)}; letters: {dict(figures.encodings)}")

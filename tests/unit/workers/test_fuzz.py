@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.workers import fuzzing
+from tests.unit.workers import fuzz_run, fuzzing
 
 COUNT = {"aws": 1500, "azure": 2000, "gcp": 2000}
 
@@ -17,8 +17,8 @@ COUNT = {"aws": 1500, "azure": 2000, "gcp": 2000}
 def test_malformed_deliveries_are_dead_lettered_never_raised_never_acted_on(
     worker: str, tmp_path: Path
 ) -> None:
-    with fuzzing.environment(tmp_path):
-        figures = fuzzing.run(worker, COUNT[worker], seed=14)
+    with fuzz_run.environment(tmp_path):
+        figures = fuzz_run.run(worker, COUNT[worker], seed=14)
     assert figures.exceptions == [], figures.exceptions[:3]
     assert figures.actions == 0
     assert figures.not_parked == [], figures.not_parked[:5]

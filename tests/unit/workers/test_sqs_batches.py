@@ -14,7 +14,7 @@ from escher.demo.run import LambdaContext
 from escher.pipeline import runtime
 from escher.pipeline.deadletter import MemoryDeadLetters
 from escher.workers.aws.handler import handler
-from tests.unit.workers.fuzzing import NoCloud
+from tests.unit.workers.fuzz_run import NoCloud
 
 
 @pytest.fixture
