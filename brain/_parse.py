@@ -151,9 +151,11 @@ class Query:
     wants_unencrypted: bool = False
     wants_orphaned: bool = False
     special: str | None = None  # cost_driver, public_buckets, underutilized, alerts, timeline, report
-    bare: str = (
-        ""  # the text with the estate's names masked (set by the planner): counts and pointers read this
-    )
+    actions: list[str] = field(
+        default_factory=list
+    )  # every action the text asks for ("stop ... and delete ...")
+    # the text with the estate's names masked (set by the planner): counts and pointers read this
+    bare: str = ""
     mode: Mode = "imperative"  # only an imperative action becomes a plan
     when: When | None = None  # the schedule a schedule phrase states
 
@@ -181,6 +183,28 @@ def _intent(low: str, *, question: bool = False) -> str:
     return min(hits)[2] if hits else "help"
 
 
+_NOUN_BEFORE = re.compile(r"\b(the|a|an|this|that|each|every|any|old|my|one|last|latest|newest|oldest)\s+$")
+
+
+def _actions(low: str) -> list[str]:
+    """The distinct actions a text asks for. Overlapping matches are one phrase ("turn on versioning" is not
+    also "turn on", "remove public access" not also "remove")."""
+    spans = sorted(
+        (m.start(), m.end(), order, name)
+        for order, (name, pattern) in enumerate(_INTENTS)
+        if name in ACTIONS
+        for m in pattern.finditer(low)
+        if not (m.group(0) == "snapshot" and _NOUN_BEFORE.search(low[: m.start()]))  # "delete the snapshot"
+    )
+    groups: list[tuple[int, list[tuple[int, str]]]] = []
+    for start, end, order, name in spans:
+        if groups and start < groups[-1][0]:
+            groups[-1] = (max(end, groups[-1][0]), [*groups[-1][1], (order, name)])
+        else:
+            groups.append((end, [(order, name)]))
+    return list(dict.fromkeys(min(members)[1] for _, members in groups))
+
+
 def _region(low: str) -> tuple[str | None, Cloud | None]:
     if m := _AWS_REGION.search(low):
         return m.group(1), "aws"
@@ -200,6 +224,7 @@ def parse(text: str) -> Query:
     q = Query(text=text, intent=_intent(low, question=mode == "question"), mode=mode, bare=text)
     if mode == "schedule":
         q.when = when_of(low)
+    q.actions = _actions(low)
     clouds = [cloud for cloud, pattern in _CLOUDS if pattern.search(low)]
     q.region, region_cloud = _region(low)
     if len(clouds) == 1:

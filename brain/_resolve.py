@@ -185,6 +185,9 @@ def unresolved(q: Query, context: list[ContextItem], *, strict: bool) -> list[Un
     for phrase in _MULTI_UNSUPPORTED.findall(low):
         add(phrase, "unsupported_service", [], f"Escher has no operation for {_UNSUPPORTED[phrase]} yet")
     low = _MULTI_UNSUPPORTED.sub(" ", low)
+    if strict and len(q.actions) > 1:
+        add(" and ".join(q.actions), "ambiguous", [],
+            f"one request, one action: ask for {' and '.join(q.actions)} separately")  # fmt: skip
     pointers = strict  # in a question ("is it safe to...") "it" points at nothing, and nothing runs
     m = _DEMONSTRATIVE.search(low) if pointers else None
     if m and not q.named and not any(i.name and i.name.lower() in low for i in resources):
