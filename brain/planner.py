@@ -202,7 +202,7 @@ class Planner:
         self, items: list[ContextItem], q: Query, kind: str | None, *, use_state: bool = True
     ) -> list[ContextItem]:
         named = set(q.named) | {
-            i.id for i in items if i.kind == "resource" and i.name and _mentions(q.text, i.name)
+            i.id for i in items if i.kind == "resource" and _named(q, i)
         }  # a cost row named "Compute Engine" is not a resource the request names
         out = []
         for item in items:
@@ -232,11 +232,7 @@ class Planner:
         kind = q.kind or "vm"
         if not q.kind_explicit:  # "resume orders-dev": the kind is the named resource's
             named = self.select(req.context, q, None, use_state=False)
-            kinds = {
-                kind_of(i.resource_type)
-                for i in named
-                if (i.name and _mentions(q.text, i.name)) or i.id in q.named
-            }
+            kinds = {kind_of(i.resource_type) for i in named if _named(q, i)}
             if len(kinds) == 1 and None not in kinds:
                 kind = kinds.pop() or kind
                 if q.intent == "snapshot" and kind == "vm":
@@ -326,7 +322,7 @@ class Planner:
                 "params": self._params(op_id, q), "reason": q.text}
                for (op_id, region), ids in sorted(groups.items())]  # fmt: skip
         result = guard_steps(raw, self.catalog, known_targets=known_targets(req))
-        named = any(i.name and _mentions(q.text, i.name) for i in matched)
+        named = any(_named(q, i) for i in matched)
         return _proposals.schedule(q, filters, matched, result.steps, result.notices, named=named)
 
     def _ops_of(
@@ -458,7 +454,7 @@ class Planner:
 
 def _attached_disks(context: list[ContextItem], vms: list[ContextItem], q: Query) -> list[ContextItem]:
     """ "snapshot web-1": the disks attached to the VMs the request names (never to any other VM)."""
-    named = {v.id for v in vms if (v.name and _mentions(q.text, v.name)) or v.id in q.named}
+    named = {v.id for v in vms if _named(q, v)}
     return [
         d
         for d in context
@@ -469,7 +465,7 @@ def _attached_disks(context: list[ContextItem], vms: list[ContextItem], q: Query
 
 
 def _names_any(req: AskRequest, q: Query) -> bool:
-    return any(c.kind == "resource" and c.name and _mentions(q.text, c.name) for c in req.context)
+    return any(c.kind == "resource" and _named(q, c) for c in req.context)
 
 
 def _said(q: Query, kind: str) -> str:
@@ -481,6 +477,16 @@ def _said(q: Query, kind: str) -> str:
     parts += [f"tagged {k}={v}" for k, v in q.tags.items()] if q.intent != "tag" else []
     parts += [f"in state {q.state}"] if q.state else []
     return " (" + " ".join(parts) + ")"
+
+
+def _named(q: Query, item: ContextItem) -> bool:
+    """The request names this resource: by name, by id, or by the id's last segment (any case)."""
+    short = item.id.rsplit("/", 1)[-1]
+    return (
+        item.id in q.named
+        or bool(item.name and _mentions(q.text, item.name))
+        or (short != item.name and _mentions(q.text, short))
+    )
 
 
 def _mentions(text: str, name: str) -> bool:
