@@ -291,7 +291,8 @@ class ClaudeBrain:
                                         summary=str(chosen["input"].get("summary", playbook.name)), **meta)  # fmt: skip
             notices.append("the model named a playbook that is not in the library")
         args = chosen["input"] if chosen and chosen["name"] == "answer_information" else {}
-        ids = [i for i in args.get("resource_ids", []) if isinstance(i, str) and i in known]
+        sent = {c.id for c in req.context}  # an answer may cite alerts and report rows; a plan only resources
+        ids = [i for i in args.get("resource_ids", []) if isinstance(i, str) and i in sent]
         from escher.brain._answers import resource_table
 
         rows = [c for c in req.context if c.id in set(ids)]

@@ -116,3 +116,16 @@ def test_an_empty_estate_gets_no_plan_from_the_model() -> None:
         "stop the dev instances", plan(("aws.ec2.stop_instances", []), select={"env": "dev"}), context=[]
     )
     assert not isinstance(resp, ExecutionResponse)
+
+
+def test_an_answer_may_cite_alerts_while_a_plan_may_not_target_them() -> None:
+    from escher.brain.models import ContextItem as Item
+
+    alert = Item(kind="alert", id="alert-7", cloud="aws", state="high", name="open port")
+    reply = message([{"type": "tool_use", "id": "t1", "name": "answer_information",
+                      "input": {"intent": "alerts", "summary": "one", "resource_ids": ["alert-7", "made-up"]}}],
+                    stop_reason="tool_use")  # fmt: skip
+    resp = ask("show me the alerts", reply, context=[*MEASURED, alert])
+    assert isinstance(resp, InformationResponse) and resp.resource_ids == ["alert-7"]
+    resp = ask("stop alert-7", plan(("aws.ec2.stop_instances", ["alert-7"])), context=[*MEASURED, alert])
+    assert not isinstance(resp, ExecutionResponse)
