@@ -2,7 +2,12 @@
 
 It serves three purposes: the brain's answer when no Anthropic key is configured, the client's answer when no
 brain is reachable, and the golden reference that tests hold fixed. Every plan it makes passes the same guard
-as the language model's.
+as the language model's, and the language model's plans pass the planner's gates (:meth:`Planner.check_plan`).
+
+A request never widens: every word of an action resolves in the estate or the catalogue (``_resolve``), or
+nothing is planned; the plan acts on exactly the resources its filters select, listed in ``scope``. A question
+is answered with what the action would affect, a schedule phrase with a schedule proposal (``_proposals``);
+neither is ever an execution.
 """
 
 from __future__ import annotations
@@ -184,6 +189,9 @@ class Planner:
             )
         kind = q.kind if q.kind_explicit else None
         allowed = self._narrow(self.select(req.context, q, kind), q, kind or "")
+        named = _names_any(req, q)
+        if issues := check_selection(q, allowed, named=named):
+            return "; ".join(u.message for u in issues)
         reach = {i.id for i in allowed} | {i.region for i in allowed if i.region}
         outside = sorted({t for s in steps for t in s.targets if t not in reach})
         if outside:
@@ -193,7 +201,7 @@ class Planner:
         wanted = dict(q.tags) | ({"env": q.environment} if q.environment else {})
         for step in steps:
             sel = step.select_by_tags
-            if sel and (q.narrows or not wanted or any(sel.get(k) != v for k, v in wanted.items())):
+            if sel and (named or q.narrows or not wanted or any(sel.get(k) != v for k, v in wanted.items())):
                 return f"{step.operation_id} selects by tag {sel}, which is wider than what you named"
         return None
 

@@ -129,3 +129,10 @@ def test_an_answer_may_cite_alerts_while_a_plan_may_not_target_them() -> None:
     assert isinstance(resp, InformationResponse) and resp.resource_ids == ["alert-7"]
     resp = ask("stop alert-7", plan(("aws.ec2.stop_instances", ["alert-7"])), context=[*MEASURED, alert])
     assert not isinstance(resp, ExecutionResponse)
+
+
+@pytest.mark.parametrize("query", ["stop that", "stop the dev instance", "stop 2 dev instances"])
+def test_a_plan_for_a_request_that_does_not_say_which_is_refused(query: str) -> None:
+    resp = ask(query, plan(("aws.ec2.stop_instances", DEV)))
+    assert not isinstance(resp, ExecutionResponse), resp.summary
+    assert "refused" in refusal(resp)
