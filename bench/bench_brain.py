@@ -79,7 +79,9 @@ def main() -> None:
     from tests.unit.brain.estate import ESTATE
 
     golden = [case["q"] for case in json.loads(GOLDEN.read_text())]
-    service = BrainService(ServerConfig())  # no API key: the deterministic planner
+    service = BrainService(
+        ServerConfig(rate_per_minute=0)
+    )  # no API key: the planner; one client, no rate limit
     requests = [AskRequest(query=q, context=ESTATE) for q in golden]
     print(f"estate: {len(ESTATE)} context items; {len(golden)} golden utterances")
 
@@ -114,16 +116,18 @@ def main() -> None:
             service.ask(parse_body(b, AskRequest, 1_000_000)), mode="json")), ROUNDS // 3))  # fmt: skip
     _report("server handler without the socket", handler, len(golden))
 
-    with _server(create_app(service)) as url:
+    app = create_app(service)
+    auth = {"authorization": f"Bearer {app.token}"}
+    with _server(app) as url:
         bodies = [r.model_dump(mode="json") for r in requests]
         print(f"request body: median {statistics.median(len(json.dumps(b)) for b in bodies)} bytes")
-        with httpx2.Client(timeout=30) as http:
+        with httpx2.Client(timeout=30, headers=auth) as http:
             kept: list[float] = []
             for body in bodies:
                 assert http.post(f"{url}/v1/ask", json=body).status_code == 200
                 kept.extend(_time(lambda b=body: http.post(f"{url}/v1/ask", json=b), HTTP_ROUNDS))  # type: ignore[misc]
         _report("POST /v1/ask, loopback, kept-alive connection", kept, len(golden))
-        brain = HttpBrain(url)  # what the CLI does: one connection per question
+        brain = HttpBrain(url, token=app.token)  # what the CLI does: one connection per question
         fresh: list[float] = []
         for req in requests:
             fresh.extend(_time(lambda r=req: brain.ask(r), HTTP_ROUNDS))  # type: ignore[misc]

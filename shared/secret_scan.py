@@ -365,11 +365,7 @@ def scan_strings(strings: Sequence[str]) -> list[tuple[int, Span]]:
     """Scan many strings at once; each span is reported against the string it starts in, offsets local to it."""
     if not strings:
         return []
-    starts: list[int] = []
-    pos = 0
-    for s in strings:
-        starts.append(pos)
-        pos += len(s) + len(SEPARATOR)
+    starts = list(itertools.accumulate((len(s) + len(SEPARATOR) for s in strings[:-1]), initial=0))
     joined = SEPARATOR.join(strings)
     out: list[tuple[int, Span]] = []
     for span in scan_text(joined):
@@ -404,6 +400,7 @@ _METADATA_WORDS = frozenset({
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9ñ]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
+@functools.lru_cache(maxsize=8192)  # field names repeat across a request's items
 def secret_key_name(key: str) -> bool:
     """True for a field whose value is a secret whatever it looks like (``password``, ``clientSecret``)."""
     if len(key) > 128:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from escher.brain._parse import Query, canonical_env, kind_of, parse
 from escher.brain.models import ContextItem
+from escher.privacy import cut
 
 if TYPE_CHECKING:
     from escher.scans.persist import ResultStore
@@ -49,7 +50,7 @@ def _scalar_attrs(attrs: dict[str, Any]) -> dict[str, str | int | float | bool |
         if isinstance(value, bool | int | float) or value is None:
             out[key] = value
         elif isinstance(value, str):
-            out[key] = value[:200]
+            out[key] = cut(value, 200)
         if len(out) >= 48:
             break
     return out
@@ -70,14 +71,14 @@ def item_from_record(rec: dict[str, Any]) -> ContextItem:
         scalars["open_to_world"] = _open_to_world(attrs)
     return ContextItem(
         kind="resource",
-        id=str(rec["id"])[:512],
+        id=cut(str(rec["id"]), 512),
         cloud=rec.get("cloud") if rec.get("cloud") in ("aws", "azure", "gcp") else None,
         account=str(rec.get("account") or "")[:128] or None,
         region=str(rec.get("region") or "")[:64] or None,
         resource_type=str(rec.get("type") or "")[:128] or None,
-        name=str(rec.get("name") or "")[:256],
+        name=cut(str(rec.get("name") or ""), 256),
         state=str(attrs.get("state") or "")[:64],
-        tags={str(k)[:128]: str(v)[:256] for k, v in list((rec.get("tags") or {}).items())[:64]},
+        tags={cut(str(k), 128): cut(str(v), 256) for k, v in list((rec.get("tags") or {}).items())[:64]},
         attrs=scalars,
     )
 
@@ -173,7 +174,7 @@ class EstateSource:
                                    region=str(f.get("region") or "")[:64] or None,
                                    resource_type=str(f.get("resource_type") or "")[:128] or None,
                                    name=str(f.get("title", ""))[:256], state=str(f.get("severity", "")).lower()[:64],
-                                   text=str(f.get("message", ""))[:2000]))  # fmt: skip
+                                   text=cut(str(f.get("message", "")), 2000)))  # fmt: skip
         return out
 
     def search(self, query: str, limit: int) -> list[ContextItem]:
@@ -210,7 +211,7 @@ class StoreSource:
             items.append(ContextItem(kind=_HIT_KIND.get(str(hit.collection), "report"), id=hit.doc_id[:512],
                                      cloud=hit.cloud if hit.cloud in ("aws", "azure", "gcp") else None,  # type: ignore[arg-type]
                                      region=hit.region, resource_type=hit.resource_type, name=hit.title[:256],
-                                     state=str(hit.kind)[:64], text=hit.text[:2000], at=hit.at))  # fmt: skip
+                                     state=str(hit.kind)[:64], text=cut(hit.text, 2000), at=hit.at))  # fmt: skip
         return items[:limit]
 
     def _alert(self, doc_id: str) -> ContextItem | None:

@@ -46,11 +46,31 @@ def redact_url(url: str) -> str:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """The configured secrets, the channel-URL shapes above, then every credential shape Escher knows
+    (:mod:`escher.secret_scan`, the same detection the brain's privacy boundary uses) masked."""
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return _mask_shapes(text)
+
+
+def _mask_shapes(text: str) -> str:
+    from escher.secret_scan import scan_text
+
+    out, pos = [], 0
+    for span in scan_text(text):
+        if span.end <= pos:
+            continue
+        out.append(text[pos : max(pos, span.start)])
+        out.append(MASK)
+        if span.whole:  # key material: its body follows the part that was recognised
+            return "".join(out)
+        pos = span.end
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _secret_parts(url: str) -> list[str]:
