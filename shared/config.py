@@ -7,13 +7,19 @@ Where things live (each can be moved with an environment variable):
 
 Environment overrides use ``ESCHER_<SECTION>__<KEY>`` (``ESCHER_AWS__REGION=eu-west-1``); a few common ones have
 short names (``ESCHER_DATABASE_URL``, ``ESCHER_BRAIN_URL``, ``ESCHER_TIMEZONE``). Packages that need their own
-settings add a section model here, so that one file validates everything at load.
+settings add a section model here, or own a free-form section named in ``EXTENSION_SECTIONS`` (validated by its
+package; the ones named in ``_SECTION_CHECKS`` are checked at load too), so that one file validates everything at
+load: any other section or key is refused, with the closest known name. Every error here is a ``ConfigError``
+(exit code 2), and no hint suggests a command that would overwrite the user's file.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +46,43 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "ESCHER_BRAIN_TOKEN": ("brain", "token"),
     "ESCHER_TIMEZONE": ("general", "timezone"),
 }
+# Sections owned and validated by a package, kept as they are in ``Settings.extensions``.
+EXTENSION_SECTIONS = frozenset(
+    {"severity", "remediation", "personas", "report", "extend", "notify", "state", "policy", "audit"}
+)
+# Owners whose own errors would not say "config" (nor exit 2): checked at load, their error becomes a ConfigError.
+_SECTION_CHECKS: dict[str, tuple[str, str]] = {
+    "remediation": ("escher.policy.remediation", "load_remediation"),
+    "personas": ("escher.policy.personas", "load_personas"),
+    "notify": ("escher.notify.config", "load_notify"),
+}
+_FIX_HINT = "edit the file named (escher doctor checks it again)"
 
 
 class ConfigError(EscherError):
     """The configuration file or an ``ESCHER_*`` variable is invalid."""
 
     exit_code = 2
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``known``, or nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# AWS (us-east-1, us-gov-west-1, cn-north-1), GCP (us-central1, europe-west4) and Azure (eastus, westeurope)
+# region names all fit here; the scan checks them against each SDK's list and suggests the closest.
+_REGION = re.compile(r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$")
+
+
+def _regions(values: list[str]) -> list[str]:
+    for value in values:
+        if not _REGION.match(value) or not any(ch.isalpha() for ch in value):
+            raise ValueError(
+                f"{value!r} is not a region name (such as 'us-east-1', 'europe-west4', 'eastus')"
+            )
+    return values
 
 
 class _Section(BaseModel):
@@ -72,12 +109,16 @@ class AwsSettings(_Section):
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"])
     endpoint_url: str | None = Field(default=None, description="e.g. a moto server or LocalStack")
 
+    _check_regions = field_validator("regions")(_regions)
+
 
 class AzureSettings(_Section):
     enabled: bool = True
     subscription_id: str | None = None
     tenant_id: str | None = None
     locations: list[str] = Field(default_factory=lambda: ["eastus"])
+
+    _check_locations = field_validator("locations")(_regions)
 
 
 class GcpSettings(_Section):
@@ -89,12 +130,38 @@ class GcpSettings(_Section):
         description="the Cloud Billing BigQuery export, project.dataset.table (daily cost snapshot)",
     )
 
+    _check_regions = field_validator("regions")(_regions)
+
 
 class StoreSettings(_Section):
     database_url: str | None = Field(
         default=None,
         description="any Postgres with pgvector; empty means the embedded server in the data dir",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                f"{_redact(value)} is not a Postgres URL; write postgresql://user:password@host:5432/dbname, "
+                "or leave it empty for the embedded store"
+            )
+        from escher.lazy import is_installed
+
+        if is_installed(
+            "psycopg"
+        ):  # libpq's own parser: a bad parameter is a config error now, not at connect
+            import psycopg
+
+            try:
+                psycopg.conninfo.conninfo_to_dict(value)
+            except psycopg.ProgrammingError as exc:
+                raise ValueError(f"{_redact(value)} is not a usable Postgres URL: {str(exc).strip()}") from None
+        return value
 
 
 class BrainSettings(_Section):
@@ -104,6 +171,25 @@ class BrainSettings(_Section):
         default=None,
         description="bearer token the brain requires (ESCHER_BRAIN_TOKEN); `escher brain serve` prints its own",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{_redact(value)} is not an http(s) URL; write e.g. http://127.0.0.1:8765, or leave it empty "
+                "for the local planner"
+            )
+        return value
 
 
 class RetentionSettings(_Section):
@@ -125,6 +211,11 @@ class Settings(BaseModel):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     # Free-form sections owned by packages that validate them themselves (severity rules, remediation, ...).
     extensions: dict[str, Any] = Field(default_factory=dict)
+
+
+def _redact(url: str) -> str:
+    """A URL as it may be shown: no password (``user:secret@`` becomes ``user:***@``)."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 @dataclass(frozen=True)
@@ -157,6 +248,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path} is not valid TOML: {exc}", hint="fix the line named, or move the file away"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not a text file (byte {exc.start} is not UTF-8)",
+            hint="config.toml must be UTF-8 TOML: move this file away and run 'escher init' to write a fresh one",
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from exc
 
@@ -171,8 +267,9 @@ def _env_overrides(env: os._Environ[str] | dict[str, str]) -> dict[str, dict[str
             section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
             if section not in sections:
                 raise ConfigError(
-                    f"environment variable {name} names an unknown section '{section}'",
-                    hint=f"known sections: {', '.join(sorted(sections))}",
+                    f"environment variable {name} names an unknown section '{section}'"
+                    + did_you_mean(section, sections),
+                    hint=f"known sections: {', '.join(sorted(sections))}; or unset {name}",
                 )
         else:
             continue
@@ -184,8 +281,9 @@ def _coerce_env(section: type[BaseModel], key: str, value: str, var: str) -> Any
     field = section.model_fields.get(key)
     if field is None:
         raise ConfigError(
-            f"environment variable {var} names an unknown setting '{key}'",
-            hint=f"known settings: {', '.join(sorted(section.model_fields))}",
+            f"environment variable {var} names an unknown setting '{key}'"
+            + did_you_mean(key, section.model_fields),
+            hint=f"known settings: {', '.join(sorted(section.model_fields))}; or unset {var}",
         )
     if "list" in str(field.annotation):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -196,8 +294,47 @@ def _describe(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
-        lines.append(f"{source}: [{where}] {err['msg']}")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and len(err["loc"]) == 2:
+            section, key = str(err["loc"][0]), str(err["loc"][1])
+            fields = Settings.model_fields[section].annotation.model_fields  # type: ignore[union-attr]
+            msg = f"unknown setting '{key}'{did_you_mean(key, fields)}; known: {', '.join(fields)}"
+        lines.append(f"{source}: [{where}] {msg}")
     return "\n".join(lines)
+
+
+def _split_sections(raw: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The file's sections as ``Settings`` takes them; an unknown section is refused with the closest name."""
+    known = set(Settings.model_fields) - {"extensions"}
+    unknown = [k for k in raw if k not in known and k not in EXTENSION_SECTIONS]
+    if unknown:
+        every = sorted(known | EXTENSION_SECTIONS)
+        raise ConfigError(
+            "\n".join(f"{source}: unknown section [{k}]{did_you_mean(k, every)}" for k in unknown),
+            hint=f"rename or remove the section; known sections: {', '.join(every)}",
+        )
+    for name in known:
+        if name in raw and not isinstance(raw[name], dict):
+            raise ConfigError(
+                f"{source}: '{name}' must be a section ([{name}]), not a value",
+                hint=f"write it as a [{name}] table",
+            )
+    data: dict[str, Any] = {k: v for k, v in raw.items() if k in known}
+    data["extensions"] = {k: v for k, v in raw.items() if k in EXTENSION_SECTIONS}
+    return data
+
+
+def _check_extensions(extensions: dict[str, Any], source: Path) -> None:
+    """Run the owners' own checks of their sections now, so a mistake there is a config error at load."""
+    import importlib
+
+    for name, (module, function) in _SECTION_CHECKS.items():
+        if name not in extensions:
+            continue
+        try:
+            getattr(importlib.import_module(module), function)(extensions)
+        except EscherError as exc:
+            raise ConfigError(f"{source}: {exc.message}", hint=exc.hint or _FIX_HINT) from exc
 
 
 def load_settings(
@@ -207,15 +344,11 @@ def load_settings(
     env = os.environ if env is None else env
     paths = paths or resolve_paths(env)
     raw: dict[str, Any] = _read_toml(paths.config_file) if paths.config_file.exists() else {}
-    known = set(Settings.model_fields) - {"extensions"}
-    data: dict[str, Any] = {k: v for k, v in raw.items() if k in known}
-    data["extensions"] = {k: v for k, v in raw.items() if k not in known}
     try:
-        settings = Settings.model_validate(data)
+        settings = Settings.model_validate(_split_sections(raw, paths.config_file))
     except ValidationError as exc:
-        raise ConfigError(
-            _describe(exc, str(paths.config_file)), hint="edit the file, or run 'escher init --force'"
-        ) from exc
+        raise ConfigError(_describe(exc, str(paths.config_file)), hint=_FIX_HINT) from exc
+    _check_extensions(settings.extensions, paths.config_file)
     overrides = _env_overrides(env)
     if not overrides:
         return settings
@@ -261,4 +394,5 @@ def init_config(paths: Paths | None = None, *, force: bool = False) -> tuple[Pat
     tmp = paths.config_file.with_suffix(".toml.tmp")
     tmp.write_text(render_toml(Settings()), encoding="utf-8")
     tmp.replace(paths.config_file)  # atomic: never a half-written config
+    load_settings(paths)  # the ESCHER_* variables must be valid too: say so now, not at first use
     return paths, True

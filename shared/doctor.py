@@ -81,6 +81,10 @@ def _no_metadata_probes() -> Iterator[None]:
 
 
 def check_config(paths: Paths) -> Check:
+    try:
+        load_settings(paths)  # the ESCHER_* variables count even without a file
+    except ConfigError as exc:
+        return Check("escher", "config", Status.fail, exc.message, hint=exc.hint, required=True)
     if not paths.config_file.exists():
         return Check(
             "escher",
@@ -89,10 +93,6 @@ def check_config(paths: Paths) -> Check:
             f"no config at {paths.config_file}; defaults in use",
             hint="run 'escher init'",
         )
-    try:
-        load_settings(paths)
-    except ConfigError as exc:
-        return Check("escher", "config", Status.fail, exc.message, hint=exc.hint, required=True)
     return Check("escher", "config", Status.ok, str(paths.config_file), required=True)
 
 

@@ -86,3 +86,99 @@ def test_bad_environment_overrides_are_explained(paths: Paths, env: dict[str, st
 def test_paths_follow_the_environment(tmp_path: Path) -> None:
     paths = resolve_paths({"ESCHER_CONFIG_DIR": str(tmp_path / "c"), "ESCHER_DATA_DIR": str(tmp_path / "d")})
     assert paths.config_file == tmp_path / "c" / "config.toml" and paths.data_dir == tmp_path / "d"
+
+
+# -- issue 14: every config mistake is refused at load, exit 2, with the closest known name -------------------
+def _write(paths: Paths, text: str | bytes) -> None:
+    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        paths.config_file.write_bytes(text)
+    else:
+        paths.config_file.write_text(text)
+
+
+def _refused(paths: Paths, env: dict[str, str] | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as err:
+        load_settings(paths, env=env or {})
+    assert err.value.exit_code == 2
+    assert "--force" not in str(err.value)  # never advise a command that overwrites the user's file
+    return err.value
+
+
+def test_an_unknown_section_is_refused_with_the_closest_name(paths: Paths) -> None:
+    _write(paths, "[notifi]\nroutes = {}\n")
+    err = _refused(paths)
+    assert "unknown section [notifi]" in err.message and "did you mean 'notify'" in err.message
+    assert err.hint and "notify" in err.hint
+
+
+@pytest.mark.parametrize(
+    "section",
+    ["severity", "remediation", "personas", "report", "extend", "notify", "state", "policy", "audit"],
+)
+def test_sections_owned_by_packages_are_kept(paths: Paths, section: str) -> None:
+    _write(paths, f"[{section}]\n")
+    assert load_settings(paths, env={}).extensions == {section: {}}
+
+
+def test_an_unknown_key_names_the_closest_setting(paths: Paths) -> None:
+    _write(paths, '[aws]\nregoins = ["us-east-1"]\n')
+    err = _refused(paths)
+    assert "unknown setting 'regoins'" in err.message and "did you mean 'regions'" in err.message
+
+
+def test_a_binary_file_is_a_config_error(paths: Paths) -> None:
+    _write(paths, bytes(range(256)) * 4)
+    err = _refused(paths)
+    assert "not a text file" in err.message
+
+
+def test_a_bad_owned_section_is_a_config_error_not_a_policy_error(paths: Paths) -> None:
+    _write(paths, "[remediation]\nstop_idle_instancs = true\n")
+    err = _refused(paths)
+    assert "[remediation]" in err.message and err.hint and "stop_idle_instances" in err.hint
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"ESCHER_AWS__REGIONS": "42"}, "'42' is not a region name"),
+        ({"ESCHER_GCP__REGIONS": "us central1"}, "is not a region name"),
+        ({"ESCHER_DATABASE_URL": "garbage://"}, "is not a Postgres URL"),
+        ({"ESCHER_DATABASE_URL": "mysql://me:hunter2@db/x"}, "mysql://me:***@db/x is not a Postgres URL"),
+        ({"ESCHER_DATABASE_URL": "postgresql://db/x?sslmod=require"}, "not a usable Postgres URL"),
+        ({"ESCHER_BRAIN_URL": "localhost:8765"}, "is not an http(s) URL"),
+        ({"ESCHER_BRAIN_URL": "http://127.0.0.1:port"}, "is not an http(s) URL"),
+        ({"ESCHER_BRAIN_URL": "ftp://brain.example"}, "is not an http(s) URL"),
+        ({"ESCHER_AWZ__REGIONS": "us-east-1"}, "did you mean 'aws'"),
+        ({"ESCHER_AWS__REGOINS": "us-east-1"}, "did you mean 'regions'"),
+    ],
+)
+def test_bad_variables_are_refused_at_load(paths: Paths, env: dict[str, str], words: str) -> None:
+    err = _refused(paths, env)
+    assert words in err.message
+    assert "hunter2" not in str(err)
+
+
+def test_good_urls_and_regions_load(paths: Paths) -> None:
+    env = {
+        "ESCHER_DATABASE_URL": "postgresql://me:pw@db.example:5432/escher?sslmode=require",
+        "ESCHER_BRAIN_URL": "https://brain.example:8443/",
+        "ESCHER_AWS__REGIONS": "us-east-1,us-gov-west-1,cn-north-1",
+        "ESCHER_GCP__REGIONS": "europe-west4",
+        "ESCHER_AZURE__LOCATIONS": "westeurope,eastus2",
+    }
+    settings = load_settings(paths, env=env)
+    assert settings.brain.url == "https://brain.example:8443/"
+    assert settings.aws.regions == ["us-east-1", "us-gov-west-1", "cn-north-1"]
+
+
+def test_init_checks_the_variables_too(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESCHER_AWS__REGIONS", "42")
+    with pytest.raises(ConfigError) as err:  # the first run writes the file, then says the variable is wrong
+        init_config(paths)
+    assert "'42' is not a region name" in err.value.message
+    before = paths.config_file.read_text()
+    with pytest.raises(ConfigError):
+        init_config(paths)
+    assert paths.config_file.read_text() == before
