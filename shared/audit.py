@@ -1,8 +1,9 @@
 """The audit record every change produces, and the small interface that receives it.
 
 The engine, the pipeline and the policy write :class:`AuditRecord` values to an :class:`AuditSink`. The store
-(``escher.store``) provides the real sink: append-only, hash-chained, checkpoint-signed; the state backends
-put the same records on WORM object storage in Extend mode. :class:`MemoryAuditSink` is the in-memory fake.
+(``escher.store``) provides the real sink, :class:`escher.audit_sink.LedgerAuditSink`: append-only,
+hash-chained, signed with a pinned key and anchored outside the database; the state backends put the same
+records on WORM object storage in Extend mode. :class:`MemoryAuditSink` is the in-memory fake.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = ["AuditOutcome", "AuditRecord", "AuditSink", "MemoryAuditSink"]
 
 AuditOutcome = Literal[
     "planned",  # a plan was made (nothing changed)
+    "started",  # the intent, recorded before a change outside the engine (extend, destroy) begins
     "dry_run",  # what would change, shown and not done
     "succeeded",  # the change was made
     "noop",  # already in the wanted state: nothing to do, counted as success

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,33 @@ def _render_plan(plan: Plan) -> None:
     )
 
 
+@contextmanager
+def _recorded_act(
+    paths: Any, cloud: str, action: str, target: str, details: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The intent in the ledger before the deployment changes anything, the outcome after (a failure too)."""
+    from escher.audit import AuditRecord
+    from escher.audit_sink import recorded
+    from escher.config import load_settings
+    from escher.policy.personas import current_actor
+
+    base = {"actor": str(current_actor(load_settings(paths).extensions)), "action": action, "target": target,
+            "cloud": cloud}  # fmt: skip
+    with recorded(paths) as ledger:
+        intent = AuditRecord.model_validate({**base, "outcome": "started", "details": details})
+        ledger.append(intent)
+        outcome: dict[str, Any] = {}
+        try:
+            yield outcome
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            ledger.append(AuditRecord.model_validate({**base, "outcome": "failed", "correlation_id": intent.record_id,
+                                                      "details": {**details, "error": error}}))  # fmt: skip
+            raise
+        ledger.append(AuditRecord.model_validate({**base, "outcome": "succeeded", "correlation_id": intent.record_id,
+                                                  "details": {**details, **outcome}}))  # fmt: skip
+
+
 def _spec(cloud: Cloud, region: str | None, bundle_path: str) -> Any:
     from escher.infra.spec import spec_from_settings
 
@@ -109,13 +138,18 @@ def extend(
             if pre is not None:
                 progress.update(task, description=f"{pre.metadata.op.value} {pre.metadata.type}")
 
-        result = driver.extend(
-            spec,
-            paths,
-            credentials=credentials,
-            writer=writer_for(cloud.value, spec.name_prefix),  # built from the outputs after up
-            on_event=on_event,
-        )
+        act = {"region": spec.region, "bundle_sha256": bundle.sha256, "permissions": len(spec.permissions)}
+        with _recorded_act(
+            paths, cloud.value, "escher.extend", f"escher/{cloud.value}/{spec.region}", act
+        ) as outcome:
+            result = driver.extend(
+                spec,
+                paths,
+                credentials=credentials,
+                writer=writer_for(cloud.value, spec.name_prefix),  # built from the outputs after up
+                on_event=on_event,
+            )
+            outcome.update(changes=result.summary, outputs_file=str(result.outputs_file))
     data = {
         "cloud": result.cloud,
         "outputs": result.outputs,
@@ -162,7 +196,11 @@ def destroy(
         return
     if not yes and not typer.confirm(f"Export state and destroy Escher in {', '.join(clouds)}?"):
         raise typer.Abort()
-    results = [driver.destroy(c, paths, exporter=StoreExporter()) for c in clouds]
+    results = []
+    for c in clouds:
+        with _recorded_act(paths, c, "escher.destroy", f"escher/{c}", {"cloud": c}) as outcome:
+            results.append(driver.destroy(c, paths, exporter=StoreExporter()))
+            outcome.update(exported=results[-1].exported_objects, export_dir=str(results[-1].export_dir))
 
     def text() -> None:
         for r in results:

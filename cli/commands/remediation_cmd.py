@@ -93,7 +93,24 @@ def _switch(
         idle_hours=idle_hours,
         capacity_percent=capacity,
     )
-    save_remediation(paths, updated)
+    from escher.audit import AuditRecord
+    from escher.audit_sink import recorded
+
+    with recorded(paths) as ledger:  # a policy change is an act: recorded before it is reported done
+        _ = ledger.store  # the ledger is reachable before anything changes
+        save_remediation(paths, updated)
+        ledger.append(
+            AuditRecord(
+                actor=str(actor),
+                action=f"remediation.{'enable' if enabled else 'disable'}",
+                target=f"remediation/{switch.setting}",
+                outcome="succeeded",
+                reason=switch.label,
+                before={"enabled": bool(getattr(load_remediation(settings.extensions), switch.setting))},
+                after={"enabled": enabled, "idle_hours": idle_hours, "capacity_percent": capacity},
+                details={"operations": list(switch.operations), "config_file": str(paths.config_file)},
+            )
+        )
     (row,) = [r for r in _rows(updated) if r["name"] == switch.setting]
 
     def text() -> None:

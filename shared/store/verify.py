@@ -254,9 +254,15 @@ def _verify_chain(
     furthest: tuple[Checkpoint, str] | None = None  # the checkpoint reaching furthest past the end, if any
     head_anchored: Checkpoint | None = None  # a signed head equal to the database's own head
     legacy_through = 0  # unsigned rows up to here are vouched for by a checkpoint from before signed batches
-    for cp, source in checkpoints:
-        if cp.chain != chain:
-            continue
+    mine = [(cp, source) for cp, source in checkpoints if cp.chain == chain]
+    stored = {  # one query for the rows every checkpoint and anchor names
+        int(r[0]): str(r[1])
+        for r in conn.execute(
+            "SELECT seq, hash FROM reports WHERE chain = %s AND seq = ANY(%s)",
+            (chain, sorted({cp.seq for cp, _ in mine if cp.seq <= last})),
+        )
+    }
+    for cp, source in mine:
         version = _signed_version(cp, keys)
         if version is None:
             issues.append(Issue("bad_signature", chain, cp.seq, None,
@@ -270,14 +276,12 @@ def _verify_chain(
             if furthest is None or cp.seq > furthest[0].seq:
                 furthest = (cp, source)
             continue
-        row = conn.execute(
-            "SELECT hash FROM reports WHERE chain = %s AND seq = %s", (chain, cp.seq)
-        ).fetchone()
-        if row is not None and str(row[0]) != cp.hash:
+        row_hash = stored.get(cp.seq)
+        if row_hash is not None and row_hash != cp.hash:
             issues.append(Issue("rewritten", chain, cp.seq, None,
                                 f"record {cp.seq} differs from the signed head anchored in {source}: the history "
                                 "up to it was rewritten and re-hashed"))  # fmt: skip
-        elif row is not None:
+        elif row_hash is not None:
             if version == 1:
                 legacy_through = max(legacy_through, cp.seq)
             if cp.seq == prev_seq:

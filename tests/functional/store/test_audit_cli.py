@@ -110,3 +110,29 @@ def test_a_legacy_jsonl_log_moves_into_the_ledger_once_keeping_its_times(s3: Any
     assert listed[-1]["at"].startswith("2025-11-02T20:00:00")
     assert not legacy.exists() and legacy.with_name("operations.jsonl.migrated").exists()
     assert len(json.loads(_escher("-o", "json", "audit", "list").stdout)) == 3  # once
+
+
+def test_switches_and_deployments_are_recorded_acts(
+    escher_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escher.cli.commands.extend_cmd import _recorded_act
+    from escher.config import resolve_paths
+
+    monkeypatch.setenv("ESCHER_USER", "mona")
+    (escher_home / "config").mkdir(parents=True)
+    (escher_home / "config" / "config.toml").write_text('[personas]\nmanagers = ["mona"]\n')
+    assert _escher("remediation", "enable", "stop_idle_instances", "--idle-hours", "8").exit_code == 0
+
+    act = _recorded_act(
+        resolve_paths(), "aws", "escher.extend", "escher/aws/eu-west-1", {"region": "eu-west-1"}
+    )
+    with pytest.raises(RuntimeError, match="pulumi up failed"), act:
+        raise RuntimeError("pulumi up failed")
+
+    listed = json.loads(_escher("-o", "json", "audit", "list").stdout)
+    assert [(r["action"], r["outcome"]) for r in listed] == [
+        ("escher.extend", "failed"), ("escher.extend", "started"), ("remediation.enable", "succeeded"),
+    ]  # fmt: skip
+    assert listed[0]["details"]["error"] == "RuntimeError: pulumi up failed"
+    assert listed[0]["correlation_id"] == listed[1]["record_id"]
+    assert (listed[2]["actor"], listed[2]["after"]["idle_hours"]) == ("user:mona", 8.0)
