@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -327,3 +328,31 @@ def estate_untouched(estate: Estate) -> bool:
     return estate.snapshots_left() == set(estate.snapshots) and estate.running() == set(
         estate.dev + estate.prod
     )
+
+
+def test_fix_holds_a_bulk_fix_over_the_limit_until_approved(estate: Estate) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    buckets = [f"logs-{i}-{uuid.uuid4().hex[:8]}" for i in range(3)]
+    for name in buckets:
+        s3.create_bucket(Bucket=name)
+    check = "aws.s3.bucket_public_access_block"
+    code, _ = escher("scan", "-r", "us-east-1", "--checks", check, user="solo")
+    assert code in (0, 1)
+    estate.configure("[policy]\nmax_targets_without_approval = 2\n")
+    code, out = escher("fix", "--check", check, "--yes", user="solo")
+    assert code == 5 and "3 targets at once" in out["needs_approval"], out
+
+    def blocked(name: str) -> bool:
+        try:
+            return all(s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"].values())
+        except s3.exceptions.ClientError:
+            return False
+
+    assert not any(blocked(b) for b in buckets)
+    code, out = escher(
+        "fix", "--check", check, "--approve", "all log buckets are private by design", user="solo"
+    )
+    assert code == 0, out
+    assert all(blocked(b) for b in buckets)
+    [grant] = _records(estate, "approval.self_grant")
+    assert grant["reason"] == "all log buckets are private by design"
