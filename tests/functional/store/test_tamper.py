@@ -278,3 +278,22 @@ def test_rollback_to_an_older_copy_of_the_data_dir_is_named(tmp_path: Path) -> N
         ["rm", "-rf", str(paths.data_dir / "postgres")], check=True
     )  # now replaced by an empty one
     assert _issues(None, paths) == [("erased", 1)]
+
+
+def test_the_bucket_anchor_still_names_a_truncation_after_the_local_anchors_are_deleted(
+    pg_database: str, store_paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attacker also deletes the anchor file and the data dir's checkpoints: the bucket's copy remains
+    (on S3 Object Lock / Azure immutability / GCS retention, nobody can delete it before its retention ends)."""
+    bucket = f"file://{tmp_path / 'audit-bucket'}"
+    monkeypatch.setenv("ESCHER_AUDIT_URL", bucket)
+    _build(store_paths, pg_database)
+    assert list(
+        (tmp_path / "audit-bucket" / "ledger-anchors").rglob("*.json")
+    )  # one object per command's head
+    _sql(pg_database, "ALTER TABLE reports DISABLE TRIGGER USER", "ALTER TABLE ledger_checkpoints DISABLE TRIGGER USER",
+         f"DELETE FROM reports WHERE seq > {2 * PER}", "DELETE FROM ledger_checkpoints")  # fmt: skip
+    (store_paths.config_dir / "ledger" / "anchors.jsonl").unlink()
+    (store_paths.data_dir / "ledger" / "checkpoints.jsonl").unlink()
+    assert _issues(pg_database, store_paths) == [("truncated", 2 * PER + 1)]  # no local trace is left
+    assert bucket in _details() and f"{2 * PER + 1}..{LAST}" in _details()
