@@ -127,7 +127,7 @@ def chat_rows(url: str, home: Path) -> list[dict[str, Any]]:
     from escher.config import Paths
     from escher.store.store import Store
 
-    with Store.open(Paths(home / "config", home / "data"), url=url) as store:
+    with Store.open(paths=Paths(home / "config", home / "data"), url=url) as store:
         rows = [r.model_dump(mode="json") for r in store.records("chat", limit=1000)]
     return sorted(rows, key=lambda r: r["at"])
 
@@ -151,7 +151,7 @@ def estate(
     from escher.config import Paths
     from escher.store.store import Store
 
-    with Store.open(Paths(escher_home / "config", escher_home / "data"), url=pg_database) as store:
+    with Store.open(paths=Paths(escher_home / "config", escher_home / "data"), url=pg_database) as store:
         items = store.records("inventory", limit=1000)
     seen = {
         getattr(r, "resource_id", "") for r in items if getattr(r, "resource_type", "") == "aws.ec2.instance"

@@ -111,11 +111,9 @@ def test_a_conversation_on_a_terminal(estate: Estate, escher_home: Path) -> None
 
     # nothing executed: moto still runs everything, and no operation was audited
     assert set(estate.states().values()) == {"running"}
-    audit = escher_home / "data" / "audit" / "operations.jsonl"
-    assert not audit.exists() or all(
-        json.loads(line)["outcome"] not in ("verified", "succeeded", "executed")
-        for line in audit.read_text().splitlines()
-    )
+    from tests.harness.ledger import audit_records
+
+    assert all(r["outcome"] not in ("verified", "succeeded", "executed") for r in audit_records(escher_home))
     # the three exchanges are one conversation in the client's history
     chat = chat_rows(os.environ["ESCHER_DATABASE_URL"], escher_home)  # kept in the knowledge store
     assert len({c["conversation_id"] for c in chat}) == 1

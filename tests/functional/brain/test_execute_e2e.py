@@ -33,8 +33,9 @@ runner = CliRunner()
 
 
 def _audit(home: Path) -> list[dict[str, Any]]:
-    path = home / "data" / "audit" / "operations.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    from tests.harness.ledger import audit_records
+
+    return audit_records(home)
 
 
 def _assert_only_dev_stopped(estate: Estate, home: Path, out: dict[str, Any]) -> None:

@@ -30,8 +30,9 @@ def escher(*args: str) -> tuple[int, Any]:
 
 
 def audit(home: Path) -> list[dict[str, Any]]:
-    path = home / "data" / "audit" / "operations.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    from tests.harness.ledger import audit_records
+
+    return audit_records(home)
 
 
 def _name(prefix: str) -> str:

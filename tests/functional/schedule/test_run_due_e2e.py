@@ -56,8 +56,9 @@ def _without_daily() -> None:
 
 
 def _audit(home: Path) -> list[dict[str, Any]]:
-    path = home / "data" / "audit" / "operations.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    from tests.harness.ledger import audit_records
+
+    return audit_records(home)
 
 
 @pytest.fixture

@@ -72,6 +72,17 @@ def test_an_operation_is_listed_shown_exported_and_verified(s3: Any, escher_home
 
     assert _verify() == (0, [])
 
+    from escher.config import Paths
+    from escher.store.models import OperationRecord
+    from escher.store.store import Store
+
+    with Store.open(paths=Paths(escher_home / "config", escher_home / "data")) as store:
+        executed = [r for r in store.records("operations") if isinstance(r, OperationRecord)]
+    assert [(r.operation, r.target, r.status) for r in executed] == [
+        ("aws.s3.enable_versioning", verified["target"], "succeeded")
+    ]  # the Executed Operations collection, filled from the ledger
+    assert executed[0].result["audit_record"] == verified["record_id"]
+
 
 def _copy(src: Path, dst: Path) -> None:
     subprocess.run(["cp", "-a", str(src), str(dst)], check=True)  # keeps the server user's ownership
