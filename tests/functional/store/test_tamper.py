@@ -297,3 +297,36 @@ def test_the_bucket_anchor_still_names_a_truncation_after_the_local_anchors_are_
     (store_paths.data_dir / "ledger" / "checkpoints.jsonl").unlink()
     assert _issues(pg_database, store_paths) == [("truncated", 2 * PER + 1)]  # no local trace is left
     assert bucket in _details() and f"{2 * PER + 1}..{LAST}" in _details()
+
+
+def test_a_ledger_from_before_signed_batches_verifies_through_its_old_checkpoints(
+    ledger: tuple[str, Paths],
+) -> None:
+    """Rows written before migration 0002 carry no batch signature: the checkpoints signed then (version 1)
+    vouch for them; a row forged after the last of those is still named, and a head signed today never adopts it."""
+    from escher.store.keys import load_or_create
+    from escher.store.ledger import checkpoint_message
+
+    url, paths = ledger
+    key = load_or_create(paths.data_dir)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE reports DISABLE TRIGGER USER")
+        conn.execute("UPDATE reports SET batch_from = NULL, key_id = NULL, signature = NULL")
+        head = conn.execute("SELECT hash FROM reports WHERE chain = 'audit' AND seq = %s", (LAST,)).fetchone()
+        assert head is not None
+        at = "2026-03-01T12:00:00+00:00"
+        old = key.sign(checkpoint_message("audit", LAST, head[0], at, version=1))
+        conn.execute("ALTER TABLE ledger_checkpoints DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM ledger_checkpoints")
+        conn.execute(
+            "INSERT INTO ledger_checkpoints (chain, seq, hash, at, key_id, signature)"
+            " VALUES ('audit', %s, %s, %s, %s, %s)",
+            (LAST, head[0], at, key.key_id, old),
+        )
+    (paths.config_dir / "ledger" / "anchors.jsonl").unlink()  # as on the day of the upgrade: no anchors yet
+    assert _issues(url, paths) == []
+
+    _forge_row(url, LAST + 1, "forged-after-upgrade")
+    with Store.open(paths=paths, url=url) as store:  # a legitimate command anchors the head (version 2)
+        store.put_many(_records(LAST + 2, 1))
+    assert _issues(url, paths) == [("forged", LAST + 1)]
