@@ -1,7 +1,14 @@
 """Scheduled jobs a worker runs when the scheduler calls it (``{"job": "daily_scan"}``).
 
-- ``daily_scan``: the nightly scan of this worker's cloud (``escher.scans``), stored in the state storage;
+- ``daily_scan``: the daily job of this worker's cloud, in five parts, each stored in the state storage: the
+  scan (``reports/scan/``, ``estate/latest.json``), yesterday's cost snapshot (``reports/cost/``), the morning
+  report (``reports/report/``), the digest notification (``reports/digest/``: the report's headline and
+  the INFO alerts queued for it, sent to every configured channel and to ``ESCHER_NOTIFY_TOPIC`` when the
+  extension made one) and retention (``reports/retention/``: what is past ``[retention]``). A failing part is
+  reported in ``reports/daily/<day>.json`` and in the answer, and the rest carries on;
 - ``morning_digest``: the INFO alerts queued since yesterday, gathered for the morning report.
+
+What to scan and every rule come from the settings the laptop published (``escher.extend``), else the config.
 
 An unknown job name is a permanent error (dead-lettered with the list of known jobs), never a silent no-op.
 """
@@ -53,13 +60,9 @@ def _objects(env: Mapping[str, str]) -> ObjectStore:
 
 
 def daily_scan(worker: str, params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    from escher.config import load_settings, resolve_paths
-    from escher.scans.runner import ScanOptions, run_scan
+    from escher.pipeline.daily import run_daily
 
-    settings = load_settings(resolve_paths(dict(env)), dict(env))
-    clouds = list(params.get("clouds") or [worker])
-    result = run_scan(settings, ScanOptions(clouds=clouds), store=ObjectResultStore(_objects(env)))
-    return {"job": "daily_scan", "scan_id": result.scan_id, "findings": len(result.findings)}
+    return run_daily(worker, params, env)
 
 
 def morning_digest(worker: str, params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:

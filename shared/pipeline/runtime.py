@@ -10,6 +10,12 @@ Environment (set by ``escher extend`` on the function; ``escher demo`` sets its 
   default ``dead-letters/`` in the state storage;
 - the usual ``ESCHER_CONFIG_DIR`` (config.toml with ``[remediation]``, ``[severity]``, ``[notify]``) and the
   cloud SDKs' own variables.
+
+With ``ESCHER_STATE_URL`` set and a settings object published there by the laptop (``escher extend``,
+:mod:`escher.extend.settings_doc`), that object is the worker's configuration: switches, rules, routes, what to
+scan. It is read at cold start and revalidated by version (no body) at most every
+``ESCHER_SETTINGS_MAX_AGE_SECONDS`` (default 30); a new version rebuilds the pipeline. ``ESCHER_OPERATIONS``
+(the operations the extension's role was generated from) limits the fixes a worker tries.
 """
 
 from __future__ import annotations
@@ -19,21 +25,28 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escher.pipeline.core import Pipeline
 from escher.pipeline.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from escher.config import Settings
+    from escher.extend.settings_doc import PublishedSettings, SettingsDocument
 
 __all__ = [
     "audit_objects",
     "build_pipeline",
     "configured_state_url",
+    "effective_settings",
     "override",
+    "published_settings",
     "reset",
     "state_objects",
 ]
 
 _cache: dict[tuple[str, ...], Pipeline] = {}
+_published: dict[str, PublishedSettings] = {}
 _overrides: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 _ENV_KEYS = (
@@ -42,6 +55,7 @@ _ENV_KEYS = (
     "ESCHER_DEAD_LETTER_URL",
     "ESCHER_CONFIG_DIR",
     "ESCHER_DATA_DIR",
+    "ESCHER_OPERATIONS",
 )
 
 
@@ -50,6 +64,7 @@ def reset() -> None:
     with _lock:
         _cache.clear()
         _overrides.clear()
+        _published.clear()
 
 
 @contextmanager
@@ -69,14 +84,32 @@ def override(worker: str, **parts: Any) -> Iterator[None]:
 
 def build_pipeline(worker: str, env: Mapping[str, str] | None = None, **overrides: Any) -> Pipeline:
     env = os.environ if env is None else env
-    key = (worker, *(env.get(k, "") for k in _ENV_KEYS))
+    published = published_settings(env)
+    key = (worker, *(env.get(k, "") for k in _ENV_KEYS), published.sha256 if published else "")
     with _lock:
         if key not in _cache or overrides:
-            pipeline = _build(worker, env, **overrides)
+            pipeline = _build(worker, env, published=published, **overrides)
             if overrides:
                 return pipeline
             _cache[key] = pipeline
         return _cache[key]
+
+
+def published_settings(env: Mapping[str, str]) -> SettingsDocument | None:
+    """The settings the laptop published to this worker's state storage (``escher extend``), revalidated by
+    version at most every ``ESCHER_SETTINGS_MAX_AGE_SECONDS`` (30); None without a state URL or an object."""
+    url = env.get("ESCHER_STATE_URL")
+    if not url:
+        return None  # Local Only: the config file is the settings
+    from escher.extend.settings_doc import PublishedSettings
+    from escher.pipeline.objects import open_objects
+
+    max_age = float(env.get("ESCHER_SETTINGS_MAX_AGE_SECONDS", 30))
+    with _lock:
+        view = _published.get(url)
+        if view is None or view.max_age != max_age:
+            view = _published[url] = PublishedSettings(open_objects(url), max_age=max_age)
+    return view.current()
 
 
 def configured_state_url(env: Mapping[str, str], extensions: Mapping[str, Any] | None = None) -> str | None:
@@ -110,9 +143,27 @@ def audit_objects(
     return open_objects(url) if url else state_objects(env, extensions)
 
 
-def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
-    from escher.alerts.store import AlertStore, ObjectAuditSink
+def effective_settings(
+    worker: str, env: Mapping[str, str], published: SettingsDocument | None = None
+) -> tuple[Settings, dict[str, str]]:
+    """The settings this process runs with and the environment its notifier reads: the published object (its
+    channel secrets read from this cloud's secret store) when there is one, else config.toml + ``ESCHER_*``."""
     from escher.config import load_settings, resolve_paths
+
+    if published is None:
+        env_dict = dict(env)
+        return load_settings(resolve_paths(env_dict), env_dict), env_dict
+    from escher.extend.secrets import read_secrets
+    from escher.extend.settings_doc import settings_from_document
+
+    return settings_from_document(published), {**env, **read_secrets(worker, published.secrets, env)}
+
+
+def _build(
+    worker: str, env: Mapping[str, str], *, published: SettingsDocument | None = None, **overrides: Any
+) -> Pipeline:
+    from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.config import resolve_paths
     from escher.notify.config import load_notify
     from escher.notify.send import AppriseNotifier, Message
     from escher.ops import CloudContext
@@ -126,7 +177,7 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
 
     env_dict = dict(env)
     paths = resolve_paths(env_dict)
-    settings = load_settings(paths, env_dict)
+    settings, notify_env = effective_settings(worker, env, published)
     objects = state_objects(env, settings.extensions)
     remote_state = configured_state_url(env, settings.extensions) is not None
     dl_url = env.get("ESCHER_DEAD_LETTER_URL")
@@ -145,7 +196,7 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
         ),
         "alerts": AlertStore(objects),
         "notifier": AppriseNotifier(
-            load_notify(settings.extensions), env=env, morning_report=queue_for_morning
+            load_notify(settings.extensions), env=notify_env, morning_report=queue_for_morning
         ),
         "dead_letters": open_dead_letters(dl_url) if dl_url else ObjectDeadLetters(objects),
         # Local Only: the approvals file the CLI reads ('escher approvals approve ID'); in a cloud worker, the
@@ -155,7 +206,20 @@ def _build(worker: str, env: Mapping[str, str], **overrides: Any) -> Pipeline:
         "remediation": load_remediation(settings.extensions),
         "cloud": CloudContext.from_settings(settings),
         "estate": InventoryEstate.load(objects),
+        "remediations": _enabled_remediations(env),
     }
     parts.update(_overrides.get(worker, {}))
     parts.update(overrides)
     return Pipeline(**parts)
+
+
+def _enabled_remediations(env: Mapping[str, str]) -> tuple[Any, ...] | None:
+    """Only the fixes whose operation the extension enabled (``ESCHER_OPERATIONS``, the operations its role
+    was generated from): a fix the role may not run is left as an open alert, never tried and denied."""
+    enabled = env.get("ESCHER_OPERATIONS")
+    if enabled is None:
+        return None  # Local Only: the user's own credentials decide
+    from escher.pipeline.remediations import load_remediations
+
+    wanted = {op.strip() for op in enabled.split(",") if op.strip()}
+    return tuple(r for r in load_remediations() if r.operation in wanted)
