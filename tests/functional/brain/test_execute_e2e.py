@@ -77,6 +77,9 @@ def test_without_yes_and_without_a_terminal_nothing_stops(estate: Estate, escher
 
 
 # -- the same flow with Claude: a real `escher brain serve` subprocess talking to the fake Messages API ---------
+SERVED_TOKEN = "execute-e2e-token"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,7 +93,8 @@ def served_brain(fake_anthropic_server: FakeAnthropicServer, tmp_path: Path) -> 
     port = _free_port()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "brain-home"), "PYTHONPATH": str(REPO),
            "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": fake_anthropic_server.base_url,
-           "ESCHER_BRAIN_LLM_RETRIES": "0", "ESCHER_DATA_DIR": str(tmp_path / "brain-data")}  # fmt: skip
+           "ESCHER_BRAIN_LLM_RETRIES": "0", "ESCHER_DATA_DIR": str(tmp_path / "brain-data"),
+           "ESCHER_BRAIN_TOKEN": SERVED_TOKEN}  # fmt: skip
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "escher"), "brain", "serve", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -129,6 +133,7 @@ def test_claude_via_a_served_brain_plans_and_the_engine_stops_only_dev(
                  {"targets": estate.dev, "region": "us-east-1", "params": {}, "reason": "claude: dev is idle"})
     )  # fmt: skip
     monkeypatch.setenv("ESCHER_BRAIN_URL", served_brain)
+    monkeypatch.setenv("ESCHER_BRAIN_TOKEN", SERVED_TOKEN)  # the brain runs with its own data dir here
     result = runner.invoke(app, ["-o", "json", "ask", QUESTION, "--yes"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
