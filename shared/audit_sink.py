@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from escher.audit import AuditRecord
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LedgerAuditSink", "legacy_jsonl", "migrate_jsonl", "operation_record", "recorded"]
 
-_OPERATION_STATUS = {
+_OPERATION_STATUS: dict[str, Literal["planned", "running", "succeeded", "failed", "refused"]] = {
     "dry_run": "planned",
     "succeeded": "running",  # changed, not yet read back
     "noop": "succeeded",
@@ -143,7 +143,7 @@ def operation_record(record: AuditRecord) -> OperationRecord | None:
         region=record.details.get("region"),
         operation=record.action,
         target=record.target,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         summary=f"{record.outcome} by {record.actor}" + (f": {record.reason}" if record.reason else ""),
         params=dict(record.details.get("params") or {}),
         result={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,13 @@ if TYPE_CHECKING:
     from escher.store.store import Store
 
 app = sub_app("The immutable audit log: every change, approval and refusal, hash-chained and signed.")
+
+
+class ExportChoice(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+    ocsf = "ocsf"
+
 
 SINCE = typer.Option(None, "--since", help="From this time: 2026-03-01, 2026-03-01T12:00, or 24h / 7d ago.")
 UNTIL = typer.Option(None, "--until", help="Before this time (same forms as --since).")
@@ -134,7 +142,9 @@ def show(
 @app.command("export")
 def export(
     ctx: typer.Context,
-    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl, csv or ocsf (OCSF 1.1 API Activity)."),
+    fmt: ExportChoice = typer.Option(
+        ExportChoice.jsonl, "--format", "-f", help="jsonl, csv or ocsf (OCSF 1.1 API Activity)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Write to this file (default: standard output)."),
     since: str | None = SINCE,
     until: str | None = UNTIL,
@@ -148,10 +158,7 @@ def export(
     import sys
 
     from escher.store.audit_query import export_lines, query_audit
-    from escher.store.errors import StoreError
 
-    if fmt not in ("jsonl", "csv", "ocsf"):
-        raise StoreError(f"unknown export format {fmt!r}", hint="use --format jsonl, csv or ocsf")
     count = 0
     with _open() as store:
         rows = list(
@@ -160,15 +167,15 @@ def export(
     rows.reverse()
     sink: Any = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
     try:
-        for line in export_lines(rows, fmt):  # type: ignore[arg-type]
+        for line in export_lines(rows, fmt.value):
             sink.write(line)
         count = len(rows)
     finally:
         if out:
             sink.close()
     if out:
-        emit(ctx, {"exported": count, "format": fmt, "file": str(out)},
-             lambda: console().print(f"{count} record(s) exported as {fmt} to {out}"))  # fmt: skip
+        emit(ctx, {"exported": count, "format": fmt.value, "file": str(out)},
+             lambda: console().print(f"{count} record(s) exported as {fmt.value} to {out}"))  # fmt: skip
 
 
 @app.command("verify")

@@ -142,8 +142,10 @@ CSV_COLUMNS = ("seq", "at", "actor", "action", "target", "cloud", "outcome", "re
                "record_id", "hash")  # fmt: skip
 
 
-def export_lines(rows: Iterable[AuditRow], fmt: ExportFormat) -> Iterator[str]:
+def export_lines(rows: Iterable[AuditRow], fmt: ExportFormat | str) -> Iterator[str]:
     """The export, line by line (each ends with a newline)."""
+    if fmt not in ("jsonl", "csv", "ocsf"):
+        raise StoreError(f"unknown export format {fmt!r}", hint="use jsonl, csv or ocsf")
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
