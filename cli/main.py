@@ -100,13 +100,32 @@ def _wants_json(argv: list[str]) -> bool:
     return os.environ.get("ESCHER_OUTPUT") == "json"
 
 
+def _debug() -> bool:
+    import os
+
+    return os.environ.get("ESCHER_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _unexpected(exc: BaseException) -> EscherError:
+    """The last resort: a cloud SDK's error says what to do (escher.clouds.<cloud>); anything else is a bug,
+    shown in one line, with its traceback under ESCHER_DEBUG=1."""
+    from escher.clouds.errors import translate
+
+    known = translate(exc)
+    if known is not None:
+        return known
+    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return EscherError(
+        f"unexpected {type(exc).__name__}{': ' + detail if detail else ''}",
+        hint="this is a bug in Escher: rerun with ESCHER_DEBUG=1 to see where, and report it with that output",
+    )
+
+
 def run() -> None:
-    """Console-script entry point: every EscherError becomes a clear message and its exit code."""
+    """Console-script entry point: every error becomes a clear message and its exit code; a traceback only
+    under ESCHER_DEBUG=1."""
     try:
         code = app(standalone_mode=False)
-    except EscherError as exc:
-        show_error(exc, as_json=_wants_json(sys.argv[1:]))
-        sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("Aborted.\n")
         sys.exit(130)
@@ -117,4 +136,12 @@ def run() -> None:
         else:
             sys.stderr.write(f"Error: {exc}\n")
         sys.exit(getattr(exc, "exit_code", 1))
+    except Exception as exc:  # noqa: BLE001 - not hidden: shown, with the traceback under ESCHER_DEBUG
+        if _debug():
+            import traceback
+
+            traceback.print_exc()
+        error = exc if isinstance(exc, EscherError) else _unexpected(exc)
+        show_error(error, as_json=_wants_json(sys.argv[1:]))
+        sys.exit(error.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

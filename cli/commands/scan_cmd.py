@@ -31,7 +31,7 @@ def scan(
     from escher.report.template import load_template
     from escher.scans.engine import select_checks
     from escher.scans.persist import close_store, open_store
-    from escher.scans.runner import ScanOptions, run_scan
+    from escher.scans.runner import ScanOptions, check_regions, run_scan
 
     fmt = output or ("json" if state(ctx).json else "text")
     if fmt not in ("text", "json", "ocsf"):
@@ -59,6 +59,8 @@ def scan(
         include_passed=include_passed,
         severity_overrides=template.severity.for_checks(),
     )
+    select_checks(options.checks, options.clouds)  # mistakes in the arguments fail before the store starts
+    check_regions(settings, options)
     store = open_store()
     try:
         result = _run_with_progress(
@@ -104,7 +106,14 @@ def _json(result: ScanResult) -> dict[str, Any]:
         "scan_id": result.scan_id,
         "resources": len(result.inventory.records),
         "partial": [
-            {"cloud": e.cloud, "service": e.service, "region": e.region, "message": e.message, "code": e.code}
+            {
+                "cloud": e.cloud,
+                "service": e.service,
+                "region": e.region,
+                "message": e.message,
+                "code": e.code,
+                "hint": e.hint,
+            }
             for e in result.inventory.errors
         ],
         "findings": [f.to_dict() for f in result.findings],
@@ -130,4 +139,6 @@ def _text(result: ScanResult) -> None:
     con.print(table)
     for e in result.inventory.errors:
         con.print(f"[yellow]NOT READ[/] {e.cloud} {e.service} {e.region}: {escape(e.message)}")
+        if e.hint:
+            con.print(f"  [yellow]What to do:[/] {escape(e.hint)}")
     con.print("Open the report with [bold]escher report[/]; fix one finding with [bold]escher fix ID[/].")

@@ -7,12 +7,24 @@ itself, so pointing Escher at LocalStack or moto needs no code: only an explicit
 
 from __future__ import annotations
 
+import sys
 import threading
+from collections.abc import Iterable
 from typing import Any
 
+from escher.clouds.errors import CloudError, Failure, check_names
 from escher.lazy import require
 
-__all__ = ["DEFAULT_RETRIES", "client", "error_code", "errors", "is_not_found"]
+__all__ = [
+    "DEFAULT_RETRIES",
+    "check_regions",
+    "client",
+    "error_code",
+    "errors",
+    "is_not_found",
+    "known_regions",
+    "translate",
+]
 
 # botocore's adaptive mode: standard retries (throttling, 5xx, transient errors) plus a client-side rate limiter.
 DEFAULT_RETRIES: dict[str, Any] = {"mode": "adaptive", "max_attempts": 10}
@@ -58,3 +70,141 @@ def is_not_found(error: BaseException) -> bool:
         "NoSuchPublicAccessBlockConfiguration",
         "ServerSideEncryptionConfigurationNotFoundError",
     }
+
+
+_THROTTLED = {
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException",
+    "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "ProvisionedThroughputExceededException",
+    "RequestLimitExceededException", "BandwidthLimitExceeded", "PriorRequestNotComplete",
+}  # fmt: skip
+_DENIED = {
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "Forbidden",
+    "AllAccessDisabled", "UnauthorizedAccess", "OptInRequired", "AccountNotEnrolled",
+}  # fmt: skip
+_BAD_KEYS = {
+    "AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
+    "UnrecognizedClientException", "InvalidAccessKeyId", "InvalidToken", "MissingAuthenticationToken",
+}  # fmt: skip
+_CREDENTIALS_HINT = (
+    "run 'aws configure' (or 'aws sso login'), or set AWS_PROFILE / AWS_ACCESS_KEY_ID, then retry"
+)
+
+
+def translate(exc: BaseException) -> CloudError | None:
+    """What a botocore failure means and what to do about it; None if ``exc`` is not botocore's."""
+    mod = sys.modules.get("botocore.exceptions")
+    parsers = sys.modules.get("botocore.parsers")
+    if mod is None:
+        return None
+    name = type(exc).__name__
+    if parsers is not None and isinstance(exc, parsers.ResponseParserError):
+        return CloudError(
+            "aws",
+            Failure.bad_response,
+            "the AWS endpoint answered with something that is not an AWS API response",
+            hint="check the region name and any endpoint override (AWS_ENDPOINT_URL, [aws] endpoint_url): "
+            "an unknown region or a wrong URL often reaches a server that is not AWS",
+        )
+    if isinstance(exc, mod.ClientError):
+        code = error_code(exc)
+        message = str(exc.response.get("Error", {}).get("Message") or exc)
+        operation = getattr(exc, "operation_name", "") or "the call"
+        if code in _THROTTLED:
+            return CloudError(
+                "aws",
+                Failure.throttled,
+                f"AWS throttled {operation} ({code}) after retries",
+                hint="try again in a few minutes, or read fewer regions at once (-r)",
+                code=code,
+            )
+        if code in _BAD_KEYS:
+            return CloudError(
+                "aws",
+                Failure.no_credentials,
+                f"AWS refused the credentials: {code}: {message}",
+                hint=_CREDENTIALS_HINT,
+                code=code,
+            )
+        if code in _DENIED:
+            return CloudError(
+                "aws",
+                Failure.denied,
+                f"AWS denied {operation}: {message}",
+                hint="grant this identity the permission named (read-only is enough for a scan), "
+                "or skip that service or region",
+                code=code,
+            )
+        return CloudError(
+            "aws",
+            Failure.refused,
+            f"AWS refused {operation}: {code}: {message}",
+            hint="see the message; the call can be retried once the cause is fixed",
+            code=code,
+        )
+    if not isinstance(exc, mod.BotoCoreError):
+        return None
+    if isinstance(
+        exc,
+        mod.NoCredentialsError
+        | mod.PartialCredentialsError
+        | mod.ProfileNotFound
+        | mod.CredentialRetrievalError
+        | mod.TokenRetrievalError
+        | mod.SSOError
+        | mod.NoAuthTokenError,
+    ):
+        return CloudError(
+            "aws",
+            Failure.no_credentials,
+            f"AWS credentials are missing or unusable: {exc}",
+            hint=_CREDENTIALS_HINT,
+            code=name,
+        )
+    if isinstance(exc, mod.InvalidRegionError | mod.NoRegionError | mod.UnknownRegionError):
+        return CloudError(
+            "aws",
+            Failure.bad_region,
+            str(exc),
+            hint="name a region such as us-east-1 ([aws] regions, ESCHER_AWS__REGIONS or -r)",
+            code=name,
+        )
+    if isinstance(
+        exc,
+        mod.EndpointConnectionError
+        | mod.ConnectTimeoutError
+        | mod.ReadTimeoutError
+        | mod.ConnectionClosedError
+        | mod.ProxyConnectionError
+        | mod.SSLError
+        | mod.HTTPClientError,
+    ):
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url", "")
+        return CloudError(
+            "aws",
+            Failure.unreachable,
+            f"cannot reach AWS{f' at {endpoint}' if endpoint else ''}: {exc}",
+            hint="check the network (and a proxy), the region name, and any endpoint override "
+            "(AWS_ENDPOINT_URL, [aws] endpoint_url)",
+            code=name,
+        )
+    return CloudError(
+        "aws",
+        Failure.refused,
+        f"an AWS call failed: {exc}",
+        hint="see the message; rerun with ESCHER_DEBUG=1 for the details",
+        code=name,
+    )
+
+
+def known_regions() -> set[str]:
+    """Every region in botocore's endpoint data, all partitions (commercial, China, GovCloud, ...)."""
+    session = require("botocore.session", "aws").get_session()
+    found: set[str] = set()
+    for partition in session.get_available_partitions():
+        found.update(session.get_available_regions("ec2", partition))
+    return found
+
+
+def check_regions(regions: Iterable[str], where: str = "[aws] regions or -r") -> None:
+    """Refuse a region botocore does not know and that looks like a typo of one (``us-eats-1``)."""
+    check_names("aws", "region", regions, known_regions(), pattern=r"[a-z]{2}(-[a-z]+)+-\d{1,2}", where=where)

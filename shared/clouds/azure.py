@@ -9,12 +9,25 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterable
 from typing import Any
 
+from escher.clouds.errors import CloudError, Failure, check_names
 from escher.errors import EscherError
 from escher.lazy import require
 
-__all__ = ["MGMT_CLIENTS", "AzureSetupError", "blob_service", "credential", "errors", "mgmt_client"]
+__all__ = [
+    "LOCATIONS",
+    "MGMT_CLIENTS",
+    "AzureSetupError",
+    "blob_service",
+    "check_locations",
+    "credential",
+    "errors",
+    "mgmt_client",
+    "translate",
+]
 
 MGMT_CLIENTS: dict[str, tuple[str, str]] = {
     "compute": ("azure.mgmt.compute", "ComputeManagementClient"),
@@ -82,3 +95,86 @@ def errors() -> tuple[type[BaseException], ...]:
 
 def is_not_found(error: BaseException) -> bool:
     return getattr(error, "status_code", None) == 404
+
+
+_CREDENTIALS_HINT = (
+    "run 'az login' (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET for a service principal), "
+    "then retry"
+)
+
+
+def translate(exc: BaseException) -> CloudError | None:
+    """What an azure-core / azure-identity failure means and what to do; None if ``exc`` is not Azure's."""
+    mod = sys.modules.get("azure.core.exceptions")
+    if mod is None or not isinstance(exc, mod.AzureError):
+        return None
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    message = str(getattr(exc, "message", None) or exc).strip().splitlines()[0] if str(exc).strip() else name
+    if isinstance(exc, mod.ClientAuthenticationError) and status != 403:
+        return CloudError(
+            "azure",
+            Failure.no_credentials,
+            f"Azure credentials are missing or refused: {message}",
+            hint=_CREDENTIALS_HINT,
+            code=name,
+        )
+    if isinstance(
+        exc, mod.ServiceRequestError
+    ):  # the request never got an answer: DNS, connect, TLS, timeout
+        return CloudError(
+            "azure",
+            Failure.unreachable,
+            f"cannot reach Azure: {message}",
+            hint="check the network (and a proxy) and any endpoint or connection string set",
+            code=name,
+        )
+    if isinstance(exc, mod.ServiceResponseError | mod.DecodeError):
+        return CloudError(
+            "azure",
+            Failure.bad_response,
+            f"Azure's answer could not be read: {message}",
+            hint="retry; if it persists, check any endpoint or proxy in between",
+            code=name,
+        )
+    if status == 429:
+        return CloudError(
+            "azure",
+            Failure.throttled,
+            f"Azure throttled the call after retries: {message}",
+            hint="try again in a few minutes",
+            code="429",
+        )
+    if status == 403:
+        return CloudError(
+            "azure",
+            Failure.denied,
+            f"Azure denied the call: {message}",
+            hint="give this identity the Reader role on the subscription (enough for a scan)",
+            code="403",
+        )
+    return CloudError(
+        "azure",
+        Failure.refused,
+        f"an Azure call failed: {message}",
+        hint="see the message; rerun with ESCHER_DEBUG=1 for the details",
+        code=str(status or name),
+    )
+
+
+# Azure's public regions (``az account list-locations``); a name missing here but of the right shape is accepted
+LOCATIONS = frozenset(
+    """australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral brazilsouth
+    brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral eastasia eastus eastus2 francecentral
+    francesouth germanynorth germanywestcentral indonesiacentral israelcentral italynorth japaneast japanwest
+    jioindiacentral jioindiawest koreacentral koreasouth malaysiawest mexicocentral newzealandnorth northcentralus
+    northeurope norwayeast norwaywest polandcentral qatarcentral southafricanorth southafricawest southcentralus
+    southindia southeastasia spaincentral swedencentral swedensouth switzerlandnorth switzerlandwest uaecentral
+    uaenorth uksouth ukwest westcentralus westeurope westindia westus westus2 westus3 usgovarizona usgovtexas
+    usgovvirginia chinaeast chinaeast2 chinaeast3 chinanorth chinanorth2 chinanorth3""".split()  # noqa: SIM905 - a word list reads better than 70 quoted strings
+)
+
+
+def check_locations(locations: Iterable[str], where: str = "[azure] locations") -> None:
+    """Refuse a location that is a likely typo of a known one (``eastsu``) or not shaped like one."""
+    check_names("azure", "location", locations, LOCATIONS, pattern=r"[a-z]+[0-9]?", where=where)

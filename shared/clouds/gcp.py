@@ -8,18 +8,24 @@ Endpoints: google-cloud-storage honours ``STORAGE_EMULATOR_HOST`` by itself; Com
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterable
 from typing import Any
 
+from escher.clouds.errors import CloudError, Failure, check_names
 from escher.lazy import require
 
 __all__ = [
     "COMPUTE_CLIENTS",
     "OPERATIONS_CLIENTS",
+    "REGIONS",
+    "check_regions",
     "compute_client",
     "credentials",
     "errors",
     "sqladmin",
     "storage_client",
+    "translate",
 ]
 
 COMPUTE_CLIENTS = {
@@ -108,3 +114,104 @@ def is_not_found(error: BaseException) -> bool:
     code = getattr(error, "code", None)
     status = getattr(getattr(error, "resp", None), "status", None)
     return code == 404 or status == 404
+
+
+_CREDENTIALS_HINT = "run 'gcloud auth application-default login' (or set GOOGLE_APPLICATION_CREDENTIALS to a key file), then retry"
+
+
+def _status(exc: BaseException) -> int | None:
+    code = getattr(exc, "code", None)  # google-api-core
+    if isinstance(code, int):
+        return code
+    status = getattr(getattr(exc, "resp", None), "status", None)  # googleapiclient
+    return int(status) if isinstance(status, int | str) and str(status).isdigit() else None
+
+
+def translate(exc: BaseException) -> CloudError | None:
+    """What a google-auth / google-api-core / googleapiclient failure means; None if ``exc`` is not Google's."""
+    auth = sys.modules.get("google.auth.exceptions")
+    core = sys.modules.get("google.api_core.exceptions")
+    api = sys.modules.get("googleapiclient.errors")
+    name = type(exc).__name__
+    text = (str(getattr(exc, "message", None) or exc).strip().splitlines() or [name])[0]
+    if auth is not None and isinstance(exc, auth.DefaultCredentialsError | auth.RefreshError):
+        return CloudError(
+            "gcp",
+            Failure.no_credentials,
+            f"Google Cloud credentials are missing or refused: {text}",
+            hint=_CREDENTIALS_HINT,
+            code=name,
+        )
+    if auth is not None and isinstance(exc, auth.TransportError):
+        return CloudError(
+            "gcp",
+            Failure.unreachable,
+            f"cannot reach Google's sign-in service: {text}",
+            hint="check the network (and a proxy)",
+            code=name,
+        )
+    if core is not None and isinstance(
+        exc, core.RetryError | core.ServiceUnavailable | core.DeadlineExceeded
+    ):
+        return CloudError(
+            "gcp",
+            Failure.unreachable,
+            f"Google Cloud did not answer in time: {text}",
+            hint="check the network (and a proxy) and any endpoint override; then retry",
+            code=name,
+        )
+    known = (core.GoogleAPIError,) if core is not None else ()
+    known += (api.Error,) if api is not None else ()
+    if auth is not None:
+        known += (auth.GoogleAuthError,)
+    if not known or not isinstance(exc, known):
+        return None
+    status = _status(exc)
+    if status == 401:
+        return CloudError(
+            "gcp",
+            Failure.no_credentials,
+            f"Google Cloud refused the credentials: {text}",
+            hint=_CREDENTIALS_HINT,
+            code="401",
+        )
+    if status == 403:
+        return CloudError(
+            "gcp",
+            Failure.denied,
+            f"Google Cloud denied the call: {text}",
+            hint="give this identity roles/viewer on the project (enough for a scan), or check "
+            "that the API is enabled on it",
+            code="403",
+        )
+    if status == 429:
+        return CloudError(
+            "gcp",
+            Failure.throttled,
+            f"Google Cloud throttled the call after retries: {text}",
+            hint="try again in a few minutes",
+            code="429",
+        )
+    return CloudError(
+        "gcp",
+        Failure.refused,
+        f"a Google Cloud call failed: {text}",
+        hint="see the message; rerun with ESCHER_DEBUG=1 for the details",
+        code=str(status or name),
+    )
+
+
+# Compute Engine regions (``gcloud compute regions list``); a name missing here but of the right shape is accepted
+REGIONS = frozenset(
+    """africa-south1 asia-east1 asia-east2 asia-northeast1 asia-northeast2 asia-northeast3 asia-south1 asia-south2
+    asia-southeast1 asia-southeast2 australia-southeast1 australia-southeast2 europe-central2 europe-north1
+    europe-north2 europe-southwest1 europe-west1 europe-west2 europe-west3 europe-west4 europe-west6 europe-west8
+    europe-west9 europe-west10 europe-west12 me-central1 me-central2 me-west1 northamerica-northeast1
+    northamerica-northeast2 northamerica-south1 southamerica-east1 southamerica-west1 us-central1 us-east1
+    us-east4 us-east5 us-south1 us-west1 us-west2 us-west3 us-west4""".split()  # noqa: SIM905 - a word list reads better than 40 quoted strings
+)
+
+
+def check_regions(regions: Iterable[str], where: str = "[gcp] regions") -> None:
+    """Refuse a region that is a likely typo of a known one (``us-centrl1``) or not shaped like one."""
+    check_names("gcp", "region", regions, REGIONS, pattern=r"[a-z]+-[a-z]+[0-9]{1,2}", where=where)

@@ -7,6 +7,7 @@ and the report work on records alone, so they are fast and testable without any 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,7 +21,18 @@ __all__ = [
     "ScanResult",
     "Severity",
     "Status",
+    "new_scan_id",
 ]
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"  # ULID's alphabet, lower case: no i, l, o, u
+
+
+def new_scan_id(at: datetime) -> str:
+    """``20261207T084032123Z-<16 chars>``: sorts by time to the millisecond (``latest`` relies on it), then
+    80 random bits as in a ULID, so two scans started in the same millisecond are both kept."""
+    rand = int.from_bytes(os.urandom(10), "big")
+    suffix = "".join(_CROCKFORD[(rand >> (5 * i)) & 31] for i in reversed(range(16)))
+    return at.strftime("%Y%m%dT%H%M%S") + f"{at.microsecond // 1000:03d}Z-{suffix}"
 
 
 class Severity(StrEnum):
@@ -86,6 +98,11 @@ class CollectionError:
     region: str
     message: str
     code: str = ""
+    hint: str = ""  # what to do about it
+
+
+# service and region of a CollectionError for a cloud that could not be read at all
+WHOLE_CLOUD = ("all services", "all regions")
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,7 +92,9 @@ class JsonFileStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = json.dumps(payload, default=str, separators=(",", ":")).encode()
         if kind in MUTABLE_KINDS:
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_suffix(
+                f".{os.getpid()}-{threading.get_ident()}.tmp"
+            )  # one per writer: scans overlap
             tmp.write_bytes(data)
             os.replace(tmp, path)
             return

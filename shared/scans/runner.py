@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from escher.errors import EscherError
 from escher.scans.checks.base import Thresholds
 from escher.scans.collect.base import Progress
 from escher.scans.engine import run_checks, select_checks
 from escher.scans.errors import ScanError
-from escher.scans.model import Inventory, ScanResult, Severity
+from escher.scans.model import WHOLE_CLOUD, CollectionError, Inventory, ScanResult, Severity, new_scan_id
 
 if TYPE_CHECKING:
     from escher.config import Settings
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from escher.scans.cost import CostSnapshot, CostSource
     from escher.scans.persist import ResultStore
 
-__all__ = ["ScanOptions", "collect", "cost_source", "run_scan", "sync_costs"]
+__all__ = ["ScanOptions", "check_regions", "collect", "cost_source", "run_scan", "sync_costs"]
 
 CLOUDS = ("aws", "azure", "gcp")
 
@@ -43,46 +44,90 @@ def collect(
     ctx: CloudContext | None = None,
 ) -> Inventory:
     """Read each cloud. ``ctx`` carries the Azure/GCP clients (and the transports tests hand in); by default
-    it is built from the settings, as the operations build theirs."""
-    import os
+    it is built from the settings, as the operations build theirs.
 
-    from escher.scans.errors import CloudAccessError
+    A cloud that cannot be read at all (no credentials, no project, unreachable) is recorded as not read, with
+    why and what to do, and the other clouds are still read; only when no cloud could be read is its error
+    raised. A region name that is not one (``us-eats-1``) fails the scan before any call.
+    """
+    from escher.clouds.errors import translate
 
     inventory = Inventory()
     for cloud in options.clouds:
         if cloud not in CLOUDS:
             raise ScanError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
+    check_regions(settings, options)
+    failed: list[EscherError] = []
     for cloud in options.clouds:
-        if cloud == "aws":
-            from escher.scans.collect.aws import AwsCollector
-
-            regions = options.regions or settings.aws.regions
-            inventory.extend(AwsCollector(regions, max_attempts=options.max_attempts).collect(progress))
-        elif cloud == "azure":
-            from escher.scans.collect.azure import AzureCollector
-
-            sub = (ctx.azure_subscription_id if ctx else None) or settings.azure.subscription_id
-            if not sub:
-                raise CloudAccessError(
-                    "no Azure subscription is configured",
-                    hint="set subscription_id under [azure] in the Escher config file",
-                )
-            inventory.extend(AzureCollector(sub, ctx=ctx).collect(progress))
-        else:
-            from escher.scans.collect.gcp import GcpCollector
-
-            project = (
-                (ctx.gcp_project if ctx else None)
-                or settings.gcp.project
-                or os.environ.get("GOOGLE_CLOUD_PROJECT")
-            )
-            if not project:
-                raise CloudAccessError(
-                    "no GCP project is configured",
-                    hint="set [gcp] project in the config or GOOGLE_CLOUD_PROJECT",
-                )
-            inventory.extend(GcpCollector(project, ctx=ctx).collect(progress))
+        try:
+            inventory.extend(_collect_cloud(cloud, settings, options, progress, ctx))
+        except EscherError as exc:
+            failed.append(_not_read(inventory, cloud, exc))
+        except Exception as exc:  # an SDK's own error type, from building a client or the first call
+            error = translate(exc)
+            if error is None:
+                raise  # not a cloud failure: a bug, shown as one
+            failed.append(_not_read(inventory, cloud, error))
+    if failed and len(failed) == len(options.clouds):
+        raise failed[0]
     return inventory
+
+
+def _not_read(inventory: Inventory, cloud: str, exc: EscherError) -> EscherError:
+    code = str(getattr(exc, "code", "") or type(exc).__name__)
+    inventory.errors.append(CollectionError(cloud, *WHOLE_CLOUD, exc.message, code, exc.hint or ""))
+    return exc
+
+
+def check_regions(settings: Settings, options: ScanOptions) -> None:
+    """Refuse a region name that is not one (``us-eats-1``: did you mean ``us-east-1``?), before any call."""
+    if "aws" in options.clouds:
+        from escher.clouds.aws import check_regions
+
+        where = "-r/--region" if options.regions else "[aws] regions (ESCHER_AWS__REGIONS)"
+        check_regions(options.regions or settings.aws.regions, where=where)
+    if "gcp" in options.clouds:
+        from escher.clouds.gcp import check_regions as check_gcp
+
+        check_gcp(settings.gcp.regions)
+    if "azure" in options.clouds:
+        from escher.clouds.azure import check_locations
+
+        check_locations(settings.azure.locations)
+
+
+def _collect_cloud(
+    cloud: str, settings: Settings, options: ScanOptions, progress: Progress | None, ctx: CloudContext | None
+) -> Inventory:
+    import os
+
+    from escher.scans.errors import CloudAccessError
+
+    if cloud == "aws":
+        from escher.scans.collect.aws import AwsCollector
+
+        regions = options.regions or settings.aws.regions
+        return AwsCollector(regions, max_attempts=options.max_attempts).collect(progress)
+    if cloud == "azure":
+        from escher.scans.collect.azure import AzureCollector
+
+        sub = (ctx.azure_subscription_id if ctx else None) or settings.azure.subscription_id
+        if not sub:
+            raise CloudAccessError(
+                "no Azure subscription is configured",
+                hint="set subscription_id under [azure] in the Escher config file",
+            )
+        return AzureCollector(sub, ctx=ctx).collect(progress)
+    from escher.scans.collect.gcp import GcpCollector
+
+    project = (
+        (ctx.gcp_project if ctx else None) or settings.gcp.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    )
+    if not project:
+        raise CloudAccessError(
+            "no GCP project is configured", hint="set [gcp] project in the config or GOOGLE_CLOUD_PROJECT"
+        )
+    return GcpCollector(project, ctx=ctx).collect(progress)
 
 
 def run_scan(
@@ -105,8 +150,7 @@ def run_scan(
         severity_overrides=options.severity_overrides,
     )
     result = ScanResult(
-        # milliseconds: two scans in one second (a scan, then a narrower one) must not collide
-        scan_id=started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z",
+        scan_id=new_scan_id(started),
         started_at=started,
         finished_at=datetime.now(UTC),
         inventory=inv,

@@ -101,16 +101,19 @@ class AwsCollector:
         return self.error_for(task.service, task.region, exc)
 
     def error_for(self, service: str, region: str, exc: BaseException) -> CollectionError | None:
-        """The CollectionError for a botocore failure; None for anything else (a bug, re-raised)."""
+        """The CollectionError for a botocore failure (with what to do); None for anything else (a bug,
+        re-raised)."""
+        from escher.clouds.aws import translate
+
+        error = translate(exc)
+        if error is None:
+            return None
         botocore_exc = require("botocore.exceptions", "aws")
         if isinstance(exc, botocore_exc.ClientError):
             err = exc.response.get("Error", {})
-            return CollectionError(
-                "aws", service, region, str(err.get("Message") or exc), err.get("Code", "")
-            )
-        if isinstance(exc, botocore_exc.BotoCoreError):
-            return CollectionError("aws", service, region, str(exc), type(exc).__name__)
-        return None
+            message = str(err.get("Message") or exc)
+            return CollectionError("aws", service, region, message, err.get("Code", ""), error.hint or "")
+        return CollectionError("aws", service, region, str(exc), type(exc).__name__, error.hint or "")
 
     # -- entry point ---------------------------------------------------------------------------------------
     def tasks(self) -> list[Task]:

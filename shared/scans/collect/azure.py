@@ -300,14 +300,20 @@ class AzureCollector:
         ]
 
     def _to_error(self, task: Task, exc: BaseException) -> CollectionError | None:
+        from escher.clouds.azure import translate
         from escher.errors import EscherError
 
         azure_exc = require("azure.core.exceptions", "azure")
+        hint = (error.hint or "") if (error := translate(exc)) is not None else ""
         if isinstance(exc, azure_exc.HttpResponseError):
             code = str(getattr(getattr(exc, "error", None), "code", "") or exc.status_code or "")
-            return CollectionError("azure", task.service, task.region, exc.message or str(exc), code)
-        if isinstance(exc, azure_exc.AzureError | EscherError):
-            return CollectionError("azure", task.service, task.region, str(exc), type(exc).__name__)
+            return CollectionError("azure", task.service, task.region, exc.message or str(exc), code, hint)
+        if isinstance(exc, azure_exc.AzureError):
+            return CollectionError("azure", task.service, task.region, str(exc), type(exc).__name__, hint)
+        if isinstance(exc, EscherError):
+            return CollectionError(
+                "azure", task.service, task.region, exc.message, type(exc).__name__, exc.hint or ""
+            )
         return None
 
     def collect(self, progress: Progress | None = None) -> Inventory:

@@ -271,24 +271,30 @@ class GcpCollector:
         ]
 
     def _to_error(self, task: Task, exc: BaseException) -> CollectionError | None:
+        from escher.clouds.gcp import translate
         from escher.errors import EscherError
 
         core = require("google.api_core.exceptions", "gcp")
         api = require("googleapiclient.errors", "gcp")
         auth = require("google.auth.exceptions", "gcp")
         requests_exc = require("requests.exceptions", "gcp")
+        hint = (error.hint or "") if (error := translate(exc)) is not None else ""
+        if isinstance(
+            exc, requests_exc.RequestException
+        ):  # the endpoint is not there (google-auth's transport)
+            hint = "check the network (and a proxy) and any endpoint override"
         if isinstance(exc, core.GoogleAPICallError):
-            return CollectionError(
-                "gcp", task.service, task.region, exc.message or str(exc), str(exc.code or "")
-            )
+            message = exc.message or str(exc)
+            return CollectionError("gcp", task.service, task.region, message, str(exc.code or ""), hint)
         if isinstance(exc, api.HttpError):
-            return CollectionError(
-                "gcp", task.service, task.region, exc.reason or str(exc), str(exc.status_code)
-            )
+            message = exc.reason or str(exc)
+            return CollectionError("gcp", task.service, task.region, message, str(exc.status_code), hint)
         if isinstance(exc, core.GoogleAPIError | auth.GoogleAuthError | requests_exc.RequestException):
-            return CollectionError("gcp", task.service, task.region, str(exc), type(exc).__name__)
+            return CollectionError("gcp", task.service, task.region, str(exc), type(exc).__name__, hint)
         if isinstance(exc, EscherError):
-            return CollectionError("gcp", task.service, task.region, str(exc), type(exc).__name__)
+            return CollectionError(
+                "gcp", task.service, task.region, exc.message, type(exc).__name__, exc.hint or ""
+            )
         return None
 
     def collect(self, progress: Progress | None = None) -> Inventory:
