@@ -327,7 +327,7 @@ def openapi_document() -> dict[str, Any]:
                                                    "EventAnalysisRequest", "EventAnalysisResponse"),
             f"/{API_VERSION}/reports/summarize": post("Scan results -> prioritised narrative and questions",
                                                       "ReportSummaryRequest", "ReportSummaryResponse"),
-            f"/{API_VERSION}/health": {"get": {"summary": "Liveness and configuration", "responses": {
+            f"/{API_VERSION}/health": {"get": {"summary": "Liveness and configuration", "security": [], "responses": {
                 "200": {"description": "ok", "content": {"application/json": {"schema": ref("HealthResponse")}}}}}},
         },
         "components": {"schemas": components,

@@ -40,6 +40,9 @@ def serve(
         made = "new, saved to" if source == "generated" else "from"
         typer.echo(f"brain token ({made} {path}, mode 0600): {token}")
         typer.echo("  clients on this machine read it from there; elsewhere set ESCHER_BRAIN_TOKEN to it")
+    if host in ("0.0.0.0", "::") and not allow_host:
+        typer.echo("  listening on every interface, but only loopback Host names are served: add --allow-host "
+                   "<the name clients use> (Host checks stop DNS rebinding)")  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     run(host=host, port=port, token=token, allowed_hosts=tuple(allow_host))
 
