@@ -147,3 +147,17 @@ def test_switches_and_deployments_are_recorded_acts(
     assert listed[0]["details"]["error"] == "RuntimeError: pulumi up failed"
     assert listed[0]["correlation_id"] == listed[1]["record_id"]
     assert (listed[2]["actor"], listed[2]["after"]["idle_hours"]) == ("user:mona", 8.0)
+
+
+def test_without_a_reachable_ledger_nothing_changes_in_the_cloud(
+    s3: Any, escher_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ESCHER_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    done = runner.invoke(app, ["-o", "json", "ops", "run", "aws.s3.enable_versioning", "--target", "logs-a",
+                               "-r", "us-east-1", "--yes"])  # fmt: skip
+    from escher.store.errors import StoreUnavailableError
+
+    assert isinstance(done.exception, StoreUnavailableError), done.stdout  # the CLI exits 4 with its hint
+    assert "ESCHER_DATABASE_URL" in (done.exception.hint or "")
+    assert "Status" not in s3.get_bucket_versioning(Bucket="logs-a")  # the gate's record failed first
+    assert not (escher_home / "data" / "audit").exists()  # and no second, silent log was written instead
