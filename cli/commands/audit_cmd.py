@@ -200,7 +200,7 @@ def verify(ctx: typer.Context) -> None:
         for chain in report.chains:
             mark = "[green]ok[/]" if not chain.issues else f"[bold red]{len(chain.issues)} problem(s)[/]"
             console().print(
-                f"{chain.chain:<11} {chain.records:>9} records, {chain.checkpoints} checkpoints: {mark}"
+                f"{chain.chain:<11} {chain.records:>9} records, {chain.checkpoints} signed heads: {mark}"
             )
             for issue in chain.issues:
                 console().print(f"  [red]{issue.kind}[/] at seq {issue.seq}: {escape(issue.detail)}")
