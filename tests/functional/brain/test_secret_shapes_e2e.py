@@ -57,11 +57,20 @@ def planted_estate(root: Path) -> JsonFileStore:
 
 @pytest.fixture
 def planted(escher_home: Path) -> JsonFileStore:
-    config = escher_home / "config"
-    config.mkdir(parents=True)
-    secrets = "\n".join(f'k{i} = """{v}"""' for i, v in enumerate(VALUES) if '"""' not in v)
-    (config / "config.toml").write_text(f"[notify.secrets]\n{secrets}\n", encoding="utf-8")
     return planted_estate(escher_home / "data")
+
+
+CHANNELS = {"slack": "hooks.slack.com", "teams": "webhook.office.com", "discord": "discord.com/api/webhooks"}
+
+
+def write_config(home: Path, brain_token: str) -> str:
+    """A config holding secrets of its own: the brain token and notification channels' webhook URLs."""
+    urls = {name: next(s.value for s in SHAPES if host in s.value) for name, host in CHANNELS.items()}
+    channels = "".join(f'[notify.channels.{name}]\nurl = "{url}"\n' for name, url in urls.items())
+    config = home / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(f'[brain]\ntoken = "{brain_token}"\n\n{channels}', encoding="utf-8")
+    return (config / "config.toml").read_text()
 
 
 def log_items() -> list[ContextItem]:
@@ -146,6 +155,28 @@ def test_no_shape_reaches_the_brain_from_event_payloads_or_reports(
     assert leaked(
         json.dumps(event_request(_event(0, VALUES[0])).model_dump(mode="json"))
     )  # planted, before scrub
+
+
+def test_escher_ask_with_a_config_full_of_secrets_sends_none(
+    planted: JsonFileStore, escher_home: Path, rules_brain: RunningBrain, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """The CLI as a user runs it: the brain's token comes from [brain] token, channel URLs sit beside it."""
+    from typer.testing import CliRunner
+
+    from escher.cli.main import app
+
+    caplog.set_level(logging.DEBUG)
+    write_config(escher_home, rules_brain.token)
+    monkeypatch.delenv("ESCHER_BRAIN_TOKEN", raising=False)  # only the config holds it
+    monkeypatch.delenv("ESCHER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ESCHER_BRAIN_URL", rules_brain.url)
+    result = CliRunner().invoke(app, ["-o", "json", "ask", "Show running instances in us-east-1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source"] == "brain"
+    bodies = "".join(b.decode() for b in rules_brain.recorder.bodies)
+    assert len(rules_brain.recorder.bodies) == 1 and "i-0d" in bodies  # the planted estate was the context
+    assert leaked(bodies) == [] and leaked(caplog.text) == [] and rules_brain.token not in bodies
 
 
 def test_the_server_refuses_each_shape_and_each_secret_field_by_path(
