@@ -256,8 +256,15 @@ class Approvals:
         return req
 
     def mark_executed(self, req: ApprovalRequest, plan_id: str) -> None:
-        req.status, req.executed_plan = "executed", plan_id
-        self.store.put(req)
+        """Use the approval up. Read again first: another run may have used it since it was found."""
+        current = self.get(req.request_id)
+        if current.status != "approved":
+            raise ApprovalError(
+                f"approval request {req.request_id} is {current.status}: it was used or ended meanwhile",
+                hint="nothing ran; see 'escher approvals list' and make a new request if it is still needed",
+            )
+        current.status, current.executed_plan = "executed", plan_id
+        self.store.put(current)
 
     def _audit(
         self, req: ApprovalRequest, actor: str, outcome: AuditOutcome, action: str, reason: str = ""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from escher.audit import AuditRecord, AuditSink
 from escher.ops.engine import Decision
+from escher.policy.errors import ApprovalError
 from escher.policy.personas import Actor, Persona
 from escher.policy.remediation import RemediationSettings, pre_approved
 from escher.policy.settings import PolicySettings
@@ -105,7 +106,10 @@ class Gate:
             decision = Decision(True, decision.reason, via=f"approval:{req.request_id}")
         if decision.allowed and decision.via.startswith("approval:"):
             approvals = self._approvals()
-            approvals.mark_executed(approvals.get(decision.via.split(":", 1)[1]), plan.plan_id)
+            try:
+                approvals.mark_executed(approvals.get(decision.via.split(":", 1)[1]), plan.plan_id)
+            except ApprovalError as exc:  # used by a concurrent run between find and use: refuse this one
+                decision = Decision(False, exc.message, needs_approval=True)
         self.sink.append(
             AuditRecord(
                 actor=str(self.actor),
@@ -121,7 +125,8 @@ class Gate:
         return decision
 
     def decide(self, plan: Plan) -> Decision:
-        """What :meth:`authorize` would answer, with no side effect (the CLI asks before it prompts)."""
+        """What :meth:`authorize` would answer, recording nothing but an expiry it notices (the CLI asks this
+        before it prompts; a self-approval is only recorded by :meth:`authorize`, when the step runs)."""
         op = plan.operation
         now = self.now or datetime.now(UTC)
         if self.actor.persona is Persona.automation:

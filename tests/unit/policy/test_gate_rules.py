@@ -14,7 +14,7 @@ import pytest
 from escher.audit import MemoryAuditSink
 from escher.ops import OPERATIONS, Plan, PlannedChange, Target
 from escher.ops.model import Risk
-from escher.policy.approvals import Approvals, MemoryApprovalStore
+from escher.policy.approvals import ApprovalRequest, Approvals, MemoryApprovalStore
 from escher.policy.errors import ApprovalError, PolicyError
 from escher.policy.gate import Gate
 from escher.policy.personas import Actor, Persona, current_actor, load_personas, single_operator
@@ -228,6 +228,25 @@ def test_another_managers_approval_runs_it_once_for_those_targets_and_params_onl
     decision = gate.authorize(plan_for(op, [("i-1", DEV), ("i-2", DEV)], params))
     assert decision.allowed and decision.via == f"approval:{req.request_id}"
     assert held(gate, plan_for(op, [("i-1", DEV), ("i-2", DEV)], params))  # used up
+
+
+def test_an_approval_used_by_a_concurrent_run_is_refused_to_the_other() -> None:
+    class Stale(Approvals):  # what a second process found a moment before the first one used it
+        seen: ApprovalRequest | None = None
+
+        def find_approved(self, *args: Any, **kwargs: Any) -> ApprovalRequest | None:
+            return self.seen
+
+    sink = MemoryAuditSink()
+    approvals = Stale(MemoryApprovalStore(), sink)
+    req = approvals.request("aws.ec2.delete_snapshot", ["snap-1@us-east-1"], {}, by=EDDIE)
+    approvals.seen = approvals.approve(req.request_id, by=MONA)
+    approvals.mark_executed(approvals.seen, "the-other-run")
+    decision = Gate(EDDIE, sink, approvals=approvals).authorize(
+        plan_for("aws.ec2.delete_snapshot", [("snap-1", {"exists": True})])
+    )
+    assert not decision.allowed and "used or ended meanwhile" in decision.reason
+    assert approvals.get(req.request_id).executed_plan == "the-other-run"
 
 
 def test_approvals_run_id_uses_that_request_and_no_other() -> None:
