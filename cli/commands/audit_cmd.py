@@ -180,7 +180,8 @@ def export(
 
 @app.command("verify")
 def verify(ctx: typer.Context) -> None:
-    """Check every hash chain and signed checkpoint; exit 1 and name each tampered record if any."""
+    """Check the chains, their signatures and the anchors outside the database; exit 1 naming what is wrong:
+    edited, deleted, reordered, forged, truncated, rolled back, erased or rewritten, and where."""
     with _open() as store:
         anchors = [str(store.ledger.anchors.path)] if store.ledger.anchors is not None else []
         anchors += [store.ledger.remote.url] if store.ledger.remote is not None else []
