@@ -5,15 +5,17 @@
     secret_key_name("db_password")               # True: a field whose value is withheld whatever it holds
 
 Why it looks like this: the hand-written patterns this replaces had unbounded repeats in front of a literal
-(``[a-z0-9+.-]*://``), so one 240 KB tag took 27.8 s. Here every rule is a regex that starts with a literal or a
-narrow class and whose repeats are bounded, and it runs only when one of its *anchors* (a lower-case literal,
-checked with ``in`` at memory speed) occurs in the text. Many strings are joined with a separator no rule can
-cross (a NUL between newlines) and scanned once per rule; each match is mapped back to its string by bisection.
-``bench/bench_privacy.py`` prints the figure (ms per MB) for benign, base64 and adversarial input.
+(``[a-z0-9+.-]*://``), so one 240 KB tag took 27.8 s. Here every pattern starts with a literal, so the regex
+engine skips to candidates at memory speed (a leading ``\b``, lookbehind or class would make it try every
+position: those checks run after a match, in ``locate``); none has nested or adjacent overlapping repeats, so
+each is linear. Case-insensitive patterns are written in lower case and run on the lower-cased text. The few
+detect-secrets patterns that cannot start with a literal run only when one of their *anchors* occurs. Many
+strings are joined with a separator no rule can cross (a NUL between newlines) and scanned once per rule; each
+match is mapped back to its string by bisection. ``bench/bench_privacy.py`` prints the cost per MB.
 
 detect-secrets (Yelp) supplies the shapes it knows well — AWS key ids, Stripe, SendGrid, Twilio, Slack, GitHub,
 GitLab, JWT (confirmed by decoding), private key headers, basic-auth URLs, PyPI, Square, Mailchimp, OpenAI —
-used as a library: its detectors' own compiled patterns, each behind its anchors, and its heuristic filters. It
+used as a library: its detectors' own compiled patterns and its heuristic filters (sequential strings, UUIDs). It
 is imported on the first scan, not with this module. Detectors whose patterns are costly on long lines and out
 of Escher's scope (IBM, Cloudant, SoftLayer, Artifactory, Telegram, Discord bot tokens, public IPs, which are
 metadata here) are left out; its npm pattern backtracks on long lines, so Escher's own npm shape replaces it.
