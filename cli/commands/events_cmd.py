@@ -27,9 +27,69 @@ _SOURCE = typer.Argument(
 
 
 class EventInputError(EscherError):
-    """The event file cannot be read."""
+    """The event file cannot be read, or is not JSON an event could be."""
 
     exit_code = 2
+
+
+# Far above any delivered event (EventBridge 256 KB, Event Grid 1 MB a batch; CloudTrail nests ~10 deep), far
+# below what costs the parser a recursion error or a quadratic integer conversion.
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_DIGITS = 40
+_HINT = "pass the event body exactly as the cloud delivered it (UTF-8 JSON)"
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise EventInputError(
+            f"the input holds a {len(text)}-digit number, too large for any event field", hint=_HINT
+        )
+    return int(text)
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _parse(body: bytes, source: str) -> Any:
+    """The JSON in ``body``, or an EventInputError (exit 2) saying what is wrong with it."""
+    import json
+
+    name = "standard input" if source == "-" else source
+    if len(body) > MAX_BYTES:
+        raise EventInputError(f"{name} is {len(body):,} bytes; an event is at most {MAX_BYTES:,}", hint=_HINT)
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EventInputError(f"{name} is not text: byte {exc.start} is not UTF-8", hint=_HINT) from None
+    try:
+        data = json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        data, deep = None, True
+    except json.JSONDecodeError as exc:
+        raise EventInputError(f"{name} is not JSON: {exc}", hint=_HINT) from None
+    except ValueError as exc:  # a number Python will not convert (e.g. a float literal of 5,000 digits)
+        raise EventInputError(f"{name} holds a value that cannot be read: {exc}", hint=_HINT) from None
+    else:
+        deep = _depth(data) > MAX_DEPTH
+    if deep:
+        raise EventInputError(f"{name} nests deeper than {MAX_DEPTH} levels; no event does", hint=_HINT)
+    try:  # "\ud800" is valid JSON but not Unicode: nothing could print or store the event
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EventInputError(
+            f"{name} holds a lone surrogate ({exc.object[exc.start : exc.end]!a}) in a string: not Unicode",
+            hint=_HINT,
+        ) from None
+    return data
 
 
 def _read(source: str) -> bytes:
@@ -44,20 +104,12 @@ def _read(source: str) -> bytes:
         ) from None
 
 
-def _events(body: bytes) -> list[UnifiedEvent]:
-    import json
-
+def _events(data: Any) -> list[UnifiedEvent]:
     from escher.events import normalize, normalize_batch
 
-    stripped = body.lstrip()
-    if stripped.startswith(b"["):
-        try:
-            items = json.loads(body)
-        except json.JSONDecodeError:
-            items = None
-        if isinstance(items, list) and len(items) != 1:
-            return normalize_batch(items)
-    return [normalize(body)]
+    if isinstance(data, list) and len(data) != 1:
+        return normalize_batch(data)
+    return [normalize(data)]
 
 
 def _estate(path: Path | None) -> EstateLookup | None:
@@ -94,7 +146,7 @@ def _estate(path: Path | None) -> EstateLookup | None:
 @app.command("normalize")
 def normalize_cmd(ctx: typer.Context, source: str = _SOURCE) -> None:
     """Print the UnifiedEvent for a cloud event body."""
-    events = _events(_read(source))
+    events = _events(_parse(_read(source), source))
     data: Any = events[0] if len(events) == 1 else events
 
     def text() -> None:
@@ -119,18 +171,18 @@ def explain_cmd(
     from escher.events import enrich, resolve
     from escher.rules import rules_from_settings
 
-    body = _read(source)
+    data = _parse(_read(source), source)
     paths = resolve_paths()
     rules = rules_from_settings(load_settings(paths).extensions, paths.config_file)
     lookup = _estate(estate)
     results: list[dict[str, Any]] = []
-    for event in _events(body):
+    for event in _events(data):
         enriched = enrich(event, lookup)
         final, decision = rules.apply(enriched.event)
         results.append(
             {"event": final, "enrichment": enriched.enrichment.to_dict(), "decision": decision.to_dict()}
         )
-    entry = resolve(body) if len(results) == 1 else None
+    entry = resolve(data) if len(results) == 1 else None
     if entry is not None:
         results[0]["normalizer"] = {"key": entry.key, "source_kind": entry.source_kind, "docs": entry.docs}
 

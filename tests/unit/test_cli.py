@@ -84,3 +84,146 @@ def test_a_broken_config_is_a_clear_error_with_advice(escher_home: Path) -> None
 @pytest.mark.parametrize("args", [["--output", "yaml", "init"], ["no-such-command"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert run(*args).returncode == 2
+
+
+# -- issue 14: nothing a user can do prints a traceback ---------------------------------------------------
+def _clean_failure(out: subprocess.CompletedProcess[str], code: int, words: str) -> None:
+    assert out.returncode == code, (out.returncode, out.stderr)
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
+    assert "Error:" in out.stderr and "What to do:" in out.stderr
+    assert words in " ".join(out.stderr.split()), out.stderr
+    assert "--force" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"ESCHER_AWS__REGIONS": "42"}, "'42' is not a region name"),
+        ({"ESCHER_DATABASE_URL": "garbage://"}, "is not a Postgres URL"),
+        ({"ESCHER_BRAIN_URL": "localhost:8765"}, "is not an http(s) URL"),
+        ({"ESCHER_NOTIFI__ROUTES": "x"}, "unknown section 'notifi'"),
+    ],
+)
+def test_a_bad_variable_exits_2_without_a_traceback(
+    escher_home: Path, env: dict[str, str], words: str
+) -> None:
+    _clean_failure(run("scan", env=env), 2, words)
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (bytes(range(256)), "is not a text file"),
+        (b"[awz]\nregions = ['us-east-1']\n", "did you mean 'aws'"),
+        (b"[remediation]\nnope = true\n", "[remediation]"),
+    ],
+)
+def test_a_bad_config_file_exits_2_without_a_traceback(escher_home: Path, content: bytes, words: str) -> None:
+    (escher_home / "config").mkdir()
+    (escher_home / "config" / "config.toml").write_bytes(content)
+    _clean_failure(run("scan"), 2, words)
+    assert json.loads(run("-o", "json", "report").stdout)["error"] == "ConfigError"
+
+
+def test_a_mistyped_region_is_refused_before_any_call_with_the_closest_name(escher_home: Path) -> None:
+    out = run("scan", "-r", "us-eats-1", env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    _clean_failure(out, 2, "'us-eats-1' is not an AWS region; did you mean 'us-east-1'?")
+
+
+BOOM = """
+import sys
+from escher.cli.main import app, run
+
+@app.command("boom")
+def boom() -> None:
+    raise KeyError("a bug")
+
+sys.argv = ["escher", "boom"]
+run()
+"""
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_only_under_escher_debug() -> None:
+    def boom(debug: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "ESCHER_DEBUG"}
+        if debug is not None:
+            env["ESCHER_DEBUG"] = debug
+        return subprocess.run(
+            [sys.executable, "-c", BOOM], capture_output=True, text=True, env=env, timeout=60
+        )
+
+    plain = boom(None)
+    _clean_failure(plain, 1, "unexpected KeyError: 'a bug'")
+    assert "ESCHER_DEBUG=1" in plain.stderr
+    debug = boom("1")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "KeyError" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nests deeper than"),
+        (b'{"detail": ' * 500 + b"1" + b"}" * 500, "nests deeper than"),
+        (b'{"id": ' + b"9" * 5000 + b"}", "5000-digit number"),
+        (bytes(range(256)), "is not text"),
+        (b'{"id": ', "is not JSON"),
+    ],
+)
+def test_events_normalize_on_hostile_input_exits_2(tmp_path: Path, body: bytes, words: str) -> None:
+    path = tmp_path / "event.json"
+    path.write_bytes(body)
+    _clean_failure(run("events", "normalize", str(path)), 2, words)
+
+
+def _malformed(count: int) -> list[bytes]:
+    """Deterministic garbage around real delivered events: truncated, bytes flipped, nested, huge, not text."""
+    import random
+
+    from tests.unit.events._samples import SAMPLES
+
+    rng = random.Random(14)
+    samples = [p.read_bytes() for p in sorted(SAMPLES.rglob("*.json"))]
+    out: list[bytes] = []
+    while len(out) < count:
+        body = rng.choice(samples)
+        kind = len(out) % 6
+        if kind == 0:
+            out.append(body[: rng.randrange(len(body))])
+        elif kind == 1:
+            flipped = bytearray(body)
+            for _ in range(rng.randrange(1, 8)):
+                flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+            out.append(bytes(flipped))
+        elif kind == 2:
+            depth = rng.choice([65, 500, 5_000, 200_000])
+            out.append(b'{"detail": ' * depth + body + b"}" * depth)
+        elif kind == 3:
+            out.append(body.replace(b"{", b'{"n": ' + b"7" * rng.choice([41, 4_301, 50_000]) + b", ", 1))
+        elif kind == 4:
+            out.append(rng.randbytes(rng.randrange(1, 2_000)))
+        else:
+            out.append(body.replace(b'"', b'"\\ud800', 1))
+    return out
+
+
+def test_events_normalize_never_raises_anything_but_an_escher_error(tmp_path: Path) -> None:
+    # the real script per file would take minutes; the same app, in process, shows what escapes
+    from typer.testing import CliRunner
+
+    from escher.cli.main import app
+    from escher.errors import EscherError
+
+    runner = CliRunner()
+    escaped, exit_codes = [], set()
+    for i, body in enumerate(_malformed(250)):
+        path = tmp_path / f"{i}.json"
+        path.write_bytes(body)
+        result = runner.invoke(app, ["events", "normalize", str(path)])
+        if result.exception is not None and not isinstance(result.exception, EscherError | SystemExit):
+            escaped.append((i, repr(result.exception)[:200]))
+        elif isinstance(result.exception, EscherError):
+            exit_codes.add(result.exception.exit_code)
+    assert not escaped, (
+        escaped
+    )  # before issue 14: 9 of 250 malformed files raised RecursionError / ValueError
+    assert exit_codes <= {2, 4}
