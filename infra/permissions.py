@@ -4,9 +4,11 @@ Each operation in the catalogue (``escher.ops``) carries the exact permissions i
 role / custom role is generated from the ones the user enabled and nothing else. No action is ever ``*``
 (or ends in ``*``): :func:`check_no_wildcards` refuses it before anything is deployed.
 
-Operations come from the catalogue ``escher.ops`` (``permissions_for``) when it is installed;
-:data:`FALLBACK_OPERATIONS` is a small table for what the catalogue does not (yet) hold: the daily scan's
-read permissions per cloud, and stand-ins used when the catalogue is absent.
+Operations come from the catalogue ``escher.ops`` (``permissions_for``). The daily scan is the pseudo-operation
+``<cloud>.scan.daily_inventory``: its reads come from what the collector tasks and the cost source declare
+(``escher.scans.collect.permissions``), so a collector that starts calling something new changes the policy
+with it (a test records the calls on moto and fails otherwise). :data:`FALLBACK_OPERATIONS` holds stand-ins
+used only when the catalogue is absent.
 """
 
 from __future__ import annotations
@@ -29,32 +31,16 @@ __all__ = [
     "default_operations",
     "installed_catalogue",
     "operation_permissions",
+    "scan_operation",
 ]
 
-# NOTE: stand-in until the operations catalogue lands; keep in step with the defaults it will ship.
+# stand-ins for a tree without the operations catalogue (escher.ops); the catalogue wins when present
 FALLBACK_OPERATIONS: dict[str, tuple[str, ...]] = {
     # AWS
-    "aws.scan.daily_inventory": (
-        "ec2:DescribeInstances",
-        "ec2:DescribeVolumes",
-        "ec2:DescribeSecurityGroups",
-        "s3:ListAllMyBuckets",
-        "s3:GetBucketPublicAccessBlock",
-        "s3:GetBucketPolicyStatus",
-        "rds:DescribeDBInstances",
-        "ce:GetCostAndUsage",
-    ),
     "aws.s3.block_public_access": ("s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
     "aws.ec2.stop_instances": ("ec2:DescribeInstances", "ec2:StopInstances"),
     "aws.ec2.revoke_open_ingress": ("ec2:DescribeSecurityGroups", "ec2:RevokeSecurityGroupIngress"),
     # Azure
-    "azure.scan.daily_inventory": (
-        "Microsoft.Compute/virtualMachines/read",
-        "Microsoft.Compute/disks/read",
-        "Microsoft.Network/networkSecurityGroups/read",
-        "Microsoft.Storage/storageAccounts/read",
-        "Microsoft.Consumption/usageDetails/read",
-    ),
     "azure.compute.deallocate_vm": (
         "Microsoft.Compute/virtualMachines/read",
         "Microsoft.Compute/virtualMachines/deallocate/action",
@@ -64,13 +50,6 @@ FALLBACK_OPERATIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Storage/storageAccounts/write",
     ),
     # GCP
-    "gcp.scan.daily_inventory": (
-        "compute.instances.list",
-        "compute.disks.list",
-        "compute.firewalls.list",
-        "storage.buckets.list",
-        "storage.buckets.getIamPolicy",
-    ),
     "gcp.compute.stop_instance": ("compute.instances.get", "compute.instances.stop"),
     "gcp.storage.remove_public_access": ("storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy"),
 }
@@ -136,10 +115,12 @@ def operation_permissions(
 ) -> tuple[str, ...]:
     """The sorted, de-duplicated permissions the given operations need on ``cloud``.
 
-    Catalogue operations take their permissions from ``escher.ops``; the few entries of
-    :data:`FALLBACK_OPERATIONS` that are not catalogue operations (the daily scan's reads) from the table.
+    Catalogue operations take their permissions from ``escher.ops``; the daily scan
+    (``<cloud>.scan.daily_inventory``) from its collector tasks and cost source; stand-ins from
+    :data:`FALLBACK_OPERATIONS` when there is no catalogue.
     """
     catalogue = installed_catalogue() if catalogue is _UNSET else catalogue
+    table = {**FALLBACK_OPERATIONS, **scan_operation(cloud)}
     ids = sorted(set(operation_ids))
     foreign = [i for i in ids if not i.startswith(f"{cloud}.")]
     if foreign:
@@ -148,20 +129,28 @@ def operation_permissions(
             hint=f"list only '{cloud}.*' operations for the {cloud} extension",
         )
     from_catalogue = [i for i in ids if catalogue is not None and catalogue.known(i)]
-    from_table = [i for i in ids if i not in from_catalogue and i in FALLBACK_OPERATIONS]
+    from_table = [i for i in ids if i not in from_catalogue and i in table]
     unknown = [i for i in ids if i not in from_catalogue and i not in from_table]
     if unknown:
-        known = sorted({*FALLBACK_OPERATIONS, *(catalogue.cloud_operations(cloud) if catalogue else [])})
+        known = sorted({*table, *(catalogue.cloud_operations(cloud) if catalogue else [])})
         raise InfraError(
             f"unknown operations: {', '.join(unknown)}",
             hint=f"known for {cloud}: {', '.join(k for k in known if k.startswith(cloud + '.'))}",
         )
-    perms: set[str] = {p for i in from_table for p in FALLBACK_OPERATIONS[i]}
+    perms: set[str] = {p for i in from_table for p in table[i]}
     if from_catalogue and catalogue is not None:
         perms.update(catalogue.permissions_for(from_catalogue).get(cloud, ()))
     result = tuple(sorted(perms))
     check_no_wildcards(result)
     return result
+
+
+def scan_operation(cloud: str) -> dict[str, tuple[str, ...]]:
+    """``{"<cloud>.scan.daily_inventory": permissions}``: the reads every collector task and the cost source of
+    ``cloud`` declare (the daily scan runs them all)."""
+    from escher.scans.collect.permissions import scan_permissions
+
+    return {f"{cloud}.scan.daily_inventory": scan_permissions(cloud)}
 
 
 def check_no_wildcards(actions: Iterable[str]) -> None:

@@ -209,13 +209,17 @@ AZURE_OWN_PROVIDERS: tuple[str, ...] = (
 )
 
 
+# POST actions that only read (the daily cost snapshot's query): granted with the reads, at the subscription
+AZURE_READ_ACTIONS: frozenset[str] = frozenset({"Microsoft.CostManagement/query/action"})
+
+
 def azure_split_actions(actions: Iterable[str]) -> tuple[list[str], list[str], list[str]]:
     """(reads, mutating actions elsewhere, mutating actions on the providers Escher itself is made of)."""
     reads: list[str] = []
     elsewhere: list[str] = []
     own: list[str] = []
     for action in sorted(set(actions)):
-        if action.lower().endswith("/read"):
+        if action.lower().endswith("/read") or action in AZURE_READ_ACTIONS:
             reads.append(action)
         elif action.startswith(AZURE_OWN_PROVIDERS):
             own.append(action)

@@ -10,6 +10,7 @@ import pytest
 from escher.infra.permissions import FALLBACK_OPERATIONS, policy_actions
 from escher.infra.plan import SECRET_SIG, SIG_KEY
 from escher.infra.program import declare
+from escher.scans.collect.permissions import scan_permissions
 from tests.functional.infra.conftest import make_spec, run_under_mocks
 from tests.harness.pulumi_mocks import Recorder
 
@@ -131,7 +132,7 @@ def test_worker_policy_is_exactly_the_operations_plus_state_access(bundle: str) 
     spec = make_spec("aws", bundle)
     d = run_under_mocks(spec)
     document = json.loads(d.outputs["worker_policy"])
-    assert policy_actions(document) == set(FALLBACK_OPERATIONS["aws.scan.daily_inventory"]) | STATE_ACTIONS
+    assert policy_actions(document) == set(scan_permissions("aws")) | STATE_ACTIONS
     statements = {s["Sid"]: s for s in document["Statement"]}
     catalogue = [
         a for sid, s in statements.items() if sid.startswith("CatalogueOperations") for a in s["Action"]

@@ -6,6 +6,7 @@ import pytest
 
 from escher.infra.azure import utc_ncrontab
 from escher.infra.permissions import FALLBACK_OPERATIONS, azure_state_data_actions
+from escher.scans.collect.permissions import scan_permissions
 from tests.functional.infra.conftest import all_strings, make_spec, run_under_mocks
 
 pytest.importorskip("pulumi")
@@ -65,9 +66,7 @@ def test_azure_custom_roles_are_exactly_the_operations_and_state_access(bundle: 
     d = run_under_mocks(spec)
     ops_role = d.one(f"{AZ}authorization:RoleDefinition", "operations-role")
     read_role = d.one(f"{AZ}authorization:RoleDefinition", "read-role")
-    expected = set(FALLBACK_OPERATIONS["azure.scan.daily_inventory"]) | set(
-        FALLBACK_OPERATIONS["azure.compute.deallocate_vm"]
-    )
+    expected = set(scan_permissions("azure")) | set(FALLBACK_OPERATIONS["azure.compute.deallocate_vm"])
     assert set(ops_role["permissions"][0]["actions"]) == {
         "Microsoft.Compute/virtualMachines/deallocate/action"
     }
@@ -122,7 +121,7 @@ def test_gcp_buckets_secrets_and_the_custom_role(bundle: str) -> None:
     assert buckets["audit"]["retentionPolicy"]["retentionPeriod"] == str(400 * 86400)
     assert buckets["state"]["versioning"] == {"enabled": True}
     role = d.one("gcp:projects/iAMCustomRole:IAMCustomRole", "operations-role")
-    assert set(role["permissions"]) == set(FALLBACK_OPERATIONS["gcp.scan.daily_inventory"]) | set(
+    assert set(role["permissions"]) == set(scan_permissions("gcp")) | set(
         FALLBACK_OPERATIONS["gcp.compute.stop_instance"]
     )
     assert {r.name for r in d.of_type("gcp:secretmanager/secret:Secret")} == {

@@ -1,0 +1,118 @@
+"""What each collector task and cost source needs to read, declared beside the collectors that make the calls.
+
+The worker's AWS policy, Azure role and GCP custom role for the daily scan are generated from these tables
+(``escher.infra.permissions``), as the catalogue operations' roles are from ``escher.ops``. Keys are
+``<cloud>.<task>`` with the task's service name as the collector names it (``AwsCollector.tasks``,
+``AzureCollector.tasks``, ``GcpCollector.tasks``); a test keeps the keys in step with the tasks, and another
+records every call the scan makes on the emulators and fails when one is not covered here, or when a
+permission here is called by nothing.
+
+Pitfalls the names carry:
+
+- AWS IAM actions are not always the API operation's name: ``ListBuckets`` is ``s3:ListAllMyBuckets``,
+  ``GetPublicAccessBlock`` is ``s3:GetBucketPublicAccessBlock``, ``GetBucketEncryption`` is
+  ``s3:GetEncryptionConfiguration``; CloudWatch's endpoint is ``monitoring`` but its prefix ``cloudwatch``.
+- ``sts:GetCallerIdentity`` needs no permission (it cannot be denied), so it is not listed.
+- ``iam:GenerateCredentialReport`` is a write in IAM's table but creates nothing the user owns; it is what
+  ``GetCredentialReport`` needs first.
+- Azure data-plane ``List Containers`` is authorized by the control-plane action
+  ``Microsoft.Storage/storageAccounts/blobServices/containers/read``.
+- The GCP cost source runs a BigQuery job in the billing export's project: ``bigquery.jobs.create`` there and
+  ``bigquery.tables.getData`` on the export dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["COLLECTOR_PERMISSIONS", "COST_PERMISSIONS", "scan_permissions"]
+
+COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # -- AWS (escher.scans.collect.aws / aws_services) --------------------------------------------------------
+    "aws.ec2": (
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeFlowLogs",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeAddresses",
+        "ec2:DescribeImages",
+        "cloudwatch:GetMetricData",  # the running instances' CPU
+    ),
+    "aws.rds": ("rds:DescribeDBInstances", "rds:DescribeDBSnapshots"),
+    "aws.dynamodb": ("dynamodb:ListTables", "dynamodb:DescribeContinuousBackups"),
+    "aws.lambda": ("lambda:ListFunctions",),
+    "aws.kms": ("kms:ListKeys", "kms:DescribeKey", "kms:GetKeyRotationStatus"),
+    "aws.logs": ("logs:DescribeLogGroups",),
+    "aws.sqs": ("sqs:ListQueues", "sqs:GetQueueAttributes"),
+    "aws.sns": ("sns:ListTopics", "sns:GetTopicAttributes"),
+    "aws.region_settings": (
+        "ec2:GetEbsEncryptionByDefault",
+        "config:DescribeConfigurationRecorderStatus",
+        "guardduty:ListDetectors",
+    ),
+    "aws.s3": (
+        "s3:ListAllMyBuckets",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:GetBucketAcl",
+        "s3:GetBucketPolicy",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketVersioning",
+        "s3:GetBucketLogging",
+        "s3:GetBucketTagging",
+    ),
+    "aws.iam": (
+        "iam:GenerateCredentialReport",
+        "iam:GetCredentialReport",
+        "iam:GetAccountSummary",
+        "iam:GetAccountPasswordPolicy",
+        "iam:GetAccountAuthorizationDetails",
+    ),
+    "aws.cloudtrail": ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus"),
+    # -- Azure (escher.scans.collect.azure) ----------------------------------------------------------------
+    "azure.storage": (
+        "Microsoft.Storage/storageAccounts/read",
+        "Microsoft.Storage/storageAccounts/blobServices/read",
+    ),
+    "azure.blob": (
+        "Microsoft.Storage/storageAccounts/read",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/read",
+    ),
+    "azure.compute": ("Microsoft.Compute/virtualMachines/read",),
+    "azure.disks": ("Microsoft.Compute/disks/read",),
+    "azure.network": ("Microsoft.Network/networkSecurityGroups/read",),
+    "azure.sql": ("Microsoft.Sql/servers/read", "Microsoft.Sql/servers/auditingSettings/read"),
+    # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
+    "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),
+    "gcp.instances": ("compute.instances.list",),
+    "gcp.disks": ("compute.disks.list",),
+    "gcp.firewalls": ("compute.firewalls.list",),
+    "gcp.sql": ("cloudsql.instances.list",),
+}
+
+# the daily cost snapshot (escher.scans.cost, cost_azure, cost_gcp)
+COST_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "aws.cost": ("ce:GetCostAndUsage",),
+    "azure.cost": ("Microsoft.CostManagement/query/action",),
+    "gcp.cost": ("bigquery.jobs.create", "bigquery.tables.getData"),
+}
+
+
+def scan_permissions(cloud: str, tasks: Iterable[str] | None = None, *, cost: bool = True) -> tuple[str, ...]:
+    """The sorted permissions of ``cloud``'s collector tasks (all of them by default) and its cost source."""
+    wanted = set(tasks) if tasks is not None else None
+    unknown = sorted(
+        (wanted or set()) - {k.split(".", 1)[1] for k in COLLECTOR_PERMISSIONS if k.startswith(f"{cloud}.")}
+    )
+    if unknown:
+        raise KeyError(f"no {cloud} collector task named {', '.join(unknown)}")
+    perms = {
+        p
+        for key, declared in COLLECTOR_PERMISSIONS.items()
+        if key.startswith(f"{cloud}.") and (wanted is None or key.split(".", 1)[1] in wanted)
+        for p in declared
+    }
+    if cost:
+        perms.update(COST_PERMISSIONS.get(f"{cloud}.cost", ()))
+    return tuple(sorted(perms))
