@@ -48,6 +48,8 @@ def main(
     ),
 ) -> None:
     ctx.obj = CliState(output=output)
+    # while a cloud is extended, a command that changed a setting publishes it (escher extend sync-settings)
+    ctx.call_on_close(extend_cmd.republish_if_changed)
 
 
 app.command("init")(init_cmd.init)

@@ -95,19 +95,54 @@ def _spec(cloud: Cloud, region: str | None, bundle_path: str) -> Any:
     return spec_from_settings(cloud.value, region=region, bundle_path=bundle_path)
 
 
+SYNC_SETTINGS = "sync-settings"
+
+
+def _target(value: str) -> Cloud | None:
+    """The cloud named, or None for ``sync-settings``."""
+    if value == SYNC_SETTINGS:
+        return None
+    try:
+        return Cloud(value.lower())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not one of aws, azure, gcp, {SYNC_SETTINGS}", param_hint="CLOUD"
+        ) from None
+
+
 def extend(
     ctx: typer.Context,
-    cloud: Cloud = typer.Argument(..., help="aws, azure or gcp"),
+    target: str = typer.Argument(
+        ...,
+        metavar="CLOUD",
+        help=f"aws, azure or gcp; or {SYNC_SETTINGS}: publish your settings to every extended cloud now.",
+    ),
     region: str | None = typer.Option(
         None, "--region", help="Region / location (default: the first in config)."
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Deploy without asking."),
     plan: bool = typer.Option(False, "--plan", help="Offline: list resources, permissions and idle cost."),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Read your account and say what is missing (and how to fix it); change nothing.",
+    ),
 ) -> None:
     """Deploy Escher's scheduler, worker, state and event wiring into your own cloud account."""
     from escher.config import resolve_paths
 
     paths = resolve_paths()
+    chosen = _target(target)
+    if chosen is None:
+        _sync_settings(ctx, paths)
+        return
+    cloud = chosen
+    if check:
+        report = _preflight(_spec(cloud, region, str(paths.data_dir / "bundles" / "worker.zip")))
+        emit(ctx, report.to_dict(), lambda: _render_preflight(report))
+        if not report.ok:
+            raise typer.Exit(3)
+        return
     if plan:
         from escher.infra.plan import run_plan
 
@@ -120,6 +155,11 @@ def extend(
     from escher.infra.credentials import collect_credentials, writer_for
 
     driver.require_pulumi()  # say so before building anything
+    # the account is read before anything is built or created: a blocking finding stops here, with its fix
+    checked = _preflight(_spec(cloud, region, str(paths.data_dir / "bundles" / "worker.zip")))
+    if not checked.ok:
+        _render_preflight(checked)
+        checked.raise_if_blocked()
     bundle = build_bundle(cloud.value, source_root=REPO_ROOT, cache_dir=paths.data_dir / "bundles")
     spec = _spec(cloud, region, str(bundle.path))
     if not yes and not typer.confirm(
@@ -150,6 +190,7 @@ def extend(
                 on_event=on_event,
             )
             outcome.update(changes=result.summary, outputs_file=str(result.outputs_file))
+    published = _publish_after_deploy(paths, cloud.value)
     data = {
         "cloud": result.cloud,
         "outputs": result.outputs,
@@ -159,6 +200,7 @@ def extend(
         "credentials_missing": result.credentials_missing,
         "mode": "thin-client",
         "bundle": {"sha256": bundle.sha256, "zipped_bytes": bundle.zipped_bytes, "limit": bundle.limit.rule},
+        "settings": published,
     }
 
     def text() -> None:
@@ -168,6 +210,10 @@ def extend(
                 f"[yellow]![/] no local credentials found for {', '.join(result.credentials_missing)}: "
                 "set them up (escher doctor) and run 'escher extend' again to store them"
             )
+        if "error" in published:
+            console().print(f"[yellow]![/] settings not published: {published['error']}")
+        else:
+            console().print(f"Settings published (version {published['version']}) to {published['url']}")
         console().print(
             f"The CLI is now a thin client for {cloud.value}. 'escher destroy {cloud.value}' undoes it."
         )
@@ -246,3 +292,83 @@ def status(ctx: typer.Context) -> None:
             console().print(f"  {run['at']}  {run['action']:8s} {run['cloud']:6s} {run['result']}")
 
     emit(ctx, data, text)
+
+
+# -- preflight and settings travel ------------------------------------------------------------------------
+def _preflight(spec: Any) -> Any:
+    from escher.infra.preflight import preflight
+
+    return preflight(spec)
+
+
+def _render_preflight(report: Any) -> None:
+    from rich.markup import escape
+
+    for f in report.findings:
+        mark = "[green]✓[/]" if f.ok else ("[red]✗[/]" if f.blocking else "[yellow]![/]")
+        console().print(f"{mark} {f.check}: {escape(f.message)}")
+        if f.fix and not f.ok:
+            console().print(f"    fix: {escape(f.fix)}")
+    verdict = "ready" if report.ok else "not ready: fix the ✗ lines first"
+    console().print(f"[bold]{report.cloud}[/]: {verdict}")
+
+
+def _actor(paths: Any) -> str:
+    from escher.config import load_settings
+    from escher.policy.personas import current_actor
+
+    return str(current_actor(load_settings(paths).extensions))
+
+
+def _publish_after_deploy(paths: Any, cloud: str) -> dict[str, Any]:
+    """The deploy happened whatever this does: a failure is reported with what to run, never raised."""
+    from escher.errors import EscherError
+    from escher.infra.sync import sync_settings
+
+    try:
+        (result,) = sync_settings(paths, [cloud], published_by=_actor(paths))
+    except EscherError as exc:
+        return {"error": exc.message, "hint": f"{exc.hint or ''}; then run 'escher extend {SYNC_SETTINGS}'"}
+    return result.to_dict()
+
+
+def _sync_settings(ctx: typer.Context, paths: Any) -> None:
+    from escher.infra.sync import sync_settings
+
+    results = sync_settings(paths, published_by=_actor(paths))
+
+    def text() -> None:
+        for r in results:
+            state = f"version {r.version}" + ("" if r.changed else " (unchanged)")
+            console().print(f"[green]✓[/] {r.cloud}: settings {state} at {r.url}")
+            if r.secrets_written:
+                console().print(f"    secrets stored: {', '.join(r.secrets_written)}")
+            if r.secrets_missing:
+                console().print(
+                    f"    [yellow]![/] no value on this machine for {', '.join(r.secrets_missing)}: "
+                    "set the url_env variables named in [notify.channels] and sync again"
+                )
+
+    emit(ctx, {"published": [r.to_dict() for r in results]}, text)
+
+
+def republish_if_changed() -> None:
+    """After a CLI command: when a cloud is extended and the settings changed on this machine, publish them.
+    No network when nothing changed; a failure is a warning on stderr (the command itself succeeded)."""
+    import sys
+
+    from escher.config import resolve_paths
+    from escher.errors import EscherError
+    from escher.infra.sync import pending, sync_settings
+
+    try:
+        paths = resolve_paths()
+        clouds = pending(paths)
+        if clouds:
+            for r in sync_settings(paths, clouds, published_by=_actor(paths)):
+                sys.stderr.write(f"escher: settings published to {r.cloud} (version {r.version})\n")
+    except EscherError as exc:
+        sys.stderr.write(
+            f"escher: your settings changed but were not published to the cloud: {exc.message}; "
+            f"run 'escher extend {SYNC_SETTINGS}'\n"
+        )
