@@ -160,7 +160,9 @@ class StoreSettings(_Section):
             try:
                 psycopg.conninfo.conninfo_to_dict(value)
             except psycopg.ProgrammingError as exc:
-                raise ValueError(f"{_redact(value)} is not a usable Postgres URL: {str(exc).strip()}") from None
+                raise ValueError(
+                    f"{_redact(value)} is not a usable Postgres URL: {str(exc).strip()}"
+                ) from None
         return value
 
 
@@ -386,13 +388,25 @@ def init_config(paths: Paths | None = None, *, force: bool = False) -> tuple[Pat
     Returns the paths and whether the file was written.
     """
     paths = paths or resolve_paths()
-    paths.data_dir.mkdir(parents=True, exist_ok=True)
-    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    for directory, variable in ((paths.data_dir, "ESCHER_DATA_DIR"), (paths.config_dir, "ESCHER_CONFIG_DIR")):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create {directory}: {exc.strerror}",
+                hint=f"check the permissions of its parent, or set {variable} to a directory you can write",
+            ) from None
     if paths.config_file.exists() and not force:
         load_settings(paths)  # an existing file must be valid: say so now, not at first use
         return paths, False
     tmp = paths.config_file.with_suffix(".toml.tmp")
-    tmp.write_text(render_toml(Settings()), encoding="utf-8")
-    tmp.replace(paths.config_file)  # atomic: never a half-written config
+    try:
+        tmp.write_text(render_toml(Settings()), encoding="utf-8")
+        tmp.replace(paths.config_file)  # atomic: never a half-written config
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {paths.config_file}: {exc.strerror}",
+            hint="check the directory's permissions, or set ESCHER_CONFIG_DIR to a directory you can write",
+        ) from None
     load_settings(paths)  # the ESCHER_* variables must be valid too: say so now, not at first use
     return paths, True

@@ -208,7 +208,13 @@ class EmbeddedServer:
         psycopg = require("psycopg", "store")
         self._check_path()
         with self._lock:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailableError(
+                    f"cannot create the data dir {self.data_dir}: {exc.strerror}",
+                    hint="set ESCHER_DATA_DIR to a directory you can write, or ESCHER_DATABASE_URL to a Postgres",
+                ) from None
             with _exclusive(self.data_dir):
                 if not self._refs.get(self.pgdata):
                     self.recovered = recover(self.data_dir)

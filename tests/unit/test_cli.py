@@ -227,3 +227,12 @@ def test_events_normalize_never_raises_anything_but_an_escher_error(tmp_path: Pa
         escaped
     )  # before issue 14: 9 of 250 malformed files raised RecursionError / ValueError
     assert exit_codes <= {2, 4}
+
+
+def test_a_config_or_data_dir_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    env = {"ESCHER_CONFIG_DIR": str(a_file / "config"), "ESCHER_DATA_DIR": str(tmp_path / "data")}
+    _clean_failure(run("init", env=env), 2, f"cannot create {a_file / 'config'}")
+    env = {"ESCHER_CONFIG_DIR": str(tmp_path / "config"), "ESCHER_DATA_DIR": str(a_file / "data")}
+    _clean_failure(run("store", "status", env=env), 4, "cannot create the data dir")
