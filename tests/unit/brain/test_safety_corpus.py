@@ -78,6 +78,8 @@ def test_each_request_gets_exactly_what_it_names(case: dict[str, Any]) -> None:
     if isinstance(resp, InformationResponse) and "unresolved" in case:
         assert {u.text for u in resp.unresolved} >= set(case["unresolved"]), resp.summary
         assert "Nothing was" in resp.summary
+        if "reason" in case:
+            assert case["reason"] in {u.reason for u in resp.unresolved}, resp.unresolved
         if "did_you_mean" in case:
             assert any(case["did_you_mean"] in u.did_you_mean for u in resp.unresolved), resp.summary
             assert case["did_you_mean"] in resp.summary
