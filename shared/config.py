@@ -76,6 +76,21 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 _REGION = re.compile(r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$")
 
 
+def _http_url(value: str | None, example: str) -> str | None:
+    if not value:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{_redact(value)} is not an http(s) URL; write {example}")
+    return value
+
+
 def _regions(values: list[str]) -> list[str]:
     for value in values:
         if not _REGION.match(value) or not any(ch.isalpha() for ch in value):
@@ -108,6 +123,11 @@ class AwsSettings(_Section):
     profile: str | None = None
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"])
     endpoint_url: str | None = Field(default=None, description="e.g. a moto server or LocalStack")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return _http_url(value, "e.g. http://127.0.0.1:5000 for moto, or leave it empty for AWS itself")
 
     _check_regions = field_validator("regions")(_regions)
 
@@ -177,21 +197,7 @@ class BrainSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        from urllib.parse import urlsplit
-
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"{_redact(value)} is not an http(s) URL; write e.g. http://127.0.0.1:8765, or leave it empty "
-                "for the local planner"
-            )
-        return value
+        return _http_url(value, "e.g. http://127.0.0.1:8765, or leave it empty for the local planner")
 
 
 class RetentionSettings(_Section):

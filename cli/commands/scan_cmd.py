@@ -36,6 +36,9 @@ def scan(
     fmt = output or ("json" if state(ctx).json else "text")
     if fmt not in ("text", "json", "ocsf"):
         raise typer.BadParameter("use text, json or ocsf", param_hint="--output")
+    unknown = sorted(set(cloud or []) - {"aws", "azure", "gcp"})
+    if unknown:
+        raise typer.BadParameter(f"unknown cloud {unknown[0]!r}; use aws, azure or gcp", param_hint="--cloud")
     patterns = [p for p in (checks or "").split(",") if p.strip()] or None
     if list_checks:
         found = select_checks(patterns, cloud or None)

@@ -26,10 +26,11 @@ class Failure(StrEnum):
     denied = "access_denied"
     throttled = "throttled"
     bad_region = "bad_region"
+    setup = "sdk_setup"  # the SDK refused its own settings (an endpoint that is not a URL, a bad config file)
     refused = "refused"  # any other error the cloud answered with
 
 
-_EXIT = {Failure.no_credentials: 4, Failure.denied: 4, Failure.bad_region: 2}
+_EXIT = {Failure.no_credentials: 4, Failure.denied: 4, Failure.bad_region: 2, Failure.setup: 2}
 
 
 class CloudError(EscherError):
@@ -46,27 +47,51 @@ class CloudError(EscherError):
         return {**super().to_dict(), "cloud": self.cloud, "failure": self.failure.value}
 
 
-# the root package of an SDK exception -> the Escher module that maps it
+# the root package of an SDK exception -> the Escher module that maps it, and the SDK's name for people
 _MODULES = {
-    "botocore": "escher.clouds.aws",
-    "boto3": "escher.clouds.aws",
-    "azure": "escher.clouds.azure",
-    "msal": "escher.clouds.azure",
-    "google": "escher.clouds.gcp",
-    "googleapiclient": "escher.clouds.gcp",
+    "botocore": ("escher.clouds.aws", "aws", "AWS SDK", "AWS_* variables and ~/.aws/config"),
+    "boto3": ("escher.clouds.aws", "aws", "AWS SDK", "AWS_* variables and ~/.aws/config"),
+    "azure": ("escher.clouds.azure", "azure", "Azure SDK", "AZURE_* variables"),
+    "msal": ("escher.clouds.azure", "azure", "Azure SDK", "AZURE_* variables"),
+    "google": ("escher.clouds.gcp", "gcp", "Google Cloud SDK", "GOOGLE_* / CLOUDSDK_* variables"),
+    "googleapiclient": ("escher.clouds.gcp", "gcp", "Google Cloud SDK", "GOOGLE_* / CLOUDSDK_* variables"),
 }
 
 
 def translate(exc: BaseException) -> CloudError | None:
-    """The :class:`CloudError` for a cloud SDK's exception; None for anything else."""
+    """The :class:`CloudError` for a cloud SDK's exception; None for anything else.
+
+    A plain ``ValueError`` & co. raised from inside an SDK (``Invalid endpoint: notaurl`` for
+    ``AWS_ENDPOINT_URL=notaurl``) is the SDK refusing its settings, not a bug in Escher: it is reported so.
+    """
     if isinstance(exc, CloudError):
         return exc
     for cls in type(exc).__mro__:
-        module = _MODULES.get(cls.__module__.partition(".")[0])
-        if module is not None:
-            found: CloudError | None = importlib.import_module(module).translate(exc)
+        entry = _MODULES.get(cls.__module__.partition(".")[0])
+        if entry is not None:
+            found: CloudError | None = importlib.import_module(entry[0]).translate(exc)
             return found
-    return None
+    entry = _raised_in_sdk(exc)
+    if entry is None:
+        return None
+    _module, cloud, sdk, settings = entry
+    return CloudError(
+        cloud,
+        Failure.setup,
+        f"the {sdk} refused its settings: {exc}",
+        hint=f"check the {settings} (endpoint URLs, profiles, regions)",
+        code=type(exc).__name__,
+    )
+
+
+def _raised_in_sdk(exc: BaseException) -> tuple[str, str, str, str] | None:
+    tb, innermost = exc.__traceback__, None
+    while tb is not None:
+        innermost = tb.tb_frame.f_globals.get("__name__", "")
+        tb = tb.tb_next
+    if not isinstance(innermost, str) or not isinstance(exc, ValueError):  # a TypeError there is our bug
+        return None
+    return _MODULES.get(innermost.partition(".")[0])
 
 
 _NAMES = {"aws": "an AWS", "azure": "an Azure", "gcp": "a Google Cloud"}

@@ -18,6 +18,8 @@ __all__ = ["CheckRun", "UnknownCheckError", "run_checks", "select_checks"]
 class UnknownCheckError(EscherError):
     """A --checks pattern that matches no registered check."""
 
+    exit_code = 2  # bad usage, like any other argument that names nothing
+
 
 def select_checks(patterns: Iterable[str] | None = None, clouds: Iterable[str] | None = None) -> list[Check]:
     """Checks whose id matches any pattern (``aws.s3.*``, ``aws.ec2.sg_open_ssh``); all when none given."""

@@ -125,6 +125,16 @@ def test_a_bad_config_file_exits_2_without_a_traceback(escher_home: Path, conten
     assert json.loads(run("-o", "json", "report").stdout)["error"] == "ConfigError"
 
 
+def test_an_unknown_cloud_is_a_usage_error(escher_home: Path) -> None:
+    out = run("scan", "-c", "gpc")
+    assert out.returncode == 2 and "unknown cloud 'gpc'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_an_endpoint_the_sdk_refuses_is_a_setup_error(escher_home: Path) -> None:
+    env = {"AWS_ENDPOINT_URL": "notaurl", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    _clean_failure(run("scan", env=env), 2, "the AWS SDK refused its settings: Invalid endpoint: notaurl")
+
+
 def test_a_mistyped_region_is_refused_before_any_call_with_the_closest_name(escher_home: Path) -> None:
     out = run("scan", "-r", "us-eats-1", env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
     _clean_failure(out, 2, "'us-eats-1' is not an AWS region; did you mean 'us-east-1'?")

@@ -150,6 +150,7 @@ def test_a_bad_owned_section_is_a_config_error_not_a_policy_error(paths: Paths) 
         ({"ESCHER_BRAIN_URL": "localhost:8765"}, "is not an http(s) URL"),
         ({"ESCHER_BRAIN_URL": "http://127.0.0.1:port"}, "is not an http(s) URL"),
         ({"ESCHER_BRAIN_URL": "ftp://brain.example"}, "is not an http(s) URL"),
+        ({"ESCHER_AWS__ENDPOINT_URL": "localhost:5000"}, "is not an http(s) URL"),
         ({"ESCHER_AWZ__REGIONS": "us-east-1"}, "did you mean 'aws'"),
         ({"ESCHER_AWS__REGOINS": "us-east-1"}, "did you mean 'regions'"),
     ],

@@ -186,6 +186,14 @@ def test_gcp_discovery_client_answers() -> None:
     _expect(exc, "gcp", Failure.denied, 4, "roles/viewer")
 
 
+def test_an_sdk_refusing_its_own_settings_is_a_setup_error() -> None:
+    import boto3
+
+    with pytest.raises(ValueError) as err:  # botocore raises a plain ValueError for AWS_ENDPOINT_URL=notaurl
+        boto3.session.Session().client("s3", region_name="us-east-1", endpoint_url="notaurl")
+    _expect(err.value, "aws", Failure.setup, 2, "Invalid endpoint: notaurl", "AWS_*")
+
+
 def test_other_errors_are_not_cloud_errors() -> None:
     assert translate(KeyError("x")) is None
     assert translate(RecursionError()) is None
