@@ -48,7 +48,7 @@ details detail status state region regions zone zones everything
 daily nightly weekly monthly hourly night nights evening evenings weekday weekdays weekend weekends weeknights
 tonight tomorrow today hour hours after business office working workday workdays overnight noon midnight
 monday mondays tuesday tuesdays wednesday wednesdays thursday thursdays friday fridays saturday saturdays sunday
-sundays mon fri afternoon minutes minute
+sundays mon fri afternoon minutes minute schedule scheduled schedules cron job
 """)) | set(_parse._ENVS)  # fmt: skip
 _FILLER = set([*_W("""
 the a an my our your me us i we you its their all every each any some only both across of to in on at for from

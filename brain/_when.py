@@ -74,7 +74,8 @@ _ONE_OFF = re.compile(
 
 @dataclass(frozen=True)
 class When:
-    """A schedule phrase read as a 5-field cron expression (the schedule's own time zone applies)."""
+    """A schedule phrase read as a 5-field cron expression (the schedule's own time zone applies); ``cron`` is
+    empty for a relative time ("in 2 hours"), which no schedule can store."""
 
     phrase: str
     cron: str
@@ -125,6 +126,8 @@ def when_of(low: str) -> When | None:
         else:
             days, described = "*", "every day"
     if days is None and (m := _ONE_OFF.search(low)):
+        if m.group(0).startswith("in "):  # "in 2 hours": relative to a now this stateless brain does not know
+            return When(m.group(0), "", False, m.group(0), False)
         days, described, phrase, recurring = "*", m.group(0), m.group(0), False
     at = _time(low)
     if days is None and not hourly and at is None:
@@ -133,7 +136,7 @@ def when_of(low: str) -> When | None:
         return When(hourly.group(0), "0 * * * *", True, "every hour", False)
     assumed = at is None
     if at is None:
-        at = (8, 0) if re.search(r"morning", phrase) else (20, 0)
+        at = (8, 0) if "morning" in low else (20, 0)
     hour, minute = at
     if days is None:  # "stop web-1 at 8pm": a time alone means today, once
         days, described, recurring = "*", "today", False

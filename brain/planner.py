@@ -322,6 +322,12 @@ class Planner:
             )  # fmt: skip
         if issues := check_selection(q, matched, named=_names_any(req, q)):
             return not_found(q, filters, issues)
+        if q.when is None or not q.when.cron:
+            return InformationResponse(
+                intent="schedule", filters=filters,
+                summary=f"'{q.when.phrase if q.when else q.text}' is relative to now, which a schedule cannot store; "
+                "say a time ('at 22:00 tonight') or run the request then. Nothing was planned or scheduled.",
+            )  # fmt: skip
         groups: dict[tuple[str, str], list[str]] = defaultdict(list)
         for item, op_id in self._ops_of(q.intent, kind, matched):
             if op_id:
