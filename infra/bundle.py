@@ -17,6 +17,10 @@ unzipped (over Lambda's 250 MB even via S3); trimmed, 22.0 MB / 40.9 MB (README,
 
 Dependencies for linux x86_64 come from pip (``--platform manylinux2014_x86_64 --only-binary=:all:
 --python-version 3.12 --target``), cached per requirement set; a prepared directory can be given instead.
+:func:`installed_deps` prepares one from the packages installed in this interpreter: for the deployed-shape
+tests only (same Python and platform as this machine, no download), never for a deploy.
+
+The workers' notifications need apprise: the ``notify`` extra is part of every bundle.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pathlib import Path
 
 from escher.infra.program import InfraError
 
-__all__ = ["LIMITS", "Bundle", "BundleError", "build_bundle", "worker_requirements"]
+__all__ = ["LIMITS", "Bundle", "BundleError", "build_bundle", "installed_deps", "worker_requirements"]
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 MB = 1024 * 1024
@@ -81,6 +85,7 @@ def worker_requirements(cloud: str, source_root: Path) -> list[str]:
     extras = project.get("optional-dependencies", {})
     reqs = list(project["dependencies"])
     reqs.extend(extras.get(cloud, []))
+    reqs.extend(extras.get("notify", []))  # alerts and the daily digest go out through apprise
     reqs.extend(r for r in extras.get("workers", []) if r.startswith(RUNTIME_EXTRA[cloud]))
     return sorted(set(reqs))
 
@@ -141,6 +146,55 @@ def pip_install(requirements: list[str], target: Path) -> None:
             hint="check the network or an index (PIP_INDEX_URL); every dependency needs a manylinux wheel",
         )
     tmp.replace(target)
+
+
+def installed_deps(requirements: list[str], dest: Path) -> Path:
+    """``requirements`` and everything they require, copied (hard-linked where possible) from the packages
+    installed in this interpreter into ``dest``: the deployed-shape tests' offline stand-in for
+    :func:`pip_install` (this machine's Python and platform, not Lambda's). Reused when ``dest`` exists."""
+    import importlib.metadata as metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    if dest.is_dir():
+        return dest
+    tmp = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    seen: set[str] = set()
+    queue = [(Requirement(r), {""}) for r in requirements]
+    while queue:
+        req, extras = queue.pop()
+        if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in extras):
+            continue
+        name = canonicalize_name(req.name)
+        if name in seen or name == "escher":
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            raise BundleError(
+                f"{req.name} is not installed here: the offline bundle takes installed packages only",
+                hint=f"pip install '{req}' into this environment",
+            ) from None
+        for file in dist.files or ():
+            rel = Path(str(file))
+            if rel.parts[0] == ".." or "__pycache__" in rel.parts or rel.suffix == ".pyc":
+                continue
+            source = Path(str(file.locate()))
+            if not source.is_file():
+                continue
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copy2(source, target)
+        wanted = {"", *req.extras}
+        queue.extend((Requirement(r), wanted) for r in dist.requires or ())
+    tmp.replace(dest)
+    return dest
 
 
 def _digest(entries: dict[str, bytes | Path]) -> str:
