@@ -18,31 +18,25 @@ from typing import TYPE_CHECKING, Any
 
 from escher.infra.component import Extension, Outputs, child, create_extension
 from escher.infra.permissions import AwsStateArns, aws_policy_document
-from escher.infra.spec import ExtensionSpec
+from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 
 if TYPE_CHECKING:
     import pulumi
 
-__all__ = ["EVENT_PATTERNS", "TYPE_TOKEN", "daily_scan_expression", "extension"]
+__all__ = ["DAILY_SCAN_INPUT", "TYPE_TOKEN", "daily_scan_expression", "extension"]
 
 TYPE_TOKEN = "escher:aws:Extension"
 DIRECT_UPLOAD_BYTES = 50 * 1024 * 1024  # Lambda's limit for a zip sent with CreateFunction/UpdateFunctionCode
 DEPLOY_PREFIX = "_deploy/"  # in the state bucket; escher.infra.export skips it (code, not state)
 PLACEHOLDER = "unset: written by 'escher extend'"
 
-# event kind -> EventBridge pattern (the default bus receives these without any extra service)
-EVENT_PATTERNS: dict[str, dict[str, Any]] = {
-    "api_calls": {"detail-type": ["AWS API Call via CloudTrail"]},
-    "alarms": {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]},
-    "threat_findings": {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
-    "security_findings": {"source": ["aws.securityhub"], "detail-type": ["Security Hub Findings - Imported"]},
-    "health": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
-    # Budgets reaches EventBridge only through CloudTrail (budget changes); threshold alerts go to SNS.
-    "budgets": {
-        "source": ["aws.budgets"],
-        "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {"eventSource": ["budgets.amazonaws.com"]},
-    },
+# what the scheduler sends: workers/aws/handler.py routes a top-level "job" to the scheduled job
+DAILY_SCAN_INPUT = {"job": "daily_scan"}
+REQUIREMENTS = {
+    "api_calls": "a CloudTrail trail that is logging management events in every watched region (a multi-region "
+    "trail): EventBridge receives API calls only from one; 'escher extend aws --check' checks it",
+    "budgets": "point each AWS Budgets notification at the output budgets_topic (SNS); Budgets sends its "
+    "threshold alerts nowhere else",
 }
 
 
@@ -71,10 +65,14 @@ def _assume(service: str) -> str:
     )
 
 
-def _private_bucket(parent: pulumi.Resource, name: str, bucket: Any, *, versioned: bool = True) -> list[Any]:
+def _private_bucket(
+    parent: pulumi.Resource, name: str, bucket: Any, *, versioned: bool = True, retain: bool = False
+) -> list[Any]:
+    """Public access block, SSE-S3 and versioning; ``retain`` keeps them on destroy with a retained bucket
+    (deleting them would strip its protection while it lives on)."""
     import pulumi_aws.s3 as s3
 
-    opts = child(parent)
+    opts = child(parent, retain_on_delete=retain)
     made: list[Any] = [
         s3.BucketPublicAccessBlock(
             f"{name}-public-access",
@@ -131,6 +129,23 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     # -- state and audit ---------------------------------------------------------------------------------
     state = s3.Bucket("state", bucket_prefix=f"{prefix}-state-", force_destroy=True, tags=tags, opts=opts)
     _private_bucket(parent, "state", state)
+    # the log of generic events (nothing was decided): cheap, and gone after events_log_days
+    s3.BucketLifecycleConfiguration(
+        "state-events-log-expiry",
+        bucket=state.id,
+        rules=[
+            s3.BucketLifecycleConfigurationRuleArgs(
+                id="events-log-expiry",
+                status="Enabled",
+                filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=EVENTS_LOG_PREFIX),
+                expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=spec.events_log_days),
+                noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=1
+                ),
+            )
+        ],
+        opts=opts,
+    )
     # The audit store must outlive the stack: destroy leaves it (and its locked objects) in place.
     audit = s3.Bucket(
         "audit",
@@ -139,7 +154,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         tags=tags,
         opts=child(parent, retain_on_delete=True),
     )
-    _private_bucket(parent, "audit", audit)
+    _private_bucket(parent, "audit", audit, retain=True)
     s3.BucketObjectLockConfiguration(
         "audit-object-lock",
         bucket=audit.id,
@@ -229,6 +244,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "ESCHER_TIMEZONE": spec.timezone,
         "ESCHER_DAILY_SCAN_AT": spec.daily_scan_at,
         "ESCHER_OPERATIONS": ",".join(spec.operations),
+        "ESCHER_EVENTS_LOG_PREFIX": EVENTS_LOG_PREFIX,
+        "ESCHER_EVENTS_LOG_DAYS": str(spec.events_log_days),
         "POWERTOOLS_SERVICE_NAME": "escher",
     }
     if topic is not None:
@@ -292,60 +309,17 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         target=scheduler.ScheduleTargetArgs(
             arn=worker.arn,
             role_arn=scheduler_role.arn,
-            input=json.dumps({"escher": {"job": "daily_scan"}}),
+            input=json.dumps(DAILY_SCAN_INPUT),
             retry_policy=scheduler.ScheduleTargetRetryPolicyArgs(maximum_retry_attempts=3),
             dead_letter_config=scheduler.ScheduleTargetDeadLetterConfigArgs(arn=dead_letters.arn),
         ),
         opts=opts,
     )
 
-    # -- events the user enabled -> the same Lambda (dead letters to SQS) ---------------------------------
-    rule_arns: list[pulumi.Output[str]] = []
-    for kind in spec.events:
-        rule = cloudwatch.EventRule(
-            f"events-{kind}", event_pattern=json.dumps(EVENT_PATTERNS[kind]), tags=tags, opts=opts
-        )
-        rule_arns.append(rule.arn)
-        cloudwatch.EventTarget(
-            f"events-{kind}-target",
-            rule=rule.name,
-            arn=worker.arn,
-            retry_policy=cloudwatch.EventTargetRetryPolicyArgs(
-                maximum_event_age_in_seconds=24 * 3600, maximum_retry_attempts=185
-            ),
-            dead_letter_config=cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn),
-            opts=opts,
-        )
-        lambda_.Permission(
-            f"events-{kind}-invoke",
-            action="lambda:InvokeFunction",
-            function=worker.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=opts,
-        )
-    if rule_arns:
-        sqs.QueuePolicy(
-            "dead-letters-from-events",
-            queue_url=dead_letters.url,
-            policy=pulumi.Output.all(dead_letters.arn, *rule_arns).apply(
-                lambda a: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "events.amazonaws.com"},
-                                "Action": ["sqs:SendMessage"],
-                                "Resource": [a[0]],
-                                "Condition": {"ArnEquals": {"aws:SourceArn": list(a[1:])}},
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=opts,
-        )
+    # -- events the normalizers read -> the same Lambda (dead letters to SQS), in every watched region -------
+    from escher.infra.aws_events import wire_events
+
+    wired = wire_events(parent, spec, worker=worker, role=role, dead_letters=dead_letters, account=account)
 
     return {
         "cloud": "aws",
@@ -362,6 +336,11 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "schedule_group": group.name,
         "notifications_topic": topic.arn if topic is not None else None,
         "worker_policy": policy,
+        "watched_regions": list(spec.watched_regions),
+        "event_rules": wired.rule_names,
+        "budgets_topic": wired.budgets_topic,
+        "requirements": [REQUIREMENTS[k] for k in sorted(REQUIREMENTS) if k in spec.events],
+        "events_log_prefix": EVENTS_LOG_PREFIX,
     }
 
 

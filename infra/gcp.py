@@ -39,7 +39,7 @@ LOG_FILTERS: dict[str, str] = {
 
 
 def log_filter(kinds: tuple[str, ...]) -> str:
-    return " OR ".join(f"({LOG_FILTERS[k]})" for k in kinds)
+    return " OR ".join(f"({LOG_FILTERS[k]})" for k in kinds if k in LOG_FILTERS)
 
 
 def _object_name(path: str) -> str:

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from escher.config import ConfigError, Settings
 
 __all__ = [
+    "DEFAULT_EVENTS",
+    "EVENTS_LOG_PREFIX",
     "EVENT_KINDS",
     "ExtendSettings",
     "ExtensionSpec",
@@ -26,7 +28,10 @@ Cloud = Literal["aws", "azure", "gcp"]
 LockMode = Literal["governance", "compliance"]
 
 # event kinds a user can enable; each cloud maps the ones it has onto its own event source
-EventKind = Literal["api_calls", "alarms", "threat_findings", "security_findings", "health", "budgets"]
+# (resource_events: EC2 instance state changes, RDS instance events; Azure/GCP have none of their own)
+EventKind = Literal[
+    "api_calls", "alarms", "threat_findings", "security_findings", "health", "budgets", "resource_events"
+]
 EVENT_KINDS: tuple[str, ...] = (
     "api_calls",
     "alarms",
@@ -34,11 +39,18 @@ EVENT_KINDS: tuple[str, ...] = (
     "security_findings",
     "health",
     "budgets",
+    "resource_events",
 )
+DEFAULT_EVENTS: tuple[str, ...] = (
+    EVENT_KINDS  # every kind a normalizer reads is wired unless the user narrows
+)
+# generic events (no rule fired, nothing decided) go to this prefix of the state storage, expiring after
+# events_log_days, instead of an audit object under a year-long lock; the worker reads ESCHER_EVENTS_LOG_PREFIX
+EVENTS_LOG_PREFIX = "events-log/"
 
 
 def _default_events() -> list[EventKind]:
-    return ["api_calls", "alarms", "threat_findings", "security_findings"]
+    return list(DEFAULT_EVENTS)  # type: ignore[arg-type]  # the same literals
 
 
 class ExtendSettings(BaseModel):
@@ -57,6 +69,14 @@ class ExtendSettings(BaseModel):
         "administrator (never by the worker). Default: compliance on GCP, governance on AWS and Azure",
     )
     log_retention_days: int = Field(default=30, ge=1)
+    events_log_days: int = Field(
+        default=30, ge=1, description="days the log of generic events (nothing decided) is kept"
+    )
+    azure_system_topic: str | None = Field(
+        default=None,
+        description="Azure: the resource id of the subscription's existing Event Grid system topic to reuse "
+        "(only one per source is allowed; 'escher extend azure --check' finds it)",
+    )
     name_prefix: str = Field(default="escher", pattern=r"^[a-z][a-z0-9-]{1,14}$")
     resource_groups: list[Annotated[str, Field(pattern=r"^[-\w.()]{0,89}[-\w()]$")]] = Field(
         default_factory=list,
@@ -97,7 +117,11 @@ class ExtensionSpec:
     bundle_path: str  # the worker zip (see escher.infra.bundle)
     permissions: tuple[str, ...]  # sorted, from the enabled catalogue operations
     operations: tuple[str, ...] = ()
-    events: tuple[str, ...] = ("api_calls", "alarms", "threat_findings", "security_findings")
+    events: tuple[str, ...] = DEFAULT_EVENTS
+    # every region the extension watches ([aws] regions); the first is where it is deployed. Empty: region only
+    regions: tuple[str, ...] = ()
+    events_log_days: int = 30
+    azure_system_topic: str | None = None  # an existing subscription system topic to subscribe to
     timezone: str = "UTC"
     daily_scan_at: str = "02:00"
     audit_retention_days: int = 365
@@ -119,6 +143,11 @@ class ExtensionSpec:
     def lock_mode(self) -> LockMode:
         """The audit lock mode: the user's, else the cloud's default."""
         return self.audit_lock_mode or DEFAULT_LOCK_MODES[self.cloud]
+
+    @property
+    def watched_regions(self) -> tuple[str, ...]:
+        """The deploy region first, then the other enabled regions (each once)."""
+        return tuple(dict.fromkeys((self.region, *self.regions)))
 
     @property
     def scan_hour_minute(self) -> tuple[int, int]:
@@ -164,9 +193,13 @@ def spec_from_settings(
     enabled = {"aws": settings.aws.enabled, "azure": settings.azure.enabled, "gcp": settings.gcp.enabled}
     # the extension on one cloud manages all clouds: it keeps the other clouds' credentials
     credentials = tuple(c for c in CLOUDS if c != cloud and enabled[c])
+    regions = {"aws": settings.aws.regions, "azure": settings.azure.locations, "gcp": settings.gcp.regions}
     return ExtensionSpec(
         cloud=cloud,  # type: ignore[arg-type]  # checked against CLOUDS above
         region=region or DEFAULT_REGIONS[cloud],
+        regions=tuple(regions[cloud]) if cloud == "aws" else (),
+        events_log_days=extend.events_log_days,
+        azure_system_topic=extend.azure_system_topic,
         bundle_path=bundle_path,
         permissions=operation_permissions(cloud, ops),
         operations=ops,

@@ -112,7 +112,7 @@ def test_one_rule_per_enabled_event_kind_and_no_sns_unless_chosen(bundle: str) -
         r.name: json.loads(r.inputs["eventPattern"]) for r in d.of_type("aws:cloudwatch/eventRule:EventRule")
     }
     assert rules == {
-        "events-alarms": {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]},
+        "events-cloudwatch": {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]},
         "events-health": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
     }
     targets = d.of_type("aws:cloudwatch/eventTarget:EventTarget")
