@@ -58,6 +58,12 @@ def render_answer(answer: Answer) -> None:
         for s in r.steps:
             for cli in s.cli[:2]:
                 console().print(f"[dim]$ {escape(cli)}[/]")
+    elif r.kind == "schedule":
+        console().print(f"[cyan]proposed schedule[/] {escape(r.cron)} ({escape(r.when)}); nothing runs now.")
+        for job in r.jobs:
+            mark = " [yellow](needs approval when it runs)[/]" if job.requires_approval else ""
+            console().print(f"[dim]$ {escape(job.command)}[/]{mark}")
+        console().print(f"[dim]{escape(r.timezone_note)}[/]")
     elif r.kind == "playbook":
         pb = r.playbook
         console().print(f"[bold]{escape(pb.name)}[/] [dim]{pb.id} ({', '.join(pb.clouds)}, {pb.category})[/]")
@@ -65,6 +71,17 @@ def render_answer(answer: Answer) -> None:
             op = f" [cyan]{step.operation_id}[/]" if step.operation_id else " [dim](manual)[/]"
             mark = {"done": "[green]done[/] ", "missing": "[yellow]missing[/] "}.get(step.status, "")
             console().print(f"  {i}. {mark}{escape(step.title)}{op}")
+    if r.kind == "information":
+        for miss in r.unresolved:
+            hint = f" did you mean {', '.join(miss.did_you_mean[:3])}?" if miss.did_you_mean else ""
+            console().print(f"[red]not found:[/] {escape(miss.message or miss.text)}{escape(hint)}")
+    scope = getattr(r, "scope", None)
+    if scope is not None and scope.total:
+        per_env = ", ".join(f"{n} {env}" for env, n in sorted(scope.by_environment.items()))
+        per_account = ", ".join(f"{n} in {acct}" for acct, n in sorted(scope.by_account.items()))
+        console().print(
+            f"[bold]scope:[/] {scope.total} resource(s): {escape(per_env)}; {escape(per_account)}"
+        )
     for notice in [*answer.notices, *r.notices]:
         console().print(f"[yellow]note:[/] {escape(notice)}")
     for q in r.suggested_questions[:4]:
