@@ -252,7 +252,6 @@ def _verify_chain(
 
     last = prev_seq or report.purged_through
     furthest: tuple[Checkpoint, str] | None = None  # the checkpoint reaching furthest past the end, if any
-    head_anchored: Checkpoint | None = None  # a signed head equal to the database's own head
     legacy_through = 0  # unsigned rows up to here are vouched for by a checkpoint from before signed batches
     mine = [(cp, source) for cp, source in checkpoints if cp.chain == chain]
     stored = {  # one query for the rows every checkpoint and anchor names
@@ -262,30 +261,40 @@ def _verify_chain(
             (chain, sorted({cp.seq for cp, _ in mine if cp.seq <= last})),
         )
     }
+    # Signatures are checked only where a head would prove something: a mismatch (rewritten), the furthest past
+    # the end (truncated, rollback, erased), the database's own head, and old checkpoints for unsigned rows. A
+    # matching head needs none, which keeps verify linear in the chain, not in the anchors (one per append).
+    matching: list[tuple[Checkpoint, str]] = []
+    past: list[tuple[Checkpoint, str]] = []
     for cp, source in mine:
-        version = _signed_version(cp, keys)
-        if version is None:
-            issues.append(Issue("bad_signature", chain, cp.seq, None,
-                                f"checkpoint at seq {cp.seq} ({source}) has no valid signature by a pinned key: "
-                                "ignored"))  # fmt: skip
-            continue
-        report.checkpoints += 1
         if cp.seq <= report.purged_through:
             continue
         if cp.seq > last:
-            if furthest is None or cp.seq > furthest[0].seq:
-                furthest = (cp, source)
+            past.append((cp, source))
             continue
         row_hash = stored.get(cp.seq)
-        if row_hash is not None and row_hash != cp.hash:
+        if row_hash is None:
+            continue  # its row is gone: the gap is named above
+        if row_hash == cp.hash:
+            matching.append((cp, source))
+        elif _signed_version(cp, keys) is None:
+            issues.append(_unsigned_head(chain, cp, source))
+        else:
+            report.checkpoints += 1
             issues.append(Issue("rewritten", chain, cp.seq, None,
                                 f"record {cp.seq} differs from the signed head anchored in {source}: the history "
                                 "up to it was rewritten and re-hashed"))  # fmt: skip
-        elif row_hash is not None:
-            if version == 1:
-                legacy_through = max(legacy_through, cp.seq)
-            if cp.seq == prev_seq:
-                head_anchored = cp
+    report.checkpoints += len(matching)
+    for cp, source in sorted(past, key=lambda item: -item[0].seq):
+        if _signed_version(cp, keys) is None:
+            issues.append(_unsigned_head(chain, cp, source))
+            continue
+        report.checkpoints += 1
+        furthest = (cp, source)
+        break
+    head_anchored = next(
+        (cp for cp, _ in matching if cp.seq == prev_seq and _signed_version(cp, keys) is not None), None
+    )
     if furthest is not None:
         cp, source = furthest
         if report.records == 0:
@@ -304,6 +313,14 @@ def _verify_chain(
         issues.append(Issue(kind, chain, last + 1, None, detail))
     elif unsigned:  # a cut-off chain leaves its last batch unsigned: then the truncation says why
         spans.append(unsigned)
+    if spans:  # rows no batch signed: from before signed batches, if a version-1 checkpoint vouches for them
+        lowest, highest = spans[0][0][0], spans[-1][-1][0]
+        for cp, _ in sorted(matching, key=lambda item: -item[0].seq):
+            if cp.seq < lowest:
+                break
+            if cp.seq <= highest and _signed_version(cp, keys) == 1:
+                legacy_through = cp.seq
+                break
     for span in spans:
         span = [u for u in span if u[0] > legacy_through]
         if span:
@@ -312,6 +329,11 @@ def _verify_chain(
             issues.append(Issue("forged", chain, lo, first_id,
                                 f"{where}: no batch signed by the pinned key covers "
                                 f"{'it' if lo == hi else 'them'}; inserted directly into the database"))  # fmt: skip
+
+
+def _unsigned_head(chain: str, cp: Checkpoint, source: str) -> Issue:
+    return Issue("bad_signature", chain, cp.seq, None,
+                 f"checkpoint at seq {cp.seq} ({source}) has no valid signature by a pinned key: ignored")  # fmt: skip
 
 
 def _signed_version(cp: Checkpoint, keys: dict[str, str]) -> int | None:
