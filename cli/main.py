@@ -116,6 +116,12 @@ def _unexpected(exc: BaseException) -> EscherError:
     known = translate(exc)
     if known is not None:
         return known
+    if isinstance(exc, OSError):  # the machine, not the code: a full disk, a permission, a dropped connection
+        where = f": {exc.filename}" if exc.filename else ""
+        return EscherError(
+            f"{exc.strerror or exc}{where}",
+            hint="check the disk, file or connection named (free space, permissions, network), then retry",
+        )
     detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
     return EscherError(
         f"unexpected {type(exc).__name__}{': ' + detail if detail else ''}",
@@ -138,6 +144,13 @@ def run() -> None:
         else:
             sys.stderr.write(f"Error: {exc}\n")
         sys.exit(getattr(exc, "exit_code", 1))
+    except BrokenPipeError:  # the reader went away (`escher ... | head`): nothing left to tell it
+        import os
+
+        os.dup2(
+            os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
+        )  # so the exit's flush cannot fail again
+        sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - not hidden: shown, with the traceback under ESCHER_DEBUG
         if _debug():
             import traceback

@@ -246,3 +246,13 @@ def test_a_config_or_data_dir_that_cannot_be_created_is_a_clear_error(tmp_path: 
     _clean_failure(run("init", env=env), 2, f"cannot create {a_file / 'config'}")
     env = {"ESCHER_CONFIG_DIR": str(tmp_path / "config"), "ESCHER_DATA_DIR": str(a_file / "data")}
     _clean_failure(run("store", "status", env=env), 4, "cannot create the data dir")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_is_said_plainly_not_called_a_bug() -> None:
+    with open("/dev/full", "w") as full:
+        out = subprocess.run(
+            [ESCHER, "scan", "--list-checks"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "No space left on device" in out.stderr and "bug" not in out.stderr
