@@ -90,3 +90,50 @@ def test_scans_started_at_the_same_moment_are_all_stored(tmp_path: Path) -> None
         ids = [f.result() for f in [pool.submit(scan) for _ in range(8)]]
     # THEN every one is stored under its own id
     assert sorted(store.keys("scan")) == sorted(ids) and len(set(ids)) == 8
+
+
+def _reset_auth(moto: MotoEmulator, count: str) -> None:
+    import urllib.request
+
+    # text/plain: with urllib's default form content type moto parses the body away (a 500)
+    req = urllib.request.Request(
+        f"{moto.endpoint_url}/moto-api/reset-auth", data=count.encode(), method="POST",
+        headers={"Content-Type": "text/plain"},
+    )  # fmt: skip
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+
+
+def test_services_the_identity_may_not_read_are_reported_with_what_to_do(
+    aws_env: MotoEmulator, escher_home: Path, pg_database: str
+) -> None:
+    # GIVEN an identity allowed S3 and nothing else, with moto enforcing IAM (process-wide: reset after)
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_user(UserName="s3-only")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*", "sts:*"], "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName="s3-only", PolicyName="s3", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="s3-only")["AccessKey"]
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="readable")
+    env = {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": "",  # the fixture's token would make the key a (fake) session's
+        "ESCHER_DATABASE_URL": pg_database,
+    }
+    _reset_auth(aws_env, "0")
+    try:
+        # WHEN the estate is scanned with it
+        out = _escher("-o", "json", "scan", "-r", "us-east-1", env=env)
+    finally:
+        _reset_auth(aws_env, "inf")
+    # THEN S3 is read, every denied service is "not read" with the permission to grant, and nothing crashed
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    result = json.loads(out.stdout)
+    denied = [p for p in result["partial"] if p["code"] in ("AccessDenied", "UnauthorizedOperation")]
+    assert denied and all("permission" in p["hint"] for p in denied)
+    assert not [p for p in result["partial"] if p["service"] == "s3"]
+    assert result["resources"] >= 1
