@@ -19,27 +19,43 @@ from typing import TYPE_CHECKING
 from escher.infra.component import Extension, Outputs, child, create_extension
 from escher.infra.permissions import GCP_STATE_BINDINGS, check_no_wildcards
 from escher.infra.scoping import gcp_own_bucket_condition, gcp_split_permissions
-from escher.infra.spec import ExtensionSpec
+from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 
 if TYPE_CHECKING:
     import pulumi
 
-__all__ = ["LOG_FILTERS", "TYPE_TOKEN", "extension"]
+__all__ = ["REQUIRED_APIS", "TYPE_TOKEN", "extension", "required_apis", "role_suffix"]
 
 TYPE_TOKEN = "escher:gcp:Extension"
-# event kind -> Cloud Logging filter of the entries routed to the worker
-LOG_FILTERS: dict[str, str] = {
-    "api_calls": 'logName:"cloudaudit.googleapis.com%2Factivity"',
-    "alarms": 'resource.type="alerting_policy"',
-    "threat_findings": 'logName:"threatdetection.googleapis.com"',
-    "security_findings": 'protoPayload.serviceName="securitycenter.googleapis.com"',
-    "health": 'protoPayload.serviceName="servicehealth.googleapis.com"',
-    "budgets": 'protoPayload.serviceName="billingbudgets.googleapis.com"',
-}
+# the APIs the extension uses: enabled first (a fresh project has none of them), kept on destroy
+REQUIRED_APIS: tuple[str, ...] = (
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+)
+FINDINGS_API = "securitycenter.googleapis.com"
+# Cloud Scheduler's HTTP attempt deadline (15 s .. 30 min; default 3 min) and the function's timeout: a daily
+# scan that outlives the deadline would be retried while it still runs
+SCAN_DEADLINE_SECONDS = 1800
 
 
-def log_filter(kinds: tuple[str, ...]) -> str:
-    return " OR ".join(f"({LOG_FILTERS[k]})" for k in kinds if k in LOG_FILTERS)
+def required_apis(events: tuple[str, ...]) -> tuple[str, ...]:
+    findings = {"threat_findings", "security_findings"} & set(events)
+    return tuple(sorted({*REQUIRED_APIS, *([FINDINGS_API] if findings else [])}))
+
+
+def role_suffix(stack: str) -> str:
+    """A custom role id part per stack: role ids are unique per project and a deleted one stays reserved for
+    up to 37 days, so two stacks (or a stack and the ghost of another) never claim the same id."""
+    cleaned = "".join(c if c.isalnum() else "_" for c in stack.lower())[:20]
+    return cleaned or "default"
 
 
 def _object_name(path: str) -> str:
@@ -52,7 +68,6 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     import pulumi_gcp.cloudfunctionsv2 as functions
     import pulumi_gcp.cloudrunv2 as cloudrun
     import pulumi_gcp.cloudscheduler as cloudscheduler
-    import pulumi_gcp.logging as logging
     import pulumi_gcp.organizations as organizations
     import pulumi_gcp.projects as projects
     import pulumi_gcp.pubsub as pubsub
@@ -60,10 +75,22 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     import pulumi_gcp.serviceaccount as serviceaccount
     import pulumi_gcp.storage as storage
 
-    opts = child(parent)
     prefix = spec.name_prefix
     project = spec.gcp_project
     labels = {"escher": "extend", "escher-stack": prefix}
+    # every other resource waits for the APIs (a fresh project has none enabled); they stay on destroy
+    apis = [
+        projects.Service(
+            f"api-{api.split('.')[0]}",
+            project=project,
+            service=api,
+            disable_on_destroy=False,
+            disable_dependent_services=False,
+            opts=child(parent),
+        )
+        for api in required_apis(spec.events)
+    ]
+    opts = child(parent, depends_on=apis)
 
     def bucket(
         name: str,
@@ -72,6 +99,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         force_destroy: bool = False,
         versioning: storage.BucketVersioningArgs | None = None,
         retention_policy: storage.BucketRetentionPolicyArgs | None = None,
+        lifecycle_rules: list[storage.BucketLifecycleRuleArgs] | None = None,
     ) -> storage.Bucket:
         return storage.Bucket(
             name,
@@ -82,15 +110,29 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             force_destroy=force_destroy,
             versioning=versioning,
             retention_policy=retention_policy,
+            lifecycle_rules=lifecycle_rules,
             labels=labels,
             opts=options,
         )
 
     # -- state, audit (retention policy), worker source ----------------------------------------------------
-    state = bucket("state", opts, force_destroy=True, versioning=storage.BucketVersioningArgs(enabled=True))
+    # the log of generic events (nothing was decided) expires; the rest of the state stays
+    events_log_expiry = storage.BucketLifecycleRuleArgs(
+        action=storage.BucketLifecycleRuleActionArgs(type="Delete"),
+        condition=storage.BucketLifecycleRuleConditionArgs(
+            age=spec.events_log_days, matches_prefixes=[EVENTS_LOG_PREFIX]
+        ),
+    )
+    state = bucket(
+        "state",
+        opts,
+        force_destroy=True,
+        versioning=storage.BucketVersioningArgs(enabled=True),
+        lifecycle_rules=[events_log_expiry],
+    )
     audit = bucket(
         "audit",
-        child(parent, retain_on_delete=True),
+        child(parent, retain_on_delete=True, depends_on=apis),
         retention_policy=storage.BucketRetentionPolicyArgs(
             retention_period=str(spec.audit_retention_days * 24 * 3600),
             is_locked=spec.lock_mode == "compliance",  # a locked policy can never be shortened
@@ -112,12 +154,24 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     invoker_sa = serviceaccount.Account(
         "invoker", project=project, account_id=f"{prefix}-invoker", display_name="Escher invoker", opts=opts
     )
+    # the build runs as its own account: organizations that disable default grants leave Cloud Build's
+    # default account without rights (and it is too broad where they do not)
+    builder_sa = serviceaccount.Account(
+        "builder", project=project, account_id=f"{prefix}-builder", display_name="Escher build", opts=opts
+    )
+    for label, build_role in (
+        ("logs", "roles/logging.logWriter"),
+        ("images", "roles/artifactregistry.writer"),
+    ):
+        projects.IAMMember(
+            f"builder-{label}", project=project, role=build_role, member=builder_sa.member, opts=opts
+        )
     check_no_wildcards(spec.permissions)
     anywhere, not_own = gcp_split_permissions(spec.permissions)
     role = projects.IAMCustomRole(
         "operations-role",
         project=project,
-        role_id=f"{prefix.replace('-', '_')}_operations",
+        role_id=f"{prefix.replace('-', '_')}_operations_{role_suffix(pulumi.get_stack())}",
         title="Escher worker operations",
         description="The permissions of the enabled catalogue operations except bucket changes",
         permissions=anywhere,
@@ -133,7 +187,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         storage_role = projects.IAMCustomRole(
             "storage-operations-role",
             project=project,
-            role_id=f"{prefix.replace('-', '_')}_storage_operations",
+            role_id=f"{prefix.replace('-', '_')}_storage_ops_{role_suffix(pulumi.get_stack())}",
             title="Escher worker storage operations",
             description="The enabled catalogue operations' bucket changes; bound outside Escher's own buckets",
             permissions=not_own,
@@ -153,6 +207,13 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             ),
             opts=opts,
         )
+    storage.BucketIAMMember(
+        "builder-reads-sources",
+        bucket=sources.name,
+        role="roles/storage.objectViewer",
+        member=builder_sa.member,
+        opts=opts,
+    )
     storage.BucketIAMMember(
         "grant-state", bucket=state.name, role=GCP_STATE_BINDINGS["state"], member=worker_sa.member, opts=opts
     )
@@ -211,6 +272,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         build_config=functions.FunctionBuildConfigArgs(
             runtime="python312",
             entry_point=spec.entry_points.gcp_target,
+            service_account=builder_sa.id,
             source=functions.FunctionBuildConfigSourceArgs(
                 storage_source=functions.FunctionBuildConfigSourceStorageSourceArgs(
                     bucket=sources.name, object=source.name
@@ -221,7 +283,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             min_instance_count=0,
             max_instance_count=3,
             available_memory="512Mi",
-            timeout_seconds=540,
+            timeout_seconds=SCAN_DEADLINE_SECONDS,
             ingress_settings="ALLOW_ALL",  # Pub/Sub push and Scheduler come from Google's front ends
             service_account_email=worker_sa.email,
             environment_variables={
@@ -237,6 +299,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
                 "ESCHER_TIMEZONE": spec.timezone,
                 "ESCHER_DAILY_SCAN_AT": spec.daily_scan_at,
                 "ESCHER_OPERATIONS": ",".join(spec.operations),
+                "ESCHER_EVENTS_LOG_PREFIX": EVENTS_LOG_PREFIX,
+                "ESCHER_EVENTS_LOG_DAYS": str(spec.events_log_days),
             },
         ),
         labels=labels,
@@ -251,7 +315,8 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         member=invoker_sa.member,
         opts=opts,
     )
-    url = function.url
+    # the Cloud Run service's URI: what the scheduler calls and the OIDC audience the service checks
+    url = function.service_config.apply(lambda c: (c.uri if c else None) or "")
 
     # -- the daily scan ------------------------------------------------------------------------------------
     hour, minute = spec.scan_hour_minute
@@ -272,6 +337,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
                 service_account_email=invoker_sa.email, audience=url
             ),
         ),
+        attempt_deadline=f"{SCAN_DEADLINE_SECONDS}s",
         retry_config=cloudscheduler.JobRetryConfigArgs(retry_count=3),
         opts=opts,
     )
@@ -299,22 +365,9 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             "serviceAccount:service-", number, "@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
         topic = pubsub.Topic("events", project=project, labels=labels, opts=opts)
-        sink = logging.ProjectSink(
-            "audit-logs",
-            project=project,
-            destination=pulumi.Output.concat("pubsub.googleapis.com/", topic.id),
-            filter=log_filter(spec.events),
-            unique_writer_identity=True,
-            opts=opts,
-        )
-        pubsub.TopicIAMMember(
-            "sink-may-publish",
-            project=project,
-            topic=topic.name,
-            role="roles/pubsub.publisher",
-            member=sink.writer_identity,
-            opts=opts,
-        )
+        from escher.infra.gcp_events import wire_events
+
+        outputs.update(wire_events(parent, spec, topic=topic, worker_sa=worker_sa, number=number, opts=opts))
         subscription = pubsub.Subscription(
             "to-worker",
             project=project,
@@ -351,7 +404,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             member=pubsub_agent,
             opts=opts,
         )
-        outputs.update({"events_topic": topic.name, "log_filter": sink.filter})
+        outputs["events_topic"] = topic.name
     return outputs
 
 

@@ -112,8 +112,13 @@ def _text(value: Any) -> str:
     return "(known after deploy)" if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
-def _redact(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {k: _redact_value(k, v) for k, v in sorted(inputs.items()) if k not in NOISY_INPUTS}
+# where labels are settings, not decoration (a Pub/Sub notification channel's topic)
+LABELS_ARE_SETTINGS = {"gcp:monitoring/notificationChannel:NotificationChannel"}
+
+
+def _redact(inputs: dict[str, Any], typ: str = "") -> dict[str, Any]:
+    noisy = NOISY_INPUTS - {"labels"} if typ in LABELS_ARE_SETTINGS else NOISY_INPUTS
+    return {k: _redact_value(k, v) for k, v in sorted(inputs.items()) if k not in noisy}
 
 
 def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -137,9 +142,8 @@ def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]
         outputs.setdefault("writerIdentity", "serviceAccount:sink-writer@logging.iam.gserviceaccount.com")
     if typ == "gcp:cloudfunctionsv2/function:Function":
         outputs.setdefault("url", f"https://{name}-mock.a.run.app")
-        outputs.setdefault(
-            "serviceConfig", {**inputs.get("serviceConfig", {}), "uri": f"https://{name}.run.app"}
-        )
+        # the Cloud Run service's URI (what the scheduler and the push subscription call)
+        outputs["serviceConfig"] = {**inputs.get("serviceConfig", {}), "uri": f"https://{name}.run.app"}
     return outputs
 
 
@@ -176,7 +180,7 @@ def run_plan(spec: ExtensionSpec) -> Plan:
     class PlanMocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
             inputs = dict(args.inputs)
-            recorded.append(PlannedResource(args.typ, args.name, _redact(inputs)))
+            recorded.append(PlannedResource(args.typ, args.name, _redact(inputs, args.typ)))
             env = worker_environment(args.typ, inputs)
             if env is not None:
                 environment.update(env)

@@ -132,6 +132,7 @@ def test_gcp_buckets_secrets_and_the_custom_role(bundle: str) -> None:
     assert bindings == {
         "grant-state": "roles/storage.objectUser",
         "grant-audit": "roles/storage.objectCreator",
+        "builder-reads-sources": "roles/storage.objectViewer",  # the build reads the worker's source
     }
 
 
@@ -145,7 +146,7 @@ def test_gcp_function_scheduler_and_event_path(bundle: str) -> None:
     assert job["schedule"] == "0 2 * * *" and job["timeZone"] == "Europe/Paris"
     assert "oidcToken" in job["httpTarget"]
     sink = d.one("gcp:logging/projectSink:ProjectSink", "audit-logs")
-    assert sink["filter"] == '(logName:"cloudaudit.googleapis.com%2Factivity")'
+    assert sink["filter"].startswith('logName:"cloudaudit.googleapis.com%2Factivity" AND ')
     sub = d.one("gcp:pubsub/subscription:Subscription", "to-worker")
     assert sub["deadLetterPolicy"]["maxDeliveryAttempts"] == 10
     assert "oidcToken" in sub["pushConfig"]

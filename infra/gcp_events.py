@@ -1,0 +1,138 @@
+"""GCP event wiring generated from the normalizers: each event kind delivers what a normalizer parses.
+
+Everything reaches one Pub/Sub topic that pushes to the worker (dead letters kept):
+
+- ``api_calls``: Admin Activity audit log entries, through a log sink whose filter names exactly the methods
+  the audit normalizers read (``gcp.compute.firewalls_insert`` ...) and leaves out the worker's own service
+  account, whose fixes would otherwise come back as events. A failed call of those methods arrives too
+  (``gcp.audit.api_call_failed``).
+- ``alarms``: a Cloud Monitoring notification channel of type ``pubsub`` (attach it to alerting policies);
+  incidents are what ``gcp.monitoring.incident`` parses. Monitoring's service agent may publish.
+- ``threat_findings`` / ``security_findings``: a Security Command Center (v2) project notification config;
+  SCC grants its own service agent publish on the topic when the config is created (the deployer needs
+  ``pubsub.topics.setIamPolicy``). Findings are what ``gcp.scc.finding`` parses.
+- ``budgets``: Cloud Billing's budget publisher may publish to the topic; point each budget's
+  programmatic notifications at it (a budget belongs to the billing account, not the project).
+
+Audit log entries of other services and other log entries are not routed: no normalizer reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["AUDIT_KINDS", "api_call_filter", "audit_methods", "wired_kinds"]
+
+# what each normalizer route needs delivered, by event kind
+ROUTE_KINDS: dict[str, str] = {
+    "monitoring.incident": "alarms",
+    "scc.finding": "security_findings",
+    "billing.budget": "budgets",
+}
+AUDIT_KINDS = ("api_calls",)
+FINDING_KINDS = ("threat_findings", "security_findings")
+BILLING_PUBLISHER = "serviceAccount:billing-budget-alert@system.gserviceaccount.com"
+# an audit methodName may carry an API version prefix (v1.compute.firewalls.insert); the normalizers strip it
+_VERSION_PREFIXES = ("", "v1.", "beta.")
+
+
+def audit_methods() -> list[str]:
+    """The audit log methods a specific normalizer reads (``audit:<method>`` routes)."""
+    from escher.events._base import NORMALIZERS
+
+    return sorted(
+        {
+            route.split(":", 1)[1]
+            for _, n in NORMALIZERS.items("gcp.")
+            for route in n.routes
+            if route.startswith("audit:") and route not in ("audit:*", "audit:failed")
+        }
+    )
+
+
+def api_call_filter(worker_email: str) -> str:
+    """The log sink filter: Admin Activity entries of the normalizers' methods, not the worker's own."""
+    methods = [f'"{prefix}{m}"' for m in audit_methods() for prefix in _VERSION_PREFIXES]
+    return (
+        'logName:"cloudaudit.googleapis.com%2Factivity" '
+        f"AND protoPayload.methodName=({' OR '.join(methods)}) "
+        f'AND -protoPayload.authenticationInfo.principalEmail="{worker_email}"'
+    )
+
+
+def wired_kinds(kinds: Iterable[str]) -> list[str]:
+    return [k for k in kinds if k in (*AUDIT_KINDS, *FINDING_KINDS, "alarms", "budgets")]
+
+
+def finding_filter(kinds: Iterable[str]) -> str:
+    """Active findings; only threats (Event Threat Detection) when security findings are not enabled."""
+    chosen = set(kinds)
+    return 'state="ACTIVE"' if "security_findings" in chosen else 'state="ACTIVE" AND finding_class="THREAT"'
+
+
+# -- the Pulumi side -----------------------------------------------------------------------------------------
+def wire_events(
+    parent: Any, spec: Any, *, topic: Any, worker_sa: Any, number: Any, opts: Any
+) -> dict[str, Any]:
+    """Declare the sources of the enabled kinds, all publishing to ``topic``; returns outputs to export."""
+    import pulumi
+    import pulumi_gcp.logging as logging
+    import pulumi_gcp.monitoring as monitoring
+    import pulumi_gcp.pubsub as pubsub
+    import pulumi_gcp.securitycenter as securitycenter
+
+    project = spec.gcp_project
+    kinds = set(spec.events)
+    outputs: dict[str, Any] = {"events_not_wired": [k for k in spec.events if k not in wired_kinds(kinds)]}
+
+    def may_publish(name: str, member: Any) -> None:
+        pubsub.TopicIAMMember(
+            name, project=project, topic=topic.name, role="roles/pubsub.publisher", member=member, opts=opts
+        )
+
+    if "api_calls" in kinds:
+        sink = logging.ProjectSink(
+            "audit-logs",
+            project=project,
+            destination=pulumi.Output.concat("pubsub.googleapis.com/", topic.id),
+            filter=worker_sa.email.apply(api_call_filter),
+            unique_writer_identity=True,
+            opts=opts,
+        )
+        may_publish("sink-may-publish", sink.writer_identity)
+        outputs["log_filter"] = sink.filter
+    if "alarms" in kinds:
+        channel = monitoring.NotificationChannel(
+            "alarms",
+            project=project,
+            display_name=f"{spec.name_prefix}: Escher worker",
+            type="pubsub",
+            labels={"topic": topic.id},
+            opts=opts,
+        )
+        may_publish(
+            "monitoring-may-publish",
+            pulumi.Output.concat(
+                "serviceAccount:service-", number, "@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+            ),
+        )
+        outputs["alarms_notification_channel"] = channel.name
+    if kinds & set(FINDING_KINDS):
+        config = securitycenter.V2ProjectNotificationConfig(
+            "findings",
+            project=project,
+            config_id=f"{spec.name_prefix}-findings",
+            location="global",
+            description="Escher: findings to the worker",
+            pubsub_topic=topic.id,
+            streaming_config=securitycenter.V2ProjectNotificationConfigStreamingConfigArgs(
+                filter=finding_filter(kinds)
+            ),
+            opts=opts,
+        )
+        outputs["findings_notification_config"] = config.name
+    if "budgets" in kinds:
+        may_publish("billing-may-publish", BILLING_PUBLISHER)
+        outputs["budgets_topic"] = topic.id
+    return outputs
