@@ -22,6 +22,7 @@ import atexit
 import hashlib
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,31 +66,34 @@ class LedgerAuditSink:
         self._settings = settings
         self._opener = opener
         self._store: Store | None = None
+        self._flushed = 0.0
         self._lock = threading.RLock()
 
     @property
     def store(self) -> Store:
         with self._lock:
-            if self._store is None:
-                self._store = self._open()
-                _on_command_end(self.close)
+            if self._store is None or self._store.connection.closed:
+                self._store, opened = self._open()
+                self._flushed = time.monotonic()
+                if opened:  # whoever opens it closes it: at the end of the command, or of the process
+                    _on_command_end(self.close)
             return self._store
 
-    def _open(self) -> Store:
+    def _open(self) -> tuple[Store, bool]:
         if self._opener is not None:
-            store = self._opener()
-        else:
-            from escher.config import resolve_paths
-            from escher.store.store import Store
+            return _migrated(self._opener()), True
+        from escher.config import resolve_paths
+        from escher.store.store import Store
 
-            paths = self._paths or resolve_paths()
-            store = Store.open(self._settings, paths)
-        try:
-            migrate_jsonl(store)
-        except BaseException:
-            store.close()
-            raise
-        return store
+        paths = self._paths or resolve_paths()
+        key = paths.data_dir.expanduser().resolve()
+        # one store per data dir and process: a long-running agent opens one, not one per job
+        with _SHARED_LOCK:
+            store = _SHARED.get(key)
+            if store is not None and not store.connection.closed:
+                return store, False
+            store = _SHARED[key] = _migrated(Store.open(self._settings, paths))
+            return store, True
 
     def append(self, record: AuditRecord) -> None:
         with self._lock:
@@ -98,13 +102,35 @@ class LedgerAuditSink:
             operation = operation_record(record)
             if operation is not None:
                 store.put(operation)
+            if time.monotonic() - self._flushed > FLUSH_SECONDS:  # a process that lives long (the agent)
+                store.ledger.checkpoint_if_dirty()  # still puts its head in the bucket now and then
+                self._flushed = time.monotonic()
 
     def close(self) -> None:
         """Sign and anchor the head, release the store (the embedded server stops with its last user)."""
         with self._lock:
             store, self._store = self._store, None
-        if store is not None:
-            store.close()
+        if store is None:
+            return
+        with _SHARED_LOCK:
+            for key, shared in list(_SHARED.items()):
+                if shared is store:
+                    del _SHARED[key]
+        store.close()
+
+
+_SHARED: dict[Path, Store] = {}
+_SHARED_LOCK = threading.Lock()
+FLUSH_SECONDS = 300.0
+
+
+def _migrated(store: Store) -> Store:
+    try:
+        migrate_jsonl(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def _on_command_end(callback: Callable[[], None]) -> None:

@@ -161,3 +161,34 @@ def test_without_a_reachable_ledger_nothing_changes_in_the_cloud(
     assert "ESCHER_DATABASE_URL" in (done.exception.hint or "")
     assert "Status" not in s3.get_bucket_versioning(Bucket="logs-a")  # the gate's record failed first
     assert not (escher_home / "data" / "audit").exists()  # and no second, silent log was written instead
+
+
+def test_runtimes_of_one_process_share_one_store_and_a_long_one_still_reaches_the_bucket(
+    escher_home: Path, pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent runs job after job in one process: one store for all of them (not a connection a job), and its
+    head still reaches the bucket while it runs, not only when it exits."""
+    import escher.audit_sink as audit_sink
+    from escher.audit import AuditRecord
+    from escher.policy.runtime import open_runtime
+
+    monkeypatch.setenv("ESCHER_DATABASE_URL", pg_database)
+    monkeypatch.setenv("ESCHER_AUDIT_URL", f"file://{tmp_path / 'bucket'}")
+    monkeypatch.setattr(audit_sink, "FLUSH_SECONDS", 0.0)
+    first, second = open_runtime().sink, open_runtime().sink
+    assert isinstance(first, audit_sink.LedgerAuditSink) and isinstance(second, audit_sink.LedgerAuditSink)
+    for n, sink in enumerate((first, second, first)):
+        sink.append(AuditRecord(actor="scheduler", action="schedule.run", target=f"job-{n}", outcome="info"))
+    assert first.store is second.store
+    anchored = sorted(p.name for p in (tmp_path / "bucket" / "ledger-anchors").rglob("*.json"))
+    assert [name[:15] for name in anchored] == [f"{n:015d}" for n in (1, 2, 3)]  # each job's head, as it ran
+    first.close()
+    second.append(AuditRecord(actor="scheduler", action="schedule.run", target="job-3", outcome="info"))
+    second.close()  # a store closed meanwhile is opened again, not written to closed
+    assert len(audit_sink_records(escher_home)) == 4
+
+
+def audit_sink_records(home: Path) -> list[dict[str, Any]]:
+    from tests.harness.ledger import audit_records
+
+    return audit_records(home)
