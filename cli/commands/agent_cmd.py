@@ -27,6 +27,10 @@ def _at(value: str | None) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
+def _mark(ok: bool, skipped: bool) -> str:
+    return "SKIP" if skipped else ("ok " if ok else "ERR")
+
+
 def run_due_cmd(ctx: typer.Context, at: str | None = _AT) -> None:
     """Run every job that is due now, once (put `escher run-due` in crontab every few minutes)."""
     from escher.cli.commands.schedule_cmd import open_schedules
@@ -34,11 +38,13 @@ def run_due_cmd(ctx: typer.Context, at: str | None = _AT) -> None:
     from escher.schedule.runner import run_due
 
     records = run_due(open_schedules(), default_executor, _at(at))
-    data = [{"schedule": r.schedule_id, "ok": r.ok, "outcome": r.outcome} for r in records]
+    data = [
+        {"schedule": r.schedule_id, "ok": r.ok, "skipped": r.skipped, "outcome": r.outcome} for r in records
+    ]
 
     def text() -> None:
         for r in records:
-            console().print(f"{'ok ' if r.ok else 'ERR'} {r.schedule_id}: {r.outcome}", markup=False)
+            console().print(f"{_mark(r.ok, r.skipped)} {r.schedule_id}: {r.outcome}", markup=False)
         if not records:
             console().print("Nothing due.")
 
@@ -70,7 +76,7 @@ def agent(
     def on_run(r: RunRecord) -> None:
         if not r.ok:
             failed.append(r)
-        console().print(f"{'ok ' if r.ok else 'ERR'} {r.schedule_id}: {r.outcome}", markup=False)
+        console().print(f"{_mark(r.ok, r.skipped)} {r.schedule_id}: {r.outcome}", markup=False)
 
     fixed = _at(at)
 

@@ -46,11 +46,12 @@ def add(
     """Add a schedule."""
     import getpass
 
-    from escher.schedule.cron import parse
+    from escher.schedule.cron import check_timezone, parse
     from escher.schedule.jobs import JobError, Schedule, parse_job, schedule_id
 
     store = open_schedules()
     parse(cron)
+    zone = check_timezone(timezone or store.timezone)  # before anything is saved: "Paris" -> Europe/Paris?
     parsed = parse_job(job)
     if template is not None:
         from escher.policy.runtime import open_runtime
@@ -64,10 +65,16 @@ def add(
                 hint="a manager adds one with `escher templates add FILE`; see `escher templates list`",
             )
         parsed = parsed.model_copy(update={"template": template})
+    else:
+        from escher.config import load_settings
+        from escher.policy.remediation import load_remediation
+        from escher.schedule.admit import check_admissible
+
+        check_admissible(parsed, load_remediation(load_settings().extensions))
     s = Schedule(
         id=schedule_id(cron, parsed),
         cron=cron,
-        timezone=timezone or store.timezone,
+        timezone=zone,
         job=parsed,
         created_by=getpass.getuser(),
     )
@@ -83,16 +90,25 @@ def add(
 
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
-    """List schedules with their next run."""
-    items = open_schedules().all()
-    data = [dict(s.model_dump(mode="json"), next_run=s.next_run().isoformat()) for s in items]
+    """List schedules with their next run; a broken one is listed with its error (run-due skips it)."""
+    from escher.schedule.jobs import Schedule
+
+    items = open_schedules().entries()
+    data = [
+        dict(s.model_dump(mode="json"), next_run=s.next_run().isoformat())
+        if isinstance(s, Schedule)
+        else s.to_dict()
+        for s in items
+    ]
 
     def text() -> None:
         for s in items:
-            console().print(
-                f"{s.id:<12} {s.cron:<16} {s.timezone:<16} next {s.next_run():%Y-%m-%d %H:%M}  {s.job.describe()}",
-                markup=False,
-            )
+            if isinstance(s, Schedule):
+                when = f"next {s.next_run():%Y-%m-%d %H:%M}"
+                what = s.job.describe()
+            else:
+                when, what = "BROKEN          ", s.error + (f" ({s.hint})" if s.hint else "")
+            console().print(f"{s.id:<12} {s.cron:<16} {s.timezone:<16} {when}  {what}", markup=False)
 
     emit(ctx, data, text)
 

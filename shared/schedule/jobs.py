@@ -8,10 +8,10 @@ import shlex
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from escher.errors import EscherError
-from escher.schedule.cron import parse
+from escher.schedule.cron import check_timezone, parse
 
 __all__ = ["Job", "JobError", "Schedule", "default_daily", "parse_job"]
 
@@ -53,6 +53,18 @@ class Schedule(BaseModel):
     created_by: str = ""
     last_run: datetime | None = None
     last_outcome: str = ""
+
+    # a schedule that cannot compute its next run is refused when it is made, not found broken at 02:00
+    @field_validator("cron")
+    @classmethod
+    def _cron_fires(cls, value: str) -> str:
+        parse(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_timezone(value)
 
     def next_run(self, after: datetime | None = None) -> datetime:
         base = after or self.last_run or self.created_at

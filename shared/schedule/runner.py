@@ -10,7 +10,7 @@ from typing import Protocol
 
 from escher.errors import EscherError
 from escher.schedule.jobs import Job, Schedule
-from escher.schedule.store import ScheduleStore
+from escher.schedule.store import BrokenSchedule, ScheduleStore
 
 __all__ = ["JobExecutor", "RunRecord", "agent_loop", "due", "run_due"]
 
@@ -25,6 +25,7 @@ class RunRecord:
     started_at: datetime
     ok: bool
     outcome: str
+    skipped: bool = False  # a broken schedule: not run, its error in ``outcome``
 
 
 def due(schedules: list[Schedule], now: datetime) -> list[Schedule]:
@@ -34,10 +35,18 @@ def due(schedules: list[Schedule], now: datetime) -> list[Schedule]:
 
 
 def run_due(store: ScheduleStore, execute: JobExecutor, now: datetime | None = None) -> list[RunRecord]:
-    """Run each due job once. Each is claimed before it runs, so an overlapping runner skips it."""
+    """Run each due job once. Each is claimed before it runs, so an overlapping runner skips it.
+
+    A broken schedule (one that cannot compute its next run) is reported as skipped with its error, first,
+    and the others still run."""
     now = now or datetime.now(UTC)
-    records = []
-    for candidate in due(store.all(), now):
+    entries = store.entries()
+    records = [
+        RunRecord(b.id, now, False, f"skipped, broken: {b.error}" + (f" ({b.hint})" if b.hint else ""), True)
+        for b in entries
+        if isinstance(b, BrokenSchedule)
+    ]
+    for candidate in due([s for s in entries if isinstance(s, Schedule)], now):
         schedule = store.claim(candidate.id, now)
         if schedule is None:  # another runner took this slot
             continue
@@ -65,9 +74,14 @@ def agent_loop(
 ) -> None:
     """Run due jobs and the hourly backup until ``stop()``; ``once``: one pass (cron, tests)."""
     last_backup: datetime | None = None
+    told: set[str] = set()  # a broken schedule is reported once per agent, not once a minute
     while not stop():
         now = clock()
         for record in run_due(store, execute, now):
+            if record.skipped:
+                if record.outcome in told:
+                    continue
+                told.add(record.outcome)
             if on_run:
                 on_run(record)
         if backup is not None and (last_backup is None or now - last_backup >= backup_every):

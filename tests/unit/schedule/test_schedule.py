@@ -49,7 +49,12 @@ def test_jobs_from_words() -> None:
 
 
 def test_default_daily_scan_and_run_due(tmp_path: Path) -> None:
-    store = ScheduleStore(tmp_path / "s.json", timezone="Europe/Paris", daily_scan_at="02:00")
+    store = ScheduleStore(
+        tmp_path / "s.json",
+        timezone="Europe/Paris",
+        daily_scan_at="02:00",
+        clock=lambda: datetime(2025, 3, 14, 12, tzinfo=UTC),  # installed the day before
+    )
     daily = store.all()[0]
     assert daily.id == "daily" and daily.cron == "0 2 * * *" and daily.timezone == "Europe/Paris"
     store.add(
