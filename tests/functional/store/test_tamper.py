@@ -330,3 +330,29 @@ def test_a_ledger_from_before_signed_batches_verifies_through_its_old_checkpoint
     with Store.open(paths=paths, url=url) as store:  # a legitimate command anchors the head (version 2)
         store.put_many(_records(LAST + 2, 1))
     assert _issues(url, paths) == [("forged", LAST + 1)]
+
+
+def test_heads_are_anchored_on_an_object_lock_bucket(
+    aws_env: object, pg_database: str, store_paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Extend mode's audit bucket (S3 Object Lock, compliance retention) takes the anchors, and verify reads them.
+    (moto stores the lock; that nobody can delete before retention ends is the provider's promise.)"""
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="escher-audit-worm", ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket="escher-audit-worm",
+        ObjectLockConfiguration={"ObjectLockEnabled": "Enabled",
+                                 "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}}},
+    )  # fmt: skip
+    monkeypatch.setenv("ESCHER_AUDIT_URL", "s3://escher-audit-worm/laptop")
+    _build(store_paths, pg_database)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="escher-audit-worm")["Contents"]]
+    assert (
+        len(keys) == 1 and keys[0].startswith("laptop/ledger-anchors/") and f"/audit/{LAST:015d}-" in keys[0]
+    )
+    _sql(pg_database, "ALTER TABLE reports DISABLE TRIGGER USER", "TRUNCATE reports")
+    (store_paths.config_dir / "ledger" / "anchors.jsonl").unlink()
+    assert _issues(pg_database, store_paths) == [("erased", 1)]
+    assert "s3://escher-audit-worm/laptop" in _details()
