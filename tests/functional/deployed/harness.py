@@ -110,9 +110,11 @@ elif cloud == "azure":
         if name == "daily_scan":
             record(lambda: functions[name](TimerRequest(past_due=False)))
         else:
+            from datetime import datetime
+            when = datetime.fromisoformat(payload["eventTime"].replace("Z", "+00:00"))
             event = func.EventGridEvent(id=payload["id"], data=payload["data"], topic=payload["topic"],
                                         subject=payload["subject"], event_type=payload["eventType"],
-                                        event_time=None, data_version=payload["dataVersion"])
+                                        event_time=when, data_version=payload["dataVersion"])
             record(lambda: functions[name](event))
 
 stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
