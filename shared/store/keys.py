@@ -114,6 +114,11 @@ def pinned_keys(anchor_dir: Path) -> dict[str, str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise StoreError(
+            f"cannot pin the ledger's public key in {path}: cannot read it ({exc.strerror})",
+            hint=f"make {anchor_dir} a readable directory, or set ESCHER_ANCHOR_DIR to one outside the data dir",
+        ) from exc
     found: dict[str, str] = {}
     for line in lines:
         parts = line.split()
@@ -143,12 +148,18 @@ def pin_public(anchor_dir: Path, key_id: str, public_key_b64: str) -> bool:
         return False
     from datetime import UTC, datetime
 
-    anchor_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     line = f"{key_id} {public_key_b64} {datetime.now(UTC).isoformat()}\n"
-    fd = os.open(pin_file(anchor_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        anchor_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(pin_file(anchor_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot pin the ledger's public key in {pin_file(anchor_dir)}: {exc.strerror}",
+            hint=f"make {anchor_dir} writable, or set ESCHER_ANCHOR_DIR to a directory outside the data dir",
+        ) from exc
     return True

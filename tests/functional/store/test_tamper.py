@@ -356,3 +356,16 @@ def test_heads_are_anchored_on_an_object_lock_bucket(
     (store_paths.config_dir / "ledger" / "anchors.jsonl").unlink()
     assert _issues(pg_database, store_paths) == [("erased", 1)]
     assert "s3://escher-audit-worm/laptop" in _details()
+
+
+def test_an_anchor_dir_that_cannot_be_written_is_a_clear_error(
+    pg_database: str, store_paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escher.store.errors import StoreError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("ESCHER_ANCHOR_DIR", str(blocker / "ledger"))
+    with pytest.raises(StoreError, match="cannot pin the ledger's public key") as info:
+        Store.open(paths=store_paths, url=pg_database)
+    assert "ESCHER_ANCHOR_DIR" in (info.value.hint or "")
