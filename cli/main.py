@@ -71,6 +71,10 @@ app.command("fix")(fix_cmd.fix)
 app.add_typer(schedule_cmd.app, name="schedule")
 app.command("agent")(agent_cmd.agent)
 app.command("run-due")(agent_cmd.run_due_cmd)
+from escher.cli.commands import cost_cmd, findings_cmd  # noqa: E402  (issue 17: findings by id, cost sync)
+
+app.add_typer(findings_cmd.app, name="findings")
+app.add_typer(cost_cmd.app, name="cost")
 # the brain and the conversational client (issue 9)
 from escher.cli.commands import ask_cmd, brain_cmd  # noqa: E402
 

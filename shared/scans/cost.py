@@ -13,9 +13,27 @@ import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["AwsCostSource", "CostRow", "CostSnapshot", "CostSource", "CostSummary", "summarize"]
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from escher.config import Settings
+    from escher.scans.persist import ResultStore
+
+__all__ = [
+    "AwsCostSource",
+    "CostRow",
+    "CostSnapshot",
+    "CostSource",
+    "CostSummary",
+    "CostSync",
+    "billing_clouds",
+    "stored_snapshots",
+    "summarize",
+    "sync",
+    "sync_if_due",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,3 +271,104 @@ def summarize(
         anomalies=sorted(anomalies, key=lambda a: -float(a["excess"])),
         coverage=coverage,
     )
+
+
+# -- the daily pull, as one entry point (``escher cost sync``, the daily job, ``escher scan`` on day one) --------
+
+
+@dataclass(slots=True)
+class CostSync:
+    """What one pull did: the snapshots of ``day`` (read back or fetched), and the clouds whose billing could
+    not be read, each with what to do."""
+
+    day: str
+    snapshots: list[CostSnapshot] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    fetched: bool = False  # False: every snapshot was already stored, no billing call was made
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "fetched": self.fetched,
+            "snapshots": [
+                {"cloud": s.cloud, "day": s.day, "currency": s.currency, "total": _total(s)}
+                for s in self.snapshots
+            ],
+            "missing": list(self.missing),
+        }
+
+
+def _total(snap: CostSnapshot) -> float:
+    return round(sum(r.amount for r in snap.rows if r.day == snap.day), 2)
+
+
+def _yesterday() -> date:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def sync(
+    clouds: list[str],
+    store: ResultStore,
+    day: date | None = None,
+    *,
+    sources: Iterable[CostSource] | None = None,
+) -> CostSync:
+    """Pull ``day``'s snapshot (yesterday, UTC: the last complete day) for each cloud into ``store``; a day
+    already stored is read back without a call. One cloud's billing being unreadable never costs the others
+    theirs: it is listed in ``missing`` with the hint."""
+    from escher.scans.runner import sync_costs
+
+    day = day or _yesterday()
+    before = set(store.keys("cost"))
+    missing: list[str] = []
+    snaps = sync_costs(clouds, day, store=store, sources=sources, failures=missing)
+    fetched = any(f"{c}-{day.isoformat()}" not in before for c in {s.cloud for s in snaps})
+    return CostSync(day.isoformat(), snaps, missing, fetched)
+
+
+def sync_if_due(
+    clouds: list[str],
+    store: ResultStore,
+    day: date | None = None,
+    *,
+    sources: Iterable[CostSource] | None = None,
+) -> CostSync | None:
+    """The pull, only when a snapshot is due: some cloud in ``clouds`` has none stored for ``day`` (yesterday).
+    ``escher scan`` calls it so the first report has a cost section without waiting for the 02:00 job;
+    None when every snapshot is already there (no call, no credentials needed)."""
+    day = day or _yesterday()
+    have = set(store.keys("cost"))
+    if all(f"{c}-{day.isoformat()}" in have for c in clouds):
+        return None
+    return sync(clouds, store, day, sources=sources)
+
+
+def stored_snapshots(store: ResultStore, day: str | None = None) -> list[CostSnapshot]:
+    """The snapshots the report, ``ask`` and ``chat`` all read: ``day``'s for each cloud, or the newest day
+    stored per cloud when ``day`` is None."""
+    newest: dict[str, str] = {}
+    for key in store.keys("cost"):
+        cloud, _, stamp = key.partition("-")
+        if day is not None and stamp != day:
+            continue
+        if stamp > newest.get(cloud, ""):
+            newest[cloud] = stamp
+    out = []
+    for cloud, stamp in sorted(newest.items()):
+        data = store.get("cost", f"{cloud}-{stamp}")
+        if data:
+            out.append(CostSnapshot.from_dict(data))
+    return out
+
+
+def billing_clouds(settings: Settings) -> list[str]:
+    """The enabled clouds whose billing Escher can read as configured: AWS always (Cost Explorer), Azure with
+    ``[azure] subscription_id``, GCP with ``[gcp] billing_export_table``."""
+    out = ["aws"] if settings.aws.enabled else []
+    if settings.azure.enabled and settings.azure.subscription_id:
+        out.append("azure")
+    if settings.gcp.enabled and settings.gcp.billing_export_table:
+        out.append("gcp")
+    return out
