@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 
 from escher.emulators import MotoEmulator
 from tests.functional.deployed.harness import Unpacked, run_worker, unpacked_bundle
+from tests.functional.pipeline.servers import WebhookReceiver
 
 pytest.importorskip("pulumi")
 
 REGION = "us-east-1"
+HOOK_TOKEN = "T0KEN-only-in-ssm"
 OPERATIONS = ("aws.scan.daily_inventory", "aws.s3.block_public_access")
 LAPTOP_CONFIG = f"""
 [aws]
@@ -98,20 +100,33 @@ def deployment(aws_env: MotoEmulator, escher_home: Path, bundle: Unpacked) -> It
     yield Deployment(aws_env, escher_home, bundle)
 
 
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
 def public_bucket(s3: Any, name: str) -> None:
     s3.create_bucket(Bucket=name)
     s3.put_bucket_acl(Bucket=name, ACL="public-read")
 
 
 def test_the_scheduler_payload_runs_the_daily_job_and_the_laptop_switch_fixes_the_event(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, tmp_path: Path, webhook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from escher.demo.events import bucket_made_public
 
-    # GIVEN the switch turned on on the laptop while extended: the CLI publishes the settings by itself
+    # GIVEN a webhook channel whose URL (its token) is only in the laptop's environment, and the switch turned
+    # on on the laptop while extended: the CLI publishes the settings, the URL goes to SSM
+    hook_url = f"json://127.0.0.1:{webhook.port}/hooks/{HOOK_TOKEN}"
+    monkeypatch.setenv("ESCHER_TEST_HOOK_URL", hook_url)
+    with deployment.paths.config_file.open("a", encoding="utf-8") as fh:
+        fh.write('\n[notify.channels.hook]\nurl_env = "ESCHER_TEST_HOOK_URL"\n')
     deployment.cli("remediation", "enable", "make_public_buckets_private")
     settings = deployment.read("settings/effective.json")
     assert settings["content"]["config"]["extensions"]["remediation"]["make_public_buckets_private"] is True
+    assert HOOK_TOKEN not in json.dumps(settings) and settings["content"]["secrets"] == ["notify-hook"]
+    assert "ESCHER_TEST_HOOK_URL" not in deployment.platform_env()
     public_bucket(deployment.s3, "shop-exports")
     deployment.moto.set_cost_and_usage([])  # Cost Explorer answers, with no spend yet
     # WHEN EventBridge Scheduler's own payload, then CloudTrail's PutBucketAcl, reach the unpacked worker
@@ -128,6 +143,10 @@ def test_the_scheduler_payload_runs_the_daily_job_and_the_laptop_switch_fixes_th
     day = daily["ok"]["day"]
     assert deployment.read(f"reports/daily/{day}.json")["parts"]["scan"]["settings_version"] == 1
     assert deployment.keys(f"reports/digest/{day}.json") and deployment.keys(f"reports/retention/{day}.json")
+    # the digest reached the channel through the URL the worker read from SSM
+    [digest] = [r for r in webhook.received if r.path == f"/hooks/{HOOK_TOKEN}"]
+    assert "Escher morning report (aws)" in digest.body["title"]
+    assert daily["ok"]["parts"]["digest"]["deliveries"][0]["ok"] is True
     # the bucket the scan found public is in the scan, the region scanned is the laptop's
     scan = deployment.read(deployment.keys("reports/scan/")[-1])
     assert any(r["id"] == "shop-exports" for r in scan["inventory"]["records"])
