@@ -24,6 +24,8 @@ FORBIDDEN = (
     "aws_lambda_powertools",
     "functions_framework",
     "apprise",
+    "mcp",
+    "mcp_types",
 )
 
 # Modules whose whole purpose is to be the program that runs under Pulumi (imported only by the Pulumi CLI),
