@@ -93,6 +93,10 @@ from escher.cli.commands import alerts_cmd, demo_cmd  # noqa: E402
 
 app.add_typer(alerts_cmd.app, name="alerts")
 app.command("demo")(demo_cmd.demo)
+# Escher inside any AI client over MCP (issue 22); the SDK is imported only when the command runs
+from escher.cli.commands import mcp_cmd  # noqa: E402
+
+app.command("mcp")(mcp_cmd.mcp)
 
 
 def _wants_json(argv: list[str]) -> bool:
