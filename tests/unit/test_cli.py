@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,10 @@ def test_an_unknown_cloud_is_a_usage_error(escher_home: Path) -> None:
 
 def test_an_endpoint_the_sdk_refuses_is_a_setup_error(escher_home: Path) -> None:
     env = {"AWS_ENDPOINT_URL": "notaurl", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
-    _clean_failure(run("scan", env=env), 2, "the AWS SDK refused its settings: Invalid endpoint: notaurl")
+    # the scan starts the embedded store first: outside pytest's base dir, whose mode other sessions reset
+    with tempfile.TemporaryDirectory(prefix="escher-cli-") as data:
+        out = run("scan", env={**env, "ESCHER_DATA_DIR": data})
+    _clean_failure(out, 2, "the AWS SDK refused its settings: Invalid endpoint: notaurl")
 
 
 def test_a_mistyped_region_is_refused_before_any_call_with_the_closest_name(escher_home: Path) -> None:

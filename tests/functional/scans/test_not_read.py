@@ -52,12 +52,12 @@ def test_a_multi_cloud_scan_without_a_gcp_project_still_reads_aws(
     assert not [p for p in result["partial"] if p["cloud"] == "aws"]
 
 
-def test_a_scan_where_no_cloud_can_be_read_says_why(escher_home: Path) -> None:
+def test_a_scan_where_no_cloud_can_be_read_says_why(escher_home: Path, pg_database: str) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
     env = {"AWS_ENDPOINT_URL": dead, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
-    out = _escher("scan", "-c", "aws", "-c", "gcp", env=env)
+    out = _escher("scan", "-c", "aws", "-c", "gcp", env={**env, "ESCHER_DATABASE_URL": pg_database})
     assert out.returncode == 1, out.stderr
     assert "Traceback" not in out.stderr
     text = " ".join(out.stderr.split())
