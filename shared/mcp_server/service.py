@@ -143,8 +143,9 @@ _FINDING_KEYS = ("id", "check_id", "title", "severity", "status", "cloud", "regi
 
 def _finding(f: dict[str, Any]) -> dict[str, Any]:
     out = {k: f.get(k) for k in _FINDING_KEYS if k in f}
-    if isinstance(out.get("message"), str):
-        out["message"] = cut(out["message"], 2000)
+    message = out.get("message")
+    if isinstance(message, str):
+        out["message"] = cut(message, 2000)
     if f.get("id"):
         out["fix_command"] = f"escher fix {f['id']}" if f.get("fix_operation") else ""
     return out
@@ -329,11 +330,11 @@ class EscherService:
             )
         since = (datetime.fromisoformat(s.day) - timedelta(days=max(1, days) - 1)).date().isoformat()
         per_day: dict[str, dict[str, float]] = {}
-        for snap in snaps:
-            for row in snap.rows:
+        for snapshot in snaps:
+            for row in snapshot.rows:
                 if since <= row.day <= s.day:
                     day = per_day.setdefault(row.day, {})
-                    day[snap.cloud] = round(day.get(snap.cloud, 0.0) + row.amount, 2)
+                    day[snapshot.cloud] = round(day.get(snapshot.cloud, 0.0) + row.amount, 2)
         trend = [
             {"day": d, "total": round(sum(v.values()), 2), "by_cloud": v} for d, v in sorted(per_day.items())
         ]
