@@ -7,7 +7,7 @@ Pure: no cloud calls and no store access (the caller loads what it needs), so it
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from escher.report.model import Alert, Change, Group, MorningReport
@@ -33,8 +33,9 @@ _GOOD_NEWS = {
 _ENV_RANK = {"prod": 3, "production": 3, "staging": 2, "dev": 1}
 
 
-def _group(findings: list[Finding], limit: int) -> Group:
+def _group(findings: list[Finding], limit: int, as_of: dict[str, str]) -> Group:
     first = findings[0]
+    dates = sorted({as_of[f.id] for f in findings if f.id in as_of})
     envs = Counter(f.environment or "untagged" for f in findings)
     ids = [f.id for f in findings]
     return Group(
@@ -53,6 +54,7 @@ def _group(findings: list[Finding], limit: int) -> Group:
         fix_command=(f"escher fix {ids[0]}" if len(ids) == 1 else f"escher fix --check {first.check_id}")
         if first.fix_operation
         else "",
+        as_of=dates[0] if dates else "",
     )
 
 
@@ -132,8 +134,13 @@ def build_report(
     costs: list[CostSnapshot] | None = None,
     alerts: list[dict[str, Any]] | None = None,
     now: datetime | None = None,
+    as_of: dict[str, str] | None = None,
+    notes: list[str] | None = None,
 ) -> MorningReport:
+    """``as_of``: finding id -> when it was seen, for findings taken from an earlier scan; ``notes``: what
+    the scan did not look at (both from :func:`escher.report.estate.merge_scans`)."""
     template = template or ReportTemplate()
+    as_of = as_of or {}
     now = now or datetime.now(UTC)
     fmt = template.format
     limit, max_groups = _LIMIT[fmt], _GROUPS[fmt]
@@ -147,7 +154,7 @@ def build_report(
         totals[f.severity.value] += 1
     for group in by_check.values():
         group.sort(key=lambda f: (-_ENV_RANK.get(f.environment.lower(), 0), -f.monthly_saving, f.resource_id))
-    groups = [_group(fs, limit) for fs in by_check.values()]
+    groups = [_group(fs, limit, as_of) for fs in by_check.values()]
     groups.sort(key=lambda g: (-Severity(g.severity).rank, -g.monthly_saving, -g.count, g.check_id))
     report = MorningReport(
         report_date=now.date().isoformat(),
@@ -160,6 +167,7 @@ def build_report(
         resources=len(scan.inventory.records),
         partial=[f"{e.cloud} {e.service} in {e.region}: {e.message}" for e in scan.inventory.errors],
         totals=dict(totals),
+        scope_notes=list(notes or []),
     )
     report.security = [g for g in groups if g.category == "security"][:max_groups]
     report.optimization = sorted(
@@ -178,6 +186,10 @@ def build_report(
     ]
     # critical alerts: the last 24 h from the alerts collection, plus critical findings that are new today
     previous_ids = {f.id for f in previous.failed} if previous else set()
+    current_ids = {f.id for f in scan.failed}
+    if previous is not None:
+        report.new_findings = len(current_ids - previous_ids)
+        report.resolved_findings = len(previous_ids - current_ids)
     for a in alerts or []:
         report.alerts.append(
             Alert(str(a.get("severity", "CRITICAL")), str(a.get("title", "")), str(a.get("detail", "")))
@@ -203,6 +215,7 @@ def build_report(
             report.alerts.append(
                 Alert("CRITICAL", "Budget overrun forecast", f"forecast exceeds budget by ${over:,.0f}")
             )
+        report.cost_trend = _trend(costs, summary.day)
         for anomaly in summary.anomalies:
             report.alerts.append(
                 Alert(
@@ -218,4 +231,18 @@ def build_report(
     )
     report.questions = _questions(report)
     report.findings = [f.to_dict() for f in scan.failed]
+    if as_of:
+        for row in report.findings:
+            row["as_of"] = as_of.get(row["id"], "")
     return report
+
+
+def _trend(costs: list[CostSnapshot], day: str, days: int = 30) -> list[tuple[str, float]]:
+    """Total spend per day over the ``days`` days up to ``day`` (each snapshot holds its own window)."""
+    start = (date.fromisoformat(day) - timedelta(days=days - 1)).isoformat()
+    per_day: dict[str, float] = defaultdict(float)
+    for snap in costs:
+        for row in snap.rows:
+            if start <= row.day <= day:
+                per_day[row.day] += row.amount
+    return [(d, round(v, 2)) for d, v in sorted(per_day.items())]

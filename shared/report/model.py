@@ -33,6 +33,7 @@ class Group:
     finding_ids: list[str]
     fix_operation: str | None = None
     fix_command: str = ""  # `escher fix F-...`; for a group: `escher fix --check CHECK_ID`
+    as_of: str = ""  # set when some of these findings come from an earlier scan: "2026-12-05 (2 days old)"
 
 
 @dataclass(slots=True)
@@ -56,6 +57,8 @@ class MorningReport:
     sections: list[str]
     resources: int
     partial: list[str] = field(default_factory=list)  # parts of the estate that could not be read
+    # what the latest scan did not look at and where those parts come from (said at the top)
+    scope_notes: list[str] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     cost: dict[str, Any] | None = None
     savings_total: float = 0.0
@@ -68,6 +71,14 @@ class MorningReport:
     questions: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)  # failures per severity
     findings: list[dict[str, Any]] = field(default_factory=list)  # every failed finding (CSV/XLSX/OCSF)
+    new_findings: int = 0  # failing now, not in the previous scan
+    resolved_findings: int = 0  # failing in the previous scan, not now
+    cost_trend: list[tuple[str, float]] = field(default_factory=list)  # (day, total), the last 30 days
+
+    @property
+    def at_stake(self) -> float:
+        """$ a month the report can name: the savings identified (waste it found)."""
+        return self.savings_total
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,4 +90,5 @@ class MorningReport:
         data["changes"] = [Change(**c) for c in data.get("changes", [])]
         for key in ("security", "optimization", "operational"):
             data[key] = [Group(**g) for g in data.get(key, [])]
+        data["cost_trend"] = [(str(d), float(v)) for d, v in data.get("cost_trend", [])]
         return cls(**data)
