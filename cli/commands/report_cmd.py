@@ -13,11 +13,15 @@ from escher.cli._render import console
 def report(
     ctx: typer.Context,
     date: str | None = typer.Option(
-        None, "--date", help="YYYY-MM-DD; default: today's (or the latest) report."
+        None,
+        "--date",
+        help="YYYY-MM-DD: the report stored for that day. Default: the latest scan's report, built now.",
     ),
     fmt: str = typer.Option("text", "--format", "-f", help="text, md, html, pdf, csv, xlsx, json or ocsf."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file (needed for pdf and xlsx)."),
-    rebuild: bool = typer.Option(False, "--new", help="Build a new report from the latest scan."),
+    rebuild: bool = typer.Option(
+        False, "--new", help="Build from the latest scan (what happens anyway without --date)."
+    ),
 ) -> None:
     """Show or export the morning report."""
     from escher.report.render import render
