@@ -121,10 +121,11 @@ def sync_settings(
 
         settings = load_settings(paths, dict(os.environ if env is None else env))
     built = _built(paths, settings, env)
-    if writer is None:
-        from escher.infra.credentials import writer_for as writer
-    if objects is None:
-        from escher.pipeline.objects import open_objects as objects
+    from escher.infra.credentials import writer_for
+    from escher.pipeline.objects import open_objects
+
+    make_writer = writer or writer_for
+    open_store = objects or open_objects
     prefix = extend_settings(settings).name_prefix
     results = []
     for cloud in clouds:
@@ -139,11 +140,11 @@ def sync_settings(
         digest = _secrets_digest(built.secrets)
         written: list[str] = []
         if built.secrets and record.get("secrets") != digest:
-            store = writer(cloud, prefix)(outputs)
+            store = make_writer(cloud, prefix)(outputs)
             for name, value in sorted(built.secrets.items()):
                 store.write(name, value)
                 written.append(name)
-        result = publish(objects(str(url)), built, published_by=published_by)
+        result = publish(open_store(str(url)), built, published_by=published_by)
         path = _record_path(paths, cloud)
         path.parent.mkdir(parents=True, exist_ok=True)
         entry = {"sha256": result.sha256, "version": result.version, "secrets": digest, "url": result.url}

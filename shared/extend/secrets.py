@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from escher.extend.settings_doc import secret_env_name
 
@@ -30,7 +30,7 @@ class SecretReader(Protocol):
 class SsmSecretReader:
     """SSM ``GetParameters`` (decrypted), ten names a call, under the extension's credentials path."""
 
-    def __init__(self, path: str, *, client: object = None) -> None:
+    def __init__(self, path: str, *, client: Any = None) -> None:
         from escher.clouds import aws
 
         self.path = path.rstrip("/")
@@ -40,7 +40,7 @@ class SsmSecretReader:
         found: dict[str, str] = {}
         for start in range(0, len(names), 10):
             wanted = {f"{self.path}/{n}": n for n in names[start : start + 10]}
-            reply = self._client.get_parameters(Names=list(wanted), WithDecryption=True)  # type: ignore[attr-defined]
+            reply = self._client.get_parameters(Names=list(wanted), WithDecryption=True)
             for param in reply.get("Parameters", []):
                 if param.get("Name") in wanted and param.get("Value"):
                     found[wanted[param["Name"]]] = str(param["Value"])

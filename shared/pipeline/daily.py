@@ -189,7 +189,7 @@ def _digest(
         sent.append(_publish_sns(topic, title, body))
     record = {"day": day, "title": title, "alerts": queued, "deliveries": sent, "body": body}
     objects.put(key, json.dumps(record, default=str).encode())
-    failed = [s["channel"] for s in sent if not s["ok"]]
+    failed = [str(s["channel"]) for s in sent if not s["ok"]]
     if failed:
         raise EscherError(
             f"the digest was stored but not delivered to {', '.join(failed)}",
