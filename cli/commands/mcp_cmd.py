@@ -31,12 +31,14 @@ def mcp(
     from escher.lazy import require
 
     require("mcp", "mcp")
-    from escher.mcp_server.app import build_server, serve_http, serve_stdio
+    from escher.mcp_server.app import build_server, check_host, serve_http, serve_stdio
     from escher.mcp_server.service import EscherService
 
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    if transport is McpTransport.http:
+        check_host(host)  # before a token is made or read
     server = build_server(EscherService())
     if transport is McpTransport.stdio:
         serve_stdio(server)

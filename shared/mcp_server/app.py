@@ -30,7 +30,15 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from mcp_types import CallToolResult
 
-__all__ = ["LOOPBACK", "BearerGuard", "build_server", "serve_http", "serve_stdio"]
+__all__ = [
+    "LOOPBACK",
+    "BearerGuard",
+    "McpUsageError",
+    "build_server",
+    "check_host",
+    "serve_http",
+    "serve_stdio",
+]
 
 log = logging.getLogger("escher.mcp")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -330,15 +338,28 @@ class BearerGuard:
         await self.app(scope, receive, send)
 
 
+class McpUsageError(EscherError):
+    """``escher mcp`` was asked for something it does not do (exit 2)."""
+
+    exit_code = 2
+
+
+def check_host(host: str) -> None:
+    """HTTP is served on loopback only: a bearer token over plain HTTP must not cross a network."""
+    if host not in LOOPBACK:
+        raise McpUsageError(
+            f"escher mcp serves HTTP on loopback only, not {host!r}",
+            hint="use --host 127.0.0.1 (or ::1); put a TLS proxy in front to reach it from elsewhere",
+        )
+
+
 def serve_http(
     server: "MCPServer", *, host: str, port: int, token: str, ready: Callable[[str], None]
 ) -> None:
     """Streamable HTTP at ``http://<host>:<port>/mcp`` on loopback only; ``ready`` gets the URL once bound."""
     import uvicorn
 
-    if host not in LOOPBACK:
-        raise EscherError(f"escher mcp serves HTTP on loopback only, not {host!r}",
-                          hint="use --host 127.0.0.1 (or ::1); put a TLS proxy in front to reach it from elsewhere")  # fmt: skip
+    check_host(host)
     if not token:
         raise EscherError("the HTTP transport needs a bearer token", hint="set ESCHER_MCP_TOKEN")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

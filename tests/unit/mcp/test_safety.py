@@ -12,7 +12,9 @@ from escher.mcp_server.safety import looks_like_instruction, make_safe
 from escher.mcp_server.service import ChannelSink, McpError, PlanBook, channel_for
 from tests.unit.brain import canaries
 
-CORPUS = json.loads((Path(__file__).parents[1] / "brain" / "injection_corpus.json").read_text(encoding="utf-8"))
+CORPUS = json.loads(
+    (Path(__file__).parents[1] / "brain" / "injection_corpus.json").read_text(encoding="utf-8")
+)
 PLANTED = [c["text"] for c in CORPUS if c["where"] in ("tag", "log", "name")]
 PLAIN = ["dev", "production", "web-1", "true", "daily", "Managed by Terraform", "cost-center-1234",
          "do not delete", "DoNotDelete", "nightly backup of the orders database", "team-platform",
@@ -42,7 +44,9 @@ def test_tag_values_that_look_like_instructions_are_fenced_and_kept_as_data() ->
 
 
 def test_no_canary_survives_and_the_count_says_so() -> None:
-    data = {"resources": [{"tags": {"note": secret}, "attrs": {"user_data": secret}} for secret in canaries.ALL]}
+    data = {
+        "resources": [{"tags": {"note": secret}, "attrs": {"user_data": secret}} for secret in canaries.ALL]
+    }
     safe = make_safe(data)
     assert canaries.leaked(json.dumps(safe.data)) == []
     assert safe.withheld >= len(canaries.ALL)
@@ -54,8 +58,13 @@ def test_the_channel_names_the_client_in_plain_characters_and_reaches_every_reco
     assert channel_for(None) == channel_for("") == "mcp:unknown-client"
     inner = MemoryAuditSink()
     ChannelSink(inner, "mcp:claude-ai").append(
-        AuditRecord(actor="user:mona", action="approval.request", target="x", outcome="approval_requested",
-                    details={"request_id": "r1"})  # fmt: skip
+        AuditRecord(
+            actor="user:mona",
+            action="approval.request",
+            target="x",
+            outcome="approval_requested",
+            details={"request_id": "r1"},
+        )
     )
     [record] = inner.records
     assert record.details == {"request_id": "r1", "channel": "mcp:claude-ai"}
