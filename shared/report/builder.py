@@ -188,6 +188,7 @@ def build_report(
     previous_ids = {f.id for f in previous.failed} if previous else set()
     current_ids = {f.id for f in scan.failed}
     if previous is not None:
+        report.previous_scan_id = previous.scan_id
         report.new_findings = len(current_ids - previous_ids)
         report.resolved_findings = len(previous_ids - current_ids)
     for a in alerts or []:

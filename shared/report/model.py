@@ -71,6 +71,7 @@ class MorningReport:
     questions: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)  # failures per severity
     findings: list[dict[str, Any]] = field(default_factory=list)  # every failed finding (CSV/XLSX/OCSF)
+    previous_scan_id: str = ""  # what "changed" compares with ("" on the first scan)
     new_findings: int = 0  # failing now, not in the previous scan
     resolved_findings: int = 0  # failing in the previous scan, not now
     cost_trend: list[tuple[str, float]] = field(default_factory=list)  # (day, total), the last 30 days

@@ -22,7 +22,9 @@ def money(value: float | None) -> str:
 
 
 def signed(value: float, pct: float | None = None) -> str:
-    sign = "+" if value >= 0 else "-"
+    if round(value, 2) == 0:
+        return "$0.00"  # nothing moved: no sign, no colour
+    sign = "+" if value > 0 else "-"
     text = f"{sign}${abs(value):,.2f}"
     return f"{text} ({pct:+.1f}%)" if pct is not None else text
 

@@ -92,6 +92,8 @@ def signed_money(value: float) -> str:
 
 
 def _changed(report: MorningReport) -> str:
+    if not report.previous_scan_id:
+        return "first scan: nothing to compare with yet"
     parts = []
     if report.new_findings:
         parts.append(f"{report.new_findings} new finding{'s' if report.new_findings != 1 else ''}")

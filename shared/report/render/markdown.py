@@ -16,7 +16,12 @@ from escher.report.render._text import (
 
 
 def markdown(report: MorningReport) -> str:
-    out = [f"# {headline(report)}", "", f"_{subtitle(report)}_", ""]
+    from escher.report.render.content import page
+
+    out = [f"# {headline(report)}", "", f"_{subtitle(report)}_", "", f"**{page(report).headline}**", ""]
+    if report.scope_notes:
+        out += ["> **Not everything here is from the latest scan**", ">"]
+        out += [f"> - {n}" for n in report.scope_notes] + [""]
     if report.partial:
         out += ["> **Partial scan** - these parts could not be read (not counted as zero):", ""]
         out += [f"> - {p}" for p in report.partial] + [""]

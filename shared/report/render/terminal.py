@@ -33,6 +33,11 @@ def print_report(report: MorningReport, console: object | None = None) -> None:
 
     con = console if isinstance(console, Console) else Console()
     con.print(Panel(f"[bold]{escape(headline(report))}[/]\n[dim]{escape(subtitle(report))}[/]", style="blue"))
+    from escher.report.render.content import page
+
+    con.print(f"[bold]{escape(page(report).headline)}[/]")
+    for note in report.scope_notes:
+        con.print(f"[yellow]{escape(note)}[/]")
     if report.partial:
         con.print("[bold yellow]Partial scan[/] - not counted as zero:")
         for p in report.partial:

@@ -138,3 +138,18 @@ def test_cost_trend_is_the_last_30_days(report: MorningReport) -> None:
     days = [d for d, _ in report.cost_trend]
     assert len(days) == 30 and days[-1] == "2026-12-06"
     assert days[0] == (date(2026, 12, 6) - timedelta(days=29)).isoformat()
+
+
+def test_text_and_markdown_open_with_the_headline_and_what_was_not_read(report: MorningReport) -> None:
+    first_scan = build_report(
+        run_scan(Settings(), ScanOptions(checks=["aws.s3.*"]), inventory=estate(30, now=NOW)),
+        now=NOW,
+        notes=["The latest scan ran 6 of 56 checks (a filtered scan)."],
+    )
+    md = render(first_scan, "md").decode()
+    assert "first scan: nothing to compare with yet" in md.split("## ")[0]
+    assert "> - The latest scan ran 6 of 56 checks (a filtered scan)." in md.split("## ")[0]
+    text = render(report, "text").decode()
+    top = text.split("Critical alerts")[0]
+    assert f"{report.totals['CRITICAL']} critical, {report.totals['HIGH']} high" in top
+    assert "new finding" in top
