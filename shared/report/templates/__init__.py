@@ -1,0 +1,1 @@
+"""The built-in report templates (package data); a user's own in <config dir>/templates/ come first."""
