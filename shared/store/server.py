@@ -131,12 +131,16 @@ def _exclusive(data_dir: Path) -> Iterator[None]:
     """Hold the data dir's store lock: one process at a time starts, recovers or sets up the server."""
     try:
         import fcntl
-    except (
-        ImportError
-    ):  # Windows: pgserver's own lock covers the start; the database creation tolerates a race
+    except ImportError:
+        # Windows: pgserver's own lock covers the start; creating the database tolerates a race
         yield
         return
-    with (data_dir / _LOCK_FILE).open("a") as fh:
+    try:
+        fh = (data_dir / _LOCK_FILE).open("a")
+    except OSError:  # a read-only or vanished data dir: nothing to race on there
+        yield
+        return
+    with fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
