@@ -220,9 +220,10 @@ def build_server(service: EscherService) -> "MCPServer":
 
     @server.tool(annotations=read, description="Approval requests and their status.")
     def list_approvals(
+        ctx: Context,
         status: Literal["pending", "approved", "rejected", "executed", "expired"] | None = None,
     ) -> CallToolResult:
-        return reply(lambda: service.approvals(status=status))
+        return reply(lambda: service.approvals(status=status, channel=channel(ctx)))
 
     @server.tool(annotations=read, description="The playbook library and the user's saved playbooks.")
     def list_playbooks(query: str = "", cloud: Cloud | None = None) -> CallToolResult:

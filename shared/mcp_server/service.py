@@ -406,11 +406,10 @@ class EscherService:
         return Answer("the ledger verifies: every chain, signature and anchor holds" if report.ok
                       else f"the ledger does NOT verify: {len(report.issues)} issue(s)", data)  # fmt: skip
 
-    def approvals(self, *, status: str | None = None) -> Answer:
-        from escher.policy.runtime import open_runtime
-
-        with self._serial():
-            items = open_runtime().approvals.list(status or None)  # type: ignore[arg-type]
+    def approvals(self, *, status: str | None = None, channel: str = "mcp:unknown-client") -> Answer:
+        # through a runtime that is closed after: noticing an expiry writes (and signs) a ledger record
+        with self._serial(), self._runtime(channel) as rt:
+            items = rt.approvals.list(status or None)  # type: ignore[arg-type]
         return Answer(
             f"{len(items)} approval request(s)", {"requests": [r.model_dump(mode="json") for r in items]}
         )
