@@ -214,6 +214,9 @@ def test_http_refuses_a_request_without_the_token(http_server: HttpServer) -> No
     for auth in ({}, {"authorization": "Bearer wrong"}, {"authorization": TOKEN}):
         reply = httpx2.post(http_server.url, json=body, headers={**headers, **auth}, timeout=30)
         assert reply.status_code == 401 and reply.json()["error"] == "unauthorized"
+    rebound = {**headers, "authorization": f"Bearer {TOKEN}", "host": "attacker.example"}
+    reply = httpx2.post(http_server.url, json=body, headers=rebound, timeout=30)
+    assert reply.status_code in (403, 421)  # the token is not enough: DNS rebinding is refused by Host
 
     async def without_token() -> None:
         async with http_client(http_server.url, token=None) as client:
@@ -234,3 +237,23 @@ def test_http_read_tools_and_a_stop_with_the_token(http_server: HttpServer, mcp_
 
     anyio.run(go)
     assert canaries.leaked("\n".join(mcp_estate.answers)) == []
+
+
+def test_a_playbook_plans_only_its_tag_selected_steps_and_runs_the_chosen_one(mcp_estate: McpEstate) -> None:
+    async def go() -> None:
+        async with stdio_client() as client:
+            planned = await call(client, mcp_estate, "plan_playbook",
+                                 {"playbook_id": "aws-cost-dev-after-hours", "region": "us-east-1"})  # fmt: skip
+            steps = planned["plan"]["steps"]
+            assert [s["operation"] for s in steps] == ["aws.ec2.stop_instances", "aws.ec2.start_instances"]
+            assert sorted(c["target"] for c in steps[0]["changes"]) == mcp_estate.dev  # env=dev, nothing else
+            assert [n["title"] for n in planned["not_planned"]] == ["Stop dev databases"]  # names no targets
+            ran = await call(
+                client, mcp_estate, "execute_plan", {"plan_id": planned["plan"]["plan_id"], "steps": [0]}
+            )
+            assert [s["status"] for s in ran["steps"]] == ["executed"]
+
+    anyio.run(go)
+    states = mcp_estate.states()
+    assert {i: states[i] for i in mcp_estate.dev} == dict.fromkeys(mcp_estate.dev, "stopped")
+    assert {i: states[i] for i in mcp_estate.prod} == dict.fromkeys(mcp_estate.prod, "running")
