@@ -18,7 +18,7 @@ from datetime import datetime
 
 from escher.scans.model import Finding, Inventory, Record, ScanResult
 
-__all__ = ["EstateView", "Scope", "merge_scans", "scope_of"]
+__all__ = ["EstateView", "Scope", "is_full", "merge_scans", "scope_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,11 @@ def merge_scans(
     )
     notes = _notes(latest, missing_checks, carried_from, full_id)
     return EstateView(merged, as_of, notes, full_id)
+
+
+def is_full(scan: ScanResult, all_checks: dict[str, set[str]]) -> bool:
+    """The scan ran every registered check of the clouds it read (no --checks filter)."""
+    return not _missing(scope_of(scan), all_checks)
 
 
 def _missing(scope: Scope, all_checks: dict[str, set[str]]) -> set[str]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from escher.errors import EscherError
 from escher.report.builder import build_report
-from escher.report.estate import EstateView, merge_scans
+from escher.report.estate import EstateView, is_full, merge_scans
 from escher.report.model import MorningReport
 from escher.report.template import load_template
 from escher.scans.cost import CostSnapshot
@@ -69,7 +69,11 @@ def build_and_store(store: ResultStore, extensions: dict[str, object] | None = N
         raise NoScanError("no scan has been stored yet", hint="run `escher scan` (or wait for the 02:00 job)")
     all_checks = registered_checks()
     view = scans.view(len(scans.keys) - 1, all_checks)
-    previous = scans.view(len(scans.keys) - 2, all_checks).scan if len(scans.keys) > 1 else None
+    previous = None
+    if len(scans.keys) > 1:  # what "changed" compares with: filled in too, unless it is full (one read less)
+        previous = scans.load(scans.keys[-2])
+        if not is_full(previous, all_checks):
+            previous = scans.view(len(scans.keys) - 2, all_checks).scan
     current = view.scan
     day = (current.started_at - timedelta(days=1)).date().isoformat()
     costs = [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from escher.config import Settings
 from escher.report.estate import merge_scans, scope_of
-from escher.report.service import registered_checks
+from escher.report.service import build_and_store, registered_checks
 from escher.scans.model import Inventory, Record, ScanResult
+from escher.scans.persist import MemoryStore
 from escher.scans.runner import ScanOptions, run_scan
 from escher.scans.synthetic import estate
 
@@ -91,3 +93,30 @@ def test_a_region_not_read_comes_from_the_scan_that_read_it() -> None:
     failing = {f.resource_id for f in view.scan.failed if f.check_id == "aws.s3.bucket_public"}
     assert "b-eu-west-1" in failing and "b-us-east-1" not in failing
     assert {r.id for r in view.scan.inventory.records} == {"b-us-east-1", "b-eu-west-1"}
+
+
+class _CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scan_reads: list[str] = []
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        if kind == "scan":
+            self.scan_reads.append(key)
+        return super().get(kind, key)
+
+
+def test_the_report_reads_two_scans_when_they_are_full_and_walks_back_only_past_filtered_ones() -> None:
+    store = _CountingStore()
+    for _ in range(4):
+        run_scan(Settings(), ScanOptions(), store=store, inventory=estate(24, now=NOW))
+    build_and_store(store)
+    assert len(set(store.scan_reads)) == 2  # the latest and the previous, each read once
+    assert len(store.scan_reads) == 2
+    # two filtered scans on top: the walk reads back to the last full scan, and no further
+    run_scan(Settings(), ScanOptions(checks=["aws.s3.*"]), store=store, inventory=estate(24, now=NOW))
+    run_scan(Settings(), ScanOptions(checks=["aws.ec2.*"]), store=store, inventory=estate(24, now=NOW))
+    store.scan_reads.clear()
+    rep = build_and_store(store)
+    assert len(store.scan_reads) == 3 and len(set(store.scan_reads)) == 3
+    assert any(g.check_id == "aws.rds.storage_encrypted" and g.as_of for g in rep.security)
