@@ -19,9 +19,7 @@ Consumption (Y1) plan that costs nothing without executions, Event Grid's free o
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -34,24 +32,22 @@ from escher.infra.permissions import (
 )
 from escher.infra.program import InfraError
 from escher.infra.scoping import azure_split_actions
-from escher.infra.spec import ExtensionSpec
+from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 
 if TYPE_CHECKING:
     import pulumi
 
-__all__ = ["EVENT_TYPES", "TYPE_TOKEN", "extension", "utc_ncrontab"]
+__all__ = ["TYPE_TOKEN", "extension", "post_deploy_steps", "utc_ncrontab"]
 
 TYPE_TOKEN = "escher:azure:Extension"
 PLACEHOLDER = "unset: written by 'escher extend'"
 DEAD_LETTER_PREFIX = "worker"  # in the dead-letters container, beside Event Grid's own undeliverable events
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"  # built-in, for the Functions host account
-EVENT_TYPES: dict[str, list[str]] = {
-    "api_calls": [
-        "Microsoft.Resources.ResourceWriteSuccess",
-        "Microsoft.Resources.ResourceDeleteSuccess",
-        "Microsoft.Resources.ResourceActionSuccess",
-    ],
-}
+KEY_VAULT_SECRETS_OFFICER = (
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"  # built-in: the deployer writes credentials
+)
+FUNCTION_TIMEOUT = "00:30:00"  # Flex Consumption allows more; the daily scan needs minutes, not hours
+STORAGE_API = "2023-05-01"
 
 
 def utc_ncrontab(timezone: str, at: str, *, year: int | None = None) -> str:
@@ -80,9 +76,102 @@ SCHEDULE_NOTE = (
 )
 
 
-def _package_name(path: str) -> str:
-    data = Path(path).read_bytes() if Path(path).exists() else b""
-    return f"worker-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+def post_deploy_steps(
+    *, subscription: str, group: str, app: str, bundle: str, audit_account: str, lock: bool, events: bool
+) -> list[str]:
+    """What the driver runs after ``pulumi up``, in order (the provider cannot do them):
+
+    1. deploy the package with OneDeploy (Flex Consumption takes code only this way); it syncs the triggers,
+       after which ``functions/on_event_grid`` exists in ARM;
+    2. in compliance mode, lock the audit container's immutability policy (a POST ``lock`` action with the
+       policy's ETag; no resource property does it; once locked it can only be extended);
+    3. with api_calls, run the program again with the triggers synced: it adds the Event Grid subscription.
+    """
+    steps = [
+        f"az functionapp deployment source config-zip --resource-group {group} --name {app} --src {bundle}"
+    ]
+    if lock:
+        policy = (
+            f"https://management.azure.com/subscriptions/{subscription}/resourceGroups/{group}/providers/"
+            f"Microsoft.Storage/storageAccounts/{audit_account}/blobServices/default/containers/audit/"
+            f"immutabilityPolicies/default"
+        )
+        steps.append(
+            f'etag=$(az rest --method get --url "{policy}?api-version={STORAGE_API}" --query etag -o tsv) && '
+            f'az rest --method post --url "{policy}/lock?api-version={STORAGE_API}" --headers "If-Match=$etag"'
+        )
+    if events:
+        steps.append(
+            "escher extend azure (again: the triggers are synced, the Event Grid subscription is added)"
+        )
+    return steps
+
+
+def _insights(parent: pulumi.Resource, spec: ExtensionSpec, group: Any, tags: dict[str, str]) -> Any:
+    """Application Insights on a small Log Analytics workspace (classic resources are retired), capped."""
+    import pulumi_azure_native.applicationinsights as applicationinsights
+    import pulumi_azure_native.operationalinsights as operationalinsights
+
+    opts = child(parent)
+    workspace = operationalinsights.Workspace(
+        "logs",
+        resource_group_name=group.name,
+        location=group.location,
+        sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+        retention_in_days=max(30, spec.log_retention_days),
+        workspace_capping=operationalinsights.WorkspaceCappingArgs(daily_quota_gb=0.1),
+        tags=tags,
+        opts=opts,
+    )
+    return applicationinsights.Component(
+        "insights",
+        resource_group_name=group.name,
+        location=group.location,
+        kind="web",
+        application_type="web",
+        workspace_resource_id=workspace.id,
+        ingestion_mode="LogAnalytics",
+        tags=tags,
+        opts=opts,
+    )
+
+
+def _events_log_expiry(
+    parent: pulumi.Resource, spec: ExtensionSpec, group: Any, account: Any, container: Any
+) -> None:
+    """The log of generic events (nothing was decided) is deleted after events_log_days."""
+    import pulumi
+    import pulumi_azure_native.storage as storage
+
+    storage.ManagementPolicy(
+        "state-events-log-expiry",
+        account_name=account.name,
+        resource_group_name=group.name,
+        management_policy_name="default",
+        policy=storage.ManagementPolicySchemaArgs(
+            rules=[
+                storage.ManagementPolicyRuleArgs(
+                    name="events-log-expiry",
+                    enabled=True,
+                    type="Lifecycle",
+                    definition=storage.ManagementPolicyDefinitionArgs(
+                        filters=storage.ManagementPolicyFilterArgs(
+                            blob_types=["blockBlob"],
+                            prefix_match=[pulumi.Output.concat(container.name, "/", EVENTS_LOG_PREFIX)],
+                        ),
+                        actions=storage.ManagementPolicyActionArgs(
+                            base_blob=storage.ManagementPolicyBaseBlobArgs(
+                                delete=storage.DateAfterModificationArgs(
+                                    days_after_modification_greater_than=spec.events_log_days
+                                )
+                            )
+                        ),
+                    ),
+                )
+            ]
+        ),
+        opts=child(parent),
+    )
 
 
 def _named_group_scope(subscription_scope: str, named: str, *, own_group: str) -> str:
@@ -99,7 +188,6 @@ def _named_group_scope(subscription_scope: str, named: str, *, own_group: str) -
 def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     import pulumi
     import pulumi_azure_native.authorization as authorization
-    import pulumi_azure_native.eventgrid as eventgrid
     import pulumi_azure_native.keyvault as keyvault
     import pulumi_azure_native.resources as resources
     import pulumi_azure_native.storage as storage
@@ -141,6 +229,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     # -- state, audit (WORM), and the Functions host's own account -----------------------------------------
     state_account = account("state", opts)
     state = container("state", state_account, opts)
+    _events_log_expiry(parent, spec, group, state_account, state)
     dead_letters = container("dead-letters", state_account, opts)
     audit_account = account("audit", keep)
     audit = container("audit", audit_account, keep)
@@ -155,16 +244,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     )
     host_account = account("host", opts)
     deployments = container("deployments", host_account, opts)
-    package = storage.Blob(
-        "worker-package",
-        account_name=host_account.name,
-        container_name=deployments.name,
-        resource_group_name=group.name,
-        blob_name=_package_name(spec.bundle_path),
-        type=storage.BlobType.BLOCK,
-        source=pulumi.FileAsset(spec.bundle_path),
-        opts=opts,
-    )
+    # the package is deployed by the post-deploy step (OneDeploy into this container; it syncs the triggers)
 
     # -- credentials: Key Vault with RBAC; values written by the driver, never in Pulumi state --------------
     vault = keyvault.Vault(
@@ -180,6 +260,18 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         tags=tags,
         opts=opts,
     )
+    # the deploying identity writes the credentials' values after the deploy (RBAC vault: a data role)
+    authorization.RoleAssignment(
+        "deployer-writes-credentials",
+        principal_id=client.object_id,
+        role_definition_id=pulumi.Output.concat(
+            subscription_scope,
+            "/providers/Microsoft.Authorization/roleDefinitions/",
+            KEY_VAULT_SECRETS_OFFICER,
+        ),
+        scope=vault.id,
+        opts=opts,
+    )
     for cred in spec.credential_names:
         keyvault.Secret(
             f"credential-{cred}",
@@ -191,20 +283,22 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         )
 
     # -- the Function App (Linux Consumption, Python 3.12, system-assigned identity) -----------------------
+    # Flex Consumption (FC1): the current serverless plan (Y1 Linux Consumption is legacy); zero when idle
     plan = web.AppServicePlan(
         "functions-plan",
         resource_group_name=group.name,
         location=group.location,
         kind="functionapp",
         reserved=True,
-        sku=web.SkuDescriptionArgs(name="Y1", tier="Dynamic"),
+        sku=web.SkuDescriptionArgs(name="FC1", tier="FlexConsumption"),
         tags=tags,
         opts=opts,
     )
-    package_url = pulumi.Output.concat(
-        "https://", host_account.name, ".blob.core.windows.net/", deployments.name, "/", package.name
+    deployment_container = pulumi.Output.concat(
+        "https://", host_account.name, ".blob.core.windows.net/", deployments.name
     )
-    events_fn, timer_fn = spec.entry_points.azure_functions
+    insights = _insights(parent, spec, group, tags)
+    _, timer_fn = spec.entry_points.azure_functions
     schedule = utc_ncrontab(spec.timezone, spec.daily_scan_at)
     # what escher.pipeline.runtime reads; the identity has no connection string, so the account URL goes along
     account_url = pulumi.Output.concat("https://", state_account.name, ".blob.core.windows.net")
@@ -217,11 +311,14 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     audit_account_url = pulumi.Output.concat("https://", audit_account.name, ".blob.core.windows.net")
     audit_url = pulumi.Output.concat("azblob://", audit.name, "?account_url=", audit_account_url)
     settings: dict[str, pulumi.Input[str]] = {
-        "FUNCTIONS_WORKER_RUNTIME": "python",
-        "FUNCTIONS_EXTENSION_VERSION": "~4",
+        # (Flex Consumption refuses FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION: the runtime is set
+        # in functionAppConfig)
         "AzureWebJobsStorage__accountName": host_account.name,
-        "WEBSITE_RUN_FROM_PACKAGE": package_url,
-        "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID": "SystemAssigned",
+        # host.json's functionTimeout, set here: the daily scan runs up to 30 minutes
+        "AzureFunctionsJobHost__functionTimeout": FUNCTION_TIMEOUT,
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": insights.connection_string.apply(lambda c: c or ""),
+        "ESCHER_EVENTS_LOG_PREFIX": EVENTS_LOG_PREFIX,
+        "ESCHER_EVENTS_LOG_DAYS": str(spec.events_log_days),
         "ESCHER_CLOUD": "azure",
         "ESCHER_STATE_URL": state_url,
         "ESCHER_DEAD_LETTER_URL": dead_letter_url,
@@ -245,8 +342,22 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         server_farm_id=plan.id,
         https_only=True,
         identity=web.ManagedServiceIdentityArgs(type=web.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+        function_app_config=web.FunctionAppConfigArgs(
+            deployment=web.FunctionsDeploymentArgs(
+                storage=web.FunctionsDeploymentStorageArgs(
+                    type="blobContainer",
+                    value=deployment_container,
+                    authentication=web.FunctionsDeploymentStorageAuthenticationArgs(
+                        type="SystemAssignedIdentity"
+                    ),
+                )
+            ),
+            runtime=web.FunctionsRuntimeArgs(name="python", version="3.12"),
+            scale_and_concurrency=web.FunctionsScaleAndConcurrencyArgs(
+                instance_memory_mb=2048, maximum_instance_count=40
+            ),
+        ),
         site_config=web.SiteConfigArgs(
-            linux_fx_version="Python|3.12",
             ftps_state=web.FtpsState.DISABLED,
             min_tls_version=web.SupportedTlsVersions.SUPPORTED_TLS_VERSIONS_1_2,
             app_settings=[web.NameValuePairArgs(name=k, value=v) for k, v in settings.items()],
@@ -269,6 +380,12 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             lambda a: _named_group_scope(a[0], named, own_group=a[1])
         )
 
+    def role_name(label: str) -> pulumi.Output[str]:
+        # custom role names are unique in the tenant: the subscription and the stack make them so
+        return pulumi.Output.concat(
+            spec.name_prefix, "-", label, "-", pulumi.get_stack(), "-", subscription_id
+        )
+
     group_scopes = [named_scope(g) for g in spec.azure_resource_groups]
     change_scopes: list[tuple[str, pulumi.Input[str]]] = (
         list(zip(spec.azure_resource_groups, group_scopes, strict=True))
@@ -281,7 +398,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     if reads:
         read_role = authorization.RoleDefinition(
             "read-role",
-            role_name=f"{spec.name_prefix}-read-{spec.region}",
+            role_name=role_name("read"),
             description="Escher worker: the reads of the enabled catalogue operations",
             scope=subscription_scope,
             assignable_scopes=[subscription_scope],
@@ -292,7 +409,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     if granted_changes:
         operations_role = authorization.RoleDefinition(
             "operations-role",
-            role_name=f"{spec.name_prefix}-operations-{spec.region}",
+            role_name=role_name("operations"),
             description="Escher worker: the changes of the enabled catalogue operations",
             scope=subscription_scope,
             assignable_scopes=[subscription_scope],
@@ -302,7 +419,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         roles.append(("operations", operations_role, change_scopes))
     state_role = authorization.RoleDefinition(
         "state-role",
-        role_name=f"{spec.name_prefix}-state-{spec.region}",
+        role_name=role_name("state"),
         description="Escher worker: read/write its state, append audit records, read its credentials",
         scope=group.id,
         assignable_scopes=[group.id],
@@ -316,7 +433,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     # the audit account: create new blobs and read them, never overwrite (no blobs/write) nor delete
     audit_role = authorization.RoleDefinition(
         "audit-role",
-        role_name=f"{spec.name_prefix}-audit-{spec.region}",
+        role_name=role_name("audit"),
         description="Escher worker: append audit records (create-if-absent), never overwrite or delete",
         scope=group.id,
         assignable_scopes=[group.id],
@@ -352,40 +469,32 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
             opts=opts,
         )
 
-    # -- subscription events -> Event Grid system topic -> the function, dead letters to blob ---------------
-    wired = [k for k in spec.events if k in EVENT_TYPES]
-    if wired:
-        topic = eventgrid.SystemTopic(
-            "subscription-events",
-            resource_group_name=group.name,
-            location="global",
-            source=subscription_scope,
-            topic_type="Microsoft.Resources.Subscriptions",
-            tags=tags,
-            opts=opts,
+    # -- events: Event Grid (resource changes) and an action group (alerts) -> the function -----------------
+    from escher.infra.azure_events import wire_action_group, wire_event_grid
+
+    event_outputs = {
+        **wire_event_grid(
+            parent,
+            spec,
+            group=group,
+            app=app,
+            principal=principal,
+            subscription_scope=subscription_scope,
+            dead=(state_account.id, dead_letters.name),
+        ),
+        **wire_action_group(parent, spec, group=group, app=app, subscription_scope=subscription_scope),
+    }
+    post_deploy = pulumi.Output.all(subscription_id, group.name, app.name, audit_account.name).apply(
+        lambda a: post_deploy_steps(
+            subscription=a[0],
+            group=a[1],
+            app=a[2],
+            bundle=spec.bundle_path,
+            audit_account=a[3],
+            lock=spec.lock_mode == "compliance",
+            events="api_calls" in spec.events and not spec.azure_triggers_synced,
         )
-        eventgrid.SystemTopicEventSubscription(
-            "to-worker",
-            resource_group_name=group.name,
-            system_topic_name=topic.name,
-            destination=eventgrid.AzureFunctionEventSubscriptionDestinationArgs(
-                endpoint_type="AzureFunction",
-                resource_id=pulumi.Output.concat(app.id, "/functions/", events_fn),
-                max_events_per_batch=1,
-            ),
-            filter=eventgrid.EventSubscriptionFilterArgs(
-                included_event_types=sorted({t for k in wired for t in EVENT_TYPES[k]})
-            ),
-            retry_policy=eventgrid.RetryPolicyArgs(
-                max_delivery_attempts=30, event_time_to_live_in_minutes=1440
-            ),
-            dead_letter_destination=eventgrid.StorageBlobDeadLetterDestinationArgs(
-                endpoint_type="StorageBlob",
-                resource_id=state_account.id,
-                blob_container_name=dead_letters.name,
-            ),
-            opts=opts,
-        )
+    )
 
     return {
         "cloud": "azure",
@@ -402,7 +511,12 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "timer_function": timer_fn,
         "daily_scan_schedule_utc": schedule,
         "daily_scan_note": SCHEDULE_NOTE.format(at=spec.daily_scan_at, tz=spec.timezone, cron=schedule),
-        "events_not_wired": [k for k in spec.events if k not in EVENT_TYPES],
+        **event_outputs,
+        "events_not_wired": [k for k in spec.events if k == "resource_events"],
+        "post_deploy": post_deploy,
+        "audit_lock": "locked by the post-deploy step" if spec.lock_mode == "compliance" else "unlocked",
+        "application_insights": insights.name,
+        "events_log_prefix": EVENTS_LOG_PREFIX,
         "operations_role_actions": granted_changes,
         "read_role_actions": reads,
         "operations_scopes": [where for where, _ in change_scopes],

@@ -28,7 +28,20 @@ PRICES: dict[str, tuple[float, str]] = {
     # Azure
     "azure-native:storage:StorageAccount": (0.10, "Blob LRS: ~100 MB + ~10k transactions"),
     "azure-native:keyvault:Vault": (0.03, "Key Vault standard: $0.03 per 10k operations, no per-secret fee"),
-    "azure-native:web:AppServicePlan": (0.0, "Functions Consumption (Y1): 1M executions free"),
+    "azure-native:web:AppServicePlan": (
+        0.0,
+        "Functions Flex Consumption (FC1): on demand, 100k GB-s and 250k executions free a month",
+    ),
+    "azure-native:operationalinsights:Workspace": (
+        0.0,
+        "Log Analytics: a few MB a month, first 5 GB free; capped at 0.1 GB a day",
+    ),
+    "azure-native:applicationinsights:Component": (
+        0.0,
+        "Application Insights: billed as the workspace's data",
+    ),
+    "azure-native:monitor:ActionGroup": (0.0, "action group: Azure Function receivers are free"),
+    "azure-native:monitor:ActivityLogAlert": (0.0, "activity log alert rules: free"),
     "azure-native:web:WebApp": (0.20, "Functions host: storage transactions of its runtime (leases, logs)"),
     "azure-native:eventgrid:SystemTopic": (0.0, "Event Grid: first 100k operations free"),
     # GCP
@@ -41,6 +54,12 @@ PRICES: dict[str, tuple[float, str]] = {
     "gcp:cloudscheduler/job:Job": (0.0, "Cloud Scheduler: 3 jobs free per billing account"),
     "gcp:pubsub/topic:Topic": (0.0, "Pub/Sub: first 10 GB free"),
     "gcp:logging/projectSink:ProjectSink": (0.0, "log routing to Pub/Sub: no charge"),
+    "gcp:monitoring/notificationChannel:NotificationChannel": (0.0, "notification channels: free"),
+    "gcp:securitycenter/v2ProjectNotificationConfig:V2ProjectNotificationConfig": (
+        0.0,
+        "SCC notifications: free (the Pub/Sub messages fit the free tier)",
+    ),
+    "aws:sns/topicSubscription:TopicSubscription": (0.0, "SNS to Lambda deliveries: free"),
 }
 
 

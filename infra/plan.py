@@ -132,6 +132,8 @@ def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]
         outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
     if typ == "aws:sqs/queue:Queue":
         outputs.setdefault("url", f"https://sqs.us-east-1.amazonaws.com/{MOCK_ACCOUNT}/{name}")
+    if typ == "azure-native:web:WebApp":
+        outputs.setdefault("defaultHostName", f"{name}-mock.azurewebsites.net")
     identity = inputs.get("identity")
     if isinstance(identity, dict):
         outputs["identity"] = {**identity, "principalId": f"{name}-principal", "tenantId": "tenant-mock"}

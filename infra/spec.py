@@ -103,6 +103,9 @@ class WorkerEntryPoints:
     azure_script: str = "escher.workers.azure.function_app"  # the module exposing the v2 ``app``
     # (Event Grid trigger, timer trigger): v2 function names are the Python function names
     azure_functions: tuple[str, str] = ("on_event_grid", "daily_scan")
+    # the HTTP function an Azure Monitor action group calls (route under /api/)
+    azure_action_group: str = "action_group"
+    azure_action_group_route: str = "action-group"
     # the HTTP target in escher.workers.gcp.main: Cloud Scheduler's {"job": ...} and Pub/Sub push envelopes
     gcp_module: str = "escher.workers.gcp.main"
     gcp_target: str = "on_schedule"
@@ -122,6 +125,9 @@ class ExtensionSpec:
     regions: tuple[str, ...] = ()
     events_log_days: int = 30
     azure_system_topic: str | None = None  # an existing subscription system topic to subscribe to
+    # the driver sets it once the package is deployed (which syncs the function triggers): only then can the
+    # Event Grid subscription name functions/on_event_grid as its destination
+    azure_triggers_synced: bool = False
     timezone: str = "UTC"
     daily_scan_at: str = "02:00"
     audit_retention_days: int = 365

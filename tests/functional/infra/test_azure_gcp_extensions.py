@@ -35,13 +35,19 @@ def test_azure_storage_audit_immutability_and_key_vault_rbac(bundle: str) -> Non
 def test_azure_function_app_is_python_with_identity_and_the_timer_in_utc(bundle: str) -> None:
     d = run_under_mocks(make_spec("azure", bundle))
     plan = d.one(f"{AZ}web:AppServicePlan", "functions-plan")
-    assert plan["sku"] == {"name": "Y1", "tier": "Dynamic"} and plan["reserved"] is True
+    # Flex Consumption, the current serverless plan (Y1 Linux Consumption is legacy)
+    assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"} and plan["reserved"] is True
     app = d.one(f"{AZ}web:WebApp", "worker")
     assert app["kind"] == "functionapp,linux"
     assert app["identity"] == {"type": "SystemAssigned"}
-    assert app["siteConfig"]["linuxFxVersion"] == "Python|3.12"
+    config = app["functionAppConfig"]
+    assert config["runtime"] == {"name": "python", "version": "3.12"}
+    assert config["deployment"]["storage"]["authentication"] == {"type": "SystemAssignedIdentity"}
     settings = {s["name"]: s["value"] for s in app["siteConfig"]["appSettings"]}
-    assert settings["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert "FUNCTIONS_WORKER_RUNTIME" not in settings  # Flex refuses it: the runtime is in functionAppConfig
+    assert settings["AzureFunctionsJobHost__functionTimeout"] == "00:30:00"  # not the 5-minute default
+    assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in settings
+    assert d.of_type(f"{AZ}applicationinsights:Component")
     assert settings["ESCHER_TIMEZONE"] == "Europe/Paris"
     # 02:00 Paris is 00:00 UTC in summer, 01:00 in winter: the timer fires at both, the worker picks
     assert settings["ESCHER_DAILY_SCAN_SCHEDULE"] == "0 0 0,1 * * *"
@@ -84,6 +90,7 @@ def test_azure_custom_roles_are_exactly_the_operations_and_state_access(bundle: 
         "grant-audit",
         "grant-credentials",
         "grant-host",
+        "deployer-writes-credentials",
     }
     actions = [
         a
@@ -95,7 +102,7 @@ def test_azure_custom_roles_are_exactly_the_operations_and_state_access(bundle: 
 
 
 def test_azure_subscription_events_reach_the_function_with_dead_letters(bundle: str) -> None:
-    d = run_under_mocks(make_spec("azure", bundle))
+    d = run_under_mocks(make_spec("azure", bundle, azure_triggers_synced=True))
     topic = d.one(f"{AZ}eventgrid:SystemTopic", "subscription-events")
     assert topic["topicType"] == "Microsoft.Resources.Subscriptions" and topic["location"] == "global"
     sub = d.one(f"{AZ}eventgrid:SystemTopicEventSubscription", "to-worker")
@@ -103,7 +110,7 @@ def test_azure_subscription_events_reach_the_function_with_dead_letters(bundle: 
     assert sub["destination"]["resourceId"].endswith("/functions/on_event_grid")
     assert sub["deadLetterDestination"]["endpointType"] == "StorageBlob"
     assert "Microsoft.Resources.ResourceWriteSuccess" in sub["filter"]["includedEventTypes"]
-    assert "alarms" in d.outputs["events_not_wired"]
+    assert d.outputs["events_not_wired"] == ["resource_events"]  # EC2/RDS-style events: none on Azure
 
 
 # -- GCP -----------------------------------------------------------------------------------------------------
