@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -194,6 +194,7 @@ def _verify_chain(
     covered = report.purged_through  # the last seq a signed batch (or signed purge) vouches for
     unsigned: list[tuple[int, str]] = []  # rows after `covered` so far
     spans: list[list[tuple[int, str]]] = []  # runs of rows no signed batch covers
+    gaps: dict[int, int] = {}  # first missing seq -> index of its 'deleted' issue
     with conn.transaction(), conn.cursor(name=f"verify_{chain}") as cur:
         cur.itersize = 5000
         cur.execute(
@@ -239,6 +240,7 @@ def _verify_chain(
             else:
                 if seq != prev_seq + 1:
                     missing = f"{prev_seq + 1}" if seq == prev_seq + 2 else f"{prev_seq + 1}..{seq - 1}"
+                    gaps[prev_seq + 1] = len(issues)
                     issues.append(Issue("deleted", chain, prev_seq + 1, None,
                                         f"record {missing} deleted: the chain jumps from {prev_seq} to {seq}"))  # fmt: skip
                 elif prev_hash != prev_hash_stored:
@@ -323,7 +325,12 @@ def _verify_chain(
                 break
     for span in spans:
         span = [u for u in span if u[0] > legacy_through]
-        if span:
+        if span and span[-1][0] + 1 in gaps:  # the deleted row was the one that signed these: say so there
+            at = gaps[span[-1][0] + 1]
+            lost = f"{span[0][0]}..{span[-1][0]}" if len(span) > 1 else str(span[0][0])
+            issues[at] = replace(issues[at], detail=f"{issues[at].detail}; it signed the batch before it, so "
+                                                    f"records {lost} can no longer be vouched for")  # fmt: skip
+        elif span:
             (lo, first_id), hi = span[0], span[-1][0]
             where = f"record {lo} ({first_id})" if lo == hi else f"records {lo}..{hi} (from {first_id})"
             issues.append(Issue("forged", chain, lo, first_id,

@@ -369,3 +369,10 @@ def test_an_anchor_dir_that_cannot_be_written_is_a_clear_error(
     with pytest.raises(StoreError, match="cannot pin the ledger's public key") as info:
         Store.open(paths=store_paths, url=pg_database)
     assert "ESCHER_ANCHOR_DIR" in (info.value.hint or "")
+
+
+def test_deleting_the_row_that_signed_a_batch_is_named_as_a_deletion(ledger: tuple[str, Paths]) -> None:
+    url, paths = ledger
+    _sql(url, "ALTER TABLE reports DISABLE TRIGGER USER", f"DELETE FROM reports WHERE seq = {2 * PER}")
+    assert _issues(url, paths) == [("deleted", 2 * PER)]
+    assert f"records {PER + 1}..{2 * PER - 1} can no longer be vouched for" in _details()
