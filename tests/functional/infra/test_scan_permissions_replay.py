@@ -1,0 +1,191 @@
+"""Azure's read role and GCP's custom role cover every request the collectors make, and declare nothing more.
+
+The scans run through the real SDK code against the replayed estates of ``tests/functional/scans`` (ARM,
+Compute and Cloud SQL answered at the transports). Each request the router answered is mapped from its REST
+method and path to the RBAC action / IAM permission it needs, here, independently of the tables it checks;
+the data-plane calls that go to azurite / the GCS emulator instead of the router are named with the SDK call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from escher.emulators import AzuriteEmulator, GcsStorageEmulator
+from escher.infra.permissions import operation_permissions
+from escher.ops.context import CloudContext
+from escher.scans.collect.permissions import COLLECTOR_PERMISSIONS
+from tests.functional.scans.replay import Router
+
+# data-plane calls answered by an emulator, not the router: (task) -> permissions, with the SDK call
+EMULATED: dict[str, set[str]] = {
+    # BlobServiceClient.list_containers: List Containers is authorized by this control-plane action
+    "azure.blob": {"Microsoft.Storage/storageAccounts/blobServices/containers/read"},
+    # storage.Client.list_buckets + Bucket.get_iam_policy (gcp-storage-emulator)
+    "gcp.storage": {"storage.buckets.list", "storage.buckets.getIamPolicy"},
+}
+
+
+def arm_action(method: str, path: str) -> str:
+    """The RBAC action of an ARM request: provider namespace + resource types, then read/write/delete/action."""
+    rest = path.split("/providers/")[-1].strip("/").split("/")
+    namespace, segments = rest[0], rest[1:]
+    types = segments[0::2]
+    if method == "POST" and len(segments) % 2 == 1:  # .../<type>/<name>/<action>
+        return f"{namespace}/{'/'.join(types[:-1])}/{types[-1]}/action"
+    verb = {"GET": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}[method]
+    return f"{namespace}/{'/'.join(types)}/{verb}"
+
+
+_GCP = [
+    (re.compile(r"^/compute/v1/projects/[^/]+/aggregated/(\w+)$"), "compute.{0}.list"),
+    (re.compile(r"^/compute/v1/projects/[^/]+/global/(\w+)$"), "compute.{0}.list"),
+    (
+        re.compile(r"^/compute/v1/projects/[^/]+/(?:global|zones/[^/]+|regions/[^/]+)/(\w+)/[^/]+$"),
+        "compute.{0}.get",
+    ),
+    (re.compile(r"^(?:/sql)?/v1(?:beta4)?/projects/[^/]+/(instances)$"), "cloudsql.{0}.list"),
+    (re.compile(r"^(?:/sql)?/v1(?:beta4)?/projects/[^/]+/(instances)/[^/]+$"), "cloudsql.{0}.get"),
+]
+
+
+def gcp_permission(method: str, path: str) -> str:
+    for pattern, template in _GCP:
+        if method == "GET" and (m := pattern.match(path)):
+            return template.format(*m.groups())
+    raise AssertionError(f"no GCP permission mapped for {method} {path}: add it to _GCP")
+
+
+def _hit(router: Router) -> list[tuple[str, str]]:
+    return [(r.method, urlsplit(r.path).path) for r in router.routes if r.hits]
+
+
+def _fresh_hits(router: Router, before: dict[int, int]) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in router.routes if r.hits > before.get(id(r), 0)]
+
+
+# -- Azure -----------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def own_azurite() -> Iterator[AzuriteEmulator]:
+    with AzuriteEmulator() as server:
+        yield server
+
+
+@pytest.fixture
+def azure_estate(own_azurite: AzuriteEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Router, CloudContext]]:  # fmt: skip
+    from azure.storage.blob import BlobServiceClient
+
+    from tests.functional.ops.replay import FakeAzureCredential
+    from tests.functional.scans import azure_estate as seeded
+    from tests.functional.scans.replay import AzureRouterTransport
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", own_azurite.connection_string)
+    blob = BlobServiceClient.from_connection_string(own_azurite.connection_string)
+    router = Router()
+    seeded.seed(router, blob)
+    ctx = CloudContext(
+        azure_subscription_id=seeded.SUB,
+        azure_credential=FakeAzureCredential(),
+        azure_transport=AzureRouterTransport(router),
+        azure_client_options={"retry_total": 0},
+    )
+    yield router, ctx
+    for container in blob.list_containers():
+        blob.delete_container(container.name)
+
+
+def test_each_azure_collector_task_declares_exactly_what_it_requests(azure_estate: tuple[Router, CloudContext]) -> None:  # fmt: skip
+    from escher.scans.collect.azure import AzureCollector
+    from tests.functional.scans import azure_estate as seeded
+
+    router, ctx = azure_estate
+    tasks = [t.service for t in AzureCollector(seeded.SUB, ctx=ctx).tasks()]
+    assert sorted(f"azure.{t}" for t in tasks) == sorted(
+        k for k in COLLECTOR_PERMISSIONS if k.startswith("azure.")
+    )
+    called: set[str] = set()
+    for task in tasks:
+        before = {id(r): r.hits for r in router.routes}
+        inventory = AzureCollector(seeded.SUB, ctx=ctx, services=[task]).collect()
+        assert not inventory.errors, inventory.errors
+        actions = {arm_action(m, p) for m, p in _fresh_hits(router, before)} | EMULATED.get(
+            f"azure.{task}", set()
+        )
+        assert actions == set(COLLECTOR_PERMISSIONS[f"azure.{task}"]), task
+        called |= actions
+    assert not router.unrouted
+    # the generated read role holds them all
+    granted = set(operation_permissions("azure", ["azure.scan.daily_inventory"]))
+    assert called <= granted and len(called) >= 8
+
+
+# -- GCP -------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def own_gcs() -> Iterator[GcsStorageEmulator]:
+    with GcsStorageEmulator() as server:
+        yield server
+
+
+@pytest.fixture
+def gcp_estate(own_gcs: GcsStorageEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Router, CloudContext]]:  # fmt: skip
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from tests.functional.scans import gcp_estate as seeded
+    from tests.functional.scans.replay import HttplibRouter, RequestsRouterAdapter
+
+    for key, value in own_gcs.env().items():
+        monkeypatch.setenv(key, value)
+    client = storage.Client(project=seeded.PROJECT)
+    router = Router()
+    seeded.seed(router, client)
+    ctx = CloudContext(
+        gcp_project=seeded.PROJECT,
+        gcp_credentials=AnonymousCredentials(),
+        gcp_session_adapter=RequestsRouterAdapter(router),
+        gcp_sql_http=HttplibRouter(router),
+    )
+    yield router, ctx
+    for bucket in client.list_buckets():
+        bucket.delete(force=True)
+
+
+def test_each_gcp_collector_task_declares_exactly_what_it_requests(gcp_estate: tuple[Router, CloudContext]) -> None:  # fmt: skip
+    from escher.scans.collect.gcp import GcpCollector
+    from tests.functional.scans import gcp_estate as seeded
+
+    router, ctx = gcp_estate
+    tasks = [t.service for t in GcpCollector(seeded.PROJECT, ctx=ctx).tasks()]
+    assert sorted(f"gcp.{t}" for t in tasks) == sorted(
+        k for k in COLLECTOR_PERMISSIONS if k.startswith("gcp.")
+    )
+    called: set[str] = set()
+    for task in tasks:
+        before = {id(r): r.hits for r in router.routes}
+        inventory = GcpCollector(seeded.PROJECT, ctx=ctx, services=[task]).collect()
+        assert not inventory.errors, inventory.errors
+        perms = {gcp_permission(m, p) for m, p in _fresh_hits(router, before)} | EMULATED.get(
+            f"gcp.{task}", set()
+        )
+        assert perms == set(COLLECTOR_PERMISSIONS[f"gcp.{task}"]), task
+        called |= perms
+    assert not router.unrouted
+    granted = set(operation_permissions("gcp", ["gcp.scan.daily_inventory"]))
+    assert called <= granted and len(called) >= 6
+
+
+def test_the_request_mappings_name_the_documented_actions() -> None:
+    sub = "/subscriptions/s/resourceGroups/g/providers"
+    assert arm_action("GET", "/subscriptions/s/providers/Microsoft.Compute/virtualMachines") == (
+        "Microsoft.Compute/virtualMachines/read"
+    )
+    assert arm_action("GET", f"{sub}/Microsoft.Sql/servers/a/auditingSettings/default") == (
+        "Microsoft.Sql/servers/auditingSettings/read"
+    )
+    assert arm_action("POST", f"{sub}/Microsoft.Compute/virtualMachines/vm/deallocate") == (
+        "Microsoft.Compute/virtualMachines/deallocate/action"
+    )
+    assert gcp_permission("GET", "/compute/v1/projects/p/zones/z/instances/i") == "compute.instances.get"
