@@ -35,9 +35,9 @@ _ENV_RANK = {"prod": 3, "production": 3, "staging": 2, "dev": 1}
 
 def _group(findings: list[Finding], limit: int, as_of: dict[str, str]) -> Group:
     first = findings[0]
-    dates = sorted({as_of[f.id] for f in findings if f.id in as_of})
     envs = Counter(f.environment or "untagged" for f in findings)
-    ids = [f.id for f in findings]
+    ids = [f.id for f in findings]  # Finding.id hashes: computed once here, reused by the caller
+    dates = sorted({as_of[i] for i in ids if i in as_of}) if as_of else []
     return Group(
         check_id=first.check_id,
         title=first.title,
@@ -186,7 +186,7 @@ def build_report(
     ]
     # critical alerts: the last 24 h from the alerts collection, plus critical findings that are new today
     previous_ids = {f.id for f in previous.failed} if previous else set()
-    current_ids = {f.id for f in scan.failed}
+    current_ids = {i for g in groups for i in g.finding_ids}
     if previous is not None:
         report.previous_scan_id = previous.scan_id
         report.new_findings = len(current_ids - previous_ids)
