@@ -1,0 +1,99 @@
+"""What the MCP tools share: the answer type, the channel that names the client, one call at a time, the stores
+and the runtime every act uses (its ledger records name the channel; it is closed after each call)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from escher.audit import AuditRecord, AuditSink
+from escher.errors import EscherError
+
+if TYPE_CHECKING:
+    from escher.brain.models import Playbook
+    from escher.policy.runtime import Runtime
+    from escher.scans.persist import ResultStore
+
+__all__ = ["Answer", "ChannelSink", "McpError", "ToolBase", "channel_for"]
+
+_CLIENT = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+class McpError(EscherError):
+    """A tool cannot answer: an unknown plan or resource, nothing stored yet."""
+
+
+def channel_for(client_name: str | None) -> str:
+    """``mcp:<client name>``: the client's self-declared name, reduced to plain characters (it is data too)."""
+    name = _CLIENT.sub("", (client_name or "").strip())[:64].strip() or "unknown-client"
+    return f"mcp:{name}"
+
+
+@dataclass
+class Answer:
+    """A tool's answer: a one-line summary for people and models, and the data (structured content)."""
+
+    summary: str
+    data: dict[str, Any]
+    estate_text: bool = True  # False: Escher's own text (the playbook library), not the estate's
+
+
+class ChannelSink:
+    """An :class:`~escher.audit.AuditSink` that names the channel on every record it passes on."""
+
+    def __init__(self, inner: AuditSink, channel: str) -> None:
+        self.inner = inner
+        self.channel = channel
+
+    def append(self, record: AuditRecord) -> None:
+        self.inner.append(record.model_copy(update={"details": {**record.details, "channel": self.channel}}))
+
+
+class ToolBase:
+    """One call at a time (a lock): the store connection and the ledger are not shared by threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def _serial(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    # -- stores ----------------------------------------------------------------------------------------
+    @contextmanager
+    def _results(self) -> Iterator[ResultStore]:
+        from escher.scans.persist import close_store, open_store
+
+        store = open_store()
+        try:
+            yield store
+        finally:
+            close_store(store)
+
+    def _playbooks(self) -> dict[str, tuple[str, Playbook]]:
+        from escher.assist.playbooks import list_playbooks
+        from escher.brain.knowledge import load_knowledge
+        from escher.config import resolve_paths
+
+        rows: dict[str, tuple[str, Playbook]] = {p.id: ("library", p) for p in load_knowledge().playbooks}
+        rows.update((p.id, ("saved", p)) for p in list_playbooks(resolve_paths().data_dir))
+        return rows
+
+    @contextmanager
+    def _runtime(self, channel: str) -> Iterator[Runtime]:
+        """A runtime whose every record names the channel; its ledger is signed and anchored when done."""
+        from escher.audit_sink import LedgerAuditSink
+        from escher.policy.runtime import open_runtime
+
+        ledger = LedgerAuditSink()
+        try:
+            rt = open_runtime(sink=ChannelSink(ledger, channel))
+            rt.self_approval = None  # never: approval is a person's act, outside this channel
+            yield rt
+        finally:
+            ledger.close()
