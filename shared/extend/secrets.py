@@ -28,7 +28,8 @@ class SecretReader(Protocol):
 
 
 class SsmSecretReader:
-    """SSM ``GetParameters`` (decrypted), ten names a call, under the extension's credentials path."""
+    """SSM ``GetParameter`` (decrypted) per name under the extension's credentials path: the action the worker
+    role is granted there (``ssm:GetParameter``; ``GetParameters`` is another IAM action)."""
 
     def __init__(self, path: str, *, client: Any = None) -> None:
         from escher.clouds import aws
@@ -37,13 +38,19 @@ class SsmSecretReader:
         self._client = client if client is not None else aws.client("ssm")
 
     def read(self, names: list[str]) -> dict[str, str]:
+        from escher.clouds import aws
+
         found: dict[str, str] = {}
-        for start in range(0, len(names), 10):
-            wanted = {f"{self.path}/{n}": n for n in names[start : start + 10]}
-            reply = self._client.get_parameters(Names=list(wanted), WithDecryption=True)
-            for param in reply.get("Parameters", []):
-                if param.get("Name") in wanted and param.get("Value"):
-                    found[wanted[param["Name"]]] = str(param["Value"])
+        for name in names:
+            try:
+                reply = self._client.get_parameter(Name=f"{self.path}/{name}", WithDecryption=True)
+            except aws.errors() as exc:
+                if aws.error_code(exc) == "ParameterNotFound":
+                    continue
+                raise
+            value = reply.get("Parameter", {}).get("Value")
+            if value:
+                found[name] = str(value)
         return found
 
 
