@@ -86,6 +86,10 @@ async def read_sweep(client: Any, estate: McpEstate) -> None:
 
 
 async def stop_dev(client: Any, estate: McpEstate, channel: str) -> None:
+    asked = await call(
+        client, estate, "plan_request", {"request": "which instances are running in us-east-1?"}
+    )
+    assert asked["kind"] == "information" and "plan" not in asked  # a question is answered, never planned
     planned = await call(client, estate, "plan_request", {"request": "stop the dev instances in us-east-1"})
     [step] = planned["plan"]["steps"]
     assert step["operation"] == "aws.ec2.stop_instances" and step["status"] == "ready"
@@ -172,6 +176,7 @@ def test_delete_all_snapshots_waits_for_a_person_and_runs_once_another_manager_a
 
     request_id = anyio.run(go)
     assert mcp_estate.snapshots_left() == set()
+    assert canaries.leaked("\n".join(mcp_estate.answers)) == []
     ledger = mcp_estate.audit()
     [asked] = [r for r in ledger if r["action"] == "approval.request"]
     assert asked["details"]["channel"] == "mcp:pytest-stdio" and asked["actor"] == "user:mona"
