@@ -72,7 +72,7 @@ def reply(work: Callable[[], Answer]) -> "CallToolResult":
         text = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
         safe_text = make_safe(text).data
         return _error_result(str(safe_text if isinstance(safe_text, str) else "refused"))
-    except Exception as exc:
+    except Exception as exc:  # not hidden: a cloud error says what to do; anything else is logged as a bug
         from escher.clouds.errors import translate
 
         known = translate(exc)
@@ -126,7 +126,11 @@ def build_server(service: EscherService) -> "MCPServer":
     )
 
     def channel(ctx: Context) -> str:
-        params = ctx.session.client_params
+        """The client's declared name (initialize, or the request envelope); unnamed clients are still named."""
+        try:
+            params = ctx.session.client_params
+        except (AttributeError, ValueError):  # no session behind this request (in-process calls)
+            params = None
         info = getattr(params, "client_info", None)
         return channel_for(getattr(info, "name", None))
 
