@@ -16,7 +16,14 @@ from typing import Any, Protocol
 
 from escher.extend.settings_doc import secret_env_name
 
-__all__ = ["SecretReader", "SsmSecretReader", "read_secrets", "reader_for"]
+__all__ = [
+    "KeyVaultSecretReader",
+    "SecretManagerReader",
+    "SecretReader",
+    "SsmSecretReader",
+    "read_secrets",
+    "reader_for",
+]
 
 log = logging.getLogger("escher.extend")
 
@@ -54,21 +61,108 @@ class SsmSecretReader:
         return found
 
 
-def reader_for(worker: str, env: Mapping[str, str]) -> SecretReader | None:
-    """The reader of this worker's cloud, from the variables the extension sets; None when it has none."""
+class KeyVaultSecretReader:
+    """``GetSecret`` (latest version) of ``<prefix>-<name>`` in the extension's vault, with the app's identity
+    (it needs the 'Key Vault Secrets User' role on the vault)."""
+
+    def __init__(self, vault: str, prefix: str, *, credential: Any = None, transport: Any = None) -> None:
+        from escher.clouds import azure
+        from escher.lazy import require
+
+        options: dict[str, Any] = {"retry_total": 2}
+        if transport is not None:
+            options["transport"] = transport
+        self._client = require("azure.keyvault.secrets", "azure").SecretClient(
+            f"https://{vault}.vault.azure.net",
+            credential if credential is not None else azure.credential(),
+            **options,
+        )
+        self._missing = require("azure.core.exceptions", "azure").ResourceNotFoundError
+        self.prefix = prefix
+
+    def read(self, names: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name in names:
+            try:
+                value = self._client.get_secret(f"{self.prefix}-{name}").value
+            except self._missing:
+                continue
+            if value:
+                found[name] = str(value)
+        return found
+
+
+class SecretManagerReader:
+    """``AccessSecretVersion`` (latest) of ``<ESCHER_SECRET_PREFIX><name>`` in the project, over REST."""
+
+    def __init__(
+        self, project: str, prefix: str, *, credentials: Any = None, session_adapter: Any = None
+    ) -> None:
+        from escher.clouds import gcp
+        from escher.lazy import require
+
+        secretmanager = require("google.cloud.secretmanager", "gcp")
+        self._client = secretmanager.SecretManagerServiceClient(
+            credentials=credentials if credentials is not None else gcp.credentials(), transport="rest"
+        )
+        if session_adapter is not None:  # the REST transport's requests session (tests, proxies)
+            self._client._transport._session.mount("https://", session_adapter)
+        self._missing = require("google.api_core.exceptions", "gcp").NotFound
+        self.project, self.prefix = project, prefix
+
+    def read(self, names: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name in names:
+            path = f"projects/{self.project}/secrets/{self.prefix}{name}/versions/latest"
+            try:
+                reply = self._client.access_secret_version(request={"name": path})
+            except self._missing:
+                continue
+            value = reply.payload.data.decode("utf-8", "replace")
+            if value:
+                found[name] = value
+        return found
+
+
+def reader_for(
+    worker: str, env: Mapping[str, str], *, name_prefix: str = "escher", project: str | None = None
+) -> SecretReader | None:
+    """The reader of this worker's cloud, from the variables the extension sets (and the published
+    ``[extend] name_prefix`` / ``[gcp] project``); None when it has none."""
     if worker == "aws" and env.get("ESCHER_CREDENTIALS_PATH"):
         return SsmSecretReader(env["ESCHER_CREDENTIALS_PATH"])
+    if worker == "azure" and env.get("ESCHER_KEY_VAULT"):
+        return KeyVaultSecretReader(env["ESCHER_KEY_VAULT"], name_prefix)
+    project = project or env.get("GOOGLE_CLOUD_PROJECT")
+    if worker == "gcp" and project:
+        return SecretManagerReader(project, env.get("ESCHER_SECRET_PREFIX") or f"{name_prefix}-")
     return None
 
 
 def read_secrets(
-    worker: str, names: Iterable[str], env: Mapping[str, str], reader: SecretReader | None = None
+    worker: str,
+    names: Iterable[str],
+    env: Mapping[str, str],
+    reader: SecretReader | None = None,
+    *,
+    name_prefix: str = "escher",
+    project: str | None = None,
 ) -> dict[str, str]:
     """``{secret_env_name(name): value}`` for the names this worker can read; the others are logged by name."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    reader = reader if reader is not None else reader_for(worker, env)
+    from escher.errors import EscherError
+
+    try:
+        reader = (
+            reader
+            if reader is not None
+            else reader_for(worker, env, name_prefix=name_prefix, project=project)
+        )
+    except EscherError as exc:  # the SDK is not in this bundle: the channels stay unconfigured, said why
+        log.warning("cannot read the notification secrets %s: %s", wanted, exc.message)
+        return {}
     if reader is None:
         log.warning("no secret store to read %s from on %s: those channels stay unconfigured", wanted, worker)
         return {}
@@ -77,7 +171,7 @@ def read_secrets(
     try:
         found = reader.read(wanted)
     except Exception as exc:  # an SDK error: the channels stay unconfigured, the worker goes on
-        error = translate(exc)
+        error = translate(exc) or _auth_error(exc)
         if error is None:
             raise
         log.warning("cannot read the notification secrets %s: %s", wanted, error.message)
@@ -86,3 +180,14 @@ def read_secrets(
     if lost:
         log.warning("notification secrets not found in the secret store: %s", lost)
     return {secret_env_name(name): value for name, value in found.items()}
+
+
+def _auth_error(exc: BaseException) -> Any:
+    """azure-identity's and google-auth's own "no credentials" errors, which the clouds' translators may not
+    know: the same answer (channels unconfigured, said in the log)."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    if names & {"ClientAuthenticationError", "CredentialUnavailableError", "DefaultCredentialsError"}:
+        from escher.errors import EscherError
+
+        return EscherError(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+    return None

@@ -156,7 +156,11 @@ def effective_settings(
     from escher.extend.secrets import read_secrets
     from escher.extend.settings_doc import settings_from_document
 
-    return settings_from_document(published), {**env, **read_secrets(worker, published.secrets, env)}
+    settings = settings_from_document(published)
+    extend = settings.extensions.get("extend") or {}
+    prefix = str(extend.get("name_prefix") or "escher") if isinstance(extend, dict) else "escher"
+    found = read_secrets(worker, published.secrets, env, name_prefix=prefix, project=settings.gcp.project)
+    return settings, {**env, **found}
 
 
 def _build(
