@@ -167,12 +167,13 @@ def wire_events(parent: Any, spec: Any, *, worker: Any, role: Any, dead_letters:
     tags = {"escher": "extend", "escher-stack": spec.name_prefix}
     # the rules' names do not depend on the account: the patterns (which do) are filled in per rule
     names = [r.name for r in event_rules(spec.events, account="0", role_name="r")]
-    pattern = {
-        r.name: pulumi.Output.all(account, role.name).apply(
-            lambda a, name=r.name: json.dumps(_rule_pattern(spec.events, a[0], a[1], name))
+
+    def pattern_of(name: str) -> Any:
+        return pulumi.Output.all(account, role.name).apply(
+            lambda a: json.dumps(_rule_pattern(spec.events, a[0], a[1], name))
         )
-        for r in event_rules(spec.events, account="0", role_name="r")
-    }
+
+    pattern = {name: pattern_of(name) for name in names}
     home_bus = pulumi.Output.concat("arn:aws:events:", spec.region, ":", account, ":event-bus/default")
     rule_arns: list[Any] = []
     for name in names:

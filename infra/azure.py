@@ -1,9 +1,15 @@
 """``escher:azure:Extension``: resource group, state and WORM audit storage, Key Vault, a Python Function App
-with a managed identity and generated custom roles, and Event Grid wiring for the subscription.
+with a managed identity and generated custom roles, Application Insights, Event Grid wiring for the subscription
+and an Azure Monitor action group for alerts (:mod:`escher.infra.azure_events`).
 
-Idle cost: storage accounts (LRS, a few MB), Key Vault standard (per operation, no per-secret fee), a Linux
-Consumption (Y1) plan that costs nothing without executions, Event Grid's free operations.
+Idle cost: storage accounts (LRS, a few MB), Key Vault standard (per operation, no per-secret fee), a Flex
+Consumption (FC1) plan that costs nothing without executions, a capped Log Analytics workspace, Event Grid's
+free operations.
 
+- Deploying takes two passes and steps the provider cannot do (output ``post_deploy``, run by the driver):
+  OneDeploy of the package (Flex takes code only that way; it syncs the function triggers), the lock of the
+  audit immutability policy in compliance mode, then the program again with ``azure_triggers_synced`` so the
+  Event Grid subscription can name ``functions/on_event_grid``.
 - The audit container lives in its own storage account under a time-based immutability policy; that account
   and the resource group are kept on ``escher destroy`` (a policy with blobs under retention cannot go).
 - Time zone: Python functions run only on Linux, and ``WEBSITE_TIME_ZONE`` (which makes NCRONTAB local time,
@@ -14,7 +20,7 @@ Consumption (Y1) plan that costs nothing without executions, Event Grid's free o
   schedule is the app setting ``ESCHER_DAILY_SCAN_SCHEDULE`` (the timer reads it as
   ``%ESCHER_DAILY_SCAN_SCHEDULE%``).
 - Only subscription-level Azure Resource Manager events reach a subscription system topic ("api_calls");
-  the other kinds (Monitor alerts, Defender) arrive through action groups and are listed as not wired.
+  Monitor alerts, Service Health, Defender (activity log Security) and budgets arrive through the action group.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """``escher:gcp:Extension``: state and retention-locked audit buckets, Secret Manager secrets, a service account
 with a generated custom role, one Cloud Run function (gen2) from a source bundle, Cloud Scheduler (OIDC), and
-audit logs -> log sink -> Pub/Sub -> push subscription (OIDC) -> the function, with a dead-letter topic.
+event sources -> Pub/Sub -> push subscription (OIDC) -> the function, with a dead-letter topic: audit logs of the
+methods the normalizers read, Monitoring incidents, SCC findings, budget messages (:mod:`escher.infra.gcp_events`).
+
+- The required APIs are enabled first (``projects.Service``, kept on destroy); the build runs as its own account.
 
 - One HTTP function, one entry point (``on_schedule`` in ``escher.workers.gcp.main``): the push subscription
   posts the Pub/Sub envelope, the scheduler posts ``{"job": "daily_scan"}``; the worker tells them apart.
