@@ -86,6 +86,7 @@ NORMALIZERS: Registry[Normalizer] = Registry(
         "escher.events.aws_budgets",
         "escher.events.azure",
         "escher.events.gcp",
+        "escher.events.activity",
     ],
 )
 

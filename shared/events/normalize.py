@@ -27,12 +27,14 @@ _PARSERS: dict[str, EnvelopeParser] = {}
 
 def _load() -> None:
     # The cloud modules register their normalizers and envelope parsers on import; import them once.
-    from escher.events import aws, aws_budgets, azure, gcp
+    from escher.events import activity, aws, aws_budgets, azure, gcp
 
     for _key, entry in NORMALIZERS.items():
         for route in entry.routes:
             _INDEX.setdefault(entry.envelope, {})[route] = entry
-    _PARSERS.update({**aws.PARSERS, **aws_budgets.PARSERS, **azure.PARSERS, **gcp.PARSERS})
+    _PARSERS.update(
+        {**aws.PARSERS, **aws_budgets.PARSERS, **azure.PARSERS, **gcp.PARSERS, **activity.PARSERS}
+    )
 
 
 def _parse(payload: dict[str, Any] | list[Any] | bytes | str) -> Any:
@@ -72,11 +74,17 @@ def detect_envelope(data: Any) -> str:
     first = records[0] if isinstance(records, list) and records else None
     if isinstance(first, dict) and first.get("EventSource") == "aws:sns":
         return "sns"  # the Lambda SNS event
+    from escher.events.activity import detect_activity  # what the activity APIs return (escher watch)
+
+    activity = detect_activity(data)
+    if activity is not None:
+        return activity
     raise NormalizationError(
         "payload",
         "<root>",
         "is not a known envelope (EventBridge, Event Grid, CloudEvents, Azure Monitor action group, "
-        "Pub/Sub push, SNS notification)",
+        "Pub/Sub push, SNS notification, CloudTrail record or LookupEvents item, AWS Config rule "
+        "invocation, Azure Activity Log entry, Cloud Logging LogEntry)",
         hint="send the body the cloud delivered, without wrapping it",
     )
 
