@@ -102,14 +102,14 @@ def test_every_normalizer_route_is_routed_and_nothing_else(bundle: str) -> None:
 
 
 def test_the_action_group_calls_the_workers_http_function(bundle: str) -> None:
-    from escher.workers.azure.function_app import app
+    from tests.harness.azure_functions import indexed_functions  # indexed once per process
 
     plan = run_plan(make_spec("azure", bundle, events=("alarms",)))
     [group] = [r.settings for r in plan.resources if r.type == f"{AZ}monitor:ActionGroup"]
     [receiver] = group["azureFunctionReceivers"]
     routes = {
-        f.get_function_name(): b.route
-        for f in app.get_functions()
+        name: b.route
+        for name, f in indexed_functions().items()
         for b in f.get_bindings()
         if b.type == "httpTrigger"
     }
