@@ -61,7 +61,12 @@ class ExtendSettings(BaseModel):
     operations: list[str] | None = Field(
         default=None, description="catalogue operation ids the workers may run; empty means the defaults"
     )
-    events: list[EventKind] = Field(default_factory=lambda: _default_events())
+    events: list[EventKind] = Field(
+        default_factory=lambda: _default_events(),
+        description="event kinds wired to the worker (all by default). AWS api_calls needs a CloudTrail trail "
+        "that is logging in every watched region (escher extend aws --check checks it); AWS budgets needs each "
+        "budget's notifications pointed at the output budgets_topic",
+    )
     notify_email: str | None = Field(default=None, description="an address for SNS/e-mail notifications")
     audit_lock_mode: LockMode | None = Field(
         default=None,
