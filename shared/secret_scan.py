@@ -14,11 +14,12 @@ strings are joined with a separator no rule can cross (a NUL between newlines) a
 match is mapped back to its string by bisection. ``bench/bench_privacy.py`` prints the cost per MB.
 
 detect-secrets (Yelp) supplies the shapes it knows well — AWS key ids, Stripe, SendGrid, Twilio, Slack, GitHub,
-GitLab, JWT (confirmed by decoding), private key headers, basic-auth URLs, PyPI, Square, Mailchimp, OpenAI —
+GitLab, private key headers, basic-auth URLs, PyPI, Square, Mailchimp —
 used as a library: its detectors' own compiled patterns and its heuristic filters (sequential strings, UUIDs). It
 is imported on the first scan, not with this module. Detectors whose patterns are costly on long lines and out
 of Escher's scope (IBM, Cloudant, SoftLayer, Artifactory, Telegram, Discord bot tokens, public IPs, which are
-metadata here) are left out; its npm pattern backtracks on long lines, so Escher's own npm shape replaces it.
+metadata here) are left out; its npm, JWT and OpenAI patterns backtrack on long lines (quadratic on ``"eyJ" * n``
+or ``"sk-" * n``), so Escher's own shapes replace them.
 """
 
 from __future__ import annotations
@@ -128,6 +129,15 @@ def _key_prefix(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start - (m.end() - m.start()), end) if m else None
 
 
+def _key_head(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Widen back over the key's own characters (at most 200) to take in its ``sk-...`` head."""
+    head = text[max(0, start - 200) : start]
+    return start - (len(head) - len(head.rstrip(_KEY_CHARS))), end
+
+
+_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+
 def _scheme(text: str, start: int, end: int) -> tuple[int, int] | None:
     """``postgres://user:pw@``: widen back over the scheme, so the span covers the URL's credentials."""
     i = start
@@ -194,7 +204,9 @@ _ESCHER_RULES: tuple[Rule, ...] = (
     _r("private_key", r"MH[cQ]CAQEE", whole=True),
     _r("private_key", r"MC4CAQAwBQYDK2Vw", whole=True),
     _r("private_key", r"b3BlbnNzaC1rZXktdjEA", whole=True),
-    _r("jwt", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", locate=_word_start),
+    # The lookbehind *after* the literal keeps the fast skip and rejects an `eyJ` inside a run before the run is
+    # read: "eyJ" * 80,000 made every occurrence read the rest of the run (quadratic) without it.
+    _r("jwt", r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     _r("bearer_token", r"bearer\s{1,4}[a-z0-9\-._~+/]{16,}=*", lower=True, locate=_word_start),
     _r("basic_auth_header", r"basic\s{1,4}[a-z0-9+/]{16,}={0,2}", lower=True, locate=_word_start),
     _r("url_with_password", r"://[^/\s:@\"'<>]{0,256}:[^/\s@\"'<>]{1,256}@", locate=_scheme),
@@ -213,6 +225,7 @@ _ESCHER_RULES: tuple[Rule, ...] = (
     _r("npm_token", r"_authtoken=\s{0,4}[a-z0-9-]{36}", lower=True),
     _r("anthropic_api_key", r"sk-ant-[A-Za-z0-9_-]{20,}"),
     _r("openai_api_key", r"sk-proj-[A-Za-z0-9_-]{40,}"),
+    _r("openai_api_key", r"T3BlbkFJ[A-Za-z0-9_-]{20}", locate=_key_head),  # base64("OpenAI") mid-key
     _r("github_token", r"github_pat_[A-Za-z0-9_]{22,}"),
     _r("mailgun_key", r"key-[0-9a-f]{32}(?![0-9a-z])", locate=_word_start),
     _kv(r"pass(?:word|wd|phrase)"),
@@ -232,9 +245,7 @@ _DS_DETECTORS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("basic_auth", "BasicAuthDetector", "url_with_password", ()),
     ("github_token", "GitHubTokenDetector", "github_token", ()),
     ("gitlab_token", "GitLabTokenDetector", "gitlab_token", ()),
-    ("jwt", "JwtTokenDetector", "jwt", ()),
     ("mailchimp", "MailchimpDetector", "mailchimp_key", ("-us",)),
-    ("openai", "OpenAIDetector", "openai_api_key", ()),
     ("private_key", "PrivateKeyDetector", "private_key", ()),
     ("pypi_token", "PypiTokenDetector", "pypi_token", ()),
     ("sendgrid", "SendGridDetector", "sendgrid_key", ()),
@@ -264,13 +275,10 @@ def _detect_secrets_rules() -> tuple[Rule, ...]:
     out: list[Rule] = []
     for module, cls_name, kind, anchors in _DS_DETECTORS:
         plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), cls_name)()
-        confirm: Callable[[str], bool] | None = None
-        if cls_name == "JwtTokenDetector":  # a JWT is confirmed by decoding its header and payload
-            confirm = plugin.is_formally_valid
         for pattern in plugin.denylist:
             lower = bool(pattern.flags & re.IGNORECASE)  # case-folded once, then matched case-sensitively
             compiled = re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE) if lower else pattern
-            out.append(Rule(kind, compiled, lower=lower, anchors=anchors, confirm=confirm,
+            out.append(Rule(kind, compiled, lower=lower, anchors=anchors,
                             whole=kind == "private_key"))  # fmt: skip
     return tuple(out)
 

@@ -109,6 +109,13 @@ ADVERSARIAL = {
     "base64": "aB3/" * 60_000,
     "at signs": "a@" * 120_000,
     "digits": "1" * 240_000,
+    # a rule's own prefix, repeated: detect-secrets' JWT and OpenAI patterns re-read the rest of the run from
+    # every occurrence (quadratic: "eyJ" * 13,000 took 2.9 s), so Escher's own shapes replace them
+    "jwt heads": "eyJ" * 80_000,
+    "key heads": "sk-" * 80_000,
+    "aws words": "aws" * 80_000,
+    "webhook heads": "https://hooks.slack.com/services/TaB3" * 6_500,
+    "assignment heads": "password: " * 24_000,
 }
 
 
