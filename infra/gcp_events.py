@@ -10,7 +10,8 @@ Everything reaches one Pub/Sub topic that pushes to the worker (dead letters kep
   incidents are what ``gcp.monitoring.incident`` parses. Monitoring's service agent may publish.
 - ``threat_findings`` / ``security_findings``: a Security Command Center (v2) project notification config;
   SCC grants its own service agent publish on the topic when the config is created (the deployer needs
-  ``pubsub.topics.setIamPolicy``). Findings are what ``gcp.scc.finding`` parses.
+  ``pubsub.topics.setIamPolicy``). Findings are what ``gcp.scc.finding`` parses. Security Command Center
+  must be activated for the project or its organization, else the config is refused.
 - ``budgets``: Cloud Billing's budget publisher may publish to the topic; point each budget's
   programmatic notifications at it (a budget belongs to the billing account, not the project).
 
