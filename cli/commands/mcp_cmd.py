@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from enum import StrEnum
+from typing import Any
 
 import typer
 
@@ -31,7 +33,7 @@ def mcp(
     from escher.lazy import require
 
     require("mcp", "mcp")
-    from escher.mcp_server.app import build_server, check_host, serve_http, serve_stdio
+    from escher.mcp_server.app import build_server, check_host
     from escher.mcp_server.service import EscherService
 
     logging.basicConfig(
@@ -39,7 +41,22 @@ def mcp(
     )
     if transport is McpTransport.http:
         check_host(host)  # before a token is made or read
-    server = build_server(EscherService())
+    service = EscherService()
+    # a client that ends the server with SIGTERM still lets it release the embedded Postgres it holds
+    signal.signal(signal.SIGTERM, _exit)
+    try:
+        _serve(build_server(service), transport, host, port)
+    finally:
+        service.close()
+
+
+def _exit(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _serve(server: Any, transport: McpTransport, host: str, port: int) -> None:
+    from escher.mcp_server.app import serve_http, serve_stdio
+
     if transport is McpTransport.stdio:
         serve_stdio(server)
         return
