@@ -576,6 +576,12 @@ def create_app(service: BrainService | None = None) -> Any:
     return app
 
 
+def served_hosts(host: str, allowed: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The Host names served: loopback, the listening address unless it is a wildcard, and ``allowed``."""
+    named = () if host in ("", "0.0.0.0", "::") else (host,)
+    return tuple(dict.fromkeys(h.strip().lower() for h in (*LOOPBACK_HOSTS, *named, *allowed) if h.strip()))
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -592,8 +598,7 @@ def serve(
 
     uvicorn = require("uvicorn", "brain")
     svc = service or BrainService(ServerConfig.from_env())
-    named = () if host in ("", "0.0.0.0", "::") else (host.lower(),)
-    hosts = tuple(dict.fromkeys((*svc.config.allowed_hosts, *named, *(h.lower() for h in allowed_hosts))))
+    hosts = served_hosts(host, (*svc.config.allowed_hosts, *allowed_hosts))
     svc.config = replace(svc.config, token=token or svc.config.token, allowed_hosts=hosts)
     app = create_app(svc)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, server_header=False)

@@ -371,3 +371,24 @@ def test_serve_makes_a_private_token_prints_it_and_the_local_client_finds_it(tmp
         )
     finally:
         again.stop()
+
+
+def test_names_beyond_loopback_are_served_only_when_given() -> None:
+    from escher.brain.server import LOOPBACK_HOSTS, served_hosts
+
+    assert served_hosts("127.0.0.1") == LOOPBACK_HOSTS
+    assert served_hosts("0.0.0.0") == LOOPBACK_HOSTS  # a wildcard names no host
+    assert served_hosts("10.0.0.5", ("Brain.Internal",)) == (*LOOPBACK_HOSTS, "10.0.0.5", "brain.internal")
+    service = BrainService(
+        ServerConfig(token=TOKEN, allowed_hosts=served_hosts("0.0.0.0", ("brain.internal",)))
+    )
+    with RunningBrain(service) as running:
+        for host, status in (
+            ("brain.internal:8765", 200),
+            ("brain.internal.evil.example", 403),
+            ("evil", 403),
+        ):
+            resp = httpx2.post(
+                f"{running.url}/v1/ask", json=ASK, headers={**auth(), "host": host}, timeout=10
+            )
+            assert resp.status_code == status, host
