@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -262,3 +264,28 @@ def test_a_playbook_plans_only_its_tag_selected_steps_and_runs_the_chosen_one(mc
     states = mcp_estate.states()
     assert {i: states[i] for i in mcp_estate.dev} == dict.fromkeys(mcp_estate.dev, "stopped")
     assert {i: states[i] for i in mcp_estate.prod} == dict.fromkeys(mcp_estate.prod, "running")
+
+
+def test_without_a_database_url_the_embedded_store_is_held_while_serving_and_released_after(
+    escher_home: Path,
+) -> None:
+    def running() -> bool:
+        found = subprocess.run(
+            ["pgrep", "-f", f"postgres -D {escher_home / 'data'}"], capture_output=True, check=False
+        )
+        return found.returncode == 0
+
+    async def go() -> None:
+        async with stdio_client() as client:
+            for _ in range(2):
+                verified = await call(client, None, "audit_verify")
+                assert verified["ok"] is True
+                assert running()  # held between calls, not started and stopped by each
+
+    anyio.run(go)
+    deadline = (
+        time.monotonic() + 30
+    )  # the client closes the pipes; the server then stops Postgres (pg_ctl -w)
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running()
