@@ -92,6 +92,9 @@ app.add_typer(backup_cmd.app, name="backup")
 from escher.cli.commands import alerts_cmd, demo_cmd  # noqa: E402
 
 app.add_typer(alerts_cmd.app, name="alerts")
+from escher.cli.commands import watch_cmd  # noqa: E402  (issue 20: activity since the watermark -> the pipeline)
+
+app.command("watch")(watch_cmd.watch)
 app.command("demo")(demo_cmd.demo)
 # Escher inside any AI client over MCP (issue 22); the SDK is imported only when the command runs
 from escher.cli.commands import mcp_cmd  # noqa: E402
