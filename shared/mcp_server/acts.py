@@ -193,8 +193,9 @@ class Acts(ToolBase):
                 decision = gate.decide(plan)
                 item: dict[str, Any] = {"step": i, "operation": step.operation_id}
                 if decision.allowed:
-                    item.update(status="no_approval_needed" if decision.via != "noop" else "nothing_to_change",
-                                message=decision.reason)  # fmt: skip
+                    status = ("nothing_to_change" if decision.via == "noop" else "approved"
+                              if decision.via.startswith("approval:") else "no_approval_needed")  # fmt: skip
+                    item.update(status=status, message=decision.reason)
                 elif decision.needs_approval:
                     req = self._request(rt, stored, i, plan)
                     item.update(status="approval_requested", approval_request=req.request_id,

@@ -172,6 +172,10 @@ def test_delete_all_snapshots_waits_for_a_person_and_runs_once_another_manager_a
             done = subprocess.run([ESCHER, "-o", "json", "approvals", "approve", held["approval_request"]],
                                   env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
             assert done.returncode == 0, done.stdout + done.stderr
+            status = await call(client, mcp_estate, "request_approval", {"plan_id": plan_id})
+            assert (
+                status["steps"][0]["status"] == "approved"
+            )  # the person's approval is recorded: nothing new asked
             ran = await call(client, mcp_estate, "execute_plan", {"plan_id": plan_id})
             assert ran["steps"][0]["status"] == "executed", ran
             return str(held["approval_request"])
