@@ -8,7 +8,20 @@ from collections import defaultdict
 from escher.brain._parse import Query, kind_of
 from escher.brain.models import AskRequest, ContextItem, Filters, InformationResponse, TableData
 
-__all__ = ["alerts", "cost_driver", "listing", "report", "resource_table", "timeline"]
+__all__ = [
+    "alerts",
+    "answer_report_question",
+    "cost_breakdown",
+    "cost_driver",
+    "cost_week",
+    "finding_group",
+    "listing",
+    "optimizations",
+    "report",
+    "report_question",
+    "resource_table",
+    "timeline",
+]
 
 _SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
@@ -47,8 +60,9 @@ def _cost(item: ContextItem) -> float | None:
     return None
 
 
-def cost_driver(req: AskRequest, q: Query, filters: Filters) -> InformationResponse:
-    """Cost rows (report items with ``cost``) by service; else resources with ``monthly_cost`` by type."""
+def cost_driver(req: AskRequest, q: Query, filters: Filters, *, moved: bool = False) -> InformationResponse:
+    """Cost rows (report items with ``cost``) by service; else resources with ``monthly_cost`` by type.
+    ``moved``: the question asks why spending moved (either way), answered with the day's movers."""
     totals: dict[tuple[str, str], float] = defaultdict(float)
     change: dict[tuple[str, str], float] = {}
     currency = "USD"
@@ -73,7 +87,7 @@ def cost_driver(req: AskRequest, q: Query, filters: Filters) -> InformationRespo
             summary="The client sent no cost data; run a scan with cost collection to answer this.",
             notices=["no cost snapshot in the context"],
         )  # fmt: skip
-    if _RISE.search(q.text.lower()):
+    if moved or _RISE.search(q.text.lower()):
         rise = _cost_rise(req, q, filters, currency)
         if rise is not None:
             return rise
@@ -205,4 +219,208 @@ def timeline(req: AskRequest, q: Query, filters: Filters) -> InformationResponse
         intent="timeline", filters=filters, summary=summary + ".", resource_ids=[alert.id], notices=notices,
         table=TableData(columns=["at", "stage"], rows=rows),
         suggested_questions=["Create a prevention playbook", "Show all open alerts"],
+    )  # fmt: skip
+
+
+# -- the questions the morning report suggests (escher.report.builder._questions) ---------------------------------
+# Each is answered from the same stored data the report shows: findings grouped by check, and the cost snapshots
+# (per service, per day total, per environment / region / account). None of these ever plans anything.
+
+_OPTIMIZE_FIRST = re.compile(
+    r"\bwhich optimi[sz]ations?\b|\boptimi[sz]ations?\b.*\bfirst\b|\bwhat should i (?:fix|do|optimi[sz]e) first\b"
+    r"|\b(?:biggest|largest|top) savings?\b|\bsave the most\b"
+)
+_QUOTED = re.compile("['\"\u2018\u201c]([^'\"\u2019\u201d]{4,200})['\"\u2019\u201d]")
+_IN_GROUP = re.compile(r"\b(?:resources?|findings?|items?)\s+(?:in|of|for|under)\b")
+_WEEK = re.compile(
+    r"\b(?:compare|comparison|vs\.?|versus|against)\b.*\blast week\b|\bweek[- ]over[- ]week\b"
+    r"|\blast week\b.*\b(?:compare|vs\.?|versus)\b|\bthis week\b.*\blast week\b"
+)
+_COST_WORD = re.compile(r"\bcosts?\b|\bspend(?:ing)?\b|\bspent\b|\bbill\b|\bbilling\b")
+_BREAKDOWN = re.compile(
+    r"\b(?:breakdown|break\s+down|split|broken\s+down|by|per|each)\b[\w\s]{0,20}?\b"
+    r"(environment|env|stage|region|location|account|subscription|project|service)s?\b"
+)
+_CHANGE = re.compile(
+    r"\bwhy\b.*\b(?:spending|spend|costs?|bill)\b.*\b(?:change[sd]?|rise|rose|increase[sd]?|go(?:ne)? up|went up"
+    r"|drop(?:ped)?|fall|fell|decrease[sd]?|jump(?:ed)?|spike[sd]?)\b"
+)
+_DIMENSIONS = {"environment": "environment", "env": "environment", "stage": "environment", "region": "region",
+               "location": "region", "account": "account", "subscription": "account", "project": "account",
+               "service": "service"}  # fmt: skip
+
+
+def report_question(text: str) -> tuple[str, str] | None:
+    """Which of the report's own questions ``text`` asks, with its argument: ("optimizations", ""),
+    ("finding_group", title), ("cost_week", ""), ("cost_breakdown", dimension), ("cost_change", ""); else None.
+    Used by the planner to answer and by the client to send the context the answer needs."""
+    low = " ".join(text.lower().split())
+    quoted = _QUOTED.search(text)
+    if quoted and _IN_GROUP.search(low):
+        return "finding_group", quoted.group(1).strip()
+    if _OPTIMIZE_FIRST.search(low):
+        return "optimizations", ""
+    if _COST_WORD.search(low):
+        if _WEEK.search(low):
+            return "cost_week", ""
+        if m := _BREAKDOWN.search(low):
+            return "cost_breakdown", _DIMENSIONS[m.group(1)]
+        if _CHANGE.search(low):
+            return "cost_change", ""
+    return None
+
+
+def answer_report_question(
+    kind: str, arg: str, req: AskRequest, q: Query, filters: Filters
+) -> InformationResponse:
+    if kind == "finding_group":
+        return finding_group(req, arg, filters)
+    if kind == "optimizations":
+        return optimizations(req, filters)
+    if kind == "cost_week":
+        return cost_week(req, q, filters)
+    if kind == "cost_breakdown":
+        return cost_breakdown(req, q, filters, arg)
+    return cost_driver(req, q, filters, moved=True)
+
+
+def _no_cost(filters: Filters, intent: str) -> InformationResponse:
+    return InformationResponse(
+        intent=intent, filters=filters,
+        summary="No cost snapshot is stored yet: run 'escher cost sync' (or wait for the daily job), then ask again.",
+        notices=["no cost snapshot in the context"],
+    )  # fmt: skip
+
+
+def _findings(req: AskRequest) -> list[ContextItem]:
+    return [i for i in req.context if i.kind == "finding"]
+
+
+def finding_group(req: AskRequest, title: str, filters: Filters) -> InformationResponse:
+    """ "Show me the 2 resources in 'EBS volume is not attached to anything'": exactly that group's resources."""
+    want = title.lower().strip(" .")
+    found = [i for i in _findings(req) if (i.name or "").lower().strip(" .") == want]
+    if not found:  # never another group's resources, never the whole estate
+        titles = sorted({i.name for i in _findings(req) if i.name})
+        from difflib import get_close_matches
+
+        close = get_close_matches(title, titles, n=3)
+        return InformationResponse(
+            intent="finding_group", filters=filters,
+            summary=f"No finding group titled '{title}' in the latest scan. Nothing was listed.",
+            notices=[f"did you mean: {'; '.join(close)}"] if close else ["run 'escher scan' to refresh the findings"],
+        )  # fmt: skip
+    found.sort(key=lambda i: (-(_num(i, "monthly_saving") or 0.0), str(i.attrs.get("resource_id", i.id))))
+    rows = [[str(i.attrs.get("resource_id") or i.id), _cell(i.region), i.state,
+             f"{_num(i, 'monthly_saving') or 0.0:,.2f}", _cell(i.attrs.get("finding_id")), i.text[:200]]
+            for i in found]  # fmt: skip
+    saving = sum(_num(i, "monthly_saving") or 0.0 for i in found)
+    summary = f"{len(found)} resource(s) in '{found[0].name}'"
+    summary += f", {saving:,.2f}/month to save" if saving else ""
+    return InformationResponse(
+        intent="finding_group", filters=filters, summary=summary + ".",
+        resource_ids=[str(i.attrs.get("resource_id") or i.id) for i in found],
+        table=TableData(columns=["resource", "region", "severity", "monthly saving", "finding", "detail"], rows=rows),
+        suggested_questions=["Which optimizations should I do first?"],
+    )  # fmt: skip
+
+
+def optimizations(req: AskRequest, filters: Filters) -> InformationResponse:
+    """The report's optimization groups (cost findings by check), largest monthly saving first: do that first."""
+    groups: dict[str, list[ContextItem]] = defaultdict(list)
+    for i in _findings(req):
+        if i.attrs.get("category") == "cost":
+            groups[str(i.attrs.get("check_id") or i.name)].append(i)
+    if not groups:
+        return InformationResponse(
+            intent="optimizations", filters=filters,
+            summary="The latest scan found no cost optimization to make.",
+            notices=[] if _findings(req) else ["no findings in the context; run 'escher scan'"],
+        )  # fmt: skip
+    ranked = sorted(
+        groups.items(), key=lambda kv: (-sum(_num(i, "monthly_saving") or 0.0 for i in kv[1]), kv[0])
+    )
+    rows = []
+    for n, (_check, items) in enumerate(ranked, 1):
+        saving = sum(_num(i, "monthly_saving") or 0.0 for i in items)
+        ids = [str(i.attrs.get("finding_id") or "") for i in items if i.attrs.get("finding_id")]
+        fix = f"escher fix {' '.join(ids[:3])}" if ids and items[0].attrs.get("fix_operation") else "by hand"
+        rows.append([str(n), items[0].name, str(len(items)), f"{saving:,.2f}", fix])
+    first = rows[0]
+    summary = f"Start with '{first[1]}': {first[2]} resource(s), {first[3]}/month"
+    total = sum(_num(i, "monthly_saving") or 0.0 for items in groups.values() for i in items)
+    summary += f" of {total:,.2f}/month in {len(rows)} optimization(s)."
+    return InformationResponse(
+        intent="optimizations", filters=filters, summary=summary,
+        resource_ids=sorted(str(i.attrs.get("resource_id") or i.id) for items in groups.values() for i in items),
+        table=TableData(columns=["#", "optimization", "resources", "monthly saving", "fix"], rows=rows),
+        suggested_questions=[f"Show me the {first[2]} resources in '{first[1]}'"],
+    )  # fmt: skip
+
+
+def _total(req: AskRequest) -> ContextItem | None:
+    return next((i for i in req.context if i.kind == "report" and i.id == "cost:total"), None)
+
+
+def cost_week(req: AskRequest, q: Query, filters: Filters) -> InformationResponse:
+    """The last 7 days against the 7 before, in total and per service (from the stored snapshots)."""
+    total = _total(req)
+    week, before = (_num(total, "week_total"), _num(total, "previous_week_total")) if total else (None, None)
+    if total is None or week is None or before is None:
+        return _no_cost(filters, "cost_week")
+    currency = str(total.attrs.get("currency") or "USD")
+    pct = f" ({100 * (week - before) / before:+.1f}%)" if before else ""
+    summary = (f"The last 7 days to {total.text} cost {week:,.2f} {currency}, against {before:,.2f} the 7 days "
+               f"before: {week - before:+,.2f}{pct}.")  # fmt: skip
+    rows = []
+    for i in req.context:
+        now, prev = _num(i, "week_cost"), _num(i, "previous_week_cost")
+        if i.kind != "report" or now is None or prev is None or (q.cloud and i.cloud != q.cloud):
+            continue
+        rows.append((now - prev, [_cell(i.cloud), i.name or i.id, f"{prev:,.2f}", f"{now:,.2f}", f"{now - prev:+,.2f}",
+                                  f"{100 * (now - prev) / prev:+.1f}%" if prev else ""]))  # fmt: skip
+    rows.sort(key=lambda r: (-abs(r[0]), r[1][1]))
+    if rows and rows[0][0]:
+        summary += f" The biggest mover is {rows[0][1][1]} ({rows[0][1][4]})."
+    return InformationResponse(
+        intent="cost_week", filters=filters, summary=summary,
+        table=TableData(columns=["cloud", "service", "previous 7 days", "last 7 days", "change", "change %"],
+                        rows=[r for _, r in rows]),
+        suggested_questions=["Show me cost breakdown by environment", "Which optimizations should I do first?"],
+    )  # fmt: skip
+
+
+def cost_breakdown(req: AskRequest, q: Query, filters: Filters, dimension: str) -> InformationResponse:
+    """Yesterday's cost split by environment (the cost-allocation tag), region, account or service."""
+    if dimension == "service":
+        items = [i for i in req.context if i.kind == "report" and _num(i, "cost") is not None
+                 and str(i.id).startswith("cost:")]  # fmt: skip
+        key = "cost"
+    else:
+        items = [i for i in req.context if i.kind == "report" and i.attrs.get("dimension") == dimension]
+        key = "breakdown_cost"
+    items = [i for i in items if not q.cloud or i.cloud == q.cloud]
+    if not items:
+        if _total(req) is None:
+            return _no_cost(filters, "cost_breakdown")
+        return InformationResponse(
+            intent="cost_breakdown", filters=filters,
+            summary=f"The stored cost snapshots have no {dimension} split (Azure and GCP give none; on AWS, "
+            "activate the env cost-allocation tag).",
+        )  # fmt: skip
+    totals: dict[tuple[str, str], float] = defaultdict(float)
+    for i in items:
+        totals[(i.cloud or "?", i.name or "(untagged)")] += _num(i, key) or 0.0
+    grand = sum(totals.values()) or 1.0
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    currency = next((str(i.attrs["currency"]) for i in items if i.attrs.get("currency")), "USD")
+    day = next((i.text for i in items if i.text), "")
+    rows = [[c, n, f"{v:,.2f}", f"{100 * v / grand:.0f}%"] for (c, n), v in ranked]
+    (_cloud, top), amount = ranked[0]
+    summary = (f"Cost by {dimension}{f' on {day}' if day else ''}: {top} is the largest with {amount:,.2f} "
+               f"{currency} ({100 * amount / grand:.0f}% of {grand:,.2f}).")  # fmt: skip
+    return InformationResponse(
+        intent="cost_breakdown", filters=filters, summary=summary,
+        table=TableData(columns=["cloud", dimension, "cost", "share"], rows=rows),
+        suggested_questions=["Compare costs with last week", "What's my biggest cost driver?"],
     )  # fmt: skip

@@ -164,6 +164,12 @@ class Planner:
                           state=q.state, resource_type=q.kind)  # fmt: skip
         if q.intent == "playbook":
             return self._playbook(req, q, filters)
+        if not q.is_action and q.mode != "schedule":
+            # the morning report's own questions: answered from the findings and cost rows the client sent,
+            # never a plan ("+30.0%" in "why did spending change +30.0%?" names no resource)
+            asked = _answers.report_question(req.query)
+            if asked is not None:
+                return _answers.answer_report_question(*asked, req, q, filters)
         missing = unresolved(q, req.context, strict=q.is_action)
         if missing:  # a name, filter or service that resolves to nothing is never dropped for "all"
             return not_found(q, filters, missing)

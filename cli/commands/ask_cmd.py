@@ -193,23 +193,33 @@ def chat(
     brain_url: str | None = BRAIN_URL,
     dry_run: bool = DRY_RUN,
 ) -> None:
-    """An interactive conversation (follow-up questions on the morning report and alerts). Ctrl-D ends it."""
+    """An interactive conversation (follow-up questions on the morning report and alerts). Ctrl-D ends it.
+
+    Line editing, history (Up / Ctrl-R, kept in the data dir) and Tab completion of commands and of the
+    estate's resource names; a follow-up such as "only the dev ones" narrows the previous answer."""
     import uuid
     from contextlib import ExitStack
+    from typing import cast
 
+    from escher.assist.followup import Conversation, ThreadedAssistant
     from escher.errors import EscherError
 
     if not sys.stdin.isatty():
         raise EscherError("escher chat needs a terminal", hint='use: escher ask "your question"')
     conversation_id = uuid.uuid4().hex[:12]
     with ExitStack() as stack:
-        assistant = _open(stack, brain_url)
+        inner = _open(stack, brain_url)
+        assistant = cast("Assistant", ThreadedAssistant(inner, Conversation(conversation_id)))
+        session = _chat_session(inner)
         console().print(
-            "[dim]Escher chat. Ask about your estate, the morning report or alerts. Ctrl-D to leave.[/]"
+            "[dim]Escher chat. Ask about your estate, the morning report or alerts; follow up with "
+            '"only the dev ones". Tab completes, Up recalls. Ctrl-D to leave.[/]'
         )
         while True:
             try:
-                query = input("you> ").strip()
+                query = session.prompt("you> ").strip()
+            except KeyboardInterrupt:  # Ctrl-C clears the line, as in a shell
+                continue
             except EOFError:
                 break
             if not query:
@@ -221,3 +231,21 @@ def chat(
                        local=local, save=False, interactive=True)  # fmt: skip
             except EscherError as exc:
                 console().print(f"[red]{exc.message}[/]" + (f" [yellow]{exc.hint}[/]" if exc.hint else ""))
+
+
+def _chat_session(assistant: Assistant) -> Any:
+    """A prompt_toolkit session: editing, a history file (0600) in the data dir, completion of the estate."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.completion import WordCompleter
+    from prompt_toolkit.history import FileHistory
+
+    from escher.assist.followup import completion_words
+    from escher.config import resolve_paths
+
+    path = resolve_paths().data_dir / "assist" / "chat_history"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)  # the questions a person typed: theirs only
+    completer = WordCompleter(completion_words(assistant), ignore_case=True, WORD=True)
+    return PromptSession(history=FileHistory(str(path)), completer=completer,
+                         auto_suggest=AutoSuggestFromHistory(), complete_while_typing=False)  # fmt: skip

@@ -131,55 +131,25 @@ class EstateSource:
         return [item_from_record(r) for r in estate.get("records", []) if isinstance(r, dict) and r.get("id")]
 
     def _costs(self) -> list[ContextItem]:
-        """The latest day of the newest snapshot per cloud: each service's cost, the day before, the change."""
-        from escher.scans.cost import CostSnapshot, summarize
+        """The cost rows the report reads (escher.assist.report_context): per service, per environment /
+        region / account, and the day, week and month totals."""
+        from escher.assist.report_context import cost_items
 
-        latest: dict[str, dict[str, Any]] = {}
-        for key in self.store.keys("cost")[-12:]:
-            snap = self.store.get("cost", key) or {}
-            cloud = snap.get("cloud")
-            if cloud in ("aws", "azure", "gcp") and str(snap.get("day", "")) >= str(
-                latest.get(cloud, {}).get("day", "")
-            ):
-                latest[cloud] = snap
-        out: list[ContextItem] = []
-        for cloud, snap in sorted(latest.items()):
-            try:
-                summary = summarize([CostSnapshot.from_dict(snap)])
-            except (KeyError, TypeError, ValueError):
-                continue  # an unreadable snapshot is no context; the scan that wrote it reports its own errors
-            for service, amount, delta in summary.by_service[:40]:
-                out.append(ContextItem(kind="report", id=f"cost:{cloud}:{service}"[:512], cloud=cloud,  # type: ignore[arg-type]
-                                       name=str(service)[:256], text=f"cost on {summary.day}",
-                                       attrs={"cost": amount, "previous_cost": round(amount - delta, 2),
-                                              "currency": summary.currency}))  # fmt: skip
-        if latest:
-            snaps = [CostSnapshot.from_dict(s) for s in latest.values()]
-            total = summarize(snaps)
-            out.append(ContextItem(kind="report", id="cost:total", text=total.day,
-                                   attrs={"day_total": total.yesterday, "previous_day_total": total.previous_day,
-                                          "day_change_pct": total.day_delta_pct, "month_to_date": total.month_to_date,
-                                          "month_change_pct": total.month_delta_pct, "currency": total.currency}))  # fmt: skip
-        return out
+        return cost_items(self.store)
 
-    def _findings(self) -> list[ContextItem]:
-        keys = self.store.keys("scan")
-        scan = self.store.get("scan", keys[-1]) if keys else None
-        out: list[ContextItem] = []
-        for f in (scan or {}).get("findings", [])[:100]:
-            if f.get("status") != "FAIL":
-                continue
-            out.append(ContextItem(kind="finding", id=f"{f.get('check_id')}:{f.get('resource_id')}"[:512],
-                                   cloud=f.get("cloud") if f.get("cloud") in ("aws", "azure", "gcp") else None,
-                                   region=str(f.get("region") or "")[:64] or None,
-                                   resource_type=str(f.get("resource_type") or "")[:128] or None,
-                                   name=str(f.get("title", ""))[:256], state=str(f.get("severity", "")).lower()[:64],
-                                   text=cut(str(f.get("message", "")), 2000)))  # fmt: skip
-        return out
+    def _findings(self, limit: int = 200) -> list[ContextItem]:
+        from escher.assist.report_context import finding_items
+
+        return finding_items(self.store, limit)
 
     def search(self, query: str, limit: int) -> list[ContextItem]:
+        from escher.brain._answers import report_question
+
         q = parse(query)
-        if q.special == "cost_driver":
+        asked = report_question(query)  # the morning report's own questions: the data its answer reads
+        if asked is not None and asked[0] in ("optimizations", "finding_group"):
+            return self._findings(limit)
+        if q.special == "cost_driver" or asked is not None:
             return self._costs()[:limit]
         if q.special == "report":
             return self._findings()[:limit]
