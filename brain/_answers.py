@@ -11,6 +11,7 @@ from escher.brain.models import AskRequest, ContextItem, Filters, InformationRes
 __all__ = [
     "alerts",
     "answer_report_question",
+    "changes",
     "cost_breakdown",
     "cost_driver",
     "cost_week",
@@ -250,6 +251,12 @@ _DIMENSIONS = {"environment": "environment", "env": "environment", "stage": "env
                "service": "service"}  # fmt: skip
 
 
+_NEW = re.compile(
+    r"\bnew resources?\b.*\b(?:created|needed|why|who)\b|\bwhy were\b.*\bcreated\b|\bwhat changed\b"
+    r"|\bchanges since\b"
+)
+
+
 def report_question(text: str) -> tuple[str, str] | None:
     """Which of the report's own questions ``text`` asks, with its argument: ("optimizations", ""),
     ("finding_group", title), ("cost_week", ""), ("cost_breakdown", dimension), ("cost_change", ""); else None.
@@ -260,6 +267,8 @@ def report_question(text: str) -> tuple[str, str] | None:
         return "finding_group", quoted.group(1).strip()
     if _OPTIMIZE_FIRST.search(low):
         return "optimizations", ""
+    if _NEW.search(low):
+        return "changes", ""
     if _COST_WORD.search(low):
         if _WEEK.search(low):
             return "cost_week", ""
@@ -277,6 +286,8 @@ def answer_report_question(
         return finding_group(req, arg, filters)
     if kind == "optimizations":
         return optimizations(req, filters)
+    if kind == "changes":
+        return changes(req, filters)
     if kind == "cost_week":
         return cost_week(req, q, filters)
     if kind == "cost_breakdown":
@@ -423,4 +434,47 @@ def cost_breakdown(req: AskRequest, q: Query, filters: Filters, dimension: str) 
         intent="cost_breakdown", filters=filters, summary=summary,
         table=TableData(columns=["cloud", dimension, "cost", "share"], rows=rows),
         suggested_questions=["Compare costs with last week", "What's my biggest cost driver?"],
+    )  # fmt: skip
+
+
+def changes(req: AskRequest, filters: Filters) -> InformationResponse:
+    """ "Why were the new resources created, and are they still needed?": the report's changes since the
+    previous scan, who created each (the CreatedBy / owner tag: the reason itself is nobody's record), its
+    monthly cost, and whether a finding says it is unused."""
+    found = [i for i in req.context if i.kind == "report" and i.id.startswith("change:")]
+    if not found:
+        return InformationResponse(
+            intent="changes", filters=filters,
+            summary="The latest report has no changes since the previous scan.",
+            notices=["changes need two scans; run 'escher scan' again later"],
+        )  # fmt: skip
+    unused: dict[str, str] = {}
+    for f in _findings(req):
+        if f.attrs.get("category") == "cost" and f.attrs.get("resource_id"):
+            unused.setdefault(str(f.attrs["resource_id"]), f.name)
+    rows = []
+    for i in found:
+        rid = str(i.attrs.get("resource_id") or i.id)
+        verdict = (
+            f"maybe not: {unused[rid]}" if rid in unused else ("gone" if i.state == "removed" else "in use")
+        )
+        rows.append([i.state, rid, _cell(i.resource_type), i.name, _cell(i.attrs.get("by")) or "not recorded",
+                     f"{_num(i, 'monthly_cost_impact') or 0.0:+,.2f}", verdict])  # fmt: skip
+    added = [r for r in rows if r[0] == "added"]
+    cost = sum(_num(i, "monthly_cost_impact") or 0.0 for i in found)
+    who = sorted({r[4] for r in added if r[4] != "not recorded"})
+    summary = (
+        f"{len(added)} new resource(s) since the previous scan ({len(found)} change(s), {cost:+,.2f}/month)"
+    )
+    summary += f", created by {', '.join(who)}" if who else ""
+    doubtful = [r[1] for r in rows if r[6].startswith("maybe not")]
+    summary += (
+        f"; {len(doubtful)} look unused: {', '.join(doubtful[:3])}." if doubtful else "; none looks unused."
+    )
+    return InformationResponse(
+        intent="changes", filters=filters, summary=summary,
+        resource_ids=[r[1] for r in rows],
+        notices=["who comes from the CreatedBy / owner tag; why is not recorded anywhere Escher reads: ask them"],
+        table=TableData(columns=["change", "resource", "type", "detail", "created by", "monthly", "still needed?"],
+                        rows=rows),
     )  # fmt: skip

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from escher.scans.cost import CostRow, CostSnapshot
     from escher.scans.persist import ResultStore
 
-__all__ = ["cost_items", "finding_items"]
+__all__ = ["change_items", "cost_items", "finding_items"]
 
 _CLOUDS = ("aws", "azure", "gcp")
 
@@ -101,4 +101,20 @@ def finding_items(store: ResultStore, limit: int = 200) -> list[ContextItem]:
                                       "resource_id": cut(rid, 200), "category": str(f.get("category") or ""),
                                       "monthly_saving": float(f.get("monthly_saving") or 0.0),
                                       "fix_operation": f.get("fix_operation") or None}))  # fmt: skip
+    return out
+
+
+def change_items(store: ResultStore, limit: int = 50) -> list[ContextItem]:
+    """The latest stored morning report's changes since the previous scan (who, what, monthly impact)."""
+    report = store.latest("report") or {}
+    out: list[ContextItem] = []
+    for c in (report.get("changes") or [])[:limit]:
+        if not isinstance(c, dict) or not c.get("resource_id"):
+            continue
+        rid = cut(str(c["resource_id"]), 200)
+        out.append(ContextItem(kind="report", id=f"change:{rid}"[:512], resource_type=str(c.get("resource_type") or "")[:128] or None,
+                               name=cut(str(c.get("detail") or ""), 256), state=str(c.get("kind") or "")[:64],
+                               text=str(report.get("report_date") or ""),
+                               attrs={"resource_id": rid, "by": cut(str(c.get("by") or ""), 200),
+                                      "monthly_cost_impact": float(c.get("monthly_cost_impact") or 0.0)}))  # fmt: skip
     return out

@@ -149,6 +149,10 @@ class EstateSource:
         asked = report_question(query)  # the morning report's own questions: the data its answer reads
         if asked is not None and asked[0] in ("optimizations", "finding_group"):
             return self._findings(limit)
+        if asked is not None and asked[0] == "changes":
+            from escher.assist.report_context import change_items
+
+            return [*change_items(self.store), *self._findings(limit)][:limit]
         if q.special == "cost_driver" or asked is not None:
             return self._costs()[:limit]
         if q.special == "report":

@@ -110,3 +110,23 @@ def test_every_suggested_question_is_answered_from_the_reports_data(reported: di
             raise AssertionError(f"the report suggests a question this test does not check: {question!r}")
         answered.append(question)
     assert answered == questions
+
+
+def test_the_changes_question_after_a_second_scan(reported: dict[str, Any]) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [{"Key": "CreatedBy", "Value": "alice"}, {"Key": "env", "Value": "dev"}]
+    new = ec2.run_instances(ImageId=image, InstanceType="t3.large", MinCount=1, MaxCount=1,
+                            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])["Instances"][0]  # fmt: skip
+    volume = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=50)["VolumeId"]  # unattached: not needed
+    res = CliRunner().invoke(app, ["--output", "json", "scan", "--region", REGION])
+    assert res.exit_code in (0, 2), res.output
+    res = CliRunner().invoke(app, ["report", "--format", "json"])
+    report = json.loads(res.stdout)
+    [question] = [q for q in report["questions"] if "new resources" in q]
+    r = _ask(question)["response"]
+    assert r["intent"] == "changes", r["summary"]
+    rows = {row[1]: row for row in r["table"]["rows"]}
+    assert {c["resource_id"] for c in report["changes"]} == set(rows)  # the report's changes, no other
+    assert rows[new["InstanceId"]][4] == "alice" and rows[new["InstanceId"]][6] == "in use"
+    assert rows[volume][6].startswith("maybe not") and volume in r["summary"]
