@@ -123,7 +123,10 @@ def remove(ctx: typer.Context, schedule_id: str = typer.Argument(...)) -> None:
 @app.command("specs")
 def specs(ctx: typer.Context, cloud: list[str] = typer.Option(["aws", "azure", "gcp"], "--cloud")) -> None:
     """Print the per-cloud schedule specs that `escher extend` creates (EventBridge, Functions, Cloud Scheduler)."""
-    from escher.cli._render import print_json
+    from escher.cli._render import err_console, print_json
     from escher.schedule.cloud import cloud_specs
 
-    print_json(cloud_specs(open_schedules().all(), list(cloud)))
+    store = open_schedules()
+    for b in store.broken():  # not in the specs: say so rather than deploy fewer schedules in silence
+        err_console().print(f"BROKEN {b.id}: {b.error} (left out of the specs)", markup=False)
+    print_json(cloud_specs(store.all(), list(cloud)))

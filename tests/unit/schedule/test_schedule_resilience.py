@@ -149,6 +149,9 @@ def test_cli_list_and_run_due_survive_a_broken_schedule(escher_home: Path) -> No
     assert [s.get("broken", False) for s in listed] == [False, True]
     text = CliRunner().invoke(app, ["schedule", "list"])
     assert text.exit_code == 0 and "BROKEN" in text.stdout and "Europe/Paris" in text.stdout
+    specs = CliRunner().invoke(app, ["schedule", "specs", "--cloud", "gcp"])
+    assert specs.exit_code == 0 and "BROKEN s-bad" in specs.stderr
+    assert [s["schedule"] for s in json.loads(specs.stdout)["gcp"]] == ["0 20 * * *"]
     res = _cli("run-due", "--at", "2026-12-07T09:00:00+00:00")
     assert res.exit_code == 1  # type: ignore[attr-defined]
     [skipped] = json.loads(res.stdout)  # type: ignore[attr-defined]
