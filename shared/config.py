@@ -49,6 +49,7 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
 # Sections owned and validated by a package, kept as they are in ``Settings.extensions``.
 EXTENSION_SECTIONS = frozenset(
     {"severity", "remediation", "personas", "report", "extend", "notify", "state", "policy", "audit"}
+    | {"watch", "backup"}  # escher.watch (issue 20), escher.store.backup: interval_minutes
 )
 # Owners whose own errors would not say "config" (nor exit 2): checked at load, their error becomes a ConfigError.
 _SECTION_CHECKS: dict[str, tuple[str, str]] = {

@@ -60,8 +60,8 @@ def test_restore_refuses_an_altered_backup(pg_database: str, store_paths: Paths,
     with Store.open(paths=store_paths, url=pg_database) as store:
         store.put(_item(1))
     info = backup_now(pg_database, store_paths, state)
-    dump = tmp_path / "bucket" / "backups" / f"{info.backup_id}.dump"
-    dump.write_bytes(dump.read_bytes()[:-10])
+    archive = tmp_path / "bucket" / "backups" / f"{info.backup_id}.tar"
+    archive.write_bytes(archive.read_bytes()[:-10])
     with pytest.raises(Exception, match="does not match its recorded SHA-256"):
         restore(Paths(tmp_path / "c", tmp_path / "d"), state)
 
