@@ -6,7 +6,7 @@ Each package defines its own subclasses (``ConfigError``, ``NormalizationError``
 
 from __future__ import annotations
 
-__all__ = ["EscherError", "MissingExtraError"]
+__all__ = ["EscherError", "MissingExtraError", "NotFoundError"]
 
 
 class EscherError(Exception):
@@ -24,6 +24,16 @@ class EscherError(Exception):
 
     def to_dict(self) -> dict[str, str | None]:
         return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
+
+
+class NotFoundError(EscherError):
+    """An id or name given by the user names nothing (a finding, approval, operation, schedule, alert...).
+
+    Exit code 2, like any other input that cannot be used; a package's own error type can mix this in
+    (``class UnknownApprovalError(NotFoundError, ApprovalError)``) so that its callers still catch it.
+    """
+
+    exit_code = 2
 
 
 class MissingExtraError(EscherError):

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
-from escher.errors import EscherError
+from escher.errors import EscherError, NotFoundError
 
 __all__ = ["KEY_PATTERN", "DuplicateEntryError", "Registry", "UnknownEntryError"]
 
@@ -28,8 +28,8 @@ T = TypeVar("T")
 KEY_PATTERN = re.compile(r"^(aws|azure|gcp|any)\.[a-z0-9_]+(\.[a-z0-9_]+)+$")
 
 
-class UnknownEntryError(EscherError):
-    """A key that no entry has."""
+class UnknownEntryError(NotFoundError):
+    """A key that no entry has (exit code 2: the input names nothing)."""
 
 
 class DuplicateEntryError(EscherError):

@@ -10,15 +10,14 @@ app = sub_app("Back up the local store to object storage (ESCHER_STATE_URL or [s
 
 
 def _target() -> tuple[object, object]:
-    from escher.config import load_settings, resolve_paths
+    from escher.config import ConfigError, load_settings, resolve_paths
     from escher.state import open_state, state_url
-    from escher.store.errors import StoreError
 
     paths = resolve_paths()
     settings = load_settings(paths)
     url = state_url(settings.extensions)
-    if not url:
-        raise StoreError(
+    if not url:  # a setting that is missing: a config error, exit 2
+        raise ConfigError(
             "no backup bucket is configured",
             hint="set ESCHER_STATE_URL (s3://bucket/prefix, gs://..., az://container/prefix, file:///dir) "
             "or add [state] url = '...' to the config file",

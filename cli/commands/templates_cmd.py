@@ -102,13 +102,13 @@ def run(
     anything outside is refused with the reason, unless ``--approve "reason"`` (single-operator mode) approves
     that run as any other step that needs approval."""
     from escher.cli.commands._ops_flow import plan_from_cli, run_flow
-    from escher.policy.errors import TemplateError
+    from escher.policy.errors import UnknownNameError
     from escher.policy.runtime import open_runtime, parse_assignments
 
     rt = open_runtime()
     template = rt.templates.get(name)
     if template is None:
-        raise TemplateError(f"no template named {name!r}", hint="see 'escher templates list'")
+        raise UnknownNameError(f"no template named {name!r}", hint="see 'escher templates list'")
     rt.self_approval = approve
     params = template.params_for(parse_assignments(var, "var"))
     engine = rt.engine(template)

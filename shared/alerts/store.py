@@ -13,13 +13,13 @@ from typing import Any
 
 from escher.alerts.model import Alert
 from escher.audit import AuditRecord
-from escher.errors import EscherError
+from escher.errors import EscherError, NotFoundError
 from escher.pipeline.objects import ObjectStore
 
 __all__ = ["AlertNotFoundError", "AlertStore", "AuditIntegrityError", "ObjectAuditSink"]
 
 
-class AlertNotFoundError(EscherError):
+class AlertNotFoundError(NotFoundError):
     """No alert has this id."""
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from escher.audit import AuditOutcome, AuditRecord, AuditSink
 from escher.policy._jsonfile import JsonDocument
-from escher.policy.errors import ApprovalError
+from escher.policy.errors import ApprovalError, UnknownApprovalError
 from escher.policy.personas import Actor
 
 __all__ = ["ApprovalRequest", "ApprovalStore", "Approvals", "JsonFileApprovalStore", "MemoryApprovalStore"]
@@ -137,7 +137,9 @@ class Approvals:
     def get(self, request_id: str) -> ApprovalRequest:
         req = self.store.get(request_id)
         if req is None:
-            raise ApprovalError(f"no approval request {request_id!r}", hint="see 'escher approvals list'")
+            raise UnknownApprovalError(
+                f"no approval request {request_id!r}", hint="see 'escher approvals list'"
+            )
         return self._notice_expiry(req, _now())
 
     def _notice_expiry(self, req: ApprovalRequest, now: datetime) -> ApprovalRequest:

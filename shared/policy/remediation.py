@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from escher.config import ConfigError, Paths
-from escher.policy.errors import PolicyError
+from escher.policy.errors import PolicyError, UnknownNameError
 
 __all__ = [
     "SWITCHES",
@@ -133,7 +133,7 @@ def find_switch(name: str) -> Switch:
     for switch in SWITCHES:
         if switch.setting == wanted:
             return switch
-    raise PolicyError(
+    raise UnknownNameError(
         f"no remediation switch named {name!r}",
         hint=f"use one of: {', '.join(s.setting for s in SWITCHES)} (see 'escher remediation list')",
     )

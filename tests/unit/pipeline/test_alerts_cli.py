@@ -69,7 +69,8 @@ def test_banners_ack_and_timeline(make_pipeline: PipelineFactory, escher_home: P
 
 def test_unknown_alert_id_is_a_clear_error(escher_home: Path) -> None:
     out = escher("alerts", "timeline", "A-nope")
-    assert out.returncode == 1 and "no alert 'A-nope'" in out.stderr and "escher alerts --all" in out.stderr
+    # an id that names nothing exits 2, like any other unusable input
+    assert out.returncode == 2 and "no alert 'A-nope'" in out.stderr and "escher alerts --all" in out.stderr
 
 
 def test_no_alerts_says_so(escher_home: Path) -> None:
