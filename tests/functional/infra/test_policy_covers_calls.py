@@ -74,6 +74,9 @@ def recorder(aws_env: MotoEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator
     rec = CallRecorder()
     # every botocore session made from now on registers this handler with its built-in ones
     monkeypatch.setattr(handlers, "BUILTIN_HANDLERS", [*handlers.BUILTIN_HANDLERS, ("before-call", rec)])
+    # boto3.client() uses the default session, made once per process (the cost source calls it): a fresh one,
+    # made with the hook, for this test only (measured: in the full suite ce:GetCostAndUsage went unrecorded)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     yield rec
 
 
