@@ -1,0 +1,60 @@
+"""What the pipeline did in the last 24 h, in the shape the morning report's "critical alerts" reads.
+
+The pipeline (workers, ``escher watch``) stores its alerts in the state storage (:class:`escher.alerts.store.
+AlertStore`) and queues INFO events for the morning (:class:`escher.pipeline.adapters.MorningQueue`); the report
+builder reads ``{"severity", "title", "detail", "fix_command"}`` dicts. :func:`pipeline_alerts` and
+:func:`morning_events` turn the first two into the third, so nothing the pipeline handled is stranded in a
+bucket nobody reads: an auto-resolved fix says so, an alert waiting for approval says how to approve it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from escher.pipeline.objects import ObjectStore
+
+__all__ = ["morning_events", "pipeline_alerts"]
+
+_DID = {
+    "auto_resolved": "auto-resolved",
+    "already_resolved": "already resolved",
+    "needs_approval": "waiting for approval",
+    "remediation_failed": "fix failed",
+    "open": "open",
+}
+
+
+def pipeline_alerts(objects: ObjectStore, since: datetime) -> list[dict[str, Any]]:
+    """Alerts the pipeline stored since ``since`` (not INFO: those are :func:`morning_events`), newest first."""
+    from escher.alerts.store import AlertStore
+
+    found = [a for a in AlertStore(objects).list(include_acknowledged=True) if a.created_at >= since]
+    out: list[dict[str, Any]] = []
+    for a in sorted(found, key=lambda a: a.created_at, reverse=True):
+        if a.severity == "INFO":
+            continue
+        did = _DID.get(a.status, a.status)
+        if a.status == "needs_approval" and a.approval_request_id:
+            fix = f"escher approvals approve {a.approval_request_id}"
+        else:
+            fix = a.operation_cli or ""
+        detail = f"{did}" + (f" ({a.operation})" if a.operation else "") + f" -- {a.summary}"
+        out.append({"severity": a.severity, "title": a.title, "detail": detail, "fix_command": fix,
+                    "status": a.status, "alert_id": a.alert_id})  # fmt: skip
+    return out
+
+
+def morning_events(objects: ObjectStore, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """INFO events the pipeline queued for the morning report on the days ``since`` .. ``until`` (UTC)."""
+    from escher.pipeline.adapters import MorningQueue
+
+    queue = MorningQueue(objects)
+    out: list[dict[str, Any]] = []
+    day = since.date()
+    while day <= until.date():
+        for item in queue.pending(day.isoformat()):
+            out.append({"severity": "INFO", "title": str(item.get("title", "")), "detail": str(item.get("body", "")),
+                        "alert_id": item.get("alert_id")})  # fmt: skip
+        day += timedelta(days=1)
+    return out
