@@ -10,6 +10,7 @@ from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -91,6 +92,22 @@ def show_error(exc: EscherError, *, as_json: bool) -> None:
         err_console().print(f"[yellow]What to do:[/] {escape(exc.hint)}")
 
 
+class WrappingGroup(TyperGroup):
+    """Lists its commands with their whole first sentence, wrapped: click cuts it with "..." at 80 columns."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        self.write_commands(formatter, "Commands", list(self.commands))
+
+    def write_commands(self, formatter: Any, title: str, names: list[str], width: int = 0) -> None:
+        shown = [n for n in names if n in self.commands and not self.commands[n].hidden]
+        if shown:
+            width = width or max(len(n) for n in shown)  # one width, so that sections line up
+            with formatter.section(title):
+                formatter.write_dl(
+                    [(n.ljust(width), self.commands[n].get_short_help_str(limit=1000)) for n in shown]
+                )
+
+
 def sub_app(help: str) -> typer.Typer:
     """A command group that renders help like the root app (plain and fast; see cli/main.py)."""
     return typer.Typer(
@@ -99,4 +116,5 @@ def sub_app(help: str) -> typer.Typer:
         add_completion=False,
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
+        cls=WrappingGroup,
     )

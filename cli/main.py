@@ -8,8 +8,10 @@ import typer
 
 from escher import __version__
 from escher.cli._render import CliState, OutputFormat, show_error
+from escher.cli._surface import EscherGroup
 from escher.cli.commands import (
     approvals_cmd,
+    completion_cmd,
     doctor_cmd,
     events_cmd,
     extend_cmd,
@@ -24,11 +26,32 @@ app = typer.Typer(
     name="escher",
     help="Operate AWS, Azure and GCP from one place.",
     no_args_is_help=True,
+    # `escher completion SHELL` prints the script instead: no shell detection (shellingham) on every run
     add_completion=False,
     pretty_exceptions_enable=False,
-    # Plain click help: typer's rich help imports rich.markdown + markdown_it (~100 ms), too slow for --help.
+    # Plain click help in sections (cli/_surface.py): typer's rich help imports rich.markdown + markdown_it
+    # (~100 ms), too slow for --help.
     rich_markup_mode=None,
+    cls=EscherGroup,
 )
+
+
+# flag -> the config setting it overrides and the SDK's own variable, so every reader of this run agrees
+_ACCOUNT_FLAGS: dict[str, tuple[str, str]] = {
+    "profile": ("ESCHER_AWS__PROFILE", "AWS_PROFILE"),
+    "subscription": ("ESCHER_AZURE__SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID"),
+    "project": ("ESCHER_GCP__PROJECT", "GOOGLE_CLOUD_PROJECT"),
+}
+
+
+def _override_accounts(**given: str | None) -> None:
+    """--profile / --subscription / --project win over the config for this run (and the processes it starts)."""
+    import os
+
+    for flag, value in given.items():
+        if value:
+            for variable in _ACCOUNT_FLAGS[flag]:
+                os.environ[variable] = value
 
 
 def _version(value: bool) -> None:
@@ -41,19 +64,38 @@ def _version(value: bool) -> None:
 def main(
     ctx: typer.Context,
     output: OutputFormat = typer.Option(
-        OutputFormat.text, "--output", "-o", envvar="ESCHER_OUTPUT", help="text for people, json for scripts."
+        OutputFormat.text,
+        "--output",
+        "-o",
+        metavar="FORMAT",
+        envvar="ESCHER_OUTPUT",
+        help="text for people, json for scripts (also accepted after the command).",
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", metavar="PROFILE", help="AWS profile for this run (overrides [aws] profile)."
+    ),
+    subscription: str | None = typer.Option(
+        None,
+        "--subscription",
+        metavar="ID",
+        help="Azure subscription for this run ([azure] subscription_id).",
+    ),
+    project: str | None = typer.Option(
+        None, "--project", metavar="PROJECT", help="GCP project for this run (overrides [gcp] project)."
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
     ctx.obj = CliState(output=output)
+    _override_accounts(profile=profile, subscription=subscription, project=project)
     # while a cloud is extended, a command that changed a setting publishes it (escher extend sync-settings)
     ctx.call_on_close(extend_cmd.republish_if_changed)
 
 
 app.command("init")(init_cmd.init)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("completion")(completion_cmd.completion)
 app.command("extend")(extend_cmd.extend)
 app.command("destroy")(extend_cmd.destroy)
 app.command("status")(extend_cmd.status)
@@ -95,6 +137,9 @@ app.add_typer(alerts_cmd.app, name="alerts")
 from escher.cli.commands import watch_cmd  # noqa: E402  (issue 20: activity since the watermark -> the pipeline)
 
 app.command("watch")(watch_cmd.watch)
+from escher.cli.commands import notify_cmd  # noqa: E402  (issue 17: a test message through each channel)
+
+app.add_typer(notify_cmd.app, name="notify")
 app.command("demo")(demo_cmd.demo)
 # Escher inside any AI client over MCP (issue 22); the SDK is imported only when the command runs
 from escher.cli.commands import mcp_cmd  # noqa: E402
@@ -143,6 +188,12 @@ def _unexpected(exc: BaseException) -> EscherError:
 def run() -> None:
     """Console-script entry point: every error becomes a clear message and its exit code; a traceback only
     under ESCHER_DEBUG=1."""
+    import os
+
+    if "_ESCHER_COMPLETE" in os.environ:  # a completion request from `escher completion SHELL`'s script
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):

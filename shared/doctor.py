@@ -1,7 +1,9 @@
-"""What is ready on this machine: config, data dir, store, credentials per cloud, Pulumi, optional extras.
+"""What is ready on this machine: config, data dir, store, credentials and account per cloud, the brain, the
+notification channels, Pulumi, optional extras.
 
 Every check is read-only. Credential checks look at the standard chains the SDKs use, with the
-instance-metadata endpoints turned off: a laptop has none, and probing them only adds seconds of timeouts.
+instance-metadata endpoints turned off: a laptop has none, and probing them only adds seconds of timeouts. The
+brain check makes two GET requests to the configured URL (liveness, then the token), nothing else.
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from escher.config import ConfigError, Paths, load_settings, resolve_paths
+from escher.config import ConfigError, Paths, Settings, load_settings, resolve_paths
 from escher.lazy import is_installed
 
 __all__ = ["Check", "Status", "run_checks"]
@@ -230,16 +233,130 @@ def check_extras() -> list[Check]:
     return checks
 
 
-def run_checks(paths: Paths | None = None, *, with_store: bool = True) -> list[Check]:
+def check_accounts(settings: Settings, env: Mapping[str, str]) -> list[Check]:
+    """The Azure subscription and the GCP project a scan needs, where those clouds are enabled (the scan reads
+    the same settings and variables, so a warning here is the scan's error ahead of time)."""
+    checks = []
+    if settings.azure.enabled:
+        subscription = settings.azure.subscription_id or env.get("AZURE_SUBSCRIPTION_ID")
+        if subscription:
+            checks.append(Check("azure", "subscription", Status.ok, subscription))
+        else:
+            checks.append(Check("azure", "subscription", Status.warn, "no subscription set: Azure cannot be scanned",
+                                hint="add subscription_id = \"...\" under [azure] in the config, or pass "
+                                "--subscription ID (or set [azure] enabled = false)"))  # fmt: skip
+    if settings.gcp.enabled:
+        project = settings.gcp.project or env.get("GOOGLE_CLOUD_PROJECT")
+        if project:
+            checks.append(Check("gcp", "project", Status.ok, project))
+        else:
+            checks.append(Check("gcp", "project", Status.warn, "no project set: GCP cannot be scanned",
+                                hint="add project = \"...\" under [gcp] in the config, or pass --project "
+                                "PROJECT (or set [gcp] enabled = false)"))  # fmt: skip
+    return checks
+
+
+def _get(url: str, token: str | None, timeout: float) -> int:
+    """The HTTP status of a GET (0 when nothing answered)."""
+    import urllib.error
+    import urllib.request
+
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers, method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError, ValueError):
+        return 0
+
+
+def check_brain(settings: Settings, paths: Paths) -> list[Check]:
+    """``[brain] url`` answers, and takes the token this machine would send (``[brain] token``, or for a brain on
+    this machine the token file ``escher brain serve`` wrote)."""
+    url = settings.brain.url
+    if not url:
+        return [Check("brain", "url", Status.ok, "none set: questions go to the local planner",
+                      hint="to use a brain: set [brain] url (or ESCHER_BRAIN_URL), e.g. after 'escher brain serve'")]  # fmt: skip
+    base = url.rstrip("/")
+    timeout = min(settings.brain.timeout_seconds, 5.0)
+    if _get(f"{base}/v1/health", None, timeout) != 200:
+        return [Check("brain", "url", Status.warn, f"{base} does not answer /v1/health",
+                      hint="start it ('escher brain serve') or fix [brain] url; until then the local planner answers")]  # fmt: skip
+    checks = [Check("brain", "url", Status.ok, f"{base} answers")]
+    token = settings.brain.token
+    source = "[brain] token"
+    if not token and (urlsplit(base).hostname or "") in ("127.0.0.1", "localhost", "::1"):
+        from escher.assist.token import TokenFileError, read_token_file
+
+        try:
+            token = read_token_file(paths.data_dir)
+        except TokenFileError as exc:
+            return [*checks, Check("brain", "token", Status.warn, exc.message, hint=exc.hint)]
+        source = "the local brain's token file"
+    status = _get(f"{base}/openapi.json", token, timeout)
+    if status == 200:
+        checks.append(Check("brain", "token", Status.ok, f"accepted (from {source})"))
+    elif status == 401:
+        what = (
+            f"the token from {source} is refused" if token else "the brain requires a token and none is set"
+        )
+        checks.append(Check("brain", "token", Status.warn, what,
+                            hint="set [brain] token (or ESCHER_BRAIN_TOKEN) to the token 'escher brain serve' printed"))  # fmt: skip
+    else:
+        checks.append(
+            Check("brain", "token", Status.warn, f"could not be checked (HTTP {status or 'no answer'})")
+        )
+    return checks
+
+
+def check_notify(settings: Settings, env: Mapping[str, str]) -> list[Check]:
+    """Each channel of ``[notify.channels]`` has its URL (inline or from its variable) and apprise to send it."""
+    from escher.notify.config import load_notify
+
+    notify = load_notify(settings.extensions)  # already valid: load_settings checked the section
+    if not notify.channels:
+        return [Check("notify", "channels", Status.ok, "none set: alerts go to the banner and the morning report",
+                      hint="add [notify.channels.NAME] with url = \"...\" (apprise), then 'escher notify test'")]  # fmt: skip
+    checks = []
+    urls = notify.urls(env)
+    for name, channel in sorted(notify.channels.items()):
+        if name in urls:
+            checks.append(
+                Check("notify", name, Status.ok, "URL set; 'escher notify test' sends a test message")
+            )
+        else:
+            checks.append(Check("notify", name, Status.warn, f"{channel.url_env} is not set: nothing is sent here",
+                                hint=f"export {channel.url_env}=... (the channel's apprise URL)"))  # fmt: skip
+    if urls and not is_installed("apprise"):
+        checks.append(Check("notify", "apprise", Status.warn, "not installed: the channels above send nothing",
+                            hint="pip install 'escher[notify]'"))  # fmt: skip
+    return checks
+
+
+def run_checks(
+    paths: Paths | None = None, *, with_store: bool = True, env: Mapping[str, str] | None = None
+) -> list[Check]:
+    env = os.environ if env is None else env
     paths = paths or resolve_paths()
     checks: list[Check] = [check_config(paths), check_data_dir(paths)]
     if with_store:
         checks.append(check_store(paths))
+    try:
+        settings: Settings | None = load_settings(paths)
+    except ConfigError:  # check_config said so; the checks that read settings cannot run
+        settings = None
     cloud_checks: list[Callable[[], Check]] = [check_aws, check_azure, check_gcp]
     checks.extend(fn() for fn in cloud_checks)
+    if settings is not None:
+        checks.extend(check_accounts(settings, env))
+        checks.extend(check_brain(settings, paths))
+        checks.extend(check_notify(settings, env))
     checks.append(check_pulumi())
     checks.extend(check_extras())
-    return checks
+    order = {area: i for i, area in enumerate(dict.fromkeys(c.area for c in checks))}
+    return sorted(checks, key=lambda c: order[c.area])  # each area's checks together (stable within)
 
 
 def exit_code(checks: list[Check]) -> int:

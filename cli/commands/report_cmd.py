@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from escher.cli._render import console
+from escher.cli._render import console, state
 
 
 def report(
@@ -29,6 +29,8 @@ def report(
     from escher.report.service import get_or_build_report
 
     rep = get_or_build_report(date=date, rebuild=rebuild)
+    if fmt == "text" and out is None and state(ctx).json:  # -o json before or after the command
+        fmt = "json"
     if fmt == "text" and out is None:
         print_report(rep, console())
         return

@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 _CLOUD = typer.Option(None, "--cloud", "-c", help="aws, azure or gcp (repeatable); default: aws.")
 _REGION = typer.Option(None, "--region", "-r", help="Regions to read (repeatable); default: from config.")
 _CHECKS = typer.Option(None, "--checks", help="Comma-separated check ids or patterns (aws.s3.*).")
-_OUTPUT = typer.Option(None, "--output", "-o", help="text, json or ocsf (overrides the global --output).")
+_OUTPUT = typer.Option(
+    None, "--output", "-o", metavar="FORMAT", help="text or json (same as before the command)."
+)
+_FORMAT = typer.Option(None, "--format", "-f", metavar="FORMAT", help="ocsf: the findings as OCSF JSON.")
 
 
 def scan(
@@ -23,6 +26,7 @@ def scan(
     region: list[str] = _REGION,
     checks: str | None = _CHECKS,
     output: str | None = _OUTPUT,
+    file_format: str | None = _FORMAT,
     include_passed: bool = typer.Option(False, "--all", help="Also list resources that passed."),
     list_checks: bool = typer.Option(False, "--list-checks", help="List the checks and exit."),
 ) -> None:
@@ -33,9 +37,12 @@ def scan(
     from escher.scans.persist import close_store, open_store
     from escher.scans.runner import ScanOptions, check_regions, run_scan
 
-    fmt = output or ("json" if state(ctx).json else "text")
-    if fmt not in ("text", "json", "ocsf"):
-        raise typer.BadParameter("use text, json or ocsf", param_hint="--output")
+    # `-o ocsf` is the old spelling of `--format ocsf` and still works
+    if file_format not in (None, "ocsf"):
+        raise typer.BadParameter("use ocsf (or -o json for Escher's own JSON)", param_hint="--format")
+    if output not in (None, "text", "json", "ocsf"):
+        raise typer.BadParameter("use text or json", param_hint="--output")
+    fmt = file_format or output or ("json" if state(ctx).json else "text")
     unknown = sorted(set(cloud or []) - {"aws", "azure", "gcp"})
     if unknown:
         raise typer.BadParameter(f"unknown cloud {unknown[0]!r}; use aws, azure or gcp", param_hint="--cloud")

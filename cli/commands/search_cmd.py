@@ -13,9 +13,10 @@ def search(
     ctx: typer.Context,
     text: str = typer.Argument(..., help="What to look for, in plain words."),
     collection: list[str] = typer.Option(
-        [], "--collection", "-c", help="inventory, chat, operations, reports, alerts (repeatable)."
+        [], "--collection", help="inventory, chat, operations, reports, alerts (repeatable)."
     ),
-    cloud: str | None = typer.Option(None, help="aws, azure or gcp."),
+    # -c is --cloud, as in every other command (it was --collection here)
+    cloud: str | None = typer.Option(None, "--cloud", "-c", help="aws, azure or gcp."),
     account: str | None = typer.Option(None, help="AWS account, Azure subscription or GCP project."),
     region: str | None = typer.Option(None),
     resource_type: str | None = typer.Option(None, "--type", help="e.g. aws.ec2.instance"),
@@ -27,12 +28,13 @@ def search(
     """Search the knowledge store (vector + full text, fused by rank)."""
     from pydantic import ValidationError
 
-    from escher.store.errors import StoreError
     from escher.store.models import SearchFilter
     from escher.store.store import Store
 
-    if mode not in ("hybrid", "vector", "text"):
-        raise StoreError(f"unknown search mode {mode!r}", hint="use hybrid, vector or text")
+    if mode not in ("hybrid", "vector", "text"):  # a usage mistake: exit 2
+        raise typer.BadParameter(
+            f"unknown search mode {mode!r}; use hybrid, vector or text", param_hint="--mode"
+        )
     try:
         flt = SearchFilter.model_validate(
             {
@@ -45,10 +47,10 @@ def search(
                 "until": until,
             }
         )
-    except ValidationError as exc:
-        raise StoreError(
-            f"invalid filter: {exc.errors()[0]['msg']}",
-            hint="collections: inventory, chat, operations, reports, alerts; clouds: aws, azure, gcp",
+    except ValidationError as exc:  # a usage mistake: exit 2
+        raise typer.BadParameter(
+            f"invalid filter: {exc.errors()[0]['msg']}; collections: inventory, chat, operations, reports, "
+            "alerts; clouds: aws, azure, gcp"
         ) from exc
     with Store.open() as store:
         hits = store.search(text, flt, limit=limit, mode=mode)  # type: ignore[arg-type]
