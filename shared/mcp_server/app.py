@@ -162,14 +162,17 @@ def build_server(service: EscherService) -> "MCPServer":
     def list_findings(
         severity: Severity | None = None,
         cloud: Cloud | None = None,
-        region: str | None = None,
-        check_id: Annotated[str | None, Field(description="a check id or its prefix, e.g. aws.s3")] = None,
-        category: Literal["security", "cost", "operational", "reliability"] | None = None,
+        check: Annotated[str | None, Field(description="a check id or pattern, e.g. aws.s3.*")] = None,
+        environment: Annotated[str | None, Field(description="dev, prod ... as the finding says")] = None,
+        account: str | None = None,
+        region: Annotated[str | None, Field(description="e.g. us-east-1 (a prefix matches)")] = None,
+        category: Literal["security", "cost", "operational"] | None = None,
         resource_id: str | None = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
     ) -> CallToolResult:
-        return reply(lambda: service.list_findings(severity=severity, cloud=cloud, region=region, check_id=check_id,
-                                                   category=category, resource_id=resource_id, limit=limit))  # fmt: skip
+        return reply(lambda: service.list_findings(severity=severity, cloud=cloud, check=check, environment=environment,
+                                                   account=account, region=region, category=category,
+                                                   resource_id=resource_id, limit=limit))  # fmt: skip
 
     @server.tool(annotations=read, description="The morning report (today's, built from the latest scan if none "
                  "is stored), whole or one section.")  # fmt: skip

@@ -10,10 +10,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from escher.mcp_server._base import Answer, McpError, ToolBase
 from escher.privacy import cut
+
+if TYPE_CHECKING:
+    from escher.scans.findings import FindingFilter
 
 __all__ = ["REPORT_SECTIONS", "Reads"]
 
@@ -75,15 +78,13 @@ class Reads(ToolBase):
             estate = store.latest("estate") or {}
         return [r for r in estate.get("records", []) if isinstance(r, dict) and r.get("id")]
 
-    def _findings(self) -> list[dict[str, Any]]:
+    def _findings(self, flt: FindingFilter | None = None) -> list[dict[str, Any]]:
+        """The latest scan's failing findings, worst first (``escher findings list``'s functions)."""
+        from escher.scans.findings import latest_scan, select
+
         with self._results() as store:
-            keys = store.keys("scan")
-            scan = store.get("scan", keys[-1]) if keys else None
-        if scan is None:
-            raise McpError(
-                "no scan has been stored yet", hint="run `escher scan` (or wait for the daily job)"
-            )
-        return [f for f in scan.get("findings", []) if isinstance(f, dict)]
+            scan = latest_scan(store)
+        return [f.to_dict() for f in select(scan, flt)]
 
     # -- reads -----------------------------------------------------------------------------------------
     def search_estate(
@@ -119,9 +120,11 @@ class Reads(ToolBase):
             if not matches:
                 raise McpError(f"no resource {resource_id!r} in the latest scan",
                                hint="search_estate finds ids and names; run `escher scan` if it is new")  # fmt: skip
+            from escher.scans.findings import FindingsError
+
             try:
                 findings = self._findings()
-            except McpError:
+            except FindingsError:  # an estate without a stored scan: no findings to show
                 findings = []
         ids = {str(r["id"]) for r in matches}
         mine = [_finding(f) for f in findings if f.get("status") == "FAIL" and f.get("resource_id") in ids]
@@ -129,37 +132,27 @@ class Reads(ToolBase):
         return Answer(f"{len(matches)} resource(s), {len(mine)} failed finding(s)", data)
 
     def list_findings(
-        self, *, severity: Severity | None = None, cloud: str | None = None, region: str | None = None,
-        check_id: str | None = None, category: str | None = None, resource_id: str | None = None,
-        limit: int = 100,
+        self, *, severity: Severity | None = None, cloud: str | None = None, check: str | None = None,
+        environment: str | None = None, account: str | None = None, region: str | None = None,
+        category: str | None = None, resource_id: str | None = None, limit: int = 100,
     ) -> Answer:  # fmt: skip
+        """``escher findings list``'s selection (a filter that matches nothing known is an error, never no
+        filter), narrowed further by region, category and resource."""
+        from escher.scans.findings import FindingFilter
+
+        def one(value: str | None) -> list[str]:
+            return [value] if value else []
+
+        flt = FindingFilter.parse(clouds=one(cloud), severities=one(severity), checks=one(check),
+                                  environments=one(environment), accounts=one(account))  # fmt: skip
         with self._serial():
-            findings = self._findings()
-        out = []
-        for f in findings:
-            if f.get("status") != "FAIL":
-                continue
-            if severity and f.get("severity") != severity:
-                continue
-            if cloud and f.get("cloud") != cloud:
-                continue
-            if region and not str(f.get("region") or "").startswith(region):
-                continue
-            if check_id and not str(f.get("check_id", "")).startswith(check_id):
-                continue
-            if category and f.get("category") != category:
-                continue
-            if resource_id and f.get("resource_id") != resource_id:
-                continue
-            out.append(_finding(f))
-        order = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFO": 4}
-        out.sort(
-            key=lambda f: (
-                order.get(str(f.get("severity")), 5),
-                str(f.get("check_id")),
-                str(f.get("resource_id")),
-            )
-        )
+            findings = self._findings(flt)
+        out = [
+            _finding(f) for f in findings
+            if (not region or str(f.get("region") or "").startswith(region))
+            and (not category or f.get("category") == category)
+            and (not resource_id or f.get("resource_id") == resource_id)
+        ]  # fmt: skip
         counts: dict[str, int] = {}
         for f in out:
             counts[str(f.get("severity"))] = counts.get(str(f.get("severity")), 0) + 1
@@ -181,26 +174,18 @@ class Reads(ToolBase):
                                               section: data.get(section)})  # fmt: skip
 
     def cost(self, *, view: Literal["summary", "drivers", "trend"] = "summary", days: int = 14) -> Answer:
-        from escher.scans.cost import CostSnapshot, summarize
+        from escher.scans.cost import stored_snapshots, summarize
 
         with self._serial(), self._results() as store:
-            latest: dict[str, dict[str, Any]] = {}
-            for key in store.keys("cost")[-60:]:
-                snap = store.get("cost", key) or {}
-                cloud = snap.get("cloud")
-                if cloud in ("aws", "azure", "gcp") and str(snap.get("day", "")) >= str(
-                    latest.get(cloud, {}).get("day", "")
-                ):
-                    latest[cloud] = snap  # fmt: skip
-        if not latest:
+            snaps = stored_snapshots(store)  # what the report, ask and chat read: the newest day per cloud
+        if not snaps:
             raise McpError("no cost snapshot is stored yet",
-                           hint="the daily job (or `escher scan` with cost) stores one per cloud per day")  # fmt: skip
-        snaps = [CostSnapshot.from_dict(s) for s in latest.values()]
+                           hint="`escher cost sync` (or the daily job) stores one per cloud per day")  # fmt: skip
         s = summarize(snaps)
         if view == "summary":
             data = {k: v for k, v in s.to_dict().items()
                     if k not in ("by_service", "by_region", "by_account", "by_tag", "anomalies")}  # fmt: skip
-            data["clouds"] = sorted(latest)
+            data["clouds"] = sorted(snap.cloud for snap in snaps)
             pct = f" ({s.day_delta_pct:+.1f}% vs the day before)" if s.day_delta_pct is not None else ""
             return Answer(
                 f"{s.currency} {s.yesterday:,.2f} on {s.day}{pct}; month to date {s.month_to_date:,.2f}", data

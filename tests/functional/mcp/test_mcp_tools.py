@@ -57,7 +57,11 @@ async def read_sweep(client: Any, estate: McpEstate) -> None:
     assert findings["total"] == len(findings["findings"]) and all(
         f["status"] == "FAIL" for f in findings["findings"]
     )
-    assert sum(findings["by_severity"].values()) == findings["total"]
+    assert sum(findings["by_severity"].values()) == findings["total"] > 0
+    cli = await _cli_findings()  # `escher findings list`: the same selection, in the same order
+    assert [(f["id"], f["check_id"], f["resource_id"]) for f in findings["findings"]] == cli
+    typo = await client.call_tool("list_findings", {"check": "aws.nosuchservice.*"})
+    assert typo.is_error  # a filter that matches no check is refused, never "no filter"
     report = await call(client, estate, "morning_report")
     assert report["resources"] >= len(estate.dev + estate.prod) and "findings" not in report
     security = await call(client, estate, "morning_report", {"section": "security"})
@@ -85,6 +89,11 @@ async def read_sweep(client: Any, estate: McpEstate) -> None:
     assert "aws-cost-dev-after-hours" in [p["id"] for p in books["playbooks"]]
     book = await call(client, estate, "get_playbook", {"playbook_id": "aws-cost-dev-after-hours"})
     assert book["playbook"]["steps"][0]["operation_id"] == "aws.ec2.stop_instances"
+
+
+async def _cli_findings() -> list[tuple[str, str, str]]:
+    done = await anyio.run_process([ESCHER, "-o", "json", "findings", "list"], check=False)
+    return [(f["id"], f["check"], f["resource"]) for f in json.loads(done.stdout)]
 
 
 async def stop_dev(client: Any, estate: McpEstate, channel: str) -> None:
