@@ -23,8 +23,10 @@ def mcp(
     host: str = typer.Option("127.0.0.1", "--host", help="http: a loopback address (127.0.0.1 or ::1)."),
     port: int = typer.Option(8766, "--port", min=0, max=65535, help="http: TCP port; 0 picks a free one."),
 ) -> None:
-    """Serve Escher to an AI client (Claude Desktop, Claude Code, IDEs) over MCP: reads of the estate, findings,
-    report, cost, alerts and audit; plans and runs through the same gate and ledger as `escher ask`.
+    """Serve Escher to AI clients (Claude Desktop, Claude Code, IDEs) over MCP.
+
+    Tools read the estate, findings, report, cost, alerts and audit; plans run through the same planner, gate
+    and ledger as `escher ask`, and nothing that needs approval is approved from the AI client.
 
     http requires the bearer token ESCHER_MCP_TOKEN, else the one kept in <data dir>/mcp/token (made on first
     start, mode 0600). Nothing is written to stdout but the protocol."""
