@@ -6,19 +6,9 @@ from datetime import date
 
 import typer
 
-from escher.cli._render import CliState, OutputFormat, console, emit, state, sub_app
+from escher.cli._render import console, emit, sub_app
 
 app = sub_app("Cost snapshots: pull yesterday's billing data now.")
-
-
-def _output(ctx: typer.Context, output: str | None) -> CliState:
-    st = state(ctx)
-    if output is not None:
-        try:
-            st.output = OutputFormat(output.lower())
-        except ValueError:
-            raise typer.BadParameter("use text or json", param_hint="--output") from None
-    return st
 
 
 @app.command("sync")
@@ -33,14 +23,12 @@ def sync_cmd(
     day: str | None = typer.Option(
         None, "--day", metavar="YYYY-MM-DD", help="The day to pull; default: yesterday (UTC)."
     ),
-    output: str | None = typer.Option(None, "--output", "-o", metavar="FORMAT", help="text or json."),
 ) -> None:
     """Pull the day's cost snapshot for each cloud (stored once per day: a second run makes no call)."""
     from escher.config import load_settings
     from escher.scans.cost import billing_clouds, sync
     from escher.scans.persist import close_store, open_store
 
-    _output(ctx, output)
     unknown = sorted(set(cloud or []) - {"aws", "azure", "gcp"})
     if unknown:
         raise typer.BadParameter(f"unknown cloud {unknown[0]!r}; use aws, azure or gcp", param_hint="--cloud")

@@ -6,24 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from escher.cli._render import CliState, OutputFormat, console, emit, state, sub_app
+from escher.cli._render import console, emit, sub_app
 
 if TYPE_CHECKING:
     from escher.scans.model import Finding, ScanResult
 
 app = sub_app("The latest scan's findings: list them with filters, show one with its fix.")
-
-_OUTPUT = typer.Option(None, "--output", "-o", metavar="FORMAT", help="text or json.")
-
-
-def _output(ctx: typer.Context, output: str | None) -> CliState:
-    st = state(ctx)
-    if output is not None:
-        try:
-            st.output = OutputFormat(output.lower())
-        except ValueError:
-            raise typer.BadParameter("use text or json", param_hint="--output") from None
-    return st
 
 
 def _latest() -> ScanResult:
@@ -82,12 +70,10 @@ def list_(
         None, "--account", metavar="ACCOUNT", help="Account, subscription or project id (repeatable)."
     ),
     limit: int = typer.Option(0, "--limit", "-n", metavar="N", help="Show the N worst only (0: all)."),
-    output: str | None = _OUTPUT,
 ) -> None:
     """List the latest scan's failing findings, worst first, each with its id for `escher fix ID`."""
     from escher.scans.findings import FindingFilter, select
 
-    _output(ctx, output)
     flt = FindingFilter.parse(
         clouds=cloud, severities=severity, checks=check, environments=environment, accounts=account
     )
@@ -110,12 +96,10 @@ def list_(
 def show(
     ctx: typer.Context,
     finding_id: str = typer.Argument(..., metavar="ID", help="A finding id (F-...)."),
-    output: str | None = _OUTPUT,
 ) -> None:
     """Show one finding: what is wrong, where, why it matters and how to fix it."""
     from escher.scans.findings import get
 
-    _output(ctx, output)
     f = get(_latest(), finding_id)
 
     def text() -> None:
