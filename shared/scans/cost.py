@@ -321,9 +321,23 @@ def sync(
     from escher.scans.runner import sync_costs
 
     day = day or _yesterday()
+    from escher.clouds.errors import translate
+
     before = set(store.keys("cost"))
     missing: list[str] = []
-    snaps = sync_costs(clouds, day, store=store, sources=sources, failures=missing)
+    given = list(sources or ())
+    snaps: list[CostSnapshot] = []
+    for cloud in clouds:  # one at a time: an SDK error on one cloud's billing must not cost the others theirs
+        mine = [s for s in given if s.cloud == cloud]
+        try:
+            snaps += sync_costs([cloud], day, store=store, sources=mine or None, failures=missing)
+        except (
+            Exception
+        ) as exc:  # the SDK's own error type (AccessDenied on ce:GetCostAndUsage, throttling...)
+            error = translate(exc)
+            if error is None:
+                raise  # not a cloud failure: a bug, shown as one
+            missing.append(f"{cloud}: {error}")
     fetched = any(f"{c}-{day.isoformat()}" not in before for c in {s.cloud for s in snaps})
     return CostSync(day.isoformat(), snaps, missing, fetched)
 

@@ -38,3 +38,14 @@ def test_cost_sync_names_an_unconfigured_cloud(aws_env: MotoEmulator, json_store
     out = json.loads(run.stdout)
     assert run.exit_code == 0 and [s["cloud"] for s in out["snapshots"]] == ["aws"]
     assert out["missing"] and out["missing"][0].startswith("gcp:")
+
+
+def test_an_sdk_error_on_billing_is_listed_not_raised(
+    aws_env: MotoEmulator, json_store: JsonFileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escher.scans.cost import sync
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: the SDK's own error
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    result = sync(["aws"], json_store)
+    assert result.snapshots == [] and result.missing and result.missing[0].startswith("aws:")
