@@ -5,8 +5,10 @@ Where things live (each can be moved with an environment variable):
 - config file: ``<user config dir>/escher/config.toml`` (``ESCHER_CONFIG_DIR``)
 - data dir (embedded store, keys, caches): ``<user data dir>/escher`` (``ESCHER_DATA_DIR``)
 
-Environment overrides use ``ESCHER_<SECTION>__<KEY>`` (``ESCHER_AWS__REGION=eu-west-1``); a few common ones have
-short names (``ESCHER_DATABASE_URL``, ``ESCHER_BRAIN_URL``, ``ESCHER_TIMEZONE``). Packages that need their own
+Environment overrides use ``ESCHER_<SECTION>__<KEY>`` (``ESCHER_AWS__REGIONS=eu-west-1,eu-central-1``), read by
+pydantic-settings (prefix ``ESCHER_``, nested delimiter ``__``; a list is comma-separated or JSON); a few common
+ones have short names (``ESCHER_DATABASE_URL``, ``ESCHER_BRAIN_URL``, ``ESCHER_TIMEZONE``). The file is
+validated first, then the variables on top of it, so an error names the file or the variable. Packages that need their own
 settings add a section model here, or own a free-form section named in ``EXTENSION_SECTIONS`` (validated by its
 package; the ones named in ``_SECTION_CHECKS`` are checked at load too), so that one file validates everything at
 load: any other section or key is refused, with the closest known name. Every error here is a ``ConfigError``
@@ -19,7 +21,8 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,49 +269,143 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from exc
 
 
-def _env_overrides(env: os._Environ[str] | dict[str, str]) -> dict[str, dict[str, str]]:
+def _check_env_sections(env: Mapping[str, str]) -> None:
+    """pydantic-settings reads only the variables that name a section; one that names no section would be
+    silently ignored, so it is refused here with the closest name."""
     sections = set(Settings.model_fields) - {"extensions"}
-    found: dict[str, dict[str, str]] = {}
-    for name, value in env.items():
-        if name in ENV_ALIASES:
-            section, key = ENV_ALIASES[name]
-        elif name.startswith(ENV_PREFIX) and "__" in name:
-            section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+    for name in env:
+        if name.startswith(ENV_PREFIX) and "__" in name and name not in ENV_ALIASES:
+            section = name[len(ENV_PREFIX) :].lower().partition("__")[0]
             if section not in sections:
                 raise ConfigError(
                     f"environment variable {name} names an unknown section '{section}'"
                     + did_you_mean(section, sections),
                     hint=f"known sections: {', '.join(sorted(sections))}; or unset {name}",
                 )
-        else:
-            continue
-        found.setdefault(section, {})[key] = value
-    return found
 
 
-def _coerce_env(section: type[BaseModel], key: str, value: str, var: str) -> Any:
-    field = section.model_fields.get(key)
-    if field is None:
-        raise ConfigError(
-            f"environment variable {var} names an unknown setting '{key}'"
-            + did_you_mean(key, section.model_fields),
-            hint=f"known settings: {', '.join(sorted(section.model_fields))}; or unset {var}",
+def _long_forms(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables pydantic-settings reads: ``ESCHER_<SECTION>__<KEY>``, the short names spelled out (the long
+    form wins when both are set)."""
+    out = {k: v for k, v in env.items() if k.startswith(ENV_PREFIX) and "__" in k}
+    for alias, (section, key) in ENV_ALIASES.items():
+        if alias in env:
+            out.setdefault(f"{ENV_PREFIX}{section.upper()}__{key.upper()}", env[alias])
+    return out
+
+
+class _BadList(ValueError):
+    def __init__(self, key: str, value: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key, self.value, self.reason = key, value, reason
+
+
+_ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("escher_config_environment")
+_FROM_ENVIRONMENT: Any = None
+
+
+def _environment_model() -> Any:
+    """``Settings`` read from the file's values plus the environment by pydantic-settings (built on first use:
+    only a run with ``ESCHER_<SECTION>__<KEY>`` variables pays for it)."""
+    global _FROM_ENVIRONMENT
+    if _FROM_ENVIRONMENT is not None:
+        return _FROM_ENVIRONMENT
+    import json
+
+    from pydantic.fields import FieldInfo
+    from pydantic_settings import (
+        BaseSettings,
+        EnvSettingsSource,
+        PydanticBaseSettingsSource,
+        SettingsConfigDict,
+    )
+
+    class _Variables(EnvSettingsSource):
+        """The environment given to ``load_settings`` (not always ``os.environ``); lists also comma-separated."""
+
+        def _load_env_vars(self) -> Mapping[str, str | None]:
+            return {k.lower(): v for k, v in _ENVIRONMENT.get().items()}
+
+        def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+            if isinstance(value, str) and not value.lstrip().startswith(("[", "{")):
+                return [part.strip() for part in value.split(",") if part.strip()]
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise _BadList(field_name, value, exc.msg) from None
+
+    class FromEnvironment(BaseSettings, Settings):
+        model_config = SettingsConfigDict(
+            env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False, extra="forbid"
         )
-    if "list" in str(field.annotation):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (_Variables(settings_cls), init_settings)  # the variables win over the file
+
+    _FROM_ENVIRONMENT = FromEnvironment
+    return FromEnvironment
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def _apply_environment(settings: Settings, env: Mapping[str, str]) -> Settings:
+    variables = _long_forms(env)
+    if not variables:
+        return settings
+    from pydantic_settings import SettingsError
+
+    token = _ENVIRONMENT.set(variables)
+    try:
+        loaded = _environment_model()(**settings.model_dump(exclude={"extensions"}, exclude_unset=True))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, None, env), hint="fix or unset the variable named") from exc
+    except SettingsError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, _BadList):
+            raise ConfigError(f"ESCHER_* environment: {exc}", hint="fix or unset the variable named") from exc
+        suffix = f"__{cause.key.upper()}"
+        name = next((k for k in variables if k.upper().endswith(suffix)), f"ESCHER_*{suffix}")
+        raise ConfigError(
+            f"environment variable {name}: {cause.value!r} starts like JSON but is not ({cause.reason})",
+            hint='write a list comma-separated (a,b) or as JSON (["a", "b"]), or unset the variable',
+        ) from None
+    finally:
+        _ENVIRONMENT.reset(token)
+    values = {name: getattr(loaded, name) for name in Settings.model_fields if name != "extensions"}
+    return Settings.model_construct(**values, extensions=settings.extensions)
+
+
+def _variable(loc: tuple[Any, ...], env: Mapping[str, str]) -> str:
+    """The variable a value came from: the short name when that is what the user set."""
+    section, key = (str(p) for p in (*loc, "", "")[:2])
+    for alias, target in ENV_ALIASES.items():
+        if (
+            target == (section, key)
+            and alias in env
+            and f"{ENV_PREFIX}{section.upper()}__{key.upper()}" not in env
+        ):
+            return alias
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+
+
+def _describe(exc: ValidationError, source: str | None, env: Mapping[str, str] | None = None) -> str:
+    """One line per error: where (the file, or the variable), ``[section.key]``, and the reason."""
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
+        origin = source if source is not None else f"environment variable {_variable(err['loc'], env or {})}"
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and len(err["loc"]) == 2:
             section, key = str(err["loc"][0]), str(err["loc"][1])
             fields = Settings.model_fields[section].annotation.model_fields  # type: ignore[union-attr]
             msg = f"unknown setting '{key}'{did_you_mean(key, fields)}; known: {', '.join(fields)}"
-        lines.append(f"{source}: [{where}] {msg}")
+        lines.append(f"{origin}: [{where}] {msg}")
     return "\n".join(lines)
 
 
@@ -358,28 +455,12 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(_describe(exc, str(paths.config_file)), hint=_FIX_HINT) from exc
     _check_extensions(settings.extensions, paths.config_file)
-    overrides = _env_overrides(env)
-    if not overrides:
-        return settings
-    merged = settings.model_dump()
-    for section, values in overrides.items():
-        model = type(getattr(settings, section))
-        for key, value in values.items():
-            var = next(
-                (a for a, target in ENV_ALIASES.items() if target == (section, key) and a in env), None
-            )
-            merged[section][key] = _coerce_env(
-                model, key, value, var or f"ESCHER_{section.upper()}__{key.upper()}"
-            )
-    try:
-        return Settings.model_validate(merged)
-    except ValidationError as exc:
-        raise ConfigError(
-            _describe(exc, "ESCHER_* environment"), hint="fix or unset the variable named"
-        ) from exc
+    _check_env_sections(env)
+    return _apply_environment(settings, env)
 
 
 def render_toml(settings: Settings) -> str:
+    """``settings`` as plain TOML (every value written out)."""
     import tomli_w  # deferred: only `escher init` writes the file
 
     data = settings.model_dump(exclude_none=True)
@@ -408,7 +489,9 @@ def init_config(paths: Paths | None = None, *, force: bool = False) -> tuple[Pat
         return paths, False
     tmp = paths.config_file.with_suffix(".toml.tmp")
     try:
-        tmp.write_text(render_toml(Settings()), encoding="utf-8")
+        from escher.config_template import commented_config  # deferred: only init writes the file
+
+        tmp.write_text(commented_config(), encoding="utf-8")
         tmp.replace(paths.config_file)  # atomic: never a half-written config
     except OSError as exc:
         raise ConfigError(

@@ -9,7 +9,9 @@ from escher.cli._render import console, emit
 
 def init(
     ctx: typer.Context,
-    force: bool = typer.Option(False, "--force", help="Overwrite the config file with defaults (your edits are lost)."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite the config file with defaults (your edits are lost)."
+    ),
 ) -> None:
     """Create the config file and the data dir. Safe to run again: an existing config is kept and checked."""
     from escher.config import init_config

@@ -183,3 +183,59 @@ def test_init_checks_the_variables_too(paths: Paths, monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError):
         init_config(paths)
     assert paths.config_file.read_text() == before
+
+
+# -- issue 17, item 9: the environment through pydantic-settings, and a commented config ----------------------
+def test_a_variable_wins_over_the_file_and_takes_json_or_commas(paths: Paths) -> None:
+    _write(paths, '[aws]\nregions = ["us-west-2"]\nprofile = "from-file"\n')
+    assert load_settings(paths, env={}).aws.regions == ["us-west-2"]
+    settings = load_settings(paths, env={"ESCHER_AWS__REGIONS": '["eu-west-1", "eu-central-1"]'})
+    assert settings.aws.regions == ["eu-west-1", "eu-central-1"] and settings.aws.profile == "from-file"
+    assert load_settings(paths, env={"ESCHER_AWS__ENABLED": "false"}).aws.enabled is False
+    # the long form wins over the short one
+    both = {"ESCHER_TIMEZONE": "Asia/Tokyo", "ESCHER_GENERAL__TIMEZONE": "Europe/Paris"}
+    assert load_settings(paths, env=both).general.timezone == "Europe/Paris"
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"ESCHER_AWS__REGIONS": "[eu-west-1"}, "environment variable ESCHER_AWS__REGIONS: '[eu-west-1'"),
+        ({"ESCHER_AWS__ENABLED": "maybe"}, "environment variable ESCHER_AWS__ENABLED: [aws.enabled]"),
+        ({"ESCHER_TIMEZONE": "Mars/Olympus"}, "environment variable ESCHER_TIMEZONE: [general.timezone]"),
+    ],
+)
+def test_an_error_names_the_variable_it_came_from(paths: Paths, env: dict[str, str], words: str) -> None:
+    _write(paths, '[general]\ntimezone = "UTC"\n')
+    assert words in _refused(paths, env).message
+
+
+def test_a_file_error_names_the_file_even_with_variables_set(paths: Paths) -> None:
+    _write(paths, '[general]\ntimezone = "Mars/Olympus"\n')
+    err = _refused(paths, {"ESCHER_AWS__REGIONS": "eu-west-1"})
+    assert err.message.startswith(f"{paths.config_file}: [general.timezone]")
+
+
+def test_init_writes_every_section_commented_and_it_loads_as_the_defaults(paths: Paths) -> None:
+    import re
+
+    from escher.config import EXTENSION_SECTIONS, Settings
+
+    init_config(paths)
+    text = paths.config_file.read_text()
+    for section in set(Settings.model_fields) - {"extensions"}:
+        assert f"\n[{section}]\n" in text
+    for section in EXTENSION_SECTIONS:
+        assert f"# -- [{section}]" in text
+    assert "# regions = [" in text and '# project = ""' in text and "# idle_hours = 2.0" in text
+    assert load_settings(paths, env={}) == load_settings(
+        Paths(paths.config_dir / "none", paths.data_dir), env={}
+    )
+    # every commented setting and example is valid TOML that Escher accepts once uncommented
+    setting = re.compile(r"^# (\[[a-z_.]+\]|[A-Za-z_]+ = .*|    .*,|\])$")
+    uncommented = "\n".join(line[2:] if setting.match(line) else line for line in text.splitlines())
+    assert uncommented.count("\nstop_idle_instances = false") == 1
+    paths.config_file.write_text(uncommented)
+    loaded = load_settings(paths, env={})
+    assert loaded.extensions["remediation"]["idle_hours"] == 2.0
+    assert loaded.general == Settings().general and loaded.aws.regions == ["us-east-1"]
