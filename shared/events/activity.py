@@ -204,7 +204,7 @@ def parse_activity_log(data: dict[str, Any], _received: datetime | None) -> tupl
     status = _value(top, "status")
     resource_id = top.opt_str("resourceId")
     # the body in Event Grid's resource-event shape, so the ARM-operation normalizers read it unchanged
-    body = {
+    body: dict[str, Any] = {
         "resourceUri": resource_id,
         "operationName": operation,
         "status": status,

@@ -25,6 +25,19 @@ _INDEX: dict[str, dict[str, Normalizer]] = {}  # envelope -> route key -> entry
 _PARSERS: dict[str, EnvelopeParser] = {}
 
 
+_ACTIVITY: list[
+    Callable[[dict[str, Any]], str | None]
+] = []  # escher.events.activity.detect_activity, once loaded
+
+
+def _detect_activity(data: dict[str, Any]) -> str | None:
+    if not _ACTIVITY:
+        from escher.events.activity import detect_activity
+
+        _ACTIVITY.append(detect_activity)
+    return _ACTIVITY[0](data)
+
+
 def _load() -> None:
     # The cloud modules register their normalizers and envelope parsers on import; import them once.
     from escher.events import activity, aws, aws_budgets, azure, gcp
@@ -74,9 +87,7 @@ def detect_envelope(data: Any) -> str:
     first = records[0] if isinstance(records, list) and records else None
     if isinstance(first, dict) and first.get("EventSource") == "aws:sns":
         return "sns"  # the Lambda SNS event
-    from escher.events.activity import detect_activity  # what the activity APIs return (escher watch)
-
-    activity = detect_activity(data)
+    activity = _detect_activity(data)  # what the activity APIs return (escher watch)
     if activity is not None:
         return activity
     raise NormalizationError(

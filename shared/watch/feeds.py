@@ -37,7 +37,11 @@ class FeedUnavailable(EscherError):
 
 class ActivityFeed(Protocol):
     cloud: str
-    name: str  # the watermark's key: cloud, kind, account, region
+
+    @property
+    def name(self) -> str:
+        """The watermark's key: cloud, kind, account, region."""
+        ...
 
     def read(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
         """Every record in [since, until], oldest first where the API allows, as JSON-ready dicts."""
@@ -151,7 +155,7 @@ class GcpAuditLogFeed:
 
         from escher.clouds import gcp
 
-        session = AuthorizedSession(self.cloud_ctx.gcp_credentials or gcp.credentials())
+        session = AuthorizedSession(self.cloud_ctx.gcp_credentials or gcp.credentials())  # type: ignore[no-untyped-call]
         if self.cloud_ctx.gcp_session_adapter is not None:
             session.mount("https://", self.cloud_ctx.gcp_session_adapter)
         log = f"projects/{self.project}/logs/cloudaudit.googleapis.com%2Factivity"
@@ -177,7 +181,7 @@ class GcpAuditLogFeed:
                 hint="the identity needs logging.logEntries.list (roles/logging.viewer)",
             ) from exc
         finally:
-            session.close()
+            session.close()  # type: ignore[no-untyped-call]
 
 
 def _z(when: datetime) -> str:
