@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from escher.errors import EscherError
+from escher.errors import EscherError, NotFoundError
 from escher.scans.model import Finding, ScanResult, Severity
 from escher.scans.persist import ResultStore
 
@@ -24,8 +24,8 @@ class FindingsError(EscherError):
     exit_code = 2
 
 
-class UnknownFindingError(FindingsError):
-    """No such id in the latest scan (usage: exit 2, as `escher fix` says it)."""
+class UnknownFindingError(NotFoundError, FindingsError):
+    """No such id in the latest scan (exit 2, as `escher fix` says it)."""
 
 
 def _split(values: Iterable[str] | None) -> tuple[str, ...]:

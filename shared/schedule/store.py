@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from escher.errors import EscherError
+from escher.errors import EscherError, NotFoundError
 from escher.schedule.jobs import Schedule, default_daily
 
 __all__ = ["BrokenSchedule", "ScheduleStore", "UnknownScheduleError"]
@@ -48,8 +48,8 @@ def _why(exc: Exception) -> tuple[str, str]:
     return str(exc).splitlines()[0], ""
 
 
-class UnknownScheduleError(EscherError):
-    exit_code = 2
+class UnknownScheduleError(NotFoundError):
+    """``schedule remove ID`` names no schedule (exit 2)."""
 
 
 class ScheduleStore:
