@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit functional bench fuzz clean emulators
+.PHONY: demo test lint typecheck unit functional bench fuzz clean emulators tools
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,8 +30,14 @@ demo: $(VENV)/.installed-demo emulators
 	$(BIN)/escher demo
 
 ## test: set up, then lint, type-check and run the whole suite (unit, functional on local emulators, e2e skipped).
-test: $(VENV)/.installed-dev emulators lint typecheck
+test: $(VENV)/.installed-dev emulators tools lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# tests in a real terminal (every --help and doctor at 80 columns, chat) drive tmux: installed when missing and
+# apt-get may run; otherwise those tests skip with the reason
+tools:
+	@command -v tmux >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get install -y -qq tmux >/dev/null 2>&1; } || echo "tmux not installed: the terminal tests will skip"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -48,7 +54,7 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-functional: $(VENV)/.installed-dev emulators
+functional: $(VENV)/.installed-dev emulators tools
 	$(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev emulators
