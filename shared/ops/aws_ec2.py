@@ -281,7 +281,8 @@ operation(
     id="aws.ec2.tag_resources",
     description="Add or overwrite tags on EC2 resources (instances, volumes, snapshots, security groups, ...).",
     risk=Risk.low,
-    permissions=("ec2:DescribeTags", "ec2:CreateTags"),
+    # DescribeInstances: targets found by tag are instances (discover_instances)
+    permissions=("ec2:DescribeInstances", "ec2:DescribeTags", "ec2:CreateTags"),
     cli="aws ec2 create-tags --region {region} --resources {target} --tags {tags}",
     fetch=fetch_resource_tags,
     wanted=lambda call, state: flat_tags(call.params.tags),

@@ -43,10 +43,7 @@ NO_RETRY = Config(retries={"max_attempts": 1})
 UNCALLED_BUT_NEEDED: dict[str, str] = {}
 # Calls an operation makes but does not declare, reported to the catalogue's owner (escher.ops); the policy
 # covers them only because another operation declares them. The test fails when one is fixed: remove it here.
-UNDECLARED: dict[str, set[str]] = {
-    # its target discovery by tag lists instances (discover_instances), but it declares only DescribeTags
-    "aws.ec2.tag_resources": {"ec2:DescribeInstances"},
-}
+UNDECLARED: dict[str, set[str]] = {}
 _ARNS = AwsStateArns(
     state_bucket="arn:aws:s3:::escher-state-x",
     audit_bucket="arn:aws:s3:::escher-audit-x",
