@@ -72,3 +72,44 @@ def test_doctor_checks_channels_and_the_brain(escher_home: Path) -> None:
         by_name[("brain", "url")]["status"] == "warn"
         and "escher brain serve" in by_name[("brain", "url")]["hint"]
     )
+
+
+def test_doctor_checks_the_brain_answers_and_takes_the_token(escher_home: Path) -> None:
+    import time
+    import urllib.request
+
+    port = free_port()
+    brain = subprocess.Popen(
+        [ESCHER, "brain", "serve", "--port", str(port)],
+        env={**os.environ, "ESCHER_BRAIN_TOKEN": "right-token"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or brain.poll() is not None:
+                    raise AssertionError("the brain did not start") from None
+                time.sleep(0.3)
+
+        def brain_checks(token: str | None) -> dict[str, dict[str, str]]:
+            env = {"ESCHER_BRAIN_URL": f"http://127.0.0.1:{port}"}
+            if token:
+                env["ESCHER_BRAIN_TOKEN"] = token
+            checks = json.loads(run("-o", "json", "doctor", "--no-store", env=env).stdout)["checks"]
+            return {c["name"]: c for c in checks if c["area"] == "brain"}
+
+        right = brain_checks("right-token")
+        assert right["url"]["status"] == "ok" and right["token"]["status"] == "ok"
+        wrong = brain_checks("wrong-token")
+        assert wrong["token"]["status"] == "warn" and "refused" in wrong["token"]["detail"]
+        assert "wrong-token" not in json.dumps(wrong) and "right-token" not in json.dumps(wrong)
+        none = brain_checks(None)
+        assert none["token"]["status"] == "warn" and "none is set" in none["token"]["detail"]
+    finally:
+        brain.terminate()
+        brain.wait(timeout=30)
