@@ -100,7 +100,7 @@ class Watcher:
             since = self.watermarks.since(feed.name, now, timedelta(minutes=self.config.lookback_minutes))
             try:
                 for record in feed.read(since, now):
-                    report.add(self.pipeline.handle(record, source=f"watch:{feed.name}", received_at=now))
+                    report.add(self._handle(record, f"watch:{feed.name}", now))
             except FeedUnavailable as exc:
                 report.error = str(exc)
                 failed_clouds.add(feed.cloud)
@@ -111,6 +111,21 @@ class Watcher:
                 if self.config.state_check == "always" or "aws" in failed_clouds or not self.feeds:
                     reports.append(self._check_state(scope, check, now))
         return reports
+
+    def _handle(self, record: dict[str, Any], source: str, now: datetime) -> PipelineResult:
+        """A record the API returned, checked like a worker's delivery (size, depth, JSON) before anything
+        reads it: one that is not is dead-lettered with the reason, never dropped."""
+        from escher.pipeline import payloads
+        from escher.pipeline.core import _delivery_id
+        from escher.pipeline.errors import PermanentEventError
+
+        try:
+            payloads.check(record)
+        except PermanentEventError as exc:
+            return self.pipeline.dead_letter(
+                record, exc, source=source, received_at=now, event_id=_delivery_id(record)
+            )
+        return self.pipeline.handle(record, source=source, received_at=now)
 
     def _check_state(self, scope: str, check: AwsCriticalState, now: datetime) -> FeedReport:
         from escher.clouds import aws

@@ -176,3 +176,31 @@ def test_gcp_audit_log_entries_list_pages(home: Path) -> None:
     )
     assert 'timestamp>="2024-05-02T08:30:00Z"' in bodies[0]["filter"]
     assert _outcomes(_watcher(feed, ctx, audit, NOW + timedelta(minutes=1))) == {"duplicate": 2}
+
+
+# -- records that cannot be handled are parked, not dropped -----------------------------------------------
+class _ListFeed:
+    cloud = "aws"
+    name = "aws:cloudtrail:test:eu-west-1"
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def read(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        yield from self.records
+
+
+def test_unreadable_records_are_dead_lettered_with_the_reason(home: Path) -> None:
+    bad_json = {**sample("aws", "cloudtrail_lookup_put_bucket_acl_public"), "CloudTrailEvent": "{not json"}
+    too_deep: dict[str, Any] = {"EventId": "deep", "CloudTrailEvent": "{}"}
+    node = too_deep
+    for _ in range(200):
+        node["x"] = {}
+        node = node["x"]
+    feed = _ListFeed([bad_json, too_deep])
+    watcher = _watcher(feed, CloudContext(), MemoryAuditSink())
+    [report] = watcher.run_once()
+    assert dict(report.outcomes) == {"dead_lettered": 2}
+    assert "not a JSON document" in report.results[0]["reason"]
+    letters = [k.key if hasattr(k, "key") else k for k in state_objects().list("dead-letters/")]
+    assert len(letters) == 2
