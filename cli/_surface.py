@@ -25,8 +25,8 @@ __all__ = ["SECTIONS", "EscherGroup", "output_option"]
 SECTIONS: dict[str, tuple[str, ...]] = {
     "Daily use": ("scan", "findings", "report", "fix", "cost", "ask", "chat", "search"),
     "Operations": ("ops", "approvals", "templates", "remediation", "schedule", "run-due", "agent"),
-    "Events and alerts": ("alerts", "events", "notify"),
-    "Extend": ("extend", "destroy", "status", "brain", "mcp"),
+    "Events and alerts": ("alerts", "events", "watch", "notify"),
+    "Extend": ("extend", "destroy", "status", "sync", "brain", "mcp"),
     "Administration": ("init", "doctor", "store", "backup", "audit", "demo", "completion"),
 }
 
