@@ -334,18 +334,24 @@ class Housekeeping:
 
     watch: Callable[[], object] | None = None
     watch_every: timedelta = timedelta(seconds=60)
-    backup: Callable[[], object] | None = None  # backup_if_due keeps its own interval
+    backup: Callable[[], object] | None = None
+    backup_every: timedelta = timedelta(hours=1)
     retention: Callable[[], object] | None = None
     retention_every: timedelta = timedelta(days=1)
     on_error: Callable[[str, BaseException], None] = lambda _part, _exc: None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # where the last runs are kept between processes (``escher run-due`` from cron); None: in memory
+    state_file: Path | None = None
     last: dict[str, datetime] = field(default_factory=dict)
 
-    def __call__(self) -> None:
+    def __call__(self) -> list[str]:
+        """Run what is due; the names of the parts that ran (and succeeded)."""
         now = self.clock()
+        self._load()
+        done: list[str] = []
         for part, fn, every in (
             ("watch", self.watch, self.watch_every),
-            ("backup", self.backup, timedelta(0)),
+            ("backup", self.backup, self.backup_every),
             ("retention", self.retention, self.retention_every),
         ):
             if fn is None or (part in self.last and now - self.last[part] < every):
@@ -356,11 +362,38 @@ class Housekeeping:
                 self.on_error(part, exc)
                 continue
             self.last[part] = now
+            done.append(part)
+            self._save()
+        return done
+
+    def _load(self) -> None:
+        if self.state_file is None or self.last or not self.state_file.exists():
+            return
+        import json
+
+        try:
+            raw = json.loads(self.state_file.read_text(encoding="utf-8"))
+            self.last = {k: datetime.fromisoformat(v) for k, v in raw.items()}
+        except (ValueError, AttributeError, TypeError):
+            self.last = {}  # unreadable: everything is due once, then the file is rewritten
+
+    def _save(self) -> None:
+        if self.state_file is None:
+            return
+        import json
+
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({k: v.isoformat() for k, v in self.last.items()}), encoding="utf-8")
+        os.replace(tmp, self.state_file)
 
 
-def default_housekeeping(on_error: Callable[[str, BaseException], None]) -> Housekeeping:
+def default_housekeeping(
+    on_error: Callable[[str, BaseException], None], *, persist: bool = False, watch: bool = True
+) -> Housekeeping:
     """This laptop's housekeeping: watch when a cloud is configured, the store backup when a bucket is, the
-    retention purge when the store is installed (``[retention]`` days)."""
+    retention purge when the store is installed (``[retention]`` days). ``persist``: the last runs are kept in
+    ``<data dir>/agent/housekeeping.json`` (for ``escher run-due``, a new process each time)."""
     from escher.config import load_settings, resolve_paths
     from escher.lazy import is_installed
     from escher.schedule.execute import store_backup_hook
@@ -370,12 +403,14 @@ def default_housekeeping(on_error: Callable[[str, BaseException], None]) -> Hous
     settings = load_settings(paths)
     watcher: list[Any] = []
 
-    def watch() -> None:
+    def watch_round() -> None:
         from escher.watch.runner import build_watcher
 
         if not watcher:
             watcher.append(build_watcher())
-        watcher[0].run_once()
+        for report in watcher[0].run_once():
+            if report.error:  # one feed's failure is the agent's log line, not the end of the round
+                on_error(f"watch {report.feed}", EscherError(report.error))
 
     def retention() -> None:
         from escher.store.retention import purge
@@ -385,12 +420,20 @@ def default_housekeeping(on_error: Callable[[str, BaseException], None]) -> Hous
             purge(store, settings.retention)
 
     config = WatchConfig.from_extensions(settings.extensions)
+    backup = store_backup_hook()  # None without the store extra or a bucket
+    if backup is not None:
+        from escher.store.backup import backup_interval
+
+        backup_every = backup_interval(settings.extensions)
+    else:
+        backup_every = timedelta(hours=1)
+    clouds = settings.aws.enabled or settings.azure.subscription_id or settings.gcp.project
     return Housekeeping(
-        watch=watch
-        if config.state_check != "off" or settings.azure.subscription_id or settings.gcp.project
-        else None,
+        watch=watch_round if watch and clouds else None,
         watch_every=timedelta(seconds=config.interval_seconds),
-        backup=store_backup_hook(),
+        backup=backup,
+        backup_every=backup_every,
         retention=retention if is_installed("escher.store.store") and is_installed("psycopg") else None,
         on_error=on_error,
+        state_file=paths.data_dir / "agent" / "housekeeping.json" if persist else None,
     )

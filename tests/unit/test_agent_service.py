@@ -145,3 +145,33 @@ def test_housekeeping_paces_each_part_and_survives_a_failing_one() -> None:
     now[0] += timedelta(seconds=31)
     house()
     assert ran[4:] == ["watch", "backup"]
+
+
+def test_housekeeping_remembers_its_last_runs_between_processes(tmp_path: Path) -> None:
+    state = tmp_path / "agent" / "housekeeping.json"
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ran: list[str] = []
+
+    def house() -> Housekeeping:
+        return Housekeeping(
+            backup=lambda: ran.append("backup"),
+            retention=lambda: ran.append("retention"),
+            clock=lambda: now,
+            state_file=state,
+        )
+
+    assert house()() == ["backup", "retention"]
+    assert house()() == []  # a new process (escher run-due from cron): not due again
+    now += timedelta(hours=1)
+    assert house()() == ["backup"]
+    state.write_text("not json")
+    assert house()() == ["backup", "retention"]  # unreadable: everything once, then rewritten
+
+
+def test_default_housekeeping_for_a_laptop_without_a_bucket(escher_home: Path) -> None:
+    from escher.agent_service import default_housekeeping
+
+    house = default_housekeeping(lambda part, exc: None, persist=True)
+    assert house.watch is not None and house.backup is None  # AWS is on by default; no bucket configured
+    assert house.state_file == escher_home / "data" / "agent" / "housekeeping.json"
+    assert default_housekeeping(lambda part, exc: None, watch=False).watch is None
