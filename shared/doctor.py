@@ -238,13 +238,13 @@ def check_accounts(settings: Settings, env: Mapping[str, str]) -> list[Check]:
     the same settings and variables, so a warning here is the scan's error ahead of time)."""
     checks = []
     if settings.azure.enabled:
-        subscription = settings.azure.subscription_id or env.get("AZURE_SUBSCRIPTION_ID")
+        subscription = settings.azure.subscription_id  # what the scan reads (AZURE_SUBSCRIPTION_ID is not)
         if subscription:
             checks.append(Check("azure", "subscription", Status.ok, subscription))
         else:
             checks.append(Check("azure", "subscription", Status.warn, "no subscription set: Azure cannot be scanned",
-                                hint="add subscription_id = \"...\" under [azure] in the config, or pass "
-                                "--subscription ID (or set [azure] enabled = false)"))  # fmt: skip
+                                hint="add subscription_id = \"...\" under [azure] in the config (or ESCHER_AZURE__SUBSCRIPTION_ID), "
+                                "or pass --subscription ID; or set [azure] enabled = false"))  # fmt: skip
     if settings.gcp.enabled:
         project = settings.gcp.project or env.get("GOOGLE_CLOUD_PROJECT")
         if project:

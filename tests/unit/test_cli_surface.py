@@ -174,3 +174,20 @@ def test_account_flags_override_the_config_for_one_run(escher_home: Path) -> Non
     assert "sub-flag" in by_name[("azure", "subscription")]["detail"]
     plain = json.loads(run("-o", "json", "doctor", "--no-store").stdout)["checks"]
     assert any("from-config" in c["detail"] for c in plain)
+
+
+def test_doctor_says_gcp_and_azure_are_not_ready_without_a_project_or_subscription(escher_home: Path) -> None:
+    # before: "nothing required is broken", then `scan --cloud gcp` failed for lack of a project
+    checks = json.loads(run("-o", "json", "doctor", "--no-store").stdout)["checks"]
+    by_name = {(c["area"], c["name"]): c for c in checks}
+    assert (
+        by_name[("gcp", "project")]["status"] == "warn" and "--project" in by_name[("gcp", "project")]["hint"]
+    )
+    assert by_name[("azure", "subscription")]["status"] == "warn"
+    text = run("doctor", "--no-store").stdout
+    assert "not ready (marked !)" in text and "Nothing required is broken." not in text
+    off = {"ESCHER_GCP__ENABLED": "false", "ESCHER_AZURE__ENABLED": "false"}
+    names = {
+        c["name"] for c in json.loads(run("-o", "json", "doctor", "--no-store", env=off).stdout)["checks"]
+    }
+    assert "project" not in names and "subscription" not in names
