@@ -78,8 +78,10 @@ class ObjectAuditSink:
 
     PREFIX = "audit/"
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: ObjectStore, prefix: str = PREFIX) -> None:
         self.objects = objects
+        # the pipeline's log of undecided events has the same shape under its own expiring prefix
+        self.PREFIX = prefix if prefix.endswith("/") else f"{prefix}/"
 
     def key_for(self, record: AuditRecord) -> str:
         return f"{self.PREFIX}{record.at.strftime('%Y/%m/%d')}/{record.record_id}.json"

@@ -106,6 +106,9 @@ class Pipeline:
     cloud: CloudContext
     estate: EstateLookup | None = None
     remediations: tuple[Remediation, ...] | None = None
+    # the record of an event that led to no decision (no fix, no approval asked): an expiring log in the state
+    # storage, not a year under the WORM lock (ESCHER_EVENTS_LOG_PREFIX); None: the audit storage (Local Only)
+    events_log: AuditSink | None = None
     verify_interval: float = 1.0
     verify_timeout: float | None = 60.0
     # fault injection for the at-least-once tests: called with "acted" / "audited" after each is recorded
@@ -201,7 +204,9 @@ class Pipeline:
         self._checkpoint("acted")
         record = self._audit_record(event, severity, target, action, claim, alert_id)
         if not claim.reached(Stage.audited):
-            self.audit.append(record)
+            undecided = action.status == "open"  # nothing was fixed, asked for, refused or failed
+            ledger = self.events_log if undecided and self.events_log is not None else self.audit
+            ledger.append(record)
             self.markers.advance(claim, Stage.audited, audit_record_id=record.record_id)
         self._checkpoint("audited")
         alert = self._alert(event, severity, target, action, record, alert_id)

@@ -6,6 +6,8 @@ Environment (set by ``escher extend`` on the function; ``escher demo`` sets its 
   default ``<data dir>/state``;
 - ``ESCHER_AUDIT_URL``: the audit objects (same formats); in Extend mode the WORM bucket/container (Object
   Lock, immutability policy, retention); default: the state storage (Local Only, ``escher demo``);
+- ``ESCHER_EVENTS_LOG_PREFIX``: where the records of events that led to no decision go, in the state storage
+  (it expires after ``ESCHER_EVENTS_LOG_DAYS`` by the storage's lifecycle rule); unset: the audit objects;
 - ``ESCHER_DEAD_LETTER_URL``: where unhandleable events go (``sqs://``, ``pubsub://``, ``azblob://``, a dir);
   default ``dead-letters/`` in the state storage;
 - the usual ``ESCHER_CONFIG_DIR`` (config.toml with ``[remediation]``, ``[severity]``, ``[notify]``) and the
@@ -56,6 +58,7 @@ _ENV_KEYS = (
     "ESCHER_CONFIG_DIR",
     "ESCHER_DATA_DIR",
     "ESCHER_OPERATIONS",
+    "ESCHER_EVENTS_LOG_PREFIX",
 )
 
 
@@ -211,6 +214,12 @@ def _build(
         "cloud": CloudContext.from_settings(settings),
         "estate": InventoryEstate.load(objects),
         "remediations": _enabled_remediations(env),
+        # records of undecided events: the state storage's expiring prefix, never the WORM audit storage
+        "events_log": (
+            ObjectAuditSink(objects, env["ESCHER_EVENTS_LOG_PREFIX"])
+            if env.get("ESCHER_EVENTS_LOG_PREFIX")
+            else None
+        ),
     }
     parts.update(_overrides.get(worker, {}))
     parts.update(overrides)

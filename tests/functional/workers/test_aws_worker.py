@@ -191,6 +191,37 @@ def test_audit_goes_to_the_object_lock_bucket_once_when_escher_audit_url_is_set(
     assert [v["Key"] for v in versions] == [key]
 
 
+def test_an_event_nobody_acts_on_goes_to_the_expiring_events_log_not_the_object_lock_bucket(
+    aws_worker: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = aws_worker["s3"]
+    # GIVEN the environment escher:aws:Extension sets: a WORM audit bucket and the events log prefix
+    s3.create_bucket(Bucket=AUDIT, ObjectLockEnabledForBucket=True)
+    monkeypatch.setenv("ESCHER_AUDIT_URL", f"s3://{AUDIT}")
+    monkeypatch.setenv("ESCHER_EVENTS_LOG_PREFIX", "events-log/")
+    monkeypatch.setenv("ESCHER_EVENTS_LOG_DAYS", "30")
+    samples = Path(__file__).parents[2] / "unit" / "events" / "samples" / "aws"
+    generic = json.loads((samples / "ecs_task_state_change_generic.json").read_text())
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="ssh", Description="ssh", VpcId=vpc)["GroupId"]
+    # WHEN a generic ECS event and a security group opened to the world arrive
+    observed = handler(generic, LambdaContext())
+    held = handler(sg_open_event("evt-sg-log", group), LambdaContext())
+    # THEN the generic one is logged in the state bucket under the expiring prefix, and only the decision
+    # (held for approval) is an audit object under the lock
+    assert (observed["outcome"], held["outcome"]) == ("open", "needs_approval"), (observed, held)
+    [logged] = _state_keys(s3, "events-log/")
+    record = json.loads(s3.get_object(Bucket=STATE, Key=logged)["Body"].read())["record"]
+    assert record["action"] == "event.observe" and record["correlation_id"] == observed["alert_id"]
+    [audited] = ObjectAuditSink(audit_objects()).records()
+    assert (audited.action, audited.outcome) == ("aws.ec2.revoke_open_ingress", "approval_requested")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=AUDIT).get("Contents", [])] == [
+        ObjectAuditSink.PREFIX + f"{audited.at:%Y/%m/%d}/{audited.record_id}.json"
+    ]
+    assert _state_keys(s3, "audit/") == []
+
+
 def test_a_budget_alert_from_an_sns_topic_subscribed_directly_is_handled_not_dead_lettered(
     aws_worker: dict[str, Any],
 ) -> None:

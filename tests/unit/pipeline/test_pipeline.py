@@ -121,6 +121,36 @@ def test_event_with_no_remediation_is_an_open_alert_with_an_audit_record(
     assert record.action == "event.observe" and record.outcome == "info"
 
 
+def test_with_an_events_log_only_decisions_become_audit_objects(make_pipeline: PipelineFactory) -> None:
+    from tests.unit.pipeline.fakes import SAMPLES
+
+    # GIVEN audit objects on their own (WORM) storage and an events log in the state storage
+    state, worm = MemoryObjects(), MemoryObjects()
+    s3 = FakeS3(["my-data"])
+    pipeline = make_pipeline(
+        s3,
+        objects=state,
+        audit=ObjectAuditSink(worm),
+        events_log=ObjectAuditSink(state, "events-log"),
+        pii=("my-data",),
+    )
+    # WHEN an event nobody acts on and an event that is fixed arrive
+    payload = json.loads((SAMPLES / "aws" / "rds_instance_shutdown.json").read_text())
+    observed = pipeline.handle(payload, source="eventbridge")
+    fixed = pipeline.handle(bucket_public_event("evt-7", "my-data"), source="eventbridge")
+    # THEN the undecided one is only in the events log, the fix only in the audit storage
+    assert (observed.outcome, fixed.outcome) == (Outcome.open, Outcome.auto_resolved)
+    [logged] = ObjectAuditSink(state, "events-log/").records()
+    assert logged.action == "event.observe" and logged.correlation_id == observed.alert_id
+    assert state.list("events-log/")[0].startswith(f"events-log/{logged.at:%Y/%m/%d}/")
+    [audited] = ObjectAuditSink(worm).records()
+    assert audited.action == "aws.s3.block_public_access" and worm.list("events-log/") == []
+    assert state.list("audit/") == []
+    # a redelivery of the undecided event writes nothing twice
+    assert pipeline.handle(payload, source="eventbridge").outcome is Outcome.duplicate
+    assert len(state.list("events-log/")) == 1
+
+
 def test_failed_fix_is_reported_as_such(make_pipeline: PipelineFactory) -> None:
     pipeline = make_pipeline(FakeS3([]))  # the bucket does not exist (deleted since the event)
     result = pipeline.handle(bucket_public_event("evt-5", "gone"), source="eventbridge")
