@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from escher.errors import EscherError
 from escher.watch.feeds import ActivityFeed, FeedUnavailable
 from escher.watch.state import AwsCriticalState, StateDiff, finding_event
 from escher.watch.watermarks import Watermarks
@@ -105,6 +106,9 @@ class Watcher:
                 report.error = str(exc)
                 failed_clouds.add(feed.cloud)
                 continue
+            except EscherError as exc:  # a transient pipeline failure (state storage, ledger): retried next
+                report.error = f"stopped after {report.read} records: {exc}"[:500]  # round from the watermark
+                continue
             self.watermarks.advance(feed.name, now)
         if self.config.state_check != "off":
             for scope, check in self.state_checks:
@@ -143,7 +147,11 @@ class Watcher:
         for key in to_raise:
             entry = state[key]
             event = finding_event(findings[key], entry["event_id"], account, now)
-            report.add(self.pipeline.handle_event(event, received_at=now))
+            try:
+                report.add(self.pipeline.handle_event(event, received_at=now))
+            except EscherError as exc:  # left unhandled: the next round raises the same id again
+                report.error = f"{key}: {exc}"[:500]
+                continue
             entry["handled"] = True
             diff.save(state)
         return report

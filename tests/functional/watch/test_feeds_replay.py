@@ -204,3 +204,39 @@ def test_unreadable_records_are_dead_lettered_with_the_reason(home: Path) -> Non
     assert "not a JSON document" in report.results[0]["reason"]
     letters = [k.key if hasattr(k, "key") else k for k in state_objects().list("dead-letters/")]
     assert len(letters) == 2
+
+
+class _FailingAlerts:
+    """The alerts store of a state storage that is down for one round (a fake, the pipeline's own port)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.down = real, True
+
+    def put(self, alert: Any) -> None:
+        from escher.pipeline.errors import StateStoreError
+
+        if self.down:
+            raise StateStoreError("state storage unreachable", hint="retried")
+        self.real.put(alert)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_a_transient_failure_keeps_the_watermark_and_the_next_round_finishes(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ESCHER_MARKER_LEASE_SECONDS", "0")  # the failed attempt's claim lapses at once
+    record = sample("aws", "cloudtrail_record_run_instances")
+    feed = _ListFeed([record])
+    pipeline = build_pipeline("local", audit=MemoryAuditSink(), cloud=CloudContext())
+    alerts = _FailingAlerts(pipeline.alerts)
+    pipeline.alerts = alerts  # type: ignore[assignment]
+    watcher = Watcher(pipeline, [feed], Watermarks(state_objects()), clock=lambda: NOW)
+    [report] = watcher.run_once()
+    assert report.error and "unreachable" in report.error
+    assert watcher.watermarks.get(feed.name) is None  # not moved past what was not handled
+    alerts.down = False
+    [report] = watcher.run_once()
+    assert report.error is None and dict(report.outcomes) == {"open": 1}
+    assert watcher.watermarks.get(feed.name) == NOW
