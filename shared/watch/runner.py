@@ -161,7 +161,11 @@ class Watcher:
     ) -> None:
         while True:
             started = time.monotonic()
-            on_round(self.run_once())
+            try:
+                reports = self.run_once()
+            except EscherError as exc:  # the state storage itself: say so, try again next interval
+                reports = [FeedReport("watch", error=str(exc))]
+            on_round(reports)
             sleep(max(0.0, self.config.interval_seconds - (time.monotonic() - started)))
 
 

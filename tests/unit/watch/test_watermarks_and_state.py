@@ -74,3 +74,32 @@ def test_watch_config_is_validated() -> None:
     assert WatchConfig.from_extensions({"watch": {"interval_seconds": 30}}).interval_seconds == 30
     with pytest.raises(EscherError, match="watch"):
         WatchConfig.from_extensions({"watch": {"state_check": "sometimes"}})
+
+
+def test_the_loop_survives_a_round_that_fails_and_sleeps_the_rest_of_the_interval() -> None:
+    from escher.pipeline.errors import StateStoreError
+    from escher.watch.runner import Watcher
+
+    class DownObjects(MemoryObjects):
+        def get(self, key: str) -> None:  # type: ignore[override]
+            raise StateStoreError("bucket unreachable", hint="retried")
+
+    class Feed:
+        cloud, name = "aws", "aws:cloudtrail:1:us-east-1"
+
+        def read(self, since: datetime, until: datetime) -> list[dict[str, object]]:
+            return []
+
+    rounds: list[list[object]] = []
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 2:
+            raise KeyboardInterrupt
+
+    watcher = Watcher(None, [Feed()], Watermarks(DownObjects()), config=WatchConfig(interval_seconds=60))  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt):
+        watcher.run_forever(rounds.append, sleep=sleep)
+    assert len(rounds) == 2 and all("unreachable" in str(r[0].error) for r in rounds)  # type: ignore[attr-defined]
+    assert all(55 < s <= 60 for s in slept)
