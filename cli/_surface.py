@@ -120,7 +120,11 @@ def prepare(command: Any) -> None:
     _name_placeholders(command)
     if type(command) is TyperGroup:  # a group built without sub_app(): list its commands the same way
         command.__class__ = WrappingGroup  # a subclass that adds no state, only format_commands
-    if _runs_something(command) and not any(p.name == "output" for p in command.params):
+    taken = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
+    if _runs_something(command) and not taken & {
+        "-o",
+        "--output",
+    }:  # its own -o/--output (scan, findings) stays
         command.params.append(output_option())
     for sub in getattr(command, "commands", {}).values():
         prepare(sub)
