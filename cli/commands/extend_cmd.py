@@ -51,6 +51,7 @@ def _render_plan(plan: Plan) -> None:
     console().print(
         f"[bold]Generated permissions[/] ({len(plan.permissions)}): {', '.join(plan.permissions)}"
     )
+    _render_plan_notes(plan)
     costs = Table(title="Estimated idle cost per month (USD)")
     for col in ("resource type", "count", "USD", "why"):
         costs.add_column(col)
@@ -60,6 +61,33 @@ def _render_plan(plan: Plan) -> None:
     console().print(
         f"[bold]Total ≈ ${plan.monthly_usd:.2f}/month[/] when idle (goal ≤ $1). Secrets are redacted."
     )
+
+
+# outputs that ask something of the user or say what the deploy does beyond the resources, in the order shown
+PLAN_NOTES = (
+    ("operations_not_granted", "Not granted (name [extend] resource_groups to grant them there)"),
+    ("requirements", "Needed outside the stack"),
+    ("budgets_topic", "Point each budget's notifications at"),
+    ("post_deploy", "After the deploy, 'escher extend' runs, in order"),
+)
+
+
+def _render_plan_notes(plan: Plan) -> None:
+    """The plan's outputs a person must act on or should know, in text as they are in JSON."""
+    from rich.markup import escape
+
+    for key, title in PLAN_NOTES:
+        value = plan.outputs.get(key)
+        if not value:
+            continue
+        if isinstance(value, str):
+            console().print(f"[bold]{escape(title)}[/]: {escape(value)}")
+            continue
+        console().print(f"[bold]{escape(title)}[/]:")
+        for n, item in enumerate(value, 1):
+            console().print(
+                f"  {n}. {escape(str(item))}" if key == "post_deploy" else f"  - {escape(str(item))}"
+            )
 
 
 @contextmanager

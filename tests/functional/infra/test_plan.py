@@ -64,3 +64,47 @@ def test_the_worker_environment_is_shown_with_its_secrets_redacted() -> None:
     # the password never shows; the host stays readable (redact masks the user too since ca62de0)
     assert "hunter22" not in env["DB"] and env["DB"].endswith("db.example.com/escher")
     assert worker_environment("aws:s3/bucket:Bucket", {}) is None
+
+
+@pytest.mark.parametrize(
+    ("cloud", "env", "shown"),
+    [
+        # AWS: what must exist outside the stack, and where budgets must send their notifications
+        ("aws", {}, {"requirements": "Needed outside the stack", "budgets_topic": "Point each budget"}),
+        # Azure: the steps after the deploy, and the changes not granted without named resource groups
+        (
+            "azure",
+            {"ESCHER_AZURE__SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000aa"},
+            {
+                "post_deploy": "After the deploy",
+                "operations_not_granted": "Not granted (name [extend] resource_groups to grant them there)",
+            },
+        ),
+    ],
+)
+def test_plan_text_shows_what_the_json_asks_of_the_user(
+    cloud: str,
+    env: dict[str, str],
+    shown: dict[str, str],
+    escher_home: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from escher.cli.main import app
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COLUMNS", "400")  # one item a line, unwrapped
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["--output", "json", "extend", cloud, "--plan"])
+    assert as_json.exit_code == 0, as_json.output
+    outputs = json.loads(as_json.stdout)["outputs"]
+    text = runner.invoke(app, ["extend", cloud, "--plan"])
+    assert text.exit_code == 0, text.output
+    for key, title in shown.items():
+        value = outputs[key]
+        assert value, key  # the plan has something to show for each
+        assert title in text.stdout, key
+        for item in [value] if isinstance(value, str) else value:
+            assert item in text.stdout, (key, item)
