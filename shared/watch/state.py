@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from escher.ops import CloudContext
     from escher.pipeline.objects import ObjectStore
 
-__all__ = ["AwsCriticalState", "Finding", "StateDiff"]
+__all__ = ["AwsCriticalState", "Finding", "StateDiff", "finding_event", "root_key_use"]
 
 _PUBLIC = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
@@ -77,6 +77,12 @@ class AwsCriticalState:
                     {"public": True, "evidence": evidence},
                 )
         iam = self.cloud_ctx.aws("iam")
+        used = self._root_key_use(iam, aws.errors())
+        if used:
+            yield Finding(
+                "iam:root_key_used", "compliance_finding", "AWS::IAM::Root", "root", "root", "global",
+                {"check": "root_key_used", "evidence": used},
+            )  # fmt: skip
         summary = iam.get_account_summary().get("SummaryMap", {})
         if summary.get("AccountAccessKeysPresent"):
             yield Finding(
@@ -91,6 +97,17 @@ class AwsCriticalState:
         for region in self.regions:
             yield from self._open_admin_ports(region)
             yield from self._stopped_trails(region, aws.errors())
+
+    @staticmethod
+    def _root_key_use(iam: Any, errors: tuple[type[BaseException], ...]) -> list[str]:
+        """From the IAM credential report (asked for here, read on a later round once it is ready)."""
+        try:
+            if iam.generate_credential_report().get("State") != "COMPLETE":
+                return []
+            content = iam.get_credential_report()["Content"]
+        except errors:
+            return []  # no permission or not ready: the access-key check below still runs
+        return root_key_use(content.decode() if isinstance(content, bytes) else str(content))
 
     @staticmethod
     def _bucket_public(s3: Any, name: str, errors: tuple[type[BaseException], ...]) -> list[str]:
@@ -155,6 +172,26 @@ class AwsCriticalState:
                     region,
                     {"check": "logging_disabled", "evidence": ["the trail is not logging"]},
                 )
+
+
+def root_key_use(report_csv: str) -> list[str]:
+    """When and for what the root user's access keys were last used, from a credential report (CSV)."""
+    import csv
+    import io
+
+    used: list[str] = []
+    for row in csv.DictReader(io.StringIO(report_csv)):
+        if row.get("user") != "<root_account>":
+            continue
+        for n in ("1", "2"):
+            when = row.get(f"access_key_{n}_last_used_date", "N/A")
+            if when and when not in ("N/A", "no_information"):
+                service = row.get(f"access_key_{n}_last_used_service", "")
+                used.append(
+                    f"root access key {n} used {when}"
+                    + (f" ({service})" if service not in ("", "N/A") else "")
+                )
+    return used
 
 
 def _to_world(perm: dict[str, Any]) -> bool:

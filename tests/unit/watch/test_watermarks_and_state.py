@@ -103,3 +103,19 @@ def test_the_loop_survives_a_round_that_fails_and_sleeps_the_rest_of_the_interva
         watcher.run_forever(rounds.append, sleep=sleep)
     assert len(rounds) == 2 and all("unreachable" in str(r[0].error) for r in rounds)  # type: ignore[attr-defined]
     assert all(55 < s <= 60 for s in slept)
+
+
+def test_root_key_use_is_read_from_the_credential_report() -> None:
+    from escher.watch.state import root_key_use
+
+    header = (
+        "user,arn,access_key_1_active,access_key_1_last_used_date,access_key_1_last_used_service,"
+        "access_key_2_active,access_key_2_last_used_date,access_key_2_last_used_service"
+    )
+    root = "<root_account>,arn:aws:iam::1:root,true,2026-12-07T09:58:00+00:00,s3,false,N/A,N/A"
+    alice = "alice,arn:aws:iam::1:user/alice,true,2026-12-07T09:00:00+00:00,ec2,false,N/A,N/A"
+    assert root_key_use("\n".join([header, root, alice])) == [
+        "root access key 1 used 2026-12-07T09:58:00+00:00 (s3)"
+    ]
+    unused = "<root_account>,arn:aws:iam::1:root,false,N/A,N/A,false,no_information,N/A"
+    assert root_key_use("\n".join([header, unused, alice])) == []
