@@ -20,7 +20,11 @@ def watch(
     ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="One round, then exit (for cron and tests)."),
     interval: float | None = typer.Option(
-        None, "--interval", min=5, help="Seconds between rounds (default: [watch] interval_seconds, 60)."
+        None,
+        "--interval",
+        min=5,
+        metavar="SECONDS",
+        help="Seconds between rounds (default: [watch] interval_seconds, 60).",
     ),
 ) -> None:
     """Read cloud activity since the last run and handle each event (fix, approval, alert), every minute."""
