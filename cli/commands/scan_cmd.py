@@ -76,6 +76,9 @@ def scan(
         result = _run_with_progress(
             lambda progress: run_scan(settings, options, store=store, progress=progress)
         )
+        from escher.scans.cost import billing_clouds, sync_if_due
+
+        sync_if_due([c for c in options.clouds if c in billing_clouds(settings)], store)  # cost on day one
     finally:
         close_store(store)
     if fmt == "ocsf":
@@ -85,7 +88,7 @@ def scan(
     elif fmt == "json":
         print_json(_json(result))
     else:
-        emit(ctx, _json(result), lambda: _text(result))
+        emit(ctx, _json(result), lambda: _text(result, all_=include_passed))
     if result.inventory.errors:
         raise typer.Exit(2)  # partial: some of the estate was not read
 
@@ -130,7 +133,7 @@ def _json(result: ScanResult) -> dict[str, Any]:
     }
 
 
-def _text(result: ScanResult) -> None:
+def _text(result: ScanResult, *, all_: bool = False) -> None:
     from collections import Counter
 
     from rich.markup import escape
@@ -151,4 +154,8 @@ def _text(result: ScanResult) -> None:
         con.print(f"[yellow]NOT READ[/] {e.cloud} {e.service} {e.region}: {escape(e.message)}")
         if e.hint:
             con.print(f"  [yellow]What to do:[/] {escape(e.hint)}")
+    from escher.cli.commands.findings_cmd import render_table
+    from escher.scans.findings import top
+
+    render_table(top(result, 0 if all_ else 10), title="Top findings" + ("" if all_ else " (all: --all)"))
     con.print("Open the report with [bold]escher report[/]; fix one finding with [bold]escher fix ID[/].")
