@@ -14,7 +14,7 @@ from typing import Any
 
 from escher.pipeline.objects import ObjectStore
 
-__all__ = ["morning_events", "pipeline_alerts"]
+__all__ = ["for_morning_report", "morning_events", "pipeline_alerts"]
 
 _DID = {
     "auto_resolved": "auto-resolved",
@@ -58,3 +58,13 @@ def morning_events(objects: ObjectStore, since: datetime, until: datetime) -> li
                         "alert_id": item.get("alert_id")})  # fmt: skip
         day += timedelta(days=1)
     return out
+
+
+def for_morning_report(extensions: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Everything above for the 24 h before ``now``, from this installation's state storage (``ESCHER_STATE_URL``,
+    ``[state] url`` or ``<data dir>/state``): the report's one call."""
+    from escher.pipeline.runtime import state_objects
+
+    objects = state_objects(extensions=extensions)
+    since = now - timedelta(hours=24)
+    return pipeline_alerts(objects, since) + morning_events(objects, since, now)

@@ -52,3 +52,14 @@ def test_queued_info_events_are_read_back_for_the_report() -> None:
         {"severity": "INFO", "title": "instance i-1 started", "detail": "by alice", "alert_id": "a1"}
     ]
     assert morning_events(objects, NOW - timedelta(days=5), NOW - timedelta(days=3)) == []
+
+
+def test_for_morning_report_reads_this_installations_state(escher_home: object) -> None:
+    from escher.pipeline.runtime import state_objects
+    from escher.watch.digest import for_morning_report
+
+    objects = state_objects()
+    AlertStore(objects).put(_alert("fixed", "auto_resolved", "CRITICAL", timedelta(hours=1)))
+    MorningQueue(objects).add("a1", "instance i-1 started", "by alice")
+    got = for_morning_report({}, datetime.now(UTC))
+    assert [(a["severity"], a["alert_id"]) for a in got] == [("CRITICAL", "fixed"), ("INFO", "a1")]
