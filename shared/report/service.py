@@ -18,7 +18,9 @@ __all__ = ["NoScanError", "build_and_store", "get_or_build_report", "registered_
 
 
 class NoScanError(EscherError):
-    exit_code = 4
+    """Nothing to report on yet: exit 2, as `escher findings` says when no scan is stored."""
+
+    exit_code = 2
 
 
 _WALK = 10  # scans read back at most to fill a filtered scan's gaps (the last full one ends the walk sooner)

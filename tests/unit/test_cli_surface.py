@@ -133,6 +133,7 @@ def test_c_is_cloud_everywhere() -> None:
         ["alerts", "ack", "nope"],
         ["templates", "run", "nope"],
         ["remediation", "enable", "nope"],
+        ["report"],  # no scan stored yet: nothing the report could name
     ],
     ids=" ".join,
 )

@@ -62,6 +62,11 @@ def test_an_operation_is_listed_shown_exported_and_verified(s3: Any, escher_home
 
     shown = json.loads(_escher("-o", "json", "audit", "show", verified["record_id"][:10]).stdout)
     assert shown["seq"] == verified["seq"] and shown["after"]
+    from escher.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as missing:  # names nothing: bad input (exit 2), like every unknown id
+        _escher("audit", "show", "no-such-record")
+    assert missing.value.exit_code == 2
 
     ocsf = [json.loads(line) for line in _escher("audit", "export", "--format", "ocsf").stdout.splitlines()]
     assert {e["class_uid"] for e in ocsf} == {6003} and ocsf[-1]["api"][
