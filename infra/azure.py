@@ -83,7 +83,15 @@ SCHEDULE_NOTE = (
 
 
 def post_deploy_steps(
-    *, subscription: str, group: str, app: str, bundle: str, audit_account: str, lock: bool, events: bool
+    *,
+    subscription: str,
+    group: str,
+    app: str,
+    bundle: str,
+    audit_account: str,
+    lock: bool,
+    events: bool,
+    audit_container: str = "audit",
 ) -> list[str]:
     """What the driver runs after ``pulumi up``, in order (the provider cannot do them):
 
@@ -99,7 +107,7 @@ def post_deploy_steps(
     if lock:
         policy = (
             f"https://management.azure.com/subscriptions/{subscription}/resourceGroups/{group}/providers/"
-            f"Microsoft.Storage/storageAccounts/{audit_account}/blobServices/default/containers/audit/"
+            f"Microsoft.Storage/storageAccounts/{audit_account}/blobServices/default/containers/{audit_container}/"
             f"immutabilityPolicies/default"
         )
         steps.append(
@@ -490,13 +498,16 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         ),
         **wire_action_group(parent, spec, group=group, app=app, subscription_scope=subscription_scope),
     }
-    post_deploy = pulumi.Output.all(subscription_id, group.name, app.name, audit_account.name).apply(
+    post_deploy = pulumi.Output.all(
+        subscription_id, group.name, app.name, audit_account.name, audit.name
+    ).apply(
         lambda a: post_deploy_steps(
             subscription=a[0],
             group=a[1],
             app=a[2],
             bundle=spec.bundle_path,
             audit_account=a[3],
+            audit_container=a[4],  # the provider names it (autonaming): not "audit"
             lock=spec.lock_mode == "compliance",
             events="api_calls" in spec.events and not spec.azure_triggers_synced,
         )
@@ -505,6 +516,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     return {
         "cloud": "azure",
         "region": spec.region,
+        "subscription_id": subscription_id,  # the post-deploy steps address ARM with it
         "resource_group": group.name,
         "state_account": state_account.name,
         "state_container": state.name,

@@ -29,6 +29,7 @@ from escher.errors import EscherError
 from escher.infra.program import InfraError
 
 if TYPE_CHECKING:
+    from escher.infra.azure_post_deploy import PostDeployer
     from escher.infra.spec import ExtensionSpec
 
 __all__ = [
@@ -272,6 +273,10 @@ class ExtendResult:
     summary: dict[str, Any]
     credentials_stored: list[str]
     credentials_missing: list[str]
+    post_deploy: list[dict[str, Any]] = field(default_factory=list)  # the steps run after up, in order
+
+
+PostDeployerFactory = Callable[[], "PostDeployer"]
 
 
 def extend(
@@ -283,19 +288,21 @@ def extend(
     on_event: Callable[[Any], Any] | None = None,
     stack_factory: StackFactory = automation_stack,
     env: Mapping[str, str] | None = None,
+    post_deployer: PostDeployerFactory | None = None,
 ) -> ExtendResult:
-    """Deploy ``spec``; keep outputs; store credentials; switch the CLI to thin-client mode for the cloud."""
+    """Deploy ``spec``; keep outputs; run the steps the program names in its ``post_deploy`` output (Azure);
+    store credentials; switch the CLI to thin-client mode for the cloud."""
+    from dataclasses import replace
+
     require_pulumi(env)
     cloud = spec.cloud
-    stack = stack_factory(spec, cloud, stack_env(paths, env))
     local = LocalState.load(paths)
+    if cloud == "azure" and local.clouds.get(cloud, {}).get("azure_triggers_synced"):
+        # a redeploy keeps the Event Grid subscription: the last deploy's package synced the triggers
+        spec = replace(spec, azure_triggers_synced=True)
+    stack = stack_factory(spec, cloud, stack_env(paths, env))
     try:
-        stack.set_config(
-            f"{cloud}:{'location' if cloud == 'azure' else 'region'}", _config_value(spec.region)
-        )
-        if cloud == "gcp" and spec.gcp_project:
-            stack.set_config("gcp:project", _config_value(spec.gcp_project))
-        result = stack.up(on_event=on_event)
+        result = _up(stack, spec, on_event)
     except _pulumi_errors() as exc:
         local.record_run(cloud, "extend", "failed", error=str(exc).strip()[-300:])
         local.save()
@@ -314,6 +321,12 @@ def extend(
     }
     local.record_run(cloud, "extend", "succeeded", changes=dict(summary))
     local.save()
+    done: list[dict[str, Any]] = []
+    if outputs.get("post_deploy"):
+        outputs, done = _post_deploy(
+            spec, paths, outputs, local=local, deployer=post_deployer, stack_factory=stack_factory,
+            env=env, on_event=on_event,
+        )  # fmt: skip
     stored: list[str] = []
     wanted = [n for n in spec.credential_names if n in credentials]
     missing = [n for n in spec.credential_names if n not in credentials or writer is None]
@@ -331,7 +344,72 @@ def extend(
                 f"Escher is deployed on {cloud}, but storing the {name} credentials failed: {exc.message}",
                 hint=exc.hint,
             ) from exc
-    return ExtendResult(cloud, outputs, path, dict(summary), stored, missing)
+    return ExtendResult(cloud, outputs, path, dict(summary), stored, missing, done)
+
+
+def _up(stack: StackLike, spec: ExtensionSpec, on_event: Callable[[Any], Any] | None) -> Any:
+    cloud = spec.cloud
+    stack.set_config(f"{cloud}:{'location' if cloud == 'azure' else 'region'}", _config_value(spec.region))
+    if cloud == "gcp" and spec.gcp_project:
+        stack.set_config("gcp:project", _config_value(spec.gcp_project))
+    return stack.up(on_event=on_event)
+
+
+def _post_deploy(
+    spec: ExtensionSpec,
+    paths: Paths,
+    outputs: dict[str, Any],
+    *,
+    local: LocalState,
+    deployer: PostDeployerFactory | None,
+    stack_factory: StackFactory,
+    env: Mapping[str, str] | None,
+    on_event: Callable[[Any], Any] | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the stack's ``post_deploy`` steps in order (:mod:`escher.infra.azure_post_deploy`): OneDeploy of the
+    package, the audit policy's lock, then the program again with the triggers synced (its outputs replace the
+    first ones). The deployment stays recorded; a failed step is recorded and raised with what to do, and
+    ``escher extend`` again resumes (an already locked policy is left alone)."""
+    from dataclasses import replace
+
+    from escher.infra.azure_post_deploy import LOCK_AUDIT, ONE_DEPLOY, AzurePostDeploy, step_kind
+
+    cloud = spec.cloud
+    kinds = [step_kind(str(step)) for step in outputs["post_deploy"]]  # an unknown step: none is run
+    steps = (deployer or AzurePostDeploy)()
+    done: list[dict[str, Any]] = []
+    kind = kinds[0]
+    try:
+        for kind in kinds:
+            if kind == ONE_DEPLOY:
+                done.append(steps.one_deploy(outputs, Path(spec.bundle_path)))
+                local.clouds[cloud]["azure_triggers_synced"] = True  # OneDeploy syncs the triggers
+            elif kind == LOCK_AUDIT:
+                done.append(steps.lock_audit(outputs))
+            else:  # the program again, now that functions/<on_event_grid> can be named
+                steps.wait_for_function(outputs, spec.entry_points.azure_functions[0])
+                synced = replace(spec, azure_triggers_synced=True)
+                result = _up(stack_factory(synced, cloud, stack_env(paths, env)), synced, on_event)
+                outputs = _plain_outputs(getattr(result, "outputs", {}) or {})
+                changes = getattr(getattr(result, "summary", None), "resource_changes", None) or {}
+                done.append({"step": kind, "changes": dict(changes)})
+    except _pulumi_errors() as exc:
+        _post_deploy_failed(local, cloud, kind, done, str(exc).strip()[-300:])
+        raise translate_error(exc, cloud) from exc
+    except InfraError as exc:
+        _post_deploy_failed(local, cloud, kind, done, exc.message[-300:])
+        raise
+    save_outputs(paths, cloud, outputs)
+    local.record_run(cloud, "post_deploy", "succeeded", steps=[d["step"] for d in done])
+    local.save()
+    return outputs, done
+
+
+def _post_deploy_failed(
+    local: LocalState, cloud: str, kind: str, done: list[dict[str, Any]], error: str
+) -> None:
+    local.record_run(cloud, "post_deploy", "failed", step=kind, done=[d["step"] for d in done], error=error)
+    local.save()
 
 
 def _config_value(value: str) -> Any:

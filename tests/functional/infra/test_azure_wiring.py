@@ -60,7 +60,8 @@ def test_compliance_mode_locks_the_immutability_policy_after_deploy(bundle: str)
     locked = run_under_mocks(make_spec("azure", bundle, audit_lock_mode="compliance")).outputs
     [lock] = [s for s in locked["post_deploy"] if "/lock?" in s]
     assert "immutabilityPolicies/default/lock?api-version=" in lock and "If-Match=$etag" in lock
-    assert "/containers/audit/" in lock
+    # the container's own name (the provider autonames it), as the stack outputs it
+    assert f"/containers/{locked['audit_container']}/" in lock and locked["audit_container"] != "audit"
     governance = run_under_mocks(make_spec("azure", bundle, audit_lock_mode="governance")).outputs
     assert not [s for s in governance["post_deploy"] if "/lock?" in s]
 

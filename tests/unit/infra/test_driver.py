@@ -293,3 +293,169 @@ def test_a_failed_export_stops_the_destroy(paths: Paths, with_cli: dict[str, str
     assert stack.calls == []  # never destroyed
     local = driver.LocalState.load(paths)
     assert local.runs[-1]["result"] == "export failed" and "destroyed_at" not in local.clouds.get("aws", {})
+
+
+# -- Azure: the post_deploy steps after up, in order ----------------------------------------------------------
+def _azure_spec() -> ExtensionSpec:
+    return ExtensionSpec(
+        cloud="azure", region="westeurope", bundle_path="worker.zip", permissions=(),
+        events=("api_calls",), audit_lock_mode="compliance", credential_names=("aws",),
+    )  # fmt: skip
+
+
+class FakeAzureStack:
+    """What the Azure program outputs: the post-deploy steps (the rerun only until the triggers are synced)."""
+
+    def __init__(self, spec: ExtensionSpec, log: list[str], fail: BaseException | None = None) -> None:
+        self.spec, self.log, self.fail = spec, log, fail
+        self.config: dict[str, str] = {}
+
+    def set_config(self, key: str, value: Any) -> None:
+        self.config[key] = value.value
+
+    def up(self, *, on_event: Any = None) -> Any:
+        synced = self.spec.azure_triggers_synced
+        self.log.append(f"up synced={synced} {self.config}")
+        if synced and self.fail:
+            raise self.fail
+        steps = [
+            "az functionapp deployment source config-zip --resource-group g --name app --src worker.zip",
+            'etag=$(az rest ...) && az rest --method post --url ".../immutabilityPolicies/default/lock?api-'
+            'version=2023-05-01" --headers "If-Match=$etag"',
+        ] + ([] if synced else ["escher extend azure (again: the triggers are synced, ...)"])
+        outputs = {
+            "subscription_id": "sub-1", "resource_group": "g", "worker": "app", "key_vault": "vault",
+            "event_grid_subscription": "created" if synced else "pending", "post_deploy": steps,
+        }  # fmt: skip
+        values = {k: pulumi_auto.OutputValue(v, False) for k, v in outputs.items()}
+        return type("R", (), {"outputs": values, "summary": type("S", (), {"resource_changes": {"same": 1}})})
+
+    def outputs(self) -> dict[str, Any]:
+        return {}
+
+    def destroy(self, *, on_event: Any = None) -> Any:
+        raise AssertionError("not on the up path")
+
+
+class FakeSteps:
+    def __init__(self, log: list[str], fail_on: str | None = None) -> None:
+        self.log, self.fail_on = log, fail_on
+
+    def _run(self, name: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        self.log.append(f"{name} {outputs['worker']}")
+        if name == self.fail_on:
+            from escher.infra.azure_post_deploy import PostDeployError
+
+            raise PostDeployError(f"{name} refused", hint="grant the role")
+        return {"step": name}
+
+    def one_deploy(self, outputs: Mapping[str, Any], bundle: Path) -> dict[str, Any]:
+        assert bundle == Path("worker.zip")
+        return self._run("one_deploy", outputs)
+
+    def lock_audit(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        return self._run("lock_audit", outputs)
+
+    def wait_for_function(self, outputs: Mapping[str, Any], function: str) -> None:
+        self._run(f"wait {function}", outputs)
+
+
+class TimelineWriter(MemoryWriter):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def write(self, name: str, value: str) -> None:
+        self.log.append(f"credential {name}")
+        super().write(name, value)
+
+
+def _azure_factory(log: list[str], specs: list[ExtensionSpec], fail: BaseException | None = None) -> Any:
+    def factory(spec: Any, cloud: str, env: dict[str, str]) -> FakeAzureStack:
+        specs.append(spec)
+        return FakeAzureStack(spec, log, fail)
+
+    return factory
+
+
+def test_azure_post_deploy_steps_run_in_order_then_the_program_again_with_the_triggers_synced(
+    paths: Paths, with_cli: dict[str, str]
+) -> None:
+    # GIVEN the Azure program, whose outputs name OneDeploy, the audit lock and a rerun once the triggers sync
+    log: list[str] = []
+    specs: list[ExtensionSpec] = []
+    # WHEN escher extend azure runs
+    result = driver.extend(
+        _azure_spec(), paths, credentials={"aws": "k"}, writer=TimelineWriter(log), env=with_cli,
+        stack_factory=_azure_factory(log, specs), post_deployer=lambda: FakeSteps(log),
+    )  # fmt: skip
+    # THEN each step runs in order, the program runs again with the triggers synced, then credentials are stored
+    config = "{'azure:location': 'westeurope'}"
+    assert log == [f"up synced=False {config}", "one_deploy app", "lock_audit app", "wait on_event_grid app",
+                   f"up synced=True {config}", "credential aws"]  # fmt: skip
+    assert [s.azure_triggers_synced for s in specs] == [False, True]
+    assert [d["step"] for d in result.post_deploy] == [
+        "one_deploy",
+        "lock_audit",
+        "rerun_with_triggers_synced",
+    ]
+    # the outputs kept are the second run's (the Event Grid subscription exists)
+    assert result.outputs["event_grid_subscription"] == "created"
+    assert driver.load_outputs(paths, "azure")["event_grid_subscription"] == "created"
+    local = driver.LocalState.load(paths)
+    assert local.runs[-1]["action"] == "post_deploy" and local.runs[-1]["result"] == "succeeded"
+    # AND a redeploy keeps the subscription: the first run already has the triggers synced, no rerun
+    log.clear()
+    driver.extend(
+        _azure_spec(), paths, credentials={}, writer=None, env=with_cli,
+        stack_factory=_azure_factory(log, specs), post_deployer=lambda: FakeSteps(log),
+    )  # fmt: skip
+    assert log == [f"up synced=True {config}", "one_deploy app", "lock_audit app"]
+
+
+def test_a_failed_post_deploy_step_stops_there_is_recorded_and_says_what_to_do(
+    paths: Paths, with_cli: dict[str, str]
+) -> None:
+    log: list[str] = []
+    with pytest.raises(InfraError) as err:
+        driver.extend(
+            _azure_spec(), paths, credentials={"aws": "k"}, writer=TimelineWriter(log), env=with_cli,
+            stack_factory=_azure_factory(log, []), post_deployer=lambda: FakeSteps(log, fail_on="lock_audit"),
+        )  # fmt: skip
+    assert err.value.message == "lock_audit refused" and err.value.hint == "grant the role"
+    assert log[1:] == ["one_deploy app", "lock_audit app"]  # no rerun, no credentials
+    local = driver.LocalState.load(paths)
+    assert local.mode("azure") == "thin-client"  # the resources exist: destroy can find them
+    assert local.runs[-1] == {**local.runs[-1], "action": "post_deploy", "result": "failed",
+                              "step": "lock_audit", "done": ["one_deploy"]}  # fmt: skip
+
+
+def test_a_failed_second_run_is_a_pulumi_error_with_advice(paths: Paths, with_cli: dict[str, str]) -> None:
+    log: list[str] = []
+    busy = _command_error(pulumi_auto.errors.ConcurrentUpdateError, "[409] Conflict: Another update")
+    with pytest.raises(InfraError) as err:
+        driver.extend(
+            _azure_spec(), paths, credentials={}, writer=None, env=with_cli,
+            stack_factory=_azure_factory(log, [], fail=busy), post_deployer=lambda: FakeSteps(log),
+        )  # fmt: skip
+    assert "pulumi cancel" in (err.value.hint or "")
+    assert driver.LocalState.load(paths).runs[-1]["step"] == "rerun_with_triggers_synced"
+
+
+def test_a_step_the_driver_does_not_know_runs_nothing(paths: Paths, with_cli: dict[str, str]) -> None:
+    log: list[str] = []
+
+    class Stack(FakeAzureStack):
+        def up(self, *, on_event: Any = None) -> Any:
+            result = super().up(on_event=on_event)
+            result.outputs["post_deploy"] = pulumi_auto.OutputValue(
+                [*result.outputs["post_deploy"].value, "az webapp restart ..."], False
+            )
+            return result
+
+    with pytest.raises(InfraError, match="does not know"):
+        driver.extend(
+            _azure_spec(), paths, credentials={}, writer=None, env=with_cli,
+            stack_factory=lambda spec, *_: Stack(spec, log), post_deployer=lambda: FakeSteps(log),
+        )  # fmt: skip
+    assert len(log) == 1 and log[0].startswith("up ")  # only the deploy itself
