@@ -39,7 +39,40 @@ def handle_event(
         payloads.check(event)
     except PermanentEventError as exc:
         return park(worker, payload, exc, source=source, attempts=attempts, env=env)
+    carry_out_approvals(worker, env)
     return build_pipeline(worker, env).handle(event, source=source, attempts=attempts).to_dict()
+
+
+_APPROVALS_CHECKED: dict[str, float] = {}
+
+
+def carry_out_approvals(worker: str, env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """On a wake, run what a manager approved on the laptop since (:mod:`escher.pipeline.granted`); at most
+    every ``ESCHER_APPROVALS_MAX_AGE_SECONDS`` (30) in a warm process. Only with state storage (extended). An
+    Escher error here is logged and the delivery is still handled: the next wake tries again."""
+    import logging
+    import os
+    import time
+
+    env = os.environ if env is None else env
+    if not env.get("ESCHER_STATE_URL"):
+        return []
+    max_age = float(env.get("ESCHER_APPROVALS_MAX_AGE_SECONDS", 30))
+    if time.monotonic() - _APPROVALS_CHECKED.get(worker, -1e9) < max_age:
+        return []
+    _APPROVALS_CHECKED[worker] = time.monotonic()
+    from escher.errors import EscherError
+    from escher.extend.settings_doc import settings_from_document
+    from escher.pipeline.granted import run_granted
+    from escher.pipeline.runtime import build_pipeline, published_settings
+
+    try:
+        published = published_settings(env)
+        extensions = settings_from_document(published).extensions if published else {}
+        return run_granted(build_pipeline(worker, env), dict(extensions))
+    except EscherError as exc:
+        logging.getLogger("escher.pipeline.granted").warning("granted approvals not run: %s", exc.message)
+        return []
 
 
 def park(
@@ -67,6 +100,7 @@ def handle_job(
 
     try:
         payloads.check(request)
+        carry_out_approvals(worker, env)
         return run_job(worker, request, env)
     except PermanentEventError as exc:
         return park(worker, request, exc, source="schedule", env=env)
