@@ -137,6 +137,9 @@ app.add_typer(alerts_cmd.app, name="alerts")
 from escher.cli.commands import watch_cmd  # noqa: E402  (issue 20: activity since the watermark -> the pipeline)
 
 app.command("watch")(watch_cmd.watch)
+from escher.cli.commands import sync_cmd  # noqa: E402  (issue 16: the extension's results into this laptop)
+
+app.command("sync")(sync_cmd.sync)
 from escher.cli.commands import notify_cmd  # noqa: E402  (issue 17: a test message through each channel)
 
 app.add_typer(notify_cmd.app, name="notify")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from escher.cli._render import console, emit
+from escher.cli.commands.sync_cmd import NO_SYNC, auto_sync
 
 if TYPE_CHECKING:
     from escher.alerts.store import AlertStore, ObjectAuditSink
@@ -58,8 +59,10 @@ def render_banners(alerts: list[object]) -> None:
 def alerts(
     ctx: typer.Context,
     include_all: bool = typer.Option(False, "--all", help="Include acknowledged alerts."),
+    no_sync: bool = NO_SYNC,
 ) -> None:
-    """Show the open alerts, most severe first, as banners."""
+    """Show the open alerts, most severe first, as banners (the extension's are synced first)."""
+    auto_sync(no_sync)
     if ctx.invoked_subcommand is not None:
         return
     store, _ = _stores()

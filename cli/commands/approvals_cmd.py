@@ -9,6 +9,7 @@ import typer
 
 from escher.cli._render import console, emit, sub_app
 from escher.cli.commands._ops_flow import APPROVE_HELP
+from escher.cli.commands.sync_cmd import NO_SYNC, synced_runtime
 
 app = sub_app("Approval requests: list them; managers approve or reject; run what was approved.")
 
@@ -17,11 +18,10 @@ app = sub_app("Approval requests: list them; managers approve or reject; run wha
 def list_(
     ctx: typer.Context,
     status: str = typer.Option("", "--status", help="pending, approved, rejected, executed or expired."),
+    no_sync: bool = NO_SYNC,
 ) -> None:
-    """List approval requests (oldest first)."""
-    from escher.policy.runtime import open_runtime
-
-    items = open_runtime().approvals.list(status or None)  # type: ignore[arg-type]
+    """List approval requests (oldest first), the extension's too (synced first)."""
+    items = synced_runtime(no_sync).approvals.list(status or None)  # type: ignore[arg-type]
 
     def text() -> None:
         from datetime import UTC, datetime
@@ -46,10 +46,8 @@ def list_(
     emit(ctx, [r.model_dump(mode="json") for r in items], text)
 
 
-def _decide(ctx: typer.Context, request_id: str, note: str, approve: bool) -> None:
-    from escher.policy.runtime import open_runtime
-
-    rt = open_runtime()
+def _decide(ctx: typer.Context, request_id: str, note: str, approve: bool, no_sync: bool = False) -> None:
+    rt = synced_runtime(no_sync)
     decide = rt.approvals.approve if approve else rt.approvals.reject
     req = decide(request_id, by=rt.actor, note=note)
     then = f"run it with 'escher approvals run {req.request_id}'" if approve else "nothing will run"
@@ -65,9 +63,11 @@ def approve(
     ctx: typer.Context,
     request_id: str = typer.Argument(..., metavar="ID"),
     note: str = typer.Option("", "--note"),
+    no_sync: bool = NO_SYNC,
 ) -> None:
-    """Approve a pending request (managers only; not your own)."""
-    _decide(ctx, request_id, note, approve=True)
+    """Approve a pending request (managers only; not your own). One raised by the extension is approved there
+    too (a signed grant its worker carries out on its next run)."""
+    _decide(ctx, request_id, note, approve=True, no_sync=no_sync)
 
 
 @app.command("reject")
@@ -75,9 +75,10 @@ def reject(
     ctx: typer.Context,
     request_id: str = typer.Argument(..., metavar="ID"),
     note: str = typer.Option("", "--note", help="Why: shown to the requester."),
+    no_sync: bool = NO_SYNC,
 ) -> None:
     """Reject a pending request (managers only)."""
-    _decide(ctx, request_id, note, approve=False)
+    _decide(ctx, request_id, note, approve=False, no_sync=no_sync)
 
 
 @app.command("run")
@@ -87,6 +88,7 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and show; change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (needed without a terminal)."),
     approve: str | None = typer.Option(None, "--approve", metavar="REASON", help=APPROVE_HELP),
+    no_sync: bool = NO_SYNC,
 ) -> None:
     """Run an approved request: exactly its operation, parameters and targets, once, before it expires.
 
@@ -95,9 +97,8 @@ def run(
     from escher.cli.commands._ops_flow import run_flow
     from escher.ops.model import OPERATIONS, Target
     from escher.policy.errors import ApprovalError, AwaitingApprovalError
-    from escher.policy.runtime import open_runtime
 
-    rt = open_runtime()
+    rt = synced_runtime(no_sync)
     req = rt.approvals.get(request_id)
     status = req.status_at(datetime.now(UTC))
     if status == "pending" and approve is None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from escher.cli._render import console, emit, state, sub_app
+from escher.cli.commands.sync_cmd import NO_SYNC, auto_sync
 
 if TYPE_CHECKING:
     from escher.store.audit_query import AuditQuery
@@ -76,9 +77,13 @@ def list_(
     cloud: str | None = CLOUD,
     outcome: str | None = OUTCOME,
     limit: int = typer.Option(50, "--limit", "-n", help="At most this many, newest first."),
+    no_sync: bool = NO_SYNC,
 ) -> None:
-    """Recorded acts, newest first: operations (intent and outcome), approvals, refusals, extend/destroy."""
+    """Recorded acts, newest first: operations (intent and outcome), approvals, refusals, extend/destroy; the
+    extension's workers' acts too (synced first)."""
     from escher.store.audit_query import query_audit
+
+    auto_sync(no_sync)
 
     with _open() as store:
         rows = list(
@@ -113,15 +118,19 @@ def _outcome(outcome: str) -> str:
 def show(
     ctx: typer.Context,
     record: str = typer.Argument(..., help="A record id (or its first 8+ characters), or a sequence number."),
+    no_sync: bool = NO_SYNC,
 ) -> None:
     """One record in full: before and after, details, timings, and its place in the chain."""
     from escher.store.audit_query import find_audit
-    from escher.store.errors import StoreError
+
+    auto_sync(no_sync)
 
     with _open() as store:
         row = find_audit(store.connection, record)
     if row is None:
-        raise StoreError(
+        from escher.errors import NotFoundError
+
+        raise NotFoundError(
             f"no audit record {record!r}", hint="see 'escher audit list' for ids and sequence numbers"
         )
     data = row.to_json()
@@ -153,9 +162,12 @@ def export(
     target: str | None = TARGET,
     cloud: str | None = CLOUD,
     outcome: str | None = OUTCOME,
+    no_sync: bool = NO_SYNC,
 ) -> None:
     """Every matching record (oldest first) with its sequence number and chain hash, for a SIEM or an auditor."""
     import sys
+
+    auto_sync(no_sync)
 
     from escher.store.audit_query import export_lines, query_audit
 

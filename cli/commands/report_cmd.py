@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from escher.cli._render import console, state
+from escher.cli.commands.sync_cmd import NO_SYNC, auto_sync
 
 
 def report(
@@ -22,8 +23,10 @@ def report(
     rebuild: bool = typer.Option(
         False, "--new", help="Build from the latest scan (what happens anyway without --date)."
     ),
+    no_sync: bool = NO_SYNC,
 ) -> None:
-    """Show or export the morning report."""
+    """Show or export the morning report (the extension's scans and reports are synced first)."""
+    auto_sync(no_sync)
     from escher.report.render import render
     from escher.report.render.terminal import print_report
     from escher.report.service import get_or_build_report
