@@ -424,6 +424,11 @@ class DestroyResult:
     exported_objects: int
     export_dir: Path
     retained: str
+    imported: dict[str, Any] = field(default_factory=dict)  # what came home into the local store
+    audit_location: str = ""  # the locked audit storage left in the cloud
+
+
+Importer = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
 
 
 def destroy(
@@ -431,14 +436,16 @@ def destroy(
     paths: Paths,
     *,
     exporter: StateExporter,
+    importer: Importer | None = None,
     on_event: Callable[[Any], Any] | None = None,
     stack_factory: StackFactory = automation_stack,
     env: Mapping[str, str] | None = None,
 ) -> DestroyResult:
-    """Export the cloud's state into the data dir (nothing lost), then destroy; back to Local Only.
+    """Export the cloud's state into the data dir (nothing lost), import it into the local store
+    (``importer``: reports, alerts, approvals, audit into the ledger), then destroy; back to Local Only.
 
     The outputs come from the local record, else from the stack itself; a stack without outputs has nothing
-    to export. A failed export raises before ``destroy`` is called.
+    to export. A failed export or import raises before ``destroy`` is called.
     """
     require_pulumi(env)
     local = LocalState.load(paths)
@@ -457,15 +464,36 @@ def destroy(
         local.save()
         raise
     try:
+        imported = dict(importer(cloud, outputs)) if importer is not None and outputs else {}
+    except EscherError as exc:
+        local.record_run(cloud, "destroy", "import failed", error=exc.message[-300:])
+        local.save()
+        raise InfraError(
+            f"importing the {cloud} extension's state into the local store failed: {exc.message}; nothing was "
+            f"destroyed (the files are exported in {dest})",
+            hint=exc.hint or "fix the cause and run 'escher destroy' again",
+        ) from exc
+    try:
         stack.destroy(on_event=on_event)
     except _pulumi_errors() as exc:
         local.record_run(cloud, "destroy", "failed", exported=count, error=str(exc).strip()[-300:])
         local.save()
         raise translate_error(exc, cloud) from exc
-    local.clouds[cloud] = {"mode": "local", "destroyed_at": _now(), "export_dir": str(dest)}
-    local.record_run(cloud, "destroy", "succeeded", exported=count)
+    audit = _audit_location(cloud, outputs)
+    local.clouds[cloud] = {"mode": "local", "destroyed_at": _now(), "export_dir": str(dest),
+                           "audit_kept": audit}  # fmt: skip
+    local.record_run(cloud, "destroy", "succeeded", exported=count, imported=imported)
     local.save()
-    return DestroyResult(cloud, count, dest, RETAINED[cloud])
+    return DestroyResult(cloud, count, dest, RETAINED[cloud], imported, audit)
+
+
+def _audit_location(cloud: str, outputs: Mapping[str, Any]) -> str:
+    """Where the locked audit objects stay, as the outputs name it."""
+    for key in ("audit_url", "audit_bucket", "audit_container", "audit_account"):
+        if outputs.get(key):
+            value = str(outputs[key])
+            return f"s3://{value}" if cloud == "aws" and key == "audit_bucket" else value
+    return ""
 
 
 def status(paths: Paths, env: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -254,32 +254,47 @@ def destroy(
     cloud: Cloud | None = typer.Argument(None, help="aws, azure or gcp (default: every deployed cloud)"),
     yes: bool = typer.Option(False, "--yes", "-y", help="Destroy without asking."),
 ) -> None:
-    """Export all state into the local store, then remove Escher from the cloud (back to Local Only)."""
+    """Bring the extension's state home into the local store (reports, alerts, approvals, audit into the
+    ledger), then remove Escher from the cloud (back to Local Only); the locked audit storage stays."""
     from escher.config import resolve_paths
+    from escher.extend.pull import importer
     from escher.infra import driver
     from escher.infra.export import StoreExporter
 
     paths = resolve_paths()
-    driver.require_pulumi()
     local = driver.LocalState.load(paths)
+    deployed = [c for c in ("aws", "azure", "gcp") if local.mode(c) == "thin-client"]
     clouds = (
-        [cloud.value] if cloud else [c for c in ("aws", "azure", "gcp") if local.mode(c) == "thin-client"]
+        [cloud.value]
+        if cloud and (cloud.value in deployed or driver.load_outputs(paths, cloud.value))
+        else []
     )
+    if not cloud:
+        clouds = deployed
     if not clouds:
-        emit(ctx, {"destroyed": []}, lambda: console().print("Nothing is deployed: Escher runs Local Only."))
+        where = f" on {cloud.value}" if cloud else ""
+        emit(ctx, {"destroyed": []},
+             lambda: console().print(f"Nothing is deployed{where}: Escher runs Local Only."))  # fmt: skip
         return
+    driver.require_pulumi()
     if not yes and not typer.confirm(f"Export state and destroy Escher in {', '.join(clouds)}?"):
         raise typer.Abort()
     results = []
     for c in clouds:
         with _recorded_act(paths, c, "escher.destroy", f"escher/{c}", {"cloud": c}) as outcome:
-            results.append(driver.destroy(c, paths, exporter=StoreExporter()))
-            outcome.update(exported=results[-1].exported_objects, export_dir=str(results[-1].export_dir))
+            results.append(driver.destroy(c, paths, exporter=StoreExporter(), importer=importer(paths)))
+            outcome.update(exported=results[-1].exported_objects, export_dir=str(results[-1].export_dir),
+                           imported=results[-1].imported)  # fmt: skip
 
     def text() -> None:
         for r in results:
-            console().print(f"[green]✓[/] {r.cloud}: {r.exported_objects} objects exported to {r.export_dir}")
-            console().print(f"  [yellow]kept:[/] {r.retained}")
+            pulled = r.imported.get("pulled") or {}
+            home = ", ".join(f"{n} {kind}" for kind, n in sorted(pulled.items())) or "nothing new"
+            console().print(f"[green]✓[/] {r.cloud}: imported into the local store: {home}")
+            console().print(f"  {r.exported_objects} objects also copied to {r.export_dir}")
+            console().print(
+                f"  [yellow]kept:[/] {r.retained}" + (f": {r.audit_location}" if r.audit_location else "")
+            )
 
     emit(
         ctx,
@@ -290,6 +305,8 @@ def destroy(
                     "exported": r.exported_objects,
                     "export_dir": str(r.export_dir),
                     "retained": r.retained,
+                    "imported": r.imported,
+                    "audit_kept": r.audit_location,
                 }
                 for r in results
             ]
