@@ -229,7 +229,6 @@ def _audit(
                 result.complete = False
                 break
             data = reader.get(key).data
-            marks.append(f"{key}#{version}")
             try:
                 envelope = json.loads(data)
                 canonical = json.dumps(envelope["record"], sort_keys=True, separators=(",", ":")).encode()
@@ -238,8 +237,10 @@ def _audit(
             except (ValueError, KeyError, TypeError):
                 ok = False
             if not ok or not key.endswith(f"/{record.record_id}.json"):
+                # not marked as seen: named again on every sync until it is dealt with
                 result.rejected.append(f"{reader.url}{key}")
                 continue
+            marks.append(f"{key}#{version}")
             entries.append(LedgerEntry.from_audit(record))
             if local_state is not None:  # 'escher alerts timeline' reads them beside the alerts
                 local_state.put_if_absent(key, data)
