@@ -6,7 +6,9 @@ After ``up``: the outputs are kept in ``<data dir>/extend/<cloud>-outputs.json``
 state.json`` records that the CLI is now a thin client for that cloud; only then are the user's credentials
 for the other clouds written to the new secret store (never through Pulumi), by a writer built from those
 outputs. ``destroy`` exports the state store into the data dir first (:mod:`escher.infra.export`, through
-``escher.state``) and destroys only if every object arrived; the WORM audit store is retained and explained.
+``escher.state``), imports it into the local store (:func:`escher.extend.pull.importer`: reports, alerts,
+approvals, audit into the ledger) and destroys only if both succeeded; the WORM audit store is retained, and
+named. With nothing deployed, the CLI says so before it looks for the Pulumi CLI.
 
 Pulumi's own errors become :class:`InfraError` with advice; the Pulumi CLI missing is said exactly, with how
 to install it and that ``--plan`` works without it.

@@ -207,7 +207,7 @@ def _build(
         ),
         "dead_letters": open_dead_letters(dl_url) if dl_url else ObjectDeadLetters(objects),
         # Local Only: the approvals file the CLI reads ('escher approvals approve ID'); in a cloud worker, the
-        # state storage (the laptop's CLI does not read that yet: see the README)
+        # state storage, which 'escher sync' pulls and a laptop's decision is written back to (escher.extend)
         "approvals": ObjectApprovalStore(objects) if remote_state else JsonFileApprovalStore(paths.data_dir),
         "rules": rules_from_settings(settings.extensions, paths.config_file),
         "remediation": load_remediation(settings.extensions),
