@@ -176,6 +176,18 @@ class ExtendedApprovalStore:
                 hint="run 'escher sync' and see 'escher approvals list'",
             )
 
+    def forget(self, cloud: str) -> int:
+        """After destroy: the requests from ``cloud`` are home and stay here (decided locally from now on)."""
+        gone: list[str] = []
+
+        def change(data: dict[str, Any]) -> None:
+            for request_id in [k for k, v in data.items() if v.get("cloud") == cloud]:
+                gone.append(request_id)
+                del data[request_id]
+
+        self.index.update(change)
+        return len(gone)
+
     def _keep(self, request: ApprovalRequest, origin: _Origin, listed: str, version: str) -> None:
         self.local.put(request)
 

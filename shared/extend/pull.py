@@ -294,7 +294,11 @@ def importer(paths: Paths) -> Callable[[str, Any], dict[str, Any]]:
         source = source_of(cloud, dict(outputs))
         if source is None:
             return {}
-        [result] = pull_all(paths, only=[source])
+        [result] = pull_all(paths, only=[source])  # a rejected object is named; the export keeps its bytes
+        from escher.extend.approvals_remote import ExtendedApprovalStore
+
+        # its requests are home: from now on they are decided here (an extension made later starts afresh)
+        ExtendedApprovalStore(paths.data_dir).forget(cloud)
         return {"pulled": result.pulled, "rejected": result.rejected}
 
     return run

@@ -182,4 +182,30 @@ def _run(
     if current is not None and current.status == "approved":  # nothing to change: the gate did not use it
         Approvals(store, pipeline.audit).mark_executed(current, run.plan.plan_id)
     log.info("approval %s run: %s", req.request_id, run.counts())
+    if run.ok:
+        _resolve_alert(pipeline, req, run.results[0].after if run.results else None)
     return {"request_id": req.request_id, "operation": req.operation, **run.to_dict()}
+
+
+def _resolve_alert(pipeline: Pipeline, req: ApprovalRequest, after: Any) -> None:
+    """The alert that held this request says it is fixed, and by whose approval (its banner stops asking).
+    The pipeline names the event in the request's reason (``event <id> (<type>)``): one read, no listing."""
+    import re
+
+    from escher.alerts.model import alert_id_for
+    from escher.alerts.store import AlertNotFoundError
+
+    found = re.match(r"event (\S+) \(", req.reason)
+    if found is None:
+        return
+    try:
+        alert = pipeline.alerts.get(alert_id_for(pipeline.worker, found.group(1), req.operation))
+    except AlertNotFoundError:
+        return
+    if alert.approval_request_id != req.request_id or alert.status != "needs_approval":
+        return
+    alert.status = "auto_resolved"
+    alert.decision = f"approved by {req.decided_by} (approval {req.request_id}), run by the worker"
+    alert.verification = f"read back: {after}"
+    alert.next_steps = []
+    pipeline.alerts.put(alert)

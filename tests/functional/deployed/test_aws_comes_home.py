@@ -126,6 +126,11 @@ def test_held_at_night_approved_on_the_laptop_fixed_by_the_next_wake_and_brought
     assert result.audit_location == f"s3://{laptop.env['ESCHER_AUDIT_BUCKET']}"
     report = _json(laptop, "report", "--no-sync")
     assert report["scan_id"] and report["report_date"], report
+    # the alert says it was fixed on bob's approval, and the request is used up, here as in the extension
+    [alert] = _json(laptop, "alerts", "--no-sync")
+    assert alert["status"] == "auto_resolved" and "approved by bob" in alert["decision"], alert
+    [used] = _json(laptop, "approvals", "list", "--no-sync")
+    assert used["status"] == "executed" and used["decided_by"] == "bob"
     # the ledger has the worker's acts and the laptop's approval, each once
     rows = _audit(laptop)
     acts = {(r["actor"], r["action"], r["outcome"]) for r in rows}
