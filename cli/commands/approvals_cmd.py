@@ -9,7 +9,7 @@ import typer
 
 from escher.cli._render import console, emit, sub_app
 from escher.cli.commands._ops_flow import APPROVE_HELP
-from escher.cli.commands.sync_cmd import NO_SYNC, synced_runtime
+from escher.cli.commands.sync_cmd import NO_SYNC, held_to_approval, synced_runtime
 
 app = sub_app("Approval requests: list them; managers approve or reject; run what was approved.")
 
@@ -99,6 +99,7 @@ def run(
     from escher.policy.errors import ApprovalError, AwaitingApprovalError
 
     rt = synced_runtime(no_sync)
+    held_to_approval(rt, request_id)
     req = rt.approvals.get(request_id)
     status = req.status_at(datetime.now(UTC))
     if status == "pending" and approve is None:

@@ -96,6 +96,18 @@ def extended_approvals(rt: Runtime) -> Runtime:
     return rt
 
 
+def held_to_approval(rt: Runtime, request_id: str) -> None:
+    """``escher approvals run ID`` of a request the extension raised: every step needs this approval, so the gate
+    uses it up (in the extension's storage) before anything runs, and the worker's next wake does not run it
+    again. A low-risk step would otherwise run as "no approval needed" and leave the approval standing."""
+    from escher.extend.approvals_remote import ExtendedApprovalStore
+
+    store = rt.approvals.store
+    if isinstance(store, ExtendedApprovalStore) and store.origin(request_id) is not None:
+        # model_copy skips the setting's lower bound of 1 on purpose: a person never sets this, the run does
+        rt.policy = rt.policy.model_copy(update={"max_targets_without_approval": 0})
+
+
 def synced_runtime(no_sync: bool = False) -> Runtime:
     """``open_runtime()`` after the automatic sync, with the extension's approvals written back."""
     from escher.policy.runtime import open_runtime
@@ -104,4 +116,12 @@ def synced_runtime(no_sync: bool = False) -> Runtime:
     return extended_approvals(open_runtime())
 
 
-__all__ = ["AUTO_TIMEOUT", "NO_SYNC", "auto_sync", "extended_approvals", "sync", "synced_runtime"]
+__all__ = [
+    "AUTO_TIMEOUT",
+    "NO_SYNC",
+    "auto_sync",
+    "extended_approvals",
+    "held_to_approval",
+    "sync",
+    "synced_runtime",
+]
