@@ -28,12 +28,17 @@ def sync(
     timeout: float | None = typer.Option(
         None, "--timeout", metavar="SECONDS", help="Stop after this long (the rest comes next time)."
     ),
+    shared: bool = typer.Option(
+        False, "--share", help="Also exchange this laptop's own records with the team's other laptops."
+    ),
 ) -> None:
     """Pull the extension's scans, reports, alerts, approval requests and audit into this laptop's store."""
     from escher.config import resolve_paths
-    from escher.extend.pull import pull_all
+    from escher.extend.pull import pull_all, share
 
-    results = pull_all(resolve_paths(), timeout=timeout)
+    paths = resolve_paths()
+    results = pull_all(paths, timeout=timeout)
+    exchanged = share(paths) if shared else []
 
     def text() -> None:
         if not results:
@@ -47,8 +52,15 @@ def sync(
                 )
             for key in r.rejected:
                 console().print(f"  [red]✗[/] rejected {key}: it does not match its content hash or its name")
+        for x in exchanged:
+            console().print(
+                f"[green]✓[/] {x['cloud']}: shared {x['pushed']} record(s), {x['pulled']} from other laptops"
+            )
 
-    emit(ctx, {"synced": [r.to_dict() for r in results]}, text)
+    data: dict[str, object] = {"synced": [r.to_dict() for r in results]}
+    if shared:
+        data["shared"] = exchanged
+    emit(ctx, data, text)
     if any(r.rejected for r in results):
         raise typer.Exit(5)
 

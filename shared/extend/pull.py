@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from escher.extend.approvals_remote import ExtendedApprovalStore
     from escher.store.store import Store
 
-__all__ = ["PullResult", "Source", "importer", "pull", "pull_all", "source_of", "sources"]
+__all__ = ["PullResult", "Source", "importer", "pull", "pull_all", "share", "source_of", "sources"]
 
 RESULT_KINDS = ("cost", "scan", "report")  # cost first: the report of a scan reads its day's snapshot
 
@@ -302,3 +302,21 @@ def importer(paths: Paths) -> Callable[[str, Any], dict[str, Any]]:
         return {"pulled": result.pulled, "rejected": result.rejected}
 
     return run
+
+
+def share(paths: Paths, only: list[Source] | None = None) -> list[dict[str, Any]]:
+    """``escher sync --share``: this laptop's own records (scans, chat, operations, alerts, its ledger) go to
+    each extension's ``records/`` and other laptops' come back (:func:`escher.store.sync.sync`: content-named
+    objects, create-if-absent, each once), so the laptops of one team see the same state."""
+    from escher.store.store import Store
+    from escher.store.sync import sync
+
+    found = only if only is not None else sources(paths)
+    if not found:
+        return []
+    out = []
+    with Store.open(paths=paths) as store:
+        for source in found:
+            result = sync(store, _state(source.state_url))
+            out.append({"cloud": source.cloud, **result.to_dict()})
+    return out
