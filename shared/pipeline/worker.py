@@ -62,11 +62,17 @@ def carry_out_approvals(worker: str, env: Mapping[str, str] | None = None) -> li
         return []
     _APPROVALS_CHECKED[worker] = time.monotonic()
     from escher.errors import EscherError
+    from escher.extend.approvals_remote import GRANTS
     from escher.extend.settings_doc import settings_from_document
     from escher.pipeline.granted import run_granted
+    from escher.pipeline.objects import open_objects
     from escher.pipeline.runtime import build_pipeline, published_settings
 
     try:
+        # Build (and so cache) the pipeline only when a grant waits: built now, before the daily scan stored the
+        # estate, it would enrich this and later events without it (a public PII bucket rated HIGH, not CRITICAL).
+        if not list(open_objects(env["ESCHER_STATE_URL"]).list(GRANTS)):
+            return []
         published = published_settings(env)
         extensions = settings_from_document(published).extensions if published else {}
         return run_granted(build_pipeline(worker, env), dict(extensions))
