@@ -113,9 +113,10 @@ def mcp_estate(
     snaps = sorted(ec2.create_snapshot(VolumeId=volume)["SnapshotId"] for _ in range(3))
     from escher.cli.main import app
 
+    # seeded before the scan: the day's first scan pulls yesterday's cost unless a snapshot is already stored
+    alert_id = _seed_cost_and_alert(escher_home, pg_database)
     scanned = CliRunner().invoke(app, ["scan", "-r", "us-east-1", "--checks", "aws.ec2.*", "-o", "json"])
     assert scanned.exit_code in (0, 1), scanned.output  # 1: there are findings
-    alert_id = _seed_cost_and_alert(escher_home, pg_database)
     return McpEstate(dev, prod, snaps, escher_home, alert_id)
 
 
