@@ -63,10 +63,10 @@ def reported(aws_env: MotoEmulator, escher_home: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(escher.lazy, "is_installed", lambda name: name != "psycopg" and real(name))
     seed_aws(boto3.client("s3", region_name=REGION), boto3.client("ec2", region_name=REGION),
              state_bucket="escher-state")  # fmt: skip
+    aws_env.set_cost_and_usage(_canned_cost())  # before the scan: the day's first scan pulls yesterday's cost
     res = CliRunner().invoke(app, ["--output", "json", "scan", "--region", REGION])
     assert res.exit_code in (0, 2), res.output  # 2: a part not read (moto's CloudWatch has no CPU data)
-    aws_env.set_cost_and_usage(_canned_cost())
-    synced = _cli("cost", "sync", "--cloud", "aws")
+    synced = _cli("cost", "sync", "--cloud", "aws")  # already stored by the scan: read back, no second pull
     assert [s["cloud"] for s in synced["snapshots"]] == ["aws"], synced
     res = CliRunner().invoke(app, ["report", "--format", "json"])
     assert res.exit_code == 0, res.output
