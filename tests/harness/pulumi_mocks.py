@@ -69,5 +69,13 @@ def install_mocks(project: str = "escher", stack: str = "test", *, preview: bool
             # failures must be a list (the mock monitor iterates it); None breaks every invoke
             return dict(CALL_RESULTS.get(args.token, {})), []
 
+    import asyncio
+
+    # set_mocks builds a Stack, whose outputs are asyncio futures on the thread's current loop; an earlier
+    # asyncio.run() in the same process (the MCP client, a Starlette test) leaves none set behind it
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(Mocks(), project=project, stack=stack, preview=preview)
     return recorder
