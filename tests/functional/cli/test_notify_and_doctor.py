@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from escher.emulators import free_port
 from tests.functional.pipeline.servers import WebhookReceiver
 
@@ -74,9 +76,15 @@ def test_doctor_checks_channels_and_the_brain(escher_home: Path) -> None:
     )
 
 
-def test_doctor_checks_the_brain_answers_and_takes_the_token(escher_home: Path) -> None:
+def test_doctor_checks_the_brain_answers_and_takes_the_token(
+    escher_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import time
     import urllib.request
+
+    monkeypatch.delenv(
+        "ESCHER_BRAIN_TOKEN", raising=False
+    )  # "none is set" must mean none, whatever ran before
 
     port = free_port()
     brain = subprocess.Popen(
