@@ -73,7 +73,7 @@ def render_answer(answer: Answer) -> None:
             console().print(f"  {i}. {mark}{escape(step.title)}{op}")
     if r.kind == "information":
         for miss in r.unresolved:
-            hint = f" did you mean {', '.join(miss.did_you_mean[:3])}?" if miss.did_you_mean else ""
+            hint = f"; did you mean {', '.join(miss.did_you_mean[:3])}?" if miss.did_you_mean else ""
             console().print(f"[red]not found:[/] {escape(miss.message or miss.text)}{escape(hint)}")
     scope = getattr(r, "scope", None)
     if scope is not None and scope.total:
