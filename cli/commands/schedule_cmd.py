@@ -9,6 +9,7 @@ import typer
 from escher.cli._render import console, emit, sub_app
 
 if TYPE_CHECKING:
+    from escher.schedule.jobs import Schedule
     from escher.schedule.store import ScheduleStore
 
 app = sub_app("Scheduled scans, reports and operations.")
@@ -78,7 +79,7 @@ def add(
         job=parsed,
         created_by=getpass.getuser(),
     )
-    store.add(s)
+    _add_saved(store, s)
     emit(
         ctx,
         s.model_dump(mode="json"),
@@ -86,6 +87,22 @@ def add(
             f"Added {s.id}: {cron} ({s.timezone}) {parsed.describe()}; next {s.next_run():%Y-%m-%d %H:%M %Z}"
         ),
     )
+
+
+def _add_saved(store: ScheduleStore, s: Schedule) -> None:
+    """Save ``s``; when AWS is extended, only after its cloud schedule exists (removed again if saving fails)."""
+    from escher.config import resolve_paths
+    from escher.extend.schedules import aws_target, create_aws, delete_aws
+
+    target = aws_target(resolve_paths())
+    if target is not None:
+        create_aws(target, s)
+    try:
+        store.add(s)
+    except BaseException:
+        if target is not None:
+            delete_aws(target, s.id)
+        raise
 
 
 @app.command("list")
@@ -115,8 +132,17 @@ def list_(ctx: typer.Context) -> None:
 
 @app.command("remove")
 def remove(ctx: typer.Context, schedule_id: str = typer.Argument(...)) -> None:
-    """Remove a schedule ("daily" turns the built-in daily job off)."""
-    open_schedules().remove(schedule_id)
+    """Remove a schedule ("daily" turns the built-in daily job off); also in the cloud when extended."""
+    from escher.config import resolve_paths
+    from escher.extend.schedules import aws_target, delete_aws
+
+    store = open_schedules()
+    target = aws_target(resolve_paths()) if schedule_id != "daily" else None
+    if target is not None:
+        if schedule_id not in {s.id for s in store.entries()}:
+            store.remove(schedule_id)  # says "no schedule": nothing to delete in the cloud either
+        delete_aws(target, schedule_id)  # first: a failure leaves the local schedule, which still runs there
+    store.remove(schedule_id)
     emit(ctx, {"removed": schedule_id}, lambda: console().print(f"Removed {schedule_id}"))
 
 
