@@ -6,7 +6,10 @@
   the INFO alerts queued for it, sent to every configured channel and to ``ESCHER_NOTIFY_TOPIC`` when the
   extension made one) and retention (``reports/retention/``: what is past ``[retention]``). A failing part is
   reported in ``reports/daily/<day>.json`` and in the answer, and the rest carries on;
-- ``morning_digest``: the INFO alerts queued since yesterday, gathered for the morning report.
+- ``morning_digest``: the INFO alerts queued since yesterday, gathered for the morning report;
+- ``user_schedule``: a schedule made with ``escher schedule add`` while extended (``{"job": "user_schedule",
+  "schedule_id": ...}``), read from the published settings and run under its template or the policy gate
+  (:mod:`escher.pipeline.user_schedules`).
 
 What to scan and every rule come from the settings the laptop published (``escher.extend``), else the config.
 
@@ -75,9 +78,16 @@ def morning_digest(worker: str, params: Mapping[str, Any], env: Mapping[str, str
     return {"job": "morning_digest", "day": day, "alerts": len(items)}
 
 
+def user_schedule(worker: str, params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    from escher.pipeline.user_schedules import run_user_schedule
+
+    return run_user_schedule(worker, params, env)
+
+
 JOBS: dict[str, Callable[[str, Mapping[str, Any], Mapping[str, str]], dict[str, Any]]] = {
     "daily_scan": daily_scan,
     "morning_digest": morning_digest,
+    "user_schedule": user_schedule,
 }
 
 
@@ -93,4 +103,6 @@ def run_job(worker: str, request: Mapping[str, Any], env: Mapping[str, str] | No
         raise PermanentEventError(
             "the job's 'params' must be an object", hint='send {"job": ..., "params": {}}'
         )
+    if "schedule_id" in request:  # a user schedule's cloud schedule names it at the top level
+        params = {**params, "schedule_id": request["schedule_id"]}
     return JOBS[name](worker, params, os.environ if env is None else env)

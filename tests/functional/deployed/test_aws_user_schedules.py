@@ -139,3 +139,82 @@ def test_a_refused_cloud_call_leaves_nothing_saved(
     assert "could not create the cloud schedule" in res.exception.message
     assert "scheduler:CreateSchedule" in str(res.exception)
     assert _local_ids() == before
+
+
+# -- the schedule fires through the worker, run from its unpacked bundle with the generated environment ----------
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    pytest.importorskip("pulumi")
+    from tests.functional.deployed.harness import unpacked_bundle
+
+    return unpacked_bundle("aws", tmp_path_factory.mktemp("aws-bundle"))
+
+
+def _ec2() -> Any:
+    return boto3.client("ec2", region_name=REGION, config=Config(retries={"max_attempts": 1}))
+
+
+def _launch(env: str, n: int) -> list[str]:
+    resp = _ec2().run_instances(
+        ImageId="ami-12c6146b", MinCount=n, MaxCount=n, InstanceType="t3.micro",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "env", "Value": env}]}],
+    )  # fmt: skip
+    return [i["InstanceId"] for i in resp["Instances"]]
+
+
+def _states(ids: list[str]) -> set[str]:
+    resp = _ec2().describe_instances(InstanceIds=ids)
+    return {i["State"]["Name"] for r in resp["Reservations"] for i in r["Instances"]}
+
+
+def test_a_schedule_added_on_the_laptop_fires_through_the_worker_within_its_template(
+    aws_env: MotoEmulator, escher_home: Path, bundle: Any, tmp_path: Path
+) -> None:
+    from escher.config import resolve_paths
+    from escher.infra.driver import load_outputs, save_outputs
+    from tests.functional.deployed.harness import run_worker
+    from tests.functional.deployed.test_aws_deployed import Deployment
+
+    # GIVEN AWS extended (the program's resources made real on moto, its outputs and thin-client mode kept)
+    deployed = Deployment(aws_env, escher_home, bundle)
+    paths = resolve_paths()
+    # infra/aws.py does not output its scheduler role yet: stand in for the output this needs from it
+    save_outputs(paths, "aws", {**load_outputs(paths, "aws"), "scheduler_role": ROLE})
+    group = load_outputs(paths, "aws")["schedule_group"]
+    _scheduler().create_schedule_group(Name=group)
+    (escher_home / "stop-dev.toml").write_text(TEMPLATE)
+    deployed.cli("templates", "add", str(escher_home / "stop-dev.toml"))
+    dev, staging = _launch("dev", 2), _launch("staging", 1)
+
+    # WHEN two schedules are added under the stop-dev template: one inside its bounds, one outside (staging)
+    inputs = []
+    for tag in ("dev", "staging"):  # staging: not production, only the template keeps it out
+        res = _cli("schedule", "add", "0 20 * * *", f"stop instances tagged env={tag} in {REGION}",
+                   "--template", "stop-dev", "--tz", "Europe/Paris")  # fmt: skip
+        assert res.exit_code == 0, res.output
+        got = _scheduler().get_schedule(Name=f"escher-user-{json.loads(res.stdout)['id']}", GroupName=group)
+        assert got["Target"]["Arn"].endswith(f":function:{load_outputs(paths, 'aws')['worker']}")
+        inputs.append(json.loads(got["Target"]["Input"]))
+    deployed.cli("extend", "sync-settings")
+    # AND the cloud scheduler fires them at the worker (the enabled operations include the one scheduled)
+    env = deployed.platform_env()
+    env["ESCHER_OPERATIONS"] = env.get("ESCHER_OPERATIONS", "") + ",aws.ec2.stop_instances"
+    run = run_worker(deployed.bundle_run, env, inputs, tmp_path)
+
+    # THEN the dev instances are stopped, staging is not, and the run outside the template was refused
+    inside, outside = (r.get("ok") for r in run.results)
+    assert inside is not None and inside["ok"], run.results
+    assert outside is not None and not outside["ok"] and outside["refused"], run.results
+    assert _states(dev) == {"stopped"} and _states(staging) == {"running"}
+    assert run.outside == []
+    # AND both outcomes are in the worker's audit objects
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = deployed.env["ESCHER_AUDIT_BUCKET"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    records = [json.loads(s3.get_object(Bucket=bucket, Key=k)["Body"].read())["record"] for k in keys]
+    changed = {(r["target"], r["outcome"]) for r in records if r["action"] == "aws.ec2.stop_instances"}
+    assert {(i, "succeeded") for i in dev} <= changed
+    assert {(i, "refused") for i in staging} <= changed and not {(i, "succeeded") for i in staging} & changed
+    refusals = [r for r in records if r["action"] == "policy.refuse"]
+    assert [r["target"] for r in refusals] == [f"{staging[0]}@{REGION}"]
+    assert all(r["actor"] == "worker:aws" for r in records if r["action"] == "aws.ec2.stop_instances")
