@@ -328,7 +328,9 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "audit_bucket": audit.bucket,
         "credentials_path": param_root,
         "worker": worker.name,
+        "worker_arn": worker.arn,
         "worker_role": role.arn,
+        "scheduler_role": scheduler_role.arn,  # user schedules (escher schedule add) invoke the worker with it
         "dead_letter_queue": dead_letters.url,
         "state_url": state_url,
         "dead_letter_url": dead_letter_url,

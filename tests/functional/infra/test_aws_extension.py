@@ -86,6 +86,9 @@ def test_one_dispatcher_lambda_with_dead_letters_logs_and_the_daily_schedule(bun
     assert schedule["scheduleExpressionTimezone"] == "Europe/Paris"
     assert schedule["target"]["deadLetterConfig"]["arn"].endswith("dead-letters")
     assert len(d.of_type("aws:scheduler/scheduleGroup:ScheduleGroup")) == 1
+    # what `escher schedule add` needs to create the user's schedules in the same group, invoking the worker
+    assert d.outputs["scheduler_role"] == schedule["target"]["roleArn"]
+    assert d.outputs["worker_arn"] == schedule["target"]["arn"]
 
 
 def test_a_small_bundle_is_uploaded_directly(bundle: str) -> None:
