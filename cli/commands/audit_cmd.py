@@ -217,6 +217,8 @@ def verify(ctx: typer.Context) -> None:
             )
             for issue in chain.issues:
                 console().print(f"  [red]{issue.kind}[/] at seq {issue.seq}: {escape(issue.detail)}")
+        for issue in report.keys:
+            console().print(f"  [red]{issue.kind}[/]: {escape(issue.detail)}")
         console().print(f"anchors outside the database: {', '.join(anchors) or 'none'}")
         if report.ok:
             console().print(

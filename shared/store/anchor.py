@@ -8,7 +8,9 @@ An *anchor* is a signed head of one chain -- (chain, seq, hash, time), signed wi
 - when the store closes, to the audit bucket (``ESCHER_AUDIT_URL``) or else the state bucket
   (``ESCHER_STATE_URL`` / ``[state] url``) when one is configured: one create-only object per head. On S3
   Object Lock, an Azure immutability policy or a GCS retention policy (Extend mode), not even the account owner
-  can take it back.
+  can take it back. Before its first head, the bucket also gets each pinned public key as a create-only
+  ``ledger-keys/<key id>.pub``: an attacker who replaces the key and the local pin file cannot take back the
+  key that signed the bucket's heads, and a locally pinned key the bucket never saw is named by verify.
 
 Each line names its *ledger* -- the embedded server of a data dir, or an external database by host and name --
 from the configuration, never from the database, so a database that changed its own identity is still judged
@@ -43,6 +45,7 @@ __all__ = [
 ANCHOR_DIR_ENV = "ESCHER_ANCHOR_DIR"
 AUDIT_URL_ENV = "ESCHER_AUDIT_URL"
 PREFIX = "ledger-anchors/"
+KEYS_PREFIX = "ledger-keys/"
 
 
 def anchor_dir(paths: Paths, extensions: Mapping[str, Any] | None = None) -> Path:
@@ -121,9 +124,11 @@ class AnchorFile:
 class BucketAnchors:
     """One create-only object per anchored head under ``ledger-anchors/<ledger hash>/<chain>/``."""
 
-    def __init__(self, url: str, objects: ObjectStore | None = None) -> None:
+    def __init__(self, url: str, objects: ObjectStore | None = None, *, pins: Path | None = None) -> None:
         self.url = url
         self._objects = objects
+        self.pins = pins  # the anchor dir whose pinned keys are published before the first head
+        self._published = False
 
     @property
     def objects(self) -> ObjectStore:
@@ -141,6 +146,11 @@ class BucketAnchors:
     def append(self, ledger: str, cps: Iterable[Checkpoint]) -> None:
         from escher.state import AlreadyExistsError, StateError
 
+        cps = list(cps)
+        if cps and self.pins is not None and not self._published:
+            from escher.store.keys import pinned_keys
+
+            self.publish_keys(pinned_keys(self.pins))
         for cp in cps:
             key = f"{self._folder(ledger)}{cp.chain}/{cp.seq:015d}-{cp.hash[:16]}.json"
             try:
@@ -153,6 +163,42 @@ class BucketAnchors:
                     hint="the records are stored and anchored locally; fix the bucket's access (or unset "
                     f"{AUDIT_URL_ENV} / ESCHER_STATE_URL) and the next command anchors the head again",
                 ) from exc
+
+    def publish_keys(self, keys: Mapping[str, str]) -> None:
+        """Each public key (key id -> base64) as a create-only object, once: a key already there stands."""
+        from escher.state import AlreadyExistsError, StateError
+
+        try:
+            there = {info.key.rsplit("/", 1)[-1] for info in self.objects.list(KEYS_PREFIX)}
+            for key_id, public in sorted(keys.items()):
+                if f"{key_id}.pub" in there:
+                    continue
+                try:
+                    self.objects.put_if_absent(f"{KEYS_PREFIX}{key_id}.pub", f"{key_id} {public}\n".encode())
+                except AlreadyExistsError:
+                    continue
+        except StateError as exc:
+            raise StoreError(
+                f"the ledger's public key could not be pinned in {self.url}: {exc}",
+                hint="the records are stored and anchored locally; fix the bucket's access (or unset "
+                f"{AUDIT_URL_ENV} / ESCHER_STATE_URL) and the next command pins the key again",
+            ) from exc
+        self._published = True
+
+    def read_keys(self) -> dict[str, str]:
+        """key id -> public key (base64) of every key pinned in the bucket; an object whose id does not match
+        its key is skipped (it vouches for nothing)."""
+        from escher.store.keys import key_id_of
+
+        found: dict[str, str] = {}
+        for info in self.objects.list(KEYS_PREFIX):
+            parts = self.objects.get(info.key).data.decode("utf-8", "replace").split()
+            try:
+                if len(parts) >= 2 and key_id_of(parts[1]) == parts[0]:
+                    found[parts[0]] = parts[1]
+            except ValueError:
+                continue
+        return found
 
     def read(self, ledger: str) -> list[Checkpoint]:
         """The newest anchor of each chain (object names sort by sequence number)."""

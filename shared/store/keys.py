@@ -20,6 +20,7 @@ from escher.store.errors import StoreError
 
 __all__ = [
     "SigningKey",
+    "key_id_of",
     "key_path",
     "load_or_create",
     "pin",
@@ -103,7 +104,8 @@ def pin_file(anchor_dir: Path) -> Path:
     return anchor_dir / "ledger-keys.pub"
 
 
-def _key_id(public_key_b64: str) -> str:
+def key_id_of(public_key_b64: str) -> str:
+    """The id a public key is pinned under: the first 16 hex digits of the SHA-256 of its raw bytes."""
     return hashlib.sha256(base64.b64decode(public_key_b64)).hexdigest()[:16]
 
 
@@ -124,7 +126,7 @@ def pinned_keys(anchor_dir: Path) -> dict[str, str]:
         parts = line.split()
         if len(parts) >= 2 and not line.startswith("#"):
             try:
-                if _key_id(parts[1]) == parts[0]:
+                if key_id_of(parts[1]) == parts[0]:
                     found[parts[0]] = parts[1]
             except ValueError:
                 continue
@@ -139,7 +141,7 @@ def pin(anchor_dir: Path, key: SigningKey) -> bool:
 def pin_public(anchor_dir: Path, key_id: str, public_key_b64: str) -> bool:
     """Pin a public key (a restored backup's, say); True when it was not pinned before."""
     try:
-        valid = _key_id(public_key_b64) == key_id
+        valid = key_id_of(public_key_b64) == key_id
     except ValueError:
         valid = False
     if not valid:

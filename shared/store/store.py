@@ -109,6 +109,8 @@ class Store:
                 "('<key id> <public key base64>') to the pin file yourself",
             )
         pin(self.anchor_dir, self.key)  # a first key, or a new one after the data dir was lost
+        if remote is not None and remote.pins is None:
+            remote.pins = self.anchor_dir  # published in the bucket before its first head
         self.ledger_name = ledger_name(data_dir, None if server is not None else url)
         options = {"checkpoint_every": checkpoint_every} if checkpoint_every else {}
         self.ledger = Ledger(
@@ -351,15 +353,18 @@ class Store:
         if self.ledger.anchors is not None:
             source = str(self.ledger.anchors.path)
             anchors += [(cp, source) for cp in self.ledger.anchors.read(self.ledger_name)]
+        bucket: tuple[str, dict[str, str]] | None = None
         if self.ledger.remote is not None:
             source = self.ledger.remote.url
             anchors += [(cp, source) for cp in self.ledger.remote.read(self.ledger_name)]
+            bucket = (source, self.ledger.remote.read_keys())
         with self._lock:
             return verify_ledger(
                 self._conn,
                 data_dir=self.data_dir,
                 keys=pinned_keys(self.anchor_dir),
                 anchors=anchors,
+                bucket=bucket,
                 progress=progress,
             )
 

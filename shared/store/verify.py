@@ -15,7 +15,10 @@ is compared with come from the anchors outside it (:mod:`escher.store.anchor`) a
 - truncated: a signed anchor or checkpoint for a sequence number past the end;
 - rollback: the same, where the database's head is itself an older anchored head (an older copy of the data);
 - erased: an empty chain that anchors show had records;
-- rewritten history (every hash recomputed): a signed anchor or checkpoint whose hash differs from the row's.
+- rewritten history (every hash recomputed): a signed anchor or checkpoint whose hash differs from the row's;
+- a key pinned locally that the bucket never saw (``unpinned_key``): the key and the local pin file were both
+  replaced. The bucket's heads are checked with the keys pinned in the bucket, never with the local pin file.
+
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ IssueKind = Literal[
     "erased",
     "rewritten",
     "bad_signature",
+    "unpinned_key",
 ]
 
 
@@ -95,17 +99,21 @@ class ChainReport:
 @dataclass
 class VerifyReport:
     chains: list[ChainReport]
+    keys: list[Issue] = field(
+        default_factory=list
+    )  # pinned keys that disagree between the pin file and bucket
 
     @property
     def ok(self) -> bool:
-        return all(not c.issues for c in self.chains)
+        return not self.keys and all(not c.issues for c in self.chains)
 
     @property
     def issues(self) -> list[Issue]:
-        return [i for c in self.chains for i in c.issues]
+        return [*self.keys, *(i for c in self.chains for i in c.issues)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "chains": [c.to_dict() for c in self.chains]}
+        return {"ok": self.ok, "chains": [c.to_dict() for c in self.chains],
+                "keys": [i.to_dict() for i in self.keys]}  # fmt: skip
 
 
 def _checkpoints(
@@ -145,22 +153,46 @@ def verify_ledger(
     data_dir: Path | None,
     keys: dict[str, str],
     anchors: Sequence[tuple[Checkpoint, str]] = (),
+    bucket: tuple[str, dict[str, str]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     """Walk every chain once (twice where links break, to say where a misplaced record belongs).
 
     ``keys``: the pinned public keys (key id -> base64), never the database's ``ledger_keys``. ``anchors``: the
-    signed heads kept outside the database, each with where it was read (a path or a bucket URL).
+    signed heads kept outside the database, each with where it was read (a path or a bucket URL). ``bucket``:
+    the bucket's URL and the keys pinned there; the heads read from it are checked with those keys only.
     """
     store_row = conn.execute("SELECT id FROM store_identity").fetchone()
     store_id = str(store_row[0]) if store_row else ""
     checkpoints = _checkpoints(conn, data_dir, store_id, anchors)
+    local_only: set[str] = set()
+    # a bucket from before keys were pinned there holds none yet: no verdict on the keys, local keys for its heads
+    if bucket is not None and bucket[1]:
+        url, remote = bucket
+        local_only = set(keys) - set(remote)
+        checkpoints = [(_as_remote(cp) if source == url else cp, source) for cp, source in checkpoints]
+        keys = {**keys, **{f"{_REMOTE}{k}": v for k, v in remote.items()}}
     reports = []
+    signers: set[str] = set()  # keys that vouch for rows or purges: a new machine's unused key is not named
     for chain in CHAINS:
         report = ChainReport(chain)
-        _verify_chain(conn, chain, report, keys, checkpoints, progress)
+        _verify_chain(conn, chain, report, keys, checkpoints, progress, signers)
         reports.append(report)
-    return VerifyReport(reports)
+    return VerifyReport(reports, [_unpinned(k, bucket[0]) for k in sorted(local_only & signers) if bucket])
+
+
+def _unpinned(key_id: str, url: str) -> Issue:
+    return Issue("unpinned_key", "", 0, None,
+                 f"key {key_id} is pinned locally but not pinned in the bucket {url}: the signing key and the local "
+                 "pin file were replaced (or the key was pinned by hand); what it signed is not Escher's until you "
+                 "have checked it")  # fmt: skip
+
+
+_REMOTE = "bucket:"  # the bucket's keys under their own names: a head read from the bucket uses only those
+
+
+def _as_remote(cp: Checkpoint) -> Checkpoint:
+    return replace(cp, key_id=f"{_REMOTE}{cp.key_id}")
 
 
 def _verify_chain(
@@ -170,6 +202,7 @@ def _verify_chain(
     keys: dict[str, str],
     checkpoints: list[tuple[Checkpoint, str]],
     progress: Callable[[int], None] | None,
+    signers: set[str],
 ) -> None:
     issues = report.issues
     # signed purge markers: where the chain may legitimately start
@@ -181,6 +214,7 @@ def _verify_chain(
         message = purge_message(chain, int(r[0]), str(r[1]), int(r[2]), _iso(r[3]))
         if str(r[4]) in keys and verify_signature(keys[str(r[4])], message, str(r[5])):
             anchors[int(r[0])] = str(r[1])
+            signers.add(str(r[4]))
             report.purged_through = max(report.purged_through, int(r[0]))
         else:
             why = "its signature is invalid" if str(r[4]) in keys else f"its key {r[4]} is not pinned"
@@ -212,6 +246,7 @@ def _verify_chain(
                     if outside:
                         spans.append(outside)
                     unsigned, covered = [], max(covered, seq)
+                    signers.add(key_id)
                 else:
                     why = (
                         "an invalid signature"

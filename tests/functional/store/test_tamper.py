@@ -349,9 +349,9 @@ def test_heads_are_anchored_on_an_object_lock_bucket(
     monkeypatch.setenv("ESCHER_AUDIT_URL", "s3://escher-audit-worm/laptop")
     _build(store_paths, pg_database)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="escher-audit-worm")["Contents"]]
-    assert (
-        len(keys) == 1 and keys[0].startswith("laptop/ledger-anchors/") and f"/audit/{LAST:015d}-" in keys[0]
-    )
+    (anchor,) = [k for k in keys if k.startswith("laptop/ledger-anchors/")]
+    assert f"/audit/{LAST:015d}-" in anchor
+    assert [k for k in keys if k != anchor] == [f"laptop/ledger-keys/{_pinned_key_id(store_paths)}.pub"]
     _sql(pg_database, "ALTER TABLE reports DISABLE TRIGGER USER", "TRUNCATE reports")
     (store_paths.config_dir / "ledger" / "anchors.jsonl").unlink()
     assert _issues(pg_database, store_paths) == [("erased", 1)]
@@ -376,3 +376,78 @@ def test_deleting_the_row_that_signed_a_batch_is_named_as_a_deletion(ledger: tup
     _sql(url, "ALTER TABLE reports DISABLE TRIGGER USER", f"DELETE FROM reports WHERE seq = {2 * PER}")
     assert _issues(url, paths) == [("deleted", 2 * PER)]
     assert f"records {PER + 1}..{2 * PER - 1} can no longer be vouched for" in _details()
+
+
+def _pinned_key_id(paths: Paths) -> str:
+    (line,) = (paths.config_dir / "ledger" / "ledger-keys.pub").read_text().splitlines()
+    return line.split()[0]
+
+
+def _rewrite_and_resign(url: str, paths: Paths) -> SigningKey:
+    """The attacker with your files: every payload changed and re-hashed, each batch re-signed with a new key
+    that replaces the key file and the local pin file, the local anchors and checkpoints deleted."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from escher.store.keys import key_path, pin, pin_file
+    from escher.store.ledger import batch_message
+
+    private = Ed25519PrivateKey.generate()
+    key = SigningKey(private)
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT seq, payload, batch_from, signature FROM reports WHERE chain = 'audit' ORDER BY seq"
+        ).fetchall()
+        conn.execute("ALTER TABLE reports DISABLE TRIGGER USER")
+        conn.execute("ALTER TABLE ledger_checkpoints DISABLE TRIGGER USER")
+        prev = "0" * 64
+        for seq, payload, batch_from, signature in rows:
+            forged = payload.replace("succeeded", "failed")
+            digest = chain_hash(prev, forged)
+            signed = (
+                (key.key_id, key.sign(batch_message("audit", batch_from, seq, digest))) if signature else None
+            )
+            conn.execute(
+                "UPDATE reports SET payload = %s, prev_hash = %s, hash = %s, key_id = %s, signature = %s"
+                " WHERE chain = 'audit' AND seq = %s",
+                (forged, prev, digest, *(signed or (None, None)), seq),
+            )
+            prev = digest
+        conn.execute("DELETE FROM ledger_checkpoints")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key_path(paths.data_dir).write_bytes(pem)
+    pin_file(paths.config_dir / "ledger").unlink()
+    pin(paths.config_dir / "ledger", key)
+    (paths.config_dir / "ledger" / "anchors.jsonl").unlink()
+    (paths.data_dir / "ledger" / "checkpoints.jsonl").unlink()
+    return key
+
+
+def test_a_rewrite_resigned_with_a_new_key_and_pin_is_named_by_the_keys_pinned_in_the_bucket(
+    aws_env: object, pg_database: str, store_paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Locally the rewrite is consistent: new key, new pin, no anchors. The bucket still holds the old key, so
+    its anchored head is checked with it (a rewrite, not an unverifiable head), and the new key is named as one
+    the bucket never saw. Publishing the attacker's key too does not hide the rewrite: the old key stays."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="escher-audit-keys")
+    monkeypatch.setenv("ESCHER_AUDIT_URL", "s3://escher-audit-keys/laptop")
+    _build(store_paths, pg_database)
+    old = _pinned_key_id(store_paths)
+    assert _issues(pg_database, store_paths) == []
+
+    key = _rewrite_and_resign(pg_database, store_paths)
+    monkeypatch.delenv("ESCHER_AUDIT_URL")
+    assert _issues(pg_database, store_paths) == []  # without the bucket, nothing local can tell
+    monkeypatch.setenv("ESCHER_AUDIT_URL", "s3://escher-audit-keys/laptop")
+    assert _issues(pg_database, store_paths) == [("unpinned_key", 0), ("rewritten", LAST)]
+    assert f"key {key.key_id} is pinned locally but not pinned in the bucket" in _details()
+    assert "s3://escher-audit-keys/laptop" in _details() and old != key.key_id
+
+    s3.put_object(Bucket="escher-audit-keys", Key=f"laptop/ledger-keys/{key.key_id}.pub",
+                  Body=f"{key.key_id} {key.public_key_b64}\n".encode())  # fmt: skip
+    assert _issues(pg_database, store_paths) == [("rewritten", LAST)]
