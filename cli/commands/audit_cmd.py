@@ -1,4 +1,4 @@
-"""``escher audit list|show|export|verify``: read the one ledger every change is recorded in, and prove it."""
+"""``escher audit list|show|export|verify|accept-restore``: read the one ledger every change is in, and prove it."""
 
 from __future__ import annotations
 
@@ -228,3 +228,34 @@ def verify(ctx: typer.Context) -> None:
 
     emit(ctx, {**report.to_dict(), "anchors": anchors}, text)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("accept-restore")
+def accept_restore(
+    ctx: typer.Context,
+    reason: str = typer.Option(
+        ..., "--reason", help="Why the restored history is the one to judge from now on."
+    ),
+) -> None:
+    """Accept a deliberate 'escher backup restore' on this machine: the local anchors are moved aside (kept,
+    renamed with the time), an audit.accept_restore record names who, why and the heads they held, and the
+    restored chains are anchored anew. Anchors in a WORM bucket stay: verify still reports the history against
+    them, saying the restore was accepted."""
+    from escher.config import load_settings, resolve_paths
+    from escher.policy.personas import current_actor
+    from escher.store.anchor import accept_restore as accept
+
+    actor = current_actor(load_settings(resolve_paths()).extensions)
+    with _open() as store:
+        done = accept(store.ledger, f"user:{actor.name}", reason)
+
+    def text() -> None:
+        kept = done["anchors_kept"]
+        console().print(
+            f"Restore accepted (record {done['record_id'][:12]}); the restored chains are anchored anew."
+        )
+        console().print(
+            f"The old anchors are kept in {kept}." if kept else "There were no local anchors to move."
+        )
+
+    emit(ctx, done, text)

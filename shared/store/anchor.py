@@ -32,11 +32,13 @@ from escher.store.ledger import Checkpoint
 if TYPE_CHECKING:
     from escher.config import Paths
     from escher.state import ObjectStore
+    from escher.store.ledger import Ledger
 
 __all__ = [
     "ANCHOR_DIR_ENV",
     "AnchorFile",
     "BucketAnchors",
+    "accept_restore",
     "anchor_dir",
     "bucket_anchors",
     "ledger_name",
@@ -119,6 +121,50 @@ class AnchorFile:
             except (ValueError, KeyError, TypeError):
                 continue  # a torn last line after a crash: the lines before it still stand
         return found
+
+    def move_aside(self, stamp: str) -> Path | None:
+        """Rename the anchor file to ``anchors.jsonl.<stamp>`` (kept: it is the evidence); None if there is none."""
+        kept = self.path.with_name(f"{self.path.name}.{stamp}")
+        try:
+            os.rename(self.path, kept)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot move {self.path} aside: {exc.strerror}", hint=f"make {self.directory} "
+                             "writable") from exc  # fmt: skip
+        return kept
+
+
+def accept_restore(ledger: Ledger, actor: str, reason: str) -> dict[str, Any]:
+    """Judge the ledger from its restored state on: the local anchors are moved aside (kept), an
+    ``audit.accept_restore`` record names the heads they held and the reason, and every chain is anchored anew.
+    Bucket anchors are left alone: on WORM storage they keep showing the history before the restore."""
+    from datetime import UTC, datetime
+
+    from escher.audit import AuditRecord
+    from escher.store.ledger import CHAINS
+
+    if ledger.anchors is None:
+        raise StoreError("this store keeps no local anchors: there is no restore to accept",
+                         hint="open the store through 'escher' (Store.open), which anchors its heads")  # fmt: skip
+    if not reason.strip():
+        raise StoreError("a restore is accepted with its reason", hint='pass --reason "..."')
+    old: dict[str, Checkpoint] = {}
+    for cp in ledger.anchors.read(ledger.name):
+        if cp.seq >= old.get(cp.chain, cp).seq:
+            old[cp.chain] = cp
+    now = datetime.now(UTC)
+    kept = ledger.anchors.move_aside(now.strftime("%Y%m%dT%H%M%S%fZ"))
+    details = {
+        "anchored_heads": {c: {"seq": cp.seq, "hash": cp.hash, "at": cp.at} for c, cp in sorted(old.items())},
+        "restored_heads": {c: {"seq": s, "hash": h} for c in CHAINS for s, h in [ledger.head(c)] if s},
+        "anchors_kept": str(kept) if kept else None,
+    }
+    record = AuditRecord(at=now, actor=actor, action="audit.accept_restore", target=ledger.name, reason=reason,
+                         outcome="succeeded", details=details)  # fmt: skip
+    ledger.append_audit(record)
+    ledger.checkpoint()  # every chain anchored anew: locally, and in the bucket when there is one
+    return {"record_id": record.record_id, **details}
 
 
 class BucketAnchors:

@@ -19,6 +19,9 @@ is compared with come from the anchors outside it (:mod:`escher.store.anchor`) a
 - a key pinned locally that the bucket never saw (``unpinned_key``): the key and the local pin file were both
   replaced. The bucket's heads are checked with the keys pinned in the bucket, never with the local pin file.
 
+A restore accepted with ``escher audit accept-restore`` (an ``audit.accept_restore`` record) is said next to
+each rollback, truncation or rewrite of a head anchored before it: the issue stays (the WORM anchors keep saying
+it), but the reader learns who accepted it, when and why.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ IssueKind = Literal[
     "bad_signature",
     "unpinned_key",
 ]
+ACCEPT_RESTORE = "audit.accept_restore"
 
 
 @dataclass(frozen=True)
@@ -172,11 +176,16 @@ def verify_ledger(
         local_only = set(keys) - set(remote)
         checkpoints = [(_as_remote(cp) if source == url else cp, source) for cp, source in checkpoints]
         keys = {**keys, **{f"{_REMOTE}{k}": v for k, v in remote.items()}}
+    accepted = _accepted_restores(conn)
     reports = []
     signers: set[str] = set()  # keys that vouch for rows or purges: a new machine's unused key is not named
     for chain in CHAINS:
         report = ChainReport(chain)
         _verify_chain(conn, chain, report, keys, checkpoints, progress, signers)
+        for i, issue in enumerate(report.issues):
+            said = [text for heads, text in accepted if issue.seq <= heads.get(chain, 0)]
+            if issue.kind in ("rollback", "truncated", "rewritten") and said:
+                report.issues[i] = replace(issue, detail="; ".join([issue.detail, *said]))
         reports.append(report)
     return VerifyReport(reports, [_unpinned(k, bucket[0]) for k in sorted(local_only & signers) if bucket])
 
@@ -193,6 +202,23 @@ _REMOTE = "bucket:"  # the bucket's keys under their own names: a head read from
 
 def _as_remote(cp: Checkpoint) -> Checkpoint:
     return replace(cp, key_id=f"{_REMOTE}{cp.key_id}")
+
+
+def _accepted_restores(conn: psycopg.Connection[Any]) -> list[tuple[dict[str, int], str]]:
+    """Each audit.accept_restore record: the head seq per chain that the anchors it moved aside held (an issue
+    past those is not what was accepted), and 'a restore was accepted by X on T: reason'."""
+    found = []
+    for (payload,) in conn.execute(
+        "SELECT payload FROM reports WHERE chain = 'audit' AND payload LIKE %s"
+        " AND payload::jsonb ->> 'action' = %s ORDER BY seq",
+        (f'%"{ACCEPT_RESTORE}"%', ACCEPT_RESTORE),
+    ):
+        data = json.loads(payload)
+        held = (data.get("details") or {}).get("anchored_heads") or {}
+        heads = {str(c): int(h.get("seq", 0)) for c, h in held.items() if isinstance(h, dict)}
+        found.append((heads, f"a restore was accepted by {data.get('actor')} on {data.get('at')}: "
+                             f"{data.get('reason')}"))  # fmt: skip
+    return found
 
 
 def _verify_chain(
