@@ -110,7 +110,8 @@ def test_an_older_data_dir_copied_back_or_a_deleted_database_fails_verify(s3: An
     code, issues = _verify()
     assert code == 1 and [i["kind"] for i in issues] == ["erased"]
     text = _escher("audit", "verify")
-    assert text.exit_code == 1 and "erased" in text.stdout and "anchors.jsonl" in text.stdout
+    flat = text.stdout.replace("\n", "")  # rich wraps a long temp path at the terminal's width
+    assert text.exit_code == 1 and "erased" in flat and "anchors.jsonl" in flat
 
 
 def test_a_legacy_jsonl_log_moves_into_the_ledger_once_keeping_its_times(s3: Any, escher_home: Path) -> None:
