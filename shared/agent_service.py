@@ -366,6 +366,10 @@ class Housekeeping:
             self._save()
         return done
 
+    def run(self) -> None:
+        """One pass, for a loop that wants ``() -> None``."""
+        self()
+
     def _load(self) -> None:
         if self.state_file is None or self.last or not self.state_file.exists():
             return

@@ -108,7 +108,7 @@ def agent(
     agent_loop(
         open_schedules(),
         default_executor,
-        backup=house,
+        backup=house.run,
         backup_every=timedelta(0),
         on_run=on_run,
         once=once,
