@@ -193,7 +193,12 @@ def build_report(
         report.resolved_findings = len(previous_ids - current_ids)
     for a in alerts or []:
         report.alerts.append(
-            Alert(str(a.get("severity", "CRITICAL")), str(a.get("title", "")), str(a.get("detail", "")))
+            Alert(
+                str(a.get("severity", "CRITICAL")),
+                str(a.get("title", "")),
+                str(a.get("detail", "")),
+                str(a.get("fix_command", "")),
+            )
         )
     for f in scan.failed:
         if f.severity is Severity.CRITICAL and f.id not in previous_ids:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from escher.errors import EscherError
 from escher.report.builder import build_report
@@ -86,6 +87,7 @@ def build_and_store(store: ResultStore, extensions: dict[str, object] | None = N
     template = load_template(dict(extensions or {}))
     since = datetime.now(UTC) - timedelta(hours=24)
     alerts = [a for a in recent_alerts(store, since) if a.get("severity") == "CRITICAL"]
+    alerts += _pipeline_alerts(extensions)
     rep = build_report(
         current,
         template,
@@ -124,3 +126,14 @@ def get_or_build_report(
     finally:
         if own:
             close_store(store)
+
+
+def _pipeline_alerts(extensions: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """What the event pipeline (a worker, ``escher watch``) did in the last 24 h and the INFO events it queued
+    for this report; a state storage that cannot be read is left out of the report, never fatal to it."""
+    from escher.watch.digest import for_morning_report
+
+    try:
+        return for_morning_report(dict(extensions or {}), datetime.now(UTC))
+    except EscherError:
+        return []
