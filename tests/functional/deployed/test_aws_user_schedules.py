@@ -178,7 +178,7 @@ def test_a_schedule_added_on_the_laptop_fires_through_the_worker_within_its_temp
     # GIVEN AWS extended (the program's resources made real on moto, its outputs and thin-client mode kept)
     deployed = Deployment(aws_env, escher_home, bundle)
     paths = resolve_paths()
-    # infra/aws.py does not output its scheduler role yet: stand in for the output this needs from it
+    # the stack outputs its scheduler role; under the mocks it is no IAM ARN moto would take: a real-shaped one
     save_outputs(paths, "aws", {**load_outputs(paths, "aws"), "scheduler_role": ROLE})
     group = load_outputs(paths, "aws")["schedule_group"]
     _scheduler().create_schedule_group(Name=group)
@@ -193,7 +193,7 @@ def test_a_schedule_added_on_the_laptop_fires_through_the_worker_within_its_temp
                    "--template", "stop-dev", "--tz", "Europe/Paris")  # fmt: skip
         assert res.exit_code == 0, res.output
         got = _scheduler().get_schedule(Name=f"escher-user-{json.loads(res.stdout)['id']}", GroupName=group)
-        assert got["Target"]["Arn"].endswith(f":function:{load_outputs(paths, 'aws')['worker']}")
+        assert got["Target"]["Arn"] == load_outputs(paths, "aws")["worker_arn"]  # the stack's worker
         inputs.append(json.loads(got["Target"]["Input"]))
     deployed.cli("extend", "sync-settings")
     # AND the cloud scheduler fires them at the worker (the enabled operations include the one scheduled)
