@@ -23,7 +23,16 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-emulators: node_modules/.installed
+# The console's JS, vendored from npm into the package (nothing comes from a CDN when it runs); setup.py's build
+# copies the same files, so a wheel built where node_modules exists carries them. The copies are not in git.
+VENDOR := shared/console/static/vendor
+VENDORED := $(VENDOR)/htmx.min.js $(VENDOR)/chart.umd.min.js
+$(VENDOR)/htmx.min.js: node_modules/.installed
+	@mkdir -p $(@D) && cp node_modules/htmx.org/dist/htmx.min.js $@
+$(VENDOR)/chart.umd.min.js: node_modules/.installed
+	@mkdir -p $(@D) && cp node_modules/chart.js/dist/chart.umd.min.js $@
+
+emulators: node_modules/.installed $(VENDORED)
 
 ## demo: set up, then run the main job on local emulators (no cloud account needed; your config is untouched).
 demo: $(VENV)/.installed-demo emulators
@@ -67,4 +76,4 @@ fuzz: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.fuzz_workers $(FUZZ_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache $(VENDORED)
