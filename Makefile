@@ -42,11 +42,14 @@ demo: $(VENV)/.installed-demo emulators
 test: $(VENV)/.installed-dev emulators tools lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# tests in a real terminal (every --help and doctor at 80 columns, chat) drive tmux: installed when missing and
-# apt-get may run; otherwise those tests skip with the reason
+# tests in a real terminal (every --help and doctor at 80 columns, chat) drive tmux, the console's browser tests
+# Debian's chromium: each installed when missing and apt-get may run; otherwise those tests skip with the reason
 tools:
 	@command -v tmux >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	  && apt-get install -y -qq tmux >/dev/null 2>&1; } || echo "tmux not installed: the terminal tests will skip"
+	@[ -x /usr/bin/chromium ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
+	  || echo "chromium not installed: the console's browser tests will skip"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
