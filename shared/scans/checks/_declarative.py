@@ -65,4 +65,5 @@ def attr_check(
         hipaa=hipaa,
         fix=fix,
         fix_target=fix_target or default_target,
+        reads=(attr,),
     )(fn)

@@ -39,6 +39,7 @@ def _sg_check(key: str, title: str, ports: tuple[int, ...], cis: tuple[str, ...]
     check(
         key,
         resource="aws.ec2.security_group",
+        reads=("ingress",),
         title=title,
         severity=Severity.HIGH,
         risk="Anyone on the internet can reach the service and try passwords or exploits.",
@@ -63,6 +64,7 @@ _sg_check(
 @check(
     "aws.ec2.sg_open_all_ports",
     resource="aws.ec2.security_group",
+    reads=("ingress",),
     title="Security group allows all traffic from the internet",
     severity=Severity.CRITICAL,
     risk="Every listening port on the attached instances is exposed.",
@@ -78,6 +80,7 @@ def sg_open_all(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.default_sg_restricts_all",
     resource="aws.ec2.security_group",
+    reads=("ingress",),
     title="Default security group allows traffic",
     severity=Severity.LOW,
     risk="Resources launched without a group silently get the default group's rules.",
@@ -111,6 +114,7 @@ attr_check(
 @check(
     "aws.ec2.instance_imdsv2",
     resource="aws.ec2.instance",
+    reads=("state", "imdsv2_required"),
     title="EC2 instance allows IMDSv1",
     severity=Severity.MEDIUM,
     risk="SSRF bugs can steal the instance role's credentials through the v1 metadata service.",
@@ -127,6 +131,7 @@ def instance_imdsv2(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.instance_public_ip",
     resource="aws.ec2.instance",
+    reads=("state", "public_ip"),
     title="EC2 instance has a public IP",
     severity=Severity.LOW,
     risk="The instance is directly addressable from the internet.",
@@ -143,6 +148,7 @@ def instance_public_ip(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.instance_idle",
     resource="aws.ec2.instance",
+    reads=("state", "instance_type", "cpu_days", "cpu_max_daily_7d"),
     title="EC2 instance is idle",
     severity=Severity.MEDIUM,
     category="cost",
@@ -168,6 +174,7 @@ def instance_idle(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.instance_overprovisioned",
     resource="aws.ec2.instance",
+    reads=("state", "instance_type", "cpu_avg_30d", "cpu_days_30d", "cpu_max_daily_7d"),
     title="EC2 instance is over-provisioned",
     severity=Severity.LOW,
     category="cost",
@@ -190,6 +197,7 @@ def instance_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.instance_stopped_long",
     resource="aws.ec2.instance",
+    reads=("state", "state_since"),
     title="EC2 instance stopped for a long time",
     severity=Severity.LOW,
     category="cost",
@@ -208,6 +216,7 @@ def instance_stopped_long(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.eip_unassociated",
     resource="aws.ec2.eip",
+    reads=("associated",),
     title="Elastic IP is not associated",
     severity=Severity.LOW,
     category="cost",
@@ -221,6 +230,7 @@ def eip_unassociated(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.ami_public",
     resource="aws.ec2.image",
+    reads=("public",),
     title="AMI is shared publicly",
     severity=Severity.HIGH,
     risk="Anyone can launch your image and read what is baked into it (keys, code, data).",
@@ -241,6 +251,7 @@ _DEPRECATED_RUNTIMES = frozenset(
 @check(
     "aws.lambda.deprecated_runtime",
     resource="aws.lambda.function",
+    reads=("runtime",),
     title="Lambda function uses a deprecated runtime",
     severity=Severity.MEDIUM,
     category="operational",

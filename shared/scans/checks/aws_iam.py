@@ -11,6 +11,7 @@ from escher.scans.model import Record, Severity
 @check(
     "aws.iam.root_mfa",
     resource="aws.iam.account",
+    reads=("root_mfa",),
     title="Root account has no MFA",
     severity=Severity.CRITICAL,
     risk="The root password alone controls the whole account, billing included.",
@@ -26,6 +27,7 @@ def root_mfa(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.root_access_keys",
     resource="aws.iam.account",
+    reads=("root_access_keys",),
     title="Root account has access keys",
     severity=Severity.CRITICAL,
     risk="A leaked root key cannot be limited by any policy.",
@@ -45,6 +47,7 @@ def _policy(rec: Record) -> dict[str, Any]:
 @check(
     "aws.iam.password_policy_length",
     resource="aws.iam.account",
+    reads=("password_policy",),
     title="Password policy allows short passwords",
     severity=Severity.MEDIUM,
     risk="Short passwords are brute-forced.",
@@ -65,6 +68,7 @@ def password_length(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.password_policy_reuse",
     resource="aws.iam.account",
+    reads=("password_policy",),
     title="Password policy allows password reuse",
     severity=Severity.LOW,
     risk="Users cycle back to leaked passwords.",
@@ -80,6 +84,7 @@ def password_reuse(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.user_console_mfa",
     resource="aws.iam.user",
+    reads=("console_access", "mfa_devices"),
     title="IAM user with console access has no MFA",
     severity=Severity.HIGH,
     risk="A phished password gives console access.",
@@ -101,6 +106,7 @@ def _active_keys(rec: Record) -> list[dict[str, Any]]:
 @check(
     "aws.iam.access_key_unused",
     resource="aws.iam.user",
+    reads=("access_keys",),
     title="Active access key unused for 90 days",
     severity=Severity.MEDIUM,
     risk="Forgotten credentials are credentials nobody watches.",
@@ -122,6 +128,7 @@ def key_unused(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.access_key_rotation",
     resource="aws.iam.user",
+    reads=("access_keys",),
     title="Access key older than 90 days",
     severity=Severity.LOW,
     risk="Long-lived keys have had more chances to leak.",
@@ -138,6 +145,7 @@ def key_rotation(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.user_admin_attached",
     resource="aws.iam.user",
+    reads=("admin",),
     title="IAM user has administrator rights directly",
     severity=Severity.HIGH,
     risk="Full admin on a long-lived identity; permissions should come from groups or roles.",
@@ -153,6 +161,7 @@ def user_admin(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.role_admin",
     resource="aws.iam.role",
+    reads=("service_linked", "admin"),
     title="IAM role is over-privileged (full admin)",
     severity=Severity.MEDIUM,
     risk="Whoever assumes the role can do anything in the account.",
@@ -169,6 +178,7 @@ def role_admin(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.role_trust_public",
     resource="aws.iam.role",
+    reads=("trust_public",),
     title="IAM role can be assumed by any AWS principal",
     severity=Severity.CRITICAL,
     risk='A trust policy with Principal "*" lets any AWS account assume the role.',
@@ -182,6 +192,7 @@ def role_trust(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.policy_full_admin",
     resource="aws.iam.policy",
+    reads=("full_admin", "attachments"),
     title='Customer policy grants "*" on "*"',
     severity=Severity.HIGH,
     risk="Anyone it is attached to is a full administrator.",
@@ -198,6 +209,7 @@ def policy_admin(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.iam.user_inline_policy",
     resource="aws.iam.user",
+    reads=("inline_policies", "attached_policies"),
     title="IAM user has inline or directly attached policies",
     severity=Severity.LOW,
     risk="Per-user permissions drift and are hard to review.",

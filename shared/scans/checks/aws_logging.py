@@ -9,6 +9,7 @@ from escher.scans.model import Record, Severity
 @check(
     "aws.cloudtrail.enabled",
     resource="aws.cloudtrail.account",
+    reads=("multi_region_logging",),
     title="No multi-region CloudTrail trail is logging",
     severity=Severity.HIGH,
     risk="API activity (who changed what) is not recorded in every region.",
@@ -24,6 +25,7 @@ def cloudtrail_enabled(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.cloudtrail.log_file_validation",
     resource="aws.cloudtrail.trail",
+    reads=("log_file_validation",),
     title="CloudTrail log file validation is off",
     severity=Severity.MEDIUM,
     risk="Altered or deleted log files cannot be detected.",
@@ -39,6 +41,7 @@ def trail_validation(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.cloudtrail.kms_encryption",
     resource="aws.cloudtrail.trail",
+    reads=("kms_key",),
     title="CloudTrail logs are not encrypted with KMS",
     severity=Severity.LOW,
     risk="Anyone who can read the bucket can read the logs.",
@@ -53,6 +56,7 @@ def trail_kms(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.cloudtrail.cloudwatch_logs",
     resource="aws.cloudtrail.trail",
+    reads=("cloudwatch_logs",),
     title="CloudTrail is not sent to CloudWatch Logs",
     severity=Severity.LOW,
     risk="No real-time alarms on API activity.",
@@ -67,6 +71,7 @@ def trail_cloudwatch(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.config.recorder_enabled",
     resource="aws.ec2.region_settings",
+    reads=("config_recording",),
     title="AWS Config is not recording",
     severity=Severity.MEDIUM,
     risk="Configuration history and drift are not kept for audits.",
@@ -84,6 +89,7 @@ def config_recorder(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.guardduty.enabled",
     resource="aws.ec2.region_settings",
+    reads=("guardduty",),
     title="GuardDuty is not enabled",
     severity=Severity.MEDIUM,
     risk="Compromised credentials and crypto-mining go unnoticed.",
@@ -100,6 +106,7 @@ def guardduty(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.kms.key_rotation",
     resource="aws.kms.key",
+    reads=("manager", "spec", "state", "rotation"),
     title="KMS key rotation is off",
     severity=Severity.LOW,
     risk="A compromised key material stays valid forever.",
@@ -121,6 +128,7 @@ def kms_rotation(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.logs.retention_set",
     resource="aws.logs.log_group",
+    reads=("retention_days",),
     title="Log group keeps logs forever",
     severity=Severity.LOW,
     category="cost",
@@ -134,6 +142,7 @@ def log_retention(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.sqs.queue_encrypted",
     resource="aws.sqs.queue",
+    reads=("encrypted",),
     title="SQS queue is not encrypted",
     severity=Severity.LOW,
     risk="Messages are stored unencrypted at rest.",
@@ -148,6 +157,7 @@ def sqs_encrypted(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.sns.topic_encrypted",
     resource="aws.sns.topic",
+    reads=("kms_key",),
     title="SNS topic is not encrypted",
     severity=Severity.LOW,
     risk="Messages are stored unencrypted at rest.",

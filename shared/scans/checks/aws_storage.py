@@ -21,6 +21,7 @@ def bucket_is_public(rec: Record) -> bool:
 @check(
     "aws.s3.bucket_public",
     resource="aws.s3.bucket",
+    reads=("public_access_block", "acl_public", "policy_public"),
     title="S3 bucket is readable by anyone",
     severity=Severity.CRITICAL,
     risk="Anyone on the internet can list or read the objects: the classic data leak.",
@@ -40,6 +41,7 @@ def bucket_public(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.s3.bucket_public_access_block",
     resource="aws.s3.bucket",
+    reads=("public_access_block",),
     title="S3 bucket does not block public access",
     severity=Severity.HIGH,
     risk="One wrong ACL or policy makes the bucket public; Block Public Access stops that by default.",
@@ -128,6 +130,7 @@ attr_check(
 @check(
     "aws.ec2.volume_encrypted",
     resource="aws.ec2.volume",
+    reads=("encrypted", "size_gb"),
     title="EBS volume is not encrypted",
     severity=Severity.MEDIUM,
     risk="Data at rest and its snapshots are unencrypted (may hold PII).",
@@ -146,6 +149,7 @@ def volume_encrypted(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.ebs_default_encryption",
     resource="aws.ec2.region_settings",
+    reads=("ebs_default_encryption",),
     title="EBS encryption by default is off",
     severity=Severity.MEDIUM,
     risk="New volumes are created unencrypted unless each caller asks for encryption.",
@@ -163,6 +167,7 @@ def ebs_default_encryption(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.volume_unattached",
     resource="aws.ec2.volume",
+    reads=("state", "size_gb", "volume_type"),
     title="EBS volume is not attached to anything",
     severity=Severity.LOW,
     category="cost",
@@ -182,6 +187,7 @@ def volume_unattached(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.ec2.snapshot_orphaned",
     resource="aws.ec2.snapshot",
+    reads=("start_time", "volume_id", "size_gb", "aws.ec2.volume:id"),
     title="Old EBS snapshot whose source volume is gone",
     severity=Severity.LOW,
     category="cost",
@@ -218,6 +224,7 @@ attr_check(
 @check(
     "aws.ec2.volume_backup_age",
     resource="aws.ec2.volume",
+    reads=("state", "last_snapshot"),
     title="In-use EBS volume has no recent snapshot",
     severity=Severity.LOW,
     category="operational",
@@ -255,6 +262,7 @@ attr_check(
 @check(
     "aws.rds.public",
     resource="aws.rds.instance",
+    reads=("public",),
     title="RDS instance is publicly accessible",
     severity=Severity.CRITICAL,
     risk="The database endpoint resolves to a public IP and is one password away from the internet.",
@@ -270,6 +278,7 @@ def rds_public(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.rds.automated_backups",
     resource="aws.rds.instance",
+    reads=("backup_retention",),
     title="RDS automated backups are off or too short",
     severity=Severity.HIGH,
     category="operational",
@@ -290,6 +299,7 @@ def rds_backups(rec: Record, ctx: CheckContext) -> Outcome:
 @check(
     "aws.rds.multi_az",
     resource="aws.rds.instance",
+    reads=("multi_az",),
     title="Production RDS instance is single-AZ",
     severity=Severity.MEDIUM,
     category="operational",
@@ -338,6 +348,7 @@ attr_check(
 @check(
     "aws.rds.snapshot_age",
     resource="aws.rds.instance",
+    reads=("backup_retention", "last_snapshot"),
     title="RDS instance has no recent snapshot",
     severity=Severity.MEDIUM,
     category="operational",

@@ -123,7 +123,7 @@ def _nsg_check(key: str, title: str, ports: tuple[int, ...]) -> None:
         hit = _nsg_world(rec, ports)
         return Fail(f"port {', '.join(map(str, hit))} open to the internet") if hit else None
 
-    check(key, resource="azure.network.nsg", title=title, severity=Severity.HIGH,
+    check(key, resource="azure.network.nsg", reads=("rules",), title=title, severity=Severity.HIGH,
           risk="Anyone on the internet can reach the service.", cis=("6.1", "6.2"), soc2=("CC6.6",),
           remediation="Restrict the rule's source to known ranges or use Azure Bastion.",
           )(fn)  # fmt: skip
@@ -139,6 +139,7 @@ _nsg_check(
 
 
 @check("azure.compute.disk_unattached", resource="azure.compute.disk", title="Managed disk is not attached",
+       reads=("disk_state", "size_gb"),
        severity=Severity.LOW, category="cost", risk="You pay for storage nobody uses.",
        remediation="Snapshot it if needed, then delete the disk.")  # fmt: skip
 def disk_unattached(rec: Record, ctx: CheckContext) -> Outcome:
@@ -149,6 +150,7 @@ def disk_unattached(rec: Record, ctx: CheckContext) -> Outcome:
 
 
 @check("azure.compute.vm_idle", resource="azure.compute.vm", title="VM is idle", severity=Severity.MEDIUM,
+       reads=("power_state", "vm_size", "cpu_days", "cpu_max_daily_7d"),
        category="cost", risk="You pay for compute that does no work.", remediation="Deallocate or delete it.",
        fix="azure.compute.deallocate_vm")  # fmt: skip
 def vm_idle(rec: Record, ctx: CheckContext) -> Outcome:
@@ -157,6 +159,7 @@ def vm_idle(rec: Record, ctx: CheckContext) -> Outcome:
 
 
 @check("azure.compute.vm_overprovisioned", resource="azure.compute.vm", title="VM is over-provisioned",
+       reads=("power_state", "vm_size", "cpu_avg_30d", "cpu_days_30d", "cpu_max_daily_7d"),
        severity=Severity.LOW, category="cost", risk="A smaller size would do the same work for less.",
        remediation="Resize to the suggested size.", fix="azure.compute.resize_vm")  # fmt: skip
 def vm_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:

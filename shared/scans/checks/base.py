@@ -106,10 +106,21 @@ class Check:
     fix_operation: str | None = None
     fix_params: ParamsFn = default_params
     fix_target: Callable[[Record], str] = default_target
+    # attributes of ``resource_type`` it reads; "<type>:<attr>" for another type's
+    reads: tuple[str, ...] = ()
 
     @property
     def cloud(self) -> str:
         return self.id.split(".", 1)[0]
+
+    @property
+    def needs(self) -> frozenset[tuple[str, str]]:
+        """(record type, attribute) pairs the check reads: it can fire only when a collector produces each."""
+        out = set()
+        for item in self.reads:
+            type_, sep, attr = item.rpartition(":")
+            out.add((type_, attr) if sep else (self.resource_type, item))
+        return frozenset(out)
 
     @property
     def compliance(self) -> dict[str, list[str]]:
@@ -158,8 +169,13 @@ def check(
     fix: str | None = None,
     fix_params: ParamsFn = default_params,
     fix_target: Callable[[Record], str] = default_target,
+    reads: tuple[str, ...] = (),
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register ``fn`` as the check ``key``; returns ``fn`` unchanged so it stays callable in tests."""
+    """Register ``fn`` as the check ``key``; returns ``fn`` unchanged so it stays callable in tests.
+
+    ``reads`` names the record attributes ``fn`` looks at (``"id"`` and ``"tags"`` are every record's; another
+    type's as ``"<type>:<attr>"``): the coverage test and ``--list-checks`` match them against what the
+    collectors declare they produce, so a check nobody feeds is caught, not silently quiet."""
 
     def decorate(fn: CheckFn) -> CheckFn:
         CHECKS.add(
@@ -179,6 +195,7 @@ def check(
                 fix_operation=fix,
                 fix_params=fix_params,
                 fix_target=fix_target,
+                reads=tuple(reads),
             ),
         )
         return fn

@@ -14,6 +14,7 @@ _PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 
 
 @check("gcp.storage.bucket_public", resource=BUCKET, title="GCS bucket is readable by anyone", severity=Severity.CRITICAL,
+       reads=("public_access_prevention", "iam_members"),
        risk="allUsers / allAuthenticatedUsers in the bucket IAM policy expose every object.",
        remediation="Remove allUsers and allAuthenticatedUsers bindings; enforce public access prevention.",
        cis=("5.1",), soc2=("CC6.1", "CC6.6"), hipaa=("164.312(a)(1)",), fix="gcp.storage.remove_public_bindings")  # fmt: skip
@@ -115,7 +116,8 @@ def _fw_check(key: str, title: str, ports: tuple[int, ...]) -> None:
         hits = [p for p in ports for lo, hi in a.get("port_ranges", []) if lo <= p <= hi]
         return Fail(f"port {', '.join(map(str, sorted(set(hits))))} open to 0.0.0.0/0") if hits else None
 
-    check(key, resource="gcp.compute.firewall", title=title, severity=Severity.HIGH,
+    check(key, resource="gcp.compute.firewall", reads=("direction", "disabled", "source_ranges", "port_ranges"),
+          title=title, severity=Severity.HIGH,
           risk="Anyone on the internet can reach the service.", cis=("3.6", "3.7"), soc2=("CC6.6",),
           remediation="Restrict source ranges to known CIDRs or use IAP TCP forwarding (35.235.240.0/20).",
           fix="gcp.compute.disable_firewall_rule")(fn)  # fmt: skip
@@ -131,6 +133,7 @@ _fw_check(
 
 
 @check("gcp.compute.disk_unattached", resource="gcp.compute.disk", title="Persistent disk is not attached",
+       reads=("users", "size_gb"),
        severity=Severity.LOW, category="cost", risk="You pay for storage nobody uses.",
        remediation="Snapshot it if needed, then delete the disk.")  # fmt: skip
 def disk_unattached(rec: Record, ctx: CheckContext) -> Outcome:
@@ -141,6 +144,7 @@ def disk_unattached(rec: Record, ctx: CheckContext) -> Outcome:
 
 
 @check("gcp.compute.instance_idle", resource="gcp.compute.instance", title="VM is idle", severity=Severity.MEDIUM,
+       reads=("status", "machine_type", "cpu_days", "cpu_max_daily_7d"),
        category="cost", risk="You pay for compute that does no work.", remediation="Stop it or delete it.",
        fix="gcp.compute.stop_instance")  # fmt: skip
 def instance_idle(rec: Record, ctx: CheckContext) -> Outcome:
@@ -149,6 +153,7 @@ def instance_idle(rec: Record, ctx: CheckContext) -> Outcome:
 
 
 @check("gcp.compute.instance_overprovisioned", resource="gcp.compute.instance", title="VM is over-provisioned",
+       reads=("status", "machine_type", "cpu_avg_30d", "cpu_days_30d", "cpu_max_daily_7d"),
        severity=Severity.LOW, category="cost", risk="A smaller machine type would do the same work for less.",
        remediation="Change the machine type (stop, set-machine-type, start).", fix="gcp.compute.set_machine_type")  # fmt: skip
 def instance_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:
@@ -164,6 +169,7 @@ def instance_overprovisioned(rec: Record, ctx: CheckContext) -> Outcome:
 
 
 @check("gcp.compute.snapshot_old", resource="gcp.compute.snapshot", title="Old snapshot whose source disk is gone",
+       reads=("created", "source_disk", "size_gb", "gcp.compute.disk:id"),
        severity=Severity.LOW, category="cost", risk="Forgotten snapshots accumulate cost.",
        remediation="Delete it if nothing restores from it.", fix="gcp.compute.delete_snapshot")  # fmt: skip
 def snapshot_old(rec: Record, ctx: CheckContext) -> Outcome:

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from escher.lazy import require
-from escher.scans.collect.base import BucketSet, Progress, Task, run_tasks
+from escher.scans.collect.base import BucketSet, Produces, Progress, Task, produces, run_tasks
 from escher.scans.model import CollectionError, Inventory, Record
 
-__all__ = ["AwsCollector"]
+__all__ = ["PRODUCES", "AwsCollector"]
 
 # (rate per second, burst) per API, per region; from the service quotas pages
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -29,6 +29,46 @@ _LIMITS: dict[str, tuple[float, float]] = {
 }
 _METRIC_QUERIES_PER_CALL = 500  # GetMetricData maximum
 GLOBAL = "global"
+
+# What each task yields (record type -> attrs); tests/functional/scans/test_produces.py holds it to the records
+# the tasks return on the moto estate. ``last_snapshot`` is linked after collection from the same task's snapshots.
+PRODUCES: dict[str, Produces] = {
+    "ec2": produces({
+        "aws.ec2.instance": "state instance_type public_ip imdsv2_required launch_time state_since volumes "
+                            "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
+        "aws.ec2.volume": "encrypted size_gb state volume_type create_time attached_to last_snapshot",
+        "aws.ec2.snapshot": "volume_id start_time size_gb encrypted",
+        "aws.ec2.security_group": "ingress vpc_id",
+        "aws.ec2.vpc": "flow_logs is_default",
+        "aws.ec2.eip": "associated public_ip",
+        "aws.ec2.image": "public",
+    }),
+    "rds": produces({
+        "aws.rds.instance": "engine instance_class status encrypted public backup_retention multi_az "
+                            "deletion_protection auto_minor_upgrade allocated_gb last_snapshot",
+        "aws.rds.snapshot": "db_instance_id start_time type encrypted",
+    }),
+    "dynamodb": produces({"aws.dynamodb.table": "pitr"}),
+    "lambda": produces({"aws.lambda.function": "runtime"}),
+    "kms": produces({"aws.kms.key": "manager state spec rotation"}),
+    "logs": produces({"aws.logs.log_group": "retention_days stored_bytes"}),
+    "sqs": produces({"aws.sqs.queue": "encrypted"}),
+    "sns": produces({"aws.sns.topic": "kms_key"}),
+    "region_settings": produces({"aws.ec2.region_settings": "ebs_default_encryption config_recording guardduty"}),
+    "s3": produces({
+        "aws.s3.bucket": "public_access_block acl_public policy_public ssl_only encryption versioning logging",
+    }),
+    "iam": produces({
+        "aws.iam.account": "root_mfa root_access_keys password_policy",
+        "aws.iam.policy": "full_admin attachments",
+        "aws.iam.user": "console_access mfa_devices access_keys admin inline_policies attached_policies",
+        "aws.iam.role": "admin trust_public service_linked",
+    }),
+    "cloudtrail": produces({
+        "aws.cloudtrail.trail": "multi_region logging log_file_validation kms_key cloudwatch_logs",
+        "aws.cloudtrail.account": "multi_region_logging",
+    }),
+}  # fmt: skip
 
 
 def _iso(value: Any) -> str | None:
@@ -139,11 +179,11 @@ class AwsCollector:
         out: list[Task] = []
         for name, fn in global_.items():
             if self.services is None or name in self.services:
-                out.append(Task("aws", name, GLOBAL, _bind(fn, self, home)))
+                out.append(Task("aws", name, GLOBAL, _bind(fn, self, home), PRODUCES[name]))
         for region in self.regions:
             for name, fn in regional.items():
                 if self.services is None or name in self.services:
-                    out.append(Task("aws", name, region, _bind(fn, self, region)))
+                    out.append(Task("aws", name, region, _bind(fn, self, region), PRODUCES[name]))
         return out
 
     def collect(self, progress: Progress | None = None) -> Inventory:

@@ -1,39 +1,88 @@
-"""Azure inventory: ARM (storage accounts, VMs, disks, NSGs, SQL servers) and the Blob data plane (containers).
+"""Azure inventory: ARM (storage accounts, VMs with CPU and backup, disks, snapshots, NSGs with flow logs, SQL
+servers and databases, Key Vault, the subscription's Activity Log export and Defender plans) and the Blob data
+plane (containers).
 
 Clients come from :class:`escher.ops.context.CloudContext`, the same object the operations use, so an
 azure-core transport handed in there (tests replay recorded-shape ARM responses at it) carries every call;
-the SDK's own paging follows ``nextLink``. The normalizers below are pure functions over the REST shapes
-(``model.as_dict()`` gives them back), so they are tested without any SDK.
+the SDK's own paging follows ``nextLink``. Where no azure-mgmt package is installed (Key Vault, Recovery
+Services, Monitor, Security) the documented REST call goes through an installed management client's own
+pipeline (``send_request``: the same credential, retry policy and transport). The normalizers below are pure
+functions over the REST shapes (``model.as_dict()`` gives them back), so they are tested without any SDK.
 
-Not read yet, so the matching checks report nothing rather than a guess: VM CPU (Azure Monitor), VM backup
-(Recovery Services), NSG flow logs (Network Watcher), SQL databases, Key Vault, the subscription's
-diagnostic settings and Defender plans.
+A part of a task that cannot be read (a VM's CPU metrics, the backup vaults, Network Watcher's flow logs)
+leaves its attribute off the records, so the matching check gives no verdict, and is reported as not read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from escher.lazy import require
-from escher.scans.collect.base import Progress, Task, run_tasks
+from escher.scans.collect.base import Produces, Progress, Task, produces, run_tasks
+from escher.scans.collect.metrics import cpu_attrs, parse_time, window
 from escher.scans.model import CollectionError, Inventory, Record
 
 if TYPE_CHECKING:
     from escher.ops.context import CloudContext
 
 __all__ = [
+    "PRODUCES",
     "AzureCollector",
     "normalize_disk",
     "normalize_nsg",
+    "normalize_snapshot",
+    "normalize_sql_database",
     "normalize_sql_server",
     "normalize_storage_account",
+    "normalize_subscription",
+    "normalize_vault",
     "normalize_vm",
     "port_ranges",
 ]
 
 GLOBAL = "global"
+ARM = "https://management.azure.com"
+# api-versions of the calls made through a client's pipeline (the azure-rest-api-specs stable versions)
+KEYVAULT_API = "2023-07-01"
+MONITOR_METRICS_API = "2023-10-01"
+DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
+SECURITY_PRICINGS_API = "2024-01-01"
+RECOVERY_SERVICES_API = "2023-04-01"
+BACKUP_PROTECTED = frozenset({"Protected", "IRPending"})  # protectionState of an item whose backups run
+
+# What each task yields (record type -> attrs). tests/functional/scans/test_every_check_fed.py holds it to
+# the records the tasks return on the replayed estate, both ways.
+PRODUCES: dict[str, Produces] = {
+    "storage": produces({
+        "azure.storage.account": "allow_blob_public_access https_only min_tls network_default_action "
+                                 "infrastructure_encryption blob_endpoint kind blob_soft_delete",
+    }),
+    "blob": produces({"azure.storage.container": "public_access storage_account"}),
+    "compute": produces({
+        "azure.compute.vm": "vm_size power_state managed_disks os_type disks backup_protected "
+                            "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
+    }),
+    "disks": produces({"azure.compute.disk": "disk_state size_gb encryption_type sku managed_by created"}),
+    "snapshots": produces({
+        "azure.compute.snapshot": "public_network_access size_gb created source_disk encryption_type incremental",
+    }),
+    "network": produces({"azure.network.nsg": "rules subnets flow_logs"}),
+    "sql": produces({
+        "azure.sql.server": "public_network_access min_tls fqdn auditing",
+        "azure.sql.database": "server status sku tde backup_retention_days",
+    }),
+    "keyvault": produces({
+        "azure.keyvault.vault": "soft_delete purge_protection soft_delete_retention_days rbac_authorization "
+                                "public_network_access network_default_action",
+    }),
+    "monitor": produces({
+        "azure.monitor.subscription": "diagnostic_settings activity_log_exported defender_plans",
+    }),
+}  # fmt: skip
 
 
 def _rest(item: Any) -> dict[str, Any]:
@@ -163,7 +212,100 @@ def normalize_nsg(raw: dict[str, Any], subscription: str) -> Record:
                 "port_ranges": port_ranges(rp.get("destinationPortRange"), rp.get("destinationPortRanges")),
             }
         )
-    return _record(raw, "azure.network.nsg", subscription, {"rules": rules})
+    subnets = [str(s["id"]) for s in p.get("subnets") or [] if s.get("id")]
+    return _record(raw, "azure.network.nsg", subscription, {"rules": rules, "subnets": subnets})
+
+
+def flow_logged(nsg: Record, targets: set[str]) -> bool:
+    """Whether an enabled flow log covers the NSG: NSG flow logs name it; VNet flow logs name the virtual
+    network or subnet the NSG is on (what Microsoft moves NSG flow logs to)."""
+    scopes = {nsg.id.lower()}
+    for subnet in nsg.attrs.get("subnets") or []:
+        scopes.add(subnet.lower())
+        scopes.add(subnet.lower().split("/subnets/")[0])
+    return bool(scopes & targets)
+
+
+def normalize_snapshot(raw: dict[str, Any], subscription: str) -> Record:
+    p = _props(raw)
+    attrs = {
+        # absent: the API default, Enabled (an export SAS works from anywhere)
+        "public_network_access": p.get("publicNetworkAccess", "Enabled"),
+        "size_gb": p.get("diskSizeGB"),
+        "created": p.get("timeCreated"),
+        "source_disk": (p.get("creationData") or {}).get("sourceResourceId"),
+        "encryption_type": (p.get("encryption") or {}).get("type"),
+        "incremental": bool(p.get("incremental")),
+    }
+    return _record(raw, "azure.compute.snapshot", subscription, attrs)
+
+
+def normalize_vault(raw: dict[str, Any], subscription: str) -> Record:
+    """A Key Vault (Microsoft.KeyVault/vaults). ``enableSoftDelete`` absent is true: the API's default since
+    2020, and it cannot be turned off; ``enablePurgeProtection`` absent is off."""
+    p = _props(raw)
+    attrs = {
+        "soft_delete": p.get("enableSoftDelete", True) is not False,
+        "purge_protection": bool(p.get("enablePurgeProtection")),
+        "soft_delete_retention_days": p.get("softDeleteRetentionInDays"),
+        "rbac_authorization": bool(p.get("enableRbacAuthorization")),
+        "public_network_access": p.get("publicNetworkAccess"),
+        "network_default_action": (p.get("networkAcls") or {}).get("defaultAction"),
+    }
+    return _record(raw, "azure.keyvault.vault", subscription, attrs)
+
+
+def normalize_sql_database(
+    raw: dict[str, Any],
+    subscription: str,
+    tde: dict[str, Any] | None = None,
+    retention: dict[str, Any] | None = None,
+) -> Record:
+    p = _props(raw)
+    attrs: dict[str, Any] = {
+        "server": raw["id"].split("/databases/")[0],
+        "status": p.get("status"),
+        "sku": (raw.get("sku") or {}).get("name"),
+    }
+    if tde is not None:
+        attrs["tde"] = _props(tde).get("state") == "Enabled"
+    if retention is not None:
+        attrs["backup_retention_days"] = _props(retention).get("retentionDays")
+    return _record(raw, "azure.sql.database", subscription, attrs)
+
+
+def normalize_subscription(
+    subscription: str,
+    diagnostic_settings: list[dict[str, Any]] | None,
+    pricings: list[dict[str, Any]] | None,
+) -> Record:
+    """The subscription's settings: Activity Log diagnostic settings (exported when one sends an enabled
+    category to a workspace, storage account or event hub) and the Defender for Cloud plans on Standard."""
+    attrs: dict[str, Any] = {}
+    if diagnostic_settings is not None:
+        exporting = [
+            str(d.get("name"))
+            for d in diagnostic_settings
+            if any(
+                _props(d).get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId")
+            )
+            and any(log.get("enabled") for log in _props(d).get("logs") or [])
+        ]
+        attrs["diagnostic_settings"] = sorted(str(d.get("name")) for d in diagnostic_settings)
+        attrs["activity_log_exported"] = bool(exporting)
+    if pricings is not None:
+        attrs["defender_plans"] = sorted(
+            str(p.get("name")) for p in pricings if _props(p).get("pricingTier") == "Standard"
+        )
+    return Record(
+        cloud="azure",
+        type="azure.monitor.subscription",
+        id=f"/subscriptions/{subscription}",
+        region=GLOBAL,
+        account=subscription,
+        name=subscription,
+        attrs=attrs,
+    )
 
 
 def normalize_sql_server(
@@ -204,6 +346,7 @@ class AzureCollector:
         ctx: CloudContext | None = None,
         services: list[str] | None = None,
         max_workers: int = 6,
+        now: datetime | None = None,
     ) -> None:
         from escher.ops.context import CloudContext
 
@@ -211,11 +354,34 @@ class AzureCollector:
         self.ctx = ctx or CloudContext(azure_subscription_id=subscription_id)
         self.services = set(services) if services else None
         self.max_workers = max_workers
+        self.now = now or datetime.now(UTC)
         self._accounts: list[dict[str, Any]] | None = None
         self._accounts_lock = threading.Lock()
+        # a part of a task that failed (CPU metrics, backup, flow logs) without costing the task its records
+        self.part_errors: list[CollectionError] = []
 
     def client(self, kind: str) -> Any:
         return self.ctx.azure(kind, self.subscription)
+
+    def arm_list(self, path: str, api_version: str, **query: str) -> Iterator[dict[str, Any]]:
+        """The items of a documented ARM GET (``{"value": [...], "nextLink": ...}``), sent through an installed
+        management client's pipeline (credential, retries on 429/5xx with Retry-After, the transport)."""
+        rest = require("azure.core.rest", "azure")
+        client = self.client("compute")
+        url: str | None = f"{ARM}{path}"
+        params: dict[str, str] | None = {"api-version": api_version, **query}
+        while url:
+            response = client.send_request(rest.HttpRequest("GET", url, params=params))
+            response.raise_for_status()
+            page = response.json()
+            yield from page.get("value") or []
+            url, params = page.get("nextLink"), None  # the link carries its own query
+
+    def _part_failed(self, service: str, what: str, exc: BaseException) -> None:
+        error = self._error(service, GLOBAL, exc)
+        if error is None:
+            raise exc
+        self.part_errors.append(dataclasses.replace(error, message=f"{what} not read: {error.message}"))
 
     def storage_accounts(self) -> list[dict[str, Any]]:
         """Listed once, shared by the ARM task and the Blob task."""
@@ -264,25 +430,139 @@ class AzureCollector:
     def collect_vms(self) -> list[Record]:
         vms = self.client("compute").virtual_machines
         statuses = {str(v["id"]).lower(): v for v in map(_rest, vms.list_all(status_only="true"))}
-        return [
+        records = [
             normalize_vm(raw, self.subscription, statuses.get(str(raw["id"]).lower()))
             for raw in map(_rest, vms.list_all())
         ]
+        self._add_cpu([r for r in records if r.attrs.get("power_state") == "running"])
+        self._add_backup(records)
+        return records
+
+    def _add_cpu(self, vms: list[Record]) -> None:
+        """Daily average ``Percentage CPU`` from Azure Monitor over the last 30 whole days, per running VM."""
+        azure_exc = require("azure.core.exceptions", "azure")
+        start, end = window(self.now)
+        span = f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}"
+        failed: list[str] = []
+        last: BaseException | None = None
+        for rec in vms:
+            try:
+                metrics = list(
+                    self.arm_list(
+                        f"{rec.id}/providers/Microsoft.Insights/metrics",
+                        MONITOR_METRICS_API,
+                        metricnames="Percentage CPU",
+                        aggregation="Average",
+                        interval="P1D",
+                        timespan=span,
+                    )
+                )
+            except azure_exc.AzureError as exc:
+                failed.append(rec.name)
+                last = exc
+                continue
+            points = [
+                (parse_time(str(d["timeStamp"])), float(d["average"]))
+                for metric in metrics
+                for series in metric.get("timeseries") or []
+                for d in series.get("data") or []
+                if d.get("average") is not None
+            ]
+            rec.attrs.update(cpu_attrs(points, end))
+        if last is not None:
+            self._part_failed("monitor", f"CPU of {len(failed)} VMs ({', '.join(failed)})", last)
+
+    def _add_backup(self, vms: list[Record]) -> None:
+        """``backup_protected``: an Azure Backup item (any Recovery Services vault) protects the VM."""
+        azure_exc = require("azure.core.exceptions", "azure")
+        protected: set[str] = set()
+        vaults = f"/subscriptions/{self.subscription}/providers/Microsoft.RecoveryServices/vaults"
+        try:
+            for vault in self.arm_list(vaults, RECOVERY_SERVICES_API):
+                items = self.arm_list(
+                    f"{vault['id']}/backupProtectedItems",
+                    RECOVERY_SERVICES_API,
+                    **{"$filter": "backupManagementType eq 'AzureIaasVM'"},
+                )
+                for item in items:
+                    p = _props(item)
+                    if p.get("protectionState") in BACKUP_PROTECTED:
+                        protected.add(str(p.get("virtualMachineId") or p.get("sourceResourceId")).lower())
+        except azure_exc.AzureError as exc:
+            self._part_failed("backup", "VM backup protection", exc)
+            return
+        for rec in vms:
+            rec.attrs["backup_protected"] = rec.id.lower() in protected
 
     def collect_disks(self) -> list[Record]:
         return [normalize_disk(_rest(d), self.subscription) for d in self.client("compute").disks.list()]
 
+    def collect_snapshots(self) -> list[Record]:
+        return [
+            normalize_snapshot(_rest(s), self.subscription) for s in self.client("compute").snapshots.list()
+        ]
+
     def collect_nsgs(self) -> list[Record]:
-        groups = self.client("network").network_security_groups.list_all()
-        return [normalize_nsg(_rest(g), self.subscription) for g in groups]
+        network = self.client("network")
+        records = [
+            normalize_nsg(_rest(g), self.subscription) for g in network.network_security_groups.list_all()
+        ]
+        azure_exc = require("azure.core.exceptions", "azure")
+        targets: set[str] = set()
+        try:
+            for watcher in map(_rest, network.network_watchers.list_all()):
+                for flow_log in network.flow_logs.list(resource_group(watcher["id"]), watcher["name"]):
+                    p = _props(_rest(flow_log))
+                    if p.get("enabled"):
+                        targets.add(str(p.get("targetResourceId")).lower())
+        except azure_exc.AzureError as exc:
+            self._part_failed("flowlogs", "NSG flow logs (Network Watcher)", exc)
+            return records
+        for rec in records:
+            rec.attrs["flow_logs"] = flow_logged(rec, targets)
+        return records
 
     def collect_sql(self) -> list[Record]:
         sql = self.client("sql")
         out = []
         for raw in map(_rest, sql.servers.list()):
-            policy = _rest(sql.server_blob_auditing_policies.get(resource_group(raw["id"]), raw["name"]))
+            group, server = resource_group(raw["id"]), raw["name"]
+            policy = _rest(sql.server_blob_auditing_policies.get(group, server))
             out.append(normalize_sql_server(raw, self.subscription, policy))
+            for db in map(_rest, sql.databases.list_by_server(group, server)):
+                if str(db["name"]).lower() == "master":  # the logical server's system database
+                    continue
+                tde = _rest(sql.transparent_data_encryptions.get(group, server, db["name"], "current"))
+                retention = None
+                if "datawarehouse" not in str(db.get("kind") or "").lower():  # no PITR policy on a DW
+                    retention = _rest(
+                        sql.backup_short_term_retention_policies.get(group, server, db["name"], "default")
+                    )
+                out.append(normalize_sql_database(db, self.subscription, tde, retention))
         return out
+
+    def collect_keyvault(self) -> list[Record]:
+        path = f"/subscriptions/{self.subscription}/providers/Microsoft.KeyVault/vaults"
+        return [normalize_vault(v, self.subscription) for v in self.arm_list(path, KEYVAULT_API)]
+
+    def collect_monitor(self) -> list[Record]:
+        """The subscription's Activity Log diagnostic settings and Defender for Cloud pricings; one failing
+        leaves its attribute off (no verdict) and is reported, the other is still read."""
+        azure_exc = require("azure.core.exceptions", "azure")
+        sub = f"/subscriptions/{self.subscription}/providers"
+        settings: list[dict[str, Any]] | None = None
+        pricings: list[dict[str, Any]] | None = None
+        try:
+            settings = list(
+                self.arm_list(f"{sub}/Microsoft.Insights/diagnosticSettings", DIAGNOSTIC_SETTINGS_API)
+            )
+        except azure_exc.AzureError as exc:
+            self._part_failed("monitor", "Activity Log diagnostic settings", exc)
+        try:
+            pricings = list(self.arm_list(f"{sub}/Microsoft.Security/pricings", SECURITY_PRICINGS_API))
+        except azure_exc.AzureError as exc:
+            self._part_failed("monitor", "Defender for Cloud plans", exc)
+        return [normalize_subscription(self.subscription, settings, pricings)]
 
     def tasks(self) -> list[Task]:
         table: dict[str, Callable[[], list[Record]]] = {
@@ -290,16 +570,22 @@ class AzureCollector:
             "blob": self.collect_containers,
             "compute": self.collect_vms,
             "disks": self.collect_disks,
+            "snapshots": self.collect_snapshots,
             "network": self.collect_nsgs,
             "sql": self.collect_sql,
+            "keyvault": self.collect_keyvault,
+            "monitor": self.collect_monitor,
         }
         return [
-            Task("azure", name, GLOBAL, fn)
+            Task("azure", name, GLOBAL, fn, PRODUCES[name])
             for name, fn in table.items()
             if self.services is None or name in self.services
         ]
 
     def _to_error(self, task: Task, exc: BaseException) -> CollectionError | None:
+        return self._error(task.service, task.region, exc)
+
+    def _error(self, service: str, region: str, exc: BaseException) -> CollectionError | None:
         from escher.clouds.azure import translate
         from escher.errors import EscherError
 
@@ -307,16 +593,16 @@ class AzureCollector:
         hint = (error.hint or "") if (error := translate(exc)) is not None else ""
         if isinstance(exc, azure_exc.HttpResponseError):
             code = str(getattr(getattr(exc, "error", None), "code", "") or exc.status_code or "")
-            return CollectionError("azure", task.service, task.region, exc.message or str(exc), code, hint)
+            return CollectionError("azure", service, region, exc.message or str(exc), code, hint)
         if isinstance(exc, azure_exc.AzureError):
-            return CollectionError("azure", task.service, task.region, str(exc), type(exc).__name__, hint)
+            return CollectionError("azure", service, region, str(exc), type(exc).__name__, hint)
         if isinstance(exc, EscherError):
-            return CollectionError(
-                "azure", task.service, task.region, exc.message, type(exc).__name__, exc.hint or ""
-            )
+            return CollectionError("azure", service, region, exc.message, type(exc).__name__, exc.hint or "")
         return None
 
     def collect(self, progress: Progress | None = None) -> Inventory:
-        return run_tasks(
+        inventory = run_tasks(
             self.tasks(), to_error=self._to_error, max_workers=self.max_workers, progress=progress
         )
+        inventory.errors.extend(self.part_errors)
+        return inventory

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from escher.scans.model import CollectionError, Inventory, Record
 
-__all__ = ["Progress", "Task", "TokenBucket", "run_tasks"]
+__all__ = ["Produces", "Progress", "Task", "TokenBucket", "produces", "run_tasks"]
 
 
 class TokenBucket:
@@ -65,6 +65,16 @@ class BucketSet:
 
 Progress = Callable[[str, int], None]  # (task label, records found) after each task
 
+Produces = Mapping[str, frozenset[str]]
+"""What a task can yield: record type -> the ``attrs`` keys its records can carry. The coverage test and
+``escher scan --list-checks`` match the checks' ``reads`` against it; the collectors' tests check it against
+what the task really returned on an emulated estate, both ways."""
+
+
+def produces(table: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """``{"aws.ec2.vpc": "flow_logs is_default"}``: a :data:`Produces` written as space-separated names."""
+    return {type_: frozenset(attrs.split()) for type_, attrs in table.items()}
+
 
 @dataclass(frozen=True, slots=True)
 class Task:
@@ -72,6 +82,7 @@ class Task:
     service: str
     region: str
     run: Callable[[], list[Record]]
+    produces: Produces = field(default_factory=dict)
 
     @property
     def label(self) -> str:

@@ -1,41 +1,83 @@
-"""GCP inventory: Cloud Storage buckets (with IAM), Compute Engine instances, disks and firewalls, Cloud SQL.
+"""GCP inventory: Cloud Storage buckets (with IAM), Compute Engine instances (with CPU from Cloud Monitoring),
+disks, snapshots, subnetworks and firewalls, Cloud SQL, service accounts (with their keys and project roles)
+and the project's settings (Data Access audit logs, log sinks, OS Login metadata).
 
 Clients come from :class:`escher.ops.context.CloudContext` like the operations': google-cloud-storage honours
 ``STORAGE_EMULATOR_HOST``; Compute runs over its REST transport (a ``requests`` adapter handed in there carries
-every call); Cloud SQL Admin is the discovery client with an injectable ``http``. Instances and disks are read
-with ``aggregatedList`` (every zone in one paged call, 500 per page).
+every call); Cloud SQL Admin, IAM, Resource Manager, Logging and Monitoring are discovery clients built from
+the documents shipped with google-api-python-client, over the context's injectable ``httplib2`` seam
+(``gcp_sql_http``) when one is given. Instances, disks and subnetworks are read with ``aggregatedList`` (every
+zone or region in one paged call, 500 per page).
 
 Normalizers take the REST JSON shapes (``Message.to_json`` for the Compute protos), so they are pure and tested
-without any SDK. Not read yet: instance CPU (Cloud Monitoring), snapshots, subnetworks, service accounts and
-the project's audit/sink settings; their checks report nothing rather than a guess.
+without any SDK. A part of a task that cannot be read (CPU time series) leaves its attributes off the records,
+so the matching checks give no verdict, and is reported as not read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from escher.lazy import require
-from escher.scans.collect.base import Progress, Task, run_tasks
+from escher.scans.collect.base import Produces, Progress, Task, produces, run_tasks
+from escher.scans.collect.metrics import cpu_attrs, parse_time, window
 from escher.scans.model import CollectionError, Inventory, Record
 
 if TYPE_CHECKING:
     from escher.ops.context import CloudContext
 
 __all__ = [
+    "PRODUCES",
     "GcpCollector",
     "normalize_bucket",
     "normalize_disk",
     "normalize_firewall",
     "normalize_instance",
+    "normalize_project",
+    "normalize_service_account",
+    "normalize_snapshot",
     "normalize_sql_instance",
+    "normalize_subnetwork",
 ]
 
 GLOBAL = "global"
 PAGE = 500  # Compute's maxResults ceiling
 FULL_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _TRUE = ("true", "1", "yes", "on")
+CPU_METRIC = "compute.googleapis.com/instance/cpu/utilization"
+ADMIN_ROLES = frozenset({"roles/owner", "roles/editor"})
+DATA_ACCESS = frozenset({"DATA_READ", "DATA_WRITE"})
+
+# What each task yields (record type -> attrs). tests/functional/scans/test_every_check_fed.py holds it to
+# the records the tasks return on the replayed estate, both ways.
+PRODUCES: dict[str, Produces] = {
+    "storage": produces({
+        "gcp.storage.bucket": "public_access_prevention uniform_access versioning logging retention_seconds "
+                              "iam_members",
+    }),
+    "instances": produces({
+        "gcp.compute.instance": "status machine_type public_ip default_sa_full_scope shielded_secure_boot "
+                                "serial_port_enabled os_login disks created "
+                                "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
+    }),
+    "disks": produces({"gcp.compute.disk": "users size_gb cmek disk_type created"}),
+    "snapshots": produces({"gcp.compute.snapshot": "created source_disk size_gb status storage_bytes"}),
+    "subnetworks": produces({"gcp.compute.subnetwork": "network ip_range flow_logs private_google_access"}),
+    "firewalls": produces({
+        "gcp.compute.firewall": "direction disabled source_ranges port_ranges network priority",
+    }),
+    "sql": produces({
+        "gcp.sql.instance": "public_ip authorized_networks backups_enabled ssl_required state tier "
+                            "database_version",
+    }),
+    "iam": produces({"gcp.iam.service_account": "email disabled user_managed_keys admin_roles"}),
+    "project": produces({"gcp.project.settings": "data_access_audit_logs log_sink_all os_login"}),
+}  # fmt: skip
 
 
 def _last(url: str | None) -> str:
@@ -113,7 +155,8 @@ def normalize_instance(raw: dict[str, Any], project: str) -> Record:
         "default_sa_full_scope": default_full,
         "shielded_secure_boot": bool((raw.get("shieldedInstanceConfig") or {}).get("enableSecureBoot")),
         "serial_port_enabled": meta.get("serial-port-enable", "").lower() in _TRUE,
-        "os_login": meta.get("enable-oslogin", "").lower() in _TRUE,
+        # unset here: the project's commonInstanceMetadata decides (GcpCollector.collect links it)
+        "os_login": meta["enable-oslogin"].lower() in _TRUE if "enable-oslogin" in meta else None,
         "disks": [_last(d.get("source")) for d in raw.get("disks") or []],
         "created": raw.get("creationTimestamp"),
     }
@@ -192,6 +235,138 @@ def normalize_sql_instance(raw: dict[str, Any], project: str) -> Record:
     )
 
 
+def _path(url: str | None) -> str:
+    """``https://www.googleapis.com/compute/v1/projects/p/zones/z/disks/d`` -> ``projects/p/zones/z/disks/d``."""
+    text = str(url or "")
+    return text[text.index("projects/") :] if "projects/" in text else text
+
+
+def normalize_snapshot(raw: dict[str, Any], project: str) -> Record:
+    attrs = {
+        "created": raw.get("creationTimestamp"),
+        "source_disk": _path(raw.get("sourceDisk")) or None,
+        "size_gb": int(raw.get("diskSizeGb") or 0),
+        "status": raw.get("status"),
+        "storage_bytes": int(raw.get("storageBytes") or 0),
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.compute.snapshot",
+        id=f"projects/{project}/global/snapshots/{raw['name']}",
+        region=GLOBAL,
+        account=project,
+        name=str(raw["name"]),
+        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        attrs=attrs,
+    )
+
+
+def normalize_subnetwork(raw: dict[str, Any], project: str) -> Record:
+    region = _last(raw.get("region"))
+    attrs = {
+        "network": _last(raw.get("network")),
+        "ip_range": raw.get("ipCidrRange"),
+        "flow_logs": bool((raw.get("logConfig") or {}).get("enable")),
+        "private_google_access": bool(raw.get("privateIpGoogleAccess")),
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.compute.subnetwork",
+        id=f"projects/{project}/regions/{region}/subnetworks/{raw['name']}",
+        region=region,
+        account=project,
+        name=str(raw["name"]),
+        attrs=attrs,
+    )
+
+
+def admin_roles(policy: dict[str, Any], member: str) -> list[str]:
+    """Roles of ``member`` that administer (owner, editor, any ``*Admin``): CIS GCP 1.5's test."""
+    return sorted(
+        str(b.get("role"))
+        for b in policy.get("bindings") or []
+        if member in (b.get("members") or [])
+        and (b.get("role") in ADMIN_ROLES or str(b.get("role", "")).lower().endswith("admin"))
+    )
+
+
+def normalize_service_account(
+    raw: dict[str, Any], project: str, keys: list[dict[str, Any]], policy: dict[str, Any] | None
+) -> Record:
+    """``keys`` are the account's keys as listed (user-managed ones counted), ``policy`` the project's IAM policy
+    (None: not read)."""
+    email = str(raw["email"])
+    attrs: dict[str, Any] = {
+        "email": email,
+        "disabled": bool(raw.get("disabled")),
+        "user_managed_keys": sum(1 for k in keys if k.get("keyType", "USER_MANAGED") == "USER_MANAGED"),
+    }
+    if policy is not None:
+        attrs["admin_roles"] = admin_roles(policy, f"serviceAccount:{email}")
+    return Record(
+        cloud="gcp",
+        type="gcp.iam.service_account",
+        id=f"projects/{project}/serviceAccounts/{email}",
+        region=GLOBAL,
+        account=project,
+        name=email,
+        attrs=attrs,
+    )
+
+
+def normalize_project(
+    project: str,
+    policy: dict[str, Any] | None,
+    sinks: list[dict[str, Any]] | None,
+    compute_project: dict[str, Any] | None,
+) -> Record:
+    """The project's settings. Data Access audit logs: an ``allServices`` audit config logging DATA_READ and
+    DATA_WRITE for everyone (CIS GCP 2.1); a sink for all logs: an enabled sink with no filter (2.2); OS Login:
+    ``enable-oslogin`` in the project's common instance metadata (4.4)."""
+    attrs: dict[str, Any] = {}
+    if policy is not None:
+        logged = {
+            str(c.get("logType"))
+            for cfg in policy.get("auditConfigs") or []
+            if cfg.get("service") == "allServices"
+            for c in cfg.get("auditLogConfigs") or []
+            if not c.get("exemptedMembers")
+        }
+        attrs["data_access_audit_logs"] = logged >= DATA_ACCESS
+    if sinks is not None:
+        attrs["log_sink_all"] = any(not s.get("filter") and not s.get("disabled") for s in sinks)
+    if compute_project is not None:
+        meta = _metadata({"metadata": compute_project.get("commonInstanceMetadata") or {}})
+        attrs["os_login"] = meta.get("enable-oslogin", "").lower() in _TRUE
+    return Record(
+        cloud="gcp",
+        type="gcp.project.settings",
+        id=f"projects/{project}",
+        region=GLOBAL,
+        account=project,
+        name=project,
+        attrs=attrs,
+    )
+
+
+def link_os_login(records: list[Record]) -> None:
+    """An instance without its own ``enable-oslogin`` follows the project's metadata (off when unread)."""
+    project = next((r for r in records if r.type == "gcp.project.settings"), None)
+    default = bool(project.attrs.get("os_login")) if project is not None else False
+    for rec in records:
+        if rec.type == "gcp.compute.instance" and rec.attrs.get("os_login") is None:
+            rec.attrs["os_login"] = default
+
+
+def _sdk_errors() -> tuple[type[BaseException], ...]:
+    """What a Google call raises once its retries gave up (what :meth:`GcpCollector._error` maps)."""
+    core = require("google.api_core.exceptions", "gcp")
+    api = require("googleapiclient.errors", "gcp")
+    auth = require("google.auth.exceptions", "gcp")
+    requests_exc = require("requests.exceptions", "gcp")
+    return (core.GoogleAPIError, api.Error, auth.GoogleAuthError, requests_exc.RequestException)
+
+
 def _proto_json(message: Any) -> dict[str, Any]:
     """A google-cloud-compute proto-plus message as its REST JSON (camelCase, as the API returned it)."""
     data: dict[str, Any] = json.loads(type(message).to_json(message))
@@ -206,6 +381,7 @@ class GcpCollector:
         ctx: CloudContext | None = None,
         services: list[str] | None = None,
         max_workers: int = 6,
+        now: datetime | None = None,
     ) -> None:
         from escher.ops.context import CloudContext
 
@@ -213,6 +389,57 @@ class GcpCollector:
         self.ctx = ctx or CloudContext(gcp_project=project)
         self.services = set(services) if services else None
         self.max_workers = max_workers
+        self.now = now or datetime.now(UTC)
+        self.part_errors: list[CollectionError] = []
+        self._policy: dict[str, Any] | None = None
+        self._policy_lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def discovery(self, api: str, version: str) -> Any:
+        """A discovery client from the document shipped with google-api-python-client (no fetch), over the
+        context's ``httplib2`` seam when one is given. Built per task: httplib2 is not thread-safe."""
+        discovery = require("googleapiclient.discovery", "gcp")
+        if self.ctx.gcp_sql_http is not None:
+            return discovery.build(
+                api, version, http=self.ctx.gcp_sql_http, static_discovery=True, cache_discovery=False
+            )
+        from escher.clouds.gcp import credentials
+
+        creds = self.ctx.gcp_credentials if self.ctx.gcp_credentials is not None else credentials()
+        return discovery.build(api, version, credentials=creds, static_discovery=True, cache_discovery=False)
+
+    def compute(self, class_name: str) -> Any:
+        """A google-cloud-compute client the context has no name for (subnetworks, projects): read-only, so
+        without the operation pollers ``escher.clouds.gcp.compute_client`` wires up."""
+        from escher.clouds import gcp
+
+        creds = self.ctx.gcp_credentials if self.ctx.gcp_credentials is not None else gcp.credentials()
+        return gcp._build_compute(class_name, creds, self.ctx.gcp_session_adapter)
+
+    def pages(self, collection: Any, method: str, field: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Items of a paged discovery list call (``nextPageToken``), with googleapiclient's retries."""
+        request = getattr(collection, method)(**kwargs)
+        while request is not None:
+            page = request.execute(num_retries=3)
+            yield from page.get(field) or []
+            request = getattr(collection, f"{method}_next")(request, page)
+
+    def project_policy(self) -> dict[str, Any]:
+        """The project's IAM policy (bindings and audit configs), read once for the IAM and project tasks."""
+        with self._policy_lock:
+            if self._policy is None:
+                crm = self.discovery("cloudresourcemanager", "v1")
+                body = {"options": {"requestedPolicyVersion": 3}}
+                self._policy = (
+                    crm.projects().getIamPolicy(resource=self.project, body=body).execute(num_retries=3)
+                )
+            return self._policy
+
+    def _part_failed(self, service: str, what: str, exc: BaseException) -> None:
+        error = self._error(service, GLOBAL, exc)
+        if error is None:
+            raise exc
+        self.part_errors.append(dataclasses.replace(error, message=f"{what} not read: {error.message}"))
 
     # -- tasks -------------------------------------------------------------------------------------------
     def collect_buckets(self) -> list[Record]:
@@ -234,10 +461,95 @@ class GcpCollector:
         return items
 
     def collect_instances(self) -> list[Record]:
-        return [normalize_instance(raw, self.project) for raw in self._aggregated("instances", "instances")]
+        records = [
+            normalize_instance(raw, self.project) for raw in self._aggregated("instances", "instances")
+        ]
+        running = [r for r in records if r.attrs.get("status") == "RUNNING"]
+        if running:
+            try:
+                self._add_cpu(running)
+            except _sdk_errors() as exc:
+                self._part_failed("monitoring", f"CPU of {len(running)} instances", exc)
+        return records
+
+    def _add_cpu(self, instances: list[Record]) -> None:
+        """Daily mean CPU utilization from Cloud Monitoring over the last 30 whole days, one paged call for
+        the project; a series is matched to its instance by zone and instance name."""
+        start, end = window(self.now)
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        monitoring = self.discovery("monitoring", "v3")
+        series = self.pages(
+            monitoring.projects().timeSeries(),
+            "list",
+            "timeSeries",
+            name=f"projects/{self.project}",
+            filter=f'metric.type = "{CPU_METRIC}" AND resource.type = "gce_instance"',
+            interval_startTime=start.strftime(stamp),
+            interval_endTime=end.strftime(stamp),
+            aggregation_alignmentPeriod="86400s",
+            aggregation_perSeriesAligner="ALIGN_MEAN",
+            view="FULL",
+        )
+        points: dict[str, list[tuple[datetime, float]]] = {}
+        for ts in series:
+            zone = (ts.get("resource") or {}).get("labels", {}).get("zone")
+            name = (ts.get("metric") or {}).get("labels", {}).get("instance_name")
+            key = f"projects/{self.project}/zones/{zone}/instances/{name}"
+            for point in ts.get("points") or []:
+                value = (point.get("value") or {}).get("doubleValue")
+                if value is None:
+                    continue
+                day = parse_time(str(point["interval"]["endTime"])) - timedelta(days=1)
+                points.setdefault(key, []).append((day, float(value) * 100))  # a 0..1 ratio
+        for rec in instances:
+            rec.attrs.update(cpu_attrs(points.get(rec.id, []), end))
 
     def collect_disks(self) -> list[Record]:
         return [normalize_disk(raw, self.project) for raw in self._aggregated("disks", "disks")]
+
+    def collect_snapshots(self) -> list[Record]:
+        client = self.ctx.gcp_compute("snapshots")
+        return [
+            normalize_snapshot(_proto_json(snap), self.project)
+            for snap in client.list(request={"project": self.project, "max_results": PAGE})
+        ]
+
+    def collect_subnetworks(self) -> list[Record]:
+        client = self.compute("SubnetworksClient")
+        out: list[Record] = []
+        for _scope, scoped in client.aggregated_list(request={"project": self.project, "max_results": PAGE}):
+            out.extend(normalize_subnetwork(_proto_json(m), self.project) for m in scoped.subnetworks)
+        return out
+
+    def collect_service_accounts(self) -> list[Record]:
+        accounts = self.discovery("iam", "v1").projects().serviceAccounts()
+        policy = self.project_policy()
+        out = []
+        for raw in self.pages(accounts, "list", "accounts", name=f"projects/{self.project}", pageSize=100):
+            keys = accounts.keys().list(name=raw["name"], keyTypes="USER_MANAGED").execute(num_retries=3)
+            out.append(normalize_service_account(raw, self.project, keys.get("keys") or [], policy))
+        return out
+
+    def collect_project(self) -> list[Record]:
+        """The project's audit config, log sinks and common instance metadata; a part that fails leaves its
+        attribute off (no verdict) and is reported, the others are still read."""
+        policy: dict[str, Any] | None = None
+        sinks: list[dict[str, Any]] | None = None
+        compute_project: dict[str, Any] | None = None
+        try:
+            policy = self.project_policy()
+        except _sdk_errors() as exc:
+            self._part_failed("project", "the project's audit config (IAM policy)", exc)
+        try:
+            sinks_api = self.discovery("logging", "v2").projects().sinks()
+            sinks = list(self.pages(sinks_api, "list", "sinks", parent=f"projects/{self.project}"))
+        except _sdk_errors() as exc:
+            self._part_failed("project", "log sinks", exc)
+        try:
+            compute_project = _proto_json(self.compute("ProjectsClient").get(project=self.project))
+        except _sdk_errors() as exc:
+            self._part_failed("project", "the project's instance metadata", exc)
+        return [normalize_project(self.project, policy, sinks, compute_project)]
 
     def collect_firewalls(self) -> list[Record]:
         client = self.ctx.gcp_compute("firewalls")
@@ -261,16 +573,23 @@ class GcpCollector:
             "storage": self.collect_buckets,
             "instances": self.collect_instances,
             "disks": self.collect_disks,
+            "snapshots": self.collect_snapshots,
+            "subnetworks": self.collect_subnetworks,
             "firewalls": self.collect_firewalls,
             "sql": self.collect_sql,
+            "iam": self.collect_service_accounts,
+            "project": self.collect_project,
         }
         return [
-            Task("gcp", name, GLOBAL, fn)
+            Task("gcp", name, GLOBAL, fn, PRODUCES[name])
             for name, fn in table.items()
             if self.services is None or name in self.services
         ]
 
     def _to_error(self, task: Task, exc: BaseException) -> CollectionError | None:
+        return self._error(task.service, task.region, exc)
+
+    def _error(self, service: str, region: str, exc: BaseException) -> CollectionError | None:
         from escher.clouds.gcp import translate
         from escher.errors import EscherError
 
@@ -285,19 +604,20 @@ class GcpCollector:
             hint = "check the network (and a proxy) and any endpoint override"
         if isinstance(exc, core.GoogleAPICallError):
             message = exc.message or str(exc)
-            return CollectionError("gcp", task.service, task.region, message, str(exc.code or ""), hint)
+            return CollectionError("gcp", service, region, message, str(exc.code or ""), hint)
         if isinstance(exc, api.HttpError):
             message = exc.reason or str(exc)
-            return CollectionError("gcp", task.service, task.region, message, str(exc.status_code), hint)
+            return CollectionError("gcp", service, region, message, str(exc.status_code), hint)
         if isinstance(exc, core.GoogleAPIError | auth.GoogleAuthError | requests_exc.RequestException):
-            return CollectionError("gcp", task.service, task.region, str(exc), type(exc).__name__, hint)
+            return CollectionError("gcp", service, region, str(exc), type(exc).__name__, hint)
         if isinstance(exc, EscherError):
-            return CollectionError(
-                "gcp", task.service, task.region, exc.message, type(exc).__name__, exc.hint or ""
-            )
+            return CollectionError("gcp", service, region, exc.message, type(exc).__name__, exc.hint or "")
         return None
 
     def collect(self, progress: Progress | None = None) -> Inventory:
-        return run_tasks(
+        inventory = run_tasks(
             self.tasks(), to_error=self._to_error, max_workers=self.max_workers, progress=progress
         )
+        inventory.errors.extend(self.part_errors)
+        link_os_login(inventory.records)
+        return inventory

@@ -7,8 +7,10 @@ Every resource is built to fail a known set of checks; :func:`seed` returns that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from escher.scans.collect.metrics import window
 from tests.functional.scans.replay import Router
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
@@ -170,18 +172,21 @@ _DEFAULT_RULES = [
 ]
 
 
-def _nsg(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+def _nsg(name: str, rules: list[dict[str, Any]], subnet: str | None = None) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "provisioningState": "Succeeded",
+        "securityRules": rules,
+        "defaultSecurityRules": _DEFAULT_RULES,
+    }
+    if subnet:
+        props["subnets"] = [{"id": rid("rg-net", "Microsoft.Network", "virtualNetworks", subnet)}]
     return {
         "id": rid("rg-net", "Microsoft.Network", "networkSecurityGroups", name),
         "name": name,
         "type": "Microsoft.Network/networkSecurityGroups",
         "location": "eastus",
         "etag": 'W/"00000000-0000-0000-0000-000000000000"',
-        "properties": {
-            "provisioningState": "Succeeded",
-            "securityRules": rules,
-            "defaultSecurityRules": _DEFAULT_RULES,
-        },
+        "properties": props,
     }
 
 
@@ -259,14 +264,28 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         cid = f"{public['id']}/blobServices/default/containers/{name}"
         truth.fails(cid, *(["azure.storage.container_public"] if level else []))
 
-    # -- VMs: model and status views ---------------------------------------------------------------------
-    vms = [_vm("web-1", "Standard_D2s_v3"), _vm("legacy-1", "Standard_B2s", managed=False, env="prod")]
+    # -- VMs: model and status views, CPU from Azure Monitor, backup from Recovery Services -------------------
+    vms = [
+        _vm("web-1", "Standard_D2s_v3"),
+        _vm("legacy-1", "Standard_B2s", managed=False, env="prod"),
+        _vm("api-1", "Standard_D4s_v3", env="prod"),
+    ]
     path = f"{sub}/Microsoft.Compute/virtualMachines"
     router.add("GET", path, {"value": vms})
-    router.add("GET", path, {"value": [_vm_status(vms[0], "running"), _vm_status(vms[1], "deallocated")]},
-               query="statusOnly=true")  # fmt: skip
-    truth.fails(vms[0]["id"])
-    truth.fails(vms[1]["id"], "azure.compute.vm_managed_disks")
+    router.add("GET", path, {"value": [_vm_status(vms[0], "running"), _vm_status(vms[1], "deallocated"),
+                                       _vm_status(vms[2], "running")]}, query="statusOnly=true")  # fmt: skip
+    # running VMs only: web-1 idle (peak day 2.9%), api-1 busy enough not to be idle, not enough for a D4
+    for vm, daily in ((vms[0], [1.2, 2.9]), (vms[2], [11.0, 19.5])):
+        router.add("GET", vm["id"] + "/providers/Microsoft.Insights/metrics", _cpu_metrics(vm, daily),
+                   query="metricnames=Percentage CPU")  # fmt: skip
+    vault = _recovery_vault("rsv-prod")
+    router.add("GET", f"{sub}/Microsoft.RecoveryServices/vaults", {"value": [vault]})
+    router.add("GET", vault["id"] + "/backupProtectedItems", {"value": [
+        _protected_item(vault, vms[0], "Protected"), _protected_item(vault, vms[1], "ProtectionStopped"),
+    ]}, query="backupManagementType eq 'AzureIaasVM'")  # fmt: skip
+    truth.fails(vms[0]["id"], "azure.compute.vm_idle")
+    truth.fails(vms[1]["id"], "azure.compute.vm_managed_disks", "azure.compute.vm_backup")
+    truth.fails(vms[2]["id"], "azure.compute.vm_overprovisioned", "azure.compute.vm_backup")
 
     # -- disks -------------------------------------------------------------------------------------------
     pmk, cmk = "EncryptionAtRestWithPlatformKey", "EncryptionAtRestWithCustomerKey"
@@ -284,7 +303,9 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
 
     # -- NSGs: two pages ---------------------------------------------------------------------------------
     ssh = _nsg("nsg-ssh", [_rule("ssh", 100, "*", "22")])
-    rdp_db = _nsg("nsg-rdp-db", [_rule("mgmt", 110, "Internet", ["3389", "1433-1434"])])
+    rdp_db = _nsg(
+        "nsg-rdp-db", [_rule("mgmt", 110, "Internet", ["3389", "1433-1434"])], subnet="vnet-app/subnets/db"
+    )
     closed = _nsg(
         "nsg-closed",
         [_rule("ssh-office", 100, ["10.0.0.0/8", "192.168.0.0/16"], "22"), _rule("deny-rdp", 120, "*", "3389", access="Deny")],
@@ -296,7 +317,16 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         {"value": [ssh, rdp_db], "nextLink": f"{ARM}{path}?api-version=2025-05-01&$skiptoken=nsg2"},
     )
     router.add("GET", path, {"value": [closed]}, query="$skiptoken=nsg2")
-    truth.fails(ssh["id"], "azure.network.nsg_open_ssh")
+    # flow logs: nsg-closed has an NSG flow log, nsg-rdp-db is on a subnet of a VNet with a VNet flow log;
+    # nsg-ssh's flow log is disabled
+    watcher = _network_watcher("NetworkWatcher_eastus")
+    router.add("GET", f"{sub}/Microsoft.Network/networkWatchers", {"value": [watcher]})
+    router.add("GET", watcher["id"] + "/flowLogs", {"value": [
+        _flow_log(watcher, "fl-closed", closed["id"], enabled=True),
+        _flow_log(watcher, "fl-vnet-app", rid("rg-net", "Microsoft.Network", "virtualNetworks", "vnet-app"), enabled=True),
+        _flow_log(watcher, "fl-ssh", ssh["id"], enabled=False),
+    ]})  # fmt: skip
+    truth.fails(ssh["id"], "azure.network.nsg_open_ssh", "azure.network.nsg_flow_logs")
     truth.fails(rdp_db["id"], "azure.network.nsg_open_rdp", "azure.network.nsg_open_database_ports")
     truth.fails(closed["id"])
 
@@ -307,4 +337,260 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     router.add("GET", private_sql["id"] + "/auditingSettings/default", _auditing(private_sql, "Enabled"))
     truth.fails(open_sql["id"], "azure.sql.server_public_network", "azure.sql.server_auditing")
     truth.fails(private_sql["id"])
+
+    # -- SQL databases: master is skipped; TDE and short-term retention per database ---------------------------
+    master, app, orders = (
+        _database(open_sql, "master"),
+        _database(open_sql, "appdb"),
+        _database(private_sql, "orders"),
+    )
+    router.add("GET", open_sql["id"] + "/databases", {"value": [master, app]})
+    router.add("GET", private_sql["id"] + "/databases", {"value": [orders]})
+    for db, tde, days in ((app, "Disabled", 3), (orders, "Enabled", 14)):
+        router.add("GET", db["id"] + "/transparentDataEncryption/current", _tde(db, tde))
+        router.add("GET", db["id"] + "/backupShortTermRetentionPolicies/default", _retention(db, days))
+    truth.fails(app["id"], "azure.sql.database_tde", "azure.sql.database_backup_retention")
+    truth.fails(orders["id"])
+
+    # -- managed disk snapshots ------------------------------------------------------------------------------
+    snaps = [_snapshot("web-1-os-snap", disks[0], "Enabled"), _snapshot("db-data-snap", disks[3], "Disabled")]
+    router.add("GET", f"{sub}/Microsoft.Compute/snapshots", {"value": snaps})
+    truth.fails(snaps[0]["id"], "azure.compute.snapshot_public_network")
+    truth.fails(snaps[1]["id"])
+
+    # -- Key Vault: two pages --------------------------------------------------------------------------------
+    weak, strong = (
+        _vault("kv-legacy", soft_delete=False, purge=False),
+        _vault("kv-prod", soft_delete=True, purge=True),
+    )
+    path = f"{sub}/Microsoft.KeyVault/vaults"
+    router.add(
+        "GET", path, {"value": [weak], "nextLink": f"{ARM}{path}?api-version=2023-07-01&$skiptoken=kv2"}
+    )
+    router.add("GET", path, {"value": [strong]}, query="$skiptoken=kv2")
+    truth.fails(weak["id"], "azure.keyvault.purge_protection", "azure.keyvault.soft_delete")
+    truth.fails(strong["id"])
+
+    # -- the subscription: an Activity Log setting with every category off; Defender for servers on ------------
+    router.add(
+        "GET", f"{sub}/Microsoft.Insights/diagnosticSettings", {"value": [_diagnostic_setting("to-archive")]}
+    )
+    router.add("GET", f"{sub}/Microsoft.Security/pricings", {"value": [
+        _pricing("VirtualMachines", "Standard", "P2"), _pricing("StorageAccounts", "Free"), _pricing("SqlServers", "Free"),
+    ]})  # fmt: skip
+    truth.fails(f"/subscriptions/{SUB}", "azure.monitor.activity_log_exported")
     return truth
+
+
+# -- the shapes of the calls made through a client's pipeline (azure-rest-api-specs examples) -----------------
+def _cpu_metrics(vm: dict[str, Any], low_high: list[float]) -> dict[str, Any]:
+    """Metrics_List for ``Percentage CPU``, P1D over the collector's 30-day window: one point a day, the last
+    week alternating between the two values given, the 23 days before at their mean; the newest day carries
+    no average (Azure leaves it out while the day is incomplete or the VM reported nothing)."""
+    start, end = window(datetime.now(UTC))
+    low, high = low_high
+    data: list[dict[str, Any]] = []
+    for n in range(30):
+        day = start + timedelta(days=n)
+        value = (low + high) / 2 if n < 23 else (high if n % 2 else low)
+        data.append({"timeStamp": day.strftime("%Y-%m-%dT%H:%M:%SZ"), "average": value})
+    data.append({"timeStamp": end.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return {
+        "cost": 719,
+        "timespan": f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}",
+        "interval": "P1D",
+        "value": [
+            {
+                "id": vm["id"] + "/providers/Microsoft.Insights/metrics/Percentage CPU",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": "Percentage CPU", "localizedValue": "Percentage CPU"},
+                "displayDescription": "The percentage of allocated compute units that are currently in use",
+                "unit": "Percent",
+                "timeseries": [{"metadatavalues": [], "data": data}],
+                "errorCode": "Success",
+            }
+        ],
+        "namespace": "Microsoft.Compute/virtualMachines",
+        "resourceregion": "eastus",
+    }
+
+
+def _recovery_vault(name: str) -> dict[str, Any]:
+    return {
+        "id": rid("rg-backup", "Microsoft.RecoveryServices", "vaults", name),
+        "name": name,
+        "type": "Microsoft.RecoveryServices/vaults",
+        "location": "eastus",
+        "sku": {"name": "RS0", "tier": "Standard"},
+        "properties": {"provisioningState": "Succeeded"},
+    }
+
+
+def _protected_item(vault: dict[str, Any], vm: dict[str, Any], state: str) -> dict[str, Any]:
+    container = f"iaasvmcontainerv2;rg-app;{vm['name']}"
+    return {
+        "id": f"{vault['id']}/backupFabrics/Azure/protectionContainers/IaasVMContainer;{container}"
+        f"/protectedItems/VM;{container}",
+        "name": f"VM;{container}",
+        "type": "Microsoft.RecoveryServices/vaults/backupFabrics/protectionContainers/protectedItems",
+        "properties": {
+            "friendlyName": vm["name"],
+            "virtualMachineId": vm["id"],
+            "protectionStatus": "Healthy" if state == "Protected" else "Unhealthy",
+            "protectionState": state,
+            "healthStatus": "Passed",
+            "lastBackupStatus": "Completed",
+            "lastBackupTime": "2026-12-06T02:31:00.0000000Z",
+            "protectedItemType": "Microsoft.Compute/virtualMachines",
+            "backupManagementType": "AzureIaasVM",
+            "workloadType": "VM",
+            "containerName": container,
+            "sourceResourceId": vm["id"],
+            "policyId": vault["id"] + "/backupPolicies/DefaultPolicy",
+        },
+    }
+
+
+def _network_watcher(name: str) -> dict[str, Any]:
+    return {
+        "id": rid("NetworkWatcherRG", "Microsoft.Network", "networkWatchers", name),
+        "name": name,
+        "type": "Microsoft.Network/networkWatchers",
+        "location": "eastus",
+        "etag": 'W/"00000000-0000-0000-0000-000000000000"',
+        "properties": {"provisioningState": "Succeeded"},
+    }
+
+
+def _flow_log(watcher: dict[str, Any], name: str, target: str, *, enabled: bool) -> dict[str, Any]:
+    return {
+        "id": f"{watcher['id']}/flowLogs/{name}",
+        "name": name,
+        "type": "Microsoft.Network/networkWatchers/flowLogs",
+        "location": "eastus",
+        "etag": 'W/"00000000-0000-0000-0000-000000000000"',
+        "properties": {
+            "targetResourceId": target,
+            "targetResourceGuid": "00000000-0000-0000-0000-00000000f10f",
+            "storageId": rid("rg-data", "Microsoft.Storage", "storageAccounts", "acmelogs"),
+            "enabled": enabled,
+            "retentionPolicy": {"days": 90, "enabled": True},
+            "format": {"type": "JSON", "version": 2},
+            "provisioningState": "Succeeded",
+        },
+    }
+
+
+def _database(server: dict[str, Any], name: str) -> dict[str, Any]:
+    user = name != "master"
+    sku = {"name": "GP_Gen5", "tier": "GeneralPurpose", "family": "Gen5", "capacity": 2}
+    return {
+        "id": f"{server['id']}/databases/{name}",
+        "name": name,
+        "type": "Microsoft.Sql/servers/databases",
+        "location": "eastus",
+        "kind": "v12.0,user" if user else "v12.0,system",
+        "sku": sku if user else {"name": "System", "tier": "System", "capacity": 0},
+        "properties": {
+            "collation": "SQL_Latin1_General_CP1_CI_AS",
+            "maxSizeBytes": 34359738368,
+            "status": "Online",
+            "databaseId": "6c764297-577b-470f-9af4-96d3d41e2ba3",
+            "creationDate": "2025-02-11T09:10:36.54Z",
+            "currentServiceObjectiveName": "GP_Gen5_2" if user else "System0",
+            "defaultSecondaryLocation": "westus",
+            "catalogCollation": "SQL_Latin1_General_CP1_CI_AS",
+            "zoneRedundant": False,
+            "readScale": "Disabled",
+        },
+    }
+
+
+def _tde(db: dict[str, Any], state: str) -> dict[str, Any]:
+    return {
+        "id": db["id"] + "/transparentDataEncryption/Current",
+        "name": "Current",
+        "type": "Microsoft.Sql/servers/databases/transparentDataEncryption",
+        "properties": {"state": state},
+    }
+
+
+def _retention(db: dict[str, Any], days: int) -> dict[str, Any]:
+    return {
+        "id": db["id"] + "/backupShortTermRetentionPolicies/default",
+        "name": "default",
+        "type": "Microsoft.Sql/resourceGroups/servers/databases/backupShortTermRetentionPolicies",
+        "properties": {"retentionDays": days, "diffBackupIntervalInHours": 12},
+    }
+
+
+def _snapshot(name: str, disk: dict[str, Any], public: str) -> dict[str, Any]:
+    return {
+        "id": rid("rg-app", "Microsoft.Compute", "snapshots", name),
+        "name": name,
+        "type": "Microsoft.Compute/snapshots",
+        "location": "eastus",
+        "sku": {"name": "Standard_LRS", "tier": "Standard"},
+        "properties": {
+            "osType": "Linux",
+            "creationData": {"createOption": "Copy", "sourceResourceId": disk["id"]},
+            "diskSizeGB": disk["properties"]["diskSizeGB"],
+            "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
+            "incremental": True,
+            "networkAccessPolicy": "AllowAll" if public == "Enabled" else "DenyAll",
+            "publicNetworkAccess": public,
+            "timeCreated": "2026-10-01T04:41:35.9278721+00:00",
+            "provisioningState": "Succeeded",
+            "diskState": "Unattached",
+        },
+    }
+
+
+def _vault(name: str, *, soft_delete: bool, purge: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "tenantId": "00000000-0000-0000-0000-0000000000ee",
+        "sku": {"family": "A", "name": "standard"},
+        "accessPolicies": [],
+        "enabledForDeployment": False,
+        "enableSoftDelete": soft_delete,
+        "softDeleteRetentionInDays": 90,
+        "enableRbacAuthorization": True,
+        "vaultUri": f"https://{name}.vault.azure.net/",
+        "provisioningState": "Succeeded",
+        "publicNetworkAccess": "Enabled",
+    }
+    if purge:
+        props["enablePurgeProtection"] = True  # absent means off: the API only returns it once set
+    return {
+        "id": rid("rg-sec", "Microsoft.KeyVault", "vaults", name),
+        "name": name,
+        "type": "Microsoft.KeyVault/vaults",
+        "location": "eastus",
+        "tags": {"env": "prod"},
+        "properties": props,
+    }
+
+
+def _diagnostic_setting(name: str) -> dict[str, Any]:
+    categories = ("Administrative", "Security", "ServiceHealth", "Alert", "Recommendation", "Policy", "Autoscale", "ResourceHealth")  # fmt: skip
+    return {
+        "id": f"/subscriptions/{SUB}/providers/microsoft.insights/diagnosticSettings/{name}",
+        "name": name,
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "properties": {
+            "storageAccountId": rid("rg-data", "Microsoft.Storage", "storageAccounts", "acmelogs"),
+            "logs": [{"category": c, "enabled": False} for c in categories],
+        },
+    }
+
+
+def _pricing(name: str, tier: str, sub_plan: str | None = None) -> dict[str, Any]:
+    props: dict[str, Any] = {"pricingTier": tier, "freeTrialRemainingTime": "PT0S"}
+    if sub_plan:
+        props["subPlan"] = sub_plan
+    return {
+        "id": f"/subscriptions/{SUB}/providers/Microsoft.Security/pricings/{name}",
+        "name": name,
+        "type": "Microsoft.Security/pricings",
+        "properties": props,
+    }

@@ -5,8 +5,10 @@ transports (paged with ``nextPageToken``). :func:`seed` returns the failing (che
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from escher.scans.collect.metrics import window
 from tests.functional.scans.replay import Router
 
 PROJECT = "acme-prod"
@@ -28,7 +30,7 @@ def _zone(zone: str) -> str:
     return f"{COMPUTE}/projects/{PROJECT}/zones/{zone}"
 
 
-def _instance(name: str, zone: str, *, hardened: bool) -> dict[str, Any]:
+def _instance(name: str, zone: str, *, hardened: bool, machine: str = "e2-medium") -> dict[str, Any]:
     nic: dict[str, Any] = {
         "kind": "compute#networkInterface",
         "name": "nic0",
@@ -58,7 +60,7 @@ def _instance(name: str, zone: str, *, hardened: bool) -> dict[str, Any]:
         "id": str(4567890123456789000 + len(name)),
         "creationTimestamp": "2024-10-01T08:12:44.123-07:00",
         "name": name,
-        "machineType": f"{_zone(zone)}/machineTypes/e2-medium",
+        "machineType": f"{_zone(zone)}/machineTypes/{machine}",
         "status": "RUNNING",
         "zone": _zone(zone),
         "networkInterfaces": [nic],
@@ -200,6 +202,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     path = f"/compute/v1/projects/{PROJECT}/aggregated/instances"
     web = _instance("web-dev", "us-central1-a", hardened=False)
     app = _instance("app-prod", "europe-west1-b", hardened=True)
+    batch = _instance("batch-prod", "europe-west1-b", hardened=True, machine="e2-standard-4")
     router.add("GET", path, {
         "kind": "compute#instanceAggregatedList", "id": f"projects/{PROJECT}/aggregated/instances",
         "items": {
@@ -210,7 +213,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     })  # fmt: skip
     router.add("GET", path, {
         "kind": "compute#instanceAggregatedList", "id": f"projects/{PROJECT}/aggregated/instances",
-        "items": {"zones/europe-west1-b": {"instances": [app]}},
+        "items": {"zones/europe-west1-b": {"instances": [app, batch]}},
         "selfLink": f"{COMPUTE}/projects/{PROJECT}/aggregated/instances",
     }, query="pageToken=inst-page-2")  # fmt: skip
     truth.fails(
@@ -222,6 +225,16 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         "gcp.compute.instance_os_login",
     )
     truth.fails(f"projects/{PROJECT}/zones/europe-west1-b/instances/app-prod")
+    # CPU (Cloud Monitoring, two pages): web-dev idle, app-prod busy, batch-prod light enough for a smaller type
+    path = f"/v3/projects/{PROJECT}/timeSeries"
+    router.add("GET", path, {"timeSeries": [_cpu_series(web, 0.012, 0.031), _cpu_series(app, 0.41, 0.63)],
+                             "unit": "10^2.%", "nextPageToken": "ts-page-2"})  # fmt: skip
+    router.add("GET", path, {"timeSeries": [_cpu_series(batch, 0.09, 0.21)], "unit": "10^2.%"}, query="pageToken=ts-page-2")  # fmt: skip
+    truth.fails(f"projects/{PROJECT}/zones/us-central1-a/instances/web-dev", "gcp.compute.instance_idle")
+    truth.fails(
+        f"projects/{PROJECT}/zones/europe-west1-b/instances/batch-prod",
+        "gcp.compute.instance_overprovisioned",
+    )
 
     # -- disks ----------------------------------------------------------------------------------------------
     kms = f"projects/{PROJECT}/locations/us-central1/keyRings/disks/cryptoKeys/pd"
@@ -267,4 +280,153 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         "gcp.sql.instance_ssl",
     )
     truth.fails(f"projects/{PROJECT}/instances/pg-private")
+
+    # -- snapshots: one old whose disk is gone, one recent of a disk that exists -------------------------------
+    now = datetime.now(UTC)
+    router.add("GET", f"/compute/v1/projects/{PROJECT}/global/snapshots", {"kind": "compute#snapshotList", "items": [
+        _snapshot("pre-migration", "us-central1-a", "legacy-db", now - timedelta(days=400)),
+        _snapshot("web-dev-nightly", "us-central1-a", "web-dev", now - timedelta(days=1)),
+    ]})  # fmt: skip
+    truth.fails(f"projects/{PROJECT}/global/snapshots/pre-migration", "gcp.compute.snapshot_old")
+    truth.fails(f"projects/{PROJECT}/global/snapshots/web-dev-nightly")
+
+    # -- subnetworks: aggregated -------------------------------------------------------------------------------
+    router.add("GET", f"/compute/v1/projects/{PROJECT}/aggregated/subnetworks", {
+        "kind": "compute#subnetworkAggregatedList",
+        "items": {
+            "regions/us-central1": {"subnetworks": [
+                _subnetwork("default", "us-central1", "10.128.0.0/20", flow_logs=False),
+                _subnetwork("apps", "us-central1", "10.10.0.0/24", flow_logs=True),
+            ]},
+            "regions/asia-east1": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results for scope 'regions/asia-east1' on this page."}},
+        },
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}/aggregated/subnetworks",
+    })  # fmt: skip
+    truth.fails(f"projects/{PROJECT}/regions/us-central1/subnetworks/default", "gcp.compute.vpc_flow_logs")
+    truth.fails(f"projects/{PROJECT}/regions/us-central1/subnetworks/apps")
+
+    # -- service accounts, their user-managed keys and the project's IAM policy (with its audit configs) --------
+    web_sa, deployer = f"web@{PROJECT}.iam.gserviceaccount.com", f"deployer@{PROJECT}.iam.gserviceaccount.com"
+    router.add("GET", f"/v1/projects/{PROJECT}/serviceAccounts", {"accounts": [_service_account(web_sa), _service_account(deployer)]})  # fmt: skip
+    router.add(
+        "GET", f"/v1/projects/{PROJECT}/serviceAccounts/{web_sa}/keys", {}, query="keyTypes=USER_MANAGED"
+    )
+    router.add("GET", f"/v1/projects/{PROJECT}/serviceAccounts/{deployer}/keys", {"keys": [_sa_key(deployer, "3f1c0a")]},
+               query="keyTypes=USER_MANAGED")  # fmt: skip
+    router.add("POST", f"/v1/projects/{PROJECT}:getIamPolicy", {
+        "version": 3,
+        "etag": "BwYh2tHGUzQ=",
+        "bindings": [
+            {"role": "roles/editor", "members": [f"serviceAccount:{deployer}", "user:ann@acme.test"]},
+            {"role": "roles/logging.logWriter", "members": [f"serviceAccount:{web_sa}"]},
+            {"role": "roles/owner", "members": ["user:ann@acme.test"]},
+        ],
+        "auditConfigs": [
+            {"service": "allServices", "auditLogConfigs": [{"logType": "ADMIN_READ"}, {"logType": "DATA_READ"}]},
+            {"service": "storage.googleapis.com", "auditLogConfigs": [{"logType": "DATA_WRITE"}]},
+        ],
+    })  # fmt: skip
+    truth.fails(f"projects/{PROJECT}/serviceAccounts/{web_sa}")
+    truth.fails(f"projects/{PROJECT}/serviceAccounts/{deployer}", "gcp.iam.sa_user_keys", "gcp.iam.sa_admin")
+
+    # -- the project: log sinks (one exports everything) and common instance metadata ---------------------------
+    router.add("GET", f"/v2/projects/{PROJECT}/sinks", {"sinks": [
+        {"name": "_Required", "destination": f"logging.googleapis.com/projects/{PROJECT}/locations/global/buckets/_Required",
+         "filter": 'LOG_ID("cloudaudit.googleapis.com/activity") OR LOG_ID("externalaudit.googleapis.com/activity")'},
+        {"name": "_Default", "destination": f"logging.googleapis.com/projects/{PROJECT}/locations/global/buckets/_Default",
+         "filter": 'NOT LOG_ID("cloudaudit.googleapis.com/activity") AND NOT LOG_ID("externalaudit.googleapis.com/activity")'},
+        {"name": "all-to-archive", "destination": "storage.googleapis.com/acme-log-archive",
+         "writerIdentity": "serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com"},
+    ]})  # fmt: skip
+    router.add("GET", f"/compute/v1/projects/{PROJECT}", {
+        "kind": "compute#project", "id": "123456789012", "name": PROJECT,
+        "commonInstanceMetadata": {"kind": "compute#metadata", "fingerprint": "x3Yp0Q==", "items": [
+            {"key": "enable-oslogin", "value": "FALSE"},
+        ]},
+        "defaultServiceAccount": DEFAULT_SA, "xpnProjectStatus": "UNSPECIFIED_XPN_PROJECT_STATUS",
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}",
+    })  # fmt: skip
+    truth.fails(f"projects/{PROJECT}", "gcp.logging.audit_logs")
     return truth
+
+
+def _cpu_series(instance: dict[str, Any], low: float, high: float) -> dict[str, Any]:
+    """projects.timeSeries.list, ALIGN_MEAN over 86400s on the collector's window: 30 daily points, newest
+    first, the last week alternating between ``low`` and ``high`` (a 0..1 ratio), the 23 days before at their
+    mean. Aligned GAUGE points carry startTime == endTime."""
+    _start, end = window(datetime.now(UTC))
+    points = []
+    for k in range(30):  # k days before the end
+        stamp = (end - timedelta(days=k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = (high if k % 2 else low) if k < 7 else (low + high) / 2
+        points.append({"interval": {"startTime": stamp, "endTime": stamp}, "value": {"doubleValue": value}})
+    zone = instance["zone"].rsplit("/", 1)[-1]
+    return {
+        "metric": {"labels": {"instance_name": instance["name"]}, "type": "compute.googleapis.com/instance/cpu/utilization"},
+        "resource": {"type": "gce_instance", "labels": {"project_id": PROJECT, "instance_id": instance["id"], "zone": zone}},
+        "metricKind": "GAUGE",
+        "valueType": "DOUBLE",
+        "points": points,
+    }  # fmt: skip
+
+
+def _snapshot(name: str, zone: str, disk: str, created: datetime) -> dict[str, Any]:
+    return {
+        "kind": "compute#snapshot",
+        "id": str(9000000000000000000 + len(name)),
+        "creationTimestamp": created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000-00:00"),
+        "name": name,
+        "status": "READY",
+        "sourceDisk": f"{_zone(zone)}/disks/{disk}",
+        "sourceDiskId": str(7000000000000000000 + len(disk)),
+        "diskSizeGb": "100",
+        "storageBytes": "2147483648",
+        "storageBytesStatus": "UP_TO_DATE",
+        "storageLocations": ["us"],
+        "snapshotType": "STANDARD",
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}/global/snapshots/{name}",
+    }
+
+
+def _subnetwork(name: str, region: str, cidr: str, *, flow_logs: bool) -> dict[str, Any]:
+    sub: dict[str, Any] = {
+        "kind": "compute#subnetwork",
+        "id": str(6000000000000000000 + len(name)),
+        "creationTimestamp": "2024-09-01T10:00:00.000-07:00",
+        "name": name,
+        "network": f"{COMPUTE}/projects/{PROJECT}/global/networks/default",
+        "ipCidrRange": cidr,
+        "gatewayAddress": cidr.rsplit(".", 1)[0] + ".1",
+        "region": f"{COMPUTE}/projects/{PROJECT}/regions/{region}",
+        "privateIpGoogleAccess": flow_logs,
+        "purpose": "PRIVATE",
+        "stackType": "IPV4_ONLY",
+        "fingerprint": "ExmVq-Ggw3U=",
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}/regions/{region}/subnetworks/{name}",
+    }
+    if flow_logs:
+        sub["logConfig"] = {"enable": True, "aggregationInterval": "INTERVAL_5_SEC", "flowSampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"}  # fmt: skip
+    return sub
+
+
+def _service_account(email: str) -> dict[str, Any]:
+    return {
+        "name": f"projects/{PROJECT}/serviceAccounts/{email}",
+        "projectId": PROJECT,
+        "uniqueId": str(100000000000000000000 + len(email)),
+        "email": email,
+        "displayName": email.split("@")[0],
+        "etag": "MDEwMjE5MjA=",
+        "oauth2ClientId": str(100000000000000000000 + len(email)),
+    }
+
+
+def _sa_key(email: str, key_id: str) -> dict[str, Any]:
+    return {
+        "name": f"projects/{PROJECT}/serviceAccounts/{email}/keys/{key_id}",
+        "validAfterTime": "2025-03-04T10:00:00Z",
+        "validBeforeTime": "9999-12-31T23:59:59Z",
+        "keyAlgorithm": "KEY_ALG_RSA_2048",
+        "keyOrigin": "GOOGLE_PROVIDED",
+        "keyType": "USER_MANAGED",
+    }
