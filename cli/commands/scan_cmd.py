@@ -48,16 +48,44 @@ def scan(
         raise typer.BadParameter(f"unknown cloud {unknown[0]!r}; use aws, azure or gcp", param_hint="--cloud")
     patterns = [p for p in (checks or "").split(",") if p.strip()] or None
     if list_checks:
+        from escher.scans.collect.coverage import coverage
+
         found = select_checks(patterns, cloud or None)
+        covered = coverage(found)  # which of them a collector feeds: the others can never give a verdict
         if fmt == "text":
             for c in found:
                 fix = f"  [fix: {c.fix_operation}]" if c.fix_operation else ""
+                unfed = (
+                    "  [not fed: no collector reads what it needs]" if c.id in covered[c.cloud].unfed else ""
+                )
                 console().print(
-                    f"{c.id:<48} {c.severity.value:<8} {c.title}{fix}", markup=False, highlight=False
+                    f"{c.id:<48} {c.severity.value:<8} {c.title}{fix}{unfed}", markup=False, highlight=False
                 )
             console().print(f"{len(found)} checks", style="bold")
+            for cov in covered.values():
+                console().print(
+                    f"{cov.cloud}: {cov.can_fire} of {len(cov.registered)} can fire", highlight=False
+                )
         else:
-            print_json([c.metadata() for c in found])
+            by_id = {c.id: c for c in found}
+            print_json(
+                {
+                    cov.cloud: {
+                        "registered": len(cov.registered),
+                        "can_fire": cov.can_fire,
+                        "checks": [
+                            {
+                                **by_id[cid].metadata(),
+                                "reads": sorted(f"{t}:{a}" for t, a in by_id[cid].needs),
+                                "can_fire": cid not in cov.unfed,
+                                "not_produced": cov.unfed.get(cid, []),
+                            }
+                            for cid in cov.registered
+                        ],
+                    }
+                    for cov in covered.values()
+                }
+            )
         return
     settings = load_settings()
     template = load_template(settings.extensions)
