@@ -30,7 +30,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
 _METRIC_QUERIES_PER_CALL = 500  # GetMetricData maximum
 GLOBAL = "global"
 
-# What each task yields (record type -> attrs); tests/functional/scans/test_produces.py holds it to the records
+# What each task yields (record type -> attrs); tests/functional/scans/test_aws_produces.py holds it to the records
 # the tasks return on the moto estate. ``last_snapshot`` is linked after collection from the same task's snapshots.
 PRODUCES: dict[str, Produces] = {
     "ec2": produces({
