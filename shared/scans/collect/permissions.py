@@ -79,16 +79,42 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Storage/storageAccounts/read",
         "Microsoft.Storage/storageAccounts/blobServices/containers/read",
     ),
-    "azure.compute": ("Microsoft.Compute/virtualMachines/read",),
+    "azure.compute": (
+        "Microsoft.Compute/virtualMachines/read",
+        "Microsoft.Insights/metrics/read",  # the running VMs' CPU (Azure Monitor)
+        "Microsoft.RecoveryServices/vaults/read",  # which VMs Azure Backup protects
+        "Microsoft.RecoveryServices/vaults/backupProtectedItems/read",
+    ),
     "azure.disks": ("Microsoft.Compute/disks/read",),
-    "azure.network": ("Microsoft.Network/networkSecurityGroups/read",),
-    "azure.sql": ("Microsoft.Sql/servers/read", "Microsoft.Sql/servers/auditingSettings/read"),
+    "azure.snapshots": ("Microsoft.Compute/snapshots/read",),
+    "azure.network": (
+        "Microsoft.Network/networkSecurityGroups/read",
+        "Microsoft.Network/networkWatchers/read",  # flow logs (NSG and VNet) live under the watchers
+        "Microsoft.Network/networkWatchers/flowLogs/read",
+    ),
+    "azure.sql": (
+        "Microsoft.Sql/servers/read",
+        "Microsoft.Sql/servers/auditingSettings/read",
+        "Microsoft.Sql/servers/databases/read",
+        "Microsoft.Sql/servers/databases/transparentDataEncryption/read",
+        "Microsoft.Sql/servers/databases/backupShortTermRetentionPolicies/read",
+    ),
+    "azure.keyvault": ("Microsoft.KeyVault/vaults/read",),
+    "azure.monitor": ("Microsoft.Insights/diagnosticSettings/read", "Microsoft.Security/pricings/read"),
     # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
     "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),
-    "gcp.instances": ("compute.instances.list",),
+    "gcp.instances": ("compute.instances.list", "monitoring.timeSeries.list"),  # CPU from Cloud Monitoring
     "gcp.disks": ("compute.disks.list",),
+    "gcp.snapshots": ("compute.snapshots.list",),
+    "gcp.subnetworks": ("compute.subnetworks.list",),
     "gcp.firewalls": ("compute.firewalls.list",),
     "gcp.sql": ("cloudsql.instances.list",),
+    "gcp.iam": (
+        "iam.serviceAccounts.list",
+        "iam.serviceAccountKeys.list",
+        "resourcemanager.projects.getIamPolicy",  # the accounts' owner / editor / *Admin roles
+    ),
+    "gcp.project": ("resourcemanager.projects.getIamPolicy", "logging.sinks.list", "compute.projects.get"),
 }
 
 # the daily cost snapshot (escher.scans.cost, cost_azure, cost_gcp)
