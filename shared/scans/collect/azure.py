@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 GLOBAL = "global"
-ARM = "https://management.azure.com"
 # api-versions of the calls made through a client's pipeline (the azure-rest-api-specs stable versions)
 KEYVAULT_API = "2023-07-01"
 MONITOR_METRICS_API = "2023-10-01"
@@ -368,7 +367,7 @@ class AzureCollector:
         management client's pipeline (credential, retries on 429/5xx with Retry-After, the transport)."""
         rest = require("azure.core.rest", "azure")
         client = self.client("compute")
-        url: str | None = f"{ARM}{path}"
+        url: str | None = path  # relative: the client's endpoint (a sovereign cloud's, a test's) applies
         params: dict[str, str] | None = {"api-version": api_version, **query}
         while url:
             response = client.send_request(rest.HttpRequest("GET", url, params=params))
