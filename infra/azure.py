@@ -19,6 +19,9 @@ free operations.
   the scan only on the firing whose local time is ``ESCHER_DAILY_SCAN_AT`` in ``ESCHER_TIMEZONE``. The
   schedule is the app setting ``ESCHER_DAILY_SCAN_SCHEDULE`` (the timer reads it as
   ``%ESCHER_DAILY_SCAN_SCHEDULE%``).
+- User schedules (``escher schedule add``) need no resource per schedule: the function ``user_schedules`` wakes
+  every minute (UTC), reads them from the published settings and runs the due ones, each slot once
+  (:mod:`escher.extend.schedules_azure`, why this and not a Logic App per schedule).
 - Only subscription-level Azure Resource Manager events reach a subscription system topic ("api_calls");
   Monitor alerts, Service Health, Defender (activity log Security) and budgets arrive through the action group.
 """
@@ -54,6 +57,10 @@ KEY_VAULT_SECRETS_OFFICER = (
 )
 FUNCTION_TIMEOUT = "00:30:00"  # Flex Consumption allows more; the daily scan needs minutes, not hours
 STORAGE_API = "2023-05-01"
+# the timer of user schedules, declared in escher.workers.azure.function_app (the bundle): every minute; the
+# worker evaluates each schedule in its own zone and runs each slot once (escher.extend.schedules_azure)
+USER_SCHEDULES_FUNCTION = "user_schedules"
+USER_SCHEDULES_NCRONTAB = "0 * * * * *"
 
 
 def utc_ncrontab(timezone: str, at: str, *, year: int | None = None) -> str:
@@ -524,6 +531,10 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "dead_letter_url": dead_letter_url,
         "audit_account": audit_account.name,
         "audit_container": audit.name,
+        "audit_url": audit_url,  # the immutable container: kept on `escher destroy`, which names it
+        # user schedules (escher schedule add) run from this every-minute timer, read from the published settings
+        "user_schedules_function": USER_SCHEDULES_FUNCTION,
+        "user_schedules_timer": f"{USER_SCHEDULES_NCRONTAB} (UTC; each schedule's cron in its own zone)",
         "key_vault": vault.name,
         "worker": app.name,
         "timer_function": timer_fn,

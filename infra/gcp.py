@@ -9,6 +9,9 @@ methods the normalizers read, Monitoring incidents, SCC findings, budget message
   posts the Pub/Sub envelope, the scheduler posts ``{"job": "daily_scan"}``; the worker tells them apart.
 - The push subscription is ours (not an Eventarc trigger) because only a subscription can dead-letter.
 - Secrets are created without versions; ``escher extend`` adds the values with the SDK (never in state).
+- User schedules (``escher schedule add``) are Cloud Scheduler jobs the laptop makes directly, outside the stack
+  (:mod:`escher.extend.schedules_gcp`); the outputs name what they need: ``scheduler_location``, ``worker_url``,
+  ``invoker_service_account``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 if TYPE_CHECKING:
     import pulumi
 
-__all__ = ["REQUIRED_APIS", "TYPE_TOKEN", "extension", "required_apis", "role_suffix"]
+__all__ = [
+    "REQUIRED_APIS",
+    "TYPE_TOKEN",
+    "USER_SCHEDULE_PERMISSIONS",
+    "extension",
+    "required_apis",
+    "role_suffix",
+]
 
 TYPE_TOKEN = "escher:gcp:Extension"
 # the APIs the extension uses: enabled first (a fresh project has none of them), kept on destroy
@@ -47,6 +57,17 @@ FINDINGS_API = "securitycenter.googleapis.com"
 # Cloud Scheduler's HTTP attempt deadline (15 s .. 30 min; default 3 min) and the function's timeout: a daily
 # scan that outlives the deadline would be retried while it still runs
 SCAN_DEADLINE_SECONDS = 1800
+
+
+# what the laptop's identity needs for `escher schedule add|remove` (not granted by the stack: its deployer has
+# them; another person is given them by hand): the jobs in the stack's project and location, and acting as the
+# invoker service account whose OIDC token the jobs send
+USER_SCHEDULE_PERMISSIONS: tuple[str, ...] = (
+    "cloudscheduler.jobs.create",
+    "cloudscheduler.jobs.update",
+    "cloudscheduler.jobs.delete",
+    "iam.serviceAccounts.actAs (on the invoker service account only)",
+)
 
 
 def required_apis(events: tuple[str, ...]) -> tuple[str, ...]:
@@ -263,6 +284,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     )
     # what escher.pipeline.runtime reads
     state_url = pulumi.Output.concat("gs://", state.name)
+    audit_url = pulumi.Output.concat("gs://", audit.name)
     dead_letter_url = pulumi.Output.concat(
         "pubsub://projects/", dead_topic.project, "/topics/", dead_topic.name
     )
@@ -294,7 +316,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
                 "ESCHER_STATE_URL": state_url,
                 "ESCHER_DEAD_LETTER_URL": dead_letter_url,
                 # the audit objects go to the retention-locked bucket (roles/storage.objectCreator: no delete)
-                "ESCHER_AUDIT_URL": pulumi.Output.concat("gs://", audit.name),
+                "ESCHER_AUDIT_URL": audit_url,
                 "ESCHER_STATE_BUCKET": state.name,
                 "ESCHER_AUDIT_BUCKET": audit.name,
                 "ESCHER_SECRET_PREFIX": f"{prefix}-",
@@ -357,8 +379,14 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "worker_service_account": worker_sa.email,
         "operations_role": role.name,
         "state_url": state_url,
+        "audit_url": audit_url,  # the retention-locked bucket: kept on `escher destroy`, which names it
         "dead_letter_url": dead_letter_url,
         "dead_letter_topic": dead_topic.name,
+        # what `escher schedule add` needs to make a user schedule's Cloud Scheduler job call the worker as the
+        # daily job does (escher.extend.schedules_gcp); the stack grants the laptop nothing for it
+        "scheduler_location": spec.region,
+        "invoker_service_account": invoker_sa.email,
+        "user_schedule_permissions": list(USER_SCHEDULE_PERMISSIONS),
     }
     if spec.events:
         number = organizations.get_project_output(

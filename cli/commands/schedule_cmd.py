@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -79,30 +80,37 @@ def add(
         job=parsed,
         created_by=getpass.getuser(),
     )
-    _add_saved(store, s)
+    clouds = _add_saved(store, s)
     emit(
         ctx,
-        s.model_dump(mode="json"),
+        dict(s.model_dump(mode="json"), runs_in=clouds),
         lambda: console().print(
             f"Added {s.id}: {cron} ({s.timezone}) {parsed.describe()}; next {s.next_run():%Y-%m-%d %H:%M %Z}"
+            + "".join(f"\n{_where(c, s.id)}" for c in clouds),
+            markup=False,
         ),
     )
 
 
-def _add_saved(store: ScheduleStore, s: Schedule) -> None:
-    """Save ``s``; when AWS is extended, only after its cloud schedule exists (removed again if saving fails)."""
-    from escher.config import resolve_paths
-    from escher.extend.schedules import aws_target, create_aws, delete_aws
+def _where(cloud: str, schedule_id: str) -> str:
+    from escher.extend.schedules import schedule_name
 
-    target = aws_target(resolve_paths())
-    if target is not None:
-        create_aws(target, s)
-    try:
-        store.add(s)
-    except BaseException:
-        if target is not None:
-            delete_aws(target, s.id)
-        raise
+    if cloud == "azure":
+        return "Runs in Azure from the next minute (the extension's timer reads the published settings)."
+    if cloud == "gcp":
+        return f"Runs in GCP: Cloud Scheduler job {schedule_name(schedule_id)}."
+    return f"Runs in AWS: EventBridge Scheduler schedule {schedule_name(schedule_id)}."
+
+
+def _add_saved(store: ScheduleStore, s: Schedule, clients: Mapping[str, Any] | None = None) -> list[str]:
+    """Save ``s``; when the cloud its job runs in is extended, only once it exists there too (undone again if
+    saving or publishing fails). The clouds it runs in. ``clients``: cloud -> SDK client (tests replay there)."""
+    from escher.config import resolve_paths
+    from escher.extend.schedules import add_in_clouds
+
+    return add_in_clouds(
+        resolve_paths(), s, lambda: store.add(s), unsave=lambda: store.remove(s.id), clients=clients
+    )
 
 
 @app.command("list")
@@ -133,17 +141,44 @@ def list_(ctx: typer.Context) -> None:
 @app.command("remove")
 def remove(ctx: typer.Context, schedule_id: str = typer.Argument(...)) -> None:
     """Remove a schedule ("daily" turns the built-in daily job off); also in the cloud when extended."""
-    from escher.config import resolve_paths
-    from escher.extend.schedules import aws_target, delete_aws
+    from escher.extend.schedules import CLOUD_NAMES
 
-    store = open_schedules()
-    target = aws_target(resolve_paths()) if schedule_id != "daily" else None
-    if target is not None:
-        if schedule_id not in {s.id for s in store.entries()}:
-            store.remove(schedule_id)  # says "no schedule": nothing to delete in the cloud either
-        delete_aws(target, schedule_id)  # first: a failure leaves the local schedule, which still runs there
-    store.remove(schedule_id)
-    emit(ctx, {"removed": schedule_id}, lambda: console().print(f"Removed {schedule_id}"))
+    clouds = _remove_everywhere(open_schedules(), schedule_id)
+    also = f" (also in {', '.join(CLOUD_NAMES[c] for c in clouds)})" if clouds else ""
+    emit(
+        ctx,
+        {"removed": schedule_id, "clouds": clouds},
+        lambda: console().print(f"Removed {schedule_id}{also}", markup=False),
+    )
+
+
+def _remove_everywhere(
+    store: ScheduleStore, schedule_id: str, clients: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Delete the cloud schedules of ``schedule_id`` first (a failure leaves the laptop's, which still runs
+    there), then the laptop's; the clouds it ran in. ``clients``: cloud -> SDK client (tests replay there)."""
+    from escher.config import resolve_paths
+    from escher.extend.schedules import remove_in_clouds
+    from escher.schedule.jobs import Schedule
+
+    if schedule_id == "daily":
+        store.remove(schedule_id)
+        return []
+    found = [e for e in store.entries() if e.id == schedule_id]
+    if not found:
+        store.remove(schedule_id)  # says "no schedule": nothing to delete in the cloud either
+    entry = found[0]
+    # a schedule that cannot be read any more may run in any extended cloud: deleting is harmless where not
+    job_clouds = entry.job.clouds if isinstance(entry, Schedule) else ["aws", "azure", "gcp"]
+    restore = (lambda: store.add(entry)) if isinstance(entry, Schedule) else None
+    return remove_in_clouds(
+        resolve_paths(),
+        schedule_id,
+        job_clouds,
+        lambda: store.remove(schedule_id),
+        restore=restore,
+        clients=clients,
+    )
 
 
 @app.command("specs")

@@ -1,4 +1,12 @@
-"""User schedules in the cloud: ``escher schedule add|remove`` mirrored as EventBridge Scheduler schedules.
+"""User schedules in the cloud: ``escher schedule add|remove`` mirrored to the extension of the job's cloud.
+
+A schedule runs in the extension of each cloud its job names (an operation: its cloud; a scan or report: the
+clouds it lists) that is extended; the others stay on the laptop. :func:`add_in_clouds` /
+:func:`remove_in_clouds` do it for all three: AWS here (below), GCP a Cloud Scheduler job
+(:mod:`escher.extend.schedules_gcp`), Azure the published settings, run by the stack's every-minute timer
+(:mod:`escher.extend.schedules_azure`).
+
+AWS: EventBridge Scheduler schedules.
 
 When AWS is extended (``<data dir>/extend/state.json`` says thin-client), each user schedule also exists as
 ``escher-user-<id>`` in the stack's schedule group, firing ``cron(...)`` in the schedule's own time zone at the
@@ -18,6 +26,7 @@ one again if saving fails), so the two never disagree about what runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +40,12 @@ __all__ = [
     "USER_PREFIX",
     "AwsScheduleTarget",
     "CloudScheduleError",
+    "add_in_clouds",
     "aws_target",
     "create_aws",
     "delete_aws",
+    "remove_in_clouds",
+    "runs_in",
     "schedule_name",
     "user_schedule_input",
 ]
@@ -162,3 +174,130 @@ def delete_aws(target: AwsScheduleTarget, schedule_id: str, client: Any = None) 
             return False
         raise _failed("remove", schedule_id, exc) from None
     return True
+
+
+# -- all three clouds ---------------------------------------------------------------------------------------------
+CLOUD_NAMES = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
+
+
+def runs_in(job_clouds: Iterable[str], extended: Iterable[str]) -> list[str]:
+    """The extended clouds that run a job of ``job_clouds`` (in the order aws, azure, gcp)."""
+    wanted, have = set(job_clouds), set(extended)
+    return [c for c in ("aws", "azure", "gcp") if c in wanted and c in have]
+
+
+@dataclass
+class _Remote:
+    """One extended cloud's schedule calls, with its target resolved (so a missing output stops before any
+    cloud is changed)."""
+
+    cloud: str
+    create: Callable[[Schedule], str]
+    delete: Callable[[str], bool]
+
+
+def _remotes(paths: Paths, clouds: list[str], clients: Mapping[str, Any]) -> list[_Remote]:
+    from functools import partial
+
+    out: list[_Remote] = []
+    if "aws" in clouds:
+        aws = aws_target(paths)
+        if aws is not None:
+            client = clients.get("aws")
+            out.append(_Remote("aws", partial(_create_aws, aws, client), partial(_delete_aws, aws, client)))
+    if "gcp" in clouds:
+        from escher.extend.schedules_gcp import create_gcp, delete_gcp, gcp_target
+
+        gcp = gcp_target(paths)
+        if gcp is not None:
+            client = clients.get("gcp")
+            out.append(
+                _Remote(
+                    "gcp",
+                    lambda s: create_gcp(gcp, s, client),
+                    lambda schedule_id: delete_gcp(gcp, schedule_id, client),
+                )
+            )
+    return out
+
+
+def _create_aws(target: AwsScheduleTarget, client: Any, schedule: Schedule) -> str:
+    return create_aws(target, schedule, client)
+
+
+def _delete_aws(target: AwsScheduleTarget, client: Any, schedule_id: str) -> bool:
+    return delete_aws(target, schedule_id, client)
+
+
+def _extended(paths: Paths) -> list[str]:
+    from escher.infra.sync import extended_clouds
+
+    return extended_clouds(paths)
+
+
+def add_in_clouds(
+    paths: Paths,
+    schedule: Schedule,
+    save: Callable[[], object],
+    *,
+    clients: Mapping[str, Any] | None = None,
+    publish: Callable[[Paths], int] | None = None,
+    unsave: Callable[[], object] | None = None,
+) -> list[str]:
+    """Create ``schedule`` in every extended cloud that runs it, save it on the laptop (``save``), then publish
+    the settings to Azure when Azure runs it; the clouds it now runs in. A failure at any step undoes the
+    steps before it (the cloud schedules are deleted, ``unsave`` undoes the save), so the laptop and the
+    clouds never disagree about what runs. ``clients``: cloud -> SDK client (tests replay there)."""
+    clouds = runs_in(schedule.job.clouds, _extended(paths))
+    remotes = _remotes(paths, clouds, clients or {})
+    made: list[_Remote] = []
+    try:
+        for remote in remotes:
+            remote.create(schedule)
+            made.append(remote)
+        save()
+        if "azure" in clouds:
+            try:
+                (publish or _publish_azure)(paths)
+            except BaseException:
+                if unsave is not None:
+                    unsave()
+                raise
+    except BaseException:
+        for remote in reversed(made):
+            remote.delete(schedule.id)
+        raise
+    return clouds
+
+
+def remove_in_clouds(
+    paths: Paths,
+    schedule_id: str,
+    job_clouds: Iterable[str],
+    remove: Callable[[], object],
+    *,
+    restore: Callable[[], object] | None = None,
+    clients: Mapping[str, Any] | None = None,
+    publish: Callable[[Paths], int] | None = None,
+) -> list[str]:
+    """Delete the cloud schedules of ``schedule_id`` first (a failure leaves the laptop's, which still runs
+    there), then remove it on the laptop (``remove``), then publish to Azure when Azure ran it (a failure puts
+    the laptop's back with ``restore``: Azure still runs it). The clouds it ran in."""
+    clouds = runs_in(job_clouds, _extended(paths))
+    for remote in _remotes(paths, clouds, clients or {}):
+        remote.delete(schedule_id)
+    remove()
+    if "azure" in clouds:
+        try:
+            (publish or _publish_azure)(paths)
+        except BaseException:
+            if restore is not None:
+                restore()
+            raise
+    return clouds
+
+
+def _publish_azure(paths: Paths) -> int:
+    from escher.extend.schedules_azure import publish_azure
+
+    return publish_azure(paths)

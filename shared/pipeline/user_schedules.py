@@ -11,11 +11,23 @@ and the engine write every decision and change to the worker's audit objects; a 
 from the settings, its template gone, another cloud's operation) is refused with an audit record
 (``schedule.refused``) rather than dead-lettered, since a retry would be refused the same way. Scans and
 reports run as the daily job (scan, cost, report), the one form of them a worker has.
+
+Where the cloud has no scheduler to hold one schedule each (Azure: :mod:`escher.extend.schedules_azure`), a
+timer wakes the worker every minute and :func:`run_due_user_schedules` runs the published schedules of this
+worker's cloud that fell due since the last few minutes, each in its own zone (DST as the laptop computes it:
+:meth:`escher.schedule.cron.CronExpr.next_after`), never before it was made. Which wake runs a slot is
+decided by a create-only marker per schedule and minute (``<events log prefix>schedule-runs/<id>/<slot>.json``
+in the state storage): two wakes, late or overlapping, never run one slot twice; slots missed together run
+once. The marker is taken before the run (a run that crashes is not repeated: at most once, as a cloud
+scheduler without retries) and then records the outcome; under the events-log prefix the markers expire with
+that log's lifecycle rule.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from escher.audit import AuditRecord
@@ -27,7 +39,12 @@ if TYPE_CHECKING:
     from escher.policy.templates import Template
     from escher.schedule.jobs import Schedule
 
-__all__ = ["find_schedule", "run_user_schedule"]
+__all__ = ["LOOKBACK", "due_slots", "find_schedule", "run_due_user_schedules", "run_user_schedule"]
+
+# how far back a wake looks for slots: a wake that starts late, or one the host missed, still runs them (a wake
+# per minute, so every slot is seen by up to five wakes; the marker lets one run it)
+LOOKBACK = timedelta(minutes=5)
+RUNS_FOLDER = "schedule-runs/"
 
 
 def find_schedule(doc: SettingsDocument, schedule_id: str) -> Schedule | None:
@@ -40,6 +57,90 @@ def find_schedule(doc: SettingsDocument, schedule_id: str) -> Schedule | None:
         if isinstance(item, dict) and item.get("id") == schedule_id:
             return Schedule.model_validate(item)
     return None
+
+
+def published_schedules(doc: SettingsDocument) -> list[Schedule]:
+    """Every readable user schedule in the published settings (one that cannot be read is left out here; the
+    laptop lists it as broken)."""
+    from pydantic import ValidationError
+
+    from escher.errors import EscherError
+    from escher.schedule.jobs import Schedule
+
+    raw = doc.content.get("schedules", {})
+    items = raw.get("schedules", []) if isinstance(raw, dict) else []
+    out = []
+    for item in items:
+        try:
+            out.append(Schedule.model_validate(item))
+        except (ValidationError, EscherError):
+            continue
+    return out
+
+
+def due_slots(schedule: Schedule, now: datetime, lookback: timedelta = LOOKBACK) -> list[datetime]:
+    """The firing times of ``schedule`` in ``(now - lookback, now]`` and after it was made, oldest first."""
+    from escher.schedule.cron import parse
+
+    cron = parse(schedule.cron)
+    after = max(now - lookback, schedule.created_at)
+    slots = []
+    slot = cron.next_after(after, schedule.timezone)
+    while slot <= now:
+        slots.append(slot)
+        slot = cron.next_after(slot, schedule.timezone)
+    return slots
+
+
+def _slot_key(prefix: str, schedule_id: str, slot: datetime) -> str:
+    return f"{prefix}{RUNS_FOLDER}{schedule_id}/{slot.astimezone(UTC):%Y-%m-%dT%H%MZ}.json"
+
+
+def run_due_user_schedules(
+    worker: str, env: Mapping[str, str], now: datetime | None = None
+) -> dict[str, Any]:
+    """One wake of the every-minute timer: run each due published schedule of ``worker``'s cloud once."""
+    from escher.pipeline.runtime import published_settings, state_objects
+
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    doc = published_settings(env)
+    if doc is None:
+        return {"job": "user_schedules", "ran": [], "skipped": "no settings are published to this worker"}
+    objects = state_objects(env)
+    prefix = env.get("ESCHER_EVENTS_LOG_PREFIX", "")
+    ran: list[dict[str, Any]] = []
+    already: list[str] = []
+    for schedule in published_schedules(doc):
+        if worker not in schedule.job.clouds:
+            continue  # another cloud's extension (or the laptop) runs it
+        slots = due_slots(schedule, now)
+        claim = {"schedule_id": schedule.id, "worker": worker, "claimed_at": now.isoformat()}
+        taken = []
+        for slot in slots:
+            key = _slot_key(prefix, schedule.id, slot)
+            version = objects.put_if_absent(key, json.dumps({**claim, "slot": slot.isoformat()}).encode())
+            if version is not None:
+                taken.append((key, version, slot))
+        if not taken:
+            if slots:
+                already.append(schedule.id)
+            continue
+        try:
+            result = run_user_schedule(worker, {"schedule_id": schedule.id}, env)
+        except Exception as exc:  # noqa: BLE001 - one schedule's failure must not cost the others their slots
+            import logging
+
+            from escher.errors import EscherError
+
+            why = exc.message if isinstance(exc, EscherError) else f"{type(exc).__name__}: {exc}"
+            logging.getLogger("escher.pipeline").warning("schedule %s failed: %s", schedule.id, why)
+            result = {"job": "user_schedule", "schedule_id": schedule.id, "ok": False, "error": why[:2000]}
+        result["slots"] = [slot.isoformat() for _, _, slot in taken]
+        key, version, slot = taken[-1]
+        body = {**claim, "slot": slot.isoformat(), "result": result}
+        objects.replace(key, json.dumps(body, default=str).encode(), version)
+        ran.append(result)
+    return {"job": "user_schedules", "at": now.isoformat(), "ran": ran, "already_run": already}
 
 
 def _template(doc: SettingsDocument, name: str) -> Template | None:

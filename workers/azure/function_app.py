@@ -11,6 +11,8 @@ import azure.functions as func
 
 from escher.workers.azure import handlers
 
+USER_SCHEDULES_NCRONTAB = "0 * * * * *"  # second 0 of every minute
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 
@@ -35,6 +37,13 @@ def on_event_grid(event: func.EventGridEvent) -> None:
 @app.timer_trigger(schedule="%ESCHER_DAILY_SCAN_SCHEDULE%", arg_name="timer", run_on_startup=False)
 def daily_scan(timer: func.TimerRequest) -> None:
     handlers.on_daily_scan_timer(past_due=timer.past_due)
+
+
+# user schedules (escher schedule add): every minute, UTC; the handler evaluates each schedule's cron in its own
+# zone and runs the due ones once (a create-only marker per schedule and minute in the state storage)
+@app.timer_trigger(schedule=USER_SCHEDULES_NCRONTAB, arg_name="timer", run_on_startup=False)
+def user_schedules(timer: func.TimerRequest) -> None:
+    handlers.on_user_schedules_timer(past_due=timer.past_due)
 
 
 @app.route(route="action-group", methods=["POST"])

@@ -79,6 +79,18 @@ def on_daily_scan_timer(
     return on_timer("daily_scan", past_due=past_due)
 
 
+def on_user_schedules_timer(
+    *, past_due: bool = False, now: datetime | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The every-minute timer: run the published user schedules of Azure that are due, each slot once
+    (:func:`escher.pipeline.user_schedules.run_due_user_schedules`; markers in the state storage make two
+    wakes, or a late one, safe)."""
+    from escher.pipeline.user_schedules import run_due_user_schedules
+
+    result = run_due_user_schedules(WORKER, os.environ if env is None else env, now)
+    return {**result, "past_due": past_due}
+
+
 # the firings of one day are at least 30 minutes apart (DST shifts are 30 or 60 minutes): a host that starts the
 # function a little late still lands within this of its own firing, never within it of another's
 SCAN_TOLERANCE = timedelta(minutes=10)

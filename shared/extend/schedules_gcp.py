@@ -1,0 +1,172 @@
+"""User schedules on GCP: one Cloud Scheduler job per ``escher schedule add``, made directly by the laptop.
+
+Each user schedule is the job ``projects/<project>/locations/<location>/jobs/escher-user-<id>``: the schedule's
+own unix-cron string and time zone (Cloud Scheduler takes both as they are, DST included), an HTTP target on
+the worker's URL with an OIDC token of the stack's invoker service account (audience: the URL), exactly as the
+stack's daily job calls it (:mod:`escher.infra.gcp`), and the body ``{"job": "user_schedule", "schedule_id":
+...}``; the worker reads what to run from the published settings (:mod:`escher.pipeline.user_schedules`).
+
+Why not through the stack: as on AWS, a ``pulumi up`` per schedule is a minute, the Pulumi CLI and a rewrite of
+the stack. The direct call is google-api-python-client's discovery client for ``cloudscheduler`` v1 (its
+discovery document ships with the package: no fetch, no new dependency) and needs only
+``cloudscheduler.jobs.create`` / ``update`` / ``delete`` in the stack's project (e.g. ``roles/cloudscheduler.admin``
+on the project, or a custom role with those three) and ``iam.serviceAccounts.actAs`` on the invoker service
+account (``roles/iam.serviceAccountUser`` on that one account), since a job that mints its OIDC tokens acts as
+it. The stack grants the laptop nothing: its deployer has these already; anyone else is given them by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from escher.extend.schedules import CloudScheduleError, schedule_name, user_schedule_input
+
+if TYPE_CHECKING:
+    from escher.config import Paths
+    from escher.schedule.jobs import Schedule
+
+__all__ = ["ATTEMPT_DEADLINE", "GcpScheduleTarget", "create_gcp", "delete_gcp", "gcp_target", "job_body"]
+
+# as the stack's daily job (infra/gcp.py SCAN_DEADLINE_SECONDS): a run that outlives it would be retried while
+# it still runs
+ATTEMPT_DEADLINE = "1800s"
+RETRIES = 3  # googleapiclient's own retries of 5xx / 429 / connection errors, with backoff
+
+
+@dataclass(frozen=True, slots=True)
+class GcpScheduleTarget:
+    """What a user schedule needs from the GCP extension's outputs."""
+
+    project: str
+    location: str
+    worker_url: str
+    invoker: str  # the service account the job's OIDC token is minted for
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}"
+
+    def job_name(self, schedule_id: str) -> str:
+        return f"{self.parent}/jobs/{schedule_name(schedule_id)}"
+
+
+def _redeploy(what: str) -> CloudScheduleError:
+    return CloudScheduleError(
+        f"the GCP extension's outputs name no {what}, which a cloud schedule needs",
+        hint="run `escher extend gcp` again with this Escher version (it outputs scheduler_location and "
+        "invoker_service_account), then add the schedule again; nothing was saved",
+    )
+
+
+def gcp_target(paths: Paths) -> GcpScheduleTarget | None:
+    """The extension's schedule target when GCP is extended, else None."""
+    from escher.infra.driver import load_outputs
+    from escher.infra.sync import extended_clouds
+
+    if "gcp" not in extended_clouds(paths):
+        return None
+    out: dict[str, Any] = load_outputs(paths, "gcp")
+    project = out.get("project")
+    location = out.get("scheduler_location") or out.get("region")
+    if not project or not location:
+        raise _redeploy("project or scheduler location")
+    if not out.get("worker_url"):
+        raise _redeploy("worker URL")
+    if not out.get("invoker_service_account"):
+        raise _redeploy("invoker service account")
+    return GcpScheduleTarget(
+        str(project), str(location), str(out["worker_url"]), str(out["invoker_service_account"])
+    )
+
+
+def scheduler_client(http: Any = None) -> Any:
+    """Cloud Scheduler v1 from the discovery document shipped with google-api-python-client (no fetch).
+    ``http``: an ``httplib2.Http``-like object (tests replay there); default: Application Default Credentials."""
+    from escher.clouds.gcp import credentials
+    from escher.lazy import require
+
+    discovery = require("googleapiclient.discovery", "gcp")
+    if http is not None:
+        return discovery.build(
+            "cloudscheduler", "v1", http=http, static_discovery=True, cache_discovery=False
+        )
+    return discovery.build(
+        "cloudscheduler", "v1", credentials=credentials(), static_discovery=True, cache_discovery=False
+    )
+
+
+def job_body(target: GcpScheduleTarget, schedule: Schedule) -> dict[str, Any]:
+    """The Cloud Scheduler job of ``schedule`` (the REST resource, as the API takes it)."""
+    from escher.schedule.cron import parse
+
+    body = json.dumps(user_schedule_input(schedule.id)).encode()
+    return {
+        "name": target.job_name(schedule.id),
+        "description": f"escher schedule {schedule.id}: {schedule.job.describe()}"[:500],
+        "schedule": parse(schedule.cron).text,  # "@daily" and the like spelled out
+        "timeZone": schedule.timezone,
+        "httpTarget": {
+            "uri": target.worker_url,
+            "httpMethod": "POST",
+            "headers": {"Content-Type": "application/json"},
+            "body": base64.b64encode(body).decode(),  # the API takes bytes as base64
+            "oidcToken": {"serviceAccountEmail": target.invoker, "audience": target.worker_url},
+        },
+        "attemptDeadline": ATTEMPT_DEADLINE,
+        "retryConfig": {"retryCount": RETRIES},
+    }
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(getattr(exc, "resp", None), "status", None)
+    return int(status) if isinstance(status, int | str) and str(status).isdigit() else None
+
+
+def _failed(action: str, schedule_id: str, exc: BaseException) -> CloudScheduleError:
+    from escher.clouds.gcp import translate
+
+    known = translate(exc)
+    detail = known.message if known is not None else str(exc)
+    hint = (
+        "the laptop's identity needs cloudscheduler.jobs.create / update / delete in the stack's project and "
+        "iam.serviceAccounts.actAs on the invoker service account (the output invoker_service_account); "
+        "see `escher extend status`"
+    )
+    if known is not None and known.hint and _status(exc) not in (403,):
+        hint = known.hint
+    return CloudScheduleError(f"could not {action} the cloud schedule for {schedule_id}: {detail}", hint=hint)
+
+
+def create_gcp(target: GcpScheduleTarget, schedule: Schedule, client: Any = None) -> str:
+    """Create (or update, when it exists: the same id with another time zone) the job; returns its name."""
+    from escher.clouds.gcp import errors
+
+    jobs = (client or scheduler_client()).projects().locations().jobs()
+    body = job_body(target, schedule)
+    try:
+        try:
+            jobs.create(parent=target.parent, body=body).execute(num_retries=RETRIES)
+        except errors() as exc:
+            if _status(exc) != 409:
+                raise
+            jobs.patch(name=body["name"], body=body).execute(num_retries=RETRIES)
+    except errors() as exc:
+        raise _failed("create", schedule.id, exc) from None
+    return str(body["name"])
+
+
+def delete_gcp(target: GcpScheduleTarget, schedule_id: str, client: Any = None) -> bool:
+    """Delete the job of ``schedule_id``; False when there was none (already gone)."""
+    from escher.clouds.gcp import errors
+
+    jobs = (client or scheduler_client()).projects().locations().jobs()
+    try:
+        jobs.delete(name=target.job_name(schedule_id)).execute(num_retries=RETRIES)
+    except errors() as exc:
+        if _status(exc) == 404:
+            return False
+        raise _failed("remove", schedule_id, exc) from None
+    return True
