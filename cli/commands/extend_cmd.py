@@ -124,6 +124,10 @@ def _spec(cloud: Cloud, region: str | None, bundle_path: str) -> Any:
 
 
 SYNC_SETTINGS = "sync-settings"
+CREDENTIALS = "credentials"
+STATUS = "status"
+READ_ONLY = "escher.extend.read_only"  # ctx.meta: this command only reads; publish nothing on close
+CREDENTIALS_MODULE = "escher.cli.commands.extend_credentials_cmd"  # extend-creds' command (issue 16, item 3)
 
 
 def _target(value: str) -> Cloud | None:
@@ -134,8 +138,29 @@ def _target(value: str) -> Cloud | None:
         return Cloud(value.lower())
     except ValueError:
         raise typer.BadParameter(
-            f"{value!r} is not one of aws, azure, gcp, {SYNC_SETTINGS}", param_hint="CLOUD"
+            f"{value!r} is not one of aws, azure, gcp, {STATUS}, {CREDENTIALS}, {SYNC_SETTINGS}",
+            param_hint="CLOUD",
         ) from None
+
+
+def _credentials(ctx: typer.Context, cloud: str | None, *, yes: bool, dry_run: bool) -> None:
+    """``escher extend credentials azure|gcp``: handed to its own command module."""
+    import importlib
+
+    from escher.errors import EscherError
+
+    if not cloud:
+        raise typer.BadParameter("name the cloud: escher extend credentials azure|gcp", param_hint="CLOUD")
+    try:
+        module: Any = importlib.import_module(CREDENTIALS_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != CREDENTIALS_MODULE:
+            raise
+        raise EscherError(
+            "'escher extend credentials' is not part of this Escher build yet",
+            hint="copy this laptop's keys with 'escher extend CLOUD --copy-credentials OTHER' meanwhile",
+        ) from None
+    module.credentials(ctx, cloud.lower(), yes=yes, dry_run=dry_run)
 
 
 def extend(
@@ -143,12 +168,40 @@ def extend(
     target: str = typer.Argument(
         ...,
         metavar="CLOUD",
-        help=f"aws, azure or gcp; or {SYNC_SETTINGS}: publish your settings to every extended cloud now.",
+        help=f"aws, azure or gcp (a guided setup in a terminal); {STATUS}: what runs where and whether it runs "
+        f"your settings; {CREDENTIALS} azure|gcp: give the extension another cloud's access; {SYNC_SETTINGS}: "
+        "publish your settings to every extended cloud now.",
     ),
+    second: str | None = typer.Argument(None, metavar="[CLOUD]", help=f"with {CREDENTIALS}: azure or gcp."),
     region: str | None = typer.Option(
-        None, "--region", help="Region / location (default: the first in config)."
+        None, "--region", help="Region / location (default: the config's, else your SDK's)."
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Deploy without asking."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Take the flags and defaults; ask nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Ask (or take the flags), show the review; provision and change nothing."
+    ),
+    enable: list[str] = typer.Option(
+        [], "--enable", metavar="SWITCH", help="Pre-approve a fix ('escher remediation list'); repeatable."
+    ),
+    disable: list[str] = typer.Option(
+        [], "--disable", metavar="SWITCH", help="Turn a pre-approved fix off; repeatable."
+    ),
+    idle_hours: float | None = typer.Option(None, "--idle-hours", help="stop_idle_instances: hours idle."),
+    capacity: float | None = typer.Option(
+        None, "--capacity-percent", help="scale_up_near_capacity: utilisation that counts as near."
+    ),
+    channel: list[str] = typer.Option(
+        [], "--channel", metavar="NAME=URL|NAME=$VAR", help="Add a notification channel; repeatable."
+    ),
+    notify_email: str | None = typer.Option(
+        None, "--notify-email", metavar="ADDRESS", help="Where the extension's own e-mail alerts go."
+    ),
+    copy_credentials: list[str] = typer.Option(
+        [],
+        "--copy-credentials",
+        metavar="CLOUD",
+        help="Copy this laptop's keys for another cloud into the extension (none by default); repeatable.",
+    ),
     plan: bool = typer.Option(False, "--plan", help="Offline: list resources, permissions and idle cost."),
     check: bool = typer.Option(
         False,
@@ -156,9 +209,19 @@ def extend(
         help="Read your account and say what is missing (and how to fix it); change nothing.",
     ),
 ) -> None:
-    """Deploy Escher's scheduler, worker, state and event wiring into your own cloud account."""
+    """Deploy Escher's scheduler, worker, state and event wiring into your own cloud account: in a terminal,
+    step by step (region, preflight, pre-approved fixes, notifications, credentials, review); with --yes or
+    from a script, from the flags."""
     from escher.config import resolve_paths
 
+    if target == CREDENTIALS:
+        _credentials(ctx, second, yes=yes, dry_run=dry_run)
+        return
+    if second is not None:
+        raise typer.BadParameter(f"unexpected {second!r}: only '{CREDENTIALS}' takes a second argument")
+    if target == STATUS:
+        status(ctx)
+        return
     paths = resolve_paths()
     chosen = _target(target)
     if chosen is None:
@@ -177,28 +240,122 @@ def extend(
         planned = run_plan(_spec(cloud, region, str(paths.data_dir / "bundles" / "worker.zip")))
         emit(ctx, planned.to_dict(), lambda: _render_plan(planned))
         return
+    flags = {"region": region, "enable": enable, "disable": disable, "idle_hours": idle_hours,
+             "capacity_percent": capacity, "channels": channel, "notify_email": notify_email,
+             "copy_credentials": copy_credentials}  # fmt: skip
+    _setup_and_deploy(ctx, paths, cloud, flags, yes=yes, dry_run=dry_run)
 
+
+def _interactive(ctx: typer.Context, yes: bool) -> bool:
+    """A person at a terminal: not --yes, not JSON for a script, stdin and stdout a terminal."""
+    import sys
+
+    from escher.cli._render import state
+
+    return not yes and not state(ctx).json and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _setup_and_deploy(
+    ctx: typer.Context, paths: Any, cloud: Cloud, flags: dict[str, Any], *, yes: bool, dry_run: bool
+) -> None:
+    """The five steps (asked, or taken from the flags), the review, then the deploy unless ``dry_run``."""
+    from escher.config import load_settings
+    from escher.extend import setup
+    from escher.infra import driver
+    from escher.infra.credentials import collect_credentials
+
+    settings = load_settings(paths)
+    answers = setup.with_flags(setup.default_answers(cloud.value, settings), settings, **flags)
+    found = sorted(collect_credentials(cloud.value))
+    unfound = [c for c in answers.copy_credentials if c not in found]
+    if unfound:
+        raise setup.SetupError(
+            f"this laptop has no long-lived {', '.join(unfound)} keys to copy",
+            hint="set them up first ('escher doctor' shows what is found), or leave out --copy-credentials",
+        )
+    if not dry_run:
+        driver.require_pulumi()  # say so before asking or building anything
+    wizard = None
+    if _interactive(ctx, yes):
+        from escher.cli.commands._extend_wizard import Wizard
+
+        wizard = Wizard(settings, answers)
+        wizard.intro()
+        answers = wizard.ask_region()
+    # step 2: the account is read before anything is built or created: a blocking finding stops here, with its fix
+    placeholder = str(paths.data_dir / "bundles" / "worker.zip")
+    checked = _preflight(_spec_for(cloud, answers, settings, placeholder))
+    if wizard is not None:
+        wizard.show_preflight(checked)
+        wizard.ask_switches()
+        wizard.ask_channels()
+        answers = wizard.ask_credentials(found)
+    elif not checked.ok and not dry_run:
+        _render_preflight(checked)
+        checked.raise_if_blocked()
+    from escher.infra.plan import run_plan
+
+    reviewed = run_plan(_spec_for(cloud, answers, settings, placeholder))
+    changed = setup.changes(answers, settings)
+    review = {"answers": answers.model_dump(mode="json"), "changes": changed, "preflight": checked.to_dict(),
+              "permissions": reviewed.permissions, "operations": reviewed.operations,
+              "costs": [c.__dict__ for c in reviewed.costs], "monthly_usd": reviewed.monthly_usd}  # fmt: skip
+    if dry_run:
+        from escher.cli.commands._extend_wizard import render_review
+
+        def text() -> None:
+            if wizard is None:
+                _render_preflight(checked)
+            render_review(reviewed, answers, changed)
+            console().print("[yellow]Dry run:[/] nothing was provisioned and no setting was changed.")
+
+        emit(ctx, {"dry_run": True, **review}, text)
+        return
+    if wizard is not None:
+        from escher.cli.commands._extend_wizard import render_review
+
+        render_review(reviewed, answers, changed)
+        if not wizard.confirm():
+            console().print("Stopped: nothing was provisioned and no setting was changed.")
+            raise typer.Exit(1)
+    from escher.policy.personas import current_actor
+
+    applied = setup.apply(paths, answers, settings, actor=current_actor(settings.extensions))
+    _deploy(ctx, paths, cloud, answers, review={**review, "changes": applied})
+
+
+def _spec_for(cloud: Cloud, answers: Any, settings: Any, bundle_path: str) -> Any:
+    from escher.extend.setup import merged_settings
+    from escher.infra.spec import spec_from_settings
+
+    return spec_from_settings(
+        cloud.value,
+        region=answers.region,
+        bundle_path=bundle_path,
+        settings=merged_settings(settings, answers),
+    )
+
+
+def _deploy(ctx: typer.Context, paths: Any, cloud: Cloud, answers: Any, *, review: dict[str, Any]) -> None:
+    from escher.config import load_settings
     from escher.infra import driver
     from escher.infra.bundle import build_bundle
     from escher.infra.credentials import collect_credentials, writer_for
 
-    driver.require_pulumi()  # say so before building anything
-    # the account is read before anything is built or created: a blocking finding stops here, with its fix
-    checked = _preflight(_spec(cloud, region, str(paths.data_dir / "bundles" / "worker.zip")))
-    if not checked.ok:
-        _render_preflight(checked)
-        checked.raise_if_blocked()
     bundle = build_bundle(cloud.value, source_root=REPO_ROOT, cache_dir=paths.data_dir / "bundles")
-    spec = _spec(cloud, region, str(bundle.path))
-    if not yes and not typer.confirm(
-        f"Deploy Escher into {cloud.value} ({spec.region}) with {len(spec.permissions)} permissions?"
-    ):
-        raise typer.Abort()
-    credentials = collect_credentials(cloud.value)
+    settings = load_settings(paths)  # as the answers left them
+    spec = _spec_for(cloud, answers, settings, str(bundle.path))
+    # only the clouds the user chose: keys nothing asked for are not copied
+    credentials = {k: v for k, v in collect_credentials(cloud.value).items() if k in answers.copy_credentials}
 
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console()) as progress:
+    from escher.cli._render import state
+
+    quiet = state(ctx).json  # the JSON on stdout is all a script reads
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=console(), disable=quiet
+    ) as progress:
         task = progress.add_task(f"deploying to {cloud.value}…", total=None)
 
         def on_event(event: Any) -> None:
@@ -206,7 +363,8 @@ def extend(
             if pre is not None:
                 progress.update(task, description=f"{pre.metadata.op.value} {pre.metadata.type}")
 
-        act = {"region": spec.region, "bundle_sha256": bundle.sha256, "permissions": len(spec.permissions)}
+        act = {"region": spec.region, "bundle_sha256": bundle.sha256, "permissions": len(spec.permissions),
+               "credentials_copied": sorted(credentials)}  # fmt: skip
         with _recorded_act(
             paths, cloud.value, "escher.extend", f"escher/{cloud.value}/{spec.region}", act
         ) as outcome:
@@ -229,21 +387,23 @@ def extend(
         "mode": "thin-client",
         "bundle": {"sha256": bundle.sha256, "zipped_bytes": bundle.zipped_bytes, "limit": bundle.limit.rule},
         "settings": published,
+        "setup": review,
     }
 
     def text() -> None:
         console().print(f"[green]✓[/] Escher runs in {cloud.value}; outputs kept in {result.outputs_file}")
         if result.credentials_missing:
             console().print(
-                f"[yellow]![/] no local credentials found for {', '.join(result.credentials_missing)}: "
-                "set them up (escher doctor) and run 'escher extend' again to store them"
+                f"[yellow]![/] the extension has no credentials for {', '.join(result.credentials_missing)} yet: "
+                f"'escher extend credentials CLOUD' gives it access (or --copy-credentials CLOUD)"
             )
         if "error" in published:
             console().print(f"[yellow]![/] settings not published: {published['error']}")
         else:
             console().print(f"Settings published (version {published['version']}) to {published['url']}")
         console().print(
-            f"The CLI is now a thin client for {cloud.value}. 'escher destroy {cloud.value}' undoes it."
+            f"The CLI is now a thin client for {cloud.value}: 'escher extend status' shows what it runs; "
+            f"'escher destroy {cloud.value}' undoes it."
         )
 
     emit(ctx, data, text)
@@ -316,27 +476,76 @@ def destroy(
 
 
 def status(ctx: typer.Context) -> None:
-    """What is deployed where, and the last extend/destroy runs (read from the local record)."""
+    """What is deployed where, when its worker last ran, what it did since your last sync, and whether it runs
+    your settings (the same as 'escher extend status')."""
     from escher.config import resolve_paths
-    from escher.infra import driver
+    from escher.extend.status import extension_status
 
-    data = driver.status(resolve_paths())
+    ctx.meta[READ_ONLY] = True  # status says "differs"; it does not publish behind the reader's back
+    data = extension_status(resolve_paths())
+    emit(ctx, data, lambda: _render_status(data))
 
-    def text() -> None:
-        from rich.table import Table
 
-        table = Table(title="escher status")
-        for col in ("cloud", "mode", "region", "since"):
-            table.add_column(col)
-        for name, entry in data["clouds"].items():
-            since = entry.get("deployed_at") or entry.get("destroyed_at") or ""
-            table.add_row(name, entry.get("mode", "local"), entry.get("region", ""), since)
-        console().print(table)
-        console().print(f"backend: {data['backend']}; Pulumi CLI: {data['pulumi_cli'] or 'not installed'}")
-        for run in data["last_runs"]:
-            console().print(f"  {run['at']}  {run['action']:8s} {run['cloud']:6s} {run['result']}")
+def _render_status(data: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
 
-    emit(ctx, data, text)
+    table = Table(title="escher status")
+    for col in ("cloud", "mode", "region", "since"):
+        table.add_column(col)
+    for name, entry in data["clouds"].items():
+        since = entry.get("deployed_at") or entry.get("destroyed_at") or ""
+        table.add_row(name, entry.get("mode", "local"), entry.get("region", ""), since)
+    console().print(table)
+    if not data["deployed"]:
+        console().print(data["message"])
+    for name in data["deployed"]:
+        entry = data["clouds"][name]
+        console().print(f"[bold]{name}[/] · state storage {escape(str(entry.get('state_url') or '?'))}")
+        outputs = entry.get("outputs") or {}
+        shown = {k: v for k, v in outputs.items() if isinstance(v, str | int) and k.endswith(("_url", "_arn",
+                 "_bucket", "_name", "region"))}  # fmt: skip
+        for key, value in sorted(shown.items()):
+            console().print(f"  {key}: {escape(str(value))}")
+        storage = entry.get("storage") or {}
+        if not storage.get("reachable"):
+            console().print(
+                f"  [yellow]![/] the state storage was not reached: {escape(str(storage.get('error')))}"
+            )
+        worker = entry.get("worker")
+        if worker is not None:
+            daily = worker.get("last_daily_job")
+            if daily:
+                failed = (
+                    f"; failed parts: {', '.join(daily['failed'])}" if daily["failed"] else "; every part ran"
+                )
+                console().print(f"  worker last ran: {daily['started_at']} (daily job{failed})")
+            else:
+                console().print("  worker last ran: not yet (no daily job has written its record)")
+            console().print(
+                f"  newest scan: {worker.get('last_scan') or 'none'}; morning report: "
+                f"{worker.get('last_report') or 'none'}"
+            )
+        done = entry.get("since_last_sync")
+        if done is not None:
+            kinds = ("scans", "reports", "alerts", "approvals", "audit", "remediations")
+            counts = ", ".join(f"{done[k]} {k}" for k in kinds)
+            console().print(f"  since your last sync: {counts}" + ("" if not any(done[k] for k in kinds)
+                            else " ('escher sync' brings them here)"))  # fmt: skip
+        elif storage.get("reachable"):
+            console().print("  since your last sync: unknown (the local store could not be opened)")
+        settings = entry.get("settings") or {}
+        verdict = settings.get("state", "unknown")
+        colour = {"in sync": "green", "differs": "yellow", "not published": "yellow"}.get(verdict, "red")
+        version = f" (version {settings['version']})" if settings.get("version") else ""
+        console().print(
+            f"  settings: [{colour}]{verdict}[/]{version}: {escape(str(settings.get('detail', '')))}"
+        )
+        if "storage" not in str(settings.get("source", "storage")):
+            console().print(f"    from the {escape(str(settings['source']))}")
+    console().print(f"backend: {data['backend']}; Pulumi CLI: {data['pulumi_cli'] or 'not installed'}")
+    for run in data["last_runs"]:
+        console().print(f"  {run['at']}  {run['action']:8s} {run['cloud']:6s} {run['result']}")
 
 
 # -- preflight and settings travel ------------------------------------------------------------------------
@@ -402,10 +611,15 @@ def republish_if_changed() -> None:
     No network when nothing changed; a failure is a warning on stderr (the command itself succeeded)."""
     import sys
 
+    import click
+
     from escher.config import resolve_paths
     from escher.errors import EscherError
     from escher.infra.sync import pending, sync_settings
 
+    current = click.get_current_context(silent=True)
+    if current is not None and current.meta.get(READ_ONLY):
+        return
     try:
         paths = resolve_paths()
         clouds = pending(paths)
