@@ -1,0 +1,316 @@
+"""What each page shows, read through the core (the report service, the alert store, approvals, the latest scan,
+the ledger): plain data for the templates, no HTML here and no decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from escher.errors import EscherError
+
+if TYPE_CHECKING:
+    from escher.alerts.model import Alert
+    from escher.policy.approvals import ApprovalRequest
+    from escher.policy.runtime import Runtime
+    from escher.report.model import Group, MorningReport
+    from escher.scans.model import Finding, Record
+
+__all__ = [
+    "AlertView",
+    "EstateFilter",
+    "alert_views",
+    "approvals_view",
+    "audit_view",
+    "estate_view",
+    "report_view",
+    "settings_view",
+]
+
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
+BANNER_SEVERITIES = ("CRITICAL", "HIGH")
+
+
+# -- alerts -------------------------------------------------------------------------------------------------
+@dataclass
+class AlertView:
+    alert: Alert
+    header: str
+    lines: list[str]
+    can_approve: bool
+    can_stop: bool
+
+    @property
+    def banner(self) -> bool:
+        return self.alert.severity in BANNER_SEVERITIES
+
+
+def alert_store(rt: Runtime) -> Any:
+    from escher.alerts.store import AlertStore
+    from escher.pipeline.runtime import state_objects
+
+    return AlertStore(state_objects(extensions=rt.settings.extensions))
+
+
+def alert_view(rt: Runtime, alert: Alert, now: datetime | None = None) -> AlertView:
+    from escher.alerts.views import banner
+    from escher.console.actions import STOP_OPERATION, _is_machine
+
+    b = banner(alert, now or datetime.now(UTC))
+    can_approve = bool(alert.approval_request_id) and rt.actor.is_manager and alert.status == "needs_approval"
+    can_stop = alert.cloud in STOP_OPERATION and _is_machine(alert)
+    return AlertView(alert, b.header, [line for line in b.lines if line], can_approve, can_stop)
+
+
+def alert_views(rt: Runtime) -> list[AlertView]:
+    """The open alerts, most severe first, without those put off until tomorrow (``escher alerts``)."""
+    from escher.console.actions import snoozed
+
+    now = datetime.now(UTC)
+    try:
+        alerts = alert_store(rt).list()
+    except EscherError:  # a state storage that cannot be read: no banners, never a broken page
+        return []
+    off = snoozed(rt, now)
+    return [alert_view(rt, a, now) for a in alerts if a.alert_id not in off]
+
+
+# -- the morning report -------------------------------------------------------------------------------------
+@dataclass
+class ReportView:
+    report: MorningReport | None
+    error: EscherError | None = None
+    page: Any = None  # escher.report.render.content.Page: what the HTML report shows, decided once
+    # each section with its items; an item of a findings section carries its group (the Fix button's ids)
+    sections: list[tuple[Any, list[tuple[Any, Group | None]]]] = field(default_factory=list)
+    cost_chart: dict[str, Any] = field(default_factory=dict)
+    severity_chart: dict[str, Any] = field(default_factory=dict)
+
+
+def report_view() -> ReportView:
+    """``escher report``: the latest scan's report (built now), laid out as the HTML report lays it out
+    (:func:`escher.report.render.content.page`), with the chart data."""
+    from escher.report.render.content import page
+    from escher.report.service import get_or_build_report
+
+    try:
+        rep = get_or_build_report()
+    except EscherError as exc:
+        return ReportView(None, exc)
+    laid_out = page(rep)
+    groups: dict[str, list[Group]] = {
+        "security": rep.security, "optimization": rep.optimization, "operational": rep.operational,
+    }  # fmt: skip
+    sections = []
+    for sec in laid_out.sections:
+        mine = groups.get(sec.name, [])
+        items = [(item, mine[i] if i < len(mine) else None) for i, item in enumerate(sec.items)]
+        sections.append((sec, items))
+    cost = {"labels": [d for d, _ in rep.cost_trend], "values": [round(v, 2) for _, v in rep.cost_trend]}
+    sev = {"labels": list(SEVERITIES), "values": [int(rep.totals.get(s, 0)) for s in SEVERITIES]}
+    return ReportView(rep, None, laid_out, sections, cost, sev)
+
+
+def fix_ids(group: Group) -> str:
+    return ",".join(group.finding_ids)
+
+
+# -- approvals ----------------------------------------------------------------------------------------------
+@dataclass
+class ApprovalView:
+    request: ApprovalRequest
+    status: str
+    own: bool
+    may_self_grant: bool
+
+
+def approvals_view(rt: Runtime) -> list[ApprovalView]:
+    """``escher approvals list``: pending first, then the newest decided ones."""
+    from escher.console.actions import self_grant_allowed
+
+    now = datetime.now(UTC)
+    items = rt.approvals.list()
+    views = [
+        ApprovalView(
+            r, r.status_at(now), r.requested_by == rt.actor.name, self_grant_allowed(rt, r.requested_by)
+        )
+        for r in items
+    ]
+    order = {"pending": 0, "approved": 1}
+    return sorted(views, key=lambda v: (order.get(v.status, 2), -v.request.requested_at.timestamp()))[:200]
+
+
+# -- estate -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EstateFilter:
+    q: str = ""
+    cloud: str = ""
+    account: str = ""
+    region: str = ""
+    environment: str = ""
+    type: str = ""
+    tag: str = ""  # KEY or KEY=VALUE
+
+    def matches(self, rec: Record) -> bool:
+        if self.cloud and rec.cloud != self.cloud:
+            return False
+        if self.account and rec.account != self.account:
+            return False
+        if self.region and rec.region != self.region:
+            return False
+        if self.environment and rec.environment.lower() != self.environment.lower():
+            return False
+        if self.type and not rec.type.startswith(self.type):
+            return False
+        if self.tag:
+            key, sep, value = self.tag.partition("=")
+            if key not in rec.tags or (sep and rec.tags[key] != value):
+                return False
+        if self.q:
+            text = " ".join([rec.id, rec.name, rec.type, *(f"{k}={v}" for k, v in rec.tags.items())]).lower()
+            return all(word in text for word in self.q.lower().split())
+        return True
+
+
+@dataclass
+class EstateView:
+    scan_id: str = ""
+    records: list[Record] = field(default_factory=list)
+    total: int = 0
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    options: dict[str, list[str]] = field(default_factory=dict)
+    selected: Record | None = None
+    audit: list[Any] = field(default_factory=list)
+    changes: list[Any] = field(default_factory=list)
+    error: EscherError | None = None
+
+
+_SHOWN = 200
+
+
+def estate_view(flt: EstateFilter, resource: str = "") -> EstateView:
+    """The latest scan's inventory, filtered, with each resource's failing findings; for one chosen resource
+    also what changed since the previous scan and its audit records (``escher audit list --target``)."""
+    from escher.report.builder import diff_inventories
+    from escher.scans.findings import latest_scan
+    from escher.scans.model import ScanResult
+    from escher.scans.persist import close_store, open_store
+
+    store = open_store()
+    try:
+        scan = latest_scan(store)
+        keys = store.keys("scan")
+        previous = (
+            ScanResult.from_dict(store.get("scan", keys[-2]) or {}) if len(keys) > 1 and resource else None
+        )
+    except EscherError as exc:
+        return EstateView(error=exc)
+    finally:
+        close_store(store)
+    records = scan.inventory.records
+    view = EstateView(scan.scan_id, total=len(records))
+    by_resource: dict[str, list[Finding]] = {}
+    for f in scan.failed:
+        by_resource.setdefault(f.resource_id, []).append(f)
+    matched = [r for r in records if flt.matches(r)]
+    view.records = matched[:_SHOWN]
+    view.findings = {r.id: by_resource.get(r.id, []) for r in view.records}
+    view.options = {
+        "cloud": sorted({r.cloud for r in records}),
+        "account": sorted({r.account for r in records}),
+        "region": sorted({r.region for r in records}),
+        "environment": sorted({r.environment for r in records if r.environment}),
+        "type": sorted({r.type for r in records}),
+    }
+    view.total = len(matched)
+    if resource:
+        view.selected = next((r for r in records if r.id == resource), None)
+        if view.selected is not None:
+            view.findings.setdefault(resource, by_resource.get(resource, []))
+            if previous is not None:
+                view.changes = [c for c in diff_inventories(previous.inventory, scan.inventory, limit=10_000)
+                                if c.resource_id == resource]  # fmt: skip
+            view.audit = audit_rows(target=resource, limit=20)
+    return view
+
+
+# -- audit --------------------------------------------------------------------------------------------------
+def audit_rows(**query: Any) -> list[Any]:
+    """``escher audit list`` with these filters, newest first."""
+    from escher.audit_sink import migrate_jsonl
+    from escher.store.audit_query import AuditQuery, parse_when, query_audit
+    from escher.store.store import Store
+
+    for key in ("since", "until"):
+        query[key] = parse_when(query[key]) if query.get(key) else None
+    q = AuditQuery(**{k: (v or None) for k, v in query.items()})
+    with Store.open() as store:
+        migrate_jsonl(store)
+        return list(query_audit(store.connection, q))
+
+
+@dataclass
+class AuditView:
+    rows: list[Any]
+    verify: dict[str, Any] | None = None
+    error: EscherError | None = None
+
+
+def audit_view(query: dict[str, Any], *, verify: bool) -> AuditView:
+    """The ledger with filters; ``verify``: ``escher audit verify`` (chains, signatures, anchors)."""
+    from escher.store.store import Store
+
+    try:
+        rows = audit_rows(**query)
+        report = None
+        if verify:
+            with Store.open() as store:
+                anchors = [str(store.ledger.anchors.path)] if store.ledger.anchors is not None else []
+                anchors += [store.ledger.remote.url] if store.ledger.remote is not None else []
+                report = {**store.verify().to_dict(), "anchors": anchors}
+        return AuditView(rows, report)
+    except EscherError as exc:
+        return AuditView([], None, exc)
+
+
+# -- settings -----------------------------------------------------------------------------------------------
+@dataclass
+class SettingsView:
+    switches: list[dict[str, Any]]
+    report: dict[str, Any]
+    sections: tuple[str, ...]
+    focuses: list[str]
+    formats: list[str]
+    channels: list[str]
+    routes: dict[str, list[str]]
+    error: EscherError | None = None
+
+
+def settings_view(rt: Runtime) -> SettingsView:
+    """``escher remediation list``, the ``[report]`` template and ``[notify]`` routes as they are now."""
+    from escher.notify import load_notify
+    from escher.policy.remediation import SWITCHES, THRESHOLDS, load_remediation
+    from escher.report.template import SECTIONS, Focus, ReportFormat, load_template
+
+    current = load_remediation(rt.settings.extensions)
+    switches = []
+    for switch in SWITCHES:
+        threshold = THRESHOLDS.get(switch.setting)
+        switches.append({
+            "name": switch.setting,
+            "label": switch.label,
+            "enabled": bool(getattr(current, switch.setting)),
+            "threshold": (threshold, getattr(current, threshold)) if threshold else None,
+            "operations": list(switch.operations),
+        })  # fmt: skip
+    notify = load_notify(rt.settings.extensions)
+    routes = {sev: notify.channels_for(sev) for sev in ("CRITICAL", "HIGH", "MEDIUM", "INFO")}
+    return SettingsView(
+        switches,
+        load_template(rt.settings.extensions).model_dump(mode="json"),
+        SECTIONS,
+        [f.value for f in Focus],
+        [f.value for f in ReportFormat],
+        sorted(notify.channels),
+        routes,
+    )
