@@ -14,8 +14,9 @@ reports run as the daily job (scan, cost, report), the one form of them a worker
 
 Where the cloud has no scheduler to hold one schedule each (Azure: :mod:`escher.extend.schedules_azure`), a
 timer wakes the worker every minute and :func:`run_due_user_schedules` runs the published schedules of this
-worker's cloud that fell due since the last few minutes, each in its own zone (DST as the laptop computes it:
-:meth:`escher.schedule.cron.CronExpr.next_after`), never before it was made. Which wake runs a slot is
+worker's cloud that fell due in the last few minutes, each in its own zone (DST as the laptop computes it:
+:meth:`escher.schedule.cron.CronExpr.next_after`; a slot in an hour a fall-back repeats runs once), never
+before it was made. Which wake runs a slot is
 decided by a create-only marker per schedule and minute (``<events log prefix>schedule-runs/<id>/<slot>.json``
 in the state storage): two wakes, late or overlapping, never run one slot twice; slots missed together run
 once. The marker is taken before the run (a run that crashes is not repeated: at most once, as a cloud
