@@ -91,6 +91,8 @@ def test_a_failed_arm_list_is_reported_not_counted_as_zero(
                     }
                 },
             )
+    # with the servers' list refused, nothing can ask for a server's own settings or databases: not scripted
+    router.routes = [r for r in router.routes if "/providers/Microsoft.Sql/servers/" not in r.path]
     result = run_scan(Settings(), ScanOptions(clouds=["azure"]), ctx=ctx)
     assert [(e.service, e.code) for e in result.inventory.errors] == [("sql", "AuthorizationFailed")]
     assert not any(r.type == "azure.sql.server" for r in result.inventory.records)
