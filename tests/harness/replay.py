@@ -8,14 +8,31 @@ Three SDK seams are covered, each answered by one callable ``answer(method, url,
 
 What to answer (an ordered script, a route table, ...) is the caller's business; here is only the plumbing the
 SDKs need, so the clients run unchanged: serialization, URL building, LRO polling and parsing are theirs.
+
+Every scripted request must be made. A transport built on a script's bound method (``Replay(...).reply``) tracks
+the script; at the end of the test the autouse fixture :func:`every_scripted_request_made` fails the test with
+the responses never asked for (a script says what is left through ``unused()``, or a ``pending`` list). Use
+:func:`all_used` to check scripts in the middle of a test. Load the fixture with
+``pytest_plugins = ["tests.harness.replay"]`` or by importing it into a conftest.
+
+Scripting what real APIs do, as :class:`Step` lists (``Replay(*steps)`` in the ops tests):
+:func:`arm_async_operation` / :func:`arm_location_operation` (ARM long-running operations: 201/202 with
+``Azure-AsyncOperation`` / ``Location``, polled to Succeeded, or to Failed with ARM's error body),
+:func:`throttled` (429 with ``Retry-After``, then the answer), :func:`server_error` (a 5xx, then the answer),
+:func:`arm_pages` / :func:`google_pages` (``nextLink`` / ``nextPageToken``), :func:`arm_not_found` /
+:func:`google_not_found` (404 in each API's error shape).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import requests
 from azure.core.pipeline.transport import HttpTransport
 from requests.adapters import BaseAdapter
@@ -27,7 +44,274 @@ Reply = tuple[int, Mapping[str, str], bytes]
 Answer = Callable[[str, str, Any, Any], Reply]
 """(method, url, request headers, request body) -> :data:`Reply`."""
 
-__all__ = ["Answer", "HttplibReplay", "ReplayAdapter", "ReplayTransport", "Reply", "json_response"]
+__all__ = [
+    "ARM",
+    "Answer",
+    "HttplibReplay",
+    "ReplayAdapter",
+    "ReplayTransport",
+    "Reply",
+    "Step",
+    "all_used",
+    "arm_async_operation",
+    "arm_error",
+    "arm_location_operation",
+    "arm_not_found",
+    "arm_pages",
+    "every_scripted_request_made",
+    "google_error",
+    "google_not_found",
+    "google_pages",
+    "json_response",
+    "server_error",
+    "throttled",
+    "track",
+    "unused",
+]
+
+ARM = "https://management.azure.com"
+
+
+# -- every scripted request was made ---------------------------------------------------------------------------
+_tracked: list[Any] = []
+_tracked_lock = threading.Lock()
+
+
+def track(script: Any) -> None:
+    """Remember ``script`` (anything with ``unused()`` or a ``pending`` list) for the end-of-test check."""
+    if script is None or not (hasattr(script, "unused") or hasattr(script, "pending")):
+        return
+    with _tracked_lock:
+        if not any(s is script for s in _tracked):
+            _tracked.append(script)
+
+
+def unused(script: Any) -> list[str]:
+    """What ``script`` still holds that no request asked for, one line each."""
+    if hasattr(script, "unused"):
+        return [str(u) for u in script.unused()]
+    return [_describe(p) for p in getattr(script, "pending", [])]
+
+
+def _describe(item: Any) -> str:
+    method, path = getattr(item, "method", None), getattr(item, "path", None)
+    if method and path:
+        status = getattr(item, "status", 200)
+        query = getattr(item, "query", None)
+        return f"{method} {path}{'?' + query if query else ''} -> {status}"
+    return repr(item)
+
+
+def _check(scripts: list[Any]) -> None:
+    left = [(type(s).__name__, unused(s)) for s in scripts]
+    left = [(name, items) for name, items in left if items]
+    if left:
+        lines = [f"  {name}: {item}" for name, items in left for item in items]
+        raise AssertionError(
+            "scripted responses were never asked for (make the script exact: every scripted request must be "
+            "made):\n" + "\n".join(lines)
+        )
+
+
+@contextmanager
+def all_used(*scripts: Any) -> Iterator[None]:
+    """Fail on exit if any of ``scripts`` (or, given none, every script tracked so far) has unused responses."""
+    yield
+    with _tracked_lock:
+        chosen = list(scripts) if scripts else list(_tracked)
+    _check(chosen)
+
+
+@pytest.fixture(autouse=True)
+def every_scripted_request_made(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Autouse: at teardown, fail the test when a script handed to a replay transport has unused responses."""
+    with _tracked_lock:
+        _tracked.clear()
+    yield
+    with _tracked_lock:
+        scripts = list(_tracked)
+        _tracked.clear()
+    report = getattr(request.node, "_replay_call_report", None)
+    if report is not None and report.failed:
+        return  # the test's own failure says more; an unused response after it is its consequence
+    _check(scripts)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    if call.when == "call":
+        item._replay_call_report = outcome.get_result()  # type: ignore[attr-defined]
+
+
+# -- scripting what the APIs really do -------------------------------------------------------------------------
+@dataclass
+class Step:
+    """One scripted exchange: the request expected (method, path; ``query``: the query must contain it) and the
+    response (JSON ``response`` body, ``status``, extra ``headers``)."""
+
+    method: str
+    path: str
+    response: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    query: str | None = None
+
+
+def arm_error(code: str, message: str) -> dict[str, Any]:
+    """ARM's error response body (``ErrorResponse`` in azure-rest-api-specs' common types)."""
+    return {"error": {"code": code, "message": message}}
+
+
+def arm_not_found(resource_id: str, *, status_path: str | None = None) -> Step:
+    """GET of a resource that does not exist: ARM's 404 ``ResourceNotFound`` with its usual message."""
+    parts = resource_id.strip("/").split("/")
+    lower = [p.lower() for p in parts]
+    rg = parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower else ""
+    typed = "/".join(parts[lower.index("providers") + 1 :]) if "providers" in lower else resource_id
+    message = (
+        f"The Resource '{typed}' under resource group '{rg}' was not found. For more details please go to "
+        "https://aka.ms/ARMResourceNotFoundFix"
+    )
+    return Step("GET", status_path or resource_id, arm_error("ResourceNotFound", message), status=404)
+
+
+def _operation_path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path
+
+
+def arm_async_operation(
+    method: str,
+    path: str,
+    operation_url: str,
+    *,
+    accepted: int = 202,
+    body: Any = None,
+    in_progress: int = 1,
+    error: dict[str, Any] | None = None,
+    location: str | None = None,
+) -> list[Step]:
+    """An ARM long-running operation tracked by ``Azure-AsyncOperation``: the request answered ``accepted``
+    (201/202) with the header and ``Retry-After: 0``, then ``in_progress`` polls answering ``InProgress``, then
+    ``Succeeded`` - or, with ``error`` (an :func:`arm_error` body), ``Failed`` carrying that error. ``location``
+    adds a ``Location`` header too (as Compute does): the SDK then GETs it after success for a POST. The final
+    GET of the resource a PUT/PATCH makes after success is the caller's next step."""
+    headers = {"Azure-AsyncOperation": operation_url, "Retry-After": "0"}
+    if location:
+        headers["Location"] = location
+    op_path = _operation_path(operation_url)
+    name = op_path.rsplit("/", 1)[-1]
+    steps = [Step(method, path, body, status=accepted, headers=headers)]
+    steps += [Step("GET", op_path, {"name": name, "status": "InProgress"}) for _ in range(in_progress)]
+    if error is None:
+        steps.append(Step("GET", op_path, {"name": name, "status": "Succeeded"}))
+    else:
+        steps.append(Step("GET", op_path, {"name": name, "status": "Failed", **error}))
+    return steps
+
+
+def arm_location_operation(
+    method: str,
+    path: str,
+    location: str,
+    *,
+    in_progress: int = 1,
+    result: Any = None,
+    error: dict[str, Any] | None = None,
+    error_status: int = 400,
+) -> list[Step]:
+    """An ARM long-running operation tracked by ``Location`` only: 202 with the header, the location answering
+    202 ``in_progress`` times, then 200 with ``result`` - or ``error_status`` with ``error`` (ARM's failure)."""
+    headers = {"Location": location, "Retry-After": "0"}
+    loc_path = _operation_path(location)
+    steps = [Step(method, path, None, status=202, headers=headers)]
+    steps += [Step("GET", loc_path, None, status=202, headers=headers) for _ in range(in_progress)]
+    if error is None:
+        steps.append(Step("GET", loc_path, result, status=200))
+    else:
+        steps.append(Step("GET", loc_path, error, status=error_status))
+    return steps
+
+
+def throttled(step: Step, *, retry_after: str = "0", times: int = 1, google: bool = False) -> list[Step]:
+    """``step`` answered 429 ``times`` first (``Retry-After``; ARM's ``TooManyRequests`` body, or Google's
+    ``rateLimitExceeded`` with ``google``), then as scripted: the SDK's retry policy must ask again."""
+    body = (
+        google_error(429, "Quota exceeded for quota metric 'Queries'.", "rateLimitExceeded")
+        if google
+        else arm_error("TooManyRequests", "The request is being throttled as the limit has been reached.")
+    )
+    first = Step(
+        step.method, step.path, body, status=429, headers={"Retry-After": retry_after}, query=step.query
+    )
+    return [first] * times + [step]
+
+
+def server_error(step: Step, *, status: int = 503, times: int = 1, google: bool = False) -> list[Step]:
+    """``step`` answered with a 5xx ``times`` first (ARM's or, with ``google``, Google's error body), then as
+    scripted: the SDK's retry policy must ask again."""
+    body = (
+        google_error(status, "The service is currently unavailable.", "backendError")
+        if google
+        else arm_error("ServiceUnavailable", "The service is temporarily unavailable, retry later.")
+    )
+    first = Step(step.method, step.path, body, status=status, headers={"Retry-After": "0"}, query=step.query)
+    return [first] * times + [step]
+
+
+def arm_pages(path: str, pages: list[list[Any]], *, api_version: str) -> list[Step]:
+    """A list operation answered in pages, each but the last with ARM's absolute ``nextLink`` (a ``$skiptoken``)."""
+    steps = []
+    for i, page in enumerate(pages):
+        body: dict[str, Any] = {"value": page}
+        if i < len(pages) - 1:
+            body["nextLink"] = f"{ARM}{path}?api-version={api_version}&$skiptoken=page{i + 1}"
+        steps.append(Step("GET", path, body, query=f"skiptoken=page{i}" if i else None))
+    return steps
+
+
+def google_pages(path: str, key: str, pages: list[list[Any]], **extra: Any) -> list[Step]:
+    """A Google list answered in pages: ``key`` holds the items, ``nextPageToken`` on all but the last; the
+    next request must carry ``pageToken``."""
+    steps = []
+    for i, page in enumerate(pages):
+        body: dict[str, Any] = {**extra, key: page}
+        if i < len(pages) - 1:
+            body["nextPageToken"] = f"page{i + 1}"
+        steps.append(Step("GET", path, body, query=f"pageToken=page{i}" if i else None))
+    return steps
+
+
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+def google_error(code: int, message: str, reason: str) -> dict[str, Any]:
+    """Google's JSON error body (``error.code/message/errors[]/status``), as the REST APIs answer."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "errors": [{"message": message, "domain": "global", "reason": reason}],
+            "status": _GOOGLE_STATUS.get(code, "UNKNOWN"),
+        }
+    }
+
+
+def google_not_found(path: str, what: str, *, method: str = "GET") -> Step:
+    """A Google API's 404 for ``what`` (``projects/p/zones/z/instances/i``, ``orders-db``)."""
+    return Step(
+        method, path, google_error(404, f"The resource '{what}' was not found", "notFound"), status=404
+    )
 
 
 def json_response(reply: Reply, url: str, request: Any) -> requests.Response:
@@ -46,6 +330,7 @@ def json_response(reply: Reply, url: str, request: Any) -> requests.Response:
 class ReplayTransport(HttpTransport):  # type: ignore[misc]
     def __init__(self, answer: Answer) -> None:
         self.answer = answer
+        track(getattr(answer, "__self__", None))
 
     def request_body(self, request: Any) -> Any:
         return request.content
@@ -77,6 +362,7 @@ class ReplayAdapter(BaseAdapter):  # type: ignore[misc]
     def __init__(self, answer: Answer) -> None:
         super().__init__()
         self.answer = answer
+        track(getattr(answer, "__self__", None))
 
     def send(self, request: Any, **kwargs: Any) -> requests.Response:
         reply = self.answer(request.method, request.url, request.headers, request.body)
@@ -91,6 +377,7 @@ class HttplibReplay:
 
     def __init__(self, answer: Answer) -> None:
         self.answer = answer
+        track(getattr(answer, "__self__", None))
 
     def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **kw: Any) -> Any:
         import httplib2

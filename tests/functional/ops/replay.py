@@ -7,13 +7,17 @@
 The transport plumbing is shared (``tests.harness.replay``); what is here is the ordered script of exchanges.
 
 The SDKs run unchanged: serialization, URL building, LRO polling and deserialization are theirs. Each exchange
-names the method and path (query ignored unless given) it expects; anything else fails the test at once.
+names the method and path (query ignored unless given) it expects; anything else fails the test at once, and an
+exchange never asked for fails it at the end (``tests.harness.replay.every_scripted_request_made``). Steps can
+come from the harness's helpers (long-running operations, throttling, pages, not-found): ``Replay`` takes
+exchanges and lists of them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,15 +25,7 @@ from azure.core.credentials import AccessToken
 
 from tests.harness import replay as wire
 
-
-@dataclass
-class Exchange:
-    method: str
-    path: str
-    response: Any = None
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    query: str | None = None  # when given, the query must contain it
+Exchange = wire.Step
 
 
 @dataclass
@@ -41,9 +37,14 @@ class Sent:
 
 
 class Replay:
-    def __init__(self, *exchanges: Exchange) -> None:
-        self.pending = list(exchanges)
+    def __init__(self, *exchanges: Exchange | Iterable[Exchange]) -> None:
+        self.pending: list[Exchange] = []
+        self.extend(*exchanges)
         self.sent: list[Sent] = []
+
+    def extend(self, *exchanges: Exchange | Iterable[Exchange]) -> None:
+        for item in exchanges:
+            self.pending.extend([item] if isinstance(item, Exchange) else item)
 
     def answer(self, method: str, url: str, body: bytes | str | None) -> Exchange:
         parts = urlsplit(url)
@@ -63,7 +64,14 @@ class Replay:
         return exchange.status, exchange.headers, _payload(exchange)
 
     def done(self) -> None:
-        assert not self.pending, f"{len(self.pending)} expected request(s) never sent: {self.pending[0]}"
+        assert not self.pending, f"{len(self.pending)} expected request(s) never sent: {self.unused()}"
+
+    def unused(self) -> list[str]:
+        return [f"{e.method} {e.path}{'?' + e.query if e.query else ''} -> {e.status}" for e in self.pending]
+
+    def count(self, method: str, path: str) -> int:
+        """How many times the SDK sent ``method path`` (retries included)."""
+        return sum(1 for s in self.sent if (s.method, s.path) == (method, path))
 
     def bodies(self, method: str) -> list[Any]:
         return [s.body for s in self.sent if s.method == method]
