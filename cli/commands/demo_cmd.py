@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from escher.cli._render import console, emit, err_console, state
 
+if TYPE_CHECKING:
+    from escher.demo.run import DemoResult
 
-def demo(ctx: typer.Context) -> None:
+
+def demo(
+    ctx: typer.Context,
+    with_console: bool = typer.Option(
+        False,
+        "--console",
+        help="Then leave the Escher Console running on the demo estate (emulators kept up) until Ctrl-C.",
+    ),
+    port: int = typer.Option(0, "--port", help="With --console: the port (default: a free one).", min=0),
+    no_browser: bool = typer.Option(False, "--no-browser", help="With --console: do not open a browser."),
+) -> None:
     """Run the event-to-remediation demo on moto (no cloud account; your own config is never touched)."""
     from escher.demo.run import run_demo
 
@@ -16,8 +30,39 @@ def demo(ctx: typer.Context) -> None:
         console().print(
             "[bold]Escher demo[/]: a public PII bucket and an SSH port open to the world, on moto\n"
         )
-    result = run_demo(progress=(lambda line: None) if quiet else (lambda line: err_console().print(line)))
+    progress = (lambda line: None) if quiet else (lambda line: err_console().print(line))
+    if not with_console:
+        result = run_demo(progress=progress)
+        _show(ctx, result, kept=False)
+        return
 
+    def serve(result: DemoResult) -> None:
+        from escher.demo.console import MANAGER, serve_demo_console, wait_for_interrupt
+
+        handle = serve_demo_console(port=port, open_browser=not no_browser)
+        result.console_url = handle.url
+        _show(ctx, result, kept=True)
+        if not quiet:
+            console().print(
+                f"\n[bold]Escher Console[/] on the demo estate, as {MANAGER} (a manager): see the CRITICAL "
+                f"banner, then Approvals: approve and run the SSH fix {result.approval_request_id}."
+            )
+            console().print("Ctrl-C stops the console and the emulators.")
+            # plain print, never wrapped: the URL alone on its line, for a person or a script to read
+            print(f"console: {handle.url}", flush=True)
+        try:
+            wait_for_interrupt()
+        except KeyboardInterrupt:
+            err_console().print("stopping the console and the emulators")
+        finally:
+            handle.stop()
+
+    run_demo(progress=progress, then=serve)
+    if not quiet:
+        console().print("Console stopped; emulators stopped, temp files removed.")
+
+
+def _show(ctx: typer.Context, result: DemoResult, *, kept: bool) -> None:
     def text() -> None:
         from rich.markup import escape
 
@@ -56,6 +101,9 @@ def demo(ctx: typer.Context) -> None:
         console().print(
             f"[green]✓[/] {len(result.dead_letters)} unreadable event parked in the dead-letter queue"
         )
-        console().print(f"\nDone in {result.seconds:.1f} s; emulators stopped, temp files removed.")
+        if kept:
+            console().print(f"\nDone in {result.seconds:.1f} s; the emulators stay up for the console.")
+        else:
+            console().print(f"\nDone in {result.seconds:.1f} s; emulators stopped, temp files removed.")
 
     emit(ctx, result.to_dict(), text)

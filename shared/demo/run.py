@@ -71,6 +71,8 @@ class DemoResult:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    synced: dict[str, int] = field(default_factory=dict)  # --console: what the laptop pulled from the bucket
+    console_url: str | None = None  # --console: the URL with its token
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "alerts"}
@@ -106,7 +108,10 @@ class _Steps:
         self.progress(f"✓ {name} ({seconds:.1f} s)" + (f": {detail}" if detail else ""))
 
 
-def run_demo(progress: Progress = print) -> DemoResult:
+def run_demo(progress: Progress = print, *, then: Callable[[DemoResult], None] | None = None) -> DemoResult:
+    """The scripted demo. ``then`` (``escher demo --console``) runs after it with the emulators still up, the
+    laptop attached to the demo's state bucket (:func:`escher.demo.console.attach_laptop`) and the demo's
+    environment still in place; everything is stopped and removed when it returns."""
     from escher.emulators import GcsStorageEmulator, MotoEmulator
     from escher.pipeline import runtime
 
@@ -134,10 +139,25 @@ def run_demo(progress: Progress = print) -> DemoResult:
             runtime.reset()
             try:
                 _scenario(steps, result, tmp)
+                if then is not None:
+                    result.seconds = round(time.perf_counter() - started, 2)
+                    _attach(steps, result, tmp)
+                    then(result)
             finally:
                 runtime.reset()
-    result.seconds = round(time.perf_counter() - started, 2)
+    if then is None:
+        result.seconds = round(time.perf_counter() - started, 2)
     return result
+
+
+def _attach(steps: _Steps, result: DemoResult, tmp: str) -> None:
+    from escher.demo.console import attach_laptop
+    from escher.pipeline import runtime
+
+    with steps.step("the laptop synced from the demo's state bucket, as after 'escher extend aws'") as info:
+        result.synced = attach_laptop(f"s3://{STATE_BUCKET}", Path(tmp, "config", "config.toml"))
+        runtime.reset()  # the worker's pipelines read the bucket as their state; the laptop reads its own
+        info["detail"] = ", ".join(f"{n} {kind}" for kind, n in sorted(result.synced.items())) or "nothing"
 
 
 def _scenario(steps: _Steps, result: DemoResult, tmp: str) -> None:
