@@ -42,6 +42,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "apprise": ("notify", "notifications"),
     "aws_lambda_powertools": ("workers", "AWS worker"),
     "functions_framework": ("workers", "GCP worker"),
+    "mcp": ("mcp", "escher mcp (AI clients)"),
 }
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from escher.ops.engine import Decision, Engine, Plan
     from escher.policy.runtime import Runtime
 
-__all__ = ["StepOutcome", "authorize_step", "run_steps", "synthetic_plan"]
+__all__ = ["StepOutcome", "authorize_step", "engine_plan", "run_steps", "synthetic_plan"]
 
 Status = Literal["not_executed", "needs_approval", "refused", "declined", "executed", "failed"]
 
@@ -59,7 +59,9 @@ def authorize_step(step: PlanStep, plan: Plan, gate: Any) -> Decision:
     return decision
 
 
-def _engine_plan(rt: Runtime, engine: Engine, step: PlanStep) -> Plan:
+def engine_plan(rt: Runtime, engine: Engine, step: PlanStep) -> Plan:
+    """The engine plan of one planner step: its targets resolved in the estate (never widened), as `escher ask`
+    and the MCP server plan it."""
     from escher.ops.model import OPERATIONS
 
     op = OPERATIONS.get(step.operation_id)
@@ -91,7 +93,7 @@ def run_steps(
     outcomes: list[StepOutcome] = []
     for i, step in enumerate(steps):
         try:
-            plan = _engine_plan(rt, engine, step)
+            plan = engine_plan(rt, engine, step)
         except OpError as exc:
             outcomes.append(StepOutcome(step, "failed", str(exc)))
             break

@@ -285,9 +285,9 @@ def _never(_question: str) -> bool:
 
 def _engine_plan(rt: Runtime, engine: Engine, step: PlanStep) -> Plan:
     """The engine plan of a step exactly as ``escher ask`` makes it (``escher.assist.execute``)."""
-    from escher.assist.execute import _engine_plan as ask_engine_plan
+    from escher.assist.execute import engine_plan
 
-    return ask_engine_plan(rt, engine, step)
+    return engine_plan(rt, engine, step)
 
 
 def _changes(plan: Plan) -> list[dict[str, Any]]:

@@ -44,6 +44,9 @@ log = logging.getLogger("escher.mcp")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 Cloud = Literal["aws", "azure", "gcp"]
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
+# catalogue.FRAMEWORK_IDS
+Framework = Literal["cis-aws", "cis-azure", "cis-gcp", "soc2", "hipaa", "nist-800-53"]
+ControlStatus = Literal["pass", "fail", "manual", "not read", "not implemented"]
 Section = Literal["alerts", "cost", "changes", "good_news", "security", "optimization", "operational",
                   "health_ok", "questions", "totals", "partial"]  # service.REPORT_SECTIONS  # fmt: skip
 
@@ -173,6 +176,21 @@ def build_server(service: EscherService) -> "MCPServer":
         return reply(lambda: service.list_findings(severity=severity, cloud=cloud, check=check, environment=environment,
                                                    account=account, region=region, category=category,
                                                    resource_id=resource_id, limit=limit))  # fmt: skip
+
+    @server.tool(annotations=read, description="Compliance from the latest scan: with a framework, each control's "
+                 "verdict (pass, fail, manual, not read, not implemented) with its failing resources and % compliant "
+                 "overall and per account; without one, every framework's % compliant.")  # fmt: skip
+    def compliance_status(
+        framework: Framework | None = None,
+        cloud: Annotated[Cloud | None, Field(description="multi-cloud frameworks: only this cloud")] = None,
+        account: Annotated[str | None, Field(description="an account, subscription or project id")] = None,
+        status: Annotated[
+            list[ControlStatus] | None, Field(description="only controls with these verdicts")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="failing resources listed per control")] = 50,
+    ) -> CallToolResult:
+        return reply(lambda: service.compliance_status(framework, cloud=cloud, account=account,
+                                                       status=list(status or ()), limit=limit))  # fmt: skip
 
     @server.tool(annotations=read, description="The morning report (today's, built from the latest scan if none "
                  "is stored), whole or one section.")  # fmt: skip

@@ -1,7 +1,7 @@
 """The read tools: estate, findings, morning report, cost, alerts and timelines, audit, approvals, playbooks.
 
-Each calls the core function the CLI calls (``escher search|report|alerts|audit|approvals|brain playbooks``).
-There is no core function for a compliance status yet: findings carry their compliance ids, and that is all.
+Each calls the core function the CLI calls (``escher search|report|alerts|audit|approvals|compliance|brain
+playbooks``).
 """
 
 from __future__ import annotations
@@ -158,6 +158,42 @@ class Reads(ToolBase):
             counts[str(f.get("severity"))] = counts.get(str(f.get("severity")), 0) + 1
         return Answer(f"{len(out)} failed finding(s): " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none"),
                       {"total": len(out), "by_severity": counts, "findings": out[:limit]})  # fmt: skip
+
+    def compliance_status(
+        self, framework: str | None = None, *, cloud: str | None = None, account: str | None = None,
+        status: list[str] | None = None, limit: int = 50,
+    ) -> Answer:  # fmt: skip
+        """``escher compliance list`` (no framework) or ``report FRAMEWORK``: per control verdict with at most
+        ``limit`` failing resources each (the passing ones are counted, not listed)."""
+        from escher.compliance.catalogue import framework as get_framework
+        from escher.compliance.catalogue import frameworks
+        from escher.compliance.evaluate import Verdict, evaluate, pick_scan, recent_scans
+
+        with self._serial(), self._results() as store:
+            scans = recent_scans(store)
+        if framework is None:
+            rows = []
+            for fw in frameworks():
+                row: dict[str, Any] = {"id": fw.id, "name": fw.name, "version": fw.version, "cloud": fw.cloud,
+                                       "controls": len(fw.controls), "percent_compliant": None}  # fmt: skip
+                if scans:
+                    rep = evaluate(fw, pick_scan(scans, fw))
+                    row.update(percent_compliant=rep.percent, counts=rep.counts, scan_id=rep.scan_id)
+                rows.append(row)
+            head = f"{len(rows)} frameworks" + ("" if scans else "; no scan yet: run `escher scan`")
+            return Answer(head, {"frameworks": rows})
+        fw = get_framework(framework)
+        statuses = Verdict.parse(status or ())
+        report = evaluate(fw, pick_scan(scans, fw, cloud=cloud), cloud=cloud, account=account)
+        data = report.to_dict(statuses=statuses, with_passed=False)
+        for control in data["controls"]:
+            if len(control["failed"]) > limit:
+                control["failed_total"] = len(control["failed"])
+                control["failed"] = control["failed"][:limit]
+        n = report.counts
+        pct = "no control decided" if report.percent is None else f"{report.percent:.1f}% compliant"
+        return Answer(f"{fw.title}: {pct} (" + ", ".join(f"{v} {k}" for k, v in n.items())
+                      + f") on scan {report.scan_id}", data)  # fmt: skip
 
     def morning_report(self, *, section: str | None = None, date: str | None = None) -> Answer:
         from escher.report.service import get_or_build_report

@@ -3,8 +3,7 @@
 No MCP here (:mod:`escher.mcp_server.app` adapts this), so the contract is testable without a transport:
 
 - **Reads** (:mod:`escher.mcp_server.reads`: estate, findings, morning report, cost, alerts and timelines,
-  audit, approvals, playbooks) call the same core functions as the CLI. There is no core function for a
-  compliance status yet: findings carry their compliance ids (``list_findings``) and that is all we serve.
+  audit, approvals, compliance status, playbooks) call the same core functions as the CLI.
 - **Plans** (:mod:`escher.mcp_server.acts`) come from :class:`escher.assist.client.Assistant` (``escher ask``'s resolution: a request never
   widens, a question never acts) or from a playbook's own steps, and are kept here under an unguessable id.
   The model can only name that id: it never hands in targets, so it cannot widen a plan.

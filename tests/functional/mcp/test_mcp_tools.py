@@ -32,7 +32,8 @@ from tests.functional.mcp.conftest import (
 from tests.unit.brain import canaries
 
 READ_TOOLS = {"search_estate", "get_resource", "list_findings", "morning_report", "cost", "list_alerts",
-              "incident_timeline", "audit_list", "audit_verify", "list_approvals", "list_playbooks", "get_playbook"}  # fmt: skip
+              "incident_timeline", "audit_list", "audit_verify", "list_approvals", "list_playbooks", "get_playbook",
+              "compliance_status"}  # fmt: skip
 ACT_TOOLS = {"plan_request", "plan_playbook", "request_approval", "execute_plan"}
 
 
