@@ -120,7 +120,7 @@ def plan_stop(rt: Runtime, alert: Alert, *, dev_only: bool) -> Plan:
     reason = f"alert {alert.alert_id}: stop {'dev only' if dev_only else 'all'} ({alert.title})"
     plan = engine.plan(op.id, targets, {}, actor=str(rt.actor), reason=reason)
     if dev_only:
-        keep = [c.target for c in plan.changes if _environment(c.before) in _DEV]
+        keep = [c.target for c in plan.changes if (rt.policy.environment_of(c.before) or "").lower() in _DEV]
         if not keep:
             raise ConsoleError(
                 "none of the alert's machines is tagged as development (env=dev)",
@@ -133,16 +133,6 @@ def plan_stop(rt: Runtime, alert: Alert, *, dev_only: bool) -> Plan:
 def _is_machine(alert: Alert) -> bool:
     kind = alert.resource_type.lower()
     return any(word in kind for word in ("instance", "virtualmachine", "vm"))
-
-
-def _environment(before: dict[str, Any] | None) -> str:
-    tags = (before or {}).get("tags") or {}
-    if not isinstance(tags, dict):
-        return ""
-    for key in ("env", "environment", "Environment", "Env", "stage"):
-        if key in tags:
-            return str(tags[key]).lower()
-    return ""
 
 
 def plan_approved(rt: Runtime, request_id: str) -> Plan:
@@ -351,6 +341,8 @@ def set_remediation(
 
 def save_report_template(rt: Runtime, changes: dict[str, Any]) -> None:
     """The ``[report]`` section (sections, focus, format, thresholds), validated by the report's own model."""
+    from pydantic import ValidationError
+
     from escher.report.template import ReportTemplate, load_template
 
     _manager_only(rt, "the report template")
@@ -361,7 +353,14 @@ def save_report_template(rt: Runtime, changes: dict[str, Any]) -> None:
             merged[key] = {**merged.get(key, {}), **value}
         else:
             merged[key] = value
-    after = ReportTemplate.model_validate(merged)
+    try:
+        after = ReportTemplate.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConsoleError(
+            f"report {'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+            hint="choose one of the listed values",
+        ) from None
     load_template({"report": after.model_dump(mode="json")})  # the same checks as on load (section names)
     data = after.model_dump(mode="json", exclude_none=True)
     _save_section(rt, "report", data, before.model_dump(mode="json"), "settings.report_template")
