@@ -71,6 +71,7 @@ functional: $(VENV)/.installed-dev emulators tools
 
 bench: $(VENV)/.installed-dev emulators
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.console_bench
 
 ## fuzz: 100,000 malformed deliveries per worker (FUZZ_ARGS="--count 1000 aws" for fewer); fails on any exception,
 ## cloud call or delivery not dead-lettered with a reason.
