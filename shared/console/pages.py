@@ -58,7 +58,7 @@ def _back(request: Request, form: Form, message: str) -> Response:
 
     _session(request).data["flash"] = message
     target = _one(form, "next", "/")
-    if not target.startswith("/") or target.startswith("//"):  # only this console's own pages
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:  # this console's own pages only
         target = "/"
     return RedirectResponse(target, 303)
 

@@ -69,3 +69,37 @@ def test_a_post_without_the_sessions_csrf_token_is_refused(escher_home: Path) ->
     other = TestClient(_app(), base_url=BASE)
     other.get(f"/?token={TOKEN}")
     assert other.post("/alerts/A-1/ack", data={"csrf_token": token}).status_code == 403
+
+
+def test_escher_console_prints_its_url_serves_it_and_refuses_a_remote_host_without_the_flag(
+    escher_home: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import requests
+
+    escher = str(Path(sys.executable).with_name("escher"))
+    env = {**os.environ, "ESCHER_CONSOLE_TOKEN": TOKEN, "ESCHER_USER": "solo"}
+    refused = subprocess.run([escher, "console", "--no-browser", "--host", "0.0.0.0"], env=env,
+                             capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert refused.returncode == 2 and "--allow-remote" in refused.stderr
+
+    proc = subprocess.Popen([escher, "console", "--no-browser"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("Escher Console: http://127.0.0.1:") and line.rstrip().endswith(
+            f"?token={TOKEN}"
+        )
+        url = line.split(": ", 1)[1].strip()
+        browser = requests.Session()
+        assert browser.get(url, timeout=10).status_code == 200
+        assert requests.get(url.split("?")[0], timeout=10).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert TOKEN not in (proc.stderr.read() if proc.stderr else "")  # no access log carrying the token
