@@ -1,7 +1,8 @@
 """User schedules while Azure is extended: `escher schedule add|remove` publish the settings (no cloud object per
 schedule), and the worker's every-minute timer, run from the unpacked package in a clean interpreter as the
 Functions host runs it, with the app settings the Pulumi program declares and azurite for the storage, runs the
-due ones: each once when two wakes come in the same minute, never a removed one, and only within the policy.
+due ones: each once when three wakes, two of them at once, come in the same minute, never a removed one, and
+only within the policy.
 
 ARM has no emulator: an operation's read of its target fails at ARM (no identity), after the gate decided; the
 gate's decision and the one attempt are what the audit objects show (the operations themselves are proven with
@@ -13,7 +14,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +57,21 @@ json.dump({"results": results, "triggers": triggers, "outside": outside}, open(s
 """
 
 
-def fire(bundle: Unpacked, env: dict[str, str], timers: list[str], tmp: Path) -> dict[str, Any]:
-    call_file, out_file = tmp / "timers.json", tmp / "timers-out.json"
+def start(bundle: Unpacked, env: dict[str, str], timers: list[str], tmp: Path, name: str) -> Any:
+    """A host process that fires ``timers`` in order; :func:`finish` waits for it and reads what it did."""
+    call_file, out_file = tmp / f"{name}.json", tmp / f"{name}-out.json"
     call_file.write_text(json.dumps({"paths": [str(p) for p in bundle.paths], "timers": timers}))
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-I", "-S", "-c", BOOT, str(call_file), str(out_file)],
-        env=env, capture_output=True, text=True, timeout=300, cwd=tmp, check=False,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp,
     )  # fmt: skip
-    assert out_file.exists(), f"the worker process failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    return proc, out_file
+
+
+def finish(started: Any) -> dict[str, Any]:
+    proc, out_file = started
+    _, stderr = proc.communicate(timeout=300)
+    assert out_file.exists(), f"the worker process failed ({proc.returncode}):\n{stderr[-4000:]}"
     out: dict[str, Any] = json.loads(out_file.read_text())
     return out
 
@@ -81,10 +89,14 @@ def cli(*args: str) -> Any:
     return json.loads(result.stdout) if args[0] == "schedule" else None
 
 
-def next_minute() -> None:
-    """Sleep into the next minute: a schedule made now fires from the next one, as on the laptop."""
+def coming_minute() -> datetime:
+    """A minute that starts after the schedules are made (they fire from the minute after they were made)."""
     now = datetime.now(UTC)
-    time.sleep(60 - now.second - now.microsecond / 1e6 + 1)
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=2 if now.second > 40 else 1)
+
+
+def sleep_into(minute: datetime) -> None:
+    time.sleep(max(0.0, (minute - datetime.now(UTC)).total_seconds()) + 1)
 
 
 def test_the_timer_runs_each_due_schedule_once_never_a_removed_one_and_within_the_policy(
@@ -102,33 +114,40 @@ def test_the_timer_runs_each_due_schedule_once_never_a_removed_one_and_within_th
     cli("remediation", "enable", "make_public_buckets_private")
     cli("remediation", "enable", "restart_failed_services")
 
-    # WHEN three schedules are added on the laptop, every minute: one is removed again, and the switch of
-    # another is turned off (its schedule stays)
+    # WHEN three schedules are added on the laptop for the coming minute (only: a slow wake cannot reach a
+    # next slot): one is removed again, and the switch of another is turned off (its schedule stays)
+    minute = coming_minute()
+    cron, utc = f"{minute.minute} {minute.hour} * * *", ("--tz", "UTC")
     fix = cli(
-        "schedule", "add", "* * * * *", f"azure.storage.disallow_blob_public_access target:{ACCOUNTS}/shop"
+        "schedule", "add", cron, f"azure.storage.disallow_blob_public_access target:{ACCOUNTS}/shop", *utc
     )
     gone = cli(
-        "schedule", "add", "* * * * *", f"azure.storage.disallow_blob_public_access target:{ACCOUNTS}/old"
+        "schedule", "add", cron, f"azure.storage.disallow_blob_public_access target:{ACCOUNTS}/old", *utc
     )
-    held = cli("schedule", "add", "* * * * *", f"azure.compute.restart_vm target:{VMS}/web-1")
+    held = cli("schedule", "add", cron, f"azure.compute.restart_vm target:{VMS}/web-1", *utc)
     assert fix["runs_in"] == gone["runs_in"] == held["runs_in"] == ["azure"]
     assert cli("schedule", "remove", gone["id"]) == {"removed": gone["id"], "clouds": ["azure"]}
     cli("remediation", "disable", "restart_failed_services")
     published = deployed.read("settings/effective.json")
     assert {s["id"] for s in published["content"]["schedules"]["schedules"]} == {fix["id"], held["id"]}
 
-    # AND the timer wakes twice in the next minute (the worker's role may run both operations)
-    next_minute()
+    # AND in that minute the timer wakes twice on one instance while another instance wakes at the same time
+    # (the worker's role may run both operations)
+    sleep_into(minute)
     env = deployed.platform_env()
     env["ESCHER_OPERATIONS"] += ",azure.compute.restart_vm"
-    out = fire(deployed.bundle, env, ["user_schedules", "user_schedules"], tmp_path)
+    one = start(deployed.bundle, env, ["user_schedules", "user_schedules"], tmp_path, "one")
+    other = start(deployed.bundle, env, ["user_schedules"], tmp_path, "other")
+    out, out_other = finish(one), finish(other)
 
-    # THEN the timer is the every-minute one, both wakes returned, and nothing came from outside the package
+    # THEN the timer is the every-minute one, every wake returned, and nothing came from outside the package
     assert out["triggers"]["user_schedules"]["schedule"] == "0 * * * * *", out["triggers"]
     assert out["results"] == [{"ok": None}, {"ok": None}], out["results"]
-    assert out["outside"] == []
-    # AND each due schedule ran once: one run marker (taken by the first wake) with its outcome
+    assert out_other["results"] == [{"ok": None}], out_other["results"]
+    assert out["outside"] == out_other["outside"] == []
+    # AND each due schedule ran once: one run marker (taken by one wake) with its outcome
     runs = {key: deployed.read(key) for key in deployed.keys("events-log/schedule-runs/")}
+    assert all(key.endswith(f"/{minute:%Y-%m-%dT%H%M}Z.json") for key in runs), sorted(runs)
     by_schedule = {body["schedule_id"]: body for body in runs.values()}
     assert len(runs) == len(by_schedule) == 2, sorted(runs)
     assert set(by_schedule) == {fix["id"], held["id"]}  # never the removed one
