@@ -438,15 +438,17 @@ class AzureCollector:
         return records
 
     def _add_cpu(self, vms: list[Record]) -> None:
-        """Daily average ``Percentage CPU`` from Azure Monitor over the last 30 whole days, per running VM."""
+        """Daily average ``Percentage CPU`` from Azure Monitor over the last 30 whole days, per running VM (one
+        Metrics_List call each, ``max_workers`` at a time)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         azure_exc = require("azure.core.exceptions", "azure")
         start, end = window(self.now)
         span = f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}"
-        failed: list[str] = []
-        last: BaseException | None = None
-        for rec in vms:
+
+        def read(rec: Record) -> list[dict[str, Any]] | BaseException:
             try:
-                metrics = list(
+                return list(
                     self.arm_list(
                         f"{rec.id}/providers/Microsoft.Insights/metrics",
                         MONITOR_METRICS_API,
@@ -457,19 +459,27 @@ class AzureCollector:
                     )
                 )
             except azure_exc.AzureError as exc:
-                failed.append(rec.name)
-                last = exc
-                continue
-            points = [
-                (parse_time(str(d["timeStamp"])), float(d["average"]))
-                for metric in metrics
-                for series in metric.get("timeseries") or []
-                for d in series.get("data") or []
-                if d.get("average") is not None
-            ]
-            rec.attrs.update(cpu_attrs(points, end))
+                return exc
+
+        failed: list[str] = []
+        last: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="escher-metrics") as pool:
+            for rec, metrics in zip(vms, pool.map(read, vms), strict=True):
+                if isinstance(metrics, BaseException):
+                    failed.append(rec.name)
+                    last = metrics
+                    continue
+                points = [
+                    (parse_time(str(d["timeStamp"])), float(d["average"]))
+                    for metric in metrics
+                    for series in metric.get("timeseries") or []
+                    for d in series.get("data") or []
+                    if d.get("average") is not None
+                ]
+                rec.attrs.update(cpu_attrs(points, end))
         if last is not None:
-            self._part_failed("monitor", f"CPU of {len(failed)} VMs ({', '.join(failed)})", last)
+            more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+            self._part_failed("monitor", f"CPU of {len(failed)} VMs ({', '.join(failed[:5])}{more})", last)
 
     def _add_backup(self, vms: list[Record]) -> None:
         """``backup_protected``: an Azure Backup item (any Recovery Services vault) protects the VM."""
