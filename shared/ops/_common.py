@@ -10,7 +10,15 @@ from typing import Any
 
 from escher.ops.model import Call, OpError, TargetNotFoundError
 
-__all__ = ["ArmId", "GcpPath", "flat_tags", "missing_as_not_found", "parse_arm_id", "parse_gcp_path"]
+__all__ = [
+    "ArmId",
+    "GcpPath",
+    "arm_wait",
+    "flat_tags",
+    "missing_as_not_found",
+    "parse_arm_id",
+    "parse_gcp_path",
+]
 
 
 @contextmanager
@@ -26,6 +34,24 @@ def missing_as_not_found(call: Call, what: str) -> Iterator[None]:
                 hint="check the id and region, and that these credentials can see it",
             ) from exc
         raise
+
+
+def arm_wait(call: Call, poller: Any, doing: str) -> Any:
+    """Wait for an ARM long-running operation (an azure-core ``LROPoller``). When Azure ends it ``Failed`` (or
+    refuses it, or still throttles after the SDK's retries), raise :class:`OpError` naming what was being done
+    and Azure's own code and message, so the ledger records a failure the user can act on."""
+    try:
+        return poller.result()
+    except call.ctx.sdk_errors("azure") as exc:
+        error = getattr(exc, "error", None)
+        code = getattr(error, "code", None) or getattr(exc, "status_code", None) or type(exc).__name__
+        message = getattr(error, "message", None) or str(getattr(exc, "message", None) or exc)
+        message = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+        raise OpError(
+            f"Azure could not {doing} {call.target.resource_id}: {code}: {message}",
+            hint="do what Azure's message asks (or wait for the operation it names), then run this again: it "
+            "reads the resource first, so a change that did happen is not made twice",
+        ) from exc
 
 
 def flat_tags(tags: dict[str, str] | None) -> dict[str, str]:

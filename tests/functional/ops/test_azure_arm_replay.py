@@ -285,29 +285,7 @@ def test_storage_account_disallow_blob_public_access(sink: MemoryAuditSink) -> N
     assert replay.bodies("PATCH") == [{"properties": {"allowBlobPublicAccess": False}}]
 
 
-SQL_DB = f"{RG}/providers/Microsoft.Sql/servers/sql-1/databases/orders"
 SQL_RULE = f"{RG}/providers/Microsoft.Sql/servers/sql-1/firewallRules/AllowAll"
-
-
-def db_body(status: str) -> dict[str, Any]:
-    return {
-        "name": "orders",
-        "id": SQL_DB,
-        "location": "eastus",
-        "sku": {"name": "GP_S_Gen5", "tier": "GeneralPurpose"},
-        "properties": {"status": status},
-    }
-
-
-def test_sql_pause_database(sink: MemoryAuditSink) -> None:
-    replay = Replay(
-        Exchange("GET", SQL_DB, db_body("Online")),
-        Exchange("GET", SQL_DB, db_body("Online")),
-        Exchange("POST", f"{SQL_DB}/pause", db_body("Paused")),
-        Exchange("GET", SQL_DB, db_body("Paused")),
-    )
-    assert run(engine_for(replay, sink), "azure.sql.pause_database", [Target("azure", SQL_DB)]).ok
-    replay.done()
 
 
 def test_sql_remove_firewall_rule(sink: MemoryAuditSink) -> None:
@@ -416,28 +394,6 @@ def test_require_secure_transfer_patches_https_and_tls(sink: MemoryAuditSink) ->
         "allow_blob_public_access": False,
         "https_only": True,
         "minimum_tls_version": "TLS1_2",
-    }
-
-
-def test_sql_resume_database_polls_the_location_until_done(sink: MemoryAuditSink) -> None:
-    monitor = f"/subscriptions/{SUB}/providers/Microsoft.Sql/locations/eastus/databaseOperationResults/op-9"
-    accepted = {
-        "Location": f"https://management.azure.com{monitor}?api-version=2021-11-01",
-        "Retry-After": "0",
-    }
-    replay = Replay(
-        Exchange("GET", SQL_DB, db_body("Paused")),
-        Exchange("GET", SQL_DB, db_body("Paused")),
-        Exchange("POST", f"{SQL_DB}/resume", None, status=202, headers=accepted),
-        Exchange("GET", monitor, None, status=202, headers=accepted),
-        Exchange("GET", monitor, db_body("Resuming"), status=200),
-        Exchange("GET", SQL_DB, db_body("Online")),
-    )
-    result = run(engine_for(replay, sink), "azure.sql.resume_database", [Target("azure", SQL_DB)])
-    assert result.ok, result.to_dict()
-    replay.done()
-    assert result.results[0].before == {"status": "Paused"} and result.results[0].after == {
-        "status": "Online"
     }
 
 
