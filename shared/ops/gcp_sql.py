@@ -1,4 +1,11 @@
-"""GCP Cloud SQL: stop and start instances (activation policy). Target: ``projects/P/instances/I``."""
+"""GCP Cloud SQL: stop and start instances (activation policy). Target: ``projects/P/instances/I``.
+
+Cloud SQL has no stopped *state* (sqladmin v1's ``DatabaseInstance.state`` is RUNNABLE, SUSPENDED, PENDING_CREATE,
+MAINTENANCE, FAILED, ...): a stopped instance is ``RUNNABLE`` with ``settings.activationPolicy`` ``NEVER``, a
+started one ``RUNNABLE`` with ``ALWAYS``. Stop and start are ``instances.patch`` of the activation policy (what
+``gcloud sql instances patch --activation-policy`` sends), polled through ``operations.get`` until DONE; verify
+reads both the state and the policy back.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,15 @@ from escher.ops.model import Call, OpError, Risk, operation
 
 NUM_RETRIES = 5  # googleapiclient's own retry of 429/5xx with exponential backoff
 OPERATION_TIMEOUT = 900.0
+
+
+# states in which an activation policy change cannot be asked for (not ones a change passes through)
+UNCHANGEABLE = {
+    "SUSPENDED": "Google suspended it (billing or a policy issue); starting or stopping it cannot help",
+    "PENDING_CREATE": "it is still being created",
+    "PENDING_DELETE": "it is being deleted",
+    "FAILED": "its creation failed",
+}
 
 
 def _path(call: Call) -> tuple[str, str]:
@@ -31,7 +47,14 @@ def fetch_sql(call: Call) -> dict[str, Any]:
             .get(project=project, instance=instance)
             .execute(num_retries=NUM_RETRIES)
         )
-    return {"state": inst.get("state"), "activation_policy": inst.get("settings", {}).get("activationPolicy")}
+    state = inst.get("state")
+    if state in UNCHANGEABLE:
+        raise OpError(
+            f"Cloud SQL instance {call.target.resource_id} is {state}: {UNCHANGEABLE[state]}",
+            hint="see the instance in the Cloud console (or 'gcloud sql instances describe'); run this again once "
+            "it is RUNNABLE",
+        )
+    return {"state": state, "activation_policy": inst.get("settings", {}).get("activationPolicy")}
 
 
 def _set_policy(policy: str) -> Any:
@@ -53,9 +76,14 @@ def _set_policy(policy: str) -> Any:
             time.sleep(2)
             op = sql.operations().get(project=project, operation=op["name"]).execute(num_retries=NUM_RETRIES)
         if op.get("error"):
-            errors = op["error"].get("errors", [])
+            errors = "; ".join(
+                f"{e.get('code', 'error')}: {e.get('message', '')}".strip()
+                for e in op["error"].get("errors", [])
+            )
             raise OpError(
-                f"Cloud SQL operation {op.get('name')} failed: {errors}", hint="see the errors named"
+                f"Cloud SQL could not set the activation policy of {call.target.resource_id} to {policy} "
+                f"(operation {op.get('name')}): {errors or 'no reason given'}",
+                hint="do what the error asks, then run this again: it reads the instance first",
             )
         return {"operation": op.get("name")}
 
@@ -69,7 +97,7 @@ operation(
     permissions=("cloudsql.instances.get", "cloudsql.instances.update"),
     cli="gcloud sql instances patch {target} --activation-policy=NEVER",
     fetch=fetch_sql,
-    wanted=lambda call, state: {"activation_policy": "NEVER"},
+    wanted=lambda call, state: {"activation_policy": "NEVER", "state": "RUNNABLE"},
     apply=_set_policy("NEVER"),
     inverse="gcp.sql.start_instance",
     reversible=True,

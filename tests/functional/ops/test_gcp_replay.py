@@ -16,6 +16,7 @@ from escher.audit import MemoryAuditSink
 from escher.ops import CloudContext, Engine, Target
 from tests.functional.ops.conftest import make_engine, run
 from tests.functional.ops.replay import Exchange, HttplibReplay, Replay, RequestsReplayAdapter
+from tests.harness.replay import google_not_found, server_error, throttled
 
 BASE = "/compute/v1/projects/acme-prod/zones/us-central1-a"
 INSTANCE = "projects/acme-prod/zones/us-central1-a/instances/web-1"
@@ -172,9 +173,11 @@ def test_firewall_restrict_then_disable(sink: MemoryAuditSink) -> None:
 
 SQL = "projects/acme-prod/instances/orders-db"
 SQL_PATH = "/v1/projects/acme-prod/instances/orders-db"
+SQL_OPS = "/v1/projects/acme-prod/operations"
 
 
 def sql_instance(policy: str, state: str = "RUNNABLE") -> dict[str, Any]:
+    """sqladmin v1 ``DatabaseInstance``: a stopped instance is RUNNABLE with activationPolicy NEVER."""
     return {
         "kind": "sql#instance",
         "name": "orders-db",
@@ -182,44 +185,150 @@ def sql_instance(policy: str, state: str = "RUNNABLE") -> dict[str, Any]:
         "state": state,
         "databaseVersion": "POSTGRES_15",
         "region": "us-central1",
-        "settings": {"kind": "sql#settings", "tier": "db-custom-1-3840", "activationPolicy": policy},
+        "connectionName": "acme-prod:us-central1:orders-db",
+        "instanceType": "CLOUD_SQL_INSTANCE",
+        "backendType": "SECOND_GEN",
+        "settings": {
+            "kind": "sql#settings",
+            "tier": "db-custom-1-3840",
+            "activationPolicy": policy,
+            "settingsVersion": "7",
+        },
+        "selfLink": "https://sqladmin.googleapis.com/v1/projects/acme-prod/instances/orders-db",
     }
 
 
-def test_cloud_sql_stop_patches_the_activation_policy(sink: MemoryAuditSink) -> None:
+def sql_operation(name: str, status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
+    """sqladmin v1 ``Operation`` (status PENDING / RUNNING / DONE; a failure is DONE with ``error``)."""
     op = {
         "kind": "sql#operation",
-        "name": "op-77",
-        "status": "DONE",
+        "name": name,
+        "status": status,
         "operationType": "UPDATE",
         "targetId": "orders-db",
         "targetProject": "acme-prod",
+        "targetLink": "https://sqladmin.googleapis.com/v1/projects/acme-prod/instances/orders-db",
+        "selfLink": f"https://sqladmin.googleapis.com{SQL_OPS}/{name}",
+        "insertTime": "2026-12-07T11:00:00.000Z",
     }
+    if error:
+        op["error"] = {"kind": "sql#operationErrors", "errors": [{"kind": "sql#operationError", **error}]}
+    return op
+
+
+def test_the_sqladmin_discovery_document_has_no_stopped_state() -> None:
+    """What the fixtures and the operations rely on, read from the discovery document googleapiclient ships."""
+    import json
+    from pathlib import Path
+
+    import googleapiclient
+
+    doc = json.loads(
+        (Path(googleapiclient.__file__).parent / "discovery_cache/documents/sqladmin.v1.json").read_text()
+    )
+    states = doc["schemas"]["DatabaseInstance"]["properties"]["state"]["enum"]
+    assert "RUNNABLE" in states and "STOPPED" not in states
+    assert {"ALWAYS", "NEVER"} <= set(doc["schemas"]["Settings"]["properties"]["activationPolicy"]["enum"])
+    from escher.ops.gcp_sql import UNCHANGEABLE
+
+    assert set(UNCHANGEABLE) <= set(states)
+    assert (
+        doc["resources"]["instances"]["methods"]["patch"]["path"]
+        == "v1/projects/{project}/instances/{instance}"
+    )
+
+
+def test_cloud_sql_stop_patches_the_activation_policy_and_verifies_runnable_never(
+    sink: MemoryAuditSink,
+) -> None:
     replay = Replay(
         Exchange("GET", SQL_PATH, sql_instance("ALWAYS")),
         Exchange("GET", SQL_PATH, sql_instance("ALWAYS")),
-        Exchange("PATCH", SQL_PATH, op),
-        Exchange("GET", SQL_PATH, sql_instance("NEVER", "STOPPED")),
+        Exchange("PATCH", SQL_PATH, sql_operation("op-77", "DONE")),
+        Exchange("GET", SQL_PATH, sql_instance("NEVER")),
     )
     result = run(engine_for(replay, sink), "gcp.sql.stop_instance", [Target("gcp", SQL)])
     assert result.ok, result.to_dict()
-    replay.done()
     assert replay.bodies("PATCH") == [{"settings": {"activationPolicy": "NEVER"}}]
-    assert result.results[0].details["operation"] == "op-77"
+    (res,) = result.results
+    assert res.details["operation"] == "op-77"
+    assert res.before == {"state": "RUNNABLE", "activation_policy": "ALWAYS"}
+    assert res.after == {"state": "RUNNABLE", "activation_policy": "NEVER"}
 
 
 def test_cloud_sql_start_polls_a_running_operation(sink: MemoryAuditSink) -> None:
-    running = {"kind": "sql#operation", "name": "op-78", "status": "RUNNING", "operationType": "UPDATE"}
     replay = Replay(
-        Exchange("GET", SQL_PATH, sql_instance("NEVER", "STOPPED")),
-        Exchange("GET", SQL_PATH, sql_instance("NEVER", "STOPPED")),
-        Exchange("PATCH", SQL_PATH, running),
-        Exchange("GET", "/v1/projects/acme-prod/operations/op-78", {**running, "status": "DONE"}),
+        Exchange("GET", SQL_PATH, sql_instance("NEVER")),
+        Exchange("GET", SQL_PATH, sql_instance("NEVER")),
+        Exchange("PATCH", SQL_PATH, sql_operation("op-78", "PENDING")),
+        Exchange("GET", f"{SQL_OPS}/op-78", sql_operation("op-78", "DONE")),
+        Exchange("GET", SQL_PATH, sql_instance("ALWAYS", "MAINTENANCE")),  # verify waits for RUNNABLE
         Exchange("GET", SQL_PATH, sql_instance("ALWAYS")),
     )
     result = run(engine_for(replay, sink), "gcp.sql.start_instance", [Target("gcp", SQL)])
     assert result.ok, result.to_dict()
-    replay.done()
+    assert replay.bodies("PATCH") == [{"settings": {"activationPolicy": "ALWAYS"}}]
+    assert (result.results[0].after or {}) == {"state": "RUNNABLE", "activation_policy": "ALWAYS"}
+
+
+def test_cloud_sql_stop_of_a_stopped_instance_is_a_noop(sink: MemoryAuditSink) -> None:
+    replay = Replay(
+        Exchange("GET", SQL_PATH, sql_instance("NEVER")), Exchange("GET", SQL_PATH, sql_instance("NEVER"))
+    )
+    assert run(engine_for(replay, sink), "gcp.sql.stop_instance", [Target("gcp", SQL)]).counts() == {
+        "noop": 1
+    }
+
+
+def test_cloud_sql_a_failed_operation_is_the_instance_s_failure_with_google_s_reason(
+    sink: MemoryAuditSink,
+) -> None:
+    failed = sql_operation(
+        "op-79",
+        "DONE",
+        {"code": "INTERNAL_ERROR", "message": "An internal error has occurred. Please retry your request."},
+    )
+    replay = Replay(
+        Exchange("GET", SQL_PATH, sql_instance("ALWAYS")),
+        Exchange("GET", SQL_PATH, sql_instance("ALWAYS")),
+        Exchange("PATCH", SQL_PATH, failed),
+    )
+    result = run(engine_for(replay, sink), "gcp.sql.stop_instance", [Target("gcp", SQL)])
+    (res,) = result.results
+    assert res.outcome == "failed"
+    assert (res.error or "").startswith(
+        f"Cloud SQL could not set the activation policy of {SQL} to NEVER (operation op-79): INTERNAL_ERROR: "
+        "An internal error has occurred."
+    ), res.error
+    assert [r.outcome for r in sink.records if r.action == "gcp.sql.stop_instance"] == ["failed"]
+
+
+def test_cloud_sql_a_suspended_instance_is_refused_at_plan_time(sink: MemoryAuditSink) -> None:
+    replay = Replay(Exchange("GET", SQL_PATH, sql_instance("ALWAYS", "SUSPENDED")))
+    engine = engine_for(replay, sink)
+    plan = engine.plan("gcp.sql.stop_instance", [Target("gcp", SQL)], actor="user:alice")
+    assert plan.changes[0].action == "error"
+    assert "is SUSPENDED: Google suspended it" in (plan.changes[0].error or "")
+
+
+def test_cloud_sql_throttled_and_unavailable_are_retried_by_googleapiclient(sink: MemoryAuditSink) -> None:
+    replay = Replay(
+        google_not_found(SQL_PATH, "orders-db"),  # a first run: the instance is not there (yet)
+        Exchange("GET", SQL_PATH, sql_instance("ALWAYS")),
+        server_error(Exchange("GET", SQL_PATH, sql_instance("ALWAYS")), google=True),
+        throttled(Exchange("PATCH", SQL_PATH, sql_operation("op-80", "DONE")), google=True),
+        Exchange("GET", SQL_PATH, sql_instance("NEVER")),
+    )
+    engine = engine_for(replay, sink)
+    missing = run(engine, "gcp.sql.stop_instance", [Target("gcp", SQL)])
+    assert "Cloud SQL instance projects/acme-prod/instances/orders-db was not found" in (
+        missing.results[0].error or ""
+    )
+    result = run(engine, "gcp.sql.stop_instance", [Target("gcp", SQL)])
+    assert result.ok, result.to_dict()
+    assert replay.count("PATCH", SQL_PATH) == 2  # the 429 was retried by googleapiclient (num_retries)
+    # the first run's plan; then the plan, execute's re-read (a 503, retried) and verify
+    assert replay.count("GET", SQL_PATH) == 5
 
 
 # -- successful changes, and long-running operations polled through the same (injected) transport ---------------
