@@ -459,7 +459,8 @@ class AzureCollector:
                     )
                 )
             except azure_exc.AzureError as exc:
-                return exc
+                error: BaseException = exc
+                return error
 
         failed: list[str] = []
         last: BaseException | None = None
