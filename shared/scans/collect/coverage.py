@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from escher.scans.checks.base import Check
 from escher.scans.collect.base import Produces
 
-__all__ = ["COLLECTORS", "RECORD_FIELDS", "CloudCoverage", "coverage", "not_produced", "produced"]
+__all__ = [
+    "COLLECTORS",
+    "RECORD_FIELDS",
+    "CloudCoverage",
+    "coverage",
+    "not_produced",
+    "produced",
+    "producing_tasks",
+]
 
 COLLECTORS = {
     "aws": "escher.scans.collect.aws",
@@ -38,6 +46,13 @@ def produced(cloud: str) -> dict[str, frozenset[str]]:
         for type_, attrs in table.items():
             out.setdefault(type_, set()).update(attrs)
     return {type_: frozenset(attrs) for type_, attrs in out.items()}
+
+
+def producing_tasks(cloud: str, record_type: str) -> frozenset[str]:
+    """The collector tasks that yield ``record_type``, by the service names ``Inventory.covered`` records
+    (``gcp.compute.instance`` comes from the task ``instances``, not a ``compute`` one): what a reader of
+    ``covered`` needs to know whether a scan read a record type."""
+    return frozenset(task for task, table in tables(cloud).items() if record_type in table)
 
 
 def not_produced(check: Check, by_type: dict[str, frozenset[str]]) -> list[str]:

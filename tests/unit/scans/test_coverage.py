@@ -94,3 +94,13 @@ def test_each_collector_declares_what_every_one_of_its_tasks_produces() -> None:
         for task in tasks:
             assert task.produces == declared[task.service] and task.produces, (cloud, task.service)
             assert all(type_.startswith(f"{cloud}.") for type_ in task.produces)
+
+
+def test_the_tasks_that_produce_a_record_type_are_named_as_covered_names_them() -> None:
+    from escher.scans.collect.coverage import producing_tasks
+
+    assert producing_tasks("gcp", "gcp.compute.instance") == {"instances"}
+    assert producing_tasks("gcp", "gcp.compute.subnetwork") == {"subnetworks"}
+    assert producing_tasks("azure", "azure.compute.snapshot") == {"snapshots"}
+    assert producing_tasks("aws", "aws.ec2.snapshot") == {"ec2"}
+    assert producing_tasks("azure", "azure.web.app") == frozenset()
