@@ -16,7 +16,7 @@ at the scan's time, with default thresholds — pure functions, no cloud call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +31,7 @@ __all__ = [
     "ComplianceReport",
     "ControlResult",
     "ResourceVerdict",
+    "ScanHistory",
     "Verdict",
     "evaluate",
     "latest_scan_for",
@@ -358,13 +359,40 @@ def evaluate(
     )
 
 
+class ScanHistory:
+    """The stored scans, newest first, each read only when asked for (a scan holds its whole inventory)."""
+
+    def __init__(self, store: Any, lookback: int = 20) -> None:
+        self._store = store
+        self._keys = list(reversed(store.keys("scan")[-lookback:]))
+        self._loaded: list[ScanResult] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._keys)
+
+    def __iter__(self) -> Iterator[ScanResult]:
+        yield from self._loaded
+        while self._keys:
+            data = self._store.get("scan", self._keys.pop(0))
+            if data is not None:
+                scan = ScanResult.from_dict(data)
+                self._loaded.append(scan)
+                yield scan
+
+
 def recent_scans(store: Any, lookback: int = 20) -> list[ScanResult]:
-    """The last ``lookback`` stored scans, newest first."""
-    out = []
-    for key in reversed(store.keys("scan")[-lookback:]):
-        data = store.get("scan", key)
-        if data is not None:
-            out.append(ScanResult.from_dict(data))
+    """The newest scan that ran each cloud's checks (at most one per cloud), newest first: what the reports
+    pick from, read while the store is open."""
+    history = ScanHistory(store, lookback)
+    out: list[ScanResult] = []
+    wanted = set(CLOUDS)
+    for scan in history:
+        ran = {k.split(".", 1)[0] for k in set(scan.passed) | {f.check_id for f in scan.findings}}
+        if not out or ran & wanted:
+            out.append(scan)
+        wanted -= ran
+        if not wanted:
+            break
     return out
 
 

@@ -96,3 +96,35 @@ def test_status_words(words: list[str]) -> None:
     assert Verdict.parse(w for item in words for w in item.split(","))
     with pytest.raises(ComplianceError, match="unknown status 'failed'"):
         Verdict.parse(["failed"])
+
+
+def test_recent_scans_reads_back_only_to_the_newest_scan_of_each_cloud() -> None:
+    from dataclasses import replace
+
+    from escher.compliance.evaluate import recent_scans
+    from escher.scans.persist import MemoryStore
+
+    def other(scan_id: str, check: str) -> ScanResult:
+        return ScanResult(scan_id, datetime.now(UTC), datetime.now(UTC), Inventory(), [], passed={check: 0})
+
+    store = MemoryStore()
+    old_aws = replace(
+        _scan([_bucket("a", "1", public=True)], covered=[("aws", "s3", "global")]), scan_id="20260101"
+    )
+    new_aws = replace(
+        _scan([_bucket("b", "1", public=False)], covered=[("aws", "s3", "global")]), scan_id="20260103"
+    )
+    gcp, azure = other("20260102", "gcp.storage.uniform_access"), other("20260104", "azure.storage.min_tls")
+    for scan in (old_aws, gcp, new_aws, azure):
+        store.put("scan", scan.scan_id, scan.to_dict())
+    reads: list[str] = []
+    get = store.get
+    store.get = lambda kind, key: reads.append(key) or get(kind, key)  # type: ignore[method-assign]
+
+    scans = recent_scans(store)
+    assert [s.scan_id for s in scans] == ["20260104", "20260103", "20260102"]
+    assert "20260101" not in reads  # every cloud's newest scan was found before it: never read
+    assert pick_scan(scans, framework("cis-aws")).scan_id == "20260103"
+    assert pick_scan(scans, framework("cis-azure")).scan_id == "20260104"
+    assert pick_scan(scans, framework("cis-gcp")).scan_id == "20260102"
+    assert pick_scan(scans, framework("soc2")).scan_id == "20260104"
