@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from escher.config import Paths
     from escher.schedule.jobs import Schedule
 
-__all__ = ["ATTEMPT_DEADLINE", "GcpScheduleTarget", "create_gcp", "delete_gcp", "gcp_target", "job_body"]
+__all__ = [
+    "ATTEMPT_DEADLINE",
+    "GcpScheduleTarget",
+    "create_gcp",
+    "delete_gcp",
+    "delete_user_jobs",
+    "gcp_target",
+    "job_body",
+]
 
 # as the stack's daily job (infra/gcp.py SCAN_DEADLINE_SECONDS): a run that outlives it would be retried while
 # it still runs
@@ -170,3 +178,40 @@ def delete_gcp(target: GcpScheduleTarget, schedule_id: str, client: Any = None) 
             return False
         raise _failed("remove", schedule_id, exc) from None
     return True
+
+
+def delete_user_jobs(target: GcpScheduleTarget, client: Any = None) -> list[str]:
+    """Delete every user-schedule job (``escher-user-*``) in the stack's location; their names. The stack does
+    not own them (the laptop made them), so a teardown calls this first: a job left behind would keep calling
+    a worker that is gone. Needs ``cloudscheduler.jobs.list`` besides ``delete``."""
+    from escher.clouds.gcp import errors
+    from escher.extend.schedules import USER_PREFIX
+
+    service = client or scheduler_client()
+    jobs = service.projects().locations().jobs()
+    names: list[str] = []
+    try:
+        request = jobs.list(parent=target.parent, pageSize=500)
+        while request is not None:
+            page = request.execute(num_retries=RETRIES)
+            names += [
+                str(j["name"])
+                for j in page.get("jobs", [])
+                if str(j.get("name", "")).rsplit("/", 1)[-1].startswith(USER_PREFIX)
+            ]
+            request = jobs.list_next(request, page)
+    except errors() as exc:
+        from escher.clouds.gcp import translate
+
+        known = translate(exc)
+        raise CloudScheduleError(
+            f"could not list the user schedules' Cloud Scheduler jobs in {target.parent}: "
+            + (known.message if known is not None else str(exc)),
+            hint="the identity needs cloudscheduler.jobs.list and .delete there; or delete the jobs "
+            f"named {USER_PREFIX}* in the console",
+        ) from None
+    deleted = []
+    for name in names:
+        if delete_gcp(target, name.rsplit("/", 1)[-1].removeprefix(USER_PREFIX), client=service):
+            deleted.append(name)
+    return deleted

@@ -275,3 +275,26 @@ def test_the_job_fires_the_schedule_through_the_worker_within_the_policy(
     assert "not pre-approved" in result["refused"], result
     bucket.reload()
     assert not bucket.versioning_enabled
+
+
+def test_a_teardown_can_delete_every_user_job_the_stack_does_not_own(escher_home: Path) -> None:
+    """The laptop made the jobs, so the stack's destroy does not delete them: delete_user_jobs does (paged
+    list, only escher-user-*; the stack's daily job stays for Pulumi to delete)."""
+    from escher.extend.schedules_gcp import GcpScheduleTarget, delete_user_jobs
+
+    target = GcpScheduleTarget(PROJECT, LOCATION, WORKER_URL, INVOKER)
+    job = f"projects/{PROJECT}/locations/{LOCATION}/jobs/"
+    script = Script(
+        [
+            Exchange("GET", f"{API}?pageSize=500&alt=json", None,
+                     reply={"jobs": [{"name": f"{job}escher-user-s-1"}, {"name": f"{job}daily-scan-1a2b"}],
+                            "nextPageToken": "p2"}),
+            Exchange("GET", f"{API}?pageSize=500&alt=json&pageToken=p2", None,
+                     reply={"jobs": [{"name": f"{job}escher-user-s-2"}]}),
+            Exchange("DELETE", f"{API}/escher-user-s-1?alt=json", None),
+            Exchange("DELETE", f"{API}/escher-user-s-2?alt=json", None, 404,
+                     google_error(404, "NOT_FOUND", "Job not found.")),
+        ]
+    )  # fmt: skip
+    assert delete_user_jobs(target, client(script)) == [f"{job}escher-user-s-1"]
+    assert script.unused() == []
