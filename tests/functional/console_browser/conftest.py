@@ -94,10 +94,24 @@ def estate(
         Bucket=PUBLIC_BUCKET, Tagging={"TagSet": [{"Key": "data_classification", "Value": "PII"}]}
     )
     s3.put_bucket_acl(Bucket=PUBLIC_BUCKET, ACL="public-read")
+    _cost_history(pg_database)
     scanned = CliRunner().invoke(app, ["scan", "--region", REGION])
     assert scanned.exit_code in (0, 1), scanned.output  # 1: findings were found
     _estate_for_the_pipeline()
     return Estate(escher_home, PUBLIC_BUCKET, s3)
+
+
+def _cost_history(url: str) -> None:
+    """Six weeks of daily spend (moto has no billing history), so the report has its cost trend."""
+    from datetime import UTC, datetime, timedelta
+
+    from escher.scans.persist_store import StoreResults
+    from escher.scans.synthetic import cost_snapshot
+    from escher.store.store import Store
+
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    with Store.open(url=url) as store:
+        StoreResults(store).put("cost", f"aws-{yesterday}", cost_snapshot(yesterday).to_dict())
 
 
 def _estate_for_the_pipeline() -> None:
