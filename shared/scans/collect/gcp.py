@@ -523,7 +523,11 @@ class GcpCollector:
 
     def collect_service_accounts(self) -> list[Record]:
         accounts = self.discovery("iam", "v1").projects().serviceAccounts()
-        policy = self.project_policy()
+        policy: dict[str, Any] | None = None
+        try:
+            policy = self.project_policy()
+        except _sdk_errors() as exc:  # the accounts and keys are still read; their roles are not
+            self._part_failed("iam", "the service accounts' project roles (IAM policy)", exc)
         out = []
         for raw in self.pages(accounts, "list", "accounts", name=f"projects/{self.project}", pageSize=100):
             keys = accounts.keys().list(name=raw["name"], keyTypes="USER_MANAGED").execute(num_retries=3)

@@ -233,3 +233,23 @@ def test_gcp_cpu_that_cannot_be_read_costs_only_the_cpu_verdicts(gcp: GcpEstate)
     assert instances and all("cpu_days" not in r.attrs for r in instances)
     assert not any(f.check_id.startswith("gcp.compute.instance_idle") for f in result.failed)
     assert any(f.check_id == "gcp.compute.instance_public_ip" for f in result.failed)
+
+
+def test_a_refused_gcp_project_iam_policy_costs_only_the_role_and_audit_verdicts(gcp: GcpEstate) -> None:
+    router, _truth, ctx = gcp
+    for route in router.routes:
+        if route.path.endswith(":getIamPolicy"):
+            route.status = 403
+            route.body = {"error": {"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}}  # fmt: skip
+    result = run_scan(Settings(), ScanOptions(clouds=["gcp"]), ctx=ctx)
+    assert sorted((e.service, e.code, e.message.split(" not read")[0]) for e in result.inventory.errors) == [
+        ("iam", "403", "the service accounts' project roles (IAM policy)"),
+        ("project", "403", "the project's audit config (IAM policy)"),
+    ]
+    accounts = [r for r in result.inventory.records if r.type == "gcp.iam.service_account"]
+    assert len(accounts) == 2 and all("admin_roles" not in r.attrs for r in accounts)
+    failed = {f.check_id for f in result.failed}
+    assert "gcp.iam.sa_user_keys" in failed  # the keys were read
+    assert not failed & {"gcp.iam.sa_admin", "gcp.logging.audit_logs"}
+    assert not result.passed.get("gcp.iam.sa_admin") and not result.passed.get("gcp.logging.audit_logs")
+    assert result.passed.get("gcp.logging.sink_all") == 1  # the sinks were read
