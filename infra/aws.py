@@ -5,7 +5,8 @@ SecureString parameters (free, unlike Secrets Manager at $0.40/secret), one Lamb
 EventBridge rules and Scheduler (free tier), a log group with retention so logs do not pile up.
 
 Credentials never enter Pulumi state: the parameters are created with a placeholder and ``ignore_changes``;
-``escher extend`` writes the real values with the SDK afterwards (step 4 of the setup).
+``escher extend credentials azure|gcp`` writes the real values with the SDK afterwards (step 4 of the setup)
+and the worker reads them at run time (escher.extend.cloud_credentials).
 """
 
 from __future__ import annotations
@@ -239,7 +240,10 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "ESCHER_AUDIT_URL": audit_url,
         "ESCHER_STATE_BUCKET": state.bucket,
         "ESCHER_AUDIT_BUCKET": audit.bucket,
+        # the secret store's path (the notification secrets, the other clouds' credentials: read with
+        # ssm:GetParameter at run time) and the clouds whose credentials are kept there (names, never values)
         "ESCHER_CREDENTIALS_PATH": param_root,
+        "ESCHER_EXTRA_CLOUDS": ",".join(spec.credential_names),
         # the scheduler fires in the user's zone already; the worker's settings carry the same values
         "ESCHER_TIMEZONE": spec.timezone,
         "ESCHER_DAILY_SCAN_AT": spec.daily_scan_at,
@@ -327,6 +331,7 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "state_bucket": state.bucket,
         "audit_bucket": audit.bucket,
         "credentials_path": param_root,
+        "extra_clouds": list(spec.credential_names),  # escher extend credentials <cloud> writes them
         "worker": worker.name,
         "worker_arn": worker.arn,
         "worker_role": role.arn,

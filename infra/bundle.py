@@ -32,13 +32,21 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from escher.infra.program import InfraError
 
-__all__ = ["LIMITS", "Bundle", "BundleError", "build_bundle", "installed_deps", "worker_requirements"]
+__all__ = [
+    "LIMITS",
+    "Bundle",
+    "BundleError",
+    "build_bundle",
+    "enabled_extra_clouds",
+    "installed_deps",
+    "worker_requirements",
+]
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 MB = 1024 * 1024
@@ -46,6 +54,14 @@ MB = 1024 * 1024
 PACKAGE_DIRS = {"shared": "escher", "workers": "escher/workers"}
 DATA_SUFFIXES = {".py", ".json", ".toml", ".yaml", ".sql", ".typed"}
 RUNTIME_EXTRA = {"aws": "aws-lambda-powertools", "azure": "azure-functions", "gcp": "functions-framework"}
+DISCOVERY_DIR = "googleapiclient/discovery_cache/documents/"
+DISCOVERY_DOCS = ("sqladmin.", "cloudscheduler.")  # escher.clouds.gcp.sqladmin, escher.extend.schedules_gcp
+# what a worker needs of another cloud's SDK extra to scan it (not Key Vault, Pub/Sub or Secret Manager: those
+# are the other cloud's own extension's stores)
+SCAN_PACKAGES = {
+    "azure": ("azure-identity", "azure-storage-blob", "azure-mgmt-"),
+    "gcp": ("google-auth", "google-cloud-storage", "google-cloud-compute", "google-api-python-client"),
+}
 
 
 class BundleError(InfraError):
@@ -79,15 +95,37 @@ class Bundle:
     limit: Limit
 
 
-def worker_requirements(cloud: str, source_root: Path) -> list[str]:
-    """The core dependencies, this cloud's SDK extra and its runtime library (nothing for the other clouds)."""
+def worker_requirements(cloud: str, source_root: Path, extra_clouds: Sequence[str] = ()) -> list[str]:
+    """The core dependencies, this cloud's SDK extra and its runtime library; for a worker that scans other
+    clouds too (:data:`escher.extend.cloud_credentials.HOSTS`), the scanning part of each ``extra_clouds``' SDK
+    (:data:`SCAN_PACKAGES`); nothing else of the other clouds."""
+    from escher.extend.cloud_credentials import HOSTS
+
     project = tomllib.loads((source_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project.get("optional-dependencies", {})
     reqs = list(project["dependencies"])
     reqs.extend(extras.get(cloud, []))
     reqs.extend(extras.get("notify", []))  # alerts and the daily digest go out through apprise
     reqs.extend(r for r in extras.get("workers", []) if r.startswith(RUNTIME_EXTRA[cloud]))
+    if cloud in HOSTS:
+        for other in sorted(set(extra_clouds) - {cloud}):
+            reqs.extend(r for r in extras.get(other, []) if r.startswith(SCAN_PACKAGES.get(other, ())))
+    # the worker checks approvers' signatures against their pinned keys (escher.pipeline.granted)
+    reqs.extend(r for r in extras.get("store", []) if r.startswith("cryptography"))
     return sorted(set(reqs))
+
+
+def enabled_extra_clouds(cloud: str) -> tuple[str, ...]:
+    """The other clouds enabled in the settings, whose SDKs a host worker carries (what ``ExtensionSpec``'s
+    ``credential_names`` holds for the same settings)."""
+    from escher.config import load_settings
+    from escher.extend.cloud_credentials import EXTRA_CLOUDS, HOSTS
+
+    if cloud not in HOSTS:
+        return ()
+    settings = load_settings()
+    enabled = {"azure": settings.azure.enabled, "gcp": settings.gcp.enabled}
+    return tuple(c for c in EXTRA_CLOUDS if c != cloud and enabled[c])
 
 
 def _walk(base: Path) -> Iterator[Path]:
@@ -197,6 +235,15 @@ def installed_deps(requirements: list[str], dest: Path) -> Path:
     return dest
 
 
+def _kept(rel: str) -> bool:
+    """google-api-python-client ships ~110 MB of discovery documents for every Google API; a worker builds
+    clients for the ones in :data:`DISCOVERY_DOCS` only (without the trim, the AWS bundle that scans Azure and
+    GCP measured 284 MB unzipped, over Lambda's 250 MB)."""
+    if not rel.startswith(DISCOVERY_DIR) or not rel.endswith(".json"):
+        return True
+    return rel[len(DISCOVERY_DIR) :].startswith(DISCOVERY_DOCS)
+
+
 def _digest(entries: dict[str, bytes | Path]) -> str:
     h = hashlib.sha256()
     for name in sorted(entries):
@@ -227,11 +274,19 @@ def build_bundle(
     cache_dir: Path,
     deps_dir: Path | None = None,
     requirements: list[str] | None = None,
+    extra_clouds: Sequence[str] | None = None,
 ) -> Bundle:
-    """Build (or reuse) the worker zip for ``cloud``; raise :class:`BundleError` if it does not fit."""
+    """Build (or reuse) the worker zip for ``cloud``; raise :class:`BundleError` if it does not fit.
+
+    ``extra_clouds``: the other clouds a host worker scans (default: those enabled in the settings).
+    """
     if cloud not in LIMITS:
         raise BundleError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
-    reqs = requirements if requirements is not None else worker_requirements(cloud, source_root)
+    if requirements is not None:
+        reqs = requirements
+    else:
+        others = enabled_extra_clouds(cloud) if extra_clouds is None else tuple(extra_clouds)
+        reqs = worker_requirements(cloud, source_root, others)
     site = ".python_packages/lib/site-packages/" if cloud == "azure" else ""
     entries: dict[str, bytes | Path] = {f"{site}{k}": v for k, v in _escher_files(source_root, cloud).items()}
     entries.update(_shims(cloud, reqs))
@@ -244,7 +299,7 @@ def build_bundle(
                 pip_install(reqs, deps_dir)
         for path in _walk(deps_dir):
             rel = path.relative_to(deps_dir).as_posix()
-            if not rel.startswith(("bin/", "escher/")):
+            if not rel.startswith(("bin/", "escher/")) and _kept(rel):
                 entries.setdefault(f"{site}{rel}", path)
     key = _digest(entries)
     dest = cache_dir / f"{cloud}-{key[:24]}.zip"

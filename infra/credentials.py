@@ -17,11 +17,9 @@ tests run the real SDK code against recorded-shape responses.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
 from escher.infra.program import InfraError
@@ -51,32 +49,22 @@ class CredentialWriter(Protocol):
 
 
 def collect_credentials(target: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The credentials found on this machine for the clouds other than ``target``, as JSON strings."""
+    """The credentials found on this machine that the ``target`` extension's worker reads, as stored values.
+
+    Only what a worker uses is copied (:data:`escher.extend.cloud_credentials.HOSTS`): the AWS worker scans
+    Azure with a service principal from azure-identity's ``AZURE_*`` variables. A GCP key is never copied
+    silently (``escher extend credentials gcp`` sets up workload identity federation instead, or stores a key
+    given with ``--key-file``); AWS keys are never copied (no Azure or GCP worker reads them).
+    """
+    from escher.extend.cloud_credentials import HOSTS, CloudCredentialError, azure_from_env
+
     env = os.environ if env is None else env
-    found: dict[str, str] = {}
-    if target != "azure" and env.get("AZURE_CLIENT_ID") and env.get("AZURE_CLIENT_SECRET"):
-        found["azure"] = json.dumps(
-            {k: env[k] for k in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID") if env.get(k)},
-            sort_keys=True,
-        )
-    key_file = env.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if target != "gcp" and key_file and Path(key_file).is_file():
-        found["gcp"] = Path(key_file).read_text(encoding="utf-8")
-    # only long-lived keys are worth storing: a session token expires within hours
-    if (
-        target != "aws"
-        and env.get("AWS_ACCESS_KEY_ID")
-        and env.get("AWS_SECRET_ACCESS_KEY")
-        and not env.get("AWS_SESSION_TOKEN")
-    ):
-        found["aws"] = json.dumps(
-            {
-                "AWS_ACCESS_KEY_ID": env["AWS_ACCESS_KEY_ID"],
-                "AWS_SECRET_ACCESS_KEY": env["AWS_SECRET_ACCESS_KEY"],
-            },
-            sort_keys=True,
-        )
-    return found
+    if target not in HOSTS:
+        return {}
+    try:
+        return {"azure": azure_from_env(env).value}
+    except CloudCredentialError:  # none here: 'escher extend credentials azure' says what to do
+        return {}
 
 
 @contextlib.contextmanager

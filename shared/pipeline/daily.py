@@ -85,12 +85,17 @@ def run_daily(
     scanned: dict[str, Any] = {}
 
     def scan() -> dict[str, Any]:
+        from escher.extend.cloud_credentials import extra_clouds
         from escher.scans.runner import ScanOptions, run_scan
 
-        result = run_scan(settings, ScanOptions(clouds=clouds), store=store)
+        # one extension manages all clouds: the others' credentials come from this cloud's secret store
+        extra = extra_clouds(worker, env, settings)
+        scan_clouds = clouds if params.get("clouds") else [*clouds, *extra.clouds]
+        result = run_scan(settings, ScanOptions(clouds=scan_clouds), store=store, ctx=extra.ctx)
         scanned.update(scan_id=result.scan_id, findings=len(result.findings))
         errors = [f"{e.cloud}/{e.region}/{e.service}: {e.message}" for e in result.inventory.errors]
         return {**scanned, "resources": len(result.inventory.records), "not_read": errors[:50],
+                "clouds": scan_clouds, **extra.to_dict(),
                 "settings_version": published.version if published else None}  # fmt: skip
 
     def cost() -> dict[str, Any]:
