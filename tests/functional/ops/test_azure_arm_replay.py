@@ -14,6 +14,7 @@ from escher.audit import MemoryAuditSink
 from escher.ops import CloudContext, Engine, Target
 from tests.functional.ops.conftest import make_engine, run
 from tests.functional.ops.replay import AzureReplayTransport, Exchange, FakeAzureCredential, Replay
+from tests.harness.replay import ARM, arm_async_operation, arm_error, arm_not_found, arm_pages
 
 SUB = "00000000-0000-0000-0000-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-app"
@@ -21,7 +22,12 @@ VM = f"{RG}/providers/Microsoft.Compute/virtualMachines/web-1"
 ASYNC = "https://management.azure.com/subscriptions/{}/providers/Microsoft.Compute/locations/eastus/operations/op-1"
 
 
-def vm_body(power: str, size: str = "Standard_B2s", tags: dict[str, str] | None = None) -> dict[str, Any]:
+def vm_body(
+    power: str,
+    size: str = "Standard_B2s",
+    tags: dict[str, str] | None = None,
+    provisioning: str = "Succeeded",
+) -> dict[str, Any]:
     return {
         "name": "web-1",
         "id": VM,
@@ -31,7 +37,7 @@ def vm_body(power: str, size: str = "Standard_B2s", tags: dict[str, str] | None 
         "properties": {
             "vmId": "0f3a2b8c-0000-4000-8000-000000000001",
             "hardwareProfile": {"vmSize": size},
-            "provisioningState": "Succeeded",
+            "provisioningState": provisioning,
             "instanceView": {
                 "statuses": [
                     {
@@ -85,11 +91,27 @@ def test_start_vm_already_running_is_a_noop_without_any_post(sink: MemoryAuditSi
     assert [s.method for s in replay.sent] == ["GET", "GET"]
 
 
+def compute_operation(name: str) -> str:
+    return f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/locations/eastus/operations/{name}"
+
+
+def vm_update_accepted(
+    name: str, body: dict[str, Any], *, error: dict[str, Any] | None = None
+) -> list[Exchange]:
+    """Virtual Machines - Update as ARM answers it: 200 with the VM ``Updating`` and an Azure-AsyncOperation to
+    poll; the SDK then GETs the VM (unless the operation failed)."""
+    updating = {**body, "properties": {**body["properties"], "provisioningState": "Updating"}}
+    steps = arm_async_operation(
+        "PATCH", VM, compute_operation(name), accepted=200, body=updating, error=error
+    )
+    return steps if error else [*steps, Exchange("GET", VM, body)]
+
+
 def test_resize_vm_patches_only_the_size(sink: MemoryAuditSink) -> None:
     replay = Replay(
         Exchange("GET", VM, vm_body("running")),
         Exchange("GET", VM, vm_body("running")),
-        Exchange("PATCH", VM, vm_body("running", "Standard_D4s_v5")),
+        vm_update_accepted("op-resize", vm_body("running", "Standard_D4s_v5")),
         Exchange("GET", VM, vm_body("running", "Standard_D4s_v5")),
     )
     result = run(
@@ -103,12 +125,33 @@ def test_resize_vm_patches_only_the_size(sink: MemoryAuditSink) -> None:
     assert replay.bodies("PATCH") == [{"properties": {"hardwareProfile": {"vmSize": "Standard_D4s_v5"}}}]
 
 
+def test_a_resize_whose_operation_fails_is_the_vm_s_failure_in_the_ledger(sink: MemoryAuditSink) -> None:
+    no_capacity = arm_error(
+        "AllocationFailed",
+        "Allocation failed. We do not have sufficient capacity for the requested VM size in this region.",
+    )
+    replay = Replay(
+        Exchange("GET", VM, vm_body("running")),
+        Exchange("GET", VM, vm_body("running")),
+        vm_update_accepted("op-resize", vm_body("running", "Standard_D4s_v5"), error=no_capacity),
+    )
+    result = run(
+        engine_for(replay, sink),
+        "azure.compute.resize_vm",
+        [Target("azure", VM)],
+        {"vm_size": "Standard_D4s_v5"},
+    )
+    (res,) = result.results
+    assert res.outcome == "failed" and "AllocationFailed" in (res.error or ""), res.error
+    assert [r.outcome for r in sink.records if r.action == "azure.compute.resize_vm"] == ["failed"]
+
+
 def test_tag_vm_merges_with_existing_tags(sink: MemoryAuditSink) -> None:
     merged = {"env": "dev", "owner": "carol"}
     replay = Replay(
         Exchange("GET", VM, vm_body("running")),
         Exchange("GET", VM, vm_body("running")),
-        Exchange("PATCH", VM, vm_body("running", tags=merged)),
+        vm_update_accepted("op-tag", vm_body("running", tags=merged)),
         Exchange("GET", VM, vm_body("running", tags=merged)),
     )
     result = run(
@@ -166,7 +209,13 @@ def test_disk_snapshot_uses_a_deterministic_name_and_copy_source(sink: MemoryAud
         Exchange("GET", DISK, disk),
         Exchange("GET", f"{RG}/providers/Microsoft.Compute/snapshots/{name}", not_found, status=404),
         Exchange("GET", DISK, disk),
-        Exchange("PUT", f"{RG}/providers/Microsoft.Compute/snapshots/{name}", snap),
+        arm_async_operation(  # Snapshots - Create Or Update: 202, polled; the SDK then GETs the snapshot
+            "PUT",
+            f"{RG}/providers/Microsoft.Compute/snapshots/{name}",
+            compute_operation("op-snap"),
+            location=compute_operation("op-snap") + "?monitor=true",
+        ),
+        Exchange("GET", f"{RG}/providers/Microsoft.Compute/snapshots/{name}", snap),
         Exchange("GET", DISK, disk),
         Exchange("GET", f"{RG}/providers/Microsoft.Compute/snapshots/{name}", snap),
     )
@@ -183,12 +232,16 @@ def test_disk_snapshot_uses_a_deterministic_name_and_copy_source(sink: MemoryAud
 def test_delete_snapshot(sink: MemoryAuditSink) -> None:
     snap = f"{RG}/providers/Microsoft.Compute/snapshots/old"
     body = {"name": "old", "id": snap, "location": "eastus", "properties": {"provisioningState": "Succeeded"}}
-    gone = {"error": {"code": "ResourceNotFound", "message": "not found"}}
     replay = Replay(
         Exchange("GET", snap, body),
         Exchange("GET", snap, body),
-        Exchange("DELETE", snap, None, status=200),
-        Exchange("GET", snap, gone, status=404),
+        arm_async_operation(  # Snapshots - Delete: 202, polled; nothing to GET after a DELETE
+            "DELETE",
+            snap,
+            compute_operation("op-del"),
+            location=compute_operation("op-del") + "?monitor=true",
+        ),
+        arm_not_found(snap),
     )
     assert run(engine_for(replay, sink), "azure.compute.delete_snapshot", [Target("azure", snap)]).ok
     replay.done()
@@ -220,13 +273,27 @@ def rule_body(prefix: str | None, prefixes: list[str] | None = None) -> dict[str
     }
 
 
+def network_operation(name: str) -> str:
+    return f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Network/locations/eastus/operations/{name}"
+
+
+def updating(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "properties": {**body["properties"], "provisioningState": "Updating"}}
+
+
 def test_restrict_nsg_rule_puts_the_rule_back_with_narrow_sources(sink: MemoryAuditSink) -> None:
+    narrow = rule_body("203.0.113.0/24")
     replay = Replay(
         Exchange("GET", NSG_RULE, rule_body("*")),
         Exchange("GET", NSG_RULE, rule_body("*")),
         Exchange("GET", NSG_RULE, rule_body("*")),
-        Exchange("PUT", NSG_RULE, rule_body("203.0.113.0/24")),
-        Exchange("GET", NSG_RULE, rule_body("203.0.113.0/24")),
+        # Security Rules - Create Or Update: 200 with the rule Updating and an Azure-AsyncOperation to poll; the
+        # SDK then GETs the rule
+        arm_async_operation(
+            "PUT", NSG_RULE, network_operation("op-put"), accepted=200, body=updating(narrow)
+        ),
+        Exchange("GET", NSG_RULE, narrow),
+        Exchange("GET", NSG_RULE, narrow),  # verify
     )
     result = run(
         engine_for(replay, sink),
@@ -241,12 +308,16 @@ def test_restrict_nsg_rule_puts_the_rule_back_with_narrow_sources(sink: MemoryAu
 
 
 def test_remove_nsg_rule(sink: MemoryAuditSink) -> None:
-    gone = {"error": {"code": "NotFound", "message": "not found"}}
     replay = Replay(
         Exchange("GET", NSG_RULE, rule_body("*")),
         Exchange("GET", NSG_RULE, rule_body("*")),
-        Exchange("DELETE", NSG_RULE, None, status=200),
-        Exchange("GET", NSG_RULE, gone, status=404),
+        arm_async_operation(  # Security Rules - Delete: 202 with both headers, polled
+            "DELETE",
+            NSG_RULE,
+            network_operation("op-del"),
+            location=network_operation("op-del") + "?monitor=1",
+        ),
+        arm_not_found(NSG_RULE),
     )
     assert run(engine_for(replay, sink), "azure.network.remove_nsg_rule", [Target("azure", NSG_RULE)]).ok
     replay.done()
@@ -401,9 +472,14 @@ def test_tag_selects_vms_of_the_subscription_in_the_location(sink: MemoryAuditSi
     other_rg = VM.replace("rg-app", "rg-other").replace("web-1", "web-2")
     west = {**vm_body("running"), "id": other_rg, "name": "web-2", "location": "westeurope"}
     prod = {**vm_body("running", tags={"env": "prod"}), "id": VM.replace("web-1", "db-1"), "name": "db-1"}
-    listing = {"value": [vm_body("running"), west, prod]}
+    web_3 = {**vm_body("running"), "id": VM.replace("web-1", "web-3"), "name": "web-3"}
+    # two pages: the SDK follows nextLink (the VM on the second page is found too)
     replay = Replay(
-        Exchange("GET", f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines", listing)
+        arm_pages(
+            f"/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines",
+            [[vm_body("running"), west], [prod, web_3]],
+            api_version="2024-11-01",
+        )
     )
     ctx = CloudContext(
         azure_subscription_id=SUB,
@@ -418,8 +494,9 @@ def test_tag_selects_vms_of_the_subscription_in_the_location(sink: MemoryAuditSi
         OPERATIONS.get("azure.compute.deallocate_vm"), tags={"env": "dev"}, regions=["eastus"]
     )
     replay.done()
-    assert found == [Target("azure", VM, "eastus")]  # not the prod VM, not the one in westeurope
-    assert "api-version=" in replay.sent[0].query
+    # not the prod VM, not the one in westeurope
+    assert found == [Target("azure", VM, "eastus"), Target("azure", web_3["id"], "eastus")]
+    assert "api-version=" in replay.sent[0].query and "skiptoken=page1" in replay.sent[1].query
 
 
 def test_tag_selection_without_a_subscription_says_what_to_set(

@@ -16,7 +16,7 @@ from escher.audit import MemoryAuditSink
 from escher.ops import CloudContext, Engine, Target
 from tests.functional.ops.conftest import make_engine, run
 from tests.functional.ops.replay import Exchange, HttplibReplay, Replay, RequestsReplayAdapter
-from tests.harness.replay import google_not_found, server_error, throttled
+from tests.harness.replay import google_not_found, google_pages, server_error, throttled
 
 BASE = "/compute/v1/projects/acme-prod/zones/us-central1-a"
 INSTANCE = "projects/acme-prod/zones/us-central1-a/instances/web-1"
@@ -497,23 +497,33 @@ def test_delete_snapshot_polls_the_global_operation(sink: MemoryAuditSink) -> No
 
 def test_tag_selects_instances_by_label_with_one_filtered_aggregated_list(sink: MemoryAuditSink) -> None:
     other = {**instance("RUNNING"), "name": "web-9", "zone": LINK.replace("-a", "-b")}
-    listing = {
-        "kind": "compute#instanceAggregatedList",
-        "id": "projects/acme-prod/aggregated/instances",
-        "items": {
-            "zones/us-central1-a": {"instances": [instance("RUNNING", labels={"env": "dev", "team": "web"})]},
-            "zones/us-central1-b": {"instances": [{**other, "labels": {"env": "dev", "team": "web"}}]},
-            "zones/europe-west1-b": {
-                "warning": {
-                    "code": "NO_RESULTS_ON_PAGE",
-                    "message": "There are no results for scope 'zones/europe-west1-b' on this page.",
-                    "data": [{"key": "scope", "value": "zones/europe-west1-b"}],
+    no_results = {
+        "warning": {
+            "code": "NO_RESULTS_ON_PAGE",
+            "message": "There are no results for scope 'zones/europe-west1-b' on this page.",
+            "data": [{"key": "scope", "value": "zones/europe-west1-b"}],
+        }
+    }
+    # two pages (nextPageToken): the matching instance is on the second, so the SDK must follow the token
+    pages = google_pages(
+        "/compute/v1/projects/acme-prod/aggregated/instances",
+        "items",
+        [
+            {
+                "zones/us-central1-b": {"instances": [{**other, "labels": {"env": "dev", "team": "web"}}]},
+                "zones/europe-west1-b": no_results,
+            },
+            {
+                "zones/us-central1-a": {
+                    "instances": [instance("RUNNING", labels={"env": "dev", "team": "web"})]
                 }
             },
-        },
-        "selfLink": "https://compute.googleapis.com/compute/v1/projects/acme-prod/aggregated/instances",
-    }
-    replay = Replay(Exchange("GET", "/compute/v1/projects/acme-prod/aggregated/instances", listing))
+        ],
+        kind="compute#instanceAggregatedList",
+        id="projects/acme-prod/aggregated/instances",
+        selfLink="https://compute.googleapis.com/compute/v1/projects/acme-prod/aggregated/instances",
+    )
+    replay = Replay(pages)
     ctx = CloudContext(
         gcp_credentials=AnonymousCredentials(),
         gcp_session_adapter=RequestsReplayAdapter(replay),
@@ -526,9 +536,11 @@ def test_tag_selects_instances_by_label_with_one_filtered_aggregated_list(sink: 
     found = engine.resolve_targets(op, tags={"team": "web", "env": "dev"}, regions=["us-central1-a"])
     replay.done()
     assert found == [Target("gcp", INSTANCE, "us-central1-a")]  # us-central1-b is outside the region asked
+    assert "pageToken=page1" in replay.sent[1].query
     from urllib.parse import parse_qs
 
-    assert parse_qs(replay.sent[0].query)["filter"] == ['(labels.env = "dev") (labels.team = "web")']
+    for page in replay.sent[:2]:  # the filter goes with the page token too
+        assert parse_qs(page.query)["filter"] == ['(labels.env = "dev") (labels.team = "web")']
 
     replay.pending.extend(
         [
