@@ -126,7 +126,7 @@ def _spec(cloud: Cloud, region: str | None, bundle_path: str) -> Any:
 SYNC_SETTINGS = "sync-settings"
 CREDENTIALS = "credentials"
 STATUS = "status"
-READ_ONLY = "escher.extend.read_only"  # ctx.meta: this command only reads; publish nothing on close
+_read_only = {"now": False}  # set by a command that only reads: the close hook publishes nothing, once
 CREDENTIALS_MODULE = "escher.cli.commands.extend_credentials_cmd"  # extend-creds' command (issue 16, item 3)
 
 
@@ -481,7 +481,7 @@ def status(ctx: typer.Context) -> None:
     from escher.config import resolve_paths
     from escher.extend.status import extension_status
 
-    ctx.meta[READ_ONLY] = True  # status says "differs"; it does not publish behind the reader's back
+    _read_only["now"] = True  # status says "differs"; it does not publish behind the reader's back
     data = extension_status(resolve_paths())
     emit(ctx, data, lambda: _render_status(data))
 
@@ -541,7 +541,7 @@ def _render_status(data: dict[str, Any]) -> None:
         console().print(
             f"  settings: [{colour}]{verdict}[/]{version}: {escape(str(settings.get('detail', '')))}"
         )
-        if "storage" not in str(settings.get("source", "storage")):
+        if settings.get("source", "storage") != "storage":
             console().print(f"    from the {escape(str(settings['source']))}")
     console().print(f"backend: {data['backend']}; Pulumi CLI: {data['pulumi_cli'] or 'not installed'}")
     for run in data["last_runs"]:
@@ -611,14 +611,12 @@ def republish_if_changed() -> None:
     No network when nothing changed; a failure is a warning on stderr (the command itself succeeded)."""
     import sys
 
-    import click
-
     from escher.config import resolve_paths
     from escher.errors import EscherError
     from escher.infra.sync import pending, sync_settings
 
-    current = click.get_current_context(silent=True)
-    if current is not None and current.meta.get(READ_ONLY):
+    if _read_only["now"]:
+        _read_only["now"] = False
         return
     try:
         paths = resolve_paths()
