@@ -18,6 +18,7 @@ app = sub_app(
 )
 
 REPORT_FORMATS = ("table", "json", "csv", "html", "ocsf", "md")
+_SUFFIXES = {".json": "json", ".csv": "csv", ".html": "html", ".htm": "html", ".md": "md"}
 _STYLE = {
     "pass": "green",
     "fail": "bold red",
@@ -101,7 +102,12 @@ def report(
     fmt: str = typer.Option(
         "table", "--format", "-f", metavar="FORMAT", help="table, json, csv, html, ocsf or md."
     ),
-    output_file: Path = typer.Option(None, "--output-file", metavar="PATH", help="Write the report here."),
+    output_file: Path = typer.Option(
+        None,
+        "--output-file",
+        metavar="PATH",
+        help="Write the report here (format from --format or the name).",
+    ),
 ) -> None:
     """Every control of FRAMEWORK with its verdict (pass, fail, manual, not read, not implemented), the failing
     resources, and % compliant overall and per account, from the latest scan."""
@@ -110,6 +116,12 @@ def report(
     from escher.compliance.render import render
 
     fmt = fmt.strip().lower()
+    if fmt == "table" and output_file is not None:  # a file takes its format from its name
+        fmt = _SUFFIXES.get(output_file.suffix.lower(), "")
+        if not fmt:
+            raise ComplianceError(
+                f"which format for {output_file.name}?", hint="add --format json, csv, html, ocsf or md"
+            )
     if fmt not in REPORT_FORMATS:
         raise ComplianceError(f"unknown format {fmt!r}", hint="use " + ", ".join(REPORT_FORMATS))
     fw = framework(framework_id)
@@ -120,13 +132,13 @@ def report(
         if output_file is not None:
             output_file.parent.mkdir(parents=True, exist_ok=True)
             output_file.write_bytes(data)
-            console().print(f"Wrote {fw.id} ({fmt}) to {output_file}", markup=False, highlight=False)
+            written = {"framework": fw.id, "format": fmt, "path": str(output_file), "bytes": len(data)}
+            emit(ctx, written, lambda: console().print(f"Wrote {fw.id} ({fmt}) to {output_file}", markup=False,
+                                                       highlight=False))  # fmt: skip
         else:
             typer.echo(data.decode(), nl=False)
         return
     emit(ctx, result.to_dict(statuses=statuses), lambda: _table(result, statuses))
-    if output_file is not None:
-        output_file.write_bytes(render(result, "json", statuses=statuses))
 
 
 def _table(result: ComplianceReport, statuses: tuple[Verdict, ...]) -> None:

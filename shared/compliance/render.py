@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from escher import __version__
 from escher.compliance.evaluate import (
     ComplianceReport,
     ControlResult,
@@ -83,7 +84,9 @@ def _markdown(report: ComplianceReport, statuses: tuple[Verdict, ...]) -> str:
         lines += ["", "| Account | Compliant | Pass | Fail | Not read |", "|---|---|---|---|---|"]
         for acct, scoped in report.accounts.items():
             n = counts(scoped)
-            lines.append(f"| {acct} | {_pct(percent(scoped))} | {n['pass']} | {n['fail']} | {n['not read']} |")
+            lines.append(
+                f"| {acct} | {_pct(percent(scoped))} | {n['pass']} | {n['fail']} | {n['not read']} |"
+            )
     lines += ["", "| Control | Title | Assessment | Status | Failing resources |", "|---|---|---|---|---|"]
     for res in report.only(statuses):
         cell = ", ".join(sorted({r.resource_id for r in res.failed})) or ("; ".join(res.not_read) or "")
@@ -138,13 +141,14 @@ _COMPLIANCE_STATUS = {"Pass": 1, "Warning": 2, "Fail": 3}
 
 def _ocsf(report: ComplianceReport, statuses: tuple[Verdict, ...]) -> str:
     when = datetime.now(UTC)
-    out = []
+    lines: list[str] = []  # a JSON array, one event a line, each encoded as it is made: few live objects
     for res in report.only(statuses):
         rows = res.by_resource()
         if not rows:
-            out.append(_ocsf_one(report, res, None, [], when))
-        out.extend(_ocsf_one(report, res, first, fails, when) for first, fails in rows)
-    return json.dumps(out, indent=2) + "\n"
+            lines.append(json.dumps(_ocsf_one(report, res, None, [], when), ensure_ascii=False))
+        lines.extend(json.dumps(_ocsf_one(report, res, first, fails, when), ensure_ascii=False)
+                     for first, fails in rows)  # fmt: skip
+    return "[\n" + ",\n".join(lines) + "\n]\n"
 
 
 def _ocsf_one(
@@ -154,8 +158,6 @@ def _ocsf_one(
     fails: list[ResourceVerdict],
     when: datetime,
 ) -> dict[str, Any]:
-    from escher import __version__
-
     fw = report.framework
     control = res.control
     if resource is None:

@@ -141,6 +141,10 @@ def test_every_format_parses(scanned: dict[str, str], tmp_path: Path) -> None:
         c["id"] for c in json.loads(written("json"))["controls"]
     }
 
+    by_name = tmp_path / "by-name.html"  # no --format: the file's name says which
+    code, out = _run("compliance", "report", "cis-aws", "--output-file", str(by_name))
+    assert code == 0 and by_name.read_text().startswith("<!doctype html>"), out
+
     soc2 = json.loads(written("json", "soc2"))
     assert (
         _controls(soc2)["CC6.1"]["status"] == "fail"
