@@ -49,12 +49,20 @@ _GCP = [
     ),
     (re.compile(r"^(?:/sql)?/v1(?:beta4)?/projects/[^/]+/(instances)$"), "cloudsql.{0}.list"),
     (re.compile(r"^(?:/sql)?/v1(?:beta4)?/projects/[^/]+/(instances)/[^/]+$"), "cloudsql.{0}.get"),
+    (re.compile(r"^/compute/v1/projects/[^/]+$"), "compute.projects.get"),
+    (re.compile(r"^/v3/projects/[^/]+/timeSeries$"), "monitoring.timeSeries.list"),
+    (re.compile(r"^/v1/projects/[^/]+/serviceAccounts$"), "iam.serviceAccounts.list"),
+    (re.compile(r"^/v1/projects/[^/]+/serviceAccounts/[^/]+/keys$"), "iam.serviceAccountKeys.list"),
+    (re.compile(r"^/v2/projects/[^/]+/sinks$"), "logging.sinks.list"),
+]
+_GCP_POST = [  # Resource Manager's getIamPolicy is a POST that reads
+    (re.compile(r"^/v1/projects/[^/:]+:getIamPolicy$"), "resourcemanager.projects.getIamPolicy"),
 ]
 
 
 def gcp_permission(method: str, path: str) -> str:
-    for pattern, template in _GCP:
-        if method == "GET" and (m := pattern.match(path)):
+    for pattern, template in _GCP if method == "GET" else _GCP_POST if method == "POST" else []:
+        if m := pattern.match(path):
             return template.format(*m.groups())
     raise AssertionError(f"no GCP permission mapped for {method} {path}: add it to _GCP")
 
