@@ -62,10 +62,10 @@ def test_an_alert_stored_by_the_core_appears_on_the_stream_and_goes_when_acknowl
     with serve(port=0, token=TOKEN, sink=MemoryAuditSink()) as handle:
         assert handle.host == "127.0.0.1" and handle.port > 0
         browser = requests.Session()
-        page = browser.get(handle.login_url, timeout=10)
+        page = browser.get(handle.login_url, timeout=30)
         assert page.status_code == 200 and page.url == handle.base_url + "/"  # the token left the URL
-        assert requests.get(handle.base_url + "/", timeout=10).status_code == 401  # no cookie, no page
-        with browser.get(handle.base_url + "/events", stream=True, timeout=10) as stream:
+        assert requests.get(handle.base_url + "/", timeout=30).status_code == 401  # no cookie, no page
+        with browser.get(handle.base_url + "/events", stream=True, timeout=30) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             events = _events(stream)
             _until(events, "ready")
@@ -80,10 +80,10 @@ def test_an_alert_stored_by_the_core_appears_on_the_stream_and_goes_when_acknowl
             assert 'id="banner-A-console-1"' in data["html"] and 'data-severity="CRITICAL"' in data["html"]
             assert 'data-action="ack"' in data["html"] and 'data-action="remind"' in data["html"]
             # a page opened now shows it too, without the stream
-            assert 'id="banner-A-console-1"' in browser.get(handle.base_url + "/audit", timeout=10).text
+            assert 'id="banner-A-console-1"' in browser.get(handle.base_url + "/audit", timeout=30).text
 
             acked = browser.post(handle.base_url + "/alerts/A-console-1/ack",
-                                 data={"csrf_token": csrf(page.text), "next": "/approvals"}, timeout=10)  # fmt: skip
+                                 data={"csrf_token": csrf(page.text), "next": "/approvals"}, timeout=30)  # fmt: skip
             assert acked.status_code == 200 and "Acknowledged A-console-1" in acked.text
             assert _until(events, "remove", "A-console-1")["alert_id"] == "A-console-1"
         assert (
