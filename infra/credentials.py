@@ -16,12 +16,11 @@ tests run the real SDK code against recorded-shape responses.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from escher.extend.cloud_credentials import quiet_wire_logs
 from escher.infra.program import InfraError
 
 __all__ = [
@@ -35,8 +34,6 @@ __all__ = [
     "writer_for",
 ]
 
-# loggers of the SDKs and HTTP stacks that can print a request body (botocore.endpoint does at DEBUG)
-WIRE_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "azure", "msal", "google", "httpx")
 REDACTED = "[redacted]"
 
 
@@ -65,32 +62,6 @@ def collect_credentials(target: str, env: Mapping[str, str] | None = None) -> di
         return {"azure": azure_from_env(env).value}
     except CloudCredentialError:  # none here: 'escher extend credentials azure' says what to do
         return {}
-
-
-@contextlib.contextmanager
-def quiet_wire_logs(level: int = logging.WARNING) -> Iterator[None]:
-    """Raise the SDK wire loggers to ``level`` while a secret is in flight, then restore them.
-
-    A level set on ``botocore`` also covers ``botocore.endpoint`` & co. unless a child has its own level,
-    so children with a lower explicit level are raised too.
-    """
-    manager = logging.getLogger().manager
-    names = [
-        name
-        for name, logger in list(manager.loggerDict.items())
-        if isinstance(logger, logging.Logger) and name.split(".")[0] in WIRE_LOGGERS
-    ]
-    saved: dict[str, int] = {}
-    for name in {*WIRE_LOGGERS, *names}:
-        logger = logging.getLogger(name)
-        if logger.level < level:  # NOTSET (0) included: it would inherit a DEBUG root
-            saved[name] = logger.level
-            logger.setLevel(level)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            logging.getLogger(name).setLevel(old)
 
 
 def _scrub(text: str, secret: str) -> str:

@@ -23,9 +23,10 @@ The values never reach a log, an output or an error: descriptions name the field
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -51,6 +52,7 @@ __all__ = [
     "gcp_federation",
     "gcp_key",
     "parse_stored",
+    "quiet_wire_logs",
 ]
 
 log = logging.getLogger("escher.extend")
@@ -63,6 +65,36 @@ GCP_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 ARM_ENDPOINT_ENV = "ESCHER_AZURE_ARM_ENDPOINT"  # only tests (a local ARM) and sovereign clouds set it
 PUBLIC_ARM = "https://management.azure.com"
 KNOWN_AUTHORITIES = ("login.microsoftonline.com", "login.chinacloudapi.cn", "login.microsoftonline.us")
+
+
+# loggers of the SDKs and HTTP stacks that can print a request or response body (botocore does at DEBUG)
+WIRE_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "azure", "msal", "google", "httpx")
+
+
+@contextlib.contextmanager
+def quiet_wire_logs(level: int = logging.WARNING) -> Iterator[None]:
+    """Raise the SDK wire loggers to ``level`` while a secret is in flight, then restore them.
+
+    A level set on ``botocore`` also covers ``botocore.endpoint`` & co. unless a child has its own level,
+    so children with a lower explicit level are raised too.
+    """
+    manager = logging.getLogger().manager
+    names = [
+        name
+        for name, logger in list(manager.loggerDict.items())
+        if isinstance(logger, logging.Logger) and name.split(".")[0] in WIRE_LOGGERS
+    ]
+    saved: dict[str, int] = {}
+    for name in {*WIRE_LOGGERS, *names}:
+        logger = logging.getLogger(name)
+        if logger.level < level:  # NOTSET (0) included: it would inherit a DEBUG root
+            saved[name] = logger.level
+            logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            logging.getLogger(name).setLevel(old)
 
 
 class CloudCredentialError(EscherError):
@@ -382,7 +414,8 @@ def extra_clouds(
 
     try:
         reader = reader if reader is not None else SsmSecretReader(env["ESCHER_CREDENTIALS_PATH"])
-        stored: dict[str, str] = reader.read(wanted)
+        with quiet_wire_logs():  # botocore logs response bodies at DEBUG: the values are in them
+            stored: dict[str, str] = reader.read(wanted)
     except EscherError as exc:
         return _skip_all(found, wanted, exc.message)
     except Exception as exc:

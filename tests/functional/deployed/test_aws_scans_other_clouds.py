@@ -355,3 +355,30 @@ def test_gcp_federation_config_is_stored_without_a_secret_and_the_worker_builds_
     assert signed["x-goog-cloud-target-resource"] == config["audience"]
     assert "role-secret" not in json.dumps(subject)  # the signature travels, the secret key does not
     assert impersonate[2]["authorization"] == "Bearer federated-token"
+
+
+def test_reading_the_credentials_keeps_them_out_of_debug_logs(
+    aws_env: MotoEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lambda's advanced logging can turn the root logger to DEBUG, where botocore prints response bodies."""
+    import logging
+
+    from escher.config import Settings
+    from escher.extend.cloud_credentials import azure_from_env, extra_clouds
+    from escher.infra.credentials import SsmWriter
+
+    env = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": CLIENT_SECRET}
+    SsmWriter("/escher/credentials", REGION).write("azure", azure_from_env(env).value)
+    worker_env = {"ESCHER_CREDENTIALS_PATH": "/escher/credentials", "ESCHER_EXTRA_CLOUDS": "azure"}
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("botocore").setLevel(logging.DEBUG)
+        try:
+            found = extra_clouds(
+                "aws", worker_env, Settings.model_validate({"azure": {"subscription_id": "s"}})
+            )
+        finally:
+            logging.getLogger("botocore").setLevel(logging.NOTSET)
+        logging.getLogger("botocore.parsers").debug("after the read, the level is back: %s", "visible")
+    assert found.clouds == ["azure"]
+    assert CLIENT_SECRET not in caplog.text
+    assert "after the read, the level is back: visible" in caplog.text  # the wire logs were quieted, not lost
