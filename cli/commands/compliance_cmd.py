@@ -159,16 +159,20 @@ def _table(result: ComplianceReport, statuses: tuple[Verdict, ...]) -> None:
     for res in shown:
         failing = sorted({r.resource_id for r in res.failed})
         if failing:
-            cell = ", ".join(failing[:5]) + (f" (+{len(failing) - 5} more)" if len(failing) > 5 else "")
+            cell = escape(", ".join(failing[:5])) + (
+                f" (+{len(failing) - 5} more)" if len(failing) > 5 else ""
+            )
         elif res.status.value == "not read":
-            cell = "; ".join(res.not_read)
+            cell = escape("; ".join(res.not_read))
         elif res.status.value == "pass":
-            cell = f"{len(res.passed)} passing"
+            cell = f"{len(res.passed)} passing" if res.passed else "nothing in scope"
         else:
             cell = ""
+        if res.control.note and res.status.value in ("pass", "fail"):
+            cell += f" [dim](note: {escape(res.control.note)})[/]" if cell else ""
         style = _STYLE[res.status.value]
         table.add_row(escape(res.control.id), escape(res.control.title), f"[{style}]{res.status.value}[/]",
-                      escape(cell))  # fmt: skip
+                      cell)  # fmt: skip
     con.print(table)
     c = result.counts
     con.print(

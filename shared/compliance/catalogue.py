@@ -41,6 +41,7 @@ class Control(BaseModel):
     section: str = ""
     automated: bool
     checks: tuple[str, ...] = ()
+    note: str = ""
 
     @property
     def assessment(self) -> str:
@@ -62,6 +63,7 @@ class _ControlFile(BaseModel):
     section: str = ""
     automated: bool | None  # None: automated when a check maps to it (SOC 2, HIPAA)
     checks: list[str] = Field(default_factory=list)
+    note: str = ""  # where Escher's checks test less than the control asks
 
 
 class _FrameworkFile(BaseModel):
@@ -114,7 +116,14 @@ def _load(framework_id: str) -> Framework:
         checks = tuple(dict.fromkeys([*item.checks, *sorted(from_tuples.get(item.id, ()))]))
         automated = bool(checks) if item.automated is None else item.automated
         controls.append(
-            Control(id=item.id, title=item.title, section=item.section, automated=automated, checks=checks)
+            Control(
+                id=item.id,
+                title=item.title,
+                section=item.section,
+                automated=automated,
+                checks=checks,
+                note=item.note,
+            )
         )
     ids = [c.id for c in controls]
     if len(set(ids)) != len(ids):

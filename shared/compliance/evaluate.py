@@ -134,6 +134,7 @@ class ControlResult:
             "assessment": c.assessment,
             "status": self.status.value,
             "checks": list(self.checks),
+            "note": c.note,
             "failed": [r.to_dict() for r in self.failed],
             "passed_count": len(self.passed),
             **({"passed": [r.to_dict() for r in self.passed]} if with_passed else {}),

@@ -29,7 +29,7 @@ __all__ = ["FORMATS", "render"]
 
 FORMATS = ("json", "csv", "md", "html", "ocsf")
 CSV_COLUMNS = ("framework", "version", "control_id", "title", "section", "assessment", "status", "account",
-               "check_id", "resource_id", "resource_type", "region", "resource_status", "message", "not_read")  # fmt: skip
+               "check_id", "resource_id", "resource_type", "region", "resource_status", "message", "not_read", "note")  # fmt: skip
 
 
 def _pct(value: float | None) -> str:
@@ -58,11 +58,11 @@ def _csv(report: ComplianceReport, statuses: tuple[Verdict, ...]) -> str:
         why = "; ".join(res.not_read)
         rows = res.by_resource()
         if not rows:
-            out.writerow([*head, "", ";".join(res.checks), "", "", "", "", "", why])
+            out.writerow([*head, "", ";".join(res.checks), "", "", "", "", "", why, c.note])
         for first, fails in rows:
             for r in fails or [first]:
                 out.writerow([*head, r.account, r.check_id, r.resource_id, r.resource_type, r.region,
-                              r.status.value.lower(), r.message, why])  # fmt: skip
+                              r.status.value.lower(), r.message, why, c.note])  # fmt: skip
     return buf.getvalue()
 
 
@@ -90,6 +90,8 @@ def _markdown(report: ComplianceReport, statuses: tuple[Verdict, ...]) -> str:
     lines += ["", "| Control | Title | Assessment | Status | Failing resources |", "|---|---|---|---|---|"]
     for res in report.only(statuses):
         cell = ", ".join(sorted({r.resource_id for r in res.failed})) or ("; ".join(res.not_read) or "")
+        if res.control.note:
+            cell = f"{cell} (note: {res.control.note})" if cell else f"note: {res.control.note}"
         lines.append(f"| {res.control.id} | {_md(res.control.title)} | {res.control.assessment} | "
                      f"{res.status.value} | {_md(cell)} |")  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -112,6 +114,8 @@ def _html(report: ComplianceReport, statuses: tuple[Verdict, ...]) -> str:
             for r in res.failed
         )
         why = "".join(f"<li>{escape(n)}</li>" for n in res.not_read)
+        if res.control.note:
+            why += f"<li><em>{escape(res.control.note)}</em></li>"
         colour = _COLOURS[res.status.value]
         rows.append(
             f"<tr><td>{escape(res.control.id)}</td><td>{escape(res.control.title)}<br><small>"
