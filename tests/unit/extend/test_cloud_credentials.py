@@ -146,3 +146,38 @@ def test_extend_copies_only_what_a_worker_reads(tmp_path: Path) -> None:
     assert set(collect_credentials("aws", env)) == {"azure"}
     # no Azure or GCP worker reads another cloud's keys: nothing is copied there
     assert collect_credentials("gcp", env) == {} and collect_credentials("azure", env) == {}
+
+
+def _invoke(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from escher.cli.main import app
+
+    return CliRunner().invoke(app, ["-o", "json", "extend", "credentials", *args])
+
+
+def test_with_nothing_extended_the_command_says_to_extend_aws_first(escher_home: Path) -> None:
+    error = _invoke("azure", "--yes").exception
+    assert isinstance(error, CloudCredentialError)  # main() shows it with its hint, no traceback
+    assert "nothing is extended" in error.message and "escher extend aws" in (error.hint or "")
+
+
+def test_an_extension_whose_worker_reads_no_other_cloud_gets_nothing_copied(
+    escher_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from escher.config import resolve_paths
+    from escher.infra.driver import LocalState, save_outputs
+
+    for key, value in SP_ENV.items():
+        monkeypatch.setenv(key, value)
+    paths = resolve_paths()
+    save_outputs(paths, "gcp", {"state_url": str(escher_home / "bucket"), "project": "acme-prod"})
+    local = LocalState.load(paths)
+    local.clouds["gcp"] = {"mode": "thin-client"}
+    local.save()
+    result = _invoke("azure", "--yes")
+    assert isinstance(result.exception, CloudCredentialError) and SECRET not in result.output
+    assert "scans its own cloud only" in result.exception.message
+    assert "escher extend aws" in (result.exception.hint or "")
+    refused = _invoke("aws", "--yes").exception  # the AWS extension reaches AWS through its own role
+    assert isinstance(refused, CloudCredentialError) and "own role" in (refused.hint or "")
