@@ -47,7 +47,7 @@ def demo(
                 f"\n[bold]Escher Console[/] on the demo estate, as {MANAGER} (a manager): see the CRITICAL "
                 f"banner, then Approvals: approve and run the SSH fix {result.approval_request_id}."
             )
-            console().print("Ctrl-C stops the console and the emulators.")
+            console().print("Ctrl-C (or SIGTERM) stops the console and the emulators.")
             # plain print, never wrapped: the URL alone on its line, for a person or a script to read
             print(f"console: {handle.url}", flush=True)
         try:

@@ -72,5 +72,18 @@ def serve_demo_console(
 
 
 def wait_for_interrupt(stop: threading.Event | None = None) -> None:
-    """Block until Ctrl-C (KeyboardInterrupt is left to the caller) or ``stop`` is set."""
-    (stop or threading.Event()).wait()
+    """Block until Ctrl-C or SIGTERM (both raise KeyboardInterrupt, left to the caller, so the emulators and the
+    temp dir are cleaned up either way) or until ``stop`` is set. A shell that starts a background job without job
+    control makes it ignore SIGINT: there ``kill`` (SIGTERM) still stops the demo cleanly."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, interrupt) if main else None
+    try:
+        (stop or threading.Event()).wait()
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.functional.console_browser.conftest import new_context
+from tests.functional.console_browser.conftest import new_context, screenshots_dir
 
 ESCHER = str(Path(sys.executable).parent / "escher")
 URL_LINE = re.compile(r"^console: (http://127\.0\.0\.1:\d+/\?token=\S+)$")
@@ -75,9 +75,13 @@ def demo_console() -> Iterator[DemoConsole]:
                 pytest.fail(f"escher demo --console exited ({process.returncode}):\n" + "".join(output))
         yield DemoConsole(process, url, tmp, output)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(30)
+        if process.poll() is None:  # a test failed before Ctrl-C: SIGTERM cleans up too, SIGKILL if it hangs
+            process.terminate()
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(30)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -104,6 +108,7 @@ def test_a_manager_approves_the_pending_ssh_fix_and_sees_it_verified(
     context = new_context(browser)
     try:
         page = context.new_page()
+        page.set_viewport_size({"width": 1280, "height": 1000})
         page.goto(demo_console.url)
         # the CRITICAL banner: the PII bucket made public, fixed by the worker
         critical = page.locator("#banners [data-severity='CRITICAL']").first
@@ -114,6 +119,9 @@ def test_a_manager_approves_the_pending_ssh_fix_and_sees_it_verified(
         item = page.locator("article.approval[data-status='pending']").filter(has_text="revoke_open_ingress")
         expect(item).to_have_count(1)
         request_id = item.get_attribute("data-request-id")
+        if (docs := screenshots_dir()) is not None:  # the README's picture of the demo's approvals inbox
+            docs.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(docs / "console-demo-approvals.png"))
         page.locator(f"#reason-{request_id}").fill("SSH to the world on the web tier: close it")
         item.locator("button[data-action='approve-run']").click()
         # it ran through the gate under that approval, and the engine verified the rule is gone
