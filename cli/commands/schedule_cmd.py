@@ -45,7 +45,8 @@ def add(
         "only a pre-approved [remediation] switch lets it change anything.",
     ),
 ) -> None:
-    """Add a schedule."""
+    """Add a schedule; when its cloud is extended it runs there too (AWS, GCP: a cloud schedule; Azure: the
+    published settings, run by the extension's every-minute timer)."""
     import getpass
 
     from escher.schedule.cron import check_timezone, parse
@@ -183,7 +184,8 @@ def _remove_everywhere(
 
 @app.command("specs")
 def specs(ctx: typer.Context, cloud: list[str] = typer.Option(["aws", "azure", "gcp"], "--cloud")) -> None:
-    """Print the per-cloud schedule specs that `escher extend` creates (EventBridge, Functions, Cloud Scheduler)."""
+    """Print each schedule as each cloud's scheduler spells it (for reference: `schedule add` makes the cloud
+    schedule itself when the cloud is extended)."""
     from escher.cli._render import err_console, print_json
     from escher.schedule.cloud import cloud_specs
 
