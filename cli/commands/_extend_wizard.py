@@ -116,7 +116,7 @@ class Wizard:
     def _update(self, **fields: Any) -> SetupAnswers:
         from escher.extend.setup import build
 
-        self.answers = build(self.answers.cloud, **{**self.answers.model_dump(), **fields})
+        self.answers = build(self.answers.cloud, **{**self.answers.model_dump(exclude={"cloud"}), **fields})
         return self.answers
 
     def intro(self) -> None:
@@ -233,24 +233,28 @@ class Wizard:
         console().print(
             f"The extension reaches {cloud} with its own identity (a role it is given): no key of yours is copied."
         )
-        copy = []
+        offered = []
         for other in other_clouds(cloud, self.settings):
-            if other not in found:
+            if other in found:
+                offered.append(other)
+                console().print(
+                    f"  {other}: this laptop has {other} keys. Better: 'escher extend credentials {other}' later "
+                    "(federation where the cloud allows it: no key leaves the laptop)."
+                )
+            else:
                 console().print(
                     f"  {other}: no long-lived {other} keys on this laptop; the extension manages {other} once "
                     f"you run 'escher extend credentials {other}'"
                 )
-                continue
-            console().print(
-                f"  {other}: this laptop has {other} keys. Better: 'escher extend credentials {other}' later "
-                "(federation where the cloud allows it: no key leaves the laptop)."
-            )
+        copy = [
+            other
+            for other in offered
             if Confirm.ask(
                 f"  Copy this laptop's {other} keys into the extension's secret store?",
                 default=other in self.answers.copy_credentials,
                 console=console(),
-            ):
-                copy.append(other)
+            )
+        ]
         return self._update(copy_credentials=copy)
 
     def confirm(self) -> bool:

@@ -354,7 +354,7 @@ def _deploy(ctx: typer.Context, paths: Any, cloud: Cloud, answers: Any, *, revie
 
     quiet = state(ctx).json  # the JSON on stdout is all a script reads
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=console(), disable=quiet
+        SpinnerColumn(), TextColumn("{task.description}"), console=console(), disable=quiet, transient=True
     ) as progress:
         task = progress.add_task(f"deploying to {cloud.value}…", total=None)
 

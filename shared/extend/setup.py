@@ -126,7 +126,7 @@ def validate_region(cloud: str, region: str) -> str:
     region = region.strip().lower()
     if not REGION_PATTERNS[cloud].match(region):
         raise SetupError(
-            f"{region!r} is not a {cloud} region name",
+            f"{region!r} is not a region name of {cloud}",
             hint=f"give one like {REGION_EXAMPLES[cloud]} (--region)",
         )
     return region
@@ -388,16 +388,22 @@ def _replace_tables(text: str, name: str, table: str) -> str:
     """``text`` without the lines of ``[name]`` and its sub-tables (``[notify.routes]`` may stand without a
     ``[notify]`` header), and ``table`` where the first of them was (else at the end)."""
     out: list[str] = []
+    dropped: list[str] = []
     at: int | None = None
     mine = False
     for line in text.splitlines(keepends=True):
         if m := _HEADER.match(line):
             head = m.group(1)
-            mine = head == name or head.startswith(f"{name}.")
+            was, mine = mine, head == name or head.startswith(f"{name}.")
             if mine and at is None:
                 at = len(out)
-        if not mine:
-            out.append(line)
+            if was and not mine:  # the comments just above this header are about it: they stay
+                keep = len(dropped)
+                while keep and (not dropped[keep - 1].strip() or dropped[keep - 1].lstrip().startswith("#")):
+                    keep -= 1
+                out.extend(kept for kept in dropped[keep:] if kept.strip())
+            dropped = []
+        (dropped if mine else out).append(line)
     if at is None:
         sep = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
         return text + sep + table

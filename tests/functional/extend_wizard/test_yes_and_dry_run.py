@@ -97,7 +97,7 @@ def test_dry_run_shows_the_review_and_changes_nothing(laptop: Laptop) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--region", "mars"], "is not a aws region name"),
+        (["--region", "mars"], "is not a region name of aws"),
         (["--enable", "make_everything_fine"], "no remediation switch named"),
         (["--channel", "slack"], "has no '='"),
         (["--channel", "banner=slack://a/b/c"], "cannot name a channel"),
