@@ -159,6 +159,10 @@ def _gcp_federation(
             hint="run 'escher extend aws' again: it records the outputs",
         )
     number = project_number or os.environ.get("ESCHER_GCP_PROJECT_NUMBER")
+    if not number:  # this laptop's GCP login may read it (resourcemanager.projects.get)
+        from escher.extend.cloud_credentials import project_number as look_up
+
+        number = look_up(project)
     if not number and interactive:
         number = str(typer.prompt(f"Project number of {project}"))
     if not number or not number.isdigit():

@@ -52,6 +52,7 @@ __all__ = [
     "gcp_federation",
     "gcp_key",
     "parse_stored",
+    "project_number",
     "quiet_wire_logs",
 ]
 
@@ -230,7 +231,15 @@ class GcpFederation:
     def commands(self) -> list[str]:
         """The gcloud commands that create the pool, the provider and the binding (run once, as a GCP admin)."""
         p, role = self.project, f"arn:aws:sts::{self.aws_account}:assumed-role/{self.role_name}"
+        made_here = self.service_account.endswith(f"@{p}.iam.gserviceaccount.com")
+        create = (
+            [f"gcloud iam service-accounts create {self.service_account.split('@')[0]} --project={p} "
+             '--display-name="Escher worker (federated from AWS)"']
+            if made_here
+            else []
+        )  # fmt: skip
         return [
+            *create,
             f"gcloud iam workload-identity-pools create {self.pool} --project={p} --location=global "
             '--display-name="Escher worker"',
             f"gcloud iam workload-identity-pools providers create-aws {self.provider} --project={p} "
@@ -242,6 +251,28 @@ class GcpFederation:
             f"gcloud projects add-iam-policy-binding {p} --role=roles/viewer "
             f'--member="serviceAccount:{self.service_account}"',
         ]
+
+
+def project_number(project: str, *, http: Any = None) -> str | None:
+    """The project's number from Cloud Resource Manager with this laptop's GCP login (``http``: an
+    ``httplib2.Http``-like object, for tests); None when the login cannot read it (then it is asked for)."""
+    from escher.lazy import require
+
+    discovery = require("googleapiclient.discovery", "gcp")
+    auth_errors = require("google.auth.exceptions", "gcp")
+    from escher.clouds import gcp
+
+    try:
+        options: dict[str, Any] = {"http": http} if http is not None else {"credentials": gcp.credentials()}
+        api = discovery.build(
+            "cloudresourcemanager", "v1", static_discovery=True, cache_discovery=False, **options
+        )
+        reply = api.projects().get(projectId=project).execute(num_retries=1)
+    except (auth_errors.GoogleAuthError, *gcp.errors()) as exc:
+        log.info("project number of %s not looked up: %s", project, type(exc).__name__)
+        return None
+    number = str(reply.get("projectNumber") or "")
+    return number if number.isdigit() else None
 
 
 def gcp_federation(federation: GcpFederation) -> StoredCredential:

@@ -181,3 +181,24 @@ def test_an_extension_whose_worker_reads_no_other_cloud_gets_nothing_copied(
     assert "escher extend aws" in (result.exception.hint or "")
     refused = _invoke("aws", "--yes").exception  # the AWS extension reaches AWS through its own role
     assert isinstance(refused, CloudCredentialError) and "own role" in (refused.hint or "")
+
+
+def test_the_project_number_is_looked_up_with_the_laptop_login_or_left_to_ask() -> None:
+    from escher.extend.cloud_credentials import project_number
+    from tests.harness.replay import HttplibReplay
+
+    asked: list[str] = []
+
+    def answer(method: str, url: str, headers: Any, body: Any) -> tuple[int, dict[str, str], bytes]:
+        asked.append(f"{method} {url.split('?')[0]}")
+        if "/v1/projects/acme-prod" in url:
+            return 200, {}, json.dumps({"projectId": "acme-prod", "projectNumber": "271828"}).encode()
+        return (
+            403,
+            {},
+            json.dumps({"error": {"code": 403, "message": "denied", "status": "PERMISSION_DENIED"}}).encode(),
+        )
+
+    assert project_number("acme-prod", http=HttplibReplay(answer)) == "271828"
+    assert asked == ["GET https://cloudresourcemanager.googleapis.com/v1/projects/acme-prod"]
+    assert project_number("someone-elses", http=HttplibReplay(answer)) is None
