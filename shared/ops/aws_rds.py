@@ -1,11 +1,13 @@
-"""AWS RDS: stop, start and snapshot DB instances. The target is the DB instance identifier."""
+"""AWS RDS: stop, start, reboot, resize and snapshot DB instances. The target is the DB instance identifier."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from escher.ops._common import flat_tags, missing_as_not_found
-from escher.ops.model import Call, Risk, operation
+from escher.ops.model import Call, OpError, Params, Risk, operation
 
 
 def _rds(call: Call) -> Any:
@@ -87,4 +89,82 @@ operation(
         )["DBSnapshot"]["DBSnapshotIdentifier"]
     },
     reversible=False,
+)
+
+
+def _reboot(call: Call, state: dict[str, Any]) -> None:
+    # RDS answers InvalidDBInstanceState for anything but available: say so before asking, with what to do
+    if state["status"] != "available":
+        raise OpError(
+            f"RDS DB instance {call.target.resource_id} is {state['status']}, not available: it cannot reboot",
+            hint="start a stopped instance with aws.rds.start_db_instance; otherwise wait until it is available",
+        )
+    _rds(call).reboot_db_instance(DBInstanceIdentifier=call.target.resource_id)
+
+
+operation(
+    id="aws.rds.reboot_db_instance",
+    description="Reboot an available RDS DB instance (a short outage), then wait until it is available again.",
+    risk=Risk.medium,
+    permissions=("rds:DescribeDBInstances", "rds:RebootDBInstance"),
+    cli="aws rds reboot-db-instance --region {region} --db-instance-identifier {target}",
+    fetch=fetch_db,
+    wanted=lambda call, state: {"status": "available"},
+    apply=_reboot,
+    mode="action",
+    verify_timeout=900.0,
+)
+
+
+class ResizeDbParams(Params):
+    db_instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", description="e.g. db.m6g.large")
+    apply_immediately: bool = Field(
+        default=False,
+        description="resize now (an outage of a few minutes) instead of in the next maintenance window",
+    )
+
+
+def fetch_db_class(call: Call) -> dict[str, Any]:
+    """The instance's class now and the one it will have after the maintenance window (a pending change)."""
+    with missing_as_not_found(call, "RDS DB instance"):
+        db = _rds(call).describe_db_instances(DBInstanceIdentifier=call.target.resource_id)["DBInstances"][0]
+    tags = {t["Key"]: t["Value"] for t in db.get("TagList") or []}
+    pending = (db.get("PendingModifiedValues") or {}).get("DBInstanceClass")
+    return {
+        "status": db["DBInstanceStatus"],
+        "instance_class": db["DBInstanceClass"],
+        "class_after_window": pending or db["DBInstanceClass"],
+        **flat_tags(tags),
+    }
+
+
+def _resize_wanted(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    wanted = call.params.db_instance_class
+    if call.params.apply_immediately:
+        return {"instance_class": wanted, "status": "available"}
+    # in the next maintenance window: what verify can prove now is the pending change (or the class itself)
+    return {"class_after_window": wanted}
+
+
+def _resize(call: Call, state: dict[str, Any]) -> None:
+    _rds(call).modify_db_instance(
+        DBInstanceIdentifier=call.target.resource_id,
+        DBInstanceClass=call.params.db_instance_class,
+        ApplyImmediately=call.params.apply_immediately,
+    )
+
+
+operation(
+    id="aws.rds.resize_db_instance",
+    description="Change an RDS DB instance's class: in the next maintenance window, or now with "
+    "apply_immediately (a few minutes of outage). A resize always needs an approval.",
+    risk=Risk.high,
+    permissions=("rds:DescribeDBInstances", "rds:ModifyDBInstance"),
+    cli="aws rds modify-db-instance --region {region} --db-instance-identifier {target} "
+    "--db-instance-class {db_instance_class} [--apply-immediately]",
+    fetch=fetch_db_class,
+    wanted=_resize_wanted,
+    apply=_resize,
+    params=ResizeDbParams,
+    verify_timeout=1800.0,
 )

@@ -226,3 +226,107 @@ def test_rds_stop_start_and_snapshot(engine: Engine, rds: Any) -> None:
     name = snap.results[0].details["snapshot_id"]
     found = rds.describe_db_snapshots(DBInstanceIdentifier="orders", SnapshotType="manual")["DBSnapshots"]
     assert [s["DBSnapshotIdentifier"] for s in found] == [name]
+
+
+def _create_db(rds: Any, name: str = "orders") -> Target:
+    rds.create_db_instance(
+        DBInstanceIdentifier=name,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="admin",
+        MasterUserPassword="password123",
+        AllocatedStorage=20,
+    )
+    return Target("aws", name, REGION)
+
+
+def _sent(engine: Engine, operation: str) -> list[dict[str, Any]]:
+    """The parameters of every ``operation`` call the engine's own RDS client makes (botocore's event hook)."""
+    calls: list[dict[str, Any]] = []
+    engine.ctx.aws("rds", REGION).meta.events.register(
+        f"before-call.rds.{operation}", lambda params, **kw: calls.append(dict(params["body"]))
+    )
+    return calls
+
+
+def _db(rds: Any, name: str = "orders") -> dict[str, Any]:
+    found: dict[str, Any] = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    return found
+
+
+def test_rds_reboot_runs_once_and_verifies_available(engine: Engine, rds: Any, sink: MemoryAuditSink) -> None:
+    db = _create_db(rds)
+    reboots = _sent(engine, "RebootDBInstance")
+    result = run(engine, "aws.rds.reboot_db_instance", [db])
+    assert result.ok and result.counts() == {"verified": 1}, result.to_dict()
+    assert [c["DBInstanceIdentifier"] for c in reboots] == ["orders"]  # an action: sent although "available"
+    assert [r.outcome for r in sink.records if r.action == "aws.rds.reboot_db_instance"] == [
+        "succeeded",
+        "verified",
+    ]
+
+
+def test_rds_reboot_of_a_stopped_instance_is_refused_with_what_to_do(engine: Engine, rds: Any) -> None:
+    db = _create_db(rds)
+    rds.stop_db_instance(DBInstanceIdentifier="orders")
+    reboots = _sent(engine, "RebootDBInstance")
+    (res,) = run(engine, "aws.rds.reboot_db_instance", [db]).results
+    assert res.outcome == "failed" and "is stopped, not available" in (res.error or "")
+    assert "aws.rds.start_db_instance" in (res.error or "") and reboots == []
+
+
+def test_rds_resize_needs_an_approval(rds: Any, sink: MemoryAuditSink, aws_env: Any) -> None:
+    from escher.policy.gate import Gate
+    from tests.functional.ops.conftest import MANAGER
+
+    db = _create_db(rds)
+    engine = Engine(CloudContext(aws_retries=NO_RETRY), sink, Gate(MANAGER, sink), verify_interval=0.05)
+    params = {"db_instance_class": "db.t3.small", "apply_immediately": True}
+    (res,) = run(engine, "aws.rds.resize_db_instance", [db], params).results
+    assert res.outcome == "refused" and res.details["needs_approval"] is True
+    assert _db(rds)["DBInstanceClass"] == "db.t3.micro"
+
+
+def test_rds_resize_now_with_approval_changes_the_class(engine: Engine, rds: Any) -> None:
+    db = _create_db(rds)
+    modifies = _sent(engine, "ModifyDBInstance")
+    params = {"db_instance_class": "db.t3.small", "apply_immediately": True}
+    result = run(engine, "aws.rds.resize_db_instance", [db], params)
+    assert result.ok, result.to_dict()
+    assert _db(rds)["DBInstanceClass"] == "db.t3.small"
+    assert modifies == [  # the query API's form, as sent
+        {
+            "Action": "ModifyDBInstance",
+            "Version": "2014-10-31",
+            "DBInstanceIdentifier": "orders",
+            "DBInstanceClass": "db.t3.small",
+            "ApplyImmediately": "true",
+        }
+    ]
+    (res,) = result.results
+    assert (res.before or {})["instance_class"] == "db.t3.micro"
+    assert (res.after or {})["instance_class"] == "db.t3.small" and (res.after or {})["status"] == "available"
+    # again: already that class, a successful no-op without a call
+    assert run(engine, "aws.rds.resize_db_instance", [db], params).counts() == {"noop": 1}
+    assert len(modifies) == 1
+
+
+def test_rds_resize_by_default_waits_for_the_maintenance_window(engine: Engine, rds: Any) -> None:
+    db = _create_db(rds)
+    modifies = _sent(engine, "ModifyDBInstance")
+    result = run(engine, "aws.rds.resize_db_instance", [db], {"db_instance_class": "db.t3.small"})
+    assert result.ok, result.to_dict()
+    assert [c["ApplyImmediately"] for c in modifies] == ["false"]
+    # verify reads the class the instance will have after the window (RDS's PendingModifiedValues; moto
+    # applies the class at once, so here it is the class itself)
+    assert (result.results[0].after or {})["class_after_window"] == "db.t3.small"
+
+
+def test_rds_resize_refuses_a_malformed_class(engine: Engine, rds: Any) -> None:
+    from escher.ops import OpError
+
+    db = _create_db(rds)
+    with pytest.raises(
+        OpError, match=r"invalid parameters for aws\.rds\.resize_db_instance: db_instance_class"
+    ):
+        run(engine, "aws.rds.resize_db_instance", [db], {"db_instance_class": "t3.small"})
