@@ -58,7 +58,9 @@ def _back(request: Request, form: Form, message: str) -> Response:
 
     _session(request).data["flash"] = message
     target = _one(form, "next", "/")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:  # this console's own pages only
+    if (
+        not target.startswith("/") or target.startswith("//") or "\\" in target
+    ):  # this console's own pages only
         target = "/"
     return RedirectResponse(target, 303)
 
@@ -255,8 +257,9 @@ def audit(console: Console, request: Request) -> Response:
         query["limit"] = max(1, min(int(q.get("limit", "100")), 1000))
     except ValueError:
         query["limit"] = 100
-    view = views.audit_view(query, verify=q.get("verify") == "1")
-    return console.render(request, "audit.j2", view=view, query=query)
+    rt = console.runtime()
+    view = views.audit_view(rt, query, verify=q.get("verify") == "1")
+    return console.render(request, "audit.j2", rt=rt, view=view, query=query)
 
 
 def settings(console: Console, request: Request) -> Response:

@@ -254,12 +254,20 @@ class AuditView:
     rows: list[Any]
     verify: dict[str, Any] | None = None
     error: EscherError | None = None
+    incidents: list[Alert] = field(default_factory=list)  # every stored alert: each one's timeline is a link
 
 
-def audit_view(query: dict[str, Any], *, verify: bool) -> AuditView:
-    """The ledger with filters; ``verify``: ``escher audit verify`` (chains, signatures, anchors)."""
+def audit_view(rt: Runtime, query: dict[str, Any], *, verify: bool) -> AuditView:
+    """The ledger with filters; ``verify``: ``escher audit verify`` (chains, signatures, anchors); the incidents
+    (``escher alerts --all``), newest first, for their timelines."""
     from escher.store.store import Store
 
+    try:
+        incidents = sorted(
+            alert_store(rt).list(include_acknowledged=True), key=lambda a: a.created_at, reverse=True
+        )
+    except EscherError:
+        incidents = []
     try:
         rows = audit_rows(**query)
         report = None
@@ -268,9 +276,9 @@ def audit_view(query: dict[str, Any], *, verify: bool) -> AuditView:
                 anchors = [str(store.ledger.anchors.path)] if store.ledger.anchors is not None else []
                 anchors += [store.ledger.remote.url] if store.ledger.remote is not None else []
                 report = {**store.verify().to_dict(), "anchors": anchors}
-        return AuditView(rows, report)
+        return AuditView(rows, report, incidents=incidents[:50])
     except EscherError as exc:
-        return AuditView([], None, exc)
+        return AuditView([], None, exc, incidents[:50])
 
 
 # -- settings -----------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@
       var region = node.tagName === "LI" ? document.getElementById("alert-list") : document.getElementById("banners");
       if (!region) { return; }
       region.insertBefore(node, region.firstChild);
+      var note = document.querySelector("#in-app-alerts .empty-note");
+      if (note && node.tagName === "LI") { note.remove(); }
     }
     if (window.htmx) { window.htmx.process(node); }
     stampNext(node);

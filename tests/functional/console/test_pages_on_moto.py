@@ -102,3 +102,9 @@ def test_an_alert_banner_approves_the_waiting_fix_and_stop_dev_only_plans_the_de
     # an executor sees no Approve button on the same banner
     monkeypatch.setenv("ESCHER_USER", "eddie")
     assert 'data-action="approve"' not in client.get("/").text
+
+    # the incident is listed on the Audit page, its timeline one click away
+    audit = client.get("/audit").text
+    assert 'href="/alerts/A-stop-1/timeline"' in audit
+    timeline = client.get("/alerts/A-stop-1/timeline")
+    assert timeline.status_code == 200 and 'id="timeline"' in timeline.text
