@@ -382,3 +382,69 @@ def test_reading_the_credentials_keeps_them_out_of_debug_logs(
     assert found.clouds == ["azure"]
     assert CLIENT_SECRET not in caplog.text
     assert "after the read, the level is back: visible" in caplog.text  # the wire logs were quieted, not lost
+
+
+def test_the_generated_worker_policy_allows_reading_the_stored_credentials_and_nothing_beside(
+    aws_env: MotoEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The policy the Pulumi program generates, evaluated for the resource (tests/functional/infra/iam_eval.py)
+    and enforced by moto with the role's session keys for the action. moto authorizes every non-S3 request
+    against the resource ``*`` (moto/core/authorization.py), so under moto each statement's resources are
+    widened to ``*``; the scoping to the credentials path is what the evaluator checks."""
+    from dataclasses import replace
+
+    from escher.config import Settings
+    from escher.extend.cloud_credentials import azure_from_env, extra_clouds
+    from escher.infra.credentials import SsmWriter
+    from escher.infra.permissions import operation_permissions
+    from escher.infra.plan import run_plan
+    from tests.functional.deployed.test_aws_deployed import OPERATIONS
+    from tests.functional.deployed.test_aws_deployed_iam import ACCOUNT, reset_auth
+    from tests.functional.infra.conftest import make_spec
+    from tests.functional.infra.iam_eval import decide
+
+    spec = make_spec("aws", str(tmp_path / "worker.zip"), region=REGION)
+    spec = replace(spec, operations=OPERATIONS, permissions=operation_permissions("aws", OPERATIONS))
+    plan = run_plan(spec)
+    (policy,) = [json.loads(r.settings["policy"]) for r in plan.resources if r.name == "worker-policy"]
+    path = str(plan.outputs["credentials_path"])
+    arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
+    # the resource: the worker reads under its credentials path, nothing beside, and writes nothing there
+    assert decide(policy, "ssm:GetParameter", f"{arn}{path}/azure") == "allow"
+    assert decide(policy, "ssm:GetParameter", f"{arn}/elsewhere/azure") == "implicit-deny"
+    assert decide(policy, "ssm:PutParameter", f"{arn}{path}/azure") == "implicit-deny"
+
+    # the action, enforced: the role's keys read the stored principal with the generated statements
+    sp = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID, "AZURE_CLIENT_SECRET": CLIENT_SECRET}
+    SsmWriter(path, REGION).write("azure", azure_from_env(sp).value)
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="admin")
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=json.dumps(everything))
+    key = iam.create_access_key(UserName="admin")["AccessKey"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/admin"}}]}  # fmt: skip
+    widened = {**policy, "Statement": [{**st, "Resource": "*"} for st in policy["Statement"]]}
+    without = {**widened, "Statement": [st for st in widened["Statement"] if st.get("Sid") != "Credentials"]}
+    for name, document in (("escher-worker", widened), ("no-credentials", without)):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName=name, PolicyName="worker", PolicyDocument=json.dumps(document))
+    settings = Settings.model_validate({"azure": {"subscription_id": "s"}, "gcp": {"enabled": False}})
+    worker_env = {"ESCHER_CREDENTIALS_PATH": path, "ESCHER_EXTRA_CLOUDS": "azure"}
+    found = {}
+    reset_auth(aws_env, "0")
+    try:
+        sts = boto3.client("sts", region_name=REGION, aws_access_key_id=key["AccessKeyId"],
+                           aws_secret_access_key=key["SecretAccessKey"])  # fmt: skip
+        for name in ("escher-worker", "no-credentials"):
+            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{name}", RoleSessionName="worker")
+            monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["Credentials"]["AccessKeyId"])
+            monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["Credentials"]["SecretAccessKey"])
+            monkeypatch.setenv("AWS_SESSION_TOKEN", creds["Credentials"]["SessionToken"])
+            found[name] = extra_clouds("aws", worker_env, settings)
+    finally:
+        reset_auth(aws_env, "inf")
+    assert found["escher-worker"].clouds == ["azure"], found["escher-worker"].notes
+    # without the Credentials statement the read is refused: skipped and said why, never a failed job
+    assert found["no-credentials"].clouds == [] and "AccessDenied" in found["no-credentials"].notes["azure"]
+    assert CLIENT_SECRET not in json.dumps(found["no-credentials"].notes)
