@@ -205,18 +205,22 @@ def ask(console: Console, request: Request) -> Response:
 
 
 def ask_post(console: Console, request: Request, form: Form) -> Response:
-    """``escher ask``: the same assistant (brain or local planner), the conversation kept in its chat log."""
+    """``escher chat``'s exchange: the same assistant (brain or local planner) threaded through this session's
+    conversation ("only the dev ones" narrows the previous answer), kept in its chat log."""
     from contextlib import ExitStack
 
     from escher.assist.factory import open_assistant
+    from escher.assist.followup import Conversation, ThreadedAssistant
 
     query = _one(form, "q")
     if not query:
         raise ConsoleError("the question is empty", hint='ask e.g. "which buckets are public?"')
     conversation_id, entries = _conversation(request)
+    thread = _session(request).data.setdefault("thread", Conversation(conversation_id))
+    assert isinstance(thread, Conversation)
     rt = console.runtime()
     with ExitStack() as stack:
-        answer = open_assistant(rt.settings, rt.paths, stack).ask(query, conversation_id=conversation_id)
+        answer = ThreadedAssistant(open_assistant(rt.settings, rt.paths, stack), thread).ask(query)
     entries.append({"id": uuid.uuid4().hex[:12], "query": query, "answer": answer, "outcomes": None})
     del entries[:-20]
     return console.render(request, "ask.j2", rt=rt, entries=entries)

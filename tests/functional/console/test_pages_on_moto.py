@@ -23,6 +23,16 @@ def test_ask_answers_with_a_table_and_a_confirmed_plan_runs(estate: Estate, clie
     assert attr(answer, r'class="answer', "data-kind") == "information"
     assert estate.bucket in answer and "<table>" in answer
 
+    listing = client.post(
+        "/ask", data={"q": "list the instances in us-east-1", "csrf_token": csrf(page)}
+    ).text
+    assert estate.dev_instance in listing and estate.prod_instance in listing
+    narrowed = client.post("/ask", data={"q": "only the dev ones", "csrf_token": csrf(page)}).text
+    latest = narrowed.split('class="answer', 2)[1]  # the newest answer comes first
+    assert (
+        estate.dev_instance in latest and estate.prod_instance not in latest
+    )  # a follow-up, as in escher chat
+
     plan = client.post(
         "/ask", data={"q": "stop all dev instances in us-east-1", "csrf_token": csrf(page)}
     ).text
