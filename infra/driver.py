@@ -428,6 +428,11 @@ class DestroyResult:
     retained: str
     imported: dict[str, Any] = field(default_factory=dict)  # what came home into the local store
     audit_location: str = ""  # the locked audit storage left in the cloud
+    # the user schedules (`escher schedule add`) in the cloud: what became of them, said for a person;
+    # GCP: the Cloud Scheduler jobs removed, and what is left (with the gcloud command that finishes it)
+    user_schedules: str = ""
+    user_jobs_removed: list[str] = field(default_factory=list)
+    user_jobs_left: str = ""
 
 
 Importer = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
@@ -442,12 +447,16 @@ def destroy(
     on_event: Callable[[Any], Any] | None = None,
     stack_factory: StackFactory = automation_stack,
     env: Mapping[str, str] | None = None,
+    scheduler: Any = None,
 ) -> DestroyResult:
     """Export the cloud's state into the data dir (nothing lost), import it into the local store
-    (``importer``: reports, alerts, approvals, audit into the ledger), then destroy; back to Local Only.
+    (``importer``: reports, alerts, approvals, audit into the ledger), remove the user schedules the stack
+    does not own (GCP), then destroy; back to Local Only.
 
     The outputs come from the local record, else from the stack itself; a stack without outputs has nothing
-    to export. A failed export or import raises before ``destroy`` is called.
+    to export. A failed export or import raises before anything is removed. A user schedule that could not be
+    removed does not stop the destroy: the result says so, with the command that finishes it.
+    ``scheduler``: GCP's Cloud Scheduler client (tests replay there); default: built from ADC.
     """
     require_pulumi(env)
     local = LocalState.load(paths)
@@ -475,18 +484,47 @@ def destroy(
             f"destroyed (the files are exported in {dest})",
             hint=exc.hint or "fix the cause and run 'escher destroy' again",
         ) from exc
+    said, removed, left = _user_schedules(cloud, outputs, scheduler)
+    jobs = {"user_jobs_removed": len(removed)} | ({"user_jobs_left": left} if left else {})
     try:
         stack.destroy(on_event=on_event)
     except _pulumi_errors() as exc:
-        local.record_run(cloud, "destroy", "failed", exported=count, error=str(exc).strip()[-300:])
+        local.record_run(cloud, "destroy", "failed", exported=count, error=str(exc).strip()[-300:], **jobs)
         local.save()
         raise translate_error(exc, cloud) from exc
     audit = _audit_location(cloud, outputs)
     local.clouds[cloud] = {"mode": "local", "destroyed_at": _now(), "export_dir": str(dest),
                            "audit_kept": audit}  # fmt: skip
-    local.record_run(cloud, "destroy", "succeeded", exported=count, imported=imported)
+    local.record_run(cloud, "destroy", "succeeded", exported=count, imported=imported, **jobs)
     local.save()
-    return DestroyResult(cloud, count, dest, RETAINED[cloud], imported, audit)
+    return DestroyResult(cloud, count, dest, RETAINED[cloud], imported, audit, said, removed, left)
+
+
+def _user_schedules(cloud: str, outputs: Mapping[str, Any], scheduler: Any) -> tuple[str, list[str], str]:
+    """Remove the user schedules the stack does not own, before it goes: (what a person is told, the jobs
+    removed, what is left with the command that finishes it). Once the cloud is Local Only again, the laptop
+    runs these schedules itself (:func:`escher.extend.schedules.cloud_homes` follows the extend state).
+
+    - AWS: nothing to do here. The stack owns the schedule group that ``escher schedule add`` creates the
+      ``escher-user-*`` schedules in; deleting a group deletes every schedule in it, so they go with the stack.
+    - Azure: nothing to do. No cloud object per schedule: the stack's every-minute timer, in the function app
+      that goes with the stack, ran the published schedules.
+    - GCP: the laptop made a Cloud Scheduler job per schedule, which the stack does not own: delete every
+      ``escher-user-*`` job in the stack's location (:func:`escher.extend.schedules_gcp.remove_user_jobs`).
+    """
+    if cloud == "aws":
+        return "the user schedules went with the stack's EventBridge Scheduler group", [], ""
+    if cloud == "azure":
+        return "the user schedules ran on the stack's timer, which went with the function app", [], ""
+    if not outputs:
+        return "", [], ""
+    from escher.extend.schedules_gcp import remove_user_jobs
+
+    cleanup = remove_user_jobs(outputs, scheduler)
+    said = f"{len(cleanup.removed)} user schedule job(s) removed from Cloud Scheduler"
+    if cleanup.error:
+        said += f"; NOT all removed: {cleanup.error}"
+    return said, cleanup.removed, cleanup.error
 
 
 def _audit_location(cloud: str, outputs: Mapping[str, Any]) -> str:

@@ -61,11 +61,13 @@ SCAN_DEADLINE_SECONDS = 1800
 
 # what the laptop's identity needs for `escher schedule add|remove` (not granted by the stack: its deployer has
 # them; another person is given them by hand): the jobs in the stack's project and location, and acting as the
-# invoker service account whose OIDC token the jobs send
+# invoker service account whose OIDC token the jobs send; `escher destroy` lists them to delete every one first
+# (the stack does not own them)
 USER_SCHEDULE_PERMISSIONS: tuple[str, ...] = (
     "cloudscheduler.jobs.create",
     "cloudscheduler.jobs.update",
     "cloudscheduler.jobs.delete",
+    "cloudscheduler.jobs.list",
     "iam.serviceAccounts.actAs (on the invoker service account only)",
 )
 

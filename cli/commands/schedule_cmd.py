@@ -116,12 +116,16 @@ def _add_saved(store: ScheduleStore, s: Schedule, clients: Mapping[str, Any] | N
 
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
-    """List schedules with their next run; a broken one is listed with its error (run-due skips it)."""
+    """List schedules with their next run and where they run (a schedule whose cloud is extended runs in that
+    extension, not on this laptop); a broken one is listed with its error (run-due skips it)."""
+    from escher.config import resolve_paths
+    from escher.extend.schedules import CLOUD_NAMES, cloud_homes
     from escher.schedule.jobs import Schedule
 
     items = open_schedules().entries()
+    homes = cloud_homes(resolve_paths())  # the decision run-due and `schedule add` make
     data = [
-        dict(s.model_dump(mode="json"), next_run=s.next_run().isoformat())
+        dict(s.model_dump(mode="json"), next_run=s.next_run().isoformat(), runs_in=homes(s.job.clouds))
         if isinstance(s, Schedule)
         else s.to_dict()
         for s in items
@@ -132,6 +136,11 @@ def list_(ctx: typer.Context) -> None:
             if isinstance(s, Schedule):
                 when = f"next {s.next_run():%Y-%m-%d %H:%M}"
                 what = s.job.describe()
+                clouds = homes(s.job.clouds)
+                if clouds:
+                    what += f"; runs in {'/'.join(CLOUD_NAMES[c] for c in clouds)}"
+                    if set(s.job.clouds) - set(clouds):
+                        what += ", the rest on this laptop"
             else:
                 when, what = "BROKEN          ", s.error + (f" ({s.hint})" if s.hint else "")
             console().print(f"{s.id:<12} {s.cron:<16} {s.timezone:<16} {when}  {what}", markup=False)

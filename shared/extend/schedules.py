@@ -1,7 +1,10 @@
 """User schedules in the cloud: ``escher schedule add|remove`` mirrored to the extension of the job's cloud.
 
 A schedule runs in the extension of each cloud its job names (an operation: its cloud; a scan or report: the
-clouds it lists) that is extended; the others stay on the laptop. :func:`add_in_clouds` /
+clouds it lists) that is extended; the others stay on the laptop. :func:`cloud_homes` decides it, for
+``schedule add|remove`` here and for the laptop's runner (``run-due``, ``escher agent``: it does not run what a
+cloud runs), from the extend state as it is now: after ``escher destroy`` the laptop runs them again.
+:func:`add_in_clouds` /
 :func:`remove_in_clouds` do it for all three: AWS here (below), GCP a Cloud Scheduler job
 (:mod:`escher.extend.schedules_gcp`), Azure the published settings, run by the stack's every-minute timer
 (:mod:`escher.extend.schedules_azure`).
@@ -17,7 +20,8 @@ Why directly with boto3 and not through the Pulumi stack: a ``pulumi up`` per ``
 needs the Pulumi CLI on the laptop and rewrites the whole stack; the direct call needs only
 ``scheduler:CreateSchedule`` / ``DeleteSchedule`` on ``schedule/<group>/escher-user-*`` and ``iam:PassRole``
 on the stack's scheduler role, which may invoke only the worker. The stack owns the group: ``escher destroy``
-deletes the group, and the user schedules in it with it.
+deletes the group, and the user schedules in it with it (on GCP the stack owns no user job: destroy deletes
+them first, :func:`escher.extend.schedules_gcp.remove_user_jobs`; on Azure there is nothing per schedule).
 
 The cloud schedule is created first; the caller saves the local one only after it exists (and removes the cloud
 one again if saving fails), so the two never disagree about what runs.
@@ -42,6 +46,7 @@ __all__ = [
     "CloudScheduleError",
     "add_in_clouds",
     "aws_target",
+    "cloud_homes",
     "create_aws",
     "delete_aws",
     "remove_in_clouds",
@@ -186,6 +191,13 @@ def runs_in(job_clouds: Iterable[str], extended: Iterable[str]) -> list[str]:
     return [c for c in ("aws", "azure", "gcp") if c in wanted and c in have]
 
 
+def cloud_homes(paths: Paths) -> Callable[[Iterable[str]], list[str]]:
+    """job clouds -> the extended clouds that run the job (:func:`runs_in` over the extend state, read once
+    now): what ``schedule add|remove`` mirrors to and what the laptop's runner leaves to the cloud."""
+    extended = _extended(paths)
+    return lambda job_clouds: runs_in(job_clouds, extended)
+
+
 @dataclass
 class _Remote:
     """One extended cloud's schedule calls, with its target resolved (so a missing output stops before any
@@ -248,7 +260,7 @@ def add_in_clouds(
     the settings to Azure when Azure runs it; the clouds it now runs in. A failure at any step undoes the
     steps before it (the cloud schedules are deleted, ``unsave`` undoes the save), so the laptop and the
     clouds never disagree about what runs. ``clients``: cloud -> SDK client (tests replay there)."""
-    clouds = runs_in(schedule.job.clouds, _extended(paths))
+    clouds = cloud_homes(paths)(schedule.job.clouds)
     remotes = _remotes(paths, clouds, clients or {})
     made: list[_Remote] = []
     try:
@@ -283,7 +295,7 @@ def remove_in_clouds(
     """Delete the cloud schedules of ``schedule_id`` first (a failure leaves the laptop's, which still runs
     there), then remove it on the laptop (``remove``), then publish to Azure when Azure ran it (a failure puts
     the laptop's back with ``restore``: Azure still runs it). The clouds it ran in."""
-    clouds = runs_in(job_clouds, _extended(paths))
+    clouds = cloud_homes(paths)(job_clouds)
     for remote in _remotes(paths, clouds, clients or {}):
         remote.delete(schedule_id)
     remove()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +32,15 @@ if TYPE_CHECKING:
 __all__ = [
     "ATTEMPT_DEADLINE",
     "GcpScheduleTarget",
+    "UserJobsCleanup",
+    "UserJobsLeftError",
     "create_gcp",
     "delete_gcp",
     "delete_user_jobs",
+    "finish_command",
     "gcp_target",
     "job_body",
+    "remove_user_jobs",
 ]
 
 # as the stack's daily job (infra/gcp.py SCAN_DEADLINE_SECONDS): a run that outlives it would be retried while
@@ -180,16 +185,37 @@ def delete_gcp(target: GcpScheduleTarget, schedule_id: str, client: Any = None) 
     return True
 
 
+class UserJobsLeftError(CloudScheduleError):
+    """Some user-schedule jobs were not deleted: ``deleted`` were; ``left`` were not (None: the list failed, so
+    which ones is not known)."""
+
+    def __init__(self, message: str, *, hint: str, deleted: list[str], left: list[str] | None) -> None:
+        super().__init__(message, hint=hint)
+        self.deleted = deleted
+        self.left = left
+
+
+def finish_command(project: str, location: str) -> str:
+    """The gcloud command that deletes every user-schedule job left in ``location`` (what a teardown could not)."""
+    where = f"--project={project} --location={location}"
+    return (
+        f"gcloud scheduler jobs list {where} --filter='name~/jobs/escher-user-' "
+        f"--format='value(name.basename())' | xargs -r -n1 gcloud scheduler jobs delete --quiet {where}"
+    )
+
+
 def delete_user_jobs(target: GcpScheduleTarget, client: Any = None) -> list[str]:
     """Delete every user-schedule job (``escher-user-*``) in the stack's location; their names. The stack does
     not own them (the laptop made them), so a teardown calls this first: a job left behind would keep calling
-    a worker that is gone. Needs ``cloudscheduler.jobs.list`` besides ``delete``."""
+    a worker that is gone. Needs ``cloudscheduler.jobs.list`` besides ``delete``. One job that cannot be
+    deleted does not stop the others: :class:`UserJobsLeftError` names both kinds at the end."""
     from escher.clouds.gcp import errors
     from escher.extend.schedules import USER_PREFIX
 
     service = client or scheduler_client()
     jobs = service.projects().locations().jobs()
     names: list[str] = []
+    finish = finish_command(target.project, target.location)
     try:
         request = jobs.list(parent=target.parent, pageSize=500)
         while request is not None:
@@ -204,14 +230,74 @@ def delete_user_jobs(target: GcpScheduleTarget, client: Any = None) -> list[str]
         from escher.clouds.gcp import translate
 
         known = translate(exc)
-        raise CloudScheduleError(
+        raise UserJobsLeftError(
             f"could not list the user schedules' Cloud Scheduler jobs in {target.parent}: "
             + (known.message if known is not None else str(exc)),
             hint="the identity needs cloudscheduler.jobs.list and .delete there; or delete the jobs "
-            f"named {USER_PREFIX}* in the console",
+            f"named {USER_PREFIX}* in the console, or with: {finish}",
+            deleted=[],
+            left=None,
         ) from None
-    deleted = []
+    deleted: list[str] = []
+    left: list[tuple[str, str]] = []  # (name, why)
     for name in names:
-        if delete_gcp(target, name.rsplit("/", 1)[-1].removeprefix(USER_PREFIX), client=service):
-            deleted.append(name)
+        try:
+            if delete_gcp(target, name.rsplit("/", 1)[-1].removeprefix(USER_PREFIX), client=service):
+                deleted.append(name)
+        except CloudScheduleError as exc:
+            left.append((name, exc.message))
+    if left:
+        raise UserJobsLeftError(
+            f"could not delete {len(left)} of the {len(names)} user schedules' Cloud Scheduler jobs in "
+            f"{target.parent}: " + "; ".join(why for _, why in left[:3]),
+            hint=f"the identity needs cloudscheduler.jobs.delete there; or delete them with: {finish}",
+            deleted=deleted,
+            left=[name for name, _ in left],
+        )
     return deleted
+
+
+@dataclass(frozen=True, slots=True)
+class UserJobsCleanup:
+    """What a teardown did with the user schedules' jobs: ``removed`` (their names); ``error``: why some or
+    all were not (with the gcloud command that finishes it), empty when none is left."""
+
+    removed: list[str]
+    error: str = ""
+
+
+def remove_user_jobs(outputs: Mapping[str, Any], client: Any = None) -> UserJobsCleanup:
+    """:func:`delete_user_jobs` for a teardown, from the stack's ``outputs``: it never raises, so the rest of the
+    teardown (the comes-home import, the stack) is not lost; what could not be done is in ``error``, said with
+    the command that finishes it. ``client``: the Cloud Scheduler client (tests replay there)."""
+    from escher.clouds.gcp import errors
+    from escher.errors import EscherError
+    from escher.lazy import require
+
+    project = outputs.get("project")
+    location = outputs.get("scheduler_location") or outputs.get("region")
+    if not project or not location:
+        return UserJobsCleanup(
+            [],
+            "the GCP outputs name no project or scheduler location, so the user schedules' Cloud Scheduler "
+            "jobs (escher-user-*) were not looked for; delete them with: "
+            + finish_command(str(project or "PROJECT"), str(location or "LOCATION")),
+        )
+    target = GcpScheduleTarget(str(project), str(location), str(outputs.get("worker_url", "")), "")
+    finish = finish_command(target.project, target.location)
+    try:
+        failures = (*errors(), require("google.auth.exceptions", "gcp").GoogleAuthError,
+                    require("httplib2", "gcp").HttpLib2Error, OSError)  # fmt: skip
+    except EscherError as exc:  # the GCP SDK is not installed here
+        return UserJobsCleanup([], f"{exc.message}; {exc.hint}; or delete the jobs with: {finish}")
+    try:
+        return UserJobsCleanup(delete_user_jobs(target, client))
+    except UserJobsLeftError as exc:
+        return UserJobsCleanup(exc.deleted, f"{exc.message}; {exc.hint}")
+    except EscherError as exc:
+        return UserJobsCleanup([], f"{exc.message}; delete the jobs with: {finish}")
+    except failures as exc:  # credentials (none, expired), the network
+        return UserJobsCleanup(
+            [],
+            f"could not reach Cloud Scheduler ({type(exc).__name__}: {exc}); delete the jobs with: {finish}",
+        )

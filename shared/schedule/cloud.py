@@ -1,7 +1,13 @@
-"""Extend mode: the schedule list as per-cloud schedule specs, for the infra package to create.
+"""Extend mode: the schedule list as each cloud runs it (``escher schedule specs``, for reference).
 
-The infra engineer's Pulumi components consume :func:`cloud_specs` and create one schedule per entry in the
-scheduler group they provision (EventBridge Scheduler group, the Functions app / Logic App, Cloud Scheduler).
+``escher schedule add`` makes the cloud side itself when the job's cloud is extended
+(:mod:`escher.extend.schedules`): on AWS an EventBridge Scheduler schedule per entry (``cron(...)`` in the
+schedule's own zone), on GCP a Cloud Scheduler job per entry (unix cron in its own zone). Azure has no object
+per schedule: on Flex Consumption (Linux) a timer's NCRONTAB is always UTC (``WEBSITE_TIME_ZONE`` is not
+supported there), so the stack deploys one timer that wakes the worker every minute, UTC
+(:data:`AZURE_TIMER`), and the worker computes each published schedule's slots from its unix cron in the
+schedule's own IANA zone, DST included, running each slot once
+(:func:`escher.pipeline.user_schedules.run_due_user_schedules`). The Azure entries say exactly that.
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from typing import Any
 from escher.schedule.cron import CronError, parse
 from escher.schedule.jobs import Schedule
 
-__all__ = ["cloud_specs", "to_eventbridge", "to_ncrontab"]
+__all__ = ["AZURE_TIMER", "cloud_specs", "to_eventbridge", "to_ncrontab"]
+
+# the user schedules' timer on Azure (escher.infra.azure.USER_SCHEDULES_NCRONTAB): every minute, in UTC
+AZURE_TIMER = "0 * * * * *"
 
 _DOW = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
@@ -70,9 +79,17 @@ def cloud_specs(
                 }
             )
         if "azure" in out:
-            # Timer triggers read WEBSITE_TIME_ZONE (IANA names on Linux plans) for the whole app
+            # no timer per schedule: the every-minute UTC timer wakes the worker, which finds this schedule's
+            # slots from its cron in its own zone (a timer's NCRONTAB on Flex Consumption is UTC only)
             out["azure"].append(
-                {"name": name, "schedule": to_ncrontab(s.cron), "time_zone": s.timezone, "input": payload}
+                {
+                    "name": name,
+                    "cron": s.cron,
+                    "time_zone": s.timezone,
+                    "timer": AZURE_TIMER,
+                    "timer_time_zone": "UTC",
+                    "input": payload,
+                }
             )
         if "gcp" in out:
             out["gcp"].append({"name": name, "schedule": s.cron, "time_zone": s.timezone, "body": payload})
