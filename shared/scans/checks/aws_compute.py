@@ -51,13 +51,14 @@ def _sg_check(key: str, title: str, ports: tuple[int, ...], cis: tuple[str, ...]
     )(fn)
 
 
-_sg_check("aws.ec2.sg_open_ssh", "Security group opens SSH (22) to the internet", (22,), ("5.2",))
-_sg_check("aws.ec2.sg_open_rdp", "Security group opens RDP (3389) to the internet", (3389,), ("5.2",))
+_sg_check("aws.ec2.sg_open_ssh", "Security group opens SSH (22) to the internet", (22,), ("6.3", "6.4"))
+_sg_check("aws.ec2.sg_open_rdp", "Security group opens RDP (3389) to the internet", (3389,), ("6.3", "6.4"))
+# CIS AWS 7.0.0: no control for this check (6.3/6.4 name remote administration ports (22, 3389), not database ports)
 _sg_check(
     "aws.ec2.sg_open_database_ports",
     "Security group opens database ports to the internet",
     (1433, 1521, 3306, 5432, 6379, 9200, 27017),
-    ("5.2",),
+    (),
 )
 
 
@@ -69,7 +70,7 @@ _sg_check(
     severity=Severity.CRITICAL,
     risk="Every listening port on the attached instances is exposed.",
     remediation="Replace the all-traffic rule with the ports the workload needs.",
-    cis=("5.2",),
+    cis=("6.3", "6.4"),
     soc2=("CC6.6",),
     fix="aws.ec2.revoke_open_ingress",
 )
@@ -85,7 +86,7 @@ def sg_open_all(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.LOW,
     risk="Resources launched without a group silently get the default group's rules.",
     remediation="Remove every inbound and outbound rule from each VPC's default security group.",
-    cis=("5.4",),
+    cis=("6.5",),
     soc2=("CC6.6",),
 )
 def default_sg(rec: Record, ctx: CheckContext) -> Outcome:
@@ -105,7 +106,7 @@ attr_check(
     severity=Severity.MEDIUM,
     risk="Network traffic leaves no record for incident response.",
     remediation="Create a flow log for the VPC to CloudWatch Logs or S3.",
-    cis=("3.7",),
+    cis=("4.7",),
     soc2=("CC7.2",),
     hipaa=("164.312(b)",),
 )
@@ -119,7 +120,7 @@ attr_check(
     severity=Severity.MEDIUM,
     risk="SSRF bugs can steal the instance role's credentials through the v1 metadata service.",
     remediation="aws ec2 modify-instance-metadata-options --instance-id ID --http-tokens required",
-    cis=("5.6",),
+    cis=("6.7",),
     soc2=("CC6.1",),
 )
 def instance_imdsv2(rec: Record, ctx: CheckContext) -> Outcome:

@@ -16,7 +16,7 @@ from escher.scans.model import Record, Severity
     severity=Severity.CRITICAL,
     risk="The root password alone controls the whole account, billing included.",
     remediation="Sign in as root and enable a hardware or virtual MFA device.",
-    cis=("1.5", "1.6"),
+    cis=("2.5",),
     soc2=("CC6.1",),
     hipaa=("164.312(d)",),
 )
@@ -32,7 +32,7 @@ def root_mfa(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.CRITICAL,
     risk="A leaked root key cannot be limited by any policy.",
     remediation="Delete the root access keys; use IAM roles instead.",
-    cis=("1.4",),
+    cis=("2.4",),
     soc2=("CC6.1",),
 )
 def root_keys(rec: Record, ctx: CheckContext) -> Outcome:
@@ -52,7 +52,7 @@ def _policy(rec: Record) -> dict[str, Any]:
     severity=Severity.MEDIUM,
     risk="Short passwords are brute-forced.",
     remediation="aws iam update-account-password-policy --minimum-password-length 14 ...",
-    cis=("1.8",),
+    cis=("2.8",),
     soc2=("CC6.1",),
     hipaa=("164.308(a)(5)(ii)(D)",),
 )
@@ -73,7 +73,7 @@ def password_length(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.LOW,
     risk="Users cycle back to leaked passwords.",
     remediation="Set PasswordReusePrevention to 24.",
-    cis=("1.9",),
+    cis=("2.9",),
     soc2=("CC6.1",),
 )
 def password_reuse(rec: Record, ctx: CheckContext) -> Outcome:
@@ -89,7 +89,7 @@ def password_reuse(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.HIGH,
     risk="A phished password gives console access.",
     remediation="Require MFA for every user with a console password (or move them to IAM Identity Center).",
-    cis=("1.10",),
+    cis=("2.10",),
     soc2=("CC6.1",),
     hipaa=("164.312(d)",),
 )
@@ -111,7 +111,7 @@ def _active_keys(rec: Record) -> list[dict[str, Any]]:
     severity=Severity.MEDIUM,
     risk="Forgotten credentials are credentials nobody watches.",
     remediation="Deactivate, then delete the key.",
-    cis=("1.12",),
+    cis=("2.11",),
     soc2=("CC6.2",),
     hipaa=("164.308(a)(4)(ii)(C)",),
 )
@@ -133,7 +133,7 @@ def key_unused(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.LOW,
     risk="Long-lived keys have had more chances to leak.",
     remediation="Create a new key, switch the consumer, delete the old key.",
-    cis=("1.14",),
+    cis=("2.12",),
     soc2=("CC6.1",),
 )
 def key_rotation(rec: Record, ctx: CheckContext) -> Outcome:
@@ -150,7 +150,7 @@ def key_rotation(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.HIGH,
     risk="Full admin on a long-lived identity; permissions should come from groups or roles.",
     remediation="Detach AdministratorAccess from the user; grant least privilege through a group or role.",
-    cis=("1.15", "1.16"),
+    cis=("2.13", "2.14"),
     soc2=("CC6.3",),
     hipaa=("164.308(a)(4)(ii)(B)",),
 )
@@ -166,7 +166,7 @@ def user_admin(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.MEDIUM,
     risk="Whoever assumes the role can do anything in the account.",
     remediation="Replace AdministratorAccess with a policy scoped to what the role does (IAM Access Analyzer).",
-    cis=("1.16",),
+    cis=("2.14",),
     soc2=("CC6.3",),
 )
 def role_admin(rec: Record, ctx: CheckContext) -> Outcome:
@@ -197,7 +197,7 @@ def role_trust(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.HIGH,
     risk="Anyone it is attached to is a full administrator.",
     remediation="Scope the actions and resources; keep AdministratorAccess for break-glass roles only.",
-    cis=("1.16",),
+    cis=("2.14",),
     soc2=("CC6.3",),
 )
 def policy_admin(rec: Record, ctx: CheckContext) -> Outcome:
@@ -214,7 +214,7 @@ def policy_admin(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.LOW,
     risk="Per-user permissions drift and are hard to review.",
     remediation="Move permissions to groups and remove them from the user.",
-    cis=("1.15",),
+    cis=("2.13",),
     soc2=("CC6.3",),
 )
 def user_inline(rec: Record, ctx: CheckContext) -> Outcome:

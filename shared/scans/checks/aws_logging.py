@@ -14,7 +14,7 @@ from escher.scans.model import Record, Severity
     severity=Severity.HIGH,
     risk="API activity (who changed what) is not recorded in every region.",
     remediation="Create a multi-region trail to an S3 bucket with log file validation, and start logging.",
-    cis=("3.1",),
+    cis=("4.1",),
     soc2=("CC7.2",),
     hipaa=("164.312(b)",),
 )
@@ -30,7 +30,7 @@ def cloudtrail_enabled(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.MEDIUM,
     risk="Altered or deleted log files cannot be detected.",
     remediation="aws cloudtrail update-trail --name T --enable-log-file-validation",
-    cis=("3.2",),
+    cis=("4.2",),
     soc2=("CC7.2",),
     hipaa=("164.312(c)(1)",),
 )
@@ -46,13 +46,14 @@ def trail_validation(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.LOW,
     risk="Anyone who can read the bucket can read the logs.",
     remediation="Set a KMS key on the trail (--kms-key-id).",
-    cis=("3.5",),
+    cis=("4.5",),
     soc2=("CC6.1",),
 )
 def trail_kms(rec: Record, ctx: CheckContext) -> Outcome:
     return None if rec.attrs.get("kms_key") else Fail("no KMS key")
 
 
+# CIS AWS 7.0.0: no control for this check (the CloudWatch Logs integration recommendation is no longer in the benchmark)
 @check(
     "aws.cloudtrail.cloudwatch_logs",
     resource="aws.cloudtrail.trail",
@@ -61,7 +62,7 @@ def trail_kms(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.LOW,
     risk="No real-time alarms on API activity.",
     remediation="Configure a CloudWatch Logs log group and role on the trail.",
-    cis=("3.4",),
+    cis=(),
     soc2=("CC7.2",),
 )
 def trail_cloudwatch(rec: Record, ctx: CheckContext) -> Outcome:
@@ -76,7 +77,7 @@ def trail_cloudwatch(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.MEDIUM,
     risk="Configuration history and drift are not kept for audits.",
     remediation="Enable an AWS Config recorder for all resources in the region.",
-    cis=("3.3",),
+    cis=("4.3",),
     soc2=("CC7.1",),
     hipaa=("164.312(b)",),
 )
@@ -111,7 +112,7 @@ def guardduty(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.LOW,
     risk="A compromised key material stays valid forever.",
     remediation="aws kms enable-key-rotation --key-id KEY",
-    cis=("3.6",),
+    cis=("4.6",),
     soc2=("CC6.1",),
 )
 def kms_rotation(rec: Record, ctx: CheckContext) -> Outcome:

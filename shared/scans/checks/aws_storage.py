@@ -26,7 +26,7 @@ def bucket_is_public(rec: Record) -> bool:
     severity=Severity.CRITICAL,
     risk="Anyone on the internet can list or read the objects: the classic data leak.",
     remediation="Turn on Block Public Access for the bucket and remove public grants from its ACL and policy.",
-    cis=("2.1.4",),
+    cis=("3.1.4",),
     soc2=("CC6.1", "CC6.6"),
     hipaa=("164.312(a)(1)",),
     fix="aws.s3.block_public_access",
@@ -47,7 +47,7 @@ def bucket_public(rec: Record, ctx: CheckContext) -> Outcome:
     risk="One wrong ACL or policy makes the bucket public; Block Public Access stops that by default.",
     remediation="aws s3api put-public-access-block --bucket NAME --public-access-block-configuration "
     "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
-    cis=("2.1.4",),
+    cis=("3.1.4",),
     soc2=("CC6.1",),
     fix="aws.s3.block_public_access",
 )
@@ -57,6 +57,7 @@ def bucket_public_access_block(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail(f"Block Public Access is off for: {', '.join(missing)}") if missing else None
 
 
+# CIS AWS 7.0.0: no control for this check (CIS AWS dropped the S3 default-encryption recommendation (S3 encrypts new objects since 2023))
 attr_check(
     "aws.s3.bucket_default_encryption",
     resource="aws.s3.bucket",
@@ -68,7 +69,7 @@ attr_check(
     severity=Severity.MEDIUM,
     risk="Objects written without encryption headers are stored in clear.",
     remediation="Set default encryption (SSE-S3 or SSE-KMS) on the bucket.",
-    cis=("2.1.1",),
+    cis=(),
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
     fix="aws.s3.enable_default_encryption",
@@ -104,7 +105,7 @@ attr_check(
     severity=Severity.LOW,
     risk="Reads and writes to the bucket leave no trail for an investigation.",
     remediation="Enable server access logging to a separate log bucket.",
-    cis=("3.6",),
+    cis=("4.4",),
     soc2=("CC7.2",),
     hipaa=("164.312(b)",),
 )
@@ -121,12 +122,13 @@ attr_check(
     severity=Severity.MEDIUM,
     risk="Requests without TLS can be read or altered in transit.",
     remediation='Add a bucket policy statement denying s3:* when "aws:SecureTransport" is "false".',
-    cis=("2.1.2",),
+    cis=("3.1.1",),
     soc2=("CC6.7",),
     hipaa=("164.312(e)(1)",),
 )
 
 
+# CIS AWS 7.0.0: no control for this check (6.1.1 is the region's encryption-by-default setting (aws.ec2.ebs_default_encryption), not each volume)
 @check(
     "aws.ec2.volume_encrypted",
     resource="aws.ec2.volume",
@@ -135,7 +137,7 @@ attr_check(
     severity=Severity.MEDIUM,
     risk="Data at rest and its snapshots are unencrypted (may hold PII).",
     remediation="Snapshot the volume, copy the snapshot with encryption, create a volume from it and swap.",
-    cis=("2.2.1",),
+    cis=(),
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
 )
@@ -154,7 +156,7 @@ def volume_encrypted(rec: Record, ctx: CheckContext) -> Outcome:
     severity=Severity.MEDIUM,
     risk="New volumes are created unencrypted unless each caller asks for encryption.",
     remediation="aws ec2 enable-ebs-encryption-by-default --region REGION",
-    cis=("2.2.1",),
+    cis=("6.1.1",),
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
     fix="aws.ec2.enable_ebs_encryption_by_default",
@@ -253,7 +255,7 @@ attr_check(
     severity=Severity.HIGH,
     risk="Database files, logs, backups and snapshots are unencrypted at rest.",
     remediation="Snapshot, copy the snapshot with a KMS key, restore the copy, cut over.",
-    cis=("2.3.1",),
+    cis=("3.2.1",),
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
 )
@@ -267,7 +269,7 @@ attr_check(
     severity=Severity.CRITICAL,
     risk="The database endpoint resolves to a public IP and is one password away from the internet.",
     remediation="aws rds modify-db-instance --db-instance-identifier ID --no-publicly-accessible --apply-immediately",
-    cis=("2.3.3",),
+    cis=("3.2.3",),
     soc2=("CC6.6",),
     hipaa=("164.312(e)(1)",),
 )
@@ -340,7 +342,7 @@ attr_check(
     severity=Severity.LOW,
     risk="Security patches in minor engine versions are not applied.",
     remediation="Enable auto minor version upgrade.",
-    cis=("2.3.2",),
+    cis=("3.2.2",),
     soc2=("CC7.1",),
 )
 

@@ -19,24 +19,24 @@ _ENC = ("164.312(a)(2)(iv)",)
 attr_check("azure.storage.blob_public_access", SA, "allow_blob_public_access", lambda v: v is not True,
            title="Storage account allows public blob access", severity=Severity.HIGH,
            risk="Any container can be switched to anonymous read.", message="allowBlobPublicAccess is true",
-           remediation="Set allowBlobPublicAccess=false on the account.", cis=("3.7",), soc2=("CC6.1",),
+           remediation="Set allowBlobPublicAccess=false on the account.", cis=("9.3.8",), soc2=("CC6.1",),
            fix="azure.storage.disallow_blob_public_access")  # fmt: skip
 attr_check("azure.storage.secure_transfer", SA, "https_only", is_true,
            title="Storage account accepts HTTP", severity=Severity.MEDIUM, message="supportsHttpsTrafficOnly is false",
-           risk="Data can travel unencrypted.", remediation="Enable 'Secure transfer required'.", cis=("3.1",),
+           risk="Data can travel unencrypted.", remediation="Enable 'Secure transfer required'.", cis=("9.3.4",),
            soc2=("CC6.7",), hipaa=("164.312(e)(1)",), fix="azure.storage.require_secure_transfer")  # fmt: skip
 attr_check("azure.storage.min_tls", SA, "min_tls", lambda v: str(v) in ("TLS1_2", "TLS1_3"),
            title="Storage account allows TLS below 1.2", severity=Severity.MEDIUM, message="minimumTlsVersion is {value}",
-           risk="Old TLS versions are breakable.", remediation="Set minimumTlsVersion to TLS1_2.", cis=("3.15",),
+           risk="Old TLS versions are breakable.", remediation="Set minimumTlsVersion to TLS1_2.", cis=("9.3.6",),
            soc2=("CC6.7",))  # fmt: skip
 attr_check("azure.storage.network_default_deny", SA, "network_default_action", lambda v: v == "Deny",
            title="Storage account network access is open", severity=Severity.MEDIUM,
            message="default network action is {value}", risk="The account is reachable from every network.",
-           remediation="Set the firewall default action to Deny and allow selected networks.", cis=("3.8",),
+           remediation="Set the firewall default action to Deny and allow selected networks.", cis=("9.3.2.3",),
            soc2=("CC6.6",))  # fmt: skip
 attr_check("azure.storage.soft_delete", SA, "blob_soft_delete", is_true, category="operational",
            title="Blob soft delete is off", severity=Severity.LOW, message="deleted blobs cannot be recovered",
-           risk="A deletion is final.", remediation="Enable blob soft delete (7+ days).", cis=("3.11",),
+           risk="A deletion is final.", remediation="Enable blob soft delete (7+ days).", cis=("9.2.1",),
            soc2=("A1.2",))  # fmt: skip
 attr_check("azure.storage.infrastructure_encryption", SA, "infrastructure_encryption", is_true,
            title="Storage infrastructure encryption is off", severity=Severity.LOW, message="single encryption layer",
@@ -46,26 +46,29 @@ attr_check("azure.storage.infrastructure_encryption", SA, "infrastructure_encryp
 attr_check("azure.storage.container_public", "azure.storage.container", "public_access", lambda v: v in (None, "None", "none", ""),
            title="Blob container allows anonymous read", severity=Severity.CRITICAL, message="public access level: {value}",
            risk="Anyone with the URL can read (and for 'container', list) the blobs.",
-           remediation="Set the container's public access level to Private.", cis=("3.7",), soc2=("CC6.1", "CC6.6"),
+           remediation="Set the container's public access level to Private.", cis=("9.3.8",), soc2=("CC6.1", "CC6.6"),
            hipaa=("164.312(a)(1)",), fix="azure.storage.make_container_private",
            fix_target=lambda rec: rec.name)  # fmt: skip
+# CIS Azure 6.0.0: no control for this check (disk encryption moved to the CIS Azure Compute Services benchmark)
 attr_check("azure.compute.disk_encryption", "azure.compute.disk", "encryption_type",
            lambda v: v in ("EncryptionAtRestWithCustomerKey", "EncryptionAtRestWithPlatformAndCustomerKeys"),
            title="Managed disk is not encrypted with a customer key", severity=Severity.LOW,
            message="encryption: {value}", risk="Keys are managed by the platform only.",
-           remediation="Use a disk encryption set with a customer-managed key.", cis=("7.3",), hipaa=_ENC)  # fmt: skip
+           remediation="Use a disk encryption set with a customer-managed key.", cis=(), hipaa=_ENC)  # fmt: skip
 attr_check("azure.sql.server_public_network", "azure.sql.server", "public_network_access", lambda v: v != "Enabled",
            title="SQL server is reachable from public networks", severity=Severity.HIGH,
            message="publicNetworkAccess is Enabled", risk="The database is one password away from the internet.",
            remediation="Disable public network access; use private endpoints.", soc2=("CC6.6",))  # fmt: skip
+# CIS Azure 6.0.0: no control for this check (SQL moved to the CIS Azure Database Services benchmark)
 attr_check("azure.sql.server_auditing", "azure.sql.server", "auditing", is_true,
            title="SQL server auditing is off", severity=Severity.MEDIUM, message="auditing is disabled",
            risk="Database access leaves no trail.", remediation="Enable auditing to a storage account or Log Analytics.",
-           cis=("4.1.1",), soc2=("CC7.2",), hipaa=("164.312(b)",))  # fmt: skip
+           cis=(), soc2=("CC7.2",), hipaa=("164.312(b)",))  # fmt: skip
+# CIS Azure 6.0.0: no control for this check (SQL moved to the CIS Azure Database Services benchmark)
 attr_check("azure.sql.database_tde", "azure.sql.database", "tde", is_true,
            title="SQL database transparent data encryption is off", severity=Severity.HIGH,
            message="TDE is disabled", risk="Database files and backups are unencrypted.",
-           remediation="Enable transparent data encryption.", cis=("4.1.2",), soc2=("CC6.1",), hipaa=_ENC)  # fmt: skip
+           remediation="Enable transparent data encryption.", cis=(), soc2=("CC6.1",), hipaa=_ENC)  # fmt: skip
 attr_check("azure.sql.database_backup_retention", "azure.sql.database", "backup_retention_days", lambda v: int(v) >= 7,
            category="operational", title="SQL database backup retention under 7 days", severity=Severity.MEDIUM,
            message="{value} days", risk="Short point-in-time restore window.",
@@ -73,23 +76,25 @@ attr_check("azure.sql.database_backup_retention", "azure.sql.database", "backup_
 attr_check("azure.keyvault.purge_protection", "azure.keyvault.vault", "purge_protection", is_true,
            title="Key Vault purge protection is off", severity=Severity.MEDIUM, message="purge protection is off",
            risk="A deleted vault and its keys can be purged for good.", remediation="Enable purge protection.",
-           cis=("8.5",), soc2=("A1.2",))  # fmt: skip
+           cis=("8.3.5",), soc2=("A1.2",))  # fmt: skip
 attr_check("azure.keyvault.soft_delete", "azure.keyvault.vault", "soft_delete", is_true,
            title="Key Vault soft delete is off", severity=Severity.MEDIUM, message="soft delete is off",
            risk="Deleted secrets cannot be recovered.", remediation="Enable soft delete.", soc2=("A1.2",))  # fmt: skip
 attr_check("azure.monitor.activity_log_exported", "azure.monitor.subscription", "activity_log_exported", is_true,
            title="Activity Log is not exported", severity=Severity.HIGH, message="no diagnostic setting exports the Activity Log",
            risk="Control-plane history is kept 90 days only and cannot be searched with other logs.",
-           remediation="Create a subscription diagnostic setting to Log Analytics or storage.", cis=("5.1.1",),
+           remediation="Create a subscription diagnostic setting to Log Analytics or storage.", cis=("6.1.1.1",),
            soc2=("CC7.2",), hipaa=("164.312(b)",))  # fmt: skip
+# CIS Azure 6.0.0: no control for this check (tests for any paid Defender plan; v6 has one recommendation per plan (8.1.x))
 attr_check("azure.security.defender_enabled", "azure.monitor.subscription", "defender_plans", truthy,
            title="Microsoft Defender for Cloud has no paid plan", severity=Severity.MEDIUM, message="no Defender plan",
            risk="Threats against VMs, storage and SQL are not detected.",
-           remediation="Enable Defender plans for servers, storage and SQL.", cis=("2.1.1",), soc2=("CC7.2",))  # fmt: skip
+           remediation="Enable Defender plans for servers, storage and SQL.", cis=(), soc2=("CC7.2",))  # fmt: skip
+# CIS Azure 6.0.0: no control for this check (managed disks moved to the CIS Azure Compute Services benchmark)
 attr_check("azure.compute.vm_managed_disks", "azure.compute.vm", "managed_disks", is_true,
            category="operational", title="VM uses unmanaged disks", severity=Severity.LOW, message="unmanaged (VHD) disks",
            risk="Unmanaged disks are retired and lack managed-disk encryption and backup features.",
-           remediation="Convert the VM to managed disks.", cis=("7.2",))  # fmt: skip
+           remediation="Convert the VM to managed disks.", cis=())  # fmt: skip
 attr_check("azure.compute.vm_backup", "azure.compute.vm", "backup_protected", is_true,
            category="operational", title="VM is not protected by Azure Backup", severity=Severity.MEDIUM,
            message="no backup item", risk="A lost disk loses the data.",
@@ -98,7 +103,7 @@ attr_check("azure.compute.vm_backup", "azure.compute.vm", "backup_protected", is
 attr_check("azure.network.nsg_flow_logs", "azure.network.nsg", "flow_logs", is_true,
            title="NSG flow logs are off", severity=Severity.LOW, message="no flow log",
            risk="Network traffic leaves no record.", remediation="Enable NSG (or VNet) flow logs in Network Watcher.",
-           cis=("6.4",), soc2=("CC7.2",))  # fmt: skip
+           cis=("6.1.1.5",), soc2=("CC7.2",))  # fmt: skip
 attr_check("azure.compute.snapshot_public_network", "azure.compute.snapshot", "public_network_access",
            lambda v: v != "Enabled", title="Disk snapshot can be exported publicly", severity=Severity.MEDIUM,
            message="publicNetworkAccess is Enabled", risk="A SAS URL can export the disk data from anywhere.",
@@ -118,19 +123,20 @@ def _nsg_world(rec: Record, ports: tuple[int, ...]) -> list[int]:
     return sorted(set(hits))
 
 
-def _nsg_check(key: str, title: str, ports: tuple[int, ...]) -> None:
+def _nsg_check(key: str, title: str, ports: tuple[int, ...], cis: tuple[str, ...] = ()) -> None:
     def fn(rec: Record, ctx: CheckContext) -> Outcome:
         hit = _nsg_world(rec, ports)
         return Fail(f"port {', '.join(map(str, hit))} open to the internet") if hit else None
 
     check(key, resource="azure.network.nsg", reads=("rules",), title=title, severity=Severity.HIGH,
-          risk="Anyone on the internet can reach the service.", cis=("6.1", "6.2"), soc2=("CC6.6",),
+          risk="Anyone on the internet can reach the service.", cis=cis, soc2=("CC6.6",),
           remediation="Restrict the rule's source to known ranges or use Azure Bastion.",
           )(fn)  # fmt: skip
 
 
-_nsg_check("azure.network.nsg_open_ssh", "NSG opens SSH (22) to the internet", (22,))
-_nsg_check("azure.network.nsg_open_rdp", "NSG opens RDP (3389) to the internet", (3389,))
+_nsg_check("azure.network.nsg_open_ssh", "NSG opens SSH (22) to the internet", (22,), ("7.2",))
+_nsg_check("azure.network.nsg_open_rdp", "NSG opens RDP (3389) to the internet", (3389,), ("7.1",))
+# CIS Azure 6.0.0: no control for this check (7.1/7.2 name RDP and SSH only)
 _nsg_check(
     "azure.network.nsg_open_database_ports",
     "NSG opens database ports to the internet",

@@ -42,10 +42,11 @@ attr_check("gcp.storage.retention_logging", BUCKET, "logging", is_true,
            title="GCS bucket access logging is off", severity=Severity.LOW, message="no usage logs",
            risk="Reads leave no trail outside Data Access audit logs.",
            remediation="Configure usage logs or enable Data Access audit logs for storage.", soc2=("CC7.2",))  # fmt: skip
+# CIS GCP 5.0.0: no control for this check (4.7 asks for customer-supplied keys (CSEK); the check tests customer-managed keys (CMEK))
 attr_check("gcp.compute.disk_cmek", "gcp.compute.disk", "cmek", is_true,
            title="Disk is not encrypted with a customer key", severity=Severity.LOW, message="Google-managed key",
            risk="Key lifecycle is outside your control.", remediation="Use a Cloud KMS key (CMEK) for disks.",
-           cis=("4.7",), hipaa=_ENC)  # fmt: skip
+           cis=(), hipaa=_ENC)  # fmt: skip
 attr_check("gcp.compute.instance_public_ip", "gcp.compute.instance", "public_ip", lambda v: not v,
            title="VM has an external IP", severity=Severity.LOW, message="external IP {value}",
            risk="The VM is directly reachable from the internet.", remediation="Remove the access config; use IAP or Cloud NAT.",
@@ -54,7 +55,7 @@ attr_check("gcp.compute.instance_default_sa", "gcp.compute.instance", "default_s
            title="VM uses the default service account with full API access", severity=Severity.HIGH,
            message="default compute SA with cloud-platform scope",
            risk="Any process on the VM can act as project editor.",
-           remediation="Use a dedicated service account with least privilege.", cis=("4.1", "4.2"), soc2=("CC6.3",))  # fmt: skip
+           remediation="Use a dedicated service account with least privilege.", cis=("4.2",), soc2=("CC6.3",))  # fmt: skip
 attr_check("gcp.compute.instance_shielded_vm", "gcp.compute.instance", "shielded_secure_boot", is_true,
            title="VM has Secure Boot off", severity=Severity.LOW, message="Shielded VM secure boot is off",
            risk="Boot-level malware is not blocked.", remediation="Enable Shielded VM secure boot.", cis=("4.8",))  # fmt: skip
@@ -68,7 +69,7 @@ attr_check("gcp.compute.instance_os_login", "gcp.compute.instance", "os_login", 
            cis=("4.4",), soc2=("CC6.1",))  # fmt: skip
 attr_check("gcp.sql.instance_public_ip", "gcp.sql.instance", "public_ip", lambda v: not v,
            title="Cloud SQL instance has a public IP", severity=Severity.HIGH, message="public IP enabled",
-           risk="The database is reachable from the internet.", remediation="Use private IP only.", cis=("6.6",),
+           risk="The database is reachable from the internet.", remediation="Use private IP only.", cis=("6.7",),
            soc2=("CC6.6",))  # fmt: skip
 attr_check("gcp.sql.instance_open_networks", "gcp.sql.instance", "authorized_networks",
            lambda v: "0.0.0.0/0" not in (v or []), title="Cloud SQL allows 0.0.0.0/0", severity=Severity.CRITICAL,
@@ -76,7 +77,7 @@ attr_check("gcp.sql.instance_open_networks", "gcp.sql.instance", "authorized_net
            remediation="Remove 0.0.0.0/0 from authorized networks.", cis=("6.5",), soc2=("CC6.6",))  # fmt: skip
 attr_check("gcp.sql.instance_backups", "gcp.sql.instance", "backups_enabled", is_true, category="operational",
            title="Cloud SQL automated backups are off", severity=Severity.HIGH, message="backups disabled",
-           risk="No restore point.", remediation="Enable automated backups and point-in-time recovery.", cis=("6.7",),
+           risk="No restore point.", remediation="Enable automated backups and point-in-time recovery.", cis=("6.8",),
            soc2=("A1.2",), hipaa=("164.308(a)(7)(ii)(A)",))  # fmt: skip
 attr_check("gcp.sql.instance_ssl", "gcp.sql.instance", "ssl_required", is_true,
            title="Cloud SQL does not require SSL", severity=Severity.MEDIUM, message="SSL not required",
@@ -89,22 +90,22 @@ attr_check("gcp.logging.audit_logs", "gcp.project.settings", "data_access_audit_
 attr_check("gcp.logging.sink_all", "gcp.project.settings", "log_sink_all", is_true,
            title="No log sink exports all logs", severity=Severity.LOW, message="no sink without a filter",
            risk="Logs expire with the default retention.", remediation="Create a sink for all logs to storage or BigQuery.",
-           cis=("2.2",), soc2=("CC7.2",))  # fmt: skip
+           cis=("2.3",), soc2=("CC7.2",))  # fmt: skip
 attr_check("gcp.iam.sa_user_keys", "gcp.iam.service_account", "user_managed_keys", lambda v: int(v or 0) == 0,
            title="Service account has user-managed keys", severity=Severity.MEDIUM, message="{value} user-managed keys",
            risk="Downloaded keys leak and never expire.", remediation="Delete the keys; use workload identity.",
-           cis=("1.4",), soc2=("CC6.1",))  # fmt: skip
+           cis=("1.5",), soc2=("CC6.1",))  # fmt: skip
 attr_check("gcp.iam.sa_admin", "gcp.iam.service_account", "admin_roles", lambda v: not v,
            title="Service account holds owner/editor", severity=Severity.HIGH, message="roles: {value}",
            risk="A leaked credential controls the project.", remediation="Grant narrow predefined roles instead.",
-           cis=("1.5",), soc2=("CC6.3",))  # fmt: skip
+           cis=("1.6",), soc2=("CC6.3",))  # fmt: skip
 attr_check("gcp.compute.vpc_flow_logs", "gcp.compute.subnetwork", "flow_logs", is_true,
            title="Subnet flow logs are off", severity=Severity.LOW, message="flow logs disabled",
-           risk="Network traffic leaves no record.", remediation="Enable VPC flow logs on the subnet.", cis=("3.8",),
+           risk="Network traffic leaves no record.", remediation="Enable VPC flow logs on the subnet.", cis=("3.10",),
            soc2=("CC7.2",))  # fmt: skip
 
 
-def _fw_check(key: str, title: str, ports: tuple[int, ...]) -> None:
+def _fw_check(key: str, title: str, ports: tuple[int, ...], cis: tuple[str, ...] = ()) -> None:
     def fn(rec: Record, ctx: CheckContext) -> Outcome:
         a = rec.attrs
         if (
@@ -118,13 +119,16 @@ def _fw_check(key: str, title: str, ports: tuple[int, ...]) -> None:
 
     check(key, resource="gcp.compute.firewall", reads=("direction", "disabled", "source_ranges", "port_ranges"),
           title=title, severity=Severity.HIGH,
-          risk="Anyone on the internet can reach the service.", cis=("3.6", "3.7"), soc2=("CC6.6",),
+          risk="Anyone on the internet can reach the service.", cis=cis, soc2=("CC6.6",),
           remediation="Restrict source ranges to known CIDRs or use IAP TCP forwarding (35.235.240.0/20).",
           fix="gcp.compute.disable_firewall_rule")(fn)  # fmt: skip
 
 
-_fw_check("gcp.compute.firewall_open_ssh", "Firewall rule opens SSH (22) to the internet", (22,))
-_fw_check("gcp.compute.firewall_open_rdp", "Firewall rule opens RDP (3389) to the internet", (3389,))
+_fw_check("gcp.compute.firewall_open_ssh", "Firewall rule opens SSH (22) to the internet", (22,), ("3.6",))
+_fw_check(
+    "gcp.compute.firewall_open_rdp", "Firewall rule opens RDP (3389) to the internet", (3389,), ("3.7",)
+)
+# CIS GCP 5.0.0: no control for this check (3.6/3.7 name SSH and RDP only)
 _fw_check(
     "gcp.compute.firewall_open_database_ports",
     "Firewall rule opens database ports to the internet",
