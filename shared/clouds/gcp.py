@@ -33,6 +33,8 @@ COMPUTE_CLIENTS = {
     "snapshots": "SnapshotsClient",
     "disks": "DisksClient",
     "firewalls": "FirewallsClient",
+    "subnetworks": "SubnetworksClient",  # read by the scan (flow logs)
+    "projects": "ProjectsClient",  # read by the scan (common instance metadata)
 }
 # The clients that poll long-running operations (ExtendedOperation.result()), keyed as each transport caches them.
 OPERATIONS_CLIENTS = {

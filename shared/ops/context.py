@@ -2,7 +2,8 @@
 
 Clients are created once per (cloud, service, region) and shared by the worker threads (boto3, azure-core and
 google-api-core clients are thread-safe once built). Tests hand in an azure-core transport, a ``requests``
-adapter for google-cloud-compute and an ``httplib2``-like object for Cloud SQL Admin; the SDKs run unchanged.
+adapter for google-cloud-compute and an ``httplib2``-like object for the discovery clients (Cloud SQL Admin,
+IAM, Resource Manager, Logging, Monitoring); the SDKs run unchanged.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class CloudContext:
     azure_client_options: dict[str, Any] = field(default_factory=dict)
     gcp_credentials: Any = None
     gcp_session_adapter: Any = None
-    gcp_sql_http: Any = None
+    gcp_discovery_http: Any = None  # httplib2-like: every googleapiclient discovery client rides on it
     gcp_project: str | None = None
     _cache: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -106,7 +107,7 @@ class CloudContext:
 
         return self._cached(
             ("gcp", "sqladmin"),
-            lambda: gcp.sqladmin(credentials_=self.gcp_credentials, http=self.gcp_sql_http),
+            lambda: gcp.sqladmin(credentials_=self.gcp_credentials, http=self.gcp_discovery_http),
         )
 
     def sdk_errors(self, cloud: str) -> tuple[type[BaseException], ...]:

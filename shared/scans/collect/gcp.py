@@ -6,8 +6,8 @@ Clients come from :class:`escher.ops.context.CloudContext` like the operations':
 ``STORAGE_EMULATOR_HOST``; Compute runs over its REST transport (a ``requests`` adapter handed in there carries
 every call); Cloud SQL Admin, IAM, Resource Manager, Logging and Monitoring are discovery clients built from
 the documents shipped with google-api-python-client, over the context's injectable ``httplib2`` seam
-(``gcp_sql_http``) when one is given. Instances, disks and subnetworks are read with ``aggregatedList`` (every
-zone or region in one paged call, 500 per page).
+(``gcp_discovery_http``) when one is given. Instances, disks and subnetworks are read with ``aggregatedList``
+(every zone or region in one paged call, 500 per page).
 
 Normalizers take the REST JSON shapes (``Message.to_json`` for the Compute protos), so they are pure and tested
 without any SDK. A part of a task that cannot be read (CPU time series) leaves its attributes off the records,
@@ -399,22 +399,14 @@ class GcpCollector:
         """A discovery client from the document shipped with google-api-python-client (no fetch), over the
         context's ``httplib2`` seam when one is given. Built per task: httplib2 is not thread-safe."""
         discovery = require("googleapiclient.discovery", "gcp")
-        if self.ctx.gcp_sql_http is not None:
+        if self.ctx.gcp_discovery_http is not None:
             return discovery.build(
-                api, version, http=self.ctx.gcp_sql_http, static_discovery=True, cache_discovery=False
+                api, version, http=self.ctx.gcp_discovery_http, static_discovery=True, cache_discovery=False
             )
         from escher.clouds.gcp import credentials
 
         creds = self.ctx.gcp_credentials if self.ctx.gcp_credentials is not None else credentials()
         return discovery.build(api, version, credentials=creds, static_discovery=True, cache_discovery=False)
-
-    def compute(self, class_name: str) -> Any:
-        """A google-cloud-compute client the context has no name for (subnetworks, projects): read-only, so
-        without the operation pollers ``escher.clouds.gcp.compute_client`` wires up."""
-        from escher.clouds import gcp
-
-        creds = self.ctx.gcp_credentials if self.ctx.gcp_credentials is not None else gcp.credentials()
-        return gcp._build_compute(class_name, creds, self.ctx.gcp_session_adapter)
 
     def pages(self, collection: Any, method: str, field: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Items of a paged discovery list call (``nextPageToken``), with googleapiclient's retries."""
@@ -515,7 +507,7 @@ class GcpCollector:
         ]
 
     def collect_subnetworks(self) -> list[Record]:
-        client = self.compute("SubnetworksClient")
+        client = self.ctx.gcp_compute("subnetworks")
         out: list[Record] = []
         for _scope, scoped in client.aggregated_list(request={"project": self.project, "max_results": PAGE}):
             out.extend(normalize_subnetwork(_proto_json(m), self.project) for m in scoped.subnetworks)
@@ -550,7 +542,7 @@ class GcpCollector:
         except _sdk_errors() as exc:
             self._part_failed("project", "log sinks", exc)
         try:
-            compute_project = _proto_json(self.compute("ProjectsClient").get(project=self.project))
+            compute_project = _proto_json(self.ctx.gcp_compute("projects").get(project=self.project))
         except _sdk_errors() as exc:
             self._part_failed("project", "the project's instance metadata", exc)
         return [normalize_project(self.project, policy, sinks, compute_project)]

@@ -95,7 +95,7 @@ def test_cis_gcp_on_the_replayed_estate(own_gcs: GcsStorageEmulator, monkeypatch
         gcp_project=gcp_estate.PROJECT,
         gcp_credentials=AnonymousCredentials(),
         gcp_session_adapter=RequestsRouterAdapter(router),
-        gcp_sql_http=HttplibRouter(router),
+        gcp_discovery_http=HttplibRouter(router),
     )
     try:
         result = run_scan(Settings(), ScanOptions(clouds=["gcp"]), ctx=ctx)

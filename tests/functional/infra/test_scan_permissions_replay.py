@@ -154,7 +154,7 @@ def gcp_estate(own_gcs: GcsStorageEmulator, monkeypatch: pytest.MonkeyPatch) -> 
         gcp_project=seeded.PROJECT,
         gcp_credentials=AnonymousCredentials(),
         gcp_session_adapter=RequestsRouterAdapter(router),
-        gcp_sql_http=HttplibRouter(router),
+        gcp_discovery_http=HttplibRouter(router),
     )
     yield router, ctx
     for bucket in client.list_buckets():

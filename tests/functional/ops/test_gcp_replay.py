@@ -55,7 +55,7 @@ def engine_for(replay: Replay, sink: MemoryAuditSink) -> Engine:
     ctx = CloudContext(
         gcp_credentials=AnonymousCredentials(),
         gcp_session_adapter=RequestsReplayAdapter(replay),
-        gcp_sql_http=HttplibReplay(replay),
+        gcp_discovery_http=HttplibReplay(replay),
     )
     return make_engine(ctx, sink, concurrency=1)
 

@@ -195,7 +195,7 @@ def gcp(own_gcs: GcsStorageEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterato
         gcp_project=gcp_estate.PROJECT,
         gcp_credentials=AnonymousCredentials(),
         gcp_session_adapter=RequestsRouterAdapter(router),
-        gcp_sql_http=HttplibRouter(router),
+        gcp_discovery_http=HttplibRouter(router),
     )
     yield router, truth, ctx
     for bucket in client.list_buckets():
