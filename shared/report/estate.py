@@ -2,9 +2,10 @@
 
 A scan filtered by check (``--checks 'aws.s3.*'``) or region, or one that could not read a service, says
 nothing about the rest of the estate. Reporting only what it saw would silently drop root MFA or open SSH
-from the morning report. So the report's estate is built per unit of evidence, (check, cloud, service,
+from the morning report. So the report's estate is built per unit of evidence, (check, cloud, collector task,
 region): each unit comes from the newest scan that evaluated it, walking back to the last *full* scan (one
-that ran every registered check of its clouds). What comes from an older scan keeps its date, and the report
+that ran every registered check of its clouds). Which task reads a record type is what the collectors declare
+(``PRODUCES``), never a guess from the type's name: ``gcp.compute.instance`` is read by ``instances``. What comes from an older scan keeps its date, and the report
 says so at the top.
 
 Pure: the caller loads the scans (newest first) and says which checks exist; nothing here reads a store.
@@ -15,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from escher.scans.model import Finding, Inventory, Record, ScanResult
 
-__all__ = ["EstateView", "Scope", "is_full", "merge_scans", "scope_of"]
+__all__ = ["EstateView", "Scope", "is_full", "merge_scans", "reading_tasks", "scope_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,7 @@ class Scope:
     """What one scan looked at. ``read`` is empty when the scan does not say (an inventory handed in)."""
 
     checks: frozenset[str]
-    read: frozenset[tuple[str, str, str]]  # (cloud, service, region) read completely
+    read: frozenset[tuple[str, str, str]]  # (cloud, collector task, region) read completely
 
     def clouds(self) -> set[str]:
         if self.read:
@@ -42,8 +44,22 @@ class Scope:
     def _reads(self, cloud: str, rtype: str, region: str) -> bool:
         if not self.read:  # the scan did not record what it read: it read what it was given
             return True
-        service = rtype.split(".")[1] if rtype.count(".") >= 2 else rtype
-        return (cloud, service, region) in self.read or (cloud, service, "global") in self.read
+        return any(
+            (cloud, task, region) in self.read or (cloud, task, "global") in self.read
+            for task in reading_tasks(cloud, rtype)
+        )
+
+
+@cache
+def reading_tasks(cloud: str, rtype: str) -> frozenset[str]:
+    """The collector tasks that read ``rtype``, by the names ``Inventory.covered`` records: what the collectors
+    declare (``gcp.compute.instance`` comes from ``instances``, ``aws.ec2.region_settings`` from
+    ``region_settings``). A type no collector declares (one an older version stored) has only its name to go
+    by: its service segment."""
+    from escher.scans.collect.coverage import COLLECTORS, producing_tasks
+
+    tasks = producing_tasks(cloud, rtype) if cloud in COLLECTORS else frozenset()
+    return tasks or frozenset({rtype.split(".")[1] if rtype.count(".") >= 2 else rtype})
 
 
 def scope_of(scan: ScanResult) -> Scope:
