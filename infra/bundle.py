@@ -55,7 +55,9 @@ PACKAGE_DIRS = {"shared": "escher", "workers": "escher/workers"}
 DATA_SUFFIXES = {".py", ".json", ".toml", ".yaml", ".sql", ".typed"}
 RUNTIME_EXTRA = {"aws": "aws-lambda-powertools", "azure": "azure-functions", "gcp": "functions-framework"}
 DISCOVERY_DIR = "googleapiclient/discovery_cache/documents/"
-DISCOVERY_DOCS = ("sqladmin.", "cloudscheduler.")  # escher.clouds.gcp.sqladmin, escher.extend.schedules_gcp
+# the APIs escher builds discovery clients for: the GCP scan (Cloud SQL Admin, Resource Manager, Monitoring, IAM,
+# Logging) and the cloud schedules (Cloud Scheduler); tests/unit/infra/test_bundle_clouds.py finds them in the code
+DISCOVERY_DOCS = ("sqladmin.", "cloudresourcemanager.", "monitoring.", "iam.", "logging.", "cloudscheduler.")
 # what a worker needs of another cloud's SDK extra to scan it (not Key Vault, Pub/Sub or Secret Manager: those
 # are the other cloud's own extension's stores)
 SCAN_PACKAGES = {
@@ -237,7 +239,7 @@ def installed_deps(requirements: list[str], dest: Path) -> Path:
 
 def _kept(rel: str) -> bool:
     """google-api-python-client ships ~110 MB of discovery documents for every Google API; a worker builds
-    clients for the ones in :data:`DISCOVERY_DOCS` only (without the trim, the AWS bundle that scans Azure and
+    clients for the APIs in :data:`DISCOVERY_DOCS` only (without the trim, the AWS bundle that scans Azure and
     GCP measured 284 MB unzipped, over Lambda's 250 MB)."""
     if not rel.startswith(DISCOVERY_DIR) or not rel.endswith(".json"):
         return True
