@@ -44,11 +44,13 @@ __all__ = [
     "USER_PREFIX",
     "AwsScheduleTarget",
     "CloudScheduleError",
+    "Mirrored",
     "add_in_clouds",
     "aws_target",
     "cloud_homes",
     "create_aws",
     "delete_aws",
+    "mirror_schedules",
     "remove_in_clouds",
     "runs_in",
     "schedule_name",
@@ -307,6 +309,62 @@ def remove_in_clouds(
                 restore()
             raise
     return clouds
+
+
+@dataclass
+class Mirrored:
+    """What :func:`mirror_schedules` did: the cloud schedules made (names), and each schedule it could not."""
+
+    cloud: str
+    made: list[str]
+    failed: dict[str, str]  # schedule id -> why
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cloud": self.cloud, "made": self.made, "failed": self.failed}
+
+
+def mirror_schedules(
+    paths: Paths, cloud: str, schedules: Iterable[Schedule], *, clients: Mapping[str, Any] | None = None
+) -> Mirrored:
+    """Make the cloud schedule of every laptop schedule that ``cloud`` runs, once ``cloud`` is extended: the
+    schedules added before ``escher extend`` (or kept through a destroy and an extend again), which the
+    laptop's runner now leaves to the extension (:func:`cloud_homes`). Create or update, so running it twice
+    changes nothing. Azure has nothing per schedule (the published settings carry them); the built-in daily
+    job is the stack's own. Never raises: the deployment stands; what failed is in ``failed``."""
+    if cloud not in _extended(paths) or cloud == "azure":
+        return Mirrored(cloud, [], {})
+    wanted = [s for s in schedules if s.id != "daily" and runs_in(s.job.clouds, [cloud])]
+    if not wanted:
+        return Mirrored(cloud, [], {})
+    clients = dict(clients or {})
+    try:
+        if cloud == "gcp" and clients.get("gcp") is None:
+            clients["gcp"] = _gcp_client()
+        [remote] = _remotes(paths, [cloud], clients)
+    except EscherError as exc:  # outputs the schedules need are missing, no GCP credentials
+        return Mirrored(cloud, [], {s.id: str(exc) for s in wanted})
+    made, failed = [], {}
+    for s in wanted:
+        try:
+            made.append(remote.create(s))
+        except EscherError as exc:  # CloudScheduleError, or a cron the cloud cannot express (CronError)
+            failed[s.id] = str(exc)
+    return Mirrored(cloud, made, failed)
+
+
+def _gcp_client() -> Any:
+    """The Cloud Scheduler client from Application Default Credentials; none is an error that says what to do."""
+    from escher.extend.schedules_gcp import scheduler_client
+    from escher.lazy import require
+
+    auth = require("google.auth.exceptions", "gcp")
+    try:
+        return scheduler_client()
+    except auth.GoogleAuthError as exc:
+        raise CloudScheduleError(
+            f"no GCP credentials to make the cloud schedules with: {exc}",
+            hint="run `gcloud auth application-default login`, then `escher extend gcp` again",
+        ) from None
 
 
 def _publish_azure(paths: Paths) -> int:

@@ -301,3 +301,67 @@ def test_aws_user_schedules_go_with_the_stacks_schedule_group(
     ran = _Recorder()
     [record] = run_due(open_schedules(), ran, datetime(2030, 1, 8, 20, 0, tzinfo=UTC))
     assert record.ok and not record.skipped and ran.jobs == [s.job]
+
+
+# -- schedules the laptop had before `escher extend`: made in the cloud once it is extended ---------------------
+def test_schedules_made_before_extending_gcp_get_their_jobs(escher_home: Path) -> None:
+    from escher.cli.commands.schedule_cmd import open_schedules
+    from escher.config import resolve_paths
+    from escher.extend.schedules import mirror_schedules
+
+    store = open_schedules()
+    s = make("0 20 * * 1-5", STOP_DEV)
+    other = make("0 21 * * *", "aws.ec2.stop_instances tag:env=dev")
+    store.add(s)
+    store.add(other)
+    script = Script([])
+    # not extended yet: nothing to make
+    assert (
+        mirror_schedules(resolve_paths(), "gcp", store.all(), clients={"gcp": _client(script, [])}).made == []
+    )
+    extend_gcp(escher_home, state_url=f"file://{escher_home}/extension")
+    # the built-in daily job is the stack's own and the AWS one is not GCP's: one job, exactly as `schedule add`
+    script = Script([Exchange("POST", f"{API}?alt=json", job_resource(s), reply=job_resource(s))])
+    done = mirror_schedules(resolve_paths(), "gcp", store.all(), clients={"gcp": _client(script, [])})
+    assert script.unused() == []
+    assert done.to_dict() == {"cloud": "gcp", "made": [f"{JOBS}escher-user-{s.id}"], "failed": {}}
+
+
+def test_schedules_made_before_extending_aws_get_theirs_and_one_aws_cannot_express_is_named(
+    aws_env: Any, escher_home: Path
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    from escher.cli.commands.schedule_cmd import open_schedules
+    from escher.config import resolve_paths
+    from escher.extend.schedules import mirror_schedules
+    from tests.functional.deployed.test_aws_user_schedules import REGION, ROLE
+
+    store = open_schedules()
+    s = make("0 20 * * 1-5", "aws.ec2.stop_instances tag:env=dev")
+    both_days = make("0 6 1 * 1", "aws.ec2.start_instances tag:env=dev")  # EventBridge needs one of them "?"
+    store.add(s)
+    store.add(both_days)
+    scheduler = boto3.client("scheduler", region_name=REGION, config=Config(retries={"max_attempts": 1}))
+    group = scheduler.create_schedule_group(Name="escher-test")["ScheduleGroupArn"].split("/")[-1]
+    extend = escher_home / "data" / "extend"
+    extend.mkdir(parents=True, exist_ok=True)
+    (extend / "state.json").write_text(json.dumps({"clouds": {"aws": {"mode": "thin-client"}}, "runs": []}))
+    outputs = {
+        "cloud": "aws", "region": REGION, "worker": "escher-worker",
+        "worker_role": "arn:aws:iam::123456789012:role/escher-worker-role",
+        "schedule_group": group, "scheduler_role": ROLE,
+    }  # fmt: skip
+    (extend / "aws-outputs.json").write_text(json.dumps(outputs))
+    done = mirror_schedules(resolve_paths(), "aws", store.all())
+    assert done.made == [f"escher-user-{s.id}"] and list(done.failed) == [both_days.id]
+    assert "restricts both day-of-month and day-of-week" in done.failed[both_days.id]
+    got = scheduler.get_schedule(Name=f"escher-user-{s.id}", GroupName=group)
+    assert (
+        got["ScheduleExpression"] == "cron(0 20 ? * MON-FRI *)"
+        and got["ScheduleExpressionTimezone"] == s.timezone
+    )
+    # twice changes nothing (create, or update when it exists)
+    assert mirror_schedules(resolve_paths(), "aws", store.all()).made == [f"escher-user-{s.id}"]
+    assert len(scheduler.list_schedules(GroupName=group)["Schedules"]) == 1
