@@ -213,25 +213,14 @@ def _clouds(fw: Framework, cloud: str | None) -> tuple[str, ...]:
 
 
 def _collected(scan: ScanResult, type_: str) -> bool:
-    """Whether a scan read the resource type (so that none of it means there is none): a task covering the
-    record type's service, or one that declares it produces the type."""
-    cloud, service = type_.split(".")[:2]
-    covered = {(c, s) for c, s, _ in scan.inventory.covered}
-    if (cloud, service) in covered:
-        return True
-    produced = _produces(cloud)
-    return any(type_ in produced.get(s, ()) for c, s in covered if c == cloud)
+    """Whether a scan read the resource type (so that none of it means there is none): a task that produces the
+    type ran. The task names come from the collectors' declarations, as the morning report reads them
+    (``aws.ec2.region_settings`` comes from ``region_settings``, not ``ec2``)."""
+    from escher.report.estate import reading_tasks
 
-
-def _produces(cloud: str) -> dict[str, Any]:
-    import importlib
-
-    try:
-        module = importlib.import_module(f"escher.scans.collect.{cloud}")
-    except ImportError:  # pragma: no cover - the collectors ship with the package
-        return {}
-    table = getattr(module, "PRODUCES", None)
-    return dict(table) if isinstance(table, dict) else {}
+    cloud = type_.split(".", 1)[0]
+    tasks = reading_tasks(cloud, type_)
+    return any(c == cloud and s in tasks for c, s, _ in scan.inventory.covered)
 
 
 class _Evaluator:

@@ -51,7 +51,7 @@ def test_public_bucket_fails_and_private_passes_per_account() -> None:
     iam = next(c for c in report.controls if c.control.id == "2.4")  # IAM was not collected in this scan
     assert iam.status is Verdict.NOT_READ and "aws.iam.account was not collected" in iam.not_read[0]
     assert next(c for c in report.controls if c.control.id == "2.1.1").status is Verdict.MANUAL
-    assert next(c for c in report.controls if c.control.id == "6.1.2").status is Verdict.NOT_IMPLEMENTED
+    assert next(c for c in report.controls if c.control.id == "2.18").status is Verdict.NOT_IMPLEMENTED
     n = report.counts
     assert sum(n.values()) == 70 and report.percent == round(100 * n["pass"] / (n["pass"] + n["fail"]), 1)
 
@@ -128,3 +128,19 @@ def test_recent_scans_reads_back_only_to_the_newest_scan_of_each_cloud() -> None
     assert pick_scan(scans, framework("cis-azure")).scan_id == "20260104"
     assert pick_scan(scans, framework("cis-gcp")).scan_id == "20260102"
     assert pick_scan(scans, framework("soc2")).scan_id == "20260104"
+
+
+def test_a_type_counts_as_read_only_when_the_task_that_produces_it_ran() -> None:
+    """EBS default encryption lives on ``aws.ec2.region_settings``, which the ``region_settings`` task reads, not
+    ``ec2``: a scan that ran ``ec2`` but not ``region_settings`` has not read it, so CIS 6.1.1 is not read — not a
+    pass over nothing (the name's service segment is not the task; the collectors' declarations say which is)."""
+    ec2_only = _scan([], covered=[("aws", "ec2", "us-east-1"), ("aws", "s3", "global")])
+    control = next(c for c in evaluate(framework("cis-aws"), ec2_only).controls if c.control.id == "6.1.1")
+    assert control.status is Verdict.NOT_READ
+    assert "aws.ec2.region_settings was not collected" in control.not_read[0]
+
+    settings_read = _scan([], covered=[("aws", "region_settings", "us-east-1")])
+    control = next(
+        c for c in evaluate(framework("cis-aws"), settings_read).controls if c.control.id == "6.1.1"
+    )
+    assert control.status is Verdict.PASS  # read, and no region has it off
