@@ -180,6 +180,7 @@ OPERATIONS: Registry[Operation] = Registry(
         "escher.ops.aws_ec2",
         "escher.ops.aws_s3",
         "escher.ops.aws_rds",
+        "escher.ops.aws_lambda",
         "escher.ops.azure_compute",
         "escher.ops.azure_network",
         "escher.ops.azure_storage",

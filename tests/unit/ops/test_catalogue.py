@@ -18,9 +18,9 @@ def test_every_operation_is_complete_and_consistent() -> None:
     for op_id, op in OPERATIONS.items():
         assert op.description and op.permissions and op.cli.split()[0] in {"aws", "az", "gcloud"}, op_id
         prefix = {
-            "aws": ("ec2:", "s3:", "rds:"),
+            "aws": ("ec2:", "s3:", "rds:", "lambda:"),
             "azure": ("Microsoft.",),
-            "gcp": ("compute.", "storage.", "cloudsql."),
+            "gcp": ("compute.", "storage.", "cloudsql.", "run."),
         }
         assert all(p.startswith(prefix[op.cloud]) for p in op.permissions), op_id
         if op.inverse is not None:
