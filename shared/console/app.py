@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
 from escher.console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Access, Session, console_token
+from escher.console.views import ReportCache
 from escher.errors import EscherError
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from escher.audit import AuditSink
     from escher.policy.runtime import Runtime
+    from escher.store.store import Store
 
 __all__ = ["Console", "RunningConsole", "create_app", "serve"]
 
@@ -58,8 +60,10 @@ class Console:
         self.env.filters["tojson_attr"] = _json_attr
         self._sink = sink
         self._own_sink = False
+        self._store: Store | None = None
         self._lock = threading.Lock()
         self.stopping = threading.Event()
+        self.report_cache = ReportCache()
 
     def sink(self) -> AuditSink:
         """One ledger sink for the process (the store opens on its first record), closed at shutdown."""
@@ -69,6 +73,29 @@ class Console:
 
                 self._sink, self._own_sink = LedgerAuditSink(), True
             return self._sink
+
+    def store(self) -> Store | None:
+        """The knowledge store, opened once for the console's life (so the embedded database keeps running
+        between requests instead of starting and stopping with each page); None when this installation keeps
+        its results in files (no store), where the pages read them as the CLI does."""
+        from escher.scans.persist import store_available
+
+        with self._lock:
+            if self._store is not None and not self._store.connection.closed:
+                return self._store
+            if not store_available():
+                return None
+            from escher.audit_sink import migrate_jsonl
+            from escher.store.store import Store
+
+            store = Store.open()
+            try:
+                migrate_jsonl(store)
+            except BaseException:
+                store.close()
+                raise
+            self._store = store
+            return store
 
     def runtime(self) -> Runtime:
         """``open_runtime()`` as each CLI command makes it (settings read now), with the extension's approvals."""
@@ -80,11 +107,13 @@ class Console:
     def close(self) -> None:
         self.stopping.set()
         with self._lock:
-            sink, own = self._sink, self._own_sink
-            self._sink = None
+            sink, own, store = self._sink, self._own_sink, self._store
+            self._sink, self._store = None, None
         close = getattr(sink, "close", None)
         if own and callable(close):
             close()
+        if store is not None:
+            store.close()
 
     def render(self, request: Request, template: str, status: int = 200, **ctx: Any) -> Response:
         from starlette.responses import HTMLResponse

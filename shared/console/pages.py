@@ -77,7 +77,9 @@ def _show_plans(console: Console, request: Request, rt: Runtime, plans: list[Pla
 
 # -- the morning report and its fixes ------------------------------------------------------------------------
 def report(console: Console, request: Request) -> Response:
-    return console.render(request, "report.j2", view=views.report_view(), fix_ids=views.fix_ids)
+    rt = console.runtime()
+    view = views.report_view(console.store(), console.report_cache, rt.settings.extensions)
+    return console.render(request, "report.j2", rt=rt, view=view, fix_ids=views.fix_ids)
 
 
 def fix(console: Console, request: Request, form: Form) -> Response:
@@ -247,7 +249,7 @@ def estate(console: Console, request: Request) -> Response:
     q = request.query_params
     flt = views.EstateFilter(**{k: q.get(k, "").strip() for k in ("q", "cloud", "account", "region",
                                                                      "environment", "type", "tag")})  # fmt: skip
-    view = views.estate_view(flt, q.get("resource", ""))
+    view = views.estate_view(flt, q.get("resource", ""), console.store())
     return console.render(request, "estate.j2", view=view, flt=flt)
 
 
@@ -262,7 +264,7 @@ def audit(console: Console, request: Request) -> Response:
     except ValueError:
         query["limit"] = 100
     rt = console.runtime()
-    view = views.audit_view(rt, query, verify=q.get("verify") == "1")
+    view = views.audit_view(rt, query, verify=q.get("verify") == "1", store=console.store())
     return console.render(request, "audit.j2", rt=rt, view=view, query=query)
 
 

@@ -3,6 +3,11 @@ the ledger): plain data for the templates, no HTML here and no decisions."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,10 +20,13 @@ if TYPE_CHECKING:
     from escher.policy.runtime import Runtime
     from escher.report.model import Group, MorningReport
     from escher.scans.model import Finding, Record
+    from escher.scans.persist import ResultStore
+    from escher.store.store import Store
 
 __all__ = [
     "AlertView",
     "EstateFilter",
+    "ReportCache",
     "alert_views",
     "approvals_view",
     "audit_view",
@@ -87,14 +95,56 @@ class ReportView:
     severity_chart: dict[str, Any] = field(default_factory=dict)
 
 
-def report_view() -> ReportView:
-    """``escher report``: the latest scan's report (built now), laid out as the HTML report lays it out
-    (:func:`escher.report.render.content.page`), with the chart data."""
+class ReportCache:
+    """The last report page built, kept while what it was built from is unchanged: the stored scans, report
+    template records and alerts (one cheap query: their count, newest time and a hash of their content hashes),
+    the cost snapshots and the ``[report]`` settings; and never longer than ``ttl`` (the pipeline's last-24-h
+    lines come from the state storage, outside that fingerprint). Building the report reads every stored scan
+    back (seconds at 10,000 resources); a reload of an unchanged estate should not."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._entry: tuple[tuple[Any, ...], float, ReportView] | None = None
+
+    def get(self, fingerprint: tuple[Any, ...]) -> ReportView | None:
+        with self._lock:
+            if self._entry is None:
+                return None
+            key, at, view = self._entry
+            return view if key == fingerprint and time.monotonic() - at < self.ttl else None
+
+    def put(self, fingerprint: tuple[Any, ...], view: ReportView) -> None:
+        with self._lock:
+            self._entry = (fingerprint, time.monotonic(), view)
+
+
+def _fingerprint(store: Store, extensions: dict[str, Any]) -> tuple[Any, ...]:
+    """What the latest report depends on, from the store's tables without reading a scan's body."""
+    conn = store.connection
+    records = conn.execute(
+        "SELECT count(*), max(at), md5(string_agg(content_hash, ',' ORDER BY key)) FROM records "
+        "WHERE collection = 'alerts' AND kind IN ('scan_result', 'report_template', 'alert')"
+    ).fetchone()
+    cost = conn.execute("SELECT count(*), max(seq) FROM reports WHERE chain = 'cost'").fetchone()
+    settings = json.dumps(extensions.get("report"), sort_keys=True, default=str)
+    return (tuple(records or ()), tuple(cost or ()), settings, datetime.now(UTC).date().isoformat())
+
+
+def report_view(
+    store: Store | None = None, cache: ReportCache | None = None, extensions: dict[str, Any] | None = None
+) -> ReportView:
+    """``escher report``: the latest scan's report, laid out as the HTML report lays it out
+    (:func:`escher.report.render.content.page`), with the chart data. ``store``: the console's open knowledge
+    store (None: the installation keeps results in files, read as ``escher report`` reads them)."""
     from escher.report.render.content import page
     from escher.report.service import get_or_build_report
 
+    fingerprint = _fingerprint(store, extensions or {}) if store is not None and cache is not None else None
+    if fingerprint is not None and cache is not None and (kept := cache.get(fingerprint)) is not None:
+        return kept
     try:
-        rep = get_or_build_report()
+        rep = get_or_build_report(store=_results(store))
     except EscherError as exc:
         return ReportView(None, exc)
     laid_out = page(rep)
@@ -108,7 +158,33 @@ def report_view() -> ReportView:
         sections.append((sec, items))
     cost = {"labels": [d for d, _ in rep.cost_trend], "values": [round(v, 2) for _, v in rep.cost_trend]}
     sev = {"labels": list(SEVERITIES), "values": [int(rep.totals.get(s, 0)) for s in SEVERITIES]}
-    return ReportView(rep, None, laid_out, sections, cost, sev)
+    view = ReportView(rep, None, laid_out, sections, cost, sev)
+    if fingerprint is not None and cache is not None:
+        cache.put(fingerprint, view)
+    return view
+
+
+def _results(store: Store | None) -> ResultStore | None:
+    """The scans and reports over the console's open store (None: let the core open its own, as the CLI)."""
+    if store is None:
+        return None
+    from escher.scans.persist_store import StoreResults
+
+    return StoreResults(store)
+
+
+@contextmanager
+def _ledger(store: Store | None) -> Iterator[Store]:
+    """The console's open store, or one opened for this read (closed after it)."""
+    if store is not None:
+        yield store
+        return
+    from escher.audit_sink import migrate_jsonl
+    from escher.store.store import Store
+
+    with Store.open() as opened:
+        migrate_jsonl(opened)
+        yield opened
 
 
 def fix_ids(group: Group) -> str:
@@ -188,7 +264,7 @@ class EstateView:
 _SHOWN = 200
 
 
-def estate_view(flt: EstateFilter, resource: str = "") -> EstateView:
+def estate_view(flt: EstateFilter, resource: str = "", store: Store | None = None) -> EstateView:
     """The latest scan's inventory, filtered, with each resource's failing findings; for one chosen resource
     also what changed since the previous scan and its audit records (``escher audit list --target``)."""
     from escher.report.builder import diff_inventories
@@ -196,17 +272,18 @@ def estate_view(flt: EstateFilter, resource: str = "") -> EstateView:
     from escher.scans.model import ScanResult
     from escher.scans.persist import close_store, open_store
 
-    store = open_store()
+    results = _results(store) or open_store()
     try:
-        scan = latest_scan(store)
-        keys = store.keys("scan")
+        keys = results.keys("scan")  # listed once: latest_scan would list them again
+        scan = ScanResult.from_dict(results.get("scan", keys[-1]) or {}) if keys else latest_scan(results)
         previous = (
-            ScanResult.from_dict(store.get("scan", keys[-2]) or {}) if len(keys) > 1 and resource else None
+            ScanResult.from_dict(results.get("scan", keys[-2]) or {}) if len(keys) > 1 and resource else None
         )
     except EscherError as exc:
         return EstateView(error=exc)
     finally:
-        close_store(store)
+        if store is None:
+            close_store(results)
     records = scan.inventory.records
     view = EstateView(scan.scan_id, total=len(records))
     by_resource: dict[str, list[Finding]] = {}
@@ -230,23 +307,20 @@ def estate_view(flt: EstateFilter, resource: str = "") -> EstateView:
             if previous is not None:
                 view.changes = [c for c in diff_inventories(previous.inventory, scan.inventory, limit=10_000)
                                 if c.resource_id == resource]  # fmt: skip
-            view.audit = audit_rows(target=resource, limit=20)
+            view.audit = audit_rows(store, target=resource, limit=20)
     return view
 
 
 # -- audit --------------------------------------------------------------------------------------------------
-def audit_rows(**query: Any) -> list[Any]:
+def audit_rows(store: Store | None = None, **query: Any) -> list[Any]:
     """``escher audit list`` with these filters, newest first."""
-    from escher.audit_sink import migrate_jsonl
     from escher.store.audit_query import AuditQuery, parse_when, query_audit
-    from escher.store.store import Store
 
     for key in ("since", "until"):
         query[key] = parse_when(query[key]) if query.get(key) else None
     q = AuditQuery(**{k: (v or None) for k, v in query.items()})
-    with Store.open() as store:
-        migrate_jsonl(store)
-        return list(query_audit(store.connection, q))
+    with _ledger(store) as ledger:
+        return list(query_audit(ledger.connection, q))
 
 
 @dataclass
@@ -257,11 +331,9 @@ class AuditView:
     incidents: list[Alert] = field(default_factory=list)  # every stored alert: each one's timeline is a link
 
 
-def audit_view(rt: Runtime, query: dict[str, Any], *, verify: bool) -> AuditView:
+def audit_view(rt: Runtime, query: dict[str, Any], *, verify: bool, store: Store | None = None) -> AuditView:
     """The ledger with filters; ``verify``: ``escher audit verify`` (chains, signatures, anchors); the incidents
     (``escher alerts --all``), newest first, for their timelines."""
-    from escher.store.store import Store
-
     try:
         incidents = sorted(
             alert_store(rt).list(include_acknowledged=True), key=lambda a: a.created_at, reverse=True
@@ -269,13 +341,13 @@ def audit_view(rt: Runtime, query: dict[str, Any], *, verify: bool) -> AuditView
     except EscherError:
         incidents = []
     try:
-        rows = audit_rows(**query)
+        rows = audit_rows(store, **query)
         report = None
         if verify:
-            with Store.open() as store:
-                anchors = [str(store.ledger.anchors.path)] if store.ledger.anchors is not None else []
-                anchors += [store.ledger.remote.url] if store.ledger.remote is not None else []
-                report = {**store.verify().to_dict(), "anchors": anchors}
+            with _ledger(store) as ledger:
+                anchors = [str(ledger.ledger.anchors.path)] if ledger.ledger.anchors is not None else []
+                anchors += [ledger.ledger.remote.url] if ledger.ledger.remote is not None else []
+                report = {**ledger.verify().to_dict(), "anchors": anchors}
         return AuditView(rows, report, incidents=incidents[:50])
     except EscherError as exc:
         return AuditView([], None, exc, incidents[:50])
