@@ -185,6 +185,7 @@ OPERATIONS: Registry[Operation] = Registry(
         "escher.ops.azure_network",
         "escher.ops.azure_storage",
         "escher.ops.azure_sql",
+        "escher.ops.azure_functions",
         "escher.ops.gcp_compute",
         "escher.ops.gcp_storage",
         "escher.ops.gcp_sql",
