@@ -143,3 +143,15 @@ def test_a_storage_that_cannot_be_reached_is_said_and_the_local_part_shown(
     assert aws["worker"] is None and aws["since_last_sync"] is None
     # the settings: from what this laptop last published, said so
     assert aws["settings"]["state"] == "in sync" and "last publish record" in aws["settings"]["source"]
+
+
+def test_a_local_store_that_cannot_be_opened_leaves_the_counts_unknown(
+    deployed: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "ESCHER_DATABASE_URL", "postgresql://escher@127.0.0.1:9/escher"
+    )  # nothing listens there
+    aws = _status("extend", "status")["clouds"]["aws"]
+    assert aws["storage"]["reachable"] is True and aws["since_last_sync"] is None
+    assert aws["settings"]["state"] == "in sync" and aws["worker"]["last_daily_job"] is None
+    assert "since your last sync: unknown (the local store could not be opened)" in _text("extend", "status")

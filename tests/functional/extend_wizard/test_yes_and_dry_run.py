@@ -73,7 +73,8 @@ def test_yes_deploys_what_the_flags_say_and_copies_no_key(laptop: Laptop) -> Non
 
 
 def test_copy_credentials_is_the_only_way_a_laptop_key_is_copied(laptop: Laptop) -> None:
-    data = _cli("extend", "aws", "--yes", "--copy-credentials", "azure")
+    # no --yes: a stdin that is not a terminal asks nothing either (CliRunner's is not one)
+    data = _cli("extend", "aws", "--copy-credentials", "azure")
     assert data["credentials_stored"] == ["azure"]
     ssm = boto3.client("ssm", region_name=REGION)
     stored = ssm.get_parameter(Name="/escher/credentials/azure", WithDecryption=True)["Parameter"]["Value"]
