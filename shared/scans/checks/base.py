@@ -148,6 +148,7 @@ CHECKS: Registry[Check] = Registry(
         "escher.scans.checks.aws_compute",
         "escher.scans.checks.aws_iam",
         "escher.scans.checks.aws_logging",
+        "escher.scans.checks.aws_cis",
         "escher.scans.checks.azure",
         "escher.scans.checks.gcp",
     ],

@@ -35,10 +35,11 @@ GLOBAL = "global"
 PRODUCES: dict[str, Produces] = {
     "ec2": produces({
         "aws.ec2.instance": "state instance_type public_ip imdsv2_required launch_time state_since volumes "
-                            "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
+                            "instance_profile cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
         "aws.ec2.volume": "encrypted size_gb state volume_type create_time attached_to last_snapshot",
         "aws.ec2.snapshot": "volume_id start_time size_gb encrypted",
         "aws.ec2.security_group": "ingress vpc_id",
+        "aws.ec2.network_acl": "ingress vpc_id",
         "aws.ec2.vpc": "flow_logs is_default",
         "aws.ec2.eip": "associated public_ip",
         "aws.ec2.image": "public",
@@ -54,19 +55,23 @@ PRODUCES: dict[str, Produces] = {
     "logs": produces({"aws.logs.log_group": "retention_days stored_bytes"}),
     "sqs": produces({"aws.sqs.queue": "encrypted"}),
     "sns": produces({"aws.sns.topic": "kms_key"}),
-    "region_settings": produces({"aws.ec2.region_settings": "ebs_default_encryption config_recording guardduty"}),
+    "efs": produces({"aws.efs.file_system": "encrypted kms_key"}),
+    "region_settings": produces({
+        "aws.ec2.region_settings": "ebs_default_encryption config_recording guardduty security_hub",
+    }),
     "s3": produces({
         "aws.s3.bucket": "public_access_block acl_public policy_public ssl_only encryption versioning logging",
     }),
     "iam": produces({
-        "aws.iam.account": "root_mfa root_access_keys password_policy",
+        "aws.iam.account": "root_mfa root_access_keys password_policy support_roles",
+        "aws.iam.server_certificate": "expiration",
         "aws.iam.policy": "full_admin attachments",
         "aws.iam.user": "console_access mfa_devices access_keys admin inline_policies attached_policies",
         "aws.iam.role": "admin trust_public service_linked",
     }),
     "cloudtrail": produces({
         "aws.cloudtrail.trail": "multi_region logging log_file_validation kms_key cloudwatch_logs",
-        "aws.cloudtrail.account": "multi_region_logging",
+        "aws.cloudtrail.account": "multi_region_logging s3_object_reads_logged s3_object_writes_logged",
     }),
 }  # fmt: skip
 
@@ -168,6 +173,7 @@ class AwsCollector:
             "logs": svc.collect_logs,
             "sqs": svc.collect_sqs,
             "sns": svc.collect_sns,
+            "efs": svc.collect_efs,
             "region_settings": svc.collect_region_settings,
         }
         global_: dict[str, Callable[[AwsCollector, str], list[Record]]] = {
@@ -255,6 +261,7 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                         "volumes": [
                             m["Ebs"]["VolumeId"] for m in inst.get("BlockDeviceMappings", []) if "Ebs" in m
                         ],
+                        "instance_profile": inst.get("IamInstanceProfile", {}).get("Arn"),
                     },
                 )
                 out.append(rec)
@@ -320,6 +327,32 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                     name=sg.get("GroupName", ""),
                     tags=_tags(sg.get("Tags")),
                     attrs={"ingress": ingress, "vpc_id": sg.get("VpcId")},
+                )
+            )
+    for page in c.pages("ec2", region, "describe_network_acls", 1000):
+        for acl in page.get("NetworkAcls", []):
+            rules = [
+                {
+                    "rule": e.get("RuleNumber"),
+                    "action": e.get("RuleAction"),
+                    "protocol": str(e.get("Protocol")),
+                    "cidr": e.get("CidrBlock") or e.get("Ipv6CidrBlock"),
+                    "from_port": e.get("PortRange", {}).get("From", 0),
+                    "to_port": e.get("PortRange", {}).get("To", 65535),
+                }
+                for e in acl.get("Entries", [])
+                if not e.get("Egress")
+            ]
+            out.append(
+                c.record(
+                    "aws.ec2.network_acl",
+                    acl["NetworkAclId"],
+                    region,
+                    tags=_tags(acl.get("Tags")),
+                    attrs={
+                        "ingress": sorted(rules, key=lambda r: r["rule"] or 0),
+                        "vpc_id": acl.get("VpcId"),
+                    },
                 )
             )
     flow_logged = {

@@ -22,6 +22,7 @@ _PUBLIC_GRANTEES = (
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 )
 ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+SUPPORT_POLICY_ARN = "arn:aws:iam::aws:policy/AWSSupportAccess"
 
 
 def _code(exc: Exception) -> str:
@@ -156,6 +157,18 @@ def collect_iam(c: AwsCollector, region: str) -> list[Record]:
         if _code(exc) != "NoSuchEntity":
             raise
         policy = None
+    users: list[dict[str, Any]] = []
+    roles: list[dict[str, Any]] = []
+    policies: list[dict[str, Any]] = []
+    for page in c.pages("iam", region, "get_account_authorization_details", 1000):
+        users += page.get("UserDetailList", [])
+        roles += page.get("RoleDetailList", [])
+        policies += page.get("Policies", [])
+    support_roles = sorted(
+        r["RoleName"]
+        for r in roles
+        if SUPPORT_POLICY_ARN in {p["PolicyArn"] for p in r.get("AttachedManagedPolicies", [])}
+    )
     out = [
         c.record(
             "aws.iam.account",
@@ -165,16 +178,21 @@ def collect_iam(c: AwsCollector, region: str) -> list[Record]:
                 "root_mfa": bool(summary.get("AccountMFAEnabled")),
                 "root_access_keys": bool(summary.get("AccountAccessKeysPresent")),
                 "password_policy": policy,
+                "support_roles": support_roles,
             },
         )
     ]
-    users: list[dict[str, Any]] = []
-    roles: list[dict[str, Any]] = []
-    policies: list[dict[str, Any]] = []
-    for page in c.pages("iam", region, "get_account_authorization_details", 1000):
-        users += page.get("UserDetailList", [])
-        roles += page.get("RoleDetailList", [])
-        policies += page.get("Policies", [])
+    for page in c.pages("iam", region, "list_server_certificates", 1000):
+        for cert in page.get("ServerCertificateMetadataList", []):
+            out.append(
+                c.record(
+                    "aws.iam.server_certificate",
+                    cert["Arn"],
+                    "global",
+                    name=cert.get("ServerCertificateName", ""),
+                    attrs={"expiration": _iso(cert.get("Expiration"))},
+                )
+            )
     admin_arns = {ADMIN_POLICY_ARN}
     for pol in policies:
         if not pol["Arn"].startswith("arn:aws:iam::aws:"):
@@ -254,6 +272,8 @@ def collect_iam(c: AwsCollector, region: str) -> list[Record]:
 def collect_cloudtrail(c: AwsCollector, region: str) -> list[Record]:
     out = []
     multi_region_logging = False
+    # "read" / "write" when a logging multi-region trail records the objects of every bucket
+    s3_logged: set[str] = set()
     for trail in c.call("cloudtrail", region, "describe_trails", includeShadowTrails=True).get(
         "trailList", []
     ):
@@ -262,6 +282,9 @@ def collect_cloudtrail(c: AwsCollector, region: str) -> list[Record]:
         logging = bool(status.get("IsLogging"))
         multi = bool(trail.get("IsMultiRegionTrail"))
         multi_region_logging = multi_region_logging or (multi and logging)
+        if multi and logging:
+            selectors = c.call("cloudtrail", home, "get_event_selectors", TrailName=trail["TrailARN"])
+            s3_logged |= s3_object_logging(selectors)
         out.append(
             c.record(
                 "aws.cloudtrail.trail",
@@ -282,9 +305,39 @@ def collect_cloudtrail(c: AwsCollector, region: str) -> list[Record]:
             "aws.cloudtrail.account",
             c.account,
             "global",
-            attrs={"multi_region_logging": multi_region_logging},
+            attrs={
+                "multi_region_logging": multi_region_logging,
+                "s3_object_reads_logged": "read" in s3_logged,
+                "s3_object_writes_logged": "write" in s3_logged,
+            },
         )
     )
+    return out
+
+
+_ALL_BUCKETS = ("arn:aws:s3", "arn:aws:s3:::")
+_RW = {"All": {"read", "write"}, "ReadOnly": {"read"}, "WriteOnly": {"write"}}
+
+
+def s3_object_logging(selectors: dict[str, Any]) -> set[str]:
+    """Which S3 object-level events ("read", "write") a trail's event selectors log for every bucket.
+
+    Basic selectors name ``AWS::S3::Object`` with ``arn:aws:s3`` (all buckets); advanced ones select
+    ``resources.type`` = ``AWS::S3::Object`` with no ARN filter, ``readOnly`` narrowing to reads or writes."""
+    out: set[str] = set()
+    for sel in selectors.get("EventSelectors") or []:
+        for res in sel.get("DataResources", []):
+            if res.get("Type") == "AWS::S3::Object" and set(res.get("Values", [])) & set(_ALL_BUCKETS):
+                out |= _RW.get(sel.get("ReadWriteType", "All"), set())
+    for adv in selectors.get("AdvancedEventSelectors") or []:
+        fields = {f.get("Field"): f for f in adv.get("FieldSelectors", [])}
+        type_ = fields.get("resources.type", {})
+        if "AWS::S3::Object" not in type_.get("Equals", []) or "resources.ARN" in fields:
+            continue
+        read_only = [str(v).lower() for v in fields.get("readOnly", {}).get("Equals", [])]
+        out |= (
+            {"read"} if read_only == ["true"] else {"write"} if read_only == ["false"] else {"read", "write"}
+        )
     return out
 
 
@@ -429,15 +482,40 @@ def collect_sns(c: AwsCollector, region: str) -> list[Record]:
     return out
 
 
+def collect_efs(c: AwsCollector, region: str) -> list[Record]:
+    out = []
+    for page in c.pages("efs", region, "describe_file_systems", 100):
+        for fs in page.get("FileSystems", []):
+            tags = _tags(fs.get("Tags"))
+            out.append(
+                c.record(
+                    "aws.efs.file_system",
+                    fs["FileSystemId"],
+                    region,
+                    name=fs.get("Name") or tags.get("Name", ""),
+                    tags=tags,
+                    attrs={"encrypted": bool(fs.get("Encrypted")), "kms_key": fs.get("KmsKeyId")},
+                )
+            )
+    return out
+
+
 def collect_region_settings(c: AwsCollector, region: str) -> list[Record]:
     ebs = c.call("ec2", region, "get_ebs_encryption_by_default").get("EbsEncryptionByDefault")
     statuses = c.call("config", region, "describe_configuration_recorder_status").get(
         "ConfigurationRecordersStatus", []
     )
     detectors = c.call("guardduty", region, "list_detectors").get("DetectorIds", [])
+    try:
+        hub = bool(c.call("securityhub", region, "describe_hub").get("HubArn"))
+    except require("botocore.exceptions", "aws").ClientError as exc:
+        if _code(exc) != "InvalidAccessException":  # "not subscribed to AWS Security Hub"
+            raise
+        hub = False
     attrs = {
         "ebs_default_encryption": bool(ebs),
         "config_recording": any(s.get("recording") for s in statuses),
         "guardduty": bool(detectors),
+        "security_hub": hub,
     }
     return [c.record("aws.ec2.region_settings", f"{c.account}/{region}", region, attrs=attrs)]

@@ -34,6 +34,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "ec2:DescribeVolumes",
         "ec2:DescribeSnapshots",
         "ec2:DescribeSecurityGroups",
+        "ec2:DescribeNetworkAcls",
         "ec2:DescribeFlowLogs",
         "ec2:DescribeVpcs",
         "ec2:DescribeAddresses",
@@ -47,10 +48,12 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "aws.logs": ("logs:DescribeLogGroups",),
     "aws.sqs": ("sqs:ListQueues", "sqs:GetQueueAttributes"),
     "aws.sns": ("sns:ListTopics", "sns:GetTopicAttributes"),
+    "aws.efs": ("elasticfilesystem:DescribeFileSystems",),
     "aws.region_settings": (
         "ec2:GetEbsEncryptionByDefault",
         "config:DescribeConfigurationRecorderStatus",
         "guardduty:ListDetectors",
+        "securityhub:DescribeHub",
     ),
     "aws.s3": (
         "s3:ListAllMyBuckets",
@@ -68,8 +71,13 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "iam:GetAccountSummary",
         "iam:GetAccountPasswordPolicy",
         "iam:GetAccountAuthorizationDetails",
+        "iam:ListServerCertificates",
     ),
-    "aws.cloudtrail": ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus"),
+    "aws.cloudtrail": (
+        "cloudtrail:DescribeTrails",
+        "cloudtrail:GetTrailStatus",
+        "cloudtrail:GetEventSelectors",
+    ),
     # -- Azure (escher.scans.collect.azure) ----------------------------------------------------------------
     "azure.storage": (
         "Microsoft.Storage/storageAccounts/read",

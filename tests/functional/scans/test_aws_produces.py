@@ -29,7 +29,7 @@ _TRUST = {
 def _one_of_everything() -> None:
     """What ``seed`` leaves out: a snapshot, an EIP, an AMI, a stopped instance, an instance with 30 days of
     light CPU, a production volume in use, RDS (production, with a snapshot), DynamoDB, Lambda, KMS, Logs, SQS,
-    SNS, IAM (a console user with a key and a policy, a role) and CloudTrail."""
+    SNS, IAM (a console user with a key and a policy, a role, a server certificate), CloudTrail and EFS."""
     ec2 = _client("ec2")
     vol = ec2.describe_volumes()["Volumes"][0]["VolumeId"]
     ec2.create_snapshot(VolumeId=vol)
@@ -88,6 +88,9 @@ def _one_of_everything() -> None:
     trail = _client("cloudtrail")
     trail.create_trail(Name="main", S3BucketName="escher-trail-logs", IsMultiRegionTrail=True)
     trail.start_logging(Name="main")
+    _client("efs").create_file_system(CreationToken="shared", Encrypted=False)
+    iam.upload_server_certificate(ServerCertificateName="site", CertificateBody="-----BEGIN CERTIFICATE-----",
+                                  PrivateKey="-----BEGIN PRIVATE KEY-----")  # fmt: skip
 
 
 def test_each_aws_task_returns_exactly_the_attributes_it_declares(aws_env: MotoEmulator) -> None:

@@ -1,0 +1,92 @@
+"""The CIS checks' edges that the emulators cannot show: the passing sides moto cannot produce, CloudTrail's
+advanced event selectors and network ACL rule order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from escher.scans.checks import CHECKS, CheckContext, Fail
+from escher.scans.collect.aws_services import s3_object_logging
+from escher.scans.model import Record
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+def rec(type_: str, **attrs: object) -> Record:
+    return Record(type_.split(".")[0], type_, "r-1", "us-east-1", "123", attrs=dict(attrs))
+
+
+def verdict(key: str, record: Record) -> str:
+    out = CHECKS.get(key).fn(record, CheckContext(now=NOW))
+    return f"fail: {out.message}" if isinstance(out, Fail) else "pass" if out is None else "na"
+
+
+def test_support_role_passes_with_a_role_and_fails_without() -> None:
+    assert verdict("aws.iam.support_role", rec("aws.iam.account", support_roles=["aws-support"])) == "pass"
+    assert verdict("aws.iam.support_role", rec("aws.iam.account", support_roles=[])).startswith("fail")
+
+
+def test_server_certificate_expired_only_after_its_expiration() -> None:
+    key, t = "aws.iam.server_certificate_expired", "aws.iam.server_certificate"
+    assert verdict(key, rec(t, expiration="2027-06-01T00:00:00+00:00")) == "pass"
+    assert verdict(key, rec(t, expiration="2026-11-07T12:00:00+00:00")) == "fail: expired 30 days ago"
+    assert verdict(key, rec(t, expiration=None)) == "na"
+
+
+def _adv(*fields: tuple[str, list[str]]) -> dict[str, object]:
+    return {"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": f, "Equals": v} for f, v in fields]}]}
+
+
+_S3 = (("eventCategory", ["Data"]), ("resources.type", ["AWS::S3::Object"]))
+_ALL = [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}]
+_LAMBDA = [{"Type": "AWS::Lambda::Function", "Values": ["arn:aws:lambda"]}]
+
+
+@pytest.mark.parametrize(
+    ("selectors", "logged"),
+    [
+        ({}, set()),
+        (_adv(*_S3), {"read", "write"}),
+        (_adv(*_S3, ("readOnly", ["false"])), {"write"}),
+        (_adv(*_S3, ("readOnly", ["true"])), {"read"}),
+        (_adv(*_S3, ("resources.ARN", ["arn:aws:s3:::one/"])), set()),  # one bucket is not every bucket
+        (_adv(("eventCategory", ["Management"])), set()),
+        ({"EventSelectors": [{"ReadWriteType": "ReadOnly", "DataResources": _ALL}]}, {"read"}),
+        ({"EventSelectors": [{"ReadWriteType": "All", "DataResources": _LAMBDA}]}, set()),
+    ],
+)
+def test_s3_object_logging_reads_basic_and_advanced_selectors(
+    selectors: dict[str, object], logged: set[str]
+) -> None:
+    assert s3_object_logging(selectors) == logged
+
+
+def _entry(
+    rule: int, action: str, protocol: str = "6", lo: int = 0, hi: int = 65535, cidr: str = "0.0.0.0/0"
+) -> dict[str, object]:
+    return {
+        "rule": rule,
+        "action": action,
+        "protocol": protocol,
+        "cidr": cidr,
+        "from_port": lo,
+        "to_port": hi,
+    }
+
+
+@pytest.mark.parametrize(
+    ("ingress", "expected"),
+    [
+        ([_entry(100, "allow", "-1")], "fail: port 22, 3389 allowed from the internet"),
+        ([_entry(100, "allow", cidr="::/0", lo=3389, hi=3389)], "fail: port 3389 allowed from the internet"),
+        ([_entry(50, "deny", "-1"), _entry(100, "allow", "-1")], "pass"),
+        ([_entry(100, "allow", "17")], "pass"),  # UDP only
+        ([_entry(100, "allow", cidr="10.0.0.0/8")], "pass"),
+        ([_entry(100, "allow", lo=443, hi=443)], "pass"),
+        ([], "pass"),
+    ],
+)
+def test_nacl_rules_are_read_in_order(ingress: list[dict[str, object]], expected: str) -> None:
+    assert verdict("aws.ec2.nacl_open_admin_ports", rec("aws.ec2.network_acl", ingress=ingress)) == expected
