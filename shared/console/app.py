@@ -64,6 +64,7 @@ class Console:
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self.report_cache = ReportCache()
+        self.scan_cache = ReportCache()  # the latest two scans, for the estate page
 
     def sink(self) -> AuditSink:
         """One ledger sink for the process (the store opens on its first record), closed at shutdown."""

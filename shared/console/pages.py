@@ -249,7 +249,7 @@ def estate(console: Console, request: Request) -> Response:
     q = request.query_params
     flt = views.EstateFilter(**{k: q.get(k, "").strip() for k in ("q", "cloud", "account", "region",
                                                                      "environment", "type", "tag")})  # fmt: skip
-    view = views.estate_view(flt, q.get("resource", ""), console.store())
+    view = views.estate_view(flt, q.get("resource", ""), console.store(), console.scan_cache)
     return console.render(request, "estate.j2", view=view, flt=flt)
 
 

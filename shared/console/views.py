@@ -96,7 +96,7 @@ class ReportView:
 
 
 class ReportCache:
-    """The last report page built, kept while what it was built from is unchanged: the stored scans, report
+    """The last report page built (or the last scans read), kept while what it was built from is unchanged: the stored scans, report
     template records and alerts (one cheap query: their count, newest time and a hash of their content hashes),
     the cost snapshots and the ``[report]`` settings; and never longer than ``ttl`` (the pipeline's last-24-h
     lines come from the state storage, outside that fingerprint). Building the report reads every stored scan
@@ -105,16 +105,16 @@ class ReportCache:
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._entry: tuple[tuple[Any, ...], float, ReportView] | None = None
+        self._entry: tuple[tuple[Any, ...], float, Any] | None = None
 
-    def get(self, fingerprint: tuple[Any, ...]) -> ReportView | None:
+    def get(self, fingerprint: tuple[Any, ...]) -> Any:
         with self._lock:
             if self._entry is None:
                 return None
             key, at, view = self._entry
             return view if key == fingerprint and time.monotonic() - at < self.ttl else None
 
-    def put(self, fingerprint: tuple[Any, ...], view: ReportView) -> None:
+    def put(self, fingerprint: tuple[Any, ...], view: Any) -> None:
         with self._lock:
             self._entry = (fingerprint, time.monotonic(), view)
 
@@ -141,7 +141,11 @@ def report_view(
     from escher.report.service import get_or_build_report
 
     fingerprint = _fingerprint(store, extensions or {}) if store is not None and cache is not None else None
-    if fingerprint is not None and cache is not None and (kept := cache.get(fingerprint)) is not None:
+    if (
+        fingerprint is not None
+        and cache is not None
+        and isinstance(kept := cache.get(fingerprint), ReportView)
+    ):
         return kept
     try:
         rep = get_or_build_report(store=_results(store))
@@ -264,7 +268,12 @@ class EstateView:
 _SHOWN = 200
 
 
-def estate_view(flt: EstateFilter, resource: str = "", store: Store | None = None) -> EstateView:
+def estate_view(
+    flt: EstateFilter,
+    resource: str = "",
+    store: Store | None = None,
+    cache: ReportCache | None = None,
+) -> EstateView:
     """The latest scan's inventory, filtered, with each resource's failing findings; for one chosen resource
     also what changed since the previous scan and its audit records (``escher audit list --target``)."""
     from escher.report.builder import diff_inventories
@@ -272,18 +281,23 @@ def estate_view(flt: EstateFilter, resource: str = "", store: Store | None = Non
     from escher.scans.model import ScanResult
     from escher.scans.persist import close_store, open_store
 
-    results = _results(store) or open_store()
-    try:
-        keys = results.keys("scan")  # listed once: latest_scan would list them again
-        scan = ScanResult.from_dict(results.get("scan", keys[-1]) or {}) if keys else latest_scan(results)
-        previous = (
-            ScanResult.from_dict(results.get("scan", keys[-2]) or {}) if len(keys) > 1 and resource else None
-        )
-    except EscherError as exc:
-        return EstateView(error=exc)
-    finally:
-        if store is None:
-            close_store(results)
+    fingerprint = _fingerprint(store, {}) if store is not None and cache is not None else None
+    kept = cache.get(fingerprint) if cache is not None and fingerprint is not None else None
+    if isinstance(kept, tuple):
+        scan, previous = kept
+    else:
+        results = _results(store) or open_store()
+        try:
+            keys = results.keys("scan")  # listed once: latest_scan would list them again
+            scan = ScanResult.from_dict(results.get("scan", keys[-1]) or {}) if keys else latest_scan(results)
+            previous = ScanResult.from_dict(results.get("scan", keys[-2]) or {}) if len(keys) > 1 else None
+        except EscherError as exc:
+            return EstateView(error=exc)
+        finally:
+            if store is None:
+                close_store(results)
+        if cache is not None and fingerprint is not None:
+            cache.put(fingerprint, (scan, previous))
     records = scan.inventory.records
     view = EstateView(scan.scan_id, total=len(records))
     by_resource: dict[str, list[Finding]] = {}
