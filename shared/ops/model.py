@@ -189,6 +189,7 @@ OPERATIONS: Registry[Operation] = Registry(
         "escher.ops.gcp_compute",
         "escher.ops.gcp_storage",
         "escher.ops.gcp_sql",
+        "escher.ops.gcp_run",
     ],
 )
 

@@ -20,7 +20,7 @@ def test_every_operation_is_complete_and_consistent() -> None:
         prefix = {
             "aws": ("ec2:", "s3:", "rds:", "lambda:"),
             "azure": ("Microsoft.",),
-            "gcp": ("compute.", "storage.", "cloudsql.", "run."),
+            "gcp": ("compute.", "storage.", "cloudsql.", "run.", "iam.serviceAccounts.actAs"),
         }
         assert all(p.startswith(prefix[op.cloud]) for p in op.permissions), op_id
         if op.inverse is not None:
