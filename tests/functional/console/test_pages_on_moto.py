@@ -4,6 +4,7 @@ Stop dev only buttons."""
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import boto3
@@ -73,6 +74,26 @@ def test_the_report_template_is_saved_to_the_config_and_recorded(estate: Estate,
     ]
     bad = client.post("/settings/report", data={"csrf_token": csrf(page), "focus": "everything"})
     assert bad.status_code == 400 and "focus" in bad.text
+
+    # the notification routes: only configured channels, saved under [notify.routes], recorded
+    estate.configure(text + '\n[notify.channels.ops]\nurl = "json://localhost/hook"\n')
+    page = client.get("/settings").text
+    assert 'id="route-CRITICAL-ops"' in page
+    res = client.post(
+        "/settings/routes", data={"csrf_token": csrf(page), "route.CRITICAL": "ops", "route.HIGH": "ops"}
+    )
+    assert res.status_code == 200 and "routes saved" in res.text
+    saved = tomllib.loads((estate.home / "config" / "config.toml").read_text())
+    assert saved["notify"]["routes"]["CRITICAL"] == ["ops"] and saved["notify"]["routes"]["MEDIUM"] == []
+    assert (
+        saved["notify"]["channels"]["ops"]["url"] == "json://localhost/hook"
+        and saved["report"]["focus"] == "security"
+    )
+    assert [r.record.action for r in audit_rows(target="config/notify.routes", limit=5)] == [
+        "settings.notify_routes"
+    ]
+    unknown = client.post("/settings/routes", data={"csrf_token": csrf(page), "route.CRITICAL": "pager"})
+    assert unknown.status_code == 400 and "no channel named pager" in unknown.text
 
 
 def test_an_alert_banner_approves_the_waiting_fix_and_stop_dev_only_plans_the_dev_machine(
