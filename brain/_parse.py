@@ -41,6 +41,10 @@ ACTIONS = frozenset(
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern))
     for name, pattern in (
+        (
+            "function",
+            r"\b(lambdas?|(?:lambda |azure |cloud )?functions?(?: apps?)?|functionapps?|cloud run(?: services?)?)\b",
+        ),
         ("database", r"\b(databases?|dbs?|rds|cloud sql|sql|postgres|mysql)\b"),
         ("snapshot", r"\bsnapshots?\b"),
         (
@@ -57,6 +61,7 @@ KIND_TYPES: dict[str, frozenset[str]] = {
     "vm": frozenset({"aws.ec2.instance", "azure.compute.vm", "azure.compute.virtual_machine", "gcp.compute.instance"}),
     "bucket": frozenset({"aws.s3.bucket", "azure.storage.container", "azure.storage.account", "gcp.storage.bucket"}),
     "database": frozenset({"aws.rds.instance", "azure.sql.database", "gcp.sql.instance"}),
+    "function": frozenset({"aws.lambda.function", "azure.web.function_app", "gcp.run.service"}),
     "disk": frozenset({"aws.ec2.volume", "azure.compute.disk", "gcp.compute.disk"}),
     "snapshot": frozenset({"aws.ec2.snapshot", "aws.rds.snapshot", "azure.compute.snapshot", "gcp.compute.snapshot"}),
     "firewall": frozenset(
@@ -66,9 +71,14 @@ KIND_TYPES: dict[str, frozenset[str]] = {
 _TYPE_KIND = {t: k for k, types in KIND_TYPES.items() for t in types}
 
 _CLOUDS: tuple[tuple[Cloud, re.Pattern[str]], ...] = (
-    ("aws", re.compile(r"\b(aws|amazon|ec2|s3|rds|ebs)\b")),
-    ("azure", re.compile(r"\b(azure|blobs?|storage accounts?|nsgs?)\b")),
-    ("gcp", re.compile(r"\b(gcp|google|gce|gcs|compute engine|cloud sql|cloud storage)\b")),
+    ("aws", re.compile(r"\b(aws|amazon|ec2|s3|rds|ebs|lambdas?)\b")),
+    ("azure", re.compile(r"\b(azure|blobs?|storage accounts?|nsgs?|function ?apps?)\b")),
+    (
+        "gcp",
+        re.compile(
+            r"\b(gcp|google|gce|gcs|compute engine|cloud sql|cloud storage|cloud run|cloud functions?)\b"
+        ),
+    ),
 )
 _ALL_CLOUDS = re.compile(r"\b(all|every|across|each)( the| my| three| 3)* clouds?\b|\bmulti-?cloud\b")
 _AWS_REGION = re.compile(

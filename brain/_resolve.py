@@ -35,6 +35,7 @@ vm vms virtual machine machines instance instances ec2 server servers compute en
 databases db dbs rds sql postgres mysql bucket buckets s3 blob blobs container containers storage account accounts
 gcs volume volumes disk disks ebs security group groups firewall firewalls rule rules nsg nsgs port ports ssh rdp
 ingress resource resources
+lambda lambdas function functions app apps functionapp functionapps run service services
 aws amazon azure gcp google microsoft cloud clouds multi multi-cloud multicloud
 environment environments env
 running stopped deallocated available unattached terminated paused online
@@ -71,8 +72,6 @@ _INFLECTED = frozenset(_W("stopped stopping started starting deleted deleting re
                           "snapshotting destroyed destroying purged purging shutting backed backing"))  # fmt: skip
 # services Escher has no operation for yet: naming one never falls back to "every VM"
 _UNSUPPORTED = {
-    "lambda": "AWS Lambda", "lambdas": "AWS Lambda", "function": "functions (Lambda, Azure Functions, Cloud "
-    "Functions)", "functions": "functions (Lambda, Azure Functions, Cloud Functions)", "cloud run": "Cloud Run",
     "app service": "Azure App Service", "webapp": "Azure App Service", "web app": "Azure App Service",
     "app engine": "App Engine", "aks": "AKS", "eks": "EKS", "gke": "GKE", "kubernetes": "Kubernetes",
     "k8s": "Kubernetes", "cluster": "clusters", "clusters": "clusters", "pod": "Kubernetes pods",
@@ -88,7 +87,6 @@ _UNSUPPORTED = {
     "logic app": "Logic Apps", "logic apps": "Logic Apps", "scale set": "scale sets", "scale sets": "scale sets",
     "vmss": "scale sets", "autoscaling": "auto scaling groups", "asg": "auto scaling groups", "emr": "EMR",
     "dataproc": "Dataproc", "aurora": "Aurora clusters", "elastic beanstalk": "Elastic Beanstalk",
-    "cloud functions": "Cloud Functions", "azure functions": "Azure Functions",
 }  # fmt: skip
 _MULTI_UNSUPPORTED = re.compile(
     r"\b("
