@@ -151,6 +151,7 @@ CHECKS: Registry[Check] = Registry(
         "escher.scans.checks.aws_cis",
         "escher.scans.checks.azure",
         "escher.scans.checks.gcp",
+        "escher.scans.checks.gcp_cis",
     ],
 )
 

@@ -61,8 +61,9 @@ PRODUCES: dict[str, Produces] = {
                               "iam_members",
     }),
     "instances": produces({
-        "gcp.compute.instance": "status machine_type public_ip default_sa_full_scope shielded_secure_boot "
-                                "serial_port_enabled os_login disks created "
+        "gcp.compute.instance": "status machine_type public_ip default_sa default_sa_full_scope "
+                                "shielded_secure_boot serial_port_enabled os_login block_project_ssh_keys "
+                                "ip_forward disks created "
                                 "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
     }),
     "disks": produces({"gcp.compute.disk": "users size_gb cmek disk_type created"}),
@@ -73,7 +74,7 @@ PRODUCES: dict[str, Produces] = {
     }),
     "sql": produces({
         "gcp.sql.instance": "public_ip authorized_networks backups_enabled ssl_required state tier "
-                            "database_version",
+                            "database_version database_flags",
     }),
     "iam": produces({"gcp.iam.service_account": "email disabled user_managed_keys admin_roles"}),
     "project": produces({"gcp.project.settings": "data_access_audit_logs log_sink_all os_login"}),
@@ -143,20 +144,24 @@ def normalize_instance(raw: dict[str, Any], project: str) -> Record:
         for ac in ni.get("accessConfigs") or []
         if ac.get("natIP")
     ]
-    default_full = any(
-        str(sa.get("email", "")).endswith("-compute@developer.gserviceaccount.com")
-        and FULL_SCOPE in (sa.get("scopes") or [])
+    default_sas = [
+        sa
         for sa in raw.get("serviceAccounts") or []
-    )
+        if str(sa.get("email", "")).endswith("-compute@developer.gserviceaccount.com")
+    ]
+    default_full = any(FULL_SCOPE in (sa.get("scopes") or []) for sa in default_sas)
     attrs: dict[str, Any] = {
         "status": raw.get("status"),
         "machine_type": _last(raw.get("machineType")),
         "public_ip": nat_ips[0] if nat_ips else None,
+        "default_sa": bool(default_sas),
         "default_sa_full_scope": default_full,
         "shielded_secure_boot": bool((raw.get("shieldedInstanceConfig") or {}).get("enableSecureBoot")),
         "serial_port_enabled": meta.get("serial-port-enable", "").lower() in _TRUE,
         # unset here: the project's commonInstanceMetadata decides (GcpCollector.collect links it)
         "os_login": meta["enable-oslogin"].lower() in _TRUE if "enable-oslogin" in meta else None,
+        "block_project_ssh_keys": meta.get("block-project-ssh-keys", "").lower() in _TRUE,
+        "ip_forward": bool(raw.get("canIpForward")),
         "disks": [_last(d.get("source")) for d in raw.get("disks") or []],
         "created": raw.get("creationTimestamp"),
     }
@@ -222,6 +227,10 @@ def normalize_sql_instance(raw: dict[str, Any], project: str) -> Record:
         "state": raw.get("state"),
         "tier": settings.get("tier"),
         "database_version": raw.get("databaseVersion"),
+        # name -> value as set; a flag left at its default is absent
+        "database_flags": {
+            str(f.get("name")): str(f.get("value", "")) for f in settings.get("databaseFlags") or []
+        },
     }
     return Record(
         cloud="gcp",

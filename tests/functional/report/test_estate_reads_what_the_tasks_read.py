@@ -144,6 +144,9 @@ WEB_FIXED = {  # what hardening web-dev fixes (its CPU is still idle)
     "gcp.compute.instance_shielded_vm",
     "gcp.compute.instance_serial_port",
     "gcp.compute.instance_os_login",
+    "gcp.compute.instance_uses_default_sa",
+    "gcp.compute.instance_project_ssh_keys",
+    "gcp.compute.instance_ip_forwarding",
 }
 FIXED_ELSEWHERE = {  # one of each other Compute record type, fixed between the scans
     ("gcp.compute.disk_unattached", f"{P}/zones/us-central1-a/disks/orphan"),

@@ -40,7 +40,7 @@ def _instance(name: str, zone: str, *, hardened: bool, machine: str = "e2-medium
     if not hardened:
         nic["accessConfigs"] = [{"kind": "compute#accessConfig", "name": "External NAT", "type": "ONE_TO_ONE_NAT", "natIP": "34.70.12.9", "networkTier": "PREMIUM"}]  # fmt: skip
     metadata = (
-        [{"key": "enable-oslogin", "value": "TRUE"}]
+        [{"key": "enable-oslogin", "value": "TRUE"}, {"key": "block-project-ssh-keys", "value": "TRUE"}]
         if hardened
         else [
             {"key": "serial-port-enable", "value": "true"},
@@ -55,9 +55,11 @@ def _instance(name: str, zone: str, *, hardened: bool, machine: str = "e2-medium
         if hardened
         else {"email": DEFAULT_SA, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}
     )
+    forwarding = {} if hardened else {"canIpForward": True}
     return {
         "kind": "compute#instance",
         "id": str(4567890123456789000 + len(name)),
+        **forwarding,
         "creationTimestamp": "2024-10-01T08:12:44.123-07:00",
         "name": name,
         "machineType": f"{_zone(zone)}/machineTypes/{machine}",
@@ -124,7 +126,9 @@ def _firewall(name: str, ranges: list[str], allowed: list[dict[str, Any]], **ext
     }
 
 
-def _sql(name: str, *, hardened: bool) -> dict[str, Any]:
+def _sql(
+    name: str, *, hardened: bool, version: str = "POSTGRES_15", flags: dict[str, str] | None = None
+) -> dict[str, Any]:
     ip: dict[str, Any] = (
         {
             "ipv4Enabled": False,
@@ -143,10 +147,11 @@ def _sql(name: str, *, hardened: bool) -> dict[str, Any]:
     return {
         "kind": "sql#instance",
         "state": "RUNNABLE",
-        "databaseVersion": "POSTGRES_15",
+        "databaseVersion": version,
         "settings": {
             "kind": "sql#settings",
             "tier": "db-custom-2-7680",
+            **({"databaseFlags": [{"name": k, "value": v} for k, v in flags.items()]} if flags else {}),
             "activationPolicy": "ALWAYS",
             "ipConfiguration": ip,
             "backupConfiguration": {
@@ -223,6 +228,9 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         "gcp.compute.instance_shielded_vm",
         "gcp.compute.instance_serial_port",
         "gcp.compute.instance_os_login",
+        "gcp.compute.instance_uses_default_sa",
+        "gcp.compute.instance_project_ssh_keys",
+        "gcp.compute.instance_ip_forwarding",
     )
     truth.fails(f"projects/{PROJECT}/zones/europe-west1-b/instances/app-prod")
     # CPU (Cloud Monitoring, two pages): web-dev idle, app-prod busy, batch-prod light enough for a smaller type
@@ -270,16 +278,47 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
 
     # -- Cloud SQL: two pages ----------------------------------------------------------------------------------
     path = f"/v1/projects/{PROJECT}/instances"
-    router.add("GET", path, {"items": [_sql("pg-open", hardened=False)], "nextPageToken": "sql-page-2"})
-    router.add("GET", path, {"items": [_sql("pg-private", hardened=True)]}, query="pageToken=sql-page-2")
+    # database flags (CIS 6.1-6.3): the open ones set every flag the benchmark tests the wrong way or leave it
+    # at a default it rejects; the private ones set what it asks, or keep a default it accepts
+    pg_loose = {"log_error_verbosity": "verbose", "log_min_messages": "debug1", "log_min_error_statement": "debug1",
+                "log_min_duration_statement": "0", "log_statement": "none"}  # fmt: skip
+    pg_strict = {"log_connections": "on", "log_disconnections": "on", "log_statement": "ddl",
+                 "cloudsql.enable_pgaudit": "on", "log_min_messages": "error"}  # fmt: skip
+    mssql_loose = {"external scripts enabled": "on", "cross db ownership chaining": "on", "user connections": "100",
+                   "user options": "32", "contained database authentication": "on"}  # fmt: skip
+    mssql_strict = {"remote access": "off", "3625": "on", "user connections": "0"}
+    router.add("GET", path, {"items": [
+        _sql("pg-open", hardened=False, flags=pg_loose),
+        _sql("mysql-open", hardened=True, version="MYSQL_8_0", flags={"local_infile": "on"}),
+        _sql("mssql-open", hardened=True, version="SQLSERVER_2022_STANDARD", flags=mssql_loose),
+    ], "nextPageToken": "sql-page-2"})  # fmt: skip
+    router.add("GET", path, {"items": [
+        _sql("pg-private", hardened=True, flags=pg_strict),
+        _sql("mysql-private", hardened=True, version="MYSQL_8_0", flags={"skip_show_database": "on", "local_infile": "off"}),
+        _sql("mssql-private", hardened=True, version="SQLSERVER_2022_STANDARD", flags=mssql_strict),
+    ]}, query="pageToken=sql-page-2")  # fmt: skip
     truth.fails(
         f"projects/{PROJECT}/instances/pg-open",
         "gcp.sql.instance_public_ip",
         "gcp.sql.instance_open_networks",
         "gcp.sql.instance_backups",
         "gcp.sql.instance_ssl",
+        *(f"gcp.sql.pg_{f}" for f in ("log_error_verbosity", "log_connections", "log_disconnections",
+                                       "log_statement", "log_min_messages", "log_min_error_statement",
+                                       "log_min_duration_statement", "pgaudit")),
+    )  # fmt: skip
+    truth.fails(
+        f"projects/{PROJECT}/instances/mysql-open",
+        "gcp.sql.mysql_skip_show_database",
+        "gcp.sql.mysql_local_infile",
     )
-    truth.fails(f"projects/{PROJECT}/instances/pg-private")
+    truth.fails(
+        f"projects/{PROJECT}/instances/mssql-open",
+        *(f"gcp.sql.mssql_{f}" for f in ("external_scripts", "cross_db_ownership_chaining", "user_connections",
+                                          "user_options", "remote_access", "trace_3625", "contained_db_auth")),
+    )  # fmt: skip
+    for name in ("pg-private", "mysql-private", "mssql-private"):
+        truth.fails(f"projects/{PROJECT}/instances/{name}")
 
     # -- snapshots: one old whose disk is gone, one recent of a disk that exists -------------------------------
     now = datetime.now(UTC)

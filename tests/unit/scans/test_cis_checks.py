@@ -90,3 +90,20 @@ def _entry(
 )
 def test_nacl_rules_are_read_in_order(ingress: list[dict[str, object]], expected: str) -> None:
     assert verdict("aws.ec2.nacl_open_admin_ports", rec("aws.ec2.network_acl", ingress=ingress)) == expected
+
+
+def test_sql_flag_checks_judge_their_engine_only_and_know_its_defaults() -> None:
+    pg = rec("gcp.sql.instance", database_version="POSTGRES_15", database_flags={})
+    mysql = rec("gcp.sql.instance", database_version="MYSQL_8_0", database_flags={})
+    assert verdict("gcp.sql.pg_log_connections", pg) == "fail: log_connections is at its default"  # off
+    assert verdict("gcp.sql.pg_log_min_messages", pg) == "pass"  # warning by default
+    assert verdict("gcp.sql.pg_log_connections", mysql) == "na"
+    assert verdict("gcp.sql.mysql_local_infile", mysql) == "pass"
+    assert verdict("gcp.sql.mssql_remote_access", mysql) == "na"
+
+
+def test_gke_nodes_are_out_of_the_instance_checks_scope() -> None:
+    node = Record("gcp", "gcp.compute.instance", "n-1", "us-central1", "p", name="gke-pool-1-abc",
+                  attrs={"default_sa": True, "block_project_ssh_keys": False, "ip_forward": True})  # fmt: skip
+    for key in ("uses_default_sa", "project_ssh_keys", "ip_forwarding"):
+        assert verdict(f"gcp.compute.instance_{key}", node) == "na"

@@ -1,0 +1,148 @@
+"""GCP checks written for CIS GCP Foundations 5.0.0 recommendations no earlier check decided: Compute Engine
+instance settings and the Cloud SQL database flags (MySQL 6.1, PostgreSQL 6.2, SQL Server 6.3).
+
+A flag left at its default is absent from ``settings.databaseFlags``; each flag check knows the engine's
+default (PostgreSQL's ``log_min_messages`` defaults to ``warning``, SQL Server's ``remote access`` to on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
+from escher.scans.model import Record, Severity
+
+INSTANCE = "gcp.compute.instance"
+SQL = "gcp.sql.instance"
+_ENGINES = {"MYSQL": "MySQL", "POSTGRES": "PostgreSQL", "SQLSERVER": "SQL Server"}
+_FLAGS_CMD = "gcloud sql instances patch INSTANCE --database-flags={flag}={value} (lists every flag to keep)"
+
+
+def _not_gke(rec: Record) -> bool:
+    return not rec.name.startswith("gke-")  # GKE manages its nodes' service account and metadata
+
+
+@check("gcp.compute.instance_uses_default_sa", resource=INSTANCE, reads=("default_sa",),
+       title="VM runs as the Compute Engine default service account", severity=Severity.MEDIUM,
+       risk="The default service account holds Editor on the project unless that grant was removed; every VM "
+            "using it shares one identity, so one compromised VM acts for all.",
+       remediation="gcloud compute instances set-service-account VM --zone ZONE --service-account SA@PROJECT."
+                   "iam.gserviceaccount.com --scopes cloud-platform (the VM must be stopped)",
+       cis=("4.1",), soc2=("CC6.3",))  # fmt: skip
+def uses_default_sa(rec: Record, ctx: CheckContext) -> Outcome:
+    if not _not_gke(rec):
+        return NA
+    return Fail("runs as PROJECT_NUMBER-compute@developer") if rec.attrs.get("default_sa") else None
+
+
+@check("gcp.compute.instance_project_ssh_keys", resource=INSTANCE, reads=("block_project_ssh_keys",),
+       title="VM accepts project-wide SSH keys", severity=Severity.MEDIUM,
+       risk="A key in the project metadata opens every VM of the project; one leaked key is a leak everywhere.",
+       remediation="gcloud compute instances add-metadata VM --zone ZONE --metadata block-project-ssh-keys=TRUE",
+       cis=("4.3",), soc2=("CC6.1",))  # fmt: skip
+def project_ssh_keys(rec: Record, ctx: CheckContext) -> Outcome:
+    if not _not_gke(rec):
+        return NA
+    return None if rec.attrs.get("block_project_ssh_keys") else Fail("block-project-ssh-keys is not TRUE")
+
+
+@check("gcp.compute.instance_ip_forwarding", resource=INSTANCE, reads=("ip_forward",),
+       title="VM has IP forwarding enabled", severity=Severity.MEDIUM,
+       risk="The VM can send and receive packets for other addresses, so it can route around firewall rules "
+            "and spoof traffic.",
+       remediation="Recreate the VM without --can-ip-forward (the setting cannot be changed in place), unless it "
+                   "is a deliberate NAT or routing appliance.",
+       cis=("4.6",), soc2=("CC6.6",))  # fmt: skip
+def ip_forwarding(rec: Record, ctx: CheckContext) -> Outcome:
+    if not _not_gke(rec):
+        return NA
+    return Fail("canIpForward is true") if rec.attrs.get("ip_forward") else None
+
+
+def _flag_check(
+    key: str,
+    cis: str,
+    engine: str,
+    flag: str,
+    ok: Callable[[str | None], bool],
+    *,
+    want: str,
+    risk: str,
+    severity: Severity = Severity.LOW,
+) -> None:
+    """Fail a Cloud SQL instance of ``engine`` (``MYSQL``, ``POSTGRES``, ``SQLSERVER``) whose ``flag`` (None when
+    left at its default) is not ``ok``; other engines are out of scope."""
+
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if not str(rec.attrs.get("database_version") or "").startswith(engine):
+            return NA
+        if "database_flags" not in rec.attrs:
+            return NA
+        value = rec.attrs["database_flags"].get(flag)
+        return None if ok(value) else Fail(f"{flag} is {value if value is not None else 'at its default'}")
+
+    check(key, resource=SQL, reads=("database_version", "database_flags"),
+          title=f"Cloud SQL {_ENGINES[engine]} flag {flag} is not {want}",
+          severity=severity, risk=risk, remediation=_FLAGS_CMD.format(flag=flag, value=want),
+          cis=(cis,), soc2=("CC7.2",) if flag.startswith(("log", "cloudsql.enable_pgaudit")) else ("CC6.1",))(fn)  # fmt: skip
+
+
+def _is(*allowed: str, default_ok: bool) -> Callable[[str | None], bool]:
+    def ok(value: str | None) -> bool:
+        return default_ok if value is None else value.strip().lower() in allowed
+
+    return ok
+
+
+_ON, _OFF = ("on", "true", "1"), ("off", "false", "0")
+
+# -- MySQL ---------------------------------------------------------------------------------------------------
+_flag_check("gcp.sql.mysql_skip_show_database", "6.1.2", "MYSQL", "skip_show_database", _is(*_ON, default_ok=False),
+            want="on", risk="Any user can list every database on the instance, names included.")  # fmt: skip
+_flag_check("gcp.sql.mysql_local_infile", "6.1.3", "MYSQL", "local_infile", _is(*_OFF, default_ok=True),
+            want="off", risk="LOAD DATA LOCAL lets a compromised server read files from the client.",
+            severity=Severity.MEDIUM)  # fmt: skip
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------------
+_PG_LOG = "The database's logs miss what an investigation needs."
+_flag_check("gcp.sql.pg_log_error_verbosity", "6.2.1", "POSTGRES", "log_error_verbosity",
+            _is("default", "terse", default_ok=True), want="default",
+            risk="VERBOSE logs carry source locations and internals to everyone who reads the logs.")  # fmt: skip
+_flag_check("gcp.sql.pg_log_connections", "6.2.2", "POSTGRES", "log_connections", _is(*_ON, default_ok=False),
+            want="on", risk="Connection attempts, the first sign of brute force, are not logged.")  # fmt: skip
+_flag_check("gcp.sql.pg_log_disconnections", "6.2.3", "POSTGRES", "log_disconnections",
+            _is(*_ON, default_ok=False), want="on", risk="Session ends and lengths are not logged.")  # fmt: skip
+_flag_check("gcp.sql.pg_log_statement", "6.2.4", "POSTGRES", "log_statement", _is("ddl", default_ok=False),
+            want="ddl", risk="Schema changes (DDL) leave no record in the logs.")  # fmt: skip
+_flag_check("gcp.sql.pg_log_min_messages", "6.2.5", "POSTGRES", "log_min_messages",
+            _is("warning", "error", "log", "fatal", "panic", default_ok=True), want="warning", risk=_PG_LOG)  # fmt: skip
+_flag_check("gcp.sql.pg_log_min_error_statement", "6.2.6", "POSTGRES", "log_min_error_statement",
+            _is("error", "log", "fatal", "panic", default_ok=True), want="error",
+            risk="Statements that fail are not logged with their error, or too much is logged to find them.")  # fmt: skip
+_flag_check("gcp.sql.pg_log_min_duration_statement", "6.2.7", "POSTGRES", "log_min_duration_statement",
+            _is("-1", default_ok=True), want="-1",
+            risk="Whole statements, with the data and secrets in them, are written to the logs.")  # fmt: skip
+_flag_check("gcp.sql.pg_pgaudit", "6.2.8", "POSTGRES", "cloudsql.enable_pgaudit", _is(*_ON, default_ok=False),
+            want="on", risk="Database activity is not audited (pgAudit) to Cloud Logging.",
+            severity=Severity.MEDIUM)  # fmt: skip
+
+# -- SQL Server ----------------------------------------------------------------------------------------------
+_flag_check("gcp.sql.mssql_external_scripts", "6.3.1", "SQLSERVER", "external scripts enabled",
+            _is(*_OFF, default_ok=True), want="off", severity=Severity.MEDIUM,
+            risk="R and Python scripts run inside the database engine with its rights.")  # fmt: skip
+_flag_check("gcp.sql.mssql_cross_db_ownership_chaining", "6.3.2", "SQLSERVER", "cross db ownership chaining",
+            _is(*_OFF, default_ok=True), want="off", severity=Severity.MEDIUM,
+            risk="A database owner can reach objects in other databases without a permission check.")  # fmt: skip
+_flag_check("gcp.sql.mssql_user_connections", "6.3.3", "SQLSERVER", "user connections",
+            _is("0", default_ok=True), want="0",
+            risk="A connection cap lets a burst of clients lock everyone else out.")  # fmt: skip
+_flag_check("gcp.sql.mssql_user_options", "6.3.4", "SQLSERVER", "user options", lambda v: v is None,
+            want="unset", risk="Server-wide session defaults change query behaviour for every user silently.")  # fmt: skip
+_flag_check("gcp.sql.mssql_remote_access", "6.3.5", "SQLSERVER", "remote access", _is(*_OFF, default_ok=False),
+            want="off", severity=Severity.MEDIUM,
+            risk="Stored procedures can be run from remote servers, a path for lateral movement.")  # fmt: skip
+_flag_check("gcp.sql.mssql_trace_3625", "6.3.6", "SQLSERVER", "3625", _is(*_ON, default_ok=False),
+            want="on", risk="Error messages show non-administrators parameters and internals.")  # fmt: skip
+_flag_check("gcp.sql.mssql_contained_db_auth", "6.3.7", "SQLSERVER", "contained database authentication",
+            _is(*_OFF, default_ok=True), want="off", severity=Severity.MEDIUM,
+            risk="Users of a contained database log in without a server login, outside the server's control.")  # fmt: skip
