@@ -244,11 +244,11 @@ async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, main_id: str = "login-required") -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} - Escher Console</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-        f'<body><header><h1>Escher Console</h1></header><main id="login-required"><h2>{title}</h2>{body}'
+        f'<body><header><h1>Escher Console</h1></header><main id="{main_id}"><h2>{title}</h2>{body}'
         "</main></body></html>"
     )
 
@@ -332,15 +332,31 @@ def create_app(console: Console) -> Starlette:
 
 
 def _guarded(console: Console, request: Request, call: Callable[[], Response]) -> Response:
-    """An Escher error is the person's to read (what happened and what to do), on the page, never a trace."""
+    """An Escher error is the person's to read (what happened and what to do), on the page, never a trace; a
+    cloud SDK's error is translated as the CLI translates it (``escher.clouds.errors``). Anything else is a bug
+    and propagates (a plain 500, the traceback in the console's log)."""
+    from html import escape
+
+    from starlette.responses import HTMLResponse
+
+    from escher.clouds.errors import translate
     from escher.console.actions import NotAllowedError
     from escher.errors import NotFoundError
 
     try:
         return call()
-    except EscherError as exc:
-        status = 403 if isinstance(exc, NotAllowedError) else 404 if isinstance(exc, NotFoundError) else 400
-        return console.render(request, "error.j2", status, error=exc)
+    except Exception as exc:  # not hidden: one that is not a known cloud error is raised again
+        error = exc if isinstance(exc, EscherError) else translate(exc)
+        if error is None:
+            raise
+    status = 403 if isinstance(error, NotAllowedError) else 404 if isinstance(error, NotFoundError) else 400
+    try:
+        return console.render(request, "error.j2", status, error=error)
+    except EscherError:  # the page itself cannot be built (a broken config): the message alone
+        hint = f"<p>What to do: {escape(error.hint)}</p>" if error.hint else ""
+        return HTMLResponse(
+            _page("Could not do that", f"<p>{escape(error.message)}</p>{hint}", "error"), status
+        )
 
 
 # -- running it ---------------------------------------------------------------------------------------------

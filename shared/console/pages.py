@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from escher.console import actions, views
 from escher.console.actions import ConsoleError, NotAllowedError
+from escher.errors import EscherError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -309,11 +310,14 @@ def settings_post(console: Console, request: Request, form: Form) -> Response:
 # -- the live banners ---------------------------------------------------------------------------------------
 async def events(console: Console, request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
-    from starlette.responses import StreamingResponse
+    from starlette.responses import PlainTextResponse, StreamingResponse
 
     from escher.console.app import stream_alerts
 
-    rt = await run_in_threadpool(console.runtime)
+    try:
+        rt = await run_in_threadpool(console.runtime)
+    except EscherError as exc:  # a broken config: the pages say what; the stream just does not start
+        return PlainTextResponse(f"{exc.message}\n", 400)
     return StreamingResponse(
         stream_alerts(console, request, rt),
         media_type="text/event-stream",

@@ -103,3 +103,14 @@ def test_escher_console_prints_its_url_serves_it_and_refuses_a_remote_host_witho
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert TOKEN not in (proc.stderr.read() if proc.stderr else "")  # no access log carrying the token
+
+
+def test_a_broken_config_is_a_message_on_the_page_not_a_trace(escher_home: Path) -> None:
+    (escher_home / "config").mkdir(parents=True, exist_ok=True)
+    (escher_home / "config" / "config.toml").write_text('[personas]\nmanagers = "mona"\n', encoding="utf-8")
+    tc = TestClient(_app(), base_url=BASE, raise_server_exceptions=False)
+    tc.get(f"/?token={TOKEN}")
+    for path in ("/", "/settings", "/approvals"):
+        res = tc.get(path)
+        assert res.status_code == 400 and "[personas] section is invalid" in res.text, path
+        assert "Traceback" not in res.text and "What to do:" in res.text
