@@ -19,12 +19,18 @@ def demo(
         "--console",
         help="Then leave the Escher Console running on the demo estate (emulators kept up) until Ctrl-C.",
     ),
-    port: int = typer.Option(0, "--port", help="With --console: the port (default: a free one).", min=0),
+    port: int = typer.Option(
+        0, "--port", min=0, max=65535, show_default=False, help="With --console: the port (0: a free one)."
+    ),
     no_browser: bool = typer.Option(False, "--no-browser", help="With --console: do not open a browser."),
 ) -> None:
     """Run the event-to-remediation demo on moto (no cloud account; your own config is never touched)."""
     from escher.demo.run import run_demo
 
+    if not with_console and (port or no_browser):
+        raise typer.BadParameter(
+            "they only go with --console: escher demo --console --port N", param_hint="--port / --no-browser"
+        )
     quiet = state(ctx).json
     if not quiet:
         console().print(

@@ -76,18 +76,22 @@ def s3_client() -> Any:
 
 
 @pytest.fixture
-def estate(
-    aws_env: MotoEmulator, escher_home: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
-) -> Estate:
-    from typer.testing import CliRunner
-
-    from escher.cli.main import app
-
+def home(escher_home: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private config (two managers; mona is the one at the browser) and data dir, the store a fresh database."""
     monkeypatch.setenv("ESCHER_DATABASE_URL", pg_database)
     monkeypatch.setenv("ESCHER_NO_SYNC", "1")
     monkeypatch.setenv("ESCHER_USER", "mona")
     (escher_home / "config").mkdir(parents=True, exist_ok=True)
     (escher_home / "config" / "config.toml").write_text(CONFIG, encoding="utf-8")
+    return escher_home
+
+
+@pytest.fixture
+def estate(aws_env: MotoEmulator, home: Path, pg_database: str) -> Estate:
+    from typer.testing import CliRunner
+
+    from escher.cli.main import app
+
     s3 = s3_client()
     s3.create_bucket(Bucket=PUBLIC_BUCKET)
     s3.put_bucket_tagging(
@@ -98,7 +102,7 @@ def estate(
     scanned = CliRunner().invoke(app, ["scan", "--region", REGION])
     assert scanned.exit_code in (0, 1), scanned.output  # 1: findings were found
     _estate_for_the_pipeline()
-    return Estate(escher_home, PUBLIC_BUCKET, s3)
+    return Estate(home, PUBLIC_BUCKET, s3)
 
 
 def _cost_history(url: str) -> None:
@@ -133,8 +137,9 @@ def _estate_for_the_pipeline() -> None:
 
 
 @pytest.fixture
-def console(estate: Estate) -> Iterator[RunningConsole]:
-    """``escher console``'s server on a free port of 127.0.0.1, in this process; stopped after the test."""
+def console(home: Path) -> Iterator[RunningConsole]:
+    """``escher console``'s server on a free port of 127.0.0.1, in this process; stopped after the test. It
+    reads the environment per request: a test that also asks for ``estate`` sees it."""
     from escher.console.app import serve
 
     handle = serve(port=0, token=secrets.token_urlsafe(16), open_browser=False)

@@ -12,7 +12,9 @@ from escher.console.app import RunningConsole
 from tests.functional.console_browser.conftest import Estate, signed_in
 
 
-def test_report_loads_with_vendored_scripts_only(context: BrowserContext, console: RunningConsole) -> None:
+def test_report_loads_with_vendored_scripts_only(
+    context: BrowserContext, console: RunningConsole, estate: Estate
+) -> None:
     # WHEN the user opens the URL escher console printed
     visit = signed_in(context, console)
     page = visit.page
