@@ -315,6 +315,7 @@ def create_app(console: Console) -> Starlette:
         Route("/alerts/{alert_id}/timeline", page(pages.timeline), methods=["GET"]),
         Route("/alerts/{alert_id}/{action}", post(pages.alert_action), methods=["POST"]),
         Route("/approvals", page(pages.approvals), methods=["GET"]),
+        Route("/approvals/{request_id}/plan", page(pages.approval_plan), methods=["GET"]),
         Route("/approvals/{request_id}/{action}", post(pages.approval_action), methods=["POST"]),
         Route("/ask", page(pages.ask), methods=["GET"]),
         Route("/ask", post(pages.ask_post), methods=["POST"]),

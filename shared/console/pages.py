@@ -173,6 +173,17 @@ def _approve_and_run(
     return console.render(request, "result.j2", rt=rt, outcome=outcome)
 
 
+def approval_plan(console: Console, request: Request) -> Response:
+    """What a request would do if it ran now: its plan, read from the cloud now (nothing to confirm here)."""
+    rt = console.runtime()
+    _manager(rt)
+    request_id = request.path_params["request_id"]
+    plan = actions.plan_approved(rt, request_id)
+    items = [{"plan": plan, "reasons": actions.needs_approval(rt, plan)}]
+    return console.render(request, "plan.j2", rt=rt, title=f"Plan of request {request_id}", items=items,
+                          preview=request_id)  # fmt: skip
+
+
 def approval_action(console: Console, request: Request, form: Form) -> Response:
     request_id, action = request.path_params["request_id"], request.path_params["action"]
     rt = console.runtime()
