@@ -293,13 +293,15 @@ def _setup_and_deploy(
     elif not checked.ok and not dry_run:
         _render_preflight(checked)
         checked.raise_if_blocked()
+    from dataclasses import asdict
+
     from escher.infra.plan import run_plan
 
     reviewed = run_plan(_spec_for(cloud, answers, settings, placeholder))
     changed = setup.changes(answers, settings)
     review = {"answers": answers.model_dump(mode="json"), "changes": changed, "preflight": checked.to_dict(),
               "permissions": reviewed.permissions, "operations": reviewed.operations,
-              "costs": [c.__dict__ for c in reviewed.costs], "monthly_usd": reviewed.monthly_usd}  # fmt: skip
+              "costs": [asdict(c) for c in reviewed.costs], "monthly_usd": reviewed.monthly_usd}  # fmt: skip
     if dry_run:
         from escher.cli.commands._extend_wizard import render_review
 
@@ -377,6 +379,7 @@ def _deploy(ctx: typer.Context, paths: Any, cloud: Cloud, answers: Any, *, revie
             )
             outcome.update(changes=result.summary, outputs_file=str(result.outputs_file))
     published = _publish_after_deploy(paths, cloud.value)
+    mirrored = _mirror_after_deploy(paths, cloud.value)
     data = {
         "cloud": result.cloud,
         "outputs": result.outputs,
@@ -387,6 +390,7 @@ def _deploy(ctx: typer.Context, paths: Any, cloud: Cloud, answers: Any, *, revie
         "mode": "thin-client",
         "bundle": {"sha256": bundle.sha256, "zipped_bytes": bundle.zipped_bytes, "limit": bundle.limit.rule},
         "settings": published,
+        "user_schedules": mirrored,
         "setup": review,
     }
 
@@ -401,6 +405,11 @@ def _deploy(ctx: typer.Context, paths: Any, cloud: Cloud, answers: Any, *, revie
             console().print(f"[yellow]![/] settings not published: {published['error']}")
         else:
             console().print(f"Settings published (version {published['version']}) to {published['url']}")
+        if mirrored["made"]:
+            console().print(f"{len(mirrored['made'])} schedule(s) of this laptop now run in {cloud.value}")
+        for sid, why in mirrored["failed"].items():
+            console().print(f"[yellow]![/] schedule {sid} is not in {cloud.value} and will not run: {why}; "
+                            f"remove it and add it again", markup=False)  # fmt: skip
         console().print(
             f"The CLI is now a thin client for {cloud.value}: 'escher extend status' shows what it runs; "
             f"'escher destroy {cloud.value}' undoes it."
@@ -444,7 +453,8 @@ def destroy(
         with _recorded_act(paths, c, "escher.destroy", f"escher/{c}", {"cloud": c}) as outcome:
             results.append(driver.destroy(c, paths, exporter=StoreExporter(), importer=importer(paths)))
             outcome.update(exported=results[-1].exported_objects, export_dir=str(results[-1].export_dir),
-                           imported=results[-1].imported)  # fmt: skip
+                           imported=results[-1].imported, user_jobs_removed=results[-1].user_jobs_removed,
+                           user_jobs_left=results[-1].user_jobs_left)  # fmt: skip
 
     def text() -> None:
         for r in results:
@@ -455,6 +465,12 @@ def destroy(
             console().print(
                 f"  [yellow]kept:[/] {r.retained}" + (f": {r.audit_location}" if r.audit_location else "")
             )
+            if r.user_jobs_left:
+                console().print(f"  [red]![/] {len(r.user_jobs_removed)} user schedule job(s) removed from Cloud "
+                                "Scheduler; NOT all:")  # fmt: skip
+                console().print(f"    {r.user_jobs_left}", markup=False, soft_wrap=True)  # the command: one line
+            elif r.user_schedules:
+                console().print(f"  {r.user_schedules}; they run on this laptop again", markup=False)
 
     emit(
         ctx,
@@ -467,6 +483,9 @@ def destroy(
                     "retained": r.retained,
                     "imported": r.imported,
                     "audit_kept": r.audit_location,
+                    "user_schedules": r.user_schedules,
+                    "user_jobs_removed": r.user_jobs_removed,
+                    "user_jobs_left": r.user_jobs_left,
                 }
                 for r in results
             ]
@@ -556,15 +575,9 @@ def _preflight(spec: Any) -> Any:
 
 
 def _render_preflight(report: Any) -> None:
-    from rich.markup import escape
+    from escher.cli.commands._extend_wizard import render_preflight
 
-    for f in report.findings:
-        mark = "[green]✓[/]" if f.ok else ("[red]✗[/]" if f.blocking else "[yellow]![/]")
-        console().print(f"{mark} {f.check}: {escape(f.message)}")
-        if f.fix and not f.ok:
-            console().print(f"    fix: {escape(f.fix)}")
-    verdict = "ready" if report.ok else "not ready: fix the ✗ lines first"
-    console().print(f"[bold]{report.cloud}[/]: {verdict}")
+    render_preflight(report)
 
 
 def _actor(paths: Any) -> str:
@@ -572,6 +585,15 @@ def _actor(paths: Any) -> str:
     from escher.policy.personas import current_actor
 
     return str(current_actor(load_settings(paths).extensions))
+
+
+def _mirror_after_deploy(paths: Any, cloud: str) -> dict[str, Any]:
+    """The laptop's schedules that the new extension runs (run-due now leaves them to it) get their cloud
+    schedule; never raises (the deploy happened): what failed is said."""
+    from escher.cli.commands.schedule_cmd import open_schedules
+    from escher.extend.schedules import mirror_schedules
+
+    return mirror_schedules(paths, cloud, open_schedules().all()).to_dict()
 
 
 def _publish_after_deploy(paths: Any, cloud: str) -> dict[str, Any]:

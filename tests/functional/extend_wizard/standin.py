@@ -71,7 +71,11 @@ def install(set_attr: Callable[[Any, str, Any], None] = setattr) -> None:
         reqs = bundle.worker_requirements(cloud, REPO)
         key = hashlib.sha256("\n".join([sys.version, *reqs]).encode()).hexdigest()[:16]
         deps = bundle.installed_deps(reqs, CACHE / f"deps-{cloud}-{key}")
-        return real_build(cloud, source_root=REPO, cache_dir=CACHE, deps_dir=deps, requirements=reqs)
+        # the zip goes where the CLI keeps it (this laptop's data dir): a cache shared by concurrent test runs
+        # would have two processes write the same file at once
+        return real_build(
+            cloud, source_root=REPO, cache_dir=kwargs["cache_dir"], deps_dir=deps, requirements=reqs
+        )
 
     set_attr(bundle, "build_bundle", build)
 
