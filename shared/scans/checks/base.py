@@ -150,6 +150,7 @@ CHECKS: Registry[Check] = Registry(
         "escher.scans.checks.aws_logging",
         "escher.scans.checks.aws_cis",
         "escher.scans.checks.azure",
+        "escher.scans.checks.azure_cis",
         "escher.scans.checks.gcp",
         "escher.scans.checks.gcp_cis",
     ],

@@ -58,7 +58,9 @@ BACKUP_PROTECTED = frozenset({"Protected", "IRPending"})  # protectionState of a
 PRODUCES: dict[str, Produces] = {
     "storage": produces({
         "azure.storage.account": "allow_blob_public_access https_only min_tls network_default_action "
-                                 "infrastructure_encryption blob_endpoint kind blob_soft_delete",
+                                 "infrastructure_encryption blob_endpoint kind allow_shared_key_access "
+                                 "public_network_access cross_tenant_replication default_oauth "
+                                 "trusted_services_bypass blob_soft_delete container_soft_delete versioning",
     }),
     "blob": produces({"azure.storage.container": "public_access storage_account"}),
     "compute": produces({
@@ -130,10 +132,22 @@ def normalize_storage_account(
         "infrastructure_encryption": bool((p.get("encryption") or {}).get("requireInfrastructureEncryption")),
         "blob_endpoint": (p.get("primaryEndpoints") or {}).get("blob"),
         "kind": raw.get("kind"),
+        # absent: shared keys allowed, public network access enabled, Entra ID not the portal default; cross-
+        # tenant replication absent is off (the default for accounts since December 2023)
+        "allow_shared_key_access": p.get("allowSharedKeyAccess") is not False,
+        "public_network_access": p.get("publicNetworkAccess") or "Enabled",
+        "cross_tenant_replication": bool(p.get("allowCrossTenantReplication")),
+        "default_oauth": bool(p.get("defaultToOAuthAuthentication")),
+        "trusted_services_bypass": "AzureServices"
+        in str((p.get("networkAcls") or {}).get("bypass", "AzureServices")),
     }
     if blob_service is not None:
-        retention = _props(blob_service).get("deleteRetentionPolicy") or {}
-        attrs["blob_soft_delete"] = bool(retention.get("enabled"))
+        blob = _props(blob_service)
+        attrs["blob_soft_delete"] = bool((blob.get("deleteRetentionPolicy") or {}).get("enabled"))
+        attrs["container_soft_delete"] = bool(
+            (blob.get("containerDeleteRetentionPolicy") or {}).get("enabled")
+        )
+        attrs["versioning"] = bool(blob.get("isVersioningEnabled"))
     return _record(raw, "azure.storage.account", subscription, attrs)
 
 

@@ -41,6 +41,10 @@ def _account(name: str, **props: Any) -> dict[str, Any]:
         "supportsHttpsTrafficOnly": True,
         "minimumTlsVersion": "TLS1_2",
         "allowBlobPublicAccess": False,
+        "allowSharedKeyAccess": False,
+        "publicNetworkAccess": "Disabled",
+        "allowCrossTenantReplication": False,
+        "defaultToOAuthAuthentication": True,
         "networkAcls": {
             "bypass": "AzureServices",
             "virtualNetworkRules": [],
@@ -67,6 +71,7 @@ def _account(name: str, **props: Any) -> dict[str, Any]:
 
 
 def _blob_service(account: dict[str, Any], soft_delete: bool) -> dict[str, Any]:
+    """``soft_delete`` False: no blob or container soft delete and no versioning (CIS 9.2.1-9.2.3)."""
     return {
         "id": account["id"] + "/blobServices/default",
         "name": "default",
@@ -74,6 +79,11 @@ def _blob_service(account: dict[str, Any], soft_delete: bool) -> dict[str, Any]:
         "properties": {
             "cors": {"corsRules": []},
             "deleteRetentionPolicy": {"enabled": soft_delete, **({"days": 7} if soft_delete else {})},
+            "containerDeleteRetentionPolicy": {
+                "enabled": soft_delete,
+                **({"days": 7} if soft_delete else {}),
+            },
+            "isVersioningEnabled": soft_delete,
         },
     }
 
@@ -229,13 +239,17 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         supportsHttpsTrafficOnly=False,
         minimumTlsVersion="TLS1_0",
         networkAcls={
-            "bypass": "AzureServices",
+            "bypass": "None",
             "virtualNetworkRules": [],
             "ipRules": [],
             "defaultAction": "Allow",
         },
         encryption={"services": {"blob": {"enabled": True}}, "keySource": "Microsoft.Storage"},
+        publicNetworkAccess="Enabled",
+        allowCrossTenantReplication=True,
     )
+    for never_set in ("allowSharedKeyAccess", "defaultToOAuthAuthentication"):  # absent: keys on, OAuth off
+        del weak["properties"][never_set]
     good = _account("acmesecure")
     del good["properties"]["allowBlobPublicAccess"]  # never set: the API leaves it out
     path = f"{sub}/Microsoft.Storage/storageAccounts"
@@ -255,6 +269,13 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         "azure.storage.network_default_deny",
         "azure.storage.soft_delete",
         "azure.storage.infrastructure_encryption",
+        "azure.storage.container_soft_delete",
+        "azure.storage.versioning",
+        "azure.storage.shared_key_access",
+        "azure.storage.public_network",
+        "azure.storage.default_oauth",
+        "azure.storage.trusted_services",
+        "azure.storage.cross_tenant_replication",
     )
     truth.fails(good["id"])
 
@@ -368,7 +389,8 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         "GET", path, {"value": [weak], "nextLink": f"{ARM}{path}?api-version=2023-07-01&$skiptoken=kv2"}
     )
     router.add("GET", path, {"value": [strong]}, query="$skiptoken=kv2")
-    truth.fails(weak["id"], "azure.keyvault.purge_protection", "azure.keyvault.soft_delete")
+    truth.fails(weak["id"], "azure.keyvault.purge_protection", "azure.keyvault.soft_delete", "azure.keyvault.rbac",
+                "azure.keyvault.public_network")  # fmt: skip
     truth.fails(strong["id"])
 
     # -- the subscription: an Activity Log setting with every category off; Defender for servers on ------------
@@ -377,8 +399,14 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     )
     router.add("GET", f"{sub}/Microsoft.Security/pricings", {"value": [
         _pricing("VirtualMachines", "Standard", "P2"), _pricing("StorageAccounts", "Free"), _pricing("SqlServers", "Free"),
+        _pricing("KeyVaults", "Standard"), _pricing("Arm", "Standard"), _pricing("Containers", "Standard"),
+        _pricing("CloudPosture", "Standard"), _pricing("Api", "Free"), _pricing("AppServices", "Free"),
     ]})  # fmt: skip
-    truth.fails(f"/subscriptions/{SUB}", "azure.monitor.activity_log_exported")
+    # Defender plans (CIS 8.1.x): a plan on Free, or not listed at all, fails
+    off = ("StorageAccounts", "SqlServers", "Api", "AppServices", "CosmosDbs", "OpenSourceRelationalDatabases",
+           "SqlServerVirtualMachines")  # fmt: skip
+    truth.fails(f"/subscriptions/{SUB}", "azure.monitor.activity_log_exported",
+                *(f"azure.security.defender_{plan.lower()}" for plan in off))  # fmt: skip
     return truth
 
 
@@ -547,6 +575,7 @@ def _snapshot(name: str, disk: dict[str, Any], public: str) -> dict[str, Any]:
 
 
 def _vault(name: str, *, soft_delete: bool, purge: bool) -> dict[str, Any]:
+    """``purge`` True is the hardened vault: also Azure RBAC and no public network access (CIS 8.3.6, 8.3.7)."""
     props: dict[str, Any] = {
         "tenantId": "00000000-0000-0000-0000-0000000000ee",
         "sku": {"family": "A", "name": "standard"},
@@ -554,10 +583,10 @@ def _vault(name: str, *, soft_delete: bool, purge: bool) -> dict[str, Any]:
         "enabledForDeployment": False,
         "enableSoftDelete": soft_delete,
         "softDeleteRetentionInDays": 90,
-        "enableRbacAuthorization": True,
+        "enableRbacAuthorization": purge,
         "vaultUri": f"https://{name}.vault.azure.net/",
         "provisioningState": "Succeeded",
-        "publicNetworkAccess": "Enabled",
+        "publicNetworkAccess": "Disabled" if purge else "Enabled",
     }
     if purge:
         props["enablePurgeProtection"] = True  # absent means off: the API only returns it once set

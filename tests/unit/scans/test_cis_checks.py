@@ -107,3 +107,18 @@ def test_gke_nodes_are_out_of_the_instance_checks_scope() -> None:
                   attrs={"default_sa": True, "block_project_ssh_keys": False, "ip_forward": True})  # fmt: skip
     for key in ("uses_default_sa", "project_ssh_keys", "ip_forwarding"):
         assert verdict(f"gcp.compute.instance_{key}", node) == "na"
+
+
+def test_each_defender_plan_check_passes_on_standard_and_gives_no_verdict_unread() -> None:
+    from escher.scans.checks.azure_cis import DEFENDER_PLANS
+
+    plans = [plan for plan, _, _ in DEFENDER_PLANS.values()]
+    every = rec("azure.monitor.subscription", defender_plans=plans)
+    unread = rec("azure.monitor.subscription", diagnostic_settings=[])
+    for plan in plans:
+        key = f"azure.security.defender_{plan.lower()}"
+        assert verdict(key, every) == "pass"
+        assert verdict(key, rec("azure.monitor.subscription", defender_plans=[])) == (
+            f"fail: {plan} plan is not on Standard"
+        )
+        assert verdict(key, unread) == "na"

@@ -1,0 +1,107 @@
+"""Azure checks written for CIS Azure Foundations 6.0.0 recommendations no earlier check decided: one per
+Microsoft Defender for Cloud plan (8.1.x), Key Vault access (8.3.6, 8.3.7) and storage account settings
+(9.2.x, 9.3.x), all read from resources the scan already lists."""
+
+from __future__ import annotations
+
+from escher.scans.checks._declarative import attr_check, is_false, is_true
+from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
+from escher.scans.model import Record, Severity
+
+SUBSCRIPTION = "azure.monitor.subscription"
+ACCOUNT = "azure.storage.account"
+VAULT = "azure.keyvault.vault"
+
+# CIS id -> (Defender for Cloud pricing name, what it protects, severity)
+DEFENDER_PLANS: dict[str, tuple[str, str, Severity]] = {
+    "8.1.1.1": ("CloudPosture", "Defender CSPM (attack paths, agentless scanning)", Severity.MEDIUM),
+    "8.1.2.1": ("Api", "Defender for APIs", Severity.LOW),
+    "8.1.3.1": ("VirtualMachines", "Defender for Servers", Severity.HIGH),
+    "8.1.4.1": ("Containers", "Defender for Containers", Severity.MEDIUM),
+    "8.1.5.1": ("StorageAccounts", "Defender for Storage", Severity.MEDIUM),
+    "8.1.6.1": ("AppServices", "Defender for App Service", Severity.MEDIUM),
+    "8.1.7.1": ("CosmosDbs", "Defender for Azure Cosmos DB", Severity.LOW),
+    "8.1.7.2": (
+        "OpenSourceRelationalDatabases",
+        "Defender for open-source relational databases",
+        Severity.LOW,
+    ),
+    "8.1.7.3": ("SqlServers", "Defender for Azure SQL databases", Severity.MEDIUM),
+    "8.1.7.4": ("SqlServerVirtualMachines", "Defender for SQL servers on machines", Severity.LOW),
+    "8.1.8.1": ("KeyVaults", "Defender for Key Vault", Severity.MEDIUM),
+    "8.1.9.1": ("Arm", "Defender for Resource Manager", Severity.MEDIUM),
+}
+
+
+def _defender_check(cis: str, plan: str, label: str, severity: Severity) -> None:
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if "defender_plans" not in rec.attrs:  # the pricings were not read
+            return NA
+        return None if plan in rec.attrs["defender_plans"] else Fail(f"{plan} plan is not on Standard")
+
+    check(f"azure.security.defender_{plan.lower()}", resource=SUBSCRIPTION, reads=("defender_plans",),
+          title=f"{label} is off", severity=severity,
+          risk=f"Threats {label} would detect on these resources raise no alert.",
+          remediation=f"az security pricing create --name {plan} --tier Standard", cis=(cis,),
+          soc2=("CC7.2",))(fn)  # fmt: skip
+
+
+for _cis, (_plan, _label, _severity) in DEFENDER_PLANS.items():
+    _defender_check(_cis, _plan, _label, _severity)
+
+# -- Key Vault -----------------------------------------------------------------------------------------------
+attr_check("azure.keyvault.rbac", VAULT, "rbac_authorization", is_true,
+           title="Key Vault uses access policies instead of Azure RBAC", severity=Severity.MEDIUM,
+           message="enableRbacAuthorization is off",
+           risk="Vault access policies are granted per vault outside Azure RBAC: no PIM, no deny assignments, "
+                "and any Contributor on the vault can grant themselves data access.",
+           remediation="az keyvault update --name VAULT --enable-rbac-authorization true (assign Key Vault "
+                       "data roles first)", cis=("8.3.6",), soc2=("CC6.1",))  # fmt: skip
+attr_check("azure.keyvault.public_network", VAULT, "public_network_access", lambda v: v == "Disabled",
+           title="Key Vault is reachable from public networks", severity=Severity.MEDIUM,
+           message="publicNetworkAccess is not Disabled",
+           risk="Keys and secrets are one stolen credential away from anyone on the internet.",
+           remediation="az keyvault update --name VAULT --public-network-access Disabled (use a private endpoint)",
+           cis=("8.3.7",), soc2=("CC6.6",))  # fmt: skip
+
+# -- storage accounts ------------------------------------------------------------------------------------------
+attr_check("azure.storage.container_soft_delete", ACCOUNT, "container_soft_delete", is_true, category="operational",
+           title="Storage account container soft delete is off", severity=Severity.LOW,
+           message="containerDeleteRetentionPolicy is off", risk="A deleted container and every blob in it are gone.",
+           remediation="az storage account blob-service-properties update --account-name ACCOUNT "
+                       "--enable-container-delete-retention true --container-delete-retention-days 7",
+           cis=("9.2.2",), soc2=("A1.2",))  # fmt: skip
+attr_check("azure.storage.versioning", ACCOUNT, "versioning", is_true, category="operational",
+           title="Storage account blob versioning is off", severity=Severity.LOW, message="isVersioningEnabled is off",
+           risk="An overwritten blob cannot be restored.",
+           remediation="az storage account blob-service-properties update --account-name ACCOUNT "
+                       "--enable-versioning true", cis=("9.2.3",), soc2=("A1.2",))  # fmt: skip
+attr_check("azure.storage.shared_key_access", ACCOUNT, "allow_shared_key_access", is_false,
+           title="Storage account allows shared key access", severity=Severity.MEDIUM,
+           message="allowSharedKeyAccess is not false",
+           risk="An account key or a SAS signed with it gives full access with no identity and no expiry control.",
+           remediation="az storage account update --name ACCOUNT --allow-shared-key-access false",
+           cis=("9.3.1.3",), soc2=("CC6.1",))  # fmt: skip
+attr_check("azure.storage.public_network", ACCOUNT, "public_network_access", lambda v: v == "Disabled",
+           title="Storage account is reachable from public networks", severity=Severity.MEDIUM,
+           message="publicNetworkAccess is {value}", risk="The account's endpoints accept traffic from the internet.",
+           remediation="az storage account update --name ACCOUNT --public-network-access Disabled "
+                       "(use private endpoints)", cis=("9.3.2.2",), soc2=("CC6.6",))  # fmt: skip
+attr_check("azure.storage.default_oauth", ACCOUNT, "default_oauth", is_true,
+           title="Storage account does not default to Entra ID authorization in the portal", severity=Severity.LOW,
+           message="defaultToOAuthAuthentication is off",
+           risk="Portal users read data with the account key, which leaves no per-user trail.",
+           remediation="az storage account update --name ACCOUNT --set defaultToOAuthAuthentication=true",
+           cis=("9.3.3.1",), soc2=("CC6.1",))  # fmt: skip
+attr_check("azure.storage.trusted_services", ACCOUNT, "trusted_services_bypass", is_true,
+           title="Storage firewall blocks trusted Microsoft services", severity=Severity.LOW,
+           message="networkAcls.bypass does not include AzureServices",
+           risk="Backup, logging and Defender cannot reach the account, so those protections silently stop.",
+           remediation="az storage account update --name ACCOUNT --bypass AzureServices",
+           cis=("9.3.5",), soc2=("A1.2",))  # fmt: skip
+attr_check("azure.storage.cross_tenant_replication", ACCOUNT, "cross_tenant_replication", is_false,
+           title="Storage account allows cross-tenant object replication", severity=Severity.MEDIUM,
+           message="allowCrossTenantReplication is true",
+           risk="Blobs can be replicated to an account in another Entra tenant, outside your control.",
+           remediation="az storage account update --name ACCOUNT --allow-cross-tenant-replication false",
+           cis=("9.3.7",), soc2=("CC6.1",))  # fmt: skip
