@@ -119,7 +119,9 @@ def test_an_executor_asks_a_manager_approves_in_the_inbox_and_it_runs(
     assert 'data-nav="approvals"' in inbox
     assert f'id="approval-{request_id}"' in inbox and "eddie" in inbox and estate.prod_instance in inbox
     preview = client.get(f"/approvals/{request_id}/plan").text  # the plan, read now; nothing to confirm there
-    assert "state=running" in preview and "state=stopped" in preview and 'data-action="confirm"' not in preview
+    assert (
+        "state=running" in preview and "state=stopped" in preview and 'data-action="confirm"' not in preview
+    )
     ran = client.post(f"/approvals/{request_id}/approve-run",
                       data={"csrf_token": csrf(inbox), "reason": "idle for a month, owner agreed"})  # fmt: skip
 
