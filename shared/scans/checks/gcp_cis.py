@@ -13,6 +13,7 @@ from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 
 INSTANCE = "gcp.compute.instance"
+PROJECT = "gcp.project.settings"
 SQL = "gcp.sql.instance"
 _ENGINES = {"MYSQL": "MySQL", "POSTGRES": "PostgreSQL", "SQLSERVER": "SQL Server"}
 _FLAGS_CMD = "gcloud sql instances patch INSTANCE --database-flags={flag}={value} (lists every flag to keep)"
@@ -57,6 +58,37 @@ def ip_forwarding(rec: Record, ctx: CheckContext) -> Outcome:
     if not _not_gke(rec):
         return NA
     return Fail("canIpForward is true") if rec.attrs.get("ip_forward") else None
+
+
+def _members_check(key: str, attr: str, cis: str, title: str, risk: str, remediation: str, what: str) -> None:
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if attr not in rec.attrs:  # the IAM policy was not read
+            return NA
+        members = rec.attrs[attr]
+        return Fail(f"{', '.join(members)} {what}") if members else None
+
+    check(key, resource=PROJECT, reads=(attr,), title=title, severity=Severity.MEDIUM, risk=risk,
+          remediation=remediation, cis=(cis,), soc2=("CC6.3",))(fn)  # fmt: skip
+
+
+_members_check("gcp.iam.project_sa_impersonation", "sa_impersonators", "1.7",
+               "People can act as every service account of the project",
+               "Service Account User or Token Creator granted on the project lets its holder run code as, or mint "
+               "tokens for, any service account in it, including the most privileged.",
+               "gcloud projects remove-iam-policy-binding PROJECT --member MEMBER --role roles/iam.serviceAccountUser "
+               "(grant it on the one service account needed instead)",
+               "hold Service Account User / Token Creator on the project")  # fmt: skip
+_members_check("gcp.iam.sa_separation_of_duties", "sa_duty_conflicts", "1.9",
+               "A member both administers and uses service accounts",
+               "Whoever creates service accounts and can also act as them can give themselves any access.",
+               "gcloud projects remove-iam-policy-binding PROJECT --member MEMBER --role roles/iam.serviceAccountUser",
+               "hold both Service Account Admin and Service Account User")  # fmt: skip
+_members_check("gcp.kms.separation_of_duties", "kms_duty_conflicts", "1.12",
+               "A member both administers Cloud KMS and uses its keys",
+               "A key administrator who can also encrypt and decrypt controls the data and its protection alone.",
+               "gcloud projects remove-iam-policy-binding PROJECT --member MEMBER "
+               "--role roles/cloudkms.cryptoKeyEncrypterDecrypter",
+               "hold both Cloud KMS Admin and a CryptoKey Encrypter/Decrypter role")  # fmt: skip
 
 
 def _flag_check(

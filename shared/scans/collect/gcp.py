@@ -77,7 +77,10 @@ PRODUCES: dict[str, Produces] = {
                             "database_version database_flags",
     }),
     "iam": produces({"gcp.iam.service_account": "email disabled user_managed_keys admin_roles"}),
-    "project": produces({"gcp.project.settings": "data_access_audit_logs log_sink_all os_login"}),
+    "project": produces({
+        "gcp.project.settings": "data_access_audit_logs log_sink_all os_login sa_impersonators "
+                                "sa_duty_conflicts kms_duty_conflicts",
+    }),
 }  # fmt: skip
 
 
@@ -342,6 +345,7 @@ def normalize_project(
             if not c.get("exemptedMembers")
         }
         attrs["data_access_audit_logs"] = logged >= DATA_ACCESS
+        attrs.update(separation_of_duties(policy))
     if sinks is not None:
         attrs["log_sink_all"] = any(not s.get("filter") and not s.get("disabled") for s in sinks)
     if compute_project is not None:
@@ -356,6 +360,37 @@ def normalize_project(
         name=project,
         attrs=attrs,
     )
+
+
+SA_USE_ROLES = frozenset({"roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"})
+KMS_CRYPTO_ROLES = frozenset({
+    "roles/cloudkms.cryptoKeyEncrypterDecrypter", "roles/cloudkms.cryptoKeyEncrypter", "roles/cloudkms.cryptoKeyDecrypter",
+})  # fmt: skip
+
+
+def separation_of_duties(policy: dict[str, Any]) -> dict[str, list[str]]:
+    """From the project's IAM policy: people (not service accounts) who may act as any service account of the
+    project (CIS GCP 1.7), members who both administer and use service accounts (1.9), and members who both
+    administer Cloud KMS and encrypt or decrypt with its keys (1.12)."""
+    roles: dict[str, set[str]] = {}
+    for b in policy.get("bindings") or []:  # conditional grants count: the condition may be broad
+        for member in b.get("members") or []:
+            roles.setdefault(str(member), set()).add(str(b.get("role")))
+    return {
+        "sa_impersonators": sorted(
+            m
+            for m, r in roles.items()
+            if r & SA_USE_ROLES and not m.startswith(("serviceAccount:", "deleted:"))
+        ),
+        "sa_duty_conflicts": sorted(
+            m
+            for m, r in roles.items()
+            if {"roles/iam.serviceAccountAdmin", "roles/iam.serviceAccountUser"} <= r
+        ),
+        "kms_duty_conflicts": sorted(
+            m for m, r in roles.items() if "roles/cloudkms.admin" in r and r & KMS_CRYPTO_ROLES
+        ),
+    }
 
 
 def link_os_login(records: list[Record]) -> None:

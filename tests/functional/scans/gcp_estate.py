@@ -359,6 +359,8 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
             {"role": "roles/editor", "members": [f"serviceAccount:{deployer}", "user:ann@acme.test"]},
             {"role": "roles/logging.logWriter", "members": [f"serviceAccount:{web_sa}"]},
             {"role": "roles/owner", "members": ["user:ann@acme.test"]},
+            {"role": "roles/iam.serviceAccountUser", "members": ["user:bob@acme.test", f"serviceAccount:{deployer}"]},
+            {"role": "roles/cloudkms.admin", "members": ["group:security@acme.test"]},
         ],
         "auditConfigs": [
             {"service": "allServices", "auditLogConfigs": [{"logType": "ADMIN_READ"}, {"logType": "DATA_READ"}]},
@@ -385,7 +387,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         "defaultServiceAccount": DEFAULT_SA, "xpnProjectStatus": "UNSPECIFIED_XPN_PROJECT_STATUS",
         "selfLink": f"{COMPUTE}/projects/{PROJECT}",
     })  # fmt: skip
-    truth.fails(f"projects/{PROJECT}", "gcp.logging.audit_logs")
+    truth.fails(f"projects/{PROJECT}", "gcp.logging.audit_logs", "gcp.iam.project_sa_impersonation")  # bob
     return truth
 
 

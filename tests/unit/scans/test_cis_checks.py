@@ -122,3 +122,33 @@ def test_each_defender_plan_check_passes_on_standard_and_gives_no_verdict_unread
             f"fail: {plan} plan is not on Standard"
         )
         assert verdict(key, unread) == "na"
+
+
+def test_separation_of_duties_from_the_project_policy() -> None:
+    from escher.scans.collect.gcp import separation_of_duties
+
+    policy = {"bindings": [
+        {"role": "roles/iam.serviceAccountAdmin", "members": ["user:ann@x.test", "user:cy@x.test"]},
+        {"role": "roles/iam.serviceAccountUser", "members": ["user:ann@x.test", "serviceAccount:ci@p.iam.gserviceaccount.com"]},
+        {"role": "roles/iam.serviceAccountTokenCreator", "members": ["group:ops@x.test"]},
+        {"role": "roles/cloudkms.admin", "members": ["user:dee@x.test", "user:eve@x.test"]},
+        {"role": "roles/cloudkms.cryptoKeyDecrypter", "members": ["user:dee@x.test"]},
+    ]}  # fmt: skip
+    found = separation_of_duties(policy)
+    assert found == {
+        "sa_impersonators": ["group:ops@x.test", "user:ann@x.test"],  # the service account is not a person
+        "sa_duty_conflicts": ["user:ann@x.test"],
+        "kms_duty_conflicts": ["user:dee@x.test"],
+    }
+    project = rec("gcp.project.settings", **found)
+    assert verdict("gcp.kms.separation_of_duties", project) == (
+        "fail: user:dee@x.test hold both Cloud KMS Admin and a CryptoKey Encrypter/Decrypter role"
+    )
+    clean = rec("gcp.project.settings", **separation_of_duties({"bindings": policy["bindings"][3:4]}))
+    for key in (
+        "gcp.iam.project_sa_impersonation",
+        "gcp.iam.sa_separation_of_duties",
+        "gcp.kms.separation_of_duties",
+    ):
+        assert verdict(key, clean) == "pass"
+        assert verdict(key, rec("gcp.project.settings")) == "na"  # the IAM policy was not read
