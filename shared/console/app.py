@@ -320,6 +320,7 @@ def create_app(console: Console) -> Starlette:
         Route("/ask", page(pages.ask), methods=["GET"]),
         Route("/ask", post(pages.ask_post), methods=["POST"]),
         Route("/ask/{entry_id}/confirm", post(pages.ask_confirm), methods=["POST"]),
+        Route("/ask/{entry_id}/save", post(pages.ask_save), methods=["POST"]),
         Route("/estate", page(pages.estate), methods=["GET"]),
         Route("/audit", page(pages.audit), methods=["GET"]),
         Route("/settings", page(pages.settings), methods=["GET"]),

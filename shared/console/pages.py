@@ -256,6 +256,22 @@ def ask_confirm(console: Console, request: Request, form: Form) -> Response:
     return console.render(request, "ask.j2", rt=rt, entries=entries)
 
 
+def ask_save(console: Console, request: Request, form: Form) -> Response:
+    """Save a playbook answer to the person's playbooks (``escher ask --save``)."""
+    from escher.assist.playbooks import save_playbook
+
+    _, entries = _conversation(request)
+    entry = next((e for e in entries if e["id"] == request.path_params["entry_id"]), None)
+    if entry is None or entry["answer"].response.kind != "playbook":
+        raise ConsoleError(
+            "this answer is not a playbook", hint='ask for one, e.g. "a playbook for a public bucket"'
+        )
+    rt = console.runtime()
+    path = save_playbook(rt.paths.data_dir, entry["answer"].response.playbook)
+    entry["saved"] = str(path)
+    return console.render(request, "ask.j2", rt=rt, entries=entries)
+
+
 # -- estate, audit, settings --------------------------------------------------------------------------------
 def estate(console: Console, request: Request) -> Response:
     q = request.query_params

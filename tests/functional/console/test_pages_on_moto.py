@@ -4,7 +4,9 @@ Stop dev only buttons."""
 
 from __future__ import annotations
 
+import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -43,6 +45,18 @@ def test_ask_answers_with_a_table_and_a_confirmed_plan_runs(estate: Estate, clie
     done = client.post(f"/ask/{entry}/confirm", data={"csrf_token": csrf(plan)}).text
     assert 'data-status="executed"' in done, done[-3000:]
     assert _state(estate.dev_instance) == "stopped" and _state(estate.prod_instance) == "running"
+
+
+def test_ask_for_a_playbook_and_save_it(estate: Estate, client: Any) -> None:
+    page = client.get("/ask").text
+    answer = client.post("/ask", data={"q": "playbook for a public bucket", "csrf_token": csrf(page)}).text
+    assert attr(answer, r'class="answer', "data-kind") == "playbook", answer[-3000:]
+    entry = attr(answer, r'class="answer', "id").removeprefix("answer-")
+    saved = client.post(f"/ask/{entry}/save", data={"csrf_token": csrf(answer)}).text
+    found = re.search(r"Saved to ([^<]+)\.</p>", saved)
+    assert found, saved[-2000:]
+    kept = Path(found.group(1))
+    assert kept.is_file() and kept.is_relative_to(estate.home / "data") and '"steps"' in kept.read_text()
 
 
 def test_estate_filters_and_shows_a_resources_findings_and_audit(estate: Estate, client: Any) -> None:
