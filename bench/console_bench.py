@@ -27,6 +27,7 @@ from typing import Any
 
 RESOURCES = 10_000
 RELOADS = 15
+CHANGES = 5
 ALERTS = 8
 GOAL_PAGE_MS = 300.0
 GOAL_ALERT_S = 1.0
@@ -90,10 +91,24 @@ def bench_page(session: _Session) -> dict[str, float]:
         t0 = time.perf_counter()
         session.get("/")
         times.append(time.perf_counter() - t0)
+    # the console keeps the page while nothing it shows changed: a stored alert changes it, so each of these
+    # requests builds and renders the page again, as the first look after the nightly scan or an incident does
+    from escher.alerts.store import AlertStore
+    from escher.pipeline.runtime import state_objects
+
+    alerts = AlertStore(state_objects())
+    changed = []
+    for n in range(CHANGES):
+        alerts.put(_alert(1000 + n))
+        t0 = time.perf_counter()
+        session.get("/")
+        changed.append(time.perf_counter() - t0)
     return {
         "first_ms": first * 1000,
         "median_ms": statistics.median(times) * 1000,
         "max_ms": max(times) * 1000,
+        "changed_median_ms": statistics.median(changed) * 1000,
+        "changed_max_ms": max(changed) * 1000,
         "kb": len(body) / 1024,
     }
 
@@ -175,9 +190,11 @@ def main() -> None:
             session = _Session(handle.host, handle.port, token)
             page = bench_page(session)
             print(
-                f"console report page, {RESOURCES:,} resources ({findings:,} findings): median "
-                f"{page['median_ms']:.0f} ms, max {page['max_ms']:.0f} ms over {RELOADS} reloads (goal <= "
-                f"{GOAL_PAGE_MS:.0f} ms); first request {page['first_ms']:.0f} ms (builds and keeps the report); "
+                f"console report page, {RESOURCES:,} resources ({findings:,} findings), goal <= "
+                f"{GOAL_PAGE_MS:.0f} ms: after a change (an alert stored; built and rendered again) median "
+                f"{page['changed_median_ms']:.0f} ms, max {page['changed_max_ms']:.0f} ms over {CHANGES}; "
+                f"a reload with nothing changed median {page['median_ms']:.0f} ms, max {page['max_ms']:.0f} ms "
+                f"over {RELOADS}; first request {page['first_ms']:.0f} ms (builds and keeps the report); "
                 f"{page['kb']:.0f} KB of HTML; seeding {seeded:.1f} s",
                 flush=True,
             )

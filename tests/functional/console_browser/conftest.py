@@ -192,9 +192,8 @@ def signed_in(context: BrowserContext, console: RunningConsole, path: str = "/")
     page.on("pageerror", lambda e: errors.append(str(e)))
 
     def console_error(message: ConsoleMessage) -> None:
-        where = str(message.location.get("url", ""))
-        if message.type == "error" and not where.endswith("/favicon.ico"):  # the browser's own guess
-            errors.append(f"{message.text} ({where})")
+        if message.type == "error":
+            errors.append(f"{message.text} ({message.location.get('url', '')})")
 
     page.on("console", console_error)
     reply = page.goto(f"{console.login_url}")
