@@ -98,6 +98,7 @@ class AwsCollector:
         max_attempts: int = 5,
         metrics_days: int = 30,
         now: datetime | None = None,
+        session: Any = None,  # a boto3 Session for another account (escher.clouds.aws.account_session)
     ) -> None:
         self.regions = regions
         self.services = set(services) if services else None
@@ -106,7 +107,7 @@ class AwsCollector:
         self.now = now or datetime.now(UTC)
         boto3 = require("boto3", "aws")
         botocore_config = require("botocore.config", "aws")
-        self._session = boto3.session.Session()
+        self._session = session or boto3.session.Session()
         self._config = botocore_config.Config(
             retries={"max_attempts": max_attempts, "mode": "adaptive"}, max_pool_connections=max_workers * 4
         )
