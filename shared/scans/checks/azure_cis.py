@@ -4,7 +4,7 @@ Microsoft Defender for Cloud plan (8.1.x), Key Vault access (8.3.6, 8.3.7) and s
 
 from __future__ import annotations
 
-from escher.scans.checks._declarative import attr_check, is_false, is_true
+from escher.scans.checks._declarative import attr_check, is_false, is_true, truthy
 from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 
@@ -105,3 +105,66 @@ attr_check("azure.storage.cross_tenant_replication", ACCOUNT, "cross_tenant_repl
            risk="Blobs can be replicated to an account in another Entra tenant, outside your control.",
            remediation="az storage account update --name ACCOUNT --allow-cross-tenant-replication false",
            cis=("9.3.7",), soc2=("CC6.1",))  # fmt: skip
+attr_check("azure.storage.private_endpoints", ACCOUNT, "private_endpoints", truthy,
+           title="Storage account has no private endpoint", severity=Severity.LOW,
+           message="no approved private endpoint connection",
+           risk="Clients reach the account over its public endpoint; traffic and access cannot be kept on the VNet.",
+           remediation="az network private-endpoint create --name PE --resource-group RG --vnet-name VNET --subnet SUBNET "
+                       "--private-connection-resource-id ACCOUNT_ID --group-id blob --connection-name PE",
+           cis=("9.3.2.1",), soc2=("CC6.6",))  # fmt: skip
+attr_check("azure.storage.key_rotation_reminder", ACCOUNT, "key_expiration_days", lambda v: bool(v),
+           title="Storage account has no key rotation reminder", severity=Severity.LOW,
+           message="no key expiration policy (keyPolicy.keyExpirationPeriodInDays)",
+           risk="Account keys live forever unless someone remembers to rotate them.",
+           remediation="az storage account update --name ACCOUNT --key-exp-days 90",
+           cis=("9.3.1.1",), soc2=("CC6.1",))  # fmt: skip
+attr_check("azure.keyvault.private_endpoints", VAULT, "private_endpoints", truthy,
+           title="Key Vault has no private endpoint", severity=Severity.LOW,
+           message="no approved private endpoint connection",
+           risk="Keys and secrets are read over the vault's public endpoint.",
+           remediation="az network private-endpoint create --name PE --resource-group RG --vnet-name VNET --subnet SUBNET "
+                       "--private-connection-resource-id VAULT_ID --group-id vault --connection-name PE",
+           cis=("8.3.8",), soc2=("CC6.6",))  # fmt: skip
+
+# -- network security groups -----------------------------------------------------------------------------------
+_ANYWHERE = frozenset({"*", "0.0.0.0/0", "::/0", "Internet", "Any"})
+
+
+def _world_rules(rec: Record, protocols: frozenset[str], ports: tuple[int, ...] | None) -> list[str]:
+    """Names of inbound Allow rules open to the internet for ``protocols`` (and any of ``ports``, or any port)."""
+    hits = []
+    for rule in rec.attrs.get("rules", []):
+        if rule.get("direction") != "Inbound" or rule.get("access") != "Allow":
+            continue
+        if str(rule.get("protocol") or "*").lower() not in protocols:
+            continue
+        if not {str(s) for s in rule.get("sources", [])} & _ANYWHERE:
+            continue
+        ranges = rule.get("port_ranges", [])
+        if ports is None or any(lo <= p <= hi for lo, hi in ranges for p in ports):
+            hits.append(str(rule.get("name")))
+    return hits
+
+
+@check("azure.network.nsg_open_udp", resource="azure.network.nsg", reads=("rules",),
+       title="NSG allows UDP from the internet", severity=Severity.MEDIUM,
+       risk="Open UDP services (DNS, NTP, SSDP, CLDAP) are used to amplify DDoS attacks and are rarely meant to "
+            "be public.",
+       remediation="az network nsg rule update --nsg-name NSG --resource-group RG --name RULE "
+                   "--source-address-prefixes OFFICE_RANGE (or delete the rule)",
+       cis=("7.3",), soc2=("CC6.6",))  # fmt: skip
+def nsg_open_udp(rec: Record, ctx: CheckContext) -> Outcome:
+    hits = _world_rules(rec, frozenset({"udp", "*"}), None)
+    return Fail(f"rule {', '.join(hits)} allows UDP from the internet") if hits else None
+
+
+@check("azure.network.nsg_open_http", resource="azure.network.nsg", reads=("rules",),
+       title="NSG allows HTTP(S) straight from the internet", severity=Severity.LOW,
+       risk="Web servers reached directly, not through Application Gateway or Front Door with a WAF, face the "
+            "internet unfiltered.",
+       remediation="Put the site behind Application Gateway / Front Door and restrict the rule's source to its "
+                   "service tag (az network nsg rule update ... --source-address-prefixes GatewayManager)",
+       cis=("7.4",), soc2=("CC6.6",))  # fmt: skip
+def nsg_open_http(rec: Record, ctx: CheckContext) -> Outcome:
+    hits = _world_rules(rec, frozenset({"tcp", "*"}), (80, 443))
+    return Fail(f"rule {', '.join(hits)} allows HTTP(S) from the internet") if hits else None

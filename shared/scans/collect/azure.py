@@ -60,7 +60,8 @@ PRODUCES: dict[str, Produces] = {
         "azure.storage.account": "allow_blob_public_access https_only min_tls network_default_action "
                                  "infrastructure_encryption blob_endpoint kind allow_shared_key_access "
                                  "public_network_access cross_tenant_replication default_oauth "
-                                 "trusted_services_bypass blob_soft_delete container_soft_delete versioning",
+                                 "trusted_services_bypass private_endpoints key_expiration_days blob_soft_delete "
+                                 "container_soft_delete versioning",
     }),
     "blob": produces({"azure.storage.container": "public_access storage_account"}),
     "compute": produces({
@@ -78,7 +79,7 @@ PRODUCES: dict[str, Produces] = {
     }),
     "keyvault": produces({
         "azure.keyvault.vault": "soft_delete purge_protection soft_delete_retention_days rbac_authorization "
-                                "public_network_access network_default_action",
+                                "public_network_access network_default_action private_endpoints",
     }),
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported defender_plans",
@@ -118,6 +119,15 @@ def _record(raw: dict[str, Any], type_: str, subscription: str, attrs: dict[str,
 
 
 # -- normalizers (REST shape -> Record) ----------------------------------------------------------------------
+def _approved_endpoints(props: dict[str, Any]) -> int:
+    """Private endpoint connections of a resource whose connection the owner approved."""
+    return sum(
+        1
+        for c in props.get("privateEndpointConnections") or []
+        if ((_props(c).get("privateLinkServiceConnectionState") or {}).get("status")) == "Approved"
+    )
+
+
 def normalize_storage_account(
     raw: dict[str, Any], subscription: str, blob_service: dict[str, Any] | None = None
 ) -> Record:
@@ -138,6 +148,8 @@ def normalize_storage_account(
         "public_network_access": p.get("publicNetworkAccess") or "Enabled",
         "cross_tenant_replication": bool(p.get("allowCrossTenantReplication")),
         "default_oauth": bool(p.get("defaultToOAuthAuthentication")),
+        "private_endpoints": _approved_endpoints(p),
+        "key_expiration_days": (p.get("keyPolicy") or {}).get("keyExpirationPeriodInDays"),
         "trusted_services_bypass": "AzureServices"
         in str((p.get("networkAcls") or {}).get("bypass", "AzureServices")),
     }
@@ -264,6 +276,7 @@ def normalize_vault(raw: dict[str, Any], subscription: str) -> Record:
         "rbac_authorization": bool(p.get("enableRbacAuthorization")),
         "public_network_access": p.get("publicNetworkAccess"),
         "network_default_action": (p.get("networkAcls") or {}).get("defaultAction"),
+        "private_endpoints": _approved_endpoints(p),
     }
     return _record(raw, "azure.keyvault.vault", subscription, attrs)
 

@@ -70,6 +70,22 @@ def _account(name: str, **props: Any) -> dict[str, Any]:
     }
 
 
+def _endpoint(name: str) -> dict[str, Any]:
+    """An approved private endpoint connection as a storage account or vault lists it."""
+    return {
+        "id": f"{name}/privateEndpointConnections/{name}-pe",
+        "properties": {
+            "privateEndpoint": {"id": rid("rg-net", "Microsoft.Network", "privateEndpoints", f"{name}-pe")},
+            "privateLinkServiceConnectionState": {
+                "status": "Approved",
+                "description": "",
+                "actionsRequired": "None",
+            },
+            "provisioningState": "Succeeded",
+        },
+    }
+
+
 def _blob_service(account: dict[str, Any], soft_delete: bool) -> dict[str, Any]:
     """``soft_delete`` False: no blob or container soft delete and no versioning (CIS 9.2.1-9.2.3)."""
     return {
@@ -152,9 +168,9 @@ def _disk(name: str, state: str, encryption: str, size: int = 128) -> dict[str, 
     }
 
 
-def _rule(name: str, priority: int, source: str | list[str], ports: str | list[str], access: str = "Allow") -> dict[str, Any]:  # fmt: skip
+def _rule(name: str, priority: int, source: str | list[str], ports: str | list[str], access: str = "Allow", protocol: str = "Tcp") -> dict[str, Any]:  # fmt: skip
     props: dict[str, Any] = {
-        "protocol": "Tcp",
+        "protocol": protocol,
         "sourcePortRange": "*",
         "destinationAddressPrefix": "*",
         "access": access,
@@ -250,7 +266,11 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     )
     for never_set in ("allowSharedKeyAccess", "defaultToOAuthAuthentication"):  # absent: keys on, OAuth off
         del weak["properties"][never_set]
-    good = _account("acmesecure")
+    good = _account(
+        "acmesecure",
+        keyPolicy={"keyExpirationPeriodInDays": 90},
+        privateEndpointConnections=[_endpoint("acmesecure")],
+    )
     del good["properties"]["allowBlobPublicAccess"]  # never set: the API leaves it out
     path = f"{sub}/Microsoft.Storage/storageAccounts"
     router.add(
@@ -261,7 +281,8 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     router.add("GET", path, {"value": [good]}, query="$skipToken=acct2")
     for acct, soft in ((public, True), (weak, False), (good, True)):
         router.add("GET", acct["id"] + "/blobServices/default", _blob_service(acct, soft))
-    truth.fails(public["id"], "azure.storage.blob_public_access")
+    truth.fails(public["id"], "azure.storage.blob_public_access", "azure.storage.private_endpoints",
+                "azure.storage.key_rotation_reminder")  # fmt: skip
     truth.fails(
         weak["id"],
         "azure.storage.secure_transfer",
@@ -276,6 +297,8 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         "azure.storage.default_oauth",
         "azure.storage.trusted_services",
         "azure.storage.cross_tenant_replication",
+        "azure.storage.private_endpoints",
+        "azure.storage.key_rotation_reminder",
     )
     truth.fails(good["id"])
 
@@ -323,7 +346,8 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     truth.fails(disks[3]["id"])
 
     # -- NSGs: two pages ---------------------------------------------------------------------------------
-    ssh = _nsg("nsg-ssh", [_rule("ssh", 100, "*", "22")])
+    ssh = _nsg("nsg-ssh", [_rule("ssh", 100, "*", "22"), _rule("dns", 200, "Internet", "53", protocol="Udp"),
+                           _rule("web", 210, "*", ["80", "443"])])  # fmt: skip
     rdp_db = _nsg(
         "nsg-rdp-db", [_rule("mgmt", 110, "Internet", ["3389", "1433-1434"])], subnet="vnet-app/subnets/db"
     )
@@ -347,7 +371,8 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         _flow_log(watcher, "fl-vnet-app", rid("rg-net", "Microsoft.Network", "virtualNetworks", "vnet-app"), enabled=True),
         _flow_log(watcher, "fl-ssh", ssh["id"], enabled=False),
     ]})  # fmt: skip
-    truth.fails(ssh["id"], "azure.network.nsg_open_ssh", "azure.network.nsg_flow_logs")
+    truth.fails(ssh["id"], "azure.network.nsg_open_ssh", "azure.network.nsg_flow_logs", "azure.network.nsg_open_udp",
+                "azure.network.nsg_open_http")  # fmt: skip
     truth.fails(rdp_db["id"], "azure.network.nsg_open_rdp", "azure.network.nsg_open_database_ports")
     truth.fails(closed["id"])
 
@@ -390,7 +415,7 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     )
     router.add("GET", path, {"value": [strong]}, query="$skiptoken=kv2")
     truth.fails(weak["id"], "azure.keyvault.purge_protection", "azure.keyvault.soft_delete", "azure.keyvault.rbac",
-                "azure.keyvault.public_network")  # fmt: skip
+                "azure.keyvault.public_network", "azure.keyvault.private_endpoints")  # fmt: skip
     truth.fails(strong["id"])
 
     # -- the subscription: an Activity Log setting with every category off; Defender for servers on ------------
@@ -590,6 +615,7 @@ def _vault(name: str, *, soft_delete: bool, purge: bool) -> dict[str, Any]:
     }
     if purge:
         props["enablePurgeProtection"] = True  # absent means off: the API only returns it once set
+        props["privateEndpointConnections"] = [_endpoint(name)]
     return {
         "id": rid("rg-sec", "Microsoft.KeyVault", "vaults", name),
         "name": name,
