@@ -7,14 +7,16 @@ version it read (``<data dir>/extend/remote-approvals.json``). Deciding one on t
 writes only:
 
 1. the grant ``approvals/grants/<id>.json``, create-if-absent: the decision bound to the approver and to the
-   SHA-256 of the request as it was read (:func:`request_digest`), signed with the laptop's ledger key. A second
-   decision (another laptop, a second manager) finds it there and is refused;
+   SHA-256 of the request as it was read (:func:`request_digest`), signed with the approver's own key
+   (:func:`escher.store.keys.approver_key`, whose public half the published settings carry). A second decision
+   (another laptop, a second manager) finds it there and is refused;
 2. the request itself, compare-and-swap on the version read: a worker or laptop that changed it meanwhile makes
    this refuse, and nothing is recorded.
 
 Only then does the local copy change and the ledger record the act (:class:`escher.policy.approvals.Approvals`).
 The worker (:mod:`escher.pipeline.granted`) runs an approved request only when its grant names this request's
-digest, a manager other than the requester, and (where it can check) a valid signature.
+digest and a manager other than the requester, and is signed by the key the published settings name for that
+manager (:func:`approver_keys`); the key a grant carries is never trusted.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "PREFIX",
     "ExtendedApprovalStore",
     "Grant",
+    "approver_keys",
     "grant_message",
     "pull_approvals",
     "request_digest",
@@ -82,6 +85,20 @@ def grant_message(grant: Grant) -> bytes:
     return json.dumps(grant.unsigned(), sort_keys=True, separators=(",", ":")).encode()
 
 
+def approver_keys(data_dir: Path, extensions: dict[str, Any], env: dict[str, str]) -> dict[str, list[str]]:
+    """What the published settings carry as ``approvers``: each person who may decide here -> the public half of
+    their approver key on this laptop (created on first use). Those are the managers of ``[personas]``; with no
+    managers named (single-operator mode), the one local operator."""
+    from escher.policy.personas import current_actor, load_personas
+    from escher.store.keys import approver_key
+
+    personas = load_personas(extensions)
+    names = personas.managers if personas is not None and personas.managers else []
+    if not names:
+        names = [current_actor(extensions, env).name]
+    return {name: [approver_key(data_dir, name).public_key_b64] for name in sorted(set(names))}
+
+
 @dataclass
 class _Origin:
     cloud: str
@@ -95,6 +112,7 @@ class ExtendedApprovalStore:
     """The laptop's approvals file, with requests that came from the extension written back there first."""
 
     data_dir: Path
+    # Not what signs a grant (each decider signs with their own approver key, see _write_grant); kept for callers.
     signer: SigningKey | None = None
     open_objects: Any = None  # url -> ObjectStore (the real one by default; a fake in tests)
     _stores: dict[str, ObjectStore] = field(default_factory=dict)
@@ -157,6 +175,9 @@ class ExtendedApprovalStore:
         self._keep(request, origin, origin.listed, version)
 
     def _write_grant(self, objects: ObjectStore, request: ApprovalRequest, origin: _Origin) -> None:
+        from escher.store.keys import approver_key
+
+        signer = approver_key(self.data_dir, request.decided_by) if request.decided_by else None
         grant = Grant(
             request_id=request.request_id,
             request_sha256=request_digest(request),
@@ -164,11 +185,11 @@ class ExtendedApprovalStore:
             decided_by=request.decided_by or "",
             decided_at=request.decided_at.isoformat() if request.decided_at else "",
             note=request.note,
-            key_id=self.signer.key_id if self.signer else "",
-            public_key=self.signer.public_key_b64 if self.signer else "",
+            key_id=signer.key_id if signer else "",
+            public_key=signer.public_key_b64 if signer else "",  # to read: the worker never trusts it
         )
-        if self.signer is not None:
-            grant = Grant(**{**grant.__dict__, "signature": self.signer.sign(grant_message(grant))})
+        if signer is not None:
+            grant = Grant(**{**grant.__dict__, "signature": signer.sign(grant_message(grant))})
         if objects.put_if_absent(f"{GRANTS}{request.request_id}.json", grant.to_bytes()) is None:
             raise ApprovalError(
                 f"approval request {request.request_id} was already decided on the {origin.cloud} extension "

@@ -5,7 +5,8 @@ setting while extended); a worker reads it at cold start and before each use che
 ETag, the Blob ETag, the GCS generation: a list call, no body), so an unchanged object is never downloaded twice.
 
 What travels: the remediation switches, severity rules, notification routes, report template, policy, personas,
-``[extend]``, the schedule and retention settings, what to scan (AWS regions, the Azure subscription and
+``[extend]``, the approvers' public keys (``approvers``: each manager's, or the single operator's, the only keys
+a worker accepts a grant's signature from), the schedule and retention settings, what to scan (AWS regions, the Azure subscription and
 locations, the GCP project and regions), the approval templates and the user's schedules. What never travels:
 secrets. A notification channel's URL (its token) goes to the extension's secret store and the object names it
 (``{"secret": "notify-slack"}``); the database URL, the brain's token, profiles and local endpoints stay home.
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from escher.pipeline.objects import ObjectStore
 
 __all__ = [
+    "APPROVERS",
     "SETTINGS_KEY",
     "PublishResult",
     "PublishedSettings",
@@ -54,6 +56,8 @@ SETTINGS_KEY = "settings/effective.json"
 VERSIONS_PREFIX = "settings/versions/"
 SCHEMA_VERSION = 1
 # the package-owned sections that travel (store, brain, state and audit are about this machine)
+# each approver's public key(s), beside the sections (never read from a config file: the laptop fills it)
+APPROVERS = "approvers"
 TRAVELLING_EXTENSIONS = ("severity", "remediation", "notify", "report", "policy", "personas", "extend")
 # laptop-only keys of the cloud sections: a profile or a local emulator endpoint means nothing in the cloud
 LOCAL_ONLY_KEYS = {"aws": ("profile", "endpoint_url")}
@@ -141,6 +145,10 @@ def build_content(
             else:
                 missing.append(name)
         extensions["notify"] = {**notify, "channels": channels}
+    if paths is not None:  # the approvers' public keys: the only ones a worker accepts a grant's signature by
+        from escher.extend.approvals_remote import approver_keys
+
+        extensions[APPROVERS] = approver_keys(paths.data_dir, settings.extensions, dict(env))
     config["extensions"] = extensions
     content: dict[str, Any] = {
         "config": config,

@@ -5,8 +5,11 @@ A request the worker raised (``approvals/<id>.json``) runs here only when all of
 - it is ``approved`` and unexpired, its operation is this worker's cloud's;
 - its grant (``approvals/grants/<id>.json``, written by :mod:`escher.extend.approvals_remote`) approves exactly
   this request (the SHA-256 of the request as asked), names a decider other than the requester who is a manager
-  in the published ``[personas]`` (any person in single-operator mode), and its Ed25519 signature verifies when
-  ``cryptography`` is in the bundle (the AWS bundle does not carry it: there the binding is what is checked);
+  in the published ``[personas]`` (any person in single-operator mode), and it is signed (Ed25519) by a key the
+  published settings name for that decider (``approvers``, see :func:`escher.extend.approvals_remote.approver_keys`).
+  The key a grant carries is never trusted: an unsigned grant, one signed by a key the laptop never published, or
+  by another person's key, is refused, and so is every grant on a worker without ``cryptography`` (every bundle
+  carries it: :func:`escher.infra.bundle.worker_requirements`);
 - the worker claims it with a marker (create-if-absent), so two wakes never run it twice.
 
 It runs through the one gate and engine: a :class:`~escher.policy.gate.Gate` for which every step needs an
@@ -93,12 +96,31 @@ def _problem(grant: Any, req: ApprovalRequest, extensions: dict[str, Any]) -> st
     personas = load_personas(extensions)
     if personas is not None and personas.managers and grant.decided_by not in personas.managers:
         return f"{grant.decided_by} is not a manager in the published [personas]"
-    if grant.signature and importlib.util.find_spec("cryptography") is not None:
-        from escher.store.keys import verify_signature
+    if not grant.signature:
+        return "the grant is not signed"
+    keys = _published_keys(extensions, grant.decided_by)
+    if not keys:
+        return (
+            f"no approver key is published for {grant.decided_by} (the settings' approvers; run "
+            "'escher extend sync-settings' on their laptop)"
+        )
+    if importlib.util.find_spec("cryptography") is None:
+        return "this worker cannot check the grant's signature (cryptography is not in its bundle)"
+    from escher.store.keys import verify_signature
 
-        if not verify_signature(grant.public_key, grant_message(grant), grant.signature):
-            return "the grant's signature does not verify"
+    message = grant_message(grant)
+    if not any(verify_signature(key, message, grant.signature) for key in keys):
+        return f"the grant is not signed by the key published for {grant.decided_by}"
     return None
+
+
+def _published_keys(extensions: dict[str, Any], name: str) -> list[str]:
+    """The public keys (base64) the published settings name for ``name``; none when the entry is malformed."""
+    from escher.extend.settings_doc import APPROVERS
+
+    approvers = extensions.get(APPROVERS)
+    keys = approvers.get(name) if isinstance(approvers, dict) else None
+    return [k for k in keys if isinstance(k, str) and k] if isinstance(keys, list) else []
 
 
 def run_granted(

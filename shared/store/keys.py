@@ -4,6 +4,10 @@ The private key lives in ``<data dir>/keys/ledger-ed25519.pem`` (0600, created o
 Its public half is *pinned* in ``<anchor dir>/ledger-keys.pub`` (see :mod:`escher.store.anchor`), outside the
 database and outside the data dir: verification trusts only pinned keys. The database's ``ledger_keys`` table is
 kept for backups to carry, and is never trusted -- a superuser could insert a key of their own there.
+
+Each person who approves on this laptop has an approver key of their own, ``<data dir>/keys/approvers/<name>.pem``
+(:func:`approver_key`, created on first use, 0600): it signs their decisions on an extension's requests, and its
+public half travels in the published settings, where the worker looks for it (:mod:`escher.pipeline.granted`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,8 @@ from escher.store.errors import StoreError
 
 __all__ = [
     "SigningKey",
+    "approver_key",
+    "approver_key_path",
     "key_id_of",
     "key_path",
     "load_or_create",
@@ -50,21 +57,36 @@ class SigningKey:
 
 
 def load_or_create(data_dir: Path) -> SigningKey:
+    return _load_or_create_at(key_path(data_dir))
+
+
+def approver_key_path(data_dir: Path, name: str) -> Path:
+    """Where ``name``'s approver key lives: the name itself when it is a plain file name, else its hash."""
+    safe = re.fullmatch(r"[A-Za-z0-9_@-][A-Za-z0-9._@-]{0,63}", name) is not None
+    stem = name if safe else "h-" + hashlib.sha256(name.encode()).hexdigest()[:32]
+    return data_dir / "keys" / "approvers" / f"{stem}.pem"
+
+
+def approver_key(data_dir: Path, name: str) -> SigningKey:
+    """``name``'s approver key on this laptop, created on first use."""
+    return _load_or_create_at(approver_key_path(data_dir, name))
+
+
+def _load_or_create_at(path: Path) -> SigningKey:
     ed25519 = require("cryptography.hazmat.primitives.asymmetric.ed25519", "store")
     serialization = require("cryptography.hazmat.primitives.serialization", "store")
-    path = key_path(data_dir)
     if path.exists():
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
             raise StoreError(
-                f"the ledger signing key {path} is readable by others (mode {mode:o})",
+                f"the signing key {path} is readable by others (mode {mode:o})",
                 hint=f"chmod 600 {path}",
             )
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except ValueError as exc:
             raise StoreError(
-                f"the ledger signing key {path} is unreadable: {exc}",
+                f"the signing key {path} is unreadable: {exc}",
                 hint="restore it from your own copy; a new key cannot vouch for old checkpoints",
             ) from exc
         return SigningKey(key)
@@ -83,7 +105,7 @@ def load_or_create(data_dir: Path) -> SigningKey:
     try:
         os.link(tmp, path)  # atomic and exclusive: a crash never leaves half a key, a racer never two keys
     except FileExistsError:
-        return load_or_create(data_dir)  # another process or thread made it first: use theirs
+        return _load_or_create_at(path)  # another process or thread made it first: use theirs
     finally:
         tmp.unlink()
     return SigningKey(key)

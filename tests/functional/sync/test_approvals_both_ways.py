@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from escher.audit import MemoryAuditSink
-from escher.extend.approvals_remote import ExtendedApprovalStore, Grant, pull_approvals
+from escher.extend.approvals_remote import ExtendedApprovalStore, Grant, approver_keys, pull_approvals
 from escher.pipeline.granted import ConditionalApprovalStore, _problem
 from escher.pipeline.objects import LocalObjects
 from escher.policy.approvals import Approvals
@@ -83,12 +83,16 @@ def test_the_worker_refuses_a_grant_that_does_not_bind_this_request(
     laptop.approve(request_id, by=Actor("alice", Persona.manager))
     grant = Grant.from_bytes(bucket.get(f"approvals/grants/{request_id}.json").data)  # type: ignore[union-attr]
     req = ConditionalApprovalStore(bucket).get(request_id)
-    assert req is not None and _problem(grant, req, MANAGERS) is None
+    # what laptop A publishes: the managers and their approver keys (alice's signed the grant)
+    published = {**MANAGERS, "approvers": approver_keys(tmp_path / "a", MANAGERS, {})}
+    assert req is not None and _problem(grant, req, published) is None
     # a request widened after the approval
     widened = req.model_copy(update={"targets": [*req.targets, "other@us-east-1"]})
-    assert "digest" in (_problem(grant, widened, MANAGERS) or "")
+    assert "digest" in (_problem(grant, widened, published) or "")
     # a decider who is not a published manager
-    assert "not a manager" in (_problem(grant, req, {"personas": {"managers": ["carol"]}}) or "")
+    assert "not a manager" in (_problem(grant, req, {**published, "personas": {"managers": ["carol"]}}) or "")
     # a signature that does not match what it signs
     forged = Grant(**{**grant.__dict__, "note": "something else"})
-    assert "signature" in (_problem(forged, req, MANAGERS) or "")
+    assert "not signed by the key published for alice" in (_problem(forged, req, published) or "")
+    # settings published without alice's key (or none at all): her grant is not trusted
+    assert "no approver key is published for alice" in (_problem(grant, req, MANAGERS) or "")
