@@ -91,6 +91,20 @@ _members_check("gcp.kms.separation_of_duties", "kms_duty_conflicts", "1.12",
                "hold both Cloud KMS Admin and a CryptoKey Encrypter/Decrypter role")  # fmt: skip
 
 
+@check("gcp.iam.sa_key_rotation", resource="gcp.iam.service_account", reads=("oldest_user_key",),
+       title="Service account key older than 90 days", severity=Severity.MEDIUM,
+       risk="A long-lived key has had long to leak, and a leaked one keeps working until someone deletes it.",
+       remediation="gcloud iam service-accounts keys create NEW.json --iam-account SA, move the workload to it, "
+                   "then gcloud iam service-accounts keys delete KEY_ID --iam-account SA",
+       cis=("1.8",), soc2=("CC6.1",))  # fmt: skip
+def sa_key_rotation(rec: Record, ctx: CheckContext) -> Outcome:
+    age = ctx.age_days(rec.attrs.get("oldest_user_key"))
+    if age is None:  # no user-managed key
+        return None
+    limit = ctx.thresholds.access_key_max_age_days
+    return Fail(f"a user-managed key is {int(age)} days old") if age > limit else None
+
+
 def _flag_check(
     key: str,
     cis: str,

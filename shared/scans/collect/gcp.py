@@ -76,7 +76,9 @@ PRODUCES: dict[str, Produces] = {
         "gcp.sql.instance": "public_ip authorized_networks backups_enabled ssl_required state tier "
                             "database_version database_flags",
     }),
-    "iam": produces({"gcp.iam.service_account": "email disabled user_managed_keys admin_roles"}),
+    "iam": produces({
+        "gcp.iam.service_account": "email disabled user_managed_keys oldest_user_key admin_roles",
+    }),
     "project": produces({
         "gcp.project.settings": "data_access_audit_logs log_sink_all os_login sa_impersonators "
                                 "sa_duty_conflicts kms_duty_conflicts",
@@ -308,10 +310,13 @@ def normalize_service_account(
     """``keys`` are the account's keys as listed (user-managed ones counted), ``policy`` the project's IAM policy
     (None: not read)."""
     email = str(raw["email"])
+    user_keys = [k for k in keys if k.get("keyType", "USER_MANAGED") == "USER_MANAGED"]
+    created = sorted(str(k["validAfterTime"]) for k in user_keys if k.get("validAfterTime"))
     attrs: dict[str, Any] = {
         "email": email,
         "disabled": bool(raw.get("disabled")),
-        "user_managed_keys": sum(1 for k in keys if k.get("keyType", "USER_MANAGED") == "USER_MANAGED"),
+        "user_managed_keys": len(user_keys),
+        "oldest_user_key": created[0] if created else None,  # when the oldest user-managed key was made
     }
     if policy is not None:
         attrs["admin_roles"] = admin_roles(policy, f"serviceAccount:{email}")

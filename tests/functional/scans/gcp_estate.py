@@ -368,7 +368,8 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         ],
     })  # fmt: skip
     truth.fails(f"projects/{PROJECT}/serviceAccounts/{web_sa}")
-    truth.fails(f"projects/{PROJECT}/serviceAccounts/{deployer}", "gcp.iam.sa_user_keys", "gcp.iam.sa_admin")
+    truth.fails(f"projects/{PROJECT}/serviceAccounts/{deployer}", "gcp.iam.sa_user_keys", "gcp.iam.sa_admin",
+                "gcp.iam.sa_key_rotation")  # fmt: skip
 
     # -- the project: log sinks (one exports everything) and common instance metadata ---------------------------
     router.add("GET", f"/v2/projects/{PROJECT}/sinks", {"sinks": [

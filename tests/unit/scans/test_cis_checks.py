@@ -152,3 +152,12 @@ def test_separation_of_duties_from_the_project_policy() -> None:
     ):
         assert verdict(key, clean) == "pass"
         assert verdict(key, rec("gcp.project.settings")) == "na"  # the IAM policy was not read
+
+
+def test_sa_key_rotation_fails_past_90_days_only() -> None:
+    sa = "gcp.iam.service_account"
+    assert verdict("gcp.iam.sa_key_rotation", rec(sa, oldest_user_key="2026-10-01T00:00:00Z")) == "pass"
+    assert verdict("gcp.iam.sa_key_rotation", rec(sa, oldest_user_key="2026-08-01T12:00:00Z")) == (
+        "fail: a user-managed key is 128 days old"
+    )
+    assert verdict("gcp.iam.sa_key_rotation", rec(sa, oldest_user_key=None)) == "pass"  # no user-managed key
