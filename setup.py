@@ -57,7 +57,7 @@ def vendored_in_tree() -> list[str]:
     return present
 
 
-class BuildWithVendored(build_py):
+class BuildWithVendored(build_py):  # type: ignore[misc]  # setuptools is untyped here
     """build_py that also puts the vendored JS into the wheel (an editable install serves the tree's copies)."""
 
     def run(self) -> None:
@@ -69,7 +69,7 @@ class BuildWithVendored(build_py):
                 shutil.copyfile(Path(__file__).parent / ROOTS["escher"] / inside, target)
 
 
-class SdistWithVendored(sdist):
+class SdistWithVendored(sdist):  # type: ignore[misc]
     """An sdist carries the vendored JS, so a wheel built from it (``python -m build``) has it too."""
 
     def make_release_tree(self, base_dir: str, files: list[str]) -> None:
