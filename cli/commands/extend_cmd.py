@@ -378,8 +378,10 @@ def _deploy(ctx: typer.Context, paths: Any, cloud: Cloud, answers: Any, *, revie
                 on_event=on_event,
             )
             outcome.update(changes=result.summary, outputs_file=str(result.outputs_file))
-    published = _publish_after_deploy(paths, cloud.value)
+    # the schedules first: opening their store may write its file, which is part of what is published (after
+    # it, the close hook would publish a second version at once)
     mirrored = _mirror_after_deploy(paths, cloud.value)
+    published = _publish_after_deploy(paths, cloud.value)
     data = {
         "cloud": result.cloud,
         "outputs": result.outputs,
@@ -468,7 +470,9 @@ def destroy(
             if r.user_jobs_left:
                 console().print(f"  [red]![/] {len(r.user_jobs_removed)} user schedule job(s) removed from Cloud "
                                 "Scheduler; NOT all:")  # fmt: skip
-                console().print(f"    {r.user_jobs_left}", markup=False, soft_wrap=True)  # the command: one line
+                console().print(
+                    f"    {r.user_jobs_left}", markup=False, soft_wrap=True
+                )  # the command: one line
             elif r.user_schedules:
                 console().print(f"  {r.user_schedules}; they run on this laptop again", markup=False)
 

@@ -51,7 +51,9 @@ def test_yes_deploys_what_the_flags_say_and_copies_no_key(laptop: Laptop) -> Non
     assert config["notify"]["routes"] == {"CRITICAL": ["banner"]}
     assert config["extend"] == {"notify_email": "ops@example.com"}
     # the worker runs exactly those: the published document says so, the channel by its secret's name only
-    published = _state("settings/effective.json")["content"]
+    document = _state("settings/effective.json")
+    assert document["version"] == 1  # one deploy, one version: nothing left to publish again on the way out
+    published = document["content"]
     assert published["config"]["extensions"]["remediation"]["make_public_buckets_private"] is True
     assert published["config"]["extensions"]["notify"]["channels"] == {"hook": {"secret": "notify-hook"}}
     assert "T0KEN" not in json.dumps(published)
