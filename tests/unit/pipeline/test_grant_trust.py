@@ -151,3 +151,11 @@ def test_an_approvers_key_is_made_once_private_and_kept(laptop: Path) -> None:
     odd = approver_key(laptop, "../etc/passwd")  # a name is never a path
     assert odd.public_key_b64 and not (laptop / "etc").exists()
     assert all(p.parent == laptop / "keys" / "approvers" for p in (laptop / "keys").rglob("*.pem"))
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+def test_every_workers_bundle_carries_cryptography_to_check_grants(cloud: str) -> None:
+    from escher.infra.bundle import worker_requirements
+
+    source_root = Path(__file__).resolve().parents[3]
+    assert any(r.startswith("cryptography") for r in worker_requirements(cloud, source_root)), cloud
