@@ -294,6 +294,12 @@ def snooze(rt: Runtime, alert_id: str, *, now: datetime | None = None) -> dateti
 
 
 # -- settings -----------------------------------------------------------------------------------------------
+def _ledger_reachable(rt: Runtime) -> None:
+    """As ``escher remediation``: the ledger is opened before a setting changes, so a change is never made that
+    cannot be recorded (the ledger sink opens its store on this attribute)."""
+    getattr(rt.sink, "store", None)
+
+
 def _manager_only(rt: Runtime, what: str) -> None:
     if not rt.actor.is_manager:
         raise NotAllowedError(
@@ -320,6 +326,7 @@ def set_remediation(
     updated = set_switch(
         current, switch.setting, enabled, idle_hours=idle_hours, capacity_percent=capacity_percent
     )
+    _ledger_reachable(rt)
     save_remediation(rt.paths, updated)
     rt.sink.append(
         AuditRecord(
@@ -395,6 +402,7 @@ def _save_section(
     from escher.audit import AuditRecord
     from escher.console.config_file import write_section
 
+    _ledger_reachable(rt)
     write_section(rt.paths, dotted, data)
     rt.sink.append(
         AuditRecord(
