@@ -86,17 +86,22 @@ def grant_message(grant: Grant) -> bytes:
 
 
 def approver_keys(data_dir: Path, extensions: dict[str, Any], env: dict[str, str]) -> dict[str, list[str]]:
-    """What the published settings carry as ``approvers``: each person who may decide here -> the public half of
-    their approver key on this laptop (created on first use). Those are the managers of ``[personas]``; with no
-    managers named (single-operator mode), the one local operator."""
+    """What the published settings carry as ``approvers``: each person who may decide -> the public half of their
+    approver key on this laptop (created on first use), and of those listed for them in ``keys/approvers.pub``
+    (their keys on other laptops of the team). Those are the managers of ``[personas]``; with no managers named
+    (single-operator mode), the one local operator."""
     from escher.policy.personas import current_actor, load_personas
-    from escher.store.keys import approver_key
+    from escher.store.keys import approver_key, imported_approver_keys
 
     personas = load_personas(extensions)
     names = personas.managers if personas is not None and personas.managers else []
     if not names:
         names = [current_actor(extensions, env).name]
-    return {name: [approver_key(data_dir, name).public_key_b64] for name in sorted(set(names))}
+    imported = imported_approver_keys(data_dir)
+    return {
+        name: sorted({approver_key(data_dir, name).public_key_b64, *imported.get(name, [])})
+        for name in sorted(set(names))
+    }
 
 
 @dataclass

@@ -8,6 +8,8 @@ kept for backups to carry, and is never trusted -- a superuser could insert a ke
 Each person who approves on this laptop has an approver key of their own, ``<data dir>/keys/approvers/<name>.pem``
 (:func:`approver_key`, created on first use, 0600): it signs their decisions on an extension's requests, and its
 public half travels in the published settings, where the worker looks for it (:mod:`escher.pipeline.granted`).
+A manager who decides on another laptop has their key there; its public half is listed in this laptop's
+``<data dir>/keys/approvers.pub`` (:func:`imported_approver_keys`) so that this laptop publishes it too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = [
     "SigningKey",
     "approver_key",
     "approver_key_path",
+    "approvers_file",
+    "imported_approver_keys",
     "key_id_of",
     "key_path",
     "load_or_create",
@@ -70,6 +74,43 @@ def approver_key_path(data_dir: Path, name: str) -> Path:
 def approver_key(data_dir: Path, name: str) -> SigningKey:
     """``name``'s approver key on this laptop, created on first use."""
     return _load_or_create_at(approver_key_path(data_dir, name))
+
+
+def approvers_file(data_dir: Path) -> Path:
+    """Other laptops' approver keys this laptop publishes too: ``<name> <public key, base64>`` a line."""
+    return data_dir / "keys" / "approvers.pub"
+
+
+def imported_approver_keys(data_dir: Path) -> dict[str, list[str]]:
+    """name -> the public keys listed for them in :func:`approvers_file` (none when it does not exist)."""
+    path = approvers_file(data_dir)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read {path}: {exc.strerror}", hint="make it readable, or remove it"
+        ) from exc
+    found: dict[str, list[str]] = {}
+    for number, line in enumerate(lines, start=1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) != 2 or not _is_public_key(parts[1]):
+            raise StoreError(
+                f"{path} line {number} is not '<name> <Ed25519 public key, base64>'",
+                hint="take the key from the approvers in the other laptop's published settings, or remove the line",
+            )
+        found.setdefault(parts[0], []).append(parts[1])
+    return found
+
+
+def _is_public_key(text: str) -> bool:
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except ValueError:
+        return False
 
 
 def _load_or_create_at(path: Path) -> SigningKey:

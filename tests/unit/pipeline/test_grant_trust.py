@@ -159,3 +159,24 @@ def test_every_workers_bundle_carries_cryptography_to_check_grants(cloud: str) -
 
     source_root = Path(__file__).resolve().parents[3]
     assert any(r.startswith("cryptography") for r in worker_requirements(cloud, source_root)), cloud
+
+
+def test_a_teammates_key_listed_on_this_laptop_is_published_too(tmp_path: Path) -> None:
+    from escher.store.errors import StoreError
+    from escher.store.keys import approvers_file
+
+    personas = {"personas": {"managers": ["alice", "bob"]}}
+    alices_laptop, bobs_laptop = tmp_path / "alice", tmp_path / "bob"
+    alices = approver_key(alices_laptop, "alice")
+    approvers_file(bobs_laptop).parent.mkdir(parents=True)
+    approvers_file(bobs_laptop).write_text(f"# alice's laptop\nalice {alices.public_key_b64}\n")
+    # what bob's laptop publishes: its own keys, and alice's key from her laptop
+    published = {**personas, "approvers": approver_keys(bobs_laptop, personas, {})}
+    assert alices.public_key_b64 in published["approvers"]["alice"]
+    assert len(published["approvers"]["alice"]) == 2 and len(published["approvers"]["bob"]) == 1
+    req = _request("alice")
+    assert _problem(_grant(req, alices), req, published) is None
+    # a line that is not a name and a key is an error that says where, never a key silently skipped
+    approvers_file(bobs_laptop).write_text("alice not-a-key\n")
+    with pytest.raises(StoreError, match="line 1"):
+        approver_keys(bobs_laptop, personas, {})
