@@ -148,6 +148,7 @@ app.command("demo")(demo_cmd.demo)
 from escher.cli.commands import mcp_cmd  # noqa: E402
 
 app.command("mcp")(mcp_cmd.mcp)
+app.add_typer(__import__("escher.cli.commands.accounts_cmd", fromlist=["app"]).app, name="accounts")
 app.command("console")(__import__("escher.cli.commands.console_cmd", fromlist=["console"]).console)  # issue 18
 from escher.cli.commands import compliance_cmd  # noqa: E402  (issue 21: frameworks over the scans)
 

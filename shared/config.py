@@ -127,11 +127,46 @@ class AwsSettings(_Section):
     profile: str | None = None
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"])
     endpoint_url: str | None = Field(default=None, description="e.g. a moto server or LocalStack")
+    organization_role: str = Field(
+        default="OrganizationAccountAccessRole",
+        pattern=r"^[\w+=,.@/-]{1,64}$",
+        description="the role `escher scan --all-accounts` / `--account ID` assumes in each account",
+    )
+    accounts: list[str] = Field(
+        default_factory=list, description="the accounts --all-accounts reads; empty: the organization's"
+    )
+    organization_units: list[str] = Field(
+        default_factory=list, description="only the organization's accounts under these OUs (ou-..., r-...)"
+    )
+    account_tags: list[str] = Field(
+        default_factory=list,
+        description='only accounts of the organization with these tags ("team=platform")',
+    )
 
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         return _http_url(value, "e.g. http://127.0.0.1:5000 for moto, or leave it empty for AWS itself")
+
+    @field_validator("accounts")
+    @classmethod
+    def _account_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"\d{12}", item):
+                raise ValueError(f"{item!r} is not an AWS account id (12 digits, such as '111122223333')")
+        return value
+
+    @field_validator("account_tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"[^=]+=.*", item):
+                raise ValueError(f"{item!r} is not KEY=VALUE (such as 'team=platform')")
+        return value
+
+    def tag_filter(self) -> dict[str, str]:
+        """``account_tags`` as a dict (key -> value)."""
+        return dict(item.split("=", 1) for item in self.account_tags)
 
     _check_regions = field_validator("regions")(_regions)
 

@@ -18,6 +18,12 @@ _OUTPUT = typer.Option(
     None, "--output", "-o", metavar="FORMAT", help="text or json (same as before the command)."
 )
 _FORMAT = typer.Option(None, "--format", "-f", metavar="FORMAT", help="ocsf: the findings as OCSF JSON.")
+_ALL_ACCOUNTS = typer.Option(
+    False,
+    "--all-accounts",
+    help="AWS: every account of the organization (or of [aws] accounts), each through [aws] organization_role.",
+)
+_ACCOUNT = typer.Option(None, "--account", metavar="ID", help="AWS: read this account (repeatable).")
 
 
 def scan(
@@ -29,6 +35,8 @@ def scan(
     file_format: str | None = _FORMAT,
     include_passed: bool = typer.Option(False, "--all", help="Also list resources that passed."),
     list_checks: bool = typer.Option(False, "--list-checks", help="List the checks and exit."),
+    all_accounts: bool = _ALL_ACCOUNTS,
+    account: list[str] = _ACCOUNT,
 ) -> None:
     """Read the estate, run the checks and store the result (the morning report reads it)."""
     from escher.config import load_settings
@@ -99,6 +107,7 @@ def scan(
     )
     select_checks(options.checks, options.clouds)  # mistakes in the arguments fail before the store starts
     check_regions(settings, options)
+    options.accounts = _accounts(settings, options.clouds, all_accounts, list(account or []))
     store = open_store()
     try:
         result = _run_with_progress(
@@ -119,6 +128,26 @@ def scan(
         emit(ctx, _json(result), lambda: _text(result, all_=include_passed))
     if result.inventory.errors:
         raise typer.Exit(2)  # partial: some of the estate was not read
+
+
+def _accounts(settings: Any, clouds: list[str], all_accounts: bool, given: list[str]) -> list[str] | None:
+    """The AWS accounts to read (None: the caller's own), from --account or --all-accounts."""
+    import re
+
+    if not (all_accounts or given):
+        return None
+    if "aws" not in clouds:
+        raise typer.BadParameter("accounts are AWS accounts: add --cloud aws", param_hint="--account")
+    bad = [a for a in given if not re.fullmatch(r"\d{12}", a)]
+    if bad:
+        raise typer.BadParameter(
+            f"{bad[0]!r} is not an AWS account id (12 digits, such as 111122223333)", param_hint="--account"
+        )
+    if given:
+        return list(dict.fromkeys(given))
+    from escher.scans.runner import org_accounts
+
+    return org_accounts(settings)
 
 
 def _run_with_progress(job: Any) -> ScanResult:
@@ -178,6 +207,10 @@ def _text(result: ScanResult, *, all_: bool = False) -> None:
     for (sev, check_id), n in sorted(counts.items(), key=lambda kv: (-kv[0][0].rank, -kv[1])):
         table.add_row(sev.value, check_id, str(n))
     con.print(table)
+    accounts = Counter(f.account for f in fails if f.cloud == "aws")
+    if len({r.account for r in result.inventory.records if r.cloud == "aws"}) > 1:
+        by_account = ", ".join(f"{a}: {n}" for a, n in sorted(accounts.items()))
+        con.print(f"Findings by AWS account: {by_account or 'none'}", highlight=False)
     for e in result.inventory.errors:
         con.print(f"[yellow]NOT READ[/] {e.cloud} {e.service} {e.region}: {escape(e.message)}")
         if e.hint:

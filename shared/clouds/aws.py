@@ -10,19 +10,24 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from escher.clouds.errors import CloudError, Failure, check_names
 from escher.lazy import require
 
 __all__ = [
+    "DEFAULT_ORG_ROLE",
     "DEFAULT_RETRIES",
+    "Account",
+    "account_session",
     "check_regions",
     "client",
     "error_code",
     "errors",
     "is_not_found",
     "known_regions",
+    "list_accounts",
     "translate",
 ]
 
@@ -47,6 +52,96 @@ def client(
     with _lock:
         session = boto3.session.Session(profile_name=profile)
         return session.client(service, region_name=region, config=config, endpoint_url=endpoint_url)
+
+
+# the role AWS Organizations creates in each new member account
+DEFAULT_ORG_ROLE = "OrganizationAccountAccessRole"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An AWS account of the organization (or of an explicit list: then only ``id`` is known)."""
+
+    id: str
+    name: str = ""
+    email: str = ""
+    status: str = "ACTIVE"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _session(profile: str | None = None, **credentials: Any) -> Any:
+    boto3 = require("boto3", "aws")
+    with _lock:
+        return boto3.session.Session(profile_name=profile, **credentials)
+
+
+def account_session(
+    account_id: str | None = None,
+    *,
+    role: str = DEFAULT_ORG_ROLE,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+) -> Any:
+    """A boto3 Session acting in ``account_id``: the caller's own session for its own account (or None),
+    else one on the credentials of ``role`` in that account, assumed through STS. A refusal (AssumeRole
+    denied, no such role) raises the SDK's error; :func:`translate` says what it means."""
+    base = _session(profile)
+    if not account_id:
+        return base
+    sts = client("sts", region, profile=profile, endpoint_url=endpoint_url)
+    caller = sts.get_caller_identity()
+    if caller["Account"] == account_id:
+        return base
+    partition = str(caller.get("Arn", "arn:aws:")).split(":")[1] or "aws"
+    creds = sts.assume_role(
+        RoleArn=f"arn:{partition}:iam::{account_id}:role/{role}", RoleSessionName="escher-scan"
+    )["Credentials"]
+    return _session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region or base.region_name,
+    )
+
+
+def list_accounts(
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    units: Iterable[str] = (),
+    tags: dict[str, str] | None = None,
+    active_only: bool = True,
+) -> list[Account]:
+    """The accounts of the caller's organization (the caller must be the management account or a delegated
+    administrator). ``units``: only accounts under these OUs (or roots), at any depth; ``tags``: only
+    accounts carrying every one of these tags."""
+    org = client("organizations", "us-east-1", profile=profile, endpoint_url=endpoint_url)
+    found: dict[str, dict[str, Any]] = {}
+    if units:
+        pending = list(units)
+        while pending:
+            parent = pending.pop()
+            for page in org.get_paginator("list_accounts_for_parent").paginate(ParentId=parent):
+                found.update({a["Id"]: a for a in page["Accounts"]})
+            for page in org.get_paginator("list_organizational_units_for_parent").paginate(ParentId=parent):
+                pending += [ou["Id"] for ou in page["OrganizationalUnits"]]
+    else:
+        for page in org.get_paginator("list_accounts").paginate():
+            found.update({a["Id"]: a for a in page["Accounts"]})
+    out: list[Account] = []
+    for acc_id, a in sorted(found.items()):
+        status = str(a.get("Status", "ACTIVE"))
+        if active_only and status != "ACTIVE":
+            continue
+        have: dict[str, str] = {}
+        if tags:
+            for page in org.get_paginator("list_tags_for_resource").paginate(ResourceId=acc_id):
+                have.update({t["Key"]: t["Value"] for t in page["Tags"]})
+            if any(have.get(k) != v for k, v in tags.items()):
+                continue
+        out.append(Account(acc_id, str(a.get("Name", "")), str(a.get("Email", "")), status, have))
+    return out
 
 
 def errors() -> tuple[type[BaseException], ...]:

@@ -236,11 +236,39 @@ def build_report(
         previous.inventory if previous else None, scan.inventory, 20 if fmt is ReportFormat.detailed else 5
     )
     report.questions = _questions(report)
+    report.accounts, report.unreachable_accounts = _by_account(scan)
     report.findings = [f.to_dict() for f in scan.failed]
     if as_of:
         for row in report.findings:
             row["as_of"] = as_of.get(row["id"], "")
     return report
+
+
+def _by_account(scan: ScanResult) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per-account rows (resources, failing findings per severity) and the accounts that could not be
+    entered; both empty for a scan of one account that entered it."""
+    from escher.scans.runner import UNREACHABLE_ACCOUNT
+
+    unreachable = [
+        f"{e.service.removeprefix(UNREACHABLE_ACCOUNT)}: {e.message}"
+        for e in scan.inventory.errors
+        if e.service.startswith(UNREACHABLE_ACCOUNT)
+    ]
+    resources = Counter((r.cloud, r.account) for r in scan.inventory.records if r.account)
+    if len(resources) < 2 and not unreachable:
+        return [], []
+    rows: dict[tuple[str, str], dict[str, Any]] = {
+        key: {"cloud": key[0], "account": key[1], "resources": n, "findings": 0}
+        for key, n in resources.items()
+    }
+    for f in scan.failed:
+        row = rows.setdefault(
+            (f.cloud, f.account), {"cloud": f.cloud, "account": f.account, "resources": 0, "findings": 0}
+        )
+        row["findings"] += 1
+        row[f.severity.value] = row.get(f.severity.value, 0) + 1
+    ordered = sorted(rows.values(), key=lambda r: (-r.get("CRITICAL", 0), -r["findings"], r["account"]))
+    return ordered, unreachable
 
 
 def _trend(costs: list[CostSnapshot], day: str, days: int = 30) -> list[tuple[str, float]]:

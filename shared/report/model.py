@@ -75,6 +75,10 @@ class MorningReport:
     new_findings: int = 0  # failing now, not in the previous scan
     resolved_findings: int = 0  # failing in the previous scan, not now
     cost_trend: list[tuple[str, float]] = field(default_factory=list)  # (day, total), the last 30 days
+    # organizations: one row per account read ({cloud, account, resources, findings, CRITICAL, HIGH, ...}),
+    # filled when the scan read more than one account or could not enter one; and the accounts not entered
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    unreachable_accounts: list[str] = field(default_factory=list)  # "111122223333: why"
 
     @property
     def at_stake(self) -> float:

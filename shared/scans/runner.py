@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     from escher.scans.cost import CostSnapshot, CostSource
     from escher.scans.persist import ResultStore
 
-__all__ = ["ScanOptions", "check_regions", "collect", "cost_source", "run_scan", "sync_costs"]
+__all__ = [
+    "UNREACHABLE_ACCOUNT",
+    "ScanOptions",
+    "check_regions",
+    "collect",
+    "cost_source",
+    "org_accounts",
+    "run_scan",
+    "sync_costs",
+]
 
 CLOUDS = ("aws", "azure", "gcp")
 
@@ -34,6 +43,9 @@ class ScanOptions:
     include_passed: bool = False
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
     max_attempts: int = 5
+    # AWS accounts to read, each through [aws] organization_role; None: only the caller's own account
+    accounts: list[str] | None = None
+    accounts_at_once: int = 4
 
 
 def collect(
@@ -107,6 +119,8 @@ def _collect_cloud(
         from escher.scans.collect.aws import AwsCollector
 
         regions = options.regions or settings.aws.regions
+        if options.accounts is not None:
+            return _collect_aws_accounts(settings, options, regions, progress)
         return AwsCollector(regions, max_attempts=options.max_attempts).collect(progress)
     if cloud == "azure":
         from escher.scans.collect.azure import AzureCollector
@@ -128,6 +142,97 @@ def _collect_cloud(
             "no GCP project is configured", hint="set [gcp] project in the config or GOOGLE_CLOUD_PROJECT"
         )
     return GcpCollector(project, ctx=ctx).collect(progress)
+
+
+def org_accounts(settings: Settings) -> list[str]:
+    """The AWS accounts ``--all-accounts`` means: ``[aws] accounts`` when set, else the organization's active
+    accounts (narrowed by ``[aws] organization_units`` and ``account_tags``)."""
+    if settings.aws.accounts:
+        return list(settings.aws.accounts)
+    from escher.clouds.aws import list_accounts
+
+    found = list_accounts(
+        profile=settings.aws.profile,
+        endpoint_url=settings.aws.endpoint_url,
+        units=settings.aws.organization_units,
+        tags=settings.aws.tag_filter() or None,
+    )
+    if not found:
+        raise ScanError(
+            "the organization lists no active account to scan",
+            hint="check [aws] organization_units and account_tags, or name accounts with --account",
+        )
+    return [a.id for a in found]
+
+
+# the service of the CollectionError for an AWS account that could not be entered at all ("account 1111...")
+UNREACHABLE_ACCOUNT = "account "
+
+
+def _collect_aws_accounts(
+    settings: Settings, options: ScanOptions, regions: list[str], progress: Progress | None
+) -> Inventory:
+    """Read each account of ``options.accounts`` through its role, a few accounts at once. An account that
+    cannot be entered (AssumeRole denied, no such role) is recorded as not read and the others are read;
+    only when none could be read is the first failure raised."""
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    from escher.clouds.aws import account_session
+    from escher.clouds.errors import translate
+    from escher.scans.collect.aws import AwsCollector
+
+    accounts = list(dict.fromkeys(options.accounts or []))
+    if not accounts:
+        raise ScanError("no AWS account to scan", hint="check [aws] accounts or the organization's filters")
+    role = settings.aws.organization_role
+
+    def one(account: str) -> Inventory:
+        session = account_session(
+            account,
+            role=role,
+            profile=settings.aws.profile,
+            endpoint_url=settings.aws.endpoint_url,
+            region=regions[0],
+        )
+        collector = AwsCollector(regions, max_attempts=options.max_attempts, session=session)
+        inv = collector.collect(progress)
+        inv.errors = [replace(e, message=f"account {account}: {e.message}") for e in inv.errors]
+        return inv
+
+    def guarded(account: str) -> Inventory | EscherError:
+        try:
+            return one(account)
+        except EscherError as exc:
+            return exc
+        except Exception as exc:  # the SDK's own error: AssumeRole refused, the account unreachable
+            error = translate(exc)
+            if error is None:
+                raise
+            if getattr(exc, "operation_name", "") == "AssumeRole":
+                error.hint = (
+                    f"check that the role {role!r} exists in account {account} and trusts this identity "
+                    "([aws] organization_role names it), or leave the account out"
+                )
+            return error
+
+    inventory = Inventory()
+    failed: list[EscherError] = []
+    with ThreadPoolExecutor(max_workers=max(1, options.accounts_at_once)) as pool:
+        for account, got in zip(accounts, pool.map(guarded, accounts), strict=True):
+            if isinstance(got, Inventory):
+                inventory.extend(got)
+                continue
+            failed.append(got)
+            code = str(getattr(got, "code", "") or type(got).__name__)
+            inventory.errors.append(
+                CollectionError(
+                    "aws", UNREACHABLE_ACCOUNT + account, WHOLE_CLOUD[1], got.message, code, got.hint or ""
+                )
+            )
+    if len(failed) == len(accounts):
+        raise failed[0]
+    return inventory
 
 
 def run_scan(

@@ -78,5 +78,46 @@ def subtitle(report: MorningReport) -> str:
     return text + f" | focus: {report.focus}"
 
 
+ACCOUNTS_TITLE = "Accounts"
+_SEV = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+
+
+def org_summary(report: MorningReport) -> str:
+    """Say "6 accounts read, 1 not reached" (empty for a scan of one account)."""
+    if not (report.accounts or report.unreachable_accounts):
+        return ""
+    read = len(report.accounts)
+    text = f"{read} account{'s' if read != 1 else ''} read"
+    return text + (f", {len(report.unreachable_accounts)} not reached" if report.unreachable_accounts else "")
+
+
+def account_row(row: dict[str, Any]) -> list[str]:
+    """One account's cells: account, cloud, findings, per severity, resources."""
+    return [
+        str(row["account"]),
+        str(row["cloud"]),
+        str(row["findings"]),
+        *(str(row.get(s, 0)) for s in _SEV),
+        f"{row['resources']:,}",
+    ]
+
+
+ACCOUNT_HEAD = ["account", "cloud", "findings", *(s.lower() for s in _SEV), "resources"]
+
+
+def account_lines(report: MorningReport) -> list[str]:
+    """The per-account breakdown as lines of text, then the accounts not reached."""
+    lines = []
+    for row in report.accounts:
+        sev = ", ".join(f"{row[s]} {s.lower()}" for s in _SEV if row.get(s))
+        lines.append(
+            f"{row['cloud']} {row['account']}: {row['findings']} findings"
+            + (f" ({sev})" if sev else "")
+            + f", {row['resources']:,} resources"
+        )
+    lines += [f"NOT REACHED {u}" for u in report.unreachable_accounts]
+    return lines
+
+
 def executive(report: MorningReport) -> bool:
     return report.format == "executive"

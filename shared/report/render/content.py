@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 
 from escher.report.model import Group, MorningReport
 from escher.report.render import charts
-from escher.report.render._text import TITLES, executive, headline, money, subtitle
+from escher.report.render._text import (
+    ACCOUNT_HEAD,
+    ACCOUNTS_TITLE,
+    TITLES,
+    account_row,
+    executive,
+    headline,
+    money,
+    org_summary,
+    subtitle,
+)
 
 __all__ = ["Chart", "Item", "Kpi", "Page", "Section", "page", "signed_money"]
 
@@ -195,6 +205,18 @@ def _section(report: MorningReport, name: str) -> Section | None:
     return None if sec.empty else sec
 
 
+def _accounts(report: MorningReport) -> Section:
+    """The organization: accounts read and not reached, then findings per account."""
+    sec = Section("accounts", f"{ACCOUNTS_TITLE}: {org_summary(report)}")
+    sec.kpis = [Kpi("accounts read", str(len(report.accounts)))]
+    if report.unreachable_accounts:
+        sec.kpis.append(Kpi("not reached", str(len(report.unreachable_accounts)), "bad"))
+    sec.lines = [f"Not reached: {u}" for u in report.unreachable_accounts]
+    sec.table_head = list(ACCOUNT_HEAD)
+    sec.table = [account_row(r) for r in report.accounts]
+    return sec
+
+
 def page(report: MorningReport) -> Page:
     notes = list(report.scope_notes)
     if report.partial:
@@ -213,6 +235,8 @@ def page(report: MorningReport) -> Page:
         mix = [(s, report.totals.get(s, 0)) for s in SEVERITIES]
         found.append(Chart("Failing findings by severity", charts.severity_mix(mix)))
     sections = [s for name in report.sections if (s := _section(report, name)) is not None]
+    if report.accounts or report.unreachable_accounts:
+        sections.insert(0, _accounts(report))
     return Page(
         title=headline(report),
         subtitle=subtitle(report),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from escher.report.model import MorningReport
 from escher.report.render._text import (
+    ACCOUNTS_TITLE,
     TITLES,
+    account_lines,
     cost_lines,
     executive,
     group_details,
     group_headline,
     headline,
+    org_summary,
     subtitle,
     top_drivers,
 )
@@ -25,6 +28,9 @@ def markdown(report: MorningReport) -> str:
     if report.partial:
         out += ["> **Partial scan** - these parts could not be read (not counted as zero):", ""]
         out += [f"> - {p}" for p in report.partial] + [""]
+    if report.accounts or report.unreachable_accounts:
+        out += [f"## {ACCOUNTS_TITLE}", "", f"**{org_summary(report)}**", ""]
+        out += [f"- {line}" for line in account_lines(report)] + [""]
     for section in report.sections:
         body = _section(report, section)
         if body is not None:

@@ -6,12 +6,15 @@ import io
 
 from escher.report.model import MorningReport
 from escher.report.render._text import (
+    ACCOUNTS_TITLE,
     TITLES,
+    account_lines,
     cost_lines,
     executive,
     group_details,
     group_headline,
     headline,
+    org_summary,
     subtitle,
     top_drivers,
 )
@@ -42,6 +45,11 @@ def print_report(report: MorningReport, console: object | None = None) -> None:
         con.print("[bold yellow]Partial scan[/] - not counted as zero:")
         for p in report.partial:
             con.print(f"  [yellow]- {escape(p)}[/]")
+    if report.accounts or report.unreachable_accounts:
+        con.print(Rule(f"[bold]{ACCOUNTS_TITLE}: {escape(org_summary(report))}[/]", align="left"))
+        for line in account_lines(report):
+            style = "yellow" if line.startswith("NOT REACHED") else ""
+            con.print(f"  [{style}]{escape(line)}[/]" if style else f"  {escape(line)}", highlight=False)
     short = report.format != "detailed"
     for section in report.sections:
         if executive(report) and section in ("changes", "questions"):

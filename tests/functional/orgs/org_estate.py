@@ -1,0 +1,135 @@
+"""An AWS organization on moto: member accounts, each with one public bucket made inside the account through
+its OrganizationAccountAccessRole (moto keeps each account's resources apart). Shared by the tests and the
+bench.
+
+moto grants every AssumeRole, whatever the role; :class:`DenyingProxy` stands in front of the moto server and
+answers AssumeRole into chosen accounts as AWS does when the role is missing or does not trust the caller
+(403 AccessDenied), forwarding everything else untouched.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+REGION = "us-east-1"
+ROLE = "OrganizationAccountAccessRole"
+
+
+@dataclass
+class Org:
+    management: str
+    members: dict[str, str] = field(default_factory=dict)  # account id -> its public bucket
+
+
+def _client(service: str, session: Any = None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    maker = session or boto3.session.Session()
+    return maker.client(service, region_name=REGION, config=Config(retries={"max_attempts": 1}))
+
+
+def member_session(account: str) -> Any:
+    """A boto3 Session inside ``account``, through the organization role (as an administrator would)."""
+    import boto3
+
+    creds = _client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="seed")[
+        "Credentials"
+    ]
+    return boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def seed_org(members: int, *, buckets_per_account: int = 1) -> Org:
+    """An organization of ``members`` member accounts; in each, ``buckets_per_account`` public buckets."""
+    org = _client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    out = Org(management=_client("sts").get_caller_identity()["Account"])
+    for i in range(members):
+        status = org.create_account(AccountName=f"member-{i}", Email=f"member-{i}@example.com")
+        account = status["CreateAccountStatus"]["AccountId"]
+        s3 = _client("s3", member_session(account))
+        for b in range(buckets_per_account):
+            name = f"org-public-{i}-{b}-{account}"
+            s3.create_bucket(Bucket=name)
+            s3.put_bucket_acl(Bucket=name, ACL="public-read")
+        out.members[account] = f"org-public-{i}-0-{account}"
+    return out
+
+
+_DENIED = (
+    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+    "<Code>AccessDenied</Code><Message>User: arn:aws:iam::{caller}:user/escher is not authorized to perform: "
+    "sts:AssumeRole on resource: {role}</Message></Error><RequestId>denied</RequestId></ErrorResponse>"
+)
+
+
+class DenyingProxy:
+    """An HTTP proxy to the moto server that refuses AssumeRole into ``denied`` accounts."""
+
+    def __init__(self, upstream_port: int, denied: set[str], caller: str = "123456789012") -> None:
+        self.denied = denied
+        self.refused = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, payload = proxy.answer(self.command, self.path, dict(self.headers), body)
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+        self._caller = caller
+        self._upstream = upstream_port
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> DenyingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        if method == "POST" and b"Action=AssumeRole" in body:
+            role = parse_qs(body.decode()).get("RoleArn", [""])[0]
+            if role.split(":")[4:5] and role.split(":")[4] in self.denied:
+                self.refused += 1
+                payload = _DENIED.format(caller=self._caller, role=role).encode()
+                return 403, [("Content-Type", "text/xml")], payload
+        conn = http.client.HTTPConnection("127.0.0.1", self._upstream, timeout=60)
+        try:
+            fwd = {k: v for k, v in headers.items() if k.lower() != "host"}
+            conn.request(method, path, body=body or None, headers=fwd)
+            resp = conn.getresponse()
+            return resp.status, resp.getheaders(), resp.read()
+        finally:
+            conn.close()
