@@ -104,10 +104,15 @@ class Gate:
                 request_id=self.approval_id,
             )
             decision = Decision(True, decision.reason, via=f"approval:{req.request_id}")
-        if decision.allowed and decision.via.startswith("approval:"):
+        used = decision.via.split(":", 1)[1] if decision.via.startswith("approval:") else self.approval_id
+        if decision.allowed and used is not None:
+            # 'escher approvals run ID' uses its request up even when the step passes by itself now (the
+            # production tag went, nothing is left to change): an approved request runs once, never again later
             approvals = self._approvals()
             try:
-                approvals.mark_executed(approvals.get(decision.via.split(":", 1)[1]), plan.plan_id)
+                request = approvals.get(used)
+                if decision.via.startswith("approval:") or request.status != "pending":  # pending: not given
+                    approvals.mark_executed(request, plan.plan_id)
             except ApprovalError as exc:  # used by a concurrent run between find and use: refuse this one
                 decision = Decision(False, exc.message, needs_approval=True)
         self.sink.append(

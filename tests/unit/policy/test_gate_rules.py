@@ -332,3 +332,26 @@ def test_a_held_step_says_what_to_do_next() -> None:
     team = Gate(MONA, MemoryAuditSink())
     assert "escher approvals approve abc" in team.next_step("abc")
     assert "escher approvals run abc" in team.next_step("abc")
+
+
+def test_running_a_request_uses_it_up_even_when_the_step_no_longer_needs_approval() -> None:
+    """`escher approvals run ID` on a request whose step now passes the gate by itself (its production tag was
+    removed, or nothing is left to change) still uses the request up: an approved request runs once, never again
+    later when the step might need approval again."""
+    approvals = Approvals(MemoryApprovalStore(), MemoryAuditSink())
+    req = approvals.request("aws.ec2.stop_instances", ["i-1@us-east-1"], {}, by=EDDIE)
+    approvals.approve(req.request_id, by=MONA)
+    gate = Gate(EDDIE, approvals.sink, approvals=approvals, approval_id=req.request_id)
+    decision = gate.authorize(stop(1))  # a dev instance now: low risk, no approval needed
+    assert decision.allowed and decision.via == "low-risk"
+    used = approvals.get(req.request_id)
+    assert used.status == "executed" and used.executed_plan is not None
+    again = Gate(EDDIE, approvals.sink, approvals=approvals, approval_id=req.request_id).authorize(stop(1))
+    assert not again.allowed and "used or ended meanwhile" in again.reason
+
+
+def test_a_pending_request_run_for_a_step_that_needs_no_approval_stays_pending() -> None:
+    approvals = Approvals(MemoryApprovalStore(), MemoryAuditSink())
+    req = approvals.request("aws.ec2.stop_instances", ["i-1@us-east-1"], {}, by=EDDIE)
+    decision = Gate(EDDIE, approvals.sink, approvals=approvals, approval_id=req.request_id).authorize(stop(1))
+    assert decision.allowed and approvals.get(req.request_id).status == "pending"
