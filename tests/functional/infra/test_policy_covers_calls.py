@@ -153,6 +153,7 @@ def _seed_targets() -> dict[str, str]:
         AllocatedStorage=20,
         Tags=tags,
     )
+    _tagged_function(tags)
     return {
         "rds": "orders",
         "volume": vol,
@@ -160,6 +161,23 @@ def _seed_targets() -> dict[str, str]:
         "security-group": sg,
         "region": REGION,
     }
+
+
+def _tagged_function(tags: list[dict[str, str]]) -> None:
+    import io
+    import json
+    import zipfile
+
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    role = _client("iam").create_role(RoleName="policy-fn-role", AssumeRolePolicyDocument=json.dumps(trust))
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as zf:
+        zf.writestr("handler.py", "def handler(event, context):\n    return 1\n")
+    _client("lambda").create_function(
+        FunctionName="policy-fn", Runtime="python3.12", Role=role["Role"]["Arn"], Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()}, Tags={t["Key"]: t["Value"] for t in tags},
+    )  # fmt: skip
 
 
 PARAMS: dict[str, dict[str, Any]] = {
@@ -189,6 +207,8 @@ ORDER = (
     "aws.ec2.reboot_instances",
     "aws.rds.stop_db_instance",
     "aws.rds.start_db_instance",
+    "aws.lambda.stop_function",  # before start: start then deletes the reservation and removes the tag
+    "aws.lambda.start_function",
 )
 
 
