@@ -49,6 +49,25 @@ def _defender_check(cis: str, plan: str, label: str, severity: Severity) -> None
 for _cis, (_plan, _label, _severity) in DEFENDER_PLANS.items():
     _defender_check(_cis, _plan, _label, _severity)
 
+ACTIVITY_LOG_CATEGORIES = ("Administrative", "Alert", "Policy", "Security")
+
+
+@check("azure.monitor.activity_log_categories", resource=SUBSCRIPTION, reads=("exported_categories",),
+       title="Activity Log export misses categories CIS asks for", severity=Severity.LOW,
+       risk="Role and policy changes, security alerts or alert activity are not kept outside the 90-day "
+            "Activity Log.",
+       remediation="az monitor diagnostic-settings subscription create --name NAME --location LOCATION "
+                   "--workspace WORKSPACE_ID --logs '[{\"category\":\"Administrative\",\"enabled\":true},"
+                   "{\"category\":\"Alert\",\"enabled\":true},{\"category\":\"Policy\",\"enabled\":true},"
+                   "{\"category\":\"Security\",\"enabled\":true}]'",
+       cis=("6.1.1.2",), soc2=("CC7.2",))  # fmt: skip
+def activity_log_categories(rec: Record, ctx: CheckContext) -> Outcome:
+    if "exported_categories" not in rec.attrs:
+        return NA
+    missing = [c for c in ACTIVITY_LOG_CATEGORIES if c not in rec.attrs["exported_categories"]]
+    return Fail(f"not exported: {', '.join(missing)}") if missing else None
+
+
 # -- Key Vault -----------------------------------------------------------------------------------------------
 attr_check("azure.keyvault.rbac", VAULT, "rbac_authorization", is_true,
            title="Key Vault uses access policies instead of Azure RBAC", severity=Severity.MEDIUM,

@@ -82,7 +82,8 @@ PRODUCES: dict[str, Produces] = {
                                 "public_network_access network_default_action private_endpoints",
     }),
     "monitor": produces({
-        "azure.monitor.subscription": "diagnostic_settings activity_log_exported defender_plans",
+        "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
+                                      "defender_plans",
     }),
 }  # fmt: skip
 
@@ -319,6 +320,16 @@ def normalize_subscription(
         ]
         attrs["diagnostic_settings"] = sorted(str(d.get("name")) for d in diagnostic_settings)
         attrs["activity_log_exported"] = bool(exporting)
+        # the Activity Log categories some exporting setting sends (CIS Azure 6.1.1.2)
+        attrs["exported_categories"] = sorted(
+            {
+                str(log.get("category"))
+                for d in diagnostic_settings
+                if str(d.get("name")) in exporting
+                for log in _props(d).get("logs") or []
+                if log.get("enabled")
+            }
+        )
     if pricings is not None:
         attrs["defender_plans"] = sorted(
             str(p.get("name")) for p in pricings if _props(p).get("pricingTier") == "Standard"

@@ -430,7 +430,7 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     # Defender plans (CIS 8.1.x): a plan on Free, or not listed at all, fails
     off = ("StorageAccounts", "SqlServers", "Api", "AppServices", "CosmosDbs", "OpenSourceRelationalDatabases",
            "SqlServerVirtualMachines")  # fmt: skip
-    truth.fails(f"/subscriptions/{SUB}", "azure.monitor.activity_log_exported",
+    truth.fails(f"/subscriptions/{SUB}", "azure.monitor.activity_log_exported", "azure.monitor.activity_log_categories",
                 *(f"azure.security.defender_{plan.lower()}" for plan in off))  # fmt: skip
     return truth
 

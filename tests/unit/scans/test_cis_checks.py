@@ -161,3 +161,24 @@ def test_sa_key_rotation_fails_past_90_days_only() -> None:
         "fail: a user-managed key is 128 days old"
     )
     assert verdict("gcp.iam.sa_key_rotation", rec(sa, oldest_user_key=None)) == "pass"  # no user-managed key
+
+
+def test_activity_log_categories_only_count_an_exporting_setting() -> None:
+    from escher.scans.collect.azure import normalize_subscription
+
+    def setting(name: str, dest: dict[str, str], enabled: tuple[str, ...]) -> dict[str, object]:
+        logs = [
+            {"category": c, "enabled": c in enabled}
+            for c in ("Administrative", "Alert", "Policy", "Security")
+        ]
+        return {"name": name, "properties": {**dest, "logs": logs}}
+
+    all_four = ("Administrative", "Alert", "Policy", "Security")
+    key = "azure.monitor.activity_log_categories"
+    exported = normalize_subscription("s", [setting("a", {"workspaceId": "w"}, all_four)], None)
+    assert verdict(key, exported) == "pass"
+    partial = normalize_subscription("s", [setting("a", {"workspaceId": "w"}, ("Administrative",))], None)
+    assert verdict(key, partial) == "fail: not exported: Alert, Policy, Security"
+    nowhere = normalize_subscription("s", [setting("a", {}, all_four)], None)  # no destination: not exported
+    assert verdict(key, nowhere) == "fail: not exported: Administrative, Alert, Policy, Security"
+    assert verdict(key, normalize_subscription("s", None, None)) == "na"

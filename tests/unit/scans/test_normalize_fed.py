@@ -46,9 +46,12 @@ def test_activity_log_is_exported_only_by_a_setting_with_a_destination_and_an_en
     pricing = [{"name": "VirtualMachines", "properties": {"pricingTier": "Standard"}},
                {"name": "Containers", "properties": {"pricingTier": "Free"}}]  # fmt: skip
     assert azure.normalize_subscription(SUB, [off, nowhere], pricing).attrs == {
-        "diagnostic_settings": ["a", "b"], "activity_log_exported": False, "defender_plans": ["VirtualMachines"],
+        "diagnostic_settings": ["a", "b"], "activity_log_exported": False, "exported_categories": [],
+        "defender_plans": ["VirtualMachines"],
     }  # fmt: skip
     assert azure.normalize_subscription(SUB, [off, on], None).attrs["activity_log_exported"] is True
+    exported = azure.normalize_subscription(SUB, [off, on, nowhere], None).attrs["exported_categories"]
+    assert exported == ["Security"]  # "nowhere" enables Administrative but sends it nowhere
     assert (
         "activity_log_exported" not in azure.normalize_subscription(SUB, None, []).attrs
     )  # not read: no verdict
