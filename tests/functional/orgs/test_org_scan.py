@@ -117,3 +117,33 @@ def test_accounts_list_lists_the_organization(org: Org) -> None:
     assert listed == {*org.members, org.management}
     text = CliRunner().invoke(app, ["accounts", "list"])
     assert "6 AWS accounts" in text.output and sorted(org.members)[0] in text.output
+
+
+def test_accounts_list_narrows_by_unit_and_tag(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    from escher.cli.main import app
+
+    client = boto3.client("organizations", region_name=REGION)
+    root = client.list_roots()["Roots"][0]["Id"]
+    unit = client.create_organizational_unit(ParentId=root, Name="data")["OrganizationalUnit"]["Id"]
+    inner = client.create_organizational_unit(ParentId=unit, Name="inner")["OrganizationalUnit"]["Id"]
+    first, second, third = sorted(org.members)[:3]
+    client.move_account(AccountId=first, SourceParentId=root, DestinationParentId=unit)
+    client.move_account(AccountId=second, SourceParentId=root, DestinationParentId=inner)
+    client.tag_resource(ResourceId=second, Tags=[{"Key": "team", "Value": "data"}])
+    client.tag_resource(ResourceId=third, Tags=[{"Key": "team", "Value": "data"}])
+
+    def listed() -> set[str]:
+        res = CliRunner().invoke(app, ["-o", "json", "accounts", "list"])
+        assert res.exit_code == 0, res.output
+        return {a["id"] for a in json.loads(res.stdout)["accounts"]}
+
+    monkeypatch.setenv("ESCHER_AWS__ORGANIZATION_UNITS", unit)
+    assert listed() == {first, second}  # the unit and the units under it
+    monkeypatch.setenv("ESCHER_AWS__ACCOUNT_TAGS", "team=data")
+    assert listed() == {second}
+    monkeypatch.delenv("ESCHER_AWS__ORGANIZATION_UNITS")
+    assert listed() == {second, third}
+    monkeypatch.setenv("ESCHER_AWS__ACCOUNTS", third)
+    assert listed() == {third}  # an explicit list wins
