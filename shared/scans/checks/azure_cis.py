@@ -187,3 +187,20 @@ def nsg_open_udp(rec: Record, ctx: CheckContext) -> Outcome:
 def nsg_open_http(rec: Record, ctx: CheckContext) -> Outcome:
     hits = _world_rules(rec, frozenset({"tcp", "*"}), (80, 443))
     return Fail(f"rule {', '.join(hits)} allows HTTP(S) from the internet") if hits else None
+
+
+def _retention_check(key: str, attr: str, cis: str, kind: str) -> None:
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        days = rec.attrs.get(attr)
+        if days is None:  # no such flow log covers the NSG (azure.network.nsg_flow_logs decides that)
+            return NA
+        return None if days == 0 or days >= 90 else Fail(f"{kind} flow log keeps {days} days")
+
+    check(key, resource="azure.network.nsg", reads=(attr,), title=f"{kind} flow log is kept under 90 days",
+          severity=Severity.LOW, risk="Traffic older than the retention is gone when an incident is found late.",
+          remediation="az network watcher flow-log update --location LOCATION --name FLOW_LOG --retention 90",
+          cis=(cis,), soc2=("CC7.2",))(fn)  # fmt: skip
+
+
+_retention_check("azure.network.nsg_flow_log_retention", "nsg_flow_log_retention", "7.5", "NSG")
+_retention_check("azure.network.vnet_flow_log_retention", "vnet_flow_log_retention", "7.8", "VNet")

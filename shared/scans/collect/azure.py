@@ -72,7 +72,9 @@ PRODUCES: dict[str, Produces] = {
     "snapshots": produces({
         "azure.compute.snapshot": "public_network_access size_gb created source_disk encryption_type incremental",
     }),
-    "network": produces({"azure.network.nsg": "rules subnets flow_logs"}),
+    "network": produces({
+        "azure.network.nsg": "rules subnets flow_logs nsg_flow_log_retention vnet_flow_log_retention",
+    }),
     "sql": produces({
         "azure.sql.server": "public_network_access min_tls fqdn auditing",
         "azure.sql.database": "server status sku tde backup_retention_days",
@@ -250,6 +252,17 @@ def flow_logged(nsg: Record, targets: set[str]) -> bool:
         scopes.add(subnet.lower())
         scopes.add(subnet.lower().split("/subnets/")[0])
     return bool(scopes & targets)
+
+
+def flow_log_retention(nsg: Record, retention: dict[str, int]) -> tuple[int | None, int | None]:
+    """Days the enabled flow logs covering the NSG keep their records (0: forever), the shortest of each kind:
+    (NSG flow logs naming it, VNet flow logs naming its subnet or virtual network); None: no such flow log."""
+    own = retention.get(nsg.id.lower())
+    scopes = set()
+    for subnet in nsg.attrs.get("subnets") or []:
+        scopes |= {subnet.lower(), subnet.lower().split("/subnets/")[0]}
+    vnet = [retention[s] for s in scopes if s in retention]
+    return own, (min(vnet, key=lambda d: d or 10**6) if vnet else None)
 
 
 def normalize_snapshot(raw: dict[str, Any], subscription: str) -> Record:
@@ -557,17 +570,24 @@ class AzureCollector:
         ]
         azure_exc = require("azure.core.exceptions", "azure")
         targets: set[str] = set()
+        retention: dict[str, int] = {}  # target -> days kept (0: forever, as when retention is off)
         try:
             for watcher in map(_rest, network.network_watchers.list_all()):
                 for flow_log in network.flow_logs.list(resource_group(watcher["id"]), watcher["name"]):
                     p = _props(_rest(flow_log))
                     if p.get("enabled"):
-                        targets.add(str(p.get("targetResourceId")).lower())
+                        target = str(p.get("targetResourceId")).lower()
+                        targets.add(target)
+                        policy = p.get("retentionPolicy") or {}
+                        retention[target] = int(policy.get("days") or 0) if policy.get("enabled") else 0
         except azure_exc.AzureError as exc:
             self._part_failed("flowlogs", "NSG flow logs (Network Watcher)", exc)
             return records
         for rec in records:
             rec.attrs["flow_logs"] = flow_logged(rec, targets)
+            own, vnet = flow_log_retention(rec, retention)
+            rec.attrs["nsg_flow_log_retention"] = own
+            rec.attrs["vnet_flow_log_retention"] = vnet
         return records
 
     def collect_sql(self) -> list[Record]:

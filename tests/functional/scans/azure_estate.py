@@ -368,12 +368,13 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     router.add("GET", f"{sub}/Microsoft.Network/networkWatchers", {"value": [watcher]})
     router.add("GET", watcher["id"] + "/flowLogs", {"value": [
         _flow_log(watcher, "fl-closed", closed["id"], enabled=True),
-        _flow_log(watcher, "fl-vnet-app", rid("rg-net", "Microsoft.Network", "virtualNetworks", "vnet-app"), enabled=True),
+        _flow_log(watcher, "fl-vnet-app", rid("rg-net", "Microsoft.Network", "virtualNetworks", "vnet-app"), enabled=True, days=30),
         _flow_log(watcher, "fl-ssh", ssh["id"], enabled=False),
     ]})  # fmt: skip
     truth.fails(ssh["id"], "azure.network.nsg_open_ssh", "azure.network.nsg_flow_logs", "azure.network.nsg_open_udp",
                 "azure.network.nsg_open_http")  # fmt: skip
-    truth.fails(rdp_db["id"], "azure.network.nsg_open_rdp", "azure.network.nsg_open_database_ports")
+    truth.fails(rdp_db["id"], "azure.network.nsg_open_rdp", "azure.network.nsg_open_database_ports",
+                "azure.network.vnet_flow_log_retention")  # fmt: skip
     truth.fails(closed["id"])
 
     # -- SQL servers and their auditing ----------------------------------------------------------------------
@@ -515,7 +516,9 @@ def _network_watcher(name: str) -> dict[str, Any]:
     }
 
 
-def _flow_log(watcher: dict[str, Any], name: str, target: str, *, enabled: bool) -> dict[str, Any]:
+def _flow_log(
+    watcher: dict[str, Any], name: str, target: str, *, enabled: bool, days: int = 90
+) -> dict[str, Any]:
     return {
         "id": f"{watcher['id']}/flowLogs/{name}",
         "name": name,
@@ -527,7 +530,7 @@ def _flow_log(watcher: dict[str, Any], name: str, target: str, *, enabled: bool)
             "targetResourceGuid": "00000000-0000-0000-0000-00000000f10f",
             "storageId": rid("rg-data", "Microsoft.Storage", "storageAccounts", "acmelogs"),
             "enabled": enabled,
-            "retentionPolicy": {"days": 90, "enabled": True},
+            "retentionPolicy": {"days": days, "enabled": True},
             "format": {"type": "JSON", "version": 2},
             "provisioningState": "Succeeded",
         },

@@ -182,3 +182,16 @@ def test_activity_log_categories_only_count_an_exporting_setting() -> None:
     nowhere = normalize_subscription("s", [setting("a", {}, all_four)], None)  # no destination: not exported
     assert verdict(key, nowhere) == "fail: not exported: Administrative, Alert, Policy, Security"
     assert verdict(key, normalize_subscription("s", None, None)) == "na"
+
+
+def test_flow_log_retention_takes_the_shortest_finite_one_of_each_kind() -> None:
+    from escher.scans.collect.azure import flow_log_retention
+
+    nsg = Record(
+        "azure", "azure.network.nsg", "/s/nsg/a", "eastus", "s", attrs={"subnets": ["/s/vnet/v/subnets/db"]}
+    )
+    assert flow_log_retention(nsg, {}) == (None, None)
+    assert flow_log_retention(nsg, {"/s/nsg/a": 30, "/s/vnet/v": 0, "/s/vnet/v/subnets/db": 45}) == (30, 45)
+    key = "azure.network.nsg_flow_log_retention"
+    for days, expected in ((30, "fail: NSG flow log keeps 30 days"), (90, "pass"), (0, "pass"), (None, "na")):
+        assert verdict(key, rec("azure.network.nsg", nsg_flow_log_retention=days)) == expected
