@@ -1,13 +1,27 @@
-"""``escher fix ID``: a finding's 1-click fix, through the operations engine (policy, approvals, audit)."""
+"""``escher fix ID``: a finding's 1-click fix, through the operations engine (policy, approvals, audit).
+
+The planning and the running are the core's (:mod:`escher.ops.fix`, which the console's Fix button calls too);
+this command shows the plans, asks for the confirmation and words each outcome. Under ``--output json`` it
+prints one object for one plan, a list for several (findings needing different operations or sizes).
+"""
 
 from __future__ import annotations
 
-from typing import cast
+import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from escher.cli.commands._ops_flow import APPROVE_HELP
 from escher.errors import EscherError
+
+if TYPE_CHECKING:
+    from escher.ops.engine import Plan
+    from escher.ops.fix import Outcome
+    from escher.policy.runtime import Runtime
+
+# the exit codes of `escher ops run`: 5 held for approval, 4 refused, 1 not (all) done
+_EXIT = {"executed": 0, "nothing": 0, "needs_approval": 5, "refused": 4, "failed": 1, "declined": 1}
 
 
 class NoFixError(EscherError):
@@ -23,24 +37,88 @@ def fix(
     approve: str | None = typer.Option(None, "--approve", metavar="REASON", help=APPROVE_HELP),
 ) -> None:
     """Fix findings with the catalogue operation their check names."""
-    from escher.cli.commands._ops_flow import run_flow
-    from escher.ops.model import Cloud, Target
+    from escher.cli._render import print_json, state
+    from escher.cli.commands._ops_flow import render_plan
+    from escher.ops.fix import plan_fix
     from escher.policy.runtime import open_runtime
-    from escher.scans.fix import findings_to_fix
 
     rt = open_runtime()
     rt.self_approval = approve
-    groups = findings_to_fix(list(finding_ids or []), check)
-    engine = rt.engine()
-    for (operation, params_key), findings in groups.items():
-        targets = [
-            Target(
-                cast(Cloud, f.cloud),
-                f.fix_target or f.resource_id,
-                f.region if f.region != "global" else None,
-            )
-            for f in findings
-        ]
-        reason = "fix " + ", ".join(f.id for f in findings)
-        plan = engine.plan(operation, targets, dict(params_key), actor=str(rt.actor), reason=reason)
-        run_flow(ctx, rt, plan, engine, dry_run=dry_run, yes=yes)
+    plans = plan_fix(rt, list(finding_ids or []), check)
+    as_json = state(ctx).json
+    shown: list[dict[str, Any]] = []
+    code = 0
+    for plan in plans:
+        if not as_json:
+            render_plan(plan)
+        data, plan_code = (
+            _dry_run(rt, plan, as_json=as_json) if dry_run else _run(rt, plan, yes=yes, as_json=as_json)
+        )
+        shown.append(data)
+        code = max(code, plan_code)
+    if as_json:
+        print_json(shown[0] if len(shown) == 1 else shown)
+    raise typer.Exit(code)
+
+
+def _dry_run(rt: Runtime, plan: Plan, *, as_json: bool) -> tuple[dict[str, Any], int]:
+    from escher.cli.commands._ops_flow import render_result
+
+    result = rt.engine().execute(plan, dry_run=True)
+    if not as_json:
+        render_result(result)
+    return {"plan": plan.to_dict(), "result": result.to_dict()}, 0 if result.ok else 1
+
+
+def _run(rt: Runtime, plan: Plan, *, yes: bool, as_json: bool) -> tuple[dict[str, Any], int]:
+    """The core's run, with the terminal's confirmation; then the outcome as ``escher ops run`` words it."""
+    from rich.markup import escape
+
+    from escher.cli._render import console
+    from escher.cli.commands._ops_flow import render_result
+    from escher.ops.fix import run_plan
+
+    no_tty = False
+
+    def ask(plan: Plan) -> bool:
+        nonlocal no_tty
+        if yes or rt.self_approval is not None:
+            return True
+        if not sys.stdin.isatty():
+            no_tty = True
+            return False
+        return typer.confirm(
+            f"Apply {plan.operation.id} to {len(plan.to_change)} resource(s)?", default=False
+        )
+
+    out: Outcome = run_plan(rt, plan, confirm=ask)
+    data: dict[str, Any] = {"plan": plan.to_dict()}
+    say: str
+    if out.result is not None:
+        data["result"] = out.result.to_dict()
+        if not as_json:
+            render_result(out.result)
+        return data, _EXIT[out.kind]
+    if out.kind == "needs_approval" and out.request is not None:
+        data |= {
+            "executed": False,
+            "needs_approval": out.reason,
+            "approval_request": out.request.model_dump(mode="json"),
+            "next_step": out.next_step,
+        }
+        say = (
+            f"[yellow]Not executed: {escape(out.reason)}.[/]\nApproval request "
+            f"[bold]{out.request_id}[/] created: {escape(out.next_step)}."
+        )
+    elif out.kind == "refused":
+        data |= {"executed": False, "refused": out.reason, "next_step": ""}
+        say = f"[bold red]Refused:[/] {escape(out.reason)}"
+    elif no_tty:
+        data |= {"executed": False, "reason": "no TTY to confirm and no --yes"}
+        say = "[yellow]Not executed:[/] no terminal to confirm on; pass --yes."
+    else:
+        data |= {"executed": False, "reason": "not confirmed"}
+        say = "Nothing done."
+    if not as_json:
+        console().print(say)
+    return data, _EXIT[out.kind]

@@ -1,8 +1,8 @@
 """What the console's buttons do, as functions over the core: the same calls as the CLI commands make.
 
-- a finding's Fix: :func:`plan_fix` (``escher fix``: ``findings_to_fix`` + ``Engine.plan``), then
-  :func:`confirm` (``run_flow``: the gate decides; a step that needs approval becomes an approval request;
-  otherwise the engine executes and verifies);
+- a finding's Fix: :func:`plan_fix` and :func:`confirm`, the core's :func:`escher.ops.fix.plan_fix` and
+  :func:`escher.ops.fix.run_plan` that ``escher fix`` calls (the gate decides; a step that needs approval
+  becomes an approval request; otherwise the engine executes and verifies);
 - approvals: :func:`decide` and :func:`plan_approved` (``escher approvals approve|reject|run``);
 - alerts: :func:`acknowledge` (``escher alerts ack``), :func:`snooze` (remind me tomorrow), :func:`plan_stop`
   (stop all / stop dev only: the catalogue's stop operation through the same plan and gate);
@@ -16,15 +16,15 @@ CLI's person (``current_actor``), and a self-approval is the same recorded ``--a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any
 
 from escher.errors import EscherError
+from escher.ops.fix import Outcome
 
 if TYPE_CHECKING:
     from escher.alerts.model import Alert
-    from escher.ops.engine import Plan, RunResult
+    from escher.ops.engine import Plan
     from escher.policy.runtime import Runtime
 
 __all__ = [
@@ -41,8 +41,6 @@ __all__ = [
     "snooze",
     "snoozed",
 ]
-
-OutcomeKind = Literal["executed", "failed", "needs_approval", "refused", "nothing"]
 
 # the catalogue's "stop this machine" per cloud: what the alert banners' Stop buttons plan
 STOP_OPERATION = {
@@ -63,42 +61,14 @@ class NotAllowedError(EscherError):
     exit_code = 4
 
 
-@dataclass
-class Outcome:
-    """What a confirm did: ran (and how each target ended), raised an approval request, or was refused."""
-
-    kind: OutcomeKind
-    message: str
-    plan: Plan | None = None
-    result: RunResult | None = None
-    request_id: str | None = None
-    next_step: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-
 # -- plans --------------------------------------------------------------------------------------------------
 def plan_fix(rt: Runtime, finding_ids: list[str]) -> list[Plan]:
     """``escher fix ID...``: one plan per (operation, parameters) of the chosen findings of the latest scan."""
-    from escher.ops.model import Cloud, Target
-    from escher.scans.fix import findings_to_fix
+    from escher.ops import fix
 
     if not finding_ids:
         raise ConsoleError("no finding was chosen", hint="press Fix next to a finding of the report")
-    engine = rt.engine()
-    plans = []
-    for (operation, params_key), findings in findings_to_fix(finding_ids).items():
-        targets = [
-            Target(
-                cast(Cloud, f.cloud),
-                f.fix_target or f.resource_id,
-                f.region if f.region != "global" else None,
-            )
-            for f in findings
-        ]
-        reason = "fix " + ", ".join(f.id for f in findings)
-        params = {k: json.loads(v) for k, v in params_key}  # findings_to_fix keys the groups by JSON values
-        plans.append(engine.plan(operation, targets, params, actor=str(rt.actor), reason=reason))
-    return plans
+    return fix.plan_fix(rt, finding_ids)
 
 
 def plan_stop(rt: Runtime, alert: Alert, *, dev_only: bool) -> Plan:
@@ -161,42 +131,23 @@ def plan_approved(rt: Runtime, request_id: str) -> Plan:
 
 def needs_approval(rt: Runtime, plan: Plan) -> list[str]:
     """Why the gate would hold this plan for approval (empty: it would not)."""
-    return rt.gate().approval_reasons(plan) if plan.to_change else []
+    from escher.ops import fix
+
+    return fix.approval_reasons(rt, plan)
 
 
 # -- confirm ------------------------------------------------------------------------------------------------
 def confirm(rt: Runtime, plan: Plan, *, approve_reason: str | None = None) -> Outcome:
-    """The confirm button: what ``run_flow`` does after the person said yes. ``approve_reason`` is the
-    single-operator self-approval (``--approve "reason"``); the gate decides whether it counts."""
-    from escher.policy.gate import plan_targets
+    """The confirm button: the core's :func:`escher.ops.fix.run_plan` (what ``escher fix`` runs) after the
+    person said yes. ``approve_reason`` is the single-operator self-approval (``--approve "reason"``); the gate
+    decides whether it counts. Only the next step of a held plan is worded for the console."""
+    from escher.ops import fix
 
     rt.self_approval = approve_reason.strip() if approve_reason and approve_reason.strip() else None
-    engine = rt.engine()
-    if not plan.to_change:  # execute re-reads each target and records the no-ops
-        result = engine.execute(plan)
-        return Outcome("nothing" if result.ok else "failed", "nothing to change", plan, result)
-    gate = rt.gate()
-    decision = gate.decide(plan)
-    if not decision.allowed:
-        if decision.needs_approval and rt.approval_id is None:
-            req = rt.approvals.request(
-                plan.operation.id,
-                plan_targets(plan),
-                plan.params.model_dump(mode="json"),
-                by=rt.actor,
-                reason=plan.reason,
-            )
-            return Outcome(
-                "needs_approval",
-                f"Not executed: {decision.reason}.",
-                plan,
-                request_id=req.request_id,
-                next_step=_next_step(rt, req.request_id),
-            )
-        return Outcome("refused", decision.reason, plan)
-    result = engine.execute(plan)
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts().items()))
-    return Outcome("executed" if result.ok else "failed", counts, plan, result)
+    outcome = fix.run_plan(rt, plan)
+    if outcome.request_id is not None:
+        outcome.next_step = _next_step(rt, outcome.request_id)
+    return outcome
 
 
 def _next_step(rt: Runtime, request_id: str) -> str:
