@@ -230,3 +230,7 @@ def run() -> None:
         show_error(error, as_json=_wants_json(sys.argv[1:]))
         sys.exit(error.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":  # python -m escher.cli.main
+    run()

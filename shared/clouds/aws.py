@@ -161,6 +161,7 @@ def is_not_found(error: BaseException) -> bool:
     code = error_code(error)
     return code.endswith(("NotFound", ".NotFound", "NotFoundFault")) or code in {
         "NoSuchBucket",
+        "ResourceNotFoundException",  # Lambda, Secrets Manager, Logs, ECS, ...
         "404",
         "NoSuchPublicAccessBlockConfiguration",
         "ServerSideEncryptionConfigurationNotFoundError",

@@ -228,3 +228,17 @@ def test_real_and_newer_region_names_pass() -> None:
         ["europe-west4", "me-central2", "zz-newplace7"]
     )  # right shape, not a typo of a known one
     azure.check_locations(["westeurope", "eastus2"])
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["ResourceNotFoundException", "NoSuchBucket", "InvalidInstanceID.NotFound", "DBInstanceNotFoundFault"],
+)
+def test_aws_not_found_answers_are_recognised_whatever_the_service_calls_them(code: str) -> None:
+    """Lambda, Secrets Manager, Logs, ECS... answer a missing resource with ResourceNotFoundException."""
+    from botocore.exceptions import ClientError
+
+    from escher.clouds.aws import is_not_found
+
+    assert is_not_found(ClientError({"Error": {"Code": code, "Message": "gone"}}, "GetFunction"))
+    assert not is_not_found(ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetFunction"))
