@@ -110,10 +110,11 @@ def account_lines(report: MorningReport) -> list[str]:
     lines = []
     for row in report.accounts:
         sev = ", ".join(f"{row[s]} {s.lower()}" for s in _SEV if row.get(s))
+        n, res = row["findings"], row["resources"]
         lines.append(
-            f"{row['cloud']} {row['account']}: {row['findings']} findings"
+            f"{row['cloud']} {row['account']}: {n} finding{'s' if n != 1 else ''}"
             + (f" ({sev})" if sev else "")
-            + f", {row['resources']:,} resources"
+            + f", {res:,} resource{'s' if res != 1 else ''}"
         )
     lines += [f"NOT REACHED {u}" for u in report.unreachable_accounts]
     return lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -74,10 +75,14 @@ _DENIED = (
 
 
 class DenyingProxy:
-    """An HTTP proxy to the moto server that refuses AssumeRole into ``denied`` accounts."""
+    """An HTTP proxy to the moto server that refuses AssumeRole into ``denied`` accounts (and can add a round
+    trip to every request)."""
 
-    def __init__(self, upstream_port: int, denied: set[str], caller: str = "123456789012") -> None:
+    def __init__(
+        self, upstream_port: int, denied: set[str], caller: str = "123456789012", *, delay: float = 0.0
+    ) -> None:
         self.denied = denied
+        self.delay = delay  # seconds added to every request, as a real API's round trip (the bench)
         self.refused = 0
         proxy = self
 
@@ -119,6 +124,8 @@ class DenyingProxy:
     def answer(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
+        if self.delay:
+            time.sleep(self.delay)
         if method == "POST" and b"Action=AssumeRole" in body:
             role = parse_qs(body.decode()).get("RoleArn", [""])[0]
             if role.split(":")[4:5] and role.split(":")[4] in self.denied:

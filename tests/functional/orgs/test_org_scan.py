@@ -91,7 +91,7 @@ def test_report_breaks_findings_down_by_account_and_names_the_unreachable(
     assert "5 accounts read, 1 not reached" in text.output  # 4 members + the management account
     for account in org.members:
         if account != locked:
-            assert f"aws {account}: 1 findings (1 critical)" in text.output
+            assert f"aws {account}: 1 finding (1 critical)" in text.output
     assert f"NOT REACHED {locked}" in text.output
     md = runner.invoke(app, ["report", "--format", "md"])
     assert md.exit_code == 0, md.output
