@@ -50,8 +50,13 @@ def terminal(laptop: Laptop) -> Iterator[Any]:
             term.close()
 
 
+SLOW = (
+    240.0  # seconds: the preflight and the review (the program run under mocks) on a machine shared by many
+)
+
+
 def _answer(term: Tmux, question: str, text: str = "", *, count: int = 1) -> None:
-    term.wait(question, count=count)
+    term.wait(question, count=count, timeout=SLOW)
     if text:
         term.type(text)
     term.keys("Enter")
@@ -67,12 +72,12 @@ def test_the_five_steps_answered_in_a_terminal_deploy_what_was_answered(
 ) -> None:
     term = terminal("extend", "aws")
     # step 1: the region; a wrong one is said and asked again, Enter keeps the config's
-    term.wait("Step 1 of 5 · Region")
+    term.wait("Step 1 of 5 · Region", timeout=SLOW)
     _answer(term, "Region to deploy into (us-east-1)", "mars")
     term.wait("'mars' is not a region name of aws; give one like us-east-1 (--region)")
     _answer(term, "Region to deploy into (us-east-1)", count=2)
     # step 2: the preflight read moto's account: the trail is logging, no name clashes
-    shown = term.wait("aws: ready")
+    shown = term.wait("aws: ready", timeout=SLOW)
     assert (
         "Step 2 of 5 · Preflight" in shown and "✓ cloudtrail: multi-region trail logging: org-trail" in shown
     )
@@ -93,11 +98,13 @@ def test_the_five_steps_answered_in_a_terminal_deploy_what_was_answered(
     _answer(term, "Add a notification channel? [y/n] (n)", count=2)
     _answer(term, "E-mail address for the extension's own alerts", "ops@example.com")
     # step 5: the laptop's Azure keys are offered, not taken; GCP has none here
-    shown = term.wait("Copy this laptop's azure keys into the extension's secret store? [y/n] (n)")
+    shown = term.wait(
+        "Copy this laptop's azure keys into the extension's secret store? [y/n] (n)", timeout=SLOW
+    )
     assert "Step 5 of 5 · Credentials" in shown and "gcp: no long-lived gcp keys on this laptop" in shown
     term.keys("Enter")
     # the review: the permissions, the monthly cost, what the answers change; then the final question
-    shown = term.wait("Provision Escher into aws (us-east-1) now? [y/n] (n)")
+    shown = term.wait("Provision Escher into aws (us-east-1) now? [y/n] (n)", timeout=SLOW)
     review = " ".join(shown.split("Review", 1)[1].split())
     assert "Permissions the worker gets" in review and "no wildcards" in review
     assert "Estimated cost per month when idle (USD)" in review and "Total ≈ $" in review
