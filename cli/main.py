@@ -148,10 +148,11 @@ app.command("demo")(demo_cmd.demo)
 from escher.cli.commands import mcp_cmd  # noqa: E402
 
 app.command("mcp")(mcp_cmd.mcp)
-app.add_typer(__import__("escher.cli.commands.accounts_cmd", fromlist=["app"]).app, name="accounts")
-app.command("console")(__import__("escher.cli.commands.console_cmd", fromlist=["console"]).console)  # issue 18
-from escher.cli.commands import compliance_cmd  # noqa: E402  (issue 21: frameworks over the scans)
+# the accounts of an organization (issue 19), the local web console (issue 18), frameworks over the scans (issue 21)
+from escher.cli.commands import accounts_cmd, compliance_cmd, console_cmd  # noqa: E402
 
+app.add_typer(accounts_cmd.app, name="accounts")
+app.command("console")(console_cmd.console)
 app.add_typer(compliance_cmd.app, name="compliance")
 
 
