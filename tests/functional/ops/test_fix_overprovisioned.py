@@ -59,6 +59,9 @@ def test_fix_dry_run_plans_the_smaller_size(aws_env: MotoEmulator, escher_home: 
     ec2 = _client("ec2")
     inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     assert inst["InstanceType"] == "m5.xlarge"  # a dry run changes nothing
+    res = runner.invoke(app, ["fix", str(finding["id"]), "--dry-run"])  # the table a person reads
+    assert res.exit_code == 0, res.output
+    assert "m5.large" in res.output and "done: 1 dry_run" in res.output
 
 
 def test_fix_runs_through_the_gate_and_the_console_plans_the_same(
