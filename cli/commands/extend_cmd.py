@@ -143,7 +143,7 @@ def _target(value: str) -> Cloud | None:
         ) from None
 
 
-def _credentials(ctx: typer.Context, cloud: str | None, *, yes: bool, dry_run: bool) -> None:
+def _credentials(ctx: typer.Context, cloud: str | None, *, yes: bool, dry_run: bool, **gcp: Any) -> None:
     """``escher extend credentials azure|gcp``: handed to its own command module."""
     import importlib
 
@@ -160,7 +160,7 @@ def _credentials(ctx: typer.Context, cloud: str | None, *, yes: bool, dry_run: b
             "'escher extend credentials' is not part of this Escher build yet",
             hint="copy this laptop's keys with 'escher extend CLOUD --copy-credentials OTHER' meanwhile",
         ) from None
-    module.credentials(ctx, cloud.lower(), yes=yes, dry_run=dry_run)
+    module.credentials(ctx, cloud.lower(), yes=yes, dry_run=dry_run, **gcp)
 
 
 def extend(
@@ -202,6 +202,21 @@ def extend(
         metavar="CLOUD",
         help="Copy this laptop's keys for another cloud into the extension (none by default); repeatable.",
     ),
+    key_file: Path | None = typer.Option(
+        None,
+        "--key-file",
+        help="credentials gcp: store this service-account key instead (a long-lived secret).",
+    ),
+    service_account: str | None = typer.Option(
+        None, "--service-account", help="credentials gcp: the account the worker impersonates."
+    ),
+    project_number: str | None = typer.Option(
+        None, "--project-number", help="credentials gcp: the project's number (else looked up)."
+    ),
+    pool: str = typer.Option("escher", "--pool", help="credentials gcp: the workload identity pool."),
+    provider: str = typer.Option(
+        "escher-aws", "--provider", help="credentials gcp: the pool's AWS provider."
+    ),
     plan: bool = typer.Option(False, "--plan", help="Offline: list resources, permissions and idle cost."),
     check: bool = typer.Option(
         False,
@@ -215,7 +230,9 @@ def extend(
     from escher.config import resolve_paths
 
     if target == CREDENTIALS:
-        _credentials(ctx, second, yes=yes, dry_run=dry_run)
+        gcp = {"key_file": key_file, "service_account": service_account, "project_number": project_number,
+               "pool": pool, "provider": provider}  # fmt: skip
+        _credentials(ctx, second, yes=yes, dry_run=dry_run, **gcp)
         return
     if second is not None:
         raise typer.BadParameter(f"unexpected {second!r}: only '{CREDENTIALS}' takes a second argument")

@@ -292,6 +292,15 @@ def test_gcp_federation_config_is_stored_without_a_secret_and_the_worker_builds_
     monkeypatch.setenv("ESCHER_GCP_PROJECT_NUMBER", PROJECT_NUMBER)
     dry = _json(laptop.cli("-o", "json", "extend", "credentials", "gcp", "--dry-run"))
     assert dry["credential"]["secret"] is False and _parameter(param) is None
+    # the command's own flags reach it through `escher extend credentials gcp ...`
+    flagged = laptop.cli("-o", "json", "extend", "credentials", "gcp", "--dry-run", "--project-number", "424242",
+                         "--service-account", f"ops@{PROJECT}.iam.gserviceaccount.com", "--pool", "team-pool")  # fmt: skip
+    commands = "\n".join(_json(flagged)["commands"])
+    assert (
+        "424242" in commands
+        and f"ops@{PROJECT}.iam.gserviceaccount.com" in commands
+        and "team-pool" in commands
+    )
     shown = laptop.cli("extend", "credentials", "gcp", "--yes")
     assert "gcloud iam workload-identity-pools create escher" in shown
     config = json.loads(_parameter(param) or "{}")
