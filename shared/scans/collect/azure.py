@@ -1,11 +1,11 @@
 """Azure inventory: ARM (storage accounts, VMs with CPU and backup, disks, snapshots, NSGs with flow logs, SQL
-servers and databases, Key Vault, the subscription's Activity Log export and Defender plans) and the Blob data
-plane (containers).
+servers and databases, Key Vault, function apps, the subscription's Activity Log export and Defender plans) and
+the Blob data plane (containers).
 
 Clients come from :class:`escher.ops.context.CloudContext`, the same object the operations use, so an
 azure-core transport handed in there (tests replay recorded-shape ARM responses at it) carries every call;
 the SDK's own paging follows ``nextLink``. Where no azure-mgmt package is installed (Key Vault, Recovery
-Services, Monitor, Security) the documented REST call goes through an installed management client's own
+Services, Monitor, Security, Web) the documented REST call goes through an installed management client's own
 pipeline (``send_request``: the same credential, retry policy and transport). The normalizers below are pure
 functions over the REST shapes (``model.as_dict()`` gives them back), so they are tested without any SDK.
 
@@ -33,6 +33,7 @@ __all__ = [
     "PRODUCES",
     "AzureCollector",
     "normalize_disk",
+    "normalize_function_app",
     "normalize_nsg",
     "normalize_snapshot",
     "normalize_sql_database",
@@ -51,6 +52,7 @@ MONITOR_METRICS_API = "2023-10-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 SECURITY_PRICINGS_API = "2024-01-01"
 RECOVERY_SERVICES_API = "2023-04-01"
+WEB_API = "2024-11-01"  # Microsoft.Web, as escher.ops.azure_functions calls it
 BACKUP_PROTECTED = frozenset({"Protected", "IRPending"})  # protectionState of an item whose backups run
 
 # What each task yields (record type -> attrs). tests/functional/scans/test_every_check_fed.py holds it to
@@ -83,6 +85,7 @@ PRODUCES: dict[str, Produces] = {
         "azure.keyvault.vault": "soft_delete purge_protection soft_delete_retention_days rbac_authorization "
                                 "public_network_access network_default_action private_endpoints",
     }),
+    "functions": produces({"azure.web.function_app": "state kind"}),
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
                                       "defender_plans",
@@ -372,6 +375,22 @@ def normalize_sql_server(
     return _record(raw, "azure.sql.server", subscription, attrs)
 
 
+def is_function_app(raw: dict[str, Any]) -> bool:
+    """A Microsoft.Web site whose ``kind`` lists ``functionapp`` (``functionapp``, ``functionapp,linux``,
+    ``functionapp,linux,container,azurecontainerapps``); web apps (``app``, ``app,linux``) are not."""
+    return "functionapp" in str(raw.get("kind") or "").lower().split(",")
+
+
+def normalize_function_app(raw: dict[str, Any], subscription: str) -> Record:
+    """A function app from ``Microsoft.Web/sites``: ``state`` is ``Running`` or ``Stopped``. Microsoft.Web
+    answers the location as a display name (``East US``); the record keeps the ARM name (``eastus``) the
+    other resources carry."""
+    attrs = {"state": _props(raw).get("state"), "kind": str(raw.get("kind") or "").lower()}
+    rec = _record(raw, "azure.web.function_app", subscription, attrs)
+    rec.region = rec.region.replace(" ", "").lower()
+    return rec
+
+
 def normalize_container(account: str, props: Any, account_id: str | None = None) -> Record:
     """A container from the Blob API (``ContainerProperties``): ``public_access`` is None, blob or container."""
     name = str(props["name"])
@@ -613,6 +632,15 @@ class AzureCollector:
         path = f"/subscriptions/{self.subscription}/providers/Microsoft.KeyVault/vaults"
         return [normalize_vault(v, self.subscription) for v in self.arm_list(path, KEYVAULT_API)]
 
+    def collect_function_apps(self) -> list[Record]:
+        """The subscription's App Service sites (one paged list), kept where the kind is a function app."""
+        path = f"/subscriptions/{self.subscription}/providers/Microsoft.Web/sites"
+        return [
+            normalize_function_app(site, self.subscription)
+            for site in self.arm_list(path, WEB_API)
+            if is_function_app(site)
+        ]
+
     def collect_monitor(self) -> list[Record]:
         """The subscription's Activity Log diagnostic settings and Defender for Cloud pricings; one failing
         leaves its attribute off (no verdict) and is reported, the other is still read."""
@@ -642,6 +670,7 @@ class AzureCollector:
             "network": self.collect_nsgs,
             "sql": self.collect_sql,
             "keyvault": self.collect_keyvault,
+            "functions": self.collect_function_apps,
             "monitor": self.collect_monitor,
         }
         return [

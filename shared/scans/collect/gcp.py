@@ -1,10 +1,10 @@
 """GCP inventory: Cloud Storage buckets (with IAM), Compute Engine instances (with CPU from Cloud Monitoring),
-disks, snapshots, subnetworks and firewalls, Cloud SQL, service accounts (with their keys and project roles)
-and the project's settings (Data Access audit logs, log sinks, OS Login metadata).
+disks, snapshots, subnetworks and firewalls, Cloud SQL, service accounts (with their keys and project roles),
+Cloud Run services and the project's settings (Data Access audit logs, log sinks, OS Login metadata).
 
 Clients come from :class:`escher.ops.context.CloudContext` like the operations': google-cloud-storage honours
 ``STORAGE_EMULATOR_HOST``; Compute runs over its REST transport (a ``requests`` adapter handed in there carries
-every call); Cloud SQL Admin, IAM, Resource Manager, Logging and Monitoring are discovery clients built from
+every call); Cloud SQL Admin, IAM, Resource Manager, Logging, Monitoring and Cloud Run are discovery clients built from
 the documents shipped with google-api-python-client, over the context's injectable ``httplib2`` seam
 (``gcp_discovery_http``) when one is given. Instances, disks and subnetworks are read with ``aggregatedList``
 (every zone or region in one paged call, 500 per page).
@@ -39,6 +39,7 @@ __all__ = [
     "normalize_firewall",
     "normalize_instance",
     "normalize_project",
+    "normalize_run_service",
     "normalize_service_account",
     "normalize_snapshot",
     "normalize_sql_instance",
@@ -79,6 +80,7 @@ PRODUCES: dict[str, Produces] = {
     "iam": produces({
         "gcp.iam.service_account": "email disabled user_managed_keys oldest_user_key admin_roles",
     }),
+    "run": produces({"gcp.run.service": "uri scaling conditions"}),
     "project": produces({
         "gcp.project.settings": "data_access_audit_logs log_sink_all os_login sa_impersonators "
                                 "sa_duty_conflicts kms_duty_conflicts",
@@ -367,6 +369,37 @@ def normalize_project(
     )
 
 
+def normalize_run_service(raw: dict[str, Any], project: str) -> Record:
+    """A Cloud Run v2 service (``projects/P/locations/L/services/S``): its URL, the service-level scaling (an
+    unset mode is automatic; manual with 0 instances serves nothing) and its conditions, the terminal one first
+    (``type``, ``state``, ``reason``)."""
+    name = str(raw["name"])
+    scaling = raw.get("scaling") or {}
+    conditions = [c for c in [raw.get("terminalCondition"), *(raw.get("conditions") or [])] if c]
+    attrs: dict[str, Any] = {
+        "uri": raw.get("uri"),
+        "scaling": {
+            "mode": scaling.get("scalingMode") or "AUTOMATIC",
+            "min_instances": scaling.get("minInstanceCount"),
+            "max_instances": scaling.get("maxInstanceCount"),
+            "manual_instances": scaling.get("manualInstanceCount"),
+        },
+        "conditions": [
+            {"type": c.get("type"), "state": c.get("state"), "reason": c.get("reason")} for c in conditions
+        ],
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.run.service",
+        id=name,
+        region=name.split("/")[3] if name.count("/") >= 5 else GLOBAL,
+        account=project,
+        name=_last(name),
+        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        attrs=attrs,
+    )
+
+
 SA_USE_ROLES = frozenset({"roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"})
 KMS_CRYPTO_ROLES = frozenset({
     "roles/cloudkms.cryptoKeyEncrypterDecrypter", "roles/cloudkms.cryptoKeyEncrypter", "roles/cloudkms.cryptoKeyDecrypter",
@@ -575,6 +608,23 @@ class GcpCollector:
             out.append(normalize_service_account(raw, self.project, keys.get("keys") or [], policy))
         return out
 
+    def collect_run_services(self) -> list[Record]:
+        """Cloud Run services, region by region: v2's ``services.list`` refuses the ``-`` wildcard location
+        (run.v2.json: "cannot be the '-' wildcard"), so the project's Cloud Run locations come from v1's
+        ``projects.locations.list`` first."""
+        v1 = self.discovery("run", "v1").projects().locations()
+        regions = [
+            str(loc["locationId"])
+            for loc in self.pages(v1, "list", "locations", name=f"projects/{self.project}")
+        ]
+        services = self.discovery("run", "v2").projects().locations().services()
+        out: list[Record] = []
+        for region in regions:
+            parent = f"projects/{self.project}/locations/{region}"
+            for raw in self.pages(services, "list", "services", parent=parent, pageSize=PAGE):
+                out.append(normalize_run_service(raw, self.project))
+        return out
+
     def collect_project(self) -> list[Record]:
         """The project's audit config, log sinks and common instance metadata; a part that fails leaves its
         attribute off (no verdict) and is reported, the others are still read."""
@@ -623,6 +673,7 @@ class GcpCollector:
             "firewalls": self.collect_firewalls,
             "sql": self.collect_sql,
             "iam": self.collect_service_accounts,
+            "run": self.collect_run_services,
             "project": self.collect_project,
         }
         return [

@@ -108,6 +108,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Sql/servers/databases/backupShortTermRetentionPolicies/read",
     ),
     "azure.keyvault": ("Microsoft.KeyVault/vaults/read",),
+    "azure.functions": ("Microsoft.Web/sites/read",),  # function apps are sites of kind functionapp
     "azure.monitor": ("Microsoft.Insights/diagnosticSettings/read", "Microsoft.Security/pricings/read"),
     # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
     "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),
@@ -123,6 +124,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "resourcemanager.projects.getIamPolicy",  # the accounts' owner / editor / *Admin roles
     ),
     "gcp.project": ("resourcemanager.projects.getIamPolicy", "logging.sinks.list", "compute.projects.get"),
+    "gcp.run": ("run.locations.list", "run.services.list"),  # the regions, then each region's services
 }
 
 # the daily cost snapshot (escher.scans.cost, cost_azure, cost_gcp)

@@ -419,6 +419,20 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
                 "azure.keyvault.public_network", "azure.keyvault.private_endpoints")  # fmt: skip
     truth.fails(strong["id"])
 
+    # -- App Service sites, two pages: function apps are kept, the web app is not (no check reads them yet) ---
+    billing = _site("billing-fn", "functionapp", "Running", env="dev")
+    www = _site("www", "app,linux", "Running", env="prod")
+    reports = _site("reports-fn", "functionapp,linux", "Stopped", env="prod")
+    path = f"{sub}/Microsoft.Web/sites"
+    router.add(
+        "GET",
+        path,
+        {"value": [billing, www], "nextLink": f"{ARM}{path}?api-version=2024-11-01&$skipToken=web2"},
+    )
+    router.add("GET", path, {"value": [reports]}, query="$skipToken=web2")
+    truth.fails(billing["id"])
+    truth.fails(reports["id"])
+
     # -- the subscription: an Activity Log setting with every category off; Defender for servers on ------------
     router.add(
         "GET", f"{sub}/Microsoft.Insights/diagnosticSettings", {"value": [_diagnostic_setting("to-archive")]}
@@ -651,4 +665,25 @@ def _pricing(name: str, tier: str, sub_plan: str | None = None) -> dict[str, Any
         "name": name,
         "type": "Microsoft.Security/pricings",
         "properties": props,
+    }
+
+
+def _site(name: str, kind: str, state: str, *, env: str) -> dict[str, Any]:
+    """A Microsoft.Web site as ``Web Apps - List`` returns it (WebApps.json's example, trimmed)."""
+    return {
+        "id": rid("rg-fn", "Microsoft.Web", "sites", name),
+        "name": name,
+        "type": "Microsoft.Web/sites",
+        "kind": kind,
+        "location": "East US",
+        "tags": {"env": env},
+        "properties": {
+            "state": state,
+            "hostNames": [f"{name}.azurewebsites.net"],
+            "enabled": state == "Running",
+            "serverFarmId": rid("rg-fn", "Microsoft.Web", "serverfarms", "plan-eastus"),
+            "reserved": "linux" in kind,
+            "httpsOnly": True,
+            "defaultHostName": f"{name}.azurewebsites.net",
+        },
     }

@@ -389,7 +389,62 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         "selfLink": f"{COMPUTE}/projects/{PROJECT}",
     })  # fmt: skip
     truth.fails(f"projects/{PROJECT}", "gcp.logging.audit_logs", "gcp.iam.project_sa_impersonation")  # bob
+
+    # -- Cloud Run: v1 lists the project's locations, v2 each location's services (us-central1: two pages,
+    # europe-west1: none, answered as an empty object); no check reads them yet ---------------------------------
+    router.add("GET", f"/v1/projects/{PROJECT}/locations", {"locations": [
+        _run_location("us-central1"), _run_location("europe-west1"),
+    ]})  # fmt: skip
+    path = f"/v2/projects/{PROJECT}/locations/us-central1/services"
+    thumbs = _run_service("thumbs", "us-central1", {"scalingMode": "AUTOMATIC", "maxInstanceCount": 20})
+    paused = _run_service("reports", "us-central1", {"scalingMode": "MANUAL", "manualInstanceCount": 0})
+    router.add("GET", path, {"services": [thumbs], "nextPageToken": "run-page-2"})
+    router.add("GET", path, {"services": [paused]}, query="pageToken=run-page-2")
+    router.add("GET", f"/v2/projects/{PROJECT}/locations/europe-west1/services", {})
+    truth.fails(thumbs["name"])
+    truth.fails(paused["name"])
     return truth
+
+
+def _run_location(region: str) -> dict[str, Any]:
+    """A location as Cloud Run v1's ``projects.locations.list`` returns it."""
+    return {
+        "name": f"projects/{PROJECT}/locations/{region}",
+        "locationId": region,
+        "displayName": region,
+        "labels": {"cloud.googleapis.com/region": region},
+    }
+
+
+def _run_service(name: str, region: str, scaling: dict[str, Any]) -> dict[str, Any]:
+    """A Cloud Run v2 service (run.v2.json ``GoogleCloudRunV2Service``), ready, serving its latest revision."""
+    full = f"projects/{PROJECT}/locations/{region}/services/{name}"
+    ready = {"type": "Ready", "state": "CONDITION_SUCCEEDED", "lastTransitionTime": "2026-11-30T08:00:00Z"}
+    return {
+        "name": full,
+        "uid": f"0f0e0d0c-{name}",
+        "generation": "3",
+        "labels": {"env": "dev"},
+        "createTime": "2026-10-01T08:00:00Z",
+        "updateTime": "2026-11-30T08:00:00Z",
+        "creator": f"deployer@{PROJECT}.iam.gserviceaccount.com",
+        "ingress": "INGRESS_TRAFFIC_ALL",
+        "launchStage": "GA",
+        "template": {"containers": [{"image": f"us-docker.pkg.dev/{PROJECT}/apps/{name}:v3"}]},
+        "traffic": [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 100}],
+        "scaling": scaling,
+        "observedGeneration": "3",
+        "terminalCondition": ready,
+        "conditions": [
+            {"type": "RoutesReady", "state": "CONDITION_SUCCEEDED"},
+            {"type": "ConfigurationsReady", "state": "CONDITION_SUCCEEDED"},
+        ],
+        "latestReadyRevision": f"{full}/revisions/{name}-00003-abc",
+        "latestCreatedRevision": f"{full}/revisions/{name}-00003-abc",
+        "uri": f"https://{name}-5xq3fz2a4q-uc.a.run.app",
+        "reconciling": False,
+        "etag": f'"{name}-etag"',
+    }
 
 
 def _cpu_series(instance: dict[str, Any], low: float, high: float) -> dict[str, Any]:

@@ -53,9 +53,9 @@ def test_azure_findings_equal_the_seeded_truth(
     assert not router.unused(), "every recorded page, the nextLink pages too, was read"
     assert {r.id for r in result.inventory.records} == truth.resources
     assert {(f.check_id, f.resource_id) for f in result.failed} == truth.failing
-    assert len(truth.failing) == 54 and len(truth.resources) == 25  # the test has teeth
+    assert len(truth.failing) == 54 and len(truth.resources) == 27  # the test has teeth (+2 function apps)
     assert {s for c, s, _ in result.inventory.covered if c == "azure"} == {
-        "storage", "blob", "compute", "disks", "snapshots", "network", "sql", "keyvault", "monitor"
+        "storage", "blob", "compute", "disks", "snapshots", "network", "sql", "keyvault", "functions", "monitor"
     }  # fmt: skip
 
 
