@@ -667,8 +667,13 @@ def republish_if_changed() -> None:
         if clouds:
             for r in sync_settings(paths, clouds, published_by=_actor(paths)):
                 sys.stderr.write(f"escher: settings published to {r.cloud} (version {r.version})\n")
-    except EscherError as exc:
+    except Exception as exc:  # the command itself succeeded: a cloud unreachable now is a warning, not its exit
+        from escher.clouds.errors import translate
+
+        error = exc if isinstance(exc, EscherError) else translate(exc)
+        if error is None:
+            raise
         sys.stderr.write(
-            f"escher: your settings changed but were not published to the cloud: {exc.message}; "
+            f"escher: your settings changed but were not published to the cloud: {error.message}; "
             f"run 'escher extend {SYNC_SETTINGS}'\n"
         )
