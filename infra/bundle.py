@@ -57,7 +57,7 @@ RUNTIME_EXTRA = {"aws": "aws-lambda-powertools", "azure": "azure-functions", "gc
 DISCOVERY_DIR = "googleapiclient/discovery_cache/documents/"
 # the APIs escher builds discovery clients for: the GCP scan (Cloud SQL Admin, Resource Manager, Monitoring, IAM,
 # Logging) and the cloud schedules (Cloud Scheduler); tests/unit/infra/test_bundle_clouds.py finds them in the code
-DISCOVERY_DOCS = ("sqladmin.", "cloudresourcemanager.", "monitoring.", "iam.", "logging.", "cloudscheduler.")
+DISCOVERY_DOCS = ("sqladmin.", "cloudresourcemanager.", "monitoring.", "iam.", "logging.", "cloudscheduler.", "run.")
 # what a worker needs of another cloud's SDK extra to scan it (not Key Vault, Pub/Sub or Secret Manager: those
 # are the other cloud's own extension's stores)
 SCAN_PACKAGES = {
@@ -199,7 +199,7 @@ def installed_deps(requirements: list[str], dest: Path) -> Path:
 
     if dest.is_dir():
         return dest
-    tmp = dest.with_name(dest.name + ".partial")
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.partial")  # two test processes may build it at once
     shutil.rmtree(tmp, ignore_errors=True)
     seen: set[str] = set()
     queue = [(Requirement(r), {""}) for r in requirements]
@@ -233,7 +233,12 @@ def installed_deps(requirements: list[str], dest: Path) -> Path:
                 shutil.copy2(source, target)
         wanted = {"", *req.extras}
         queue.extend((Requirement(r), wanted) for r in dist.requires or ())
-    tmp.replace(dest)
+    try:
+        tmp.replace(dest)
+    except OSError:  # another process finished the same copy first: keep theirs
+        if not dest.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
@@ -257,7 +262,7 @@ def _digest(entries: dict[str, bytes | Path]) -> str:
 
 def write_zip(entries: dict[str, bytes | Path], dest: Path) -> None:
     """Write ``entries`` reproducibly: sorted, fixed time and mode, deflated."""
-    tmp = dest.with_suffix(".zip.partial")
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.partial")  # a name of this process's own
     with zipfile.ZipFile(tmp, "w") as zf:
         for name in sorted(entries):
             value = entries[name]

@@ -32,7 +32,7 @@ def test_json_counts_per_cloud_the_checks_that_can_fire_against_those_registered
 
 
 def test_a_check_nothing_feeds_is_listed_as_unable_to_fire_with_what_it_misses() -> None:
-    @check("gcp.test.unfed", resource="gcp.run.service", title="t", severity=Severity.LOW, risk="r",
+    @check("gcp.test.unfed", resource="gcp.functions.function", title="t", severity=Severity.LOW, risk="r",
            remediation="r", reads=("ingress",))  # fmt: skip
     def unfed(rec, ctx):  # type: ignore[no-untyped-def]
         return None
@@ -41,7 +41,7 @@ def test_a_check_nothing_feeds_is_listed_as_unable_to_fire_with_what_it_misses()
         gcp = _list("--cloud", "gcp")["gcp"]
         assert gcp["registered"] == gcp["can_fire"] + 1  # type: ignore[operator]
         entry = next(c for c in gcp["checks"] if c["id"] == "gcp.test.unfed")  # type: ignore[union-attr]
-        assert entry["can_fire"] is False and entry["not_produced"] == ["gcp.run.service"]
+        assert entry["can_fire"] is False and entry["not_produced"] == ["gcp.functions.function"]
         text = CliRunner().invoke(app, ["scan", "--list-checks", "--cloud", "gcp"]).stdout
         assert f"gcp: {gcp['can_fire']} of {gcp['registered']} can fire" in text
     finally:
