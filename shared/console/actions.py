@@ -351,7 +351,7 @@ def _save_section(
     """Write one config table, keeping the rest of the file (the approach of ``save_remediation``), then the
     audit record."""
     from escher.audit import AuditRecord
-    from escher.console.config_file import write_section
+    from escher.config_write import write_section
 
     _ledger_reachable(rt)
     write_section(rt.paths, dotted, data)

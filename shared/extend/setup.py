@@ -343,31 +343,10 @@ def _raw(paths: Paths) -> dict[str, Any]:
 
 
 def save_section(paths: Paths, name: str, data: dict[str, Any]) -> None:
-    """Write table ``[name]`` (and its sub-tables) into the config, the rest of the file as it is; checked by
-    parsing it back, then renamed over the config (the way ``[remediation]`` is saved)."""
-    import tomli_w
+    """Write table ``[name]`` (and its sub-tables) into the config, the rest of the file as it is."""
+    from escher.config_write import write_section
 
-    from escher.config import ConfigError
-
-    text = paths.config_file.read_text(encoding="utf-8") if paths.config_file.exists() else ""
-    raw = _raw(paths)
-    wanted = {**raw, name: data}
-    new_text = _replace_tables(text, name, tomli_w.dumps({name: data}))
-    try:
-        ok = tomllib.loads(new_text) == wanted
-    except tomllib.TOMLDecodeError:
-        ok = False
-    if not ok:  # the section was written another way (inline table, dotted keys): the data, without comments
-        new_text = tomli_w.dumps(wanted)
-    if tomllib.loads(new_text) != wanted:  # pragma: no cover - tomli_w round-trips what tomllib read
-        raise ConfigError(f"cannot write [{name}] into {paths.config_file}", hint="edit the file by hand")
-    paths.config_dir.mkdir(parents=True, exist_ok=True)
-    tmp = paths.config_file.with_name(f".{paths.config_file.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(new_text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(paths.config_file)
+    write_section(paths, name, data)
 
 
 def merged_settings(settings: Settings, answers: SetupAnswers) -> Settings:
@@ -379,33 +358,3 @@ def merged_settings(settings: Settings, answers: SetupAnswers) -> Settings:
         extend["notify_email"] = answers.notify_email
     extensions["extend"] = extend
     return settings.model_copy(update={"extensions": extensions})
-
-
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-
-
-def _replace_tables(text: str, name: str, table: str) -> str:
-    """``text`` without the lines of ``[name]`` and its sub-tables (``[notify.routes]`` may stand without a
-    ``[notify]`` header), and ``table`` where the first of them was (else at the end)."""
-    out: list[str] = []
-    dropped: list[str] = []
-    at: int | None = None
-    mine = False
-    for line in text.splitlines(keepends=True):
-        if m := _HEADER.match(line):
-            head = m.group(1)
-            was, mine = mine, head == name or head.startswith(f"{name}.")
-            if mine and at is None:
-                at = len(out)
-            if was and not mine:  # the comments just above this header are about it: they stay
-                keep = len(dropped)
-                while keep and (not dropped[keep - 1].strip() or dropped[keep - 1].lstrip().startswith("#")):
-                    keep -= 1
-                out.extend(kept for kept in dropped[keep:] if kept.strip())
-            dropped = []
-        (dropped if mine else out).append(line)
-    if at is None:
-        sep = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
-        return text + sep + table
-    gap = "\n" if at < len(out) else ""
-    return "".join(out[:at]) + table + gap + "".join(out[at:])

@@ -6,15 +6,12 @@ asking only when the switch that covers it is on (and, for idle / capacity, the 
 
 from __future__ import annotations
 
-import os
-import re
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from escher.config import ConfigError, Paths
+from escher.config import Paths
 from escher.policy.errors import PolicyError, UnknownNameError
 
 __all__ = [
@@ -166,59 +163,8 @@ def set_switch(
 
 
 def save_remediation(paths: Paths, settings: RemediationSettings) -> None:
-    """Write the ``[remediation]`` section into the config file, keeping the rest of the file as it is.
+    """Write the ``[remediation]`` section into the config file, keeping the rest of the file as it is
+    (:func:`escher.config_write.write_section`: only its lines change; written atomically)."""
+    from escher.config_write import write_section
 
-    Only the ``[remediation]`` table's lines are replaced, so the other sections keep their comments and
-    layout. When the file holds the section in a form that cannot be replaced line by line (an inline table,
-    dotted keys), the whole file is rewritten from its parsed data: nothing is lost but its comments. The
-    result is checked by parsing it back, then written to a temporary file and renamed over the config
-    (readers see the old file or the new one, never half of one).
-    """
-    import tomli_w
-
-    text = paths.config_file.read_text(encoding="utf-8") if paths.config_file.exists() else ""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{paths.config_file} is not valid TOML: {exc}", hint="fix it first") from exc
-    wanted = {**raw, "remediation": settings.model_dump()}
-    new_text = _replace_table(text, "remediation", tomli_w.dumps({"remediation": settings.model_dump()}))
-    try:
-        ok = new_text is not None and tomllib.loads(new_text) == wanted
-    except tomllib.TOMLDecodeError:
-        ok = False
-    if not ok or new_text is None:
-        new_text = tomli_w.dumps(wanted)
-    paths.config_dir.mkdir(parents=True, exist_ok=True)
-    tmp = paths.config_file.with_name(f".{paths.config_file.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(new_text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(paths.config_file)
-
-
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-
-
-def _replace_table(text: str, name: str, table: str) -> str | None:
-    """``text`` with the lines of table ``[name]`` (and its sub-tables) replaced by ``table``; appended when
-    the file has no such header. None when the header appears more than once (not valid TOML anyway)."""
-    lines = text.splitlines(keepends=True)
-    heads = [(i, m.group(1)) for i, line in enumerate(lines) if (m := _HEADER.match(line))]
-    mine = [i for i, head in heads if head == name]
-    if not mine:
-        sep = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
-        return text + sep + table
-    if len(mine) > 1:
-        return None
-    start = mine[0]
-    end = next(
-        (i for i, head in heads if i > start and head != name and not head.startswith(f"{name}.")), len(lines)
-    )
-    # comments and blank lines just above the next header belong to it: keep them
-    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
-        end -= 1
-    tail = lines[end:]
-    gap = "\n" if tail and tail[0].strip() else ""  # one blank line before the next section
-    return "".join(lines[:start]) + table + gap + "".join(tail)
+    write_section(paths, "remediation", settings.model_dump())

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 from escher.config import Paths
-from escher.console.config_file import write_section
+from escher.config_write import write_section
 
 
 def test_one_table_is_replaced_and_the_rest_of_the_file_kept(tmp_path: Path) -> None:
