@@ -1,5 +1,6 @@
 """GCP checks written for CIS GCP Foundations 5.0.0 recommendations no earlier check decided: Compute Engine
-instance settings and the Cloud SQL database flags (MySQL 6.1, PostgreSQL 6.2, SQL Server 6.3).
+instance settings, the Cloud SQL database flags (MySQL 6.1, PostgreSQL 6.2, SQL Server 6.3) and the alerted
+log-based metrics for audited events (2.5-2.12).
 
 A flag left at its default is absent from ``settings.databaseFlags``; each flag check knows the engine's
 default (PostgreSQL's ``log_min_messages`` defaults to ``warning``, SQL Server's ``remote access`` to on).
@@ -192,3 +193,101 @@ _flag_check("gcp.sql.mssql_trace_3625", "6.3.6", "SQLSERVER", "3625", _is(*_ON, 
 _flag_check("gcp.sql.mssql_contained_db_auth", "6.3.7", "SQLSERVER", "contained database authentication",
             _is(*_OFF, default_ok=True), want="off", severity=Severity.MEDIUM,
             risk="Users of a contained database log in without a server login, outside the server's control.")  # fmt: skip
+
+
+# -- Logging: a log-based metric for each event, watched by an enabled alert policy (2.5-2.12) ---------------
+def _normal_filter(text: str) -> str:
+    """A metric filter without spaces and with one kind of quote, so ``a = "x"`` and ``a="x"`` compare equal."""
+    return "".join(text.replace("'", '"').split())
+
+
+def _log_alert_check(key: str, cis: str, event: str, parts: tuple[str, ...], filter_: str) -> None:
+    """Fail the project when no alerted log-based metric's filter holds every one of ``parts`` (the terms of
+    the CIS filter; a filter narrowing them further still counts)."""
+    wanted = tuple(_normal_filter(p) for p in parts)
+
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if "alerted_log_filters" not in rec.attrs:  # the metrics or the alert policies were not read
+            return NA
+        for text in rec.attrs["alerted_log_filters"]:
+            if all(p in _normal_filter(text) for p in wanted):
+                return None
+        return Fail(f"no log-based metric with an enabled alert policy matches {event}")
+
+    check(key, resource=PROJECT, reads=("alerted_log_filters",),
+          title=f"No log metric and alert for {event}", severity=Severity.MEDIUM,
+          risk=f"{event[0].upper()}{event[1:]} go unnoticed until someone reads the audit logs, if anyone does.",
+          remediation=f"gcloud logging metrics create NAME --log-filter='{filter_}', then "
+                      "gcloud alpha monitoring policies create with a condition on "
+                      'metric.type="logging.googleapis.com/user/NAME" and a notification channel',
+          cis=(cis,), soc2=("CC7.2",))(fn)  # fmt: skip
+
+
+_log_alert_check(
+    "gcp.logging.alert_project_ownership", "2.5", "project ownership changes",
+    ('protoPayload.serviceName="cloudresourcemanager.googleapis.com"', "ProjectOwnership", "projectOwnerInvitee",
+     'bindingDeltas.action="REMOVE"', 'bindingDeltas.action="ADD"', 'bindingDeltas.role="roles/owner"'),
+    '(protoPayload.serviceName="cloudresourcemanager.googleapis.com") AND (ProjectOwnership OR '
+    'projectOwnerInvitee) OR (protoPayload.serviceData.policyDelta.bindingDeltas.action="REMOVE" AND '
+    'protoPayload.serviceData.policyDelta.bindingDeltas.role="roles/owner") OR '
+    '(protoPayload.serviceData.policyDelta.bindingDeltas.action="ADD" AND '
+    'protoPayload.serviceData.policyDelta.bindingDeltas.role="roles/owner")',
+)  # fmt: skip
+_log_alert_check(
+    "gcp.logging.alert_audit_config", "2.6", "audit configuration changes",
+    ('protoPayload.methodName="SetIamPolicy"', "protoPayload.serviceData.policyDelta.auditConfigDeltas:*"),
+    'protoPayload.methodName="SetIamPolicy" AND protoPayload.serviceData.policyDelta.auditConfigDeltas:*',
+)  # fmt: skip
+_log_alert_check(
+    "gcp.logging.alert_custom_roles", "2.7", "custom role changes",
+    ('resource.type="iam_role"', "google.iam.admin.v1.CreateRole", "google.iam.admin.v1.DeleteRole",
+     "google.iam.admin.v1.UpdateRole"),
+    'resource.type="iam_role" AND (protoPayload.methodName="google.iam.admin.v1.CreateRole" OR '
+    'protoPayload.methodName="google.iam.admin.v1.DeleteRole" OR '
+    'protoPayload.methodName="google.iam.admin.v1.UpdateRole")',
+)  # fmt: skip
+_log_alert_check(
+    "gcp.logging.alert_firewall_changes", "2.8", "VPC firewall rule changes",
+    ('resource.type="gce_firewall_rule"', "compute.firewalls.patch", "compute.firewalls.insert",
+     "compute.firewalls.delete"),
+    'resource.type="gce_firewall_rule" AND (protoPayload.methodName:"compute.firewalls.patch" OR '
+    'protoPayload.methodName:"compute.firewalls.insert" OR protoPayload.methodName:"compute.firewalls.delete")',
+)  # fmt: skip
+_log_alert_check(
+    "gcp.logging.alert_route_changes", "2.9", "VPC route changes",
+    ('resource.type="gce_route"', "compute.routes.delete", "compute.routes.insert"),
+    'resource.type="gce_route" AND (protoPayload.methodName:"compute.routes.delete" OR '
+    'protoPayload.methodName:"compute.routes.insert")',
+)  # fmt: skip
+_log_alert_check(
+    "gcp.logging.alert_network_changes", "2.10", "VPC network changes",
+    ('resource.type="gce_network"', "compute.networks.insert", "compute.networks.patch",
+     "compute.networks.delete", "compute.networks.removePeering", "compute.networks.addPeering"),
+    'resource.type="gce_network" AND (protoPayload.methodName:"compute.networks.insert" OR '
+    'protoPayload.methodName:"compute.networks.patch" OR protoPayload.methodName:"compute.networks.delete" OR '
+    'protoPayload.methodName:"compute.networks.removePeering" OR '
+    'protoPayload.methodName:"compute.networks.addPeering")',
+)  # fmt: skip
+_log_alert_check(
+    "gcp.logging.alert_storage_iam", "2.11", "Cloud Storage IAM permission changes",
+    ('resource.type="gcs_bucket"', "storage.setIamPermissions"),
+    'resource.type="gcs_bucket" AND protoPayload.methodName="storage.setIamPermissions"',
+)  # fmt: skip
+_log_alert_check(
+    "gcp.logging.alert_sql_config", "2.12", "SQL instance configuration changes",
+    ("cloudsql.instances.update",),
+    'protoPayload.methodName="cloudsql.instances.update"',
+)  # fmt: skip
+
+
+@check("gcp.compute.instance_confidential_computing", resource=INSTANCE, reads=("confidential_computing",),
+       title="VM does not use Confidential Computing", severity=Severity.LOW,
+       risk="The VM's memory is not encrypted in use; whoever reaches the host can read the data being "
+            "processed.",
+       remediation="Recreate the VM on a machine type that supports it (N2D, C2D, C3) with "
+                   "--confidential-compute-type=SEV and --maintenance-policy=TERMINATE",
+       cis=("4.11",), soc2=("CC6.1",))  # fmt: skip
+def confidential_computing(rec: Record, ctx: CheckContext) -> Outcome:
+    if not _not_gke(rec):
+        return NA
+    return None if rec.attrs.get("confidential_computing") else Fail("Confidential Computing is off")

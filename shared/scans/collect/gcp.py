@@ -1,6 +1,7 @@
 """GCP inventory: Cloud Storage buckets (with IAM), Compute Engine instances (with CPU from Cloud Monitoring),
 disks, snapshots, subnetworks and firewalls, Cloud SQL, service accounts (with their keys and project roles),
-Cloud Run services and the project's settings (Data Access audit logs, log sinks, OS Login metadata).
+Cloud Run services and the project's settings (Data Access audit logs, log sinks, OS Login metadata, the
+log-based metrics that an alert policy watches).
 
 Clients come from :class:`escher.ops.context.CloudContext` like the operations': google-cloud-storage honours
 ``STORAGE_EMULATOR_HOST``; Compute runs over its REST transport (a ``requests`` adapter handed in there carries
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PRODUCES",
     "GcpCollector",
+    "alerted_log_filters",
     "normalize_bucket",
     "normalize_disk",
     "normalize_firewall",
@@ -64,7 +66,7 @@ PRODUCES: dict[str, Produces] = {
     "instances": produces({
         "gcp.compute.instance": "status machine_type public_ip default_sa default_sa_full_scope "
                                 "shielded_secure_boot serial_port_enabled os_login block_project_ssh_keys "
-                                "ip_forward disks created "
+                                "ip_forward confidential_computing disks created "
                                 "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
     }),
     "disks": produces({"gcp.compute.disk": "users size_gb cmek disk_type created"}),
@@ -83,7 +85,7 @@ PRODUCES: dict[str, Produces] = {
     "run": produces({"gcp.run.service": "uri scaling conditions"}),
     "project": produces({
         "gcp.project.settings": "data_access_audit_logs log_sink_all os_login sa_impersonators "
-                                "sa_duty_conflicts kms_duty_conflicts",
+                                "sa_duty_conflicts kms_duty_conflicts alerted_log_filters",
     }),
 }  # fmt: skip
 
@@ -169,6 +171,10 @@ def normalize_instance(raw: dict[str, Any], project: str) -> Record:
         "os_login": meta["enable-oslogin"].lower() in _TRUE if "enable-oslogin" in meta else None,
         "block_project_ssh_keys": meta.get("block-project-ssh-keys", "").lower() in _TRUE,
         "ip_forward": bool(raw.get("canIpForward")),
+        "confidential_computing": bool(
+            (raw.get("confidentialInstanceConfig") or {}).get("enableConfidentialCompute")
+            or (raw.get("confidentialInstanceConfig") or {}).get("confidentialInstanceType")
+        ),
         "disks": [_last(d.get("source")) for d in raw.get("disks") or []],
         "created": raw.get("creationTimestamp"),
     }
@@ -333,15 +339,35 @@ def normalize_service_account(
     )
 
 
+def alerted_log_filters(metrics: list[dict[str, Any]], policies: list[dict[str, Any]]) -> list[str]:
+    """The filters of the log-based metrics an enabled alert policy watches: a condition's filter names the
+    metric as ``metric.type="logging.googleapis.com/user/NAME"`` (CIS GCP 2.5-2.12 want one per event)."""
+    watched = " ".join(
+        str(value.get("filter") or "")
+        for policy in policies
+        if policy.get("enabled", True) is not False
+        for condition in policy.get("conditions") or []
+        for value in condition.values()
+        if isinstance(value, dict)
+    ).replace("'", '"')
+    return sorted(
+        str(m.get("filter") or "")
+        for m in metrics
+        if not m.get("disabled") and f'logging.googleapis.com/user/{m.get("name")}"' in watched
+    )
+
+
 def normalize_project(
     project: str,
     policy: dict[str, Any] | None,
     sinks: list[dict[str, Any]] | None,
     compute_project: dict[str, Any] | None,
+    log_alerts: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
 ) -> Record:
     """The project's settings. Data Access audit logs: an ``allServices`` audit config logging DATA_READ and
     DATA_WRITE for everyone (CIS GCP 2.1); a sink for all logs: an enabled sink with no filter (2.2); OS Login:
-    ``enable-oslogin`` in the project's common instance metadata (4.4)."""
+    ``enable-oslogin`` in the project's common instance metadata (4.4); ``log_alerts``: the log-based metrics
+    and the alert policies (2.5-2.12)."""
     attrs: dict[str, Any] = {}
     if policy is not None:
         logged = {
@@ -358,6 +384,8 @@ def normalize_project(
     if compute_project is not None:
         meta = _metadata({"metadata": compute_project.get("commonInstanceMetadata") or {}})
         attrs["os_login"] = meta.get("enable-oslogin", "").lower() in _TRUE
+    if log_alerts is not None:
+        attrs["alerted_log_filters"] = alerted_log_filters(*log_alerts)
     return Record(
         cloud="gcp",
         type="gcp.project.settings",
@@ -644,7 +672,18 @@ class GcpCollector:
             compute_project = _proto_json(self.ctx.gcp_compute("projects").get(project=self.project))
         except _sdk_errors() as exc:
             self._part_failed("project", "the project's instance metadata", exc)
-        return [normalize_project(self.project, policy, sinks, compute_project)]
+        log_alerts: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+        try:
+            metrics_api = self.discovery("logging", "v2").projects().metrics()
+            metrics = list(self.pages(metrics_api, "list", "metrics", parent=f"projects/{self.project}"))
+            policies_api = self.discovery("monitoring", "v3").projects().alertPolicies()
+            policies = list(
+                self.pages(policies_api, "list", "alertPolicies", name=f"projects/{self.project}")
+            )
+            log_alerts = (metrics, policies)
+        except _sdk_errors() as exc:
+            self._part_failed("project", "log-based metrics and alert policies", exc)
+        return [normalize_project(self.project, policy, sinks, compute_project, log_alerts)]
 
     def collect_firewalls(self) -> list[Record]:
         client = self.ctx.gcp_compute("firewalls")

@@ -123,7 +123,13 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "iam.serviceAccountKeys.list",
         "resourcemanager.projects.getIamPolicy",  # the accounts' owner / editor / *Admin roles
     ),
-    "gcp.project": ("resourcemanager.projects.getIamPolicy", "logging.sinks.list", "compute.projects.get"),
+    "gcp.project": (
+        "resourcemanager.projects.getIamPolicy",
+        "logging.sinks.list",
+        "compute.projects.get",
+        "logging.logMetrics.list",  # log-based metrics and the alerts on them (CIS GCP 2.5-2.12)
+        "monitoring.alertPolicies.list",
+    ),
     "gcp.run": ("run.locations.list", "run.services.list"),  # the regions, then each region's services
 }
 

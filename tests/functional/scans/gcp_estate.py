@@ -30,7 +30,9 @@ def _zone(zone: str) -> str:
     return f"{COMPUTE}/projects/{PROJECT}/zones/{zone}"
 
 
-def _instance(name: str, zone: str, *, hardened: bool, machine: str = "e2-medium") -> dict[str, Any]:
+def _instance(
+    name: str, zone: str, *, hardened: bool, machine: str = "e2-medium", confidential: bool = False
+) -> dict[str, Any]:
     nic: dict[str, Any] = {
         "kind": "compute#networkInterface",
         "name": "nic0",
@@ -55,7 +57,9 @@ def _instance(name: str, zone: str, *, hardened: bool, machine: str = "e2-medium
         if hardened
         else {"email": DEFAULT_SA, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}
     )
-    forwarding = {} if hardened else {"canIpForward": True}
+    forwarding: dict[str, Any] = {} if hardened else {"canIpForward": True}
+    if confidential:  # AMD SEV (N2D)
+        forwarding["confidentialInstanceConfig"] = {"enableConfidentialCompute": True}
     return {
         "kind": "compute#instance",
         "id": str(4567890123456789000 + len(name)),
@@ -206,7 +210,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     # -- instances: aggregated, two pages ------------------------------------------------------------------
     path = f"/compute/v1/projects/{PROJECT}/aggregated/instances"
     web = _instance("web-dev", "us-central1-a", hardened=False)
-    app = _instance("app-prod", "europe-west1-b", hardened=True)
+    app = _instance("app-prod", "europe-west1-b", hardened=True, confidential=True)
     batch = _instance("batch-prod", "europe-west1-b", hardened=True, machine="e2-standard-4")
     router.add("GET", path, {
         "kind": "compute#instanceAggregatedList", "id": f"projects/{PROJECT}/aggregated/instances",
@@ -231,6 +235,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         "gcp.compute.instance_uses_default_sa",
         "gcp.compute.instance_project_ssh_keys",
         "gcp.compute.instance_ip_forwarding",
+        "gcp.compute.instance_confidential_computing",
     )
     truth.fails(f"projects/{PROJECT}/zones/europe-west1-b/instances/app-prod")
     # CPU (Cloud Monitoring, two pages): web-dev idle, app-prod busy, batch-prod light enough for a smaller type
@@ -242,6 +247,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     truth.fails(
         f"projects/{PROJECT}/zones/europe-west1-b/instances/batch-prod",
         "gcp.compute.instance_overprovisioned",
+        "gcp.compute.instance_confidential_computing",  # E2 has no Confidential VM
     )
 
     # -- disks ----------------------------------------------------------------------------------------------
@@ -390,6 +396,23 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     })  # fmt: skip
     truth.fails(f"projects/{PROJECT}", "gcp.logging.audit_logs", "gcp.iam.project_sa_impersonation")  # bob
 
+    # -- log-based metrics (two pages) and the alert policies on them (CIS 2.5-2.12): ownership and custom role
+    # changes are alerted; the firewall metric's policy is disabled, the SQL metric has none, the rest no metric
+    owner = _log_metric("owner-changes", 'protoPayload.serviceName="cloudresourcemanager.googleapis.com" AND (ProjectOwnership OR projectOwnerInvitee) OR (protoPayload.serviceData.policyDelta.bindingDeltas.action="REMOVE" AND protoPayload.serviceData.policyDelta.bindingDeltas.role="roles/owner") OR (protoPayload.serviceData.policyDelta.bindingDeltas.action="ADD" AND protoPayload.serviceData.policyDelta.bindingDeltas.role="roles/owner")')  # fmt: skip
+    roles = _log_metric("custom-roles", "resource.type = 'iam_role' AND (protoPayload.methodName = 'google.iam.admin.v1.CreateRole' OR protoPayload.methodName = 'google.iam.admin.v1.DeleteRole' OR protoPayload.methodName = 'google.iam.admin.v1.UpdateRole')")  # fmt: skip
+    firewall = _log_metric("firewall-changes", 'resource.type="gce_firewall_rule" AND (protoPayload.methodName:"compute.firewalls.patch" OR protoPayload.methodName:"compute.firewalls.insert" OR protoPayload.methodName:"compute.firewalls.delete")')  # fmt: skip
+    sql = _log_metric("sql-changes", 'protoPayload.methodName="cloudsql.instances.update"')
+    path = f"/v2/projects/{PROJECT}/metrics"
+    router.add("GET", path, {"metrics": [owner, roles], "nextPageToken": "metrics-page-2"})
+    router.add("GET", path, {"metrics": [firewall, sql]}, query="pageToken=metrics-page-2")
+    router.add("GET", f"/v3/projects/{PROJECT}/alertPolicies", {"alertPolicies": [
+        _alert_policy("IAM changes", ["owner-changes", "custom-roles"], enabled=True),
+        _alert_policy("Firewall changes", ["firewall-changes"], enabled=False),
+    ], "totalSize": 2})  # fmt: skip
+    truth.fails(f"projects/{PROJECT}", "gcp.logging.alert_audit_config", "gcp.logging.alert_firewall_changes",
+                "gcp.logging.alert_route_changes", "gcp.logging.alert_network_changes",
+                "gcp.logging.alert_storage_iam", "gcp.logging.alert_sql_config")  # fmt: skip
+
     # -- Cloud Run: v1 lists the project's locations, v2 each location's services (us-central1: two pages,
     # europe-west1: none, answered as an empty object); no check reads them yet ---------------------------------
     router.add("GET", f"/v1/projects/{PROJECT}/locations", {"locations": [
@@ -404,6 +427,49 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     truth.fails(thumbs["name"])
     truth.fails(paused["name"])
     return truth
+
+
+def _log_metric(name: str, filter_: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "filter": filter_,
+        "metricDescriptor": {
+            "name": f"projects/{PROJECT}/metricDescriptors/logging.googleapis.com/user/{name}",
+            "metricKind": "DELTA",
+            "valueType": "INT64",
+            "unit": "1",
+            "type": f"logging.googleapis.com/user/{name}",
+        },
+        "createTime": "2025-03-02T10:11:12.345678Z",
+        "updateTime": "2025-03-02T10:11:12.345678Z",
+    }
+
+
+def _alert_policy(display: str, metrics: list[str], *, enabled: bool) -> dict[str, Any]:
+    """One threshold condition per metric (count > 0 over a minute), as the console creates them."""
+    conditions = [
+        {
+            "name": f"projects/{PROJECT}/alertPolicies/{display.lower().replace(' ', '-')}/conditions/{i}",
+            "displayName": f"logging/user/{m}",
+            "conditionThreshold": {
+                "filter": f'resource.type = "global" AND metric.type = "logging.googleapis.com/user/{m}"',
+                "comparison": "COMPARISON_GT",
+                "thresholdValue": 0,
+                "duration": "0s",
+                "aggregations": [{"alignmentPeriod": "60s", "perSeriesAligner": "ALIGN_COUNT"}],
+                "trigger": {"count": 1},
+            },
+        }
+        for i, m in enumerate(metrics)
+    ]
+    return {
+        "name": f"projects/{PROJECT}/alertPolicies/{display.lower().replace(' ', '-')}",
+        "displayName": display,
+        "combiner": "OR",
+        "enabled": enabled,
+        "conditions": conditions,
+        "notificationChannels": [f"projects/{PROJECT}/notificationChannels/8841"],
+    }
 
 
 def _run_location(region: str) -> dict[str, Any]:

@@ -195,3 +195,71 @@ def test_flow_log_retention_takes_the_shortest_finite_one_of_each_kind() -> None
     key = "azure.network.nsg_flow_log_retention"
     for days, expected in ((30, "fail: NSG flow log keeps 30 days"), (90, "pass"), (0, "pass"), (None, "na")):
         assert verdict(key, rec("azure.network.nsg", nsg_flow_log_retention=days)) == expected
+
+
+# the CIS filter of each event, as the benchmark's remediation writes it (gcp_cis holds its own copy)
+_CIS_LOG_FILTERS = {
+    "project_ownership": '(protoPayload.serviceName="cloudresourcemanager.googleapis.com") AND (ProjectOwnership '
+    'OR projectOwnerInvitee) OR (protoPayload.serviceData.policyDelta.bindingDeltas.action="REMOVE" AND '
+    'protoPayload.serviceData.policyDelta.bindingDeltas.role="roles/owner") OR '
+    '(protoPayload.serviceData.policyDelta.bindingDeltas.action="ADD" AND '
+    'protoPayload.serviceData.policyDelta.bindingDeltas.role="roles/owner")',
+    "audit_config": 'protoPayload.methodName="SetIamPolicy" AND protoPayload.serviceData.policyDelta.auditConfigDeltas:*',
+    "custom_roles": 'resource.type="iam_role" AND (protoPayload.methodName = "google.iam.admin.v1.CreateRole" OR '
+    'protoPayload.methodName="google.iam.admin.v1.DeleteRole" OR protoPayload.methodName="google.iam.admin.v1.UpdateRole")',
+    "firewall_changes": 'resource.type="gce_firewall_rule" AND (protoPayload.methodName:"compute.firewalls.patch" '
+    'OR protoPayload.methodName:"compute.firewalls.insert" OR protoPayload.methodName:"compute.firewalls.delete")',
+    "route_changes": 'resource.type="gce_route" AND (protoPayload.methodName:"compute.routes.delete" OR '
+    'protoPayload.methodName:"compute.routes.insert")',
+    "network_changes": 'resource.type="gce_network" AND (protoPayload.methodName:"compute.networks.insert" OR '
+    'protoPayload.methodName:"compute.networks.patch" OR protoPayload.methodName:"compute.networks.delete" OR '
+    'protoPayload.methodName:"compute.networks.removePeering" OR protoPayload.methodName:"compute.networks.addPeering")',
+    "storage_iam": 'resource.type="gcs_bucket" AND protoPayload.methodName="storage.setIamPermissions"',
+    "sql_config": 'protoPayload.methodName="cloudsql.instances.update"',
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("event", sorted(_CIS_LOG_FILTERS))
+def test_each_log_alert_check_passes_on_its_cis_filter_alone(event: str) -> None:
+    key, project = f"gcp.logging.alert_{event}", "gcp.project.settings"
+    assert verdict(key, rec(project, alerted_log_filters=[_CIS_LOG_FILTERS[event]])) == "pass"
+    others = [f for e, f in _CIS_LOG_FILTERS.items() if e != event]
+    assert verdict(key, rec(project, alerted_log_filters=others)).startswith("fail: no log-based metric")
+    assert verdict(key, rec(project)) == "na"  # the metrics or the alert policies were not read
+
+
+def test_a_log_filter_missing_one_event_does_not_count() -> None:
+    routes_insert_only = 'resource.type="gce_route" AND protoPayload.methodName:"compute.routes.insert"'
+    project = rec("gcp.project.settings", alerted_log_filters=[routes_insert_only])
+    assert verdict("gcp.logging.alert_route_changes", project).startswith("fail")
+
+
+def test_only_metrics_an_enabled_alert_policy_watches_count() -> None:
+    from escher.scans.collect.gcp import alerted_log_filters
+
+    metrics = [
+        {"name": "sql", "filter": "a"},
+        {"name": "sql-old", "filter": "b"},  # a prefix of another name is not that name
+        {"name": "fw", "filter": "c"},
+        {"name": "off", "filter": "d", "disabled": True},
+    ]
+
+    def policy(metric: str, **extra: object) -> dict[str, object]:
+        flt = f"metric.type = 'logging.googleapis.com/user/{metric}' AND resource.type = \"global\""
+        return {"conditions": [{"displayName": "x", "conditionThreshold": {"filter": flt}}], **extra}
+
+    policies = [policy("sql-old-x"), policy("sql"), policy("fw", enabled=False), policy("off")]
+    assert alerted_log_filters(metrics, policies) == ["a"]
+    assert alerted_log_filters(metrics, []) == []
+
+
+def test_confidential_computing_from_the_instance_config() -> None:
+    from escher.scans.collect.gcp import normalize_instance
+
+    base = {"name": "vm", "id": "1", "zone": "zones/us-central1-a"}
+    sev = normalize_instance({**base, "confidentialInstanceConfig": {"enableConfidentialCompute": True}}, "p")
+    tdx = normalize_instance({**base, "confidentialInstanceConfig": {"confidentialInstanceType": "TDX"}}, "p")
+    plain = normalize_instance(base, "p")
+    key = "gcp.compute.instance_confidential_computing"
+    assert (verdict(key, sev), verdict(key, tdx)) == ("pass", "pass")
+    assert verdict(key, plain) == "fail: Confidential Computing is off"
