@@ -27,6 +27,8 @@ __all__ = ["DailyRun", "run_daily"]
 
 log = logging.getLogger("escher.pipeline.daily")
 PARTS = ("scan", "cost", "report", "digest", "retention")
+# run after the scan only when [remediation] stop_idle_instances is on (off: no part, the findings stay findings)
+IDLE_PART = "idle"
 DIGEST_BODY_LIMIT = 20_000  # characters: e-mail and chat services cut or refuse longer bodies
 
 
@@ -83,6 +85,7 @@ def run_daily(
     daily = DailyRun(worker, day, started.isoformat(timespec="seconds"))
     clouds = [str(c) for c in params.get("clouds") or [worker]]
     scanned: dict[str, Any] = {}
+    scan_results: list[Any] = []
 
     def scan() -> dict[str, Any]:
         from escher.extend.cloud_credentials import extra_clouds
@@ -92,11 +95,15 @@ def run_daily(
         extra = extra_clouds(worker, env, settings)
         scan_clouds = clouds if params.get("clouds") else [*clouds, *extra.clouds]
         result = run_scan(settings, ScanOptions(clouds=scan_clouds), store=store, ctx=extra.ctx)
+        scan_results.append(result)
         scanned.update(scan_id=result.scan_id, findings=len(result.findings))
         errors = [f"{e.cloud}/{e.region}/{e.service}: {e.message}" for e in result.inventory.errors]
         return {**scanned, "resources": len(result.inventory.records), "not_read": errors[:50],
                 "clouds": scan_clouds, **extra.to_dict(),
                 "settings_version": published.version if published else None}  # fmt: skip
+
+    def idle() -> dict[str, Any]:
+        return _stop_idle(worker, env, settings, scan_results[0] if scan_results else None, day)
 
     def cost() -> dict[str, Any]:
         return _cost(clouds, settings, store, (started - timedelta(days=1)).date())
@@ -114,7 +121,10 @@ def run_daily(
     def retention() -> dict[str, Any]:
         return _retention(settings, store, objects, started)
 
-    for name, part in zip(PARTS, (scan, cost, report, digest, retention), strict=True):
+    steps = dict(zip(PARTS, (scan, cost, report, digest, retention), strict=True))
+    if _stops_idle(settings):
+        steps = {"scan": scan, IDLE_PART: idle, **steps}
+    for name, part in steps.items():
         daily.run(name, part)
     objects.put(f"reports/daily/{day}.json", json.dumps(daily.to_dict(), default=str).encode())
     if "scan" in daily.errors:
@@ -128,6 +138,36 @@ def run_daily(
 
 def scanned_summary(scanned: Mapping[str, Any]) -> dict[str, Any]:
     return {k: scanned[k] for k in ("scan_id", "findings") if k in scanned}
+
+
+def _stop_idle(
+    worker: str, env: Mapping[str, str], settings: Settings, result: Any, day: str
+) -> dict[str, Any]:
+    """[remediation] stop_idle_instances: the scan's idle VMs go through the event pipeline (escher.pipeline.idle)."""
+    from escher.pipeline.idle import stop_idle
+    from escher.pipeline.runtime import build_pipeline
+    from escher.policy.settings import load_policy
+
+    if result is None:
+        raise EscherError("idle instances were not checked: the scan failed", hint="see the scan part")
+    enabled = env.get("ESCHER_OPERATIONS")
+    stops = stop_idle(
+        result,
+        build_pipeline(worker, env),
+        load_policy(settings.extensions),
+        day=day,
+        enabled_operations=[o.strip() for o in enabled.split(",")] if enabled is not None else None,
+    )
+    return {"stops": [s.to_dict() for s in stops]}
+
+
+def _stops_idle(settings: Settings) -> bool:
+    from escher.policy.remediation import load_remediation
+
+    try:
+        return load_remediation(settings.extensions).stop_idle_instances
+    except EscherError:
+        return True  # a broken [remediation] section: the idle part runs and records the error
 
 
 def _cost(clouds: list[str], settings: Settings, store: ObjectResultStore, day: date) -> dict[str, Any]:
