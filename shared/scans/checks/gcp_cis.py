@@ -291,3 +291,35 @@ def confidential_computing(rec: Record, ctx: CheckContext) -> Outcome:
     if not _not_gke(rec):
         return NA
     return None if rec.attrs.get("confidential_computing") else Fail("Confidential Computing is off")
+
+
+@check("gcp.logging.sink_bucket_retention_locked", resource="gcp.storage.bucket",
+       reads=("retention_seconds", "retention_locked", f"{PROJECT}:sink_buckets"),
+       title="Bucket receiving exported logs has no locked retention policy", severity=Severity.MEDIUM,
+       risk="Whoever can write to the bucket can delete or shorten the exported logs, the record an "
+            "investigation depends on.",
+       remediation="gsutil retention set 400d gs://BUCKET, then gsutil retention lock gs://BUCKET (a lock "
+                   "cannot be undone)",
+       cis=("2.4",), soc2=("CC7.2",))  # fmt: skip
+def sink_bucket_retention_locked(rec: Record, ctx: CheckContext) -> Outcome:
+    projects = [p for p in ctx.index.get(PROJECT, ()) if "sink_buckets" in p.attrs]
+    if not any(rec.name in p.attrs["sink_buckets"] for p in projects):
+        return NA  # not a log sink's destination, or the sinks were not read
+    if not rec.attrs.get("retention_seconds"):
+        return Fail("a log sink exports here and the bucket has no retention policy")
+    return None if rec.attrs.get("retention_locked") else Fail("the retention policy is not locked")
+
+
+@check("gcp.compute.instance_csek_disks", resource=INSTANCE, reads=("csek_disks",),
+       title="VM disks are not encrypted with a customer-supplied key (CSEK)", severity=Severity.LOW,
+       risk="Google holds the keys to the VM's disks; CIS wants critical VMs' disks under a key only you "
+            "supply, so a copy of the disk is unreadable without it.",
+       remediation="Snapshot each disk, recreate it with gcloud compute disks create DISK --source-snapshot SNAP "
+                   "--csek-key-file KEYS.json, and attach it in place of the old one",
+       cis=("4.7",), soc2=("CC6.1",))  # fmt: skip
+def csek_disks(rec: Record, ctx: CheckContext) -> Outcome:
+    if not _not_gke(rec):
+        return NA
+    return (
+        None if rec.attrs.get("csek_disks") else Fail("a disk is not encrypted with a customer-supplied key")
+    )

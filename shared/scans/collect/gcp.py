@@ -61,12 +61,12 @@ DATA_ACCESS = frozenset({"DATA_READ", "DATA_WRITE"})
 PRODUCES: dict[str, Produces] = {
     "storage": produces({
         "gcp.storage.bucket": "public_access_prevention uniform_access versioning logging retention_seconds "
-                              "iam_members",
+                              "retention_locked iam_members",
     }),
     "instances": produces({
         "gcp.compute.instance": "status machine_type public_ip default_sa default_sa_full_scope "
                                 "shielded_secure_boot serial_port_enabled os_login block_project_ssh_keys "
-                                "ip_forward confidential_computing disks created "
+                                "ip_forward confidential_computing csek_disks disks created "
                                 "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
     }),
     "disks": produces({"gcp.compute.disk": "users size_gb cmek disk_type created"}),
@@ -85,7 +85,7 @@ PRODUCES: dict[str, Produces] = {
     "run": produces({"gcp.run.service": "uri scaling conditions"}),
     "project": produces({
         "gcp.project.settings": "data_access_audit_logs log_sink_all os_login sa_impersonators "
-                                "sa_duty_conflicts kms_duty_conflicts alerted_log_filters",
+                                "sa_duty_conflicts kms_duty_conflicts alerted_log_filters sink_buckets",
     }),
 }  # fmt: skip
 
@@ -113,6 +113,7 @@ def normalize_bucket(raw: dict[str, Any], project: str, iam: dict[str, Any] | No
         "versioning": bool((raw.get("versioning") or {}).get("enabled")),
         "logging": bool((raw.get("logging") or {}).get("logBucket")),
         "retention_seconds": int((raw.get("retentionPolicy") or {}).get("retentionPeriod") or 0),
+        "retention_locked": bool((raw.get("retentionPolicy") or {}).get("isLocked")),
     }
     if iam is not None:
         attrs["iam_members"] = sorted({m for b in iam.get("bindings") or [] for m in b.get("members") or []})
@@ -176,6 +177,9 @@ def normalize_instance(raw: dict[str, Any], project: str) -> Record:
             or (raw.get("confidentialInstanceConfig") or {}).get("confidentialInstanceType")
         ),
         "disks": [_last(d.get("source")) for d in raw.get("disks") or []],
+        # every attached disk encrypted with a customer-supplied key (its SHA-256 is all the API shows)
+        "csek_disks": bool(raw.get("disks"))
+        and all((d.get("diskEncryptionKey") or {}).get("sha256") for d in raw.get("disks") or []),
         "created": raw.get("creationTimestamp"),
     }
     return _zonal_record(raw, project, zone, "instance", "instances", attrs)
@@ -365,7 +369,8 @@ def normalize_project(
     log_alerts: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
 ) -> Record:
     """The project's settings. Data Access audit logs: an ``allServices`` audit config logging DATA_READ and
-    DATA_WRITE for everyone (CIS GCP 2.1); a sink for all logs: an enabled sink with no filter (2.2); OS Login:
+    DATA_WRITE for everyone (CIS GCP 2.1); a sink for all logs: an enabled sink with no filter (2.2), and the
+    buckets enabled sinks export to (2.4); OS Login:
     ``enable-oslogin`` in the project's common instance metadata (4.4); ``log_alerts``: the log-based metrics
     and the alert policies (2.5-2.12)."""
     attrs: dict[str, Any] = {}
@@ -381,6 +386,11 @@ def normalize_project(
         attrs.update(separation_of_duties(policy))
     if sinks is not None:
         attrs["log_sink_all"] = any(not s.get("filter") and not s.get("disabled") for s in sinks)
+        attrs["sink_buckets"] = sorted(  # Cloud Storage buckets logs are exported to (2.4)
+            str(s["destination"]).removeprefix("storage.googleapis.com/")
+            for s in sinks
+            if not s.get("disabled") and str(s.get("destination") or "").startswith("storage.googleapis.com/")
+        )
     if compute_project is not None:
         meta = _metadata({"metadata": compute_project.get("commonInstanceMetadata") or {}})
         attrs["os_login"] = meta.get("enable-oslogin", "").lower() in _TRUE

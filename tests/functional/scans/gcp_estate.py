@@ -58,7 +58,7 @@ def _instance(
         else {"email": DEFAULT_SA, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}
     )
     forwarding: dict[str, Any] = {} if hardened else {"canIpForward": True}
-    if confidential:  # AMD SEV (N2D)
+    if confidential:  # AMD SEV (N2D), and its boot disk under a customer-supplied key
         forwarding["confidentialInstanceConfig"] = {"enableConfidentialCompute": True}
     return {
         "kind": "compute#instance",
@@ -80,6 +80,11 @@ def _instance(
                 "index": 0,
                 "boot": True,
                 "autoDelete": True,
+                **(
+                    {"diskEncryptionKey": {"sha256": "mUb1yZ1jQbZ5GvWcTEp8x3N2QhR0o8cN4dE7uL9fKkA="}}
+                    if confidential
+                    else {}
+                ),
             }
         ],
         "metadata": {"kind": "compute#metadata", "fingerprint": "abc=", "items": metadata},
@@ -207,6 +212,16 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         "gcp.storage.retention_logging",
     )
 
+    # the all-logs sink's destination (below): retained 400 days, but the policy is not locked (CIS 2.4)
+    archive = storage_client.create_bucket("acme-log-archive")
+    archive.iam_configuration.public_access_prevention = "enforced"
+    archive.iam_configuration.uniform_bucket_level_access_enabled = True
+    archive.versioning_enabled = True
+    archive.enable_logging("acme-access-logs")
+    archive.retention_period = 400 * 86400
+    archive.patch()
+    truth.fails("acme-log-archive", "gcp.logging.sink_bucket_retention_locked")
+
     # -- instances: aggregated, two pages ------------------------------------------------------------------
     path = f"/compute/v1/projects/{PROJECT}/aggregated/instances"
     web = _instance("web-dev", "us-central1-a", hardened=False)
@@ -236,6 +251,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         "gcp.compute.instance_project_ssh_keys",
         "gcp.compute.instance_ip_forwarding",
         "gcp.compute.instance_confidential_computing",
+        "gcp.compute.instance_csek_disks",
     )
     truth.fails(f"projects/{PROJECT}/zones/europe-west1-b/instances/app-prod")
     # CPU (Cloud Monitoring, two pages): web-dev idle, app-prod busy, batch-prod light enough for a smaller type
@@ -248,6 +264,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
         f"projects/{PROJECT}/zones/europe-west1-b/instances/batch-prod",
         "gcp.compute.instance_overprovisioned",
         "gcp.compute.instance_confidential_computing",  # E2 has no Confidential VM
+        "gcp.compute.instance_csek_disks",
     )
 
     # -- disks ----------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from escher.scans.checks import CHECKS, CheckContext, Fail
+from escher.scans.checks.base import NA
 from escher.scans.collect.aws_services import s3_object_logging
 from escher.scans.model import Record
 
@@ -263,3 +264,40 @@ def test_confidential_computing_from_the_instance_config() -> None:
     key = "gcp.compute.instance_confidential_computing"
     assert (verdict(key, sev), verdict(key, tdx)) == ("pass", "pass")
     assert verdict(key, plain) == "fail: Confidential Computing is off"
+
+
+def test_sink_bucket_retention_must_be_set_and_locked() -> None:
+    from escher.scans.collect.gcp import normalize_bucket, normalize_project
+
+    sinks = [
+        {"name": "all", "destination": "storage.googleapis.com/archive"},
+        {"name": "old", "destination": "storage.googleapis.com/retired", "disabled": True},
+        {"name": "bq", "destination": "bigquery.googleapis.com/projects/p/datasets/logs"},
+    ]
+    project = normalize_project("p", None, sinks, None)
+    assert project.attrs["sink_buckets"] == ["archive"]
+    ctx = CheckContext(now=NOW, index={"gcp.project.settings": [project]})
+    key = "gcp.logging.sink_bucket_retention_locked"
+
+    def bucket(name: str, retention: dict[str, object] | None) -> str:
+        raw = {"name": name, **({"retentionPolicy": retention} if retention else {})}
+        out = CHECKS.get(key).fn(normalize_bucket(raw, "p", None), ctx)
+        return f"fail: {out.message}" if isinstance(out, Fail) else "pass" if out is None else "na"
+
+    assert bucket("archive", {"retentionPeriod": "34560000", "isLocked": True}) == "pass"
+    assert bucket("archive", {"retentionPeriod": "34560000"}) == "fail: the retention policy is not locked"
+    assert bucket("archive", None) == "fail: a log sink exports here and the bucket has no retention policy"
+    assert bucket("retired", None) == "na"  # a disabled sink exports nothing
+    unread = CheckContext(now=NOW, index={"gcp.project.settings": [normalize_project("p", None, None, None)]})
+    assert CHECKS.get(key).fn(normalize_bucket({"name": "archive"}, "p", None), unread) is NA  # sinks unread
+
+
+def test_csek_needs_every_attached_disk_under_a_supplied_key() -> None:
+    from escher.scans.collect.gcp import normalize_instance
+
+    csek, kms = {"diskEncryptionKey": {"sha256": "abc="}}, {"diskEncryptionKey": {"kmsKeyName": "k"}}
+    base = {"name": "vm", "id": "1", "zone": "zones/us-central1-a"}
+    key = "gcp.compute.instance_csek_disks"
+    assert verdict(key, normalize_instance({**base, "disks": [csek, csek]}, "p")) == "pass"
+    assert verdict(key, normalize_instance({**base, "disks": [csek, kms]}, "p")).startswith("fail")
+    assert verdict(key, normalize_instance(base, "p")).startswith("fail")  # no disk read: not shown encrypted
