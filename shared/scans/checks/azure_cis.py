@@ -204,3 +204,55 @@ def _retention_check(key: str, attr: str, cis: str, kind: str) -> None:
 
 _retention_check("azure.network.nsg_flow_log_retention", "nsg_flow_log_retention", "7.5", "NSG")
 _retention_check("azure.network.vnet_flow_log_retention", "vnet_flow_log_retention", "7.8", "VNet")
+
+
+# -- Activity Log alerts (6.1.2.x): an enabled alert scoped to the subscription for each operation ---------------
+# CIS id -> (check key suffix, operation name or "category:<name>", what changes)
+ACTIVITY_ALERTS: dict[str, tuple[str, str, str]] = {
+    "6.1.2.1": ("policy_assignment_write", "Microsoft.Authorization/policyAssignments/write",
+                "policy assignments created"),
+    "6.1.2.2": ("policy_assignment_delete", "Microsoft.Authorization/policyAssignments/delete",
+                "policy assignments deleted"),
+    "6.1.2.3": ("nsg_write", "Microsoft.Network/networkSecurityGroups/write",
+                "network security groups created or updated"),
+    "6.1.2.4": ("nsg_delete", "Microsoft.Network/networkSecurityGroups/delete", "network security groups deleted"),
+    "6.1.2.5": ("security_solution_write", "Microsoft.Security/securitySolutions/write",
+                "security solutions created or updated"),
+    "6.1.2.6": ("security_solution_delete", "Microsoft.Security/securitySolutions/delete",
+                "security solutions deleted"),
+    "6.1.2.7": ("sql_firewall_write", "Microsoft.Sql/servers/firewallRules/write",
+                "SQL server firewall rules created or updated"),
+    "6.1.2.8": ("sql_firewall_delete", "Microsoft.Sql/servers/firewallRules/delete",
+                "SQL server firewall rules deleted"),
+    "6.1.2.9": ("public_ip_write", "Microsoft.Network/publicIPAddresses/write",
+                "public IP addresses created or updated"),
+    "6.1.2.10": ("public_ip_delete", "Microsoft.Network/publicIPAddresses/delete", "public IP addresses deleted"),
+    "6.1.2.11": ("service_health", "category:ServiceHealth", "Azure service incidents"),
+}  # fmt: skip
+
+
+def _activity_alert_check(cis: str, suffix: str, operation: str, what: str) -> None:
+    category = operation.startswith("category:")
+    condition = (
+        f"--condition category={operation.split(':', 1)[1]}"
+        if category
+        else f"--condition category=Administrative and operationName={operation}"
+    )
+
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if "alerted_operations" not in rec.attrs:  # the Activity Log alerts were not read
+            return NA
+        if operation.lower() in rec.attrs["alerted_operations"]:
+            return None
+        return Fail(f"no enabled Activity Log alert on {operation} for the subscription")
+
+    check(f"azure.monitor.alert_{suffix}", resource=SUBSCRIPTION, reads=("alerted_operations",),
+          title=f"No Activity Log alert for {what}", severity=Severity.MEDIUM if not category else Severity.LOW,
+          risk=f"Nobody is told when {what}; the change is found, if at all, by reading the Activity Log.",
+          remediation=f"az monitor activity-log alert create --name NAME --resource-group RG --scope "
+                      f"/subscriptions/SUBSCRIPTION_ID {condition} --action-group ACTION_GROUP_ID",
+          cis=(cis,), soc2=("CC7.2",))(fn)  # fmt: skip
+
+
+for _cis, (_suffix, _operation, _what) in ACTIVITY_ALERTS.items():
+    _activity_alert_check(_cis, _suffix, _operation, _what)

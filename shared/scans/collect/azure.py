@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PRODUCES",
     "AzureCollector",
+    "alerted_operations",
     "normalize_disk",
     "normalize_function_app",
     "normalize_nsg",
@@ -51,6 +52,7 @@ KEYVAULT_API = "2023-07-01"
 MONITOR_METRICS_API = "2023-10-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 SECURITY_PRICINGS_API = "2024-01-01"
+ACTIVITY_LOG_ALERTS_API = "2020-10-01"
 RECOVERY_SERVICES_API = "2023-04-01"
 WEB_API = "2024-11-01"  # Microsoft.Web, as escher.ops.azure_functions calls it
 BACKUP_PROTECTED = frozenset({"Protected", "IRPending"})  # protectionState of an item whose backups run
@@ -88,7 +90,7 @@ PRODUCES: dict[str, Produces] = {
     "functions": produces({"azure.web.function_app": "state kind"}),
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
-                                      "defender_plans",
+                                      "defender_plans alerted_operations",
     }),
 }  # fmt: skip
 
@@ -317,13 +319,42 @@ def normalize_sql_database(
     return _record(raw, "azure.sql.database", subscription, attrs)
 
 
+def alerted_operations(subscription: str, alerts: list[dict[str, Any]]) -> list[str]:
+    """What the enabled Activity Log alerts scoped to the whole subscription fire on: each operation name a
+    condition equals (lower case, as ARM compares them), and ``category:<name>`` for an alert on a category
+    with no operation named (CIS Azure 6.1.2.11 wants ``category:servicehealth``)."""
+    scope = f"/subscriptions/{subscription}".lower()
+    out: set[str] = set()
+    for alert in alerts:
+        props = _props(alert)
+        if props.get("enabled") is False or scope not in {
+            str(s).lower().rstrip("/") for s in props.get("scopes") or []
+        }:
+            continue
+        leaves = [
+            leaf
+            for cond in (props.get("condition") or {}).get("allOf") or []
+            for leaf in (cond.get("anyOf") or [cond])
+        ]
+        operations = {
+            str(c.get("equals")).lower() for c in leaves if str(c.get("field")).lower() == "operationname"
+        }
+        categories = {
+            str(c.get("equals")).lower() for c in leaves if str(c.get("field")).lower() == "category"
+        }
+        out |= operations or {f"category:{c}" for c in categories}
+    return sorted(out)
+
+
 def normalize_subscription(
     subscription: str,
     diagnostic_settings: list[dict[str, Any]] | None,
     pricings: list[dict[str, Any]] | None,
+    alerts: list[dict[str, Any]] | None = None,
 ) -> Record:
     """The subscription's settings: Activity Log diagnostic settings (exported when one sends an enabled
-    category to a workspace, storage account or event hub) and the Defender for Cloud plans on Standard."""
+    category to a workspace, storage account or event hub), the Defender for Cloud plans on Standard and what
+    its Activity Log alerts fire on."""
     attrs: dict[str, Any] = {}
     if diagnostic_settings is not None:
         exporting = [
@@ -350,6 +381,8 @@ def normalize_subscription(
         attrs["defender_plans"] = sorted(
             str(p.get("name")) for p in pricings if _props(p).get("pricingTier") == "Standard"
         )
+    if alerts is not None:
+        attrs["alerted_operations"] = alerted_operations(subscription, alerts)
     return Record(
         cloud="azure",
         type="azure.monitor.subscription",
@@ -642,8 +675,8 @@ class AzureCollector:
         ]
 
     def collect_monitor(self) -> list[Record]:
-        """The subscription's Activity Log diagnostic settings and Defender for Cloud pricings; one failing
-        leaves its attribute off (no verdict) and is reported, the other is still read."""
+        """The subscription's Activity Log diagnostic settings, Defender for Cloud pricings and Activity Log
+        alerts; one failing leaves its attribute off (no verdict) and is reported, the others are still read."""
         azure_exc = require("azure.core.exceptions", "azure")
         sub = f"/subscriptions/{self.subscription}/providers"
         settings: list[dict[str, Any]] | None = None
@@ -658,7 +691,14 @@ class AzureCollector:
             pricings = list(self.arm_list(f"{sub}/Microsoft.Security/pricings", SECURITY_PRICINGS_API))
         except azure_exc.AzureError as exc:
             self._part_failed("monitor", "Defender for Cloud plans", exc)
-        return [normalize_subscription(self.subscription, settings, pricings)]
+        alerts: list[dict[str, Any]] | None = None
+        try:
+            alerts = list(
+                self.arm_list(f"{sub}/Microsoft.Insights/activityLogAlerts", ACTIVITY_LOG_ALERTS_API)
+            )
+        except azure_exc.AzureError as exc:
+            self._part_failed("monitor", "Activity Log alerts", exc)
+        return [normalize_subscription(self.subscription, settings, pricings, alerts)]
 
     def tasks(self) -> list[Task]:
         table: dict[str, Callable[[], list[Record]]] = {

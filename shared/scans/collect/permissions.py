@@ -109,7 +109,11 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     "azure.keyvault": ("Microsoft.KeyVault/vaults/read",),
     "azure.functions": ("Microsoft.Web/sites/read",),  # function apps are sites of kind functionapp
-    "azure.monitor": ("Microsoft.Insights/diagnosticSettings/read", "Microsoft.Security/pricings/read"),
+    "azure.monitor": (
+        "Microsoft.Insights/diagnosticSettings/read",
+        "Microsoft.Security/pricings/read",
+        "Microsoft.Insights/activityLogAlerts/read",  # CIS Azure 6.1.2.x
+    ),
     # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
     "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),
     "gcp.instances": ("compute.instances.list", "monitoring.timeSeries.list"),  # CPU from Cloud Monitoring

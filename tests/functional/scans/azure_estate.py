@@ -447,6 +447,26 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
            "SqlServerVirtualMachines")  # fmt: skip
     truth.fails(f"/subscriptions/{SUB}", "azure.monitor.activity_log_exported", "azure.monitor.activity_log_categories",
                 *(f"azure.security.defender_{plan.lower()}" for plan in off))  # fmt: skip
+
+    # -- Activity Log alerts (CIS 6.1.2.x, two pages): policy assignments (one alert, anyOf), NSG writes and
+    # service health alerted; the NSG delete alert is disabled and the public IP one watches one resource group
+    path = f"{sub}/Microsoft.Insights/activityLogAlerts"
+    policy_ops = {"anyOf": [{"field": "operationName", "equals": "Microsoft.Authorization/policyAssignments/write"},
+                            {"field": "operationName", "equals": "Microsoft.Authorization/policyAssignments/delete"}]}  # fmt: skip
+    router.add("GET", path, {"value": [
+        _activity_alert("policy-assignments", [policy_ops]),
+        _activity_alert("nsg-write", [{"field": "operationName", "equals": "microsoft.network/networksecuritygroups/write"}]),
+        _activity_alert("nsg-delete", [{"field": "operationName", "equals": "Microsoft.Network/networkSecurityGroups/delete"}], enabled=False),
+    ], "nextLink": f"{ARM}{path}?api-version=2020-10-01&$skipToken=alerts2"})  # fmt: skip
+    router.add("GET", path, {"value": [
+        _activity_alert("service-health", [{"field": "category", "equals": "ServiceHealth"},
+                                           {"field": "properties.incidentType", "equals": "Incident"}]),
+        _activity_alert("public-ip-write", [{"field": "operationName", "equals": "Microsoft.Network/publicIPAddresses/write"}],
+                        scope=f"/subscriptions/{SUB}/resourceGroups/rg-web"),
+    ]}, query="$skipToken=alerts2")  # fmt: skip
+    truth.fails(f"/subscriptions/{SUB}", *(f"azure.monitor.alert_{x}" for x in (
+        "nsg_delete", "security_solution_write", "security_solution_delete", "sql_firewall_write",
+        "sql_firewall_delete", "public_ip_write", "public_ip_delete")))  # fmt: skip
     return truth
 
 
@@ -652,6 +672,38 @@ def _diagnostic_setting(name: str) -> dict[str, Any]:
         "properties": {
             "storageAccountId": rid("rg-data", "Microsoft.Storage", "storageAccounts", "acmelogs"),
             "logs": [{"category": c, "enabled": False} for c in categories],
+        },
+    }
+
+
+def _activity_alert(
+    name: str, conditions: list[dict[str, Any]], *, enabled: bool = True, scope: str = f"/subscriptions/{SUB}"
+) -> dict[str, Any]:
+    """An Activity Log alert as ``Activity Log Alerts - List By Subscription Id`` returns it (2020-10-01)."""
+    administrative = (
+        []
+        if any(c.get("field") == "category" for c in conditions)
+        else [{"field": "category", "equals": "Administrative"}]
+    )
+    return {
+        "id": rid("rg-monitor", "Microsoft.Insights", "activityLogAlerts", name),
+        "name": name,
+        "type": "Microsoft.Insights/ActivityLogAlerts",
+        "location": "Global",
+        "tags": {},
+        "properties": {
+            "scopes": [scope],
+            "condition": {"allOf": administrative + conditions},
+            "actions": {
+                "actionGroups": [
+                    {
+                        "actionGroupId": rid("rg-monitor", "Microsoft.Insights", "actionGroups", "secops"),
+                        "webhookProperties": {},
+                    }
+                ]
+            },
+            "enabled": enabled,
+            "description": "",
         },
     }
 

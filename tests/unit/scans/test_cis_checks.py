@@ -301,3 +301,41 @@ def test_csek_needs_every_attached_disk_under_a_supplied_key() -> None:
     assert verdict(key, normalize_instance({**base, "disks": [csek, csek]}, "p")) == "pass"
     assert verdict(key, normalize_instance({**base, "disks": [csek, kms]}, "p")).startswith("fail")
     assert verdict(key, normalize_instance(base, "p")).startswith("fail")  # no disk read: not shown encrypted
+
+
+def test_each_activity_log_alert_check_passes_on_its_operation_alone() -> None:
+    from escher.scans.checks.azure_cis import ACTIVITY_ALERTS
+
+    sub = "azure.monitor.subscription"
+    for suffix, operation, _what in ACTIVITY_ALERTS.values():
+        key = f"azure.monitor.alert_{suffix}"
+        others = [op.lower() for s, op, _ in ACTIVITY_ALERTS.values() if s != suffix]
+        assert verdict(key, rec(sub, alerted_operations=[operation.lower()])) == "pass", key
+        assert verdict(key, rec(sub, alerted_operations=others)) == (
+            f"fail: no enabled Activity Log alert on {operation} for the subscription"
+        )
+        assert verdict(key, rec(sub)) == "na"  # the alerts were not read
+
+
+def test_alerted_operations_count_enabled_subscription_wide_alerts_only() -> None:
+    from escher.scans.collect.azure import alerted_operations
+
+    def alert(
+        *conds: dict[str, object], enabled: bool = True, scope: str = "/subscriptions/S"
+    ) -> dict[str, object]:
+        return {"properties": {"scopes": [scope], "enabled": enabled, "condition": {"allOf": list(conds)}}}
+
+    admin = {"field": "category", "equals": "Administrative"}
+    write = {"field": "operationName", "equals": "Microsoft.Sql/servers/firewallRules/write"}
+    delete = {"field": "operationName", "equals": "Microsoft.Sql/servers/firewallRules/delete"}
+    alerts = [
+        alert(admin, {"anyOf": [write, {"field": "operationName", "equals": "X/y/delete"}]}),
+        alert(admin, delete, enabled=False),
+        alert(admin, delete, scope="/subscriptions/S/resourceGroups/rg"),  # one group is not the subscription
+        alert({"field": "category", "equals": "ServiceHealth"}),
+    ]
+    assert alerted_operations("s", alerts) == [
+        "category:servicehealth",
+        "microsoft.sql/servers/firewallrules/write",
+        "x/y/delete",
+    ]
