@@ -256,3 +256,35 @@ def _activity_alert_check(cis: str, suffix: str, operation: str, what: str) -> N
 
 for _cis, (_suffix, _operation, _what) in ACTIVITY_ALERTS.items():
     _activity_alert_check(_cis, _suffix, _operation, _what)
+
+
+# -- storage account keys and redundancy (9.3.1.2, 9.3.11) -------------------------------------------------------
+@check("azure.storage.key_regenerated", resource=ACCOUNT, reads=("oldest_key_created",),
+       title="Storage account access key not regenerated in 90 days", severity=Severity.MEDIUM,
+       risk="An account key is full access to every blob, file, queue and table; one that has lived long has "
+            "had long to leak, and keeps working until regenerated.",
+       remediation="az storage account keys renew --account-name ACCOUNT --resource-group RG --key key1 (move "
+                   "clients to key2 first, then renew key2 the same way)",
+       cis=("9.3.1.2",), soc2=("CC6.1",))  # fmt: skip
+def key_regenerated(rec: Record, ctx: CheckContext) -> Outcome:
+    age = ctx.age_days(rec.attrs.get("oldest_key_created"))
+    if age is None:  # keyCreationTime not returned
+        return NA
+    limit = ctx.thresholds.access_key_max_age_days
+    return Fail(f"an access key was last generated {int(age)} days ago") if age > limit else None
+
+
+GEO_REDUNDANT = frozenset({"Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS"})
+
+
+@check("azure.storage.geo_redundant", resource=ACCOUNT, reads=("sku",),
+       title="Storage account is not geo-redundant", severity=Severity.LOW,
+       risk="The data lives in one region; a regional outage or disaster makes it unavailable or loses it.",
+       remediation="az storage account update --name ACCOUNT --resource-group RG --sku Standard_GRS (Premium "
+                   "accounts cannot be geo-redundant: copy critical data to a Standard GRS account)",
+       cis=("9.3.11",), soc2=("A1.2",))  # fmt: skip
+def geo_redundant(rec: Record, ctx: CheckContext) -> Outcome:
+    sku = rec.attrs.get("sku")
+    if sku is None:
+        return NA
+    return None if sku in GEO_REDUNDANT else Fail(f"redundancy is {sku}")

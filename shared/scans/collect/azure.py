@@ -65,7 +65,7 @@ PRODUCES: dict[str, Produces] = {
                                  "infrastructure_encryption blob_endpoint kind allow_shared_key_access "
                                  "public_network_access cross_tenant_replication default_oauth "
                                  "trusted_services_bypass private_endpoints key_expiration_days blob_soft_delete "
-                                 "container_soft_delete versioning",
+                                 "container_soft_delete versioning sku oldest_key_created",
     }),
     "blob": produces({"azure.storage.container": "public_access storage_account"}),
     "compute": produces({
@@ -160,6 +160,11 @@ def normalize_storage_account(
         "key_expiration_days": (p.get("keyPolicy") or {}).get("keyExpirationPeriodInDays"),
         "trusted_services_bypass": "AzureServices"
         in str((p.get("networkAcls") or {}).get("bypass", "AzureServices")),
+        "sku": (raw.get("sku") or {}).get("name"),
+        # when the older of the two access keys was last (re)generated; None: the API does not say
+        "oldest_key_created": min(
+            (str(t) for t in (p.get("keyCreationTime") or {}).values() if t), default=None
+        ),
     }
     if blob_service is not None:
         blob = _props(blob_service)

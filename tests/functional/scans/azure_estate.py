@@ -249,7 +249,10 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     sub = f"/subscriptions/{SUB}/providers"
 
     # -- storage accounts: two pages -------------------------------------------------------------------
-    public = _account(ACCOUNT, allowBlobPublicAccess=True)
+    # access keys (CIS 9.3.1.2): acmelogs' key1 is as old as the account, the others' were renewed last week
+    renewed = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+    fresh_keys = {"key1": renewed, "key2": renewed}
+    public = _account(ACCOUNT, allowBlobPublicAccess=True, keyCreationTime=fresh_keys)
     weak = _account(
         "acmelogs",
         supportsHttpsTrafficOnly=False,
@@ -263,6 +266,7 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         encryption={"services": {"blob": {"enabled": True}}, "keySource": "Microsoft.Storage"},
         publicNetworkAccess="Enabled",
         allowCrossTenantReplication=True,
+        keyCreationTime={"key1": "2024-05-02T09:00:00.0000000Z", "key2": renewed},
     )
     for never_set in ("allowSharedKeyAccess", "defaultToOAuthAuthentication"):  # absent: keys on, OAuth off
         del weak["properties"][never_set]
@@ -270,7 +274,9 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         "acmesecure",
         keyPolicy={"keyExpirationPeriodInDays": 90},
         privateEndpointConnections=[_endpoint("acmesecure")],
+        keyCreationTime=fresh_keys,
     )
+    good["sku"] = {"name": "Standard_RAGRS", "tier": "Standard"}  # the others are LRS (CIS 9.3.11)
     del good["properties"]["allowBlobPublicAccess"]  # never set: the API leaves it out
     path = f"{sub}/Microsoft.Storage/storageAccounts"
     router.add(
@@ -282,7 +288,7 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     for acct, soft in ((public, True), (weak, False), (good, True)):
         router.add("GET", acct["id"] + "/blobServices/default", _blob_service(acct, soft))
     truth.fails(public["id"], "azure.storage.blob_public_access", "azure.storage.private_endpoints",
-                "azure.storage.key_rotation_reminder")  # fmt: skip
+                "azure.storage.key_rotation_reminder", "azure.storage.geo_redundant")  # fmt: skip
     truth.fails(
         weak["id"],
         "azure.storage.secure_transfer",
@@ -299,6 +305,8 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         "azure.storage.cross_tenant_replication",
         "azure.storage.private_endpoints",
         "azure.storage.key_rotation_reminder",
+        "azure.storage.key_regenerated",
+        "azure.storage.geo_redundant",
     )
     truth.fails(good["id"])
 

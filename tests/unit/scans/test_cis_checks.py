@@ -339,3 +339,28 @@ def test_alerted_operations_count_enabled_subscription_wide_alerts_only() -> Non
         "microsoft.sql/servers/firewallrules/write",
         "x/y/delete",
     ]
+
+
+def test_storage_key_age_takes_the_older_key_and_redundancy_the_sku() -> None:
+    from escher.scans.collect.azure import normalize_storage_account
+
+    def account(sku: str, keys: dict[str, str] | None) -> Record:
+        props = {"keyCreationTime": keys} if keys is not None else {}
+        raw = {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a",
+               "name": "a", "location": "eastus", "sku": {"name": sku}, "properties": props}  # fmt: skip
+        return normalize_storage_account(raw, "s")
+
+    recent, old = "2026-11-30T08:00:00.1234567Z", "2026-08-01T12:00:00.0000000Z"
+    assert (
+        verdict("azure.storage.key_regenerated", account("Standard_LRS", {"key1": recent, "key2": recent}))
+        == "pass"
+    )
+    assert verdict(
+        "azure.storage.key_regenerated", account("Standard_LRS", {"key1": recent, "key2": old})
+    ) == ("fail: an access key was last generated 128 days ago")
+    assert verdict("azure.storage.key_regenerated", account("Standard_LRS", None)) == "na"
+    assert verdict("azure.storage.geo_redundant", account("Standard_GZRS", None)) == "pass"
+    assert (
+        verdict("azure.storage.geo_redundant", account("Premium_ZRS", None))
+        == "fail: redundancy is Premium_ZRS"
+    )
