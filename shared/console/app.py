@@ -13,6 +13,7 @@ region) of the answer into the page, without it the browser shows the answer as 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -42,6 +43,7 @@ __all__ = ["Console", "RunningConsole", "create_app", "serve"]
 
 HERE = Path(__file__).parent
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+log = logging.getLogger(__name__)
 
 
 class Console:
@@ -65,6 +67,33 @@ class Console:
         self.stopping = threading.Event()
         self.report_cache = ReportCache()
         self.scan_cache = ReportCache()  # the latest two scans, for the estate page
+        self._prebuilder: threading.Thread | None = None
+
+    def prebuild(self) -> bool:
+        """One step of the background build: the report page is built now if a new scan (or template, alert,
+        cost snapshot) was stored since it was last built, so the first request after a scan finds it ready.
+        True: built. A store that cannot be read or a broken config is left to the page to explain."""
+        from escher.config import load_settings
+        from escher.console.views import prebuild_report
+
+        store = self.store()
+        if store is None:
+            return False
+        return prebuild_report(store, self.report_cache, load_settings().extensions)
+
+    def start_prebuilding(self, interval: float = 1.0) -> None:
+        """Run :meth:`prebuild` every ``interval`` seconds in a daemon thread until :meth:`close`."""
+
+        def loop() -> None:
+            while not self.stopping.is_set():
+                try:
+                    self.prebuild()
+                except Exception as exc:  # noqa: BLE001 - a page shows the error; this thread keeps watching
+                    log.debug("console: the report was not built ahead (%s)", exc)
+                self.stopping.wait(interval)
+
+        self._prebuilder = threading.Thread(target=loop, name="escher-console-report", daemon=True)
+        self._prebuilder.start()
 
     def sink(self) -> AuditSink:
         """One ledger sink for the process (the store opens on its first record), closed at shutdown."""
@@ -107,6 +136,8 @@ class Console:
 
     def close(self) -> None:
         self.stopping.set()
+        if self._prebuilder is not None:  # let a build under way finish before its store closes
+            self._prebuilder.join(timeout=30)
         with self._lock:
             sink, own, store = self._sink, self._own_sink, self._store
             self._sink, self._store = None, None
@@ -426,6 +457,7 @@ def serve(
     access = Access(token)
     access.allow_port(bound, None if host in LOOPBACK else host)
     console = Console(access, sink)
+    console.start_prebuilding()
     app = create_app(console)
     # no access log: the first request's URL carries the token
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ __all__ = [
     "approvals_view",
     "audit_view",
     "estate_view",
+    "prebuild_report",
     "report_view",
     "settings_view",
 ]
@@ -100,23 +101,83 @@ class ReportCache:
     template records and alerts (one cheap query: their count, newest time and a hash of their content hashes),
     the cost snapshots and the ``[report]`` settings; and never longer than ``ttl`` (the pipeline's last-24-h
     lines come from the state storage, outside that fingerprint). Building the report reads every stored scan
-    back (seconds at 10,000 resources); a reload of an unchanged estate should not."""
+    back (seconds at 10,000 resources); a reload of an unchanged estate should not.
+
+    :meth:`get_or_build` builds at most once per fingerprint at a time: a request arriving while the console's
+    background build (:func:`prebuild_report`) or another request builds that page waits for it. ``builds``
+    counts the builds done here; ``read_at`` is when a page last asked (``time.monotonic()``)."""
 
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._entry: tuple[tuple[Any, ...], float, Any] | None = None
+        self._pending: dict[tuple[Any, ...], threading.Event] = {}
+        self.builds = 0
+        self.read_at: float | None = None
 
     def get(self, fingerprint: tuple[Any, ...]) -> Any:
         with self._lock:
-            if self._entry is None:
-                return None
-            key, at, view = self._entry
-            return view if key == fingerprint and time.monotonic() - at < self.ttl else None
+            return self._kept(fingerprint)
 
     def put(self, fingerprint: tuple[Any, ...], view: Any) -> None:
         with self._lock:
             self._entry = (fingerprint, time.monotonic(), view)
+
+    def _kept(self, fingerprint: tuple[Any, ...], within: float = 0.0) -> Any:
+        """The kept view for this fingerprint if it stays fresh for ``within`` seconds more (lock held)."""
+        if self._entry is None:
+            return None
+        key, at, view = self._entry
+        return view if key == fingerprint and time.monotonic() - at < self.ttl - within else None
+
+    def needs(self, fingerprint: tuple[Any, ...], within: float = 0.0) -> bool:
+        """Nothing kept for this fingerprint that stays fresh ``within`` seconds more, and no build under way."""
+        with self._lock:
+            return self._kept(fingerprint, within) is None and fingerprint not in self._pending
+
+    def is_new(self, fingerprint: tuple[Any, ...]) -> bool:
+        """What is kept (fresh or not) was built from something else: the data changed since."""
+        with self._lock:
+            return self._entry is None or self._entry[0] != fingerprint
+
+    def get_or_build(
+        self,
+        fingerprint: tuple[Any, ...],
+        build: Callable[[], Any],
+        *,
+        keep: Callable[[Any], bool] = lambda _: True,
+        reader: bool = True,
+    ) -> Any:
+        """The kept view for ``fingerprint``, else the one a build under way makes (waited for), else
+        ``build()`` now, kept when ``keep`` says so (an error page is not kept). ``reader``: a page asks
+        (False: the background build)."""
+        waited = False
+        while True:
+            with self._lock:
+                if reader:
+                    self.read_at = time.monotonic()
+                kept = self._kept(fingerprint)
+                if kept is not None:
+                    return kept
+                pending = self._pending.get(fingerprint)
+                if pending is None or waited:
+                    mine = threading.Event()
+                    self._pending.setdefault(fingerprint, mine)
+                    break
+            pending.wait()
+            waited = True  # that build was not kept (an error): build here rather than wait again
+        try:
+            view = build()
+            with self._lock:
+                self.builds += 1
+                if keep(view):
+                    self._entry = (fingerprint, time.monotonic(), view)
+            return view
+        finally:
+            with self._lock:
+                if self._pending.get(fingerprint) is mine:
+                    del self._pending[fingerprint]
+            mine.set()
 
 
 def _fingerprint(store: Store, extensions: dict[str, Any]) -> tuple[Any, ...]:
@@ -137,16 +198,39 @@ def report_view(
     """``escher report``: the latest scan's report, laid out as the HTML report lays it out
     (:func:`escher.report.render.content.page`), with the chart data. ``store``: the console's open knowledge
     store (None: the installation keeps results in files, read as ``escher report`` reads them)."""
+    if store is None or cache is None:
+        return _build_report_view(store)
+    view: ReportView = cache.get_or_build(
+        _fingerprint(store, extensions or {}),
+        lambda: _build_report_view(store),
+        keep=lambda view: view.error is None,
+    )
+    return view
+
+
+def prebuild_report(
+    store: Store, cache: ReportCache, extensions: dict[str, Any], *, within: float = 5.0, idle: float = 600.0
+) -> bool:
+    """Build the report page before anyone asks (the console's background thread calls this every second or
+    so): when what it is built from changed (a new scan, template, alert or cost snapshot), or when the kept
+    page expires within ``within`` seconds and a page asked for it in the last ``idle`` seconds. A request
+    arriving meanwhile waits for this build (:meth:`ReportCache.get_or_build`). True: built."""
+    fingerprint = _fingerprint(store, extensions)
+    if not cache.needs(fingerprint, within):
+        return False
+    if not cache.is_new(fingerprint) and (cache.read_at is None or time.monotonic() - cache.read_at > idle):
+        return False  # only the time ran out, and nobody looked lately: the next request builds
+    before = cache.builds
+    cache.get_or_build(
+        fingerprint, lambda: _build_report_view(store), keep=lambda view: view.error is None, reader=False
+    )
+    return cache.builds > before
+
+
+def _build_report_view(store: Store | None) -> ReportView:
     from escher.report.render.content import page
     from escher.report.service import get_or_build_report
 
-    fingerprint = _fingerprint(store, extensions or {}) if store is not None and cache is not None else None
-    if (
-        fingerprint is not None
-        and cache is not None
-        and isinstance(kept := cache.get(fingerprint), ReportView)
-    ):
-        return kept
     try:
         rep = get_or_build_report(store=_results(store))
     except EscherError as exc:
@@ -162,10 +246,7 @@ def report_view(
         sections.append((sec, items))
     cost = {"labels": [d for d, _ in rep.cost_trend], "values": [round(v, 2) for _, v in rep.cost_trend]}
     sev = {"labels": list(SEVERITIES), "values": [int(rep.totals.get(s, 0)) for s in SEVERITIES]}
-    view = ReportView(rep, None, laid_out, sections, cost, sev)
-    if fingerprint is not None and cache is not None:
-        cache.put(fingerprint, view)
-    return view
+    return ReportView(rep, None, laid_out, sections, cost, sev)
 
 
 def _results(store: Store | None) -> ResultStore | None:
