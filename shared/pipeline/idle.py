@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from escher.config import Settings
     from escher.pipeline.core import Pipeline
     from escher.policy.settings import PolicySettings
     from escher.scans.model import Finding, Record, ScanResult
 
-__all__ = ["IDLE_CHECKS", "IdleStop", "idle_event", "stop_idle"]
+__all__ = ["IDLE_CHECKS", "IdleStop", "idle_event", "stop_idle", "stop_idle_locally"]
 
 # the idle check -> the operation that stops what it found (the checks' own ``fix``)
 IDLE_CHECKS: dict[str, str] = {
@@ -162,3 +163,23 @@ def stop_idle(
             )
         )
     return done
+
+
+def stop_idle_locally(result: ScanResult, settings: Settings) -> list[IdleStop]:
+    """The laptop's daily scan (Local Only): the same stops, by the local pipeline (its audit, approvals file,
+    alerts and channels, the laptop's ledger as the audit); nothing when the switch is off."""
+    import os
+
+    from escher.policy.remediation import load_remediation
+    from escher.policy.settings import load_policy
+    from escher.watch.runner import local_pipeline
+
+    if not load_remediation(settings.extensions).stop_idle_instances:
+        return []
+    pipeline = local_pipeline(os.environ)
+    try:
+        return stop_idle(result, pipeline, load_policy(settings.extensions))
+    finally:
+        close = getattr(pipeline.audit, "close", None)
+        if close is not None:
+            close()  # sign and anchor the ledger's head now: a daily run is one shot

@@ -187,3 +187,39 @@ def test_status_check_failed_alarm_asks_for_approval_when_the_switch_is_off(work
 
     assert result["outcome"] == "needs_approval", result
     assert result["operation"] == "aws.ec2.reboot_instances"
+
+
+@pytest.fixture
+def laptop(
+    aws_env: MotoEmulator, escher_home: Path, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    monkeypatch.setenv("ESCHER_DATABASE_URL", pg_database)
+    monkeypatch.setenv("ESCHER_NO_SYNC", "1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    (escher_home / "config").mkdir()
+    (escher_home / "config" / "config.toml").write_text(f'[aws]\nregions = ["{REGION}"]\n{IDLE_ON}')
+    runtime.reset()
+    yield escher_home
+    runtime.reset()
+
+
+def test_laptop_daily_scan_stops_the_idle_instance_and_the_ledger_records_it(laptop: Path) -> None:
+    from typer.testing import CliRunner
+
+    from escher.cli.main import app
+    from escher.config import load_settings
+    from escher.pipeline.idle import stop_idle_locally
+    from escher.scans.runner import ScanOptions, run_scan
+
+    ec2 = {"ec2": boto3.client("ec2", region_name=REGION)}
+    instance = _idle_instance(ec2, days=8)
+    settings = load_settings()
+    result = run_scan(settings, ScanOptions(clouds=["aws"], checks=["aws.ec2.instance_idle"]))
+
+    [stop] = stop_idle_locally(result, settings)
+
+    assert (stop.resource_id, stop.outcome) == (instance, "auto_resolved"), stop
+    assert _state(ec2, instance) == "stopped"
+    out = CliRunner().invoke(app, ["-o", "json", "audit", "list", "--action", "aws.ec2.stop_instances"])
+    assert out.exit_code == 0, out.output
+    assert instance in out.output and "verified" in out.output, out.output
