@@ -168,3 +168,83 @@ operation(
     params=ResizeDbParams,
     verify_timeout=1800.0,
 )
+
+
+# RDS refuses a storage increase of less than 10 %; 65536 GiB is the most any engine's gp2/gp3/io1 storage takes
+MIN_INCREASE_PERCENT = 10
+MAX_STORAGE_GIB = 65536
+
+
+class IncreaseStorageParams(Params):
+    increase_percent: int = Field(
+        default=MIN_INCREASE_PERCENT,
+        ge=MIN_INCREASE_PERCENT,
+        le=100,
+        description="grow the allocated storage by this much (RDS takes no less than 10 %)",
+    )
+
+
+def fetch_db_storage(call: Call) -> dict[str, Any]:
+    """The allocated storage now and the size it will have once a pending change is applied."""
+    with missing_as_not_found(call, "RDS DB instance"):
+        db = _rds(call).describe_db_instances(DBInstanceIdentifier=call.target.resource_id)["DBInstances"][0]
+    tags = {t["Key"]: t["Value"] for t in db.get("TagList") or []}
+    allocated = int(db["AllocatedStorage"])
+    pending = (db.get("PendingModifiedValues") or {}).get("AllocatedStorage")
+    return {
+        "status": db["DBInstanceStatus"],
+        "allocated_gib": allocated,
+        "storage_after_change": int(pending) if pending is not None else allocated,
+        "max_allocated_gib": db.get("MaxAllocatedStorage"),  # storage autoscaling's ceiling, if on
+        **flat_tags(tags),
+    }
+
+
+def grown_size(allocated_gib: int, percent: int) -> int:
+    """``allocated_gib`` grown by ``percent`` (rounded up to a whole GiB), at most RDS's maximum."""
+    return min(-(-allocated_gib * (100 + percent) // 100), MAX_STORAGE_GIB)
+
+
+def _storage_wanted(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    # from the size read before the change: a verify reads the new size and must not want yet more
+    return {"storage_after_change": grown_size(state["allocated_gib"], call.params.increase_percent)}
+
+
+def _increase_storage(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    name = call.target.resource_id
+    if state["status"] != "available":
+        # storage-optimization after the last change (up to 6 hours), modifying, stopped: RDS refuses
+        raise OpError(
+            f"RDS DB instance {name} is {state['status']}, not available: its storage cannot grow now",
+            hint="RDS allows one storage change every 6 hours; run this again when the instance is available",
+        )
+    size = grown_size(state["allocated_gib"], call.params.increase_percent)
+    if size <= state["allocated_gib"]:
+        raise OpError(
+            f"RDS DB instance {name} already has {state['allocated_gib']} GiB, the most RDS allows",
+            hint="move data out, or to a larger engine / storage type by hand",
+        )
+    changes: dict[str, Any] = {"AllocatedStorage": size}
+    ceiling = state.get("max_allocated_gib")
+    if ceiling is not None and int(ceiling) <= size:
+        # storage autoscaling on: its ceiling must stay above the new size, or RDS refuses the change
+        changes["MaxAllocatedStorage"] = min(grown_size(size, call.params.increase_percent), MAX_STORAGE_GIB)
+    _rds(call).modify_db_instance(DBInstanceIdentifier=name, ApplyImmediately=True, **changes)
+    return {"allocated_gib_before": state["allocated_gib"], "allocated_gib_requested": size}
+
+
+operation(
+    id="aws.rds.increase_storage",
+    description="Grow an RDS DB instance's allocated storage by a percentage (10 % unless told), applied now: "
+    "no outage, but storage never shrinks again. Autoscaling's ceiling is raised when it would block the change.",
+    risk=Risk.medium,
+    permissions=("rds:DescribeDBInstances", "rds:ModifyDBInstance"),
+    cli="aws rds modify-db-instance --region {region} --db-instance-identifier {target} "
+    "--allocated-storage <allocated + {increase_percent}%> --apply-immediately",
+    fetch=fetch_db_storage,
+    wanted=_storage_wanted,
+    apply=_increase_storage,
+    params=IncreaseStorageParams,
+    mode="action",
+    verify_timeout=1800.0,
+)
