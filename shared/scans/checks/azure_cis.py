@@ -4,6 +4,9 @@ Microsoft Defender for Cloud plan (8.1.x), Key Vault access (8.3.6, 8.3.7) and s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from escher.scans.checks._declarative import attr_check, is_false, is_true, truthy
 from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
@@ -288,3 +291,40 @@ def geo_redundant(rec: Record, ctx: CheckContext) -> Outcome:
     if sku is None:
         return NA
     return None if sku in GEO_REDUNDANT else Fail(f"redundancy is {sku}")
+
+
+# -- Defender for Cloud security contact (8.1.12-8.1.15) ---------------------------------------------------------
+_CONTACT_CMD = (
+    "az rest --method put --url https://management.azure.com/subscriptions/SUBSCRIPTION_ID/providers/"
+    'Microsoft.Security/securityContacts/default?api-version=2023-12-01-preview --body \'{"properties": '
+    '{"isEnabled": true, "emails": "secops@example.com", "notificationsByRole": {"state": "On", "roles": '
+    '["Owner"]}, "notificationsSources": [{"sourceType": "Alert", "minimalSeverity": "High"}, '
+    '{"sourceType": "AttackPath", "minimalRiskLevel": "Critical"}]}}\''
+)
+
+
+def _contact_check(
+    key: str, cis: str, title: str, risk: str, missing: str, ok: Callable[[dict[str, Any]], bool]
+) -> None:
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if "security_contact" not in rec.attrs:  # the security contacts were not read
+            return NA
+        return None if ok(rec.attrs["security_contact"]) else Fail(missing)
+
+    check(key, resource=SUBSCRIPTION, reads=("security_contact",), title=title, severity=Severity.LOW, risk=risk,
+          remediation=_CONTACT_CMD, cis=(cis,), soc2=("CC7.3",))(fn)  # fmt: skip
+
+
+_contact_check("azure.security.contact_owners", "8.1.12", "Defender for Cloud does not notify subscription owners",
+               "High-severity alerts reach nobody who owns the subscription.",
+               "notifications by role are off or do not include Owner", lambda c: "Owner" in c["roles"])  # fmt: skip
+_contact_check("azure.security.contact_email", "8.1.13", "Defender for Cloud has no security contact email",
+               "Microsoft and Defender for Cloud have no address to tell your security team about a breach.",
+               "no additional email address is set", lambda c: bool(c["emails"]))  # fmt: skip
+_contact_check("azure.security.contact_alerts", "8.1.14", "Defender for Cloud sends no alert notifications",
+               "Security alerts wait in the portal until someone happens to look.",
+               "alert notifications are off", lambda c: c["alert_severity"] is not None)  # fmt: skip
+_contact_check("azure.security.contact_attack_paths", "8.1.15",
+               "Defender for Cloud sends no attack path notifications",
+               "Newly found attack paths to critical resources wait in the portal until someone looks.",
+               "attack path notifications are off", lambda c: c["attack_path_risk"] is not None)  # fmt: skip

@@ -44,6 +44,7 @@ __all__ = [
     "normalize_vault",
     "normalize_vm",
     "port_ranges",
+    "security_contact",
 ]
 
 GLOBAL = "global"
@@ -53,6 +54,7 @@ MONITOR_METRICS_API = "2023-10-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 SECURITY_PRICINGS_API = "2024-01-01"
 ACTIVITY_LOG_ALERTS_API = "2020-10-01"
+SECURITY_CONTACTS_API = "2023-12-01-preview"  # notificationsSources (alerts, attack paths) arrived here
 RECOVERY_SERVICES_API = "2023-04-01"
 WEB_API = "2024-11-01"  # Microsoft.Web, as escher.ops.azure_functions calls it
 BACKUP_PROTECTED = frozenset({"Protected", "IRPending"})  # protectionState of an item whose backups run
@@ -90,7 +92,7 @@ PRODUCES: dict[str, Produces] = {
     "functions": produces({"azure.web.function_app": "state kind"}),
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
-                                      "defender_plans alerted_operations",
+                                      "defender_plans alerted_operations security_contact",
     }),
 }  # fmt: skip
 
@@ -351,15 +353,37 @@ def alerted_operations(subscription: str, alerts: list[dict[str, Any]]) -> list[
     return sorted(out)
 
 
+def security_contact(contacts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Who Defender for Cloud notifies, merged over the subscription's enabled security contacts (there is at
+    most one, ``default``): the email addresses, the roles notified, and the lowest alert severity and attack
+    path risk level that notify (None: that source is off)."""
+    out: dict[str, Any] = {"emails": [], "roles": [], "alert_severity": None, "attack_path_risk": None}
+    for contact in contacts:
+        props = _props(contact)
+        if props.get("isEnabled") is False:
+            continue
+        out["emails"] += [e.strip() for e in str(props.get("emails") or "").split(";") if e.strip()]
+        by_role = props.get("notificationsByRole") or {}
+        if by_role.get("state") == "On":
+            out["roles"] += [str(r) for r in by_role.get("roles") or []]
+        for source in props.get("notificationsSources") or []:
+            if source.get("sourceType") == "Alert":
+                out["alert_severity"] = source.get("minimalSeverity")
+            elif source.get("sourceType") == "AttackPath":
+                out["attack_path_risk"] = source.get("minimalRiskLevel")
+    return out
+
+
 def normalize_subscription(
     subscription: str,
     diagnostic_settings: list[dict[str, Any]] | None,
     pricings: list[dict[str, Any]] | None,
     alerts: list[dict[str, Any]] | None = None,
+    contacts: list[dict[str, Any]] | None = None,
 ) -> Record:
     """The subscription's settings: Activity Log diagnostic settings (exported when one sends an enabled
     category to a workspace, storage account or event hub), the Defender for Cloud plans on Standard and what
-    its Activity Log alerts fire on."""
+    its Activity Log alerts fire on, and whom Defender for Cloud notifies."""
     attrs: dict[str, Any] = {}
     if diagnostic_settings is not None:
         exporting = [
@@ -388,6 +412,8 @@ def normalize_subscription(
         )
     if alerts is not None:
         attrs["alerted_operations"] = alerted_operations(subscription, alerts)
+    if contacts is not None:
+        attrs["security_contact"] = security_contact(contacts)
     return Record(
         cloud="azure",
         type="azure.monitor.subscription",
@@ -703,7 +729,14 @@ class AzureCollector:
             )
         except azure_exc.AzureError as exc:
             self._part_failed("monitor", "Activity Log alerts", exc)
-        return [normalize_subscription(self.subscription, settings, pricings, alerts)]
+        contacts: list[dict[str, Any]] | None = None
+        try:
+            contacts = list(
+                self.arm_list(f"{sub}/Microsoft.Security/securityContacts", SECURITY_CONTACTS_API)
+            )
+        except azure_exc.AzureError as exc:
+            self._part_failed("monitor", "Defender for Cloud security contacts", exc)
+        return [normalize_subscription(self.subscription, settings, pricings, alerts, contacts)]
 
     def tasks(self) -> list[Task]:
         table: dict[str, Callable[[], list[Record]]] = {

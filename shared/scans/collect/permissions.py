@@ -113,6 +113,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Insights/diagnosticSettings/read",
         "Microsoft.Security/pricings/read",
         "Microsoft.Insights/activityLogAlerts/read",  # CIS Azure 6.1.2.x
+        "Microsoft.Security/securityContacts/read",  # CIS Azure 8.1.12-8.1.15
     ),
     # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
     "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),

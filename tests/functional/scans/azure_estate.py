@@ -475,6 +475,22 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     truth.fails(f"/subscriptions/{SUB}", *(f"azure.monitor.alert_{x}" for x in (
         "nsg_delete", "security_solution_write", "security_solution_delete", "sql_firewall_write",
         "sql_firewall_delete", "public_ip_write", "public_ip_delete")))  # fmt: skip
+
+    # -- Defender for Cloud's security contact (CIS 8.1.12-8.1.15): owners and an address told of high alerts,
+    # attack path notifications off
+    router.add("GET", f"{sub}/Microsoft.Security/securityContacts", {"value": [{
+        "id": f"/subscriptions/{SUB}/providers/Microsoft.Security/securityContacts/default",
+        "name": "default",
+        "type": "Microsoft.Security/securityContacts",
+        "properties": {
+            "notificationsSources": [{"sourceType": "Alert", "minimalSeverity": "High"}],
+            "emails": "secops@acme.test;ciso@acme.test",
+            "phone": "",
+            "isEnabled": True,
+            "notificationsByRole": {"state": "On", "roles": ["Owner", "ServiceAdmin"]},
+        },
+    }]})  # fmt: skip
+    truth.fails(f"/subscriptions/{SUB}", "azure.security.contact_attack_paths")
     return truth
 
 

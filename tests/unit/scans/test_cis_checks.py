@@ -364,3 +364,34 @@ def test_storage_key_age_takes_the_older_key_and_redundancy_the_sku() -> None:
         verdict("azure.storage.geo_redundant", account("Premium_ZRS", None))
         == "fail: redundancy is Premium_ZRS"
     )
+
+
+def test_security_contact_checks_read_the_enabled_contact() -> None:
+    from escher.scans.collect.azure import normalize_subscription
+
+    def contact(enabled: bool = True, **props: object) -> dict[str, object]:
+        return {"name": "default", "properties": {"isEnabled": enabled, **props}}
+
+    settings: dict[str, object] = {
+        "emails": "a@x.test; b@x.test",
+        "notificationsByRole": {"state": "On", "roles": ["Owner"]},
+        "notificationsSources": [
+            {"sourceType": "Alert", "minimalSeverity": "Medium"},
+            {"sourceType": "AttackPath", "minimalRiskLevel": "Critical"},
+        ],
+    }
+    full, switched_off = contact(**settings), contact(False, **settings)
+    off_roles = contact(emails="", notificationsByRole={"state": "Off", "roles": ["Owner"]})
+    keys = ("owners", "email", "alerts", "attack_paths")
+    for key in keys:
+        check_id = f"azure.security.contact_{key}"
+        assert verdict(check_id, normalize_subscription("s", None, None, None, [full])) == "pass"
+        assert verdict(check_id, normalize_subscription("s", None, None, None, [off_roles])).startswith(
+            "fail"
+        )
+        assert verdict(check_id, normalize_subscription("s", None, None, None, [])).startswith(
+            "fail"
+        )  # none set
+        disabled = normalize_subscription("s", None, None, None, [switched_off])
+        assert verdict(check_id, disabled).startswith("fail")
+        assert verdict(check_id, normalize_subscription("s", None, None)) == "na"
