@@ -226,3 +226,107 @@ operation(
     discover=discover_functions,
     verify_timeout=300.0,
 )
+
+
+# -- roll an alias back ---------------------------------------------------------------------------------------
+class RollbackParams(Params):
+    to_version: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]+$",
+        description="point the alias at this published version; default: the newest version below the current",
+    )
+
+
+def split_alias(target: str) -> tuple[str, str]:
+    """``my-fn:live`` or the alias ARN (``arn:aws:lambda:REGION:ACCOUNT:function:my-fn:live``) -> (function,
+    alias). The target of an alias operation names the alias, as CloudWatch's ``Resource`` dimension does."""
+    parts = target.split(":")
+    if target.startswith("arn:") and len(parts) == 8:
+        return parts[6], parts[7]
+    if len(parts) == 2 and all(parts):
+        return parts[0], parts[1]
+    raise OpError(
+        f"{target!r} does not name a Lambda alias",
+        hint="give the target as FUNCTION:ALIAS (e.g. orders-api:live) or the alias ARN",
+    )
+
+
+def fetch_alias(call: Call) -> dict[str, Any]:
+    """The version the alias serves now, its canary weights, and the version a rollback goes back to."""
+    function, alias = split_alias(call.target.resource_id)
+    client = _lambda(call)
+    with _missing_function(call):
+        found = client.get_alias(FunctionName=function, Name=alias)
+        versions = [
+            v["Version"]
+            for page in client.get_paginator("list_versions_by_function").paginate(FunctionName=function)
+            for v in page.get("Versions", [])
+            if v["Version"].isdigit()
+        ]
+        tags = client.list_tags(Resource=found["AliasArn"].rsplit(":", 1)[0]).get("Tags") or {}
+    current = found["FunctionVersion"]
+    older = sorted((int(v) for v in versions if current.isdigit() and int(v) < int(current)), reverse=True)
+    weights = (found.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return {
+        "alias_arn": found["AliasArn"],
+        "alias_version": current,
+        "previous_version": str(older[0]) if older else None,
+        "canary_weights": dict(weights),
+        "revision_id": found.get("RevisionId"),
+        **flat_tags(dict(tags)),
+    }
+
+
+def _rollback_to(call: Call, state: dict[str, Any]) -> str:
+    wanted = call.params.to_version or state["previous_version"]
+    if wanted is None:
+        raise OpError(
+            f"Lambda alias {call.target.resource_id} serves version {state['alias_version']}, and no "
+            "earlier published version exists to go back to",
+            hint="publish the last good code as a version, then run this with to_version=N",
+        )
+    return str(wanted)
+
+
+def _rollback_wanted(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    # from the state read before: the plan's "now" keeps the version the alias served (the ledger has both)
+    if call.params.to_version is None and state["previous_version"] is None:
+        return {"alias_version": state["alias_version"], "canary_weights": {}}
+    return {"alias_version": _rollback_to(call, state), "canary_weights": {}}
+
+
+def _rollback(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    function, alias = split_alias(call.target.resource_id)
+    version = _rollback_to(call, state)
+    # RevisionId: Lambda refuses the update if the alias moved since it was read (a deploy in progress)
+    guard = {"RevisionId": state["revision_id"]} if state.get("revision_id") else {}
+    _lambda(call).update_alias(
+        FunctionName=function,
+        Name=alias,
+        FunctionVersion=version,
+        RoutingConfig={"AdditionalVersionWeights": {}},  # a canary of the bad version stops too
+        **guard,
+    )
+    return {"rolled_back_from": state["alias_version"], "rolled_back_to": version}
+
+
+operation(
+    id="aws.lambda.rollback_alias",
+    description="Roll a Lambda alias back to the previous published version (or to_version), ending any "
+    "canary weights: the failed deployment stops serving. The version it served is kept in the plan.",
+    risk=Risk.medium,
+    permissions=(
+        "lambda:GetAlias",
+        "lambda:ListVersionsByFunction",
+        "lambda:ListTags",
+        "lambda:UpdateAlias",
+    ),
+    cli="aws lambda update-alias --region {region} --function-name <function> --name <alias> "
+    "--function-version <previous version> --routing-config AdditionalVersionWeights={{}}",
+    fetch=fetch_alias,
+    wanted=_rollback_wanted,
+    apply=_rollback,
+    params=RollbackParams,
+    mode="action",
+    verify_timeout=60.0,
+)
