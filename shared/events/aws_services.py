@@ -77,13 +77,21 @@ def alarm_state_change(env: Envelope, d: Fields) -> UnifiedEvent:
     rtype, rid = next(
         ((t, dims[k]) for k, t in _DIMENSIONS.items() if k in dims), ("AWS::CloudWatch::Alarm", alarm_arn)
     )
+    name = rid.rsplit(":", 1)[-1]
+    qualifier = dims.get("Resource", "").partition(":")[2]
+    if rtype == "AWS::Lambda::Function" and qualifier and not qualifier.isdigit():
+        # a Lambda metric per alias (Resource = FUNCTION:ALIAS; a version is all digits): the alias is watched
+        rtype, rid = "AWS::Lambda::Alias", dims["Resource"]
+        name = rid
+    facts = {"utilization_percent": value} if value is not None and _is_percent(metric_name) else {}
     return make_event(
         env,
         event_type=EventType.metric_alarm,
         resource_type=rtype,
         resource_id=rid,
-        name=rid.rsplit(":", 1)[-1],
+        name=name,
         metadata={
+            **facts,
             "state": state.text("value").lower(),
             "previous_state": (previous.opt_str("value") if previous else "").lower(),
             "alarm_name": alarm,
@@ -97,6 +105,12 @@ def alarm_state_change(env: Envelope, d: Fields) -> UnifiedEvent:
             "reason": state.opt_str("reason"),
         },
     )
+
+
+def _is_percent(metric_name: str) -> bool:
+    """Metrics whose value is a percentage of a capacity (CPUUtilization, StorageUsedPercent...): the value is
+    the utilisation the scale-up switch's bar compares (``[remediation] capacity_percent``)."""
+    return metric_name.lower().endswith(("utilization", "utilisation", "percent", "percentage"))
 
 
 def _reason_numbers(reason_data: str) -> tuple[float | None, float | None]:

@@ -34,8 +34,8 @@ class Switch:
     operations: tuple[str, ...]
 
 
-# The vision's wizard, in its order. Rolling back deployments has no operation in the catalogue yet: the switch
-# exists (the user's choice is kept) but approves nothing until one is added.
+# The vision's wizard, in its order. Rolling back deployments covers Lambda aliases only: Azure Functions slots
+# and Cloud Run revisions have no rollback operation in the catalogue yet.
 SWITCHES: tuple[Switch, ...] = (
     Switch(
         "make_public_buckets_private",
@@ -61,14 +61,23 @@ SWITCHES: tuple[Switch, ...] = (
     Switch(
         "scale_up_near_capacity",
         "Automatically scale up resources approaching capacity",
-        ("aws.ec2.modify_instance_type", "azure.compute.resize_vm", "gcp.compute.set_machine_type"),
+        (
+            "aws.ec2.modify_instance_type",
+            "aws.rds.increase_storage",
+            "azure.compute.resize_vm",
+            "gcp.compute.set_machine_type",
+        ),
     ),
     Switch(
         "restart_failed_services",
         "Automatically restart failed services",
         ("aws.ec2.reboot_instances", "azure.compute.restart_vm", "gcp.compute.reset_instance"),
     ),
-    Switch("rollback_failed_deployments", "Automatically roll back failed deployments", ()),
+    Switch(
+        "rollback_failed_deployments",
+        "Automatically roll back failed deployments",
+        ("aws.lambda.rollback_alias",),
+    ),
 )
 
 

@@ -154,8 +154,10 @@ def _seed_targets() -> dict[str, str]:
         Tags=tags,
     )
     _tagged_function(tags)
+    _versions_and_alias("policy-fn")
     return {
         "rds": "orders",
+        "alias": "policy-fn:live",
         "volume": vol,
         "snapshot": snap["SnapshotId"],
         "security-group": sg,
@@ -180,6 +182,21 @@ def _tagged_function(tags: list[dict[str, str]]) -> None:
     )  # fmt: skip
 
 
+def _versions_and_alias(name: str) -> None:
+    """Versions 1 and 2 and alias live -> 2, so aws.lambda.rollback_alias has a version to go back to."""
+    import io
+    import zipfile
+
+    lam = _client("lambda")
+    for n in (1, 2):
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as zf:
+            zf.writestr("handler.py", f"def handler(event, context):\n    return {n}\n")
+        lam.update_function_code(FunctionName=name, ZipFile=code.getvalue())
+        lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="2")
+
+
 PARAMS: dict[str, dict[str, Any]] = {
     "aws.ec2.modify_instance_type": {"instance_type": "t3.large"},
     "aws.ec2.revoke_open_ingress": {"ports": [22]},
@@ -194,6 +211,8 @@ NAMED = {
     "aws.rds.create_db_snapshot": "rds",
     "aws.rds.reboot_db_instance": "rds",
     "aws.rds.resize_db_instance": "rds",
+    "aws.rds.increase_storage": "rds",
+    "aws.lambda.rollback_alias": "alias",
     "aws.ec2.create_snapshot": "volume",
     "aws.ec2.delete_snapshot": "snapshot",
     "aws.ec2.revoke_open_ingress": "security-group",
