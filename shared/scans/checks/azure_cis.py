@@ -328,3 +328,46 @@ _contact_check("azure.security.contact_attack_paths", "8.1.15",
                "Defender for Cloud sends no attack path notifications",
                "Newly found attack paths to critical resources wait in the portal until someone looks.",
                "attack path notifications are off", lambda c: c["attack_path_risk"] is not None)  # fmt: skip
+
+
+# -- subscription roles (5.3.3, 5.4, 5.7) -------------------------------------------------------------------------
+@check("azure.iam.subscription_owners", resource=SUBSCRIPTION, reads=("owners",),
+       title="Subscription does not have two or three owners", severity=Severity.MEDIUM,
+       risk="One owner is a single point of failure (and of compromise, unnoticed by anyone else); more than "
+            "three is more standing full control than anyone can review.",
+       remediation="az role assignment create --role Owner --assignee PRINCIPAL --scope /subscriptions/"
+                   "SUBSCRIPTION_ID, or az role assignment delete --role Owner --assignee PRINCIPAL --scope "
+                   "/subscriptions/SUBSCRIPTION_ID, until two or three remain",
+       cis=("5.7",), soc2=("CC6.3",))  # fmt: skip
+def subscription_owners(rec: Record, ctx: CheckContext) -> Outcome:
+    if "owners" not in rec.attrs:  # the role assignments were not read
+        return NA
+    count = len(rec.attrs["owners"])
+    return None if 2 <= count <= 3 else Fail(f"{count} principal{'s hold' if count != 1 else ' holds'} Owner")
+
+
+@check("azure.iam.root_user_access_admin", resource=SUBSCRIPTION, reads=("root_access_admins",),
+       title="Someone holds User Access Administrator at the root scope", severity=Severity.HIGH,
+       risk="User Access Administrator at / (what a Global Administrator's \"elevate access\" grants) can give "
+            "anyone any role on every subscription and management group of the tenant.",
+       remediation="az role assignment delete --role \"User Access Administrator\" --assignee PRINCIPAL "
+                   "--scope / (or turn off \"Access management for Azure resources\" in Entra ID properties)",
+       cis=("5.3.3",), soc2=("CC6.3",))  # fmt: skip
+def root_user_access_admin(rec: Record, ctx: CheckContext) -> Outcome:
+    if "root_access_admins" not in rec.attrs:
+        return NA
+    admins = rec.attrs["root_access_admins"]
+    return Fail(f"principal {', '.join(admins)} holds it at /") if admins else None
+
+
+@check("azure.iam.custom_admin_roles", resource=SUBSCRIPTION, reads=("custom_admin_roles",),
+       title="A custom role grants every action on the subscription", severity=Severity.MEDIUM,
+       risk="A custom role with actions \"*\" is Owner under another name, outside the reviews that watch Owner.",
+       remediation="az role definition update --role-definition ROLE.json with only the actions needed, or "
+                   "az role definition delete --name ROLE",
+       cis=("5.4",), soc2=("CC6.3",))  # fmt: skip
+def custom_admin_roles(rec: Record, ctx: CheckContext) -> Outcome:
+    if "custom_admin_roles" not in rec.attrs:
+        return NA
+    roles = rec.attrs["custom_admin_roles"]
+    return Fail(f'{", ".join(roles)} allow{"s" if len(roles) == 1 else ""} actions "*"') if roles else None

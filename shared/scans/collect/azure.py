@@ -44,6 +44,7 @@ __all__ = [
     "normalize_vault",
     "normalize_vm",
     "port_ranges",
+    "role_facts",
     "security_contact",
 ]
 
@@ -54,6 +55,9 @@ MONITOR_METRICS_API = "2023-10-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 SECURITY_PRICINGS_API = "2024-01-01"
 ACTIVITY_LOG_ALERTS_API = "2020-10-01"
+AUTHORIZATION_API = "2022-04-01"
+OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"  # built-in role definition ids (the same in every tenant)
+USER_ACCESS_ADMIN_ROLE = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 SECURITY_CONTACTS_API = "2023-12-01-preview"  # notificationsSources (alerts, attack paths) arrived here
 RECOVERY_SERVICES_API = "2023-04-01"
 WEB_API = "2024-11-01"  # Microsoft.Web, as escher.ops.azure_functions calls it
@@ -92,7 +96,8 @@ PRODUCES: dict[str, Produces] = {
     "functions": produces({"azure.web.function_app": "state kind"}),
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
-                                      "defender_plans alerted_operations security_contact",
+                                      "defender_plans alerted_operations security_contact owners "
+                                      "root_access_admins custom_admin_roles",
     }),
 }  # fmt: skip
 
@@ -374,12 +379,46 @@ def security_contact(contacts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def role_facts(
+    subscription: str, assignments: list[dict[str, Any]], definitions: list[dict[str, Any]]
+) -> dict[str, list[str]]:
+    """From the role assignments and custom role definitions visible at the subscription: the principals
+    holding Owner on the subscription itself (CIS Azure 5.7 wants 2 or 3), those holding User Access
+    Administrator at the root scope ``/`` (what "elevate access" grants a Global Administrator, 5.3.3), and
+    custom roles assignable here that allow every action (``*``, 5.4)."""
+    scope = f"/subscriptions/{subscription}".lower()
+
+    def holders(role: str, at: str) -> list[str]:
+        return sorted(
+            {
+                str(_props(a).get("principalId"))
+                for a in assignments
+                if str(_props(a).get("roleDefinitionId", "")).lower().endswith(role)
+                and str(_props(a).get("scope", "")).lower().rstrip("/") == at
+            }
+        )
+
+    custom_admins = sorted(
+        str(_props(d).get("roleName") or d.get("name"))
+        for d in definitions
+        if _props(d).get("type") == "CustomRole"
+        and any(str(s).lower().rstrip("/") in ("", scope) for s in _props(d).get("assignableScopes") or [])
+        and any("*" in (p.get("actions") or []) for p in _props(d).get("permissions") or [])
+    )
+    return {
+        "owners": holders(OWNER_ROLE, scope),
+        "root_access_admins": holders(USER_ACCESS_ADMIN_ROLE, ""),
+        "custom_admin_roles": custom_admins,
+    }
+
+
 def normalize_subscription(
     subscription: str,
     diagnostic_settings: list[dict[str, Any]] | None,
     pricings: list[dict[str, Any]] | None,
     alerts: list[dict[str, Any]] | None = None,
     contacts: list[dict[str, Any]] | None = None,
+    roles: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
 ) -> Record:
     """The subscription's settings: Activity Log diagnostic settings (exported when one sends an enabled
     category to a workspace, storage account or event hub), the Defender for Cloud plans on Standard and what
@@ -414,6 +453,8 @@ def normalize_subscription(
         attrs["alerted_operations"] = alerted_operations(subscription, alerts)
     if contacts is not None:
         attrs["security_contact"] = security_contact(contacts)
+    if roles is not None:
+        attrs.update(role_facts(subscription, *roles))
     return Record(
         cloud="azure",
         type="azure.monitor.subscription",
@@ -736,7 +777,19 @@ class AzureCollector:
             )
         except azure_exc.AzureError as exc:
             self._part_failed("monitor", "Defender for Cloud security contacts", exc)
-        return [normalize_subscription(self.subscription, settings, pricings, alerts, contacts)]
+        roles: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+        try:
+            auth = f"{sub}/Microsoft.Authorization"
+            assignments = list(self.arm_list(f"{auth}/roleAssignments", AUTHORIZATION_API))
+            custom = list(
+                self.arm_list(
+                    f"{auth}/roleDefinitions", AUTHORIZATION_API, **{"$filter": "type eq 'CustomRole'"}
+                )
+            )
+            roles = (assignments, custom)
+        except azure_exc.AzureError as exc:
+            self._part_failed("monitor", "role assignments and custom roles", exc)
+        return [normalize_subscription(self.subscription, settings, pricings, alerts, contacts, roles)]
 
     def tasks(self) -> list[Task]:
         table: dict[str, Callable[[], list[Record]]] = {

@@ -114,6 +114,8 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Security/pricings/read",
         "Microsoft.Insights/activityLogAlerts/read",  # CIS Azure 6.1.2.x
         "Microsoft.Security/securityContacts/read",  # CIS Azure 8.1.12-8.1.15
+        "Microsoft.Authorization/roleAssignments/read",  # owners, root access admins, custom admin roles (5.x)
+        "Microsoft.Authorization/roleDefinitions/read",
     ),
     # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
     "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),

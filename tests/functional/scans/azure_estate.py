@@ -491,7 +491,59 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         },
     }]})  # fmt: skip
     truth.fails(f"/subscriptions/{SUB}", "azure.security.contact_attack_paths")
+
+    # -- role assignments (two pages) and custom roles (CIS 5.3.3, 5.4, 5.7): one Owner on the subscription (a
+    # second holds it on a resource group only), User Access Administrator on a resource group, not at /; a
+    # custom "ops-admin" role allowing every action
+    path = f"{sub}/Microsoft.Authorization/roleAssignments"
+    router.add("GET", path, {"value": [
+        _role_assignment("a1", f"/subscriptions/{SUB}", OWNER, "11111111-aaaa-4aaa-8aaa-000000000001"),
+        _role_assignment("a2", f"/subscriptions/{SUB}/resourceGroups/rg-web", OWNER, "11111111-aaaa-4aaa-8aaa-000000000002"),
+    ], "nextLink": f"{ARM}{path}?api-version=2022-04-01&$skipToken=ra2"})  # fmt: skip
+    router.add("GET", path, {"value": [
+        _role_assignment("a3", f"/subscriptions/{SUB}/resourceGroups/rg-data", ACCESS_ADMIN, "11111111-aaaa-4aaa-8aaa-000000000003"),
+    ]}, query="$skipToken=ra2")  # fmt: skip
+    router.add("GET", f"{sub}/Microsoft.Authorization/roleDefinitions", {"value": [
+        _custom_role("ops-admin", ["*"]), _custom_role("vm-operator", ["Microsoft.Compute/virtualMachines/start/action"]),
+    ]}, query="$filter=type eq 'CustomRole'")  # fmt: skip
+    truth.fails(f"/subscriptions/{SUB}", "azure.iam.subscription_owners", "azure.iam.custom_admin_roles")
     return truth
+
+
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+ACCESS_ADMIN = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+
+
+def _role_assignment(name: str, scope: str, role: str, principal: str) -> dict[str, Any]:
+    """A role assignment as ``Role Assignments - List For Subscription`` returns it (2022-04-01)."""
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "name": name,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+            "principalId": principal,
+            "principalType": "User",
+            "scope": scope,
+            "createdOn": "2024-05-02T09:00:00.0000000Z",
+        },
+    }
+
+
+def _custom_role(name: str, actions: list[str]) -> dict[str, Any]:
+    """A custom role definition as ``Role Definitions - List`` returns it (2022-04-01)."""
+    return {
+        "id": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{name}-0000",
+        "name": f"{name}-0000",
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": name,
+            "type": "CustomRole",
+            "description": "",
+            "permissions": [{"actions": actions, "notActions": [], "dataActions": [], "notDataActions": []}],
+            "assignableScopes": [f"/subscriptions/{SUB}"],
+        },
+    }
 
 
 # -- the shapes of the calls made through a client's pipeline (azure-rest-api-specs examples) -----------------

@@ -395,3 +395,34 @@ def test_security_contact_checks_read_the_enabled_contact() -> None:
         disabled = normalize_subscription("s", None, None, None, [switched_off])
         assert verdict(check_id, disabled).startswith("fail")
         assert verdict(check_id, normalize_subscription("s", None, None)) == "na"
+
+
+def test_role_facts_count_owners_on_the_subscription_and_access_admins_at_root() -> None:
+    from escher.scans.collect.azure import OWNER_ROLE, USER_ACCESS_ADMIN_ROLE, normalize_subscription
+
+    def assign(scope: str, role: str, who: str) -> dict[str, object]:
+        rid = f"/providers/Microsoft.Authorization/roleDefinitions/{role}"
+        return {"properties": {"scope": scope, "roleDefinitionId": rid, "principalId": who}}
+
+    def custom(name: str, actions: list[str], scope: str = "/subscriptions/s") -> dict[str, object]:
+        perms = [{"actions": actions}]
+        return {"properties": {"roleName": name, "type": "CustomRole", "permissions": perms, "assignableScopes": [scope]}}  # fmt: skip
+
+    sub = "/subscriptions/s"
+    owners = [assign(sub, OWNER_ROLE, "p1"), assign(sub, OWNER_ROLE, "p2"), assign(sub, OWNER_ROLE, "p2")]
+    good = normalize_subscription("s", None, None, roles=(owners, [custom("ops", ["Microsoft.Compute/*"])]))
+    for key in ("subscription_owners", "root_user_access_admin", "custom_admin_roles"):
+        assert verdict(f"azure.iam.{key}", good) == "pass"
+        assert verdict(f"azure.iam.{key}", normalize_subscription("s", None, None)) == "na"
+    four = [*owners, *(assign(sub, OWNER_ROLE, p) for p in ("p3", "p4")), assign(f"{sub}/resourceGroups/r", OWNER_ROLE, "p5")]  # fmt: skip
+    bad = normalize_subscription(
+        "s", None, None, roles=(
+            [*four, assign("/", USER_ACCESS_ADMIN_ROLE, "ga"), assign(sub, USER_ACCESS_ADMIN_ROLE, "x")],
+            [custom("god", ["*"], scope="/"), custom("elsewhere", ["*"], scope="/subscriptions/other")],
+        ),
+    )  # fmt: skip
+    assert verdict("azure.iam.subscription_owners", bad) == "fail: 4 principals hold Owner"
+    assert verdict("azure.iam.root_user_access_admin", bad) == "fail: principal ga holds it at /"
+    assert verdict("azure.iam.custom_admin_roles", bad) == 'fail: god allows actions "*"'
+    one = normalize_subscription("s", None, None, roles=(owners[:1], []))
+    assert verdict("azure.iam.subscription_owners", one) == "fail: 1 principal holds Owner"
