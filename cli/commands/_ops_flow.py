@@ -88,10 +88,8 @@ def run_flow(
     yes: bool,
     template: Template | None = None,
 ) -> None:
-    from rich.markup import escape
-
-    from escher.policy.gate import plan_targets
-
+    """Show ``plan``, then dry-run it or run it through the core (:func:`escher.ops.fix.run_plan`, the path
+    `escher fix` and the console take too) and word the outcome; exits with its code."""
     as_json = state(ctx).json
     if not as_json:
         render_plan(plan)
@@ -99,65 +97,74 @@ def run_flow(
         result = engine.execute(plan, dry_run=True)
         emit(ctx, {"plan": plan.to_dict(), "result": result.to_dict()}, lambda: render_result(result))
         raise typer.Exit(0 if result.ok else 1)
-    if not plan.to_change:
-        result = engine.execute(plan)  # re-checks each target and records the no-ops
-        emit(ctx, {"plan": plan.to_dict(), "result": result.to_dict()}, lambda: render_result(result))
-        raise typer.Exit(0 if result.ok else 1)
-    gate = rt.gate(template)
-    decision = gate.decide(plan)
-    if not decision.allowed:
-        if decision.needs_approval and template is None and rt.approval_id is None:
-            req = rt.approvals.request(
-                plan.operation.id,
-                plan_targets(plan),
-                plan.params.model_dump(mode="json"),
-                by=rt.actor,
-                reason=plan.reason,
-            )
-            data = {
-                "plan": plan.to_dict(),
-                "executed": False,
-                "needs_approval": decision.reason,
-                "approval_request": req.model_dump(mode="json"),
-                "next_step": gate.next_step(req.request_id),
-            }
-            emit(
-                ctx,
-                data,
-                lambda: console().print(
-                    f"[yellow]Not executed: {escape(decision.reason)}.[/]\nApproval request "
-                    f"[bold]{req.request_id}[/] created: {escape(gate.next_step(req.request_id))}."
-                ),
-            )
-            raise typer.Exit(5)
+    data, code = run_and_word(rt, plan, yes=yes, as_json=as_json, template=template)
+    if as_json:
+        from escher.cli._render import print_json
+
+        print_json(data)
+    raise typer.Exit(code)
+
+
+# the exit codes of a run: 5 held for approval, 4 refused, 1 not (all) done
+EXIT_CODES = {"executed": 0, "nothing": 0, "needs_approval": 5, "refused": 4, "failed": 1, "declined": 1}
+
+
+def run_and_word(
+    rt: Runtime, plan: Plan, *, yes: bool, as_json: bool, template: Template | None = None
+) -> tuple[dict[str, Any], int]:
+    """The core's run with the terminal's confirmation (never without a TTY unless --yes or a recorded
+    self-approval); then the outcome as data and, in text mode, printed. Returns (data, exit code)."""
+    from rich.markup import escape
+
+    from escher.ops.fix import run_plan
+
+    no_tty = False
+
+    def ask(plan: Plan) -> bool:
+        nonlocal no_tty
+        if yes or rt.self_approval is not None:
+            return True
+        if not sys.stdin.isatty():
+            no_tty = True
+            return False
+        return typer.confirm(
+            f"Apply {plan.operation.id} to {len(plan.to_change)} resource(s)?", default=False
+        )
+
+    out = run_plan(rt, plan, confirm=ask, template=template)
+    data: dict[str, Any] = {"plan": plan.to_dict()}
+    say: str
+    if out.result is not None:
+        data["result"] = out.result.to_dict()
+        if not as_json:
+            render_result(out.result)
+        return data, EXIT_CODES[out.kind]
+    if out.kind == "needs_approval" and out.request is not None:
+        data |= {
+            "executed": False,
+            "needs_approval": out.reason,
+            "approval_request": out.request.model_dump(mode="json"),
+            "next_step": out.next_step,
+        }
+        say = (
+            f"[yellow]Not executed: {escape(out.reason)}.[/]\nApproval request "
+            f"[bold]{out.request_id}[/] created: {escape(out.next_step)}."
+        )
+    elif out.kind == "refused":
         hint = (
             f"change the run to fit the template (see 'escher templates list'), or run {plan.operation.id} "
             "with 'escher ops run' to ask for an approval instead"
             if template is not None
             else ""
         )
-        emit(
-            ctx,
-            {"plan": plan.to_dict(), "executed": False, "refused": decision.reason, "next_step": hint},
-            lambda: console().print(
-                f"[bold red]Refused:[/] {escape(decision.reason)}"
-                + (f"\n[yellow]{escape(hint)}[/]" if hint else "")
-            ),
-        )
-        raise typer.Exit(4)
-    if not yes and rt.self_approval is None:
-        if not sys.stdin.isatty():
-            emit(
-                ctx,
-                {"plan": plan.to_dict(), "executed": False, "reason": "no TTY to confirm and no --yes"},
-                lambda: console().print("[yellow]Not executed:[/] no terminal to confirm on; pass --yes."),
-            )
-            raise typer.Exit(1)
-        if not typer.confirm(
-            f"Apply {plan.operation.id} to {len(plan.to_change)} resource(s)?", default=False
-        ):
-            console().print("Nothing done.")
-            raise typer.Exit(1)
-    result = engine.execute(plan)
-    emit(ctx, {"plan": plan.to_dict(), "result": result.to_dict()}, lambda: render_result(result))
-    raise typer.Exit(0 if result.ok else 1)
+        data |= {"executed": False, "refused": out.reason, "next_step": hint}
+        say = f"[bold red]Refused:[/] {escape(out.reason)}" + (f"\n[yellow]{escape(hint)}[/]" if hint else "")
+    elif no_tty:
+        data |= {"executed": False, "reason": "no TTY to confirm and no --yes"}
+        say = "[yellow]Not executed:[/] no terminal to confirm on; pass --yes."
+    else:
+        data |= {"executed": False, "reason": "not confirmed"}
+        say = "Nothing done."
+    if not as_json:
+        console().print(say)
+    return data, EXIT_CODES[out.kind]

@@ -7,7 +7,6 @@ prints one object for one plan, a list for several (findings needing different o
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -17,11 +16,7 @@ from escher.errors import EscherError
 
 if TYPE_CHECKING:
     from escher.ops.engine import Plan
-    from escher.ops.fix import Outcome
     from escher.policy.runtime import Runtime
-
-# the exit codes of `escher ops run`: 5 held for approval, 4 refused, 1 not (all) done
-_EXIT = {"executed": 0, "nothing": 0, "needs_approval": 5, "refused": 4, "failed": 1, "declined": 1}
 
 
 class NoFixError(EscherError):
@@ -72,53 +67,6 @@ def _dry_run(rt: Runtime, plan: Plan, *, as_json: bool) -> tuple[dict[str, Any],
 
 def _run(rt: Runtime, plan: Plan, *, yes: bool, as_json: bool) -> tuple[dict[str, Any], int]:
     """The core's run, with the terminal's confirmation; then the outcome as ``escher ops run`` words it."""
-    from rich.markup import escape
+    from escher.cli.commands._ops_flow import run_and_word
 
-    from escher.cli._render import console
-    from escher.cli.commands._ops_flow import render_result
-    from escher.ops.fix import run_plan
-
-    no_tty = False
-
-    def ask(plan: Plan) -> bool:
-        nonlocal no_tty
-        if yes or rt.self_approval is not None:
-            return True
-        if not sys.stdin.isatty():
-            no_tty = True
-            return False
-        return typer.confirm(
-            f"Apply {plan.operation.id} to {len(plan.to_change)} resource(s)?", default=False
-        )
-
-    out: Outcome = run_plan(rt, plan, confirm=ask)
-    data: dict[str, Any] = {"plan": plan.to_dict()}
-    say: str
-    if out.result is not None:
-        data["result"] = out.result.to_dict()
-        if not as_json:
-            render_result(out.result)
-        return data, _EXIT[out.kind]
-    if out.kind == "needs_approval" and out.request is not None:
-        data |= {
-            "executed": False,
-            "needs_approval": out.reason,
-            "approval_request": out.request.model_dump(mode="json"),
-            "next_step": out.next_step,
-        }
-        say = (
-            f"[yellow]Not executed: {escape(out.reason)}.[/]\nApproval request "
-            f"[bold]{out.request_id}[/] created: {escape(out.next_step)}."
-        )
-    elif out.kind == "refused":
-        data |= {"executed": False, "refused": out.reason, "next_step": ""}
-        say = f"[bold red]Refused:[/] {escape(out.reason)}"
-    elif no_tty:
-        data |= {"executed": False, "reason": "no TTY to confirm and no --yes"}
-        say = "[yellow]Not executed:[/] no terminal to confirm on; pass --yes."
-    else:
-        data |= {"executed": False, "reason": "not confirmed"}
-        say = "Nothing done."
-    if not as_json:
-        console().print(say)
-    return data, _EXIT[out.kind]
+    return run_and_word(rt, plan, yes=yes, as_json=as_json)

@@ -100,7 +100,7 @@ def run_plan(
     """
     from escher.policy.gate import plan_targets
 
-    engine = rt.engine()
+    engine = rt.engine(template)  # the engine asks the gate again at execution: the same template bounds
     if not plan.to_change:  # execute re-reads each target and records the no-ops
         result = engine.execute(plan)
         return Outcome("nothing" if result.ok else "failed", "nothing to change", plan, result)
