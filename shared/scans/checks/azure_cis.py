@@ -371,3 +371,38 @@ def custom_admin_roles(rec: Record, ctx: CheckContext) -> Outcome:
         return NA
     roles = rec.attrs["custom_admin_roles"]
     return Fail(f'{", ".join(roles)} allow{"s" if len(roles) == 1 else ""} actions "*"') if roles else None
+
+
+# -- virtual networks and Bastion (7.11, 8.5, 8.4.1) -------------------------------------------------------------
+@check("azure.network.subnet_without_nsg", resource="azure.network.vnet", reads=("subnets_without_nsg",),
+       title="Virtual network has subnets without a network security group", severity=Severity.MEDIUM,
+       risk="Traffic to and between the subnet's resources is filtered by nothing but their own NICs, if "
+            "those have an NSG at all.",
+       remediation="az network vnet subnet update --vnet-name VNET --name SUBNET --resource-group RG "
+                   "--network-security-group NSG",
+       cis=("7.11",), soc2=("CC6.6",))  # fmt: skip
+def subnet_without_nsg(rec: Record, ctx: CheckContext) -> Outcome:
+    bare = rec.attrs.get("subnets_without_nsg") or []
+    return Fail(f"no NSG on {', '.join(bare)}") if bare else None
+
+
+attr_check("azure.network.vnet_ddos_protection", "azure.network.vnet", "ddos_protection", is_true,
+           title="Virtual network has no DDoS Network Protection", severity=Severity.LOW,
+           message="enableDdosProtection is off",
+           risk="Public endpoints in the network have only the basic infrastructure protection: no tuned "
+                "mitigation, attack telemetry or cost protection during a volumetric attack.",
+           remediation="az network vnet update --name VNET --resource-group RG --ddos-protection true "
+                       "--ddos-protection-plan PLAN_ID (a plan is billed monthly; one covers many VNets)",
+           cis=("8.5",), soc2=("A1.2",))  # fmt: skip
+
+
+@check("azure.network.bastion_host", resource=SUBSCRIPTION, reads=("bastion_hosts",),
+       title="Subscription has no Azure Bastion host", severity=Severity.LOW,
+       risk="Without Bastion, reaching VMs means RDP or SSH open to some network, or public IPs on the VMs.",
+       remediation="az network bastion create --name BASTION --resource-group RG --vnet-name VNET "
+                   "--public-ip-address PIP --location LOCATION (needs an AzureBastionSubnet)",
+       cis=("8.4.1",), soc2=("CC6.6",))  # fmt: skip
+def bastion_host(rec: Record, ctx: CheckContext) -> Outcome:
+    if "bastion_hosts" not in rec.attrs:  # the Bastion hosts were not read
+        return NA
+    return None if rec.attrs["bastion_hosts"] else Fail("no Bastion host in the subscription")

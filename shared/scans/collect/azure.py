@@ -43,6 +43,7 @@ __all__ = [
     "normalize_subscription",
     "normalize_vault",
     "normalize_vm",
+    "normalize_vnet",
     "port_ranges",
     "role_facts",
     "security_contact",
@@ -56,6 +57,11 @@ DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 SECURITY_PRICINGS_API = "2024-01-01"
 ACTIVITY_LOG_ALERTS_API = "2020-10-01"
 AUTHORIZATION_API = "2022-04-01"
+NETWORK_API = "2024-05-01"
+# subnets Azure keeps free of NSGs (gateways, firewalls, Route Server): out of CIS Azure 7.11's scope
+NO_NSG_SUBNETS = frozenset(
+    {"gatewaysubnet", "azurefirewallsubnet", "azurefirewallmanagementsubnet", "routeserversubnet"}
+)
 OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"  # built-in role definition ids (the same in every tenant)
 USER_ACCESS_ADMIN_ROLE = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 SECURITY_CONTACTS_API = "2023-12-01-preview"  # notificationsSources (alerts, attack paths) arrived here
@@ -84,6 +90,7 @@ PRODUCES: dict[str, Produces] = {
     }),
     "network": produces({
         "azure.network.nsg": "rules subnets flow_logs nsg_flow_log_retention vnet_flow_log_retention",
+        "azure.network.vnet": "ddos_protection subnets_without_nsg",
     }),
     "sql": produces({
         "azure.sql.server": "public_network_access min_tls fqdn auditing",
@@ -97,7 +104,7 @@ PRODUCES: dict[str, Produces] = {
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
                                       "defender_plans alerted_operations security_contact owners "
-                                      "root_access_admins custom_admin_roles",
+                                      "root_access_admins custom_admin_roles bastion_hosts",
     }),
 }  # fmt: skip
 
@@ -261,6 +268,18 @@ def normalize_nsg(raw: dict[str, Any], subscription: str) -> Record:
     return _record(raw, "azure.network.nsg", subscription, {"rules": rules, "subnets": subnets})
 
 
+def normalize_vnet(raw: dict[str, Any], subscription: str) -> Record:
+    p = _props(raw)
+    bare = [
+        str(sn.get("name"))
+        for sn in p.get("subnets") or []
+        if not (_props(sn).get("networkSecurityGroup") or {}).get("id")
+        and str(sn.get("name")).lower() not in NO_NSG_SUBNETS
+    ]
+    attrs = {"ddos_protection": bool(p.get("enableDdosProtection")), "subnets_without_nsg": sorted(bare)}
+    return _record(raw, "azure.network.vnet", subscription, attrs)
+
+
 def flow_logged(nsg: Record, targets: set[str]) -> bool:
     """Whether an enabled flow log covers the NSG: NSG flow logs name it; VNet flow logs name the virtual
     network or subnet the NSG is on (what Microsoft moves NSG flow logs to)."""
@@ -419,6 +438,7 @@ def normalize_subscription(
     alerts: list[dict[str, Any]] | None = None,
     contacts: list[dict[str, Any]] | None = None,
     roles: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
+    bastions: list[dict[str, Any]] | None = None,
 ) -> Record:
     """The subscription's settings: Activity Log diagnostic settings (exported when one sends an enabled
     category to a workspace, storage account or event hub), the Defender for Cloud plans on Standard and what
@@ -455,6 +475,8 @@ def normalize_subscription(
         attrs["security_contact"] = security_contact(contacts)
     if roles is not None:
         attrs.update(role_facts(subscription, *roles))
+    if bastions is not None:
+        attrs["bastion_hosts"] = sorted(str(b.get("name")) for b in bastions)
     return Record(
         cloud="azure",
         type="azure.monitor.subscription",
@@ -693,6 +715,11 @@ class AzureCollector:
             normalize_nsg(_rest(g), self.subscription) for g in network.network_security_groups.list_all()
         ]
         azure_exc = require("azure.core.exceptions", "azure")
+        try:
+            vnets = [normalize_vnet(_rest(v), self.subscription) for v in network.virtual_networks.list_all()]
+        except azure_exc.AzureError as exc:
+            self._part_failed("network", "virtual networks", exc)
+            vnets = []
         targets: set[str] = set()
         retention: dict[str, int] = {}  # target -> days kept (0: forever, as when retention is off)
         try:
@@ -706,13 +733,13 @@ class AzureCollector:
                         retention[target] = int(policy.get("days") or 0) if policy.get("enabled") else 0
         except azure_exc.AzureError as exc:
             self._part_failed("flowlogs", "NSG flow logs (Network Watcher)", exc)
-            return records
+            return records + vnets
         for rec in records:
             rec.attrs["flow_logs"] = flow_logged(rec, targets)
             own, vnet = flow_log_retention(rec, retention)
             rec.attrs["nsg_flow_log_retention"] = own
             rec.attrs["vnet_flow_log_retention"] = vnet
-        return records
+        return records + vnets
 
     def collect_sql(self) -> list[Record]:
         sql = self.client("sql")
@@ -789,7 +816,14 @@ class AzureCollector:
             roles = (assignments, custom)
         except azure_exc.AzureError as exc:
             self._part_failed("monitor", "role assignments and custom roles", exc)
-        return [normalize_subscription(self.subscription, settings, pricings, alerts, contacts, roles)]
+        bastions: list[dict[str, Any]] | None = None
+        try:
+            bastions = list(self.arm_list(f"{sub}/Microsoft.Network/bastionHosts", NETWORK_API))
+        except azure_exc.AzureError as exc:
+            self._part_failed("monitor", "Azure Bastion hosts", exc)
+        return [
+            normalize_subscription(self.subscription, settings, pricings, alerts, contacts, roles, bastions)
+        ]
 
     def tasks(self) -> list[Task]:
         table: dict[str, Callable[[], list[Record]]] = {

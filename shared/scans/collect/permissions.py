@@ -97,6 +97,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "azure.snapshots": ("Microsoft.Compute/snapshots/read",),
     "azure.network": (
         "Microsoft.Network/networkSecurityGroups/read",
+        "Microsoft.Network/virtualNetworks/read",  # subnets without an NSG, DDoS protection (CIS 7.11, 8.5)
         "Microsoft.Network/networkWatchers/read",  # flow logs (NSG and VNet) live under the watchers
         "Microsoft.Network/networkWatchers/flowLogs/read",
     ),
@@ -116,6 +117,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Security/securityContacts/read",  # CIS Azure 8.1.12-8.1.15
         "Microsoft.Authorization/roleAssignments/read",  # owners, root access admins, custom admin roles (5.x)
         "Microsoft.Authorization/roleDefinitions/read",
+        "Microsoft.Network/bastionHosts/read",  # CIS Azure 8.4.1
     ),
     # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
     "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),

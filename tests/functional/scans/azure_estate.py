@@ -384,6 +384,13 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     truth.fails(rdp_db["id"], "azure.network.nsg_open_rdp", "azure.network.nsg_open_database_ports",
                 "azure.network.vnet_flow_log_retention")  # fmt: skip
     truth.fails(closed["id"])
+    # virtual networks (CIS 7.11, 8.5): vnet-app's web subnet has no NSG (its GatewaySubnet may not have one)
+    # and no DDoS plan; vnet-hub is covered
+    app_net = _vnet("vnet-app", [("db", rdp_db["id"]), ("web", None), ("GatewaySubnet", None)], ddos=False)
+    hub_net = _vnet("vnet-hub", [("mgmt", closed["id"]), ("AzureFirewallSubnet", None)], ddos=True)
+    router.add("GET", f"{sub}/Microsoft.Network/virtualNetworks", {"value": [app_net, hub_net]})
+    truth.fails(app_net["id"], "azure.network.subnet_without_nsg", "azure.network.vnet_ddos_protection")
+    truth.fails(hub_net["id"])
 
     # -- SQL servers and their auditing ----------------------------------------------------------------------
     open_sql, private_sql = _sql("sql-open", "Enabled"), _sql("sql-private", "Disabled")
@@ -507,7 +514,46 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         _custom_role("ops-admin", ["*"]), _custom_role("vm-operator", ["Microsoft.Compute/virtualMachines/start/action"]),
     ]}, query="$filter=type eq 'CustomRole'")  # fmt: skip
     truth.fails(f"/subscriptions/{SUB}", "azure.iam.subscription_owners", "azure.iam.custom_admin_roles")
+
+    # -- no Azure Bastion host (CIS 8.4.1), answered as an empty list ------------------------------------------
+    router.add("GET", f"{sub}/Microsoft.Network/bastionHosts", {"value": []})
+    truth.fails(f"/subscriptions/{SUB}", "azure.network.bastion_host")
     return truth
+
+
+def _vnet(name: str, subnets: list[tuple[str, str | None]], *, ddos: bool) -> dict[str, Any]:
+    """A virtual network as ``Virtual Networks - List All`` returns it, its subnets inline."""
+    vnet_id = rid("rg-net", "Microsoft.Network", "virtualNetworks", name)
+    props: dict[str, Any] = {
+        "provisioningState": "Succeeded",
+        "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+        "subnets": [
+            {
+                "id": f"{vnet_id}/subnets/{sub}",
+                "name": sub,
+                "type": "Microsoft.Network/virtualNetworks/subnets",
+                "properties": {
+                    "addressPrefix": f"10.0.{i}.0/24",
+                    "provisioningState": "Succeeded",
+                    **({"networkSecurityGroup": {"id": nsg}} if nsg else {}),
+                },
+            }
+            for i, (sub, nsg) in enumerate(subnets)
+        ],
+        "enableDdosProtection": ddos,
+    }
+    if ddos:
+        props["ddosProtectionPlan"] = {
+            "id": rid("rg-net", "Microsoft.Network", "ddosProtectionPlans", "ddos-plan")
+        }
+    return {
+        "id": vnet_id,
+        "name": name,
+        "type": "Microsoft.Network/virtualNetworks",
+        "location": "eastus",
+        "etag": 'W/"00000000-0000-0000-0000-000000000000"',
+        "properties": props,
+    }
 
 
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"

@@ -426,3 +426,31 @@ def test_role_facts_count_owners_on_the_subscription_and_access_admins_at_root()
     assert verdict("azure.iam.custom_admin_roles", bad) == 'fail: god allows actions "*"'
     one = normalize_subscription("s", None, None, roles=(owners[:1], []))
     assert verdict("azure.iam.subscription_owners", one) == "fail: 1 principal holds Owner"
+
+
+def test_vnet_subnets_need_an_nsg_except_where_azure_forbids_one_and_bastion_exists() -> None:
+    from escher.scans.collect.azure import normalize_subscription, normalize_vnet
+
+    def subnet(name: str, nsg: bool) -> dict[str, object]:
+        return {"name": name, "properties": {"networkSecurityGroup": {"id": "/nsg"}} if nsg else {}}
+
+    def vnet(*subnets: dict[str, object], ddos: bool = False) -> Record:
+        raw = {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
+               "name": "v", "location": "eastus", "properties": {"subnets": list(subnets), "enableDdosProtection": ddos}}  # fmt: skip
+        return normalize_vnet(raw, "s")
+
+    covered = vnet(
+        subnet("app", True), subnet("GatewaySubnet", False), subnet("AzureFirewallSubnet", False), ddos=True
+    )
+    assert verdict("azure.network.subnet_without_nsg", covered) == "pass"
+    assert verdict("azure.network.vnet_ddos_protection", covered) == "pass"
+    bare = vnet(subnet("app", True), subnet("web", False), subnet("AzureBastionSubnet", False))
+    assert verdict("azure.network.subnet_without_nsg", bare) == "fail: no NSG on AzureBastionSubnet, web"
+    assert verdict("azure.network.vnet_ddos_protection", bare) == "fail: enableDdosProtection is off"
+    key = "azure.network.bastion_host"
+    assert verdict(key, normalize_subscription("s", None, None, bastions=[{"name": "bastion-hub"}])) == "pass"
+    assert (
+        verdict(key, normalize_subscription("s", None, None, bastions=[]))
+        == "fail: no Bastion host in the subscription"
+    )
+    assert verdict(key, normalize_subscription("s", None, None)) == "na"
