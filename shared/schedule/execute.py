@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from escher.errors import EscherError
 from escher.lazy import is_installed
@@ -50,6 +50,7 @@ def _scan_or_report(job: Job, settings: Settings, store: ResultStore) -> str:
         text += f"; {len(snaps)} cost snapshots"
         if missing:
             text += "; cost NOT read for " + "; ".join(missing)
+        text += _stop_idle(result, settings)
     else:
         text = ""
     if job.kind in ("report", "daily"):
@@ -58,6 +59,24 @@ def _scan_or_report(job: Job, settings: Settings, store: ResultStore) -> str:
         report = build_and_store(store, settings.extensions)
         return (text + "; " if text else "") + f"report {report.report_date}"
     return text
+
+
+def _stop_idle(result: Any, settings: Settings) -> str:
+    """The daily run's "stop idle instances" (Local Only): when that switch is on, each idle finding becomes a
+    stop through the local pipeline, its gate and ledger (escher.pipeline.idle); off, nothing. A failure here is
+    said in the run's line and never costs the scan or the report."""
+    from collections import Counter
+
+    from escher.pipeline.idle import stop_idle_locally
+
+    try:
+        stops = stop_idle_locally(result, settings)
+    except EscherError as exc:
+        return f"; idle instances NOT stopped: {exc.message}"
+    if not stops:
+        return ""
+    outcomes = Counter(s.outcome for s in stops)
+    return "; idle instances: " + ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
 
 
 def _operation(job: Job) -> str:

@@ -223,3 +223,18 @@ def test_laptop_daily_scan_stops_the_idle_instance_and_the_ledger_records_it(lap
     out = CliRunner().invoke(app, ["-o", "json", "audit", "list", "--action", "aws.ec2.stop_instances"])
     assert out.exit_code == 0, out.output
     assert instance in out.output and "verified" in out.output, out.output
+
+
+def test_the_laptops_daily_job_stops_the_idle_instance_when_the_switch_is_on(laptop: Path) -> None:
+    """What `escher agent` / `run-due` run at 02:00 on a Local Only laptop: the scan, the cost, the report, and
+    with the switch on the idle instances' stops, said in the run's line."""
+    from escher.schedule.execute import default_executor
+    from escher.schedule.jobs import Job
+
+    ec2 = {"ec2": boto3.client("ec2", region_name=REGION)}
+    instance = _idle_instance(ec2, days=8)
+
+    line = default_executor(Job(kind="daily", clouds=["aws"]))
+
+    assert "idle instances: 1 auto_resolved" in line, line
+    assert _state(ec2, instance) == "stopped"
