@@ -406,3 +406,57 @@ def bastion_host(rec: Record, ctx: CheckContext) -> Outcome:
     if "bastion_hosts" not in rec.attrs:  # the Bastion hosts were not read
         return NA
     return None if rec.attrs["bastion_hosts"] else Fail("no Bastion host in the subscription")
+
+
+# -- Azure Databricks (2.1.1, 2.1.2, 2.1.9, 2.1.10, 2.1.11) --------------------------------------------------------
+DATABRICKS = "azure.databricks.workspace"
+_DBX_VNET = ("Deploy a new workspace with VNet injection (--vnet VNET --public-subnet PUBLIC --private-subnet "
+             "PRIVATE) and move the jobs: a workspace cannot leave the managed network in place")  # fmt: skip
+
+attr_check("azure.databricks.custom_vnet", DATABRICKS, "custom_vnet", truthy,
+           title="Databricks workspace runs in the managed virtual network", severity=Severity.MEDIUM,
+           message="not deployed in a customer-managed VNet (VNet injection)",
+           risk="The clusters' network is Databricks', so your NSGs, routes, firewalls and private endpoints "
+                "cannot govern what they reach.",
+           remediation=_DBX_VNET, cis=("2.1.1",), soc2=("CC6.6",))  # fmt: skip
+attr_check("azure.databricks.no_public_ip", DATABRICKS, "no_public_ip", is_true,
+           title="Databricks clusters get public IP addresses", severity=Severity.HIGH,
+           message="secure cluster connectivity (enableNoPublicIp) is off",
+           risk="Every cluster node has a public IP and open inbound ports from the control plane; the data "
+                "plane is exposed to the internet.",
+           remediation="az databricks workspace update --name WS --resource-group RG --enable-no-public-ip",
+           cis=("2.1.9",), soc2=("CC6.6",))  # fmt: skip
+attr_check("azure.databricks.public_network", DATABRICKS, "public_network_access", lambda v: v == "Disabled",
+           title="Databricks workspace is reachable from public networks", severity=Severity.MEDIUM,
+           message="publicNetworkAccess is not Disabled",
+           risk="The workspace UI and REST API answer anyone on the internet holding a token.",
+           remediation="az databricks workspace update --name WS --resource-group RG --public-network-access "
+                       "Disabled --required-nsg-rules NoAzureDatabricksRules (after a private endpoint exists)",
+           cis=("2.1.10",), soc2=("CC6.6",))  # fmt: skip
+attr_check("azure.databricks.private_endpoints", DATABRICKS, "private_endpoints", truthy,
+           title="Databricks workspace has no private endpoint", severity=Severity.LOW,
+           message="no approved private endpoint connection",
+           risk="Users and the clusters reach the workspace over its public endpoint.",
+           remediation="az network private-endpoint create --name PE --resource-group RG --vnet-name VNET "
+                       "--subnet SUBNET --private-connection-resource-id WS_ID --group-id databricks_ui_api "
+                       "--connection-name PE",
+           cis=("2.1.11",), soc2=("CC6.6",))  # fmt: skip
+
+
+@check("azure.databricks.subnet_nsg", resource=DATABRICKS,
+       reads=("custom_vnet", "vnet_subnets", "azure.network.vnet:subnets_without_nsg"),
+       title="Databricks workspace subnet has no network security group", severity=Severity.MEDIUM,
+       risk="The cluster subnets' traffic is filtered by nothing; Databricks' required rules and your own "
+            "restrictions are not enforced.",
+       remediation="az network vnet subnet update --vnet-name VNET --name SUBNET --resource-group RG "
+                   "--network-security-group NSG",
+       cis=("2.1.2",), soc2=("CC6.6",))  # fmt: skip
+def databricks_subnet_nsg(rec: Record, ctx: CheckContext) -> Outcome:
+    vnet_id = str(rec.attrs.get("custom_vnet") or "").lower()
+    vnet = next((v for v in ctx.index.get("azure.network.vnet", ()) if v.id.lower() == vnet_id), None)
+    if vnet is None:  # the managed VNet (2.1.1 decides), or the VNet was not read
+        return NA
+    bare = [
+        s for s in rec.attrs.get("vnet_subnets") or [] if s in (vnet.attrs.get("subnets_without_nsg") or [])
+    ]
+    return Fail(f"no NSG on {', '.join(bare)}") if bare else None

@@ -33,6 +33,7 @@ __all__ = [
     "PRODUCES",
     "AzureCollector",
     "alerted_operations",
+    "normalize_databricks_workspace",
     "normalize_disk",
     "normalize_function_app",
     "normalize_nsg",
@@ -58,6 +59,7 @@ SECURITY_PRICINGS_API = "2024-01-01"
 ACTIVITY_LOG_ALERTS_API = "2020-10-01"
 AUTHORIZATION_API = "2022-04-01"
 NETWORK_API = "2024-05-01"
+DATABRICKS_API = "2024-05-01"
 # subnets Azure keeps free of NSGs (gateways, firewalls, Route Server): out of CIS Azure 7.11's scope
 NO_NSG_SUBNETS = frozenset(
     {"gatewaysubnet", "azurefirewallsubnet", "azurefirewallmanagementsubnet", "routeserversubnet"}
@@ -101,6 +103,10 @@ PRODUCES: dict[str, Produces] = {
                                 "public_network_access network_default_action private_endpoints",
     }),
     "functions": produces({"azure.web.function_app": "state kind"}),
+    "databricks": produces({
+        "azure.databricks.workspace": "custom_vnet vnet_subnets no_public_ip public_network_access "
+                                      "private_endpoints",
+    }),
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
                                       "defender_plans alerted_operations security_contact owners "
@@ -502,6 +508,27 @@ def normalize_sql_server(
     return _record(raw, "azure.sql.server", subscription, attrs)
 
 
+def normalize_databricks_workspace(raw: dict[str, Any], subscription: str) -> Record:
+    """A workspace's network settings: the customer VNet it is injected into (None: the managed one) with its
+    two subnets, secure cluster connectivity (``enableNoPublicIp``), public network access, private endpoints."""
+    p = _props(raw)
+    params = p.get("parameters") or {}
+
+    def param(name: str) -> Any:
+        return (params.get(name) or {}).get("value")
+
+    attrs = {
+        "custom_vnet": param("customVirtualNetworkId"),
+        "vnet_subnets": [
+            str(n) for n in (param("customPublicSubnetName"), param("customPrivateSubnetName")) if n
+        ],
+        "no_public_ip": param("enableNoPublicIp") is True,
+        "public_network_access": p.get("publicNetworkAccess") or "Enabled",
+        "private_endpoints": _approved_endpoints(p),
+    }
+    return _record(raw, "azure.databricks.workspace", subscription, attrs)
+
+
 def is_function_app(raw: dict[str, Any]) -> bool:
     """A Microsoft.Web site whose ``kind`` lists ``functionapp`` (``functionapp``, ``functionapp,linux``,
     ``functionapp,linux,container,azurecontainerapps``); web apps (``app``, ``app,linux``) are not."""
@@ -773,6 +800,13 @@ class AzureCollector:
             if is_function_app(site)
         ]
 
+    def collect_databricks(self) -> list[Record]:
+        path = f"/subscriptions/{self.subscription}/providers/Microsoft.Databricks/workspaces"
+        return [
+            normalize_databricks_workspace(ws, self.subscription)
+            for ws in self.arm_list(path, DATABRICKS_API)
+        ]
+
     def collect_monitor(self) -> list[Record]:
         """The subscription's Activity Log diagnostic settings, Defender for Cloud pricings and Activity Log
         alerts; one failing leaves its attribute off (no verdict) and is reported, the others are still read."""
@@ -836,6 +870,7 @@ class AzureCollector:
             "sql": self.collect_sql,
             "keyvault": self.collect_keyvault,
             "functions": self.collect_function_apps,
+            "databricks": self.collect_databricks,
             "monitor": self.collect_monitor,
         }
         return [

@@ -110,6 +110,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     "azure.keyvault": ("Microsoft.KeyVault/vaults/read",),
     "azure.functions": ("Microsoft.Web/sites/read",),  # function apps are sites of kind functionapp
+    "azure.databricks": ("Microsoft.Databricks/workspaces/read",),  # CIS Azure 2.1.x
     "azure.monitor": (
         "Microsoft.Insights/diagnosticSettings/read",
         "Microsoft.Security/pricings/read",

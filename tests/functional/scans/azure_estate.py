@@ -392,6 +392,22 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     truth.fails(app_net["id"], "azure.network.subnet_without_nsg", "azure.network.vnet_ddos_protection")
     truth.fails(hub_net["id"])
 
+    # -- Azure Databricks (CIS 2.1.x): dbx-analytics is the portal's quick-create (managed VNet, public IPs,
+    # public access, no private endpoint); dbx-secure is injected into vnet-app, whose web subnet has no NSG
+    analytics = _databricks(
+        "dbx-analytics", {"enableNoPublicIp": {"type": "Bool", "value": False}}, "Enabled", []
+    )
+    secure = _databricks("dbx-secure", {
+        "customVirtualNetworkId": {"type": "String", "value": app_net["id"]},
+        "customPublicSubnetName": {"type": "String", "value": "web"},
+        "customPrivateSubnetName": {"type": "String", "value": "db"},
+        "enableNoPublicIp": {"type": "Bool", "value": True},
+    }, "Disabled", [_endpoint("dbx-secure")])  # fmt: skip
+    router.add("GET", f"{sub}/Microsoft.Databricks/workspaces", {"value": [analytics, secure]})
+    truth.fails(analytics["id"], "azure.databricks.custom_vnet", "azure.databricks.no_public_ip",
+                "azure.databricks.public_network", "azure.databricks.private_endpoints")  # fmt: skip
+    truth.fails(secure["id"], "azure.databricks.subnet_nsg")
+
     # -- SQL servers and their auditing ----------------------------------------------------------------------
     open_sql, private_sql = _sql("sql-open", "Enabled"), _sql("sql-private", "Disabled")
     router.add("GET", f"{sub}/Microsoft.Sql/servers", {"value": [open_sql, private_sql]})
@@ -519,6 +535,26 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     router.add("GET", f"{sub}/Microsoft.Network/bastionHosts", {"value": []})
     truth.fails(f"/subscriptions/{SUB}", "azure.network.bastion_host")
     return truth
+
+
+def _databricks(name: str, parameters: dict[str, Any], public: str, endpoints: list[Any]) -> dict[str, Any]:
+    """A workspace as ``Workspaces - List By Subscription`` returns it (2024-05-01, trimmed)."""
+    return {
+        "id": rid("rg-dbx", "Microsoft.Databricks", "workspaces", name),
+        "name": name,
+        "type": "Microsoft.Databricks/workspaces",
+        "location": "eastus",
+        "sku": {"name": "premium"},
+        "properties": {
+            "managedResourceGroupId": f"/subscriptions/{SUB}/resourceGroups/databricks-rg-{name}",
+            "parameters": {"prepareEncryption": {"type": "Bool", "value": False}, **parameters},
+            "provisioningState": "Succeeded",
+            "publicNetworkAccess": public,
+            "requiredNsgRules": "AllRules" if public == "Enabled" else "NoAzureDatabricksRules",
+            "privateEndpointConnections": endpoints,
+            "workspaceUrl": f"adb-{len(name)}1234567890.12.azuredatabricks.net",
+        },
+    }
 
 
 def _vnet(name: str, subnets: list[tuple[str, str | None]], *, ddos: bool) -> dict[str, Any]:

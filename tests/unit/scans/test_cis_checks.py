@@ -454,3 +454,31 @@ def test_vnet_subnets_need_an_nsg_except_where_azure_forbids_one_and_bastion_exi
         == "fail: no Bastion host in the subscription"
     )
     assert verdict(key, normalize_subscription("s", None, None)) == "na"
+
+
+def test_databricks_subnet_nsg_looks_up_the_injected_vnet() -> None:
+    from escher.scans.collect.azure import normalize_databricks_workspace
+
+    vnet_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"
+    vnet = Record(
+        "azure", "azure.network.vnet", vnet_id, "eastus", "s", attrs={"subnets_without_nsg": ["web"]}
+    )
+    ctx = CheckContext(now=NOW, index={"azure.network.vnet": [vnet]})
+
+    def workspace(public: str, private: str, vnet: str | None = vnet_id.upper()) -> Record:
+        params = {"customPublicSubnetName": {"value": public}, "customPrivateSubnetName": {"value": private}}
+        if vnet:
+            params["customVirtualNetworkId"] = {"value": vnet}
+        raw = {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Databricks/workspaces/w",
+               "name": "w", "location": "eastus", "properties": {"parameters": params}}  # fmt: skip
+        return normalize_databricks_workspace(raw, "s")
+
+    def run(rec: Record) -> object:
+        return CHECKS.get("azure.databricks.subnet_nsg").fn(rec, ctx)
+
+    assert run(workspace("pub", "priv")) is None
+    failed = run(workspace("pub", "web"))
+    assert isinstance(failed, Fail) and failed.message == "no NSG on web"
+    assert run(workspace("pub", "web", vnet=None)) is NA  # the managed VNet: 2.1.1 decides
+    managed = workspace("", "", vnet=None)
+    assert (managed.attrs["no_public_ip"], managed.attrs["public_network_access"]) == (False, "Enabled")
