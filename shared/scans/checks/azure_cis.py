@@ -460,3 +460,35 @@ def databricks_subnet_nsg(rec: Record, ctx: CheckContext) -> Outcome:
         s for s in rec.attrs.get("vnet_subnets") or [] if s in (vnet.attrs.get("subnets_without_nsg") or [])
     ]
     return Fail(f"no NSG on {', '.join(bare)}") if bare else None
+
+
+# -- Azure Files (9.1.1-9.1.3) ----------------------------------------------------------------------------------------
+def _only(allowed: frozenset[str]) -> Callable[[Any], bool]:
+    """True when the account's SMB setting lists nothing outside ``allowed`` (None: left at the default,
+    which allows every version or cipher)."""
+    return lambda values: values is not None and set(values) <= allowed
+
+
+attr_check("azure.storage.file_soft_delete", ACCOUNT, "file_soft_delete", is_true,
+           title="Storage account has no soft delete for file shares", severity=Severity.MEDIUM,
+           message="shareDeleteRetentionPolicy is off",
+           risk="A share deleted by mistake or by an attacker is gone at once, with every file in it.",
+           remediation="az storage account file-service-properties update --account-name ACCOUNT "
+                       "--resource-group RG --enable-delete-retention true --delete-retention-days 7",
+           cis=("9.1.1",), soc2=("A1.2",))  # fmt: skip
+attr_check("azure.storage.smb_version", ACCOUNT, "smb_versions", _only(frozenset({"SMB3.1.1"})),
+           title="File shares accept SMB versions older than 3.1.1", severity=Severity.LOW,
+           message="SMB versions allowed are not limited to SMB3.1.1",
+           risk="Older SMB dialects lack pre-authentication integrity and the strongest encryption, so a "
+                "client can be downgraded.",
+           remediation="az storage account file-service-properties update --account-name ACCOUNT "
+                       "--resource-group RG --versions SMB3.1.1",
+           cis=("9.1.2",), soc2=("CC6.7",))  # fmt: skip
+attr_check("azure.storage.smb_channel_encryption", ACCOUNT, "smb_channel_encryption",
+           _only(frozenset({"AES-256-GCM"})),
+           title="File shares accept SMB channel encryption weaker than AES-256-GCM", severity=Severity.LOW,
+           message="SMB channel encryption allowed is not limited to AES-256-GCM",
+           risk="Clients may negotiate AES-128 ciphers for data in transit to the shares.",
+           remediation="az storage account file-service-properties update --account-name ACCOUNT "
+                       "--resource-group RG --channel-encryption AES-256-GCM",
+           cis=("9.1.3",), soc2=("CC6.7",))  # fmt: skip

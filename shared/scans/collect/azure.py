@@ -59,6 +59,7 @@ SECURITY_PRICINGS_API = "2024-01-01"
 ACTIVITY_LOG_ALERTS_API = "2020-10-01"
 AUTHORIZATION_API = "2022-04-01"
 NETWORK_API = "2024-05-01"
+FILE_KINDS = frozenset({"StorageV2", "Storage", "FileStorage"})  # account kinds that hold Azure Files
 DATABRICKS_API = "2024-05-01"
 # subnets Azure keeps free of NSGs (gateways, firewalls, Route Server): out of CIS Azure 7.11's scope
 NO_NSG_SUBNETS = frozenset(
@@ -79,7 +80,8 @@ PRODUCES: dict[str, Produces] = {
                                  "infrastructure_encryption blob_endpoint kind allow_shared_key_access "
                                  "public_network_access cross_tenant_replication default_oauth "
                                  "trusted_services_bypass private_endpoints key_expiration_days blob_soft_delete "
-                                 "container_soft_delete versioning sku oldest_key_created",
+                                 "container_soft_delete versioning sku oldest_key_created file_soft_delete "
+                                 "smb_versions smb_channel_encryption",
     }),
     "blob": produces({"azure.storage.container": "public_access storage_account"}),
     "compute": produces({
@@ -157,7 +159,10 @@ def _approved_endpoints(props: dict[str, Any]) -> int:
 
 
 def normalize_storage_account(
-    raw: dict[str, Any], subscription: str, blob_service: dict[str, Any] | None = None
+    raw: dict[str, Any],
+    subscription: str,
+    blob_service: dict[str, Any] | None = None,
+    file_service: dict[str, Any] | None = None,
 ) -> Record:
     p = _props(raw)
     attrs: dict[str, Any] = {
@@ -193,6 +198,14 @@ def normalize_storage_account(
             (blob.get("containerDeleteRetentionPolicy") or {}).get("enabled")
         )
         attrs["versioning"] = bool(blob.get("isVersioningEnabled"))
+    if file_service is not None:  # Azure Files (CIS 9.1.x); SMB settings absent: every version and cipher
+        files = _props(file_service)
+        smb = (files.get("protocolSettings") or {}).get("smb") or {}
+        attrs["file_soft_delete"] = bool((files.get("shareDeleteRetentionPolicy") or {}).get("enabled"))
+        attrs["smb_versions"] = [v for v in str(smb.get("versions") or "").split(";") if v] or None
+        attrs["smb_channel_encryption"] = [
+            c for c in str(smb.get("channelEncryption") or "").split(";") if c
+        ] or None
     return _record(raw, "azure.storage.account", subscription, attrs)
 
 
@@ -615,11 +628,15 @@ class AzureCollector:
 
     # -- tasks -------------------------------------------------------------------------------------------
     def collect_storage(self) -> list[Record]:
-        ops = self.client("storage").blob_services
+        client = self.client("storage")
         out = []
         for raw in self.storage_accounts():
-            props = _rest(ops.get_service_properties(resource_group(raw["id"]), raw["name"]))
-            out.append(normalize_storage_account(raw, self.subscription, props))
+            group = resource_group(raw["id"])
+            props = _rest(client.blob_services.get_service_properties(group, raw["name"]))
+            files = None
+            if raw.get("kind") in FILE_KINDS:
+                files = _rest(client.file_services.get_service_properties(group, raw["name"]))
+            out.append(normalize_storage_account(raw, self.subscription, props, files))
         return out
 
     def collect_containers(self) -> list[Record]:

@@ -82,6 +82,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "azure.storage": (
         "Microsoft.Storage/storageAccounts/read",
         "Microsoft.Storage/storageAccounts/blobServices/read",
+        "Microsoft.Storage/storageAccounts/fileServices/read",  # share soft delete, SMB settings (CIS 9.1.x)
     ),
     "azure.blob": (
         "Microsoft.Storage/storageAccounts/read",

@@ -104,6 +104,24 @@ def _blob_service(account: dict[str, Any], soft_delete: bool) -> dict[str, Any]:
     }
 
 
+def _file_service(account: dict[str, Any], *, soft_delete: bool, strict_smb: bool = False) -> dict[str, Any]:
+    """``File Services - Get Service Properties``: SMB settings appear only once someone set them."""
+    props: dict[str, Any] = {
+        "cors": {"corsRules": []},
+        "shareDeleteRetentionPolicy": {"enabled": soft_delete, **({"days": 7} if soft_delete else {})},
+    }
+    if strict_smb:
+        props["protocolSettings"] = {"smb": {"versions": "SMB3.1.1;", "channelEncryption": "AES-256-GCM;",
+                                             "authenticationMethods": "Kerberos;", "kerberosTicketEncryption": "AES-256;"}}  # fmt: skip
+    return {
+        "id": account["id"] + "/fileServices/default",
+        "name": "default",
+        "type": "Microsoft.Storage/storageAccounts/fileServices",
+        "sku": account["sku"],
+        "properties": props,
+    }
+
+
 def _vm(name: str, size: str, *, managed: bool = True, env: str = "dev") -> dict[str, Any]:
     os_disk: dict[str, Any] = {"osType": "Linux", "name": f"{name}-os", "createOption": "FromImage", "caching": "ReadWrite", "diskSizeGB": 30}  # fmt: skip
     if managed:
@@ -287,8 +305,15 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     router.add("GET", path, {"value": [good]}, query="$skipToken=acct2")
     for acct, soft in ((public, True), (weak, False), (good, True)):
         router.add("GET", acct["id"] + "/blobServices/default", _blob_service(acct, soft))
+    # Azure Files (CIS 9.1.x): acmelogs has no share soft delete; only acmesecure limits SMB to 3.1.1/AES-256-GCM
+    router.add("GET", public["id"] + "/fileServices/default", _file_service(public, soft_delete=True))
+    router.add("GET", weak["id"] + "/fileServices/default", _file_service(weak, soft_delete=False))
+    router.add(
+        "GET", good["id"] + "/fileServices/default", _file_service(good, soft_delete=True, strict_smb=True)
+    )
     truth.fails(public["id"], "azure.storage.blob_public_access", "azure.storage.private_endpoints",
-                "azure.storage.key_rotation_reminder", "azure.storage.geo_redundant")  # fmt: skip
+                "azure.storage.key_rotation_reminder", "azure.storage.geo_redundant", "azure.storage.smb_version",
+                "azure.storage.smb_channel_encryption")  # fmt: skip
     truth.fails(
         weak["id"],
         "azure.storage.secure_transfer",
@@ -307,6 +332,9 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         "azure.storage.key_rotation_reminder",
         "azure.storage.key_regenerated",
         "azure.storage.geo_redundant",
+        "azure.storage.file_soft_delete",
+        "azure.storage.smb_version",
+        "azure.storage.smb_channel_encryption",
     )
     truth.fails(good["id"])
 

@@ -482,3 +482,26 @@ def test_databricks_subnet_nsg_looks_up_the_injected_vnet() -> None:
     assert run(workspace("pub", "web", vnet=None)) is NA  # the managed VNet: 2.1.1 decides
     managed = workspace("", "", vnet=None)
     assert (managed.attrs["no_public_ip"], managed.attrs["public_network_access"]) == (False, "Enabled")
+
+
+def test_smb_settings_left_at_the_default_allow_everything() -> None:
+    from escher.scans.collect.azure import normalize_storage_account
+
+    raw = {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a", "name": "a",
+           "location": "eastus", "properties": {}}  # fmt: skip
+
+    def files(**smb: str) -> Record:
+        props = {"shareDeleteRetentionPolicy": {"enabled": True}, "protocolSettings": {"smb": smb}}
+        return normalize_storage_account(raw, "s", None, {"properties": props})
+
+    strict = files(versions="SMB3.1.1;", channelEncryption="AES-256-GCM;")
+    assert verdict("azure.storage.smb_version", strict) == "pass"
+    assert verdict("azure.storage.smb_channel_encryption", strict) == "pass"
+    assert verdict("azure.storage.file_soft_delete", strict) == "pass"
+    loose = files(versions="SMB3.0;SMB3.1.1", channelEncryption="AES-128-GCM;AES-256-GCM")
+    default = files()
+    for rec_ in (loose, default):
+        assert verdict("azure.storage.smb_version", rec_).startswith("fail")
+        assert verdict("azure.storage.smb_channel_encryption", rec_).startswith("fail")
+    unread = normalize_storage_account(raw, "s")  # a BlobStorage account has no file service
+    assert verdict("azure.storage.smb_version", unread) == "na"
