@@ -21,14 +21,18 @@ from typing import Any, Protocol
 from escher.infra.program import InfraError
 
 __all__ = [
+    "AWS_LAPTOP_OWNED_DENY",
     "FALLBACK_OPERATIONS",
+    "LAPTOP_OWNED_PREFIXES",
     "AwsStateArns",
     "Catalogue",
     "aws_policy_document",
     "azure_audit_data_actions",
     "azure_state_data_actions",
+    "azure_state_write_condition",
     "check_no_wildcards",
     "default_operations",
+    "gcp_state_write_condition",
     "installed_catalogue",
     "operation_permissions",
     "scan_operation",
@@ -179,8 +183,20 @@ class AwsStateArns:
         return self.state_bucket.split(":")[1] if self.state_bucket.startswith("arn:") else "aws"
 
 
+# What only the laptop writes in the state storage, the worker only reads: the published settings (which name
+# the approver keys a grant must be signed with, see escher.extend.settings_doc) and the signed grants
+# (escher.extend.approvals_remote). Were the worker's identity able to write them, whoever holds it could publish
+# their own approver key and sign their own grants. The worker writes requests' status (``approvals/<id>.json``),
+# markers, reports, alerts, the events log: never these.
+LAPTOP_OWNED_PREFIXES: tuple[str, ...] = ("settings/", "approvals/grants/")
+# every S3 action that changes an object's content or removes it (CopyObject and multipart uploads are
+# authorized as s3:PutObject); denied explicitly, so no allow added later (the catalogue's) can reach them
+AWS_LAPTOP_OWNED_DENY: tuple[str, ...] = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObject")
+
+
 def aws_state_statements(arns: AwsStateArns) -> list[dict[str, Any]]:
-    """What the worker needs on its own resources, scoped to their ARNs."""
+    """What the worker needs on its own resources, scoped to their ARNs: read and write the state bucket except
+    what only the laptop writes (:data:`LAPTOP_OWNED_PREFIXES`, read-only to the worker by an explicit deny)."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "StateReadWrite",
@@ -220,6 +236,14 @@ def aws_state_statements(arns: AwsStateArns) -> list[dict[str, Any]]:
         statements.append(
             {"Sid": "Notify", "Effect": "Allow", "Action": ["sns:Publish"], "Resource": [arns.topic]}
         )
+    statements.append(
+        {
+            "Sid": "DenyLaptopOwnedState",
+            "Effect": "Deny",
+            "Action": list(AWS_LAPTOP_OWNED_DENY),
+            "Resource": [f"{arns.state_bucket}/{prefix}*" for prefix in LAPTOP_OWNED_PREFIXES],
+        }
+    )
     return statements
 
 
@@ -270,9 +294,43 @@ def azure_state_actions() -> tuple[str, ...]:
     return ("Microsoft.Storage/storageAccounts/blobServices/containers/read",)
 
 
+_AZURE_BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+# the blob data actions that create, overwrite or remove a blob (delete is not granted; named so a later grant of
+# it is conditioned too)
+AZURE_BLOB_CHANGES: tuple[str, ...] = (
+    f"{_AZURE_BLOB}/add/action",
+    f"{_AZURE_BLOB}/delete",
+    f"{_AZURE_BLOB}/write",
+)
+
+
+def azure_state_write_condition() -> str:
+    """The ABAC condition (version 2.0) on the worker's state role assignment: reads anywhere; creating,
+    overwriting or deleting a blob only outside :data:`LAPTOP_OWNED_PREFIXES` (blob path, any container of the
+    state account). Azure RBAC has no deny a customer can write; a role assignment condition on the blob path is
+    how Azure scopes data actions to a prefix."""
+    not_changes = " AND ".join(f"!(ActionMatches{{'{a}'}})" for a in AZURE_BLOB_CHANGES)
+    outside = " AND ".join(
+        f"@Resource[{_AZURE_BLOB}:path] StringNotStartsWith '{prefix}'" for prefix in LAPTOP_OWNED_PREFIXES
+    )
+    return f"(({not_changes}) OR ({outside}))"
+
+
 # -- GCP: state access is granted with bucket/secret-level bindings of predefined roles ---------------------
 GCP_STATE_BINDINGS: dict[str, str] = {
-    "state": "roles/storage.objectUser",  # read, write, list objects of the state bucket only
+    "state": "roles/storage.objectUser",  # write objects of the state bucket, outside what the laptop owns
+    "state-read": "roles/storage.objectViewer",  # read and list every object of the state bucket
     "audit": "roles/storage.objectCreator",  # append-only: create objects, no delete
     "secrets": "roles/secretmanager.secretAccessor",
 }
+
+
+def gcp_state_write_condition(bucket: str) -> str:
+    """The IAM condition (CEL) on the worker's ``roles/storage.objectUser`` binding on the state bucket: true for
+    the bucket and every object except those under :data:`LAPTOP_OWNED_PREFIXES`, which the worker only reads
+    (through the unconditional ``roles/storage.objectViewer`` binding). IAM conditions apply to the whole
+    binding, hence two bindings."""
+    objects = f"projects/_/buckets/{bucket}/objects/"
+    return (
+        "!(" + " || ".join(f'resource.name.startsWith("{objects}{p}")' for p in LAPTOP_OWNED_PREFIXES) + ")"
+    )
