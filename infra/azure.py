@@ -37,6 +37,7 @@ from escher.infra.permissions import (
     azure_audit_data_actions,
     azure_state_actions,
     azure_state_data_actions,
+    azure_state_write_condition,
     check_no_wildcards,
 )
 from escher.infra.program import InfraError
@@ -481,12 +482,16 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         ),
     ]
     for label, scope, role_id in grants:
+        # the state account: the settings and grants the laptop publishes are read-only to the worker
+        condition = azure_state_write_condition() if label == "state" else None
         authorization.RoleAssignment(
             f"grant-{label}",
             principal_id=principal,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=role_id,
             scope=scope,
+            condition=condition,
+            condition_version="2.0" if condition else None,
             opts=opts,
         )
 

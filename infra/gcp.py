@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from escher.infra.component import Extension, Outputs, child, create_extension
-from escher.infra.permissions import GCP_STATE_BINDINGS, check_no_wildcards
+from escher.infra.permissions import GCP_STATE_BINDINGS, check_no_wildcards, gcp_state_write_condition
 from escher.infra.scoping import gcp_own_bucket_condition, gcp_split_permissions
 from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 
@@ -240,8 +240,25 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         member=builder_sa.member,
         opts=opts,
     )
+    # the state bucket: read everything; write everything but the settings and grants the laptop publishes
     storage.BucketIAMMember(
-        "grant-state", bucket=state.name, role=GCP_STATE_BINDINGS["state"], member=worker_sa.member, opts=opts
+        "grant-state-read",
+        bucket=state.name,
+        role=GCP_STATE_BINDINGS["state-read"],
+        member=worker_sa.member,
+        opts=opts,
+    )
+    storage.BucketIAMMember(
+        "grant-state",
+        bucket=state.name,
+        role=GCP_STATE_BINDINGS["state"],
+        member=worker_sa.member,
+        condition=storage.BucketIAMMemberConditionArgs(
+            title="not-laptop-owned-state",
+            description="the published settings and approval grants are the laptop's: the worker only reads them",
+            expression=state.name.apply(gcp_state_write_condition),
+        ),
+        opts=opts,
     )
     storage.BucketIAMMember(
         "grant-audit", bucket=audit.name, role=GCP_STATE_BINDINGS["audit"], member=worker_sa.member, opts=opts
