@@ -492,3 +492,10 @@ attr_check("azure.storage.smb_channel_encryption", ACCOUNT, "smb_channel_encrypt
            remediation="az storage account file-service-properties update --account-name ACCOUNT "
                        "--resource-group RG --channel-encryption AES-256-GCM",
            cis=("9.1.3",), soc2=("CC6.7",))  # fmt: skip
+attr_check("azure.keyvault.audit_logging", VAULT, "audit_logged", is_true,
+           title="Key Vault audit logs are not kept", severity=Severity.MEDIUM,
+           message="no diagnostic setting sends the AuditEvent log anywhere",
+           risk="Who read which secret or key, and when, is recorded nowhere you can search after an incident.",
+           remediation="az monitor diagnostic-settings create --name audit --resource VAULT_ID --workspace "
+                       "WORKSPACE_ID --logs '[{\"categoryGroup\":\"audit\",\"enabled\":true}]'",
+           cis=("6.1.1.4",), soc2=("CC7.2",))  # fmt: skip

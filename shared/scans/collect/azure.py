@@ -48,6 +48,7 @@ __all__ = [
     "port_ranges",
     "role_facts",
     "security_contact",
+    "vault_audit_logged",
 ]
 
 GLOBAL = "global"
@@ -102,7 +103,7 @@ PRODUCES: dict[str, Produces] = {
     }),
     "keyvault": produces({
         "azure.keyvault.vault": "soft_delete purge_protection soft_delete_retention_days rbac_authorization "
-                                "public_network_access network_default_action private_endpoints",
+                                "public_network_access network_default_action private_endpoints audit_logged",
     }),
     "functions": produces({"azure.web.function_app": "state kind"}),
     "databricks": produces({
@@ -521,6 +522,23 @@ def normalize_sql_server(
     return _record(raw, "azure.sql.server", subscription, attrs)
 
 
+def vault_audit_logged(settings: list[dict[str, Any]]) -> bool:
+    """Whether a diagnostic setting sends the vault's AuditEvent log (by category, or the ``audit`` /
+    ``allLogs`` group) to a workspace, storage account or event hub."""
+    return any(
+        any(_props(s).get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId"))
+        and any(
+            log.get("enabled")
+            and (
+                log.get("category") == "AuditEvent"
+                or str(log.get("categoryGroup")).lower() in ("audit", "alllogs")
+            )
+            for log in _props(s).get("logs") or []
+        )
+        for s in settings
+    )
+
+
 def normalize_databricks_workspace(raw: dict[str, Any], subscription: str) -> Record:
     """A workspace's network settings: the customer VNet it is injected into (None: the managed one) with its
     two subnets, secure cluster connectivity (``enableNoPublicIp``), public network access, private endpoints."""
@@ -805,8 +823,29 @@ class AzureCollector:
         return out
 
     def collect_keyvault(self) -> list[Record]:
+        """The vaults, then each vault's diagnostic settings (is its AuditEvent log sent somewhere, CIS 6.1.1.4);
+        when those cannot be read the vaults are still returned, without the attribute."""
+        azure_exc = require("azure.core.exceptions", "azure")
         path = f"/subscriptions/{self.subscription}/providers/Microsoft.KeyVault/vaults"
-        return [normalize_vault(v, self.subscription) for v in self.arm_list(path, KEYVAULT_API)]
+        records = [normalize_vault(v, self.subscription) for v in self.arm_list(path, KEYVAULT_API)]
+        try:
+            logged = {
+                rec.id: vault_audit_logged(
+                    list(
+                        self.arm_list(
+                            f"{rec.id}/providers/Microsoft.Insights/diagnosticSettings",
+                            DIAGNOSTIC_SETTINGS_API,
+                        )
+                    )
+                )
+                for rec in records
+            }
+        except azure_exc.AzureError as exc:
+            self._part_failed("keyvault", "Key Vault diagnostic settings", exc)
+            return records
+        for rec in records:
+            rec.attrs["audit_logged"] = logged[rec.id]
+        return records
 
     def collect_function_apps(self) -> list[Record]:
         """The subscription's App Service sites (one paged list), kept where the kind is a function app."""

@@ -109,7 +109,10 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Sql/servers/databases/transparentDataEncryption/read",
         "Microsoft.Sql/servers/databases/backupShortTermRetentionPolicies/read",
     ),
-    "azure.keyvault": ("Microsoft.KeyVault/vaults/read",),
+    "azure.keyvault": (
+        "Microsoft.KeyVault/vaults/read",
+        "Microsoft.Insights/diagnosticSettings/read",  # each vault's AuditEvent logging (CIS Azure 6.1.1.4)
+    ),
     "azure.functions": ("Microsoft.Web/sites/read",),  # function apps are sites of kind functionapp
     "azure.databricks": ("Microsoft.Databricks/workspaces/read",),  # CIS Azure 2.1.x
     "azure.monitor": (

@@ -474,8 +474,22 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         "GET", path, {"value": [weak], "nextLink": f"{ARM}{path}?api-version=2023-07-01&$skiptoken=kv2"}
     )
     router.add("GET", path, {"value": [strong]}, query="$skiptoken=kv2")
+    # diagnostic settings (CIS 6.1.1.4): kv-prod sends its audit logs to a workspace, kv-legacy has none
+    settings = "/providers/Microsoft.Insights/diagnosticSettings"
+    router.add("GET", weak["id"] + settings, {"value": []})
+    router.add("GET", strong["id"] + settings, {"value": [{
+        "id": strong["id"] + settings + "/to-sentinel", "name": "to-sentinel",
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "properties": {
+            "workspaceId": rid("rg-sec", "Microsoft.OperationalInsights", "workspaces", "sentinel"),
+            "logs": [{"categoryGroup": "audit", "enabled": True, "retentionPolicy": {"enabled": False, "days": 0}},
+                     {"categoryGroup": "allLogs", "enabled": False, "retentionPolicy": {"enabled": False, "days": 0}}],
+            "metrics": [{"category": "AllMetrics", "enabled": False}],
+        },
+    }]})  # fmt: skip
     truth.fails(weak["id"], "azure.keyvault.purge_protection", "azure.keyvault.soft_delete", "azure.keyvault.rbac",
-                "azure.keyvault.public_network", "azure.keyvault.private_endpoints")  # fmt: skip
+                "azure.keyvault.public_network", "azure.keyvault.private_endpoints",
+                "azure.keyvault.audit_logging")  # fmt: skip
     truth.fails(strong["id"])
 
     # -- App Service sites, two pages: function apps are kept, the web app is not (no check reads them yet) ---

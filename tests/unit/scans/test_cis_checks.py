@@ -530,3 +530,24 @@ def test_bigquery_dataset_public_by_special_group_or_iam_member() -> None:
         verdict("gcp.bigquery.dataset_default_cmek", public)
         == "fail: no defaultEncryptionConfiguration.kmsKeyName"
     )
+
+
+def test_vault_audit_logging_needs_an_enabled_audit_log_with_a_destination() -> None:
+    from escher.scans.collect.azure import vault_audit_logged
+
+    def setting(dest: dict[str, str], *logs: dict[str, object]) -> dict[str, object]:
+        return {"properties": {**dest, "logs": list(logs)}}
+
+    ws = {"workspaceId": "/w"}
+    assert vault_audit_logged([setting(ws, {"category": "AuditEvent", "enabled": True})])
+    assert vault_audit_logged([setting(ws, {"categoryGroup": "allLogs", "enabled": True})])
+    assert not vault_audit_logged([setting(ws, {"categoryGroup": "audit", "enabled": False})])
+    assert not vault_audit_logged([setting({}, {"category": "AuditEvent", "enabled": True})])  # sent nowhere
+    assert not vault_audit_logged(
+        [setting(ws, {"category": "AzurePolicyEvaluationDetails", "enabled": True})]
+    )
+    assert not vault_audit_logged([])
+    assert verdict(
+        "azure.keyvault.audit_logging", rec("azure.keyvault.vault", audit_logged=False)
+    ).startswith("fail")
+    assert verdict("azure.keyvault.audit_logging", rec("azure.keyvault.vault")) == "na"
