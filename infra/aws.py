@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from escher.infra.component import Extension, Outputs, child, create_extension
-from escher.infra.permissions import AwsStateArns, aws_policy_document
+from escher.infra.permissions import AwsStateArns, aws_own_function_policy, aws_policy_document
 from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 
 if TYPE_CHECKING:
@@ -280,6 +280,14 @@ def _build(parent: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         dead_letter_config=lambda_.FunctionDeadLetterConfigArgs(target_arn=dead_letters.arn),
         logging_config=lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=logs.name),
         tags=tags,
+        opts=opts,
+    )
+
+    # the worker may not change its own function (its environment names the state it trusts)
+    iam.RolePolicy(
+        "worker-self-deny",
+        role=role.id,
+        policy=worker.arn.apply(lambda arn: json.dumps(aws_own_function_policy(arn, spec.permissions))),
         opts=opts,
     )
 

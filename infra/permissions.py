@@ -22,10 +22,12 @@ from escher.infra.program import InfraError
 
 __all__ = [
     "AWS_LAPTOP_OWNED_DENY",
+    "AWS_OWN_FUNCTION_DENY",
     "FALLBACK_OPERATIONS",
     "LAPTOP_OWNED_PREFIXES",
     "AwsStateArns",
     "Catalogue",
+    "aws_own_function_policy",
     "aws_policy_document",
     "azure_audit_data_actions",
     "azure_state_data_actions",
@@ -264,6 +266,53 @@ def aws_policy_document(operation_permissions: Sequence[str], arns: AwsStateArns
     for statement in statements:
         check_no_wildcards(statement["Action"])
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# Changes to a Lambda function: on the worker's own function, any of them could point it at other state (its
+# environment names the state bucket) or stop it; denied there whatever the catalogue grants elsewhere.
+AWS_OWN_FUNCTION_DENY: tuple[str, ...] = (
+    "lambda:AddPermission",
+    "lambda:CreateAlias",
+    "lambda:DeleteAlias",
+    "lambda:DeleteFunction",
+    "lambda:DeleteFunctionConcurrency",
+    "lambda:DeleteFunctionEventInvokeConfig",
+    "lambda:DeleteFunctionUrlConfig",
+    "lambda:DeleteProvisionedConcurrencyConfig",
+    "lambda:PublishVersion",
+    "lambda:PutFunctionConcurrency",
+    "lambda:PutFunctionEventInvokeConfig",
+    "lambda:PutProvisionedConcurrencyConfig",
+    "lambda:RemovePermission",
+    "lambda:TagResource",
+    "lambda:UntagResource",
+    "lambda:UpdateAlias",
+    "lambda:UpdateFunctionCode",
+    "lambda:UpdateFunctionConfiguration",
+    "lambda:UpdateFunctionEventInvokeConfig",
+    "lambda:UpdateFunctionUrlConfig",
+)
+
+
+def aws_own_function_policy(function_arn: str, operation_permissions: Sequence[str]) -> dict[str, Any]:
+    """A second policy on the worker role (it needs the function's ARN, which exists only after the role): an
+    explicit deny of every change to the worker's own function and its versions/aliases — the fixed list plus
+    any non-read ``lambda:`` action the catalogue grants. Without it a catalogue Lambda operation granted on
+    ``*`` could rewrite the worker's environment (its state bucket) and so sidestep the read-only settings."""
+    granted = {
+        a
+        for a in operation_permissions
+        if a.startswith("lambda:") and not a.startswith(("lambda:Get", "lambda:List"))
+    }
+    actions = sorted(set(AWS_OWN_FUNCTION_DENY) | granted)
+    check_no_wildcards(actions)
+    statement = {
+        "Sid": "DenyOwnFunctionChanges",
+        "Effect": "Deny",
+        "Action": actions,
+        "Resource": [function_arn, f"{function_arn}:*"],
+    }
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def policy_actions(document: Mapping[str, Any]) -> set[str]:

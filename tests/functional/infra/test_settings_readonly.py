@@ -126,3 +126,54 @@ def test_on_moto_the_worker_role_may_read_the_settings(
         with pytest.raises(ClientError) as raised:
             s3.get_object(Bucket=buckets["state"], Key=key)
         assert raised.value.response["Error"]["Code"] == "NoSuchKey", raised.value.response["Error"]
+
+
+# -- the worker's own function: its environment names the state bucket it trusts -----------------------------
+FUNCTION = "arn:aws:lambda:eu-west-1:123456789012:function:escher-worker-abc123"
+
+
+def test_the_worker_may_not_change_its_own_function_whatever_the_catalogue_grants() -> None:
+    from escher.infra.permissions import aws_own_function_policy
+
+    permissions = operation_permissions("aws", default_operations("aws"))
+    both = {
+        "Version": "2012-10-17",
+        "Statement": [
+            *aws_policy_document(permissions, ARNS)["Statement"],
+            *aws_own_function_policy(FUNCTION, permissions)["Statement"],
+        ],
+    }
+    for action in (
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:UpdateFunctionCode",
+        "lambda:DeleteFunction",
+    ):
+        assert decide(both, action, FUNCTION) == "explicit-deny", action
+        assert decide(both, action, f"{FUNCTION}:live") == "explicit-deny", action
+    granted_elsewhere = [
+        a for a in permissions if a.startswith("lambda:") and not a.startswith(("lambda:Get", "lambda:List"))
+    ]
+    for action in granted_elsewhere:
+        assert decide(both, action, FUNCTION) == "explicit-deny", action
+        # the user's functions are untouched by this deny
+        other = "arn:aws:lambda:eu-west-1:123456789012:function:orders-api"
+        assert decide(both, action, other) != "explicit-deny", action
+    assert decide(both, "lambda:GetFunction", FUNCTION) != "explicit-deny"
+
+
+def test_the_plan_attaches_the_own_function_deny_to_the_worker_role(bundle: str) -> None:
+    import json
+
+    from escher.infra.plan import run_plan
+    from tests.functional.infra.conftest import make_spec
+
+    plan = run_plan(make_spec("aws", bundle))
+    (policy,) = [r.settings for r in plan.resources if r.name == "worker-self-deny"]
+    document = json.loads(policy["policy"])
+    # the mocks name each resource's ARN after it: this is the worker function's
+    resources = document["Statement"][0]["Resource"]
+    assert resources == [
+        "arn:aws:mock:us-east-1:123456789012:worker",
+        "arn:aws:mock:us-east-1:123456789012:worker:*",
+    ]
+    assert decide(document, "lambda:UpdateFunctionConfiguration", resources[0]) == "explicit-deny"
