@@ -178,6 +178,7 @@ OPERATIONS: Registry[Operation] = Registry(
     "operation",
     modules=[
         "escher.ops.aws_ec2",
+        "escher.ops.aws_ebs_encrypt",
         "escher.ops.aws_s3",
         "escher.ops.aws_rds",
         "escher.ops.aws_lambda",

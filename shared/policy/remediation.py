@@ -56,7 +56,13 @@ SWITCHES: tuple[Switch, ...] = (
     Switch(
         "encrypt_unencrypted_volumes",
         "Automatically enable encryption on unencrypted volumes",
-        ("aws.ec2.enable_ebs_encryption_by_default", "aws.s3.enable_default_encryption"),
+        # encrypt_volume only for a volume the event says is not attached (facts: attached=False): swapping an
+        # attached one stops its instance, so that still needs a person's approval
+        (
+            "aws.ec2.enable_ebs_encryption_by_default",
+            "aws.s3.enable_default_encryption",
+            "aws.ec2.encrypt_volume",
+        ),
     ),
     Switch(
         "scale_up_near_capacity",
@@ -108,7 +114,8 @@ def load_remediation(extensions: dict[str, Any]) -> RemediationSettings:
 def pre_approved(settings: RemediationSettings, operation_id: str, facts: dict[str, Any]) -> str | None:
     """The switch that pre-approves ``operation_id`` given the event's ``facts``, else None.
 
-    ``facts``: ``idle_hours`` for stopping idle instances, ``utilization_percent`` for scaling up.
+    ``facts``: ``idle_hours`` for stopping idle instances, ``utilization_percent`` for scaling up, ``attached``
+    for encrypting a volume (only ``False`` pre-approves it: an attached volume's swap stops its instance).
     """
     for switch in SWITCHES:
         if operation_id not in switch.operations or not getattr(settings, switch.setting):
@@ -117,6 +124,8 @@ def pre_approved(settings: RemediationSettings, operation_id: str, facts: dict[s
             switch.setting == "stop_idle_instances"
             and float(facts.get("idle_hours", 0)) < settings.idle_hours
         ):
+            continue
+        if operation_id == "aws.ec2.encrypt_volume" and facts.get("attached") is not False:
             continue
         if (
             switch.setting == "scale_up_near_capacity"

@@ -140,6 +140,7 @@ attr_check(
     cis=(),
     soc2=("CC6.1",),
     hipaa=("164.312(a)(2)(iv)",),
+    fix="aws.ec2.encrypt_volume",
 )
 def volume_encrypted(rec: Record, ctx: CheckContext) -> Outcome:
     if rec.attrs.get("encrypted"):
