@@ -323,26 +323,3 @@ def csek_disks(rec: Record, ctx: CheckContext) -> Outcome:
     return (
         None if rec.attrs.get("csek_disks") else Fail("a disk is not encrypted with a customer-supplied key")
     )
-
-
-# -- BigQuery (7.1, 7.3) ---------------------------------------------------------------------------------------
-@check("gcp.bigquery.dataset_public", resource="gcp.bigquery.dataset", reads=("public_members",),
-       title="BigQuery dataset is open to everyone", severity=Severity.HIGH,
-       risk="allUsers or allAuthenticatedUsers in the dataset's access list lets anyone on the internet, or "
-            "any Google account, read (or change) its tables.",
-       remediation="bq show --format=prettyjson PROJECT:DATASET > ds.json, delete the allUsers / "
-                   "allAuthenticatedUsers entries from \"access\", then bq update --source ds.json PROJECT:DATASET",
-       cis=("7.1",), soc2=("CC6.1",))  # fmt: skip
-def dataset_public(rec: Record, ctx: CheckContext) -> Outcome:
-    members = rec.attrs.get("public_members") or []
-    return Fail(f"access granted to {', '.join(members)}") if members else None
-
-
-@check("gcp.bigquery.dataset_default_cmek", resource="gcp.bigquery.dataset", reads=("default_cmek",),
-       title="BigQuery dataset has no default customer-managed key", severity=Severity.LOW,
-       risk="New tables are encrypted with Google-managed keys: you cannot revoke access to the data by "
-            "disabling a key, nor audit its use in Cloud KMS.",
-       remediation="bq update --default_kms_key projects/P/locations/L/keyRings/R/cryptoKeys/K PROJECT:DATASET",
-       cis=("7.3",), soc2=("CC6.1",))  # fmt: skip
-def dataset_default_cmek(rec: Record, ctx: CheckContext) -> Outcome:
-    return None if rec.attrs.get("default_cmek") else Fail("no defaultEncryptionConfiguration.kmsKeyName")

@@ -37,7 +37,6 @@ __all__ = [
     "GcpCollector",
     "alerted_log_filters",
     "normalize_bucket",
-    "normalize_dataset",
     "normalize_disk",
     "normalize_firewall",
     "normalize_instance",
@@ -84,7 +83,6 @@ PRODUCES: dict[str, Produces] = {
         "gcp.iam.service_account": "email disabled user_managed_keys oldest_user_key admin_roles",
     }),
     "run": produces({"gcp.run.service": "uri scaling conditions"}),
-    "bigquery": produces({"gcp.bigquery.dataset": "public_members default_cmek"}),
     "project": produces({
         "gcp.project.settings": "data_access_audit_logs log_sink_all os_login sa_impersonators "
                                 "sa_duty_conflicts kms_duty_conflicts alerted_log_filters sink_buckets",
@@ -409,35 +407,6 @@ def normalize_project(
     )
 
 
-PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
-
-
-def normalize_dataset(raw: dict[str, Any], project: str) -> Record:
-    """A BigQuery dataset (``datasets.get``): who of everyone its access list names (CIS GCP 7.1), whether
-    new tables default to a customer-managed key (7.3)."""
-    ref = raw.get("datasetReference") or {}
-    public = {
-        str(who)
-        for entry in raw.get("access") or []
-        for who in (entry.get("specialGroup"), entry.get("iamMember"))
-        if who in PUBLIC_MEMBERS
-    }
-    attrs = {
-        "public_members": sorted(public),
-        "default_cmek": bool((raw.get("defaultEncryptionConfiguration") or {}).get("kmsKeyName")),
-    }
-    return Record(
-        cloud="gcp",
-        type="gcp.bigquery.dataset",
-        id=f"projects/{ref.get('projectId', project)}/datasets/{ref.get('datasetId')}",
-        region=str(raw.get("location") or GLOBAL).lower(),
-        account=project,
-        name=str(ref.get("datasetId")),
-        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
-        attrs=attrs,
-    )
-
-
 def normalize_run_service(raw: dict[str, Any], project: str) -> Record:
     """A Cloud Run v2 service (``projects/P/locations/L/services/S``): its URL, the service-level scaling (an
     unset mode is automatic; manual with 0 instances serves nothing) and its conditions, the terminal one first
@@ -694,16 +663,6 @@ class GcpCollector:
                 out.append(normalize_run_service(raw, self.project))
         return out
 
-    def collect_datasets(self) -> list[Record]:
-        """BigQuery datasets: listed (ids only), then each read for its access list and default key."""
-        datasets = self.discovery("bigquery", "v2").datasets()
-        out = []
-        for item in self.pages(datasets, "list", "datasets", projectId=self.project, all=True):
-            ref = item["datasetReference"]
-            raw = datasets.get(projectId=ref["projectId"], datasetId=ref["datasetId"]).execute(num_retries=3)
-            out.append(normalize_dataset(raw, self.project))
-        return out
-
     def collect_project(self) -> list[Record]:
         """The project's audit config, log sinks and common instance metadata; a part that fails leaves its
         attribute off (no verdict) and is reported, the others are still read."""
@@ -764,7 +723,6 @@ class GcpCollector:
             "sql": self.collect_sql,
             "iam": self.collect_service_accounts,
             "run": self.collect_run_services,
-            "bigquery": self.collect_datasets,
             "project": self.collect_project,
         }
         return [

@@ -145,7 +145,6 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "monitoring.alertPolicies.list",
     ),
     "gcp.run": ("run.locations.list", "run.services.list"),  # the regions, then each region's services
-    "gcp.bigquery": ("bigquery.datasets.get",),  # lists the datasets and reads each (CIS GCP 7.1, 7.3)
 }
 
 # the daily cost snapshot (escher.scans.cost, cost_azure, cost_gcp)

@@ -55,7 +55,6 @@ _GCP = [
     (re.compile(r"^/v1/projects/[^/]+/serviceAccounts/[^/]+/keys$"), "iam.serviceAccountKeys.list"),
     (re.compile(r"^/v2/projects/[^/]+/sinks$"), "logging.sinks.list"),
     (re.compile(r"^/v2/projects/[^/]+/metrics$"), "logging.logMetrics.list"),
-    (re.compile(r"^/bigquery/v2/projects/[^/]+/datasets(?:/[^/]+)?$"), "bigquery.datasets.get"),
     (re.compile(r"^/v3/projects/[^/]+/alertPolicies$"), "monitoring.alertPolicies.list"),
     (re.compile(r"^/v1/projects/[^/]+/locations$"), "run.locations.list"),  # Cloud Run v1
     (re.compile(r"^/v2/projects/[^/]+/locations/[^/]+/services$"), "run.services.list"),  # Cloud Run v2

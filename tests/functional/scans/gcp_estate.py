@@ -443,44 +443,7 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     router.add("GET", f"/v2/projects/{PROJECT}/locations/europe-west1/services", {})
     truth.fails(thumbs["name"])
     truth.fails(paused["name"])
-
-    # -- BigQuery (CIS 7.1, 7.3): listed (ids only), then each dataset read; "marketing" is shared with
-    # allAuthenticatedUsers and has no default key, "finance" is private under a CMEK -------------------------
-    kms = f"projects/{PROJECT}/locations/us/keyRings/bq/cryptoKeys/finance"
-    marketing = _dataset("marketing", [{"role": "READER", "specialGroup": "allAuthenticatedUsers"}], None)
-    finance = _dataset("finance", [{"role": "READER", "groupByEmail": "analysts@acme.test"}], kms)
-    path = f"/bigquery/v2/projects/{PROJECT}/datasets"
-    router.add("GET", path, {"kind": "bigquery#datasetList", "etag": "x1", "datasets": [
-        {"kind": "bigquery#dataset", "id": f"{PROJECT}:{d['datasetReference']['datasetId']}",
-         "datasetReference": d["datasetReference"], "location": "US"} for d in (marketing, finance)
-    ]})  # fmt: skip
-    for dataset in (marketing, finance):
-        router.add("GET", f"{path}/{dataset['datasetReference']['datasetId']}", dataset)
-    truth.fails(f"projects/{PROJECT}/datasets/marketing", "gcp.bigquery.dataset_public",
-                "gcp.bigquery.dataset_default_cmek")  # fmt: skip
-    truth.fails(f"projects/{PROJECT}/datasets/finance")
     return truth
-
-
-def _dataset(name: str, access: list[dict[str, str]], kms: str | None) -> dict[str, Any]:
-    """A dataset as ``datasets.get`` returns it (the owners' entries first, as BigQuery adds them)."""
-    owners = [{"role": "OWNER", "specialGroup": "projectOwners"}, {"role": "WRITER", "specialGroup": "projectWriters"},
-              {"role": "READER", "specialGroup": "projectReaders"}]  # fmt: skip
-    body: dict[str, Any] = {
-        "kind": "bigquery#dataset",
-        "etag": f"{name}-etag",
-        "id": f"{PROJECT}:{name}",
-        "selfLink": f"https://bigquery.googleapis.com/bigquery/v2/projects/{PROJECT}/datasets/{name}",
-        "datasetReference": {"datasetId": name, "projectId": PROJECT},
-        "access": owners + access,
-        "creationTime": "1717000000000",
-        "lastModifiedTime": "1717000000000",
-        "location": "US",
-        "type": "DEFAULT",
-    }
-    if kms:
-        body["defaultEncryptionConfiguration"] = {"kmsKeyName": kms}
-    return body
 
 
 def _log_metric(name: str, filter_: str) -> dict[str, Any]:

@@ -507,31 +507,6 @@ def test_smb_settings_left_at_the_default_allow_everything() -> None:
     assert verdict("azure.storage.smb_version", unread) == "na"
 
 
-def test_bigquery_dataset_public_by_special_group_or_iam_member() -> None:
-    from escher.scans.collect.gcp import normalize_dataset
-
-    def dataset(*access: dict[str, str], kms: str | None = None) -> Record:
-        raw: dict[str, object] = {
-            "datasetReference": {"projectId": "p", "datasetId": "d"},
-            "access": list(access),
-        }
-        if kms:
-            raw["defaultEncryptionConfiguration"] = {"kmsKeyName": kms}
-        return normalize_dataset(raw, "p")
-
-    private = dataset({"role": "OWNER", "specialGroup": "projectOwners"}, kms="projects/p/locations/us/keyRings/r/cryptoKeys/k")  # fmt: skip
-    assert verdict("gcp.bigquery.dataset_public", private) == "pass"
-    assert verdict("gcp.bigquery.dataset_default_cmek", private) == "pass"
-    public = dataset({"role": "READER", "iamMember": "allUsers"}, {"role": "READER", "specialGroup": "allAuthenticatedUsers"})  # fmt: skip
-    assert verdict("gcp.bigquery.dataset_public", public) == (
-        "fail: access granted to allAuthenticatedUsers, allUsers"
-    )
-    assert (
-        verdict("gcp.bigquery.dataset_default_cmek", public)
-        == "fail: no defaultEncryptionConfiguration.kmsKeyName"
-    )
-
-
 def test_vault_audit_logging_needs_an_enabled_audit_log_with_a_destination() -> None:
     from escher.scans.collect.azure import vault_audit_logged
 
