@@ -79,6 +79,12 @@ class _Session:
     def headers(self) -> dict[str, str]:
         return {"Cookie": self.cookie, "Host": f"{self.host}:{self.port}"}
 
+    def reconnect(self) -> None:
+        """A new connection (uvicorn closes one idle for 5 s, as during a scan), made before a timed request."""
+        self.conn.close()
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        self.conn.connect()
+
     def get(self, path: str) -> tuple[int, bytes]:
         self.conn.request("GET", path, headers=self.headers())
         reply = self.conn.getresponse()
@@ -100,22 +106,26 @@ def _rescan(n: int) -> None:
 
 
 def bench_new_scan(session: _Session, cache: Any) -> dict[str, float]:
-    """The first request after a new scan is stored: at once, and once the background build is done."""
-    _rescan(RESOURCES)
+    """The first request after a new scan is stored: at once, and once the background build is done. A scan
+    stores its record, then the estate inventory (10,000 rows): the background build may start in between."""
     before = cache.builds
+    _rescan(RESOURCES)
+    session.reconnect()
     t0 = time.perf_counter()
     session.get("/")
     at_once = time.perf_counter() - t0
-    at_once_built = cache.builds - before  # 1: the request or the background build it waited for
+    at_once_built = cache.builds - before  # 1: the request's, or the background build's (done or waited for)
+    build_s = cache.build_seconds
 
+    before = cache.builds
     _rescan(RESOURCES)
     stored = time.perf_counter()
-    before = cache.builds
     while cache.builds == before:  # the background build notices the scan (polls every second) and builds
         if time.perf_counter() - stored > 120:
             raise RuntimeError("the console did not build the report of the new scan in the background")
         time.sleep(0.01)
     ready = time.perf_counter() - stored
+    session.reconnect()
     t0 = time.perf_counter()
     session.get("/")
     after = time.perf_counter() - t0
@@ -125,6 +135,7 @@ def bench_new_scan(session: _Session, cache: Any) -> dict[str, float]:
         "ready_s": ready,
         "after_ms": after * 1000,
         "after_builds": cache.builds - before - 1,  # builds beyond the background one: the request's own
+        "build_s": (build_s + cache.build_seconds) / 2,
     }
 
 
@@ -255,9 +266,10 @@ def main() -> None:
             scan = bench_new_scan(session, cache)
             print(
                 f"console report page, first request after a new scan is stored: once the background build "
-                f"is done ({scan['ready_s']:.1f} s after the scan was stored) {scan['after_ms']:.0f} ms "
-                f"({scan['after_builds']} builds by the request); at once after the scan is stored "
-                f"{scan['at_once_ms']:.0f} ms (waits for that build or builds: {scan['at_once_builds']} build)",
+                f"is done ({scan['ready_s']:.1f} s after the scan returned) {scan['after_ms']:.0f} ms "
+                f"({scan['after_builds']} builds by the request); at once after the scan returned "
+                f"{scan['at_once_ms']:.0f} ms ({scan['at_once_builds']} build in all, by the background "
+                f"thread or the request); the build itself {scan['build_s']:.1f} s (mean of the two)",
                 flush=True,
             )
             took = bench_alerts(session)

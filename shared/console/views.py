@@ -105,7 +105,8 @@ class ReportCache:
 
     :meth:`get_or_build` builds at most once per fingerprint at a time: a request arriving while the console's
     background build (:func:`prebuild_report`) or another request builds that page waits for it. ``builds``
-    counts the builds done here; ``read_at`` is when a page last asked (``time.monotonic()``)."""
+    counts the builds done here, ``build_seconds`` how long the last one took; ``read_at`` is when a page last
+    asked (``time.monotonic()``)."""
 
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
@@ -113,6 +114,7 @@ class ReportCache:
         self._entry: tuple[tuple[Any, ...], float, Any] | None = None
         self._pending: dict[tuple[Any, ...], threading.Event] = {}
         self.builds = 0
+        self.build_seconds = 0.0
         self.read_at: float | None = None
 
     def get(self, fingerprint: tuple[Any, ...]) -> Any:
@@ -167,9 +169,11 @@ class ReportCache:
             pending.wait()
             waited = True  # that build was not kept (an error): build here rather than wait again
         try:
+            started = time.monotonic()
             view = build()
             with self._lock:
                 self.builds += 1
+                self.build_seconds = time.monotonic() - started
                 if keep(view):
                     self._entry = (fingerprint, time.monotonic(), view)
             return view
