@@ -62,9 +62,8 @@ def fetch_volume_encryption(call: Call) -> dict[str, Any]:
     current = _volume(ec2, replaced_by) if replaced_by else original
     att = _attachment(current)
     running = att is not None and _instance_state(ec2, att[0]) in ("pending", "running")
-    if bool(current.get("Encrypted")):
-        window = "none"
-    elif att is None:
+    # worded from the attachment alone, so the same words hold after the swap (the instance running again)
+    if att is None:
         window = "not needed: the volume is not attached"
     elif running:
         window = f"needed: instance {att[0]} is stopped for the swap and started again"
@@ -82,7 +81,13 @@ def fetch_volume_encryption(call: Call) -> dict[str, Any]:
 
 
 def _wanted(call: Call, state: dict[str, Any]) -> dict[str, Any]:
-    return {"encrypted": True, "attachment": state["attachment"]}
+    # the maintenance window is wanted too: the plan's table shows it, and verify waits for the instance that
+    # was running to run again
+    return {
+        "encrypted": True,
+        "attachment": state["attachment"],
+        "maintenance_window": state["maintenance_window"],
+    }
 
 
 def _encrypt(call: Call, state: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +177,7 @@ def _encrypt(call: Call, state: dict[str, Any]) -> dict[str, Any]:
         restored = _restore(ec2, old_id, att, stopped=stopped, detached=detached, attached_new=attached_new)
         left = ", ".join(f"{k}={v}" for k, v in made.items()) or "nothing"
         raise OpError(
-            f"could not {step} while encrypting EBS volume {old_id}: {exc}. {restored} Left in place: {left}; "
+            f"could not {step} while encrypting EBS volume {old_id}: {str(exc).rstrip('.')}. {restored} Left in place: {left}; "
             f"the original volume {old_id} is untouched",
             hint="fix the cause (a KMS key id that exists and this role may use, ...) and run this again; "
             "delete the leftovers named here if you do not want them",
