@@ -36,6 +36,7 @@ def test_the_types_not_named_after_their_task() -> None:
         ("azure", "azure.compute.disk"),
         ("azure", "azure.compute.snapshot"),
         ("azure", "azure.storage.container"),
+        ("azure", "azure.web.function_app"),  # the `functions` task
         ("gcp", "gcp.compute.disk"),
         ("gcp", "gcp.compute.firewall"),
         ("gcp", "gcp.compute.instance"),
