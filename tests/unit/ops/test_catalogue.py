@@ -18,7 +18,7 @@ def test_every_operation_is_complete_and_consistent() -> None:
     for op_id, op in OPERATIONS.items():
         assert op.description and op.permissions and op.cli.split()[0] in {"aws", "az", "gcloud"}, op_id
         prefix = {
-            "aws": ("ec2:", "s3:", "rds:", "lambda:"),
+            "aws": ("ec2:", "s3:", "rds:", "lambda:", "kms:"),  # kms: encrypting a volume with a chosen key
             "azure": ("Microsoft.",),
             "gcp": ("compute.", "storage.", "cloudsql.", "run.", "iam.serviceAccounts.actAs"),
         }
