@@ -51,6 +51,9 @@ class AwsScope:
 _INSTANCES = "arn:{partition}:ec2:*:{account}:instance/*"
 _SNAPSHOTS = "arn:{partition}:ec2:*::snapshot/*"  # EBS snapshot ARNs carry no account
 _BUCKETS = "arn:{partition}:s3:::*"
+_VOLUMES = "arn:{partition}:ec2:*:{account}:volume/*"
+_DB = "arn:{partition}:rds:*:{account}:db:*"
+_FUNCTIONS = "arn:{partition}:lambda:*:{account}:function:*"  # an alias is function:NAME:ALIAS
 
 # ec2:ModifyInstanceAttribute changes one attribute per call; IAM sees which one as ec2:Attribute/<Name>.
 # Each catalogue operation that calls it names its attribute here (a unit test checks the catalogue). Keys in
@@ -86,6 +89,36 @@ AWS_ACTION_SCOPES: dict[str, AwsScope] = {
     "rds:CreateDBSnapshot": AwsScope(
         "DatabaseSnapshots",
         ("arn:{partition}:rds:*:{account}:db:*", "arn:{partition}:rds:*:{account}:snapshot:*"),
+    ),
+    "rds:RebootDBInstance": AwsScope("Databases", (_DB,)),
+    "rds:ModifyDBInstance": AwsScope("Databases", (_DB,)),
+    # encrypting a volume: snapshot -> encrypted copy -> new volume -> swap at the instance's device
+    "ec2:CopySnapshot": AwsScope("SnapshotCopies", (_SNAPSHOTS,)),
+    "ec2:CreateVolume": AwsScope("Volumes", (_VOLUMES, _SNAPSHOTS)),
+    "ec2:AttachVolume": AwsScope("VolumeAttachments", (_VOLUMES, _INSTANCES)),
+    "ec2:DetachVolume": AwsScope("VolumeAttachments", (_VOLUMES, _INSTANCES)),
+    # what EBS does with a customer-managed key on the worker's behalf: keys of this account only
+    **dict.fromkeys(
+        (
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:GenerateDataKeyWithoutPlaintext",
+            "kms:ReEncryptFrom",
+            "kms:ReEncryptTo",
+        ),
+        AwsScope("Keys", ("arn:{partition}:kms:*:{account}:key/*",)),
+    ),
+    # the catalogue's Lambda operations: functions (and their aliases) of this account, never anything else
+    **dict.fromkeys(
+        (
+            "lambda:PutFunctionConcurrency",
+            "lambda:DeleteFunctionConcurrency",
+            "lambda:TagResource",
+            "lambda:UntagResource",
+            "lambda:UpdateAlias",
+            "lambda:UpdateFunctionConfiguration",
+        ),
+        AwsScope("Functions", (_FUNCTIONS,)),
     ),
 }
 _ACCOUNT_LEVEL_S3 = {"s3:ListAllMyBuckets"}  # no resource type: "*" only

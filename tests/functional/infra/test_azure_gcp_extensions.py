@@ -137,7 +137,8 @@ def test_gcp_buckets_secrets_and_the_custom_role(bundle: str) -> None:
     }
     bindings = {r.name: r.inputs["role"] for r in d.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
     assert bindings == {
-        "grant-state": "roles/storage.objectUser",
+        "grant-state": "roles/storage.objectUser",  # with a condition: never settings/ nor approvals/grants/
+        "grant-state-read": "roles/storage.objectViewer",  # reads everything, the settings included
         "grant-audit": "roles/storage.objectCreator",
         "builder-reads-sources": "roles/storage.objectViewer",  # the build reads the worker's source
     }
