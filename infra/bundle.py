@@ -57,7 +57,15 @@ RUNTIME_EXTRA = {"aws": "aws-lambda-powertools", "azure": "azure-functions", "gc
 DISCOVERY_DIR = "googleapiclient/discovery_cache/documents/"
 # the APIs escher builds discovery clients for: the GCP scan (Cloud SQL Admin, Resource Manager, Monitoring, IAM,
 # Logging) and the cloud schedules (Cloud Scheduler); tests/unit/infra/test_bundle_clouds.py finds them in the code
-DISCOVERY_DOCS = ("sqladmin.", "cloudresourcemanager.", "monitoring.", "iam.", "logging.", "cloudscheduler.", "run.")
+DISCOVERY_DOCS = (
+    "sqladmin.",
+    "cloudresourcemanager.",
+    "monitoring.",
+    "iam.",
+    "logging.",
+    "cloudscheduler.",
+    "run.",
+)
 # what a worker needs of another cloud's SDK extra to scan it (not Key Vault, Pub/Sub or Secret Manager: those
 # are the other cloud's own extension's stores)
 SCAN_PACKAGES = {

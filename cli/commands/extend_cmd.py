@@ -667,7 +667,8 @@ def republish_if_changed() -> None:
         if clouds:
             for r in sync_settings(paths, clouds, published_by=_actor(paths)):
                 sys.stderr.write(f"escher: settings published to {r.cloud} (version {r.version})\n")
-    except Exception as exc:  # the command itself succeeded: a cloud unreachable now is a warning, not its exit
+    # the command itself succeeded: a cloud unreachable now is a warning, not its exit
+    except Exception as exc:
         from escher.clouds.errors import translate
 
         error = exc if isinstance(exc, EscherError) else translate(exc)

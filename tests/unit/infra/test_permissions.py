@@ -161,9 +161,7 @@ def test_two_scopes_with_one_name_are_refused_before_iam_refuses_the_policy(
 def test_the_full_aws_policy_fits_an_inline_role_policy() -> None:
     # IAM: all inline policies of a role together <= 10,240 characters, whitespace not counted
     pytest.importorskip("escher.ops")
-    from escher.infra.permissions import default_operations
-
-    from escher.infra.permissions import aws_own_function_policy
+    from escher.infra.permissions import aws_own_function_policy, default_operations
 
     granted = operation_permissions("aws", default_operations("aws"))
     document = aws_policy_document(granted, ARNS)
