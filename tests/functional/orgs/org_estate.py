@@ -13,9 +13,10 @@ import http.client
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.harness.http_answer import answering_server
 
 REGION = "us-east-1"
 ROLE = "OrganizationAccountAccessRole"
@@ -84,32 +85,9 @@ class DenyingProxy:
         self.denied = denied
         self.delay = delay  # seconds added to every request, as a real API's round trip (the bench)
         self.refused = 0
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, payload = proxy.answer(self.command, self.path, dict(self.headers), body)
-                self.send_response(status)
-                for key, value in headers:
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
-
         self._caller = caller
         self._upstream = upstream_port
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = answering_server(self.answer)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
