@@ -47,7 +47,7 @@ managers = {list(MANAGERS)!r}
 """.replace("'", '"')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after this package: its event loop would break later asyncio.run
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it when root)")
