@@ -134,7 +134,7 @@ attr_check("azure.storage.private_endpoints", ACCOUNT, "private_endpoints", trut
            remediation="az network private-endpoint create --name PE --resource-group RG --vnet-name VNET --subnet SUBNET "
                        "--private-connection-resource-id ACCOUNT_ID --group-id blob --connection-name PE",
            cis=("9.3.2.1",), soc2=("CC6.6",))  # fmt: skip
-attr_check("azure.storage.key_rotation_reminder", ACCOUNT, "key_expiration_days", lambda v: bool(v),
+attr_check("azure.storage.key_rotation_reminder", ACCOUNT, "key_expiration_days", truthy,
            title="Storage account has no key rotation reminder", severity=Severity.LOW,
            message="no key expiration policy (keyPolicy.keyExpirationPeriodInDays)",
            risk="Account keys live forever unless someone remembers to rotate them.",

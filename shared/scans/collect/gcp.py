@@ -124,7 +124,7 @@ def normalize_bucket(raw: dict[str, Any], project: str, iam: dict[str, Any] | No
         region=str(raw.get("location") or GLOBAL).lower(),
         account=project,
         name=str(raw["name"]),
-        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        tags=_labels(raw),
         attrs=attrs,
     )
 
@@ -140,9 +140,14 @@ def _zonal_record(
         region=_region_of_zone(zone),
         account=project,
         name=str(raw["name"]),
-        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        tags=_labels(raw),
         attrs=attrs,
     )
+
+
+def _labels(raw: dict[str, Any]) -> dict[str, str]:
+    """A GCP resource's labels as the record's tags."""
+    return {str(k): str(v) for k, v in (raw.get("labels") or {}).items()}
 
 
 def normalize_instance(raw: dict[str, Any], project: str) -> Record:
@@ -282,7 +287,7 @@ def normalize_snapshot(raw: dict[str, Any], project: str) -> Record:
         region=GLOBAL,
         account=project,
         name=str(raw["name"]),
-        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        tags=_labels(raw),
         attrs=attrs,
     )
 
@@ -433,7 +438,7 @@ def normalize_run_service(raw: dict[str, Any], project: str) -> Record:
         region=name.split("/")[3] if name.count("/") >= 5 else GLOBAL,
         account=project,
         name=_last(name),
-        tags={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        tags=_labels(raw),
         attrs=attrs,
     )
 
