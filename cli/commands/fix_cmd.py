@@ -12,15 +12,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from escher.cli.commands._ops_flow import APPROVE_HELP
-from escher.errors import EscherError
 
 if TYPE_CHECKING:
     from escher.ops.engine import Plan
     from escher.policy.runtime import Runtime
-
-
-class NoFixError(EscherError):
-    exit_code = 2
 
 
 def fix(
