@@ -297,3 +297,99 @@ operation(
     reversible=True,
     discover=discover_instances,
 )
+
+
+# -- restore a volume from a snapshot -------------------------------------------------------------------------
+class RestoreVolumeParams(Params):
+    availability_zone: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$",
+        description="where the new volume goes; default: the zone of the volume the snapshot was taken of",
+    )
+    volume_type: str | None = Field(
+        default=None,
+        pattern=r"^(gp2|gp3|st1|sc1|standard)$",
+        description="default: gp3 (io1/io2 need IOPS: not offered)",
+    )
+
+
+def _restored_volumes(call: Call) -> list[dict[str, Any]]:
+    """The volumes this request made (tagged with its escher:key): a retry finds its volume, never makes two."""
+    reply = _ec2(call).describe_volumes(
+        Filters=[
+            {"Name": "snapshot-id", "Values": [call.target.resource_id]},
+            {"Name": "tag:escher:key", "Values": [call.key]},
+        ]
+    )
+    return list(reply.get("Volumes", []))
+
+
+def fetch_snapshot_restore(call: Call) -> dict[str, Any]:
+    with missing_as_not_found(call, "EBS snapshot"):
+        snap = _ec2(call).describe_snapshots(SnapshotIds=[call.target.resource_id])["Snapshots"][0]
+    volumes = _restored_volumes(call)
+    volume = volumes[0] if volumes else {}
+    return {
+        "snapshot_state": snap.get("State"),
+        "volume_id": volume.get("VolumeId"),
+        "volume_state": volume.get("State"),
+        **flat_tags(_tags(snap.get("Tags"))),  # the snapshot's tags: the policy gate sees its environment
+    }
+
+
+def _zone_of_source(call: Call, snap: dict[str, Any]) -> str:
+    if call.params.availability_zone:
+        return str(call.params.availability_zone)
+    try:
+        vols = _ec2(call).describe_volumes(VolumeIds=[snap["VolumeId"]]).get("Volumes", [])
+    except call.ctx.sdk_errors("aws") as exc:
+        if not call.ctx.is_not_found("aws", exc):
+            raise
+        vols = []
+    if not vols:
+        raise OpError(
+            f"EBS snapshot {call.target.resource_id} was taken of {snap.get('VolumeId')}, which no longer exists: "
+            "there is no zone to restore it to by default",
+            hint="name the zone with availability_zone (e.g. us-east-1a)",
+        )
+    return str(vols[0]["AvailabilityZone"])
+
+
+def _restore_volume(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    ec2 = _ec2(call)
+    if state["volume_id"]:  # made by an earlier try of this request, still creating: wait for it, not another
+        return {"volume_id": state["volume_id"]}
+    if state["snapshot_state"] != "completed":
+        raise OpError(
+            f"EBS snapshot {call.target.resource_id} is {state['snapshot_state']}: only a completed snapshot "
+            "can be restored",
+            hint="wait until it is completed, then run this again",
+        )
+    snap = ec2.describe_snapshots(SnapshotIds=[call.target.resource_id])["Snapshots"][0]
+    tags = {k: v for k, v in _tags(snap.get("Tags")).items() if not k.startswith(("aws:", "escher:"))}
+    tags.update({"escher:key": call.key, "escher:restored-from": call.target.resource_id})
+    volume = ec2.create_volume(
+        SnapshotId=call.target.resource_id,
+        AvailabilityZone=_zone_of_source(call, snap),
+        VolumeType=call.params.volume_type or "gp3",
+        TagSpecifications=[
+            {"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
+        ],
+    )
+    return {"volume_id": volume["VolumeId"], "availability_zone": volume["AvailabilityZone"]}
+
+
+operation(
+    id="aws.ec2.restore_volume_from_snapshot",
+    description="Restore an EBS snapshot to a new volume (in the source volume's zone unless told), with the "
+    "snapshot's tags; the snapshot is kept. Tagged escher:key, so a retried request finds its volume.",
+    risk=Risk.medium,
+    permissions=("ec2:DescribeSnapshots", "ec2:DescribeVolumes", "ec2:CreateVolume", "ec2:CreateTags"),
+    cli="aws ec2 create-volume --region {region} --snapshot-id {target} --availability-zone <zone> "
+    "--volume-type gp3 --tag-specifications ...",
+    fetch=fetch_snapshot_restore,
+    wanted=lambda call, state: {"volume_state": "available"},
+    apply=_restore_volume,
+    params=RestoreVolumeParams,
+    verify_timeout=900.0,
+)

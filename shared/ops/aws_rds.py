@@ -248,3 +248,95 @@ operation(
     mode="action",
     verify_timeout=1800.0,
 )
+
+
+# -- restore a DB instance from a snapshot --------------------------------------------------------------------
+class RestoreDbParams(Params):
+    db_instance_identifier: str = Field(
+        pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$", description="the new DB instance's identifier"
+    )
+    db_instance_class: str | None = Field(
+        default=None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", description="default: the snapshot's instance's"
+    )
+
+
+def fetch_db_restore(call: Call) -> dict[str, Any]:
+    """The snapshot (target) and the instance restored from it, if any: an instance with the new identifier
+    that was not restored from this snapshot by Escher is someone else's, and is never taken for ours."""
+    rds = _rds(call)
+    with missing_as_not_found(call, "RDS DB snapshot"):
+        snap = rds.describe_db_snapshots(DBSnapshotIdentifier=call.target.resource_id)["DBSnapshots"][0]
+    name = call.params.db_instance_identifier
+    try:
+        dbs = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+    except call.ctx.sdk_errors("aws") as exc:
+        if not call.ctx.is_not_found("aws", exc):
+            raise
+        dbs = []
+    db = dbs[0] if dbs else {}
+    db_tags = {t["Key"]: t["Value"] for t in db.get("TagList") or []}
+    snap_tags = {t["Key"]: t["Value"] for t in snap.get("TagList") or []}
+    return {
+        "snapshot_status": snap.get("Status"),
+        "instance_exists": bool(db),
+        "instance_status": db.get("DBInstanceStatus"),
+        "instance_restored_from": db_tags.get("escher:restored-from"),
+        **flat_tags(snap_tags),  # the snapshot's environment, for the policy gate
+    }
+
+
+def _restore_db(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    name, snapshot = call.params.db_instance_identifier, call.target.resource_id
+    if state["instance_exists"]:
+        if state["instance_restored_from"] == snapshot:  # an earlier try of this request: wait for it
+            return {"db_instance_identifier": name}
+        raise OpError(
+            f"an RDS DB instance named {name} already exists and was not restored from {snapshot}",
+            hint="choose another db_instance_identifier; the existing instance is left as it is",
+        )
+    if state["snapshot_status"] != "available":
+        raise OpError(
+            f"RDS DB snapshot {snapshot} is {state['snapshot_status']}: only an available snapshot can be restored",
+            hint="wait until it is available, then run this again",
+        )
+    rds = _rds(call)
+    snap = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"][0]
+    tags = {
+        t["Key"]: t["Value"]
+        for t in snap.get("TagList") or []
+        if not t["Key"].startswith(("aws:", "escher:"))
+    }
+    tags["escher:restored-from"] = snapshot
+    args: dict[str, Any] = {
+        "DBInstanceIdentifier": name,
+        "DBSnapshotIdentifier": snapshot,
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+    }
+    if call.params.db_instance_class:
+        args["DBInstanceClass"] = call.params.db_instance_class
+    db = rds.restore_db_instance_from_db_snapshot(**args)["DBInstance"]
+    return {"db_instance_identifier": db["DBInstanceIdentifier"], "engine": snap.get("Engine")}
+
+
+operation(
+    id="aws.rds.restore_db_from_snapshot",
+    description="Restore an RDS DB snapshot to a new DB instance (a new identifier; the snapshot's tags "
+    "copied, tagged escher:restored-from), then wait until it is available. The snapshot is kept.",
+    risk=Risk.medium,
+    permissions=(
+        "rds:DescribeDBSnapshots",
+        "rds:DescribeDBInstances",
+        "rds:RestoreDBInstanceFromDBSnapshot",
+        "rds:AddTagsToResource",
+    ),
+    cli="aws rds restore-db-instance-from-db-snapshot --region {region} --db-snapshot-identifier {target} "
+    "--db-instance-identifier {db_instance_identifier}",
+    fetch=fetch_db_restore,
+    wanted=lambda call, state: {
+        "instance_status": "available",
+        "instance_restored_from": call.target.resource_id,
+    },
+    apply=_restore_db,
+    params=RestoreDbParams,
+    verify_timeout=3600.0,
+)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from escher.lazy import require
-from escher.ops._common import flat_tags, missing_as_not_found, parse_arm_id
+from escher.ops._common import arm_wait, flat_tags, missing_as_not_found, parse_arm_id
 from escher.ops.model import Call, OpError, Params, Risk, Target, operation
 
 if TYPE_CHECKING:
@@ -249,4 +249,87 @@ operation(
     fetch=fetch_snapshot,
     wanted=lambda call, state: {"exists": False},
     apply=_delete_snapshot,
+)
+
+
+# -- restore: a managed disk from a snapshot ----------------------------------------------------------------
+class DiskFromSnapshotParams(Params):
+    disk_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,80}$",
+        description="the new disk's name; default: <snapshot>-restored-<key> (a retry finds the same disk)",
+    )
+    sku: str | None = Field(
+        default=None,
+        pattern=r"^(Standard_LRS|Premium_LRS|StandardSSD_LRS|UltraSSD_LRS|Premium_ZRS|StandardSSD_ZRS|PremiumV2_LRS)$",
+        description="the new disk's SKU; default: Azure's (Standard_LRS)",
+    )
+
+
+def restored_disk_name(call: Call) -> str:
+    if call.params.disk_name:
+        return str(call.params.disk_name)
+    snapshot = parse_arm_id(call.target.resource_id, "snapshots").name
+    return f"{snapshot}-restored-{call.key[:10]}"[:80]
+
+
+def fetch_snapshot_restore(call: Call) -> dict[str, Any]:
+    client, arm = _compute(call, "snapshots")
+    with missing_as_not_found(call, "snapshot"):
+        snap = client.snapshots.get(arm.resource_group, arm.name)
+    try:
+        disk = client.disks.get(arm.resource_group, restored_disk_name(call))
+    except call.ctx.sdk_errors("azure") as exc:
+        if not call.ctx.is_not_found("azure", exc):
+            raise
+        disk = None
+    source = disk.creation_data.source_resource_id if disk is not None and disk.creation_data else None
+    return {
+        "disk_exists": disk is not None,
+        "disk_state": disk.provisioning_state if disk is not None else None,
+        # ARM ids compare without case; a disk of that name made from something else is never taken for ours
+        "disk_from_snapshot": (source or "").lower() == call.target.resource_id.lower(),
+        **flat_tags(snap.tags),  # the snapshot's environment, for the policy gate
+    }
+
+
+def _disk_from_snapshot(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    client, arm = _compute(call, "snapshots")
+    name = restored_disk_name(call)
+    if state["disk_exists"] and not state["disk_from_snapshot"]:
+        raise OpError(
+            f"a managed disk named {name} already exists in {arm.resource_group} and was not made from this "
+            "snapshot",
+            hint="choose another disk_name; the existing disk is left as it is",
+        )
+    snap = client.snapshots.get(arm.resource_group, arm.name)
+    models = _models()
+    tags = {k: v for k, v in (snap.tags or {}).items() if not k.startswith("escher:")}
+    disk = models.Disk(
+        location=snap.location,
+        sku=models.DiskSku(name=call.params.sku) if call.params.sku else None,
+        creation_data=models.CreationData(create_option="Copy", source_resource_id=snap.id),
+        tags={**tags, "escher:key": call.key, "escher:restored-from": arm.name},
+    )
+    poller = client.disks.begin_create_or_update(arm.resource_group, name, disk)
+    made = arm_wait(call, poller, "create a disk from snapshot")
+    return {"disk_id": made.id}
+
+
+operation(
+    id="azure.compute.create_disk_from_snapshot",
+    description="Restore a snapshot to a new managed disk (same resource group and location; the snapshot's "
+    "tags copied). A deterministic name unless told, so a retried request finds its disk.",
+    risk=Risk.medium,
+    permissions=(
+        "Microsoft.Compute/snapshots/read",
+        "Microsoft.Compute/disks/read",
+        "Microsoft.Compute/disks/write",
+    ),
+    cli="az disk create --source {target} --name <snapshot>-restored-<key> --resource-group <rg>",
+    fetch=fetch_snapshot_restore,
+    wanted=lambda call, state: {"disk_from_snapshot": True, "disk_state": "Succeeded"},
+    apply=_disk_from_snapshot,
+    params=DiskFromSnapshotParams,
+    verify_timeout=900.0,
 )

@@ -354,3 +354,99 @@ operation(
     params=SourceRangesParams,
     reversible=True,
 )
+
+
+# -- restore: a persistent disk from a snapshot --------------------------------------------------------------
+class DiskFromSnapshotParams(Params):
+    zone: str = Field(
+        pattern=r"^[a-z]+-[a-z]+\d+-[a-z]$", description="where the new disk goes, e.g. us-central1-a"
+    )
+    disk_name: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$",
+        description="the new disk's name; default: <snapshot>-restored-<key> (a retry finds the same disk)",
+    )
+    disk_type: str | None = Field(
+        default=None, pattern=r"^pd-(standard|balanced|ssd|extreme)$", description="default: pd-balanced"
+    )
+
+
+def restored_disk_name(call: Call) -> str:
+    if call.params.disk_name:
+        return str(call.params.disk_name)
+    snapshot = parse_gcp_path(call.target.resource_id, "snapshots", scope=None).name
+    suffix = f"-restored-{call.key[:10]}"
+    return f"{snapshot[: 63 - len(suffix)]}{suffix}"
+
+
+def fetch_snapshot_restore(call: Call) -> dict[str, Any]:
+    path = parse_gcp_path(call.target.resource_id, "snapshots", scope=None)
+    with missing_as_not_found(call, "snapshot"):
+        snap = call.ctx.gcp_compute("snapshots").get(project=path.project, snapshot=path.name)
+    try:
+        disk = call.ctx.gcp_compute("disks").get(
+            project=path.project, zone=call.params.zone, disk=restored_disk_name(call)
+        )
+    except call.ctx.sdk_errors("gcp") as exc:
+        if not call.ctx.is_not_found("gcp", exc):
+            raise
+        disk = None
+    source = (disk.source_snapshot if disk is not None else "") or ""
+    return {
+        "snapshot_status": snap.status,
+        "disk_status": disk.status if disk is not None else None,
+        # sourceSnapshot is a full URL; a disk of that name made from something else is never taken for ours
+        "disk_from_snapshot": disk is not None
+        and source.endswith(f"/{path.project}/global/snapshots/{path.name}"),
+        **flat_tags(dict(snap.labels)),  # the snapshot's environment, for the policy gate
+    }
+
+
+def _disk_from_snapshot(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    path = parse_gcp_path(call.target.resource_id, "snapshots", scope=None)
+    name, zone = restored_disk_name(call), call.params.zone
+    if state["disk_status"] is not None and not state["disk_from_snapshot"]:
+        raise OpError(
+            f"a disk named {name} already exists in {zone} and was not made from this snapshot",
+            hint="choose another disk_name; the existing disk is left as it is",
+        )
+    if state["disk_status"] is not None:  # an earlier try of this request: wait for it, never a second
+        return {"disk_id": f"projects/{path.project}/zones/{zone}/disks/{name}"}
+    if state["snapshot_status"] != "READY":
+        raise OpError(
+            f"snapshot {call.target.resource_id} is {state['snapshot_status']}: only a READY snapshot can be restored",
+            hint="wait until it is READY, then run this again",
+        )
+    labels = {
+        k.removeprefix("tag:"): v for k, v in state.items() if k.startswith("tag:") and k != "tag:escher-key"
+    }
+    body = _compute().Disk(
+        name=name,
+        source_snapshot=f"projects/{path.project}/global/snapshots/{path.name}",
+        type_=f"projects/{path.project}/zones/{zone}/diskTypes/{call.params.disk_type or 'pd-balanced'}",
+        labels={**labels, "escher-key": call.key},
+    )
+    _wait(call.ctx.gcp_compute("disks").insert(project=path.project, zone=zone, disk_resource=body))
+    return {"disk_id": f"projects/{path.project}/zones/{zone}/disks/{name}"}
+
+
+operation(
+    id="gcp.compute.create_disk_from_snapshot",
+    description="Restore a snapshot to a new persistent disk in a zone (the snapshot's labels copied). A "
+    "deterministic name unless told, so a retried request finds its disk; the snapshot is kept.",
+    risk=Risk.medium,
+    permissions=(
+        "compute.snapshots.get",
+        "compute.snapshots.useReadOnly",
+        "compute.disks.get",
+        "compute.disks.create",
+        "compute.disks.setLabels",
+        "compute.zoneOperations.get",
+    ),
+    cli="gcloud compute disks create <snapshot>-restored-<key> --zone {zone} --source-snapshot {target}",
+    fetch=fetch_snapshot_restore,
+    wanted=lambda call, state: {"disk_from_snapshot": True, "disk_status": "READY"},
+    apply=_disk_from_snapshot,
+    params=DiskFromSnapshotParams,
+    verify_timeout=900.0,
+)
