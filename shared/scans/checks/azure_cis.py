@@ -499,3 +499,127 @@ attr_check("azure.keyvault.audit_logging", VAULT, "audit_logged", is_true,
            remediation="az monitor diagnostic-settings create --name audit --resource VAULT_ID --workspace "
                        "WORKSPACE_ID --logs '[{\"categoryGroup\":\"audit\",\"enabled\":true}]'",
            cis=("6.1.1.4",), soc2=("CC7.2",))  # fmt: skip
+attr_check("azure.databricks.diagnostic_logs", DATABRICKS, "diagnostic_logs", is_true,
+           title="Databricks workspace delivers no diagnostic logs", severity=Severity.MEDIUM,
+           message="no diagnostic setting sends the workspace's logs anywhere",
+           risk="Logins, job runs, cluster and permission changes in the workspace are recorded nowhere you "
+                "can search after an incident.",
+           remediation="az monitor diagnostic-settings create --name audit --resource WS_ID --workspace "
+                       "WORKSPACE_ID --logs '[{\"categoryGroup\":\"allLogs\",\"enabled\":true}]' (Premium tier)",
+           cis=("2.1.7",), soc2=("CC7.2",))  # fmt: skip
+
+
+# -- subscription: Application Insights (6.1.3.1), Defender for Endpoint integration (8.1.3.3) --------------------
+@check("azure.monitor.app_insights", resource=SUBSCRIPTION, reads=("app_insights",),
+       title="Subscription has no Application Insights component", severity=Severity.LOW,
+       risk="Application requests, failures and dependencies are not traced, so an attack or outage in the "
+            "application layer goes unseen.",
+       remediation="az monitor app-insights component create --app NAME --location LOCATION --resource-group RG "
+                   "--workspace WORKSPACE_ID (then instrument the applications)",
+       cis=("6.1.3.1",), soc2=("CC7.2",))  # fmt: skip
+def app_insights(rec: Record, ctx: CheckContext) -> Outcome:
+    if "app_insights" not in rec.attrs:  # the components were not read
+        return NA
+    return (
+        None if rec.attrs["app_insights"] else Fail("no Application Insights component in the subscription")
+    )
+
+
+attr_check("azure.security.endpoint_protection", SUBSCRIPTION, "endpoint_protection", is_true,
+           title="Defender for Cloud's endpoint protection component is off", severity=Severity.MEDIUM,
+           message="the WDATP setting (Microsoft Defender for Endpoint integration) is not enabled",
+           risk="Servers covered by Defender for Servers get no endpoint detection and response: malware and "
+                "hands-on-keyboard attacks on them raise no alert.",
+           remediation="az rest --method put --url https://management.azure.com/subscriptions/SUBSCRIPTION_ID/"
+                       "providers/Microsoft.Security/settings/WDATP?api-version=2022-05-01 --body "
+                       "'{\"kind\": \"DataExportSettings\", \"properties\": {\"enabled\": true}}'",
+           cis=("8.1.3.3",), soc2=("CC6.8",))  # fmt: skip
+
+
+# -- networking: Network Watcher per region in use (7.6), VPN point-to-site with Entra ID only (7.9) --------------
+@check("azure.network.network_watcher", resource="azure.network.vnet", reads=("network_watcher",),
+       title="No Network Watcher in the virtual network's region", severity=Severity.LOW,
+       risk="Flow logs, connection troubleshooting and topology cannot be used for the region's networks when "
+            "an incident needs them.",
+       remediation="az network watcher configure --locations LOCATION --enabled true --resource-group "
+                   "NetworkWatcherRG",
+       cis=("7.6",), soc2=("CC7.2",))  # fmt: skip
+def network_watcher(rec: Record, ctx: CheckContext) -> Outcome:
+    if "network_watcher" not in rec.attrs:  # the watchers were not read
+        return NA
+    return None if rec.attrs["network_watcher"] else Fail(f"no Network Watcher in {rec.region}")
+
+
+@check("azure.network.vpn_p2s_entra_only", resource="azure.network.vpn_gateway", reads=("p2s_auth_types",),
+       title="VPN gateway point-to-site accepts more than Entra ID authentication", severity=Severity.MEDIUM,
+       risk="Certificates and RADIUS logins skip Conditional Access and MFA, and a leaked client certificate "
+            "keeps working until someone revokes it.",
+       remediation="az network vnet-gateway update --name GATEWAY --resource-group RG --vpn-auth-type AAD "
+                   "--aad-tenant https://login.microsoftonline.com/TENANT_ID --aad-audience "
+                   "c632b3df-fb67-4d84-bdcf-b95ad541b5c8 --aad-issuer https://sts.windows.net/TENANT_ID/",
+       cis=("7.9",), soc2=("CC6.1",))  # fmt: skip
+def vpn_p2s_entra_only(rec: Record, ctx: CheckContext) -> Outcome:
+    types = rec.attrs.get("p2s_auth_types")
+    if types is None:  # no point-to-site configuration: nothing to authenticate
+        return NA
+    return None if types == ["AAD"] else Fail(f"point-to-site authentication: {', '.join(types) or 'none'}")
+
+
+# -- Application Gateway and its WAF (7.10, 7.12-7.15) -----------------------------------------------------------
+APP_GATEWAY = "azure.network.app_gateway"
+_MODERN_TLS = frozenset({"TLSv1_2", "TLSv1_3"})
+
+attr_check("azure.network.appgw_waf", APP_GATEWAY, "waf", is_true,
+           title="Application Gateway has no Web Application Firewall", severity=Severity.HIGH,
+           message="no enabled WAF (WAF tier with an enabled WAF policy)",
+           risk="SQL injection, cross-site scripting and other OWASP attacks reach the backends unfiltered.",
+           remediation="az network application-gateway waf-policy create --name POLICY --resource-group RG, then "
+                       "az network application-gateway update --name GATEWAY --resource-group RG --sku WAF_v2 "
+                       "--set firewallPolicy.id=POLICY_ID",
+           cis=("7.10",), soc2=("CC6.6",))  # fmt: skip
+
+
+@check("azure.network.appgw_min_tls", resource=APP_GATEWAY, reads=("min_tls",),
+       title="Application Gateway accepts TLS older than 1.2", severity=Severity.MEDIUM,
+       risk="Clients can negotiate TLS 1.0 or 1.1, whose weaknesses expose traffic to downgrade and decryption.",
+       remediation="az network application-gateway ssl-policy set --gateway-name GATEWAY --resource-group RG "
+                   "--policy-type Predefined --name AppGwSslPolicy20220101",
+       cis=("7.12",), soc2=("CC6.7",))  # fmt: skip
+def appgw_min_tls(rec: Record, ctx: CheckContext) -> Outcome:
+    if "min_tls" not in rec.attrs:
+        return NA
+    version = rec.attrs["min_tls"]
+    if version is None:
+        return Fail("no TLS policy set: the default accepts TLS 1.0 on gateways deployed with API versions "
+                    "before 2023-02-01")  # fmt: skip
+    return None if version in _MODERN_TLS else Fail(f"minimum protocol version is {version}")
+
+
+attr_check("azure.network.appgw_http2", APP_GATEWAY, "http2", is_true,
+           title="Application Gateway has HTTP/2 off", severity=Severity.LOW, message="enableHttp2 is off",
+           risk="Clients fall back to HTTP/1.1, without HTTP/2's header compression and multiplexing.",
+           remediation="az network application-gateway update --name GATEWAY --resource-group RG --http2 Enabled",
+           cis=("7.13",), soc2=("A1.2",))  # fmt: skip
+
+
+def _waf_check(key: str, attr: str, cis: str, title: str, message: str, risk: str, remediation: str) -> None:
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if rec.attrs.get(attr) is None:  # no WAF (azure.network.appgw_waf decides) or its policy not read
+            return NA
+        return None if rec.attrs[attr] is True else Fail(message)
+
+    check(key, resource=APP_GATEWAY, reads=(attr,), title=title, severity=Severity.MEDIUM, risk=risk,
+          remediation=remediation, cis=(cis,), soc2=("CC6.6",))(fn)  # fmt: skip
+
+
+_waf_check("azure.network.appgw_request_body_check", "request_body_check", "7.14",
+           "Application Gateway WAF does not inspect request bodies", "request body inspection is off",
+           "Attacks carried in POST bodies (form fields, JSON, XML) pass the WAF unexamined.",
+           "az network application-gateway waf-policy policy-setting update --policy-name POLICY "
+           "--resource-group RG --request-body-check true")  # fmt: skip
+_waf_check("azure.network.appgw_bot_protection", "bot_protection", "7.15",
+           "Application Gateway WAF has no bot protection", "the Microsoft_BotManagerRuleSet is not on",
+           "Traffic from known malicious bots (scrapers, credential stuffers, vulnerability scanners) reaches "
+           "the application.",
+           "az network application-gateway waf-policy managed-rule rule-set add --policy-name POLICY "
+           "--resource-group RG --type Microsoft_BotManagerRuleSet --version 1.1")  # fmt: skip

@@ -33,6 +33,8 @@ __all__ = [
     "PRODUCES",
     "AzureCollector",
     "alerted_operations",
+    "diagnostic_logs_sent",
+    "normalize_app_gateway",
     "normalize_databricks_workspace",
     "normalize_disk",
     "normalize_function_app",
@@ -45,10 +47,12 @@ __all__ = [
     "normalize_vault",
     "normalize_vm",
     "normalize_vnet",
+    "normalize_vpn_gateway",
     "port_ranges",
     "role_facts",
     "security_contact",
     "vault_audit_logged",
+    "vnet_gateway_ids",
 ]
 
 GLOBAL = "global"
@@ -62,6 +66,17 @@ AUTHORIZATION_API = "2022-04-01"
 NETWORK_API = "2024-05-01"
 FILE_KINDS = frozenset({"StorageV2", "Storage", "FileStorage"})  # account kinds that hold Azure Files
 DATABRICKS_API = "2024-05-01"
+APP_INSIGHTS_API = "2020-02-02"  # Microsoft.Insights/components
+SECURITY_SETTINGS_API = "2022-05-01"  # Microsoft.Security/settings (WDATP: Defender for Endpoint)
+# the minimum TLS version of Application Gateway's predefined TLS policies (the TLS policy overview)
+PREDEFINED_TLS_POLICIES = {
+    "AppGwSslPolicy20150501": "TLSv1_0",
+    "AppGwSslPolicy20170401": "TLSv1_1",
+    "AppGwSslPolicy20170401S": "TLSv1_2",
+    "AppGwSslPolicy20220101": "TLSv1_2",
+    "AppGwSslPolicy20220101S": "TLSv1_2",
+}
+BOT_MANAGER_RULE_SET = "Microsoft_BotManagerRuleSet"
 # subnets Azure keeps free of NSGs (gateways, firewalls, Route Server): out of CIS Azure 7.11's scope
 NO_NSG_SUBNETS = frozenset(
     {"gatewaysubnet", "azurefirewallsubnet", "azurefirewallmanagementsubnet", "routeserversubnet"}
@@ -95,7 +110,11 @@ PRODUCES: dict[str, Produces] = {
     }),
     "network": produces({
         "azure.network.nsg": "rules subnets flow_logs nsg_flow_log_retention vnet_flow_log_retention",
-        "azure.network.vnet": "ddos_protection subnets_without_nsg",
+        "azure.network.vnet": "ddos_protection subnets_without_nsg network_watcher",
+        "azure.network.vpn_gateway": "gateway_type p2s_auth_types",
+    }),
+    "appgateway": produces({
+        "azure.network.app_gateway": "sku_tier min_tls http2 waf_policy waf request_body_check bot_protection",
     }),
     "sql": produces({
         "azure.sql.server": "public_network_access min_tls fqdn auditing",
@@ -108,12 +127,13 @@ PRODUCES: dict[str, Produces] = {
     "functions": produces({"azure.web.function_app": "state kind"}),
     "databricks": produces({
         "azure.databricks.workspace": "custom_vnet vnet_subnets no_public_ip public_network_access "
-                                      "private_endpoints",
+                                      "private_endpoints diagnostic_logs",
     }),
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
                                       "defender_plans alerted_operations security_contact owners "
-                                      "root_access_admins custom_admin_roles bastion_hosts",
+                                      "root_access_admins custom_admin_roles bastion_hosts app_insights "
+                                      "endpoint_protection",
     }),
 }  # fmt: skip
 
@@ -300,6 +320,90 @@ def normalize_vnet(raw: dict[str, Any], subscription: str) -> Record:
     return _record(raw, "azure.network.vnet", subscription, attrs)
 
 
+def vnet_gateway_ids(raw_vnets: list[dict[str, Any]]) -> list[str]:
+    """The virtual network gateways (VPN, ExpressRoute) on the VNets' GatewaySubnets, from the IP configurations
+    the subnets list: Virtual Network Gateways has no subscription-wide list, only one per resource group."""
+    out: set[str] = set()
+    for vnet in raw_vnets:
+        for subnet in _props(vnet).get("subnets") or []:
+            for ip in _props(subnet).get("ipConfigurations") or []:
+                ip_id = str(ip.get("id") or "")
+                if "/virtualnetworkgateways/" in ip_id.lower():
+                    out.add(ip_id.split("/ipConfigurations/")[0])
+    return sorted(out)
+
+
+def normalize_vpn_gateway(raw: dict[str, Any], subscription: str) -> Record:
+    """A virtual network gateway: its type (``Vpn``, ``ExpressRoute``) and the point-to-site authentication
+    types (``AAD``, ``Certificate``, ``Radius``); None: no point-to-site configuration."""
+    p = _props(raw)
+    p2s = p.get("vpnClientConfiguration")
+    auth = None
+    if p2s and (p2s.get("vpnClientAddressPool") or {}).get("addressPrefixes"):
+        auth = sorted(str(t) for t in p2s.get("vpnAuthenticationTypes") or [])
+        if not auth:  # before vpnAuthenticationTypes: what is configured says which
+            auth = sorted(
+                t
+                for t, keys in (
+                    ("AAD", ("aadTenant",)),
+                    ("Certificate", ("vpnClientRootCertificates",)),
+                    ("Radius", ("radiusServerAddress", "radiusServers")),
+                )
+                if any(p2s.get(k) for k in keys)
+            )
+    attrs = {"gateway_type": p.get("gatewayType"), "p2s_auth_types": auth}
+    return _record(raw, "azure.network.vpn_gateway", subscription, attrs)
+
+
+def app_gateway_min_tls(ssl_policy: dict[str, Any] | None) -> str | None:
+    """The lowest TLS version a gateway's TLS policy accepts: stated for a custom policy, implied by a
+    predefined one's name; None when no policy is set (the default then depends on the API version the
+    gateway was last deployed with: AppGwSslPolicy20150501, TLS 1.0, before 2023-02-01)."""
+    if not ssl_policy:
+        return None
+    if ssl_policy.get("minProtocolVersion"):
+        return str(ssl_policy["minProtocolVersion"])
+    return PREDEFINED_TLS_POLICIES.get(str(ssl_policy.get("policyName")))
+
+
+def normalize_app_gateway(
+    raw: dict[str, Any], subscription: str, waf_policies: dict[str, dict[str, Any]] | None = None
+) -> Record:
+    """An Application Gateway: SKU tier, minimum TLS, HTTP/2, and, when the WAF policies were read
+    (``waf_policies``: id in lower case -> policy), whether its WAF is on and inspects request bodies and
+    runs the bot manager rule set. A gateway on a WAF tier uses its linked WAF policy, else its legacy
+    in-gateway WAF configuration (which has no bot protection); on another tier it has no WAF."""
+    p = _props(raw)
+    tier = str((p.get("sku") or {}).get("tier") or "")
+    policy_id = (p.get("firewallPolicy") or {}).get("id")
+    attrs: dict[str, Any] = {
+        "sku_tier": tier or None,
+        "min_tls": app_gateway_min_tls(p.get("sslPolicy")),
+        "http2": bool(p.get("enableHttp2")),
+        "waf_policy": policy_id,
+    }
+    if waf_policies is not None:
+        waf, body, bots = False, None, None
+        legacy = p.get("webApplicationFirewallConfiguration") or {}
+        if tier.startswith("WAF") and policy_id:
+            policy = waf_policies.get(str(policy_id).lower())
+            waf = True  # linked; a policy in another subscription is not listed here, so its settings are unknown
+            if policy is not None:
+                settings = _props(policy).get("policySettings") or {}
+                waf = settings.get("state", "Enabled") == "Enabled"
+                body = settings.get("requestBodyCheck") is not False  # absent: the default, on
+                bots = any(
+                    rs.get("ruleSetType") == BOT_MANAGER_RULE_SET
+                    for rs in (_props(policy).get("managedRules") or {}).get("managedRuleSets") or []
+                )
+        elif tier.startswith("WAF") and legacy.get("enabled"):
+            waf, body, bots = True, legacy.get("requestBodyCheck") is not False, False
+        attrs.update(
+            {"waf": waf, "request_body_check": body if waf else None, "bot_protection": bots if waf else None}
+        )
+    return _record(raw, "azure.network.app_gateway", subscription, attrs)
+
+
 def flow_logged(nsg: Record, targets: set[str]) -> bool:
     """Whether an enabled flow log covers the NSG: NSG flow logs name it; VNet flow logs name the virtual
     network or subnet the NSG is on (what Microsoft moves NSG flow logs to)."""
@@ -459,10 +563,14 @@ def normalize_subscription(
     contacts: list[dict[str, Any]] | None = None,
     roles: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
     bastions: list[dict[str, Any]] | None = None,
+    components: list[dict[str, Any]] | None = None,
+    security_settings: list[dict[str, Any]] | None = None,
 ) -> Record:
     """The subscription's settings: Activity Log diagnostic settings (exported when one sends an enabled
     category to a workspace, storage account or event hub), the Defender for Cloud plans on Standard and what
-    its Activity Log alerts fire on, and whom Defender for Cloud notifies."""
+    its Activity Log alerts fire on, and whom Defender for Cloud notifies; its Application Insights
+    components, and whether Defender for Cloud's endpoint protection integration (the ``WDATP`` setting,
+    Microsoft Defender for Endpoint) is on."""
     attrs: dict[str, Any] = {}
     if diagnostic_settings is not None:
         exporting = [
@@ -497,6 +605,12 @@ def normalize_subscription(
         attrs.update(role_facts(subscription, *roles))
     if bastions is not None:
         attrs["bastion_hosts"] = sorted(str(b.get("name")) for b in bastions)
+    if components is not None:
+        attrs["app_insights"] = sorted(str(c.get("name")) for c in components)
+    if security_settings is not None:
+        attrs["endpoint_protection"] = any(
+            str(st.get("name")) == "WDATP" and _props(st).get("enabled") is True for st in security_settings
+        )
     return Record(
         cloud="azure",
         type="azure.monitor.subscription",
@@ -535,6 +649,16 @@ def vault_audit_logged(settings: list[dict[str, Any]]) -> bool:
             )
             for log in _props(s).get("logs") or []
         )
+        for s in settings
+    )
+
+
+def diagnostic_logs_sent(settings: list[dict[str, Any]]) -> bool:
+    """Whether a diagnostic setting sends some enabled log (a category or a category group) of the resource
+    to a workspace, storage account or event hub."""
+    return any(
+        any(_props(s).get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId"))
+        and any(log.get("enabled") for log in _props(s).get("logs") or [])
         for s in settings
     )
 
@@ -778,14 +902,29 @@ class AzureCollector:
         ]
         azure_exc = require("azure.core.exceptions", "azure")
         try:
-            vnets = [normalize_vnet(_rest(v), self.subscription) for v in network.virtual_networks.list_all()]
+            raw_vnets = [_rest(v) for v in network.virtual_networks.list_all()]
         except azure_exc.AzureError as exc:
             self._part_failed("network", "virtual networks", exc)
-            vnets = []
+            raw_vnets = []
+        vnets = [normalize_vnet(v, self.subscription) for v in raw_vnets]
+        gateways = self._vpn_gateways(network, raw_vnets)
         targets: set[str] = set()
         retention: dict[str, int] = {}  # target -> days kept (0: forever, as when retention is off)
         try:
-            for watcher in map(_rest, network.network_watchers.list_all()):
+            watchers = [_rest(w) for w in network.network_watchers.list_all()]
+        except azure_exc.AzureError as exc:
+            self._part_failed("flowlogs", "NSG flow logs (Network Watcher)", exc)
+            return records + vnets + gateways
+        # CIS 7.6: a Network Watcher in each region the subscription has virtual networks in
+        watched = {
+            str(w.get("location")).lower()
+            for w in watchers
+            if _props(w).get("provisioningState", "Succeeded") == "Succeeded"
+        }
+        for net in vnets:
+            net.attrs["network_watcher"] = net.region.lower() in watched
+        try:
+            for watcher in watchers:
                 for flow_log in network.flow_logs.list(resource_group(watcher["id"]), watcher["name"]):
                     p = _props(_rest(flow_log))
                     if p.get("enabled"):
@@ -795,13 +934,29 @@ class AzureCollector:
                         retention[target] = int(policy.get("days") or 0) if policy.get("enabled") else 0
         except azure_exc.AzureError as exc:
             self._part_failed("flowlogs", "NSG flow logs (Network Watcher)", exc)
-            return records + vnets
+            return records + vnets + gateways
         for rec in records:
             rec.attrs["flow_logs"] = flow_logged(rec, targets)
             own, vnet = flow_log_retention(rec, retention)
             rec.attrs["nsg_flow_log_retention"] = own
             rec.attrs["vnet_flow_log_retention"] = vnet
-        return records + vnets
+        return records + vnets + gateways
+
+    def _vpn_gateways(self, network: Any, raw_vnets: list[dict[str, Any]]) -> list[Record]:
+        """The virtual network gateways on the VNets' GatewaySubnets, read one by one; when one cannot be read
+        none are returned (their checks give no verdict) and that is reported."""
+        azure_exc = require("azure.core.exceptions", "azure")
+        try:
+            return [
+                normalize_vpn_gateway(
+                    _rest(network.virtual_network_gateways.get(resource_group(gw), gw.rsplit("/", 1)[-1])),
+                    self.subscription,
+                )
+                for gw in vnet_gateway_ids(raw_vnets)
+            ]
+        except azure_exc.AzureError as exc:
+            self._part_failed("network", "virtual network gateways", exc)
+            return []
 
     def collect_sql(self) -> list[Record]:
         sql = self.client("sql")
@@ -857,11 +1012,50 @@ class AzureCollector:
         ]
 
     def collect_databricks(self) -> list[Record]:
+        """The workspaces, then each one's diagnostic settings (are its logs delivered anywhere, CIS 2.1.7);
+        when those cannot be read the workspaces are still returned, without the attribute."""
+        azure_exc = require("azure.core.exceptions", "azure")
         path = f"/subscriptions/{self.subscription}/providers/Microsoft.Databricks/workspaces"
-        return [
+        records = [
             normalize_databricks_workspace(ws, self.subscription)
             for ws in self.arm_list(path, DATABRICKS_API)
         ]
+        try:
+            sent = {
+                rec.id: diagnostic_logs_sent(
+                    list(
+                        self.arm_list(
+                            f"{rec.id}/providers/Microsoft.Insights/diagnosticSettings",
+                            DIAGNOSTIC_SETTINGS_API,
+                        )
+                    )
+                )
+                for rec in records
+            }
+        except azure_exc.AzureError as exc:
+            self._part_failed("databricks", "Databricks diagnostic settings", exc)
+            return records
+        for rec in records:
+            rec.attrs["diagnostic_logs"] = sent[rec.id]
+        return records
+
+    def collect_app_gateways(self) -> list[Record]:
+        """The Application Gateways, then the WAF policies they link to (their state, request body
+        inspection, bot protection); when the policies cannot be read the gateways are still returned, without
+        the WAF attributes."""
+        azure_exc = require("azure.core.exceptions", "azure")
+        network = self.client("network")
+        gateways = [_rest(g) for g in network.application_gateways.list_all()]
+        policies: dict[str, dict[str, Any]] | None = None
+        if gateways:
+            try:
+                policies = {
+                    str(pol["id"]).lower(): pol
+                    for pol in map(_rest, network.web_application_firewall_policies.list_all())
+                }
+            except azure_exc.AzureError as exc:
+                self._part_failed("appgateway", "Application Gateway WAF policies", exc)
+        return [normalize_app_gateway(g, self.subscription, policies) for g in gateways]
 
     def collect_monitor(self) -> list[Record]:
         """The subscription's Activity Log diagnostic settings, Defender for Cloud pricings and Activity Log
@@ -911,8 +1105,20 @@ class AzureCollector:
             bastions = list(self.arm_list(f"{sub}/Microsoft.Network/bastionHosts", NETWORK_API))
         except azure_exc.AzureError as exc:
             self._part_failed("monitor", "Azure Bastion hosts", exc)
+        components: list[dict[str, Any]] | None = None
+        try:
+            components = list(self.arm_list(f"{sub}/Microsoft.Insights/components", APP_INSIGHTS_API))
+        except azure_exc.AzureError as exc:
+            self._part_failed("monitor", "Application Insights components", exc)
+        security: list[dict[str, Any]] | None = None
+        try:
+            security = list(self.arm_list(f"{sub}/Microsoft.Security/settings", SECURITY_SETTINGS_API))
+        except azure_exc.AzureError as exc:
+            self._part_failed("monitor", "Defender for Cloud settings", exc)
         return [
-            normalize_subscription(self.subscription, settings, pricings, alerts, contacts, roles, bastions)
+            normalize_subscription(
+                self.subscription, settings, pricings, alerts, contacts, roles, bastions, components, security
+            )
         ]
 
     def tasks(self) -> list[Task]:
@@ -927,6 +1133,7 @@ class AzureCollector:
             "keyvault": self.collect_keyvault,
             "functions": self.collect_function_apps,
             "databricks": self.collect_databricks,
+            "appgateway": self.collect_app_gateways,
             "monitor": self.collect_monitor,
         }
         return [

@@ -101,6 +101,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Network/virtualNetworks/read",  # subnets without an NSG, DDoS protection (CIS 7.11, 8.5)
         "Microsoft.Network/networkWatchers/read",  # flow logs (NSG and VNet) live under the watchers
         "Microsoft.Network/networkWatchers/flowLogs/read",
+        "Microsoft.Network/virtualNetworkGateways/read",  # point-to-site authentication (CIS Azure 7.9)
     ),
     "azure.sql": (
         "Microsoft.Sql/servers/read",
@@ -114,7 +115,14 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Insights/diagnosticSettings/read",  # each vault's AuditEvent logging (CIS Azure 6.1.1.4)
     ),
     "azure.functions": ("Microsoft.Web/sites/read",),  # function apps are sites of kind functionapp
-    "azure.databricks": ("Microsoft.Databricks/workspaces/read",),  # CIS Azure 2.1.x
+    "azure.databricks": (
+        "Microsoft.Databricks/workspaces/read",  # CIS Azure 2.1.x
+        "Microsoft.Insights/diagnosticSettings/read",  # each workspace's log delivery (CIS Azure 2.1.7)
+    ),
+    "azure.appgateway": (  # CIS Azure 7.10, 7.12-7.15
+        "Microsoft.Network/applicationGateways/read",
+        "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/read",
+    ),
     "azure.monitor": (
         "Microsoft.Insights/diagnosticSettings/read",
         "Microsoft.Security/pricings/read",
@@ -123,6 +131,8 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Authorization/roleAssignments/read",  # owners, root access admins, custom admin roles (5.x)
         "Microsoft.Authorization/roleDefinitions/read",
         "Microsoft.Network/bastionHosts/read",  # CIS Azure 8.4.1
+        "Microsoft.Insights/components/read",  # Application Insights (CIS Azure 6.1.3.1)
+        "Microsoft.Security/settings/read",  # endpoint protection, the WDATP setting (CIS Azure 8.1.3.3)
     ),
     # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
     "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),

@@ -413,12 +413,50 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
                 "azure.network.vnet_flow_log_retention")  # fmt: skip
     truth.fails(closed["id"])
     # virtual networks (CIS 7.11, 8.5): vnet-app's web subnet has no NSG (its GatewaySubnet may not have one)
-    # and no DDoS plan; vnet-hub is covered
+    # and no DDoS plan; vnet-hub is covered, but is in westus, where there is no Network Watcher (CIS 7.6)
     app_net = _vnet("vnet-app", [("db", rdp_db["id"]), ("web", None), ("GatewaySubnet", None)], ddos=False)
-    hub_net = _vnet("vnet-hub", [("mgmt", closed["id"]), ("AzureFirewallSubnet", None)], ddos=True)
+    hub_net = _vnet("vnet-hub", [("mgmt", closed["id"]), ("AzureFirewallSubnet", None), ("GatewaySubnet", None)],
+                    ddos=True, location="westus")  # fmt: skip
+    # VPN gateways on the GatewaySubnets (CIS 7.9): vpngw-app's point-to-site takes certificates besides Entra
+    # ID; vpngw-hub takes Entra ID only. The subnets name them in their IP configurations
+    app_gw = _vpn_gateway("vpngw-app", app_net, ["AAD", "Certificate"])
+    hub_gw = _vpn_gateway("vpngw-hub", hub_net, ["AAD"])
     router.add("GET", f"{sub}/Microsoft.Network/virtualNetworks", {"value": [app_net, hub_net]})
+    router.add("GET", app_gw["id"], app_gw)
+    router.add("GET", hub_gw["id"], hub_gw)
     truth.fails(app_net["id"], "azure.network.subnet_without_nsg", "azure.network.vnet_ddos_protection")
-    truth.fails(hub_net["id"])
+    truth.fails(hub_net["id"], "azure.network.network_watcher")
+    truth.fails(app_gw["id"], "azure.network.vpn_p2s_entra_only")
+    truth.fails(hub_gw["id"])
+
+    # -- Application Gateways and their WAF policies (CIS 7.10, 7.12-7.15): agw-legacy is Standard_v2 on the
+    # 2015 TLS policy with HTTP/2 off; agw-edge's WAF policy inspects no request bodies and has no bot rule
+    # set; agw-shop is WAF_v2 with everything on
+    edge_waf = _waf_policy("waf-edge", body_check=False, bots=False)
+    shop_waf = _waf_policy("waf-shop", body_check=True, bots=True)
+    legacy_agw = _app_gateway("agw-legacy", "Standard_v2", {"policyType": "Predefined", "policyName": "AppGwSslPolicy20150501"}, http2=False)  # fmt: skip
+    edge_agw = _app_gateway("agw-edge", "WAF_v2", {"policyType": "Custom", "minProtocolVersion": "TLSv1_2", "cipherSuites": [
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]}, http2=True, waf=edge_waf)  # fmt: skip
+    shop_agw = _app_gateway("agw-shop", "WAF_v2", {"policyType": "Predefined", "policyName": "AppGwSslPolicy20220101"}, http2=True, waf=shop_waf)  # fmt: skip
+    path = f"{sub}/Microsoft.Network/applicationGateways"
+    router.add(
+        "GET",
+        path,
+        {"value": [legacy_agw, edge_agw], "nextLink": f"{ARM}{path}?api-version=2025-05-01&$skiptoken=agw2"},
+    )
+    router.add("GET", path, {"value": [shop_agw]}, query="$skiptoken=agw2")
+    router.add("GET", f"{sub}/Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies",
+               {"value": [edge_waf, shop_waf]})  # fmt: skip
+    truth.fails(
+        legacy_agw["id"],
+        "azure.network.appgw_waf",
+        "azure.network.appgw_min_tls",
+        "azure.network.appgw_http2",
+    )
+    truth.fails(
+        edge_agw["id"], "azure.network.appgw_request_body_check", "azure.network.appgw_bot_protection"
+    )
+    truth.fails(shop_agw["id"])
 
     # -- Azure Databricks (CIS 2.1.x): dbx-analytics is the portal's quick-create (managed VNet, public IPs,
     # public access, no private endpoint); dbx-secure is injected into vnet-app, whose web subnet has no NSG
@@ -432,8 +470,14 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         "enableNoPublicIp": {"type": "Bool", "value": True},
     }, "Disabled", [_endpoint("dbx-secure")])  # fmt: skip
     router.add("GET", f"{sub}/Microsoft.Databricks/workspaces", {"value": [analytics, secure]})
+    # diagnostic log delivery (CIS 2.1.7): dbx-secure sends its logs to a workspace; dbx-analytics' one setting
+    # has every log off
+    settings = "/providers/Microsoft.Insights/diagnosticSettings"
+    router.add("GET", analytics["id"] + settings, {"value": [_resource_diagnostics(analytics, "to-archive", enabled=False)]})  # fmt: skip
+    router.add("GET", secure["id"] + settings, {"value": [_resource_diagnostics(secure, "to-sentinel", enabled=True)]})  # fmt: skip
     truth.fails(analytics["id"], "azure.databricks.custom_vnet", "azure.databricks.no_public_ip",
-                "azure.databricks.public_network", "azure.databricks.private_endpoints")  # fmt: skip
+                "azure.databricks.public_network", "azure.databricks.private_endpoints",
+                "azure.databricks.diagnostic_logs")  # fmt: skip
     truth.fails(secure["id"], "azure.databricks.subnet_nsg")
 
     # -- SQL servers and their auditing ----------------------------------------------------------------------
@@ -576,7 +620,65 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
     # -- no Azure Bastion host (CIS 8.4.1), answered as an empty list ------------------------------------------
     router.add("GET", f"{sub}/Microsoft.Network/bastionHosts", {"value": []})
     truth.fails(f"/subscriptions/{SUB}", "azure.network.bastion_host")
+
+    # -- Application Insights (CIS 6.1.3.1): one component; Defender for Cloud's settings (CIS 8.1.3.3): the
+    # Defender for Endpoint integration (WDATP) is off, Defender for Cloud Apps (MCAS) on ------------------------
+    router.add("GET", f"{sub}/Microsoft.Insights/components", {"value": [_app_insights("acme-web")]})
+    router.add("GET", f"{sub}/Microsoft.Security/settings", {"value": [
+        _security_setting("MCAS", "DataExportSettings", True), _security_setting("WDATP", "DataExportSettings", False),
+        _security_setting("Sentinel", "AlertSyncSettings", False),
+    ]})  # fmt: skip
+    truth.fails(f"/subscriptions/{SUB}", "azure.security.endpoint_protection")
     return truth
+
+
+def _resource_diagnostics(resource: dict[str, Any], name: str, *, enabled: bool) -> dict[str, Any]:
+    """A resource's diagnostic setting as ``Diagnostic Settings - List`` returns it (2021-05-01-preview)."""
+    return {
+        "id": f"{resource['id']}/providers/microsoft.insights/diagnosticSettings/{name}",
+        "name": name,
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "properties": {
+            "workspaceId": rid("rg-sec", "Microsoft.OperationalInsights", "workspaces", "sentinel"),
+            "logs": [{"categoryGroup": "allLogs", "enabled": enabled, "retentionPolicy": {"enabled": False, "days": 0}}],
+            "metrics": [],
+        },
+    }  # fmt: skip
+
+
+def _app_insights(name: str) -> dict[str, Any]:
+    """An Application Insights component as ``Components - List`` returns it (2020-02-02, trimmed)."""
+    return {
+        "id": rid("rg-monitor", "Microsoft.Insights", "components", name),
+        "name": name,
+        "type": "microsoft.insights/components",
+        "location": "eastus",
+        "kind": "web",
+        "tags": {},
+        "properties": {
+            "ApplicationId": name,
+            "AppId": "7c8e3a5b-1f2d-4e6a-9b0c-3d4e5f6a7b8c",
+            "Application_Type": "web",
+            "InstrumentationKey": "00000000-0000-0000-0000-00000000a1a1",
+            "ConnectionString": "InstrumentationKey=00000000-0000-0000-0000-00000000a1a1",
+            "CreationDate": "2025-03-01T10:00:00.0000000+00:00",
+            "TenantId": SUB,
+            "provisioningState": "Succeeded",
+            "IngestionMode": "LogAnalytics",
+            "WorkspaceResourceId": rid("rg-sec", "Microsoft.OperationalInsights", "workspaces", "sentinel"),
+        },
+    }
+
+
+def _security_setting(name: str, kind: str, enabled: bool) -> dict[str, Any]:
+    """A Defender for Cloud setting as ``Settings - List`` returns it (2022-05-01)."""
+    return {
+        "id": f"/subscriptions/{SUB}/providers/Microsoft.Security/settings/{name}",
+        "name": name,
+        "type": "Microsoft.Security/settings",
+        "kind": kind,
+        "properties": {"enabled": enabled},
+    }
 
 
 def _databricks(name: str, parameters: dict[str, Any], public: str, endpoints: list[Any]) -> dict[str, Any]:
@@ -599,7 +701,9 @@ def _databricks(name: str, parameters: dict[str, Any], public: str, endpoints: l
     }
 
 
-def _vnet(name: str, subnets: list[tuple[str, str | None]], *, ddos: bool) -> dict[str, Any]:
+def _vnet(
+    name: str, subnets: list[tuple[str, str | None]], *, ddos: bool, location: str = "eastus"
+) -> dict[str, Any]:
     """A virtual network as ``Virtual Networks - List All`` returns it, its subnets inline."""
     vnet_id = rid("rg-net", "Microsoft.Network", "virtualNetworks", name)
     props: dict[str, Any] = {
@@ -628,7 +732,7 @@ def _vnet(name: str, subnets: list[tuple[str, str | None]], *, ddos: bool) -> di
         "id": vnet_id,
         "name": name,
         "type": "Microsoft.Network/virtualNetworks",
-        "location": "eastus",
+        "location": location,
         "etag": 'W/"00000000-0000-0000-0000-000000000000"',
         "properties": props,
     }
@@ -938,4 +1042,137 @@ def _site(name: str, kind: str, state: str, *, env: str) -> dict[str, Any]:
             "httpsOnly": True,
             "defaultHostName": f"{name}.azurewebsites.net",
         },
+    }
+
+
+def _vpn_gateway(name: str, vnet: dict[str, Any], auth_types: list[str]) -> dict[str, Any]:
+    """A VPN gateway as ``Virtual Network Gateways - Get`` returns it (2024-05-01, trimmed), with a point-to-site
+    configuration; its IP configuration is also listed on the VNet's GatewaySubnet, as ARM does."""
+    gw_id = rid("rg-net", "Microsoft.Network", "virtualNetworkGateways", name)
+    [subnet] = [s for s in vnet["properties"]["subnets"] if s["name"] == "GatewaySubnet"]
+    ip_config = f"{gw_id}/ipConfigurations/default"
+    subnet["properties"]["ipConfigurations"] = [{"id": ip_config}]
+    tenant = "00000000-0000-0000-0000-0000000000ee"
+    p2s: dict[str, Any] = {
+        "vpnClientAddressPool": {"addressPrefixes": ["172.16.201.0/24"]},
+        "vpnClientProtocols": ["OpenVPN"],
+        "vpnAuthenticationTypes": auth_types,
+        "vpnClientRootCertificates": [],
+        "vpnClientRevokedCertificates": [],
+        "vpnClientIpsecPolicies": [],
+        "radiusServers": [],
+        "aadTenant": f"https://login.microsoftonline.com/{tenant}",
+        "aadAudience": "c632b3df-fb67-4d84-bdcf-b95ad541b5c8",
+        "aadIssuer": f"https://sts.windows.net/{tenant}/",
+    }
+    if "Certificate" in auth_types:
+        p2s["vpnClientRootCertificates"] = [{
+            "id": f"{gw_id}/vpnClientRootCertificates/p2s-root", "name": "p2s-root",
+            "properties": {"publicCertData": "MIIC5zCCAc+gAwIBAgIQ", "provisioningState": "Succeeded"},
+        }]  # fmt: skip
+    return {
+        "id": gw_id,
+        "name": name,
+        "type": "Microsoft.Network/virtualNetworkGateways",
+        "location": vnet["location"],
+        "etag": 'W/"00000000-0000-0000-0000-000000000000"',
+        "properties": {
+            "provisioningState": "Succeeded",
+            "ipConfigurations": [
+                {
+                    "id": ip_config,
+                    "name": "default",
+                    "properties": {
+                        "privateIPAllocationMethod": "Dynamic",
+                        "subnet": {"id": subnet["id"]},
+                        "publicIPAddress": {
+                            "id": rid("rg-net", "Microsoft.Network", "publicIPAddresses", f"{name}-pip")
+                        },
+                        "provisioningState": "Succeeded",
+                    },
+                }
+            ],
+            "gatewayType": "Vpn",
+            "vpnType": "RouteBased",
+            "enableBgp": False,
+            "activeActive": False,
+            "sku": {"name": "VpnGw1", "tier": "VpnGw1", "capacity": 2},
+            "vpnGatewayGeneration": "Generation1",
+            "vpnClientConfiguration": p2s,
+        },
+    }
+
+
+def _waf_policy(name: str, *, body_check: bool, bots: bool) -> dict[str, Any]:
+    """A WAF policy as ``Web Application Firewall Policies - List All`` returns it (2024-05-01, trimmed)."""
+    rule_sets: list[dict[str, Any]] = [
+        {"ruleSetType": "OWASP", "ruleSetVersion": "3.2", "ruleGroupOverrides": []}
+    ]
+    if bots:
+        rule_sets.append({"ruleSetType": "Microsoft_BotManagerRuleSet", "ruleSetVersion": "1.0", "ruleGroupOverrides": []})  # fmt: skip
+    policy_id = rid("rg-web", "Microsoft.Network", "ApplicationGatewayWebApplicationFirewallPolicies", name)
+    return {
+        "id": policy_id,
+        "name": name,
+        "type": "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies",
+        "location": "eastus",
+        "etag": 'W/"00000000-0000-0000-0000-000000000000"',
+        "properties": {
+            "provisioningState": "Succeeded",
+            "resourceState": "Enabled",
+            "policySettings": {
+                "state": "Enabled",
+                "mode": "Prevention",
+                "requestBodyCheck": body_check,
+                "maxRequestBodySizeInKb": 128,
+                "fileUploadLimitInMb": 100,
+            },
+            "customRules": [],
+            "managedRules": {"managedRuleSets": rule_sets, "exclusions": []},
+            "applicationGateways": [
+                {
+                    "id": rid(
+                        "rg-web", "Microsoft.Network", "applicationGateways", name.replace("waf-", "agw-")
+                    )
+                }
+            ],
+        },
+    }
+
+
+def _app_gateway(
+    name: str, tier: str, ssl_policy: dict[str, Any], *, http2: bool, waf: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An Application Gateway as ``Application Gateways - List All`` returns it (2024-05-01, trimmed)."""
+    gw_id = rid("rg-web", "Microsoft.Network", "applicationGateways", name)
+    props: dict[str, Any] = {
+        "provisioningState": "Succeeded",
+        "operationalState": "Running",
+        "sku": {"name": tier, "tier": tier, "capacity": 2},
+        "gatewayIPConfigurations": [
+            {
+                "id": f"{gw_id}/gatewayIPConfigurations/appgw-ip",
+                "name": "appgw-ip",
+                "properties": {
+                    "subnet": {
+                        "id": rid("rg-net", "Microsoft.Network", "virtualNetworks", "vnet-app/subnets/web")
+                    }
+                },
+            }
+        ],
+        "sslPolicy": ssl_policy,
+        "enableHttp2": http2,
+        "frontendPorts": [
+            {"id": f"{gw_id}/frontendPorts/https", "name": "https", "properties": {"port": 443}}
+        ],
+    }
+    if waf is not None:
+        props["firewallPolicy"] = {"id": waf["id"]}
+    return {
+        "id": gw_id,
+        "name": name,
+        "type": "Microsoft.Network/applicationGateways",
+        "location": "eastus",
+        "etag": 'W/"00000000-0000-0000-0000-000000000000"',
+        "properties": props,
     }
