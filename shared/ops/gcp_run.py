@@ -15,6 +15,14 @@ and nothing is billed for instances. So the operations are named for what they d
   revision is sent without that name (a new revision cannot reuse it). Traffic that follows the latest
   revision moves to the new one; traffic pinned to a named revision does not.
 
+- ``gcp.run.rollback_revision`` (a failed deployment): sends 100 % of the traffic to the newest *ready*
+  revision older than the ones serving now (or ``to_revision``), as ``gcloud run services update-traffic
+  --to-revisions=REV=100`` does: ``traffic`` becomes one ``TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION`` entry
+  (during a canary split, the revision the rest of the traffic still goes to).
+  Revisions come from ``services.revisions.list``; a revision is ready when its ``Ready`` condition
+  succeeded. Traffic is then pinned: a later deploy gets none until traffic is sent to latest again
+  (``gcloud run services update-traffic --to-latest``).
+
 Each change is ``services.patch`` with an ``updateMask``, a long-running operation polled with
 ``operations.get`` until ``done``; a failed one is an :class:`OpError` with Google's code and message. Verify
 reads the service back (``reconciling`` false, the terminal condition succeeded). A function deployed with
@@ -254,5 +262,121 @@ operation(
     fetch=fetch_service,
     wanted=lambda call, state: {"restart_marker": call.key, "reconciling": False, "ready": True},
     apply=_restart,
+    verify_timeout=600.0,
+)
+
+
+TRAFFIC_PERMISSIONS = (*PERMISSIONS, "run.revisions.list")
+LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST"
+PINNED = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION"
+
+
+class RollbackParams(Params):
+    to_revision: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]{1,63}$",
+        description="this revision (its short name) instead of the newest ready one before the newest serving",
+    )
+
+
+def _short(revision: str | None) -> str:
+    return (revision or "").rsplit("/", 1)[-1]
+
+
+def _revisions(call: Call, run: Any) -> list[dict[str, Any]]:
+    """Every revision of the service, newest first (``services.revisions.list``, all pages)."""
+    revisions = _services(run).revisions()
+    found: list[dict[str, Any]] = []
+    request = revisions.list(parent=_name(call))
+    while request is not None:
+        page = request.execute(num_retries=NUM_RETRIES)
+        found += page.get("revisions") or []
+        request = revisions.list_next(request, page)
+    return sorted(found, key=lambda r: r.get("createTime") or "", reverse=True)
+
+
+def _ready(revision: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("state") == "CONDITION_SUCCEEDED"
+        for c in revision.get("conditions") or []
+    )
+
+
+def _serving(svc: dict[str, Any]) -> dict[str, int]:
+    """Which revisions get traffic now and how much (``trafficStatuses``: what Cloud Run applied)."""
+    entries = svc.get("trafficStatuses") or svc.get("traffic") or []
+    serving: dict[str, int] = {}
+    for entry in entries:
+        percent = int(entry.get("percent") or 0)
+        revision = entry.get("revision") or (
+            svc.get("latestReadyRevision") if entry.get("type") == LATEST else ""
+        )
+        if percent and revision:
+            serving[_short(revision)] = serving.get(_short(revision), 0) + percent
+    return serving
+
+
+def fetch_traffic(call: Call) -> dict[str, Any]:
+    run = _run(call)
+    svc = _get(call, run)
+    revisions = _revisions(call, run)
+    serving = _serving(svc)
+    names = [_short(r.get("name")) for r in revisions]
+    # the newest ready revision created before the newest one serving (the failed deployment): with a canary
+    # split that is the revision the rest of the traffic still goes to
+    newest_serving = min((names.index(n) for n in serving if n in names), default=-1)
+    previous = next((_short(r.get("name")) for r in revisions[newest_serving + 1 :] if _ready(r)), None)
+    return {
+        "traffic": serving,
+        "rollback_to": previous,
+        "ready_revisions": [n for n, r in zip(names, revisions, strict=True) if _ready(r)],
+        "reconciling": bool(svc.get("reconciling")),
+        "ready": (svc.get("terminalCondition") or {}).get("state") == "CONDITION_SUCCEEDED",
+        **flat_tags(svc.get("labels")),
+    }
+
+
+def _rollback_target(call: Call, state: dict[str, Any]) -> str | None:
+    return call.params.to_revision or state["rollback_to"]
+
+
+def _rollback_wanted(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    return {"traffic": {_rollback_target(call, state) or "<none>": 100}, "reconciling": False}
+
+
+def _rollback(call: Call, state: dict[str, Any]) -> dict[str, Any]:
+    target = _rollback_target(call, state)
+    name = call.target.resource_id
+    if not target:
+        raise OpError(
+            f"Cloud Run service {name} has no ready revision older than the newest serving one "
+            f"({', '.join(state['traffic']) or 'none'}): there is nothing to roll back to",
+            hint="deploy the last good image again ('gcloud run deploy'), or name a revision with to_revision",
+        )
+    if target not in state["ready_revisions"]:
+        raise OpError(
+            f"revision {target} of Cloud Run service {name} is not a ready revision of it",
+            hint=f"ready revisions: {', '.join(state['ready_revisions']) or 'none'}",
+        )
+    run = _run(call)
+    svc = _get(call, run)
+    body = _with_etag(svc, {"traffic": [{"type": PINNED, "revision": target, "percent": 100}]})
+    details = _patch(call, run, body, "traffic", f"send all traffic to {target} of")
+    return {**details, "traffic_before": state["traffic"], "rolled_back_to": target}
+
+
+operation(
+    id="gcp.run.rollback_revision",
+    description="Roll a Cloud Run service (or 2nd gen Cloud Function) back after a failed deployment: 100 % of "
+    "the traffic to the newest ready revision before the newest serving one (or to_revision). Traffic stays pinned "
+    "to it until sent to latest again.",
+    risk=Risk.medium,
+    permissions=TRAFFIC_PERMISSIONS,
+    cli="gcloud run services update-traffic {target} --to-revisions=<previous ready revision>=100",
+    fetch=fetch_traffic,
+    wanted=_rollback_wanted,
+    apply=_rollback,
+    params=RollbackParams,
+    mode="action",
     verify_timeout=600.0,
 )
