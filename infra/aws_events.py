@@ -150,34 +150,45 @@ def _policy(statement: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def wire_events(parent: Any, spec: Any, *, worker: Any, role: Any, dead_letters: Any, account: Any) -> Wired:
-    """Rules in the home region invoke ``worker``; the other watched regions forward to the home bus."""
+def wire_events(scope: Any, spec: Any, *, worker: Any, account: Any) -> Wired:
+    """Rules in the home region invoke the worker (:class:`escher.infra.parts.aws.Worker`); the other watched
+    regions forward to the home bus. ``scope`` is the part's :class:`escher.infra.component.Scope`."""
     import json
 
     import pulumi
-    import pulumi_aws as aws
-    import pulumi_aws.cloudwatch as cloudwatch
-    import pulumi_aws.iam as iam
-    import pulumi_aws.lambda_ as lambda_
-    import pulumi_aws.sqs as sqs
 
-    from escher.infra.component import child
-
-    opts = child(parent)
-    tags = {"escher": "extend", "escher-stack": spec.name_prefix}
     # the rules' names do not depend on the account: the patterns (which do) are filled in per rule
     names = [r.name for r in event_rules(spec.events, account="0", role_name="r")]
 
     def pattern_of(name: str) -> Any:
-        return pulumi.Output.all(account, role.name).apply(
+        return pulumi.Output.all(account, worker.role_name).apply(
             lambda a: json.dumps(_rule_pattern(spec.events, a[0], a[1], name))
         )
 
-    pattern = {name: pattern_of(name) for name in names}
-    home_bus = pulumi.Output.concat("arn:aws:events:", spec.region, ":", account, ":event-bus/default")
+    patterns = {name: pattern_of(name) for name in names}
+    rule_arns = _home_rules(scope, spec, patterns, worker=worker)
+    others = [r for r in spec.watched_regions if r != spec.region]
+    if names and others:
+        _forwarders(scope, spec, patterns, others, account=account)
+    if rule_arns:
+        _dead_letters_from_events(scope, worker, rule_arns)
+    topic = _budgets_topic(scope, spec, worker=worker, account=account) if "budgets" in spec.events else None
+    return Wired([f"events-{n}" for n in names], topic)
+
+
+def _tags(spec: Any) -> dict[str, str]:
+    return {"escher": "extend", "escher-stack": spec.name_prefix}
+
+
+def _home_rules(scope: Any, spec: Any, patterns: dict[str, Any], *, worker: Any) -> list[Any]:
+    """One rule per pattern in the home region, each invoking the worker (dead letters to its queue)."""
+    import pulumi_aws.cloudwatch as cloudwatch
+    import pulumi_aws.lambda_ as lambda_
+
+    opts = scope.opts()
     rule_arns: list[Any] = []
-    for name in names:
-        rule = cloudwatch.EventRule(f"events-{name}", event_pattern=pattern[name], tags=tags, opts=opts)
+    for name, pattern in patterns.items():
+        rule = cloudwatch.EventRule(f"events-{name}", event_pattern=pattern, tags=_tags(spec), opts=opts)
         rule_arns.append(rule.arn)
         cloudwatch.EventTarget(
             f"events-{name}-target",
@@ -186,7 +197,7 @@ def wire_events(parent: Any, spec: Any, *, worker: Any, role: Any, dead_letters:
             retry_policy=cloudwatch.EventTargetRetryPolicyArgs(
                 maximum_event_age_in_seconds=24 * 3600, maximum_retry_attempts=185
             ),
-            dead_letter_config=cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn),
+            dead_letter_config=cloudwatch.EventTargetDeadLetterConfigArgs(arn=worker.dead_letter_arn),
             opts=opts,
         )
         lambda_.Permission(
@@ -197,61 +208,71 @@ def wire_events(parent: Any, spec: Any, *, worker: Any, role: Any, dead_letters:
             source_arn=rule.arn,
             opts=opts,
         )
-    others = [r for r in spec.watched_regions if r != spec.region]
-    if names and others:
-        forwarder = iam.Role(
-            "events-forwarder",
-            assume_role_policy=_policy(
+    return rule_arns
+
+
+def _forwarders(scope: Any, spec: Any, patterns: dict[str, Any], others: list[str], *, account: Any) -> None:
+    """In every other watched region, the same rules forward to the home region's default bus."""
+    import pulumi
+    import pulumi_aws as aws
+    import pulumi_aws.cloudwatch as cloudwatch
+    import pulumi_aws.iam as iam
+
+    opts, tags = scope.opts(), _tags(spec)
+    home_bus = pulumi.Output.concat("arn:aws:events:", spec.region, ":", account, ":event-bus/default")
+    forwarder = iam.Role(
+        "events-forwarder",
+        assume_role_policy=_policy(
+            {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ),
+        tags=tags,
+        opts=opts,
+    )
+    iam.RolePolicy(
+        "events-forwarder-policy",
+        role=forwarder.id,
+        policy=home_bus.apply(
+            lambda bus: _policy({"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": [bus]})
+        ),
+        opts=opts,
+    )
+    for region in others:
+        provider = aws.Provider(f"region-{region}", region=region, opts=opts)
+        in_region = scope.opts(provider=provider)
+        for name, pattern in patterns.items():
+            rule = cloudwatch.EventRule(
+                f"events-{name}-{region}", event_pattern=pattern, tags=tags, opts=in_region
+            )
+            cloudwatch.EventTarget(
+                f"events-{name}-{region}-forward",
+                rule=rule.name,
+                arn=home_bus,
+                role_arn=forwarder.arn,
+                opts=in_region,
+            )
+
+
+def _dead_letters_from_events(scope: Any, worker: Any, rule_arns: list[Any]) -> None:
+    """EventBridge may send what it could not deliver to the worker's dead-letter queue (from these rules)."""
+    import pulumi
+    import pulumi_aws.sqs as sqs
+
+    sqs.QueuePolicy(
+        "dead-letters-from-events",
+        queue_url=worker.dead_letter_queue,
+        policy=pulumi.Output.all(worker.dead_letter_arn, *rule_arns).apply(
+            lambda a: _policy(
                 {
                     "Effect": "Allow",
                     "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
+                    "Action": ["sqs:SendMessage"],
+                    "Resource": [a[0]],
+                    "Condition": {"ArnEquals": {"aws:SourceArn": list(a[1:])}},
                 }
-            ),
-            tags=tags,
-            opts=opts,
-        )
-        iam.RolePolicy(
-            "events-forwarder-policy",
-            role=forwarder.id,
-            policy=home_bus.apply(
-                lambda bus: _policy({"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": [bus]})
-            ),
-            opts=opts,
-        )
-        for region in others:
-            provider = aws.Provider(f"region-{region}", region=region, opts=opts)
-            in_region = child(parent, provider=provider)
-            for name in names:
-                rule = cloudwatch.EventRule(
-                    f"events-{name}-{region}", event_pattern=pattern[name], tags=tags, opts=in_region
-                )
-                cloudwatch.EventTarget(
-                    f"events-{name}-{region}-forward",
-                    rule=rule.name,
-                    arn=home_bus,
-                    role_arn=forwarder.arn,
-                    opts=in_region,
-                )
-    if rule_arns:
-        sqs.QueuePolicy(
-            "dead-letters-from-events",
-            queue_url=dead_letters.url,
-            policy=pulumi.Output.all(dead_letters.arn, *rule_arns).apply(
-                lambda a: _policy(
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": ["sqs:SendMessage"],
-                        "Resource": [a[0]],
-                        "Condition": {"ArnEquals": {"aws:SourceArn": list(a[1:])}},
-                    }
-                )
-            ),
-            opts=opts,
-        )
-    topic = _budgets_topic(parent, spec, worker=worker, account=account) if "budgets" in spec.events else None
-    return Wired([f"events-{n}" for n in names], topic)
+            )
+        ),
+        opts=scope.opts(),
+    )
 
 
 def _rule_pattern(kinds: Iterable[str], account: str, role_name: str, name: str) -> dict[str, Any]:
@@ -259,17 +280,14 @@ def _rule_pattern(kinds: Iterable[str], account: str, role_name: str, name: str)
     return rule.pattern
 
 
-def _budgets_topic(parent: Any, spec: Any, *, worker: Any, account: Any) -> Any:
+def _budgets_topic(scope: Any, spec: Any, *, worker: Any, account: Any) -> Any:
     """AWS Budgets -> SNS -> the worker (the SNS record is normalized as ``aws.budgets.notification``)."""
     import pulumi
     import pulumi_aws.lambda_ as lambda_
     import pulumi_aws.sns as sns
 
-    from escher.infra.component import child
-
-    opts = child(parent)
-    tags = {"escher": "extend", "escher-stack": spec.name_prefix}
-    topic = sns.Topic("budgets", tags=tags, opts=opts)
+    opts = scope.opts()
+    topic = sns.Topic("budgets", tags=_tags(spec), opts=opts)
     sns.TopicPolicy(
         "budgets-may-publish",
         arn=topic.arn,

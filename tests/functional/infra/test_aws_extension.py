@@ -54,9 +54,13 @@ def test_state_and_audit_buckets_are_private_encrypted_versioned_and_locked(bund
 def test_every_resource_is_a_child_of_the_component(bundle: str) -> None:
     d = run_under_mocks(make_spec("aws", bundle))
     assert len(d.of_type("escher:aws:Extension")) == 1
+    # the Extension is made of parts (escher:aws:StateStore ...): every resource is a child of one part, and
+    # every part a child of the Extension (tests/functional/infra/test_parts.py names them)
+    parts = {k: p for k, p in d.parents.items() if k.startswith("escher:aws:") and ":Extension::" not in k}
     children = {k: p for k, p in d.parents.items() if not k.startswith("escher:")}
-    assert len(children) == len(d.resources) - 1
-    assert set(children.values()) == {"escher:aws:Extension"}
+    assert len(children) == len(d.resources) - 1 - len(parts)
+    assert set(parts.values()) == {"escher:aws:Extension"}
+    assert set(children.values()) == {k.split("::")[0] for k in parts}
 
 
 def test_credentials_are_secure_strings_whose_values_stay_out_of_state(bundle: str) -> None:
