@@ -1,7 +1,11 @@
 """AWS inventory: the only part of the AWS scan that calls AWS.
 
-Regions and services run in parallel (one task per service and region), every list call asks for the largest
-page the API allows, and calls are paced per API and region (EC2 ``Describe*``: 100 then 20/s). boto3 honours
+Regions and services run in parallel (one task per service and region); inside a task, independent calls (the
+per-bucket S3 reads, EC2's separate ``Describe*`` lists) run concurrently up to the service's limit
+(:data:`_CONCURRENCY`). Every list call asks for the largest page the API allows, and calls are paced per API and
+region (EC2 ``Describe*``: 100 then 20/s). Given ``wants`` (what the chosen checks read, :func:`wants_of`), only
+the tasks and the calls that feed them run: ``escher scan --checks aws.s3.bucket_public`` reads buckets' ACLs,
+policies and access blocks, not their versioning or the account's instances. boto3 honours
 ``AWS_ENDPOINT_URL``, so the same code reads a moto server or a real account.
 """
 
@@ -9,15 +13,21 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from escher.lazy import require
 from escher.scans.collect.base import BucketSet, Produces, Progress, Task, produces, run_tasks
 from escher.scans.model import CollectionError, Inventory, Record
 
-__all__ = ["PRODUCES", "AwsCollector"]
+if TYPE_CHECKING:
+    from escher.scans.checks.base import Check
+
+__all__ = ["PRODUCES", "AwsCollector", "Wants", "wants_of"]
+
+T = TypeVar("T")
 
 # (rate per second, burst) per API, per region; from the service quotas pages
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -27,6 +37,9 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "s3": (500.0, 1000.0),  # bucket-configuration reads; no published per-second quota, stay polite
     "rds": (10.0, 40.0),
 }
+# calls in flight at once within one task, per service: S3 answers thousands of reads per second, so 200 buckets'
+# seven reads each are a few round trips, not 1,400; EC2's lists are few and paced by its token bucket anyway
+_CONCURRENCY: dict[str, int] = {"s3": 32, "ec2": 8, "cloudwatch": 4}
 _METRIC_QUERIES_PER_CALL = 500  # GetMetricData maximum
 GLOBAL = "global"
 
@@ -88,6 +101,21 @@ def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in items or []}
 
 
+Wants = Mapping[str, frozenset[str]]
+"""What to collect: record type -> the attributes wanted of it (ids, names and tags always come along)."""
+
+
+def wants_of(checks: Iterable[Check]) -> dict[str, frozenset[str]]:
+    """What ``checks`` read, as :data:`Wants`: each check's own record type and every ``type:attr`` it names.
+    A daily scan (every check) wants every attribute; ``--checks aws.s3.bucket_public`` wants three."""
+    out: dict[str, set[str]] = {}
+    for chk in checks:
+        out.setdefault(chk.resource_type, set())
+        for type_, attr in chk.needs:
+            out.setdefault(type_, set()).add(attr)
+    return {type_: frozenset(attrs) for type_, attrs in out.items()}
+
+
 class AwsCollector:
     def __init__(
         self,
@@ -99,9 +127,11 @@ class AwsCollector:
         metrics_days: int = 30,
         now: datetime | None = None,
         session: Any = None,  # a boto3 Session for another account (escher.clouds.aws.account_session)
+        wants: Wants | None = None,  # None: everything (the daily scan); else only what these checks read
     ) -> None:
         self.regions = regions
         self.services = set(services) if services else None
+        self._wants = wants
         self.max_workers = max_workers
         self.metrics_days = metrics_days
         self.now = now or datetime.now(UTC)
@@ -109,7 +139,8 @@ class AwsCollector:
         botocore_config = require("botocore.config", "aws")
         self._session = session or boto3.session.Session()
         self._config = botocore_config.Config(
-            retries={"max_attempts": max_attempts, "mode": "adaptive"}, max_pool_connections=max_workers * 4
+            retries={"max_attempts": max_attempts, "mode": "adaptive"},
+            max_pool_connections=max(max_workers * 4, *_CONCURRENCY.values()),
         )
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
@@ -139,6 +170,23 @@ class AwsCollector:
         for page in paginator.paginate(PaginationConfig=config, **kwargs):
             bucket.acquire()
             yield page
+
+    def wants(self, type_: str, *attrs: str) -> bool:
+        """Whether records of ``type_`` are wanted (with ``attrs``: whether any of those attributes is)."""
+        if self._wants is None:
+            return True
+        if type_ not in self._wants:
+            return False
+        return not attrs or bool(self._wants[type_].intersection(attrs))
+
+    def parallel(self, service: str, parts: Sequence[Callable[[], T]]) -> list[T]:
+        """Run independent parts of a task at once, at most the service's concurrency (:data:`_CONCURRENCY`),
+        results in order; the first failure is raised, as a sequential loop would."""
+        limit = min(_CONCURRENCY.get(service, 4), len(parts))
+        if limit <= 1:
+            return [part() for part in parts]
+        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"escher-{service}") as pool:
+            return list(pool.map(lambda part: part(), parts))
 
     def record(self, type_: str, id_: str, region: str, **kw: Any) -> Record:
         return Record(cloud="aws", type=type_, id=id_, region=region, account=self.account, **kw)
@@ -185,13 +233,18 @@ class AwsCollector:
         home = self.regions[0]
         out: list[Task] = []
         for name, fn in global_.items():
-            if self.services is None or name in self.services:
+            if self._runs(name):
                 out.append(Task("aws", name, GLOBAL, _bind(fn, self, home), PRODUCES[name]))
         for region in self.regions:
             for name, fn in regional.items():
-                if self.services is None or name in self.services:
+                if self._runs(name):
                     out.append(Task("aws", name, region, _bind(fn, self, region), PRODUCES[name]))
         return out
+
+    def _runs(self, task: str) -> bool:
+        if self.services is not None and task not in self.services:
+            return False
+        return any(self.wants(type_) for type_ in PRODUCES[task])
 
     def collect(self, progress: Progress | None = None) -> Inventory:
         try:
@@ -206,7 +259,8 @@ class AwsCollector:
             self.tasks(), to_error=self._to_error, max_workers=self.max_workers, progress=progress
         )
         inventory.errors.extend(self.part_errors)
-        link_backups(inventory.records)
+        if self.wants("aws.ec2.volume", "last_snapshot") or self.wants("aws.rds.instance", "last_snapshot"):
+            link_backups(inventory.records)
         return inventory
 
 
@@ -237,7 +291,27 @@ def link_backups(records: list[Record]) -> None:
 _STATE_SINCE = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
 
 
+_CPU = ("cpu_days", "cpu_max_daily_7d", "cpu_days_30d", "cpu_avg_30d")
+
+
 def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
+    """EC2's lists are independent of each other: each wanted one runs at once (``--checks
+    aws.ec2.volume_encrypted`` makes one DescribeVolumes call, not ten calls and a CloudWatch query)."""
+    parts: list[tuple[bool, Callable[[AwsCollector, str], list[Record]]]] = [
+        (c.wants("aws.ec2.instance"), _instances),
+        (c.wants("aws.ec2.volume"), _volumes),
+        (c.wants("aws.ec2.snapshot") or c.wants("aws.ec2.volume", "last_snapshot"), _snapshots),
+        (c.wants("aws.ec2.security_group"), _security_groups),
+        (c.wants("aws.ec2.network_acl"), _network_acls),
+        (c.wants("aws.ec2.vpc"), _vpcs),
+        (c.wants("aws.ec2.eip"), _addresses),
+        (c.wants("aws.ec2.image"), _images),
+    ]
+    chosen = [_bind(fn, c, region) for wanted, fn in parts if wanted]
+    return [rec for records in c.parallel("ec2", chosen) for rec in records]
+
+
+def _instances(c: AwsCollector, region: str) -> list[Record]:
     out: list[Record] = []
     running: list[Record] = []
     for page in c.pages("ec2", region, "describe_instances", 1000):
@@ -268,7 +342,13 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                 out.append(rec)
                 if state == "running":
                     running.append(rec)
-    add_cpu_metrics(c, region, running)
+    if c.wants("aws.ec2.instance", *_CPU):
+        add_cpu_metrics(c, region, running)
+    return out
+
+
+def _volumes(c: AwsCollector, region: str) -> list[Record]:
+    out: list[Record] = []
     for page in c.pages("ec2", region, "describe_volumes", 500):
         for vol in page.get("Volumes", []):
             tags = _tags(vol.get("Tags"))
@@ -289,6 +369,11 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                     },
                 )
             )
+    return out
+
+
+def _snapshots(c: AwsCollector, region: str) -> list[Record]:
+    out: list[Record] = []
     for page in c.pages("ec2", region, "describe_snapshots", 1000, OwnerIds=["self"]):
         for snap in page.get("Snapshots", []):
             if snap.get("OwnerId") != c.account:  # moto ignores OwnerIds=self and adds public snapshots
@@ -307,6 +392,11 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                     },
                 )
             )
+    return out
+
+
+def _security_groups(c: AwsCollector, region: str) -> list[Record]:
+    out: list[Record] = []
     for page in c.pages("ec2", region, "describe_security_groups", 1000):
         for sg in page.get("SecurityGroups", []):
             ingress = [
@@ -330,6 +420,11 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                     attrs={"ingress": ingress, "vpc_id": sg.get("VpcId")},
                 )
             )
+    return out
+
+
+def _network_acls(c: AwsCollector, region: str) -> list[Record]:
+    out: list[Record] = []
     for page in c.pages("ec2", region, "describe_network_acls", 1000):
         for acl in page.get("NetworkAcls", []):
             rules = [
@@ -356,6 +451,11 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                     },
                 )
             )
+    return out
+
+
+def _vpcs(c: AwsCollector, region: str) -> list[Record]:
+    out: list[Record] = []
     flow_logged = {
         fl.get("ResourceId")
         for page in c.pages("ec2", region, "describe_flow_logs", 1000)
@@ -375,6 +475,11 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                     },
                 )
             )
+    return out
+
+
+def _addresses(c: AwsCollector, region: str) -> list[Record]:
+    out: list[Record] = []
     for addr in c.call("ec2", region, "describe_addresses").get("Addresses", []):
         out.append(
             c.record(
@@ -385,6 +490,11 @@ def collect_ec2(c: AwsCollector, region: str) -> list[Record]:
                 attrs={"associated": bool(addr.get("AssociationId")), "public_ip": addr.get("PublicIp")},
             )
         )
+    return out
+
+
+def _images(c: AwsCollector, region: str) -> list[Record]:
+    out: list[Record] = []
     for page in c.pages("ec2", region, "describe_images", 1000, Owners=["self"]):
         for img in page.get("Images", []):
             out.append(

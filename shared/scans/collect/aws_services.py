@@ -7,7 +7,7 @@ import io
 import json
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from escher.lazy import require
@@ -78,7 +78,11 @@ def policy_is_full_admin(doc: dict[str, Any]) -> bool:
 
 
 # -- S3 ----------------------------------------------------------------------------------------------------
+BUCKET = "aws.s3.bucket"
+
+
 def _bucket_record(c: AwsCollector, name: str, region: str) -> Record:
+    """A bucket's configuration: one read per wanted part (tags always: a finding's environment is in them)."""
     s3 = c.client("s3", region)
     errors = require("botocore.exceptions", "aws")
     attrs: dict[str, Any] = {}
@@ -93,27 +97,31 @@ def _bucket_record(c: AwsCollector, name: str, region: str) -> Record:
                 return None
             raise
 
-    pab = get("get_public_access_block", ("NoSuchPublicAccessBlockConfiguration",))
-    attrs["public_access_block"] = pab["PublicAccessBlockConfiguration"] if pab else None
-    acl = get("get_bucket_acl", ())
-    attrs["acl_public"] = any(
-        g.get("Grantee", {}).get("URI") in _PUBLIC_GRANTEES for g in acl.get("Grants", [])
-    )
-    pol = get("get_bucket_policy", ("NoSuchBucketPolicy",))
-    doc = _doc(pol["Policy"]) if pol else {}
-    attrs["policy_public"] = policy_is_public(doc)
-    attrs["ssl_only"] = policy_denies_plain_http(doc)
-    enc = get("get_bucket_encryption", ("ServerSideEncryptionConfigurationNotFoundError",))
-    rules = (enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
-    attrs["encryption"] = (
-        rules[0].get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") if rules else None
-    )
-    attrs["versioning"] = (get("get_bucket_versioning", ()) or {}).get("Status")
-    attrs["logging"] = "LoggingEnabled" in (get("get_bucket_logging", ()) or {})
+    if c.wants(BUCKET, "public_access_block"):
+        pab = get("get_public_access_block", ("NoSuchPublicAccessBlockConfiguration",))
+        attrs["public_access_block"] = pab["PublicAccessBlockConfiguration"] if pab else None
+    if c.wants(BUCKET, "acl_public"):
+        acl = get("get_bucket_acl", ())
+        attrs["acl_public"] = any(
+            g.get("Grantee", {}).get("URI") in _PUBLIC_GRANTEES for g in acl.get("Grants", [])
+        )
+    if c.wants(BUCKET, "policy_public", "ssl_only"):
+        pol = get("get_bucket_policy", ("NoSuchBucketPolicy",))
+        doc = _doc(pol["Policy"]) if pol else {}
+        attrs["policy_public"] = policy_is_public(doc)
+        attrs["ssl_only"] = policy_denies_plain_http(doc)
+    if c.wants(BUCKET, "encryption"):
+        enc = get("get_bucket_encryption", ("ServerSideEncryptionConfigurationNotFoundError",))
+        rules = (enc or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        attrs["encryption"] = (
+            rules[0].get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") if rules else None
+        )
+    if c.wants(BUCKET, "versioning"):
+        attrs["versioning"] = (get("get_bucket_versioning", ()) or {}).get("Status")
+    if c.wants(BUCKET, "logging"):
+        attrs["logging"] = "LoggingEnabled" in (get("get_bucket_logging", ()) or {})
     tagging = get("get_bucket_tagging", ("NoSuchTagSet",))
-    return c.record(
-        "aws.s3.bucket", name, region, name=name, tags=_tags((tagging or {}).get("TagSet")), attrs=attrs
-    )
+    return c.record(BUCKET, name, region, name=name, tags=_tags((tagging or {}).get("TagSet")), attrs=attrs)
 
 
 def collect_s3(c: AwsCollector, region: str) -> list[Record]:
@@ -121,9 +129,12 @@ def collect_s3(c: AwsCollector, region: str) -> list[Record]:
     for page in c.pages("s3", region, "list_buckets", 10000):
         for b in page.get("Buckets", []):
             names.append((b["Name"], b.get("BucketRegion") or region))
-    # each bucket needs ~7 reads; they are independent, so fan them out (S3 allows thousands per second)
-    with ThreadPoolExecutor(max_workers=c.max_workers, thread_name_prefix="escher-s3") as pool:
-        return list(pool.map(lambda nr: _bucket_record(c, nr[0], nr[1]), names))
+    # each bucket needs up to 7 reads; buckets are independent, so read many at once (S3 allows thousands/s)
+    return c.parallel("s3", [_bucket_part(c, name, where) for name, where in names])
+
+
+def _bucket_part(c: AwsCollector, name: str, region: str) -> Callable[[], Record]:
+    return lambda: _bucket_record(c, name, region)
 
 
 # -- IAM ---------------------------------------------------------------------------------------------------

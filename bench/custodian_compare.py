@@ -1,0 +1,262 @@
+"""Escher against Cloud Custodian on one moto estate (issue 19, "Speed"): the same four checks (public bucket,
+bucket without a public access block, unencrypted volume, SSH open to the world), API requests counted at a
+proxy in front of moto and wall time, on loopback and with a round trip added to every request (default
+30 ms, as a real API answers a laptop). Goals: requests <= 0.25x Custodian's, wall <= 0.15x. Then the full
+daily scan (every check) at 30 ms, at 200 and 2,000 resources per type. Prints figures; asserts nothing.
+
+Custodian (``c7n`` from PyPI) is installed by this script into a throwaway venv under /tmp, never into the
+project; when it cannot be installed its side is skipped with the reason.
+
+    .venv/bin/python -m bench.custodian_compare [--buckets 200 --volumes 200 --groups 100]
+        [--delays 0,30] [--daily 200,2000] [--no-custodian]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.latency_proxy import LatencyProxy
+
+REGION = "us-east-1"
+C7N_VENV = Path(tempfile.gettempdir()) / "escher-c7n-venv"
+CHECKS = {  # Escher check -> the Custodian policy deciding the same thing
+    "aws.s3.bucket_public": "s3-public",
+    "aws.s3.bucket_public_access_block": "s3-no-public-access-block",
+    "aws.ec2.volume_encrypted": "ebs-unencrypted",
+    "aws.ec2.sg_open_ssh": "sg-ssh-open-to-world",
+}
+_BLOCK_ALL = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+POLICIES = f"""
+policies:
+  - name: s3-public
+    resource: aws.s3
+    filters:
+      - or:
+          - type: global-grants
+          - type: cross-account
+  - name: s3-no-public-access-block
+    resource: aws.s3
+    filters:
+      - not:
+          - type: check-public-block
+{"".join(f"            {flag}: true{chr(10)}" for flag in _BLOCK_ALL)}
+  - name: ebs-unencrypted
+    resource: aws.ebs
+    filters:
+      - Encrypted: false
+  - name: sg-ssh-open-to-world
+    resource: aws.security-group
+    filters:
+      - type: ingress
+        Ports: [22]
+        Cidr:
+          value: 0.0.0.0/0
+"""
+
+
+@dataclass
+class Run:
+    requests: int
+    wall: float
+    found: dict[str, int] = field(default_factory=dict)  # check -> failing resources
+    note: str = ""
+
+
+# -- the estate --------------------------------------------------------------------------------------------
+def _client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, region_name=REGION, config=Config(retries={"max_attempts": 2}))
+
+
+def seed(buckets: int, volumes: int, groups: int) -> dict[str, int]:
+    """Half of each type fails its check: public-read buckets without a block (the other half blocked),
+    unencrypted volumes, groups open on 22 to 0.0.0.0/0. Returns the expected failures per check."""
+    s3, ec2 = _client("s3"), _client("ec2")
+    flags = dict.fromkeys(_BLOCK_ALL, True)
+
+    def bucket(i: int) -> None:
+        name = f"bench-c7n-{i:05d}"
+        s3.create_bucket(Bucket=name)
+        if i < buckets // 2:
+            s3.put_bucket_acl(Bucket=name, ACL="public-read")
+        else:
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=flags)
+
+    def volume(i: int) -> None:
+        ec2.create_volume(
+            AvailabilityZone=f"{REGION}a", Size=8, Encrypted=i >= volumes // 2, VolumeType="gp3"
+        )
+
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+
+    def group(i: int) -> None:
+        sg = ec2.create_security_group(GroupName=f"bench-{i}", Description="bench", VpcId=vpc)["GroupId"]
+        cidr, port = ("0.0.0.0/0", 22) if i < groups // 2 else ("10.0.0.0/8", 443)
+        perm = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]}
+        ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[perm])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(bucket, range(buckets)))
+        list(pool.map(volume, range(volumes)))
+        list(pool.map(group, range(groups)))
+    return {
+        "aws.s3.bucket_public": buckets // 2,
+        "aws.s3.bucket_public_access_block": buckets // 2,
+        "aws.ec2.volume_encrypted": volumes // 2,
+        "aws.ec2.sg_open_ssh": groups // 2,
+    }
+
+
+# -- Escher ------------------------------------------------------------------------------------------------
+def escher_four(proxy: LatencyProxy, *, only_needed: bool) -> Run:
+    """The four checks as ``escher scan --checks ...`` runs them: collect (only what they read, or everything as
+    a collector without the checks' wants does), then the checks."""
+    from escher.scans.collect.aws import AwsCollector, wants_of
+    from escher.scans.engine import run_checks, select_checks
+
+    checks = select_checks(list(CHECKS))
+    proxy.reset()
+    t0 = time.perf_counter()
+    wants = wants_of(checks) if only_needed else None
+    inventory = AwsCollector([REGION], max_attempts=1, wants=wants).collect()
+    run = run_checks(inventory, checks)
+    wall = time.perf_counter() - t0
+    found = {cid: sum(1 for f in run.findings if f.check_id == cid) for cid in CHECKS}
+    note = "; ".join(f"{e.service}: {e.code}" for e in inventory.errors)
+    return Run(proxy.requests, wall, found, note)
+
+
+# -- Custodian ---------------------------------------------------------------------------------------------
+def custodian() -> Path | None:
+    """The ``custodian`` command of a throwaway venv (created and filled once); None, with the reason printed,
+    when it cannot be installed."""
+    exe = C7N_VENV / "bin" / "custodian"
+    if exe.exists():
+        return exe
+    print(f"installing Cloud Custodian (c7n) into {C7N_VENV} (throwaway, not a project dependency) ...")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(C7N_VENV)], check=True, capture_output=True)
+        pip = [str(C7N_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "c7n"]
+        subprocess.run(pip, check=True, capture_output=True, timeout=600)
+    except (subprocess.SubprocessError, OSError) as exc:
+        err = getattr(exc, "stderr", b"") or b""
+        print(f"  Custodian not installed, its side is skipped: {exc} {err.decode(errors='replace')[-300:]}")
+        return None
+    return exe
+
+
+def custodian_four(exe: Path, proxy: LatencyProxy, env: dict[str, str]) -> Run:
+    with tempfile.TemporaryDirectory(prefix="escher-c7n-") as tmp:
+        policy = Path(tmp) / "policies.yml"
+        policy.write_text(POLICIES)
+        out = Path(tmp) / "out"
+        cmd = [str(exe), "run", "--region", REGION, "-s", str(out), "--cache", str(Path(tmp) / "cache")]
+        proxy.reset()
+        t0 = time.perf_counter()
+        done = subprocess.run([*cmd, str(policy)], env=env, capture_output=True, text=True, timeout=1800)
+        wall = time.perf_counter() - t0
+        found = {}
+        for check, name in CHECKS.items():
+            resources = out / name / "resources.json"
+            found[check] = len(json.loads(resources.read_text())) if resources.exists() else -1
+        note = "" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+        return Run(proxy.requests, wall, found, note)
+
+
+# -- the full daily scan -----------------------------------------------------------------------------------
+def daily(n: int, moto: Any, delay: float) -> None:
+    from escher.config import Settings
+    from escher.scans.runner import ScanOptions, run_scan
+    from tests.functional.scans.estate import seed as seed_truth
+
+    moto.reset()
+    os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
+    t0 = time.perf_counter()
+    seed_truth(n)
+    seeded = time.perf_counter() - t0
+    with LatencyProxy(moto.port, delay=delay) as proxy:
+        os.environ["AWS_ENDPOINT_URL"] = proxy.url
+        t0 = time.perf_counter()
+        result = run_scan(Settings(), ScanOptions(regions=[REGION], max_attempts=1))
+        wall = time.perf_counter() - t0
+        top = ", ".join(f"{a} {k}" for a, k in proxy.by_action.most_common(4))
+        print(
+            f"  daily scan, {n:>5,} per type (buckets, volumes, groups, instances) at {delay * 1000:.0f} ms: "
+            f"{proxy.requests:>6,} requests, {wall:6.1f} s wall, {len(result.inventory.records):,} records, "
+            f"{len(result.failed):,} failed findings, {len(result.inventory.errors)} parts not read "
+            f"(seeded in {seeded:.0f} s; most requests: {top})",
+            flush=True,
+        )
+    os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.custodian_compare")
+    parser.add_argument("--buckets", type=int, default=200)
+    parser.add_argument("--volumes", type=int, default=200)
+    parser.add_argument("--groups", type=int, default=100)
+    parser.add_argument("--delays", default="0,30", help="round trips to add, ms, comma-separated")
+    parser.add_argument("--daily", default="200,2000", help="daily-scan sizes per type ('' for none)")
+    parser.add_argument("--daily-delay", type=float, default=30.0)
+    parser.add_argument("--no-custodian", action="store_true")
+    args = parser.parse_args(argv)
+
+    from escher.emulators import MotoEmulator
+
+    exe = None if args.no_custodian else custodian()
+    with MotoEmulator() as moto:
+        os.environ.update(moto.env())
+        moto.reset()
+        t0 = time.perf_counter()
+        expected = seed(args.buckets, args.volumes, args.groups)
+        print(
+            f"estate: {args.buckets} buckets, {args.volumes} volumes, {args.groups} security groups "
+            f"(seeded in {time.perf_counter() - t0:.1f} s); expected failures {list(expected.values())}",
+            flush=True,
+        )
+        for ms in (float(d) for d in args.delays.split(",") if d.strip()):
+            with LatencyProxy(moto.port, delay=ms / 1000) as proxy:
+                os.environ["AWS_ENDPOINT_URL"] = proxy.url
+                runs = {
+                    "escher --checks (what they read)": escher_four(proxy, only_needed=True),
+                    "escher, collecting everything": escher_four(proxy, only_needed=False),
+                }
+                if exe is not None:
+                    runs["cloud custodian"] = custodian_four(exe, proxy, dict(os.environ))
+            os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
+            print(f"four checks at +{ms:.0f} ms per request:", flush=True)
+            c7n = runs.get("cloud custodian")
+            for label, run in runs.items():
+                ratio = ""
+                if c7n is not None and run is not c7n and c7n.requests and c7n.wall:
+                    ratio = (
+                        f"  = {run.requests / c7n.requests:.2f}x requests, {run.wall / c7n.wall:.2f}x wall"
+                    )
+                verdicts = (
+                    "found = expected" if run.found == expected else f"FOUND {list(run.found.values())}"
+                )
+                print(
+                    f"  {label:<34} {run.requests:>6,} requests {run.wall:7.2f} s{ratio}  ({verdicts})"
+                    + (f" [{run.note}]" if run.note else ""),
+                    flush=True,
+                )
+            if c7n is not None:
+                print("  goals vs Custodian: requests <= 0.25x, wall <= 0.15x", flush=True)
+        for n in (int(s) for s in args.daily.split(",") if s.strip()):
+            daily(n, moto, args.daily_delay / 1000)
+
+
+if __name__ == "__main__":
+    main()
