@@ -322,14 +322,18 @@ def _first_criterion(d: Fields) -> Fields | None:
 def metric_alert(env: Envelope, d: Fields) -> UnifiedEvent:
     c = _first_criterion(d)
     metric = c.opt_str("metricName") if c else ""
+    value = c.opt_num("metricValue") if c else None
+    # a percentage of a capacity (storage_percent, cpu_percent, Percentage CPU): the scale-up switch's bar
+    facts = {"utilization_percent": value} if value is not None and "percent" in metric.lower() else {}
     return _alert(
         env,
         d,
         EventType.metric_alarm,
         {
+            **facts,
             "metric_name": metric,
             "namespace": c.opt_str("metricNamespace") if c else "",
-            "metric_value": c.opt_num("metricValue") if c else None,
+            "metric_value": value,
             "threshold": c.opt_num("threshold") if c else None,
             "operator": c.opt_str("operator") if c else "",
             "signal": metric_signal(metric),
@@ -384,6 +388,45 @@ def activity_log_alert(env: Envelope, d: Fields) -> UnifiedEvent:
             "actor": context.opt_str("caller"),
         },
         target=auth.opt_str("scope") if auth else "",
+    )
+
+
+_HEALTH_SEVERITY = {"Unavailable": Severity.HIGH, "Degraded": Severity.MEDIUM}
+
+
+@normalizer(
+    "azure.monitor.resource_health",
+    source_kind="Azure Resource Health alert (activity log, common alert schema)",
+    envelope=_MON,
+    routes=("service:Resource Health",),
+    docs=_ALERT_DOC,
+    event_types=(EventType.vm_state_changed, EventType.resource_changed),
+)
+def resource_health(env: Envelope, d: Fields) -> UnifiedEvent:
+    """A resource's health changed: ``state`` is its health now (unavailable, degraded, available, unknown) and
+    ``cause`` says who caused it (PlatformInitiated, UserInitiated, Unknown): a VM a user stopped is
+    unavailable too, so only a platform-initiated outage is a failed service to restart."""
+    context = d.obj("alertContext")
+    props = context.obj("properties")
+    current = props.opt_str("currentHealthStatus")
+    targets: list[str] = env.meta["targets"]
+    rtype, _ = parse_resource_id(targets[0]) if targets else ("", "")
+    is_vm = rtype.lower() == _VM
+    return _alert(
+        env,
+        d,
+        EventType.vm_state_changed if is_vm else EventType.resource_changed,
+        {
+            "state": current.lower() or "unknown",
+            "previous_state": props.opt_str("previousHealthStatus").lower(),
+            "cause": props.opt_str("cause"),
+            "health_event_type": props.opt_str("type"),
+            "title": props.opt_str("title"),
+            "details": props.opt_str("details"),
+            "operation": context.opt_str("operationName"),
+            "status": context.opt_str("status"),
+        },
+        severity=_HEALTH_SEVERITY.get(current, Severity.INFO),
     )
 
 

@@ -343,10 +343,14 @@ def monitoring_incident(env: Envelope, d: Fields) -> UnifiedEvent:
     state = inc.text("state").lower()
     resource = inc.opt_obj("resource")
     labels = resource.str_map("labels") if resource else {}
+    resource_type = (resource.opt_str("type") if resource else "") or "monitored_resource"
     metric = inc.opt_obj("metric")
     metric_type = metric.opt_str("type") if metric else ""
+    metric_labels = metric.str_map("labels") if metric else {}
+    display_name = inc.opt_str("resource_display_name")
     rid = (
-        next((labels[k] for k in _ID_LABELS if labels.get(k)), "")
+        _resource_path(resource_type, labels, display_name)
+        or next((labels[k] for k in _ID_LABELS if labels.get(k)), "")
         or inc.opt_str("resource_id")
         or inc.opt_str("resource_name")
         or inc.text("incident_id")
@@ -354,30 +358,60 @@ def monitoring_incident(env: Envelope, d: Fields) -> UnifiedEvent:
     when = (
         inc.data.get("ended_at") if state == "closed" and inc.has("ended_at") else inc.data.get("started_at")
     )
+    value = inc.opt_num("observed_value")
+    # Cloud Monitoring's */utilization metrics are fractions (0.912): as a percentage, the scale-up switch's bar
+    facts = (
+        {"utilization_percent": round(value * 100, 2)}
+        if value is not None and metric_type.endswith("/utilization")
+        else {}
+    )
+    extra = {"metric_labels": metric_labels} if metric_labels else {}
+    if metric_labels.get("response_code_class"):
+        extra["response_code_class"] = metric_labels["response_code_class"]
+    if resource_type == "gce_instance" and labels.get("instance_id"):
+        extra["instance_id"] = labels["instance_id"]
     return make_event(
         env,
         event_type=EventType.metric_alarm,
-        resource_type=(resource.opt_str("type") if resource else "") or "monitored_resource",
+        resource_type=resource_type,
         resource_id=rid,
-        name=inc.opt_str("resource_display_name") or rid,
+        name=display_name or rid,
         severity=_INCIDENT_SEVERITY.get(inc.opt_str("severity").lower(), Severity.INFO),
         account_id=inc.opt_str("scoping_project_id") or labels.get("project_id") or env.account_id,
-        region=labels.get("zone") or labels.get("region") or "global",
+        region=labels.get("zone") or labels.get("region") or labels.get("location") or "global",
         time=parse_time(when, d.kind, lambda: f"{inc.path}.started_at") if when is not None else None,
         metadata={
+            **facts,
             "state": {"open": "alarm", "closed": "ok"}.get(state, state),
             "incident_id": inc.text("incident_id"),
             "policy_name": inc.opt_str("policy_name"),
             "condition_name": inc.opt_str("condition_name"),
             "metric_name": metric_type,
-            "metric_value": inc.opt_num("observed_value"),
+            "metric_value": value,
             "threshold": inc.opt_num("threshold_value"),
             "signal": metric_signal(metric_type),
             "summary": inc.opt_str("summary"),
             "url": inc.opt_str("url"),
             "labels": labels,
+            **extra,
         },
     )
+
+
+def _resource_path(resource_type: str, labels: dict[str, str], display_name: str) -> str:
+    """The API path of an incident's resource where an operation needs one: a Compute Engine instance by name
+    (its label is the numeric id; the incident's display name is the instance name), a Cloud Run service."""
+    project = labels.get("project_id")
+    if resource_type == "gce_instance" and project and labels.get("zone") and display_name:
+        return f"projects/{project}/zones/{labels['zone']}/instances/{display_name}"
+    if (
+        resource_type == "cloud_run_revision"
+        and project
+        and labels.get("location")
+        and labels.get("service_name")
+    ):
+        return f"projects/{project}/locations/{labels['location']}/services/{labels['service_name']}"
+    return ""
 
 
 @normalizer(
