@@ -129,10 +129,10 @@ def check_aws() -> Check:
         return Check(
             "aws", "credentials", Status.skip, "boto3 not installed", hint="pip install 'escher[aws]'"
         )
-    import boto3
+    from escher.clouds import aws
 
     with _no_metadata_probes():
-        session = boto3.Session()
+        session = aws.account_session()
         creds = session.get_credentials()
     if creds is None:
         return Check(
@@ -184,13 +184,11 @@ def check_gcp() -> Check:
         return Check(
             "gcp", "credentials", Status.skip, "google-auth not installed", hint="pip install 'escher[gcp]'"
         )
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
+    from escher.clouds import gcp
 
     with _no_metadata_probes():
-        try:
-            _, project = google.auth.default()
-        except DefaultCredentialsError:
+        found, project = gcp.default_project()
+        if not found:
             return Check(
                 "gcp",
                 "credentials",

@@ -21,11 +21,20 @@ __all__ = [
     "LOCATIONS",
     "MGMT_CLIENTS",
     "AzureSetupError",
+    "arm_endpoint_policy",
+    "arm_pipeline_client",
     "blob_service",
     "check_locations",
     "credential",
     "errors",
+    "is_not_found",
+    "key_vault_secrets",
+    "match_conditions",
     "mgmt_client",
+    "pipeline_client",
+    "request",
+    "service_principal_credential",
+    "storage_errors",
     "translate",
 ]
 
@@ -85,6 +94,107 @@ def blob_service(
         "no Azure Storage account is configured",
         hint="set AZURE_STORAGE_CONNECTION_STRING (azurite's works too) or pass the account URL",
     )
+
+
+def service_principal_credential(
+    tenant_id: str,
+    client_id: str,
+    *,
+    client_secret: str | None = None,
+    certificate_pem: bytes = b"",
+    **options: Any,
+) -> Any:
+    """A service principal's credential: its secret, else its certificate (PEM)."""
+    identity = require("azure.identity", "azure")
+    if client_secret is not None:
+        return identity.ClientSecretCredential(tenant_id, client_id, client_secret, **options)
+    return identity.CertificateCredential(tenant_id, client_id, certificate_data=certificate_pem, **options)
+
+
+def pipeline_client(base_url: str, scope: str, *, credential_: Any = None, transport: Any = None) -> Any:
+    """An azure-core ``PipelineClient`` for a REST API the SDK has no client for (Cost Management): bearer
+    token for ``scope``, azure-core's retry policy."""
+    core = require("azure.core", "azure")
+    policies = require("azure.core.pipeline.policies", "azure")
+    kwargs: dict[str, Any] = {
+        "policies": [
+            policies.HeadersPolicy(),
+            policies.RetryPolicy(),
+            policies.BearerTokenCredentialPolicy(
+                credential_ if credential_ is not None else credential(), scope
+            ),
+            policies.NetworkTraceLoggingPolicy(),
+        ]
+    }
+    if transport is not None:
+        kwargs["transport"] = transport
+    return core.PipelineClient(base_url, **kwargs)
+
+
+def arm_pipeline_client(
+    base_url: str, *, credential_: Any = None, transport: Any = None, retry_total: int = 3
+) -> Any:
+    """An ``ARMPipelineClient`` for Resource Manager REST calls (the Activity Log, say), with ARM's challenge
+    authentication."""
+    mgmt_core = require("azure.mgmt.core", "azure")
+    mgmt_policies = require("azure.mgmt.core.policies", "azure")
+    policies = require("azure.core.pipeline.policies", "azure")
+    cred = credential_ if credential_ is not None else credential()
+    kwargs: dict[str, Any] = {}
+    if transport is not None:
+        kwargs["transport"] = transport
+    return mgmt_core.ARMPipelineClient(
+        base_url=base_url,
+        policies=[
+            policies.RetryPolicy(retry_total=retry_total),
+            mgmt_policies.ARMChallengeAuthenticationPolicy(cred, f"{base_url}/.default"),
+        ],
+        **kwargs,
+    )
+
+
+def request(method: str, url: str, **kwargs: Any) -> Any:
+    """An azure-core ``HttpRequest`` for a pipeline client's ``send_request``."""
+    return require("azure.core.rest", "azure").HttpRequest(method, url, **kwargs)
+
+
+def arm_endpoint_policy(endpoint: str, public: str = "https://management.azure.com") -> Any:
+    """An azure-core policy sending every request meant for ``public`` (the public ARM) to ``endpoint``: the
+    SDK clients' own URLs and absolute ones alike (a sovereign cloud's ARM, or a local stand-in in tests)."""
+    policies = require("azure.core.pipeline.policies", "azure")
+    base = endpoint.rstrip("/")
+
+    class ArmEndpoint(policies.SansIOHTTPPolicy):  # type: ignore[misc,name-defined]
+        def on_request(self, request: Any) -> None:
+            url = str(request.http_request.url)
+            if url.startswith(public):
+                request.http_request.url = base + url[len(public) :]
+
+    return ArmEndpoint()
+
+
+def key_vault_secrets(
+    vault: str, *, credential_: Any = None, transport: Any = None, retry_total: int = 2
+) -> Any:
+    """A Key Vault ``SecretClient`` for ``https://<vault>.vault.azure.net``."""
+    options: dict[str, Any] = {"retry_total": retry_total}
+    if transport is not None:
+        options["transport"] = transport
+    return require("azure.keyvault.secrets", "azure").SecretClient(
+        f"https://{vault}.vault.azure.net",
+        credential_ if credential_ is not None else credential(),
+        **options,
+    )
+
+
+def storage_errors() -> Any:
+    """``azure.core.exceptions``: the storage backends tell not-found, exists and modified apart."""
+    return require("azure.core.exceptions", "azure")
+
+
+def match_conditions() -> Any:
+    """azure-core's ``MatchConditions`` (conditional writes on an ETag)."""
+    return require("azure.core", "azure").MatchConditions
 
 
 def errors() -> tuple[type[BaseException], ...]:

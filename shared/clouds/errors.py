@@ -1,6 +1,6 @@
 """The one error type a failed cloud call becomes, and the lookup that picks the cloud's own mapping.
 
-Each cloud module (``escher.clouds.aws``, ``.azure``, ``.gcp``) has a ``translate(exc)`` that knows its SDK's
+Which SDK an exception comes from, and so which provider maps it, is read from the provider registry. Each cloud module (``escher.clouds.aws``, ``.azure``, ``.gcp``) has a ``translate(exc)`` that knows its SDK's
 exceptions and says what to do; :func:`translate` here finds the right one from the exception's module, so it
 imports no SDK: an SDK exception exists only if its SDK is already loaded.
 """
@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Iterable
 from enum import StrEnum
 
+from escher.clouds.provider import PROVIDERS, sdk_owner
 from escher.errors import EscherError
 
 __all__ = ["CloudError", "Failure", "check_names", "translate"]
@@ -47,15 +48,13 @@ class CloudError(EscherError):
         return {**super().to_dict(), "cloud": self.cloud, "failure": self.failure.value}
 
 
-# the root package of an SDK exception -> the Escher module that maps it, and the SDK's name for people
-_MODULES = {
-    "botocore": ("escher.clouds.aws", "aws", "AWS SDK", "AWS_* variables and ~/.aws/config"),
-    "boto3": ("escher.clouds.aws", "aws", "AWS SDK", "AWS_* variables and ~/.aws/config"),
-    "azure": ("escher.clouds.azure", "azure", "Azure SDK", "AZURE_* variables"),
-    "msal": ("escher.clouds.azure", "azure", "Azure SDK", "AZURE_* variables"),
-    "google": ("escher.clouds.gcp", "gcp", "Google Cloud SDK", "GOOGLE_* / CLOUDSDK_* variables"),
-    "googleapiclient": ("escher.clouds.gcp", "gcp", "Google Cloud SDK", "GOOGLE_* / CLOUDSDK_* variables"),
-}
+def _sdk_entry(module: str) -> tuple[str, str, str, str] | None:
+    """The root package of an SDK exception -> the Escher module that maps it, the cloud, the SDK's name for
+    people and where it reads its settings (from the provider registry)."""
+    found = sdk_owner(module)
+    if found is None:
+        return None
+    return (found.client_module, found.name, found.sdk_title, found.sdk_settings)
 
 
 def translate(exc: BaseException) -> CloudError | None:
@@ -67,7 +66,7 @@ def translate(exc: BaseException) -> CloudError | None:
     if isinstance(exc, CloudError):
         return exc
     for cls in type(exc).__mro__:
-        entry = _MODULES.get(cls.__module__.partition(".")[0])
+        entry = _sdk_entry(cls.__module__)
         if entry is not None:
             found: CloudError | None = importlib.import_module(entry[0]).translate(exc)
             return found
@@ -91,10 +90,7 @@ def _raised_in_sdk(exc: BaseException) -> tuple[str, str, str, str] | None:
         tb = tb.tb_next
     if not isinstance(innermost, str) or not isinstance(exc, ValueError):  # a TypeError there is our bug
         return None
-    return _MODULES.get(innermost.partition(".")[0])
-
-
-_NAMES = {"aws": "an AWS", "azure": "an Azure", "gcp": "a Google Cloud"}
+    return _sdk_entry(innermost)
 
 
 def check_names(
@@ -117,6 +113,11 @@ def check_names(
         raise CloudError(
             cloud,
             Failure.bad_region,
-            f"{name!r} is not {_NAMES.get(cloud, cloud)} {kind}{guess}",
+            f"{name!r} is not {_article(cloud)} {kind}{guess}",
             hint=f"fix it in {where}; known names include {', '.join(nearest)}",
         )
+
+
+def _article(cloud: str) -> str:
+    title = PROVIDERS[cloud].title if cloud in PROVIDERS else cloud
+    return f"{'an' if title[:1].upper() in 'AEIOU' else 'a'} {title}"

@@ -19,14 +19,28 @@ __all__ = [
     "COMPUTE_CLIENTS",
     "OPERATIONS_CLIENTS",
     "REGIONS",
+    "SCOPES",
+    "api_errors",
+    "auth_errors",
+    "authorized_session",
+    "aws_federated_credentials",
     "check_regions",
     "compute_client",
     "credentials",
+    "default_project",
+    "discovery_client",
     "errors",
+    "publisher",
+    "secret_manager",
+    "service_account_credentials",
     "sqladmin",
     "storage_client",
+    "storage_client_at",
+    "transient_errors",
     "translate",
 ]
+
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 
 COMPUTE_CLIENTS = {
     "instances": "InstancesClient",
@@ -47,7 +61,7 @@ OPERATIONS_CLIENTS = {
 def credentials() -> Any:
     """Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, gcloud login, metadata server)."""
     google_auth = require("google.auth", "gcp")
-    creds, _project = google_auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    creds, _project = google_auth.default(scopes=SCOPES)
     return creds
 
 
@@ -93,16 +107,95 @@ def _build_compute(class_name: str, creds: Any, session_adapter: Any) -> Any:
 
 def sqladmin(*, credentials_: Any = None, http: Any = None) -> Any:
     """Cloud SQL Admin v1 from the discovery document shipped with google-api-python-client (no fetch)."""
+    return discovery_client("sqladmin", "v1", credentials_=credentials_, http=http)
+
+
+def default_project() -> tuple[bool, str | None]:
+    """Whether Application Default Credentials are found, and their project: no token is requested."""
+    google_auth = require("google.auth", "gcp")
+    try:
+        _creds, project = google_auth.default()
+    except require("google.auth.exceptions", "gcp").DefaultCredentialsError:
+        return False, None
+    return True, project
+
+
+def service_account_credentials(info: dict[str, Any], scopes: list[str] | None = None) -> Any:
+    """Credentials from a service account key (its JSON as a dict); no call is made."""
+    service_account = require("google.oauth2.service_account", "gcp")
+    return service_account.Credentials.from_service_account_info(info, scopes=scopes or SCOPES)
+
+
+def aws_federated_credentials(info: dict[str, Any], scopes: list[str] | None = None) -> Any:
+    """Workload identity federation from AWS (an ``external_account`` config): google-auth signs
+    GetCallerIdentity with the AWS role's keys and exchanges it at Google's STS on first use."""
+    aws = require("google.auth.aws", "gcp")
+    return aws.Credentials.from_info(info, scopes=scopes or SCOPES)
+
+
+def authorized_session(credentials_: Any = None, *, session_adapter: Any = None) -> Any:
+    """google-auth's ``AuthorizedSession`` (a ``requests.Session`` that signs each call) for REST APIs the
+    SDK has no client for here (Cloud Logging entries, BigQuery jobs); ``session_adapter`` is mounted on it."""
+    transport = require("google.auth.transport.requests", "gcp")
+    session = transport.AuthorizedSession(credentials_ if credentials_ is not None else credentials())
+    if session_adapter is not None:
+        session.mount("https://", session_adapter)
+    return session
+
+
+def discovery_client(api: str, version: str, *, credentials_: Any = None, http: Any = None) -> Any:
+    """A googleapiclient client from the discovery document shipped with the library (no fetch); ``http``
+    (an ``httplib2.Http``-like object) replaces the credentials, for tests."""
     discovery = require("googleapiclient.discovery", "gcp")
+    options: dict[str, Any] = {"static_discovery": True, "cache_discovery": False}
     if http is not None:
-        return discovery.build("sqladmin", "v1", http=http, static_discovery=True, cache_discovery=False)
-    return discovery.build(
-        "sqladmin",
-        "v1",
-        credentials=credentials_ if credentials_ is not None else credentials(),
-        static_discovery=True,
-        cache_discovery=False,
+        options["http"] = http
+    else:
+        options["credentials"] = credentials_ if credentials_ is not None else credentials()
+    return discovery.build(api, version, **options)
+
+
+def publisher() -> Any:
+    """A Pub/Sub ``PublisherClient`` (``PUBSUB_EMULATOR_HOST`` honoured by the SDK)."""
+    return require("google.cloud.pubsub_v1", "gcp").PublisherClient()
+
+
+def secret_manager(credentials_: Any = None, *, session_adapter: Any = None) -> Any:
+    """A Secret Manager client over REST; ``session_adapter`` is mounted on its requests session."""
+    secretmanager = require("google.cloud.secretmanager", "gcp")
+    client = secretmanager.SecretManagerServiceClient(
+        credentials=credentials_ if credentials_ is not None else credentials(), transport="rest"
     )
+    if session_adapter is not None:  # the REST transport's requests session (tests, proxies)
+        client._transport._session.mount("https://", session_adapter)
+    return client
+
+
+def storage_client_at(endpoint: str, project: str | None = None) -> Any:
+    """A Cloud Storage client for another endpoint than the SDK's (state on one emulator, the estate on
+    another), with anonymous credentials as emulators take."""
+    storage = require("google.cloud.storage", "gcp")
+    anonymous = require("google.auth.credentials", "gcp").AnonymousCredentials()
+    return storage.Client(
+        project=project or os.environ.get("GOOGLE_CLOUD_PROJECT", "escher-local"),
+        credentials=anonymous,
+        client_options={"api_endpoint": endpoint},
+    )
+
+
+def api_errors() -> Any:
+    """``google.api_core.exceptions``: callers tell NotFound and PreconditionFailed apart."""
+    return require("google.api_core.exceptions", "gcp")
+
+
+def auth_errors() -> tuple[type[BaseException], ...]:
+    """What google-auth raises when there are no credentials or they are refused."""
+    return (require("google.auth.exceptions", "gcp").GoogleAuthError,)
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """A call that may succeed later: the API's errors, google-auth's and httplib2's (discovery clients)."""
+    return (*errors(), *auth_errors(), require("httplib2", "gcp").HttpLib2Error, OSError)
 
 
 def errors() -> tuple[type[BaseException], ...]:

@@ -256,19 +256,12 @@ class GcpFederation:
 def project_number(project: str, *, http: Any = None) -> str | None:
     """The project's number from Cloud Resource Manager with this laptop's GCP login (``http``: an
     ``httplib2.Http``-like object, for tests); None when the login cannot read it (then it is asked for)."""
-    from escher.lazy import require
-
-    discovery = require("googleapiclient.discovery", "gcp")
-    auth_errors = require("google.auth.exceptions", "gcp")
     from escher.clouds import gcp
 
     try:
-        options: dict[str, Any] = {"http": http} if http is not None else {"credentials": gcp.credentials()}
-        api = discovery.build(
-            "cloudresourcemanager", "v1", static_discovery=True, cache_discovery=False, **options
-        )
+        api = gcp.discovery_client("cloudresourcemanager", "v1", http=http)
         reply = api.projects().get(projectId=project).execute(num_retries=1)
-    except (auth_errors.GoogleAuthError, *gcp.errors()) as exc:
+    except (*gcp.auth_errors(), *gcp.errors()) as exc:
         log.info("project number of %s not looked up: %s", project, type(exc).__name__)
         return None
     number = str(reply.get("projectNumber") or "")
@@ -352,9 +345,8 @@ def azure_credential(sp: AzureServicePrincipal, env: Mapping[str, str]) -> Any:
     """azure-identity's credential for the service principal; ``AZURE_AUTHORITY_HOST`` (azure-identity's own
     variable) names a sovereign cloud's login host. An authority Microsoft does not list is the user's own
     choice, so instance discovery (a call to login.microsoftonline.com) is skipped for it."""
-    from escher.lazy import require
+    from escher.clouds import azure
 
-    identity = require("azure.identity", "azure")
     options: dict[str, Any] = {}
     authority = env.get("AZURE_AUTHORITY_HOST")
     if authority:
@@ -362,47 +354,39 @@ def azure_credential(sp: AzureServicePrincipal, env: Mapping[str, str]) -> Any:
         host = authority.split("://", 1)[-1].split("/", 1)[0]
         if host not in KNOWN_AUTHORITIES:
             options["disable_instance_discovery"] = True
-    if sp.client_secret is not None:
-        return identity.ClientSecretCredential(sp.tenant_id, sp.client_id, sp.client_secret, **options)
-    pem = (sp.certificate_pem or "").encode()
-    return identity.CertificateCredential(sp.tenant_id, sp.client_id, certificate_data=pem, **options)
+    return azure.service_principal_credential(
+        sp.tenant_id,
+        sp.client_id,
+        client_secret=sp.client_secret,
+        certificate_pem=(sp.certificate_pem or "").encode(),
+        **options,
+    )
 
 
 def arm_endpoint_policy(endpoint: str) -> Any:
     """An azure-core policy sending every Azure Resource Manager request to ``endpoint`` instead of the public
     ARM: the SDK clients' own URLs and the absolute ones the collector builds alike (a sovereign cloud's ARM,
     or a local stand-in in the deployed-shape tests)."""
-    from escher.lazy import require
+    from escher.clouds import azure
 
-    policies = require("azure.core.pipeline.policies", "azure")
-    base = endpoint.rstrip("/")
-
-    class ArmEndpoint(policies.SansIOHTTPPolicy):  # type: ignore[misc,name-defined]
-        def on_request(self, request: Any) -> None:
-            url = str(request.http_request.url)
-            if url.startswith(PUBLIC_ARM):
-                request.http_request.url = base + url[len(PUBLIC_ARM) :]
-
-    return ArmEndpoint()
+    return azure.arm_endpoint_policy(endpoint, PUBLIC_ARM)
 
 
 def gcp_credentials(info: Mapping[str, Any]) -> Any:
     """google-auth credentials from the stored config, built without a call (a token is fetched on first use):
     ``external_account`` from AWS (google-auth reads the role's keys and region from the Lambda environment,
     signs GetCallerIdentity and exchanges it at Google's STS) or a ``service_account`` key."""
-    from escher.lazy import require
+    from escher.clouds import gcp
 
     if info.get("type") == "service_account":
-        service_account = require("google.oauth2.service_account", "gcp")
-        return service_account.Credentials.from_service_account_info(dict(info), scopes=GCP_SCOPES)
+        return gcp.service_account_credentials(dict(info), GCP_SCOPES)
     source = info.get("credential_source")
     if not isinstance(source, dict) or not str(source.get("environment_id", "")).startswith("aws"):
         raise CloudCredentialError(
             "the stored GCP federation config does not federate from AWS (credential_source.environment_id)",
             hint="run 'escher extend credentials gcp' again: it writes the config for the worker's AWS role",
         )
-    aws = require("google.auth.aws", "gcp")
-    return aws.Credentials.from_info(dict(info), scopes=GCP_SCOPES)
+    return gcp.aws_federated_credentials(dict(info), GCP_SCOPES)
 
 
 @dataclass

@@ -354,13 +354,12 @@ def mirror_schedules(
 
 def _gcp_client() -> Any:
     """The Cloud Scheduler client from Application Default Credentials; none is an error that says what to do."""
+    from escher.clouds import gcp
     from escher.extend.schedules_gcp import scheduler_client
-    from escher.lazy import require
 
-    auth = require("google.auth.exceptions", "gcp")
     try:
         return scheduler_client()
-    except auth.GoogleAuthError as exc:
+    except gcp.auth_errors() as exc:
         raise CloudScheduleError(
             f"no GCP credentials to make the cloud schedules with: {exc}",
             hint="run `gcloud auth application-default login`, then `escher extend gcp` again",

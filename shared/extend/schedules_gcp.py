@@ -98,17 +98,9 @@ def gcp_target(paths: Paths) -> GcpScheduleTarget | None:
 def scheduler_client(http: Any = None) -> Any:
     """Cloud Scheduler v1 from the discovery document shipped with google-api-python-client (no fetch).
     ``http``: an ``httplib2.Http``-like object (tests replay there); default: Application Default Credentials."""
-    from escher.clouds.gcp import credentials
-    from escher.lazy import require
+    from escher.clouds import gcp
 
-    discovery = require("googleapiclient.discovery", "gcp")
-    if http is not None:
-        return discovery.build(
-            "cloudscheduler", "v1", http=http, static_discovery=True, cache_discovery=False
-        )
-    return discovery.build(
-        "cloudscheduler", "v1", credentials=credentials(), static_discovery=True, cache_discovery=False
-    )
+    return gcp.discovery_client("cloudscheduler", "v1", http=http)
 
 
 def job_body(target: GcpScheduleTarget, schedule: Schedule) -> dict[str, Any]:
@@ -270,9 +262,8 @@ def remove_user_jobs(outputs: Mapping[str, Any], client: Any = None) -> UserJobs
     """:func:`delete_user_jobs` for a teardown, from the stack's ``outputs``: it never raises, so the rest of the
     teardown (the comes-home import, the stack) is not lost; what could not be done is in ``error``, said with
     the command that finishes it. ``client``: the Cloud Scheduler client (tests replay there)."""
-    from escher.clouds.gcp import errors
+    from escher.clouds import gcp
     from escher.errors import EscherError
-    from escher.lazy import require
 
     project = outputs.get("project")
     location = outputs.get("scheduler_location") or outputs.get("region")
@@ -286,8 +277,7 @@ def remove_user_jobs(outputs: Mapping[str, Any], client: Any = None) -> UserJobs
     target = GcpScheduleTarget(str(project), str(location), str(outputs.get("worker_url", "")), "")
     finish = finish_command(target.project, target.location)
     try:
-        failures = (*errors(), require("google.auth.exceptions", "gcp").GoogleAuthError,
-                    require("httplib2", "gcp").HttpLib2Error, OSError)  # fmt: skip
+        failures = gcp.transient_errors()
     except EscherError as exc:  # the GCP SDK is not installed here
         return UserJobsCleanup([], f"{exc.message}; {exc.hint}; or delete the jobs with: {finish}")
     try:

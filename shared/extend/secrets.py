@@ -67,17 +67,9 @@ class KeyVaultSecretReader:
 
     def __init__(self, vault: str, prefix: str, *, credential: Any = None, transport: Any = None) -> None:
         from escher.clouds import azure
-        from escher.lazy import require
 
-        options: dict[str, Any] = {"retry_total": 2}
-        if transport is not None:
-            options["transport"] = transport
-        self._client = require("azure.keyvault.secrets", "azure").SecretClient(
-            f"https://{vault}.vault.azure.net",
-            credential if credential is not None else azure.credential(),
-            **options,
-        )
-        self._missing = require("azure.core.exceptions", "azure").ResourceNotFoundError
+        self._client = azure.key_vault_secrets(vault, credential_=credential, transport=transport)
+        self._missing = azure.storage_errors().ResourceNotFoundError
         self.prefix = prefix
 
     def read(self, names: list[str]) -> dict[str, str]:
@@ -99,15 +91,9 @@ class SecretManagerReader:
         self, project: str, prefix: str, *, credentials: Any = None, session_adapter: Any = None
     ) -> None:
         from escher.clouds import gcp
-        from escher.lazy import require
 
-        secretmanager = require("google.cloud.secretmanager", "gcp")
-        self._client = secretmanager.SecretManagerServiceClient(
-            credentials=credentials if credentials is not None else gcp.credentials(), transport="rest"
-        )
-        if session_adapter is not None:  # the REST transport's requests session (tests, proxies)
-            self._client._transport._session.mount("https://", session_adapter)
-        self._missing = require("google.api_core.exceptions", "gcp").NotFound
+        self._client = gcp.secret_manager(credentials, session_adapter=session_adapter)
+        self._missing = gcp.api_errors().NotFound
         self.project, self.prefix = project, prefix
 
     def read(self, names: list[str]) -> dict[str, str]:

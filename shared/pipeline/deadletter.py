@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from escher.lazy import require
 from escher.pipeline.errors import DeadLetterError, PipelineError
 from escher.pipeline.objects import ObjectStore, open_objects
 from escher.pipeline.payloads import problem, render
@@ -252,10 +251,11 @@ class PubSubDeadLetters:
         self._publisher = publisher
 
     def send(self, letter: DeadLetter) -> str:
-        pubsub = require("google.cloud.pubsub_v1", "gcp")
-        exceptions = require("google.api_core.exceptions", "gcp")
+        from escher.clouds import gcp
+
         if self._publisher is None:
-            self._publisher = pubsub.PublisherClient()
+            self._publisher = gcp.publisher()
+        failures: tuple[type[BaseException], ...] = (*gcp.errors(), TimeoutError)
         try:
             future = self._publisher.publish(
                 self.topic,
@@ -265,7 +265,7 @@ class PubSubDeadLetters:
                 source=_attribute(letter.source),
             )
             message_id = future.result(timeout=30)
-        except (exceptions.GoogleAPIError, TimeoutError) as exc:
+        except failures as exc:
             raise DeadLetterError(
                 f"cannot publish the dead letter to {self.topic}: {exc}",
                 hint="check the topic exists and the worker may pubsub.topics.publish to it",

@@ -9,14 +9,12 @@ platform retries the delivery). :class:`MemoryObjects` is the in-memory fake.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from escher.lazy import require
 from escher.pipeline.errors import PipelineError, StateStoreError
 
 __all__ = ["LocalObjects", "MemoryObjects", "ObjectStore", "StateObjects", "Versioned", "open_objects"]
@@ -200,13 +198,7 @@ def _with_endpoint(scheme: str, bucket: str, prefix: str, endpoint: str) -> Any:
         from escher.state.s3 import S3Store
 
         return S3Store(bucket, prefix, client=aws.client("s3", endpoint_url=endpoint))
+    from escher.clouds import gcp
     from escher.state.gcs import GcsStore
 
-    storage = require("google.cloud.storage", "gcp")
-    credentials = require("google.auth.credentials", "gcp")
-    client = storage.Client(
-        project=os.environ.get("GOOGLE_CLOUD_PROJECT", "escher-local"),
-        credentials=credentials.AnonymousCredentials(),
-        client_options={"api_endpoint": endpoint},
-    )
-    return GcsStore(bucket, prefix, client=client)
+    return GcsStore(bucket, prefix, client=gcp.storage_client_at(endpoint))

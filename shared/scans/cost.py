@@ -95,9 +95,9 @@ class AwsCostSource:
 
     def _ce(self) -> Any:
         if self._client is None:
-            from escher.lazy import require
+            from escher.clouds import aws
 
-            self._client = require("boto3", "aws").client("ce", region_name="us-east-1")
+            self._client = aws.client("ce", "us-east-1")  # Cost Explorer answers in us-east-1 only
         return self._client
 
     def _query(self, day: date, group_by: list[dict[str, str]]) -> list[dict[str, Any]]:

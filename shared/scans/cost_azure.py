@@ -93,33 +93,17 @@ class AzureCostSource:
 
     def _pipeline(self) -> Any:
         if self._client is None:
-            from escher.lazy import require
+            from escher.clouds import azure
 
-            core = require("azure.core", "azure")
-            policies = require("azure.core.pipeline.policies", "azure")
-            credential = self._credential
-            if credential is None:
-                from escher.clouds.azure import credential as default_credential
-
-                credential = default_credential()
-            kwargs: dict[str, Any] = {
-                "policies": [
-                    policies.HeadersPolicy(),
-                    policies.RetryPolicy(),
-                    policies.BearerTokenCredentialPolicy(credential, SCOPE),
-                    policies.NetworkTraceLoggingPolicy(),
-                ]
-            }
-            if self._transport is not None:
-                kwargs["transport"] = self._transport
-            self._client = core.PipelineClient(ARM, **kwargs)
+            self._client = azure.pipeline_client(
+                ARM, SCOPE, credential_=self._credential, transport=self._transport
+            )
         return self._client
 
     def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
-        from escher.lazy import require
+        from escher.clouds import azure
 
-        rest = require("azure.core.rest", "azure")
-        request = rest.HttpRequest("POST", url, json=body)
+        request = azure.request("POST", url, json=body)
         response = self._pipeline().send_request(request)
         if response.status_code == 204:  # no usage in the window
             return {"properties": {"columns": [], "rows": []}}

@@ -67,11 +67,9 @@ class GcpBillingSource:
 
     def _http(self) -> Any:
         if self._session is None:
-            from escher.clouds.gcp import credentials
-            from escher.lazy import require
+            from escher.clouds import gcp
 
-            transport = require("google.auth.transport.requests", "gcp")
-            self._session = transport.AuthorizedSession(credentials())
+            self._session = gcp.authorized_session()
         return self._session
 
     def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from escher.lazy import require
 from escher.state._base import (
     AlreadyExistsError,
     Blob,
@@ -28,8 +27,8 @@ class AzureBlobStore:
         service = service if service is not None else azure.blob_service(account_url=account_url)
         self._container = service.get_container_client(container)
         self.url = f"az://{container}/{self.prefix}"
-        self._exc = require("azure.core.exceptions", "azure")
-        self._match = require("azure.core", "azure").MatchConditions
+        self._exc = azure.storage_errors()
+        self._match = azure.match_conditions()
 
     def _name(self, key: str) -> str:
         return self.prefix + key.lstrip("/")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from escher.lazy import require
 from escher.state._base import (
     AlreadyExistsError,
     Blob,
@@ -26,7 +25,7 @@ class GcsStore:
         self.url = f"gs://{bucket}/{self.prefix}"
         client = client if client is not None else gcp.storage_client()
         self._bucket = client.bucket(bucket)
-        self._exc = require("google.api_core.exceptions", "gcp")
+        self._exc = gcp.api_errors()
 
     def _name(self, key: str) -> str:
         return self.prefix + key.lstrip("/")

@@ -95,25 +95,10 @@ class AzureActivityLogFeed:
         return f"azure:activitylog:{self.subscription_id}"
 
     def read(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
-        from azure.core.exceptions import AzureError
-        from azure.core.pipeline.policies import RetryPolicy
-        from azure.core.rest import HttpRequest
-        from azure.mgmt.core import ARMPipelineClient
-        from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
-
         from escher.clouds import azure
 
-        credential = self.cloud_ctx.azure_credential or azure.credential()
-        kwargs: dict[str, Any] = {}
-        if self.cloud_ctx.azure_transport is not None:
-            kwargs["transport"] = self.cloud_ctx.azure_transport
-        client = ARMPipelineClient(
-            base_url=_ARM,
-            policies=[
-                RetryPolicy(retry_total=3),
-                ARMChallengeAuthenticationPolicy(credential, f"{_ARM}/.default"),
-            ],
-            **kwargs,
+        client = azure.arm_pipeline_client(
+            _ARM, credential_=self.cloud_ctx.azure_credential, transport=self.cloud_ctx.azure_transport
         )
         window = f"eventTimestamp ge '{_z(since)}' and eventTimestamp le '{_z(until)}'"
         url: str | None = (
@@ -123,12 +108,12 @@ class AzureActivityLogFeed:
         entries: list[dict[str, Any]] = []
         try:
             while url:
-                response = client.send_request(HttpRequest("GET", url))
+                response = client.send_request(azure.request("GET", url))
                 response.raise_for_status()
                 body = response.json()
                 entries += [e for e in body.get("value", []) if isinstance(e, dict)]
                 url = body.get("nextLink")
-        except AzureError as exc:
+        except azure.errors() as exc:
             raise FeedUnavailable(
                 f"Azure Activity Log of {self.subscription_id} failed: {exc}"[:300],
                 hint="the identity needs Microsoft.Insights/eventtypes/values/read (Reader has it)",
@@ -151,13 +136,12 @@ class GcpAuditLogFeed:
 
     def read(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
         import requests
-        from google.auth.transport.requests import AuthorizedSession
 
         from escher.clouds import gcp
 
-        session = AuthorizedSession(self.cloud_ctx.gcp_credentials or gcp.credentials())  # type: ignore[no-untyped-call]
-        if self.cloud_ctx.gcp_session_adapter is not None:
-            session.mount("https://", self.cloud_ctx.gcp_session_adapter)
+        session = gcp.authorized_session(
+            self.cloud_ctx.gcp_credentials, session_adapter=self.cloud_ctx.gcp_session_adapter
+        )
         log = f"projects/{self.project}/logs/cloudaudit.googleapis.com%2Factivity"
         body: dict[str, Any] = {
             "resourceNames": [f"projects/{self.project}"],
@@ -181,7 +165,7 @@ class GcpAuditLogFeed:
                 hint="the identity needs logging.logEntries.list (roles/logging.viewer)",
             ) from exc
         finally:
-            session.close()  # type: ignore[no-untyped-call]
+            session.close()
 
 
 def _z(when: datetime) -> str:

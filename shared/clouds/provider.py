@@ -1,0 +1,266 @@
+"""One provider per cloud: what Escher knows about a cloud, registered once.
+
+A :class:`Provider` names its SDK (the top-level modules it owns and the pip extra that installs them), the
+Escher modules that belong to it (collectors, checks, operations, event normalizers, state and secret
+backends, cost source, watch feed, worker, infra component: exact names or ``fnmatch`` patterns), and where
+its pieces live as ``"module:attribute"`` references that are imported only when asked for. So this module
+imports no SDK and no Escher module of any cloud; ``tests/unit/test_provider_boundaries.py`` checks that a
+cloud SDK is imported only by a module its provider declares.
+
+    from escher.clouds import PROVIDERS, CLOUDS, provider
+
+    provider("aws").sdk_module()          # escher.clouds.aws: client(), account_session(), translate(), ...
+    provider("gcp").load("state_backend")  # escher.state.gcs.GcsStore
+
+Adding a cloud is one more package in ``escher.clouds`` and one more entry in :data:`PROVIDERS`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Literal
+
+from escher.errors import NotFoundError
+
+__all__ = [
+    "CLOUDS",
+    "PROVIDERS",
+    "Cloud",
+    "Provider",
+    "UnknownCloudError",
+    "owner_of",
+    "provider",
+    "providers_for",
+    "sdk_owner",
+]
+
+# The one place the cloud names are spelled; pydantic models and typer options import this Literal.
+# tests/unit/test_provider_boundaries.py checks that it and PROVIDERS agree.
+Cloud = Literal["aws", "azure", "gcp"]
+
+
+class UnknownCloudError(NotFoundError):
+    """A cloud name no provider has."""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A cloud as Escher sees it. References are ``"module:attribute"`` strings, imported on :meth:`load`."""
+
+    name: str
+    title: str
+    extra: str  # pip install 'escher[<extra>]'
+    sdk: tuple[str, ...]  # top-level modules of the cloud's SDK (``google.protobuf`` is generic: see below)
+    sdk_title: str  # "AWS SDK": how an error names the SDK
+    sdk_settings: str  # where the SDK reads its settings, for hints
+    account_kind: str  # what one account is called: profile/role, subscription, project
+    region_kind: str  # "region" or "location"
+    modules: tuple[str, ...]  # Escher modules that belong to this cloud: names, or fnmatch patterns
+    refs: dict[str, str] = field(default_factory=dict)  # role -> "module:attribute"
+    state_schemes: tuple[str, ...] = ()  # URL schemes of the state backend (s3://, gs://, az://)
+    infra_component: str = ""  # the Pulumi component type of the cloud's extension
+
+    @property
+    def client_module(self) -> str:
+        """The module that builds this cloud's SDK clients and maps its errors."""
+        return f"escher.clouds.{self.name}"
+
+    def sdk_module(self) -> ModuleType:
+        """``escher.clouds.<name>`` (imports no SDK itself: its functions do, when called)."""
+        return importlib.import_module(self.client_module)
+
+    def load(self, role: str) -> Any:
+        """The object a reference names (``state_backend``, ``cost_source``, ``secrets_backend``, ...)."""
+        try:
+            ref = self.refs[role]
+        except KeyError:
+            raise NotFoundError(
+                f"the {self.title} provider has no {role!r}", hint=f"it has {', '.join(sorted(self.refs))}"
+            ) from None
+        module, _, attribute = ref.partition(":")
+        target: Any = importlib.import_module(module)
+        for part in attribute.split(".") if attribute else ():
+            target = getattr(target, part)
+        return target
+
+    def owns(self, module: str) -> bool:
+        """True when ``module`` (a dotted Escher module name) is one of this cloud's."""
+        return module == self.client_module or any(
+            module == pattern or module.startswith(pattern + ".") or fnmatch.fnmatchcase(module, pattern)
+            for pattern in self.modules
+        )
+
+    def owns_sdk(self, module: str) -> bool:
+        """True when ``module`` (an imported name such as ``botocore.exceptions``) is part of this SDK."""
+        return any(module == top or module.startswith(top + ".") for top in self.sdk) and not _generic(module)
+
+    def translate(self, exc: BaseException) -> Any:
+        """The cloud's ``CloudError`` for one of its SDK's exceptions (None for anything else)."""
+        return self.sdk_module().translate(exc)
+
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """The SDK's error types (what a call raises once the SDK's retries gave up)."""
+        found: tuple[type[BaseException], ...] = self.sdk_module().errors()
+        return found
+
+    def regions(self) -> set[str]:
+        """The region (location) names Escher knows for this cloud."""
+        known = self.load("regions")
+        return set(known() if callable(known) else known)
+
+
+# Parts of the ``google`` namespace that are not Google Cloud: protobuf is used by generic libraries too.
+_GENERIC = ("google.protobuf",)
+
+
+def _generic(module: str) -> bool:
+    return any(module == g or module.startswith(g + ".") for g in _GENERIC)
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in (
+        Provider(
+            name="aws",
+            title="AWS",
+            extra="aws",
+            sdk=("boto3", "botocore", "s3transfer"),
+            sdk_title="AWS SDK",
+            sdk_settings="AWS_* variables and ~/.aws/config",
+            account_kind="account (profile or assumed role)",
+            region_kind="region",
+            modules=(
+                "escher.clouds.aws_*",
+                "escher.scans.collect.aws",
+                "escher.scans.collect.aws_*",
+                "escher.scans.checks.aws_*",
+                "escher.ops.aws_*",
+                "escher.events.aws",
+                "escher.events.aws_*",
+                "escher.state.s3",
+                "escher.workers.aws",
+            ),
+            refs={
+                "session": "escher.clouds.aws:account_session",
+                "client": "escher.clouds.aws:client",
+                "accounts": "escher.clouds.aws:list_accounts",
+                "regions": "escher.clouds.aws:known_regions",
+                "check_regions": "escher.clouds.aws:check_regions",
+                "state_backend": "escher.state.s3:S3Store",
+                "secrets_backend": "escher.extend.secrets:SsmSecretReader",
+                "cost_source": "escher.scans.cost:AwsCostSource",
+                "watch_feed": "escher.watch.feeds:AwsCloudTrailFeed",
+                "collector": "escher.scans.collect.aws",
+                "infra": "escher.infra.aws:extension",
+            },
+            state_schemes=("s3",),
+            infra_component="escher:aws:Extension",
+        ),
+        Provider(
+            name="azure",
+            title="Azure",
+            extra="azure",
+            sdk=("azure", "msal"),
+            sdk_title="Azure SDK",
+            sdk_settings="AZURE_* variables",
+            account_kind="subscription",
+            region_kind="location",
+            modules=(
+                "escher.clouds.azure_*",
+                "escher.scans.collect.azure",
+                "escher.scans.collect.azure_*",
+                "escher.scans.checks.azure",
+                "escher.scans.checks.azure_*",
+                "escher.ops.azure_*",
+                "escher.events.azure",
+                "escher.events.azure_*",
+                "escher.state.azure_blob",
+                "escher.scans.cost_azure",
+                "escher.extend.schedules_azure",
+                "escher.workers.azure",
+            ),
+            refs={
+                "session": "escher.clouds.azure:credential",
+                "client": "escher.clouds.azure:mgmt_client",
+                "regions": "escher.clouds.azure:LOCATIONS",
+                "check_regions": "escher.clouds.azure:check_locations",
+                "state_backend": "escher.state.azure_blob:AzureBlobStore",
+                "secrets_backend": "escher.extend.secrets:KeyVaultSecretReader",
+                "cost_source": "escher.scans.cost_azure:AzureCostSource",
+                "watch_feed": "escher.watch.feeds:AzureActivityLogFeed",
+                "collector": "escher.scans.collect.azure",
+                "infra": "escher.infra.azure:extension",
+            },
+            state_schemes=("az", "azure"),
+            infra_component="escher:azure:Extension",
+        ),
+        Provider(
+            name="gcp",
+            title="Google Cloud",
+            extra="gcp",
+            sdk=("google", "googleapiclient", "httplib2"),
+            sdk_title="Google Cloud SDK",
+            sdk_settings="GOOGLE_* / CLOUDSDK_* variables",
+            account_kind="project",
+            region_kind="region",
+            modules=(
+                "escher.clouds.gcp_*",
+                "escher.scans.collect.gcp",
+                "escher.scans.collect.gcp_*",
+                "escher.scans.checks.gcp",
+                "escher.scans.checks.gcp_*",
+                "escher.ops.gcp_*",
+                "escher.events.gcp",
+                "escher.events.gcp_*",
+                "escher.state.gcs",
+                "escher.scans.cost_gcp",
+                "escher.extend.schedules_gcp",
+                "escher.workers.gcp",
+            ),
+            refs={
+                "session": "escher.clouds.gcp:credentials",
+                "client": "escher.clouds.gcp:compute_client",
+                "regions": "escher.clouds.gcp:REGIONS",
+                "check_regions": "escher.clouds.gcp:check_regions",
+                "state_backend": "escher.state.gcs:GcsStore",
+                "secrets_backend": "escher.extend.secrets:SecretManagerReader",
+                "cost_source": "escher.scans.cost_gcp:GcpBillingSource",
+                "watch_feed": "escher.watch.feeds:GcpAuditLogFeed",
+                "collector": "escher.scans.collect.gcp",
+                "infra": "escher.infra.gcp:extension",
+            },
+            state_schemes=("gs", "gcs"),
+            infra_component="escher:gcp:Extension",
+        ),
+    )
+}
+
+CLOUDS: tuple[str, ...] = tuple(PROVIDERS)
+
+
+def provider(name: str) -> Provider:
+    """The provider of ``name`` (``aws``, ``azure``, ``gcp``)."""
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise UnknownCloudError(f"no cloud named {name!r}", hint=f"use one of {', '.join(CLOUDS)}") from None
+
+
+def owner_of(module: str) -> Provider | None:
+    """The provider a dotted Escher module belongs to, if any."""
+    return next((p for p in PROVIDERS.values() if p.owns(module)), None)
+
+
+def sdk_owner(imported: str) -> Provider | None:
+    """The provider whose SDK an imported module name is part of (None: not a cloud SDK)."""
+    return next((p for p in PROVIDERS.values() if p.owns_sdk(imported)), None)
+
+
+def providers_for(names: Iterable[str]) -> list[Provider]:
+    """Providers in registry order, for the clouds among ``names``."""
+    wanted = set(names)
+    return [p for p in PROVIDERS.values() if p.name in wanted]
