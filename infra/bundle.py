@@ -65,6 +65,12 @@ DISCOVERY_DOCS = (
     "logging.",
     "cloudscheduler.",
     "run.",
+    "cloudkms.",
+    "dns.",
+    "apikeys.",
+    "bigquery.",
+    "essentialcontacts.",
+    "serviceusage.",
 )
 # what a worker needs of another cloud's SDK extra to scan it (not Key Vault, Pub/Sub or Secret Manager: those
 # are the other cloud's own extension's stores)

@@ -1,6 +1,7 @@
 """GCP checks written for CIS GCP Foundations 5.0.0 recommendations no earlier check decided: Compute Engine
-instance settings, the Cloud SQL database flags (MySQL 6.1, PostgreSQL 6.2, SQL Server 6.3) and the alerted
-log-based metrics for audited events (2.5-2.12).
+instance settings, the Cloud SQL database flags (MySQL 6.1, PostgreSQL 6.2, SQL Server 6.3), the alerted
+log-based metrics for audited events (2.5-2.12), essential contacts and Cloud Asset Inventory (1.17, 2.14), Cloud
+KMS key rotation (1.11), API keys (1.13, 1.15, 1.16), Cloud DNS DNSSEC (3.3-3.5) and BigQuery (7.1-7.3).
 
 A flag left at its default is absent from ``settings.databaseFlags``; each flag check knows the engine's
 default (PostgreSQL's ``log_min_messages`` defaults to ``warning``, SQL Server's ``remote access`` to on).
@@ -323,3 +324,176 @@ def csek_disks(rec: Record, ctx: CheckContext) -> Outcome:
     return (
         None if rec.attrs.get("csek_disks") else Fail("a disk is not encrypted with a customer-supplied key")
     )
+
+
+# -- Project: essential contacts (1.17), Cloud Asset Inventory (2.14) ----------------------------------------
+_CONTACT_CATEGORIES = ("LEGAL", "SECURITY", "SUSPENSION", "TECHNICAL")
+
+
+@check("gcp.project.essential_contacts", resource=PROJECT, reads=("contact_categories",),
+       title="No essential contact for legal, security, suspension or technical notices", severity=Severity.LOW,
+       risk="Google's notices of a security incident, an imminent suspension or a legal request go only to "
+            "whoever holds certain IAM roles, who may have left or not be watching.",
+       remediation='gcloud essential-contacts create --email="SECURITY@EXAMPLE.COM" '
+                   '--notification-categories="LEGAL,SECURITY,SUSPENSION,TECHNICAL" --organization=ORG_ID',
+       cis=("1.17",), soc2=("CC2.3",))  # fmt: skip
+def essential_contacts(rec: Record, ctx: CheckContext) -> Outcome:
+    if "contact_categories" not in rec.attrs:  # the contacts were not read
+        return NA
+    covered = set(rec.attrs["contact_categories"])
+    if "ALL" in covered:
+        return None
+    missing = [c for c in _CONTACT_CATEGORIES if c not in covered]
+    return Fail(f"no essential contact for {', '.join(missing)}") if missing else None
+
+
+@check("gcp.project.asset_inventory", resource=PROJECT, reads=("asset_inventory",),
+       title="Cloud Asset Inventory is not enabled", severity=Severity.LOW,
+       risk="Without the Cloud Asset API there is no history of what existed and how it was configured, which "
+            "an investigation or an audit needs.",
+       remediation="gcloud services enable cloudasset.googleapis.com --project PROJECT",
+       cis=("2.14",), soc2=("CC7.1",))  # fmt: skip
+def asset_inventory(rec: Record, ctx: CheckContext) -> Outcome:
+    if "asset_inventory" not in rec.attrs:
+        return NA
+    return None if rec.attrs["asset_inventory"] else Fail("cloudasset.googleapis.com is not enabled")
+
+
+# -- Cloud KMS (1.11) --------------------------------------------------------------------------------------
+KMS_KEY = "gcp.kms.key"
+_ROTATION_DAYS = 90
+
+
+@check("gcp.kms.key_rotation", resource=KMS_KEY, reads=("purpose", "rotation_seconds"),
+       title="Cloud KMS key is not rotated within 90 days", severity=Severity.MEDIUM,
+       risk="The longer one key version encrypts, the more data a single leaked version exposes.",
+       remediation="gcloud kms keys update KEY --keyring RING --location LOCATION --rotation-period 90d "
+                   "--next-rotation-time NEXT_ROTATION_TIME",
+       cis=("1.11",), soc2=("CC6.1",))  # fmt: skip
+def kms_key_rotation(rec: Record, ctx: CheckContext) -> Outcome:
+    if rec.attrs.get("purpose") != "ENCRYPT_DECRYPT":  # only symmetric keys rotate automatically
+        return NA
+    seconds = rec.attrs.get("rotation_seconds")
+    if seconds is None:
+        return Fail("no automatic rotation period")
+    days = seconds / 86400
+    return Fail(f"rotated every {days:g} days") if days > _ROTATION_DAYS else None
+
+
+# -- Cloud DNS (3.3-3.5) -------------------------------------------------------------------------------------
+DNS_ZONE = "gcp.dns.managed_zone"
+
+
+@check("gcp.dns.dnssec", resource=DNS_ZONE, reads=("visibility", "dnssec"),
+       title="Public Cloud DNS zone without DNSSEC", severity=Severity.MEDIUM,
+       risk="Answers for the zone are not signed, so a resolver cannot tell them from spoofed ones (cache "
+            "poisoning, redirection to an attacker's site).",
+       remediation="gcloud dns managed-zones update ZONE --dnssec-state on (then publish the DS record at the "
+                   "registrar)",
+       cis=("3.3",), soc2=("CC6.6",))  # fmt: skip
+def dnssec(rec: Record, ctx: CheckContext) -> Outcome:
+    if rec.attrs.get("visibility") != "public":  # private zones cannot be signed
+        return NA
+    return None if rec.attrs.get("dnssec") == "on" else Fail(f"DNSSEC is {rec.attrs.get('dnssec')}")
+
+
+def _dnssec_algorithm_check(key: str, cis: str, attr: str, which: str, flag: str) -> None:
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if rec.attrs.get("visibility") != "public" or rec.attrs.get("dnssec") == "off":
+            return NA  # unsigned: 3.3 reports it
+        return Fail(f"the {which} uses RSASHA1") if "rsasha1" in rec.attrs.get(attr, []) else None
+
+    check(key, resource=DNS_ZONE, reads=("visibility", "dnssec", attr),
+          title=f"Cloud DNS zone signs with RSASHA1 ({which})", severity=Severity.MEDIUM,
+          risk="SHA-1 is broken for signatures; RSASHA1 signatures no longer give DNSSEC's guarantee.",
+          remediation=f"gcloud dns managed-zones update ZONE --dnssec-state off, then gcloud dns managed-zones "
+                      f"update ZONE --dnssec-state on --{flag}-algorithm rsasha256 (re-publish the DS record)",
+          cis=(cis,), soc2=("CC6.6",))(fn)  # fmt: skip
+
+
+_dnssec_algorithm_check("gcp.dns.ksk_rsasha1", "3.4", "key_signing_algorithms", "key-signing key", "ksk")
+_dnssec_algorithm_check("gcp.dns.zsk_rsasha1", "3.5", "zone_signing_algorithms", "zone-signing key", "zsk")
+
+
+# -- API keys (1.13, 1.15, 1.16) -----------------------------------------------------------------------------
+API_KEY = "gcp.apikeys.key"
+
+
+@check("gcp.apikeys.key_exists", resource=API_KEY, reads=("id",),
+       title="API key in the project", severity=Severity.LOW,
+       risk="An API key is a bearer secret with no identity behind it; it ends up in apps and repositories, and "
+            "anyone holding it can call the APIs it allows.",
+       remediation="gcloud services api-keys delete KEY_ID (use a service account or OAuth instead, and keep "
+                   "a key only for a service that accepts nothing else)",
+       cis=("1.13",), soc2=("CC6.1",))  # fmt: skip
+def api_key_exists(rec: Record, ctx: CheckContext) -> Outcome:
+    return Fail("an API key exists: delete it unless a service in use accepts nothing else")
+
+
+@check("gcp.apikeys.key_unrestricted_apis", resource=API_KEY, reads=("api_targets",),
+       title="API key is not restricted to the APIs it needs", severity=Severity.MEDIUM,
+       risk="A key without API restrictions calls every API enabled in the project; a leaked one reaches all of "
+            "them.",
+       remediation="gcloud services api-keys update KEY_ID --api-target=service=SERVICE.googleapis.com (one per "
+                   "API the application calls)",
+       cis=("1.15",), soc2=("CC6.3",))  # fmt: skip
+def api_key_unrestricted_apis(rec: Record, ctx: CheckContext) -> Outcome:
+    targets = rec.attrs.get("api_targets") or []
+    if not targets:
+        return Fail("no API restriction: the key works for every enabled API")
+    return Fail("restricted to cloudapis.googleapis.com, i.e. every Google Cloud API") if (
+        "cloudapis.googleapis.com" in targets
+    ) else None  # fmt: skip
+
+
+@check("gcp.apikeys.key_rotation", resource=API_KEY, reads=("created",),
+       title="API key older than 90 days", severity=Severity.MEDIUM,
+       risk="A long-lived key has had long to leak, and a leaked one keeps working until it is deleted.",
+       remediation="gcloud services api-keys create with the same restrictions, move the application to the new "
+                   "key, then gcloud services api-keys delete OLD_KEY_ID",
+       cis=("1.16",), soc2=("CC6.1",))  # fmt: skip
+def api_key_rotation(rec: Record, ctx: CheckContext) -> Outcome:
+    age = ctx.age_days(rec.attrs.get("created"))
+    if age is None:
+        return NA
+    limit = ctx.thresholds.access_key_max_age_days
+    return Fail(f"created {int(age)} days ago") if age > limit else None
+
+
+# -- BigQuery (7.1-7.3) --------------------------------------------------------------------------------------
+@check("gcp.bigquery.dataset_public", resource="gcp.bigquery.dataset", reads=("public_members",),
+       title="BigQuery dataset is open to everyone", severity=Severity.HIGH,
+       risk="allUsers or allAuthenticatedUsers in the dataset's access list lets anyone on the internet, or "
+            "any Google account, read (or change) its tables.",
+       remediation="bq show --format=prettyjson PROJECT:DATASET > ds.json, delete the allUsers / "
+                   "allAuthenticatedUsers entries from \"access\", then bq update --source ds.json PROJECT:DATASET",
+       cis=("7.1",), soc2=("CC6.1",))  # fmt: skip
+def dataset_public(rec: Record, ctx: CheckContext) -> Outcome:
+    members = rec.attrs.get("public_members") or []
+    return Fail(f"access granted to {', '.join(members)}") if members else None
+
+
+@check("gcp.bigquery.table_cmek", resource="gcp.bigquery.table", reads=("table_type", "cmek"),
+       title="BigQuery table is not encrypted with a customer-managed key", severity=Severity.LOW,
+       risk="The table is under a Google-managed key: you cannot revoke access to its data by disabling a key, "
+            "nor audit the key's use in Cloud KMS.",
+       remediation="bq cp -f --destination_kms_key projects/P/locations/L/keyRings/R/cryptoKeys/K "
+                   "DATASET.TABLE DATASET.TABLE",
+       cis=("7.2",), soc2=("CC6.1",))  # fmt: skip
+def table_cmek(rec: Record, ctx: CheckContext) -> Outcome:
+    if rec.attrs.get("table_type") not in (
+        "TABLE",
+        "MATERIALIZED_VIEW",
+    ):  # views and external tables store nothing
+        return NA
+    return None if rec.attrs.get("cmek") else Fail("no encryptionConfiguration.kmsKeyName")
+
+
+@check("gcp.bigquery.dataset_default_cmek", resource="gcp.bigquery.dataset", reads=("default_cmek",),
+       title="BigQuery dataset has no default customer-managed key", severity=Severity.LOW,
+       risk="New tables are encrypted with Google-managed keys: you cannot revoke access to the data by "
+            "disabling a key, nor audit its use in Cloud KMS.",
+       remediation="bq update --default_kms_key projects/P/locations/L/keyRings/R/cryptoKeys/K PROJECT:DATASET",
+       cis=("7.3",), soc2=("CC6.1",))  # fmt: skip
+def dataset_default_cmek(rec: Record, ctx: CheckContext) -> Outcome:
+    return None if rec.attrs.get("default_cmek") else Fail("no defaultEncryptionConfiguration.kmsKeyName")

@@ -1,11 +1,13 @@
 """GCP inventory: Cloud Storage buckets (with IAM), Compute Engine instances (with CPU from Cloud Monitoring),
 disks, snapshots, subnetworks and firewalls, Cloud SQL, service accounts (with their keys and project roles),
-Cloud Run services and the project's settings (Data Access audit logs, log sinks, OS Login metadata, the
-log-based metrics that an alert policy watches).
+Cloud Run services, Cloud KMS keys, Cloud DNS managed zones, API keys, BigQuery datasets
+and tables, and the project's settings (Data Access audit logs, log sinks, OS Login metadata, the log-based
+metrics that an alert policy watches, essential contacts, whether Cloud Asset Inventory is enabled).
 
 Clients come from :class:`escher.ops.context.CloudContext` like the operations': google-cloud-storage honours
 ``STORAGE_EMULATOR_HOST``; Compute runs over its REST transport (a ``requests`` adapter handed in there carries
-every call); Cloud SQL Admin, IAM, Resource Manager, Logging, Monitoring and Cloud Run are discovery clients built from
+every call); Cloud SQL Admin, IAM, Resource Manager, Logging, Monitoring, Cloud Run, Cloud KMS, Cloud DNS, API
+Keys, BigQuery, Essential Contacts and Service Usage are discovery clients built from
 the documents shipped with google-api-python-client, over the context's injectable ``httplib2`` seam
 (``gcp_discovery_http``) when one is given. Instances, disks and subnetworks are read with ``aggregatedList``
 (every zone or region in one paged call, 500 per page).
@@ -36,16 +38,21 @@ __all__ = [
     "PRODUCES",
     "GcpCollector",
     "alerted_log_filters",
+    "normalize_api_key",
     "normalize_bucket",
+    "normalize_dataset",
     "normalize_disk",
+    "normalize_dns_zone",
     "normalize_firewall",
     "normalize_instance",
+    "normalize_kms_key",
     "normalize_project",
     "normalize_run_service",
     "normalize_service_account",
     "normalize_snapshot",
     "normalize_sql_instance",
     "normalize_subnetwork",
+    "normalize_table",
 ]
 
 GLOBAL = "global"
@@ -55,6 +62,8 @@ _TRUE = ("true", "1", "yes", "on")
 CPU_METRIC = "compute.googleapis.com/instance/cpu/utilization"
 ADMIN_ROLES = frozenset({"roles/owner", "roles/editor"})
 DATA_ACCESS = frozenset({"DATA_READ", "DATA_WRITE"})
+# the notification categories CIS GCP 1.17 wants a contact for (or one for ALL)
+ESSENTIAL_CATEGORIES = ("LEGAL", "SECURITY", "SUSPENSION", "TECHNICAL")
 
 # What each task yields (record type -> attrs). tests/functional/scans/test_every_check_fed.py holds it to
 # the records the tasks return on the replayed estate, both ways.
@@ -83,9 +92,17 @@ PRODUCES: dict[str, Produces] = {
         "gcp.iam.service_account": "email disabled user_managed_keys oldest_user_key admin_roles",
     }),
     "run": produces({"gcp.run.service": "uri scaling conditions"}),
+    "kms": produces({"gcp.kms.key": "purpose rotation_seconds"}),
+    "dns": produces({"gcp.dns.managed_zone": "visibility dnssec key_signing_algorithms zone_signing_algorithms"}),
+    "apikeys": produces({"gcp.apikeys.key": "created api_targets"}),
+    "bigquery": produces({
+        "gcp.bigquery.dataset": "public_members default_cmek",
+        "gcp.bigquery.table": "table_type cmek",
+    }),
     "project": produces({
         "gcp.project.settings": "data_access_audit_logs log_sink_all os_login sa_impersonators "
-                                "sa_duty_conflicts kms_duty_conflicts alerted_log_filters sink_buckets",
+                                "sa_duty_conflicts kms_duty_conflicts alerted_log_filters sink_buckets "
+                                "contact_categories asset_inventory",
     }),
 }  # fmt: skip
 
@@ -372,12 +389,16 @@ def normalize_project(
     sinks: list[dict[str, Any]] | None,
     compute_project: dict[str, Any] | None,
     log_alerts: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
+    contacts: list[dict[str, Any]] | None = None,
+    asset_service: dict[str, Any] | None = None,
 ) -> Record:
     """The project's settings. Data Access audit logs: an ``allServices`` audit config logging DATA_READ and
     DATA_WRITE for everyone (CIS GCP 2.1); a sink for all logs: an enabled sink with no filter (2.2), and the
     buckets enabled sinks export to (2.4); OS Login:
     ``enable-oslogin`` in the project's common instance metadata (4.4); ``log_alerts``: the log-based metrics
-    and the alert policies (2.5-2.12)."""
+    and the alert policies (2.5-2.12); ``contacts``: the essential contacts that apply to the project, the
+    organization's and folders' included (1.17); ``asset_service``: Service Usage's record of
+    cloudasset.googleapis.com (2.14). Each None: not read, its attribute left off."""
     attrs: dict[str, Any] = {}
     if policy is not None:
         logged = {
@@ -401,6 +422,13 @@ def normalize_project(
         attrs["os_login"] = meta.get("enable-oslogin", "").lower() in _TRUE
     if log_alerts is not None:
         attrs["alerted_log_filters"] = alerted_log_filters(*log_alerts)
+    if contacts is not None:  # the categories some valid (or not yet validated) contact is subscribed to
+        attrs["contact_categories"] = sorted({
+            str(c) for contact in contacts if contact.get("validationState") != "INVALID"
+            for c in contact.get("notificationCategorySubscriptions") or []
+        })  # fmt: skip
+    if asset_service is not None:
+        attrs["asset_inventory"] = asset_service.get("state") == "ENABLED"
     return Record(
         cloud="gcp",
         type="gcp.project.settings",
@@ -408,6 +436,126 @@ def normalize_project(
         region=GLOBAL,
         account=project,
         name=project,
+        attrs=attrs,
+    )
+
+
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+
+
+def _duration_seconds(text: str | None) -> float | None:
+    """A protobuf Duration as JSON (``"7776000s"``, ``"3.5s"``) in seconds; None when unset."""
+    return float(str(text).removesuffix("s")) if text else None
+
+
+def normalize_kms_key(raw: dict[str, Any], project: str) -> Record:
+    """A Cloud KMS CryptoKey (``projects/P/locations/L/keyRings/R/cryptoKeys/K``): its purpose and its automatic
+    rotation period in seconds (None: never rotated automatically; CIS GCP 1.11)."""
+    name = str(raw["name"])
+    attrs: dict[str, Any] = {
+        "purpose": raw.get("purpose"),
+        "rotation_seconds": _duration_seconds(raw.get("rotationPeriod")),
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.kms.key",
+        id=name,
+        region=name.split("/")[3] if name.count("/") >= 7 else GLOBAL,
+        account=project,
+        name=_last(name),
+        tags=_labels(raw),
+        attrs=attrs,
+    )
+
+
+def normalize_dns_zone(raw: dict[str, Any], project: str) -> Record:
+    """A Cloud DNS managed zone: public or private, its DNSSEC state (``off`` when unset; CIS GCP 3.3) and the
+    algorithms of its key-signing and zone-signing key specs (3.4, 3.5)."""
+    dnssec = raw.get("dnssecConfig") or {}
+    specs = dnssec.get("defaultKeySpecs") or []
+
+    def algorithms(key_type: str) -> list[str]:
+        return sorted({str(s.get("algorithm")) for s in specs if s.get("keyType") == key_type})
+
+    attrs = {
+        "visibility": raw.get("visibility") or "public",
+        "dnssec": dnssec.get("state") or "off",
+        "key_signing_algorithms": algorithms("keySigning"),
+        "zone_signing_algorithms": algorithms("zoneSigning"),
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.dns.managed_zone",
+        id=f"projects/{project}/managedZones/{raw['name']}",
+        region=GLOBAL,
+        account=project,
+        name=str(raw["name"]),
+        tags=_labels(raw),
+        attrs=attrs,
+    )
+
+
+def normalize_api_key(raw: dict[str, Any], project: str) -> Record:
+    """An API key (apikeys v2 ``V2Key``; the list never carries the key string): when it was made (CIS GCP 1.16)
+    and the services it is restricted to, none meaning every enabled one (1.15)."""
+    targets = ((raw.get("restrictions") or {}).get("apiTargets")) or []
+    attrs = {
+        "created": raw.get("createTime"),
+        "api_targets": sorted({str(t.get("service")) for t in targets if t.get("service")}),
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.apikeys.key",
+        id=str(raw["name"]),
+        region=GLOBAL,
+        account=project,
+        name=str(raw.get("displayName") or raw.get("uid") or _last(raw["name"])),
+        attrs=attrs,
+    )
+
+
+def normalize_dataset(raw: dict[str, Any], project: str) -> Record:
+    """A BigQuery dataset (``datasets.get``): who of everyone its access list names (CIS GCP 7.1), whether
+    new tables default to a customer-managed key (7.3)."""
+    ref = raw.get("datasetReference") or {}
+    public = {
+        str(who)
+        for entry in raw.get("access") or []
+        for who in (entry.get("specialGroup"), entry.get("iamMember"))
+        if who in PUBLIC_MEMBERS
+    }
+    attrs = {
+        "public_members": sorted(public),
+        "default_cmek": bool((raw.get("defaultEncryptionConfiguration") or {}).get("kmsKeyName")),
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.bigquery.dataset",
+        id=f"projects/{ref.get('projectId', project)}/datasets/{ref.get('datasetId')}",
+        region=str(raw.get("location") or GLOBAL).lower(),
+        account=project,
+        name=str(ref.get("datasetId")),
+        tags=_labels(raw),
+        attrs=attrs,
+    )
+
+
+def normalize_table(raw: dict[str, Any], project: str) -> Record:
+    """A BigQuery table (``tables.get``): its type (a VIEW stores nothing) and whether it is encrypted with a
+    customer-managed key (CIS GCP 7.2)."""
+    ref = raw.get("tableReference") or {}
+    attrs = {
+        "table_type": raw.get("type") or "TABLE",
+        "cmek": bool((raw.get("encryptionConfiguration") or {}).get("kmsKeyName")),
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.bigquery.table",
+        id=f"projects/{ref.get('projectId', project)}/datasets/{ref.get('datasetId')}/tables/{ref.get('tableId')}",
+        region=str(raw.get("location") or GLOBAL).lower(),
+        account=project,
+        name=f"{ref.get('datasetId')}.{ref.get('tableId')}",
+        tags=_labels(raw),
         attrs=attrs,
     )
 
@@ -668,6 +816,61 @@ class GcpCollector:
                 out.append(normalize_run_service(raw, self.project))
         return out
 
+    def collect_kms_keys(self) -> list[Record]:
+        """Cloud KMS keys: the locations, each one's key rings, each ring's keys."""
+        locations = self.discovery("cloudkms", "v1").projects().locations()
+        rings, keys = locations.keyRings(), locations.keyRings().cryptoKeys()
+        names = [
+            str(loc["name"])
+            for loc in self.pages(
+                locations, "list", "locations", name=f"projects/{self.project}", pageSize=PAGE
+            )
+        ]
+        return [
+            normalize_kms_key(raw, self.project)
+            for location in names
+            for ring in self.pages(rings, "list", "keyRings", parent=location, pageSize=PAGE)
+            for raw in self.pages(keys, "list", "cryptoKeys", parent=ring["name"], pageSize=PAGE)
+        ]
+
+    def collect_dns_zones(self) -> list[Record]:
+        zones = self.discovery("dns", "v1").managedZones()
+        return [
+            normalize_dns_zone(raw, self.project)
+            for raw in self.pages(zones, "list", "managedZones", project=self.project, maxResults=PAGE)
+        ]
+
+    def collect_api_keys(self) -> list[Record]:
+        """API keys: all are global (``locations/global``); deleted ones are not listed."""
+        keys = self.discovery("apikeys", "v2").projects().locations().keys()
+        parent = f"projects/{self.project}/locations/global"
+        return [
+            normalize_api_key(raw, self.project)
+            for raw in self.pages(keys, "list", "keys", parent=parent, pageSize=300)
+        ]
+
+    def collect_datasets(self) -> list[Record]:
+        """BigQuery datasets: listed (ids only), then each read for its access list and default key; then each
+        dataset's tables, listed and read for their key (a dataset whose tables cannot be read still counts)."""
+        bigquery = self.discovery("bigquery", "v2")
+        datasets, tables = bigquery.datasets(), bigquery.tables()
+        out: list[Record] = []
+        for item in self.pages(datasets, "list", "datasets", projectId=self.project, all=True):
+            ref = item["datasetReference"]
+            raw = datasets.get(projectId=ref["projectId"], datasetId=ref["datasetId"]).execute(num_retries=3)
+            out.append(normalize_dataset(raw, self.project))
+            try:
+                for t in self.pages(tables, "list", "tables", projectId=ref["projectId"],
+                                    datasetId=ref["datasetId"], maxResults=PAGE):  # fmt: skip
+                    t_ref = t["tableReference"]
+                    table = tables.get(
+                        projectId=t_ref["projectId"], datasetId=t_ref["datasetId"], tableId=t_ref["tableId"]
+                    ).execute(num_retries=3)
+                    out.append(normalize_table(table, self.project))
+            except _sdk_errors() as exc:
+                self._part_failed("bigquery", f"the tables of dataset {ref['datasetId']}", exc)
+        return out
+
     def collect_project(self) -> list[Record]:
         """The project's audit config, log sinks and common instance metadata; a part that fails leaves its
         attribute off (no verdict) and is reported, the others are still read."""
@@ -698,7 +901,27 @@ class GcpCollector:
             log_alerts = (metrics, policies)
         except _sdk_errors() as exc:
             self._part_failed("project", "log-based metrics and alert policies", exc)
-        return [normalize_project(self.project, policy, sinks, compute_project, log_alerts)]
+        contacts: list[dict[str, Any]] | None = None
+        try:  # compute: the contacts that apply here, the organization's and folders' included
+            contacts_api = self.discovery("essentialcontacts", "v1").projects().contacts()
+            contacts = list(
+                self.pages(contacts_api, "compute", "contacts", parent=f"projects/{self.project}",
+                           notificationCategories=["ALL", *ESSENTIAL_CATEGORIES])
+            )  # fmt: skip
+        except _sdk_errors() as exc:
+            self._part_failed("project", "essential contacts", exc)
+        asset_service: dict[str, Any] | None = None
+        try:
+            usage = self.discovery("serviceusage", "v1").services()
+            name = f"projects/{self.project}/services/cloudasset.googleapis.com"
+            asset_service = usage.get(name=name).execute(num_retries=3)
+        except _sdk_errors() as exc:
+            self._part_failed("project", "whether Cloud Asset Inventory is enabled", exc)
+        return [
+            normalize_project(
+                self.project, policy, sinks, compute_project, log_alerts, contacts, asset_service
+            )
+        ]
 
     def collect_firewalls(self) -> list[Record]:
         client = self.ctx.gcp_compute("firewalls")
@@ -728,6 +951,10 @@ class GcpCollector:
             "sql": self.collect_sql,
             "iam": self.collect_service_accounts,
             "run": self.collect_run_services,
+            "kms": self.collect_kms_keys,
+            "dns": self.collect_dns_zones,
+            "apikeys": self.collect_api_keys,
+            "bigquery": self.collect_datasets,
             "project": self.collect_project,
         }
         return [

@@ -153,8 +153,15 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "compute.projects.get",
         "logging.logMetrics.list",  # log-based metrics and the alerts on them (CIS GCP 2.5-2.12)
         "monitoring.alertPolicies.list",
+        "essentialcontacts.contacts.list",  # the contacts that apply to the project (CIS GCP 1.17)
+        "serviceusage.services.get",  # whether cloudasset.googleapis.com is enabled (2.14)
     ),
     "gcp.run": ("run.locations.list", "run.services.list"),  # the regions, then each region's services
+    "gcp.kms": ("cloudkms.locations.list", "cloudkms.keyRings.list", "cloudkms.cryptoKeys.list"),  # CIS GCP 1.11
+    "gcp.dns": ("dns.managedZones.list",),  # DNSSEC and its algorithms (CIS GCP 3.3-3.5)
+    "gcp.apikeys": ("apikeys.keys.list",),  # CIS GCP 1.13, 1.15, 1.16
+    # lists the datasets and reads each, then each one's tables (CIS GCP 7.1-7.3)
+    "gcp.bigquery": ("bigquery.datasets.get", "bigquery.tables.list", "bigquery.tables.get"),
 }
 
 # the daily cost snapshot (escher.scans.cost, cost_azure, cost_gcp)

@@ -443,7 +443,251 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     router.add("GET", f"/v2/projects/{PROJECT}/locations/europe-west1/services", {})
     truth.fails(thumbs["name"])
     truth.fails(paused["name"])
+
+    # -- essential contacts that apply to the project (the organization's included): security and legal only;
+    # Cloud Asset Inventory never enabled (CIS 1.17, 2.14) ------------------------------------------------------
+    router.add("GET", f"/v1/projects/{PROJECT}/contacts:compute", {"contacts": [
+        _contact("secops@acme.test", ["SECURITY"], "organizations/4455/contacts/1"),
+        _contact("counsel@acme.test", ["LEGAL", "BILLING"], f"projects/{PROJECT}/contacts/2"),
+        _contact("old-ops@acme.test", ["ALL"], f"projects/{PROJECT}/contacts/3", valid=False),
+    ]})  # fmt: skip
+    router.add("GET", f"/v1/projects/{PROJECT}/services/cloudasset.googleapis.com", {
+        "name": "projects/123456789012/services/cloudasset.googleapis.com",
+        "parent": "projects/123456789012",
+        "config": {"name": "cloudasset.googleapis.com", "title": "Cloud Asset API"},
+        "state": "DISABLED",
+    })  # fmt: skip
+    truth.fails(f"projects/{PROJECT}", "gcp.project.essential_contacts", "gcp.project.asset_inventory")
+
+    # -- Cloud KMS (CIS 1.11): the locations (pageSize tells this list from Cloud Run's, same path), a
+    # ring in us-central1 (two pages of keys) and none in europe-west1; "legacy" never rotates,
+    # "disks" rotates every 90 days, "tokens" yearly, "signer" is asymmetric (no automatic rotation) -----------
+    router.add("GET", f"/v1/projects/{PROJECT}/locations", {"locations": [
+        _kms_location("us-central1"), _kms_location("europe-west1"),
+    ]}, query="pageSize=500")  # fmt: skip
+    ring = f"projects/{PROJECT}/locations/us-central1/keyRings/app"
+    router.add("GET", f"/v1/projects/{PROJECT}/locations/us-central1/keyRings", {"keyRings": [
+        {"name": ring, "createTime": "2024-02-01T09:00:00.123456Z"},
+    ], "totalSize": 1})  # fmt: skip
+    router.add("GET", f"/v1/projects/{PROJECT}/locations/europe-west1/keyRings", {})
+    keys = {
+        "legacy": _kms_key(ring, "legacy", None),
+        "disks": _kms_key(ring, "disks", "7776000s"),
+        "tokens": _kms_key(ring, "tokens", "31536000s"),
+        "signer": _kms_key(ring, "signer", None, purpose="ASYMMETRIC_SIGN"),
+    }
+    path = f"/v1/{ring}/cryptoKeys"
+    router.add("GET", path, {"cryptoKeys": [keys["legacy"], keys["disks"]], "nextPageToken": "keys-page-2",
+                             "totalSize": 4})  # fmt: skip
+    router.add("GET", path, {"cryptoKeys": [keys["tokens"], keys["signer"]], "totalSize": 4}, query="pageToken=keys-page-2")  # fmt: skip
+    truth.fails(keys["legacy"]["name"], "gcp.kms.key_rotation")
+    truth.fails(keys["disks"]["name"])
+    truth.fails(keys["tokens"]["name"], "gcp.kms.key_rotation")
+    truth.fails(keys["signer"]["name"])
+
+    # -- Cloud DNS managed zones (CIS 3.3-3.5): "acme-test" unsigned, "legacy-acme" signed with RSASHA1 keys,
+    # "acme-com" signed with ECDSA, "internal" private ----------------------------------------------------------
+    router.add("GET", f"/dns/v1/projects/{PROJECT}/managedZones", {"kind": "dns#managedZonesListResponse", "managedZones": [
+        _dns_zone("acme-test", "acme.test.", None),
+        _dns_zone("legacy-acme", "legacy.acme.test.", "rsasha1"),
+    ], "nextPageToken": "zones-page-2"})  # fmt: skip
+    router.add("GET", f"/dns/v1/projects/{PROJECT}/managedZones", {"kind": "dns#managedZonesListResponse", "managedZones": [
+        _dns_zone("acme-com", "acme.example.", "ecdsap256sha256"),
+        _dns_zone("internal", "corp.internal.", None, private=True),
+    ]}, query="pageToken=zones-page-2")  # fmt: skip
+    zone = f"projects/{PROJECT}/managedZones/"
+    truth.fails(zone + "acme-test", "gcp.dns.dnssec")
+    truth.fails(zone + "legacy-acme", "gcp.dns.ksk_rsasha1", "gcp.dns.zsk_rsasha1")
+    truth.fails(zone + "acme-com")
+    truth.fails(zone + "internal")
+
+    # -- API keys (CIS 1.13, 1.15, 1.16): every key fails 1.13; "maps-web" is restricted to one API and new,
+    # "legacy-all" is unrestricted and two years old, "cloud-wide" is restricted to cloudapis.googleapis.com ----
+    now_key = datetime.now(UTC)
+    api_keys = [
+        _api_key("maps-web", now_key - timedelta(days=10), ["maps-backend.googleapis.com"]),
+        _api_key("legacy-all", now_key - timedelta(days=730), None),
+        _api_key("cloud-wide", now_key - timedelta(days=30), ["cloudapis.googleapis.com"]),
+    ]
+    router.add("GET", f"/v2/projects/{PROJECT}/locations/global/keys", {"keys": api_keys})
+    truth.fails(api_keys[0]["name"], "gcp.apikeys.key_exists")
+    truth.fails(api_keys[1]["name"], "gcp.apikeys.key_exists", "gcp.apikeys.key_unrestricted_apis",
+                "gcp.apikeys.key_rotation")  # fmt: skip
+    truth.fails(api_keys[2]["name"], "gcp.apikeys.key_exists", "gcp.apikeys.key_unrestricted_apis")
+
+    # -- BigQuery (CIS 7.1-7.3): datasets listed (ids only), then each read; "marketing" is shared with
+    # allAuthenticatedUsers and has no default key, "finance" is private under a CMEK. Each dataset's tables
+    # are listed and read: marketing's "clicks" has no key and "daily" is a view; finance's "ledger" has one --
+    bq_key = f"projects/{PROJECT}/locations/us/keyRings/bq/cryptoKeys/finance"
+    marketing = _dataset("marketing", [{"role": "READER", "specialGroup": "allAuthenticatedUsers"}], None)
+    finance = _dataset("finance", [{"role": "READER", "groupByEmail": "analysts@acme.test"}], bq_key)
+    path = f"/bigquery/v2/projects/{PROJECT}/datasets"
+    router.add("GET", path, {"kind": "bigquery#datasetList", "etag": "x1", "datasets": [
+        {"kind": "bigquery#dataset", "id": f"{PROJECT}:{d['datasetReference']['datasetId']}",
+         "datasetReference": d["datasetReference"], "location": "US"} for d in (marketing, finance)
+    ]})  # fmt: skip
+    tables = {
+        "marketing": [
+            _table("marketing", "clicks", "TABLE", None),
+            _table("marketing", "daily", "VIEW", None),
+        ],
+        "finance": [_table("finance", "ledger", "TABLE", bq_key)],
+    }
+    for dataset in (marketing, finance):
+        name = dataset["datasetReference"]["datasetId"]
+        router.add("GET", f"{path}/{name}", dataset)
+        router.add("GET", f"{path}/{name}/tables", {"kind": "bigquery#tableList", "etag": f"{name}-t", "tables": [
+            {"kind": "bigquery#table", "id": t["id"], "tableReference": t["tableReference"], "type": t["type"]}
+            for t in tables[name]
+        ], "totalItems": len(tables[name])})  # fmt: skip
+        for table in tables[name]:
+            router.add("GET", f"{path}/{name}/tables/{table['tableReference']['tableId']}", table)
+    truth.fails(f"projects/{PROJECT}/datasets/marketing", "gcp.bigquery.dataset_public",
+                "gcp.bigquery.dataset_default_cmek")  # fmt: skip
+    truth.fails(f"projects/{PROJECT}/datasets/finance")
+    truth.fails(f"projects/{PROJECT}/datasets/marketing/tables/clicks", "gcp.bigquery.table_cmek")
+    truth.fails(f"projects/{PROJECT}/datasets/marketing/tables/daily")
+    truth.fails(f"projects/{PROJECT}/datasets/finance/tables/ledger")
     return truth
+
+
+def _contact(email: str, categories: list[str], name: str, *, valid: bool = True) -> dict[str, Any]:
+    """An essential contact as ``contacts.compute`` returns it (GoogleCloudEssentialcontactsV1Contact)."""
+    return {
+        "name": name,
+        "email": email,
+        "notificationCategorySubscriptions": categories,
+        "languageTag": "en-US",
+        "validationState": "VALID" if valid else "INVALID",
+        "validateTime": "2025-06-01T10:00:00Z",
+    }
+
+
+def _kms_location(region: str) -> dict[str, Any]:
+    """A Cloud KMS location (cloudkms.v1.json ``Location``)."""
+    return {
+        "name": f"projects/{PROJECT}/locations/{region}",
+        "locationId": region,
+        "displayName": region,
+        "labels": {"cloud.googleapis.com/region": region},
+        "metadata": {"hsmAvailable": True, "ekmAvailable": False},
+    }
+
+
+def _kms_key(
+    ring: str, name: str, rotation: str | None, *, purpose: str = "ENCRYPT_DECRYPT"
+) -> dict[str, Any]:
+    """A CryptoKey as ``cryptoKeys.list`` returns it, with its primary version (symmetric keys only)."""
+    full = f"{ring}/cryptoKeys/{name}"
+    algorithm = "GOOGLE_SYMMETRIC_ENCRYPTION" if purpose == "ENCRYPT_DECRYPT" else "EC_SIGN_P256_SHA256"
+    key: dict[str, Any] = {
+        "name": full,
+        "purpose": purpose,
+        "createTime": "2024-02-01T09:05:00.123456Z",
+        "versionTemplate": {"protectionLevel": "SOFTWARE", "algorithm": algorithm},
+        "destroyScheduledDuration": "2592000s",
+        "labels": {"team": "platform"},
+    }
+    if purpose == "ENCRYPT_DECRYPT":
+        key["primary"] = {
+            "name": f"{full}/cryptoKeyVersions/1",
+            "state": "ENABLED",
+            "createTime": "2024-02-01T09:05:00.123456Z",
+            "protectionLevel": "SOFTWARE",
+            "algorithm": algorithm,
+            "generateTime": "2024-02-01T09:05:00.123456Z",
+        }
+    if rotation:
+        key["rotationPeriod"] = rotation
+        key["nextRotationTime"] = "2027-01-01T00:00:00Z"
+    return key
+
+
+def _dns_zone(name: str, dns_name: str, algorithm: str | None, *, private: bool = False) -> dict[str, Any]:
+    """A managed zone (dns.v1.json ``ManagedZone``): signed with ``algorithm`` for both keys, or unsigned."""
+    zone: dict[str, Any] = {
+        "kind": "dns#managedZone",
+        "name": name,
+        "dnsName": dns_name,
+        "description": "",
+        "id": str(5000000000000000000 + len(name)),
+        "nameServers": [f"ns-cloud-a{i}.googledomains.com." for i in range(1, 5)],
+        "creationTime": "2024-05-01T10:00:00.000Z",
+        "visibility": "private" if private else "public",
+        "cloudLoggingConfig": {"kind": "dns#managedZoneCloudLoggingConfig"},
+    }
+    if private:
+        zone["privateVisibilityConfig"] = {"kind": "dns#managedZonePrivateVisibilityConfig", "networks": [
+            {"kind": "dns#managedZonePrivateVisibilityConfigNetwork",
+             "networkUrl": f"{COMPUTE}/projects/{PROJECT}/global/networks/default"},
+        ]}  # fmt: skip
+    elif algorithm:
+        zone["dnssecConfig"] = {"kind": "dns#managedZoneDnsSecConfig", "state": "on", "nonExistence": "nsec3",
+                                "defaultKeySpecs": [
+            {"kind": "dns#dnsKeySpec", "keyType": "keySigning", "algorithm": algorithm, "keyLength": 2048},
+            {"kind": "dns#dnsKeySpec", "keyType": "zoneSigning", "algorithm": algorithm, "keyLength": 1024},
+        ]}  # fmt: skip
+    return zone
+
+
+def _api_key(name: str, created: datetime, services: list[str] | None) -> dict[str, Any]:
+    """An API key as ``keys.list`` returns it (apikeys.v2.json ``V2Key``: the key string is not listed)."""
+    stamp = created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    key: dict[str, Any] = {
+        "name": f"projects/123456789012/locations/global/keys/{name}-0c1d",
+        "uid": f"{name}-0c1d",
+        "displayName": name,
+        "createTime": stamp,
+        "updateTime": stamp,
+        "etag": f'W/"{name}-etag"',
+    }
+    if services:
+        key["restrictions"] = {"apiTargets": [{"service": s} for s in services]}
+    return key
+
+
+def _table(dataset: str, name: str, kind: str, kms: str | None) -> dict[str, Any]:
+    """A table as ``tables.get`` returns it (bigquery.v2.json ``Table``)."""
+    table: dict[str, Any] = {
+        "kind": "bigquery#table",
+        "etag": f"{name}-etag",
+        "id": f"{PROJECT}:{dataset}.{name}",
+        "selfLink": f"https://bigquery.googleapis.com/bigquery/v2/projects/{PROJECT}/datasets/{dataset}/tables/{name}",
+        "tableReference": {"projectId": PROJECT, "datasetId": dataset, "tableId": name},
+        "creationTime": "1717000000000",
+        "lastModifiedTime": "1717000000000",
+        "location": "US",
+        "type": kind,
+    }
+    if kind == "VIEW":
+        table["view"] = {"query": f"SELECT * FROM `{PROJECT}.{dataset}.clicks`", "useLegacySql": False}
+    else:
+        table["numBytes"] = "1048576"
+        table["numRows"] = "1000"
+    if kms:
+        table["encryptionConfiguration"] = {"kmsKeyName": kms}
+    return table
+
+
+def _dataset(name: str, access: list[dict[str, str]], kms: str | None) -> dict[str, Any]:
+    """A dataset as ``datasets.get`` returns it (the owners' entries first, as BigQuery adds them)."""
+    owners = [{"role": "OWNER", "specialGroup": "projectOwners"}, {"role": "WRITER", "specialGroup": "projectWriters"},
+              {"role": "READER", "specialGroup": "projectReaders"}]  # fmt: skip
+    body: dict[str, Any] = {
+        "kind": "bigquery#dataset",
+        "etag": f"{name}-etag",
+        "id": f"{PROJECT}:{name}",
+        "selfLink": f"https://bigquery.googleapis.com/bigquery/v2/projects/{PROJECT}/datasets/{name}",
+        "datasetReference": {"datasetId": name, "projectId": PROJECT},
+        "access": owners + access,
+        "creationTime": "1717000000000",
+        "lastModifiedTime": "1717000000000",
+        "location": "US",
+        "type": "DEFAULT",
+    }
+    if kms:
+        body["defaultEncryptionConfiguration"] = {"kmsKeyName": kms}
+    return body
 
 
 def _log_metric(name: str, filter_: str) -> dict[str, Any]:

@@ -56,7 +56,8 @@ def test_gcp_findings_equal_the_seeded_truth(estate: Estate) -> None:
     assert not router.unused(), "every recorded page, the nextPageToken pages too, was read"
     assert {r.id for r in result.inventory.records} == truth.resources
     assert {(f.check_id, f.resource_id) for f in result.failed} == truth.failing
-    assert len(truth.failing) == 62 and len(truth.resources) == 30  # teeth (CIS: +6 alerts, +4 VM, +1 sink)
+    # teeth (CIS: +2 project, +2 KMS, +3 DNS, +6 API keys, +3 BigQuery; +16 resources)
+    assert len(truth.failing) == 78 and len(truth.resources) == 46
 
 
 def test_gcp_records_carry_what_the_fixes_need(estate: Estate) -> None:

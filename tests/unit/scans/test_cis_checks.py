@@ -526,3 +526,135 @@ def test_vault_audit_logging_needs_an_enabled_audit_log_with_a_destination() -> 
         "azure.keyvault.audit_logging", rec("azure.keyvault.vault", audit_logged=False)
     ).startswith("fail")
     assert verdict("azure.keyvault.audit_logging", rec("azure.keyvault.vault")) == "na"
+
+
+def test_gcp_essential_contacts_need_each_category_or_all_from_a_valid_contact() -> None:
+    from escher.scans.collect.gcp import normalize_project
+
+    def project(*contacts: dict[str, object]) -> Record:
+        return normalize_project("p", None, None, None, contacts=list(contacts))
+
+    def contact(*categories: str, state: str = "VALID") -> dict[str, object]:
+        return {"email": "a@b.test", "notificationCategorySubscriptions": list(categories), "validationState": state}
+
+    key = "gcp.project.essential_contacts"
+    assert verdict(key, project(contact("ALL"))) == "pass"
+    assert verdict(key, project(contact("LEGAL", "SECURITY"), contact("SUSPENSION", "TECHNICAL"))) == "pass"
+    assert verdict(key, project(contact("SECURITY"), contact("ALL", state="INVALID"))) == (
+        "fail: no essential contact for LEGAL, SUSPENSION, TECHNICAL"
+    )
+    assert verdict(key, project()).startswith("fail")
+    assert verdict(key, normalize_project("p", None, None, None)) == "na"  # not read
+
+
+def test_gcp_asset_inventory_enabled_only_when_service_usage_says_enabled() -> None:
+    from escher.scans.collect.gcp import normalize_project
+
+    def project(state: str) -> Record:
+        return normalize_project("p", None, None, None, asset_service={"name": "x", "state": state})
+
+    assert verdict("gcp.project.asset_inventory", project("ENABLED")) == "pass"
+    assert verdict("gcp.project.asset_inventory", project("DISABLED")) == (
+        "fail: cloudasset.googleapis.com is not enabled"
+    )
+    assert verdict("gcp.project.asset_inventory", normalize_project("p", None, None, None)) == "na"
+
+
+def test_gcp_kms_rotation_at_most_90_days_for_symmetric_keys_only() -> None:
+    from escher.scans.collect.gcp import normalize_kms_key
+
+    def key(rotation: str | None, purpose: str = "ENCRYPT_DECRYPT") -> Record:
+        raw = {"name": "projects/p/locations/us/keyRings/r/cryptoKeys/k", "purpose": purpose}
+        return normalize_kms_key({**raw, "rotationPeriod": rotation} if rotation else raw, "p")
+
+    assert key("7776000s").region == "us"
+    assert verdict("gcp.kms.key_rotation", key("7776000s")) == "pass"  # exactly 90 days
+    assert verdict("gcp.kms.key_rotation", key("7862400s")) == "fail: rotated every 91 days"
+    assert verdict("gcp.kms.key_rotation", key(None)) == "fail: no automatic rotation period"
+    assert verdict("gcp.kms.key_rotation", key(None, "ASYMMETRIC_SIGN")) == "na"
+
+
+def test_gcp_dnssec_and_its_algorithms_on_public_zones() -> None:
+    from escher.scans.collect.gcp import normalize_dns_zone
+
+    def zone(state: str | None, ksk: str = "rsasha256", zsk: str = "rsasha256", visibility: str = "public") -> Record:
+        raw: dict[str, object] = {"name": "z", "visibility": visibility}
+        if state:
+            raw["dnssecConfig"] = {"state": state, "defaultKeySpecs": [
+                {"keyType": "keySigning", "algorithm": ksk}, {"keyType": "zoneSigning", "algorithm": zsk},
+            ]}  # fmt: skip
+        return normalize_dns_zone(raw, "p")
+
+    assert [verdict(k, zone("on")) for k in ("gcp.dns.dnssec", "gcp.dns.ksk_rsasha1", "gcp.dns.zsk_rsasha1")] == [
+        "pass", "pass", "pass",
+    ]  # fmt: skip
+    assert verdict("gcp.dns.dnssec", zone(None)) == "fail: DNSSEC is off"
+    assert verdict("gcp.dns.dnssec", zone("transfer")) == "fail: DNSSEC is transfer"
+    assert verdict("gcp.dns.ksk_rsasha1", zone(None)) == "na"  # unsigned: 3.3 reports it
+    assert verdict("gcp.dns.ksk_rsasha1", zone("on", ksk="rsasha1")) == "fail: the key-signing key uses RSASHA1"
+    assert verdict("gcp.dns.zsk_rsasha1", zone("on", ksk="rsasha1")) == "pass"
+    assert verdict("gcp.dns.zsk_rsasha1", zone("on", zsk="rsasha1")) == "fail: the zone-signing key uses RSASHA1"
+    assert verdict("gcp.dns.dnssec", zone(None, visibility="private")) == "na"
+
+
+def test_gcp_api_keys_restrictions_and_age() -> None:
+    from escher.scans.collect.gcp import normalize_api_key
+
+    def key(created: str, *services: str) -> Record:
+        raw: dict[str, object] = {"name": "projects/1/locations/global/keys/k", "displayName": "k", "createTime": created}
+        if services:
+            raw["restrictions"] = {"apiTargets": [{"service": s} for s in services], "browserKeyRestrictions": {}}
+        return normalize_api_key(raw, "p")
+
+    fresh = key("2026-11-30T12:00:00.000000Z", "maps-backend.googleapis.com")
+    assert verdict("gcp.apikeys.key_exists", fresh).startswith("fail: an API key exists")
+    assert verdict("gcp.apikeys.key_unrestricted_apis", fresh) == "pass"
+    assert verdict("gcp.apikeys.key_rotation", fresh) == "pass"
+    old = key("2026-09-07T12:00:00Z")  # 91 days before NOW
+    assert verdict("gcp.apikeys.key_rotation", old) == "fail: created 91 days ago"
+    assert verdict("gcp.apikeys.key_unrestricted_apis", old).startswith("fail: no API restriction")
+    wide = key("2026-11-30T12:00:00Z", "cloudapis.googleapis.com")
+    assert verdict("gcp.apikeys.key_unrestricted_apis", wide).startswith("fail: restricted to cloudapis")
+
+
+def test_bigquery_dataset_public_by_special_group_or_iam_member() -> None:
+    from escher.scans.collect.gcp import normalize_dataset
+
+    def dataset(*access: dict[str, str], kms: str | None = None) -> Record:
+        raw: dict[str, object] = {
+            "datasetReference": {"projectId": "p", "datasetId": "d"},
+            "access": list(access),
+        }
+        if kms:
+            raw["defaultEncryptionConfiguration"] = {"kmsKeyName": kms}
+        return normalize_dataset(raw, "p")
+
+    private = dataset({"role": "OWNER", "specialGroup": "projectOwners"}, kms="projects/p/locations/us/keyRings/r/cryptoKeys/k")  # fmt: skip
+    assert verdict("gcp.bigquery.dataset_public", private) == "pass"
+    assert verdict("gcp.bigquery.dataset_default_cmek", private) == "pass"
+    public = dataset({"role": "READER", "iamMember": "allUsers"}, {"role": "READER", "specialGroup": "allAuthenticatedUsers"})  # fmt: skip
+    assert verdict("gcp.bigquery.dataset_public", public) == (
+        "fail: access granted to allAuthenticatedUsers, allUsers"
+    )
+    assert (
+        verdict("gcp.bigquery.dataset_default_cmek", public)
+        == "fail: no defaultEncryptionConfiguration.kmsKeyName"
+    )
+
+
+def test_bigquery_table_cmek_for_stored_tables_only() -> None:
+    from escher.scans.collect.gcp import normalize_table
+
+    def table(kind: str | None, kms: str | None = None) -> Record:
+        raw: dict[str, object] = {"tableReference": {"projectId": "p", "datasetId": "d", "tableId": "t"}}
+        if kind:
+            raw["type"] = kind
+        if kms:
+            raw["encryptionConfiguration"] = {"kmsKeyName": kms}
+        return normalize_table(raw, "p")
+
+    assert table("TABLE").id == "projects/p/datasets/d/tables/t"
+    assert verdict("gcp.bigquery.table_cmek", table("TABLE", "projects/p/locations/us/keyRings/r/cryptoKeys/k")) == "pass"
+    assert verdict("gcp.bigquery.table_cmek", table(None)) == "fail: no encryptionConfiguration.kmsKeyName"
+    assert verdict("gcp.bigquery.table_cmek", table("VIEW")) == "na"
+    assert verdict("gcp.bigquery.table_cmek", table("EXTERNAL")) == "na"
