@@ -28,6 +28,7 @@ from typing import Any
 from bench.latency_proxy import LatencyProxy
 
 REGION = "us-east-1"
+_ROOT = Path(__file__).resolve().parent.parent
 C7N_VENV = Path(tempfile.gettempdir()) / "escher-c7n-venv"
 CHECKS = {  # Escher check -> the Custodian policy deciding the same thing
     "aws.s3.bucket_public": "s3-public",
@@ -121,21 +122,48 @@ def seed(buckets: int, volumes: int, groups: int) -> dict[str, int]:
 
 # -- Escher ------------------------------------------------------------------------------------------------
 def escher_four(proxy: LatencyProxy, *, only_needed: bool) -> Run:
-    """The four checks as ``escher scan --checks ...`` runs them: collect (only what they read, or everything as
-    a collector without the checks' wants does), then the checks."""
+    """The four checks as ``escher scan --checks ...`` runs them, in a process of its own as Custodian runs (moto
+    and the proxy share this one's interpreter): collect (only what they read, or everything, as a collector
+    without the checks' wants does), then the checks. Wall time includes starting Python, as Custodian's does."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.custodian_compare",
+        "--escher-child",
+        "needed" if only_needed else "all",
+    ]
+    env = {**os.environ, "AWS_ENDPOINT_URL": proxy.url}
+    proxy.reset()
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, cwd=_ROOT)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        return Run(proxy.requests, wall, {}, f"exit {done.returncode}: {done.stderr.strip()[-300:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(proxy.requests, wall, out["found"], out["note"])
+
+
+def _escher_child(what: str) -> None:
     from escher.scans.collect.aws import AwsCollector, wants_of
     from escher.scans.engine import run_checks, select_checks
 
+    if what == "daily":
+        from escher.config import Settings
+        from escher.scans.runner import ScanOptions, run_scan
+
+        result = run_scan(Settings(), ScanOptions(regions=[REGION], max_attempts=1))
+        inv = result.inventory
+        errors = "; ".join(f"{e.service}: {e.code}" for e in inv.errors)
+        print(json.dumps({"records": len(inv.records), "failed": len(result.failed), "note": errors}))
+        return
+
     checks = select_checks(list(CHECKS))
-    proxy.reset()
-    t0 = time.perf_counter()
-    wants = wants_of(checks) if only_needed else None
+    wants = wants_of(checks) if what == "needed" else None
     inventory = AwsCollector([REGION], max_attempts=1, wants=wants).collect()
     run = run_checks(inventory, checks)
-    wall = time.perf_counter() - t0
     found = {cid: sum(1 for f in run.findings if f.check_id == cid) for cid in CHECKS}
     note = "; ".join(f"{e.service}: {e.code}" for e in inventory.errors)
-    return Run(proxy.requests, wall, found, note)
+    print(json.dumps({"found": found, "note": note}))
 
 
 # -- Custodian ---------------------------------------------------------------------------------------------
@@ -177,8 +205,6 @@ def custodian_four(exe: Path, proxy: LatencyProxy, env: dict[str, str]) -> Run:
 
 # -- the full daily scan -----------------------------------------------------------------------------------
 def daily(n: int, moto: Any, delay: float) -> None:
-    from escher.config import Settings
-    from escher.scans.runner import ScanOptions, run_scan
     from tests.functional.scans.estate import seed as seed_truth
 
     moto.reset()
@@ -188,14 +214,19 @@ def daily(n: int, moto: Any, delay: float) -> None:
     seeded = time.perf_counter() - t0
     with LatencyProxy(moto.port, delay=delay) as proxy:
         os.environ["AWS_ENDPOINT_URL"] = proxy.url
+        cmd = [sys.executable, "-m", "bench.custodian_compare", "--escher-child", "daily"]
         t0 = time.perf_counter()
-        result = run_scan(Settings(), ScanOptions(regions=[REGION], max_attempts=1))
+        done = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, cwd=_ROOT)
         wall = time.perf_counter() - t0
+        if done.returncode != 0:
+            print(f"  daily scan, {n:,} per type: failed: {done.stderr.strip()[-500:]}", flush=True)
+            return
+        got = json.loads(done.stdout.strip().splitlines()[-1])
         top = ", ".join(f"{a} {k}" for a, k in proxy.by_action.most_common(4))
         print(
             f"  daily scan, {n:>5,} per type (buckets, volumes, groups, instances) at {delay * 1000:.0f} ms: "
-            f"{proxy.requests:>6,} requests, {wall:6.1f} s wall, {len(result.inventory.records):,} records, "
-            f"{len(result.failed):,} failed findings, {len(result.inventory.errors)} parts not read "
+            f"{proxy.requests:>6,} requests, {wall:6.1f} s wall, {got['records']:,} records, "
+            f"{got['failed']:,} failed findings, not read: {got['note'] or 'nothing'} "
             f"(seeded in {seeded:.0f} s; most requests: {top})",
             flush=True,
         )
@@ -211,7 +242,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--daily", default="200,2000", help="daily-scan sizes per type ('' for none)")
     parser.add_argument("--daily-delay", type=float, default=30.0)
     parser.add_argument("--no-custodian", action="store_true")
+    parser.add_argument("--escher-child", choices=("needed", "all", "daily"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.escher_child:
+        _escher_child(args.escher_child)
+        return
 
     from escher.emulators import MotoEmulator
 
@@ -236,7 +271,11 @@ def main(argv: list[str] | None = None) -> None:
                 if exe is not None:
                     runs["cloud custodian"] = custodian_four(exe, proxy, dict(os.environ))
             os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
-            print(f"four checks at +{ms:.0f} ms per request:", flush=True)
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"four checks at +{ms:.0f} ms per request (load average {load}, {os.cpu_count()} cores):",
+                flush=True,
+            )
             c7n = runs.get("cloud custodian")
             for label, run in runs.items():
                 ratio = ""

@@ -171,6 +171,11 @@ class AwsCollector:
             bucket.acquire()
             yield page
 
+    @property
+    def chosen(self) -> bool:
+        """Whether this collects for chosen checks only (``--checks``), not everything (the daily scan)."""
+        return self._wants is not None
+
     def wants(self, type_: str, *attrs: str) -> bool:
         """Whether records of ``type_`` are wanted (with ``attrs``: whether any of those attributes is)."""
         if self._wants is None:

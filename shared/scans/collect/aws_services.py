@@ -100,12 +100,18 @@ def _bucket_record(c: AwsCollector, name: str, region: str) -> Record:
     if c.wants(BUCKET, "public_access_block"):
         pab = get("get_public_access_block", ("NoSuchPublicAccessBlockConfiguration",))
         attrs["public_access_block"] = pab["PublicAccessBlockConfiguration"] if pab else None
-    if c.wants(BUCKET, "acl_public"):
+    # Only the exposure check reads acl_public / policy_public, through the access block: an ACL it ignores or a
+    # policy it restricts cannot make the bucket public. So a scan of chosen checks does not read them then
+    # (left None: not read); the daily scan reads everything.
+    block = (attrs.get("public_access_block") or {}) if c.chosen else {}
+    if c.wants(BUCKET, "acl_public") and not block.get("IgnorePublicAcls"):
         acl = get("get_bucket_acl", ())
         attrs["acl_public"] = any(
             g.get("Grantee", {}).get("URI") in _PUBLIC_GRANTEES for g in acl.get("Grants", [])
         )
-    if c.wants(BUCKET, "policy_public", "ssl_only"):
+    if c.wants(BUCKET, "ssl_only") or (
+        c.wants(BUCKET, "policy_public") and not block.get("RestrictPublicBuckets")
+    ):
         pol = get("get_bucket_policy", ("NoSuchBucketPolicy",))
         doc = _doc(pol["Policy"]) if pol else {}
         attrs["policy_public"] = policy_is_public(doc)
