@@ -623,3 +623,61 @@ _waf_check("azure.network.appgw_bot_protection", "bot_protection", "7.15",
            "the application.",
            "az network application-gateway waf-policy managed-rule rule-set add --policy-name POLICY "
            "--resource-group RG --type Microsoft_BotManagerRuleSet --version 1.1")  # fmt: skip
+
+
+# -- Key Vault data plane (8.3.1-8.3.4, 8.3.9, 8.3.11) -------------------------------------------------------------
+def _vault_items_check(
+    key: str, attr: str, cis: str, rbac: bool | None, title: str, what: str, risk: str, remediation: str,
+    severity: Severity = Severity.MEDIUM,
+) -> None:  # fmt: skip
+    """Fail when the vault's data plane lists items in ``attr``; ``rbac`` True / False: only for vaults using
+    Azure RBAC / access policies (CIS splits the expiry controls by the vault's permission model)."""
+    reads = (attr, "rbac_authorization") if rbac is not None else (attr,)
+
+    def fn(rec: Record, ctx: CheckContext) -> Outcome:
+        if attr not in rec.attrs:  # the data plane was not read
+            return NA
+        if rbac is not None and bool(rec.attrs.get("rbac_authorization")) is not rbac:
+            return NA
+        items = rec.attrs[attr]
+        return Fail(f"{what}: {', '.join(items)}") if items else None
+
+    check(key, resource=VAULT, reads=reads, title=title, severity=severity, risk=risk, remediation=remediation,
+          cis=(cis,), soc2=("CC6.1",))(fn)  # fmt: skip
+
+
+_KEY_EXP = "az keyvault key set-attributes --vault-name VAULT --name KEY --expires YYYY-MM-DDTHH:MM:SSZ"
+_SECRET_EXP = (
+    "az keyvault secret set-attributes --vault-name VAULT --name SECRET --expires YYYY-MM-DDTHH:MM:SSZ"
+)
+_NO_KEY_EXP = (
+    "Keys without an expiration date can be used forever, so a leaked or outdated key never stops working."
+)
+_NO_SECRET_EXP = "Secrets without an expiration date are never forced to rotate: a leaked one stays valid."
+
+_vault_items_check("azure.keyvault.key_expiry_rbac", "keys_without_expiry", "8.3.1", True,
+                   "Key Vault (RBAC) has keys without an expiration date", "keys with no expiry",
+                   _NO_KEY_EXP, _KEY_EXP)  # fmt: skip
+_vault_items_check("azure.keyvault.key_expiry_access_policy", "keys_without_expiry", "8.3.2", False,
+                   "Key Vault (access policies) has keys without an expiration date", "keys with no expiry",
+                   _NO_KEY_EXP, _KEY_EXP)  # fmt: skip
+_vault_items_check("azure.keyvault.secret_expiry_rbac", "secrets_without_expiry", "8.3.3", True,
+                   "Key Vault (RBAC) has secrets without an expiration date", "secrets with no expiry",
+                   _NO_SECRET_EXP, _SECRET_EXP)  # fmt: skip
+_vault_items_check("azure.keyvault.secret_expiry_access_policy", "secrets_without_expiry", "8.3.4", False,
+                   "Key Vault (access policies) has secrets without an expiration date", "secrets with no expiry",
+                   _NO_SECRET_EXP, _SECRET_EXP)  # fmt: skip
+_vault_items_check("azure.keyvault.key_auto_rotation", "keys_without_rotation", "8.3.9", None,
+                   "Key Vault keys are not rotated automatically", "no Rotate action in the rotation policy of",
+                   "Keys stay in use until someone remembers to rotate them; the longer one lives, the more data "
+                   "a compromise of it exposes.",
+                   "az keyvault key rotation-policy update --vault-name VAULT --name KEY --value "
+                   "'{\"lifetimeActions\": [{\"trigger\": {\"timeBeforeExpiry\": \"P30D\"}, \"action\": "
+                   "{\"type\": \"Rotate\"}}], \"attributes\": {\"expiryTime\": \"P1Y\"}}'",
+                   Severity.LOW)  # fmt: skip
+_vault_items_check("azure.keyvault.certificate_validity", "long_lived_certificates", "8.3.11", None,
+                   "Key Vault certificates are issued for more than 12 months", "validity over 12 months",
+                   "A long-lived certificate's key stays in use, and trusted, long after it may have leaked.",
+                   "az keyvault certificate set-attributes --vault-name VAULT --name CERT --policy @policy.json "
+                   "(x509_props.validity_months at most 12; applies from the next issuance)",
+                   Severity.LOW)  # fmt: skip

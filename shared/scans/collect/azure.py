@@ -52,12 +52,16 @@ __all__ = [
     "role_facts",
     "security_contact",
     "vault_audit_logged",
+    "vault_contents",
     "vnet_gateway_ids",
 ]
 
 GLOBAL = "global"
 # api-versions of the calls made through a client's pipeline (the azure-rest-api-specs stable versions)
 KEYVAULT_API = "2023-07-01"
+KEYVAULT_DATA_API = (
+    "7.5"  # the Key Vault data plane (keys, secrets, certificates): its own host and token scope
+)
 MONITOR_METRICS_API = "2023-10-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 SECURITY_PRICINGS_API = "2024-01-01"
@@ -122,7 +126,9 @@ PRODUCES: dict[str, Produces] = {
     }),
     "keyvault": produces({
         "azure.keyvault.vault": "soft_delete purge_protection soft_delete_retention_days rbac_authorization "
-                                "public_network_access network_default_action private_endpoints audit_logged",
+                                "public_network_access network_default_action private_endpoints audit_logged "
+                                "keys_without_expiry secrets_without_expiry keys_without_rotation "
+                                "long_lived_certificates",
     }),
     "functions": produces({"azure.web.function_app": "state kind"}),
     "databricks": produces({
@@ -653,6 +659,51 @@ def vault_audit_logged(settings: list[dict[str, Any]]) -> bool:
     )
 
 
+def vault_contents(
+    keys: list[dict[str, Any]],
+    rotation_policies: dict[str, dict[str, Any]],
+    secrets: list[dict[str, Any]],
+    certificate_policies: dict[str, dict[str, Any]],
+) -> dict[str, list[str]]:
+    """What a vault's data plane says about CIS Azure 8.3.1-8.3.4, 8.3.9 and 8.3.11: its enabled keys and
+    secrets with no expiration date (``attributes.exp``; the secrets behind certificates, ``managed``, are left
+    to the certificates), enabled keys whose rotation policy has no ``Rotate`` action (``rotation_policies``:
+    key name -> policy), and certificates whose policy issues them for more than 12 months
+    (``certificate_policies``: name -> policy, ``x509_props.validity_months``)."""
+
+    def name(item: dict[str, Any], key: str) -> str:
+        return str(item.get(key) or "").rstrip("/").rsplit("/", 1)[-1]
+
+    def enabled(item: dict[str, Any]) -> bool:
+        return (item.get("attributes") or {}).get("enabled") is not False
+
+    live_keys = [k for k in keys if enabled(k)]
+    return {
+        "keys_without_expiry": sorted(
+            name(k, "kid") for k in live_keys if not (k.get("attributes") or {}).get("exp")
+        ),
+        "secrets_without_expiry": sorted(
+            name(s, "id")
+            for s in secrets
+            if enabled(s) and not s.get("managed") and not (s.get("attributes") or {}).get("exp")
+        ),
+        "keys_without_rotation": sorted(
+            name(k, "kid")
+            for k in live_keys
+            if not any(
+                str((a.get("action") or {}).get("type")).lower() == "rotate"
+                for a in rotation_policies.get(name(k, "kid"), {}).get("lifetimeActions") or []
+            )
+        ),
+        "long_lived_certificates": sorted(
+            f"{cert} ({months} months)"
+            for cert, policy in certificate_policies.items()
+            if (months := (policy.get("x509_props") or {}).get("validity_months")) is not None
+            and int(months) > 12
+        ),
+    }
+
+
 def diagnostic_logs_sent(settings: list[dict[str, Any]]) -> bool:
     """Whether a diagnostic setting sends some enabled log (a category or a category group) of the resource
     to a workspace, storage account or event hub."""
@@ -978,11 +1029,13 @@ class AzureCollector:
         return out
 
     def collect_keyvault(self) -> list[Record]:
-        """The vaults, then each vault's diagnostic settings (is its AuditEvent log sent somewhere, CIS 6.1.1.4);
-        when those cannot be read the vaults are still returned, without the attribute."""
+        """The vaults, then each vault's diagnostic settings (is its AuditEvent log sent somewhere, CIS 6.1.1.4)
+        and its data plane's keys, secrets and certificates (CIS 8.3.x); when those cannot be read the vaults
+        are still returned, without those attributes."""
         azure_exc = require("azure.core.exceptions", "azure")
         path = f"/subscriptions/{self.subscription}/providers/Microsoft.KeyVault/vaults"
-        records = [normalize_vault(v, self.subscription) for v in self.arm_list(path, KEYVAULT_API)]
+        raws = list(self.arm_list(path, KEYVAULT_API))
+        records = [normalize_vault(v, self.subscription) for v in raws]
         try:
             logged = {
                 rec.id: vault_audit_logged(
@@ -997,10 +1050,99 @@ class AzureCollector:
             }
         except azure_exc.AzureError as exc:
             self._part_failed("keyvault", "Key Vault diagnostic settings", exc)
-            return records
-        for rec in records:
-            rec.attrs["audit_logged"] = logged[rec.id]
+        else:
+            for rec in records:
+                rec.attrs["audit_logged"] = logged[rec.id]
+        self._add_vault_contents(records, [str(_props(v).get("vaultUri") or "") for v in raws])
         return records
+
+    def _vault_pipeline(self, vault_uri: str) -> Any:
+        """An azure-core pipeline to a vault's data plane: the scan's credential with the Key Vault token
+        scope of the vault's cloud (``https://vault.azure.net/.default`` for ``*.vault.azure.net``), the
+        client options' retry settings and the context's transport (a test's replay)."""
+        from urllib.parse import urlsplit
+
+        from escher.clouds import azure
+
+        core = require("azure.core", "azure")
+        policies = require("azure.core.pipeline.policies", "azure")
+        host = urlsplit(vault_uri).hostname or ""
+        scope = f"https://{host.split('.', 1)[-1]}/.default"
+        retry = {k: v for k, v in self.ctx.azure_client_options.items() if k.startswith("retry_")}
+        cred = self.ctx.azure_credential if self.ctx.azure_credential is not None else azure.credential()
+        kwargs: dict[str, Any] = {}
+        if self.ctx.azure_transport is not None:
+            kwargs["transport"] = self.ctx.azure_transport
+        return core.PipelineClient(
+            base_url=vault_uri,
+            policies=[
+                policies.HeadersPolicy(),
+                policies.UserAgentPolicy(sdk_moniker="escher-scan"),
+                policies.RetryPolicy(**retry),
+                policies.BearerTokenCredentialPolicy(cred, scope),
+                policies.HttpLoggingPolicy(),
+            ],
+            **kwargs,
+        )
+
+    def _vault_get(self, client: Any, url: str) -> dict[str, Any]:
+        rest = require("azure.core.rest", "azure")
+        response = client.send_request(
+            rest.HttpRequest("GET", url, params={"api-version": KEYVAULT_DATA_API})
+        )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def _vault_list(self, client: Any, url: str) -> Iterator[dict[str, Any]]:
+        rest = require("azure.core.rest", "azure")
+        next_url: str | None = url
+        params: dict[str, str] | None = {"api-version": KEYVAULT_DATA_API}
+        while next_url:
+            response = client.send_request(rest.HttpRequest("GET", next_url, params=params))
+            response.raise_for_status()
+            page = response.json()
+            yield from page.get("value") or []
+            next_url, params = page.get("nextLink"), None  # the link carries its own query
+
+    def _add_vault_contents(self, vaults: list[Record], uris: list[str]) -> None:
+        """Each vault's keys (and their rotation policies), secrets and certificates (and their policies), read
+        from its data plane (metadata only: no secret value is asked for). A vault whose data plane refuses
+        (no data-plane role or access policy, a firewall, a private endpoint only) keeps its other attributes;
+        the vaults not read are reported."""
+        azure_exc = require("azure.core.exceptions", "azure")
+        failed: list[str] = []
+        last: BaseException | None = None
+        for rec, uri in zip(vaults, uris, strict=True):
+            if not uri:
+                continue
+            base = uri.rstrip("/")
+            try:
+                client = self._vault_pipeline(base + "/")
+                keys = list(self._vault_list(client, f"{base}/keys"))
+                rotation = {
+                    name: self._vault_get(client, f"{base}/keys/{name}/rotationpolicy")
+                    for k in keys
+                    if (k.get("attributes") or {}).get("enabled") is not False
+                    for name in [str(k.get("kid") or "").rstrip("/").rsplit("/", 1)[-1]]
+                }
+                secrets = list(self._vault_list(client, f"{base}/secrets"))
+                certificates = {
+                    name: self._vault_get(client, f"{base}/certificates/{name}/policy")
+                    for c in self._vault_list(client, f"{base}/certificates")
+                    for name in [str(c.get("id") or "").rstrip("/").rsplit("/", 1)[-1]]
+                }
+            except azure_exc.AzureError as exc:
+                failed.append(rec.name)
+                last = exc
+                continue
+            rec.attrs.update(vault_contents(keys, rotation, secrets, certificates))
+        if last is not None:
+            self._part_failed(
+                "keyvault",
+                f"keys, secrets and certificates of {len(failed)} vaults ({', '.join(failed)})",
+                last,
+            )
 
     def collect_function_apps(self) -> list[Record]:
         """The subscription's App Service sites (one paged list), kept where the kind is a function app."""

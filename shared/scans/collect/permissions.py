@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["COLLECTOR_PERMISSIONS", "COST_PERMISSIONS", "scan_permissions"]
+__all__ = ["COLLECTOR_DATA_ACTIONS", "COLLECTOR_PERMISSIONS", "COST_PERMISSIONS", "scan_permissions"]
 
 COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     # -- AWS (escher.scans.collect.aws / aws_services) --------------------------------------------------------
@@ -169,6 +169,19 @@ COST_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "aws.cost": ("ce:GetCostAndUsage",),
     "azure.cost": ("Microsoft.CostManagement/query/action",),
     "gcp.cost": ("bigquery.jobs.create", "bigquery.tables.getData"),
+}
+
+# Azure data-plane reads: RBAC *data* actions, which a role definition carries in ``dataActions``, not
+# ``actions`` (so they are kept out of COLLECTOR_PERMISSIONS and the read role built from it). A vault on
+# access policies instead needs an access policy for the scanner: keys list/get, secrets list, certificates
+# list/get. Without either, the vault's contents are reported "not read" and its 8.3.x checks give no verdict.
+COLLECTOR_DATA_ACTIONS: dict[str, tuple[str, ...]] = {
+    "azure.keyvault": (  # keys, secrets, certificates metadata (CIS Azure 8.3.1-8.3.4, 8.3.9, 8.3.11)
+        "Microsoft.KeyVault/vaults/keys/read",
+        "Microsoft.KeyVault/vaults/keyrotationpolicies/read",
+        "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+        "Microsoft.KeyVault/vaults/certificates/read",
+    ),
 }
 
 

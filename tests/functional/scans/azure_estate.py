@@ -531,10 +531,18 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
             "metrics": [{"category": "AllMetrics", "enabled": False}],
         },
     }]})  # fmt: skip
+    # the data plane (CIS 8.3.1-8.3.4, 8.3.9, 8.3.11), two pages of keys: the router matches paths, not hosts,
+    # so both vaults answer the same contents. "signing" has no expiry and no Rotate action (the disabled
+    # "retired" key is not judged); every secret expires (the certificate's managed secret is the certificate's
+    # business); "legacy-sso" is issued for 24 months. kv-prod uses RBAC (8.3.1, 8.3.3), kv-legacy access
+    # policies (8.3.2, 8.3.4)
+    _seed_vault_data(router, "https://kv-prod.vault.azure.net")
     truth.fails(weak["id"], "azure.keyvault.purge_protection", "azure.keyvault.soft_delete", "azure.keyvault.rbac",
                 "azure.keyvault.public_network", "azure.keyvault.private_endpoints",
-                "azure.keyvault.audit_logging")  # fmt: skip
-    truth.fails(strong["id"])
+                "azure.keyvault.audit_logging", "azure.keyvault.key_expiry_access_policy",
+                "azure.keyvault.key_auto_rotation", "azure.keyvault.certificate_validity")  # fmt: skip
+    truth.fails(strong["id"], "azure.keyvault.key_expiry_rbac", "azure.keyvault.key_auto_rotation",
+                "azure.keyvault.certificate_validity")  # fmt: skip
 
     # -- App Service sites, two pages: function apps are kept, the web app is not (no check reads them yet) ---
     billing = _site("billing-fn", "functionapp", "Running", env="dev")
@@ -1176,3 +1184,88 @@ def _app_gateway(
         "etag": 'W/"00000000-0000-0000-0000-000000000000"',
         "properties": props,
     }
+
+
+# -- the Key Vault data plane (7.5; https://<vault>.vault.azure.net): Keys - Get Keys, Get Key Rotation Policy,
+# Secrets - Get Secrets, Certificates - Get Certificates, Get Certificate Policy; times are Unix seconds
+_CREATED, _EXPIRES = 1735689600, 1798761600  # 2025-01-01, 2027-01-01
+
+
+def _kv_attributes(*, exp: bool, enabled: bool = True) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"enabled": enabled, "created": _CREATED, "updated": _CREATED,
+                             "recoveryLevel": "Recoverable", "recoverableDays": 90}  # fmt: skip
+    if exp:
+        attrs["exp"] = _EXPIRES
+    return attrs
+
+
+def _rotation_policy(vault: str, key: str, *, rotate: bool) -> dict[str, Any]:
+    """A key's rotation policy; a key never given one answers the default, which only notifies."""
+    actions: list[dict[str, Any]] = [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}]
+    if rotate:
+        actions.insert(0, {"trigger": {"timeAfterCreate": "P11M"}, "action": {"type": "Rotate"}})
+    attributes: dict[str, Any] = (
+        {"expiryTime": "P1Y", "created": _CREATED, "updated": _CREATED} if rotate else {}
+    )
+    return {"id": f"{vault}/keys/{key}/rotationpolicy", "lifetimeActions": actions, "attributes": attributes}
+
+
+def _certificate_policy(vault: str, name: str, subject: str, months: int) -> dict[str, Any]:
+    return {
+        "id": f"{vault}/certificates/{name}/policy",
+        "key_props": {"exportable": True, "kty": "RSA", "key_size": 2048, "reuse_key": False},
+        "secret_props": {"contentType": "application/x-pkcs12"},
+        "x509_props": {
+            "subject": subject,
+            "sans": {"dns_names": [subject.removeprefix("CN=")]},
+            "ekus": ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
+            "key_usage": ["digitalSignature", "keyEncipherment"],
+            "validity_months": months,
+            "basic_constraints": {"ca": False},
+        },
+        "lifetime_actions": [
+            {"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "AutoRenew"}}
+        ],
+        "issuer": {"name": "Self"},
+        "attributes": {"enabled": True, "created": _CREATED, "updated": _CREATED},
+    }
+
+
+def _seed_vault_data(router: Router, vault: str) -> None:
+    keys = [
+        {"kid": f"{vault}/keys/cmk-storage", "attributes": _kv_attributes(exp=True), "tags": {}},
+        {"kid": f"{vault}/keys/signing", "attributes": _kv_attributes(exp=False), "tags": {}},
+    ]
+    retired = {
+        "kid": f"{vault}/keys/retired",
+        "attributes": _kv_attributes(exp=False, enabled=False),
+        "tags": {},
+    }
+    router.add(
+        "GET",
+        "/keys",
+        {"value": keys, "nextLink": f"{vault}/keys?api-version=7.5&$skiptoken=keys2&maxresults=25"},
+    )
+    router.add("GET", "/keys", {"value": [retired], "nextLink": None}, query="$skiptoken=keys2")
+    router.add("GET", "/keys/cmk-storage/rotationpolicy", _rotation_policy(vault, "cmk-storage", rotate=True))
+    router.add("GET", "/keys/signing/rotationpolicy", _rotation_policy(vault, "signing", rotate=False))
+    router.add("GET", "/secrets", {"value": [
+        {"id": f"{vault}/secrets/db-password", "attributes": _kv_attributes(exp=True), "contentType": "text/plain", "tags": {}},
+        {"id": f"{vault}/secrets/api-token", "attributes": _kv_attributes(exp=True), "tags": {}},
+        {"id": f"{vault}/secrets/tls-web", "attributes": _kv_attributes(exp=False), "contentType": "application/x-pkcs12",
+         "managed": True, "tags": {}},
+    ], "nextLink": None})  # fmt: skip
+    router.add("GET", "/certificates", {"value": [
+        {"id": f"{vault}/certificates/tls-web", "x5t": "fLi3U52HunIVNXubkEnf8tP6Wbo", "attributes": _kv_attributes(exp=True),
+         "subject": "CN=www.acme.test", "tags": {}},
+        {"id": f"{vault}/certificates/legacy-sso", "x5t": "bO3Wpf8tEnUkbuXvNIuH25Ui3Lf", "attributes": _kv_attributes(exp=True),
+         "subject": "CN=sso.acme.test", "tags": {}},
+    ], "nextLink": None})  # fmt: skip
+    router.add(
+        "GET", "/certificates/tls-web/policy", _certificate_policy(vault, "tls-web", "CN=www.acme.test", 12)
+    )
+    router.add(
+        "GET",
+        "/certificates/legacy-sso/policy",
+        _certificate_policy(vault, "legacy-sso", "CN=sso.acme.test", 24),
+    )

@@ -180,3 +180,73 @@ def test_databricks_log_delivery_needs_an_enabled_log_sent_somewhere() -> None:
     assert verdict(key, rec("azure.databricks.workspace", diagnostic_logs=True)) == "pass"
     assert verdict(key, rec("azure.databricks.workspace", diagnostic_logs=False)).startswith("fail")
     assert verdict(key, rec("azure.databricks.workspace")) == "na"
+
+
+# -- Key Vault data plane (8.3.1-8.3.4, 8.3.9, 8.3.11) --------------------------------------------------------------
+V = "https://kv.vault.azure.net"
+
+
+def test_vault_contents_from_the_data_plane_shapes() -> None:
+    from escher.scans.collect.azure import vault_contents
+
+    keys = [
+        {"kid": f"{V}/keys/a", "attributes": {"enabled": True, "exp": 1798761600}},
+        {"kid": f"{V}/keys/b", "attributes": {"enabled": True}},
+        {"kid": f"{V}/keys/off", "attributes": {"enabled": False}},  # disabled: not judged
+    ]
+    rotate = {"lifetimeActions": [{"trigger": {"timeAfterCreate": "P11M"}, "action": {"type": "rotate"}}]}
+    notify = {"lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}]}
+    secrets = [
+        {"id": f"{V}/secrets/s1", "attributes": {"enabled": True}},
+        {"id": f"{V}/secrets/cert", "attributes": {"enabled": True}, "managed": True},  # a certificate's
+        {"id": f"{V}/secrets/s2", "attributes": {"enabled": True, "exp": 1798761600}},
+    ]
+    certs = {"web": {"x509_props": {"validity_months": 12}}, "sso": {"x509_props": {"validity_months": 36}}}
+    assert vault_contents(keys, {"a": rotate, "b": notify}, secrets, certs) == {
+        "keys_without_expiry": ["b"],
+        "secrets_without_expiry": ["s1"],
+        "keys_without_rotation": ["b"],
+        "long_lived_certificates": ["sso (36 months)"],
+    }
+    assert vault_contents([], {}, [], {}) == {
+        "keys_without_expiry": [],
+        "secrets_without_expiry": [],
+        "keys_without_rotation": [],
+        "long_lived_certificates": [],
+    }
+
+
+def test_expiry_checks_split_by_the_vault_permission_model() -> None:
+    def vault(rbac: bool, keys: list[str], secrets: list[str]) -> Record:
+        return rec("azure.keyvault.vault", rbac_authorization=rbac, keys_without_expiry=keys,
+                   secrets_without_expiry=secrets)  # fmt: skip
+
+    rbac_bad, policy_bad = vault(True, ["k"], ["s"]), vault(False, ["k"], ["s"])
+    assert verdict("azure.keyvault.key_expiry_rbac", rbac_bad) == "fail: keys with no expiry: k"
+    assert verdict("azure.keyvault.secret_expiry_rbac", rbac_bad) == "fail: secrets with no expiry: s"
+    assert verdict("azure.keyvault.key_expiry_access_policy", rbac_bad) == "na"
+    assert verdict("azure.keyvault.secret_expiry_access_policy", rbac_bad) == "na"
+    assert verdict("azure.keyvault.key_expiry_access_policy", policy_bad) == "fail: keys with no expiry: k"
+    assert (
+        verdict("azure.keyvault.secret_expiry_access_policy", policy_bad) == "fail: secrets with no expiry: s"
+    )
+    assert verdict("azure.keyvault.key_expiry_rbac", policy_bad) == "na"
+    for good in (vault(True, [], []), vault(False, [], [])):
+        model = "rbac" if good.attrs["rbac_authorization"] else "access_policy"
+        assert verdict(f"azure.keyvault.key_expiry_{model}", good) == "pass"
+        assert verdict(f"azure.keyvault.secret_expiry_{model}", good) == "pass"
+    unread = rec("azure.keyvault.vault", rbac_authorization=True)  # the data plane refused
+    for key in ("key_expiry_rbac", "secret_expiry_rbac", "key_auto_rotation", "certificate_validity"):
+        assert verdict(f"azure.keyvault.{key}", unread) == "na"
+
+
+def test_rotation_and_certificate_validity_checks() -> None:
+    t = "azure.keyvault.vault"
+    assert verdict("azure.keyvault.key_auto_rotation", rec(t, keys_without_rotation=[])) == "pass"
+    assert verdict("azure.keyvault.key_auto_rotation", rec(t, keys_without_rotation=["b", "c"])) == (
+        "fail: no Rotate action in the rotation policy of: b, c"
+    )
+    assert verdict("azure.keyvault.certificate_validity", rec(t, long_lived_certificates=[])) == "pass"
+    assert verdict(
+        "azure.keyvault.certificate_validity", rec(t, long_lived_certificates=["sso (36 months)"])
+    ) == ("fail: validity over 12 months: sso (36 months)")
