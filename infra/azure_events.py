@@ -20,9 +20,10 @@ group for alerts, both to the worker's functions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ACTION_GROUP_KINDS", "ACTIVITY_LOG_CATEGORIES", "event_grid_types"]
+__all__ = ["ACTION_GROUP_KINDS", "ACTIVITY_LOG_CATEGORIES", "Wired", "event_grid_types", "wire_events"]
 
 ACTION_GROUP_KINDS = ("alarms", "health", "threat_findings", "security_findings", "budgets")
 # activity log category -> the event kinds whose alert rule sends it to the action group
@@ -59,14 +60,36 @@ def parse_topic_id(topic_id: str) -> tuple[str, str]:
 
 
 # -- the Pulumi side -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Wired:
+    outputs: dict[str, Any]  # the stack outputs the wiring names (system topic, action group ...)
+
+
+def wire_events(scope: Any, spec: Any, *, home: Any, worker: Any, state: Any) -> Wired:
+    """Event Grid (resource changes) and an action group (alerts) -> the worker's functions. ``scope`` is the
+    part's :class:`escher.infra.component.Scope`; ``home``, ``worker``, ``state`` the parts' outputs
+    (:mod:`escher.infra.parts.azure`)."""
+    grid = wire_event_grid(
+        scope,
+        spec,
+        group=home.group,
+        app_id=worker.app_id,
+        principal=worker.principal,
+        subscription_scope=home.subscription_scope,
+        dead=(state.account_id, state.dead_letter_container),
+    )
+    alerts = wire_action_group(
+        scope, spec, group=home.group, worker=worker, subscription_scope=home.subscription_scope
+    )
+    return Wired({**grid, **alerts})
+
+
 def wire_event_grid(
-    parent: Any, spec: Any, *, group: Any, app: Any, principal: Any, subscription_scope: Any, dead: Any
+    scope: Any, spec: Any, *, group: Any, app_id: Any, principal: Any, subscription_scope: Any, dead: Any
 ) -> dict[str, Any]:
     import pulumi_azure_native.eventgrid as eventgrid
 
-    from escher.infra.component import child
-
-    opts = child(parent)
+    opts = scope.opts()
     if "api_calls" not in spec.events:
         return {}
     if spec.azure_system_topic:
@@ -94,7 +117,7 @@ def wire_event_grid(
         system_topic_name=topic_name,
         destination=eventgrid.AzureFunctionEventSubscriptionDestinationArgs(
             endpoint_type="AzureFunction",
-            resource_id=app.id.apply(lambda i: f"{i}/functions/{events_fn}"),
+            resource_id=app_id.apply(lambda i: f"{i}/functions/{events_fn}"),
             max_events_per_batch=1,
         ),
         filter=eventgrid.EventSubscriptionFilterArgs(
@@ -118,14 +141,12 @@ def wire_event_grid(
 
 
 def wire_action_group(
-    parent: Any, spec: Any, *, group: Any, app: Any, subscription_scope: Any
+    scope: Any, spec: Any, *, group: Any, worker: Any, subscription_scope: Any
 ) -> dict[str, Any]:
     import pulumi
     import pulumi_azure_native.monitor as monitor
 
-    from escher.infra.component import child
-
-    opts = child(parent)
+    opts = scope.opts()
     kinds = [k for k in spec.events if k in ACTION_GROUP_KINDS]
     if not kinds:
         return {}
@@ -141,9 +162,9 @@ def wire_action_group(
         azure_function_receivers=[
             monitor.AzureFunctionReceiverArgs(
                 name="escher-worker",
-                function_app_resource_id=app.id,
+                function_app_resource_id=worker.app_id,
                 function_name=function,
-                http_trigger_url=pulumi.Output.all(app.default_host_name, app.name).apply(
+                http_trigger_url=pulumi.Output.all(worker.default_host_name, worker.app).apply(
                     lambda a: f"https://{a[0] or a[1] + '.azurewebsites.net'}/api/{route}"
                 ),
                 use_common_alert_schema=True,
