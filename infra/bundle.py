@@ -71,6 +71,7 @@ DISCOVERY_DOCS = (
     "bigquery.",
     "essentialcontacts.",
     "serviceusage.",
+    "dataproc.",
 )
 # what a worker needs of another cloud's SDK extra to scan it (not Key Vault, Pub/Sub or Secret Manager: those
 # are the other cloud's own extension's stores)

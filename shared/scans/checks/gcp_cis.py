@@ -1,7 +1,7 @@
 """GCP checks written for CIS GCP Foundations 5.0.0 recommendations no earlier check decided: Compute Engine
 instance settings, the Cloud SQL database flags (MySQL 6.1, PostgreSQL 6.2, SQL Server 6.3), the alerted
 log-based metrics for audited events (2.5-2.12), essential contacts and Cloud Asset Inventory (1.17, 2.14), Cloud
-KMS key rotation (1.11), API keys (1.13, 1.15, 1.16), Cloud DNS DNSSEC (3.3-3.5) and BigQuery (7.1-7.3).
+KMS key rotation (1.11), API keys (1.13, 1.15, 1.16), Cloud DNS DNSSEC (3.3-3.5), BigQuery (7.1-7.3) and Dataproc (8.1).
 
 A flag left at its default is absent from ``settings.databaseFlags``; each flag check knows the engine's
 default (PostgreSQL's ``log_min_messages`` defaults to ``warning``, SQL Server's ``remote access`` to on).
@@ -497,3 +497,16 @@ def table_cmek(rec: Record, ctx: CheckContext) -> Outcome:
        cis=("7.3",), soc2=("CC6.1",))  # fmt: skip
 def dataset_default_cmek(rec: Record, ctx: CheckContext) -> Outcome:
     return None if rec.attrs.get("default_cmek") else Fail("no defaultEncryptionConfiguration.kmsKeyName")
+
+
+# -- Dataproc (8.1) ------------------------------------------------------------------------------------------
+@check("gcp.dataproc.cluster_cmek", resource="gcp.dataproc.cluster", reads=("cmek",),
+       title="Dataproc cluster is not encrypted with a customer-managed key", severity=Severity.LOW,
+       risk="The cluster's disks are under Google-managed keys: you cannot revoke access to the data on them by "
+            "disabling a key, nor audit the key's use in Cloud KMS.",
+       remediation="Recreate the cluster with gcloud dataproc clusters create CLUSTER --region REGION "
+                   "--gce-pd-kms-key projects/P/locations/L/keyRings/R/cryptoKeys/K (the key cannot be added "
+                   "to a running cluster)",
+       cis=("8.1",), soc2=("CC6.1",))  # fmt: skip
+def dataproc_cluster_cmek(rec: Record, ctx: CheckContext) -> Outcome:
+    return None if rec.attrs.get("cmek") else Fail("no encryptionConfig.gcePdKmsKeyName")

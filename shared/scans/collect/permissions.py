@@ -162,6 +162,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "gcp.apikeys": ("apikeys.keys.list",),  # CIS GCP 1.13, 1.15, 1.16
     # lists the datasets and reads each, then each one's tables (CIS GCP 7.1-7.3)
     "gcp.bigquery": ("bigquery.datasets.get", "bigquery.tables.list", "bigquery.tables.get"),
+    "gcp.dataproc": ("dataproc.clusters.list",),  # every region's clusters (CIS GCP 8.1)
 }
 
 # the daily cost snapshot (escher.scans.cost, cost_azure, cost_gcp)

@@ -86,6 +86,7 @@ _GCP = [
     (re.compile(r"^/bigquery/v2/projects/[^/]+/datasets(?:/[^/]+)?$"), "bigquery.datasets.get"),
     (re.compile(r"^/bigquery/v2/projects/[^/]+/datasets/[^/]+/tables$"), "bigquery.tables.list"),
     (re.compile(r"^/bigquery/v2/projects/[^/]+/datasets/[^/]+/tables/[^/]+$"), "bigquery.tables.get"),
+    (re.compile(r"^/v1/projects/[^/]+/regions/[^/]+/clusters$"), "dataproc.clusters.list"),
 ]
 # Cloud KMS lists its locations at Cloud Run v1's path (another host): the replay tells them by KMS's pageSize
 _GCP_BY_QUERY = [(re.compile(r"^/v1/projects/[^/]+/locations$"), "pageSize=", "cloudkms.locations.list")]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from escher.clouds.gcp import REGIONS
 from escher.scans.collect.metrics import window
 from tests.functional.scans.replay import Router
 
@@ -548,7 +549,54 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     truth.fails(f"projects/{PROJECT}/datasets/marketing/tables/clicks", "gcp.bigquery.table_cmek")
     truth.fails(f"projects/{PROJECT}/datasets/marketing/tables/daily")
     truth.fails(f"projects/{PROJECT}/datasets/finance/tables/ledger")
+
+    # -- Dataproc (CIS 8.1): every known region and "global" is asked; us-central1 holds "etl" on Google's
+    # keys and "secure-etl" under a CMEK, europe-west1 answers in two pages, the others hold none --------------
+    for region in ("global", *sorted(REGIONS - {"us-central1", "europe-west1"})):
+        router.add("GET", f"/v1/projects/{PROJECT}/regions/{region}/clusters", {})
+    etl, secure = _dataproc("etl", "us-central1", None), _dataproc("secure-etl", "us-central1", kms)
+    router.add("GET", f"/v1/projects/{PROJECT}/regions/us-central1/clusters", {"clusters": [etl, secure]})
+    path = f"/v1/projects/{PROJECT}/regions/europe-west1/clusters"
+    spark = _dataproc("spark", "europe-west1", None)
+    router.add("GET", path, {"clusters": [], "nextPageToken": "dp-page-2"})
+    router.add("GET", path, {"clusters": [spark]}, query="pageToken=dp-page-2")
+    truth.fails(f"projects/{PROJECT}/regions/us-central1/clusters/etl", "gcp.dataproc.cluster_cmek")
+    truth.fails(f"projects/{PROJECT}/regions/us-central1/clusters/secure-etl")
+    truth.fails(f"projects/{PROJECT}/regions/europe-west1/clusters/spark", "gcp.dataproc.cluster_cmek")
     return truth
+
+
+def _dataproc(name: str, region: str, kms: str | None) -> dict[str, Any]:
+    """A cluster as ``clusters.list`` returns it (dataproc.v1.json ``Cluster``), running."""
+    config: dict[str, Any] = {
+        "configBucket": f"dataproc-staging-{region}-123456789012-abcd",
+        "tempBucket": f"dataproc-temp-{region}-123456789012-abcd",
+        "gceClusterConfig": {
+            "zoneUri": f"{_zone(region + '-b')}",
+            "subnetworkUri": f"{COMPUTE}/projects/{PROJECT}/regions/{region}/subnetworks/default",
+            "internalIpOnly": True,
+            "serviceAccountScopes": ["https://www.googleapis.com/auth/cloud-platform"],
+        },
+        "masterConfig": {
+            "numInstances": 1,
+            "machineTypeUri": f"{_zone(region + '-b')}/machineTypes/n2-standard-4",
+        },
+        "workerConfig": {
+            "numInstances": 2,
+            "machineTypeUri": f"{_zone(region + '-b')}/machineTypes/n2-standard-4",
+        },
+        "softwareConfig": {"imageVersion": "2.2.40-debian12"},
+    }
+    if kms:
+        config["encryptionConfig"] = {"gcePdKmsKeyName": kms}
+    return {
+        "projectId": PROJECT,
+        "clusterName": name,
+        "config": config,
+        "labels": {"goog-dataproc-cluster-name": name, "goog-dataproc-location": region},
+        "status": {"state": "RUNNING", "stateStartTime": "2026-12-01T08:00:00.000Z"},
+        "clusterUuid": f"0a1b2c3d-{name}",
+    }
 
 
 def _contact(email: str, categories: list[str], name: str, *, valid: bool = True) -> dict[str, Any]:

@@ -56,8 +56,8 @@ def test_gcp_findings_equal_the_seeded_truth(estate: Estate) -> None:
     assert not router.unused(), "every recorded page, the nextPageToken pages too, was read"
     assert {r.id for r in result.inventory.records} == truth.resources
     assert {(f.check_id, f.resource_id) for f in result.failed} == truth.failing
-    # teeth (CIS: +2 project, +2 KMS, +3 DNS, +6 API keys, +3 BigQuery; +16 resources)
-    assert len(truth.failing) == 78 and len(truth.resources) == 46
+    # teeth (CIS: +2 project, +2 KMS, +3 DNS, +6 API keys, +3 BigQuery, +2 Dataproc; +19 resources)
+    assert len(truth.failing) == 80 and len(truth.resources) == 49
 
 
 def test_gcp_records_carry_what_the_fixes_need(estate: Estate) -> None:

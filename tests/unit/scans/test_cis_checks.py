@@ -658,3 +658,17 @@ def test_bigquery_table_cmek_for_stored_tables_only() -> None:
     assert verdict("gcp.bigquery.table_cmek", table(None)) == "fail: no encryptionConfiguration.kmsKeyName"
     assert verdict("gcp.bigquery.table_cmek", table("VIEW")) == "na"
     assert verdict("gcp.bigquery.table_cmek", table("EXTERNAL")) == "na"
+
+
+def test_dataproc_cluster_cmek_from_either_encryption_key() -> None:
+    from escher.scans.collect.gcp import normalize_dataproc_cluster
+
+    def cluster(**encryption: str) -> Record:
+        raw = {"clusterName": "c", "projectId": "p", "config": {"encryptionConfig": encryption} if encryption else {}}
+        return normalize_dataproc_cluster(raw, "p", "us-central1")
+
+    key = "projects/p/locations/us-central1/keyRings/r/cryptoKeys/k"
+    assert cluster().id == "projects/p/regions/us-central1/clusters/c"
+    assert verdict("gcp.dataproc.cluster_cmek", cluster(gcePdKmsKeyName=key)) == "pass"
+    assert verdict("gcp.dataproc.cluster_cmek", cluster(kmsKey=key)) == "pass"
+    assert verdict("gcp.dataproc.cluster_cmek", cluster()) == "fail: no encryptionConfig.gcePdKmsKeyName"
