@@ -59,8 +59,12 @@ __all__ = [
 GLOBAL = "global"
 # api-versions of the calls made through a client's pipeline (the azure-rest-api-specs stable versions)
 KEYVAULT_API = "2023-07-01"
-KEYVAULT_DATA_API = (
-    "7.5"  # the Key Vault data plane (keys, secrets, certificates): its own host and token scope
+# the Key Vault data plane (keys, secrets, certificates): its own host and token scope
+KEYVAULT_DATA_API = "7.5"
+VAULT_DATA_HINT = (
+    "give the scanning identity the Key Vault Reader role on the vault (RBAC vaults), or an access policy with "
+    "keys list/get, secrets list and certificates list/get (access-policy vaults); a vault reachable only "
+    "through a private endpoint must be scanned from inside its network"
 )
 MONITOR_METRICS_API = "2023-10-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
@@ -806,11 +810,13 @@ class AzureCollector:
             yield from page.get("value") or []
             url, params = page.get("nextLink"), None  # the link carries its own query
 
-    def _part_failed(self, service: str, what: str, exc: BaseException) -> None:
+    def _part_failed(self, service: str, what: str, exc: BaseException, hint: str = "") -> None:
         error = self._error(service, GLOBAL, exc)
         if error is None:
             raise exc
-        self.part_errors.append(dataclasses.replace(error, message=f"{what} not read: {error.message}"))
+        self.part_errors.append(
+            dataclasses.replace(error, message=f"{what} not read: {error.message}", hint=hint or error.hint)
+        )
 
     def storage_accounts(self) -> list[dict[str, Any]]:
         """Listed once, shared by the ARM task and the Blob task."""
@@ -1142,6 +1148,7 @@ class AzureCollector:
                 "keyvault",
                 f"keys, secrets and certificates of {len(failed)} vaults ({', '.join(failed)})",
                 last,
+                hint=VAULT_DATA_HINT,
             )
 
     def collect_function_apps(self) -> list[Record]:
