@@ -34,8 +34,8 @@ class Switch:
     operations: tuple[str, ...]
 
 
-# The vision's wizard, in its order. Rolling back deployments covers Lambda aliases only: Azure Functions slots
-# and Cloud Run revisions have no rollback operation in the catalogue yet.
+# The vision's wizard, in its order. Rolling back deployments: a Lambda alias, an Azure Functions slot swapped
+# back, a Cloud Run service's traffic sent back to the revision before.
 SWITCHES: tuple[Switch, ...] = (
     Switch(
         "make_public_buckets_private",
@@ -71,7 +71,9 @@ SWITCHES: tuple[Switch, ...] = (
             "aws.ec2.modify_instance_type",
             "aws.rds.increase_storage",
             "azure.compute.resize_vm",
+            "azure.sql.increase_max_size",
             "gcp.compute.set_machine_type",
+            "gcp.sql.increase_storage",
         ),
     ),
     Switch(
@@ -82,7 +84,7 @@ SWITCHES: tuple[Switch, ...] = (
     Switch(
         "rollback_failed_deployments",
         "Automatically roll back failed deployments",
-        ("aws.lambda.rollback_alias",),
+        ("aws.lambda.rollback_alias", "azure.functions.swap_slot", "gcp.run.rollback_revision"),
     ),
 )
 
