@@ -69,6 +69,7 @@ policies:
 class Run:
     requests: int
     wall: float
+    peak: int  # most requests in flight at once
     found: dict[str, int] = field(default_factory=dict)  # check -> failing resources
     note: str = ""
 
@@ -138,9 +139,11 @@ def escher_four(proxy: LatencyProxy, *, only_needed: bool) -> Run:
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, cwd=_ROOT)
     wall = time.perf_counter() - t0
     if done.returncode != 0:
-        return Run(proxy.requests, wall, {}, f"exit {done.returncode}: {done.stderr.strip()[-300:]}")
+        return Run(
+            proxy.requests, wall, proxy.peak, {}, f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+        )
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    return Run(proxy.requests, wall, out["found"], out["note"])
+    return Run(proxy.requests, wall, proxy.peak, out["found"], out["note"])
 
 
 def _escher_child(what: str) -> None:
@@ -200,11 +203,11 @@ def custodian_four(exe: Path, proxy: LatencyProxy, env: dict[str, str]) -> Run:
             resources = out / name / "resources.json"
             found[check] = len(json.loads(resources.read_text())) if resources.exists() else -1
         note = "" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
-        return Run(proxy.requests, wall, found, note)
+        return Run(proxy.requests, wall, proxy.peak, found, note)
 
 
 # -- the full daily scan -----------------------------------------------------------------------------------
-def daily(n: int, moto: Any, delay: float) -> None:
+def daily(n: int, moto: Any, delay: float, timeout: float) -> None:
     from tests.functional.scans.estate import seed as seed_truth
 
     moto.reset()
@@ -216,7 +219,17 @@ def daily(n: int, moto: Any, delay: float) -> None:
         os.environ["AWS_ENDPOINT_URL"] = proxy.url
         cmd = [sys.executable, "-m", "bench.custodian_compare", "--escher-child", "daily"]
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, cwd=_ROOT)
+        try:
+            done = subprocess.run(
+                cmd, env=dict(os.environ), capture_output=True, text=True, cwd=_ROOT, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            print(
+                f"  daily scan, {n:,} per type at {delay * 1000:.0f} ms: not done in {timeout:.0f} s "
+                f"({proxy.requests:,} requests by then); stopped to keep the bench bounded",
+                flush=True,
+            )
+            return
         wall = time.perf_counter() - t0
         if done.returncode != 0:
             print(f"  daily scan, {n:,} per type: failed: {done.stderr.strip()[-500:]}", flush=True)
@@ -225,7 +238,7 @@ def daily(n: int, moto: Any, delay: float) -> None:
         top = ", ".join(f"{a} {k}" for a, k in proxy.by_action.most_common(4))
         print(
             f"  daily scan, {n:>5,} per type (buckets, volumes, groups, instances) at {delay * 1000:.0f} ms: "
-            f"{proxy.requests:>6,} requests, {wall:6.1f} s wall, {got['records']:,} records, "
+            f"{proxy.requests:>6,} requests ({proxy.peak} at once), {wall:6.1f} s wall, {got['records']:,} records, "
             f"{got['failed']:,} failed findings, not read: {got['note'] or 'nothing'} "
             f"(seeded in {seeded:.0f} s; most requests: {top})",
             flush=True,
@@ -241,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delays", default="0,30", help="round trips to add, ms, comma-separated")
     parser.add_argument("--daily", default="200,2000", help="daily-scan sizes per type ('' for none)")
     parser.add_argument("--daily-delay", type=float, default=30.0)
+    parser.add_argument("--daily-timeout", type=float, default=900.0, help="seconds per daily scan at most")
     parser.add_argument("--no-custodian", action="store_true")
     parser.add_argument("--escher-child", choices=("needed", "all", "daily"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -287,14 +301,14 @@ def main(argv: list[str] | None = None) -> None:
                     "found = expected" if run.found == expected else f"FOUND {list(run.found.values())}"
                 )
                 print(
-                    f"  {label:<34} {run.requests:>6,} requests {run.wall:7.2f} s{ratio}  ({verdicts})"
+                    f"  {label:<34} {run.requests:>6,} requests {run.wall:7.2f} s, {run.peak:>2} at once{ratio}  ({verdicts})"
                     + (f" [{run.note}]" if run.note else ""),
                     flush=True,
                 )
             if c7n is not None:
                 print("  goals vs Custodian: requests <= 0.25x, wall <= 0.15x", flush=True)
         for n in (int(s) for s in args.daily.split(",") if s.strip()):
-            daily(n, moto, args.daily_delay / 1000)
+            daily(n, moto, args.daily_delay / 1000, args.daily_timeout)
 
 
 if __name__ == "__main__":

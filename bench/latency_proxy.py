@@ -39,6 +39,8 @@ class LatencyProxy:
     def __init__(self, upstream_port: int, *, delay: float = DEFAULT_DELAY) -> None:
         self.delay = delay
         self.by_action: Counter[str] = Counter()
+        self.peak = 0  # most requests in flight at once: the client's effective concurrency
+        self._in_flight = 0
         self._upstream = upstream_port
         self._lock = threading.Lock()
         self._server = answering_server(self.answer)
@@ -53,6 +55,7 @@ class LatencyProxy:
     def reset(self) -> None:
         with self._lock:
             self.by_action.clear()
+            self.peak = 0
 
     def __enter__(self) -> LatencyProxy:
         self._thread.start()
@@ -68,6 +71,8 @@ class LatencyProxy:
         action = action_of(method, path, headers, body)
         with self._lock:
             self.by_action[action] += 1
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
         if self.delay:
             time.sleep(self.delay)
         conn = http.client.HTTPConnection("127.0.0.1", self._upstream, timeout=300)
@@ -78,3 +83,5 @@ class LatencyProxy:
             return resp.status, resp.getheaders(), resp.read()
         finally:
             conn.close()
+            with self._lock:
+                self._in_flight -= 1
