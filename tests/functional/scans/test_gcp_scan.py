@@ -92,3 +92,33 @@ def test_a_failed_gcp_list_is_reported_not_counted_as_zero(estate: Estate) -> No
     assert [(e.service, e.code) for e in result.inventory.errors] == [("firewalls", "403")]
     assert not any(r.type == "gcp.compute.firewall" for r in result.inventory.records)
     assert any(f.check_id == "gcp.sql.instance_open_networks" for f in result.failed)
+
+
+def test_refused_extra_reads_cost_only_their_attributes(estate: Estate) -> None:
+    """Essential contacts, Service Usage and one dataset's tables refused: the project and the datasets are still
+    read, the refused parts are reported, and only their checks lose the verdict."""
+    router, _truth, ctx = estate
+    refused = (":compute", "/services/cloudasset.googleapis.com", "/datasets/marketing/tables")
+    for route in router.routes:
+        if route.path.endswith(refused):
+            route.status = 403
+            route.body = {
+                "error": {"code": 403, "message": "Permission denied", "status": "PERMISSION_DENIED"}
+            }
+    # a refused table list cannot lead to the tables behind it: they leave the script
+    router.routes = [r for r in router.routes if "/datasets/marketing/tables/" not in r.path]
+    result = run_scan(Settings(), ScanOptions(clouds=["gcp"]), ctx=ctx)
+    assert sorted((e.service, e.code, e.message.split(" not read")[0]) for e in result.inventory.errors) == [
+        ("bigquery", "403", "the tables of dataset marketing"),
+        ("project", "403", "essential contacts"),
+        ("project", "403", "whether Cloud Asset Inventory is enabled"),
+    ]
+    project = next(r for r in result.inventory.records if r.type == "gcp.project.settings")
+    assert "contact_categories" not in project.attrs and "asset_inventory" not in project.attrs
+    assert "alerted_log_filters" in project.attrs  # the rest of the project was read
+    failed = {(f.check_id, f.resource_id.rsplit("/", 1)[-1]) for f in result.failed}
+    assert not {c for c, _ in failed} & {"gcp.project.essential_contacts", "gcp.project.asset_inventory"}
+    assert not result.passed.get("gcp.project.essential_contacts")
+    assert ("gcp.bigquery.dataset_public", "marketing") in failed  # the dataset itself was read
+    tables = {r.name for r in result.inventory.records if r.type == "gcp.bigquery.table"}
+    assert tables == {"finance.ledger"}
