@@ -191,6 +191,7 @@ OPERATIONS: Registry[Operation] = Registry(
         "escher.ops.gcp_storage",
         "escher.ops.gcp_sql",
         "escher.ops.gcp_run",
+        "escher.ops.tagging",
     ],
 )
 

@@ -18,7 +18,11 @@ def test_every_operation_is_complete_and_consistent() -> None:
     for op_id, op in OPERATIONS.items():
         assert op.description and op.permissions and op.cli.split()[0] in {"aws", "az", "gcloud"}, op_id
         prefix = {
-            "aws": ("ec2:", "s3:", "rds:", "lambda:", "kms:"),  # kms: encrypting a volume with a chosen key
+            "aws": (
+                *("ec2:", "s3:", "rds:", "lambda:", "kms:"),  # kms: encrypting a volume with a chosen key
+                # aws.tagging.tag_resource: the Tagging API, and each collected service's own tag permission
+                *("tag:", "dynamodb:", "sqs:", "sns:", "logs:", "elasticfilesystem:", "cloudtrail:"),
+            ),
             "azure": ("Microsoft.",),
             "gcp": ("compute.", "storage.", "cloudsql.", "run.", "iam.serviceAccounts.actAs"),
         }
