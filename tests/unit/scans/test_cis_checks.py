@@ -535,7 +535,11 @@ def test_gcp_essential_contacts_need_each_category_or_all_from_a_valid_contact()
         return normalize_project("p", None, None, None, contacts=list(contacts))
 
     def contact(*categories: str, state: str = "VALID") -> dict[str, object]:
-        return {"email": "a@b.test", "notificationCategorySubscriptions": list(categories), "validationState": state}
+        return {
+            "email": "a@b.test",
+            "notificationCategorySubscriptions": list(categories),
+            "validationState": state,
+        }
 
     key = "gcp.project.essential_contacts"
     assert verdict(key, project(contact("ALL"))) == "pass"
@@ -577,7 +581,9 @@ def test_gcp_kms_rotation_at_most_90_days_for_symmetric_keys_only() -> None:
 def test_gcp_dnssec_and_its_algorithms_on_public_zones() -> None:
     from escher.scans.collect.gcp import normalize_dns_zone
 
-    def zone(state: str | None, ksk: str = "rsasha256", zsk: str = "rsasha256", visibility: str = "public") -> Record:
+    def zone(
+        state: str | None, ksk: str = "rsasha256", zsk: str = "rsasha256", visibility: str = "public"
+    ) -> Record:
         raw: dict[str, object] = {"name": "z", "visibility": visibility}
         if state:
             raw["dnssecConfig"] = {"state": state, "defaultKeySpecs": [
@@ -591,9 +597,13 @@ def test_gcp_dnssec_and_its_algorithms_on_public_zones() -> None:
     assert verdict("gcp.dns.dnssec", zone(None)) == "fail: DNSSEC is off"
     assert verdict("gcp.dns.dnssec", zone("transfer")) == "fail: DNSSEC is transfer"
     assert verdict("gcp.dns.ksk_rsasha1", zone(None)) == "na"  # unsigned: 3.3 reports it
-    assert verdict("gcp.dns.ksk_rsasha1", zone("on", ksk="rsasha1")) == "fail: the key-signing key uses RSASHA1"
+    assert (
+        verdict("gcp.dns.ksk_rsasha1", zone("on", ksk="rsasha1")) == "fail: the key-signing key uses RSASHA1"
+    )
     assert verdict("gcp.dns.zsk_rsasha1", zone("on", ksk="rsasha1")) == "pass"
-    assert verdict("gcp.dns.zsk_rsasha1", zone("on", zsk="rsasha1")) == "fail: the zone-signing key uses RSASHA1"
+    assert (
+        verdict("gcp.dns.zsk_rsasha1", zone("on", zsk="rsasha1")) == "fail: the zone-signing key uses RSASHA1"
+    )
     assert verdict("gcp.dns.dnssec", zone(None, visibility="private")) == "na"
 
 
@@ -601,9 +611,16 @@ def test_gcp_api_keys_restrictions_and_age() -> None:
     from escher.scans.collect.gcp import normalize_api_key
 
     def key(created: str, *services: str) -> Record:
-        raw: dict[str, object] = {"name": "projects/1/locations/global/keys/k", "displayName": "k", "createTime": created}
+        raw: dict[str, object] = {
+            "name": "projects/1/locations/global/keys/k",
+            "displayName": "k",
+            "createTime": created,
+        }
         if services:
-            raw["restrictions"] = {"apiTargets": [{"service": s} for s in services], "browserKeyRestrictions": {}}
+            raw["restrictions"] = {
+                "apiTargets": [{"service": s} for s in services],
+                "browserKeyRestrictions": {},
+            }
         return normalize_api_key(raw, "p")
 
     fresh = key("2026-11-30T12:00:00.000000Z", "maps-backend.googleapis.com")
@@ -654,7 +671,10 @@ def test_bigquery_table_cmek_for_stored_tables_only() -> None:
         return normalize_table(raw, "p")
 
     assert table("TABLE").id == "projects/p/datasets/d/tables/t"
-    assert verdict("gcp.bigquery.table_cmek", table("TABLE", "projects/p/locations/us/keyRings/r/cryptoKeys/k")) == "pass"
+    assert (
+        verdict("gcp.bigquery.table_cmek", table("TABLE", "projects/p/locations/us/keyRings/r/cryptoKeys/k"))
+        == "pass"
+    )
     assert verdict("gcp.bigquery.table_cmek", table(None)) == "fail: no encryptionConfiguration.kmsKeyName"
     assert verdict("gcp.bigquery.table_cmek", table("VIEW")) == "na"
     assert verdict("gcp.bigquery.table_cmek", table("EXTERNAL")) == "na"
@@ -664,7 +684,11 @@ def test_dataproc_cluster_cmek_from_either_encryption_key() -> None:
     from escher.scans.collect.gcp import normalize_dataproc_cluster
 
     def cluster(**encryption: str) -> Record:
-        raw = {"clusterName": "c", "projectId": "p", "config": {"encryptionConfig": encryption} if encryption else {}}
+        raw = {
+            "clusterName": "c",
+            "projectId": "p",
+            "config": {"encryptionConfig": encryption} if encryption else {},
+        }
         return normalize_dataproc_cluster(raw, "p", "us-central1")
 
     key = "projects/p/locations/us-central1/keyRings/r/cryptoKeys/k"
