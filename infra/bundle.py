@@ -56,7 +56,8 @@ DATA_SUFFIXES = {".py", ".json", ".toml", ".yaml", ".sql", ".typed"}
 RUNTIME_EXTRA = {"aws": "aws-lambda-powertools", "azure": "azure-functions", "gcp": "functions-framework"}
 DISCOVERY_DIR = "googleapiclient/discovery_cache/documents/"
 # the APIs escher builds discovery clients for: the GCP scan (Cloud SQL Admin, Resource Manager, Monitoring, IAM,
-# Logging) and the cloud schedules (Cloud Scheduler); tests/unit/infra/test_bundle_clouds.py finds them in the code
+# Logging, Cloud Run, Cloud KMS, Cloud DNS, API Keys, BigQuery, Essential Contacts, Service Usage, Dataproc) and the
+# cloud schedules (Cloud Scheduler); tests/unit/infra/test_bundle_clouds.py finds them in the code
 DISCOVERY_DOCS = (
     "sqladmin.",
     "cloudresourcemanager.",
