@@ -365,7 +365,7 @@ def monitoring_incident(env: Envelope, d: Fields) -> UnifiedEvent:
         if value is not None and metric_type.endswith("/utilization")
         else {}
     )
-    extra = {"metric_labels": metric_labels} if metric_labels else {}
+    extra: dict[str, Any] = {"metric_labels": metric_labels} if metric_labels else {}
     if metric_labels.get("response_code_class"):
         extra["response_code_class"] = metric_labels["response_code_class"]
     if resource_type == "gce_instance" and labels.get("instance_id"):

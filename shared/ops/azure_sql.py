@@ -213,7 +213,7 @@ def grown_max_size(call: Call, state: dict[str, Any]) -> int:
     if call.params.max_size_gb is not None:
         return int(call.params.max_size_gb) * GIB
     current = int(state["max_size_bytes"] or 0)
-    grown = -(-current * (100 + call.params.increase_percent) // 100)
+    grown = -(-current * (100 + int(call.params.increase_percent)) // 100)
     return min(-(-grown // GIB) * GIB, MAX_SIZE_BYTES)
 
 

@@ -337,7 +337,8 @@ def fetch_traffic(call: Call) -> dict[str, Any]:
 
 
 def _rollback_target(call: Call, state: dict[str, Any]) -> str | None:
-    return call.params.to_revision or state["rollback_to"]
+    target: str | None = call.params.to_revision or state["rollback_to"]
+    return target
 
 
 def _rollback_wanted(call: Call, state: dict[str, Any]) -> dict[str, Any]:
