@@ -2,7 +2,9 @@
 bucket without a public access block, unencrypted volume, SSH open to the world), API requests counted at a
 proxy in front of moto and wall time, on loopback and with a round trip added to every request (default
 30 ms, as a real API answers a laptop). Goals: requests <= 0.25x Custodian's, wall <= 0.15x. Then the full
-daily scan (every check) at 30 ms, at 200 and 2,000 resources per type. Prints figures; asserts nothing.
+daily scan (every check) at 30 ms, at 200 and 2,000 resources per type. Each is measured twice: with moto
+answering (on a shared machine its CPU bounds a concurrent client), then with moto's answers replayed by the
+proxy after the same round trip (a cloud that keeps up, as AWS does). Prints figures; asserts nothing.
 
 Custodian (``c7n`` from PyPI) is installed by this script into a throwaway venv under /tmp, never into the
 project; when it cannot be installed its side is skipped with the reason.
@@ -70,6 +72,7 @@ class Run:
     requests: int
     wall: float
     peak: int  # most requests in flight at once
+    replayed: int  # answered from moto's earlier answers
     found: dict[str, int] = field(default_factory=dict)  # check -> failing resources
     note: str = ""
 
@@ -140,10 +143,15 @@ def escher_four(proxy: LatencyProxy, *, only_needed: bool) -> Run:
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         return Run(
-            proxy.requests, wall, proxy.peak, {}, f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+            proxy.requests,
+            wall,
+            proxy.peak,
+            proxy.replayed,
+            {},
+            f"exit {done.returncode}: {done.stderr.strip()[-300:]}",
         )
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    return Run(proxy.requests, wall, proxy.peak, out["found"], out["note"])
+    return Run(proxy.requests, wall, proxy.peak, proxy.replayed, out["found"], out["note"])
 
 
 def _escher_child(what: str) -> None:
@@ -203,11 +211,12 @@ def custodian_four(exe: Path, proxy: LatencyProxy, env: dict[str, str]) -> Run:
             resources = out / name / "resources.json"
             found[check] = len(json.loads(resources.read_text())) if resources.exists() else -1
         note = "" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
-        return Run(proxy.requests, wall, proxy.peak, found, note)
+        return Run(proxy.requests, wall, proxy.peak, proxy.replayed, found, note)
 
 
 # -- the full daily scan -----------------------------------------------------------------------------------
 def daily(n: int, moto: Any, delay: float, timeout: float) -> None:
+    """The daily scan (every check) through the proxy: on moto, then replayed (a cloud that keeps up)."""
     from tests.functional.scans.estate import seed as seed_truth
 
     moto.reset()
@@ -215,35 +224,78 @@ def daily(n: int, moto: Any, delay: float, timeout: float) -> None:
     t0 = time.perf_counter()
     seed_truth(n)
     seeded = time.perf_counter() - t0
+    label = f"daily scan, {n:,} per type (buckets, volumes, groups, instances) at {delay * 1000:.0f} ms"
     with LatencyProxy(moto.port, delay=delay) as proxy:
         os.environ["AWS_ENDPOINT_URL"] = proxy.url
         cmd = [sys.executable, "-m", "bench.custodian_compare", "--escher-child", "daily"]
-        t0 = time.perf_counter()
-        try:
-            done = subprocess.run(
-                cmd, env=dict(os.environ), capture_output=True, text=True, cwd=_ROOT, timeout=timeout
-            )
-        except subprocess.TimeoutExpired:
+        for cloud in ("moto", "replayed"):
+            proxy.replaying = cloud == "replayed"
+            proxy.reset()
+            t0 = time.perf_counter()
+            try:
+                done = subprocess.run(
+                    cmd, env=dict(os.environ), capture_output=True, text=True, cwd=_ROOT, timeout=timeout
+                )
+            except subprocess.TimeoutExpired:
+                print(
+                    f"  {label}, {cloud}: not done in {timeout:.0f} s ({proxy.requests:,} requests by then); "
+                    "stopped to keep the bench bounded",
+                    flush=True,
+                )
+                break
+            wall = time.perf_counter() - t0
+            if done.returncode != 0:
+                print(f"  {label}, {cloud}: failed: {done.stderr.strip()[-500:]}", flush=True)
+                break
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            top = ", ".join(f"{a} {k}" for a, k in proxy.by_action.most_common(3))
             print(
-                f"  daily scan, {n:,} per type at {delay * 1000:.0f} ms: not done in {timeout:.0f} s "
-                f"({proxy.requests:,} requests by then); stopped to keep the bench bounded",
+                f"  {label}, {cloud:>8}: {proxy.requests:>6,} requests ({proxy.peak} at once), {wall:6.1f} s, "
+                f"{got['records']:,} records, {got['failed']:,} failed findings, not read: "
+                f"{got['note'] or 'nothing'}, {proxy.replayed:,} replayed (seeded in {seeded:.0f} s; most requests: {top})",
                 flush=True,
             )
-            return
-        wall = time.perf_counter() - t0
-        if done.returncode != 0:
-            print(f"  daily scan, {n:,} per type: failed: {done.stderr.strip()[-500:]}", flush=True)
-            return
-        got = json.loads(done.stdout.strip().splitlines()[-1])
-        top = ", ".join(f"{a} {k}" for a, k in proxy.by_action.most_common(4))
+    os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
+
+
+def four_checks(ms: float, moto: Any, exe: Path | None, expected: dict[str, int]) -> None:
+    """Each side through the proxy, on moto, then again with moto's answers replayed."""
+    with LatencyProxy(moto.port, delay=ms / 1000) as proxy:
+        os.environ["AWS_ENDPOINT_URL"] = proxy.url
+        for cloud in ("moto", "replayed"):
+            proxy.replaying = cloud == "replayed"
+            runs = {
+                "escher --checks (what they read)": escher_four(proxy, only_needed=True),
+                "escher, collecting everything": escher_four(proxy, only_needed=False),
+            }
+            if exe is not None:
+                runs["cloud custodian"] = custodian_four(exe, proxy, dict(os.environ))
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"four checks at +{ms:.0f} ms per request, {cloud} (load average {load}, "
+                f"{os.cpu_count()} cores):",
+                flush=True,
+            )
+            _print_runs(runs, expected)
+    os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
+
+
+def _print_runs(runs: dict[str, Run], expected: dict[str, int]) -> None:
+    c7n = runs.get("cloud custodian")
+    for label, run in runs.items():
+        ratio = ""
+        if c7n is not None and run is not c7n and c7n.requests and c7n.wall:
+            ratio = f"  = {run.requests / c7n.requests:.2f}x requests, {run.wall / c7n.wall:.2f}x wall"
+        verdicts = "found = expected" if run.found == expected else f"FOUND {list(run.found.values())}"
         print(
-            f"  daily scan, {n:>5,} per type (buckets, volumes, groups, instances) at {delay * 1000:.0f} ms: "
-            f"{proxy.requests:>6,} requests ({proxy.peak} at once), {wall:6.1f} s wall, {got['records']:,} records, "
-            f"{got['failed']:,} failed findings, not read: {got['note'] or 'nothing'} "
-            f"(seeded in {seeded:.0f} s; most requests: {top})",
+            f"  {label:<34} {run.requests:>6,} requests {run.wall:7.2f} s, {run.peak:>2} at once{ratio}"
+            f"  ({verdicts})"
+            + (f", {run.replayed:,} replayed" if run.replayed else "")
+            + (f" [{run.note}]" if run.note else ""),
             flush=True,
         )
-    os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
+    if c7n is not None:
+        print("  goals vs Custodian: requests <= 0.25x, wall <= 0.15x", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -264,49 +316,21 @@ def main(argv: list[str] | None = None) -> None:
 
     from escher.emulators import MotoEmulator
 
-    exe = None if args.no_custodian else custodian()
+    delays = [float(d) for d in args.delays.split(",") if d.strip()]
+    exe = None if args.no_custodian or not delays else custodian()
     with MotoEmulator() as moto:
         os.environ.update(moto.env())
-        moto.reset()
-        t0 = time.perf_counter()
-        expected = seed(args.buckets, args.volumes, args.groups)
-        print(
-            f"estate: {args.buckets} buckets, {args.volumes} volumes, {args.groups} security groups "
-            f"(seeded in {time.perf_counter() - t0:.1f} s); expected failures {list(expected.values())}",
-            flush=True,
-        )
-        for ms in (float(d) for d in args.delays.split(",") if d.strip()):
-            with LatencyProxy(moto.port, delay=ms / 1000) as proxy:
-                os.environ["AWS_ENDPOINT_URL"] = proxy.url
-                runs = {
-                    "escher --checks (what they read)": escher_four(proxy, only_needed=True),
-                    "escher, collecting everything": escher_four(proxy, only_needed=False),
-                }
-                if exe is not None:
-                    runs["cloud custodian"] = custodian_four(exe, proxy, dict(os.environ))
-            os.environ["AWS_ENDPOINT_URL"] = moto.endpoint_url
-            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        if delays:
+            moto.reset()
+            t0 = time.perf_counter()
+            expected = seed(args.buckets, args.volumes, args.groups)
             print(
-                f"four checks at +{ms:.0f} ms per request (load average {load}, {os.cpu_count()} cores):",
+                f"estate: {args.buckets} buckets, {args.volumes} volumes, {args.groups} security groups "
+                f"(seeded in {time.perf_counter() - t0:.1f} s); expected failures {list(expected.values())}",
                 flush=True,
             )
-            c7n = runs.get("cloud custodian")
-            for label, run in runs.items():
-                ratio = ""
-                if c7n is not None and run is not c7n and c7n.requests and c7n.wall:
-                    ratio = (
-                        f"  = {run.requests / c7n.requests:.2f}x requests, {run.wall / c7n.wall:.2f}x wall"
-                    )
-                verdicts = (
-                    "found = expected" if run.found == expected else f"FOUND {list(run.found.values())}"
-                )
-                print(
-                    f"  {label:<34} {run.requests:>6,} requests {run.wall:7.2f} s, {run.peak:>2} at once{ratio}  ({verdicts})"
-                    + (f" [{run.note}]" if run.note else ""),
-                    flush=True,
-                )
-            if c7n is not None:
-                print("  goals vs Custodian: requests <= 0.25x, wall <= 0.15x", flush=True)
+            for ms in delays:
+                four_checks(ms, moto, exe, expected)
         for n in (int(s) for s in args.daily.split(",") if s.strip()):
             daily(n, moto, args.daily_delay / 1000, args.daily_timeout)
 

@@ -6,6 +6,11 @@ loopback server (tests/harness/http_answer.py); each request is forwarded untouc
         os.environ["AWS_ENDPOINT_URL"] = proxy.url
         ...
         print(proxy.requests, proxy.by_action.most_common(5))
+
+moto answers each request with Python code in one process: on a shared machine its CPU, not the round trip,
+bounds a concurrent client. With ``replaying`` on, a request the proxy has already forwarded (same method, path
+and body, and action) is answered with what moto answered then, after the same delay: a cloud that keeps up, as AWS does,
+so the figure shows what the client's own concurrency does with a 30 ms round trip.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ class LatencyProxy:
         self.by_action: Counter[str] = Counter()
         self.peak = 0  # most requests in flight at once: the client's effective concurrency
         self._in_flight = 0
+        self.replaying = False
+        self.replayed = 0
+        self._answers: dict[tuple[str, str, str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
         self._upstream = upstream_port
         self._lock = threading.Lock()
         self._server = answering_server(self.answer)
@@ -56,6 +64,7 @@ class LatencyProxy:
         with self._lock:
             self.by_action.clear()
             self.peak = 0
+            self.replayed = 0
 
     def __enter__(self) -> LatencyProxy:
         self._thread.start()
@@ -73,8 +82,24 @@ class LatencyProxy:
             self.by_action[action] += 1
             self._in_flight += 1
             self.peak = max(self.peak, self._in_flight)
-        if self.delay:
-            time.sleep(self.delay)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            key = (action, method, path, body)  # the JSON APIs name the action in a header (X-Amz-Target)
+            if self.replaying and key in self._answers:
+                with self._lock:
+                    self.replayed += 1
+                return self._answers[key]
+            answer = self._forward(method, path, headers, body)
+            self._answers[key] = answer
+            return answer
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self._upstream, timeout=300)
         try:
             fwd = {k: v for k, v in headers.items() if k.lower() != "host"}
@@ -83,5 +108,3 @@ class LatencyProxy:
             return resp.status, resp.getheaders(), resp.read()
         finally:
             conn.close()
-            with self._lock:
-                self._in_flight -= 1
