@@ -87,3 +87,11 @@ def test_a_failing_part_fails_the_task(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(RuntimeError, match="part failed"):
         c.parallel("ec2", [lambda: 1, boom, lambda: 3])
+
+
+def test_each_record_type_comes_from_one_task_so_the_daily_scan_reads_each_attribute_once() -> None:
+    sources: dict[str, list[str]] = {}
+    for task, table in PRODUCES.items():
+        for type_ in table:
+            sources.setdefault(type_, []).append(task)
+    assert {t: s for t, s in sources.items() if len(s) > 1} == {}
