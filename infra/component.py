@@ -120,7 +120,9 @@ def declare_part(
     outputs = build(Scope(extension, component))
     component.outputs = outputs
     fields = dataclasses.fields(outputs) if dataclasses.is_dataclass(outputs) else ()
-    component.register_outputs({f.name: getattr(outputs, f.name) for f in fields})
+    # a field marked metadata={"output": False} is for the program (resources to depend on), not an output
+    registered = [f for f in fields if f.metadata.get("output", True)]
+    component.register_outputs({f.name: getattr(outputs, f.name) for f in registered})
     parts: dict[str, Part] | None = getattr(extension, "parts", None)
     if parts is not None:
         parts[name] = component

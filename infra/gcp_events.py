@@ -21,9 +21,10 @@ Audit log entries of other services and other log entries are not routed: no nor
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AUDIT_KINDS", "api_call_filter", "audit_methods", "wired_kinds"]
+__all__ = ["AUDIT_KINDS", "Wired", "api_call_filter", "audit_methods", "wire_events", "wired_kinds"]
 
 # what each normalizer route needs delivered, by event kind
 ROUTE_KINDS: dict[str, str] = {
@@ -73,9 +74,82 @@ def finding_filter(kinds: Iterable[str]) -> str:
 
 
 # -- the Pulumi side -----------------------------------------------------------------------------------------
-def wire_events(
-    parent: Any, spec: Any, *, topic: Any, worker_sa: Any, number: Any, opts: Any
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Wired:
+    outputs: dict[str, Any]  # the stack outputs the wiring names (events topic, log filter, channel ...)
+
+
+def wire_events(scope: Any, spec: Any, apis: Any, *, ids: Any, worker: Any) -> Wired:
+    """Event sources -> one topic -> a push subscription (OIDC) -> the worker, dead letters to the worker's
+    dead-letter topic. ``scope`` is the part's :class:`escher.infra.component.Scope`; ``apis``, ``ids``,
+    ``worker`` the parts' outputs (:mod:`escher.infra.parts.gcp`)."""
+    import pulumi
+    import pulumi_gcp.organizations as organizations
+    import pulumi_gcp.pubsub as pubsub
+
+    if not spec.events:
+        return Wired({})
+    opts = scope.opts(depends_on=apis.resources)
+    project = spec.gcp_project
+    number = organizations.get_project_output(project_id=project, opts=scope.invoke_opts()).number
+    topic = pubsub.Topic("events", project=project, labels=_labels(spec), opts=opts)
+    outputs = _sources(spec, topic=topic, worker_email=ids.worker_email, number=number, opts=opts)
+    pubsub_agent = pulumi.Output.concat(
+        "serviceAccount:service-", number, "@gcp-sa-pubsub.iam.gserviceaccount.com"
+    )
+    _push_to_worker(opts, spec, topic=topic, ids=ids, worker=worker, pubsub_agent=pubsub_agent)
+    outputs["events_topic"] = topic.name
+    return Wired(outputs)
+
+
+def _labels(spec: Any) -> dict[str, str]:
+    return {"escher": "extend", "escher-stack": spec.name_prefix}
+
+
+def _push_to_worker(opts: Any, spec: Any, *, topic: Any, ids: Any, worker: Any, pubsub_agent: Any) -> None:
+    """The push subscription (ours, not an Eventarc trigger: only a subscription can dead-letter)."""
+    import pulumi_gcp.pubsub as pubsub
+
+    project = spec.gcp_project
+    subscription = pubsub.Subscription(
+        "to-worker",
+        project=project,
+        topic=topic.id,
+        ack_deadline_seconds=600,
+        message_retention_duration="86400s",  # deliveries are retried for up to 24 h
+        push_config=pubsub.SubscriptionPushConfigArgs(
+            push_endpoint=worker.url,
+            oidc_token=pubsub.SubscriptionPushConfigOidcTokenArgs(
+                service_account_email=ids.invoker_email, audience=worker.url
+            ),
+        ),
+        retry_policy=pubsub.SubscriptionRetryPolicyArgs(minimum_backoff="10s", maximum_backoff="600s"),
+        dead_letter_policy=pubsub.SubscriptionDeadLetterPolicyArgs(
+            dead_letter_topic=worker.dead_letter_topic_id, max_delivery_attempts=10
+        ),
+        expiration_policy=pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+        opts=opts,
+    )
+    # Pub/Sub's own agent forwards dead letters: it must publish there and acknowledge here
+    pubsub.TopicIAMMember(
+        "dead-letters-publisher",
+        project=project,
+        topic=worker.dead_letter_topic,
+        role="roles/pubsub.publisher",
+        member=pubsub_agent,
+        opts=opts,
+    )
+    pubsub.SubscriptionIAMMember(
+        "dead-letters-subscriber",
+        project=project,
+        subscription=subscription.name,
+        role="roles/pubsub.subscriber",
+        member=pubsub_agent,
+        opts=opts,
+    )
+
+
+def _sources(spec: Any, *, topic: Any, worker_email: Any, number: Any, opts: Any) -> dict[str, Any]:
     """Declare the sources of the enabled kinds, all publishing to ``topic``; returns outputs to export."""
     import pulumi
     import pulumi_gcp.logging as logging
@@ -97,7 +171,7 @@ def wire_events(
             "audit-logs",
             project=project,
             destination=pulumi.Output.concat("pubsub.googleapis.com/", topic.id),
-            filter=worker_sa.email.apply(api_call_filter),
+            filter=worker_email.apply(api_call_filter),
             unique_writer_identity=True,
             opts=opts,
         )
