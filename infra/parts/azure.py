@@ -412,8 +412,9 @@ def _operation_roles(
     import pulumi_azure_native.authorization as authorization
 
     roles: list[tuple[str, Any, list[tuple[str, pulumi.Input[str]]]]] = []
+    at_subscription: list[tuple[str, pulumi.Input[str]]] = [("subscription", home.subscription_scope)]
     wanted = (
-        ("read", reads, "the reads", [("subscription", home.subscription_scope)]),
+        ("read", reads, "the reads", at_subscription),
         ("operations", changes, "the changes", change_scopes),
     )
     for label, actions, what, scopes in wanted:
