@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from escher.clouds import Cloud as Cloud
+
 __all__ = [
     "API_VERSION",
     "AskRequest",
@@ -46,7 +48,6 @@ __all__ = [
 ]
 
 API_VERSION = "v1"
-Cloud = Literal["aws", "azure", "gcp"]
 Scalar = str | int | float | bool | None
 Risk = Literal["low", "medium", "high", "critical"]
 Source = Literal["llm", "planner"]

@@ -15,6 +15,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from escher.clouds import Cloud
+
 __all__ = ["AuditOutcome", "AuditRecord", "AuditSink", "MemoryAuditSink"]
 
 AuditOutcome = Literal[
@@ -50,7 +52,7 @@ class AuditRecord(BaseModel):
         description="what: an operation id such as 'aws.ec2.stop_instances', or 'approval.grant'"
     )
     target: str = Field(description="which resource: ARN, Azure resource id, GCP resource name; '' if none")
-    cloud: Literal["aws", "azure", "gcp"] | None = None
+    cloud: Cloud | None = None
     reason: str = Field(default="", description="why: the event id, the user's request, the schedule")
     outcome: AuditOutcome
     before: dict[str, Any] | None = None

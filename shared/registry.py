@@ -1,13 +1,19 @@
 """One small registry type for normalizers, checks and operations, keyed ``<cloud>.<service>.<name>``.
 
-After Cloud Custodian's ``c7n/registry.py``: a string-to-object map that doubles as a decorator. Entries are
-defined in modules that the registry imports on first use (``modules=``), so importing a package that owns a
-registry costs nothing until an entry is looked up.
+After Cloud Custodian's ``c7n/registry.py`` and its resource map: a string-to-object map that doubles as a
+decorator. Entries are defined in modules that the registry imports on first use (``modules=``), so importing
+a package that owns a registry costs nothing until an entry is looked up; and the modules are indexed by
+cloud, so an ``aws.*`` lookup imports only the AWS modules (and those of no one cloud).
 
     NORMALIZERS: Registry[Normalizer] = Registry("normalizer", modules=["escher.events.aws", ...])
+    CHECKS: Registry[Check] = Registry("check", modules={"aws": [...], "azure": [...], "gcp": [...]})
 
     @NORMALIZERS.register("aws.s3.put_bucket_acl")
     class PutBucketAcl(Normalizer): ...
+
+A flat list is indexed by module name: ``escher.<package>.<cloud>`` or ``escher.<package>.<cloud>_<topic>``
+is that cloud's; any other name (``escher.events.activity``) is loaded for every lookup. The index only saves
+imports: a key not found among its cloud's modules is looked for again after loading them all.
 """
 
 from __future__ import annotations
@@ -16,16 +22,25 @@ import difflib
 import importlib
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Generic, TypeVar
 
+from escher.clouds.provider import CLOUDS
 from escher.errors import EscherError, NotFoundError
 
-__all__ = ["KEY_PATTERN", "DuplicateEntryError", "Registry", "UnknownEntryError"]
+__all__ = ["ANY", "KEY_PATTERN", "DuplicateEntryError", "Registry", "UnknownEntryError", "cloud_of_module"]
 
 T = TypeVar("T")
-# cloud . service . name; "any" is for entries that are not tied to one cloud (a generic event, say).
-KEY_PATTERN = re.compile(r"^(aws|azure|gcp|any)\.[a-z0-9_]+(\.[a-z0-9_]+)+$")
+# "any" is for entries that are not tied to one cloud (a generic event, say), and for modules of no one cloud.
+ANY = "any"
+# cloud . service . name, the clouds being the providers' names
+KEY_PATTERN = re.compile(rf"^({'|'.join(map(re.escape, (*CLOUDS, ANY)))})\.[a-z0-9_]+(\.[a-z0-9_]+)+$")
+
+
+def cloud_of_module(module: str) -> str:
+    """The cloud an entry module is named for (``escher.ops.aws_ec2`` -> ``aws``), else ``any``."""
+    head = module.rsplit(".", 1)[-1].split("_", 1)[0]
+    return head if head in CLOUDS else ANY
 
 
 class UnknownEntryError(NotFoundError):
@@ -37,13 +52,20 @@ class DuplicateEntryError(EscherError):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, *, modules: Sequence[str] = ()) -> None:
+    def __init__(self, kind: str, *, modules: Sequence[str] | Mapping[str, Sequence[str]] = ()) -> None:
         self.kind = kind
-        self._modules = tuple(modules)
+        self._index = _index(modules)
+        self._modules = tuple(m for names in self._index.values() for m in names)
+        self._loaded_clouds: set[str] = set()
         self._loaded = not self._modules
         self._loading = threading.RLock()
         self._loading_now = False
         self._entries: dict[str, T] = {}
+
+    @property
+    def modules(self) -> dict[str, tuple[str, ...]]:
+        """cloud (or ``any``) -> the entry modules of that cloud, as the index holds them."""
+        return dict(self._index)
 
     def add(self, key: str, entry: T) -> T:
         if not KEY_PATTERN.match(key):
@@ -61,7 +83,8 @@ class Registry(Generic[T]):
 
         return decorate
 
-    def _ensure_loaded(self) -> None:
+    def _ensure_loaded(self, cloud: str | None = None) -> None:
+        """Import the entry modules: those of ``cloud`` (and of no one cloud), or all of them (None)."""
         if self._loaded:
             return
         # Workers look entries up from several threads: the first one loads while the others wait, so no
@@ -69,16 +92,26 @@ class Registry(Generic[T]):
         with self._loading:
             if self._loaded or self._loading_now:
                 return
+            wanted = list(self._index) if cloud not in self._index or cloud == ANY else [ANY, cloud]
             self._loading_now = True
             try:
-                for module in self._modules:
-                    importlib.import_module(module)
-                self._loaded = True
+                for group in wanted:
+                    if group in self._loaded_clouds:
+                        continue
+                    for module in self._index.get(group, ()):
+                        importlib.import_module(module)
+                    self._loaded_clouds.add(group)
+                self._loaded = self._loaded_clouds >= set(self._index)
             finally:
                 self._loading_now = False
 
+    def _load_for(self, key: str) -> None:
+        self._ensure_loaded(key.split(".", 1)[0])
+        if key not in self._entries:
+            self._ensure_loaded()  # the index saves imports, it is never the answer: look everywhere first
+
     def get(self, key: str) -> T:
-        self._ensure_loaded()
+        self._load_for(key)
         try:
             return self._entries[key]
         except KeyError:
@@ -87,18 +120,21 @@ class Registry(Generic[T]):
             raise UnknownEntryError(f"no {self.kind} named {key!r}", hint=hint) from None
 
     def find(self, key: str) -> T | None:
-        self._ensure_loaded()
+        self._load_for(key)
         return self._entries.get(key)
 
     def keys(self, prefix: str = "") -> list[str]:
-        self._ensure_loaded()
+        # "aws." (or "aws.ec2") needs only AWS's modules; "" or "aw" needs them all
+        self._ensure_loaded(prefix.split(".", 1)[0] if "." in prefix else None)
         return sorted(k for k in self._entries if k.startswith(prefix))
 
     def items(self, prefix: str = "") -> list[tuple[str, T]]:
         return [(k, self._entries[k]) for k in self.keys(prefix)]
 
     def __contains__(self, key: object) -> bool:
-        self._ensure_loaded()
+        if not isinstance(key, str):
+            return False
+        self._load_for(key)
         return key in self._entries
 
     def __iter__(self) -> Iterator[str]:
@@ -107,3 +143,17 @@ class Registry(Generic[T]):
     def __len__(self) -> int:
         self._ensure_loaded()
         return len(self._entries)
+
+
+def _index(modules: Sequence[str] | Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    if isinstance(modules, Mapping):
+        unknown = sorted(set(modules) - {*CLOUDS, ANY})
+        if unknown:
+            raise ValueError(
+                f"registry modules keyed by {unknown}: use a cloud ({', '.join(CLOUDS)}) or {ANY!r}"
+            )
+        return {cloud: tuple(names) for cloud, names in modules.items() if names}
+    index: dict[str, list[str]] = {}
+    for module in modules:
+        index.setdefault(cloud_of_module(module), []).append(module)
+    return {cloud: tuple(names) for cloud, names in index.items()}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from escher.cli._render import console, emit
+from escher.clouds import CLOUDS
 
 if TYPE_CHECKING:
     from escher.infra.plan import Plan
@@ -451,7 +452,7 @@ def destroy(
 
     paths = resolve_paths()
     local = driver.LocalState.load(paths)
-    deployed = [c for c in ("aws", "azure", "gcp") if local.mode(c) == "thin-client"]
+    deployed: list[str] = [c for c in CLOUDS if local.mode(c) == "thin-client"]
     clouds = (
         [cloud.value]
         if cloud and (cloud.value in deployed or driver.load_outputs(paths, cloud.value))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from escher.cli._render import console, emit, sub_app
+from escher.clouds import CLOUDS
 
 if TYPE_CHECKING:
     from escher.schedule.jobs import Schedule
@@ -21,7 +22,8 @@ def open_schedules() -> ScheduleStore:
     from escher.schedule.store import ScheduleStore
 
     settings = load_settings()
-    clouds = [c for c in ("aws", "azure", "gcp") if getattr(settings, c).enabled][:1] or ["aws"]
+    enabled: list[str] = [c for c in CLOUDS if getattr(settings, c).enabled]
+    clouds = enabled[:1] or ["aws"]
     return ScheduleStore(
         resolve_paths().data_dir / "schedule" / "schedules.json",
         timezone=settings.general.timezone,

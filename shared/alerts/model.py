@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from escher.clouds import Cloud
+
 __all__ = ["Alert", "AlertStatus", "Delivery", "alert_id_for"]
 
 AlertStatus = Literal[
@@ -52,7 +54,7 @@ class Alert(BaseModel):
     event_type: str
     severity: Literal["CRITICAL", "HIGH", "MEDIUM", "INFO"]
     severity_rule: str = Field(description="the rule that set the severity, and why")
-    cloud: Literal["aws", "azure", "gcp"]
+    cloud: Cloud
     account_id: str
     region: str
     resource_type: str

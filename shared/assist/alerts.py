@@ -23,6 +23,7 @@ from escher.brain.models import (
     ReportFinding,
     ReportSummaryRequest,
 )
+from escher.clouds import CLOUDS
 from escher.privacy import cut
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AlertSource", "alert_item", "event_request", "open_alert_source", "report_request"]
 
-_CLOUDS = ("aws", "azure", "gcp")
+_CLOUDS = CLOUDS
 _MAX_METADATA = 64
 
 

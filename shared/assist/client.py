@@ -34,6 +34,7 @@ from escher.brain.models import (
     ReportSummaryRequest,
     ReportSummaryResponse,
 )
+from escher.clouds import CLOUDS
 from escher.errors import EscherError
 from escher.privacy import (
     CredentialInPayloadError,
@@ -221,7 +222,7 @@ class Assistant:
         self.brain = brain
         self.history = history
         self._local = local
-        self.clouds = [c for c in (clouds or []) if c in ("aws", "azure", "gcp")]
+        self.clouds = [c for c in (clouds or []) if c in CLOUDS]
 
     @property
     def local(self) -> Brain:

@@ -9,6 +9,7 @@ from escher.assist.alerts import open_alert_source
 from escher.assist.client import Assistant, HttpBrain
 from escher.assist.history import ChatLog, JsonlChatLog, StoreChatLog
 from escher.assist.sources import ContextSource, EstateSource, StoreSource
+from escher.clouds import CLOUDS
 from escher.config import Paths, Settings
 
 if TYPE_CHECKING:
@@ -82,5 +83,5 @@ def open_assistant(
         if url
         else None
     )
-    clouds = [c for c in ("aws", "azure", "gcp") if getattr(settings, c).enabled]
+    clouds: list[str] = [c for c in CLOUDS if getattr(settings, c).enabled]
     return Assistant(sources, brain, history=history, clouds=clouds)

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from escher.brain.models import ContextItem
+from escher.clouds import CLOUDS
 from escher.privacy import cut
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["change_items", "cost_items", "finding_items"]
 
-_CLOUDS = ("aws", "azure", "gcp")
+_CLOUDS = CLOUDS
 
 
 def _window(rows: list[CostRow], end: date, days: int, attr: str = "") -> dict[str, float]:

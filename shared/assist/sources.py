@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from escher.brain._parse import Query, canonical_env, kind_of, parse
 from escher.brain.models import ContextItem
+from escher.clouds import CLOUDS
 from escher.privacy import cut
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def item_from_record(rec: dict[str, Any]) -> ContextItem:
     return ContextItem(
         kind="resource",
         id=cut(str(rec["id"]), 512),
-        cloud=rec.get("cloud") if rec.get("cloud") in ("aws", "azure", "gcp") else None,
+        cloud=rec.get("cloud") if rec.get("cloud") in CLOUDS else None,
         account=str(rec.get("account") or "")[:128] or None,
         region=str(rec.get("region") or "")[:64] or None,
         resource_type=str(rec.get("type") or "")[:128] or None,
@@ -183,7 +184,7 @@ class StoreSource:
                 items.append(alert)
                 continue
             items.append(ContextItem(kind=_HIT_KIND.get(str(hit.collection), "report"), id=hit.doc_id[:512],
-                                     cloud=hit.cloud if hit.cloud in ("aws", "azure", "gcp") else None,  # type: ignore[arg-type]
+                                     cloud=hit.cloud if hit.cloud in CLOUDS else None,  # type: ignore[arg-type]
                                      region=hit.region, resource_type=hit.resource_type, name=hit.title[:256],
                                      state=str(hit.kind)[:64], text=cut(hit.text, 2000), at=hit.at))  # fmt: skip
         return items[:limit]

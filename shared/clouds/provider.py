@@ -22,7 +22,7 @@ import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from escher.errors import NotFoundError
 
@@ -239,7 +239,8 @@ PROVIDERS: dict[str, Provider] = {
     )
 }
 
-CLOUDS: tuple[str, ...] = tuple(PROVIDERS)
+# the registry's order (aws, azure, gcp): the order clouds are listed and run in everywhere
+CLOUDS = cast("tuple[Cloud, ...]", tuple(PROVIDERS))
 
 
 def provider(name: str) -> Provider:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from escher.clouds import Cloud
 from escher.errors import EscherError, NotFoundError
 
 __all__ = ["Control", "Correction", "Framework", "UnknownFrameworkError", "framework", "frameworks"]
@@ -72,7 +73,7 @@ class _FrameworkFile(BaseModel):
     id: str
     name: str
     version: str
-    cloud: Literal["aws", "azure", "gcp"] | None = None
+    cloud: Cloud | None = None
     source: str = ""
     checks_from: Literal["soc2", "hipaa"] | None = None
     controls: list[_ControlFile]

@@ -22,6 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from escher.clouds import CLOUDS
 from escher.compliance.catalogue import Control, Framework
 from escher.errors import EscherError
 from escher.scans.model import Finding, Record, ScanResult, Status
@@ -38,8 +39,6 @@ __all__ = [
     "pick_scan",
     "recent_scans",
 ]
-
-CLOUDS = ("aws", "azure", "gcp")
 
 
 class ComplianceError(EscherError):

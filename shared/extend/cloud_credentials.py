@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from escher.clouds import CLOUDS
 from escher.errors import EscherError
 
 if TYPE_CHECKING:
@@ -58,9 +59,9 @@ __all__ = [
 
 log = logging.getLogger("escher.extend")
 
-EXTRA_CLOUDS = ("azure", "gcp")
 # the extensions whose worker reads the other clouds' credentials (the Azure and GCP workers scan their own only)
 HOSTS = ("aws",)
+EXTRA_CLOUDS = tuple(c for c in CLOUDS if c not in HOSTS)  # the clouds a host worker may also scan
 SSM_STANDARD_LIMIT = 4096  # bytes: a standard-tier parameter (free) holds at most 4 KB
 GCP_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 ARM_ENDPOINT_ENV = "ESCHER_AZURE_ARM_ENDPOINT"  # only tests (a local ARM) and sovereign clouds set it

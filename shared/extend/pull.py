@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from escher.clouds import CLOUDS
 from escher.errors import EscherError
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def sources(paths: Paths) -> list[Source]:
 
     local = LocalState.load(paths)
     found = []
-    for cloud in ("aws", "azure", "gcp"):
+    for cloud in CLOUDS:
         if local.mode(cloud) == "thin-client" and (src := source_of(cloud, load_outputs(paths, cloud))):
             found.append(src)
     return found

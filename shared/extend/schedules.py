@@ -190,7 +190,9 @@ CLOUD_NAMES = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
 def runs_in(job_clouds: Iterable[str], extended: Iterable[str]) -> list[str]:
     """The extended clouds that run a job of ``job_clouds`` (in the order aws, azure, gcp)."""
     wanted, have = set(job_clouds), set(extended)
-    return [c for c in ("aws", "azure", "gcp") if c in wanted and c in have]
+    from escher.clouds import CLOUDS
+
+    return [c for c in CLOUDS if c in wanted and c in have]
 
 
 def cloud_homes(paths: Paths) -> Callable[[Iterable[str]], list[str]]:

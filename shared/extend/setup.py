@@ -22,10 +22,12 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from escher.clouds import CLOUDS as CLOUDS
+from escher.clouds import Cloud as Cloud
 from escher.errors import EscherError
 
 if TYPE_CHECKING:
@@ -48,8 +50,6 @@ __all__ = [
     "with_flags",
 ]
 
-Cloud = Literal["aws", "azure", "gcp"]
-CLOUDS: tuple[Cloud, ...] = ("aws", "azure", "gcp")
 # what each cloud's SDK reads when nothing else names a region
 SDK_REGION_ENV: dict[str, tuple[str, ...]] = {
     "aws": ("AWS_REGION", "AWS_DEFAULT_REGION"),

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
+from escher.clouds import Cloud
 from escher.errors import EscherError
 from escher.mcp_server.safety import ESTATE_TEXT_NOTICE, make_safe
 from escher.mcp_server.service import Answer, EscherService, channel_for
@@ -42,7 +43,6 @@ __all__ = [
 
 log = logging.getLogger("escher.mcp")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-Cloud = Literal["aws", "azure", "gcp"]
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
 # catalogue.FRAMEWORK_IDS
 Framework = Literal["cis-aws", "cis-azure", "cis-gcp", "soc2", "hipaa", "nist-800-53"]

@@ -11,13 +11,14 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from escher.clouds import CLOUDS
 from escher.errors import EscherError, NotFoundError
 from escher.scans.model import Finding, ScanResult, Severity
 from escher.scans.persist import ResultStore
 
 __all__ = ["FindingFilter", "FindingsError", "UnknownFindingError", "get", "latest_scan", "select", "top"]
 
-_CLOUDS = ("aws", "azure", "gcp")
+_CLOUDS = CLOUDS
 
 
 class FindingsError(EscherError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from escher.clouds import CLOUDS
 from escher.scans.model import Inventory, Record
 from escher.scans.persist import MUTABLE_KINDS, ImmutableRecordError
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["StoreResults"]
 
 _ALERT_KINDS = {"scan": "scan_result", "report": "morning_report", "template": "report_template"}
-_CLOUDS = ("aws", "azure", "gcp")
+_CLOUDS = CLOUDS
 KEYS_LIMIT = 1000  # how many scans / reports / snapshots keys() lists (newest kept): ~3 years of daily runs
 ESTATE_LIMIT = 1_000_000
 

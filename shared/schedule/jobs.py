@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from escher.clouds import CLOUDS
 from escher.errors import EscherError
 from escher.schedule.cron import check_timezone, parse
 
@@ -106,9 +107,7 @@ def parse_job(text: str) -> Job:
         raise JobError("empty job", hint='e.g. "scan", "report" or "stop instances tagged env=dev"')
     head = words[0].lower()
     if head in ("scan", "report", "daily"):
-        clouds = [
-            w.lstrip("-").lower() for w in words[1:] if w.lstrip("-").lower() in ("aws", "azure", "gcp")
-        ]
+        clouds = [w.lstrip("-").lower() for w in words[1:] if w.lstrip("-").lower() in CLOUDS]
         return Job(kind=head, clouds=clouds or ["aws"])  # type: ignore[arg-type]
     m = _PHRASE.match(" ".join(words))
     if m:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from escher.audit import AuditRecord
+from escher.clouds import Cloud
 
 __all__ = [
     "AlertRecord",
@@ -34,8 +35,6 @@ __all__ = [
     "content_hash",
     "parse_record",
 ]
-
-Cloud = Literal["aws", "azure", "gcp"]
 
 
 class Collection(StrEnum):
