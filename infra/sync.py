@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from escher.config import Paths, Settings
     from escher.extend.settings_doc import Built
     from escher.infra.credentials import WriterFactory
-    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["SyncResult", "extended_clouds", "pending", "sync_settings"]
 
@@ -99,7 +99,7 @@ def sync_settings(
     settings: Settings | None = None,
     env: Mapping[str, str] | None = None,
     writer: Callable[[str, str], WriterFactory] | None = None,
-    objects: Callable[[str], ObjectStore] | None = None,
+    objects: Callable[[str], PipelineObjects] | None = None,
     published_by: str = "",
 ) -> list[SyncResult]:
     """Publish to ``clouds`` (default: every extended cloud). ``writer`` (cloud, name prefix) -> the secret

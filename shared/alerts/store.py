@@ -14,7 +14,7 @@ from typing import Any
 from escher.alerts.model import Alert
 from escher.audit import AuditRecord
 from escher.errors import EscherError, NotFoundError
-from escher.pipeline.objects import ObjectStore
+from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["AlertNotFoundError", "AlertStore", "AuditIntegrityError", "ObjectAuditSink"]
 
@@ -32,7 +32,7 @@ class AuditIntegrityError(EscherError):
 class AlertStore:
     PREFIX = "alerts/"
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: PipelineObjects) -> None:
         self.objects = objects
 
     def put(self, alert: Alert) -> None:
@@ -78,7 +78,7 @@ class ObjectAuditSink:
 
     PREFIX = "audit/"
 
-    def __init__(self, objects: ObjectStore, prefix: str = PREFIX) -> None:
+    def __init__(self, objects: PipelineObjects, prefix: str = PREFIX) -> None:
         self.objects = objects
         # the pipeline's log of undecided events has the same shape under its own expiring prefix
         self.PREFIX = prefix if prefix.endswith("/") else f"{prefix}/"

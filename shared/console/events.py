@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from escher.alerts.model import Alert
-    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["AlertChange", "AlertWatch", "sse"]
 
@@ -30,7 +30,7 @@ class AlertChange:
 
 class AlertWatch:
     def __init__(
-        self, objects: ObjectStore, *, hidden: Callable[[], set[str]] = set, full_every: int = 8
+        self, objects: PipelineObjects, *, hidden: Callable[[], set[str]] = set, full_every: int = 8
     ) -> None:
         self.objects = objects
         self.hidden = hidden  # alert ids put off until tomorrow

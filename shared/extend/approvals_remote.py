@@ -32,7 +32,7 @@ from escher.policy.approvals import ApprovalRequest, JsonFileApprovalStore
 from escher.policy.errors import ApprovalError
 
 if TYPE_CHECKING:
-    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.objects import PipelineObjects
     from escher.store.keys import SigningKey
 
 __all__ = [
@@ -119,14 +119,14 @@ class ExtendedApprovalStore:
     data_dir: Path
     # Not what signs a grant (each decider signs with their own approver key, see _write_grant); kept for callers.
     signer: SigningKey | None = None
-    open_objects: Any = None  # url -> ObjectStore (the real one by default; a fake in tests)
-    _stores: dict[str, ObjectStore] = field(default_factory=dict)
+    open_objects: Any = None  # url -> PipelineObjects (the real one by default; a fake in tests)
+    _stores: dict[str, PipelineObjects] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.local = JsonFileApprovalStore(self.data_dir)
         self.index = JsonDocument(self.data_dir / "extend" / "remote-approvals.json")
 
-    def objects(self, url: str) -> ObjectStore:
+    def objects(self, url: str) -> PipelineObjects:
         if url not in self._stores:
             if self.open_objects is not None:
                 self._stores[url] = self.open_objects(url)
@@ -179,7 +179,7 @@ class ExtendedApprovalStore:
             )
         self._keep(request, origin, origin.listed, version)
 
-    def _write_grant(self, objects: ObjectStore, request: ApprovalRequest, origin: _Origin) -> None:
+    def _write_grant(self, objects: PipelineObjects, request: ApprovalRequest, origin: _Origin) -> None:
         from escher.store.keys import approver_key
 
         signer = approver_key(self.data_dir, request.decided_by) if request.decided_by else None

@@ -35,7 +35,7 @@ from escher.errors import EscherError
 
 if TYPE_CHECKING:
     from escher.config import Paths, Settings
-    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.objects import PipelineObjects
 
 __all__ = [
     "APPROVERS",
@@ -226,7 +226,7 @@ class PublishResult:
 
 
 def publish(
-    objects: ObjectStore,
+    objects: PipelineObjects,
     built: Built,
     *,
     published_by: str = "",
@@ -269,7 +269,7 @@ def publish(
     )
 
 
-def version_of(objects: ObjectStore, key: str) -> str | None:
+def version_of(objects: PipelineObjects, key: str) -> str | None:
     """The object's version without its body: a list call on a cloud backend (ETag / generation)."""
     state = getattr(objects, "state", None)
     if state is not None:
@@ -295,7 +295,7 @@ class PublishedSettings:
     every ``max_age`` seconds; a changed version is downloaded again, a removed one is forgotten."""
 
     def __init__(
-        self, objects: ObjectStore, *, max_age: float = 30.0, clock: Callable[[], float] = time.monotonic
+        self, objects: PipelineObjects, *, max_age: float = 30.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.objects = objects
         self.max_age = max_age

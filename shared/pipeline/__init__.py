@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         StateStoreError,
     )
     from escher.pipeline.markers import Markers, Stage
-    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.objects import PipelineObjects
     from escher.pipeline.remediations import Remediation, load_remediations, remediation_for
     from escher.pipeline.runtime import build_pipeline
 
@@ -43,7 +43,7 @@ _WHERE = {
     "StateStoreError": "errors",
     "Markers": "markers",
     "Stage": "markers",
-    "ObjectStore": "objects",
+    "PipelineObjects": "objects",
     "load_remediations": "remediations",
     "Remediation": "remediations",
     "remediation_for": "remediations",
@@ -56,11 +56,11 @@ __all__ = [
     "DeadLetterSink",
     "EventInProgressError",
     "Markers",
-    "ObjectStore",
     "Outcome",
     "PermanentEventError",
     "Pipeline",
     "PipelineError",
+    "PipelineObjects",
     "PipelineResult",
     "Remediation",
     "Stage",

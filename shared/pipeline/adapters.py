@@ -14,7 +14,7 @@ from typing import Any
 
 from escher.events.enrich import EstateRecord
 from escher.events.model import CloudProvider
-from escher.pipeline.objects import ObjectStore
+from escher.pipeline.objects import PipelineObjects
 from escher.policy.approvals import ApprovalRequest
 
 __all__ = ["ESTATE_KEY", "InventoryEstate", "MorningQueue", "ObjectApprovalStore"]
@@ -25,7 +25,7 @@ ESTATE_KEY = "estate/latest.json"
 class ObjectApprovalStore:
     PREFIX = "approvals/"
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: PipelineObjects) -> None:
         self.objects = objects
 
     def put(self, request: ApprovalRequest) -> None:
@@ -61,7 +61,7 @@ class InventoryEstate:
                 self._index[(cloud, f"arn:aws:s3:::{rid}")] = entry
 
     @classmethod
-    def load(cls, objects: ObjectStore, key: str = ESTATE_KEY) -> InventoryEstate | None:
+    def load(cls, objects: PipelineObjects, key: str = ESTATE_KEY) -> InventoryEstate | None:
         item = objects.get(key)
         if item is None:
             return None
@@ -74,7 +74,7 @@ class InventoryEstate:
 class MorningQueue:
     PREFIX = "morning-report/"
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: PipelineObjects) -> None:
         self.objects = objects
 
     def add(self, alert_id: str, title: str, body: str) -> None:

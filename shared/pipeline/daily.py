@@ -21,7 +21,7 @@ from escher.errors import EscherError
 if TYPE_CHECKING:
     from escher.config import Settings
     from escher.pipeline.jobs import ObjectResultStore
-    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["DailyRun", "run_daily"]
 
@@ -193,7 +193,7 @@ def _digest(
     worker: str,
     settings: Settings,
     notify_env: Mapping[str, str],
-    objects: ObjectStore,
+    objects: PipelineObjects,
     day: str,
     report: Any,
     env: Mapping[str, str],
@@ -253,7 +253,7 @@ def _publish_sns(topic: str, title: str, body: str) -> dict[str, Any]:
 
 
 def _retention(
-    settings: Settings, store: ObjectResultStore, objects: ObjectStore, now: datetime
+    settings: Settings, store: ObjectResultStore, objects: PipelineObjects, now: datetime
 ) -> dict[str, Any]:
     """What is past ``[retention]`` in the state storage: cost snapshots after ``cost_days``, morning queues
     after 30 days. The worker holds no delete right (its role may not remove state); the list is stored for

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from escher.pipeline.errors import DeadLetterError, PipelineError
-from escher.pipeline.objects import ObjectStore, open_objects
+from escher.pipeline.objects import PipelineObjects, open_objects
 from escher.pipeline.payloads import problem, render
 
 __all__ = [
@@ -163,7 +163,7 @@ class MemoryDeadLetters:
 class ObjectDeadLetters:
     """One object per letter under ``prefix`` (Azure Blob in the Azure worker; a directory on a laptop)."""
 
-    def __init__(self, objects: ObjectStore, prefix: str = "dead-letters") -> None:
+    def __init__(self, objects: PipelineObjects, prefix: str = "dead-letters") -> None:
         self.objects, self.prefix = objects, prefix.strip("/")
 
     def send(self, letter: DeadLetter) -> str:

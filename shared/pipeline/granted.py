@@ -30,7 +30,7 @@ from escher.audit import AuditRecord
 
 if TYPE_CHECKING:
     from escher.pipeline.core import Pipeline
-    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.objects import PipelineObjects
     from escher.policy.approvals import ApprovalRequest
 
 __all__ = ["ConditionalApprovalStore", "run_granted"]
@@ -44,7 +44,7 @@ class ConditionalApprovalStore:
 
     PREFIX = "approvals/"
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: PipelineObjects) -> None:
         self.objects = objects
         self._versions: dict[str, str] = {}
 

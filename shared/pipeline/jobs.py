@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from escher.pipeline.errors import PermanentEventError
-from escher.pipeline.objects import ObjectStore
+from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["JOBS", "ObjectResultStore", "run_job"]
 
@@ -33,7 +33,7 @@ __all__ = ["JOBS", "ObjectResultStore", "run_job"]
 class ObjectResultStore:
     """``escher.scans``' ``ResultStore`` over the state storage (``reports/<kind>/<key>.json``)."""
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: PipelineObjects) -> None:
         self.objects = objects
 
     def put(self, kind: str, key: str, payload: dict[str, Any]) -> None:
@@ -55,7 +55,7 @@ class ObjectResultStore:
         return self.get(kind, keys[-1]) if keys else None
 
 
-def _objects(env: Mapping[str, str]) -> ObjectStore:
+def _objects(env: Mapping[str, str]) -> PipelineObjects:
     from escher.config import load_settings, resolve_paths
     from escher.pipeline.runtime import state_objects
 

@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from escher.pipeline.errors import EventInProgressError
-from escher.pipeline.objects import ObjectStore
+from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["Claim", "Markers", "Stage", "marker_key"]
 
@@ -78,7 +78,7 @@ def _dump(body: dict[str, Any]) -> bytes:
 class Markers:
     def __init__(
         self,
-        store: ObjectStore,
+        store: PipelineObjects,
         *,
         lease: timedelta = timedelta(minutes=5),
         clock: Callable[[], datetime] = _now,

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from escher.pipeline.errors import PipelineError, StateStoreError
+from escher.state import ObjectStore
 
-__all__ = ["LocalObjects", "MemoryObjects", "ObjectStore", "StateObjects", "Versioned", "open_objects"]
+__all__ = ["LocalObjects", "MemoryObjects", "PipelineObjects", "StateObjects", "Versioned", "open_objects"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,10 @@ class Versioned:
     version: str  # ETag / generation / content hash: what a compare-and-swap must match
 
 
-class ObjectStore(Protocol):
+class PipelineObjects(Protocol):
+    """The pipeline's view of object storage, over :class:`escher.state.ObjectStore` (the one storage
+    protocol; :class:`StateObjects` adapts it): a lost race is ``None`` here, not an exception."""
+
     def put_if_absent(self, key: str, data: bytes) -> str | None:
         """Create ``key`` and return its version; None (and nothing written) when it already exists."""
         ...
@@ -88,7 +92,7 @@ class MemoryObjects:
 class StateObjects:
     """An ``escher.state`` backend behind the pipeline's interface."""
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: ObjectStore) -> None:
         self.state = state
 
     def _failed(self, exc: BaseException, verb: str, key: str) -> StateStoreError:
@@ -161,7 +165,7 @@ class LocalObjects(StateObjects):
         super().__init__(LocalStore(root))
 
 
-def open_objects(url: str) -> ObjectStore:
+def open_objects(url: str) -> PipelineObjects:
     """``s3://bucket/prefix``, ``gs://bucket/prefix``, ``az://container/prefix`` (or ``azblob://``; with
     ``?account_url=https://<account>.blob.core.windows.net`` when there is no connection string),
     ``file:///dir`` or a plain path, ``memory://``.

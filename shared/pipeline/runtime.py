@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from escher.pipeline.core import Pipeline
-from escher.pipeline.objects import ObjectStore
+from escher.pipeline.objects import PipelineObjects
 
 if TYPE_CHECKING:
     from escher.config import Settings
@@ -124,7 +124,7 @@ def configured_state_url(env: Mapping[str, str], extensions: Mapping[str, Any] |
 
 def state_objects(
     env: Mapping[str, str] | None = None, extensions: Mapping[str, Any] | None = None
-) -> ObjectStore:
+) -> PipelineObjects:
     """The state storage this installation uses: the configured state URL, else ``<data dir>/state``."""
     from escher.config import resolve_paths
     from escher.pipeline.objects import open_objects
@@ -136,7 +136,7 @@ def state_objects(
 
 def audit_objects(
     env: Mapping[str, str] | None = None, extensions: Mapping[str, Any] | None = None
-) -> ObjectStore:
+) -> PipelineObjects:
     """Where audit objects are written and read back: ``ESCHER_AUDIT_URL`` (the WORM audit bucket/container
     in Extend mode), else the state storage (:func:`state_objects`)."""
     from escher.pipeline.objects import open_objects

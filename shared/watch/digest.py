@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from escher.pipeline.objects import ObjectStore
+from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["for_morning_report", "morning_events", "pipeline_alerts"]
 
@@ -25,7 +25,7 @@ _DID = {
 }
 
 
-def pipeline_alerts(objects: ObjectStore, since: datetime) -> list[dict[str, Any]]:
+def pipeline_alerts(objects: PipelineObjects, since: datetime) -> list[dict[str, Any]]:
     """Alerts the pipeline stored since ``since`` (not INFO: those are :func:`morning_events`), newest first."""
     from escher.alerts.store import AlertStore
 
@@ -45,7 +45,7 @@ def pipeline_alerts(objects: ObjectStore, since: datetime) -> list[dict[str, Any
     return out
 
 
-def morning_events(objects: ObjectStore, since: datetime, until: datetime) -> list[dict[str, Any]]:
+def morning_events(objects: PipelineObjects, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """INFO events the pipeline queued for the morning report on the days ``since`` .. ``until`` (UTC)."""
     from escher.pipeline.adapters import MorningQueue
 

@@ -25,7 +25,7 @@ from escher.events.model import UnifiedEvent
 
 if TYPE_CHECKING:
     from escher.ops import CloudContext
-    from escher.pipeline.objects import ObjectStore
+    from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["AwsCriticalState", "Finding", "StateDiff", "finding_event", "root_key_use"]
 
@@ -211,7 +211,7 @@ def _admin_ports(perm: dict[str, Any]) -> list[int]:
 class StateDiff:
     """The last check's findings in the state storage, and what is new since."""
 
-    objects: ObjectStore
+    objects: PipelineObjects
     scope: str  # "aws:<account>"
 
     @property

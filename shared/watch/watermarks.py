@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from escher.pipeline.objects import ObjectStore
+from escher.pipeline.objects import PipelineObjects
 
 __all__ = ["OVERLAP", "Watermarks"]
 
@@ -28,7 +28,7 @@ def _key(feed: str) -> str:
 
 @dataclass
 class Watermarks:
-    objects: ObjectStore
+    objects: PipelineObjects
 
     def get(self, feed: str) -> datetime | None:
         found = self.objects.get(_key(feed))

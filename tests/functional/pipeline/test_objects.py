@@ -18,11 +18,11 @@ import pytest
 from escher.emulators import AzuriteEmulator, FakeGcsEmulator, MotoEmulator
 from escher.pipeline.errors import EventInProgressError
 from escher.pipeline.markers import Markers, Stage
-from escher.pipeline.objects import LocalObjects, ObjectStore, StateObjects, open_objects
+from escher.pipeline.objects import LocalObjects, PipelineObjects, StateObjects, open_objects
 
 
 @pytest.fixture(params=["s3", "gcs", "blob", "local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PipelineObjects]:
     name = f"state-{uuid.uuid4().hex[:10]}"
     if request.param == "s3":
         from escher.state.s3 import S3Store
@@ -51,7 +51,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStor
         yield LocalObjects(tmp_path / "state")
 
 
-def test_the_adapter_answers_races_with_none(store: ObjectStore) -> None:
+def test_the_adapter_answers_races_with_none(store: PipelineObjects) -> None:
     first = store.put_if_absent("markers/a.json", b"one")
     assert first is not None
     assert store.put_if_absent("markers/a.json", b"two") is None
@@ -67,7 +67,7 @@ def test_the_adapter_answers_races_with_none(store: ObjectStore) -> None:
     assert store.list("markers/") == ["markers/a.json"] and store.list("alerts/") == ["alerts/x.json"]
 
 
-def test_markers_claimed_concurrently_give_one_owner_per_event(store: ObjectStore) -> None:
+def test_markers_claimed_concurrently_give_one_owner_per_event(store: PipelineObjects) -> None:
     markers = Markers(store)
 
     def claim(i: int) -> str:

@@ -14,7 +14,7 @@ from escher.notify import NotifySettings, RecordingNotifier
 from escher.pipeline.core import Pipeline
 from escher.pipeline.deadletter import MemoryDeadLetters
 from escher.pipeline.markers import Markers
-from escher.pipeline.objects import MemoryObjects, ObjectStore
+from escher.pipeline.objects import MemoryObjects, PipelineObjects
 from escher.policy.approvals import MemoryApprovalStore
 from escher.policy.remediation import RemediationSettings
 from escher.rules import RuleSet
@@ -28,7 +28,7 @@ def make_pipeline() -> PipelineFactory:
     def build(
         s3: FakeS3,
         *,
-        objects: ObjectStore | None = None,
+        objects: PipelineObjects | None = None,
         pre_approve: bool = True,
         pii: tuple[str, ...] = (),
         **overrides: Any,

@@ -14,7 +14,7 @@ from escher.alerts.store import ObjectAuditSink
 from escher.pipeline.core import Outcome, PipelineResult
 from escher.pipeline.errors import EventInProgressError
 from escher.pipeline.markers import Markers
-from escher.pipeline.objects import LocalObjects, MemoryObjects, ObjectStore
+from escher.pipeline.objects import LocalObjects, MemoryObjects, PipelineObjects
 from tests.unit.pipeline.conftest import PipelineFactory
 from tests.unit.pipeline.fakes import FakeS3, bucket_public_event
 
@@ -24,7 +24,7 @@ class SimulatedCrash(Exception):
 
 
 def deliver_concurrently(
-    make_pipeline: PipelineFactory, objects: ObjectStore, n: int, copies: int
+    make_pipeline: PipelineFactory, objects: PipelineObjects, n: int, copies: int
 ) -> tuple[FakeS3, list[PipelineResult]]:
     buckets = [f"bucket-{i:04d}" for i in range(n)]
     s3 = FakeS3(buckets)
