@@ -21,6 +21,7 @@ from escher.clouds.provider import (
     provider,
     providers_for,
     sdk_owner,
+    state_provider,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "provider",
     "providers_for",
     "sdk_owner",
+    "state_provider",
 ]

@@ -36,6 +36,7 @@ __all__ = [
     "provider",
     "providers_for",
     "sdk_owner",
+    "state_provider",
 ]
 
 # The one place the cloud names are spelled; pydantic models and typer options import this Literal.
@@ -62,6 +63,7 @@ class Provider:
     modules: tuple[str, ...]  # Escher modules that belong to this cloud: names, or fnmatch patterns
     refs: dict[str, str] = field(default_factory=dict)  # role -> "module:attribute"
     state_schemes: tuple[str, ...] = ()  # URL schemes of the state backend (s3://, gs://, az://)
+    state_example: str = ""  # a state URL, for hints
     infra_component: str = ""  # the Pulumi component type of the cloud's extension
 
     @property
@@ -158,6 +160,7 @@ PROVIDERS: dict[str, Provider] = {
                 "infra": "escher.infra.aws:extension",
             },
             state_schemes=("s3",),
+            state_example="s3://bucket/prefix",
             infra_component="escher:aws:Extension",
         ),
         Provider(
@@ -185,6 +188,7 @@ PROVIDERS: dict[str, Provider] = {
             ),
             refs={
                 "session": "escher.clouds.azure:credential",
+                "accounts": "escher.clouds.azure_accounts:list_subscriptions",
                 "client": "escher.clouds.azure:mgmt_client",
                 "regions": "escher.clouds.azure:LOCATIONS",
                 "check_regions": "escher.clouds.azure:check_locations",
@@ -196,6 +200,7 @@ PROVIDERS: dict[str, Provider] = {
                 "infra": "escher.infra.azure:extension",
             },
             state_schemes=("az", "azure"),
+            state_example="az://container/prefix",
             infra_component="escher:azure:Extension",
         ),
         Provider(
@@ -223,6 +228,7 @@ PROVIDERS: dict[str, Provider] = {
             ),
             refs={
                 "session": "escher.clouds.gcp:credentials",
+                "accounts": "escher.clouds.gcp_accounts:list_projects",
                 "client": "escher.clouds.gcp:compute_client",
                 "regions": "escher.clouds.gcp:REGIONS",
                 "check_regions": "escher.clouds.gcp:check_regions",
@@ -234,6 +240,7 @@ PROVIDERS: dict[str, Provider] = {
                 "infra": "escher.infra.gcp:extension",
             },
             state_schemes=("gs", "gcs"),
+            state_example="gs://bucket/prefix",
             infra_component="escher:gcp:Extension",
         ),
     )
@@ -265,3 +272,8 @@ def providers_for(names: Iterable[str]) -> list[Provider]:
     """Providers in registry order, for the clouds among ``names``."""
     wanted = set(names)
     return [p for p in PROVIDERS.values() if p.name in wanted]
+
+
+def state_provider(scheme: str) -> Provider | None:
+    """The provider whose state backend a URL scheme names (``s3``, ``gs``, ``az``, ...)."""
+    return next((p for p in PROVIDERS.values() if scheme in p.state_schemes), None)

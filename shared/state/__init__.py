@@ -9,6 +9,7 @@ Cloud SDKs are imported only when a backend is built (through ``escher.clouds``)
 
 from __future__ import annotations
 
+import inspect
 import os
 from urllib.parse import parse_qs, urlparse
 
@@ -58,20 +59,17 @@ def open_state(url: str) -> ObjectStore:
         return LocalStore(parsed.path or name)
     if not name:
         raise StateError(f"the state URL {url!r} names no bucket", hint="e.g. s3://my-bucket/escher")
-    if parsed.scheme == "s3":
-        from escher.state.s3 import S3Store
+    from escher.clouds import PROVIDERS, state_provider
 
-        return S3Store(name, prefix)
-    if parsed.scheme in ("gs", "gcs"):
-        from escher.state.gcs import GcsStore
-
-        return GcsStore(name, prefix)
-    if parsed.scheme in ("az", "azure"):
-        from escher.state.azure_blob import AzureBlobStore
-
-        account_url = parse_qs(parsed.query).get("account_url", [None])[0]
-        return AzureBlobStore(name, prefix, account_url=account_url)
-    raise StateError(
-        f"unknown state URL scheme {parsed.scheme!r} in {url!r}",
-        hint="use s3://bucket/prefix, gs://bucket/prefix, az://container/prefix or file:///path",
-    )
+    owner = state_provider(parsed.scheme)
+    if owner is None:
+        examples = ", ".join(p.state_example for p in PROVIDERS.values())
+        raise StateError(
+            f"unknown state URL scheme {parsed.scheme!r} in {url!r}", hint=f"use {examples} or file:///path"
+        )
+    backend = owner.load("state_backend")
+    # a Blob container reached through an identity (no connection string) names its account: ?account_url=
+    accepted = inspect.signature(backend).parameters
+    options = {k: v[0] for k, v in parse_qs(parsed.query).items() if k == "account_url" and k in accepted}
+    store: ObjectStore = backend(name, prefix, **options)
+    return store

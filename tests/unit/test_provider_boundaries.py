@@ -166,6 +166,27 @@ def test_each_provider_names_its_parts_and_they_exist() -> None:
     assert provider("aws").owns("escher.scans.collect.aws") and not provider("aws").owns("escher.scans.cost")
 
 
+def test_a_state_url_finds_its_providers_backend() -> None:
+    from escher.clouds import state_provider
+    from escher.state.gcs import GcsStore
+
+    owners = {s: getattr(state_provider(s), "name", None) for s in ("s3", "gs", "gcs", "az", "ftp")}
+    assert owners == {"s3": "aws", "gs": "gcp", "gcs": "gcp", "az": "azure", "ftp": None}
+    assert provider("gcp").load("state_backend") is GcsStore
+    for p in PROVIDERS.values():
+        assert p.state_example.split("://")[0] in p.state_schemes
+
+
+def test_an_unknown_cloud_is_refused_with_the_known_ones() -> None:
+    from escher.clouds import UnknownCloudError
+
+    with pytest.raises(UnknownCloudError) as err:
+        provider("oracle")
+    assert "aws, azure, gcp" in (err.value.hint or "")
+    with pytest.raises(Exception, match="no 'nothing'"):
+        provider("aws").load("nothing")
+
+
 def test_every_module_a_provider_names_exists() -> None:
     # an exact name that matches no module is a typo or a module that moved (a pattern such as
     # "escher.ops.aws_*" names a family and may match nothing yet)
