@@ -316,3 +316,26 @@ def test_swap_of_a_missing_slot_says_how_to_list_the_slots(sink: MemoryAuditSink
     assert "NotFound: Cannot find Site" in (res.error or "")
     assert "az functionapp deployment slot list" in (res.error or "")
     assert replay.bodies("POST") == [{"targetSlot": "canary", "preserveVnet": True}]
+
+
+def test_a_swap_tracked_by_azure_asyncoperation_polls_it_and_a_failed_one_is_reported(
+    sink: MemoryAuditSink,
+) -> None:
+    status = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Web/locations/westeurope/operations/op-w4"
+    ok = Replay(
+        Exchange("GET", APP, site(DEPLOYED)),
+        Exchange("GET", APP, site(DEPLOYED)),
+        arm_async_operation("POST", f"{APP}/slotsswap", f"{status}?api-version={WEB_API}", in_progress=2),
+        Exchange("GET", APP, site(ROLLED_BACK)),
+        Exchange("GET", APP, site(ROLLED_BACK)),
+    )
+    assert run(engine_for(ok, sink), "azure.functions.swap_slot", [Target("azure", APP)]).ok
+    busy = arm_error("SlotSwapInProgress", "Another swap operation is in progress for site 'orders-fn'.")
+    failed = Replay(
+        Exchange("GET", APP, site(DEPLOYED)),
+        Exchange("GET", APP, site(DEPLOYED)),
+        arm_async_operation("POST", f"{APP}/slotsswap", f"{status}?api-version={WEB_API}", error=busy),
+    )
+    (res,) = run(engine_for(failed, sink), "azure.functions.swap_slot", [Target("azure", APP)]).results
+    assert res.outcome == "failed"
+    assert "SlotSwapInProgress: Another swap operation is in progress" in (res.error or ""), res.error

@@ -384,3 +384,24 @@ def test_a_failed_rollback_operation_is_the_service_s_failure_with_google_s_reas
     assert res.outcome == "failed"
     assert "9: Revision 'orders-api-00007-old' is not ready" in (res.error or ""), res.error
     assert [r.outcome for r in sink.records if r.action == "gcp.run.rollback_revision"] == ["failed"]
+
+
+def test_rollback_to_a_named_revision_that_never_became_ready_is_refused(sink: MemoryAuditSink) -> None:
+    replay = Replay(
+        Exchange("GET", RUN_PATH, service(LATEST)),
+        revisions_pages(),
+        Exchange("GET", RUN_PATH, service(LATEST)),
+        revisions_pages(),
+    )
+    (res,) = run(
+        engine_for(replay, sink),
+        "gcp.run.rollback_revision",
+        [Target("gcp", SERVICE)],
+        {"to_revision": "orders-api-00008-bad"},
+    ).results
+    assert res.outcome == "failed"
+    assert "revision orders-api-00008-bad of Cloud Run service" in (res.error or "")
+    assert "ready revisions: orders-api-00009-new, orders-api-00007-old, orders-api-00006-older" in (
+        res.error or ""
+    )
+    assert not replay.bodies("PATCH")
