@@ -1,7 +1,7 @@
 """What a registry's first lookup imports: one ``aws.*`` lookup against loading every cloud's entry modules.
 
 Prints, asserts nothing. Each case runs in a fresh interpreter (median of 5), so the import cost is the first
-lookup's alone. Run: .venv/bin/python bench/registry_first_lookup.py
+lookup's alone. Run: .venv/bin/python -m bench registry
 """
 
 from __future__ import annotations
