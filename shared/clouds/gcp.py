@@ -49,6 +49,8 @@ COMPUTE_CLIENTS = {
     "firewalls": "FirewallsClient",
     "subnetworks": "SubnetworksClient",  # read by the scan (flow logs)
     "projects": "ProjectsClient",  # read by the scan (common instance metadata)
+    "networks": "NetworksClient",  # read by the scan (default and legacy networks, DNS logging)
+    "backend_services": "BackendServicesClient",  # read by the scan (load balancer logging)
 }
 # The clients that poll long-running operations (ExtendedOperation.result()), keyed as each transport caches them.
 OPERATIONS_CLIENTS = {

@@ -1,7 +1,8 @@
 """GCP checks written for CIS GCP Foundations 5.0.0 recommendations no earlier check decided: Compute Engine
 instance settings, the Cloud SQL database flags (MySQL 6.1, PostgreSQL 6.2, SQL Server 6.3), the alerted
 log-based metrics for audited events (2.5-2.12), essential contacts and Cloud Asset Inventory (1.17, 2.14), Cloud
-KMS key rotation (1.11), API keys (1.13, 1.15, 1.16), Cloud DNS DNSSEC (3.3-3.5), BigQuery (7.1-7.3) and Dataproc (8.1).
+KMS key rotation and public access (1.10, 1.11), API keys (1.13, 1.15, 1.16), Cloud DNS DNSSEC (3.3-3.5), VPC networks
+(3.1, 3.2) and their DNS logging (2.13), load balancer logging (2.17), BigQuery (7.1-7.3) and Dataproc (8.1).
 
 A flag left at its default is absent from ``settings.databaseFlags``; each flag check knows the engine's
 default (PostgreSQL's ``log_min_messages`` defaults to ``warning``, SQL Server's ``remote access`` to on).
@@ -380,6 +381,20 @@ def kms_key_rotation(rec: Record, ctx: CheckContext) -> Outcome:
     return Fail(f"rotated every {days:g} days") if days > _ROTATION_DAYS else None
 
 
+@check("gcp.kms.key_public", resource=KMS_KEY, reads=("public_members",),
+       title="Cloud KMS key is open to everyone", severity=Severity.HIGH,
+       risk="allUsers or allAuthenticatedUsers on the key's IAM policy lets anyone on the internet, or any Google "
+            "account, use or inspect the key, and so decrypt what it protects.",
+       remediation="gcloud kms keys remove-iam-policy-binding KEY --keyring RING --location LOCATION "
+                   "--member allUsers --role ROLE (and the same for allAuthenticatedUsers)",
+       cis=("1.10",), soc2=("CC6.1",))  # fmt: skip
+def kms_key_public(rec: Record, ctx: CheckContext) -> Outcome:
+    if "public_members" not in rec.attrs:  # the key's IAM policy was not read
+        return NA
+    members = rec.attrs["public_members"]
+    return Fail(f"the IAM policy grants {', '.join(members)}") if members else None
+
+
 # -- Cloud DNS (3.3-3.5) -------------------------------------------------------------------------------------
 DNS_ZONE = "gcp.dns.managed_zone"
 
@@ -510,3 +525,63 @@ def dataset_default_cmek(rec: Record, ctx: CheckContext) -> Outcome:
        cis=("8.1",), soc2=("CC6.1",))  # fmt: skip
 def dataproc_cluster_cmek(rec: Record, ctx: CheckContext) -> Outcome:
     return None if rec.attrs.get("cmek") else Fail("no encryptionConfig.gcePdKmsKeyName")
+
+
+# -- VPC networks (3.1, 3.2) and their DNS logging (2.13); load balancer logging (2.17) -------------------------
+NETWORK = "gcp.compute.network"
+
+
+@check("gcp.compute.default_network", resource=NETWORK, reads=("id",),
+       title="The default network exists", severity=Severity.MEDIUM,
+       risk="The default network comes with a subnet in every region and firewall rules opening SSH, RDP and ICMP "
+            "from anywhere and all traffic inside it: nobody designed it, and VMs land in it by default.",
+       remediation="Move what runs in it to a custom-mode network, delete its firewall rules (gcloud compute "
+                   "firewall-rules delete default-allow-ssh ...), then gcloud compute networks delete default",
+       cis=("3.1",), soc2=("CC6.6",))  # fmt: skip
+def default_network(rec: Record, ctx: CheckContext) -> Outcome:
+    return Fail("a network named default exists") if rec.name == "default" else None
+
+
+@check("gcp.compute.legacy_network", resource=NETWORK, reads=("mode",),
+       title="Legacy network in the project", severity=Severity.MEDIUM,
+       risk="A legacy network has one IP range for all regions and no subnetworks, so it cannot have VPC flow "
+            "logs or Private Google Access, nor per-subnet firewall design.",
+       remediation="Create a custom-mode network (gcloud compute networks create NET --subnet-mode custom), move "
+                   "the VMs to it, then gcloud compute networks delete LEGACY",
+       cis=("3.2",), soc2=("CC6.6",))  # fmt: skip
+def legacy_network(rec: Record, ctx: CheckContext) -> Outcome:
+    return (
+        Fail("legacy network (single IPv4Range, no subnetworks)")
+        if rec.attrs.get("mode") == "legacy"
+        else None
+    )
+
+
+@check("gcp.dns.network_logging", resource=NETWORK, reads=("dns_logging",),
+       title="VPC network without Cloud DNS logging", severity=Severity.MEDIUM,
+       risk="DNS queries from the network's VMs are not logged, so lookups of attacker domains and DNS "
+            "exfiltration leave no trace.",
+       remediation="gcloud dns policies create dns-logging --networks NETWORK --enable-logging --description "
+                   "'DNS logging' (or gcloud dns policies update POLICY --enable-logging for its existing policy)",
+       cis=("2.13",), soc2=("CC7.2",))  # fmt: skip
+def dns_network_logging(rec: Record, ctx: CheckContext) -> Outcome:
+    if "dns_logging" not in rec.attrs:  # the DNS policies were not read
+        return NA
+    return None if rec.attrs["dns_logging"] else Fail("no DNS policy with logging is bound to it")
+
+
+_HTTP_PROTOCOLS = ("HTTP", "HTTPS", "HTTP2")
+
+
+@check("gcp.compute.backend_service_logging", resource="gcp.compute.backend_service",
+       reads=("protocol", "logging"),
+       title="HTTP(S) load balancer backend service does not log requests", severity=Severity.MEDIUM,
+       risk="Requests through the load balancer leave no log: attacks, abuse and their source cannot be "
+            "traced afterwards.",
+       remediation="gcloud compute backend-services update SERVICE --global --enable-logging --logging-sample-rate 1 "
+                   "(--region REGION for a regional one)",
+       cis=("2.17",), soc2=("CC7.2",))  # fmt: skip
+def backend_service_logging(rec: Record, ctx: CheckContext) -> Outcome:
+    if rec.attrs.get("protocol") not in _HTTP_PROTOCOLS:  # TCP, SSL, UDP: not an HTTP(S) load balancer
+        return NA
+    return None if rec.attrs.get("logging") else Fail("logConfig.enable is not true")

@@ -1,6 +1,7 @@
 """GCP inventory: Cloud Storage buckets (with IAM), Compute Engine instances (with CPU from Cloud Monitoring),
-disks, snapshots, subnetworks and firewalls, Cloud SQL, service accounts (with their keys and project roles),
-Cloud Run services, Cloud KMS keys, Cloud DNS managed zones, API keys, BigQuery datasets
+disks, snapshots, networks (with the Cloud DNS policies bound to them), subnetworks, firewalls and load balancer
+backend services, Cloud SQL, service accounts (with their keys and project roles),
+Cloud Run services, Cloud KMS keys (with IAM), Cloud DNS managed zones, API keys, BigQuery datasets
 and tables, Dataproc clusters, and the project's settings (Data Access audit logs, log sinks, OS Login metadata, the log-based
 metrics that an alert policy watches, essential contacts, whether Cloud Asset Inventory is enabled).
 
@@ -9,7 +10,8 @@ Clients come from :class:`escher.ops.context.CloudContext` like the operations':
 every call); Cloud SQL Admin, IAM, Resource Manager, Logging, Monitoring, Cloud Run, Cloud KMS, Cloud DNS, API
 Keys, BigQuery, Dataproc, Essential Contacts and Service Usage are discovery clients built from
 the documents shipped with google-api-python-client, over the context's injectable ``httplib2`` seam
-(``gcp_discovery_http``) when one is given. Instances, disks and subnetworks are read with ``aggregatedList``
+(``gcp_discovery_http``) when one is given. Instances, disks, subnetworks and backend services are read with
+``aggregatedList``
 (every zone or region in one paged call, 500 per page).
 
 Normalizers take the REST JSON shapes (``Message.to_json`` for the Compute protos), so they are pure and tested
@@ -39,6 +41,7 @@ __all__ = [
     "GcpCollector",
     "alerted_log_filters",
     "normalize_api_key",
+    "normalize_backend_service",
     "normalize_bucket",
     "normalize_dataproc_cluster",
     "normalize_dataset",
@@ -47,6 +50,7 @@ __all__ = [
     "normalize_firewall",
     "normalize_instance",
     "normalize_kms_key",
+    "normalize_network",
     "normalize_project",
     "normalize_run_service",
     "normalize_service_account",
@@ -82,6 +86,8 @@ PRODUCES: dict[str, Produces] = {
     "disks": produces({"gcp.compute.disk": "users size_gb cmek disk_type created"}),
     "snapshots": produces({"gcp.compute.snapshot": "created source_disk size_gb status storage_bytes"}),
     "subnetworks": produces({"gcp.compute.subnetwork": "network ip_range flow_logs private_google_access"}),
+    "networks": produces({"gcp.compute.network": "mode dns_logging"}),
+    "backend_services": produces({"gcp.compute.backend_service": "protocol load_balancing_scheme logging"}),
     "firewalls": produces({
         "gcp.compute.firewall": "direction disabled source_ranges port_ranges network priority",
     }),
@@ -93,7 +99,7 @@ PRODUCES: dict[str, Produces] = {
         "gcp.iam.service_account": "email disabled user_managed_keys oldest_user_key admin_roles",
     }),
     "run": produces({"gcp.run.service": "uri scaling conditions"}),
-    "kms": produces({"gcp.kms.key": "purpose rotation_seconds"}),
+    "kms": produces({"gcp.kms.key": "purpose rotation_seconds public_members"}),
     "dns": produces({"gcp.dns.managed_zone": "visibility dnssec key_signing_algorithms zone_signing_algorithms"}),
     "apikeys": produces({"gcp.apikeys.key": "created api_targets"}),
     "bigquery": produces({
@@ -330,6 +336,59 @@ def normalize_subnetwork(raw: dict[str, Any], project: str) -> Record:
     )
 
 
+def dns_logged_networks(policies: list[dict[str, Any]]) -> set[str]:
+    """Networks (``projects/P/global/networks/N``) bound to a Cloud DNS server policy that logs queries
+    (``enableLogging``): CIS GCP 2.13."""
+    return {
+        _path(n.get("networkUrl"))
+        for policy in policies
+        if policy.get("enableLogging")
+        for n in policy.get("networks") or []
+    }
+
+
+def normalize_network(raw: dict[str, Any], project: str, dns_logged: set[str] | None) -> Record:
+    """A VPC network (compute#network): ``legacy`` when it has a single ``IPv4Range`` and no subnetworks (CIS GCP
+    3.2), ``auto`` or ``custom`` subnet mode otherwise; whether a DNS policy logs its queries (2.13), left off
+    when the DNS policies were not read (``dns_logged`` None)."""
+    subnet_mode = "auto" if raw.get("autoCreateSubnetworks") else "custom"
+    mode = "legacy" if raw.get("IPv4Range") else subnet_mode
+    rid = f"projects/{project}/global/networks/{raw['name']}"
+    attrs: dict[str, Any] = {"mode": mode}
+    if dns_logged is not None:
+        attrs["dns_logging"] = rid in dns_logged
+    return Record(
+        cloud="gcp",
+        type="gcp.compute.network",
+        id=rid,
+        region=GLOBAL,
+        account=project,
+        name=str(raw["name"]),
+        attrs=attrs,
+    )
+
+
+def normalize_backend_service(raw: dict[str, Any], project: str) -> Record:
+    """A load balancer backend service (compute#backendService), global or regional: its protocol and scheme
+    (which load balancer it serves) and whether it logs requests (``logConfig.enable``; CIS GCP 2.17)."""
+    region = _last(raw.get("region")) if raw.get("region") else GLOBAL
+    scope = "global" if region == GLOBAL else f"regions/{region}"
+    attrs = {
+        "protocol": raw.get("protocol") or "HTTP",  # the API's default
+        "load_balancing_scheme": raw.get("loadBalancingScheme") or "EXTERNAL",
+        "logging": bool((raw.get("logConfig") or {}).get("enable")),
+    }
+    return Record(
+        cloud="gcp",
+        type="gcp.compute.backend_service",
+        id=f"projects/{project}/{scope}/backendServices/{raw['name']}",
+        region=region,
+        account=project,
+        name=str(raw["name"]),
+        attrs=attrs,
+    )
+
+
 def admin_roles(policy: dict[str, Any], member: str) -> list[str]:
     """Roles of ``member`` that administer (owner, editor, any ``*Admin``): CIS GCP 1.5's test."""
     return sorted(
@@ -450,14 +509,24 @@ def _duration_seconds(text: str | None) -> float | None:
     return float(str(text).removesuffix("s")) if text else None
 
 
-def normalize_kms_key(raw: dict[str, Any], project: str) -> Record:
-    """A Cloud KMS CryptoKey (``projects/P/locations/L/keyRings/R/cryptoKeys/K``): its purpose and its automatic
-    rotation period in seconds (None: never rotated automatically; CIS GCP 1.11)."""
+def public_members(policy: dict[str, Any]) -> list[str]:
+    """allUsers / allAuthenticatedUsers wherever an IAM policy grants them a role."""
+    return sorted(
+        {str(m) for b in policy.get("bindings") or [] for m in b.get("members") or []} & PUBLIC_MEMBERS
+    )
+
+
+def normalize_kms_key(raw: dict[str, Any], project: str, policy: dict[str, Any] | None = None) -> Record:
+    """A Cloud KMS CryptoKey (``projects/P/locations/L/keyRings/R/cryptoKeys/K``): its purpose, its automatic
+    rotation period in seconds (None: never rotated automatically; CIS GCP 1.11) and who of everyone its IAM
+    ``policy`` grants a role (1.10; left off when the policy was not read)."""
     name = str(raw["name"])
     attrs: dict[str, Any] = {
         "purpose": raw.get("purpose"),
         "rotation_seconds": _duration_seconds(raw.get("rotationPeriod")),
     }
+    if policy is not None:
+        attrs["public_members"] = public_members(policy)
     return Record(
         cloud="gcp",
         type="gcp.kms.key",
@@ -811,6 +880,27 @@ class GcpCollector:
             out.extend(normalize_subnetwork(_proto_json(m), self.project) for m in scoped.subnetworks)
         return out
 
+    def collect_networks(self) -> list[Record]:
+        """VPC networks, and the Cloud DNS server policies bound to them (whether each network's DNS queries
+        are logged). A refused policy list costs the networks' DNS logging verdict only, and is reported."""
+        client = self.ctx.gcp_compute("networks")
+        raws = [_proto_json(n) for n in client.list(request={"project": self.project, "max_results": PAGE})]
+        logged: set[str] | None = None
+        try:
+            policies = self.discovery("dns", "v1").policies()
+            logged = dns_logged_networks(
+                list(self.pages(policies, "list", "policies", project=self.project, maxResults=PAGE))
+            )
+        except _sdk_errors() as exc:
+            self._part_failed("networks", "the Cloud DNS policies (DNS logging)", exc)
+        return [normalize_network(raw, self.project, logged) for raw in raws]
+
+    def collect_backend_services(self) -> list[Record]:
+        return [
+            normalize_backend_service(raw, self.project)
+            for raw in self._aggregated("backend_services", "backend_services")
+        ]
+
     def collect_service_accounts(self) -> list[Record]:
         accounts = self.discovery("iam", "v1").projects().serviceAccounts()
         policy: dict[str, Any] | None = None
@@ -842,7 +932,8 @@ class GcpCollector:
         return out
 
     def collect_kms_keys(self) -> list[Record]:
-        """Cloud KMS keys: the locations, each one's key rings, each ring's keys."""
+        """Cloud KMS keys: the locations, each one's key rings, each ring's keys, and each key's IAM policy (a
+        policy that cannot be read costs that key's public-access verdict only, and is reported)."""
         locations = self.discovery("cloudkms", "v1").projects().locations()
         rings, keys = locations.keyRings(), locations.keyRings().cryptoKeys()
         names = [
@@ -851,12 +942,19 @@ class GcpCollector:
                 locations, "list", "locations", name=f"projects/{self.project}", pageSize=PAGE
             )
         ]
-        return [
-            normalize_kms_key(raw, self.project)
-            for location in names
-            for ring in self.pages(rings, "list", "keyRings", parent=location, pageSize=PAGE)
-            for raw in self.pages(keys, "list", "cryptoKeys", parent=ring["name"], pageSize=PAGE)
-        ]
+        out: list[Record] = []
+        for location in names:
+            for ring in self.pages(rings, "list", "keyRings", parent=location, pageSize=PAGE):
+                for raw in self.pages(keys, "list", "cryptoKeys", parent=ring["name"], pageSize=PAGE):
+                    policy: dict[str, Any] | None = None
+                    try:
+                        policy = keys.getIamPolicy(
+                            resource=raw["name"], options_requestedPolicyVersion=3
+                        ).execute(num_retries=3)
+                    except _sdk_errors() as exc:
+                        self._part_failed("kms", f"the IAM policy of key {_last(raw['name'])}", exc)
+                    out.append(normalize_kms_key(raw, self.project, policy))
+        return out
 
     def collect_dns_zones(self) -> list[Record]:
         zones = self.discovery("dns", "v1").managedZones()
@@ -984,6 +1082,8 @@ class GcpCollector:
             "disks": self.collect_disks,
             "snapshots": self.collect_snapshots,
             "subnetworks": self.collect_subnetworks,
+            "networks": self.collect_networks,
+            "backend_services": self.collect_backend_services,
             "firewalls": self.collect_firewalls,
             "sql": self.collect_sql,
             "iam": self.collect_service_accounts,

@@ -140,6 +140,9 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "gcp.disks": ("compute.disks.list",),
     "gcp.snapshots": ("compute.snapshots.list",),
     "gcp.subnetworks": ("compute.subnetworks.list",),
+    # default and legacy networks (CIS GCP 3.1, 3.2), the DNS policies logging each one's queries (2.13)
+    "gcp.networks": ("compute.networks.list", "dns.policies.list"),
+    "gcp.backend_services": ("compute.backendServices.list",),  # load balancer logging (CIS GCP 2.17)
     "gcp.firewalls": ("compute.firewalls.list",),
     "gcp.sql": ("cloudsql.instances.list",),
     "gcp.iam": (
@@ -157,7 +160,10 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "serviceusage.services.get",  # whether cloudasset.googleapis.com is enabled (2.14)
     ),
     "gcp.run": ("run.locations.list", "run.services.list"),  # the regions, then each region's services
-    "gcp.kms": ("cloudkms.locations.list", "cloudkms.keyRings.list", "cloudkms.cryptoKeys.list"),  # CIS GCP 1.11
+    "gcp.kms": (  # rotation (CIS GCP 1.11), each key's IAM policy (1.10)
+        "cloudkms.locations.list", "cloudkms.keyRings.list", "cloudkms.cryptoKeys.list",
+        "cloudkms.cryptoKeys.getIamPolicy",
+    ),
     "gcp.dns": ("dns.managedZones.list",),  # DNSSEC and its algorithms (CIS GCP 3.3-3.5)
     "gcp.apikeys": ("apikeys.keys.list",),  # CIS GCP 1.13, 1.15, 1.16
     # lists the datasets and reads each, then each one's tables (CIS GCP 7.1-7.3)

@@ -82,6 +82,11 @@ _GCP = [
     (re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/keyRings$"), "cloudkms.keyRings.list"),
     (re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys$"), "cloudkms.cryptoKeys.list"),
     (re.compile(r"^/dns/v1/projects/[^/]+/managedZones$"), "dns.managedZones.list"),
+    (re.compile(r"^/dns/v1/projects/[^/]+/policies$"), "dns.policies.list"),
+    (  # Cloud KMS reads a key's IAM policy with a GET
+        re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/:]+:getIamPolicy$"),
+        "cloudkms.cryptoKeys.getIamPolicy",
+    ),
     (re.compile(r"^/v2/projects/[^/]+/locations/global/keys$"), "apikeys.keys.list"),
     (re.compile(r"^/bigquery/v2/projects/[^/]+/datasets(?:/[^/]+)?$"), "bigquery.datasets.get"),
     (re.compile(r"^/bigquery/v2/projects/[^/]+/datasets/[^/]+/tables$"), "bigquery.tables.list"),

@@ -481,10 +481,26 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     router.add("GET", path, {"cryptoKeys": [keys["legacy"], keys["disks"]], "nextPageToken": "keys-page-2",
                              "totalSize": 4})  # fmt: skip
     router.add("GET", path, {"cryptoKeys": [keys["tokens"], keys["signer"]], "totalSize": 4}, query="pageToken=keys-page-2")  # fmt: skip
-    truth.fails(keys["legacy"]["name"], "gcp.kms.key_rotation")
+    # each key's IAM policy (CIS 1.10): "legacy" lets allUsers decrypt, "signer" shows its public key to
+    # allAuthenticatedUsers, "disks" is granted to Compute's service agent only, "tokens" has no binding
+    policies = {
+        "legacy": [{"role": "roles/cloudkms.cryptoKeyEncrypterDecrypter", "members": ["allUsers", "group:app@acme.test"]}],
+        "signer": [{"role": "roles/cloudkms.publicKeyViewer", "members": ["allAuthenticatedUsers"]}],
+        "disks": [{"role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                   "members": ["serviceAccount:service-123456789012@compute-system.iam.gserviceaccount.com"]}],
+        "tokens": [],
+    }  # fmt: skip
+    for name, bindings in policies.items():
+        body: dict[str, Any] = {"version": 1, "etag": "BwYh2tHGUzQ="}
+        if bindings:
+            body["bindings"] = bindings
+        router.add(
+            "GET", f"/v1/{keys[name]['name']}:getIamPolicy", body, query="options.requestedPolicyVersion=3"
+        )
+    truth.fails(keys["legacy"]["name"], "gcp.kms.key_rotation", "gcp.kms.key_public")
     truth.fails(keys["disks"]["name"])
     truth.fails(keys["tokens"]["name"], "gcp.kms.key_rotation")
-    truth.fails(keys["signer"]["name"])
+    truth.fails(keys["signer"]["name"], "gcp.kms.key_public")
 
     # -- Cloud DNS managed zones (CIS 3.3-3.5): "acme-test" unsigned, "legacy-acme" signed with RSASHA1 keys,
     # "acme-com" signed with ECDSA, "internal" private ----------------------------------------------------------
@@ -563,7 +579,113 @@ def seed(router: Router, storage_client: Any) -> GcpTruth:
     truth.fails(f"projects/{PROJECT}/regions/us-central1/clusters/etl", "gcp.dataproc.cluster_cmek")
     truth.fails(f"projects/{PROJECT}/regions/us-central1/clusters/secure-etl")
     truth.fails(f"projects/{PROJECT}/regions/europe-west1/clusters/spark", "gcp.dataproc.cluster_cmek")
+
+    # -- VPC networks (CIS 3.1, 3.2, two pages) and the Cloud DNS policies bound to them (2.13): "default" (auto
+    # mode) and "prod-vpc" (custom) under a policy that logs, "legacy-net" (legacy) under one that does not -----
+    path = f"/compute/v1/projects/{PROJECT}/global/networks"
+    router.add("GET", path, {"kind": "compute#networkList", "items": [
+        _network("default", auto=True), _network("legacy-net", legacy=True),
+    ], "nextPageToken": "net-page-2", "selfLink": f"{COMPUTE}{path.removeprefix('/compute/v1')}"})  # fmt: skip
+    router.add("GET", path, {"kind": "compute#networkList", "items": [_network("prod-vpc")],
+                             "selfLink": f"{COMPUTE}{path.removeprefix('/compute/v1')}"}, query="pageToken=net-page-2")  # fmt: skip
+    router.add("GET", f"/dns/v1/projects/{PROJECT}/policies", {"kind": "dns#policiesListResponse", "policies": [
+        _dns_policy("dns-logging", ["default", "prod-vpc"], logging=True),
+        _dns_policy("legacy-forwarding", ["legacy-net"], logging=False),
+    ]})  # fmt: skip
+    net = f"projects/{PROJECT}/global/networks/"
+    truth.fails(net + "default", "gcp.compute.default_network")
+    truth.fails(net + "legacy-net", "gcp.compute.legacy_network", "gcp.dns.network_logging")
+    truth.fails(net + "prod-vpc")
+
+    # -- load balancer backend services (CIS 2.17), aggregated: a global HTTPS one that logs, a global HTTP one
+    # that does not, a regional internal TCP one (not an HTTP(S) load balancer) ---------------------------------
+    router.add("GET", f"/compute/v1/projects/{PROJECT}/aggregated/backendServices", {
+        "kind": "compute#backendServiceAggregatedList", "id": f"projects/{PROJECT}/aggregated/backendServices",
+        "items": {
+            "global": {"backendServices": [
+                _backend_service("web-https", None, "HTTPS", "EXTERNAL_MANAGED", logging=True),
+                _backend_service("api-http", None, "HTTP", "EXTERNAL", logging=False),
+            ]},
+            "regions/us-central1": {"backendServices": [
+                _backend_service("db-tcp", "us-central1", "TCP", "INTERNAL", logging=False),
+            ]},
+            "regions/asia-east1": {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "There are no results for scope 'regions/asia-east1' on this page."}},
+        },
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}/aggregated/backendServices",
+    })  # fmt: skip
+    truth.fails(f"projects/{PROJECT}/global/backendServices/web-https")
+    truth.fails(f"projects/{PROJECT}/global/backendServices/api-http", "gcp.compute.backend_service_logging")
+    truth.fails(f"projects/{PROJECT}/regions/us-central1/backendServices/db-tcp")
     return truth
+
+
+def _network(name: str, *, auto: bool = False, legacy: bool = False) -> dict[str, Any]:
+    """A network as ``networks.list`` returns it (compute v1 ``Network``): a legacy one has ``IPv4Range`` and
+    ``gatewayIPv4`` and no subnetworks; an auto-mode one a subnetwork per region."""
+    body: dict[str, Any] = {
+        "kind": "compute#network",
+        "id": str(3000000000000000000 + len(name)),
+        "creationTimestamp": "2019-04-01T10:00:00.000-07:00",
+        "name": name,
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}/global/networks/{name}",
+        "selfLinkWithId": f"{COMPUTE}/projects/{PROJECT}/global/networks/{3000000000000000000 + len(name)}",
+    }
+    if legacy:
+        body.update({"IPv4Range": "10.240.0.0/16", "gatewayIPv4": "10.240.0.1"})
+    else:
+        regions = ("us-central1", "europe-west1") if auto else ("us-central1",)
+        body.update({
+            "autoCreateSubnetworks": auto,
+            "subnetworks": [f"{COMPUTE}/projects/{PROJECT}/regions/{r}/subnetworks/{name}" for r in regions],
+            "routingConfig": {"routingMode": "REGIONAL"},
+            "mtu": 1460,
+            "networkFirewallPolicyEnforcementOrder": "AFTER_CLASSIC_FIREWALL",
+        })  # fmt: skip
+    return body
+
+
+def _dns_policy(name: str, networks: list[str], *, logging: bool) -> dict[str, Any]:
+    """A DNS server policy as ``policies.list`` returns it (dns.v1.json ``Policy``)."""
+    return {
+        "kind": "dns#policy",
+        "id": str(4000000000000000000 + len(name)),
+        "name": name,
+        "description": "",
+        "enableInboundForwarding": False,
+        "enableLogging": logging,
+        "networks": [
+            {"kind": "dns#policyNetwork", "networkUrl": f"{COMPUTE}/projects/{PROJECT}/global/networks/{n}"}
+            for n in networks
+        ],
+    }
+
+
+def _backend_service(
+    name: str, region: str | None, protocol: str, scheme: str, *, logging: bool
+) -> dict[str, Any]:
+    """A backend service as ``backendServices.aggregatedList`` returns it (compute v1 ``BackendService``)."""
+    scope = f"regions/{region}" if region else "global"
+    body: dict[str, Any] = {
+        "kind": "compute#backendService",
+        "id": str(2000000000000000000 + len(name)),
+        "creationTimestamp": "2025-01-10T10:00:00.000-08:00",
+        "name": name,
+        "selfLink": f"{COMPUTE}/projects/{PROJECT}/{scope}/backendServices/{name}",
+        "backends": [{"group": f"{_zone('us-central1-a')}/instanceGroups/{name}-ig", "balancingMode": "UTILIZATION" if protocol != "TCP" else "CONNECTION", "capacityScaler": 1}],
+        "healthChecks": [f"{COMPUTE}/projects/{PROJECT}/{scope}/healthChecks/{name}-hc"],
+        "timeoutSec": 30,
+        "port": 80,
+        "protocol": protocol,
+        "fingerprint": "Yh5oKM1a0nU=",
+        "sessionAffinity": "NONE",
+        "loadBalancingScheme": scheme,
+        "connectionDraining": {"drainingTimeoutSec": 300},
+    }  # fmt: skip
+    if region:
+        body["region"] = f"{COMPUTE}/projects/{PROJECT}/regions/{region}"
+    if protocol != "TCP":  # HTTP(S) load balancers carry a log config; enable defaults to false
+        body["logConfig"] = {"enable": logging, **({"sampleRate": 1.0} if logging else {})}
+    return body
 
 
 def _dataproc(name: str, region: str, kms: str | None) -> dict[str, Any]:

@@ -243,8 +243,8 @@ def test_gcp_cpu_that_cannot_be_read_costs_only_the_cpu_verdicts(gcp: GcpEstate)
 
 def test_a_refused_gcp_project_iam_policy_costs_only_the_role_and_audit_verdicts(gcp: GcpEstate) -> None:
     router, _truth, ctx = gcp
-    for route in router.routes:
-        if route.path.endswith(":getIamPolicy"):
+    for route in router.routes:  # the project's policy only: the KMS keys' policies are their own reads
+        if route.path == f"/v1/projects/{gcp_estate.PROJECT}:getIamPolicy":
             route.status = 403
             route.body = {"error": {"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}}  # fmt: skip
     result = run_scan(Settings(), ScanOptions(clouds=["gcp"]), ctx=ctx)

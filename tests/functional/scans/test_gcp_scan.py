@@ -56,8 +56,9 @@ def test_gcp_findings_equal_the_seeded_truth(estate: Estate) -> None:
     assert not router.unused(), "every recorded page, the nextPageToken pages too, was read"
     assert {r.id for r in result.inventory.records} == truth.resources
     assert {(f.check_id, f.resource_id) for f in result.failed} == truth.failing
-    # teeth (CIS: +2 project, +2 KMS, +3 DNS, +6 API keys, +3 BigQuery, +2 Dataproc; +19 resources)
-    assert len(truth.failing) == 80 and len(truth.resources) == 49
+    # teeth (CIS: +2 project, +4 KMS, +3 DNS, +6 API keys, +3 BigQuery, +2 Dataproc, +3 networks, +1 load
+    # balancer; +25 resources)
+    assert len(truth.failing) == 86 and len(truth.resources) == 55
 
 
 def test_gcp_records_carry_what_the_fixes_need(estate: Estate) -> None:
@@ -122,3 +123,28 @@ def test_refused_extra_reads_cost_only_their_attributes(estate: Estate) -> None:
     assert ("gcp.bigquery.dataset_public", "marketing") in failed  # the dataset itself was read
     tables = {r.name for r in result.inventory.records if r.type == "gcp.bigquery.table"}
     assert tables == {"finance.ledger"}
+
+
+def test_a_refused_dns_policy_list_or_key_policy_costs_only_those_verdicts(estate: Estate) -> None:
+    """Cloud DNS refusing its policies and Cloud KMS one key's IAM policy: the networks and the keys are still
+    read, both refusals are reported, and only DNS logging and that key's public-access verdict are lost."""
+    router, _truth, ctx = estate
+    denied = {"error": {"code": 403, "message": "Permission denied", "status": "PERMISSION_DENIED"}}
+    for route in router.routes:
+        if route.path.endswith(("/policies", "/cryptoKeys/legacy:getIamPolicy")):
+            route.status, route.body = 403, denied
+    result = run_scan(Settings(), ScanOptions(clouds=["gcp"]), ctx=ctx)
+    assert sorted((e.service, e.code, e.message.split(" not read")[0]) for e in result.inventory.errors) == [
+        ("kms", "403", "the IAM policy of key legacy"),
+        ("networks", "403", "the Cloud DNS policies (DNS logging)"),
+    ]
+    networks = [r for r in result.inventory.records if r.type == "gcp.compute.network"]
+    assert len(networks) == 3 and all("dns_logging" not in r.attrs for r in networks)
+    keys = {r.name: r for r in result.inventory.records if r.type == "gcp.kms.key"}
+    assert "public_members" not in keys["legacy"].attrs and keys["signer"].attrs["public_members"]
+    failed = {(f.check_id, f.resource_id.rsplit("/", 1)[-1]) for f in result.failed}
+    assert not any(c == "gcp.dns.network_logging" for c, _ in failed)
+    assert not result.passed.get("gcp.dns.network_logging")
+    assert ("gcp.kms.key_public", "signer") in failed and ("gcp.kms.key_public", "legacy") not in failed
+    assert ("gcp.compute.legacy_network", "legacy-net") in failed  # the networks themselves were read
+    assert ("gcp.kms.key_rotation", "legacy") in failed  # and the key itself

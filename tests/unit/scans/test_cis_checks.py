@@ -696,3 +696,64 @@ def test_dataproc_cluster_cmek_from_either_encryption_key() -> None:
     assert verdict("gcp.dataproc.cluster_cmek", cluster(gcePdKmsKeyName=key)) == "pass"
     assert verdict("gcp.dataproc.cluster_cmek", cluster(kmsKey=key)) == "pass"
     assert verdict("gcp.dataproc.cluster_cmek", cluster()) == "fail: no encryptionConfig.gcePdKmsKeyName"
+
+
+def test_kms_key_public_reads_the_keys_own_policy_and_gives_no_verdict_unread() -> None:
+    from escher.scans.collect.gcp import normalize_kms_key
+
+    raw = {"name": "projects/p/locations/us/keyRings/r/cryptoKeys/k", "purpose": "ENCRYPT_DECRYPT"}
+    open_ = {"bindings": [{"role": "roles/cloudkms.cryptoKeyDecrypter", "members": ["allUsers", "user:a@x.test"]},
+                          {"role": "roles/cloudkms.viewer", "members": ["allAuthenticatedUsers"]}]}  # fmt: skip
+    private = {"bindings": [{"role": "roles/cloudkms.cryptoKeyDecrypter", "members": ["user:a@x.test"]}]}
+    key = "gcp.kms.key_public"
+    assert verdict(key, normalize_kms_key(raw, "p", open_)) == (
+        "fail: the IAM policy grants allAuthenticatedUsers, allUsers"
+    )
+    assert verdict(key, normalize_kms_key(raw, "p", private)) == "pass"
+    assert verdict(key, normalize_kms_key(raw, "p", {"etag": "x"})) == "pass"  # no binding at all
+    assert verdict(key, normalize_kms_key(raw, "p", None)) == "na"  # the policy was not read
+
+
+def test_networks_default_legacy_and_dns_logging() -> None:
+    from escher.scans.collect.gcp import dns_logged_networks, normalize_network
+
+    url = "https://www.googleapis.com/compute/v1/projects/p/global/networks/"
+    logged = dns_logged_networks([
+        {"name": "on", "enableLogging": True, "networks": [{"networkUrl": url + "default"}]},
+        {"name": "off", "networks": [{"networkUrl": url + "old"}]},  # enableLogging unset: no logging
+    ])  # fmt: skip
+    assert logged == {"projects/p/global/networks/default"}
+    default = normalize_network({"name": "default", "autoCreateSubnetworks": True}, "p", logged)
+    old = normalize_network(
+        {"name": "old", "IPv4Range": "10.240.0.0/16", "gatewayIPv4": "10.240.0.1"}, "p", logged
+    )
+    vpc = normalize_network({"name": "vpc", "autoCreateSubnetworks": False}, "p", None)
+    assert [n.attrs["mode"] for n in (default, old, vpc)] == ["auto", "legacy", "custom"]
+    assert [verdict("gcp.compute.default_network", n) for n in (default, old)] == [
+        "fail: a network named default exists", "pass",
+    ]  # fmt: skip
+    assert [verdict("gcp.compute.legacy_network", n) for n in (default, old, vpc)] == [
+        "pass", "fail: legacy network (single IPv4Range, no subnetworks)", "pass",
+    ]  # fmt: skip
+    assert verdict("gcp.dns.network_logging", default) == "pass"
+    assert verdict("gcp.dns.network_logging", old) == "fail: no DNS policy with logging is bound to it"
+    assert verdict("gcp.dns.network_logging", vpc) == "na"  # the DNS policies were not read
+
+
+def test_backend_service_logging_judges_http_load_balancers_only() -> None:
+    from escher.scans.collect.gcp import normalize_backend_service
+
+    def backend(**raw: object) -> Record:
+        return normalize_backend_service({"name": "b", **raw}, "p")
+
+    key = "gcp.compute.backend_service_logging"
+    assert verdict(key, backend(protocol="HTTPS", logConfig={"enable": True})) == "pass"
+    assert (
+        verdict(key, backend(protocol="HTTP2", logConfig={"enable": False}))
+        == "fail: logConfig.enable is not true"
+    )
+    assert verdict(key, backend()) == "fail: logConfig.enable is not true"  # protocol defaults to HTTP
+    assert verdict(key, backend(protocol="TCP", loadBalancingScheme="INTERNAL")) == "na"
+    regional = backend(region="https://www.googleapis.com/compute/v1/projects/p/regions/us-east1")
+    assert (regional.id, regional.region) == ("projects/p/regions/us-east1/backendServices/b", "us-east1")
+    assert backend().id == "projects/p/global/backendServices/b"
