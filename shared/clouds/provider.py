@@ -109,6 +109,10 @@ class Provider:
         found: tuple[type[BaseException], ...] = self.sdk_module().errors()
         return found
 
+    def cost_source(self, settings: Any) -> Any:
+        """This cloud's billing source, configured from ``settings`` (its class's ``from_settings``)."""
+        return self.load("cost_source").from_settings(settings)
+
     def regions(self) -> set[str]:
         """The region (location) names Escher knows for this cloud."""
         known = self.load("regions")

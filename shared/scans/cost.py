@@ -71,6 +71,8 @@ class CostSnapshot:
 
 
 class CostSource(Protocol):
+    """A cloud's billing; each provider names its class (``cost_source``), built with ``from_settings``."""
+
     cloud: str
 
     def snapshot(self, day: date) -> CostSnapshot: ...
@@ -92,6 +94,11 @@ class AwsCostSource:
     def __init__(self, tag_key: str = "env", client: Any = None) -> None:
         self.tag_key = tag_key
         self._client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AwsCostSource:
+        """As the provider registry builds it (``provider("aws").cost_source(settings)``)."""
+        return cls()
 
     def _ce(self) -> Any:
         if self._client is None:

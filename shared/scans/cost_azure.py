@@ -11,10 +11,13 @@ Management returns readily), with the transport injectable so tests replay the R
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escher.scans.cost import CostRow, CostSnapshot, window
 from escher.scans.errors import CloudAccessError
+
+if TYPE_CHECKING:
+    from escher.config import Settings
 
 __all__ = ["API_VERSION", "AzureCostSource", "query_body"]
 
@@ -90,6 +93,11 @@ class AzureCostSource:
         self._credential = credential
         self._transport = transport
         self._client: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AzureCostSource:
+        """``[azure] subscription_id``'s costs (``provider("azure").cost_source(settings)``)."""
+        return cls(settings.azure.subscription_id)
 
     def _pipeline(self) -> Any:
         if self._client is None:

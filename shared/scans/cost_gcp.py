@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escher.scans.cost import CostRow, CostSnapshot, window
 from escher.scans.errors import CloudAccessError
+
+if TYPE_CHECKING:
+    from escher.config import Settings
 
 __all__ = ["BIGQUERY", "GcpBillingSource", "billing_sql"]
 
@@ -64,6 +67,11 @@ class GcpBillingSource:
         self.project = project or table.split(".", 1)[0]  # the project the query job runs (and is billed) in
         self.timeout_ms = timeout_ms
         self._session = session
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GcpBillingSource:
+        """``[gcp] billing_export_table``, queried in ``[gcp] project`` (``provider("gcp").cost_source(...)``)."""
+        return cls(settings.gcp.billing_export_table, project=settings.gcp.project)
 
     def _http(self) -> Any:
         if self._session is None:

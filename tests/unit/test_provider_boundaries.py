@@ -195,3 +195,18 @@ def test_every_module_a_provider_names_exists() -> None:
         for name in p.modules:
             if not any(ch in name for ch in "*?["):
                 assert name in found, (p.name, name)
+
+
+def test_each_provider_builds_its_cost_source_from_the_settings() -> None:
+    from escher.config import Settings
+    from escher.scans.errors import CloudAccessError
+
+    settings = Settings.model_validate(
+        {"azure": {"subscription_id": "sub-1"}, "gcp": {"billing_export_table": "proj.billing.export"}}
+    )
+    built = {p.name: p.cost_source(settings) for p in PROVIDERS.values()}
+    assert {name: source.cloud for name, source in built.items()} == {c: c for c in CLOUDS}
+    assert built["azure"].subscription_id == "sub-1" and built["gcp"].project == "proj"
+    # a cloud whose billing is not configured says what to set
+    with pytest.raises(CloudAccessError, match="billing export table"):
+        provider("gcp").cost_source(Settings())
