@@ -28,6 +28,8 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("stop", r"\b(stop|shut ?down|turn off|power off|deallocate|pause|halt)\b"),
         ("start", r"\b(start|turn on|power on|boot|resume|bring up)\b"),
         ("resize", r"\b(resize|right-?size|upsize|downsize|scale (?:up|down)|change (?:the )?(?:instance|machine|vm) (?:type|size))\b"),
+        ("restore", r"\brestore\b(?! scaling)|\brecover\b"),
+        ("grow", r"\b(?:increase|grow|expand|extend)\s+(?:the\s+)?(?:allocated\s+)?storage\b"),
         ("snapshot", r"\btake (?:a |an )?(?:snapshot|backup)s?\b|\bsnapshot\b(?!s)|\bback ?up\b(?!s)"),
         ("tag", r"\b(tag|label)\b(?!s?\s*[=:])"),
         ("list", r"\b(list|show|display|which|what|how many|find|get|give me|are there|do i have|tell me|why|explain|summar(?:y|ize|ise))\b"),
@@ -35,7 +37,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )  # fmt: skip
 ACTIONS = frozenset(
     {"make_private", "restrict", "encrypt", "versioning", "delete", "restart", "stop", "start", "resize",
-     "snapshot", "tag"}
+     "snapshot", "tag", "restore", "grow"}
 )  # fmt: skip
 
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -212,7 +214,10 @@ def _actions(low: str) -> list[str]:
             groups[-1] = (max(end, groups[-1][0]), [*groups[-1][1], (order, name)])
         else:
             groups.append((end, [(order, name)]))
-    return list(dict.fromkeys(min(members)[1] for _, members in groups))
+    found = list(dict.fromkeys(min(members)[1] for _, members in groups))
+    if "restore" in found:  # "restore snapshot snap-1": the snapshot is what is restored, not a second action
+        found = [a for a in found if a != "snapshot"]
+    return found
 
 
 def _region(low: str) -> tuple[str | None, Cloud | None]:
@@ -280,8 +285,12 @@ def parse(text: str) -> Query:
 
 
 def _kind(low: str, intent: str) -> tuple[str | None, bool]:
+    if intent == "restore":  # what is restored is a snapshot, whatever it becomes ("to a new database")
+        return "snapshot", True
     for name, pattern in _KINDS:
         if name == "snapshot" and intent == "snapshot":
+            continue
+        if name == "bucket" and intent == "grow":  # "increase the storage of db-1": the storage is the object
             continue
         if pattern.search(low):
             if intent == "snapshot" and name == "vm":
@@ -289,7 +298,7 @@ def _kind(low: str, intent: str) -> tuple[str | None, bool]:
             return name, True
     return {
         "stop": "vm", "start": "vm", "restart": "vm", "resize": "vm", "make_private": "bucket",
-        "versioning": "bucket", "snapshot": "disk", "restrict": "firewall", "tag": "vm",
+        "versioning": "bucket", "snapshot": "disk", "restrict": "firewall", "tag": "vm", "grow": "database",
     }.get(intent), False  # fmt: skip
 
 

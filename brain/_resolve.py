@@ -35,6 +35,7 @@ vm vms virtual machine machines instance instances ec2 server servers compute en
 databases db dbs rds sql postgres mysql bucket buckets s3 blob blobs container containers storage account accounts
 gcs volume volumes disk disks ebs security group groups firewall firewalls rule rules nsg nsgs port ports ssh rdp
 ingress resource resources
+restore recover grow expand extend
 lambda lambdas function functions app apps functionapp functionapps run service services
 aws amazon azure gcp google microsoft cloud clouds multi multi-cloud multicloud
 environment environments env
@@ -110,6 +111,10 @@ _CONSUMED = (
     _parse._PAIR, _parse._IDS, _parse._AWS_REGION, _parse._GCP_REGION, _parse._AWS_SIZE, _parse._AZURE_SIZE,
     _parse._GCP_SIZE, _parse._CIDR, _parse._AGE,
     re.compile(r"\bports?\s+\d{1,5}\b"),
+    re.compile(r"\bby\s+\d{1,3}\s*(?:%|percent)"),  # "increase the storage of db-1 by 20%"
+    # what a restore makes and what grows: only these phrases ("new" alone is no filter to ignore)
+    re.compile(r"\b(?:to|as|into)\s+(?:a\s+)?new\s+(?:volumes?|disks?|databases?|dbs?|instances?)\b"),
+    re.compile(r"\ballocated\s+storage\b"),
     re.compile(r"\bnot encrypted\b|\bwithout encryption\b|\bopen to the (?:world|internet)\b"),
     re.compile(r"\b(?:at\s+)?\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?(?![a-z])|\b(?:at\s+)?(?:[01]?\d|2[0-3])[:h][0-5]\d\b"),
     re.compile(r"\bat\s+(?:[01]?\d|2[0-3])(?:\s*o'?clock)?\b"),

@@ -54,7 +54,6 @@ OPS: dict[tuple[str, str], dict[str, str]] = {
     ("restart", "vm"): {"aws": "aws.ec2.reboot_instances", "azure": "azure.compute.restart_vm", "gcp": "gcp.compute.reset_instance"},
     ("resize", "vm"): {"aws": "aws.ec2.modify_instance_type", "azure": "azure.compute.resize_vm", "gcp": "gcp.compute.set_machine_type"},
     ("tag", "vm"): {"aws": "aws.ec2.tag_resources", "azure": "azure.compute.tag_vm", "gcp": "gcp.compute.set_instance_labels"},
-    ("tag", "bucket"): {"gcp": "gcp.storage.set_bucket_labels"},
     ("stop", "database"): {"aws": "aws.rds.stop_db_instance", "azure": "azure.sql.pause_database", "gcp": "gcp.sql.stop_instance"},
     ("start", "database"): {"aws": "aws.rds.start_db_instance", "azure": "azure.sql.resume_database", "gcp": "gcp.sql.start_instance"},
     ("stop", "function"): {"aws": "aws.lambda.stop_function", "azure": "azure.functions.stop_app", "gcp": "gcp.run.scale_to_zero"},
@@ -68,7 +67,22 @@ OPS: dict[tuple[str, str], dict[str, str]] = {
     ("versioning", "bucket"): {"aws": "aws.s3.enable_versioning", "gcp": "gcp.storage.enable_versioning"},
     ("delete", "snapshot"): {"aws": "aws.ec2.delete_snapshot", "azure": "azure.compute.delete_snapshot", "gcp": "gcp.compute.delete_snapshot"},
     ("restrict", "firewall"): {"aws": "aws.ec2.revoke_open_ingress", "azure": "azure.network.restrict_nsg_rule", "gcp": "gcp.compute.restrict_firewall_rule"},
+    ("restart", "database"): {"aws": "aws.rds.reboot_db_instance"},
+    ("resize", "database"): {"aws": "aws.rds.resize_db_instance"},
+    ("grow", "database"): {"aws": "aws.rds.increase_storage"},
+    # a snapshot becomes a new volume / disk (an RDS snapshot a new DB instance: _op_for); the snapshot stays
+    ("restore", "snapshot"): {"aws": "aws.ec2.restore_volume_from_snapshot", "azure": "azure.compute.create_disk_from_snapshot", "gcp": "gcp.compute.create_disk_from_snapshot"},
+    # tags and labels on every other kind the scan collects: one operation per cloud, by the resource's id and type
+    **{("tag", kind): {"aws": "aws.tagging.tag_resource", "azure": "azure.resources.tag_resource", "gcp": "gcp.resources.set_labels"}
+       for kind in ("database", "function", "disk", "snapshot", "firewall")},
+    ("tag", "bucket"): {"aws": "aws.tagging.tag_resource", "azure": "azure.resources.tag_resource", "gcp": "gcp.storage.set_bucket_labels"},
 }  # fmt: skip
+# operations whose parameters depend on each target (its type, a name derived from it): one step per target
+_PER_TARGET = {
+    "aws.tagging.tag_resource",
+    "aws.rds.restore_db_from_snapshot",
+    "gcp.compute.create_disk_from_snapshot",
+}
 _BY_DEFAULT = {  # why there is no operation: these are on already
     (
         "encrypt",
@@ -199,6 +213,8 @@ class Planner:
         kind = q.kind if q.kind_explicit else None
         allowed = self._narrow(self.select(req.context, q, kind), q, kind or "")
         named = _names_any(req, q)
+        if q.intent == "restore" and not named:
+            return "a restore creates a new resource per snapshot: the request must name each snapshot it restores"
         if issues := check_selection(q, allowed, named=named):
             return "; ".join(u.message for u in issues)
         reach = {i.id for i in allowed} | {i.region for i in allowed if i.region}
@@ -264,6 +280,13 @@ class Planner:
                 notices=["only operations from the catalogue can be planned ('escher ops list' shows them)"],
                 suggested_questions=_SUGGESTIONS[:3],
             )  # fmt: skip
+        if q.intent == "restore" and not _names_any(req, q):
+            return InformationResponse(
+                intent="restore", filters=filters,
+                summary="Which snapshot? Name each one to restore, like 'restore snap-0abc' or 'restore the "
+                "orders-nightly snapshot': every restore creates a new volume, disk or database. Nothing was planned.",
+                table=_table(self.select(req.context, q, "snapshot")),
+            )  # fmt: skip
         if q.intent == "resize" and not q.size:
             matched = self.select(req.context, q, kind)
             return InformationResponse(
@@ -279,8 +302,9 @@ class Planner:
         notices: list[str] = []
         raw: list[dict[str, Any]] = []
         groups: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+        names_any = _names_any(req, q)
         for item in matched:
-            op_id = self._op_for(q.intent, kind, item)
+            op_id = self._op_for(q.intent, kind, item, named=names_any)
             if op_id is None:
                 if item.cloud and (q.intent, kind, item.cloud) in _BY_DEFAULT:
                     notices.append(_BY_DEFAULT[(q.intent, kind, item.cloud)])
@@ -290,6 +314,14 @@ class Planner:
                     )
                 continue
             target = item.region if op_id == "aws.ec2.enable_ebs_encryption_by_default" else item.id
+            if op_id in _PER_TARGET:
+                params = self._target_params(op_id, q, item)
+                if params is None:
+                    notices.append(f"{op_id} needs a zone for {item.id}: say it, or use 'escher ops run'")
+                    continue
+                raw.append({"operation_id": op_id, "targets": [item.id], "region": item.region,
+                            "params": params, "reason": q.text})  # fmt: skip
+                continue
             groups[(op_id, item.region)].append(target or item.id)
         for (op_id, region), targets in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
             raw.append({"operation_id": op_id, "targets": sorted(set(targets)), "region": region,
@@ -376,17 +408,48 @@ class Planner:
             items = [i for i in items if _truthy(i.attrs.get("orphaned"))]
         return items
 
-    def _op_for(self, intent: str, kind: str, item: ContextItem) -> str | None:
+    def _op_for(self, intent: str, kind: str, item: ContextItem, *, named: bool = False) -> str | None:
         if not item.cloud:
             return None
         if intent == "make_private" and item.resource_type == "azure.storage.account":
             return "azure.storage.disallow_blob_public_access"
         if intent == "snapshot" and item.resource_type == "aws.rds.instance":
             return "aws.rds.create_db_snapshot"
+        if intent == "restore" and item.resource_type == "aws.rds.snapshot":
+            return "aws.rds.restore_db_from_snapshot"
+        if intent == "encrypt" and item.resource_type == "aws.ec2.volume" and named:
+            # a volume the request names is encrypted itself (snapshot, encrypted copy, swap: needs approval);
+            # "encrypt all unencrypted volumes" turns on the region's default for new ones, as before
+            return "aws.ec2.encrypt_volume"
+        if intent == "tag" and item.resource_type in ("azure.storage.container",):
+            return None  # blob containers carry metadata, not ARM tags
         return OPS.get((intent, kind), {}).get(item.cloud)
+
+    def _target_params(self, op_id: str, q: Query, item: ContextItem) -> dict[str, Any] | None:
+        """Parameters of an operation in :data:`_PER_TARGET` for one target; None: the request does not say
+        enough (the caller says what is missing)."""
+        if op_id == "aws.tagging.tag_resource":
+            return {"tags": dict(q.tags), "resource_type": item.resource_type}
+        if op_id == "aws.rds.restore_db_from_snapshot":
+            return {"db_instance_identifier": _restored_name(item.id)}
+        if op_id == "gcp.compute.create_disk_from_snapshot":
+            source = str(item.attrs.get("source_disk") or "")
+            zone = source.split("/zones/", 1)[1].split("/", 1)[0] if "/zones/" in source else None
+            return {"zone": zone} if zone else None
+        return self._params(op_id, q)
 
     def _params(self, op_id: str, q: Query) -> dict[str, Any]:
         verb = op_id.rsplit(".", 1)[1]
+        if verb == "resize_db_instance":
+            size = q.size or ""
+            return {"db_instance_class": size if size.startswith("db.") else f"db.{size}"}
+        if verb == "increase_storage":
+            m = re.search(r"\bby (\d{1,3}) ?(?:%|percent)", q.text.lower())
+            return {"increase_percent": int(m.group(1))} if m else {}
+        if op_id in ("azure.resources.tag_resource",):
+            return {"tags": dict(q.tags)}
+        if op_id == "gcp.resources.set_labels":
+            return {"tags": {k.lower(): v.lower() for k, v in q.tags.items()}}
         if verb == "modify_instance_type":
             return {"instance_type": q.size}
         if verb == "resize_vm":
@@ -485,6 +548,14 @@ def _attached_disks(context: list[ContextItem], vms: list[ContextItem], q: Query
         and kind_of(d.resource_type) == "disk"
         and any(isinstance(x, str) and x in named for x in d.attrs.values())
     ]
+
+
+def _restored_name(snapshot_id: str) -> str:
+    """A new RDS identifier for what a snapshot is restored to: letters, digits and single hyphens, at most 63,
+    starting with a letter (``rds:orders-2026-12-01`` -> ``rds-orders-2026-12-01-restored``)."""
+    base = re.sub(r"[^A-Za-z0-9]+", "-", snapshot_id).strip("-")
+    base = base if base[:1].isalpha() else f"db-{base}"
+    return f"{base[:54].rstrip('-')}-restored"
 
 
 def _names_any(req: AskRequest, q: Query) -> bool:
