@@ -681,3 +681,14 @@ _vault_items_check("azure.keyvault.certificate_validity", "long_lived_certificat
                    "az keyvault certificate set-attributes --vault-name VAULT --name CERT --policy @policy.json "
                    "(x509_props.validity_months at most 12; applies from the next issuance)",
                    Severity.LOW)  # fmt: skip
+
+
+attr_check("azure.compute.vm_update_assessment", "azure.compute.vm", "patch_assessment",
+           lambda v: v == "AutomaticByPlatform",
+           title="VM is not checked periodically for missing OS updates", severity=Severity.MEDIUM,
+           message="patch assessment mode is {value}, not AutomaticByPlatform",
+           risk="Missing security updates are found only when someone asks, so Defender for Cloud's system "
+                "update recommendation misses the machine and known holes stay open.",
+           remediation="az vm update --resource-group RG --name VM --set osProfile.linuxConfiguration."
+                       "patchSettings.assessmentMode=AutomaticByPlatform (windowsConfiguration on Windows)",
+           cis=("8.1.10",), soc2=("CC7.1",))  # fmt: skip

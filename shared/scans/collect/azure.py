@@ -110,7 +110,7 @@ PRODUCES: dict[str, Produces] = {
     "blob": produces({"azure.storage.container": "public_access storage_account"}),
     "compute": produces({
         "azure.compute.vm": "vm_size power_state managed_disks os_type disks backup_protected "
-                            "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d",
+                            "cpu_days cpu_max_daily_7d cpu_days_30d cpu_avg_30d patch_assessment",
     }),
     "disks": produces({"azure.compute.disk": "disk_state size_gb encryption_type sku managed_by created"}),
     "snapshots": produces({
@@ -253,7 +253,12 @@ def normalize_vm(raw: dict[str, Any], subscription: str, status_view: dict[str, 
     p = _props(raw)
     storage = p.get("storageProfile") or {}
     os_disk = storage.get("osDisk") or {}
+    os_profile = p.get("osProfile") or {}
+    os_config = os_profile.get("linuxConfiguration") or os_profile.get("windowsConfiguration") or {}
     attrs: dict[str, Any] = {
+        # how the VM is assessed for missing OS updates: AutomaticByPlatform (every 24 hours) or ImageDefault
+        # (on demand only; also what an absent setting means) - CIS Azure 8.1.10, Azure Policy bd876905
+        "patch_assessment": (os_config.get("patchSettings") or {}).get("assessmentMode") or "ImageDefault",
         "vm_size": (p.get("hardwareProfile") or {}).get("vmSize"),
         "power_state": _power_state(status_view),
         "managed_disks": "managedDisk" in os_disk and "vhd" not in os_disk,

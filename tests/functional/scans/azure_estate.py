@@ -122,7 +122,10 @@ def _file_service(account: dict[str, Any], *, soft_delete: bool, strict_smb: boo
     }
 
 
-def _vm(name: str, size: str, *, managed: bool = True, env: str = "dev") -> dict[str, Any]:
+def _vm(
+    name: str, size: str, *, managed: bool = True, env: str = "dev", assessment: str | None = None
+) -> dict[str, Any]:
+    """``assessment``: the Linux patch settings' assessmentMode (None: no patchSettings, as on older VMs)."""
     os_disk: dict[str, Any] = {"osType": "Linux", "name": f"{name}-os", "createOption": "FromImage", "caching": "ReadWrite", "diskSizeGB": 30}  # fmt: skip
     if managed:
         os_disk["managedDisk"] = {
@@ -131,6 +134,11 @@ def _vm(name: str, size: str, *, managed: bool = True, env: str = "dev") -> dict
         }
     else:
         os_disk["vhd"] = {"uri": f"https://acmelegacy.blob.core.windows.net/vhds/{name}.vhd"}
+    linux: dict[str, Any] = {}
+    if assessment:
+        patch_mode = "AutomaticByPlatform" if assessment == "AutomaticByPlatform" else "ImageDefault"
+        linux["linuxConfiguration"] = {"disablePasswordAuthentication": True, "provisionVMAgent": True,
+                                       "patchSettings": {"patchMode": patch_mode, "assessmentMode": assessment}}  # fmt: skip
     return {
         "id": rid("rg-app", "Microsoft.Compute", "virtualMachines", name),
         "name": name,
@@ -141,7 +149,7 @@ def _vm(name: str, size: str, *, managed: bool = True, env: str = "dev") -> dict
             "vmId": f"0f47b100-583c-48e3-a4c0-{len(name):012d}",
             "hardwareProfile": {"vmSize": size},
             "storageProfile": {"osDisk": os_disk, "dataDisks": []},
-            "osProfile": {"computerName": name, "adminUsername": "azureuser"},
+            "osProfile": {"computerName": name, "adminUsername": "azureuser", **linux},
             "provisioningState": "Succeeded",
         },
     }
@@ -345,10 +353,12 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         truth.fails(cid, *(["azure.storage.container_public"] if level else []))
 
     # -- VMs: model and status views, CPU from Azure Monitor, backup from Recovery Services -------------------
+    # OS update assessment (CIS 8.1.10): web-1 is assessed by the platform every day, api-1 on demand only
+    # (ImageDefault) and legacy-1 has no patch settings at all (the same)
     vms = [
-        _vm("web-1", "Standard_D2s_v3"),
+        _vm("web-1", "Standard_D2s_v3", assessment="AutomaticByPlatform"),
         _vm("legacy-1", "Standard_B2s", managed=False, env="prod"),
-        _vm("api-1", "Standard_D4s_v3", env="prod"),
+        _vm("api-1", "Standard_D4s_v3", env="prod", assessment="ImageDefault"),
     ]
     path = f"{sub}/Microsoft.Compute/virtualMachines"
     router.add("GET", path, {"value": vms})
@@ -364,8 +374,10 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         _protected_item(vault, vms[0], "Protected"), _protected_item(vault, vms[1], "ProtectionStopped"),
     ]}, query="backupManagementType eq 'AzureIaasVM'")  # fmt: skip
     truth.fails(vms[0]["id"], "azure.compute.vm_idle")
-    truth.fails(vms[1]["id"], "azure.compute.vm_managed_disks", "azure.compute.vm_backup")
-    truth.fails(vms[2]["id"], "azure.compute.vm_overprovisioned", "azure.compute.vm_backup")
+    truth.fails(vms[1]["id"], "azure.compute.vm_managed_disks", "azure.compute.vm_backup",
+                "azure.compute.vm_update_assessment")  # fmt: skip
+    truth.fails(vms[2]["id"], "azure.compute.vm_overprovisioned", "azure.compute.vm_backup",
+                "azure.compute.vm_update_assessment")  # fmt: skip
 
     # -- disks -------------------------------------------------------------------------------------------
     pmk, cmk = "EncryptionAtRestWithPlatformKey", "EncryptionAtRestWithCustomerKey"

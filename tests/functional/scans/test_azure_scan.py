@@ -53,7 +53,7 @@ def test_azure_findings_equal_the_seeded_truth(
     assert not router.unused(), "every recorded page, the nextLink pages too, was read"
     assert {r.id for r in result.inventory.records} == truth.resources
     assert {(f.check_id, f.resource_id) for f in result.failed} == truth.failing
-    assert len(truth.failing) == 96 and len(truth.resources) == 36  # teeth (+gateways, vault contents)
+    assert len(truth.failing) == 98 and len(truth.resources) == 36  # teeth (+gateways, vault contents)
     assert {s for c, s, _ in result.inventory.covered if c == "azure"} == {
         "storage", "blob", "compute", "disks", "snapshots", "network", "sql", "keyvault", "functions", "databricks",
         "appgateway",

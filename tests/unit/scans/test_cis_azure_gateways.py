@@ -250,3 +250,18 @@ def test_rotation_and_certificate_validity_checks() -> None:
     assert verdict(
         "azure.keyvault.certificate_validity", rec(t, long_lived_certificates=["sso (36 months)"])
     ) == ("fail: validity over 12 months: sso (36 months)")
+
+
+def test_os_update_assessment_from_the_vm_patch_settings() -> None:
+    from escher.scans.collect.azure import normalize_vm
+
+    def vm(os_profile: dict[str, Any]) -> Record:
+        raw = {"id": "/s/vm", "name": "vm", "location": "eastus", "properties": {"osProfile": os_profile}}
+        return normalize_vm(raw, "s")
+
+    key = "azure.compute.vm_update_assessment"
+    windows = {"windowsConfiguration": {"patchSettings": {"patchMode": "AutomaticByOS", "assessmentMode": "AutomaticByPlatform"}}}  # fmt: skip
+    assert verdict(key, vm(windows)) == "pass"
+    linux = {"linuxConfiguration": {"patchSettings": {"assessmentMode": "ImageDefault"}}}
+    assert verdict(key, vm(linux)) == "fail: patch assessment mode is ImageDefault, not AutomaticByPlatform"
+    assert vm({}).attrs["patch_assessment"] == "ImageDefault"  # no patch settings: assessed on demand only
