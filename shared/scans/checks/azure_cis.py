@@ -1,6 +1,7 @@
-"""Azure checks written for CIS Azure Foundations 6.0.0 recommendations no earlier check decided: one per
-Microsoft Defender for Cloud plan (8.1.x), Key Vault access (8.3.6, 8.3.7) and storage account settings
-(9.2.x, 9.3.x), all read from resources the scan already lists."""
+"""Azure checks written for CIS Azure Foundations 6.0.0 recommendations no earlier check decided: Defender for
+Cloud (8.1.x), Key Vault settings and, from its data plane, the keys, secrets and certificates in each vault
+(8.3.x), storage accounts and Azure Files (9.x), networking and Application Gateway (7.x), Databricks (2.1.x),
+logging and alerting (6.1.x) and subscription roles (5.x)."""
 
 from __future__ import annotations
 

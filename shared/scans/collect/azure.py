@@ -1,6 +1,7 @@
-"""Azure inventory: ARM (storage accounts, VMs with CPU and backup, disks, snapshots, NSGs with flow logs, SQL
-servers and databases, Key Vault, function apps, the subscription's Activity Log export and Defender plans) and
-the Blob data plane (containers).
+"""Azure inventory: ARM (storage accounts, VMs with CPU and backup, disks, snapshots, NSGs with flow logs, VNets,
+VPN gateways, Application Gateways with their WAF policies, SQL servers and databases, Key Vault, function apps,
+Databricks, the subscription's Activity Log export, alerts, roles and Defender settings), the Blob data plane
+(containers) and the Key Vault data plane (keys, secrets and certificates: metadata, never a value).
 
 Clients come from :class:`escher.ops.context.CloudContext`, the same object the operations use, so an
 azure-core transport handed in there (tests replay recorded-shape ARM responses at it) carries every call;
