@@ -1,11 +1,16 @@
 """The declared tree of each cloud's Extension under Pulumi mocks, as plain data: every resource's URN, type,
 name, provider and inputs, and the URNs its aliases resolve to.
 
-``golden/tree-<cloud>.json`` holds the tree the one-function programs declared before the Extension was split
-into parts (commit 9b90ca8); ``test_parts_keep_the_stack`` checks the parts declare the same resources with
-the same inputs, each at its old URN or aliased to it, so an existing stack moves and nothing is replaced.
+Checking that a change to the programs moves an existing stack rather than replacing anything: dump the trees
+the programs of an earlier commit declare (their cloud modules loaded from git, everything else as it is
+now), then compare them with what the programs declare now (same resources, same inputs, each at its old URN
+or aliased to it)::
 
-Regenerate (only when a resource is meant to change): ``python -m tests.functional.infra.parts_tree --write``.
+    python -m tests.functional.infra.parts_tree dump 9b90ca8 /tmp/before.json
+    python -m tests.functional.infra.parts_tree compare /tmp/before.json
+
+(9b90ca8: the one-function programs, before the Extensions were split into parts.) The suite keeps the part
+of this that does not depend on an old commit: tests/functional/infra/test_parts.py.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from typing import Any
 
 from escher.infra.spec import ExtensionSpec
 
-GOLDEN = Path(__file__).parent / "golden"
 BUNDLE = "<bundle>"
 
 # the variants that reach every branch of the programs (events, regions, topics, groups, synced triggers)
@@ -128,19 +132,83 @@ def variant_spec(cloud: str, variant: str, bundle: str) -> ExtensionSpec:
     return replace(make_spec(cloud, bundle), **VARIANTS[cloud][variant])
 
 
-def write_golden() -> None:
-    GOLDEN.mkdir(exist_ok=True)
+CLOUD_MODULES = ("aws_events", "aws", "azure_events", "azure", "gcp_events", "gcp")
+
+
+def load_cloud_modules(rev: str, into: Path) -> None:
+    """Replace the cloud modules (``escher.infra.aws`` ...) of this process with those of commit ``rev``."""
+    import importlib.util
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[3]
+    for name in CLOUD_MODULES:
+        source = subprocess.run(
+            ["git", "show", f"{rev}:infra/{name}.py"], cwd=repo, check=True, capture_output=True, text=True
+        ).stdout
+        path = into / f"{name}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(f"escher.infra.{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+
+
+def all_trees(bundle: str) -> dict[str, dict[str, Any]]:
+    return {
+        f"{cloud}/{variant}": declared_tree(variant_spec(cloud, variant, bundle))
+        for cloud, variants in VARIANTS.items()
+        for variant in variants
+    }
+
+
+def engine_urn(urn: str) -> str:
+    """The URN as the engine spells it: the mock monitor keeps the root stack's type in the qualified type of
+    the stack's direct children (``pulumi:pulumi:Stack$escher:aws:Extension``), the engine leaves it out."""
+    return urn.replace("pulumi:pulumi:Stack$", "")
+
+
+def differences(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[str]:
+    """What would change on a stack deployed with ``before``: resources added or gone (parts aside), inputs
+    changed, or a resource that is neither at its old URN nor aliased to it (it would be replaced)."""
+    found = []
+    for variant, old_tree in before.items():
+        new_tree = after[variant]
+        parts = {k for k in new_tree if k.startswith("escher:") and ":Extension::" not in k}
+        for key in sorted(set(new_tree) - parts - set(old_tree)):
+            found.append(f"{variant}: {key} is new")
+        for key, old in sorted(old_tree.items()):
+            new = new_tree.get(key)
+            if new is None:
+                found.append(f"{variant}: {key} is gone")
+                continue
+            if new["inputs"] != old["inputs"] or new["provider"] != old["provider"]:
+                found.append(f"{variant}: {key} has other inputs")
+            aliases = [engine_urn(a) for a in new["aliases"]]
+            if engine_urn(old["urn"]) not in (engine_urn(new["urn"]), *aliases):
+                found.append(f"{variant}: {key} would be replaced (not at {old['urn']}, nor aliased to it)")
+    return found
+
+
+def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "worker.zip"
         bundle.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
-        for cloud, variants in VARIANTS.items():
-            trees = {v: declared_tree(variant_spec(cloud, v, str(bundle))) for v in variants}
-            for tree in trees.values():  # the golden tree is where resources were: no aliases yet
-                for entry in tree.values():
-                    entry.pop("aliases")
-            (GOLDEN / f"tree-{cloud}.json").write_text(json.dumps(trees, indent=1, sort_keys=True) + "\n")
+        if argv[:1] == ["dump"] and len(argv) == 3:
+            load_cloud_modules(argv[1], Path(tmp))
+            Path(argv[2]).write_text(json.dumps(all_trees(str(bundle)), indent=1, sort_keys=True) + "\n")
+            return 0
+        if argv[:1] == ["compare"] and len(argv) == 2:
+            before = json.loads(Path(argv[1]).read_text())
+            after = all_trees(str(bundle))
+            found = differences(before, after)
+            counted = sum(len(t) for t in before.values())
+            print(f"{counted} resources in {len(before)} variants compared: {len(found)} differences")
+            print("\n".join(found))
+            return 1 if found else 0
+    print(__doc__)
+    return 2
 
 
 if __name__ == "__main__":
-    if "--write" in sys.argv:
-        write_golden()
+    sys.exit(main(sys.argv[1:]))
