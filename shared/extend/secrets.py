@@ -44,6 +44,13 @@ class SsmSecretReader:
         self.path = path.rstrip("/")
         self._client = client if client is not None else aws.client("ssm")
 
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, name_prefix: str, project: str | None
+    ) -> SsmSecretReader | None:
+        path = env.get("ESCHER_CREDENTIALS_PATH")
+        return cls(path) if path else None
+
     def read(self, names: list[str]) -> dict[str, str]:
         from escher.clouds import aws
 
@@ -72,6 +79,13 @@ class KeyVaultSecretReader:
         self._missing = azure.storage_errors().ResourceNotFoundError
         self.prefix = prefix
 
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, name_prefix: str, project: str | None
+    ) -> KeyVaultSecretReader | None:
+        vault = env.get("ESCHER_KEY_VAULT")
+        return cls(vault, name_prefix) if vault else None
+
     def read(self, names: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for name in names:
@@ -96,6 +110,13 @@ class SecretManagerReader:
         self._missing = gcp.api_errors().NotFound
         self.project, self.prefix = project, prefix
 
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, name_prefix: str, project: str | None
+    ) -> SecretManagerReader | None:
+        project = project or env.get("GOOGLE_CLOUD_PROJECT")
+        return cls(project, env.get("ESCHER_SECRET_PREFIX") or f"{name_prefix}-") if project else None
+
     def read(self, names: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for name in names:
@@ -115,14 +136,15 @@ def reader_for(
 ) -> SecretReader | None:
     """The reader of this worker's cloud, from the variables the extension sets (and the published
     ``[extend] name_prefix`` / ``[gcp] project``); None when it has none."""
-    if worker == "aws" and env.get("ESCHER_CREDENTIALS_PATH"):
-        return SsmSecretReader(env["ESCHER_CREDENTIALS_PATH"])
-    if worker == "azure" and env.get("ESCHER_KEY_VAULT"):
-        return KeyVaultSecretReader(env["ESCHER_KEY_VAULT"], name_prefix)
-    project = project or env.get("GOOGLE_CLOUD_PROJECT")
-    if worker == "gcp" and project:
-        return SecretManagerReader(project, env.get("ESCHER_SECRET_PREFIX") or f"{name_prefix}-")
-    return None
+    from escher.clouds import PROVIDERS
+
+    if worker not in PROVIDERS:
+        return None
+    # the provider names its secret store's reader class (SSM, Key Vault, Secret Manager)
+    reader: SecretReader | None = (
+        PROVIDERS[worker].load("secrets_backend").from_env(env, name_prefix=name_prefix, project=project)
+    )
+    return reader
 
 
 def read_secrets(

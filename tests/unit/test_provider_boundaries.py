@@ -210,3 +210,17 @@ def test_each_provider_builds_its_cost_source_from_the_settings() -> None:
     # a cloud whose billing is not configured says what to set
     with pytest.raises(CloudAccessError, match="billing export table"):
         provider("gcp").cost_source(Settings())
+
+
+def test_the_workers_secret_reader_is_its_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from escher.extend.secrets import KeyVaultSecretReader, SsmSecretReader, reader_for
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    ssm = reader_for("aws", {"ESCHER_CREDENTIALS_PATH": "/escher/credentials/"})
+    assert isinstance(ssm, SsmSecretReader) and ssm.path == "/escher/credentials"
+    vault = reader_for("azure", {"ESCHER_KEY_VAULT": "kv-escher"}, name_prefix="esc")
+    assert isinstance(vault, KeyVaultSecretReader) and vault.prefix == "esc"
+    # nothing configured for the worker's cloud, or no such cloud: no reader
+    assert (
+        reader_for("aws", {}) is None and reader_for("gcp", {}) is None and reader_for("oracle", {}) is None
+    )
