@@ -943,6 +943,8 @@ class GcpCollector:
             )
         ]
         out: list[Record] = []
+        refused: list[str] = []  # keys whose policy could not be read: one report for all of them
+        first: BaseException | None = None
         for location in names:
             for ring in self.pages(rings, "list", "keyRings", parent=location, pageSize=PAGE):
                 for raw in self.pages(keys, "list", "cryptoKeys", parent=ring["name"], pageSize=PAGE):
@@ -952,8 +954,13 @@ class GcpCollector:
                             resource=raw["name"], options_requestedPolicyVersion=3
                         ).execute(num_retries=3)
                     except _sdk_errors() as exc:
-                        self._part_failed("kms", f"the IAM policy of key {_last(raw['name'])}", exc)
+                        refused.append(_last(raw["name"]))
+                        first = first or exc
                     out.append(normalize_kms_key(raw, self.project, policy))
+        if first is not None:
+            shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+            noun = "key" if len(refused) == 1 else "keys"
+            self._part_failed("kms", f"the IAM policy of {len(refused)} {noun} ({shown})", first)
         return out
 
     def collect_dns_zones(self) -> list[Record]:

@@ -135,7 +135,7 @@ def test_a_refused_dns_policy_list_or_key_policy_costs_only_those_verdicts(estat
             route.status, route.body = 403, denied
     result = run_scan(Settings(), ScanOptions(clouds=["gcp"]), ctx=ctx)
     assert sorted((e.service, e.code, e.message.split(" not read")[0]) for e in result.inventory.errors) == [
-        ("kms", "403", "the IAM policy of key legacy"),
+        ("kms", "403", "the IAM policy of 1 key (legacy)"),
         ("networks", "403", "the Cloud DNS policies (DNS logging)"),
     ]
     networks = [r for r in result.inventory.records if r.type == "gcp.compute.network"]
