@@ -18,7 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from escher.infra.component import Extension, Outputs, PartOutputs, Scope, create_extension, declare_part
+from escher.infra.component import (
+    Extension,
+    Outputs,
+    PartOutputs,
+    Scope,
+    create_extension,
+    declare_part,
+    invoke_options,
+)
 from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 
 if TYPE_CHECKING:
@@ -113,7 +121,7 @@ def _build(extension: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
     def part(kind: str, name: str, build: Callable[[Scope], PartOutputs]) -> PartOutputs:
         return declare_part(extension, f"escher:aws:{kind}", name, build)
 
-    identity = aws.get_caller_identity_output(opts=Scope(extension, extension).invoke_opts())
+    identity = aws.get_caller_identity_output(opts=invoke_options(extension))
     account = identity.account_id
     state = part("StateStore", "state-store", lambda s: parts.state_store(s, spec))
     audit = part("AuditStore", "audit-store", lambda s: parts.audit_store(s, spec))

@@ -41,6 +41,7 @@ from escher.infra.component import (
     child,
     create_extension,
     declare_part,
+    invoke_options,
 )
 from escher.infra.program import InfraError
 from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
@@ -284,7 +285,7 @@ def _home(extension: pulumi.ComponentResource, spec: ExtensionSpec) -> Home:
     from escher.infra.parts.azure import Home
 
     tags = {"escher": "extend", "escher-stack": spec.name_prefix}
-    client = authorization.get_client_config_output(opts=Scope(extension, extension).invoke_opts())
+    client = authorization.get_client_config_output(opts=invoke_options(extension))
     subscription_id: pulumi.Input[str] = spec.azure_subscription_id or client.subscription_id
     group = resources.ResourceGroup(
         "group", location=spec.region, tags=tags, opts=child(extension, retain_on_delete=True)

@@ -65,9 +65,14 @@ class Scope:
         )
 
     def invoke_opts(self) -> pulumi.InvokeOutputOptions:
-        import pulumi
+        """Options for a data source read (``get_*_output``): under the Extension, as before the parts."""
+        return invoke_options(self.extension)
 
-        return pulumi.InvokeOutputOptions(parent=self.extension)
+
+def invoke_options(parent: pulumi.Resource) -> pulumi.InvokeOutputOptions:
+    import pulumi
+
+    return pulumi.InvokeOutputOptions(parent=parent)
 
 
 @functools.cache
