@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import ipaddress
 import json
+import re
 import ssl
 import sys
 import threading
@@ -42,6 +43,8 @@ CLIENT_ID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 CLIENT_SECRET = "sp-Secret-only-in-ssm~42"
 ARM_TOKEN = "arm-token-for-the-worker"
 PROJECT, PROJECT_NUMBER = "acme-prod", "123456789012"
+# the vaults' data planes, served here too
+VAULT_HOST = re.compile(rb"https://([a-z0-9-]+)\.vault\.azure\.net")
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +128,16 @@ class FakeAzure:
                 if self.headers.get("Authorization") != f"Bearer {ARM_TOKEN}":
                     self._reply(401, b'{"error": {"code": "InvalidAuthenticationToken", "message": "no"}}')
                     return
-                status, payload = fake.router.answer("GET", f"{azure_estate.ARM}{self.path}")
-                self._reply(status, payload.replace(azure_estate.ARM.encode(), fake.base.encode()))
+                # a Key Vault data plane: its host is folded into the path
+                if self.path.startswith("/vault/"):
+                    name, _, rest = self.path.removeprefix("/vault/").partition("/")
+                    url = f"https://{name}.vault.azure.net/{rest}"
+                else:
+                    url = f"{azure_estate.ARM}{self.path}"
+                status, payload = fake.router.answer("GET", url)
+                payload = payload.replace(azure_estate.ARM.encode(), fake.base.encode())
+                payload = VAULT_HOST.sub(fake.base.encode() + rb"/vault/\1", payload)
+                self._reply(status, payload)
 
             def do_POST(self) -> None:
                 form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
