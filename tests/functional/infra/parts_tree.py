@@ -36,6 +36,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
             "audit_lock_mode": "compliance",
         },
         "no-events": {"events": ()},
+        "all-operations": {},
     },
     "azure": {
         "plain": {},
@@ -49,11 +50,13 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
             "azure_triggers_synced": True,
         },
         "no-events": {"events": ()},
+        "all-operations": {},
     },
     "gcp": {
         "plain": {},
         "compliance": {"audit_lock_mode": "compliance"},
         "no-events": {"events": ()},
+        "all-operations": {},
     },
 }
 
@@ -127,9 +130,14 @@ def declared_tree(spec: ExtensionSpec) -> dict[str, Any]:
 
 
 def variant_spec(cloud: str, variant: str, bundle: str) -> ExtensionSpec:
+    from escher.infra.permissions import default_operations, operation_permissions
     from tests.functional.infra.conftest import make_spec
 
-    return replace(make_spec(cloud, bundle), **VARIANTS[cloud][variant])
+    spec = replace(make_spec(cloud, bundle), **VARIANTS[cloud][variant])
+    if variant == "all-operations":  # the default install: every catalogue operation, so every role is made
+        ops = default_operations(cloud)
+        spec = replace(spec, operations=ops, permissions=operation_permissions(cloud, ops))
+    return spec
 
 
 CLOUD_MODULES = ("aws_events", "aws", "azure_events", "azure", "gcp_events", "gcp")
