@@ -1,7 +1,8 @@
 """Azure checks written for CIS Azure Foundations 6.0.0 recommendations no earlier check decided: Defender for
 Cloud (8.1.x), Key Vault settings and, from its data plane, the keys, secrets and certificates in each vault
 (8.3.x), storage accounts and Azure Files (9.x), networking and Application Gateway (7.x), Databricks (2.1.x),
-logging and alerting (6.1.x) and subscription roles (5.x)."""
+logging and alerting (6.1.x), subscription roles (5.x) and, from Microsoft Graph, the Entra ID tenant's security
+defaults and MFA (5.1.1, 5.1.3)."""
 
 from __future__ import annotations
 
@@ -693,3 +694,54 @@ attr_check("azure.compute.vm_update_assessment", "azure.compute.vm", "patch_asse
            remediation="az vm update --resource-group RG --name VM --set osProfile.linuxConfiguration."
                        "patchSettings.assessmentMode=AutomaticByPlatform (windowsConfiguration on Windows)",
            cis=("8.1.10",), soc2=("CC7.1",))  # fmt: skip
+
+
+# -- Entra ID, read from Microsoft Graph: security defaults (5.1.1), MFA for all users (5.1.3) --------------------
+TENANT = "azure.entra.tenant"
+
+
+@check("azure.entra.security_defaults", resource=TENANT, reads=("security_defaults", "ca_mfa_all_users"),
+       title="Entra ID security defaults are off and no Conditional Access policy requires MFA for all users",
+       severity=Severity.HIGH,
+       risk="Nothing makes the tenant's users and administrators prove a second factor, and legacy "
+            "authentication (which cannot do MFA) stays open: one phished or sprayed password is an account.",
+       remediation="Entra admin center > Identity > Overview > Properties > Manage security defaults > Enabled "
+                   "(or, with Entra ID P1, an enabled Conditional Access policy for All users and All resources "
+                   "that grants access only with MFA)",
+       cis=("5.1.1",), soc2=("CC6.1",))  # fmt: skip
+def security_defaults(rec: Record, ctx: CheckContext) -> Outcome:
+    """CIS 5.1.1 applies where Conditional Access is not used: an enabled policy requiring MFA for all users
+    counts, as CIS's audit procedure lets it."""
+    if "security_defaults" not in rec.attrs:  # Graph refused the policy read
+        return NA
+    if rec.attrs["security_defaults"] or rec.attrs.get("ca_mfa_all_users"):
+        return None
+    if "ca_mfa_all_users" not in rec.attrs:  # Conditional Access not read: cannot tell whether it is used
+        return NA
+    return Fail(
+        "security defaults are off and no enabled Conditional Access policy requires MFA for all users"
+    )
+
+
+@check("azure.entra.mfa_all_users", resource=TENANT,
+       reads=("security_defaults", "ca_mfa_all_users", "users_without_mfa"),
+       title="Not every Entra ID user has multifactor authentication", severity=Severity.HIGH,
+       risk="A user without a registered second factor signs in with a password alone, so a phished or "
+            "reused password is enough to take the account.",
+       remediation="Enforce MFA for everyone (security defaults, or a Conditional Access policy for All users "
+                   "requiring MFA) and have the listed users register a method at "
+                   "https://aka.ms/mysecurityinfo",
+       cis=("5.1.3",), soc2=("CC6.1",))  # fmt: skip
+def mfa_all_users(rec: Record, ctx: CheckContext) -> Outcome:
+    """MFA enforced for everyone (security defaults, or Conditional Access for all users) passes; otherwise the
+    users Graph's registration report shows without an MFA method fail it. Nothing read: no verdict."""
+    if rec.attrs.get("security_defaults") or rec.attrs.get("ca_mfa_all_users"):
+        return None
+    if "users_without_mfa" not in rec.attrs:  # the registration report was not read (permission, licence)
+        return NA
+    users: list[str] = rec.attrs["users_without_mfa"]
+    if not users:
+        return None
+    more = f" and {len(users) - 5} more" if len(users) > 5 else ""
+    return Fail(f"{len(users)} users have no MFA method registered and MFA is not enforced: "
+                f"{', '.join(users[:5])}{more}")  # fmt: skip

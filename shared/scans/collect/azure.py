@@ -1,7 +1,8 @@
 """Azure inventory: ARM (storage accounts, VMs with CPU and backup, disks, snapshots, NSGs with flow logs, VNets,
 VPN gateways, Application Gateways with their WAF policies, SQL servers and databases, Key Vault, function apps,
 Databricks, the subscription's Activity Log export, alerts, roles and Defender settings), the Blob data plane
-(containers) and the Key Vault data plane (keys, secrets and certificates: metadata, never a value).
+(containers), the Key Vault data plane (keys, secrets and certificates: metadata, never a value) and Microsoft
+Graph (the Entra ID tenant's security defaults, Conditional Access policies and MFA registration).
 
 Clients come from :class:`escher.ops.context.CloudContext`, the same object the operations use, so an
 azure-core transport handed in there (tests replay recorded-shape ARM responses at it) carries every call;
@@ -38,6 +39,7 @@ __all__ = [
     "normalize_app_gateway",
     "normalize_databricks_workspace",
     "normalize_disk",
+    "normalize_entra_tenant",
     "normalize_function_app",
     "normalize_nsg",
     "normalize_snapshot",
@@ -50,6 +52,7 @@ __all__ = [
     "normalize_vnet",
     "normalize_vpn_gateway",
     "port_ranges",
+    "requires_mfa_for_all",
     "role_facts",
     "security_contact",
     "vault_audit_logged",
@@ -67,6 +70,20 @@ VAULT_DATA_HINT = (
     "keys list/get, secrets list and certificates list/get (access-policy vaults); a vault reachable only "
     "through a private endpoint must be scanned from inside its network"
 )
+# Microsoft Graph (Entra ID): its own host and token scope; a sovereign cloud's Graph (or a test's stand-in) is
+# named in ESCHER_AZURE_GRAPH_ENDPOINT
+GRAPH_ENDPOINT = "https://graph.microsoft.com"
+GRAPH_ENDPOINT_ENV = "ESCHER_AZURE_GRAPH_ENDPOINT"
+GRAPH_POLICY_HINT = (
+    "grant the scanning app registration the Microsoft Graph application permission Policy.Read.All, with "
+    "admin consent (Entra ID > App registrations > API permissions)"
+)
+GRAPH_REPORT_HINT = (
+    "grant the scanning app registration the Microsoft Graph application permission AuditLog.Read.All, with "
+    "admin consent; the registration report also needs Entra ID P1 or P2 in the tenant"
+)
+# the error Graph's reports answer in a tenant without Entra ID P1/P2
+GRAPH_NO_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 MONITOR_METRICS_API = "2023-10-01"
 DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
 SECURITY_PRICINGS_API = "2024-01-01"
@@ -139,6 +156,9 @@ PRODUCES: dict[str, Produces] = {
     "databricks": produces({
         "azure.databricks.workspace": "custom_vnet vnet_subnets no_public_ip public_network_access "
                                       "private_endpoints diagnostic_logs",
+    }),
+    "graph": produces({
+        "azure.entra.tenant": "security_defaults ca_policies ca_mfa_all_users users_without_mfa",
     }),
     "monitor": produces({
         "azure.monitor.subscription": "diagnostic_settings activity_log_exported exported_categories "
@@ -745,6 +765,64 @@ def normalize_databricks_workspace(raw: dict[str, Any], subscription: str) -> Re
     return _record(raw, "azure.databricks.workspace", subscription, attrs)
 
 
+MFA_CONTROLS = frozenset({"mfa", "authenticationStrength"})
+
+
+def requires_mfa_for_all(policy: dict[str, Any]) -> bool:
+    """A Conditional Access policy (v1.0 ``conditionalAccessPolicy``) that is on (not report-only), targets all
+    users and all cloud apps, and cannot be satisfied without MFA: its grant controls include ``mfa`` or an
+    authentication strength, and either they are ANDed or MFA is the only control. Excluded users and groups
+    (the break-glass accounts CIS expects) are allowed."""
+    if policy.get("state") != "enabled":
+        return False
+    conditions = policy.get("conditions") or {}
+    users = conditions.get("users") or {}
+    apps = conditions.get("applications") or {}
+    if "All" not in (users.get("includeUsers") or []) or "All" not in (apps.get("includeApplications") or []):
+        return False
+    grant = policy.get("grantControls") or {}
+    controls = {str(c) for c in grant.get("builtInControls") or []}
+    if grant.get("authenticationStrength"):
+        controls.add("authenticationStrength")
+    if not controls & MFA_CONTROLS:
+        return False
+    return str(grant.get("operator") or "OR").upper() == "AND" or controls <= MFA_CONTROLS
+
+
+def normalize_entra_tenant(
+    subscription: str,
+    defaults: dict[str, Any] | None,
+    policies: list[dict[str, Any]] | None,
+    registrations: list[dict[str, Any]] | None,
+) -> Record:
+    """The subscription's Entra ID tenant as Microsoft Graph describes it. Each read that was refused (None)
+    leaves its attributes off, so the checks on them give no verdict."""
+    attrs: dict[str, Any] = {}
+    if defaults is not None:  # identitySecurityDefaultsEnforcementPolicy
+        attrs["security_defaults"] = bool(defaults.get("isEnabled"))
+    if policies is not None:
+        attrs["ca_policies"] = sum(1 for p in policies if p.get("state") == "enabled")
+        attrs["ca_mfa_all_users"] = sorted(
+            str(p.get("displayName") or p.get("id")) for p in policies if requires_mfa_for_all(p)
+        )
+    if registrations is not None:  # userRegistrationDetails (enabled users only)
+        attrs["users_without_mfa"] = sorted(
+            str(u.get("userPrincipalName") or u.get("id"))
+            for u in registrations
+            if not u.get("isMfaRegistered")
+        )
+    return Record(
+        cloud="azure",
+        type="azure.entra.tenant",
+        id=f"/subscriptions/{subscription}/entra-tenant",
+        region=GLOBAL,
+        account=subscription,
+        name="Entra ID tenant",
+        tags={},
+        attrs=attrs,
+    )
+
+
 def is_function_app(raw: dict[str, Any]) -> bool:
     """A Microsoft.Web site whose ``kind`` lists ``functionapp`` (``functionapp``, ``functionapp,linux``,
     ``functionapp,linux,container,azurecontainerapps``); web apps (``app``, ``app,linux``) are not."""
@@ -1069,24 +1147,27 @@ class AzureCollector:
         return records
 
     def _vault_pipeline(self, vault_uri: str) -> Any:
-        """An azure-core pipeline to a vault's data plane: the scan's credential with the Key Vault token
-        scope of the vault's cloud (``https://vault.azure.net/.default`` for ``*.vault.azure.net``), the
-        client options' retry settings and the context's transport (a test's replay)."""
+        """An azure-core pipeline to a vault's data plane, with the Key Vault token scope of the vault's cloud
+        (``https://vault.azure.net/.default`` for ``*.vault.azure.net``)."""
         from urllib.parse import urlsplit
 
+        host = urlsplit(vault_uri).hostname or ""
+        return self._data_pipeline(vault_uri, f"https://{host.split('.', 1)[-1]}/.default")
+
+    def _data_pipeline(self, base_url: str, scope: str) -> Any:
+        """An azure-core pipeline to a data plane outside ARM: the scan's credential with the plane's token
+        scope, the client options' retry settings and the context's transport (a test's replay)."""
         from escher.clouds import azure
 
         core = require("azure.core", "azure")
         policies = require("azure.core.pipeline.policies", "azure")
-        host = urlsplit(vault_uri).hostname or ""
-        scope = f"https://{host.split('.', 1)[-1]}/.default"
         retry = {k: v for k, v in self.ctx.azure_client_options.items() if k.startswith("retry_")}
         cred = self.ctx.azure_credential if self.ctx.azure_credential is not None else azure.credential()
         kwargs: dict[str, Any] = {}
         if self.ctx.azure_transport is not None:
             kwargs["transport"] = self.ctx.azure_transport
         return core.PipelineClient(
-            base_url=vault_uri,
+            base_url=base_url,
             policies=[
                 policies.HeadersPolicy(),
                 policies.UserAgentPolicy(sdk_moniker="escher-scan"),
@@ -1212,6 +1293,59 @@ class AzureCollector:
                 self._part_failed("appgateway", "Application Gateway WAF policies", exc)
         return [normalize_app_gateway(g, self.subscription, policies) for g in gateways]
 
+    def collect_graph(self) -> list[Record]:
+        """The subscription's Entra ID tenant from Microsoft Graph: security defaults and the Conditional Access
+        policies (Policy.Read.All), and which users have registered an MFA method (AuditLog.Read.All, Entra ID
+        P1/P2). Graph permissions are not Azure roles: a refused read leaves its attributes off (the matching
+        checks give no verdict) and says what to grant; the tenant record is still returned."""
+        import os
+
+        azure_exc = require("azure.core.exceptions", "azure")
+        base = (os.environ.get(GRAPH_ENDPOINT_ENV) or GRAPH_ENDPOINT).rstrip("/")
+        client = self._data_pipeline(base + "/", f"{base}/.default")
+        defaults: dict[str, Any] | None = None
+        policies: list[dict[str, Any]] | None = None
+        registrations: list[dict[str, Any]] | None = None
+        try:
+            defaults = self._graph_get(
+                client, f"{base}/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"
+            )
+        except azure_exc.AzureError as exc:
+            self._part_failed("graph", "Entra ID security defaults", exc, hint=GRAPH_POLICY_HINT)
+        try:
+            policies = list(self._graph_list(client, f"{base}/v1.0/identity/conditionalAccess/policies"))
+        except azure_exc.AzureError as exc:
+            self._part_failed("graph", "Conditional Access policies", exc, hint=GRAPH_POLICY_HINT)
+        try:
+            registrations = list(
+                self._graph_list(client, f"{base}/v1.0/reports/authenticationMethods/userRegistrationDetails")
+            )
+        except azure_exc.AzureError as exc:
+            code = str(getattr(getattr(exc, "error", None), "code", "") or "")
+            hint = GRAPH_REPORT_HINT
+            if code == GRAPH_NO_PREMIUM:
+                hint = (
+                    "the tenant has no Entra ID P1 or P2 licence, which Graph's authentication methods "
+                    "registration report needs; enforce MFA with security defaults or Conditional Access instead"
+                )
+            self._part_failed("graph", "users' MFA registration", exc, hint=hint)
+        return [normalize_entra_tenant(self.subscription, defaults, policies, registrations)]
+
+    def _graph_get(self, client: Any, url: str) -> dict[str, Any]:
+        rest = require("azure.core.rest", "azure")
+        response = client.send_request(rest.HttpRequest("GET", url))
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def _graph_list(self, client: Any, url: str) -> Iterator[dict[str, Any]]:
+        """A Graph collection's items, following ``@odata.nextLink`` (which carries its own query)."""
+        next_url: str | None = url
+        while next_url:
+            page = self._graph_get(client, next_url)
+            yield from page.get("value") or []
+            next_url = page.get("@odata.nextLink")
+
     def collect_monitor(self) -> list[Record]:
         """The subscription's Activity Log diagnostic settings, Defender for Cloud pricings and Activity Log
         alerts; one failing leaves its attribute off (no verdict) and is reported, the others are still read."""
@@ -1289,6 +1423,7 @@ class AzureCollector:
             "functions": self.collect_function_apps,
             "databricks": self.collect_databricks,
             "appgateway": self.collect_app_gateways,
+            "graph": self.collect_graph,
             "monitor": self.collect_monitor,
         }
         return [

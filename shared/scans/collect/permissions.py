@@ -25,7 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["COLLECTOR_DATA_ACTIONS", "COLLECTOR_PERMISSIONS", "COST_PERMISSIONS", "scan_permissions"]
+__all__ = [
+    "COLLECTOR_DATA_ACTIONS",
+    "COLLECTOR_GRAPH_PERMISSIONS",
+    "COLLECTOR_PERMISSIONS",
+    "COST_PERMISSIONS",
+    "scan_permissions",
+]
 
 COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     # -- AWS (escher.scans.collect.aws / aws_services) --------------------------------------------------------
@@ -123,6 +129,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Network/applicationGateways/read",
         "Microsoft.Network/ApplicationGatewayWebApplicationFirewallPolicies/read",
     ),
+    "azure.graph": (),  # Microsoft Graph only: no Azure role action (see COLLECTOR_GRAPH_PERMISSIONS)
     "azure.monitor": (
         "Microsoft.Insights/diagnosticSettings/read",
         "Microsoft.Security/pricings/read",
@@ -188,6 +195,16 @@ COLLECTOR_DATA_ACTIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.KeyVault/vaults/keyrotationpolicies/read",
         "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
         "Microsoft.KeyVault/vaults/certificates/read",
+    ),
+}
+
+# Microsoft Graph reads (the Entra ID tenant): Graph *application permissions* on the scanning app registration,
+# granted with admin consent, not Azure role actions (so neither the read role nor its dataActions can carry
+# them). Without them the tenant's CIS Azure 5.1.1 / 5.1.3 checks give no verdict and the scan says what to grant.
+COLLECTOR_GRAPH_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "azure.graph": (
+        "Policy.Read.All",  # security defaults, Conditional Access policies (CIS Azure 5.1.1, 5.1.3)
+        "AuditLog.Read.All",  # users' MFA registration report, Entra ID P1/P2 (CIS Azure 5.1.3)
     ),
 }
 

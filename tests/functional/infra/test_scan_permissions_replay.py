@@ -17,7 +17,11 @@ import pytest
 from escher.emulators import AzuriteEmulator, GcsStorageEmulator
 from escher.infra.permissions import operation_permissions
 from escher.ops.context import CloudContext
-from escher.scans.collect.permissions import COLLECTOR_DATA_ACTIONS, COLLECTOR_PERMISSIONS
+from escher.scans.collect.permissions import (
+    COLLECTOR_DATA_ACTIONS,
+    COLLECTOR_GRAPH_PERMISSIONS,
+    COLLECTOR_PERMISSIONS,
+)
 from tests.functional.scans.replay import Router
 
 # data-plane calls answered by an emulator, not the router: (task) -> permissions, with the SDK call
@@ -49,10 +53,23 @@ _KEYVAULT_DATA = [
 ]
 
 
+# Microsoft Graph v1.0 (https://graph.microsoft.com/v1.0/<path>): the least-privileged application permission
+# of each read, as its Graph API reference page lists it
+_GRAPH = [
+    (re.compile(r"^/v1\.0/policies/identitySecurityDefaultsEnforcementPolicy$"), "Policy.Read.All"),
+    (re.compile(r"^/v1\.0/identity/conditionalAccess/policies$"), "Policy.Read.All"),
+    (re.compile(r"^/v1\.0/reports/authenticationMethods/userRegistrationDetails$"), "AuditLog.Read.All"),
+]
+
+
 def azure_permission(method: str, path: str) -> str:
-    """An ARM request's action, or a Key Vault data-plane request's data action."""
+    """An ARM request's action, a Key Vault data-plane request's data action, or a Graph request's
+    application permission."""
     if "/providers/" in path:
         return arm_action(method, path)
+    for pattern, permission in _GRAPH if method == "GET" else []:
+        if pattern.match(path):
+            return permission
     for pattern, action in _KEYVAULT_DATA if method == "GET" else []:
         if pattern.match(path):
             return action
@@ -165,7 +182,9 @@ def test_each_azure_collector_task_declares_exactly_what_it_requests(azure_estat
         actions = {azure_permission(m, p) for m, p in _fresh_hits(router, before)} | EMULATED.get(
             f"azure.{task}", set()
         )
-        data = set(COLLECTOR_DATA_ACTIONS.get(f"azure.{task}", ()))
+        data = set(COLLECTOR_DATA_ACTIONS.get(f"azure.{task}", ())) | set(
+            COLLECTOR_GRAPH_PERMISSIONS.get(f"azure.{task}", ())
+        )
         assert actions == set(COLLECTOR_PERMISSIONS[f"azure.{task}"]) | data, task
         called |= actions - data
     assert not router.unrouted
@@ -173,6 +192,7 @@ def test_each_azure_collector_task_declares_exactly_what_it_requests(azure_estat
     granted = set(operation_permissions("azure", ["azure.scan.daily_inventory"]))
     assert called <= granted and len(called) >= 8
     assert not set(COLLECTOR_DATA_ACTIONS["azure.keyvault"]) & granted
+    assert not set(COLLECTOR_GRAPH_PERMISSIONS["azure.graph"]) & granted  # Graph app permissions, not a role
 
 
 # -- GCP -------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Every resource is built to fail a known set of checks; :func:`seed` returns that
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -649,6 +650,12 @@ def seed(router: Router, blob_service: Any) -> AzureTruth:
         _security_setting("Sentinel", "AlertSyncSettings", False),
     ]})  # fmt: skip
     truth.fails(f"/subscriptions/{SUB}", "azure.security.endpoint_protection")
+
+    # -- the Entra ID tenant, from Microsoft Graph (CIS 5.1.1, 5.1.3): security defaults off; of the Conditional
+    # Access policies, the one requiring MFA for all users is report-only and the enabled one covers admins only;
+    # two pages of registration details, one user without an MFA method -------------------------------------------
+    _seed_graph(router)
+    truth.fails(TENANT_ID, "azure.entra.security_defaults", "azure.entra.mfa_all_users")
     return truth
 
 
@@ -1281,3 +1288,89 @@ def _seed_vault_data(router: Router, vault: str) -> None:
         "/certificates/legacy-sso/policy",
         _certificate_policy(vault, "legacy-sso", "CN=sso.acme.test", 24),
     )
+
+
+# -- Microsoft Graph v1.0 (https://graph.microsoft.com): identitySecurityDefaultsEnforcementPolicy - Get,
+# conditionalAccessPolicy - List, userRegistrationDetails - List
+GRAPH = "https://graph.microsoft.com"
+TENANT_ID = f"/subscriptions/{SUB}/entra-tenant"  # the record the graph task returns
+
+
+def security_defaults_policy(enabled: bool) -> dict[str, Any]:
+    return {
+        "@odata.context": f"{GRAPH}/v1.0/$metadata#policies/identitySecurityDefaultsEnforcementPolicy/$entity",
+        "id": "00000000-0000-0000-0000-000000000005",
+        "displayName": "Security Defaults",
+        "description": "Security defaults is a set of basic identity security mechanisms recommended by Microsoft.",
+        "isEnabled": enabled,
+    }
+
+
+def ca_policy(name: str, state: str, *, users: list[str], apps: list[str], controls: list[str],
+              operator: str = "OR", exclude_users: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """A Conditional Access policy as ``List policies`` returns it (v1.0, trimmed of empty conditions)."""
+    return {
+        "id": f"5c1e4f3a-0b7d-4d2e-9a61-{zlib.crc32(name.encode()):012d}",
+        "templateId": None,
+        "displayName": name,
+        "createdDateTime": "2025-02-11T09:14:00.0000000Z",
+        "modifiedDateTime": "2025-06-02T16:40:00.0000000Z",
+        "state": state,
+        "sessionControls": None,
+        "conditions": {
+            "userRiskLevels": [], "signInRiskLevels": [], "clientAppTypes": ["all"], "platforms": None,
+            "locations": None, "times": None, "deviceStates": None, "devices": None, "clientApplications": None,
+            "applications": {"includeApplications": apps, "excludeApplications": [], "includeUserActions": [],
+                             "includeAuthenticationContextClassReferences": [], "applicationFilter": None},
+            "users": {"includeUsers": users, "excludeUsers": exclude_users or [], "includeGroups": [],
+                      "excludeGroups": [], "includeRoles": [], "excludeRoles": [],
+                      "includeGuestsOrExternalUsers": None, "excludeGuestsOrExternalUsers": None},
+        },
+        "grantControls": {"operator": operator, "builtInControls": controls, "customAuthenticationFactors": [],
+                          "termsOfUse": [], "authenticationStrength@odata.context": (
+                              f"{GRAPH}/v1.0/$metadata#identity/conditionalAccess/policies('x')/grantControls/"
+                              "authenticationStrength/$entity"), "authenticationStrength": None},
+    }  # fmt: skip
+
+
+def registration(upn: str, mfa: bool, *, admin: bool = False) -> dict[str, Any]:
+    """A user's row of the authentication methods registration report (userRegistrationDetails)."""
+    return {
+        "id": f"86462606-fde0-4fc4-9e0c-{zlib.crc32(upn.encode()):012d}",
+        "userPrincipalName": upn,
+        "userDisplayName": upn.split("@")[0].title(),
+        "userType": "member",
+        "isAdmin": admin,
+        "isSsprRegistered": mfa,
+        "isSsprEnabled": False,
+        "isSsprCapable": False,
+        "isMfaRegistered": mfa,
+        "isMfaCapable": mfa,
+        "isPasswordlessCapable": False,
+        "methodsRegistered": ["microsoftAuthenticatorPush", "softwareOneTimePasscode"] if mfa else [],
+        "isSystemPreferredAuthenticationMethodEnabled": True,
+        "systemPreferredAuthenticationMethods": ["push"] if mfa else [],
+        "userPreferredMethodForSecondaryAuthentication": "push" if mfa else "none",
+        "lastUpdatedDateTime": "2026-12-06T03:12:44.0000000Z",
+    }
+
+
+def _seed_graph(router: Router) -> None:
+    router.add(
+        "GET", "/v1.0/policies/identitySecurityDefaultsEnforcementPolicy", security_defaults_policy(False)
+    )
+    router.add("GET", "/v1.0/identity/conditionalAccess/policies", {
+        "@odata.context": f"{GRAPH}/v1.0/$metadata#identity/conditionalAccess/policies",
+        "value": [
+            ca_policy("Require MFA for everyone (pilot)", "enabledForReportingButNotEnforced", users=["All"],
+                      apps=["All"], controls=["mfa"], exclude_users=["0b1e2c3d-0000-4000-8000-00000000b6a5"]),
+            ca_policy("Require MFA for admins", "enabled", users=["None"], apps=["All"], controls=["mfa"]),
+        ],
+    })  # fmt: skip
+    path = "/v1.0/reports/authenticationMethods/userRegistrationDetails"
+    router.add("GET", path, {
+        "@odata.context": f"{GRAPH}/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails",
+        "value": [registration("admin@acme.test", True, admin=True), registration("dev@acme.test", True)],
+        "@odata.nextLink": f"{GRAPH}{path}?$skiptoken=users2",
+    })  # fmt: skip
+    router.add("GET", path, {"value": [registration("intern@acme.test", False)]}, query="$skiptoken=users2")

@@ -67,7 +67,9 @@ def test_the_vault_data_plane_is_read_with_the_key_vault_scope(
 
     # the keyvault task alone: only its scripted answers are kept (each scripted answer must be asked for)
     router.routes = [
-        r for r in router.routes if "Microsoft.KeyVault" in r.path or "/providers/" not in r.path
+        r
+        for r in router.routes
+        if "Microsoft.KeyVault" in r.path or ("/providers/" not in r.path and not r.path.startswith("/v1.0/"))
     ]
     inventory = AzureCollector(azure_estate.SUB, ctx=ctx, services=["keyvault"]).collect()
     assert not inventory.errors, inventory.errors
@@ -79,6 +81,27 @@ def test_the_vault_data_plane_is_read_with_the_key_vault_scope(
     vaults = {r.name: r.attrs for r in inventory.records}
     assert vaults["kv-prod"]["keys_without_expiry"] == ["signing"]  # "retired" is disabled
     assert vaults["kv-prod"]["long_lived_certificates"] == ["legacy-sso (24 months)"]
+
+
+def test_entra_id_is_read_from_microsoft_graph_with_its_scope(
+    estate: tuple[Router, CloudContext, ScopeRecorder],
+) -> None:
+    router, ctx, credential = estate
+    from escher.scans.collect.azure import AzureCollector
+
+    router.routes = [r for r in router.routes if r.path.startswith("/v1.0/")]  # the graph task alone
+    inventory = AzureCollector(azure_estate.SUB, ctx=ctx, services=["graph"]).collect()
+    assert not inventory.errors, inventory.errors
+    assert credential.scopes == {"https://graph.microsoft.com/.default"}  # no ARM token asked for
+    path = "/v1.0/reports/authenticationMethods/userRegistrationDetails"
+    assert router.hits(path) == 1 and router.hits(path, "$skiptoken=users2") == 1  # both pages
+    [tenant] = inventory.records
+    assert tenant.attrs == {
+        "security_defaults": False,
+        "ca_policies": 1,  # the report-only policy is not enabled
+        "ca_mfa_all_users": [],  # the enabled one covers no users ("None": roles only)
+        "users_without_mfa": ["intern@acme.test"],
+    }
 
 
 def test_refused_extra_reads_cost_only_their_attributes(

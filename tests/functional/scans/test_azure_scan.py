@@ -53,11 +53,12 @@ def test_azure_findings_equal_the_seeded_truth(
     assert not router.unused(), "every recorded page, the nextLink pages too, was read"
     assert {r.id for r in result.inventory.records} == truth.resources
     assert {(f.check_id, f.resource_id) for f in result.failed} == truth.failing
-    assert len(truth.failing) == 98 and len(truth.resources) == 36  # teeth (+gateways, vault contents)
+    assert (
+        len(truth.failing) == 100 and len(truth.resources) == 37
+    )  # teeth (+gateways, vault contents, Entra)
     assert {s for c, s, _ in result.inventory.covered if c == "azure"} == {
         "storage", "blob", "compute", "disks", "snapshots", "network", "sql", "keyvault", "functions", "databricks",
-        "appgateway",
-        "monitor",
+        "appgateway", "graph", "monitor",
     }  # fmt: skip
 
 
@@ -100,3 +101,47 @@ def test_a_failed_arm_list_is_reported_not_counted_as_zero(
     assert not any(r.type == "azure.sql.server" for r in result.inventory.records)
     assert ("azure", "sql", "global") not in result.inventory.covered
     assert any(f.check_id == "azure.network.nsg_open_ssh" for f in result.failed)  # the rest was read
+
+
+def test_a_refused_graph_read_costs_only_the_entra_verdicts(
+    estate: tuple[Router, azure_estate.AzureTruth, CloudContext],
+) -> None:
+    """The worker's app has no Graph application permission (Policy.Read.All refused) and the tenant has no
+    Entra ID P1 (the registration report refused with the licence error): the tenant record is still there
+    without a verdict, each read is reported not read with what to do, and every other check still decides."""
+    router, truth, ctx = estate
+    denied = {
+        "error": {
+            "code": "Authorization_RequestDenied",
+            "message": "Insufficient privileges to complete the operation.",
+            "innerError": {"date": "2026-12-07T15:00:00", "request-id": "r1", "client-request-id": "c1"},
+        }
+    }
+    no_premium = {"error": {"code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                            "message": "Tenant does not have a SKU required for this operation.",
+                            "innerError": {"date": "2026-12-07T15:00:00", "request-id": "r2"}}}  # fmt: skip
+    for route in router.routes:
+        if route.path.startswith("/v1.0/policies/") or route.path.startswith("/v1.0/identity/"):
+            route.status, route.body = 403, denied
+        elif route.path.startswith("/v1.0/reports/"):
+            route.status, route.body = 403, no_premium
+    router.routes = [r for r in router.routes if r.query != "$skiptoken=users2"]  # no first page, no second
+    result = run_scan(Settings(), ScanOptions(clouds=["azure"]), ctx=ctx)
+
+    errors = {e.message.split(" not read")[0]: e for e in result.inventory.errors}
+    assert sorted(errors) == [
+        "Conditional Access policies",
+        "Entra ID security defaults",
+        "users' MFA registration",
+    ]
+    assert {e.service for e in errors.values()} == {"graph"}
+    assert "Policy.Read.All" in errors["Entra ID security defaults"].hint
+    assert errors["users' MFA registration"].code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+    assert "P1 or P2" in errors["users' MFA registration"].hint
+    tenant = next(r for r in result.inventory.records if r.type == "azure.entra.tenant")
+    assert tenant.attrs == {}
+    assert ("azure", "graph", "global") in result.inventory.covered  # the task ran; its parts were refused
+    entra = {"azure.entra.security_defaults", "azure.entra.mfa_all_users"}
+    assert {(f.check_id, f.resource_id) for f in result.failed} == {
+        c for c in truth.failing if c[0] not in entra
+    }
