@@ -128,15 +128,18 @@ class FakeAzure:
                 if self.headers.get("Authorization") != f"Bearer {ARM_TOKEN}":
                     self._reply(401, b'{"error": {"code": "InvalidAuthenticationToken", "message": "no"}}')
                     return
-                # a Key Vault data plane: its host is folded into the path
+                # a Key Vault data plane: its host is folded into the path; Microsoft Graph too
                 if self.path.startswith("/vault/"):
                     name, _, rest = self.path.removeprefix("/vault/").partition("/")
                     url = f"https://{name}.vault.azure.net/{rest}"
+                elif self.path.startswith("/graph/"):
+                    url = f"{azure_estate.GRAPH}{self.path.removeprefix('/graph')}"
                 else:
                     url = f"{azure_estate.ARM}{self.path}"
                 status, payload = fake.router.answer("GET", url)
                 payload = payload.replace(azure_estate.ARM.encode(), fake.base.encode())
                 payload = VAULT_HOST.sub(fake.base.encode() + rb"/vault/\1", payload)
+                payload = payload.replace(azure_estate.GRAPH.encode(), f"{fake.base}/graph".encode())
                 self._reply(status, payload)
 
             def do_POST(self) -> None:
@@ -249,7 +252,8 @@ def test_a_worker_with_azure_credentials_in_ssm_scans_the_azure_estate(
     try:
         with FakeAzure(router, tmp_path) as azure:
             env = {**laptop.platform_env(), "AZURE_AUTHORITY_HOST": azure.base,
-                   "ESCHER_AZURE_ARM_ENDPOINT": azure.base, "REQUESTS_CA_BUNDLE": str(azure.ca_file),
+                   "ESCHER_AZURE_ARM_ENDPOINT": azure.base, "ESCHER_AZURE_GRAPH_ENDPOINT": f"{azure.base}/graph",
+                   "REQUESTS_CA_BUNDLE": str(azure.ca_file),
                    "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}  # fmt: skip
             assert not any(k.startswith("AZURE_CLIENT") for k in env)  # the principal comes from SSM only
             run = run_worker(laptop.bundle_run, env, [laptop.schedule_input], tmp_path)
