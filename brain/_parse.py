@@ -24,12 +24,16 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("encrypt", r"\bencrypt\b|\b(enable|turn on|add) (default )?encryption\b"),
         ("versioning", r"\b(enable|turn on) (object )?versioning\b"),
         ("delete", r"\b(delete|remove|clean ?up|purge|get rid of|terminate|destroy)\b"),
+        # before "stop": "turn off auto-pause" is not "turn off"; "pause" inside "auto-pause" is no stop either
+        ("auto_pause", r"\b(?:(?:turn off|disable|set|change)\s+(?:the\s+)?)?auto-?pause\b"),
+        # a failed deployment undone: the Lambda alias, the function app's slot swap, the Cloud Run revision
+        ("rollback", r"\broll(?:ed|ing)?[ -]?back\b|\brevert\b|\bswap\b[^.?!]*\bslots?\b"),
         ("restart", r"\b(restart|reboot|reset|bounce|power ?cycle)\b"),
         ("stop", r"\b(stop|shut ?down|turn off|power off|deallocate|pause|halt)\b"),
         ("start", r"\b(start|turn on|power on|boot|resume|bring up)\b"),
         ("resize", r"\b(resize|right-?size|upsize|downsize|scale (?:up|down)|change (?:the )?(?:instance|machine|vm) (?:type|size))\b"),
         ("restore", r"\brestore\b(?! scaling)|\brecover\b"),
-        ("grow", r"\b(?:increase|grow|expand|extend)\s+(?:the\s+)?(?:allocated\s+)?storage\b"),
+        ("grow", r"\b(?:increase|grow|expand|extend)\s+(?:the\s+)?(?:(?:allocated\s+)?storage|max(?:imum)?\s+size)\b"),
         ("snapshot", r"\btake (?:a |an )?(?:snapshot|backup)s?\b|\bsnapshot\b(?!s)|\bback ?up\b(?!s)"),
         ("tag", r"\b(tag|label)\b(?!s?\s*[=:])"),
         ("list", r"\b(list|show|display|which|what|how many|find|get|give me|are there|do i have|tell me|why|explain|summar(?:y|ize|ise))\b"),
@@ -37,7 +41,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )  # fmt: skip
 ACTIONS = frozenset(
     {"make_private", "restrict", "encrypt", "versioning", "delete", "restart", "stop", "start", "resize",
-     "snapshot", "tag", "restore", "grow"}
+     "snapshot", "tag", "restore", "grow", "rollback", "auto_pause"}
 )  # fmt: skip
 
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -118,6 +122,13 @@ _IDS = re.compile(
 )
 _AWS_SIZE = re.compile(r"\b([a-z][a-z0-9]{1,5}\.(?:nano|micro|small|medium|large|\d*xlarge|metal))\b")
 _AZURE_SIZE = re.compile(r"\b(Standard_[A-Za-z0-9_]+)\b", re.IGNORECASE)
+# database sizes: a Cloud SQL tier, an Azure SQL service objective ("to S3", "to GP_Gen5_2": only after "to",
+# so S3 the service and a database named p1 stay what they are)
+_SQL_TIER = re.compile(
+    r"\b(db-(?:custom|perf-optimized-n|n1-standard|n1-highmem|n1-highcpu|e2-standard|e2-highmem|f1-micro|g1-small)"
+    r"(?:-\d+)*)\b"
+)
+_SQL_SKU = re.compile(r"\bto\s+((?:gp|bc|hs)(?:_s)?_gen5(?:_\d{1,3})?|[sp]\d{1,2}|basic)\b", re.IGNORECASE)
 _GCP_SIZE = re.compile(r"\b([a-z][a-z0-9]{1,3}-(?:standard|highmem|highcpu|micro|small|medium)(?:-\d+)?)\b")
 _CIDR = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}/\d{1,2})\b")
 _AGE = re.compile(r"\bolder than (\d{1,4}) ?(day|week|month)s?\b")
@@ -240,6 +251,9 @@ def parse(text: str) -> Query:
     if mode == "schedule":
         q.when = when_of(low)
     q.actions = _actions(low)
+    sku = _SQL_SKU.search(text) if q.intent == "resize" else None
+    if sku:  # "to S3" is a service objective, not Amazon S3
+        low = _SQL_SKU.sub(" ", low)
     clouds = [cloud for cloud, pattern in _CLOUDS if pattern.search(low)]
     q.region, region_cloud = _region(low)
     if len(clouds) == 1:
@@ -258,7 +272,17 @@ def parse(text: str) -> Query:
     if m := _STATE.search(low):
         q.state = _STATES[m.group(1)]
     q.named = [next(g for g in m.groups() if g) for m in _IDS.finditer(text)]
-    for pattern, cloud in ((_AWS_SIZE, "aws"), (_AZURE_SIZE, "azure"), (_GCP_SIZE, "gcp")):
+    if sku:
+        q.size = sku.group(1)
+        q.cloud = q.cloud or "azure"
+    for pattern, cloud in (
+        (_SQL_TIER, "gcp"),
+        (_AWS_SIZE, "aws"),
+        (_AZURE_SIZE, "azure"),
+        (_GCP_SIZE, "gcp"),
+    ):
+        if q.size:
+            break
         if m := pattern.search(text):
             q.size = m.group(1)
             q.cloud = q.cloud or cloud  # type: ignore[assignment]
@@ -290,7 +314,10 @@ def _kind(low: str, intent: str) -> tuple[str | None, bool]:
     for name, pattern in _KINDS:
         if name == "snapshot" and intent == "snapshot":
             continue
-        if name == "bucket" and intent == "grow":  # "increase the storage of db-1": the storage is the object
+        if name == "bucket" and intent in (
+            "grow",
+            "auto_pause",
+        ):  # "increase the storage of db-1": the storage is the object
             continue
         if pattern.search(low):
             if intent == "snapshot" and name == "vm":
@@ -299,6 +326,7 @@ def _kind(low: str, intent: str) -> tuple[str | None, bool]:
     return {
         "stop": "vm", "start": "vm", "restart": "vm", "resize": "vm", "make_private": "bucket",
         "versioning": "bucket", "snapshot": "disk", "restrict": "firewall", "tag": "vm", "grow": "database",
+        "rollback": "function", "auto_pause": "database",
     }.get(intent), False  # fmt: skip
 
 

@@ -36,6 +36,8 @@ databases db dbs rds sql postgres mysql bucket buckets s3 blob blobs container c
 gcs volume volumes disk disks ebs security group groups firewall firewalls rule rules nsg nsgs port ports ssh rdp
 ingress resource resources
 restore recover grow expand extend
+roll rollback revert swap slot slots alias aliases revision revisions deployment deployments max maximum
+auto-pause autopause delay
 lambda lambdas function functions app apps functionapp functionapps run service services
 aws amazon azure gcp google microsoft cloud clouds multi multi-cloud multicloud
 environment environments env
@@ -70,7 +72,9 @@ _REFERENCE = frozenset(_W("it them they those these ones"))
 # a question may say "what if I stopped...": the verb, read as such by the parser in question mode
 _INFLECTED = frozenset(_W("stopped stopping started starting deleted deleting removed removing terminated "
                           "terminating restarted restarting rebooted rebooting resized resizing snapshotted "
-                          "snapshotting destroyed destroying purged purging shutting backed backing"))  # fmt: skip
+                          "snapshotting destroyed destroying purged purging shutting backed backing restored "
+                          "restoring recovered recovering rolled rolling reverted reverting swapped swapping "
+                          "increased increasing grew resumed resuming"))  # fmt: skip
 # services Escher has no operation for yet: naming one never falls back to "every VM"
 _UNSUPPORTED = {
     "app service": "Azure App Service", "webapp": "Azure App Service", "web app": "Azure App Service",
@@ -115,6 +119,13 @@ _CONSUMED = (
     # what a restore makes and what grows: only these phrases ("new" alone is no filter to ignore)
     re.compile(r"\b(?:to|as|into)\s+(?:a\s+)?new\s+(?:volumes?|disks?|databases?|dbs?|instances?)\b"),
     re.compile(r"\ballocated\s+storage\b"),
+    _parse._SQL_TIER, _parse._SQL_SKU,
+    # a Lambda alias: "orders-api:live", "the live alias of orders-api" (the planner accepts it only on a
+    # function of the estate the request names); a deployment slot: "the qa slot"
+    re.compile(r"(?<=[a-z0-9]):[a-z0-9_-]{1,128}\b"),
+    re.compile(r"\b[a-z0-9_-]{1,128}\s+(?=alias\b|slot\b)"),
+    re.compile(r"\b(?:after|to)\s+\d{1,5}\s*(?:minutes?|mins?|hours?)\b"),  # an auto-pause delay
+    re.compile(r"\b(?:set|change|disable)\s+(?:the\s+)?auto-?pause\b"),
     re.compile(r"\bnot encrypted\b|\bwithout encryption\b|\bopen to the (?:world|internet)\b"),
     re.compile(r"\b(?:at\s+)?\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?(?![a-z])|\b(?:at\s+)?(?:[01]?\d|2[0-3])[:h][0-5]\d\b"),
     re.compile(r"\bat\s+(?:[01]?\d|2[0-3])(?:\s*o'?clock)?\b"),

@@ -6,7 +6,8 @@ what ``escher schedule add`` would store. Both are decided from the user's words
 so no later step can turn them into an execution.
 
 The pitfall handled here: "stopped" is both a state ("which instances are stopped?") and a verb ("what if I
-stopped web-1?"); after a pronoun it is read as the verb, so the question is about stopping web-1.
+stopped web-1?"); after a pronoun it is read as the verb, so the question is about stopping web-1. The same for
+every action's past tense ("what if I restored snap-1", "what if we rolled back orders-api:live").
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ _VERB_FORMS = {
     "rebooting": "reboot", "resized": "resize", "resizing": "resize", "snapshotted": "snapshot",
     "snapshotting": "snapshot", "destroyed": "destroy", "destroying": "destroy", "purged": "purge",
     "shutting down": "shut down", "shut down": "shut down", "backed up": "back up", "backing up": "back up",
+    "restored": "restore", "restoring": "restore", "recovered": "recover", "recovering": "recover",
+    "rolled back": "roll back", "rolling back": "roll back", "reverted": "revert", "reverting": "revert",
+    "swapped": "swap", "swapping": "swap", "increased": "increase", "increasing": "increase", "grew": "grow",
+    "resumed": "resume", "resuming": "resume",
 }  # fmt: skip
 _VERB_AFTER = re.compile(
     r"\b(i|we|you|they|someone|escher|to try|about|before|after|by|of|is|would|does|if)\s+("

@@ -67,9 +67,13 @@ OPS: dict[tuple[str, str], dict[str, str]] = {
     ("versioning", "bucket"): {"aws": "aws.s3.enable_versioning", "gcp": "gcp.storage.enable_versioning"},
     ("delete", "snapshot"): {"aws": "aws.ec2.delete_snapshot", "azure": "azure.compute.delete_snapshot", "gcp": "gcp.compute.delete_snapshot"},
     ("restrict", "firewall"): {"aws": "aws.ec2.revoke_open_ingress", "azure": "azure.network.restrict_nsg_rule", "gcp": "gcp.compute.restrict_firewall_rule"},
-    ("restart", "database"): {"aws": "aws.rds.reboot_db_instance"},
-    ("resize", "database"): {"aws": "aws.rds.resize_db_instance"},
-    ("grow", "database"): {"aws": "aws.rds.increase_storage"},
+    # Azure SQL has no restart: NO_INTENT says why
+    ("restart", "database"): {"aws": "aws.rds.reboot_db_instance", "gcp": "gcp.sql.restart_instance"},
+    ("resize", "database"): {"aws": "aws.rds.resize_db_instance", "azure": "azure.sql.resize_database", "gcp": "gcp.sql.resize_instance"},
+    ("grow", "database"): {"aws": "aws.rds.increase_storage", "azure": "azure.sql.increase_max_size", "gcp": "gcp.sql.increase_storage"},
+    ("auto_pause", "database"): {"azure": "azure.sql.set_auto_pause_delay"},
+    # a failed deployment undone: the alias (AWS: its target is FUNCTION_ARN:ALIAS), the slot swap, the revision
+    ("rollback", "function"): {"aws": "aws.lambda.rollback_alias", "azure": "azure.functions.swap_slot", "gcp": "gcp.run.rollback_revision"},
     # a snapshot becomes a new volume / disk (an RDS snapshot a new DB instance: _op_for); the snapshot stays
     ("restore", "snapshot"): {"aws": "aws.ec2.restore_volume_from_snapshot", "azure": "azure.compute.create_disk_from_snapshot", "gcp": "gcp.compute.create_disk_from_snapshot"},
     # tags and labels on every other kind the scan collects: one operation per cloud, by the resource's id and type
@@ -82,6 +86,25 @@ _PER_TARGET = {
     "aws.tagging.tag_resource",
     "aws.rds.restore_db_from_snapshot",
     "gcp.compute.create_disk_from_snapshot",
+}
+# operations _op_for picks by the target's type rather than from OPS
+BY_TYPE: frozenset[str] = frozenset({
+    "azure.storage.disallow_blob_public_access", "aws.rds.create_db_snapshot", "aws.rds.restore_db_from_snapshot",
+    "aws.ec2.encrypt_volume",
+})  # fmt: skip
+# catalogue operations no request plans directly, and why (tests/unit/brain/test_intents_catalogue.py: every
+# operation is in OPS, BY_TYPE or here)
+NO_INTENT: dict[str, str] = {
+    "azure.network.remove_nsg_rule": "deletes the rule: the brain narrows an open rule instead "
+    "(azure.network.restrict_nsg_rule); the delete is a playbook step and a remediation, run by name",
+    "azure.sql.remove_firewall_rule": "deletes a server firewall rule: a playbook step and a finding's fix, run by "
+    "name ('escher ops run'), never chosen from words",
+    "azure.storage.require_secure_transfer": "the fix of the secure-transfer finding and a playbook step "
+    "('escher fix'); no request word names it apart from the finding",
+    "gcp.compute.disable_firewall_rule": "the brain restricts an open firewall rule "
+    "(gcp.compute.restrict_firewall_rule); disabling it is a remediation and a playbook step, run by name",
+    "gcp.storage.remove_public_bindings": "the public-bucket remediation and a playbook step; 'make X private' "
+    "plans gcp.storage.enforce_public_access_prevention, which also covers the bindings",
 }
 _BY_DEFAULT = {  # why there is no operation: these are on already
     (
@@ -105,10 +128,33 @@ _IDLE_CPU = 10.0
 
 def known_targets(req: AskRequest) -> set[str]:
     """What a plan may name: resource ids and regions the client sent. An id the user typed that is not in the
-    estate is not a target (it is reported as not found); an empty estate means nothing can be targeted."""
-    return {c.id for c in req.context if c.kind == "resource"} | {
-        c.region for c in req.context if c.kind == "resource" and c.region
-    }
+    estate is not a target (it is reported as not found); an empty estate means nothing can be targeted. A
+    Lambda alias is not collected, so ``FUNCTION_ARN:ALIAS`` is a target only for an alias the request names
+    on a function of the estate (``orders-api:live``, "the live alias of orders-api")."""
+    resources = [c for c in req.context if c.kind == "resource"]
+    return (
+        {c.id for c in resources}
+        | {c.region for c in resources if c.region}
+        | {t for c in resources for t in alias_targets(req.query, c)}
+    )
+
+
+_ALIAS = r"([A-Za-z0-9_-]{1,128})"
+
+
+def alias_targets(text: str, item: ContextItem) -> list[str]:
+    """``FUNCTION_ARN:ALIAS`` for each alias ``text`` names on this Lambda function (by its name or ARN)."""
+    if item.resource_type != "aws.lambda.function":
+        return []
+    found: list[str] = []
+    for name in {n for n in (item.name, item.id) if n and len(n) >= 3}:
+        n = re.escape(name)
+        for pattern in (rf"(?<![\w-]){n}:{_ALIAS}(?![\w-])",
+                        rf"\b{_ALIAS}\s+alias\s+(?:of|on|for)\s+(?:the\s+)?(?:function\s+)?{n}(?![\w:-])",
+                        rf"(?<![\w-]){n}(?:'s)?\s+{_ALIAS}\s+alias\b"):  # fmt: skip
+            found += [a for a in re.findall(pattern, text, re.IGNORECASE)
+                      if a.lower() not in ("the", "a", "an", "its", "function") and not a.isdigit()]  # fmt: skip
+    return [f"{item.id}:{a}" for a in dict.fromkeys(found)]
 
 
 def _truthy(value: Any) -> bool:
@@ -163,7 +209,9 @@ def read(req: AskRequest) -> Query:
     names = {n for n in names if n.lower() in masked.lower()}
     if names:
         alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-        masked = re.sub(rf"(?<![\w-])(?:{alternatives})(?![\w-])", " ", masked, flags=re.IGNORECASE)
+        # "orders-api:live" (a Lambda alias) is the name with its alias, not a tag orders-api=live
+        masked = re.sub(rf"(?<![\w-])(?:{alternatives})(?::[A-Za-z0-9_-]+)?(?![\w-])", " ", masked,
+                        flags=re.IGNORECASE)  # fmt: skip
     q = parse(masked)
     q.text, q.bare = req.query, masked
     return q
@@ -218,6 +266,7 @@ class Planner:
         if issues := check_selection(q, allowed, named=named):
             return "; ".join(u.message for u in issues)
         reach = {i.id for i in allowed} | {i.region for i in allowed if i.region}
+        reach |= {t for i in allowed for t in alias_targets(req.query, i)}
         outside = sorted({t for s in steps for t in s.targets if t not in reach})
         if outside:
             return (f"the plan reaches beyond what you named: {', '.join(outside[:5])} "
@@ -314,6 +363,14 @@ class Planner:
                     )
                 continue
             target = item.region if op_id == "aws.ec2.enable_ebs_encryption_by_default" else item.id
+            if op_id == "aws.lambda.rollback_alias":  # the alias is the target; only one the request names
+                aliases = alias_targets(q.text, item)
+                if not aliases:
+                    notices.append(f"{op_id} rolls back an alias: say which, like 'roll back "
+                                   f"{item.name or item.id}:live'")  # fmt: skip
+                    continue
+                groups[(op_id, item.region)].extend(aliases)
+                continue
             if op_id in _PER_TARGET:
                 params = self._target_params(op_id, q, item)
                 if params is None:
@@ -443,9 +500,25 @@ class Planner:
         if verb == "resize_db_instance":
             size = q.size or ""
             return {"db_instance_class": size if size.startswith("db.") else f"db.{size}"}
-        if verb == "increase_storage":
+        if verb in ("increase_storage", "increase_max_size"):
             m = re.search(r"\bby (\d{1,3}) ?(?:%|percent)", q.text.lower())
             return {"increase_percent": int(m.group(1))} if m else {}
+        if verb == "resize_database":  # GP_Gen5_2: the family GP_Gen5 with 2 vCores; S3: a DTU objective
+            m = re.fullmatch(r"(.*_gen5)_(\d{1,3})", (q.size or "").lower())
+            sku = (m.group(1) if m else q.size or "").upper().replace("_GEN", "_Gen")
+            return (
+                {"sku": sku, "capacity": int(m.group(2))}
+                if m
+                else {"sku": "Basic" if sku == "BASIC" else sku}
+            )
+        if verb == "resize_instance":
+            return {"tier": q.size}
+        if verb == "set_auto_pause_delay":  # no delay said: the operation's own validation drops the step
+            minutes = _pause_minutes(q.text)
+            return {} if minutes is None else {"minutes": minutes}
+        if verb == "swap_slot":
+            m = re.search(r"\b(?!the\b|a\b|deployment\b)([a-z0-9-]{1,59})\s+slot\b", q.text.lower())
+            return {"slot": m.group(1)} if m else {}
         if op_id in ("azure.resources.tag_resource",):
             return {"tags": dict(q.tags)}
         if op_id == "gcp.resources.set_labels":
@@ -548,6 +621,18 @@ def _attached_disks(context: list[ContextItem], vms: list[ContextItem], q: Query
         and kind_of(d.resource_type) == "disk"
         and any(isinstance(x, str) and x in named for x in d.attrs.values())
     ]
+
+
+def _pause_minutes(text: str) -> int | None:
+    """The auto-pause delay a request says: "after 2 hours" -> 120, "turn off auto-pause" -> -1, else None
+    (the operation then refuses the plan: a delay must be said)."""
+    low = text.lower()
+    if re.search(r"\b(?:turn off|disable)\s+(?:the\s+)?auto-?pause\b", low):
+        return -1
+    m = re.search(r"\b(\d{1,5})\s*(minutes?|mins?|hours?)\b", low)
+    if not m:
+        return None
+    return int(m.group(1)) * (60 if m.group(2).startswith("hour") else 1)
 
 
 def _restored_name(snapshot_id: str) -> str:
