@@ -150,6 +150,9 @@ def _build(extension: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "dead_letter_queue": worker.dead_letter_queue,
         "state_url": state.url,
         "dead_letter_url": worker.dead_letter_url,
+        # the organization scan (escher.pipeline.fanout): one message per account, failed ones kept aside
+        "scan_queue": worker.scan_queue,
+        "scan_dead_letter_queue": worker.scan_dead_letter_queue,
         "log_group": worker.log_group,
         "schedule_group": schedules.group,
         "notifications_topic": worker.notifications_topic,

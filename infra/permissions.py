@@ -383,3 +383,52 @@ def gcp_state_write_condition(bucket: str) -> str:
     return (
         "!(" + " || ".join(f'resource.name.startsWith("{objects}{p}")' for p in LAPTOP_OWNED_PREFIXES) + ")"
     )
+
+
+# The organization scan (escher.pipeline.fanout): the 02:00 job lists the organization's accounts and queues one
+# message per account; the worker consumes the queue (Lambda's event source mapping polls with the function's
+# role) and enters each account through the organization role, in accounts of its own organization only.
+AWS_ORG_LIST_ACTIONS: tuple[str, ...] = (
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListTagsForResource",
+)
+AWS_SCAN_QUEUE_ACTIONS: tuple[str, ...] = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+    "sqs:SendMessage",
+)
+
+
+def aws_scan_queue_policy(queue_arn: str, organization_role: str, partition: str = "aws") -> dict[str, Any]:
+    """The worker's rights for the organization scan: its scan queue, listing the organization, and
+    sts:AssumeRole on ``organization_role`` in any account of the caller's own organization (the account is
+    not known when the stack is made; aws:ResourceOrgID keeps it inside the organization)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ScanQueue",
+                "Effect": "Allow",
+                "Action": list(AWS_SCAN_QUEUE_ACTIONS),
+                "Resource": [queue_arn],
+            },
+            {
+                "Sid": "ListOrganization",
+                "Effect": "Allow",
+                "Action": list(AWS_ORG_LIST_ACTIONS),
+                "Resource": ["*"],
+            },
+            {
+                "Sid": "EnterMemberAccounts",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole"],
+                "Resource": [f"arn:{partition}:iam::*:role/{organization_role}"],
+                "Condition": {"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}},
+            },
+        ],
+    }

@@ -20,7 +20,12 @@ from escher.infra.aws import (
     uploads_through_bucket,
 )
 from escher.infra.component import Scope
-from escher.infra.permissions import AwsStateArns, aws_own_function_policy, aws_policy_document
+from escher.infra.permissions import (
+    AwsStateArns,
+    aws_own_function_policy,
+    aws_policy_document,
+    aws_scan_queue_policy,
+)
 from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 
 if TYPE_CHECKING:
@@ -67,6 +72,10 @@ class Worker:
     dead_letter_url: pulumi.Output[str]  # sqs://name, what escher.pipeline.runtime reads
     log_group: pulumi.Output[str]
     notifications_topic: pulumi.Output[str] | None
+    scan_queue: pulumi.Output[str]  # the organization scan's queue (URL): one message per account
+    scan_dead_letter_queue: pulumi.Output[
+        str
+    ]  # where a message goes after SCAN_MAX_RECEIVES failed deliveries
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,8 @@ def worker(
     iam.RolePolicy("worker-policy", role=role.id, policy=policy, opts=opts)
     dead_letter_url = pulumi.Output.concat("sqs://", dead_letters.name)
     environment = _environment(spec, state, audit, secrets, dead_letter_url, topic_arn)
+    scan_queue, scan_dead = _scan_queues(scope, spec)
+    environment["ESCHER_SCAN_QUEUE_URL"] = pulumi.Output.concat("sqs://", scan_queue.name)
     function = _function(scope, spec, state, environment, role=role, dead_letters=dead_letters, logs=logs)
     # the worker may not change its own function (its environment names the state it trusts)
     iam.RolePolicy(
@@ -207,6 +218,7 @@ def worker(
         policy=function.arn.apply(lambda arn: json.dumps(aws_own_function_policy(arn, spec.permissions))),
         opts=opts,
     )
+    _consume(scope, spec, function=function, role=role, queue=scan_queue)
     return Worker(
         name=function.name,
         arn=function.arn,
@@ -218,6 +230,62 @@ def worker(
         dead_letter_url=dead_letter_url,
         log_group=logs.name,
         notifications_topic=topic_arn,
+        scan_queue=scan_queue.url,
+        scan_dead_letter_queue=scan_dead.url,
+    )
+
+
+SCAN_MAX_RECEIVES = 3  # deliveries of one scan message before it goes to the scan dead-letter queue
+SCAN_CONCURRENCY = 10  # accounts scanned at once (the event source mapping's maximum concurrency, 2..1000)
+ORGANIZATION_ROLE = "OrganizationAccountAccessRole"  # [aws] organization_role's default
+
+
+def _scan_queues(scope: Scope, spec: ExtensionSpec) -> tuple[Any, Any]:
+    """The organization scan's queue and its dead-letter queue (free while idle)."""
+    import pulumi_aws.sqs as sqs
+
+    tags, opts = tags_of(spec), scope.opts()
+    dead = sqs.Queue(
+        "scan-dead-letters", message_retention_seconds=14 * 24 * 3600, sqs_managed_sse_enabled=True, tags=tags,
+        opts=opts,
+    )  # fmt: skip
+    queue = sqs.Queue(
+        "scan-queue",
+        visibility_timeout_seconds=6 * 900,  # AWS's advice: six times the function's timeout
+        message_retention_seconds=24 * 3600,
+        sqs_managed_sse_enabled=True,
+        redrive_policy=dead.arn.apply(
+            lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": SCAN_MAX_RECEIVES})
+        ),
+        tags=tags,
+        opts=opts,
+    )
+    return queue, dead
+
+
+def _consume(scope: Scope, spec: ExtensionSpec, *, function: Any, role: Any, queue: Any) -> None:
+    """The worker consumes the scan queue one account at a time, failures reported per message."""
+    import pulumi_aws.iam as iam
+    import pulumi_aws.lambda_ as lambda_
+
+    opts = scope.opts()
+    role_name = getattr(spec, "organization_role", None) or ORGANIZATION_ROLE
+    policy = iam.RolePolicy(
+        "worker-scan-queue",
+        role=role.id,
+        policy=queue.arn.apply(lambda arn: json.dumps(aws_scan_queue_policy(arn, role_name))),
+        opts=opts,
+    )
+    lambda_.EventSourceMapping(
+        "scan-queue-consumer",
+        event_source_arn=queue.arn,
+        function_name=function.arn,
+        batch_size=1,
+        function_response_types=["ReportBatchItemFailures"],
+        scaling_config=lambda_.EventSourceMappingScalingConfigArgs(
+            maximum_concurrency=getattr(spec, "org_scan_concurrency", None) or SCAN_CONCURRENCY
+        ),
+        opts=scope.opts(depends_on=[policy]),
     )
 
 

@@ -87,7 +87,14 @@ def run_daily(
     scanned: dict[str, Any] = {}
     scan_results: list[Any] = []
 
+    fans_out = worker == "aws" and _fans_out(settings, env)
+
     def scan() -> dict[str, Any]:
+        if fans_out:  # an organization: one queue message per account (escher.pipeline.fanout)
+            from escher.pipeline.fanout import dispatch
+
+            scanned.update(dispatch(settings, env, objects, now=started))
+            return dict(scanned)
         from escher.extend.cloud_credentials import extra_clouds
         from escher.scans.runner import ScanOptions, run_scan
 
@@ -103,6 +110,11 @@ def run_daily(
                 "settings_version": published.version if published else None}  # fmt: skip
 
     def idle() -> dict[str, Any]:
+        if fans_out:
+            return {
+                "stops": [],
+                "skipped": "organization scan: idle instances are not stopped across accounts",
+            }
         return _stop_idle(worker, env, settings, scan_results[0] if scan_results else None, day)
 
     def cost() -> dict[str, Any]:
@@ -111,6 +123,11 @@ def run_daily(
     def report() -> dict[str, Any]:
         from escher.report.service import build_and_store
 
+        if fans_out:  # joined from the accounts' parts when they are in (reports/org/<run>)
+            return {
+                "org_run": scanned["org_run"],
+                "joined": "when every account's part is in, or at the deadline",
+            }
         rep = build_and_store(store, settings.extensions)
         scanned["report"] = rep
         return {"report_date": rep.report_date, "key": f"{rep.report_date}_{rep.scan_id}"}
@@ -134,6 +151,12 @@ def run_daily(
     for name in daily.failed:
         log.warning("daily job part %s failed: %s", name, daily.parts[name].get("error"))
     return {"job": "daily_scan", **scanned_summary(scanned), **daily.to_dict()}
+
+
+def _fans_out(settings: Settings, env: Mapping[str, str]) -> bool:
+    from escher.pipeline.fanout import enabled
+
+    return enabled(settings, env)
 
 
 def scanned_summary(scanned: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 - EventBridge events (CloudTrail API calls, service events) -> the pipeline;
 - EventBridge Scheduler ``{"job": ...}`` -> a scheduled job;
+- SQS records of the scan queue (an organization's daily scan, one account a message) -> escher.pipeline.fanout;
 - SQS records (redrive of the dead-letter queue) -> the pipeline, through powertools' batch utility: a partial
   batch response (the event source mapping needs ``FunctionResponseTypes: ["ReportBatchItemFailures"]``).
 
@@ -96,7 +97,10 @@ def _sqs(event: dict[str, Any], context: Any, log: Any, metrics: Any) -> dict[st
     """Each message on its own: a bad one is dead-lettered (and deleted from the queue as handled); one whose
     handling failed for a reason that may pass (or whose dead letter could not be written) is reported in
     ``batchItemFailures``, so SQS redelivers it alone and the rest of the batch is done."""
+    import os
+
     from escher.lazy import require
+    from escher.pipeline import fanout
     from escher.pipeline.errors import PipelineError
     from escher.pipeline.worker import delivery_count, handle_event, park, unwrap_redrive
 
@@ -109,7 +113,9 @@ def _sqs(event: dict[str, Any], context: Any, log: Any, metrics: Any) -> dict[st
         count = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
         body = fields.get("body")
         try:
-            if isinstance(body, str):
+            if fanout.is_scan_message(body):  # one account of an organization's daily scan
+                result = fanout.scan_account(WORKER, body, os.environ)
+            elif isinstance(body, str):
                 result = handle_event(
                     WORKER, unwrap_redrive(body), source="sqs", attempts=delivery_count(count)
                 )
