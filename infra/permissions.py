@@ -432,3 +432,18 @@ def aws_scan_queue_policy(queue_arn: str, organization_role: str, partition: str
             },
         ],
     }
+
+
+def azure_read_data_actions(reads: Iterable[str]) -> list[str]:
+    """The data-plane reads (RBAC ``dataActions``) of each collector whose control-plane reads the read role
+    carries: the Key Vault collector lists a vault's keys, secrets and certificates only with these (CIS Azure
+    8.3.x), and a role's ``actions`` cannot grant them."""
+    from escher.scans.collect.permissions import COLLECTOR_DATA_ACTIONS, COLLECTOR_PERMISSIONS
+
+    granted = {r.lower() for r in reads}
+    wanted: set[str] = set()
+    for collector, data_actions in COLLECTOR_DATA_ACTIONS.items():
+        needs = COLLECTOR_PERMISSIONS.get(collector, ())
+        if needs and all(a.lower() in granted for a in needs):
+            wanted.update(data_actions)
+    return sorted(wanted)

@@ -21,6 +21,7 @@ from escher.infra.azure import (
 from escher.infra.component import Scope
 from escher.infra.permissions import (
     azure_audit_data_actions,
+    azure_read_data_actions,
     azure_state_actions,
     azure_state_data_actions,
     azure_state_write_condition,
@@ -426,7 +427,13 @@ def _operation_roles(
             description=f"Escher worker: {what} of the enabled catalogue operations",
             scope=home.subscription_scope,
             assignable_scopes=[home.subscription_scope],
-            permissions=[authorization.PermissionArgs(actions=actions)],
+            # the read role also reads what the scan's collectors read on data planes (Key Vault contents)
+            permissions=[
+                authorization.PermissionArgs(
+                    actions=actions,
+                    data_actions=(azure_read_data_actions(actions) if label == "read" else None) or None,
+                )
+            ],
             opts=scope.opts(),
         )
         roles.append((label, role, scopes))
