@@ -2,14 +2,16 @@
 
 The catalogue names *actions*; this module decides their *scope*:
 
-- AWS: each destructive action is scoped to its resource type (and, where IAM has a key for it, to what the
+- AWS: each destructive or tagging action is scoped to its resource type (and, where IAM has a key for it, to what the
   catalogue's operation changes: ``ec2:ModifyInstanceAttribute`` only when the request sets the instance
   type, so never ``userData``). Explicit ``Deny`` statements then keep the worker off its own state and audit
   buckets' configuration (policy, ACL, public access, versioning, encryption, lifecycle, Object Lock, delete)
-  and off the audit objects' retention, whatever else the role is granted.
+  and off the audit objects' retention, whatever else the role is granted; another keeps its tag actions off
+  every resource the Extension made (each is tagged ``escher=extend``).
 - Azure: RBAC has no deny a customer can write, and role-assignment conditions only cover data actions, so
   the mutating actions on the resource providers an Escher install is made of (storage, key vault, web,
-  event grid, authorization) are granted only at the resource groups the user names
+  event grid, authorization) and ``Microsoft.Resources/tags/write`` (the Tags API reaches every resource under
+  its scope) are granted only at the resource groups the user names
   (``[extend] resource_groups``): never at the subscription, which would cover the audit account.
 - GCP: mutating ``storage.*`` permissions go into a second custom role bound with an IAM condition that
   excludes Escher's own buckets by resource name.
@@ -54,6 +56,8 @@ _BUCKETS = "arn:{partition}:s3:::*"
 _VOLUMES = "arn:{partition}:ec2:*:{account}:volume/*"
 _DB = "arn:{partition}:rds:*:{account}:db:*"
 _FUNCTIONS = "arn:{partition}:lambda:*:{account}:function:*"  # an alias is function:NAME:ALIAS
+_DB_SNAPSHOTS = "arn:{partition}:rds:*:{account}:snapshot:*"
+_KEYS = "arn:{partition}:kms:*:{account}:key/*"
 
 # ec2:ModifyInstanceAttribute changes one attribute per call; IAM sees which one as ec2:Attribute/<Name>.
 # Each catalogue operation that calls it names its attribute here (a unit test checks the catalogue). Keys in
@@ -76,24 +80,51 @@ AWS_ACTION_SCOPES: dict[str, AwsScope] = {
             }
         },
     ),
-    "ec2:CreateSnapshot": AwsScope(
-        "SnapshotCreation", (_SNAPSHOTS, "arn:{partition}:ec2:*:{account}:volume/*")
-    ),
-    "ec2:DeleteSnapshot": AwsScope("SnapshotDeletion", (_SNAPSHOTS,)),
+    # actions with the same resources share a statement (the role's inline policies have 10,240 characters)
+    "ec2:CreateSnapshot": AwsScope("Volumes", (_VOLUMES, _SNAPSHOTS)),
+    "ec2:DeleteSnapshot": AwsScope("Snapshots", (_SNAPSHOTS,)),
     "ec2:RevokeSecurityGroupIngress": AwsScope(
         "SecurityGroups", ("arn:{partition}:ec2:*:{account}:security-group/*",)
     ),
-    "ec2:CreateTags": AwsScope("Tags", ("arn:{partition}:ec2:*:{account}:*/*", _SNAPSHOTS)),
+    # tags, by the per-service permission aws.tagging.tag_resource declares next to tag:TagResources: one
+    # statement, each action on the ARNs of its own resource type (an action never matches another service's
+    # ARN, so the union grants each exactly its own type; one statement keeps the role's policy small)
+    **dict.fromkeys(
+        (
+            "ec2:CreateTags",
+            "dynamodb:TagResource",
+            "sns:TagResource",
+            "logs:TagResource",
+            "elasticfilesystem:TagResource",
+            "sqs:TagQueue",
+            "cloudtrail:AddTags",
+        ),
+        AwsScope(
+            "Tags",
+            (
+                "arn:{partition}:ec2:*:{account}:*/*",
+                _SNAPSHOTS,
+                "arn:{partition}:dynamodb:*:{account}:table/*",
+                "arn:{partition}:sns:*:{account}:*",
+                "arn:{partition}:logs:*:{account}:log-group:*",
+                "arn:{partition}:elasticfilesystem:*:{account}:file-system/*",
+                "arn:{partition}:sqs:*:{account}:*",
+                "arn:{partition}:cloudtrail:*:{account}:trail/*",
+            ),
+        ),
+    ),
     "rds:StopDBInstance": AwsScope("Databases", ("arn:{partition}:rds:*:{account}:db:*",)),
     "rds:StartDBInstance": AwsScope("Databases", ("arn:{partition}:rds:*:{account}:db:*",)),
-    "rds:CreateDBSnapshot": AwsScope(
-        "DatabaseSnapshots",
-        ("arn:{partition}:rds:*:{account}:db:*", "arn:{partition}:rds:*:{account}:snapshot:*"),
+    # a restore makes a DB instance from a snapshot (the operation names no subnet, option or parameter group,
+    # so IAM checks only these two), and RDS checks AddTagsToResource on the new instance for the request's tags
+    **dict.fromkeys(
+        ("rds:CreateDBSnapshot", "rds:RestoreDBInstanceFromDBSnapshot", "rds:AddTagsToResource"),
+        AwsScope("DatabaseSnapshots", (_DB, _DB_SNAPSHOTS)),
     ),
     "rds:RebootDBInstance": AwsScope("Databases", (_DB,)),
     "rds:ModifyDBInstance": AwsScope("Databases", (_DB,)),
     # encrypting a volume: snapshot -> encrypted copy -> new volume -> swap at the instance's device
-    "ec2:CopySnapshot": AwsScope("SnapshotCopies", (_SNAPSHOTS,)),
+    "ec2:CopySnapshot": AwsScope("Snapshots", (_SNAPSHOTS,)),
     "ec2:CreateVolume": AwsScope("Volumes", (_VOLUMES, _SNAPSHOTS)),
     "ec2:AttachVolume": AwsScope("VolumeAttachments", (_VOLUMES, _INSTANCES)),
     "ec2:DetachVolume": AwsScope("VolumeAttachments", (_VOLUMES, _INSTANCES)),
@@ -105,8 +136,9 @@ AWS_ACTION_SCOPES: dict[str, AwsScope] = {
             "kms:GenerateDataKeyWithoutPlaintext",
             "kms:ReEncryptFrom",
             "kms:ReEncryptTo",
+            "kms:TagResource",
         ),
-        AwsScope("Keys", ("arn:{partition}:kms:*:{account}:key/*",)),
+        AwsScope("Keys", (_KEYS,)),
     ),
     # the catalogue's Lambda operations: functions (and their aliases) of this account, never anything else
     **dict.fromkeys(
@@ -122,6 +154,15 @@ AWS_ACTION_SCOPES: dict[str, AwsScope] = {
     ),
 }
 _ACCOUNT_LEVEL_S3 = {"s3:ListAllMyBuckets"}  # no resource type: "*" only
+# tag:TagResources (the Resource Groups Tagging API) has no resource type in IAM: it stays on "*", and grants
+# nothing alone: IAM also checks the service's own tag permission on each resource, which is scoped above.
+
+# The Extension tags each of its AWS resources escher=extend (infra/parts/aws.py tags_of): the worker may tag
+# anything of the user's but none of those, whatever the Allow says.
+OWN_RESOURCE_TAG = ("escher", "extend")
+# the services the Extension makes taggable resources in, besides its buckets and function (denied apart):
+# its queues, log group and notification topic
+OWN_RESOURCE_SERVICES: tuple[str, ...] = ("logs:", "sns:", "sqs:")
 
 # What the worker may never do to its own buckets (explicit Deny wins over any Allow, the catalogue's included).
 OWN_BUCKET_CONFIG_DENY: tuple[str, ...] = (
@@ -159,15 +200,23 @@ def _mutates(action: str) -> bool:
     return not action.split(":", 1)[1].startswith(_READ_VERBS)
 
 
+def _tags(action: str) -> bool:
+    """A catalogue action that adds tags (``TagResource``, ``TagQueue``, ``AddTags...``, ``CreateTags``,
+    ``PutBucketTagging``, ``TagResources``)."""
+    verb = action.split(":", 1)[1]
+    return verb.startswith(("Tag", "AddTags", "CreateTags")) or verb == "PutBucketTagging"
+
+
 def _fill(template: str, partition: str, account: str) -> str:
     return template.format(partition=partition, account=account)
 
 
 def aws_catalogue_statements(actions: Sequence[str], *, partition: str, account: str) -> list[dict[str, Any]]:
-    """Allow statements for the catalogue's actions, each scoped as narrowly as IAM allows.
+    """Allow statements for the catalogue's actions, each scoped as narrowly as IAM allows, and a Deny of its
+    tag actions on the Extension's own resources (tagged :data:`OWN_RESOURCE_TAG`).
 
     Actions without a resource type of their own (``Describe*``, ``ce:GetCostAndUsage``, account-level
-    settings) stay on ``"*"``; S3 actions apply to bucket ARNs only.
+    settings, ``tag:TagResources``) stay on ``"*"``; S3 actions apply to bucket ARNs only.
     """
     groups: dict[tuple[str, tuple[str, ...], str], list[str]] = {}
     conditions: dict[tuple[str, tuple[str, ...], str], Mapping[str, Any]] = {}
@@ -200,6 +249,15 @@ def aws_catalogue_statements(actions: Sequence[str], *, partition: str, account:
         if conditions[key]:
             statement["Condition"] = {op: dict(v) for op, v in conditions[key].items()}
         statements.append(statement)
+    if tagging := sorted(a for a in set(actions) if a.startswith(OWN_RESOURCE_SERVICES) and _tags(a)):
+        tag, value = OWN_RESOURCE_TAG
+        statements.append({
+            "Sid": "DenyOwnTags",
+            "Effect": "Deny",
+            "Action": tagging,
+            "Resource": ["*"],
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{tag}": value}},
+        })  # fmt: skip
     return statements
 
 
@@ -237,6 +295,8 @@ AZURE_OWN_PROVIDERS: tuple[str, ...] = (
     "Microsoft.Authorization/",
     "Microsoft.EventGrid/",
     "Microsoft.KeyVault/",
+    # the Tags API writes tags on any resource under its scope: at the subscription that is Escher's own too
+    "Microsoft.Resources/tags/",
     "Microsoft.Storage/",
     "Microsoft.Web/",
 )

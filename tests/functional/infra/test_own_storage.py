@@ -150,8 +150,65 @@ def test_aws_destructive_actions_apply_to_their_resource_type_only(
         a for s in policy["Statement"] if s["Effect"] == "Allow" and "*" in s["Resource"] for a in s["Action"]
     }
     mutating = {a for a in on_anything if not re.match(r"^\w+:(Describe|Get|List)", a)}
-    # GenerateCredentialReport (the scan's IAM read) creates only the account's credential report
-    assert mutating == {"ec2:EnableEbsEncryptionByDefault", "iam:GenerateCredentialReport"}
+    # GenerateCredentialReport (the scan's IAM read) creates only the account's credential report;
+    # tag:TagResources has no resource type in IAM and grants nothing without the service's own (scoped) one
+    assert mutating == {
+        "ec2:EnableEbsEncryptionByDefault",
+        "iam:GenerateCredentialReport",
+        "tag:TagResources",
+    }
+
+
+# each tag / restore action on a resource of its type in this account, and not on another type of its service
+# (an action never applies to another service's ARNs, so that is the type check that can fail)
+A = "arn:aws:{}:eu-west-1:123456789012:{}"
+AWS_SCOPED: list[tuple[str, str, str | None]] = [
+    ("rds:RestoreDBInstanceFromDBSnapshot", A.format("rds", "db:orders-restored"), A.format("rds", "cluster:c")),
+    ("rds:RestoreDBInstanceFromDBSnapshot", A.format("rds", "snapshot:orders-nightly"), None),
+    ("rds:AddTagsToResource", A.format("rds", "db:orders"), A.format("rds", "cluster:c")),
+    ("rds:AddTagsToResource", A.format("rds", "snapshot:orders-nightly"), A.format("rds", "og:default")),
+    ("dynamodb:TagResource", A.format("dynamodb", "table/orders"), "arn:aws:dynamodb::123456789012:global-table/g"),
+    ("sns:TagResource", A.format("sns", "alerts"), None),  # SNS tags topics only
+    ("kms:TagResource", A.format("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab"), A.format("kms", "alias/x")),
+    ("logs:TagResource", A.format("logs", "log-group:/app/orders"), A.format("logs", "destination:d")),
+    ("elasticfilesystem:TagResource", A.format("elasticfilesystem", "file-system/fs-0abc"),
+     A.format("elasticfilesystem", "access-point/fsap-0abc")),
+    ("sqs:TagQueue", A.format("sqs", "orders"), None),  # SQS has queues only
+    ("cloudtrail:AddTags", A.format("cloudtrail", "trail/main"), A.format("cloudtrail", "eventdatastore/e")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "other_type"), AWS_SCOPED, ids=[f"{a}-{r.split(':')[5]}" for a, r, _ in AWS_SCOPED]
+)
+def test_aws_tag_and_restore_actions_apply_to_their_resource_type_only(
+    aws_policy: tuple[dict[str, Any], str, str], action: str, resource: str, other_type: str | None
+) -> None:
+    policy, _, _ = aws_policy
+    assert decide(policy, action, resource) == "allow"
+    assert decide(policy, action, resource.replace("123456789012", "999999999999")) == "implicit-deny"
+    if other_type:
+        assert decide(policy, action, other_type) == "implicit-deny"
+    from escher.infra.scoping import OWN_RESOURCE_SERVICES
+
+    if not action.startswith(OWN_RESOURCE_SERVICES):  # the Extension makes no table, key, trail, DB ...
+        return
+    # the Extension's own queues, log group and topic carry escher=extend: never tagged
+    assert decide(policy, action, resource, {"aws:ResourceTag/escher": "extend"}) == "explicit-deny"
+    assert decide(policy, action, resource, {"aws:ResourceTag/escher": "other"}) == "allow"
+
+
+def test_aws_the_extension_tags_its_own_resources_with_the_key_the_deny_names(
+    aws_policy: tuple[dict[str, Any], str, str],
+) -> None:
+    from escher.infra.parts.aws import tags_of
+    from escher.infra.scoping import OWN_RESOURCE_TAG
+
+    tag, value = OWN_RESOURCE_TAG
+    assert tags_of(make_spec("aws", "bundle.zip")).get(tag) == value
+    (deny,) = [s for s in aws_policy[0]["Statement"] if s["Sid"] == "DenyOwnTags"]
+    # the services the Extension has taggable resources in (its buckets and function are denied apart)
+    assert deny["Action"] == ["logs:TagResource", "sns:TagResource", "sqs:TagQueue"]
 
 
 def test_aws_statement_ids_are_unique(aws_policy: tuple[dict[str, Any], str, str]) -> None:
@@ -211,6 +268,20 @@ def test_azure_nothing_granted_over_the_audit_account_changes_it(bundle: str) ->
     own = sorted(a for a in plan.permissions if a.startswith(AZURE_OWN_PROVIDERS) and not _reads(a))
     assert any(a.startswith("Microsoft.Web/sites/") for a in own)
     assert sorted(plan.outputs["operations_not_granted"]) == own
+
+
+def test_azure_tags_are_written_only_at_the_resource_groups_the_user_names(bundle: str) -> None:
+    """Microsoft.Resources/tags/write at the subscription (or Escher's own group) would let the worker tag
+    Escher's own accounts, vault and function app: it goes only where other writes on Escher's providers go."""
+    tags = "Microsoft.Resources/tags/write"
+    plan = run_plan(full_spec("azure", bundle))
+    assert tags in plan.permissions  # azure.resources.tag_resource asks for it
+    assert not any(tags in actions for _, actions, _ in _azure_grants(plan))
+    assert tags in plan.outputs["operations_not_granted"]
+    plan = run_plan(full_spec("azure", bundle, azure_resource_groups=("prod-rg",)))
+    assert {scope for scope, actions, _ in _azure_grants(plan) if tags in actions} == {
+        f"{SUBSCRIPTION}/resourceGroups/prod-rg"
+    }
 
 
 def _reads(action: str) -> bool:
