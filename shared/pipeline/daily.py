@@ -133,7 +133,11 @@ def run_daily(
         return {"report_date": rep.report_date, "key": f"{rep.report_date}_{rep.scan_id}"}
 
     def digest() -> dict[str, Any]:
-        return _digest(worker, settings, notify_env, objects, day, scanned.get("report"), env)
+        note = None
+        if fans_out and "org_run" in scanned:
+            note = (f"Organization scan {scanned['org_run']}: {scanned['queued']} account(s) queued, one scan each; "
+                    f"the joined report will be reports/org/{scanned['org_run']}.md in the state storage.")  # fmt: skip
+        return _digest(worker, settings, notify_env, objects, day, scanned.get("report"), env, note=note)
 
     def retention() -> dict[str, Any]:
         return _retention(settings, store, objects, started)
@@ -220,6 +224,8 @@ def _digest(
     day: str,
     report: Any,
     env: Mapping[str, str],
+    *,
+    note: str | None = None,
 ) -> dict[str, Any]:
     from escher.notify.config import NotifySettings, load_notify
     from escher.notify.send import AppriseNotifier, Message
@@ -236,6 +242,8 @@ def _digest(
         from escher.report.render import render
 
         lines.append(render(report, "markdown").decode("utf-8", "replace"))
+    elif note is not None:  # an organization scan: the report is joined when the accounts' parts are in
+        lines.append(note)
     else:
         lines.append("No morning report today: the scan or the report failed (see reports/daily/).")
     if queued:

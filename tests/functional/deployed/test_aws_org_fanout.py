@@ -137,6 +137,8 @@ def test_the_daily_job_fans_out_per_account_and_the_joined_report_names_the_unre
         queued = [json.loads(b) for b in deployment.visible(deployment.queue)]
         assert sorted(m["account"] for m in queued) == members
         assert not deployment.keys(f"reports/org/{run}")  # nothing to join yet
+        digest = deployment.read(f"reports/digest/{daily['ok']['day']}.json")["body"]
+        assert f"Organization scan {run}: 5 account(s) queued" in digest and "No morning report" not in digest
         # and a message that is not a scan message is on the queue too (a poison message)
         deployment.sqs.send_message(
             QueueUrl=deployment.queue,
