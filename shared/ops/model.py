@@ -191,7 +191,9 @@ OPERATIONS: Registry[Operation] = Registry(
         "escher.ops.gcp_storage",
         "escher.ops.gcp_sql",
         "escher.ops.gcp_run",
-        "escher.ops.tagging",
+        "escher.ops.aws_tagging",
+        "escher.ops.azure_tagging",
+        "escher.ops.gcp_tagging",
     ],
 )
 

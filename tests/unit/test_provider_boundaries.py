@@ -24,8 +24,6 @@ CHECKED = {root: folder for root, folder in ROOTS.items() if root != "escher.inf
 # Shrink this, never grow it.
 KNOWN: dict[str, str] = {
     # written while the provider registry was being built (issue 19): their clients belong in escher.clouds.<cloud>
-    "escher.ops.tagging": "one module for all three clouds' tagging ops: split into aws_/azure_/gcp_tagging "
-    "or build the Azure request and the GCP discovery/compute clients through escher.clouds.azure / .gcp",
     "escher.cli.commands.ops_cmd": "builds a botocore Config for an assumed-role session: "
     "escher.clouds.aws.client/account_session should hand out the client",
 }
