@@ -176,6 +176,15 @@ class AzureSettings(_Section):
     subscription_id: str | None = None
     tenant_id: str | None = None
     locations: list[str] = Field(default_factory=lambda: ["eastus"])
+    subscriptions: list[str] = Field(
+        default_factory=list,
+        description="the subscriptions `escher scan --cloud azure --all-accounts` reads; empty: those under "
+        "management_group, else every subscription the credential sees",
+    )
+    management_group: str | None = Field(
+        default=None,
+        description="--all-accounts reads the subscriptions under this management group (any depth)",
+    )
 
     _check_locations = field_validator("locations")(_regions)
 
@@ -184,6 +193,16 @@ class GcpSettings(_Section):
     enabled: bool = True
     project: str | None = None
     regions: list[str] = Field(default_factory=lambda: ["us-central1"])
+    projects: list[str] = Field(
+        default_factory=list,
+        description="the projects `escher scan --cloud gcp --all-accounts` reads; empty: those under parent, "
+        "else every active project the credential sees",
+    )
+    parent: str | None = Field(
+        default=None,
+        pattern=r"^(organizations|folders)/\d+$",
+        description="--all-accounts reads the projects under this organizations/N or folders/N (any depth)",
+    )
     billing_export_table: str | None = Field(
         default=None,
         description="the Cloud Billing BigQuery export, project.dataset.table (daily cost snapshot)",

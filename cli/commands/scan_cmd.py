@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,9 +22,16 @@ _FORMAT = typer.Option(None, "--format", "-f", metavar="FORMAT", help="ocsf: the
 _ALL_ACCOUNTS = typer.Option(
     False,
     "--all-accounts",
-    help="AWS: every account of the organization (or of [aws] accounts), each through [aws] organization_role.",
+    help="Every account of each cloud: AWS, the organization's (or [aws] accounts) through [aws] "
+    "organization_role; Azure, the subscriptions under [azure] management_group (or [azure] subscriptions, "
+    "else all visible); GCP, the projects under [gcp] parent (or [gcp] projects, else all visible).",
 )
-_ACCOUNT = typer.Option(None, "--account", metavar="ID", help="AWS: read this account (repeatable).")
+_ACCOUNT = typer.Option(
+    None,
+    "--account",
+    metavar="ID",
+    help="Read this AWS account (12 digits), Azure subscription (a GUID) or GCP project (repeatable).",
+)
 
 
 def scan(
@@ -107,7 +115,10 @@ def scan(
     )
     select_checks(options.checks, options.clouds)  # mistakes in the arguments fail before the store starts
     check_regions(settings, options)
-    options.accounts = _accounts(settings, options.clouds, all_accounts, list(account or []))
+    picked = _accounts(settings, options.clouds, all_accounts, list(account or []))
+    options.accounts = picked.get("aws")
+    options.azure_subscriptions = picked.get("azure")
+    options.gcp_projects = picked.get("gcp")
     store = open_store()
     try:
         result = _run_with_progress(
@@ -130,24 +141,43 @@ def scan(
         raise typer.Exit(2)  # partial: some of the estate was not read
 
 
-def _accounts(settings: Any, clouds: list[str], all_accounts: bool, given: list[str]) -> list[str] | None:
-    """The AWS accounts to read (None: the caller's own), from --account or --all-accounts."""
+_ACCOUNT_FORMS = {
+    "aws": (r"\d{12}", "an AWS account id (12 digits, such as 111122223333)"),
+    "azure": (r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", "an Azure subscription id (a GUID)"),
+    "gcp": (r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id (such as acme-prod)"),
+}
+
+
+def account_cloud(account: str, clouds: list[str]) -> str:
+    """Which of ``clouds`` an ``--account ID`` belongs to, by its form; a clear error when none."""
     import re
 
-    if not (all_accounts or given):
-        return None
-    if "aws" not in clouds:
-        raise typer.BadParameter("accounts are AWS accounts: add --cloud aws", param_hint="--account")
-    bad = [a for a in given if not re.fullmatch(r"\d{12}", a)]
-    if bad:
-        raise typer.BadParameter(
-            f"{bad[0]!r} is not an AWS account id (12 digits, such as 111122223333)", param_hint="--account"
-        )
-    if given:
-        return list(dict.fromkeys(given))
-    from escher.scans.runner import org_accounts
+    for cloud in clouds:
+        if re.fullmatch(_ACCOUNT_FORMS[cloud][0], account):
+            return cloud
+    wanted = " or ".join(_ACCOUNT_FORMS[c][1] for c in clouds)
+    raise typer.BadParameter(f"{account!r} is not {wanted}", param_hint="--account")
 
-    return org_accounts(settings)
+
+def _accounts(
+    settings: Any, clouds: list[str], all_accounts: bool, given: list[str], ctx: Any = None
+) -> dict[str, list[str]]:
+    """The accounts to read per cloud, from --account or --all-accounts (a cloud missing: its own one)."""
+    if not (all_accounts or given):
+        return {}
+    picked: dict[str, list[str]] = {}
+    for account in dict.fromkeys(given):
+        picked.setdefault(account_cloud(account, clouds), []).append(account)
+    if given:
+        return picked
+    from escher.scans.runner import org_accounts, org_projects, org_subscriptions
+
+    listing: dict[str, Callable[[], list[str]]] = {
+        "aws": lambda: org_accounts(settings),
+        "azure": lambda: org_subscriptions(settings, ctx),
+        "gcp": lambda: org_projects(settings, ctx),
+    }
+    return {cloud: listing[cloud]() for cloud in clouds}
 
 
 def _run_with_progress(job: Any) -> ScanResult:

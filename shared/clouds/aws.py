@@ -20,6 +20,8 @@ __all__ = [
     "DEFAULT_ORG_ROLE",
     "DEFAULT_RETRIES",
     "Account",
+    "AccountSession",
+    "AccountSessions",
     "account_session",
     "check_regions",
     "client",
@@ -69,10 +71,26 @@ class Account:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+_loader: Any = None  # botocore's data loader, shared by the account sessions (see _session)
+
+
 def _session(profile: str | None = None, **credentials: Any) -> Any:
+    """A boto3 Session. Every session made here shares one botocore data loader, so the service models and
+    endpoint rules are read from disk and parsed once per process, not once per account: an organization scan
+    makes a session per account and a dozen clients in each, and the parsing was most of a client's cost."""
+    global _loader
     boto3 = require("boto3", "aws")
+    botocore_session = require("botocore.session", "aws")
     with _lock:
-        return boto3.session.Session(profile_name=profile, **credentials)
+        core = botocore_session.get_session()
+        if _loader is None:
+            _loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _loader)
+        session = boto3.session.Session(botocore_session=core, profile_name=profile, **credentials)
+        paths = _loader.search_paths  # boto3 appends its data folder to the loader each time
+        paths[:] = list(dict.fromkeys(paths))
+        return session
 
 
 def account_session(
@@ -82,27 +100,88 @@ def account_session(
     profile: str | None = None,
     endpoint_url: str | None = None,
     region: str | None = None,
+    session_name: str = "escher-scan",
 ) -> Any:
     """A boto3 Session acting in ``account_id``: the caller's own session for its own account (or None),
     else one on the credentials of ``role`` in that account, assumed through STS. A refusal (AssumeRole
-    denied, no such role) raises the SDK's error; :func:`translate` says what it means."""
-    base = _session(profile)
+    denied, no such role) raises the SDK's error; :func:`translate` says what it means. For many accounts at
+    once, :class:`AccountSessions` asks STS who the caller is once."""
     if not account_id:
-        return base
-    sts = client("sts", region, profile=profile, endpoint_url=endpoint_url)
-    caller = sts.get_caller_identity()
-    if caller["Account"] == account_id:
-        return base
-    partition = str(caller.get("Arn", "arn:aws:")).split(":")[1] or "aws"
-    creds = sts.assume_role(
-        RoleArn=f"arn:{partition}:iam::{account_id}:role/{role}", RoleSessionName="escher-scan"
-    )["Credentials"]
-    return _session(
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=region or base.region_name,
+        return _session(profile)
+    return AccountSessions(role=role, profile=profile, endpoint_url=endpoint_url, region=region).enter(
+        account_id, session_name=session_name
     )
+
+
+class AccountSessions:
+    """Sessions into the accounts of an organization, made from one STS client and one GetCallerIdentity:
+    :meth:`enter` is safe to call from many threads at once (the AssumeRole calls then overlap)."""
+
+    def __init__(
+        self,
+        *,
+        role: str = DEFAULT_ORG_ROLE,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.role = role
+        self.base = _session(profile)
+        self.region = region or self.base.region_name
+        config_mod = require("botocore.config", "aws")
+        config = config_mod.Config(retries=dict(DEFAULT_RETRIES), user_agent_extra="escher")
+        with _lock:
+            self._sts = self.base.client(
+                "sts", region_name=self.region, config=config, endpoint_url=endpoint_url
+            )
+        self._caller: dict[str, Any] | None = None
+        self._caller_lock = threading.Lock()
+        self._clients_lock = threading.Lock()
+
+    @property
+    def caller(self) -> dict[str, Any]:
+        """GetCallerIdentity of the base credentials, asked once."""
+        with self._caller_lock:
+            if self._caller is None:
+                self._caller = dict(self._sts.get_caller_identity())
+            return self._caller
+
+    def enter(self, account_id: str, *, session_name: str = "escher-scan") -> Any:
+        caller = self.caller
+        if caller["Account"] == account_id:
+            return self.base
+        partition = str(caller.get("Arn", "arn:aws:")).split(":")[1] or "aws"
+        creds = self._sts.assume_role(
+            RoleArn=f"arn:{partition}:iam::{account_id}:role/{self.role}", RoleSessionName=session_name
+        )["Credentials"]
+        return AccountSession(self.base, creds, self.region, self._clients_lock)
+
+
+class AccountSession:
+    """What a boto3 Session is to the collectors and operations (``client()``, ``region_name``) for one account
+    entered through AssumeRole: its clients are made by the organization's one base session on the role's
+    keys. A boto3 Session per account cost more CPU to make (event handlers, config files, loaders) than the
+    whole account's reading, and was made under a process-wide lock."""
+
+    def __init__(
+        self, base: Any, credentials: dict[str, Any], region: str | None, lock: threading.Lock
+    ) -> None:
+        self._base = base
+        self._keys = {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+        self.region_name = region
+        self._lock = lock
+
+    def client(self, service: str, region_name: str | None = None, **kwargs: Any) -> Any:
+        with (
+            self._lock
+        ):  # one base session shared by every account: creating clients on it is not thread-safe
+            return self._base.client(
+                service, region_name=region_name or self.region_name, **self._keys, **kwargs
+            )
 
 
 def list_accounts(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -12,11 +12,20 @@ from escher.scans.checks.base import Thresholds
 from escher.scans.collect.base import Progress
 from escher.scans.engine import run_checks, select_checks
 from escher.scans.errors import ScanError
-from escher.scans.model import WHOLE_CLOUD, CollectionError, Inventory, ScanResult, Severity, new_scan_id
+from escher.scans.model import (
+    WHOLE_CLOUD,
+    CollectionError,
+    Inventory,
+    Record,
+    ScanResult,
+    Severity,
+    new_scan_id,
+)
 
 if TYPE_CHECKING:
     from escher.config import Settings
     from escher.ops.context import CloudContext
+    from escher.scans.collect.aws import AwsCollector
     from escher.scans.cost import CostSnapshot, CostSource
     from escher.scans.persist import ResultStore
 
@@ -27,6 +36,9 @@ __all__ = [
     "collect",
     "cost_source",
     "org_accounts",
+    "org_projects",
+    "org_subscriptions",
+    "run_account_tasks",
     "run_scan",
     "sync_costs",
 ]
@@ -45,7 +57,14 @@ class ScanOptions:
     max_attempts: int = 5
     # AWS accounts to read, each through [aws] organization_role; None: only the caller's own account
     accounts: list[str] | None = None
-    accounts_at_once: int = 4
+    # an organization scan runs every account's tasks (one per service and region) in one pool of `org_workers`
+    # threads, at most `tasks_per_account` of one account and `tasks_per_service` of one service at once
+    org_workers: int = 32
+    tasks_per_account: int = 8
+    tasks_per_service: int = 8
+    # Azure subscriptions / GCP projects to read, one after another; None: the configured one
+    azure_subscriptions: list[str] | None = None
+    gcp_projects: list[str] | None = None
 
 
 def collect(
@@ -122,6 +141,10 @@ def _collect_cloud(
         if options.accounts is not None:
             return _collect_aws_accounts(settings, options, regions, progress)
         return AwsCollector(regions, max_attempts=options.max_attempts).collect(progress)
+    if cloud == "azure" and options.azure_subscriptions is not None:
+        return _each_account("azure", options.azure_subscriptions, lambda sub: _azure(sub, ctx, progress))
+    if cloud == "gcp" and options.gcp_projects is not None:
+        return _each_account("gcp", options.gcp_projects, lambda project: _gcp(project, ctx, progress))
     if cloud == "azure":
         from escher.scans.collect.azure import AzureCollector
 
@@ -142,6 +165,112 @@ def _collect_cloud(
             "no GCP project is configured", hint="set [gcp] project in the config or GOOGLE_CLOUD_PROJECT"
         )
     return GcpCollector(project, ctx=ctx).collect(progress)
+
+
+def _azure(subscription: str, ctx: CloudContext | None, progress: Progress | None) -> Inventory:
+    import threading
+    from dataclasses import replace as with_
+
+    from escher.ops.context import CloudContext
+    from escher.scans.collect.azure import AzureCollector
+
+    there = (
+        with_(ctx, azure_subscription_id=subscription, _cache={}, _lock=threading.Lock())  # its own clients
+        if ctx
+        else CloudContext(azure_subscription_id=subscription)
+    )
+    return AzureCollector(subscription, ctx=there).collect(progress)
+
+
+def _gcp(project: str, ctx: CloudContext | None, progress: Progress | None) -> Inventory:
+    import threading
+    from dataclasses import replace as with_
+
+    from escher.ops.context import CloudContext
+    from escher.scans.collect.gcp import GcpCollector
+
+    there = (
+        with_(ctx, gcp_project=project, _cache={}, _lock=threading.Lock())  # its own clients
+        if ctx
+        else CloudContext(gcp_project=project)
+    )
+    return GcpCollector(project, ctx=there).collect(progress)
+
+
+def _each_account(cloud: str, accounts: list[str], read: Callable[[str], Inventory]) -> Inventory:
+    """Read each Azure subscription / GCP project in turn (each collector runs its own tasks in parallel).
+    One that cannot be read at all is recorded as not read, with why and what to do, and the others are
+    read; the parts of one that failed name it. Only when none could be read is the first failure raised."""
+    from escher.clouds.errors import translate
+
+    accounts = list(dict.fromkeys(accounts))
+    what = "subscription" if cloud == "azure" else "project"
+    if not accounts:
+        raise ScanError(
+            f"no {cloud} {what} to scan", hint=f"check [{cloud}] in the config, or name one with --account"
+        )
+    inventory = Inventory()
+    failed: list[EscherError] = []
+    for account in accounts:
+        try:
+            got = read(account)
+        except EscherError as exc:
+            error: EscherError = exc
+        except Exception as exc:  # the SDK's own error: the subscription / project could not be entered
+            translated = translate(exc)
+            if translated is None:
+                raise  # not a cloud failure: a bug, shown as one
+            error = translated
+        else:
+            got.errors = [replace(e, message=f"{what} {account}: {e.message}") for e in got.errors]
+            inventory.extend(got)
+            continue
+        failed.append(error)
+        code = str(getattr(error, "code", "") or type(error).__name__)
+        inventory.errors.append(
+            CollectionError(
+                cloud, UNREACHABLE_ACCOUNT + account, WHOLE_CLOUD[1], error.message, code, error.hint or ""
+            )
+        )
+    if len(failed) == len(accounts):
+        raise failed[0]
+    return inventory
+
+
+def org_subscriptions(settings: Settings, ctx: CloudContext | None = None) -> list[str]:
+    """The Azure subscriptions ``--all-accounts`` means (see :func:`escher.clouds.azure_accounts.list_subscriptions`)."""
+    from escher.clouds.azure_accounts import list_subscriptions
+
+    found = list_subscriptions(
+        subscriptions=settings.azure.subscriptions,
+        management_group=settings.azure.management_group,
+        credential_=ctx.azure_credential if ctx else None,
+        transport=ctx.azure_transport if ctx else None,
+    )
+    if not found:
+        raise ScanError(
+            "no enabled Azure subscription to scan",
+            hint="check [azure] management_group, or name subscriptions in [azure] subscriptions or with --account",
+        )
+    return [s.id for s in found]
+
+
+def org_projects(settings: Settings, ctx: CloudContext | None = None) -> list[str]:
+    """The GCP projects ``--all-accounts`` means (see :func:`escher.clouds.gcp_accounts.list_projects`)."""
+    from escher.clouds.gcp_accounts import list_projects
+
+    found = list_projects(
+        projects=settings.gcp.projects,
+        parent=settings.gcp.parent,
+        credentials_=ctx.gcp_credentials if ctx else None,
+        http=ctx.gcp_discovery_http if ctx else None,
+    )
+    if not found:
+        raise ScanError(
+            "no active GCP project to scan",
+            hint="check [gcp] parent, or name projects in [gcp] projects or with --account",
+        )
+    return [p.id for p in found]
 
 
 def org_accounts(settings: Settings) -> list[str]:
@@ -172,13 +301,15 @@ UNREACHABLE_ACCOUNT = "account "
 def _collect_aws_accounts(
     settings: Settings, options: ScanOptions, regions: list[str], progress: Progress | None
 ) -> Inventory:
-    """Read each account of ``options.accounts`` through its role, a few accounts at once. An account that
-    cannot be entered (AssumeRole denied, no such role) is recorded as not read and the others are read;
-    only when none could be read is the first failure raised."""
+    """Read each account of ``options.accounts`` through its role. The roles are assumed together (one STS
+    client, one GetCallerIdentity), then the tasks of every account run in one pool, so a slow service in one
+    account never holds a whole wave of accounts back. Each account keeps its own token buckets and botocore's
+    adaptive retry mode (a client-side rate limiter that slows down when AWS throttles). An account that cannot
+    be entered (AssumeRole denied, no such role) is recorded as not read and the others are read; only when
+    none could be read is the first failure raised."""
     from concurrent.futures import ThreadPoolExecutor
-    from dataclasses import replace
 
-    from escher.clouds.aws import account_session
+    from escher.clouds.aws import AccountSessions
     from escher.clouds.errors import translate
     from escher.scans.collect.aws import AwsCollector
 
@@ -186,42 +317,37 @@ def _collect_aws_accounts(
     if not accounts:
         raise ScanError("no AWS account to scan", hint="check [aws] accounts or the organization's filters")
     role = settings.aws.organization_role
+    sessions = AccountSessions(
+        role=role, profile=settings.aws.profile, endpoint_url=settings.aws.endpoint_url, region=regions[0]
+    )
 
-    def one(account: str) -> Inventory:
-        session = account_session(
-            account,
-            role=role,
-            profile=settings.aws.profile,
-            endpoint_url=settings.aws.endpoint_url,
-            region=regions[0],
-        )
-        collector = AwsCollector(regions, max_attempts=options.max_attempts, session=session)
-        inv = collector.collect(progress)
-        inv.errors = [replace(e, message=f"account {account}: {e.message}") for e in inv.errors]
-        return inv
-
-    def guarded(account: str) -> Inventory | EscherError:
+    def enter(account: str) -> AwsCollector | EscherError:
         try:
-            return one(account)
+            collector = AwsCollector(
+                regions, max_attempts=options.max_attempts, session=sessions.enter(account)
+            )
         except EscherError as exc:
             return exc
         except Exception as exc:  # the SDK's own error: AssumeRole refused, the account unreachable
             error = translate(exc)
             if error is None:
-                raise
+                raise  # not a cloud failure: a bug, shown as one
             if getattr(exc, "operation_name", "") == "AssumeRole":
                 error.hint = (
                     f"check that the role {role!r} exists in account {account} and trusts this identity "
                     "([aws] organization_role names it), or leave the account out"
                 )
             return error
+        collector.account = account
+        return collector
 
     inventory = Inventory()
     failed: list[EscherError] = []
-    with ThreadPoolExecutor(max_workers=max(1, options.accounts_at_once)) as pool:
-        for account, got in zip(accounts, pool.map(guarded, accounts), strict=True):
-            if isinstance(got, Inventory):
-                inventory.extend(got)
+    entered: dict[str, AwsCollector] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(len(accounts), options.org_workers))) as pool:
+        for account, got in zip(accounts, pool.map(enter, accounts), strict=True):
+            if isinstance(got, AwsCollector):
+                entered[account] = got
                 continue
             failed.append(got)
             code = str(getattr(got, "code", "") or type(got).__name__)
@@ -232,7 +358,72 @@ def _collect_aws_accounts(
             )
     if len(failed) == len(accounts):
         raise failed[0]
+    for account, inv in run_account_tasks(entered, options, progress).items():
+        inv.errors = [replace(e, message=f"account {account}: {e.message}") for e in inv.errors]
+        inventory.extend(inv)
     return inventory
+
+
+def run_account_tasks(
+    collectors: dict[str, AwsCollector], options: ScanOptions, progress: Progress | None = None
+) -> dict[str, Inventory]:
+    """Run the tasks of every account's collector in one pool of ``options.org_workers`` threads, at most
+    ``tasks_per_account`` of one account and ``tasks_per_service`` of one service running at once; the tasks
+    are taken round-robin across accounts, so every account progresses from the start."""
+    from collections import Counter
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+    from itertools import chain, zip_longest
+
+    from escher.scans.collect.aws import link_backups
+    from escher.scans.collect.base import Task
+
+    queues = [[(account, t) for t in c.tasks()] for account, c in collectors.items()]
+    pending: list[tuple[str, Task]] = [p for p in chain.from_iterable(zip_longest(*queues)) if p is not None]
+    out = {account: Inventory() for account in collectors}
+    by_account: Counter[str] = Counter()
+    by_service: Counter[str] = Counter()
+    running: dict[Future[list[Record]], tuple[str, Task]] = {}
+
+    def startable() -> int | None:
+        for i, (account, task) in enumerate(pending):
+            if (
+                by_account[account] < options.tasks_per_account
+                and by_service[task.service] < options.tasks_per_service
+            ):
+                return i
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, options.org_workers), thread_name_prefix="escher-org") as pool:
+        while pending or running:
+            while len(running) < options.org_workers and (i := startable()) is not None:
+                account, task = pending.pop(i)
+                by_account[account] += 1
+                by_service[task.service] += 1
+                running[pool.submit(task.run)] = (account, task)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                account, task = running.pop(future)
+                by_account[account] -= 1
+                by_service[task.service] -= 1
+                inv = out[account]
+                exc = future.exception()
+                if exc is None:
+                    records = future.result()
+                    inv.records.extend(records)
+                    inv.covered.append((task.cloud, task.service, task.region))
+                    if progress:
+                        progress(f"{task.label} {account}", len(records))
+                    continue
+                error = collectors[account].error_for(task.service, task.region, exc)
+                if error is None:
+                    raise exc
+                inv.errors.append(error)
+                if progress:
+                    progress(f"{task.label} {account} (failed)", 0)
+    for account, inv in out.items():
+        inv.errors.extend(collectors[account].part_errors)
+        link_backups(inv.records)
+    return out
 
 
 def run_scan(

@@ -77,7 +77,8 @@ _DENIED = (
 
 class DenyingProxy:
     """An HTTP proxy to the moto server that refuses AssumeRole into ``denied`` accounts (and can add a round
-    trip to every request)."""
+    trip to every request). It also answers DescribeSnapshots for ``OwnerIds=self`` as AWS does (moto
+    ignores that filter)."""
 
     def __init__(
         self, upstream_port: int, denied: set[str], caller: str = "123456789012", *, delay: float = 0.0
@@ -86,6 +87,7 @@ class DenyingProxy:
         self.delay = delay  # seconds added to every request, as a real API's round trip (the bench)
         self.refused = 0
         self._caller = caller
+        self.key_account: dict[str, str] = {}  # access key id -> the account AssumeRole gave it for
         self._upstream = upstream_port
         self._server = answering_server(self.answer)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -104,6 +106,7 @@ class DenyingProxy:
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         if self.delay:
             time.sleep(self.delay)
+        role = ""
         if method == "POST" and b"Action=AssumeRole" in body:
             role = parse_qs(body.decode()).get("RoleArn", [""])[0]
             if role.split(":")[4:5] and role.split(":")[4] in self.denied:
@@ -115,6 +118,65 @@ class DenyingProxy:
             fwd = {k: v for k, v in headers.items() if k.lower() != "host"}
             conn.request(method, path, body=body or None, headers=fwd)
             resp = conn.getresponse()
-            return resp.status, resp.getheaders(), resp.read()
+            status, out_headers, payload = resp.status, resp.getheaders(), resp.read()
         finally:
             conn.close()
+        if role and status == 200:  # remember whose the new keys are
+            key_id = payload.split(b"<AccessKeyId>", 1)[-1].split(b"</AccessKeyId>", 1)[0].decode()
+            self.key_account[key_id] = role.split(":")[4]
+        if status == 200 and b"Action=DescribeSnapshots" in body and b"Owner.1=self" in body:
+            payload = _own_snapshots(payload, self.account_of(headers))
+        return status, out_headers, payload
+
+    def account_of(self, headers: dict[str, str]) -> str:
+        """The account a request was signed for: the one whose role gave out its key, else the caller's."""
+        key_id = headers.get("Authorization", "").split("Credential=", 1)[-1].split("/", 1)[0]
+        return self.key_account.get(key_id, self._caller)
+
+
+def _own_snapshots(payload: bytes, account: str) -> bytes:
+    """A DescribeSnapshots answer as AWS gives it for ``OwnerIds=self``: moto ignores the filter and adds
+    some 1,400 public snapshots to every account's answer, which cost a scan seconds of XML parsing per
+    account that no AWS account pays."""
+    import xml.etree.ElementTree as ET
+
+    ns = "http://ec2.amazonaws.com/doc/2016-11-15/"
+    ET.register_namespace("", ns)
+    root = ET.fromstring(payload)
+    found = root.find(f"{{{ns}}}snapshotSet")
+    if found is None:
+        return payload
+    for item in list(found):
+        if item.findtext(f"{{{ns}}}ownerId") != account:
+            found.remove(item)
+    return bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+class ReplayingProxy(DenyingProxy):
+    """A :class:`DenyingProxy` that records moto's answers and, once ``replaying`` is set, answers a request
+    it has seen (same account, method, path and body) from that recording, after the same round trip, without
+    asking moto (the bench: a cloud whose answering keeps up with many accounts). The account of a request is
+    read from its signing key: the management account's, or the one an AssumeRole answer gave it to."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.replaying = False
+        self.replayed = 0
+        self._seen: dict[tuple[str, str, str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
+        self._lock = threading.Lock()
+
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        key = (self.account_of(headers), method, path, body)
+        with self._lock:
+            seen = self._seen.get(key) if self.replaying else None
+        if seen is not None:
+            if self.delay:
+                time.sleep(self.delay)
+            self.replayed += 1
+            return seen
+        got = super().answer(method, path, headers, body)
+        with self._lock:
+            self._seen[key] = got
+        return got
