@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from escher.clouds import CLOUDS, Cloud
 from escher.errors import EscherError
 from escher.registry import Registry
 
@@ -41,7 +42,6 @@ __all__ = [
     "permissions_for",
 ]
 
-Cloud = Literal["aws", "azure", "gcp"]
 State = dict[str, Any]
 
 
@@ -121,7 +121,7 @@ class Operation:
     @property
     def cloud(self) -> Cloud:
         cloud = self.id.split(".", 1)[0]
-        assert cloud in ("aws", "azure", "gcp")
+        assert cloud in CLOUDS
         return cloud  # type: ignore[return-value]
 
     @property
