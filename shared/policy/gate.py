@@ -5,7 +5,8 @@ In order:
 
 1. an automation (a worker on an event, a schedule without a template) runs only what a remediation switch
    pre-approves: the switch is the user's standing approval;
-2. a template run must stay inside the template's bounds: a manager's template is a standing approval;
+2. a template run must stay inside the template's bounds: a manager's template is a standing approval; its
+   ``accounts`` allow-list is a hard bound (refused, recorded, whatever approval is given);
 3. otherwise a step *needs approval* (:meth:`Gate.approval_reasons`) when the catalogue says so, when it is
    destructive (delete, resize, restore, high / critical risk), when any target is in production (its
    env / environment / stage tag as the engine read it), or when it touches more than
@@ -67,6 +68,9 @@ class Gate:
     single_operator: bool = False  # may a manager approve their own step (--approve)?
     self_approval: str | None = None  # the reason given with --approve, if any
     approval_id: str | None = None  # 'escher approvals run ID': only this request may approve the plan
+    # the account the plan acts in (`--account ID`: an AWS account, Azure subscription or GCP project); None:
+    # the caller's own. A template's `accounts` allow-list is checked against it and the ledger records it.
+    account: str | None = None
 
     def approval_reasons(self, plan: Plan) -> list[str]:
         """Why this plan needs an approval (empty: it does not)."""
@@ -123,7 +127,12 @@ class Gate:
                 cloud=plan.operation.cloud,
                 reason=decision.reason,
                 outcome="info" if decision.allowed else "refused",
-                details={"operation": plan.operation.id, "via": decision.via, "plan_id": plan.plan_id},
+                details={
+                    "operation": plan.operation.id,
+                    "via": decision.via,
+                    "plan_id": plan.plan_id,
+                    **({"account": self.account} if self.account else {}),
+                },
                 correlation_id=plan.plan_id,
             )
         )
@@ -134,6 +143,8 @@ class Gate:
         before it prompts; a self-approval is only recorded by :meth:`authorize`, when the step runs)."""
         op = plan.operation
         now = self.now or datetime.now(UTC)
+        if self.template is not None and (why := self.template.account_violation(self.account)) is not None:
+            return Decision(False, why)  # no approval widens a template's accounts: another template does
         if self.actor.persona is Persona.automation:
             switch = pre_approved(self.remediation, op.id, self.facts)
             if switch is None:

@@ -1,7 +1,7 @@
 """ "Extend me" templates: a manager fixes an operation and bounds what an executor may vary.
 
 A template names one operation, fixes some parameters, bounds the others (choices, min/max, pattern), and
-bounds the targets (how many, which regions, which tag values) and the time (a daily window in the user's
+bounds the targets (how many, which regions, which tag values, which accounts) and the time (a daily window in the user's
 time zone, e.g. 18:00-08:00). An executor runs it without approval inside the bounds; outside, the run is
 refused and every reason is given.
 """
@@ -70,6 +70,11 @@ class Template(BaseModel):
         default_factory=dict, description="each target must carry tag KEY with one of these values"
     )
     window: str | None = Field(default=None, description="daily HH:MM-HH:MM in the user's time zone")
+    accounts: list[str] = Field(
+        default_factory=list,
+        description="the accounts (AWS account ids, Azure subscriptions, GCP projects) a run may act in; "
+        "empty: any",
+    )
     created_by: str = ""
     created_at: datetime | None = None
 
@@ -128,6 +133,14 @@ class Template(BaseModel):
         if self.window is not None and not self.in_window(now, timezone):
             reasons.append(f"now is outside the window {self.window} ({timezone})")
         return reasons
+
+    def account_violation(self, account: str | None) -> str | None:
+        """Why a run in ``account`` (None: the caller's own, not named) is outside ``accounts``; None: inside."""
+        if not self.accounts or account in self.accounts:
+            return None
+        if account is None:
+            return f"the run names no account (--account ID), and template {self.name} allows only {self.accounts}"
+        return f"account {account} is not one template {self.name} allows ({', '.join(self.accounts)})"
 
     def in_window(self, now: datetime, timezone: str) -> bool:
         assert self.window is not None

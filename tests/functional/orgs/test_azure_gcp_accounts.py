@@ -147,8 +147,14 @@ def test_all_accounts_scans_each_subscription_and_reports_the_one_that_refuses(
         for container in blob.list_containers():
             blob.delete_container(container.name)
 
-    assert {r.id for r in result.inventory.records} == truth.resources  # SUB_A read whole
-    assert {(f.check_id, f.resource_id) for f in result.failed} == truth.failing
+    in_a = [r for r in result.inventory.records if r.account == SUB_A]
+    assert {r.id for r in in_a} == truth.resources  # SUB_A read whole
+    assert {(f.check_id, f.resource_id) for f in result.failed if f.account == SUB_A} == truth.failing
+    # of SUB_B only the subscription's own records, none of its resources
+    assert {r.id for r in result.inventory.records if r.account == SUB_B} <= {
+        f"/subscriptions/{SUB_B}",
+        f"/subscriptions/{SUB_B}/entra-tenant",
+    }
     assert refused and result.inventory.errors
     assert all(e.message.startswith(f"subscription {SUB_B}: ") for e in result.inventory.errors)
     assert {e.code for e in result.inventory.errors} == {"AuthorizationFailed"}
