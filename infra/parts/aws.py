@@ -218,7 +218,7 @@ def worker(
         policy=function.arn.apply(lambda arn: json.dumps(aws_own_function_policy(arn, spec.permissions))),
         opts=opts,
     )
-    _consume(scope, spec, function=function, role=role, queue=scan_queue)
+    _consume(scope, function=function, role=role, queue=scan_queue)
     return Worker(
         name=function.name,
         arn=function.arn,
@@ -236,8 +236,10 @@ def worker(
 
 
 SCAN_MAX_RECEIVES = 3  # deliveries of one scan message before it goes to the scan dead-letter queue
-SCAN_CONCURRENCY = 10  # accounts scanned at once (the event source mapping's maximum concurrency, 2..1000)
-ORGANIZATION_ROLE = "OrganizationAccountAccessRole"  # [aws] organization_role's default
+# fixed until the Extension's spec carries them from the settings: accounts scanned at once (the event source
+# mapping's maximum concurrency, 2..1000) and the role entered in each account ([aws] organization_role's default)
+SCAN_CONCURRENCY = 10
+ORGANIZATION_ROLE = "OrganizationAccountAccessRole"
 
 
 def _scan_queues(scope: Scope, spec: ExtensionSpec) -> tuple[Any, Any]:
@@ -263,17 +265,16 @@ def _scan_queues(scope: Scope, spec: ExtensionSpec) -> tuple[Any, Any]:
     return queue, dead
 
 
-def _consume(scope: Scope, spec: ExtensionSpec, *, function: Any, role: Any, queue: Any) -> None:
+def _consume(scope: Scope, *, function: Any, role: Any, queue: Any) -> None:
     """The worker consumes the scan queue one account at a time, failures reported per message."""
     import pulumi_aws.iam as iam
     import pulumi_aws.lambda_ as lambda_
 
     opts = scope.opts()
-    role_name = getattr(spec, "organization_role", None) or ORGANIZATION_ROLE
     policy = iam.RolePolicy(
         "worker-scan-queue",
         role=role.id,
-        policy=queue.arn.apply(lambda arn: json.dumps(aws_scan_queue_policy(arn, role_name))),
+        policy=queue.arn.apply(lambda arn: json.dumps(aws_scan_queue_policy(arn, ORGANIZATION_ROLE))),
         opts=opts,
     )
     lambda_.EventSourceMapping(
@@ -282,9 +283,7 @@ def _consume(scope: Scope, spec: ExtensionSpec, *, function: Any, role: Any, que
         function_name=function.arn,
         batch_size=1,
         function_response_types=["ReportBatchItemFailures"],
-        scaling_config=lambda_.EventSourceMappingScalingConfigArgs(
-            maximum_concurrency=getattr(spec, "org_scan_concurrency", None) or SCAN_CONCURRENCY
-        ),
+        scaling_config=lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=SCAN_CONCURRENCY),
         opts=scope.opts(depends_on=[policy]),
     )
 
