@@ -200,9 +200,20 @@ class GcpSettings(_Section):
     )
     parent: str | None = Field(
         default=None,
-        pattern=r"^(organizations|folders)/\d+$",
         description="--all-accounts reads the projects under this organizations/N or folders/N (any depth)",
     )
+
+    @field_validator("parent")
+    @classmethod
+    def _check_parent(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"(organizations|folders)/\d+", value):
+            raise ValueError(
+                f"{value!r} is not organizations/N or folders/N (such as organizations/123456789)"
+            )
+        return value
+
     billing_export_table: str | None = Field(
         default=None,
         description="the Cloud Billing BigQuery export, project.dataset.table (daily cost snapshot)",
