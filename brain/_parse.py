@@ -304,6 +304,13 @@ def parse(text: str) -> Query:
     q.wants_unencrypted = bool(re.search(r"\bunencrypted\b|\bnot encrypted\b|\bwithout encryption\b", low))
     q.wants_orphaned = bool(re.search(r"\borphan(ed)?\b|\bunused\b|\bdangling\b", low))
     q.kind, q.kind_explicit = _kind(low, q.intent)
+    if (
+        q.intent == "resize"
+        and not q.kind_explicit
+        and q.size
+        and (sku or _SQL_TIER.fullmatch(q.size) or f"db.{q.size}".lower() in low)
+    ):  # "resize orders to GP_Gen5_4": a database size says what is resized (and what context the client sends)
+        q.kind = "database"
     q.special = _special(low, q)
     return q
 
