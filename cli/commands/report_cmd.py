@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from escher.cli._render import console, state
 from escher.cli.commands.sync_cmd import NO_SYNC, auto_sync
+
+if TYPE_CHECKING:
+    from escher.report.model import MorningReport
 
 
 def report(
@@ -24,6 +28,13 @@ def report(
         False, "--new", help="Build from the latest scan (what happens anyway without --date)."
     ),
     no_sync: bool = NO_SYNC,
+    account: list[str] = typer.Option(
+        None,
+        "--account",
+        metavar="ID",
+        help="Only these accounts (AWS account, Azure subscription, GCP project; repeatable): built from the "
+        "latest scan, not stored.",
+    ),
 ) -> None:
     """Show or export the morning report (the extension's scans and reports are synced first)."""
     auto_sync(no_sync)
@@ -31,7 +42,13 @@ def report(
     from escher.report.render.terminal import print_report
     from escher.report.service import get_or_build_report
 
-    rep = get_or_build_report(date=date, rebuild=rebuild)
+    if account and date is not None:
+        raise typer.BadParameter("a report of some accounts is built from the latest scan: drop --date")
+    rep = (
+        _for_accounts(list(dict.fromkeys(account)))
+        if account
+        else get_or_build_report(date=date, rebuild=rebuild)
+    )
     if fmt == "text" and out is None and state(ctx).json:  # -o json before or after the command
         fmt = "json"
     if fmt == "text" and out is None:
@@ -45,3 +62,50 @@ def report(
         raise typer.BadParameter(f"{fmt} is binary: pass --out FILE", param_hint="--out")
     else:
         sys.stdout.write(data.decode())
+
+
+def _for_accounts(accounts: list[str]) -> MorningReport:
+    """The morning report of the latest scan narrowed to ``accounts``: their resources, findings and the parts
+    of them not read. Never stored (the day's report is the whole estate's); no cost section (billing is
+    per cloud here, not per account)."""
+    from dataclasses import replace
+
+    from escher.config import load_settings
+    from escher.report.builder import build_report
+    from escher.report.service import NoScanError
+    from escher.report.template import load_template
+    from escher.scans.model import Inventory, ScanResult
+    from escher.scans.persist import close_store, open_store
+
+    wanted = set(accounts)
+
+    def only(scan: ScanResult) -> ScanResult:
+        inv = scan.inventory
+        narrowed = Inventory(
+            records=[r for r in inv.records if r.account in wanted],
+            errors=[e for e in inv.errors if any(a in f"{e.service} {e.message}" for a in wanted)],
+            covered=list(inv.covered),
+            collected_at=inv.collected_at,
+        )
+        return replace(scan, inventory=narrowed, findings=[f for f in scan.findings if f.account in wanted])
+
+    store = open_store()
+    try:
+        keys = store.keys("scan")
+        if not keys:
+            raise NoScanError("no scan has been stored yet", hint="run `escher scan --all-accounts` first")
+        current = ScanResult.from_dict(store.get("scan", keys[-1]) or {})
+        previous = ScanResult.from_dict(store.get("scan", keys[-2]) or {}) if len(keys) > 1 else None
+    finally:
+        close_store(store)
+    seen = {r.account for r in current.inventory.records} | {f.account for f in current.findings}
+    missing = [
+        a for a in accounts if a not in seen and not any(a in e.service for e in current.inventory.errors)
+    ]
+    if missing:
+        raise typer.BadParameter(
+            f"the latest scan did not read {', '.join(missing)}: scan it with `escher scan --account ID`",
+            param_hint="--account",
+        )
+    template = load_template(load_settings().extensions)
+    return build_report(only(current), template, previous=only(previous) if previous else None)

@@ -147,3 +147,23 @@ def test_accounts_list_narrows_by_unit_and_tag(org: Org, monkeypatch: pytest.Mon
     assert listed() == {second, third}
     monkeypatch.setenv("ESCHER_AWS__ACCOUNTS", third)
     assert listed() == {third}  # an explicit list wins
+
+
+def test_report_of_some_accounts_shows_only_theirs(org: Org) -> None:
+    from escher.cli.main import app
+
+    first, second, third = sorted(org.members)[:3]
+    _scan("--all-accounts")
+    runner = CliRunner()
+
+    both = runner.invoke(app, ["report", "--account", first, "--account", second, "--format", "json"])
+    assert both.exit_code == 0, both.output
+    rows = json.loads(both.stdout)["accounts"]
+    assert {r["account"]: r["findings"] for r in rows} == {first: 1, second: 1}
+    one = runner.invoke(app, ["report", "--account", first])
+    assert one.exit_code == 0, one.output
+    assert org.members[first] in one.output and org.members[third] not in one.output
+    whole = runner.invoke(app, ["report", "--format", "json"])
+    assert len(json.loads(whole.stdout)["accounts"]) == 6  # the stored report is still the whole estate's
+    unknown = runner.invoke(app, ["report", "--account", "999999999999"])
+    assert unknown.exit_code == 2 and "did not read 999999999999" in unknown.output
