@@ -120,10 +120,6 @@ _CONSUMED = (
     re.compile(r"\b(?:to|as|into)\s+(?:a\s+)?new\s+(?:volumes?|disks?|databases?|dbs?|instances?)\b"),
     re.compile(r"\ballocated\s+storage\b"),
     _parse._SQL_TIER, _parse._SQL_SKU,
-    # a Lambda alias: "orders-api:live", "the live alias of orders-api" (the planner accepts it only on a
-    # function of the estate the request names); a deployment slot: "the qa slot"
-    re.compile(r"(?<=[a-z0-9]):[a-z0-9_-]{1,128}\b"),
-    re.compile(r"\b[a-z0-9_-]{1,128}\s+(?=alias\b|slot\b)"),
     re.compile(r"\b(?:after|to)\s+\d{1,5}\s*(?:minutes?|mins?|hours?)\b"),  # an auto-pause delay
     re.compile(r"\b(?:set|change|disable)\s+(?:the\s+)?auto-?pause\b"),
     re.compile(r"\bnot encrypted\b|\bwithout encryption\b|\bopen to the (?:world|internet)\b"),
@@ -132,6 +128,9 @@ _CONSUMED = (
     re.compile(r"\bin (?:an|one|\d{1,3}) (?:minutes?|hours?)\b"),
     re.compile(r"\bmon-fri\b|\bmonday\s*-\s*friday\b"),
 )  # fmt: skip
+# in a rollback only: a Lambda alias ("orders-api:live", "the live alias of orders-api"; the planner accepts it
+# only on a function of the estate the request names) or a deployment slot ("the canary slot")
+_ROLLBACK_NAMES = re.compile(r"(?<=[a-z0-9]):[a-z0-9_-]{1,128}\b|\b[a-z0-9_-]{1,128}\s+(?=alias\b|slot\b)")
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9_.@/'-]*[a-z0-9]|[a-z0-9]")
 
 
@@ -199,6 +198,8 @@ def unresolved(q: Query, context: list[ContextItem], *, strict: bool) -> list[Un
     for phrase in _MULTI_UNSUPPORTED.findall(low):
         add(phrase, "unsupported_service", [], f"Escher has no operation for {_UNSUPPORTED[phrase]} yet")
     low = _MULTI_UNSUPPORTED.sub(" ", low)
+    if q.intent == "rollback":  # elsewhere "web-1:foo" stays an unknown word, never dropped
+        low = _ROLLBACK_NAMES.sub(" ", low)
     if strict and len(q.actions) > 1:
         add(" and ".join(q.actions), "ambiguous", [],
             f"one request, one action: ask for {' and '.join(q.actions)} separately")  # fmt: skip

@@ -143,6 +143,14 @@ def test_no_request_widens_to_resources_nobody_named(planner: Planner, query: st
         assert not isinstance(resp, ExecutionResponse)
 
 
+@pytest.mark.parametrize(
+    "query", ["Restart the foo alias of web-1", "Stop the canary slot web-1", "Stop the canary slot of web-1"]
+)
+def test_alias_and_slot_words_are_read_only_in_a_rollback(planner: Planner, query: str) -> None:
+    resp = planner.ask(AskRequest(query=query, context=CONTEXT))
+    assert isinstance(resp, InformationResponse) and resp.intent == "not_found", resp.summary
+
+
 def test_s3_as_a_service_objective_is_not_amazon_s3(planner: Planner) -> None:
     # "to S3" after resize is the Azure SQL objective: the AWS dev database is not swept in
     (step,) = [s for s in plan(planner, "Resize the dev databases to S3")]
