@@ -26,6 +26,7 @@ Scripting what real APIs do, as :class:`Step` lists (``Replay(*steps)`` in the o
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -46,24 +47,31 @@ Answer = Callable[[str, str, Any, Any], Reply]
 
 __all__ = [
     "ARM",
+    "AccessAnalyzerEstate",
     "Answer",
+    "BotocoreReplay",
     "HttplibReplay",
     "ReplayAdapter",
     "ReplayTransport",
     "Reply",
     "Step",
+    "access_analyzer",
+    "access_analyzer_in_front_of_moto",
     "all_used",
     "arm_async_operation",
     "arm_error",
     "arm_location_operation",
     "arm_not_found",
     "arm_pages",
+    "aws_error",
     "every_scripted_request_made",
     "google_error",
     "google_not_found",
     "google_pages",
+    "install_botocore_replay",
     "json_response",
     "server_error",
+    "signed_region",
     "throttled",
     "track",
     "unused",
@@ -384,3 +392,137 @@ class HttplibReplay:
 
         status, extra, payload = self.answer(method, uri, headers, body)
         return httplib2.Response({"status": status, "content-type": "application/json", **extra}), payload
+
+
+# -- botocore ------------------------------------------------------------------------------------------------
+class _RawBody:
+    """What ``botocore.awsrequest.AWSResponse`` reads its body from (``stream()``, as urllib3's response)."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+        yield self.payload
+
+
+def signed_region(headers: Any) -> str:
+    """The region a SigV4-signed botocore request was signed for (its ``Authorization`` credential scope):
+    with ``AWS_ENDPOINT_URL`` set the URL no longer names it."""
+    auth = headers.get("Authorization", b"")
+    auth = auth.decode() if isinstance(auth, bytes) else str(auth)
+    scope = auth.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+    return scope[2] if len(scope) > 2 else ""
+
+
+class BotocoreReplay:
+    """A ``before-send`` handler answering one botocore service at its transport: botocore emits
+    ``before-send.<service-id>.<Operation>`` with the signed request just before the HTTP send, and sends
+    nothing when a handler returns an ``AWSResponse`` (botocore's documented hook for this). The real client
+    builds, signs and parses; only the bytes are canned. ``answer`` returning None lets the request through
+    (to the emulator). :func:`install_botocore_replay` registers it on every botocore session made after."""
+
+    def __init__(self, service_id: str, answer: Callable[[str, str, Any, Any], Reply | None]) -> None:
+        self.service_id = service_id
+        self.answer = answer
+        track(getattr(answer, "__self__", None))
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        reply = self.answer(request.method, request.url, request.headers, request.body)
+        if reply is None:
+            return None
+        status, headers, payload = reply
+        return AWSResponse(
+            request.url, status, {"Content-Type": "application/json", **headers}, _RawBody(payload)
+        )
+
+
+def install_botocore_replay(monkeypatch: pytest.MonkeyPatch, replay: BotocoreReplay) -> None:
+    """Register ``replay`` with the handlers every new botocore session starts with (for this test only), so
+    the sessions the collectors make for themselves send the service's requests to it."""
+    from botocore import handlers
+
+    event = ("before-send." + replay.service_id, replay)
+    monkeypatch.setattr(handlers, "BUILTIN_HANDLERS", [*handlers.BUILTIN_HANDLERS, event])
+
+
+def aws_error(status: int, code: str, message: str) -> Reply:
+    """A rest-json service's error (``x-amzn-ErrorType`` and a ``message`` body), as Access Analyzer answers."""
+    return status, {"x-amzn-ErrorType": code}, json.dumps({"message": message}).encode()
+
+
+def access_analyzer(
+    name: str, region: str, *, type_: str = "ACCOUNT", status: str = "ACTIVE"
+) -> dict[str, Any]:
+    """One ``AnalyzerSummary`` of ListAnalyzers (botocore's accessanalyzer service-2.json)."""
+    summary: dict[str, Any] = {
+        "arn": f"arn:aws:access-analyzer:{region}:123456789012:analyzer/{name}",
+        "name": name,
+        "type": type_,
+        "createdAt": "2026-01-05T09:00:00Z",
+        "status": status,
+    }
+    if status == "FAILED":
+        summary["statusReason"] = {"code": "SERVICE_LINKED_ROLE_CREATION_FAILED"}
+    return summary
+
+
+@dataclass
+class AccessAnalyzerEstate:
+    """IAM Access Analyzer for a moto account (moto has none): ListAnalyzers answered per region from
+    ``regions`` (region -> analyzer summaries); a region not in it gets ``default`` (None: the request goes on
+    to moto, which cannot answer it). ``asked`` counts the regions' requests."""
+
+    regions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    default: Callable[[str], list[dict[str, Any]]] | None = None
+    asked: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reply(self, method: str, url: str, headers: Any, body: Any) -> Reply | None:
+        from urllib.parse import urlsplit
+
+        region = signed_region(headers)
+        assert (method, urlsplit(url).path) == ("GET", "/analyzer"), f"unexpected {method} {url}"
+        with self._lock:
+            self.asked[region] = self.asked.get(region, 0) + 1
+        if region in self.regions:
+            found = self.regions[region]
+        elif self.default is not None:
+            found = self.default(region)
+        else:
+            return None
+        return 200, {}, json.dumps({"analyzers": found}).encode()
+
+    def unused(self) -> list[str]:
+        return [f"GET /analyzer in {r}" for r in self.regions if not self.asked.get(r)]
+
+
+def _one_active_analyzer(region: str) -> list[dict[str, Any]]:
+    return [access_analyzer("default", region)]
+
+
+@pytest.fixture(autouse=True)
+def access_analyzer_in_front_of_moto(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, every_scripted_request_made: None
+) -> Iterator[AccessAnalyzerEstate | None]:
+    """Autouse for tests on the moto server (``aws_env``/``moto``): moto 5.2.6 has no IAM Access Analyzer (it
+    answers 500 "Unable to find appropriate backend"), so its ListAnalyzers is replayed in front of moto, one
+    ACTIVE account analyzer per region unless the test says otherwise (request this fixture and set
+    ``regions``, or ``default = None`` to let the requests reach moto)."""
+    if not {"aws_env", "moto"} & set(request.fixturenames):
+        yield None
+        return
+    estate = AccessAnalyzerEstate(default=_one_active_analyzer)
+    install_botocore_replay(monkeypatch, BotocoreReplay("accessanalyzer", estate.reply))
+    # the escher processes the test starts (``escher scan`` as a subprocess) get the same default through a
+    # botocore client plugin; only its folder goes on their path
+    import os
+    from pathlib import Path
+
+    plugins = str(Path(__file__).parent / "botocore_plugins")
+    monkeypatch.setenv(
+        "BOTOCORE_EXPERIMENTAL__PLUGINS", "escher_moto_access_analyzer=escher_moto_access_analyzer"
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (plugins, os.environ.get("PYTHONPATH")) if p))
+    yield estate

@@ -65,6 +65,32 @@ def server_certificate_expired(rec: Record, ctx: CheckContext) -> Outcome:
 
 
 @check(
+    "aws.accessanalyzer.disabled",
+    resource="aws.accessanalyzer.region",
+    reads=("external_access_active", "analyzers"),
+    title="IAM Access Analyzer (external access) is not active in the region",
+    severity=Severity.MEDIUM,
+    risk="Buckets, keys, roles and queues shared with another account or the public in this region go "
+    "unnoticed: no analyzer reports them.",
+    remediation="aws accessanalyzer create-analyzer --analyzer-name external-access --type ACCOUNT "
+    "--region REGION (ORGANIZATION from the organization's management or delegated admin account)",
+    cis=("2.18",),
+    soc2=("CC7.2",),
+)
+def access_analyzer_disabled(rec: Record, ctx: CheckContext) -> Outcome:
+    if rec.attrs.get("external_access_active"):
+        return None
+    external = [a for a in rec.attrs.get("analyzers") or [] if a.get("type") in ("ACCOUNT", "ORGANIZATION")]
+    if not external:
+        return Fail("no external access analyzer (type ACCOUNT or ORGANIZATION) in the region")
+    states = ", ".join(
+        f"{a.get('name')} is {a.get('status')}" + (f" ({a['reason']})" if a.get("reason") else "")
+        for a in external
+    )
+    return Fail(f"no external access analyzer is ACTIVE: {states}")
+
+
+@check(
     "aws.efs.unencrypted",
     resource="aws.efs.file_system",
     reads=("encrypted",),

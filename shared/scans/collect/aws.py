@@ -72,6 +72,7 @@ PRODUCES: dict[str, Produces] = {
     "region_settings": produces({
         "aws.ec2.region_settings": "ebs_default_encryption config_recording guardduty security_hub",
     }),
+    "accessanalyzer": produces({"aws.accessanalyzer.region": "analyzers external_access_active"}),
     "s3": produces({
         "aws.s3.bucket": "public_access_block acl_public policy_public ssl_only encryption versioning logging",
     }),
@@ -229,6 +230,7 @@ class AwsCollector:
             "sns": svc.collect_sns,
             "efs": svc.collect_efs,
             "region_settings": svc.collect_region_settings,
+            "accessanalyzer": svc.collect_access_analyzer,
         }
         global_: dict[str, Callable[[AwsCollector, str], list[Record]]] = {
             "s3": svc.collect_s3,

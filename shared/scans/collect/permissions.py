@@ -12,6 +12,8 @@ Pitfalls the names carry:
 - AWS IAM actions are not always the API operation's name: ``ListBuckets`` is ``s3:ListAllMyBuckets``,
   ``GetPublicAccessBlock`` is ``s3:GetBucketPublicAccessBlock``, ``GetBucketEncryption`` is
   ``s3:GetEncryptionConfiguration``; CloudWatch's endpoint is ``monitoring`` but its prefix ``cloudwatch``.
+- IAM Access Analyzer's prefix is ``access-analyzer`` (``access-analyzer:ListAnalyzers``); botocore calls the
+  service ``accessanalyzer``.
 - ``sts:GetCallerIdentity`` needs no permission (it cannot be denied), so it is not listed.
 - ``iam:GenerateCredentialReport`` is a write in IAM's table but creates nothing the user owns; it is what
   ``GetCredentialReport`` needs first.
@@ -61,6 +63,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "guardduty:ListDetectors",
         "securityhub:DescribeHub",
     ),
+    "aws.accessanalyzer": ("access-analyzer:ListAnalyzers",),  # CIS AWS 2.18, per region
     "aws.s3": (
         "s3:ListAllMyBuckets",
         "s3:GetBucketPublicAccessBlock",

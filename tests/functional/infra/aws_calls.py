@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # IAM prefix when it differs from botocore's service name
-_PREFIX: dict[str, str] = {"efs": "elasticfilesystem", "resourcegroupstaggingapi": "tag"}
+_PREFIX: dict[str, str] = {
+    "efs": "elasticfilesystem",
+    "resourcegroupstaggingapi": "tag",
+    "accessanalyzer": "access-analyzer",
+}
 # (botocore service, operation) -> IAM action, where the action is not named after the operation
 _ACTIONS: dict[tuple[str, str], str] = {
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
