@@ -149,7 +149,7 @@ def test_aws_destructive_actions_apply_to_their_resource_type_only(
     on_anything = {
         a for s in policy["Statement"] if s["Effect"] == "Allow" and "*" in s["Resource"] for a in s["Action"]
     }
-    mutating = {a for a in on_anything if not re.match(r"^\w+:(Describe|Get|List)", a)}
+    mutating = {a for a in on_anything if not re.match(r"^[\w-]+:(Describe|Get|List)", a)}
     # GenerateCredentialReport (the scan's IAM read) creates only the account's credential report;
     # tag:TagResources has no resource type in IAM and grants nothing without the service's own (scoped) one
     assert mutating == {
