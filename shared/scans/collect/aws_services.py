@@ -547,6 +547,25 @@ def collect_access_analyzer(c: AwsCollector, region: str) -> list[Record]:
     (type ACCOUNT or ORGANIZATION) ACTIVE in every region. A failed read (denied, or an endpoint with no Access
     Analyzer, as moto) fails the task: the region's record is absent, so its verdict is "not read", never a
     pass."""
+    errors = require("botocore.exceptions", "aws")
+    try:
+        found = [
+            a
+            for page in c.pages("accessanalyzer", region, "list_analyzers", 100)
+            for a in page.get("analyzers", [])
+        ]
+    except errors.ClientError as exc:
+        meta = exc.response.get("ResponseMetadata", {})
+        if not str(exc.response.get("Error", {}).get("Message", "")).lstrip().startswith("<"):
+            raise
+        # a web page instead of an AWS error: the endpoint (AWS_ENDPOINT_URL) has no Access Analyzer
+        status = meta.get("HTTPStatusCode", "")
+        message = (
+            f"the endpoint answered HTTP {status} with a web page, not Access Analyzer's answer (an emulator "
+            "such as moto has no IAM Access Analyzer; AWS regions do)"
+        )
+        error = {"Error": {"Code": str(status), "Message": message}, "ResponseMetadata": meta}
+        raise errors.ClientError(error, "ListAnalyzers") from exc
     analyzers = [
         {
             "name": a.get("name", ""),
@@ -554,8 +573,7 @@ def collect_access_analyzer(c: AwsCollector, region: str) -> list[Record]:
             "status": a.get("status", ""),
             "reason": (a.get("statusReason") or {}).get("code"),
         }
-        for page in c.pages("accessanalyzer", region, "list_analyzers", 100)
-        for a in page.get("analyzers", [])
+        for a in found
     ]
     active = any(a["type"] in EXTERNAL_ACCESS_TYPES and a["status"] == "ACTIVE" for a in analyzers)
     return [

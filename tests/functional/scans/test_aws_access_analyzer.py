@@ -128,4 +128,8 @@ def test_a_region_that_cannot_be_read_is_not_read_not_a_pass(
     assert {e.service for e in inventory.errors} == {"accessanalyzer"}
     assert errors["us-east-1"].code == "AccessDeniedException"
     assert "access-analyzer:ListAnalyzers" in errors["us-east-1"].message
-    assert errors["us-west-2"].code == "500"  # moto: "Unable to find appropriate backend"
+    assert errors["us-west-2"].code == "500"  # moto: "Unable to find appropriate backend", as an HTML page
+    assert errors["us-west-2"].message.startswith(
+        "the endpoint answered HTTP 500 with a web page, not Access"
+    )
+    assert "moto has no IAM Access Analyzer" in errors["us-west-2"].message
