@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from escher.clouds import CLOUDS
 from escher.errors import EscherError
 from escher.scans.checks.base import Thresholds
 from escher.scans.collect.base import Progress
@@ -42,8 +43,6 @@ __all__ = [
     "run_scan",
     "sync_costs",
 ]
-
-CLOUDS = ("aws", "azure", "gcp")
 
 
 @dataclass(slots=True)
@@ -140,7 +139,9 @@ def _collect_cloud(
         regions = options.regions or settings.aws.regions
         if options.accounts is not None:
             return _collect_aws_accounts(settings, options, regions, progress)
-        return AwsCollector(regions, max_attempts=options.max_attempts).collect(progress)
+        return AwsCollector(regions, max_attempts=options.max_attempts, wants=_aws_wants(options)).collect(
+            progress
+        )
     if cloud == "azure" and options.azure_subscriptions is not None:
         return _each_account("azure", options.azure_subscriptions, lambda sub: _azure(sub, ctx, progress))
     if cloud == "gcp" and options.gcp_projects is not None:
@@ -273,6 +274,15 @@ def org_projects(settings: Settings, ctx: CloudContext | None = None) -> list[st
     return [p.id for p in found]
 
 
+def _aws_wants(options: ScanOptions) -> dict[str, frozenset[str]] | None:
+    """What ``--checks`` reads, so only that is collected; None (everything) for the daily scan."""
+    if not options.checks:
+        return None
+    from escher.scans.collect.aws import wants_of
+
+    return wants_of(select_checks(options.checks, ["aws"]))
+
+
 def org_accounts(settings: Settings) -> list[str]:
     """The AWS accounts ``--all-accounts`` means: ``[aws] accounts`` when set, else the organization's active
     accounts (narrowed by ``[aws] organization_units`` and ``account_tags``)."""
@@ -323,6 +333,7 @@ def _collect_aws_accounts(
 
     def enter(account: str) -> AwsCollector | EscherError:
         try:
+            # each account is read whole, --checks or not: the report counts an account read by its records
             collector = AwsCollector(
                 regions, max_attempts=options.max_attempts, session=sessions.enter(account)
             )
@@ -455,30 +466,34 @@ def run_scan(
     result.passed = run.passed
     if store is not None:
         store.put("scan", result.scan_id, result.to_dict())
-        store.put("estate", "latest", inv.to_dict())
+        estate = inv.to_dict()
+        if options.checks:  # it read only what its checks read: the other kinds stay as the estate had them
+            estate = _merged_estate(store.latest("estate"), estate)
+        store.put("estate", "latest", estate)
     return result
+
+
+def _merged_estate(previous: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """The estate after a ``--checks`` scan: its records, and the earlier estate's records of every kind
+    (cloud, type) it did not collect, so a narrow scan never empties what ``ask`` and the report know."""
+    fresh = {(r["cloud"], r["type"]) for r in new["records"]}
+    kept = [r for r in (previous or {}).get("records", []) if (r.get("cloud"), r.get("type")) not in fresh]
+    return {**new, "records": [*new["records"], *kept]}
 
 
 def cost_source(cloud: str, settings: Settings | None = None) -> CostSource | None:
     """The billing source of ``cloud``, configured from settings (loaded when not given); None when Escher
-    has no cost source for that cloud."""
-    if cloud == "aws":
-        from escher.scans.cost import AwsCostSource
+    has no cost source for that cloud. Each provider names its own (``escher.clouds.PROVIDERS``)."""
+    from escher.clouds import PROVIDERS
 
-        return AwsCostSource()
+    if cloud not in PROVIDERS:
+        return None
     if settings is None:
         from escher.config import load_settings
 
         settings = load_settings()
-    if cloud == "azure":
-        from escher.scans.cost_azure import AzureCostSource
-
-        return AzureCostSource(settings.azure.subscription_id)
-    if cloud == "gcp":
-        from escher.scans.cost_gcp import GcpBillingSource
-
-        return GcpBillingSource(settings.gcp.billing_export_table, project=settings.gcp.project)
-    return None
+    source: CostSource = PROVIDERS[cloud].cost_source(settings)
+    return source
 
 
 def sync_costs(
