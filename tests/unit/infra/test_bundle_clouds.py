@@ -10,8 +10,9 @@ import googleapiclient
 from escher.infra.bundle import DISCOVERY_DIR, _kept, worker_requirements
 
 REPO = Path(__file__).resolve().parents[3]
-# discovery("api", "v1") in the collectors, discovery.build("api", "v1", ...) elsewhere (names may wrap a line)
-BUILT = re.compile(r"""discovery(?:\.build)?\(\s*["'](\w+)["'],\s*["'](\w+)["']""")
+# discovery("api", "v1") in the collectors, discovery.build("api", "v1", ...) elsewhere, discovery_client("api",
+# "v1", ...) through the GCP provider (names may wrap a line)
+BUILT = re.compile(r"""discovery(?:\.build|_client)?\(\s*["'](\w+)["'],\s*["'](\w+)["']""")
 
 
 def test_every_discovery_document_the_code_builds_a_client_from_is_kept_and_no_other() -> None:
