@@ -39,8 +39,12 @@ demo: $(VENV)/.installed-demo emulators
 	$(BIN)/escher demo
 
 ## test: set up, then lint, type-check and run the whole suite (unit, functional on local emulators, e2e skipped).
+# The suite runs in parallel (pytest-xdist): one process a core, at least two (many tests wait on servers, not the
+# CPU); a test file stays on one worker, so its module fixtures (an estate, a server) are built once. PYTEST_WORKERS=0
+# runs it in one process.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 3 ] && echo 3 || echo $$n)
 test: $(VENV)/.installed-dev emulators tools lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # tests in a real terminal (every --help and doctor at 80 columns, chat) drive tmux, the console's browser tests
 # Debian's chromium: each installed when missing and apt-get may run; otherwise those tests skip with the reason
