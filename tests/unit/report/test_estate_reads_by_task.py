@@ -35,11 +35,15 @@ def test_the_types_not_named_after_their_task() -> None:
         ("aws", "aws.ec2.region_settings"),
         ("azure", "azure.compute.disk"),
         ("azure", "azure.compute.snapshot"),
+        ("azure", "azure.entra.tenant"),  # the `graph` task (Microsoft Graph)
+        ("azure", "azure.network.app_gateway"),  # the `appgateway` task
         ("azure", "azure.storage.container"),
         ("azure", "azure.web.function_app"),  # the `functions` task
+        ("gcp", "gcp.compute.backend_service"),  # the `backend_services` task
         ("gcp", "gcp.compute.disk"),
         ("gcp", "gcp.compute.firewall"),
         ("gcp", "gcp.compute.instance"),
+        ("gcp", "gcp.compute.network"),  # the `networks` task
         ("gcp", "gcp.compute.snapshot"),
         ("gcp", "gcp.compute.subnetwork"),
     }
