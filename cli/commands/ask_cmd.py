@@ -29,6 +29,20 @@ APPROVE = typer.Option(
     "recorded in the audit ledger as a self-approval). --yes never approves.",
 )
 
+ACCOUNT = typer.Option(
+    None,
+    "--account",
+    metavar="ID",
+    help="Only this AWS account, Azure subscription or GCP project (repeatable): the question sees only its "
+    "resources, findings and costs, and a plan acts only there (AWS through [aws] organization_role).",
+)
+ALL_ACCOUNTS = typer.Option(
+    False,
+    "--all-accounts",
+    help="Every account of the estate (the default for the question): a plan's step acts on each target in "
+    "its own account (AWS through [aws] organization_role), a step that selects by tag in each of them.",
+)
+
 
 def render_answer(answer: Answer) -> None:
     from rich.markup import escape
@@ -98,12 +112,12 @@ def render_outcomes(outcomes: list[StepOutcome]) -> None:
                         f"{escape(o.message)}{extra}")  # fmt: skip
 
 
-def _open(stack: Any, brain_url: str | None) -> Assistant:
+def _open(stack: Any, brain_url: str | None, accounts: list[str] | None = None) -> Assistant:
     from escher.assist.factory import open_assistant
     from escher.config import load_settings, resolve_paths
 
     paths = resolve_paths()
-    return open_assistant(load_settings(paths), paths, stack, brain_url=brain_url)
+    return open_assistant(load_settings(paths), paths, stack, brain_url=brain_url, accounts=accounts)
 
 
 def _exit_code(outcomes: list[StepOutcome]) -> int:
@@ -118,9 +132,11 @@ def _exit_code(outcomes: list[StepOutcome]) -> int:
 
 def handle(
     ctx: typer.Context, assistant: Assistant, query: str, *, conversation_id: str | None, dry_run: bool, yes: bool,
-    local: bool, save: bool, interactive: bool, approve: str | None = None,
+    local: bool, save: bool, interactive: bool, approve: str | None = None, accounts: list[str] | None = None,
+    all_accounts: bool = False,
 ) -> tuple[Answer, int]:  # fmt: skip
-    """One exchange: ask, show, and for a plan: confirm and run through the engine."""
+    """One exchange: ask, show, and for a plan: confirm and run through the engine (with ``accounts``: in each
+    of those accounts, each step only on its targets there)."""
     answer = assistant.ask(query, conversation_id=conversation_id, local_only=local)
     response: AskResponse = answer.response
     as_json = state(ctx).json
@@ -134,8 +150,15 @@ def handle(
             render_answer(answer)
         rt = open_runtime()
         rt.self_approval = approve
-        outcomes = run_steps(rt, response.steps, can_confirm=interactive and not as_json, yes=yes,
-                             confirm=lambda q: typer.confirm(q, default=False))  # fmt: skip
+        confirm = lambda q: typer.confirm(q, default=False)  # noqa: E731
+        if all_accounts:  # every account of the estate the plan's targets were found in
+            accounts = sorted(set(answer.accounts.values()))
+        if accounts is None:
+            outcomes = run_steps(rt, response.steps, can_confirm=interactive and not as_json, yes=yes,
+                                 confirm=confirm)  # fmt: skip
+        else:
+            outcomes = _run_in_accounts(rt, answer, accounts, can_confirm=interactive and not as_json, yes=yes,
+                                        confirm=confirm)  # fmt: skip
         data["execution"] = [o.to_dict() for o in outcomes]
         if as_json:
             print_json(data)
@@ -166,6 +189,51 @@ def handle(
     return answer, code
 
 
+def _run_in_accounts(
+    rt: Any, answer: Answer, accounts: list[str], *, can_confirm: bool, yes: bool, confirm: Any
+) -> list[StepOutcome]:
+    """A plan run account by account: in each, every step on its targets of that account only (a step that
+    selects by tag: on the tagged resources of each account of its cloud), through the one gate of a runtime
+    acting in that account, so no step reaches a resource of an account it was not asked about."""
+    from escher.assist.execute import run_steps
+    from escher.cli.commands.ops_cmd import in_account
+    from escher.cli.commands.scan_cmd import account_cloud
+    from escher.ops.model import OPERATIONS
+
+    outcomes: list[StepOutcome] = []
+    for account in accounts:
+        for step in answer.response.steps:  # type: ignore[union-attr]
+            cloud = OPERATIONS.get(step.operation_id).cloud
+            try:
+                if account_cloud(account, [cloud]) != cloud:
+                    continue
+            except typer.BadParameter:
+                continue  # an account of another cloud
+            if step.targets:
+                mine = [t for t in step.targets if answer.accounts.get(t) == account]
+                if not mine:
+                    continue
+                step = step.model_copy(update={"targets": mine})
+            elif not step.select_by_tags:
+                continue
+            done = run_steps(in_account(rt, step.operation_id, account), [step], can_confirm=can_confirm,
+                             yes=yes, confirm=confirm)  # fmt: skip
+            for outcome in done:
+                outcome.details["account"] = account
+                outcome.message = f"account {account}: {outcome.message}".rstrip(": ")
+            outcomes.extend(done)
+            if any(o.status == "failed" for o in done):
+                return outcomes
+    return outcomes
+
+
+def _accounts_of(given: list[str] | None, all_accounts: bool) -> list[str] | None:
+    """The accounts ``ask`` is narrowed to: --account's; else None (the whole estate)."""
+    if given and all_accounts:
+        raise typer.BadParameter("give --account ID or --all-accounts, not both", param_hint="--all-accounts")
+    return list(dict.fromkeys(given)) if given else None
+
+
 def ask(
     ctx: typer.Context,
     query: str = typer.Argument(..., help='The question, e.g. "stop all dev VMs in us-east-1".'),
@@ -176,14 +244,18 @@ def ask(
     save: bool = SAVE,
     conversation: str | None = typer.Option(None, "--conversation", help="Continue this conversation id."),
     approve: str | None = APPROVE,
+    account: list[str] = ACCOUNT,
+    all_accounts: bool = ALL_ACCOUNTS,
 ) -> None:
     """Ask in plain language: get information, an execution plan (asked before it runs) or a playbook."""
     from contextlib import ExitStack
 
+    accounts = _accounts_of(account, all_accounts)
     with ExitStack() as stack:
-        assistant = _open(stack, brain_url)
+        assistant = _open(stack, brain_url, accounts)
         _, code = handle(ctx, assistant, query, conversation_id=conversation, dry_run=dry_run, yes=yes,
-                         local=local, save=save, interactive=sys.stdin.isatty(), approve=approve)  # fmt: skip
+                         local=local, save=save, interactive=sys.stdin.isatty(), approve=approve,
+                         accounts=accounts, all_accounts=all_accounts)  # fmt: skip
     raise typer.Exit(code)
 
 

@@ -21,7 +21,14 @@ ACCOUNT = typer.Option(
     None,
     "--account",
     metavar="ID",
-    help="Act in this AWS account (through [aws] organization_role), Azure subscription or GCP project.",
+    help="Act in this AWS account (through [aws] organization_role), Azure subscription or GCP project "
+    "(repeatable: the plan is made, checked and run in each in turn).",
+)
+ALL_ACCOUNTS = typer.Option(
+    False,
+    "--all-accounts",
+    help="Act in every account of the operation's cloud, the ones `escher scan --all-accounts` reads "
+    "(see `escher accounts list`).",
 )
 
 if TYPE_CHECKING:
@@ -67,6 +74,26 @@ def in_account(rt: Runtime, operation_id: str, account: str | None) -> Runtime:
 
     values: dict[str, Any] = {f.name: getattr(rt, f.name) for f in fields(rt)}
     return InAccount(**{**values, "ctx": ctx})
+
+
+def op_accounts(
+    rt: Runtime, operation_id: str, given: list[str] | None, all_accounts: bool
+) -> list[str | None]:
+    """The accounts an operation acts in: each ``--account`` once, in order; with ``--all-accounts`` every account
+    of its cloud (as ``escher scan --all-accounts`` lists them); neither: ``[None]``, the caller's own."""
+    if given and all_accounts:
+        raise typer.BadParameter("give --account ID or --all-accounts, not both", param_hint="--all-accounts")
+    if not all_accounts:
+        return list(dict.fromkeys(given or [])) or [None]
+    from escher.cli.commands.scan_cmd import _accounts
+    from escher.ops.model import OPERATIONS
+
+    cloud = OPERATIONS.get(operation_id).cloud
+    if cloud not in ("aws", "azure", "gcp"):
+        raise typer.BadParameter(
+            f"{operation_id} does not act in a cloud account", param_hint="--all-accounts"
+        )
+    return list(_accounts(rt.settings, [cloud], True, [], rt.ctx).get(cloud, []))
 
 
 def _aws_account_context(rt: Runtime, account: str) -> CloudContext:
@@ -161,26 +188,66 @@ def plan(
     region: list[str] = REGION,
     param: list[str] = PARAM,
     reason: str = REASON,
-    account: str | None = ACCOUNT,
+    account: list[str] = ACCOUNT,
+    all_accounts: bool = ALL_ACCOUNTS,
 ) -> None:
-    """Read each target's current state now and show what would change. Changes nothing."""
+    """Read each target's current state now and show what would change. Changes nothing.
+
+    With several accounts (--account repeated, or --all-accounts) there is one plan per account; JSON output
+    is then a list of the one-account objects."""
     from escher.cli.commands._ops_flow import plan_from_cli, render_plan
     from escher.policy.runtime import open_runtime, parse_assignments
 
-    rt = in_account(open_runtime(), operation_id, account)
-    engine = rt.engine()
-    the_plan = plan_from_cli(
-        rt, engine, operation_id, target, tag, region, parse_assignments(param, "param"), reason
-    )
-    decision = rt.gate().decide(the_plan)
+    base = open_runtime()
+    params = parse_assignments(param, "param")
+    accounts = op_accounts(base, operation_id, account, all_accounts)
+    single = len(accounts) == 1 and not all_accounts
+
+    def make_plan(rt: Runtime, engine: Any) -> Any:
+        return plan_from_cli(rt, engine, operation_id, target, tag, region, params, reason)
+
+    planned: list[tuple[Any, Any, str | None]] = []
+    for one in accounts:
+        rt = in_account(base, operation_id, one)
+        engine = rt.engine()
+        the_plan = (
+            make_plan(rt, engine) if single else _plan_here(make_plan, rt, engine, operation_id, target)
+        )
+        planned.append((the_plan, rt.gate().decide(the_plan) if the_plan else None, one))
 
     def text() -> None:
-        render_plan(the_plan)
-        verdict = "allowed" if decision.allowed else "not allowed"
-        where = f" in account {account}" if account else ""
-        console().print(f"policy{where}: {verdict} ({decision.reason})")
+        for the_plan, decision, one in planned:
+            where = f" in account {one}" if one else ""
+            if the_plan is None or decision is None:
+                console().print(f"[dim]account {one}: {NOTHING_HERE}[/]")
+                continue
+            render_plan(the_plan)
+            verdict = "allowed" if decision.allowed else "not allowed"
+            console().print(f"policy{where}: {verdict} ({decision.reason})")
 
-    emit(ctx, {**the_plan.to_dict(), "account": account, "decision": decision.__dict__}, text)
+    data = [
+        {**p.to_dict(), "account": one, "decision": d.__dict__}
+        if p is not None and d is not None
+        else {"account": one, "changes": [], "decision": None, "note": NOTHING_HERE}
+        for p, d, one in planned
+    ]
+    emit(ctx, data[0] if single else data, text)
+
+
+NOTHING_HERE = "the tags select no resource in this account: nothing to do here"
+
+
+def _plan_here(make_plan: Any, rt: Runtime, engine: Any, operation_id: str, target: list[str]) -> Any:
+    """``make_plan``'s plan in one of several accounts; None when only tags select the targets and they select
+    none in this account (an account without such resources is not an error when acting in several)."""
+    from escher.ops.model import OpError
+
+    try:
+        return make_plan(rt, engine)
+    except OpError as exc:
+        if target or not str(exc).startswith(f"no targets for {operation_id}"):
+            raise
+        return None
 
 
 @app.command("run")
@@ -195,17 +262,70 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and show; change nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (needed without a terminal)."),
     approve: str | None = typer.Option(None, "--approve", metavar="REASON", help=APPROVE_HELP),
-    account: str | None = ACCOUNT,
+    account: list[str] = ACCOUNT,
+    all_accounts: bool = ALL_ACCOUNTS,
 ) -> None:
     """Plan, check policy, ask, execute and verify. A step that needs approval is not run: an approval request
-    is made instead (exit 5), unless an approval covers it."""
+    is made instead (exit 5), unless an approval covers it.
+
+    With several accounts (--account repeated, or --all-accounts) each account has its own plan, gate decision
+    and ledger records, run in turn; the exit code is the worst of them, and JSON output is a list."""
     from escher.cli.commands._ops_flow import plan_from_cli, run_flow
     from escher.policy.runtime import open_runtime, parse_assignments
 
-    rt = in_account(open_runtime(), operation_id, account)
-    rt.self_approval = approve
-    engine = rt.engine()
-    the_plan = plan_from_cli(
-        rt, engine, operation_id, target, tag, region, parse_assignments(param, "param"), reason
-    )
-    run_flow(ctx, rt, the_plan, engine, dry_run=dry_run, yes=yes)
+    base = open_runtime()
+    params = parse_assignments(param, "param")
+    accounts = op_accounts(base, operation_id, account, all_accounts)
+    if len(accounts) == 1 and not all_accounts:
+        rt = in_account(base, operation_id, accounts[0])
+        rt.self_approval = approve
+        engine = rt.engine()
+        the_plan = plan_from_cli(rt, engine, operation_id, target, tag, region, params, reason)
+        run_flow(ctx, rt, the_plan, engine, dry_run=dry_run, yes=yes)
+    _run_in_accounts(ctx, base, accounts, operation_id, approve, dry_run, yes,
+                     lambda rt, engine: plan_from_cli(rt, engine, operation_id, target, tag, region, params, reason),
+                     target)  # fmt: skip
+
+
+def _run_in_accounts(
+    ctx: typer.Context, base: Runtime, accounts: list[str | None], operation_id: str, approve: str | None,
+    dry_run: bool, yes: bool, make_plan: Any, targets: list[str],
+) -> None:  # fmt: skip
+    """Run the operation in each account in turn (its own plan, gate decision and ledger records); exit with
+    the worst code (a failure or a refusal in one account does not stop the others)."""
+    from rich.markup import escape
+
+    from escher.cli._render import print_json, state
+    from escher.cli.commands._ops_flow import render_plan, render_result, run_and_word
+
+    as_json = state(ctx).json
+    out: list[dict[str, Any]] = []
+    worst = 0
+    for one in accounts:
+        if not as_json:
+            console().rule(f"account {escape(str(one))}")
+        rt = in_account(base, operation_id, one)
+        rt.self_approval = approve
+        engine = rt.engine()
+        the_plan = _plan_here(make_plan, rt, engine, operation_id, targets)
+        if the_plan is None:
+            if not as_json:
+                console().print(f"[dim]{NOTHING_HERE}[/]")
+            out.append({"account": one, "executed": False, "note": NOTHING_HERE})
+            continue
+        if dry_run:
+            if not as_json:
+                render_plan(the_plan)
+            result = engine.execute(the_plan, dry_run=True)
+            if not as_json:
+                render_result(result)
+            data, code = {"plan": the_plan.to_dict(), "result": result.to_dict()}, 0 if result.ok else 1
+        else:
+            if not as_json:
+                render_plan(the_plan)
+            data, code = run_and_word(rt, the_plan, yes=yes, as_json=as_json)
+        out.append({"account": one, **data})
+        worst = max(worst, code)
+    if as_json:
+        print_json(out)
+    raise typer.Exit(worst)

@@ -35,6 +35,12 @@ def report(
         help="Only these accounts (AWS account, Azure subscription, GCP project; repeatable): built from the "
         "latest scan, not stored.",
     ),
+    all_accounts: bool = typer.Option(
+        False,
+        "--all-accounts",
+        help="Every account the scan read: the whole estate's report, broken down per account (the default "
+        "too; named for symmetry with scan and ops).",
+    ),
 ) -> None:
     """Show or export the morning report (the extension's scans and reports are synced first)."""
     auto_sync(no_sync)
@@ -42,6 +48,8 @@ def report(
     from escher.report.render.terminal import print_report
     from escher.report.service import get_or_build_report
 
+    if account and all_accounts:
+        raise typer.BadParameter("give --account ID or --all-accounts, not both", param_hint="--all-accounts")
     if account and date is not None:
         raise typer.BadParameter("a report of some accounts is built from the latest scan: drop --date")
     rep = (

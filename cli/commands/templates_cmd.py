@@ -97,11 +97,19 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run"),
     yes: bool = typer.Option(False, "--yes", "-y"),
     approve: str | None = typer.Option(None, "--approve", metavar="REASON", help=APPROVE_HELP),
+    account: str | None = typer.Option(
+        None,
+        "--account",
+        metavar="ID",
+        help="Run in this AWS account (through [aws] organization_role), Azure subscription or GCP project; "
+        "a template with `accounts` runs only in one of them.",
+    ),
 ) -> None:
     """Run a template without approval, inside its bounds (the manager's template is the standing approval);
     anything outside is refused with the reason, unless ``--approve "reason"`` (single-operator mode) approves
     that run as any other step that needs approval."""
     from escher.cli.commands._ops_flow import plan_from_cli, run_flow
+    from escher.cli.commands.ops_cmd import in_account
     from escher.policy.errors import UnknownNameError
     from escher.policy.runtime import open_runtime, parse_assignments
 
@@ -109,10 +117,14 @@ def run(
     template = rt.templates.get(name)
     if template is None:
         raise UnknownNameError(f"no template named {name!r}", hint="see 'escher templates list'")
+    rt = in_account(rt, template.operation, account)
     rt.self_approval = approve
     params = template.params_for(parse_assignments(var, "var"))
     engine = rt.engine(template)
     plan = plan_from_cli(
         rt, engine, template.operation, target, tag, region, params, reason or f"template {name}"
     )
+    gate = rt.gate(template)
+    if not dry_run and template.account_violation(gate.account) is not None:
+        gate.authorize(plan)  # refused whatever else: the gate records the refusal, with the account, here
     run_flow(ctx, rt, plan, engine, dry_run=dry_run, yes=yes, template=template)

@@ -176,6 +176,7 @@ class Answer:
     notices: list[str] = field(default_factory=list)
     withheld: int = 0  # how many values were withheld as credential-shaped (kinds only are ever shown)
     pseudonymized: int = 0
+    accounts: dict[str, str] = field(default_factory=dict)  # resource id -> its account, from the context
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"source": self.source, "conversation_id": self.conversation_id,
@@ -217,8 +218,10 @@ class Assistant:
         history: ChatLog | None = None,
         local: Brain | None = None,
         clouds: list[str] | None = None,
+        accounts: list[str] | None = None,
     ) -> None:
         self.sources = sources
+        self.accounts = accounts  # None: the whole estate; else the context is only these accounts
         self.brain = brain
         self.history = history
         self._local = local
@@ -235,7 +238,7 @@ class Assistant:
         found = find_credentials(query, "query")
         if found:
             raise CredentialInPayloadError(found)
-        items = gather(query, self.sources)
+        items = gather(query, self.sources, accounts=self.accounts)
         turns = self.history.recent(conversation_id, HISTORY_TURNS) if self.history else []
         payload = {"query": query, "clouds": self.clouds,
                    "context": [i.model_dump(mode="json", exclude_defaults=True) for i in items],
@@ -268,7 +271,8 @@ class Assistant:
         if self.history is not None:
             self.history.append(conversation_id, "user", query)
             self.history.append(conversation_id, "assistant", f"[{restored.kind}] {restored.summary}")
-        return Answer(restored, source, conversation_id, notices, withheld, names.count)
+        owners = {c.id: c.account for c in original.context if c.kind == "resource" and c.account}
+        return Answer(restored, source, conversation_id, notices, withheld, names.count, owners)
 
     def _guard(self, response: AskResponse, req: AskRequest, notices: list[str]) -> AskResponse:
         """Whatever the brain said, the client re-validates the plan against its own catalogue."""

@@ -58,7 +58,9 @@ def open_assistant(
     *,
     brain_url: str | None = None,
     use_store: bool = True,
+    accounts: list[str] | None = None,
 ) -> Assistant:
+    """The assistant; with ``accounts``, its context (estate, findings, costs, alerts) is only theirs."""
     from escher.scans.persist import open_store as open_results
 
     sources: list[ContextSource] = []
@@ -68,12 +70,12 @@ def open_assistant(
     if store is not None:
         from escher.scans.persist_store import StoreResults
 
-        sources.append(StoreSource(store))
+        sources.append(StoreSource(store, accounts))
         history = StoreChatLog(store)
         results = StoreResults(store)  # the scans' estate, costs and findings, on the same connection
     else:  # never start an embedded database just to answer a question: the JSON files, if any
         results = open_results(paths.data_dir, prefer_store=False)
-    sources.append(EstateSource(results))
+    sources.append(EstateSource(results, accounts))
     alerts = open_alert_source(paths.data_dir)
     if alerts is not None:
         sources.append(alerts)
@@ -84,4 +86,4 @@ def open_assistant(
         else None
     )
     clouds: list[str] = [c for c in CLOUDS if getattr(settings, c).enabled]
-    return Assistant(sources, brain, history=history, clouds=clouds)
+    return Assistant(sources, brain, history=history, clouds=clouds, accounts=accounts)

@@ -18,6 +18,8 @@ from escher.clouds import CLOUDS
 from escher.privacy import cut
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from escher.scans.cost import CostRow, CostSnapshot
     from escher.scans.persist import ResultStore
 
@@ -80,13 +82,18 @@ def cost_items(store: ResultStore, *, per_cloud: int = 40) -> list[ContextItem]:
     return out
 
 
-def finding_items(store: ResultStore, limit: int = 200) -> list[ContextItem]:
-    """The latest scan's failing findings, cost ones with the largest saving first, then by severity."""
+def finding_items(
+    store: ResultStore, limit: int = 200, accounts: Collection[str] | None = None
+) -> list[ContextItem]:
+    """The latest scan's failing findings (of ``accounts`` only, when given), cost ones with the largest saving
+    first, then by severity."""
     from escher.scans.model import finding_id
 
     keys = store.keys("scan")
     scan = store.get("scan", keys[-1]) if keys else None
     failed = [f for f in (scan or {}).get("findings", []) if f.get("status") == "FAIL"]
+    if accounts is not None:
+        failed = [f for f in failed if str(f.get("account") or "") in accounts]
     rank = {"CRITICAL": 4, "HIGH": 3, "MEDIUM": 2, "LOW": 1}
     failed.sort(key=lambda f: (-float(f.get("monthly_saving") or 0.0), -rank.get(str(f.get("severity")), 0)))
     out: list[ContextItem] = []
@@ -94,6 +101,7 @@ def finding_items(store: ResultStore, limit: int = 200) -> list[ContextItem]:
         check, rid = str(f.get("check_id")), str(f.get("resource_id"))
         out.append(ContextItem(kind="finding", id=f"{check}:{rid}"[:512],
                                cloud=f.get("cloud") if f.get("cloud") in _CLOUDS else None,
+                               account=str(f.get("account") or "")[:128] or None,
                                region=str(f.get("region") or "")[:64] or None,
                                resource_type=str(f.get("resource_type") or "")[:128] or None,
                                name=str(f.get("title", ""))[:256], state=str(f.get("severity", "")).lower()[:64],

@@ -15,7 +15,7 @@ data) dropped. Credentials are withheld later by :class:`escher.assist.client.As
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from escher.brain._parse import Query, canonical_env, kind_of, parse
@@ -33,6 +33,7 @@ __all__ = [
     "MemorySource",
     "StoreSource",
     "gather",
+    "in_accounts",
     "item_from_record",
     "relevant",
 ]
@@ -113,6 +114,23 @@ def relevant(items: Iterable[ContextItem], q: Query, limit: int = MAX_ITEMS) -> 
     return [i for _, _, i in scored[:limit]]
 
 
+def in_accounts(items: Iterable[ContextItem], accounts: Collection[str] | None) -> list[ContextItem]:
+    """``items`` narrowed to ``accounts`` (None: all): a resource or finding of another account, or of none, is
+    dropped, and so is another account's cost row; what belongs to no account (a cloud's cost totals, an alert
+    or a report that names none) stays."""
+    if accounts is None:
+        return list(items)
+
+    def keep(item: ContextItem) -> bool:
+        if item.account:
+            return item.account in accounts
+        if item.kind in ("resource", "finding"):
+            return False
+        return item.attrs.get("dimension") != "account" or item.name in accounts
+
+    return [item for item in items if keep(item)]
+
+
 class MemorySource:
     def __init__(self, items: Sequence[ContextItem]) -> None:
         self.items = list(items)
@@ -124,24 +142,28 @@ class MemorySource:
 class EstateSource:
     """The latest estate, cost snapshots and findings kept by the scans (``escher.scans.persist``)."""
 
-    def __init__(self, store: ResultStore) -> None:
+    def __init__(self, store: ResultStore, accounts: Collection[str] | None = None) -> None:
         self.store = store
+        self.accounts = accounts  # None: every account; else only these (escher ask --account)
 
     def _resources(self) -> list[ContextItem]:
         estate = self.store.latest("estate") or {}
-        return [item_from_record(r) for r in estate.get("records", []) if isinstance(r, dict) and r.get("id")]
+        items = [
+            item_from_record(r) for r in estate.get("records", []) if isinstance(r, dict) and r.get("id")
+        ]
+        return in_accounts(items, self.accounts)
 
     def _costs(self) -> list[ContextItem]:
         """The cost rows the report reads (escher.assist.report_context): per service, per environment /
         region / account, and the day, week and month totals."""
         from escher.assist.report_context import cost_items
 
-        return cost_items(self.store)
+        return in_accounts(cost_items(self.store), self.accounts)
 
     def _findings(self, limit: int = 200) -> list[ContextItem]:
         from escher.assist.report_context import finding_items
 
-        return finding_items(self.store, limit)
+        return finding_items(self.store, limit, self.accounts)
 
     def search(self, query: str, limit: int) -> list[ContextItem]:
         from escher.brain._answers import report_question
@@ -153,7 +175,7 @@ class EstateSource:
         if asked is not None and asked[0] == "changes":
             from escher.assist.report_context import change_items
 
-            return [*change_items(self.store), *self._findings(limit)][:limit]
+            return [*in_accounts(change_items(self.store), self.accounts), *self._findings(limit)][:limit]
         if q.special == "cost_driver" or asked is not None:
             return self._costs()[:limit]
         if q.special == "report":
@@ -166,17 +188,18 @@ class EstateSource:
 class StoreSource:
     """``escher.store.Store``: the five collections, hybrid search. Resources are selected like the estate's."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, accounts: Collection[str] | None = None) -> None:
         self.store = store
+        self.accounts = accounts  # None: every account; else only these (escher ask --account)
 
     def search(self, query: str, limit: int) -> list[ContextItem]:
-        from escher.store.models import Collection
+        from escher.store.models import Collection as StoreCollection
 
         q = parse(query)
         resources = [
-            _from_store_record(r) for r in self.store.records(Collection.inventory, limit=2000)
+            _from_store_record(r) for r in self.store.records(StoreCollection.inventory, limit=2000)
         ]  # metadata filter locally: a plan needs every match, not the top ten
-        items = relevant([r for r in resources if r is not None], q, limit)
+        items = relevant(in_accounts([r for r in resources if r is not None], self.accounts), q, limit)
         for hit in self.store.search(query, limit=10):
             if str(hit.collection) == "inventory":
                 continue
@@ -187,7 +210,7 @@ class StoreSource:
                                      cloud=hit.cloud if hit.cloud in CLOUDS else None,  # type: ignore[arg-type]
                                      region=hit.region, resource_type=hit.resource_type, name=hit.title[:256],
                                      state=str(hit.kind)[:64], text=cut(hit.text, 2000), at=hit.at))  # fmt: skip
-        return items[:limit]
+        return in_accounts(items, self.accounts)[:limit]
 
     def _alert(self, doc_id: str) -> ContextItem | None:
         """An alert hit with its stored alert (severity, status, stage timings) when it is one."""
@@ -224,11 +247,16 @@ def _from_store_record(record: Any) -> ContextItem | None:
     })  # fmt: skip
 
 
-def gather(query: str, sources: Sequence[ContextSource], limit: int = MAX_ITEMS) -> list[ContextItem]:
-    """Ask each source, keep the first item per id, at most ``limit``."""
+def gather(
+    query: str,
+    sources: Sequence[ContextSource],
+    limit: int = MAX_ITEMS,
+    accounts: Collection[str] | None = None,
+) -> list[ContextItem]:
+    """Ask each source, keep the first item per id (of ``accounts`` only, when given), at most ``limit``."""
     seen: dict[str, ContextItem] = {}
     for source in sources:
-        for item in source.search(query, limit):
+        for item in in_accounts(source.search(query, limit), accounts):
             seen.setdefault(item.id, item)
             if len(seen) >= limit:
                 return list(seen.values())
