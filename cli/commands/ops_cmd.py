@@ -99,7 +99,7 @@ def op_accounts(
 def _aws_account_context(rt: Runtime, account: str) -> CloudContext:
     """A CloudContext whose AWS clients act in ``account``, on the credentials of [aws] organization_role
     assumed there (the caller's own session for its own account)."""
-    from escher.clouds.aws import DEFAULT_RETRIES, AccountSessions, translate
+    from escher.clouds.aws import AccountSessions, translate
     from escher.ops.context import CloudContext
 
     aws = rt.settings.aws
@@ -120,13 +120,16 @@ def _aws_account_context(rt: Runtime, account: str) -> CloudContext:
     @dataclass
     class InAccount(CloudContext):
         def aws(self, service: str, region: str | None = None) -> Any:
-            from botocore.config import Config
+            from escher.clouds import aws
 
-            config = Config(retries=dict(self.aws_retries or DEFAULT_RETRIES), user_agent_extra="escher")
             return self._cached(
                 ("aws", service, region or ""),
-                lambda: session.client(
-                    service, region_name=region, config=config, endpoint_url=self.aws_endpoint_url
+                lambda: aws.client(
+                    service,
+                    region,
+                    retries=self.aws_retries,
+                    endpoint_url=self.aws_endpoint_url,
+                    session=session,
                 ),
             )
 

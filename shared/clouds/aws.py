@@ -46,11 +46,15 @@ def client(
     retries: dict[str, Any] | None = None,
     endpoint_url: str | None = None,
     profile: str | None = None,
+    session: Any = None,
 ) -> Any:
-    """A boto3 client for ``service`` in ``region`` (None: the SDK's default region)."""
+    """A boto3 client for ``service`` in ``region`` (None: the SDK's default region); made by ``session`` when
+    given (an account's, from :func:`account_session` or :meth:`AccountSessions.enter`), else a new one."""
     boto3 = require("boto3", "aws")
     config_mod = require("botocore.config", "aws")
     config = config_mod.Config(retries=dict(retries or DEFAULT_RETRIES), user_agent_extra="escher")
+    if session is not None:
+        return session.client(service, region_name=region, config=config, endpoint_url=endpoint_url)
     with _lock:
         session = boto3.session.Session(profile_name=profile)
         return session.client(service, region_name=region, config=config, endpoint_url=endpoint_url)

@@ -22,11 +22,7 @@ CHECKED = {root: folder for root, folder in ROOTS.items() if root != "escher.inf
 
 # Modules that still import a cloud SDK without being their cloud's: each is a known debt with its reason.
 # Shrink this, never grow it.
-KNOWN: dict[str, str] = {
-    # written while the provider registry was being built (issue 19): their clients belong in escher.clouds.<cloud>
-    "escher.cli.commands.ops_cmd": "builds a botocore Config for an assumed-role session: "
-    "escher.clouds.aws.client/account_session should hand out the client",
-}
+KNOWN: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
