@@ -190,3 +190,32 @@ def test_report_over_all_accounts_is_the_whole_estates_report(org: Org) -> None:
     assert one != whole  # so the comparison above can tell the two apart
     both = _invoke("report", "--all-accounts", "--account", a)
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_the_context_of_some_accounts_keeps_what_is_theirs_and_what_belongs_to_no_account() -> None:
+    from escher.assist.sources import in_accounts
+    from escher.brain.models import ContextItem
+
+    items = [
+        ContextItem(kind="resource", id="i-a", account="111122223333"),
+        ContextItem(kind="resource", id="i-b", account="444455556666"),
+        ContextItem(kind="resource", id="i-none"),  # a resource that names no account is no one's to show
+        ContextItem(kind="finding", id="f-b", account="444455556666"),
+        ContextItem(
+            kind="report",
+            id="cost:account:aws:444455556666",
+            name="444455556666",
+            attrs={"dimension": "account"},
+        ),
+        ContextItem(
+            kind="report",
+            id="cost:account:aws:111122223333",
+            name="111122223333",
+            attrs={"dimension": "account"},
+        ),
+        ContextItem(kind="report", id="cost:total"),
+        ContextItem(kind="alert", id="a-1"),
+    ]
+    kept = [i.id for i in in_accounts(items, {"111122223333"})]
+    assert kept == ["i-a", "cost:account:aws:111122223333", "cost:total", "a-1"]
+    assert [i.id for i in in_accounts(items, None)] == [i.id for i in items]
