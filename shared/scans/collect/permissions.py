@@ -171,7 +171,9 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     "gcp.run": ("run.locations.list", "run.services.list"),  # the regions, then each region's services
     "gcp.kms": (  # rotation (CIS GCP 1.11), each key's IAM policy (1.10)
-        "cloudkms.locations.list", "cloudkms.keyRings.list", "cloudkms.cryptoKeys.list",
+        "cloudkms.locations.list",
+        "cloudkms.keyRings.list",
+        "cloudkms.cryptoKeys.list",
         "cloudkms.cryptoKeys.getIamPolicy",
     ),
     "gcp.dns": ("dns.managedZones.list",),  # DNSSEC and its algorithms (CIS GCP 3.3-3.5)

@@ -97,7 +97,10 @@ _GCP = [
     (re.compile(r"^/v1/projects/[^/]+/contacts:compute$"), "essentialcontacts.contacts.list"),
     (re.compile(r"^/v1/projects/[^/]+/services/[^/]+$"), "serviceusage.services.get"),
     (re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/keyRings$"), "cloudkms.keyRings.list"),
-    (re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys$"), "cloudkms.cryptoKeys.list"),
+    (
+        re.compile(r"^/v1/projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys$"),
+        "cloudkms.cryptoKeys.list",
+    ),
     (re.compile(r"^/dns/v1/projects/[^/]+/managedZones$"), "dns.managedZones.list"),
     (re.compile(r"^/dns/v1/projects/[^/]+/policies$"), "dns.policies.list"),
     (  # Cloud KMS reads a key's IAM policy with a GET
