@@ -68,23 +68,30 @@ def find_node_bin(name: str) -> Path | None:
 class ManagedProcess:
     """A child process that is always stopped: terminate, then kill, with its process group."""
 
-    def __init__(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None, log: Path | None = None
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.env = env
+        self.log = log  # where a chatty server's stderr goes (a pipe nobody reads would fill and stall it)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, port: int, *, timeout: float = 30.0) -> None:
+        sink = self.log.open("ab") if self.log else None
         try:
             self.process = subprocess.Popen(
                 self.argv,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=sink or subprocess.PIPE,
                 env={**os.environ, **(self.env or {})},
                 start_new_session=True,  # its own group, so children (java, node) are stopped with it
             )
         except OSError as exc:
             raise EmulatorError(f"cannot start {self.name}: {exc}") from exc
+        finally:
+            if sink:
+                sink.close()
         try:
             wait_for_port(port, timeout=timeout, name=self.name, process=self.process)
         except EmulatorError:

@@ -1,13 +1,19 @@
-"""AWS on loopback: the moto server in a thread of this process (``moto[server]``)."""
+"""AWS on loopback: the moto server in a process of its own (``moto[server]``).
+
+Not a thread of this one: moto prints to stdout when asked for a service it does not emulate (IAM Access
+Analyzer, say), which would land in the middle of ``escher demo -o json``'s output; its own process writes its
+chatter to a log file instead, and its CPU no longer competes with the caller's interpreter."""
 
 from __future__ import annotations
 
 import json
-import logging
+import sys
+import tempfile
 import urllib.request
+from pathlib import Path
 from typing import Any
 
-from escher.emulators._process import LOOPBACK, Emulator
+from escher.emulators._process import LOOPBACK, Emulator, ManagedProcess, free_port
 from escher.lazy import require
 
 # moto accepts any credentials; these make sure a real profile on the laptop is never used by accident.
@@ -23,21 +29,29 @@ class MotoEmulator(Emulator):
 
     def __init__(self, region: str = "us-east-1") -> None:
         self.region = region
-        self._server: Any = None
+        self._process: ManagedProcess | None = None
+        self._logs: tempfile.TemporaryDirectory[str] | None = None
         self.port = 0
 
     def _start(self) -> None:
-        server_mod = require("moto.server", "demo")
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request drowns everything else
-        # port 0: the OS picks a free port (start() hangs when a fixed port is taken).
-        self._server = server_mod.ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-        self._server.start()
-        self.port = self._server.get_host_and_port()[1]
+        require("moto.server", "demo")  # the extra that installs it, named when it is missing
+        self.port = free_port()
+        self._logs = tempfile.TemporaryDirectory(prefix="escher-moto-")
+        argv = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)]
+        self._process = ManagedProcess(self.name, argv, log=Path(self._logs.name) / "moto.log")
+        try:
+            self._process.start(self.port, timeout=60.0)
+        except BaseException:
+            self._logs.cleanup()
+            raise
 
     def _stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
+        process, self._process = self._process, None
+        if process is not None:
+            process.stop()
+        logs, self._logs = self._logs, None
+        if logs is not None:
+            logs.cleanup()
 
     @property
     def endpoint_url(self) -> str:
