@@ -43,8 +43,12 @@ demo: $(VENV)/.installed-demo emulators
 # CPU); a test file stays on one worker, so its module fixtures (an estate, a server) are built once. PYTEST_WORKERS=0
 # runs it in one process.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 3 ] && echo 3 || echo $$n)
+# A short private temp root: the embedded Postgres's unix socket lives under a test's data dir and must stay under
+# ~100 bytes, and xdist adds popen-gwN/ to every path; removed after the run.
 test: $(VENV)/.installed-dev emulators tools lint typecheck
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/et.XXXX"); \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=25 --basetemp="$$tmp" $(PYTEST_ARGS); \
+	status=$$?; rm -rf "$$tmp"; exit $$status
 
 # tests in a real terminal (every --help and doctor at 80 columns, chat) drive tmux, the console's browser tests
 # Debian's chromium: each installed when missing and apt-get may run; otherwise those tests skip with the reason
