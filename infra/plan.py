@@ -193,6 +193,14 @@ def run_plan(spec: ExtensionSpec) -> Plan:
         ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
             return dict(CALL_RESULTS.get(args.token, {})), []
 
+    # set_mocks builds a Stack whose outputs are futures on this thread's current loop: an asyncio.run() earlier
+    # in the process (the console, the MCP server) leaves none set behind it
+    import asyncio
+
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(PlanMocks(), project="escher", stack=f"plan-{spec.cloud}", preview=True)
     try:
         # runtime.test waits for every registration and apply of the program
