@@ -163,8 +163,13 @@ def core_runtime() -> Iterator[Runtime]:
 
 
 def new_context(browser: Browser, width: int = 1280, height: int = 900) -> BrowserContext:
+    from playwright.sync_api import expect
+
     context = browser.new_context(viewport={"width": width, "height": height})
     context.set_default_timeout(15_000)
+    # expect() has its own timeout (5 s by default): an approved action runs on moto before the page says so, and
+    # on a loaded 2-core machine running the suite in parallel that took longer than 5 s
+    expect.set_options(timeout=15_000)
     return context
 
 
