@@ -70,11 +70,11 @@ def _calls_per_event(pipeline: Any, s3: Any, bucket: str) -> int:
 
 def on_moto(n: int) -> dict[str, float]:
     from escher.clouds import aws
+    from escher.clouds.aws.state import S3Store
     from escher.demo.events import bucket_made_public
     from escher.emulators import MotoEmulator
     from escher.ops import CloudContext
     from escher.pipeline.objects import StateObjects
-    from escher.state.s3 import S3Store
 
     with MotoEmulator() as moto:
         saved = dict(os.environ)

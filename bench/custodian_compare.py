@@ -155,7 +155,7 @@ def escher_four(proxy: LatencyProxy, *, only_needed: bool) -> Run:
 
 
 def _escher_child(what: str) -> None:
-    from escher.scans.collect.aws import AwsCollector, wants_of
+    from escher.clouds.aws.collect import AwsCollector, wants_of
     from escher.scans.engine import run_checks, select_checks
 
     if what == "daily":

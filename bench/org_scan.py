@@ -106,7 +106,7 @@ def main() -> None:
 
 def _instrument(timings: list[tuple[str, float, float]]) -> None:
     """Time every task of the next scan: (label, start, duration) into ``timings``."""
-    import escher.scans.collect.aws as collect
+    import escher.clouds.aws.collect as collect
 
     start = time.perf_counter()
     original = collect.AwsCollector.tasks

@@ -21,7 +21,7 @@ free operations.
   ``%ESCHER_DAILY_SCAN_SCHEDULE%``).
 - User schedules (``escher schedule add``) need no resource per schedule: the function ``user_schedules`` wakes
   every minute (UTC), reads them from the published settings and runs the due ones, each slot once
-  (:mod:`escher.extend.schedules_azure`, why this and not a Logic App per schedule).
+  (:mod:`escher.clouds.azure.schedules`, why this and not a Logic App per schedule).
 - Only subscription-level Azure Resource Manager events reach a subscription system topic ("api_calls");
   Monitor alerts, Service Health, Defender (activity log Security) and budgets arrive through the action group.
 """
@@ -63,7 +63,7 @@ KEY_VAULT_SECRETS_OFFICER = (
 FUNCTION_TIMEOUT = "00:30:00"  # Flex Consumption allows more; the daily scan needs minutes, not hours
 STORAGE_API = "2023-05-01"
 # the timer of user schedules, declared in escher.workers.azure.function_app (the bundle): every minute; the
-# worker evaluates each schedule in its own zone and runs each slot once (escher.extend.schedules_azure)
+# worker evaluates each schedule in its own zone and runs each slot once (escher.clouds.azure.schedules)
 USER_SCHEDULES_FUNCTION = "user_schedules"
 USER_SCHEDULES_NCRONTAB = "0 * * * * *"
 

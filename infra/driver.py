@@ -510,7 +510,7 @@ def _user_schedules(cloud: str, outputs: Mapping[str, Any], scheduler: Any) -> t
     - Azure: nothing to do. No cloud object per schedule: the stack's every-minute timer, in the function app
       that goes with the stack, ran the published schedules.
     - GCP: the laptop made a Cloud Scheduler job per schedule, which the stack does not own: delete every
-      ``escher-user-*`` job in the stack's location (:func:`escher.extend.schedules_gcp.remove_user_jobs`).
+      ``escher-user-*`` job in the stack's location (:func:`escher.clouds.gcp.schedules.remove_user_jobs`).
     """
     if cloud == "aws":
         return "the user schedules went with the stack's EventBridge Scheduler group", [], ""
@@ -518,7 +518,7 @@ def _user_schedules(cloud: str, outputs: Mapping[str, Any], scheduler: Any) -> t
         return "the user schedules ran on the stack's timer, which went with the function app", [], ""
     if not outputs:
         return "", [], ""
-    from escher.extend.schedules_gcp import remove_user_jobs
+    from escher.clouds.gcp.schedules import remove_user_jobs
 
     cleanup = remove_user_jobs(outputs, scheduler)
     said = f"{len(cleanup.removed)} user schedule job(s) removed from Cloud Scheduler"

@@ -58,17 +58,17 @@ def state_store(cloud: str, outputs: Mapping[str, Any]) -> ObjectStore:
     try:
         if cloud == "aws":
             from escher.clouds import aws
-            from escher.state.s3 import S3Store
+            from escher.clouds.aws.state import S3Store
 
             region = str(outputs.get("region") or "") or None
             return S3Store(str(outputs["state_bucket"]), client=aws.client("s3", region))
         if cloud == "azure":
-            from escher.state.azure_blob import AzureBlobStore
+            from escher.clouds.azure.state import AzureBlobStore
 
             account = str(outputs["state_account"])
             return AzureBlobStore(str(outputs["state_container"]), service=_blob_service(account))
         if cloud == "gcp":
-            from escher.state.gcs import GcsStore
+            from escher.clouds.gcp.state import GcsStore
 
             return GcsStore(str(outputs["state_bucket"]))
     except KeyError as exc:

@@ -10,7 +10,7 @@ methods the normalizers read, Monitoring incidents, SCC findings, budget message
 - The push subscription is ours (not an Eventarc trigger) because only a subscription can dead-letter.
 - Secrets are created without versions; ``escher extend`` adds the values with the SDK (never in state).
 - User schedules (``escher schedule add``) are Cloud Scheduler jobs the laptop makes directly, outside the stack
-  (:mod:`escher.extend.schedules_gcp`); the outputs name what they need: ``scheduler_location``, ``worker_url``,
+  (:mod:`escher.clouds.gcp.schedules`); the outputs name what they need: ``scheduler_location``, ``worker_url``,
   ``invoker_service_account``.
 """
 
@@ -127,7 +127,7 @@ def _build(extension: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "dead_letter_url": worker.dead_letter_url,
         "dead_letter_topic": worker.dead_letter_topic,
         # what `escher schedule add` needs to make a user schedule's Cloud Scheduler job call the worker as the
-        # daily job does (escher.extend.schedules_gcp); the stack grants the laptop nothing for it
+        # daily job does (escher.clouds.gcp.schedules); the stack grants the laptop nothing for it
         "scheduler_location": spec.region,
         "invoker_service_account": ids.invoker_email,
         "user_schedule_permissions": list(USER_SCHEDULE_PERMISSIONS),

@@ -5,14 +5,15 @@ decorator. Entries are defined in modules that the registry imports on first use
 a package that owns a registry costs nothing until an entry is looked up; and the modules are indexed by
 cloud, so an ``aws.*`` lookup imports only the AWS modules (and those of no one cloud).
 
-    NORMALIZERS: Registry[Normalizer] = Registry("normalizer", modules=["escher.events.aws", ...])
+    NORMALIZERS: Registry[Normalizer] = Registry("normalizer", modules=["escher.clouds.aws.events", ...])
     CHECKS: Registry[Check] = Registry("check", modules={"aws": [...], "azure": [...], "gcp": [...]})
 
     @NORMALIZERS.register("aws.s3.put_bucket_acl")
     class PutBucketAcl(Normalizer): ...
 
-A flat list is indexed by module name: ``escher.<package>.<cloud>`` or ``escher.<package>.<cloud>_<topic>``
-is that cloud's; any other name (``escher.events.activity``) is loaded for every lookup. The index only saves
+A mapping is indexed as given (cloud -> modules: the providers' entry modules); a flat list by module name:
+a module in ``escher.clouds.<cloud>``, or one named ``<cloud>`` or ``<cloud>_<topic>``, is that cloud's; any
+other (``escher.events.activity``) is loaded for every lookup. The index only saves
 imports: a key not found among its cloud's modules is looked for again after loading them all.
 """
 
@@ -38,8 +39,13 @@ KEY_PATTERN = re.compile(rf"^({'|'.join(map(re.escape, (*CLOUDS, ANY)))})\.[a-z0
 
 
 def cloud_of_module(module: str) -> str:
-    """The cloud an entry module is named for (``escher.ops.aws_ec2`` -> ``aws``), else ``any``."""
-    head = module.rsplit(".", 1)[-1].split("_", 1)[0]
+    """The cloud whose package holds an entry module (``escher.clouds.aws.ops.ec2`` -> ``aws``), else ``any``.
+
+    A module outside ``escher.clouds`` may still be named for a cloud (``pkg.aws_things`` -> ``aws``)."""
+    parts = module.split(".")
+    if parts[:2] == ["escher", "clouds"] and len(parts) > 2:
+        return parts[2] if parts[2] in CLOUDS else ANY
+    head = parts[-1].split("_", 1)[0]
     return head if head in CLOUDS else ANY
 
 

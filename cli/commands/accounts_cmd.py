@@ -55,7 +55,7 @@ def list_(
 
 def _list(cloud: str, settings: Any) -> tuple[list[dict[str, str]], dict[str, Any]]:
     if cloud == "azure":
-        from escher.clouds.azure_accounts import list_subscriptions
+        from escher.clouds.azure.accounts import list_subscriptions
 
         subs = list_subscriptions(
             subscriptions=settings.azure.subscriptions, management_group=settings.azure.management_group
@@ -63,7 +63,7 @@ def _list(cloud: str, settings: Any) -> tuple[list[dict[str, str]], dict[str, An
         rows = [{"id": s.id, "name": s.name, "state": s.state, "source": s.source} for s in subs]
         return rows, {"management_group": settings.azure.management_group}
     if cloud == "gcp":
-        from escher.clouds.gcp_accounts import list_projects
+        from escher.clouds.gcp.accounts import list_projects
 
         found = list_projects(projects=settings.gcp.projects, parent=settings.gcp.parent)
         rows = [

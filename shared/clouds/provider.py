@@ -1,16 +1,17 @@
 """One provider per cloud: what Escher knows about a cloud, registered once.
 
-A :class:`Provider` names its SDK (the top-level modules it owns and the pip extra that installs them), the
-Escher modules that belong to it (collectors, checks, operations, event normalizers, state and secret
-backends, cost source, watch feed, worker, infra component: exact names or ``fnmatch`` patterns), and where
-its pieces live as ``"module:attribute"`` references that are imported only when asked for. So this module
+A cloud lives in one package, ``escher.clouds.<name>``: its client module (the package itself), collector,
+checks (``checks/``), operations (``ops/``), event normalizers, state backend, cost source, account listing
+and schedules. A :class:`Provider` names its SDK (the top-level modules it owns and the pip extra that installs
+them), the entry modules the registries load, its worker (the one module outside the package), and where its
+pieces live as ``"module:attribute"`` references that are imported only when asked for. So this module
 imports no SDK and no Escher module of any cloud; ``tests/unit/test_provider_boundaries.py`` checks that a
-cloud SDK is imported only by a module its provider declares.
+cloud SDK is imported only by a module its provider owns.
 
     from escher.clouds import PROVIDERS, CLOUDS, provider
 
     provider("aws").sdk_module()          # escher.clouds.aws: client(), account_session(), translate(), ...
-    provider("gcp").load("state_backend")  # escher.state.gcs.GcsStore
+    provider("gcp").load("state_backend")  # escher.clouds.gcp.state.GcsStore
 
 Adding a cloud is one more package in ``escher.clouds`` and one more entry in :data:`PROVIDERS`.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "Cloud",
     "Provider",
     "UnknownCloudError",
+    "entry_modules",
     "owner_of",
     "provider",
     "providers_for",
@@ -60,7 +62,14 @@ class Provider:
     sdk_settings: str  # where the SDK reads its settings, for hints
     account_kind: str  # what one account is called: profile/role, subscription, project
     region_kind: str  # "region" or "location"
-    modules: tuple[str, ...]  # Escher modules that belong to this cloud: names, or fnmatch patterns
+    # Escher modules of this cloud outside its package ``escher.clouds.<name>`` (the worker in ``workers/``):
+    # names, or fnmatch patterns. Everything else of the cloud lives in the package.
+    modules: tuple[str, ...]
+    # entry modules the registries load, named inside the package: checks in ``checks/``, operations in
+    # ``ops/``, event normalizers beside the client module
+    checks: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    normalizers: tuple[str, ...] = ()
     refs: dict[str, str] = field(default_factory=dict)  # role -> "module:attribute"
     state_schemes: tuple[str, ...] = ()  # URL schemes of the state backend (s3://, gs://, az://)
     state_example: str = ""  # a state URL, for hints
@@ -70,6 +79,11 @@ class Provider:
     def client_module(self) -> str:
         """The module that builds this cloud's SDK clients and maps its errors."""
         return f"escher.clouds.{self.name}"
+
+    def entry_modules(self, kind: str) -> list[str]:
+        """Dotted names of this cloud's ``checks``, ``operations`` or ``normalizers`` entry modules."""
+        folder = {"checks": ".checks", "operations": ".ops", "normalizers": ""}[kind]
+        return [f"{self.client_module}{folder}.{name}" for name in getattr(self, kind)]
 
     def sdk_module(self) -> ModuleType:
         """``escher.clouds.<name>`` (imports no SDK itself: its functions do, when called)."""
@@ -91,9 +105,13 @@ class Provider:
 
     def owns(self, module: str) -> bool:
         """True when ``module`` (a dotted Escher module name) is one of this cloud's."""
-        return module == self.client_module or any(
-            module == pattern or module.startswith(pattern + ".") or fnmatch.fnmatchcase(module, pattern)
-            for pattern in self.modules
+        return (
+            module == self.client_module
+            or module.startswith(self.client_module + ".")
+            or any(
+                module == pattern or module.startswith(pattern + ".") or fnmatch.fnmatchcase(module, pattern)
+                for pattern in self.modules
+            )
         )
 
     def owns_sdk(self, module: str) -> bool:
@@ -139,28 +157,21 @@ PROVIDERS: dict[str, Provider] = {
             sdk_settings="AWS_* variables and ~/.aws/config",
             account_kind="account (profile or assumed role)",
             region_kind="region",
-            modules=(
-                "escher.clouds.aws_*",
-                "escher.scans.collect.aws",
-                "escher.scans.collect.aws_*",
-                "escher.scans.checks.aws_*",
-                "escher.ops.aws_*",
-                "escher.events.aws",
-                "escher.events.aws_*",
-                "escher.state.s3",
-                "escher.workers.aws",
-            ),
+            modules=("escher.workers.aws",),
+            checks=("storage", "compute", "iam", "logging", "cis"),
+            operations=("ec2", "ebs_encrypt", "s3", "rds", "lambda_", "tagging"),
+            normalizers=("events", "events_services", "events_budgets"),
             refs={
                 "session": "escher.clouds.aws:account_session",
                 "client": "escher.clouds.aws:client",
                 "accounts": "escher.clouds.aws:list_accounts",
                 "regions": "escher.clouds.aws:known_regions",
                 "check_regions": "escher.clouds.aws:check_regions",
-                "state_backend": "escher.state.s3:S3Store",
+                "state_backend": "escher.clouds.aws.state:S3Store",
                 "secrets_backend": "escher.extend.secrets:SsmSecretReader",
                 "cost_source": "escher.scans.cost:AwsCostSource",
                 "watch_feed": "escher.watch.feeds:AwsCloudTrailFeed",
-                "collector": "escher.scans.collect.aws",
+                "collector": "escher.clouds.aws.collect",
                 "infra": "escher.infra.aws:extension",
             },
             state_schemes=("s3",),
@@ -176,31 +187,21 @@ PROVIDERS: dict[str, Provider] = {
             sdk_settings="AZURE_* variables",
             account_kind="subscription",
             region_kind="location",
-            modules=(
-                "escher.clouds.azure_*",
-                "escher.scans.collect.azure",
-                "escher.scans.collect.azure_*",
-                "escher.scans.checks.azure",
-                "escher.scans.checks.azure_*",
-                "escher.ops.azure_*",
-                "escher.events.azure",
-                "escher.events.azure_*",
-                "escher.state.azure_blob",
-                "escher.scans.cost_azure",
-                "escher.extend.schedules_azure",
-                "escher.workers.azure",
-            ),
+            modules=("escher.workers.azure",),
+            checks=("resources", "cis"),
+            operations=("compute", "network", "storage", "sql", "functions", "tagging"),
+            normalizers=("events",),
             refs={
                 "session": "escher.clouds.azure:credential",
-                "accounts": "escher.clouds.azure_accounts:list_subscriptions",
+                "accounts": "escher.clouds.azure.accounts:list_subscriptions",
                 "client": "escher.clouds.azure:mgmt_client",
                 "regions": "escher.clouds.azure:LOCATIONS",
                 "check_regions": "escher.clouds.azure:check_locations",
-                "state_backend": "escher.state.azure_blob:AzureBlobStore",
+                "state_backend": "escher.clouds.azure.state:AzureBlobStore",
                 "secrets_backend": "escher.extend.secrets:KeyVaultSecretReader",
-                "cost_source": "escher.scans.cost_azure:AzureCostSource",
+                "cost_source": "escher.clouds.azure.cost:AzureCostSource",
                 "watch_feed": "escher.watch.feeds:AzureActivityLogFeed",
-                "collector": "escher.scans.collect.azure",
+                "collector": "escher.clouds.azure.collect",
                 "infra": "escher.infra.azure:extension",
             },
             state_schemes=("az", "azure"),
@@ -216,31 +217,21 @@ PROVIDERS: dict[str, Provider] = {
             sdk_settings="GOOGLE_* / CLOUDSDK_* variables",
             account_kind="project",
             region_kind="region",
-            modules=(
-                "escher.clouds.gcp_*",
-                "escher.scans.collect.gcp",
-                "escher.scans.collect.gcp_*",
-                "escher.scans.checks.gcp",
-                "escher.scans.checks.gcp_*",
-                "escher.ops.gcp_*",
-                "escher.events.gcp",
-                "escher.events.gcp_*",
-                "escher.state.gcs",
-                "escher.scans.cost_gcp",
-                "escher.extend.schedules_gcp",
-                "escher.workers.gcp",
-            ),
+            modules=("escher.workers.gcp",),
+            checks=("resources", "cis"),
+            operations=("compute", "storage", "sql", "run", "tagging"),
+            normalizers=("events",),
             refs={
                 "session": "escher.clouds.gcp:credentials",
-                "accounts": "escher.clouds.gcp_accounts:list_projects",
+                "accounts": "escher.clouds.gcp.accounts:list_projects",
                 "client": "escher.clouds.gcp:compute_client",
                 "regions": "escher.clouds.gcp:REGIONS",
                 "check_regions": "escher.clouds.gcp:check_regions",
-                "state_backend": "escher.state.gcs:GcsStore",
+                "state_backend": "escher.clouds.gcp.state:GcsStore",
                 "secrets_backend": "escher.extend.secrets:SecretManagerReader",
-                "cost_source": "escher.scans.cost_gcp:GcpBillingSource",
+                "cost_source": "escher.clouds.gcp.cost:GcpBillingSource",
                 "watch_feed": "escher.watch.feeds:GcpAuditLogFeed",
-                "collector": "escher.scans.collect.gcp",
+                "collector": "escher.clouds.gcp.collect",
                 "infra": "escher.infra.gcp:extension",
             },
             state_schemes=("gs", "gcs"),
@@ -276,6 +267,11 @@ def providers_for(names: Iterable[str]) -> list[Provider]:
     """Providers in registry order, for the clouds among ``names``."""
     wanted = set(names)
     return [p for p in PROVIDERS.values() if p.name in wanted]
+
+
+def entry_modules(kind: str) -> dict[str, list[str]]:
+    """cloud -> its ``checks``/``operations``/``normalizers`` entry modules: what a registry indexes."""
+    return {p.name: p.entry_modules(kind) for p in PROVIDERS.values()}
 
 
 def state_provider(scheme: str) -> Provider | None:

@@ -164,10 +164,10 @@ def _scenario(steps: _Steps, result: DemoResult, tmp: str) -> None:
     from escher.alerts.store import AlertStore, ObjectAuditSink
     from escher.alerts.views import timeline
     from escher.clouds import aws
+    from escher.clouds.aws.state import S3Store
     from escher.demo.events import bucket_made_public, security_group_opened
     from escher.demo.seed import seed_aws
     from escher.pipeline.objects import StateObjects
-    from escher.state.s3 import S3Store
     from escher.workers.aws.handler import handler
 
     context = LambdaContext()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from escher.clouds.provider import entry_modules
 from escher.events._fields import Fields
 from escher.events.errors import NormalizationError
 from escher.events.model import CloudProvider, EventContext, EventType, Severity, UnifiedEvent
@@ -80,14 +81,8 @@ _BODY_PATH = {
 
 NORMALIZERS: Registry[Normalizer] = Registry(
     "normalizer",
-    modules=[
-        "escher.events.aws",
-        "escher.events.aws_services",
-        "escher.events.aws_budgets",
-        "escher.events.azure",
-        "escher.events.gcp",
-        "escher.events.activity",
-    ],
+    # each cloud's entry modules, as its provider lists them (escher.clouds.provider)
+    modules={**entry_modules("normalizers"), "any": ["escher.events.activity"]},
 )
 
 

@@ -235,7 +235,7 @@ def parse_activity_log(data: dict[str, Any], _received: datetime | None) -> tupl
 
 # -- GCP Cloud Logging -------------------------------------------------------------------------------------
 def parse_log_entry(data: dict[str, Any], _received: datetime | None) -> tuple[Envelope, tuple[str, ...]]:
-    from escher.events.gcp import _routes
+    from escher.clouds.gcp.events import _routes
 
     top = Fields(data, "Cloud Logging LogEntry")
     log_name = top.text("logName")

@@ -8,6 +8,7 @@ that is not any known envelope raises :class:`NormalizationError`.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -39,15 +40,13 @@ def _detect_activity(data: dict[str, Any]) -> str | None:
 
 
 def _load() -> None:
-    # The cloud modules register their normalizers and envelope parsers on import; import them once.
-    from escher.events import activity, aws, aws_budgets, azure, gcp
-
+    # The registry imports every normalizer module (each cloud's, as its provider lists them, and the generic
+    # activity module); each may declare PARSERS, its envelopes' parsers.
     for _key, entry in NORMALIZERS.items():
         for route in entry.routes:
             _INDEX.setdefault(entry.envelope, {})[route] = entry
-    _PARSERS.update(
-        {**aws.PARSERS, **aws_budgets.PARSERS, **azure.PARSERS, **gcp.PARSERS, **activity.PARSERS}
-    )
+    for module in (m for names in NORMALIZERS.modules.values() for m in names):
+        _PARSERS.update(getattr(importlib.import_module(module), "PARSERS", {}))
 
 
 def _parse(payload: dict[str, Any] | list[Any] | bytes | str) -> Any:

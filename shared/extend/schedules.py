@@ -6,8 +6,8 @@ clouds it lists) that is extended; the others stay on the laptop. :func:`cloud_h
 cloud runs), from the extend state as it is now: after ``escher destroy`` the laptop runs them again.
 :func:`add_in_clouds` /
 :func:`remove_in_clouds` do it for all three: AWS here (below), GCP a Cloud Scheduler job
-(:mod:`escher.extend.schedules_gcp`), Azure the published settings, run by the stack's every-minute timer
-(:mod:`escher.extend.schedules_azure`).
+(:mod:`escher.clouds.gcp.schedules`), Azure the published settings, run by the stack's every-minute timer
+(:mod:`escher.clouds.azure.schedules`).
 
 AWS: EventBridge Scheduler schedules.
 
@@ -21,7 +21,7 @@ needs the Pulumi CLI on the laptop and rewrites the whole stack; the direct call
 ``scheduler:CreateSchedule`` / ``DeleteSchedule`` on ``schedule/<group>/escher-user-*`` and ``iam:PassRole``
 on the stack's scheduler role, which may invoke only the worker. The stack owns the group: ``escher destroy``
 deletes the group, and the user schedules in it with it (on GCP the stack owns no user job: destroy deletes
-them first, :func:`escher.extend.schedules_gcp.remove_user_jobs`; on Azure there is nothing per schedule).
+them first, :func:`escher.clouds.gcp.schedules.remove_user_jobs`; on Azure there is nothing per schedule).
 
 The cloud schedule is created first; the caller saves the local one only after it exists (and removes the cloud
 one again if saving fails), so the two never disagree about what runs.
@@ -222,7 +222,7 @@ def _remotes(paths: Paths, clouds: list[str], clients: Mapping[str, Any]) -> lis
             client = clients.get("aws")
             out.append(_Remote("aws", partial(_create_aws, aws, client), partial(_delete_aws, aws, client)))
     if "gcp" in clouds:
-        from escher.extend.schedules_gcp import create_gcp, delete_gcp, gcp_target
+        from escher.clouds.gcp.schedules import create_gcp, delete_gcp, gcp_target
 
         gcp = gcp_target(paths)
         if gcp is not None:
@@ -357,7 +357,7 @@ def mirror_schedules(
 def _gcp_client() -> Any:
     """The Cloud Scheduler client from Application Default Credentials; none is an error that says what to do."""
     from escher.clouds import gcp
-    from escher.extend.schedules_gcp import scheduler_client
+    from escher.clouds.gcp.schedules import scheduler_client
 
     try:
         return scheduler_client()
@@ -369,6 +369,6 @@ def _gcp_client() -> Any:
 
 
 def _publish_azure(paths: Paths) -> int:
-    from escher.extend.schedules_azure import publish_azure
+    from escher.clouds.azure.schedules import publish_azure
 
     return publish_azure(paths)

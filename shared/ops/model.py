@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from escher.clouds import CLOUDS, Cloud
+from escher.clouds.provider import entry_modules
 from escher.errors import EscherError
 from escher.registry import Registry
 
@@ -176,25 +177,8 @@ class Operation:
 
 OPERATIONS: Registry[Operation] = Registry(
     "operation",
-    modules=[
-        "escher.ops.aws_ec2",
-        "escher.ops.aws_ebs_encrypt",
-        "escher.ops.aws_s3",
-        "escher.ops.aws_rds",
-        "escher.ops.aws_lambda",
-        "escher.ops.azure_compute",
-        "escher.ops.azure_network",
-        "escher.ops.azure_storage",
-        "escher.ops.azure_sql",
-        "escher.ops.azure_functions",
-        "escher.ops.gcp_compute",
-        "escher.ops.gcp_storage",
-        "escher.ops.gcp_sql",
-        "escher.ops.gcp_run",
-        "escher.ops.aws_tagging",
-        "escher.ops.azure_tagging",
-        "escher.ops.gcp_tagging",
-    ],
+    # each cloud's entry modules, as its provider lists them (escher.clouds.provider)
+    modules=entry_modules("operations"),
 )
 
 

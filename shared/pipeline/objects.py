@@ -199,10 +199,10 @@ def _state(url: str) -> Any:
 def _with_endpoint(scheme: str, bucket: str, prefix: str, endpoint: str) -> Any:
     if scheme == "s3":
         from escher.clouds import aws
-        from escher.state.s3 import S3Store
+        from escher.clouds.aws.state import S3Store
 
         return S3Store(bucket, prefix, client=aws.client("s3", endpoint_url=endpoint))
     from escher.clouds import gcp
-    from escher.state.gcs import GcsStore
+    from escher.clouds.gcp.state import GcsStore
 
     return GcsStore(bucket, prefix, client=gcp.storage_client_at(endpoint))

@@ -12,7 +12,7 @@ from the settings, its template gone, another cloud's operation) is refused with
 (``schedule.refused``) rather than dead-lettered, since a retry would be refused the same way. Scans and
 reports run as the daily job (scan, cost, report), the one form of them a worker has.
 
-Where the cloud has no scheduler to hold one schedule each (Azure: :mod:`escher.extend.schedules_azure`), a
+Where the cloud has no scheduler to hold one schedule each (Azure: :mod:`escher.clouds.azure.schedules`), a
 timer wakes the worker every minute and :func:`run_due_user_schedules` runs the published schedules of this
 worker's cloud that fell due in the last few minutes, each in its own zone (DST as the laptop computes it:
 :meth:`escher.schedule.cron.CronExpr.next_after`; a slot in an hour a fall-back repeats runs once), never

@@ -24,9 +24,9 @@ from escher.scans.model import (
 )
 
 if TYPE_CHECKING:
+    from escher.clouds.aws.collect import AwsCollector
     from escher.config import Settings
     from escher.ops.context import CloudContext
-    from escher.scans.collect.aws import AwsCollector
     from escher.scans.cost import CostSnapshot, CostSource
     from escher.scans.persist import ResultStore
 
@@ -134,7 +134,7 @@ def _collect_cloud(
     from escher.scans.errors import CloudAccessError
 
     if cloud == "aws":
-        from escher.scans.collect.aws import AwsCollector
+        from escher.clouds.aws.collect import AwsCollector
 
         regions = options.regions or settings.aws.regions
         if options.accounts is not None:
@@ -147,7 +147,7 @@ def _collect_cloud(
     if cloud == "gcp" and options.gcp_projects is not None:
         return _each_account("gcp", options.gcp_projects, lambda project: _gcp(project, ctx, progress))
     if cloud == "azure":
-        from escher.scans.collect.azure import AzureCollector
+        from escher.clouds.azure.collect import AzureCollector
 
         sub = (ctx.azure_subscription_id if ctx else None) or settings.azure.subscription_id
         if not sub:
@@ -156,7 +156,7 @@ def _collect_cloud(
                 hint="set subscription_id under [azure] in the Escher config file",
             )
         return AzureCollector(sub, ctx=ctx).collect(progress)
-    from escher.scans.collect.gcp import GcpCollector
+    from escher.clouds.gcp.collect import GcpCollector
 
     project = (
         (ctx.gcp_project if ctx else None) or settings.gcp.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
@@ -172,8 +172,8 @@ def _azure(subscription: str, ctx: CloudContext | None, progress: Progress | Non
     import threading
     from dataclasses import replace as with_
 
+    from escher.clouds.azure.collect import AzureCollector
     from escher.ops.context import CloudContext
-    from escher.scans.collect.azure import AzureCollector
 
     there = (
         with_(ctx, azure_subscription_id=subscription, _cache={}, _lock=threading.Lock())  # its own clients
@@ -187,8 +187,8 @@ def _gcp(project: str, ctx: CloudContext | None, progress: Progress | None) -> I
     import threading
     from dataclasses import replace as with_
 
+    from escher.clouds.gcp.collect import GcpCollector
     from escher.ops.context import CloudContext
-    from escher.scans.collect.gcp import GcpCollector
 
     there = (
         with_(ctx, gcp_project=project, _cache={}, _lock=threading.Lock())  # its own clients
@@ -239,8 +239,8 @@ def _each_account(cloud: str, accounts: list[str], read: Callable[[str], Invento
 
 
 def org_subscriptions(settings: Settings, ctx: CloudContext | None = None) -> list[str]:
-    """The Azure subscriptions ``--all-accounts`` means (see :func:`escher.clouds.azure_accounts.list_subscriptions`)."""
-    from escher.clouds.azure_accounts import list_subscriptions
+    """The Azure subscriptions ``--all-accounts`` means (see :func:`escher.clouds.azure.accounts.list_subscriptions`)."""
+    from escher.clouds.azure.accounts import list_subscriptions
 
     found = list_subscriptions(
         subscriptions=settings.azure.subscriptions,
@@ -257,8 +257,8 @@ def org_subscriptions(settings: Settings, ctx: CloudContext | None = None) -> li
 
 
 def org_projects(settings: Settings, ctx: CloudContext | None = None) -> list[str]:
-    """The GCP projects ``--all-accounts`` means (see :func:`escher.clouds.gcp_accounts.list_projects`)."""
-    from escher.clouds.gcp_accounts import list_projects
+    """The GCP projects ``--all-accounts`` means (see :func:`escher.clouds.gcp.accounts.list_projects`)."""
+    from escher.clouds.gcp.accounts import list_projects
 
     found = list_projects(
         projects=settings.gcp.projects,
@@ -278,7 +278,7 @@ def _aws_wants(options: ScanOptions) -> dict[str, frozenset[str]] | None:
     """What ``--checks`` reads, so only that is collected; None (everything) for the daily scan."""
     if not options.checks:
         return None
-    from escher.scans.collect.aws import wants_of
+    from escher.clouds.aws.collect import wants_of
 
     return wants_of(select_checks(options.checks, ["aws"]))
 
@@ -320,8 +320,8 @@ def _collect_aws_accounts(
     from concurrent.futures import ThreadPoolExecutor
 
     from escher.clouds.aws import AccountSessions
+    from escher.clouds.aws.collect import AwsCollector
     from escher.clouds.errors import translate
-    from escher.scans.collect.aws import AwsCollector
 
     accounts = list(dict.fromkeys(options.accounts or []))
     if not accounts:
@@ -385,7 +385,7 @@ def run_account_tasks(
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
     from itertools import chain, zip_longest
 
-    from escher.scans.collect.aws import link_backups
+    from escher.clouds.aws.collect import link_backups
     from escher.scans.collect.base import Task
 
     queues = [[(account, t) for t in c.tasks()] for account, c in collectors.items()]

@@ -119,8 +119,8 @@ def client():
         ("escher.doctor", 'require("google.auth", "gcp")', "imports google.auth but no provider"),
         ("escher.watch.feeds", "from azure.core.rest import HttpRequest", "imports azure.core.rest"),
         # an AWS module importing Google's SDK
-        ("escher.ops.aws_s3", "from google.cloud import storage", "is aws's and imports gcp's"),
-        ("escher.state.gcs", "import botocore.exceptions", "is gcp's and imports aws's"),
+        ("escher.clouds.aws.ops.s3", "from google.cloud import storage", "is aws's and imports gcp's"),
+        ("escher.clouds.gcp.state", "import botocore.exceptions", "is gcp's and imports aws's"),
     ],
 )
 def test_the_check_catches_a_stray_import(module: str, source: str, expected: str) -> None:
@@ -132,7 +132,7 @@ def test_the_check_catches_a_stray_import(module: str, source: str, expected: st
     ("module", "source"),
     [
         ("escher.clouds.aws", "import boto3"),
-        ("escher.ops.azure_sql", 'require("azure.mgmt.sql", "azure")'),
+        ("escher.clouds.azure.ops.sql", 'require("azure.mgmt.sql", "azure")'),
         ("escher.workers.gcp.main", "from google.cloud import pubsub_v1"),
         # protobuf is used by generic libraries too: not Google Cloud's SDK
         ("escher.pipeline.objects", "from google.protobuf import json_format"),
@@ -157,12 +157,12 @@ def test_each_provider_names_its_parts_and_they_exist() -> None:
             assert p.load(role) is not None, (p.name, role)
         assert p.sdk_module().__name__ == f"escher.clouds.{p.name}"
         assert p.regions()
-    assert provider("aws").owns("escher.scans.collect.aws") and not provider("aws").owns("escher.scans.cost")
+    assert provider("aws").owns("escher.clouds.aws.collect") and not provider("aws").owns("escher.scans.cost")
 
 
 def test_a_state_url_finds_its_providers_backend() -> None:
     from escher.clouds import state_provider
-    from escher.state.gcs import GcsStore
+    from escher.clouds.gcp.state import GcsStore
 
     owners = {s: getattr(state_provider(s), "name", None) for s in ("s3", "gs", "gcs", "az", "ftp")}
     assert owners == {"s3": "aws", "gs": "gcp", "gcs": "gcp", "az": "azure", "ftp": None}

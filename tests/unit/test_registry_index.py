@@ -18,11 +18,27 @@ import pytest
 from escher.registry import KEY_PATTERN, Registry, UnknownEntryError, cloud_of_module
 from tests.unit.test_packaging import REPO
 
-# registry (module:attribute) -> the package its entry modules live in, and that package's folder
-REGISTRIES = {
-    "escher.ops.model:OPERATIONS": ("escher.ops", REPO / "shared" / "ops"),
-    "escher.scans.checks.base:CHECKS": ("escher.scans.checks", REPO / "shared" / "scans" / "checks"),
-    "escher.events._base:NORMALIZERS": ("escher.events", REPO / "shared" / "events"),
+CLOUDS_DIR = REPO / "shared" / "clouds"
+
+
+def _folders(sub: str) -> list[tuple[str, Path]]:
+    """(package, folder) of each cloud package's ``sub`` folder (``""``: the cloud package itself)."""
+    return [
+        (".".join(("escher.clouds", d.name, sub)).rstrip("."), d / sub)
+        for d in sorted(CLOUDS_DIR.iterdir())
+        if (d / "__init__.py").exists()
+    ]
+
+
+# registry (module:attribute) -> the packages its entry modules may live in, with their folders: every module
+# there is imported and must add no entry the registry had not loaded from its providers' lists
+REGISTRIES: dict[str, list[tuple[str, Path]]] = {
+    "escher.ops.model:OPERATIONS": [("escher.ops", REPO / "shared" / "ops"), *_folders("ops")],
+    "escher.scans.checks.base:CHECKS": [
+        ("escher.scans.checks", REPO / "shared" / "scans" / "checks"),
+        *_folders("checks"),
+    ],
+    "escher.events._base:NORMALIZERS": [("escher.events", REPO / "shared" / "events"), *_folders("")],
 }
 
 
@@ -61,9 +77,9 @@ def entry_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_a_module_is_indexed_under_the_cloud_it_is_named_for() -> None:
-    assert cloud_of_module("escher.ops.aws_ec2") == "aws"
-    assert cloud_of_module("escher.scans.checks.azure") == "azure"
-    assert cloud_of_module("escher.events.gcp") == "gcp"
+    assert cloud_of_module("escher.clouds.aws.ops.ec2") == "aws"
+    assert cloud_of_module("escher.clouds.azure.checks.resources") == "azure"
+    assert cloud_of_module("escher.clouds.gcp.events") == "gcp"
     assert cloud_of_module("escher.events.activity") == "any"
     assert cloud_of_module("escher.ops.awsome") == "any"  # a prefix of a name is not a cloud
 
@@ -110,14 +126,12 @@ def test_the_key_pattern_takes_each_providers_name() -> None:
 @pytest.mark.parametrize("ref", sorted(REGISTRIES))
 def test_an_aws_lookup_in_a_real_registry_imports_no_other_clouds_module(ref: str) -> None:
     module, attribute = ref.split(":")
-    package, _folder = REGISTRIES[ref]
     found = run(
         f"""
         import importlib, json, sys
         reg = getattr(importlib.import_module({module!r}), {attribute!r})
         keys = reg.keys("aws.")
-        others = sorted(m for m in sys.modules if m.startswith({package + "."!r})
-                        and m.rsplit(".", 1)[-1].split("_")[0] in ("azure", "gcp"))
+        others = sorted(m for m in sys.modules if m.startswith(("escher.clouds.azure", "escher.clouds.gcp")))
         print(json.dumps([len(keys), others]))
         """
     )
@@ -149,8 +163,13 @@ def unlisted_entry_modules(ref: str, names: list[str], path: str = "") -> object
 
 @pytest.mark.parametrize("ref", sorted(REGISTRIES))
 def test_every_entry_module_in_a_registry_folder_is_listed(ref: str) -> None:
-    package, folder = REGISTRIES[ref]
-    names = sorted(f"{package}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__")
+    names = sorted(
+        f"{package}.{p.stem}"
+        for package, folder in REGISTRIES[ref]
+        for p in folder.glob("*.py")
+        if p.stem != "__init__"
+    )
+    assert any(".clouds." in n for n in names)  # the cloud packages are searched
     unlisted = unlisted_entry_modules(ref, names)
     assert unlisted == {}, f"entry modules missing from {ref}'s module list: {unlisted}"
 

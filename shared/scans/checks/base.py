@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from escher.clouds.provider import entry_modules
 from escher.registry import Registry
 from escher.scans.model import Record, Severity
 
@@ -143,17 +144,8 @@ class Check:
 
 CHECKS: Registry[Check] = Registry(
     "check",
-    modules=[
-        "escher.scans.checks.aws_storage",
-        "escher.scans.checks.aws_compute",
-        "escher.scans.checks.aws_iam",
-        "escher.scans.checks.aws_logging",
-        "escher.scans.checks.aws_cis",
-        "escher.scans.checks.azure",
-        "escher.scans.checks.azure_cis",
-        "escher.scans.checks.gcp",
-        "escher.scans.checks.gcp_cis",
-    ],
+    # each cloud's entry modules, as its provider lists them (escher.clouds.provider)
+    modules=entry_modules("checks"),
 )
 
 

@@ -26,9 +26,9 @@ __all__ = [
 ]
 
 COLLECTORS = {
-    "aws": "escher.scans.collect.aws",
-    "azure": "escher.scans.collect.azure",
-    "gcp": "escher.scans.collect.gcp",
+    "aws": "escher.clouds.aws.collect",
+    "azure": "escher.clouds.azure.collect",
+    "gcp": "escher.clouds.gcp.collect",
 }
 RECORD_FIELDS = frozenset({"id", "name", "region", "account", "tags"})  # every record has them
 

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    # -- AWS (escher.scans.collect.aws / aws_services) --------------------------------------------------------
+    # -- AWS (escher.clouds.aws.collect / aws_services) --------------------------------------------------------
     "aws.ec2": (
         "ec2:DescribeInstances",
         "ec2:DescribeVolumes",
@@ -87,7 +87,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "cloudtrail:GetTrailStatus",
         "cloudtrail:GetEventSelectors",
     ),
-    # -- Azure (escher.scans.collect.azure) ----------------------------------------------------------------
+    # -- Azure (escher.clouds.azure.collect) ----------------------------------------------------------------
     "azure.storage": (
         "Microsoft.Storage/storageAccounts/read",
         "Microsoft.Storage/storageAccounts/blobServices/read",
@@ -144,7 +144,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "Microsoft.Insights/components/read",  # Application Insights (CIS Azure 6.1.3.1)
         "Microsoft.Security/settings/read",  # endpoint protection, the WDATP setting (CIS Azure 8.1.3.3)
     ),
-    # -- GCP (escher.scans.collect.gcp) --------------------------------------------------------------------
+    # -- GCP (escher.clouds.gcp.collect) --------------------------------------------------------------------
     "gcp.storage": ("storage.buckets.list", "storage.buckets.getIamPolicy"),
     "gcp.instances": ("compute.instances.list", "monitoring.timeSeries.list"),  # CPU from Cloud Monitoring
     "gcp.disks": ("compute.disks.list",),

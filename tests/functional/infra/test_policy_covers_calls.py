@@ -339,7 +339,7 @@ def test_each_collector_task_declares_what_it_calls(recorder: CallRecorder) -> N
     from escher.scans.runner import ScanOptions, run_scan
 
     _seed_one_of_everything()
-    from escher.scans.collect.aws import AwsCollector
+    from escher.clouds.aws.collect import AwsCollector
 
     tasks = [t.service for t in AwsCollector([REGION]).tasks()]
     assert sorted(f"aws.{t}" for t in tasks) == sorted(
@@ -347,7 +347,7 @@ def test_each_collector_task_declares_what_it_calls(recorder: CallRecorder) -> N
     )
     for task in tasks:
         with recorder.recording(task):
-            from escher.scans.collect.aws import AwsCollector as Collector
+            from escher.clouds.aws.collect import AwsCollector as Collector
 
             inventory = Collector([REGION], services=[task], max_attempts=1).collect()
         assert not inventory.errors, inventory.errors

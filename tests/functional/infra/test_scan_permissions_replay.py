@@ -169,7 +169,7 @@ def azure_estate(own_azurite: AzuriteEmulator, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_each_azure_collector_task_declares_exactly_what_it_requests(azure_estate: tuple[Router, CloudContext]) -> None:  # fmt: skip
-    from escher.scans.collect.azure import AzureCollector
+    from escher.clouds.azure.collect import AzureCollector
     from tests.functional.scans import azure_estate as seeded
 
     router, ctx = azure_estate
@@ -230,7 +230,7 @@ def gcp_estate(own_gcs: GcsStorageEmulator, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_each_gcp_collector_task_declares_exactly_what_it_requests(gcp_estate: tuple[Router, CloudContext]) -> None:  # fmt: skip
-    from escher.scans.collect.gcp import GcpCollector
+    from escher.clouds.gcp.collect import GcpCollector
     from tests.functional.scans import gcp_estate as seeded
 
     router, ctx = gcp_estate

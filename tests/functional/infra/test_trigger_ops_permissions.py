@@ -84,13 +84,13 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[Replay]:
         replays.append(self)
 
     monkeypatch.setattr(Replay, "__init__", init)
-    import escher.ops.azure_functions
-    import escher.ops.gcp_run
-    import escher.ops.gcp_sql
+    import escher.clouds.azure.ops.functions
+    import escher.clouds.gcp.ops.run
+    import escher.clouds.gcp.ops.sql
 
-    monkeypatch.setattr(escher.ops.azure_functions, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(escher.ops.gcp_sql, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(escher.ops.gcp_run, "FIRST_POLL", 0.0)
+    monkeypatch.setattr(escher.clouds.azure.ops.functions, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(escher.clouds.gcp.ops.sql, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(escher.clouds.gcp.ops.run, "FIRST_POLL", 0.0)
     return replays
 
 

@@ -71,7 +71,7 @@ AWS_AUDIT_FORBIDDEN = {
 def test_aws_worker_writes_audit_to_the_object_lock_bucket_and_cannot_delete_there(bundle: str) -> None:
     import json
 
-    from escher.state.s3 import S3Store
+    from escher.clouds.aws.state import S3Store
 
     d = run_under_mocks(make_spec("aws", bundle))
     env = aws_env(d)
@@ -91,8 +91,8 @@ def test_aws_worker_writes_audit_to_the_object_lock_bucket_and_cannot_delete_the
 
 
 def test_azure_worker_writes_audit_to_the_immutable_container_through_its_identity(bundle: str) -> None:
+    from escher.clouds.azure.state import AzureBlobStore
     from escher.infra.permissions import azure_audit_data_actions
-    from escher.state.azure_blob import AzureBlobStore
 
     d = run_under_mocks(make_spec("azure", bundle))
     env = azure_env(d)
@@ -115,7 +115,7 @@ def test_azure_worker_writes_audit_to_the_immutable_container_through_its_identi
 
 
 def test_gcp_worker_writes_audit_to_the_retention_bucket_with_create_only_access(bundle: str) -> None:
-    from escher.state.gcs import GcsStore
+    from escher.clouds.gcp.state import GcsStore
 
     d = run_under_mocks(make_spec("gcp", bundle))
     env = gcp_env(d)
@@ -138,7 +138,7 @@ def assert_schedule_settings(env: dict[str, str]) -> None:
 
 
 def test_aws_worker_finds_its_state_bucket_and_dead_letter_queue(bundle: str) -> None:
-    from escher.state.s3 import S3Store
+    from escher.clouds.aws.state import S3Store
 
     d = run_under_mocks(make_spec("aws", bundle, daily_scan_at="03:30"))
     env = aws_env(d)
@@ -153,7 +153,7 @@ def test_aws_worker_finds_its_state_bucket_and_dead_letter_queue(bundle: str) ->
 
 
 def test_azure_worker_finds_its_state_and_dead_letter_containers_through_its_identity(bundle: str) -> None:
-    from escher.state.azure_blob import AzureBlobStore
+    from escher.clouds.azure.state import AzureBlobStore
 
     d = run_under_mocks(make_spec("azure", bundle, daily_scan_at="03:30"))
     env = azure_env(d)
@@ -178,7 +178,7 @@ def test_azure_worker_finds_its_state_and_dead_letter_containers_through_its_ide
 def test_gcp_worker_finds_its_state_bucket_and_dead_letter_topic(
     bundle: str, events: tuple[str, ...]
 ) -> None:
-    from escher.state.gcs import GcsStore
+    from escher.clouds.gcp.state import GcsStore
 
     d = run_under_mocks(make_spec("gcp", bundle, daily_scan_at="03:30", events=events))
     env = gcp_env(d)

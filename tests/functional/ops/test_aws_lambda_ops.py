@@ -12,8 +12,8 @@ import pytest
 from botocore.config import Config
 
 from escher.audit import MemoryAuditSink
+from escher.clouds.aws.ops.lambda_ import RESTART_VAR, STOP_TAG
 from escher.ops import CloudContext, Engine, Target
-from escher.ops.aws_lambda import RESTART_VAR, STOP_TAG
 from escher.policy.gate import Gate
 from escher.policy.personas import Actor, Persona
 from tests.functional.ops.conftest import NO_RETRY, make_engine, run

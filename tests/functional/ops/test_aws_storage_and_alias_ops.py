@@ -13,9 +13,9 @@ import pytest
 from botocore.config import Config
 
 from escher.audit import MemoryAuditSink
+from escher.clouds.aws.ops.lambda_ import split_alias
+from escher.clouds.aws.ops.rds import grown_size
 from escher.ops import CloudContext, Engine, Target
-from escher.ops.aws_lambda import split_alias
-from escher.ops.aws_rds import grown_size
 from escher.ops.model import OpError
 from tests.functional.ops.conftest import NO_RETRY, make_engine, run
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from escher.audit import MemoryAuditSink
+from escher.clouds.azure.ops.functions import API_VERSION as WEB_API
 from escher.ops import CloudContext, Engine, Target
-from escher.ops.azure_functions import API_VERSION as WEB_API
 from tests.functional.ops.conftest import make_engine, run
 from tests.functional.ops.replay import AzureReplayTransport, Exchange, FakeAzureCredential, Replay
 from tests.harness.replay import (
@@ -37,9 +37,9 @@ GIB = 1024**3
 
 @pytest.fixture(autouse=True)
 def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    import escher.ops.azure_functions
+    import escher.clouds.azure.ops.functions
 
-    monkeypatch.setattr(escher.ops.azure_functions, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(escher.clouds.azure.ops.functions, "POLL_SECONDS", 0.0)
 
 
 def engine_for(replay: Replay, sink: MemoryAuditSink, *, sdk_retries: bool = False) -> Engine:
@@ -206,8 +206,8 @@ def test_resize_of_a_missing_database_is_reported(sink: MemoryAuditSink) -> None
 
 
 def test_there_is_no_azure_sql_restart_operation() -> None:
-    """The Databases API has no restart: the catalogue must not pretend (see escher.ops.azure_sql)."""
-    import escher.ops.azure_sql as module
+    """The Databases API has no restart: the catalogue must not pretend (see escher.clouds.azure.ops.sql)."""
+    import escher.clouds.azure.ops.sql as module
     from escher.ops import OPERATIONS
 
     assert not [i for i in OPERATIONS.keys("azure.sql.") if "restart" in i or "reboot" in i]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from escher.audit import MemoryAuditSink
+from escher.clouds.azure.ops.functions import API_VERSION
 from escher.ops import CloudContext, Engine, Target
-from escher.ops.azure_functions import API_VERSION
 from escher.policy.gate import Gate
 from escher.policy.personas import Actor, Persona
 from tests.functional.ops.conftest import make_engine, run

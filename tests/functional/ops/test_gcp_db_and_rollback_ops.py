@@ -26,11 +26,11 @@ SQL_OPS = "/v1/projects/acme-prod/operations"
 
 @pytest.fixture(autouse=True)
 def _fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    import escher.ops.gcp_run
-    import escher.ops.gcp_sql
+    import escher.clouds.gcp.ops.run
+    import escher.clouds.gcp.ops.sql
 
-    monkeypatch.setattr(escher.ops.gcp_sql, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(escher.ops.gcp_run, "FIRST_POLL", 0.0)
+    monkeypatch.setattr(escher.clouds.gcp.ops.sql, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(escher.clouds.gcp.ops.run, "FIRST_POLL", 0.0)
 
 
 def discovery(name: str) -> dict[str, Any]:

@@ -229,7 +229,7 @@ def test_the_sqladmin_discovery_document_has_no_stopped_state() -> None:
     states = doc["schemas"]["DatabaseInstance"]["properties"]["state"]["enum"]
     assert "RUNNABLE" in states and "STOPPED" not in states
     assert {"ALWAYS", "NEVER"} <= set(doc["schemas"]["Settings"]["properties"]["activationPolicy"]["enum"])
-    from escher.ops.gcp_sql import UNCHANGEABLE
+    from escher.clouds.gcp.ops.sql import UNCHANGEABLE
 
     assert set(UNCHANGEABLE) <= set(states)
     assert (

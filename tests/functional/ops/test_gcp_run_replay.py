@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from escher.audit import MemoryAuditSink
+from escher.clouds.gcp.ops.run import RESTART_ANNOTATION, STOP_ANNOTATION
 from escher.ops import CloudContext, Engine, Target
-from escher.ops.gcp_run import RESTART_ANNOTATION, STOP_ANNOTATION
 from escher.policy.gate import Gate
 from escher.policy.personas import Actor, Persona
 from tests.functional.ops.conftest import make_engine, run

@@ -69,7 +69,7 @@ def _management_group(router: Router) -> Router:
 
 
 def test_a_management_groups_subscriptions_at_any_depth_paged() -> None:
-    from escher.clouds.azure_accounts import list_subscriptions
+    from escher.clouds.azure.accounts import list_subscriptions
 
     router = _management_group(Router())
     found = list_subscriptions(
@@ -81,7 +81,7 @@ def test_a_management_groups_subscriptions_at_any_depth_paged() -> None:
 
 
 def test_without_a_group_every_enabled_subscription_the_credential_sees() -> None:
-    from escher.clouds.azure_accounts import list_subscriptions
+    from escher.clouds.azure.accounts import list_subscriptions
 
     def sub(sid: str, name: str, state: str) -> dict[str, Any]:
         return {
@@ -172,7 +172,7 @@ def _project(pid: str, number: str, parent: str, state: str = "ACTIVE") -> dict[
 
 
 def test_a_parents_projects_through_its_folders_paged() -> None:
-    from escher.clouds.gcp_accounts import list_projects
+    from escher.clouds.gcp.accounts import list_projects
 
     org = "organizations/1234"
     router = (
@@ -222,7 +222,7 @@ def test_a_parents_projects_through_its_folders_paged() -> None:
 
 
 def test_without_a_parent_every_active_project_the_credential_sees() -> None:
-    from escher.clouds.gcp_accounts import list_projects
+    from escher.clouds.gcp.accounts import list_projects
 
     router = Router().add(
         "GET", "/v3/projects:search", {"projects": [_project("acme-prod", "101", "organizations/1")]}

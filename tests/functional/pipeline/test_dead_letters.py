@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
+from escher.clouds.azure.state import AzureBlobStore
 from escher.emulators import AzuriteEmulator, MotoEmulator, PubSubEmulator
 from escher.pipeline.deadletter import DeadLetter, ObjectDeadLetters, PubSubDeadLetters, SqsDeadLetters
 from escher.pipeline.errors import DeadLetterError
 from escher.pipeline.objects import StateObjects
-from escher.state.azure_blob import AzureBlobStore
 
 LETTER = DeadLetter(
     reason="EventBridge CloudTrail s3:PutBucketAcl: field 'detail.requestParameters.bucketName' is empty",

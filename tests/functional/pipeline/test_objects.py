@@ -25,7 +25,7 @@ from escher.pipeline.objects import LocalObjects, PipelineObjects, StateObjects,
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PipelineObjects]:
     name = f"state-{uuid.uuid4().hex[:10]}"
     if request.param == "s3":
-        from escher.state.s3 import S3Store
+        from escher.clouds.aws.state import S3Store
 
         moto: MotoEmulator = request.getfixturevalue("aws_env")
         client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto.endpoint_url)
@@ -40,7 +40,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PipelineOb
     elif request.param == "blob":
         from azure.storage.blob import BlobServiceClient
 
-        from escher.state.azure_blob import AzureBlobStore
+        from escher.clouds.azure.state import AzureBlobStore
 
         azurite: AzuriteEmulator = request.getfixturevalue("azure_env")
         service = BlobServiceClient.from_connection_string(azurite.connection_string)

@@ -17,13 +17,13 @@ from typing import Any
 import boto3
 import pytest
 
+from escher.clouds.aws.collect import AwsCollector
 from escher.config import Settings
 from escher.emulators import AzuriteEmulator, GcsStorageEmulator, MotoEmulator
 from escher.ops.context import CloudContext
 from escher.report.estate import merge_scans
 from escher.report.model import MorningReport
 from escher.report.service import get_or_build_report, registered_checks
-from escher.scans.collect.aws import AwsCollector
 from escher.scans.model import ScanResult
 from escher.scans.persist import JsonFileStore
 from escher.scans.runner import ScanOptions, run_scan

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from escher.clouds.aws.collect import AwsCollector
 from escher.emulators import MotoEmulator
 from escher.scans.checks.base import CHECKS, NA, CheckContext, Fail
-from escher.scans.collect.aws import AwsCollector
 from escher.scans.model import Inventory, Record
 from tests.harness import replay as wire
 from tests.harness.replay import AccessAnalyzerEstate, access_analyzer

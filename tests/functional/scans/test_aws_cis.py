@@ -1,4 +1,4 @@
-"""The checks written for CIS AWS 7.0.0 (escher.scans.checks.aws_cis) on a moto estate: for each, a resource
+"""The checks written for CIS AWS 7.0.0 (escher.clouds.aws.checks.cis) on a moto estate: for each, a resource
 that fails and one that passes, read by the real collector through boto3.
 
 Account- and region-wide settings have one record per account or region, so their two sides are the same
@@ -15,9 +15,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from escher.clouds.aws.collect import AwsCollector
 from escher.emulators import MotoEmulator
 from escher.scans.checks.base import CHECKS, NA, CheckContext, Fail
-from escher.scans.collect.aws import AwsCollector
 from escher.scans.model import Record
 
 REGION = "us-east-1"

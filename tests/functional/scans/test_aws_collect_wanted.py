@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from escher.clouds.aws.collect import AwsCollector, wants_of
 from escher.emulators import MotoEmulator
-from escher.scans.collect.aws import AwsCollector, wants_of
 from escher.scans.engine import run_checks, select_checks
 from tests.functional.faults.proxy import FaultProxy
 from tests.functional.scans.estate import REGION, seed

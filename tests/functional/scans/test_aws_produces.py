@@ -13,8 +13,8 @@ import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+from escher.clouds.aws.collect import AwsCollector, link_backups
 from escher.emulators import MotoEmulator
-from escher.scans.collect.aws import AwsCollector, link_backups
 from escher.scans.model import Record
 from tests.functional.scans.estate import REGION, _client, seed
 

@@ -63,7 +63,7 @@ def test_the_vault_data_plane_is_read_with_the_key_vault_scope(
     estate: tuple[Router, CloudContext, ScopeRecorder],
 ) -> None:
     router, ctx, credential = estate
-    from escher.scans.collect.azure import AzureCollector
+    from escher.clouds.azure.collect import AzureCollector
 
     # the keyvault task alone: only its scripted answers are kept (each scripted answer must be asked for)
     router.routes = [
@@ -87,7 +87,7 @@ def test_entra_id_is_read_from_microsoft_graph_with_its_scope(
     estate: tuple[Router, CloudContext, ScopeRecorder],
 ) -> None:
     router, ctx, credential = estate
-    from escher.scans.collect.azure import AzureCollector
+    from escher.clouds.azure.collect import AzureCollector
 
     router.routes = [r for r in router.routes if r.path.startswith("/v1.0/")]  # the graph task alone
     inventory = AzureCollector(azure_estate.SUB, ctx=ctx, services=["graph"]).collect()

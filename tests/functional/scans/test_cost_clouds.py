@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from escher.clouds.azure.cost import AzureCostSource
+from escher.clouds.gcp.cost import GcpBillingSource, billing_sql
 from escher.scans.cost import CostSnapshot, summarize
-from escher.scans.cost_azure import AzureCostSource
-from escher.scans.cost_gcp import GcpBillingSource, billing_sql
 from escher.scans.errors import CloudAccessError
 from escher.scans.persist import MemoryStore
 from escher.scans.runner import sync_costs

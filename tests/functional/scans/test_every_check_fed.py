@@ -135,7 +135,7 @@ def test_every_azure_check_gives_a_verdict(azure: AzureEstate) -> None:
 
 
 def test_azure_tasks_produce_exactly_what_they_declare(azure: AzureEstate) -> None:
-    from escher.scans.collect.azure import AzureCollector
+    from escher.clouds.azure.collect import AzureCollector
 
     router, _truth, ctx = azure
     tasks = AzureCollector(azure_estate.SUB, ctx=ctx).tasks()
@@ -214,7 +214,7 @@ def test_every_gcp_check_gives_a_verdict(gcp: GcpEstate) -> None:
 
 
 def test_gcp_tasks_produce_exactly_what_they_declare(gcp: GcpEstate) -> None:
-    from escher.scans.collect.gcp import GcpCollector
+    from escher.clouds.gcp.collect import GcpCollector
 
     router, _truth, ctx = gcp
     tasks = GcpCollector(gcp_estate.PROJECT, ctx=ctx).tasks()

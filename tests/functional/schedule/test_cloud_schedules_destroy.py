@@ -89,7 +89,7 @@ def _destroy(cloud: str, tmp_path: Path, log: list[str], scheduler: Any = None,
 
 
 def _client(script: Script, log: list[str]) -> Any:
-    from escher.extend.schedules_gcp import scheduler_client
+    from escher.clouds.gcp.schedules import scheduler_client
 
     def answer(method: str, url: str, headers: Any, body: Any) -> tuple[int, dict[str, str], bytes]:
         log.append(f"{method} {url.split('/jobs', 1)[-1] or '/'}")

@@ -55,7 +55,7 @@ class Script:
 
 
 def client(script: Script) -> Any:
-    from escher.extend.schedules_gcp import scheduler_client
+    from escher.clouds.gcp.schedules import scheduler_client
 
     return scheduler_client(http=HttplibReplay(script.answer))
 
@@ -280,7 +280,7 @@ def test_the_job_fires_the_schedule_through_the_worker_within_the_policy(
 def test_a_teardown_can_delete_every_user_job_the_stack_does_not_own(escher_home: Path) -> None:
     """The laptop made the jobs, so the stack's destroy does not delete them: delete_user_jobs does (paged
     list, only escher-user-*; the stack's daily job stays for Pulumi to delete)."""
-    from escher.extend.schedules_gcp import GcpScheduleTarget, delete_user_jobs
+    from escher.clouds.gcp.schedules import GcpScheduleTarget, delete_user_jobs
 
     target = GcpScheduleTarget(PROJECT, LOCATION, WORKER_URL, INVOKER)
     job = f"projects/{PROJECT}/locations/{LOCATION}/jobs/"

@@ -225,7 +225,7 @@ def site(swapped_at: str) -> dict[str, Any]:
 def test_function_app_5xx_alert_swaps_the_staging_slot_back_with_the_switch_on(
     blob: Any, worker_config: Path
 ) -> None:
-    import escher.ops.azure_functions as module
+    import escher.clouds.azure.ops.functions as module
 
     switches(worker_config / "config.toml", rollback_failed_deployments=True)
     location = f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Web/locations/westeurope/operationResults/op-s"

@@ -33,8 +33,8 @@ from tests.unit.events._samples import sample
 
 @pytest.fixture
 def state(fake_gcs: FakeGcsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    import escher.ops.gcp_run
-    import escher.ops.gcp_sql
+    import escher.clouds.gcp.ops.run
+    import escher.clouds.gcp.ops.sql
 
     client = storage.Client(
         project="escher-test",
@@ -50,8 +50,8 @@ def state(fake_gcs: FakeGcsEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ESCHER_CONFIG_DIR", str(config))
     monkeypatch.setenv("ESCHER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "escher-test")
-    monkeypatch.setattr(escher.ops.gcp_sql, "POLL_SECONDS", 0.0)
-    monkeypatch.setattr(escher.ops.gcp_run, "FIRST_POLL", 0.0)
+    monkeypatch.setattr(escher.clouds.gcp.ops.sql, "POLL_SECONDS", 0.0)
+    monkeypatch.setattr(escher.clouds.gcp.ops.run, "FIRST_POLL", 0.0)
     runtime.reset()
     yield {"bucket": bucket, "config": config / "config.toml"}
     runtime.reset()

@@ -231,8 +231,8 @@ def test_importing_escher_events_loads_no_cloud_module_and_no_sdk() -> None:
     code = (
         "import sys; before = set(sys.modules); import escher.events, escher.rules; "
         "new = set(sys.modules) - before; "
-        "print(sorted(m for m in new if m in ('escher.events.aws', 'escher.events.azure', "
-        "'escher.events.gcp', 'boto3', 'pulumi', 'anthropic') or m.startswith(('azure', 'google'))))"
+        "print(sorted(m for m in new if m in ('escher.clouds.aws.events', 'escher.clouds.azure.events', "
+        "'escher.clouds.gcp.events', 'boto3', 'pulumi', 'anthropic') or m.startswith(('azure', 'google'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from escher.audit import MemoryAuditSink
+from escher.clouds.aws.ops.s3 import BLOCK_FLAGS
 from escher.ops import Decision, Engine, Plan, Target
 from escher.ops import engine as engine_mod
-from escher.ops.aws_s3 import BLOCK_FLAGS
 from tests.unit.pipeline.fakes import FakeS3, FakeS3Context
 
 OP = "aws.s3.block_public_access"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from escher.scans.collect.azure import normalize_entra_tenant, requires_mfa_for_all
+from escher.clouds.azure.collect import normalize_entra_tenant, requires_mfa_for_all
 from tests.functional.scans.azure_estate import ca_policy, registration, security_defaults_policy
 from tests.unit.scans.test_cis_checks import verdict
 

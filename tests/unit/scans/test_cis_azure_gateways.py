@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escher.scans.collect.azure import (
+from escher.clouds.azure.collect import (
     diagnostic_logs_sent,
     normalize_app_gateway,
     normalize_subscription,
@@ -187,7 +187,7 @@ V = "https://kv.vault.azure.net"
 
 
 def test_vault_contents_from_the_data_plane_shapes() -> None:
-    from escher.scans.collect.azure import vault_contents
+    from escher.clouds.azure.collect import vault_contents
 
     keys = [
         {"kid": f"{V}/keys/a", "attributes": {"enabled": True, "exp": 1798761600}},
@@ -253,7 +253,7 @@ def test_rotation_and_certificate_validity_checks() -> None:
 
 
 def test_os_update_assessment_from_the_vm_patch_settings() -> None:
-    from escher.scans.collect.azure import normalize_vm
+    from escher.clouds.azure.collect import normalize_vm
 
     def vm(os_profile: dict[str, Any]) -> Record:
         raw = {"id": "/s/vm", "name": "vm", "location": "eastus", "properties": {"osProfile": os_profile}}

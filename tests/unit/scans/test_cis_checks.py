@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from escher.clouds.aws.collect_services import s3_object_logging
 from escher.scans.checks import CHECKS, CheckContext, Fail
 from escher.scans.checks.base import NA
-from escher.scans.collect.aws_services import s3_object_logging
 from escher.scans.model import Record
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -111,7 +111,7 @@ def test_gke_nodes_are_out_of_the_instance_checks_scope() -> None:
 
 
 def test_each_defender_plan_check_passes_on_standard_and_gives_no_verdict_unread() -> None:
-    from escher.scans.checks.azure_cis import DEFENDER_PLANS
+    from escher.clouds.azure.checks.cis import DEFENDER_PLANS
 
     plans = [plan for plan, _, _ in DEFENDER_PLANS.values()]
     every = rec("azure.monitor.subscription", defender_plans=plans)
@@ -126,7 +126,7 @@ def test_each_defender_plan_check_passes_on_standard_and_gives_no_verdict_unread
 
 
 def test_separation_of_duties_from_the_project_policy() -> None:
-    from escher.scans.collect.gcp import separation_of_duties
+    from escher.clouds.gcp.collect import separation_of_duties
 
     policy = {"bindings": [
         {"role": "roles/iam.serviceAccountAdmin", "members": ["user:ann@x.test", "user:cy@x.test"]},
@@ -165,7 +165,7 @@ def test_sa_key_rotation_fails_past_90_days_only() -> None:
 
 
 def test_activity_log_categories_only_count_an_exporting_setting() -> None:
-    from escher.scans.collect.azure import normalize_subscription
+    from escher.clouds.azure.collect import normalize_subscription
 
     def setting(name: str, dest: dict[str, str], enabled: tuple[str, ...]) -> dict[str, object]:
         logs = [
@@ -186,7 +186,7 @@ def test_activity_log_categories_only_count_an_exporting_setting() -> None:
 
 
 def test_flow_log_retention_takes_the_shortest_finite_one_of_each_kind() -> None:
-    from escher.scans.collect.azure import flow_log_retention
+    from escher.clouds.azure.collect import flow_log_retention
 
     nsg = Record(
         "azure", "azure.network.nsg", "/s/nsg/a", "eastus", "s", attrs={"subnets": ["/s/vnet/v/subnets/db"]}
@@ -236,7 +236,7 @@ def test_a_log_filter_missing_one_event_does_not_count() -> None:
 
 
 def test_only_metrics_an_enabled_alert_policy_watches_count() -> None:
-    from escher.scans.collect.gcp import alerted_log_filters
+    from escher.clouds.gcp.collect import alerted_log_filters
 
     metrics = [
         {"name": "sql", "filter": "a"},
@@ -255,7 +255,7 @@ def test_only_metrics_an_enabled_alert_policy_watches_count() -> None:
 
 
 def test_confidential_computing_from_the_instance_config() -> None:
-    from escher.scans.collect.gcp import normalize_instance
+    from escher.clouds.gcp.collect import normalize_instance
 
     base = {"name": "vm", "id": "1", "zone": "zones/us-central1-a"}
     sev = normalize_instance({**base, "confidentialInstanceConfig": {"enableConfidentialCompute": True}}, "p")
@@ -267,7 +267,7 @@ def test_confidential_computing_from_the_instance_config() -> None:
 
 
 def test_sink_bucket_retention_must_be_set_and_locked() -> None:
-    from escher.scans.collect.gcp import normalize_bucket, normalize_project
+    from escher.clouds.gcp.collect import normalize_bucket, normalize_project
 
     sinks = [
         {"name": "all", "destination": "storage.googleapis.com/archive"},
@@ -293,7 +293,7 @@ def test_sink_bucket_retention_must_be_set_and_locked() -> None:
 
 
 def test_csek_needs_every_attached_disk_under_a_supplied_key() -> None:
-    from escher.scans.collect.gcp import normalize_instance
+    from escher.clouds.gcp.collect import normalize_instance
 
     csek, kms = {"diskEncryptionKey": {"sha256": "abc="}}, {"diskEncryptionKey": {"kmsKeyName": "k"}}
     base = {"name": "vm", "id": "1", "zone": "zones/us-central1-a"}
@@ -304,7 +304,7 @@ def test_csek_needs_every_attached_disk_under_a_supplied_key() -> None:
 
 
 def test_each_activity_log_alert_check_passes_on_its_operation_alone() -> None:
-    from escher.scans.checks.azure_cis import ACTIVITY_ALERTS
+    from escher.clouds.azure.checks.cis import ACTIVITY_ALERTS
 
     sub = "azure.monitor.subscription"
     for suffix, operation, _what in ACTIVITY_ALERTS.values():
@@ -318,7 +318,7 @@ def test_each_activity_log_alert_check_passes_on_its_operation_alone() -> None:
 
 
 def test_alerted_operations_count_enabled_subscription_wide_alerts_only() -> None:
-    from escher.scans.collect.azure import alerted_operations
+    from escher.clouds.azure.collect import alerted_operations
 
     def alert(
         *conds: dict[str, object], enabled: bool = True, scope: str = "/subscriptions/S"
@@ -342,7 +342,7 @@ def test_alerted_operations_count_enabled_subscription_wide_alerts_only() -> Non
 
 
 def test_storage_key_age_takes_the_older_key_and_redundancy_the_sku() -> None:
-    from escher.scans.collect.azure import normalize_storage_account
+    from escher.clouds.azure.collect import normalize_storage_account
 
     def account(sku: str, keys: dict[str, str] | None) -> Record:
         props = {"keyCreationTime": keys} if keys is not None else {}
@@ -367,7 +367,7 @@ def test_storage_key_age_takes_the_older_key_and_redundancy_the_sku() -> None:
 
 
 def test_security_contact_checks_read_the_enabled_contact() -> None:
-    from escher.scans.collect.azure import normalize_subscription
+    from escher.clouds.azure.collect import normalize_subscription
 
     def contact(enabled: bool = True, **props: object) -> dict[str, object]:
         return {"name": "default", "properties": {"isEnabled": enabled, **props}}
@@ -398,7 +398,7 @@ def test_security_contact_checks_read_the_enabled_contact() -> None:
 
 
 def test_role_facts_count_owners_on_the_subscription_and_access_admins_at_root() -> None:
-    from escher.scans.collect.azure import OWNER_ROLE, USER_ACCESS_ADMIN_ROLE, normalize_subscription
+    from escher.clouds.azure.collect import OWNER_ROLE, USER_ACCESS_ADMIN_ROLE, normalize_subscription
 
     def assign(scope: str, role: str, who: str) -> dict[str, object]:
         rid = f"/providers/Microsoft.Authorization/roleDefinitions/{role}"
@@ -429,7 +429,7 @@ def test_role_facts_count_owners_on_the_subscription_and_access_admins_at_root()
 
 
 def test_vnet_subnets_need_an_nsg_except_where_azure_forbids_one_and_bastion_exists() -> None:
-    from escher.scans.collect.azure import normalize_subscription, normalize_vnet
+    from escher.clouds.azure.collect import normalize_subscription, normalize_vnet
 
     def subnet(name: str, nsg: bool) -> dict[str, object]:
         return {"name": name, "properties": {"networkSecurityGroup": {"id": "/nsg"}} if nsg else {}}
@@ -457,7 +457,7 @@ def test_vnet_subnets_need_an_nsg_except_where_azure_forbids_one_and_bastion_exi
 
 
 def test_databricks_subnet_nsg_looks_up_the_injected_vnet() -> None:
-    from escher.scans.collect.azure import normalize_databricks_workspace
+    from escher.clouds.azure.collect import normalize_databricks_workspace
 
     vnet_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"
     vnet = Record(
@@ -485,7 +485,7 @@ def test_databricks_subnet_nsg_looks_up_the_injected_vnet() -> None:
 
 
 def test_smb_settings_left_at_the_default_allow_everything() -> None:
-    from escher.scans.collect.azure import normalize_storage_account
+    from escher.clouds.azure.collect import normalize_storage_account
 
     raw = {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a", "name": "a",
            "location": "eastus", "properties": {}}  # fmt: skip
@@ -508,7 +508,7 @@ def test_smb_settings_left_at_the_default_allow_everything() -> None:
 
 
 def test_vault_audit_logging_needs_an_enabled_audit_log_with_a_destination() -> None:
-    from escher.scans.collect.azure import vault_audit_logged
+    from escher.clouds.azure.collect import vault_audit_logged
 
     def setting(dest: dict[str, str], *logs: dict[str, object]) -> dict[str, object]:
         return {"properties": {**dest, "logs": list(logs)}}
@@ -529,7 +529,7 @@ def test_vault_audit_logging_needs_an_enabled_audit_log_with_a_destination() -> 
 
 
 def test_gcp_essential_contacts_need_each_category_or_all_from_a_valid_contact() -> None:
-    from escher.scans.collect.gcp import normalize_project
+    from escher.clouds.gcp.collect import normalize_project
 
     def project(*contacts: dict[str, object]) -> Record:
         return normalize_project("p", None, None, None, contacts=list(contacts))
@@ -552,7 +552,7 @@ def test_gcp_essential_contacts_need_each_category_or_all_from_a_valid_contact()
 
 
 def test_gcp_asset_inventory_enabled_only_when_service_usage_says_enabled() -> None:
-    from escher.scans.collect.gcp import normalize_project
+    from escher.clouds.gcp.collect import normalize_project
 
     def project(state: str) -> Record:
         return normalize_project("p", None, None, None, asset_service={"name": "x", "state": state})
@@ -565,7 +565,7 @@ def test_gcp_asset_inventory_enabled_only_when_service_usage_says_enabled() -> N
 
 
 def test_gcp_kms_rotation_at_most_90_days_for_symmetric_keys_only() -> None:
-    from escher.scans.collect.gcp import normalize_kms_key
+    from escher.clouds.gcp.collect import normalize_kms_key
 
     def key(rotation: str | None, purpose: str = "ENCRYPT_DECRYPT") -> Record:
         raw = {"name": "projects/p/locations/us/keyRings/r/cryptoKeys/k", "purpose": purpose}
@@ -579,7 +579,7 @@ def test_gcp_kms_rotation_at_most_90_days_for_symmetric_keys_only() -> None:
 
 
 def test_gcp_dnssec_and_its_algorithms_on_public_zones() -> None:
-    from escher.scans.collect.gcp import normalize_dns_zone
+    from escher.clouds.gcp.collect import normalize_dns_zone
 
     def zone(
         state: str | None, ksk: str = "rsasha256", zsk: str = "rsasha256", visibility: str = "public"
@@ -608,7 +608,7 @@ def test_gcp_dnssec_and_its_algorithms_on_public_zones() -> None:
 
 
 def test_gcp_api_keys_restrictions_and_age() -> None:
-    from escher.scans.collect.gcp import normalize_api_key
+    from escher.clouds.gcp.collect import normalize_api_key
 
     def key(created: str, *services: str) -> Record:
         raw: dict[str, object] = {
@@ -635,7 +635,7 @@ def test_gcp_api_keys_restrictions_and_age() -> None:
 
 
 def test_bigquery_dataset_public_by_special_group_or_iam_member() -> None:
-    from escher.scans.collect.gcp import normalize_dataset
+    from escher.clouds.gcp.collect import normalize_dataset
 
     def dataset(*access: dict[str, str], kms: str | None = None) -> Record:
         raw: dict[str, object] = {
@@ -660,7 +660,7 @@ def test_bigquery_dataset_public_by_special_group_or_iam_member() -> None:
 
 
 def test_bigquery_table_cmek_for_stored_tables_only() -> None:
-    from escher.scans.collect.gcp import normalize_table
+    from escher.clouds.gcp.collect import normalize_table
 
     def table(kind: str | None, kms: str | None = None) -> Record:
         raw: dict[str, object] = {"tableReference": {"projectId": "p", "datasetId": "d", "tableId": "t"}}
@@ -681,7 +681,7 @@ def test_bigquery_table_cmek_for_stored_tables_only() -> None:
 
 
 def test_dataproc_cluster_cmek_from_either_encryption_key() -> None:
-    from escher.scans.collect.gcp import normalize_dataproc_cluster
+    from escher.clouds.gcp.collect import normalize_dataproc_cluster
 
     def cluster(**encryption: str) -> Record:
         raw = {
@@ -699,7 +699,7 @@ def test_dataproc_cluster_cmek_from_either_encryption_key() -> None:
 
 
 def test_kms_key_public_reads_the_keys_own_policy_and_gives_no_verdict_unread() -> None:
-    from escher.scans.collect.gcp import normalize_kms_key
+    from escher.clouds.gcp.collect import normalize_kms_key
 
     raw = {"name": "projects/p/locations/us/keyRings/r/cryptoKeys/k", "purpose": "ENCRYPT_DECRYPT"}
     open_ = {"bindings": [{"role": "roles/cloudkms.cryptoKeyDecrypter", "members": ["allUsers", "user:a@x.test"]},
@@ -715,7 +715,7 @@ def test_kms_key_public_reads_the_keys_own_policy_and_gives_no_verdict_unread() 
 
 
 def test_networks_default_legacy_and_dns_logging() -> None:
-    from escher.scans.collect.gcp import dns_logged_networks, normalize_network
+    from escher.clouds.gcp.collect import dns_logged_networks, normalize_network
 
     url = "https://www.googleapis.com/compute/v1/projects/p/global/networks/"
     logged = dns_logged_networks([
@@ -741,7 +741,7 @@ def test_networks_default_legacy_and_dns_logging() -> None:
 
 
 def test_backend_service_logging_judges_http_load_balancers_only() -> None:
-    from escher.scans.collect.gcp import normalize_backend_service
+    from escher.clouds.gcp.collect import normalize_backend_service
 
     def backend(**raw: object) -> Record:
         return normalize_backend_service({"name": "b", **raw}, "p")

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from escher.scans.collect.aws import PRODUCES, AwsCollector, wants_of
+from escher.clouds.aws.collect import PRODUCES, AwsCollector, wants_of
 from escher.scans.engine import select_checks
 
 FOUR = ["aws.s3.bucket_public", "aws.s3.bucket_public_access_block", "aws.ec2.volume_encrypted",

@@ -77,10 +77,10 @@ def test_the_check_decorator_records_reads_and_attr_checks_derive_them() -> None
 
 
 def test_each_collector_declares_what_every_one_of_its_tasks_produces() -> None:
+    from escher.clouds.aws.collect import AwsCollector
+    from escher.clouds.azure.collect import AzureCollector
+    from escher.clouds.gcp.collect import GcpCollector
     from escher.ops.context import CloudContext
-    from escher.scans.collect.aws import AwsCollector
-    from escher.scans.collect.azure import AzureCollector
-    from escher.scans.collect.gcp import GcpCollector
 
     built = {
         "aws": AwsCollector(["us-east-1"]).tasks(),

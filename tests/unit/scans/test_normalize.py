@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from escher.clouds.azure import collect as azure
+from escher.clouds.gcp import collect as gcp
 from escher.config import Settings
-from escher.scans.collect import azure, gcp
 from escher.scans.errors import CloudAccessError
 from escher.scans.runner import ScanOptions, collect
 

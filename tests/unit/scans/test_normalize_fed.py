@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from escher.scans.collect import azure, gcp
+from escher.clouds.azure import collect as azure
+from escher.clouds.gcp import collect as gcp
 from escher.scans.collect.metrics import cpu_attrs, window
 from escher.scans.model import Record
 

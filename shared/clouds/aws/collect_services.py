@@ -10,12 +10,12 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from escher.clouds.aws.collect import _iso, _tags
 from escher.lazy import require
-from escher.scans.collect.aws import _iso, _tags
 from escher.scans.model import Record
 
 if TYPE_CHECKING:
-    from escher.scans.collect.aws import AwsCollector
+    from escher.clouds.aws.collect import AwsCollector
 
 _PUBLIC_GRANTEES = (
     "http://acs.amazonaws.com/groups/global/AllUsers",

@@ -5,7 +5,7 @@ Each carries the recommendation's id; the catalogue (``escher/compliance/data/ci
 
 from __future__ import annotations
 
-from escher.scans.checks.aws_compute import _sg_check
+from escher.clouds.aws.checks.compute import _sg_check
 from escher.scans.checks.base import NA, CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 

@@ -1,7 +1,7 @@
 """AWS service events delivered by Amazon EventBridge (not CloudTrail): EC2 state changes, CloudWatch alarms,
 RDS, Cost Anomaly Detection, GuardDuty, Security Hub, AWS Health, and the generic fallback.
 
-The envelope parser and the CloudTrail normalizers are in ``escher.events.aws``.
+The envelope parser and the CloudTrail normalizers are in ``escher.clouds.aws.events``.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"  # built-in role definition 
 USER_ACCESS_ADMIN_ROLE = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
 SECURITY_CONTACTS_API = "2023-12-01-preview"  # notificationsSources (alerts, attack paths) arrived here
 RECOVERY_SERVICES_API = "2023-04-01"
-WEB_API = "2024-11-01"  # Microsoft.Web, as escher.ops.azure_functions calls it
+WEB_API = "2024-11-01"  # Microsoft.Web, as escher.clouds.azure.ops.functions calls it
 BACKUP_PROTECTED = frozenset({"Protected", "IRPending"})  # protectionState of an item whose backups run
 
 # What each task yields (record type -> attrs). tests/functional/scans/test_every_check_fed.py holds it to

@@ -1,14 +1,14 @@
 """Azure checks over normalized records (types ``azure.<provider>.<kind>``; attrs from the ARM shapes).
 
 Record attrs are named after the ARM properties they come from (``allowBlobPublicAccess`` ->
-``allow_blob_public_access``) by ``escher.scans.collect.azure``.
+``allow_blob_public_access``) by ``escher.clouds.azure.collect``.
 """
 
 from __future__ import annotations
 
+from escher.clouds.aws.checks.compute import WORLD
 from escher.scans.checks import _sizing
 from escher.scans.checks._declarative import attr_check, is_false, is_true, truthy
-from escher.scans.checks.aws_compute import WORLD
 from escher.scans.checks.base import CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 from escher.scans.pricing import AZURE_DISK_GB_MONTH, AZURE_HOURLY, azure_smaller

@@ -217,7 +217,7 @@ class AwsCollector:
 
     # -- entry point ---------------------------------------------------------------------------------------
     def tasks(self) -> list[Task]:
-        from escher.scans.collect import aws_services as svc
+        from escher.clouds.aws import collect_services as svc
 
         regional: dict[str, Callable[[AwsCollector, str], list[Record]]] = {
             "ec2": collect_ec2,

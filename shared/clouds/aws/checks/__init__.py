@@ -1,0 +1,1 @@
+"""aws checks: entry modules the registry loads (listed in escher.clouds.provider)."""

@@ -1,0 +1,1 @@
+"""aws ops: entry modules the registry loads (listed in escher.clouds.provider)."""

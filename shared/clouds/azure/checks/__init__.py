@@ -1,0 +1,1 @@
+"""azure checks: entry modules the registry loads (listed in escher.clouds.provider)."""

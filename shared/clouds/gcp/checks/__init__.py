@@ -1,0 +1,1 @@
+"""gcp checks: entry modules the registry loads (listed in escher.clouds.provider)."""

@@ -1,0 +1,1 @@
+"""gcp ops: entry modules the registry loads (listed in escher.clouds.provider)."""
