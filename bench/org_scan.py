@@ -64,7 +64,7 @@ def main() -> None:
         timings: list[tuple[str, float, float]] = []
 
         def scan(accounts: list[str], label: str, *, profile: bool = False) -> float:
-            options = ScanOptions(regions=["us-east-1"], max_attempts=1, accounts=accounts)
+            options = ScanOptions(regions=["us-east-1"], max_attempts=1, accounts={"aws": accounts})
             if profile:
                 _instrument(timings)
             t0 = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -116,9 +115,7 @@ def scan(
     select_checks(options.checks, options.clouds)  # mistakes in the arguments fail before the store starts
     check_regions(settings, options)
     picked = _accounts(settings, options.clouds, all_accounts, list(account or []))
-    options.accounts = picked.get("aws")
-    options.azure_subscriptions = picked.get("azure")
-    options.gcp_projects = picked.get("gcp")
+    options.accounts = picked
     store = open_store()
     try:
         result = _run_with_progress(
@@ -170,14 +167,9 @@ def _accounts(
         picked.setdefault(account_cloud(account, clouds), []).append(account)
     if given:
         return picked
-    from escher.scans.runner import org_accounts, org_projects, org_subscriptions
+    from escher.scans import runner
 
-    listing: dict[str, Callable[[], list[str]]] = {
-        "aws": lambda: org_accounts(settings),
-        "azure": lambda: org_subscriptions(settings, ctx),
-        "gcp": lambda: org_projects(settings, ctx),
-    }
-    return {cloud: listing[cloud]() for cloud in clouds}
+    return {cloud: runner.all_accounts(cloud, settings, ctx) for cloud in clouds}
 
 
 def _run_with_progress(job: Any) -> ScanResult:

@@ -61,6 +61,7 @@ class Provider:
     sdk_title: str  # "AWS SDK": how an error names the SDK
     sdk_settings: str  # where the SDK reads its settings, for hints
     account_kind: str  # what one account is called: profile/role, subscription, project
+    account_word: str  # the same in one word, in messages ("subscription 1234: ...")
     region_kind: str  # "region" or "location"
     # Escher modules of this cloud outside its package ``escher.clouds.<name>`` (the worker in ``workers/``):
     # names, or fnmatch patterns. Everything else of the cloud lives in the package.
@@ -156,6 +157,7 @@ PROVIDERS: dict[str, Provider] = {
             sdk_title="AWS SDK",
             sdk_settings="AWS_* variables and ~/.aws/config",
             account_kind="account (profile or assumed role)",
+            account_word="account",
             region_kind="region",
             modules=("escher.workers.aws",),
             checks=("storage", "compute", "iam", "logging", "cis"),
@@ -172,6 +174,9 @@ PROVIDERS: dict[str, Provider] = {
                 "cost_source": "escher.scans.cost:AwsCostSource",
                 "watch_feed": "escher.watch.feeds:AwsCloudTrailFeed",
                 "collector": "escher.clouds.aws.collect",
+                "scan": "escher.clouds.aws.scan:scan",
+                "scan_regions": "escher.clouds.aws.scan:check_regions",
+                "all_accounts": "escher.clouds.aws.scan:all_accounts",
                 "infra": "escher.infra.aws:extension",
             },
             state_schemes=("s3",),
@@ -186,6 +191,7 @@ PROVIDERS: dict[str, Provider] = {
             sdk_title="Azure SDK",
             sdk_settings="AZURE_* variables",
             account_kind="subscription",
+            account_word="subscription",
             region_kind="location",
             modules=("escher.workers.azure",),
             checks=("resources", "cis"),
@@ -202,6 +208,9 @@ PROVIDERS: dict[str, Provider] = {
                 "cost_source": "escher.clouds.azure.cost:AzureCostSource",
                 "watch_feed": "escher.watch.feeds:AzureActivityLogFeed",
                 "collector": "escher.clouds.azure.collect",
+                "scan": "escher.clouds.azure.scan:scan",
+                "scan_regions": "escher.clouds.azure.scan:check_regions",
+                "all_accounts": "escher.clouds.azure.scan:all_accounts",
                 "infra": "escher.infra.azure:extension",
             },
             state_schemes=("az", "azure"),
@@ -216,6 +225,7 @@ PROVIDERS: dict[str, Provider] = {
             sdk_title="Google Cloud SDK",
             sdk_settings="GOOGLE_* / CLOUDSDK_* variables",
             account_kind="project",
+            account_word="project",
             region_kind="region",
             modules=("escher.workers.gcp",),
             checks=("resources", "cis"),
@@ -232,6 +242,9 @@ PROVIDERS: dict[str, Provider] = {
                 "cost_source": "escher.clouds.gcp.cost:GcpBillingSource",
                 "watch_feed": "escher.watch.feeds:GcpAuditLogFeed",
                 "collector": "escher.clouds.gcp.collect",
+                "scan": "escher.clouds.gcp.scan:scan",
+                "scan_regions": "escher.clouds.gcp.scan:check_regions",
+                "all_accounts": "escher.clouds.gcp.scan:all_accounts",
                 "infra": "escher.infra.gcp:extension",
             },
             state_schemes=("gs", "gcs"),

@@ -60,10 +60,10 @@ def dispatch(
 ) -> dict[str, Any]:
     """List the accounts, keep the run's manifest, send one message per account; join overdue runs."""
     from escher.clouds import aws
-    from escher.scans.runner import org_accounts
+    from escher.scans.runner import all_accounts
 
     overdue = [r for r in _unjoined(objects) if join(objects, r, now=now) is not None]
-    accounts = list(dict.fromkeys(org_accounts(settings)))
+    accounts = list(dict.fromkeys(all_accounts("aws", settings)))
     if not accounts:
         raise EscherError("no AWS account to scan", hint="check [aws] accounts or the organization's filters")
     run = f"{now:%Y-%m-%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -143,7 +143,7 @@ def scan_account(
         )
     part: dict[str, Any] = {"account": account, "run": run}
     try:
-        result = run_scan(settings, ScanOptions(clouds=["aws"], accounts=[account]))
+        result = run_scan(settings, ScanOptions(clouds=["aws"], accounts={"aws": [account]}))
     except EscherError as exc:  # the account could not be entered (AssumeRole refused) or read at all
         part |= {"ok": False, "error": exc.message, "hint": exc.hint or "", "code": getattr(exc, "code", "")}
     else:

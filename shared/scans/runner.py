@@ -17,14 +17,12 @@ from escher.scans.model import (
     WHOLE_CLOUD,
     CollectionError,
     Inventory,
-    Record,
     ScanResult,
     Severity,
     new_scan_id,
 )
 
 if TYPE_CHECKING:
-    from escher.clouds.aws.collect import AwsCollector
     from escher.config import Settings
     from escher.ops.context import CloudContext
     from escher.scans.cost import CostSnapshot, CostSource
@@ -33,13 +31,11 @@ if TYPE_CHECKING:
 __all__ = [
     "UNREACHABLE_ACCOUNT",
     "ScanOptions",
+    "all_accounts",
     "check_regions",
     "collect",
     "cost_source",
-    "org_accounts",
-    "org_projects",
-    "org_subscriptions",
-    "run_account_tasks",
+    "each_account",
     "run_scan",
     "sync_costs",
 ]
@@ -54,16 +50,14 @@ class ScanOptions:
     include_passed: bool = False
     severity_overrides: dict[str, Severity] = field(default_factory=dict)
     max_attempts: int = 5
-    # AWS accounts to read, each through [aws] organization_role; None: only the caller's own account
-    accounts: list[str] | None = None
-    # an organization scan runs every account's tasks (one per service and region) in one pool of `org_workers`
-    # threads, at most `tasks_per_account` of one account and `tasks_per_service` of one service at once
+    # cloud -> the accounts to read there (AWS accounts through [aws] organization_role, Azure subscriptions,
+    # GCP projects); a cloud not named: only its own configured account
+    accounts: dict[str, list[str]] = field(default_factory=dict)
+    # an AWS organization scan runs every account's tasks (one per service and region) in one pool of
+    # `org_workers` threads, at most `tasks_per_account` of one account and `tasks_per_service` of one service
     org_workers: int = 32
     tasks_per_account: int = 8
     tasks_per_service: int = 8
-    # Azure subscriptions / GCP projects to read, one after another; None: the configured one
-    azure_subscriptions: list[str] | None = None
-    gcp_projects: list[str] | None = None
 
 
 def collect(
@@ -103,6 +97,10 @@ def collect(
     return inventory
 
 
+# the service of the CollectionError for an account that could not be entered at all ("account 1111...")
+UNREACHABLE_ACCOUNT = "account "
+
+
 def _not_read(inventory: Inventory, cloud: str, exc: EscherError) -> EscherError:
     code = str(getattr(exc, "code", "") or type(exc).__name__)
     inventory.errors.append(CollectionError(cloud, *WHOLE_CLOUD, exc.message, code, exc.hint or ""))
@@ -110,102 +108,44 @@ def _not_read(inventory: Inventory, cloud: str, exc: EscherError) -> EscherError
 
 
 def check_regions(settings: Settings, options: ScanOptions) -> None:
-    """Refuse a region name that is not one (``us-eats-1``: did you mean ``us-east-1``?), before any call."""
-    if "aws" in options.clouds:
-        from escher.clouds.aws import check_regions
+    """Refuse a region name that is not one (``us-eats-1``: did you mean ``us-east-1``?), before any call.
+    Each cloud checks its own (its provider's ``scan_regions``)."""
+    from escher.clouds import provider
 
-        where = "-r/--region" if options.regions else "[aws] regions (ESCHER_AWS__REGIONS)"
-        check_regions(options.regions or settings.aws.regions, where=where)
-    if "gcp" in options.clouds:
-        from escher.clouds.gcp import check_regions as check_gcp
-
-        check_gcp(settings.gcp.regions)
-    if "azure" in options.clouds:
-        from escher.clouds.azure import check_locations
-
-        check_locations(settings.azure.locations)
+    for cloud in options.clouds:
+        provider(cloud).load("scan_regions")(settings, options)
 
 
 def _collect_cloud(
     cloud: str, settings: Settings, options: ScanOptions, progress: Progress | None, ctx: CloudContext | None
 ) -> Inventory:
-    import os
+    """One cloud's inventory: its provider's ``scan`` reads its own account, or each of ``options.accounts``."""
+    from escher.clouds import provider
 
-    from escher.scans.errors import CloudAccessError
-
-    if cloud == "aws":
-        from escher.clouds.aws.collect import AwsCollector
-
-        regions = options.regions or settings.aws.regions
-        if options.accounts is not None:
-            return _collect_aws_accounts(settings, options, regions, progress)
-        return AwsCollector(regions, max_attempts=options.max_attempts, wants=_aws_wants(options)).collect(
-            progress
-        )
-    if cloud == "azure" and options.azure_subscriptions is not None:
-        return _each_account("azure", options.azure_subscriptions, lambda sub: _azure(sub, ctx, progress))
-    if cloud == "gcp" and options.gcp_projects is not None:
-        return _each_account("gcp", options.gcp_projects, lambda project: _gcp(project, ctx, progress))
-    if cloud == "azure":
-        from escher.clouds.azure.collect import AzureCollector
-
-        sub = (ctx.azure_subscription_id if ctx else None) or settings.azure.subscription_id
-        if not sub:
-            raise CloudAccessError(
-                "no Azure subscription is configured",
-                hint="set subscription_id under [azure] in the Escher config file",
-            )
-        return AzureCollector(sub, ctx=ctx).collect(progress)
-    from escher.clouds.gcp.collect import GcpCollector
-
-    project = (
-        (ctx.gcp_project if ctx else None) or settings.gcp.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
-    )
-    if not project:
-        raise CloudAccessError(
-            "no GCP project is configured", hint="set [gcp] project in the config or GOOGLE_CLOUD_PROJECT"
-        )
-    return GcpCollector(project, ctx=ctx).collect(progress)
+    inventory: Inventory = provider(cloud).load("scan")(settings, options, progress, ctx)
+    return inventory
 
 
-def _azure(subscription: str, ctx: CloudContext | None, progress: Progress | None) -> Inventory:
-    import threading
-    from dataclasses import replace as with_
+def all_accounts(cloud: str, settings: Settings, ctx: CloudContext | None = None) -> list[str]:
+    """The accounts ``--all-accounts`` means on ``cloud`` (its provider's ``all_accounts``): the configured
+    list, else what the organization, management group or folder holds."""
+    from escher.clouds import provider
 
-    from escher.clouds.azure.collect import AzureCollector
-    from escher.ops.context import CloudContext
-
-    there = (
-        with_(ctx, azure_subscription_id=subscription, _cache={}, _lock=threading.Lock())  # its own clients
-        if ctx
-        else CloudContext(azure_subscription_id=subscription)
-    )
-    return AzureCollector(subscription, ctx=there).collect(progress)
+    found: list[str] = provider(cloud).load("all_accounts")(settings, ctx)
+    return found
 
 
-def _gcp(project: str, ctx: CloudContext | None, progress: Progress | None) -> Inventory:
-    import threading
-    from dataclasses import replace as with_
-
-    from escher.clouds.gcp.collect import GcpCollector
-    from escher.ops.context import CloudContext
-
-    there = (
-        with_(ctx, gcp_project=project, _cache={}, _lock=threading.Lock())  # its own clients
-        if ctx
-        else CloudContext(gcp_project=project)
-    )
-    return GcpCollector(project, ctx=there).collect(progress)
-
-
-def _each_account(cloud: str, accounts: list[str], read: Callable[[str], Inventory]) -> Inventory:
-    """Read each Azure subscription / GCP project in turn (each collector runs its own tasks in parallel).
+def each_account(cloud: str, accounts: list[str], read: Callable[[str], Inventory]) -> Inventory:
+    """Read each account (an Azure subscription, a GCP project) in turn (each collector runs its own tasks in
+    parallel).
     One that cannot be read at all is recorded as not read, with why and what to do, and the others are
     read; the parts of one that failed name it. Only when none could be read is the first failure raised."""
     from escher.clouds.errors import translate
 
     accounts = list(dict.fromkeys(accounts))
-    what = "subscription" if cloud == "azure" else "project"
+    from escher.clouds import provider
+
+    what = provider(cloud).account_word
     if not accounts:
         raise ScanError(
             f"no {cloud} {what} to scan", hint=f"check [{cloud}] in the config, or name one with --account"
@@ -236,205 +176,6 @@ def _each_account(cloud: str, accounts: list[str], read: Callable[[str], Invento
     if len(failed) == len(accounts):
         raise failed[0]
     return inventory
-
-
-def org_subscriptions(settings: Settings, ctx: CloudContext | None = None) -> list[str]:
-    """The Azure subscriptions ``--all-accounts`` means (see :func:`escher.clouds.azure.accounts.list_subscriptions`)."""
-    from escher.clouds.azure.accounts import list_subscriptions
-
-    found = list_subscriptions(
-        subscriptions=settings.azure.subscriptions,
-        management_group=settings.azure.management_group,
-        credential_=ctx.azure_credential if ctx else None,
-        transport=ctx.azure_transport if ctx else None,
-    )
-    if not found:
-        raise ScanError(
-            "no enabled Azure subscription to scan",
-            hint="check [azure] management_group, or name subscriptions in [azure] subscriptions or with --account",
-        )
-    return [s.id for s in found]
-
-
-def org_projects(settings: Settings, ctx: CloudContext | None = None) -> list[str]:
-    """The GCP projects ``--all-accounts`` means (see :func:`escher.clouds.gcp.accounts.list_projects`)."""
-    from escher.clouds.gcp.accounts import list_projects
-
-    found = list_projects(
-        projects=settings.gcp.projects,
-        parent=settings.gcp.parent,
-        credentials_=ctx.gcp_credentials if ctx else None,
-        http=ctx.gcp_discovery_http if ctx else None,
-    )
-    if not found:
-        raise ScanError(
-            "no active GCP project to scan",
-            hint="check [gcp] parent, or name projects in [gcp] projects or with --account",
-        )
-    return [p.id for p in found]
-
-
-def _aws_wants(options: ScanOptions) -> dict[str, frozenset[str]] | None:
-    """What ``--checks`` reads, so only that is collected; None (everything) for the daily scan."""
-    if not options.checks:
-        return None
-    from escher.clouds.aws.collect import wants_of
-
-    return wants_of(select_checks(options.checks, ["aws"]))
-
-
-def org_accounts(settings: Settings) -> list[str]:
-    """The AWS accounts ``--all-accounts`` means: ``[aws] accounts`` when set, else the organization's active
-    accounts (narrowed by ``[aws] organization_units`` and ``account_tags``)."""
-    if settings.aws.accounts:
-        return list(settings.aws.accounts)
-    from escher.clouds.aws import list_accounts
-
-    found = list_accounts(
-        profile=settings.aws.profile,
-        endpoint_url=settings.aws.endpoint_url,
-        units=settings.aws.organization_units,
-        tags=settings.aws.tag_filter() or None,
-    )
-    if not found:
-        raise ScanError(
-            "the organization lists no active account to scan",
-            hint="check [aws] organization_units and account_tags, or name accounts with --account",
-        )
-    return [a.id for a in found]
-
-
-# the service of the CollectionError for an AWS account that could not be entered at all ("account 1111...")
-UNREACHABLE_ACCOUNT = "account "
-
-
-def _collect_aws_accounts(
-    settings: Settings, options: ScanOptions, regions: list[str], progress: Progress | None
-) -> Inventory:
-    """Read each account of ``options.accounts`` through its role. The roles are assumed together (one STS
-    client, one GetCallerIdentity), then the tasks of every account run in one pool, so a slow service in one
-    account never holds a whole wave of accounts back. Each account keeps its own token buckets and botocore's
-    adaptive retry mode (a client-side rate limiter that slows down when AWS throttles). An account that cannot
-    be entered (AssumeRole denied, no such role) is recorded as not read and the others are read; only when
-    none could be read is the first failure raised."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from escher.clouds.aws import AccountSessions
-    from escher.clouds.aws.collect import AwsCollector
-    from escher.clouds.errors import translate
-
-    accounts = list(dict.fromkeys(options.accounts or []))
-    if not accounts:
-        raise ScanError("no AWS account to scan", hint="check [aws] accounts or the organization's filters")
-    role = settings.aws.organization_role
-    sessions = AccountSessions(
-        role=role, profile=settings.aws.profile, endpoint_url=settings.aws.endpoint_url, region=regions[0]
-    )
-
-    def enter(account: str) -> AwsCollector | EscherError:
-        try:
-            # each account is read whole, --checks or not: the report counts an account read by its records
-            collector = AwsCollector(
-                regions, max_attempts=options.max_attempts, session=sessions.enter(account)
-            )
-        except EscherError as exc:
-            return exc
-        except Exception as exc:  # the SDK's own error: AssumeRole refused, the account unreachable
-            error = translate(exc)
-            if error is None:
-                raise  # not a cloud failure: a bug, shown as one
-            if getattr(exc, "operation_name", "") == "AssumeRole":
-                error.hint = (
-                    f"check that the role {role!r} exists in account {account} and trusts this identity "
-                    "([aws] organization_role names it), or leave the account out"
-                )
-            return error
-        collector.account = account
-        return collector
-
-    inventory = Inventory()
-    failed: list[EscherError] = []
-    entered: dict[str, AwsCollector] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(len(accounts), options.org_workers))) as pool:
-        for account, got in zip(accounts, pool.map(enter, accounts), strict=True):
-            if isinstance(got, AwsCollector):
-                entered[account] = got
-                continue
-            failed.append(got)
-            code = str(getattr(got, "code", "") or type(got).__name__)
-            inventory.errors.append(
-                CollectionError(
-                    "aws", UNREACHABLE_ACCOUNT + account, WHOLE_CLOUD[1], got.message, code, got.hint or ""
-                )
-            )
-    if len(failed) == len(accounts):
-        raise failed[0]
-    for account, inv in run_account_tasks(entered, options, progress).items():
-        inv.errors = [replace(e, message=f"account {account}: {e.message}") for e in inv.errors]
-        inventory.extend(inv)
-    return inventory
-
-
-def run_account_tasks(
-    collectors: dict[str, AwsCollector], options: ScanOptions, progress: Progress | None = None
-) -> dict[str, Inventory]:
-    """Run the tasks of every account's collector in one pool of ``options.org_workers`` threads, at most
-    ``tasks_per_account`` of one account and ``tasks_per_service`` of one service running at once; the tasks
-    are taken round-robin across accounts, so every account progresses from the start."""
-    from collections import Counter
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-    from itertools import chain, zip_longest
-
-    from escher.clouds.aws.collect import link_backups
-    from escher.scans.collect.base import Task
-
-    queues = [[(account, t) for t in c.tasks()] for account, c in collectors.items()]
-    pending: list[tuple[str, Task]] = [p for p in chain.from_iterable(zip_longest(*queues)) if p is not None]
-    out = {account: Inventory() for account in collectors}
-    by_account: Counter[str] = Counter()
-    by_service: Counter[str] = Counter()
-    running: dict[Future[list[Record]], tuple[str, Task]] = {}
-
-    def startable() -> int | None:
-        for i, (account, task) in enumerate(pending):
-            if (
-                by_account[account] < options.tasks_per_account
-                and by_service[task.service] < options.tasks_per_service
-            ):
-                return i
-        return None
-
-    with ThreadPoolExecutor(max_workers=max(1, options.org_workers), thread_name_prefix="escher-org") as pool:
-        while pending or running:
-            while len(running) < options.org_workers and (i := startable()) is not None:
-                account, task = pending.pop(i)
-                by_account[account] += 1
-                by_service[task.service] += 1
-                running[pool.submit(task.run)] = (account, task)
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                account, task = running.pop(future)
-                by_account[account] -= 1
-                by_service[task.service] -= 1
-                inv = out[account]
-                exc = future.exception()
-                if exc is None:
-                    records = future.result()
-                    inv.records.extend(records)
-                    inv.covered.append((task.cloud, task.service, task.region))
-                    if progress:
-                        progress(f"{task.label} {account}", len(records))
-                    continue
-                error = collectors[account].error_for(task.service, task.region, exc)
-                if error is None:
-                    raise exc
-                inv.errors.append(error)
-                if progress:
-                    progress(f"{task.label} {account} (failed)", 0)
-    for account, inv in out.items():
-        inv.errors.extend(collectors[account].part_errors)
-        link_backups(inv.records)
-    return out
 
 
 def run_scan(

@@ -118,7 +118,7 @@ def test_all_accounts_scans_each_subscription_and_reports_the_one_that_refuses(
 ) -> None:
     from azure.storage.blob import BlobServiceClient
 
-    from escher.scans.runner import ScanOptions, org_subscriptions, run_scan
+    from escher.scans.runner import ScanOptions, all_accounts, run_scan
 
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", own_azurite.connection_string)
     blob = BlobServiceClient.from_connection_string(own_azurite.connection_string)
@@ -139,10 +139,10 @@ def test_all_accounts_scans_each_subscription_and_reports_the_one_that_refuses(
         azure_client_options={"retry_total": 0},
     )
     settings = Settings.model_validate({"azure": {"management_group": GROUP}})
-    subs = org_subscriptions(settings, ctx)
+    subs = all_accounts("azure", settings, ctx)
     assert subs == [SUB_A, SUB_B]
     try:
-        result = run_scan(settings, ScanOptions(clouds=["azure"], azure_subscriptions=subs), ctx=ctx)
+        result = run_scan(settings, ScanOptions(clouds=["azure"], accounts={"azure": subs}), ctx=ctx)
     finally:
         for container in blob.list_containers():
             blob.delete_container(container.name)
