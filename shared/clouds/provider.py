@@ -75,6 +75,8 @@ class Provider:
     state_schemes: tuple[str, ...] = ()  # URL schemes of the state backend (s3://, gs://, az://)
     state_example: str = ""  # a state URL, for hints
     infra_component: str = ""  # the Pulumi component type of the cloud's extension
+    # the setting of the cloud's config section its billing needs ("" for none): no cost sync without it
+    billing_setting: str = ""
 
     @property
     def client_module(self) -> str:
@@ -170,9 +172,9 @@ PROVIDERS: dict[str, Provider] = {
                 "regions": "escher.clouds.aws:known_regions",
                 "check_regions": "escher.clouds.aws:check_regions",
                 "state_backend": "escher.clouds.aws.state:S3Store",
-                "secrets_backend": "escher.extend.secrets:SsmSecretReader",
-                "cost_source": "escher.scans.cost:AwsCostSource",
-                "watch_feed": "escher.watch.feeds:AwsCloudTrailFeed",
+                "secrets_backend": "escher.clouds.aws.secrets:SsmSecretReader",
+                "cost_source": "escher.clouds.aws.cost:AwsCostSource",
+                "watch": "escher.clouds.aws.feed:watch_sources",
                 "collector": "escher.clouds.aws.collect",
                 "scan": "escher.clouds.aws.scan:scan",
                 "scan_regions": "escher.clouds.aws.scan:check_regions",
@@ -204,9 +206,9 @@ PROVIDERS: dict[str, Provider] = {
                 "regions": "escher.clouds.azure:LOCATIONS",
                 "check_regions": "escher.clouds.azure:check_locations",
                 "state_backend": "escher.clouds.azure.state:AzureBlobStore",
-                "secrets_backend": "escher.extend.secrets:KeyVaultSecretReader",
+                "secrets_backend": "escher.clouds.azure.secrets:KeyVaultSecretReader",
                 "cost_source": "escher.clouds.azure.cost:AzureCostSource",
-                "watch_feed": "escher.watch.feeds:AzureActivityLogFeed",
+                "watch": "escher.clouds.azure.feed:watch_sources",
                 "collector": "escher.clouds.azure.collect",
                 "scan": "escher.clouds.azure.scan:scan",
                 "scan_regions": "escher.clouds.azure.scan:check_regions",
@@ -216,6 +218,7 @@ PROVIDERS: dict[str, Provider] = {
             state_schemes=("az", "azure"),
             state_example="az://container/prefix",
             infra_component="escher:azure:Extension",
+            billing_setting="subscription_id",
         ),
         Provider(
             name="gcp",
@@ -238,9 +241,9 @@ PROVIDERS: dict[str, Provider] = {
                 "regions": "escher.clouds.gcp:REGIONS",
                 "check_regions": "escher.clouds.gcp:check_regions",
                 "state_backend": "escher.clouds.gcp.state:GcsStore",
-                "secrets_backend": "escher.extend.secrets:SecretManagerReader",
+                "secrets_backend": "escher.clouds.gcp.secrets:SecretManagerReader",
                 "cost_source": "escher.clouds.gcp.cost:GcpBillingSource",
-                "watch_feed": "escher.watch.feeds:GcpAuditLogFeed",
+                "watch": "escher.clouds.gcp.feed:watch_sources",
                 "collector": "escher.clouds.gcp.collect",
                 "scan": "escher.clouds.gcp.scan:scan",
                 "scan_regions": "escher.clouds.gcp.scan:check_regions",
@@ -250,6 +253,7 @@ PROVIDERS: dict[str, Provider] = {
             state_schemes=("gs", "gcs"),
             state_example="gs://bucket/prefix",
             infra_component="escher:gcp:Extension",
+            billing_setting="billing_export_table",
         ),
     )
 }

@@ -426,7 +426,7 @@ def extra_clouds(
     if not wanted:
         return found
     from escher.clouds.errors import translate
-    from escher.extend.secrets import SsmSecretReader
+    from escher.clouds.aws.secrets import SsmSecretReader
 
     try:
         reader = reader if reader is not None else SsmSecretReader(env["ESCHER_CREDENTIALS_PATH"])

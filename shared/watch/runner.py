@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from escher.errors import EscherError
-from escher.watch.feeds import ActivityFeed, FeedUnavailable
-from escher.watch.state import AwsCriticalState, StateDiff, finding_event
+from escher.watch.feeds import ActivityFeed, FeedUnavailable, StateCheck
+from escher.watch.state import StateDiff, finding_event
 from escher.watch.watermarks import Watermarks
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Watcher:
     pipeline: Pipeline
     feeds: list[ActivityFeed]
     watermarks: Watermarks
-    state_checks: list[tuple[str, AwsCriticalState]] = field(default_factory=list)  # (scope, check)
+    state_checks: list[tuple[str, StateCheck]] = field(default_factory=list)  # (cloud:account, check)
     config: WatchConfig = field(default_factory=WatchConfig)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -112,7 +112,8 @@ class Watcher:
             self.watermarks.advance(feed.name, now)
         if self.config.state_check != "off":
             for scope, check in self.state_checks:
-                if self.config.state_check == "always" or "aws" in failed_clouds or not self.feeds:
+                cloud = scope.split(":", 1)[0]
+                if self.config.state_check == "always" or cloud in failed_clouds or not self.feeds:
                     reports.append(self._check_state(scope, check, now))
         return reports
 
@@ -131,15 +132,17 @@ class Watcher:
             )
         return self.pipeline.handle(record, source=source, received_at=now)
 
-    def _check_state(self, scope: str, check: AwsCriticalState, now: datetime) -> FeedReport:
-        from escher.clouds import aws
+    def _check_state(self, scope: str, check: StateCheck, now: datetime) -> FeedReport:
+        from escher.clouds import provider
 
+        cloud = provider(scope.split(":", 1)[0])
         report = FeedReport(f"{scope}:state")
         diff = StateDiff(self.watermarks.objects, scope)
         try:
             findings = {f.key: f for f in check.findings()}
-        except aws.errors() as exc:
-            report.error = f"the critical-state check failed: {aws.error_code(exc) or exc}"[:300]
+        except cloud.errors() as exc:
+            error = cloud.translate(exc)
+            report.error = f"the critical-state check failed: {error.message if error else exc}"[:300]
             return report
         state, to_raise = diff.diff(list(findings.values()), now)
         diff.save(state)  # the ids are fixed before anything acts: a crash re-raises the same ids
@@ -181,18 +184,17 @@ def build_watcher(env: Mapping[str, str] | None = None, *, pipeline: Pipeline | 
     config = WatchConfig.from_extensions(settings.extensions)
     if pipeline is None:
         pipeline = local_pipeline(env)
-    from escher.watch.feeds import AwsCloudTrailFeed, AzureActivityLogFeed, GcpAuditLogFeed
+    from escher.clouds import PROVIDERS
 
     feeds: list[ActivityFeed] = []
-    checks: list[tuple[str, AwsCriticalState]] = []
-    if settings.aws.enabled:
-        account = _aws_account(pipeline)
-        feeds += [AwsCloudTrailFeed(pipeline.cloud, r, account) for r in settings.aws.regions]
-        checks.append((f"aws:{account}", AwsCriticalState(pipeline.cloud, list(settings.aws.regions))))
-    if settings.azure.enabled and settings.azure.subscription_id:
-        feeds.append(AzureActivityLogFeed(pipeline.cloud, settings.azure.subscription_id))
-    if settings.gcp.enabled and settings.gcp.project:
-        feeds.append(GcpAuditLogFeed(pipeline.cloud, settings.gcp.project))
+    checks: list[tuple[str, StateCheck]] = []
+    for (
+        cloud
+    ) in PROVIDERS.values():  # each enabled cloud's feeds and state checks, as its provider names them
+        if "watch" in cloud.refs and getattr(settings, cloud.name).enabled:
+            sources = cloud.load("watch")(pipeline.cloud, settings)
+            feeds += sources.feeds
+            checks += sources.checks
     from escher.pipeline.runtime import state_objects
 
     return Watcher(pipeline, feeds, Watermarks(state_objects(env, settings.extensions)), checks, config)
@@ -205,12 +207,3 @@ def local_pipeline(env: Mapping[str, str]) -> Pipeline:
     from escher.pipeline.runtime import build_pipeline
 
     return build_pipeline("local", env, audit=LedgerAuditSink(resolve_paths(dict(env))))
-
-
-def _aws_account(pipeline: Pipeline) -> str:
-    from escher.clouds import aws
-
-    try:
-        return str(pipeline.cloud.aws("sts").get_caller_identity()["Account"])
-    except aws.errors():
-        return "default"

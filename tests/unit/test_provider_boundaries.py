@@ -153,7 +153,7 @@ def test_the_cloud_literal_the_registry_key_and_the_providers_agree() -> None:
 def test_each_provider_names_its_parts_and_they_exist() -> None:
     for p in PROVIDERS.values():
         assert p.extra in {"aws", "azure", "gcp"} and p.sdk and p.state_schemes
-        for role in ("session", "regions", "state_backend", "secrets_backend", "cost_source", "watch_feed"):
+        for role in ("session", "regions", "state_backend", "secrets_backend", "cost_source", "watch"):
             assert p.load(role) is not None, (p.name, role)
         assert p.sdk_module().__name__ == f"escher.clouds.{p.name}"
         assert p.regions()
@@ -207,7 +207,9 @@ def test_each_provider_builds_its_cost_source_from_the_settings() -> None:
 
 
 def test_the_workers_secret_reader_is_its_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    from escher.extend.secrets import KeyVaultSecretReader, SsmSecretReader, reader_for
+    from escher.clouds.aws.secrets import SsmSecretReader
+    from escher.clouds.azure.secrets import KeyVaultSecretReader
+    from escher.extend.secrets import reader_for
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     ssm = reader_for("aws", {"ESCHER_CREDENTIALS_PATH": "/escher/credentials/"})

@@ -11,7 +11,10 @@ import google_crc32c
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from escher.extend.secrets import KeyVaultSecretReader, SecretManagerReader, SsmSecretReader, read_secrets
+from escher.clouds.aws.secrets import SsmSecretReader
+from escher.clouds.azure.secrets import KeyVaultSecretReader
+from escher.clouds.gcp.secrets import SecretManagerReader
+from escher.extend.secrets import read_secrets
 from escher.extend.settings_doc import secret_env_name
 from tests.functional.infra.replay import Answer, AzureToken, AzureTransport, Replay, RequestsAdapter
 

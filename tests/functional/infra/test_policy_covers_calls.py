@@ -135,7 +135,7 @@ def _seed_one_of_everything() -> None:
 
 def _run_scan_and_cost(recorder: CallRecorder) -> None:
     from escher.config import Settings
-    from escher.scans.cost import AwsCostSource
+    from escher.clouds.aws.cost import AwsCostSource
     from escher.scans.runner import ScanOptions, run_scan
 
     with recorder.recording("scan"):

@@ -24,7 +24,10 @@ import pytest
 from escher.audit import MemoryAuditSink
 from escher.ops import CloudContext
 from escher.pipeline.runtime import build_pipeline, state_objects
-from escher.watch.feeds import AwsCloudTrailFeed, AzureActivityLogFeed, FeedUnavailable, GcpAuditLogFeed
+from escher.clouds.aws.feed import AwsCloudTrailFeed
+from escher.clouds.azure.feed import AzureActivityLogFeed
+from escher.clouds.gcp.feed import GcpAuditLogFeed
+from escher.watch.feeds import FeedUnavailable
 from escher.watch.runner import Watcher
 from escher.watch.watermarks import OVERLAP, Watermarks
 from tests.functional.ops.replay import FakeAzureCredential
