@@ -1,4 +1,5 @@
-"""``escher report``: the morning report, built from the stored scan and cost snapshot, stored immutably."""
+"""``escher report``: the morning report, built from the stored scan and cost snapshot, stored immutably; the
+extension's newest organization scan (pulled by sync) gives it the per-account breakdown when it is newer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from escher.cli.commands.sync_cmd import NO_SYNC, auto_sync
 
 if TYPE_CHECKING:
     from escher.report.model import MorningReport
+    from escher.report.org import PulledOrgReport
 
 
 def report(
@@ -41,22 +43,41 @@ def report(
         help="Every account the scan read: the whole estate's report, broken down per account (the default "
         "too; named for symmetry with scan and ops).",
     ),
+    run: str | None = typer.Option(
+        None,
+        "--run",
+        metavar="RUN",
+        help="The extension's organization scan with this run id: its per-account breakdown, whatever its "
+        "age (default: the newest one pulled, when it is newer than the local scan).",
+    ),
 ) -> None:
     """Show or export the morning report (the extension's scans and reports are synced first)."""
     auto_sync(no_sync)
     from escher.report.render import render
     from escher.report.render.terminal import print_report
-    from escher.report.service import get_or_build_report
+    from escher.report.service import NoScanError, get_or_build_report
 
     if account and all_accounts:
         raise typer.BadParameter("give --account ID or --all-accounts, not both", param_hint="--all-accounts")
     if account and date is not None:
         raise typer.BadParameter("a report of some accounts is built from the latest scan: drop --date")
-    rep = (
-        _for_accounts(list(dict.fromkeys(account)))
-        if account
-        else get_or_build_report(date=date, rebuild=rebuild)
-    )
+    if run is not None and date is not None:
+        raise typer.BadParameter(
+            "--date shows a stored report as it was: drop --run or --date", param_hint="--run"
+        )
+    accounts = list(dict.fromkeys(account or []))
+    org = None if date is not None else _org_report(run)
+    try:
+        rep = _for_accounts(accounts) if accounts else get_or_build_report(date=date, rebuild=rebuild)
+    except NoScanError:
+        if org is None:
+            raise
+        rep = _org_only(org, accounts)  # the extension scanned the organization; this laptop has no scan
+    else:
+        if org is not None:
+            from escher.report.org import apply_org
+
+            rep = apply_org(rep, org, chosen=run is not None, accounts=accounts or None)
     if fmt == "text" and out is None and state(ctx).json:  # -o json before or after the command
         fmt = "json"
     if fmt == "text" and out is None:
@@ -70,6 +91,24 @@ def report(
         raise typer.BadParameter(f"{fmt} is binary: pass --out FILE", param_hint="--out")
     else:
         sys.stdout.write(data.decode())
+
+
+def _org_report(run: str | None) -> PulledOrgReport | None:
+    """The organization scan ``--run`` names, else the newest the extension joined and sync pulled."""
+    from escher.config import resolve_paths
+    from escher.extend.pull import sources
+    from escher.report.org import choose, local_objects
+
+    paths = resolve_paths()
+    return choose(local_objects(paths), run, extended=bool(sources(paths)))
+
+
+def _org_only(org: PulledOrgReport, accounts: list[str]) -> MorningReport:
+    from escher.config import load_settings
+    from escher.report.org import org_report
+    from escher.report.template import load_template
+
+    return org_report(org, load_template(load_settings().extensions), accounts=accounts or None)
 
 
 def _for_accounts(accounts: list[str]) -> MorningReport:

@@ -1,4 +1,5 @@
-"""``escher sync``: pull what the extension did (scans, reports, alerts, approval requests, audit) into this laptop.
+"""``escher sync``: pull what the extension did (scans, reports, organization scans, alerts, approval requests,
+audit) into this laptop.
 
 ``report``, ``alerts``, ``approvals`` and ``audit`` call :func:`auto_sync` first: the same pull, bounded by
 ``AUTO_TIMEOUT`` seconds, silent when nothing is extended, skipped with ``--no-sync`` (or ``ESCHER_NO_SYNC=1``).
@@ -44,14 +45,20 @@ def sync(
         if not results:
             console().print("Nothing is extended: Escher runs Local Only, there is nothing to sync.")
         for r in results:
-            what = ", ".join(f"{n} {kind}" for kind, n in sorted(r.pulled.items())) or "nothing new"
+            what = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(r.pulled.items()))
+            what = what or "nothing new"
             console().print(f"[green]✓[/] {r.cloud}: {what} from {r.state_url}")
             if not r.complete:
                 console().print(
                     "  [yellow]![/] stopped at the time limit: run 'escher sync' again for the rest"
                 )
             for key in r.rejected:
-                console().print(f"  [red]✗[/] rejected {key}: it does not match its content hash or its name")
+                why = (
+                    "it is not an organization report Escher can read (left in the extension)"
+                    if "/reports/org/" in f"/{key}"
+                    else "it does not match its content hash or its name"
+                )
+                console().print(f"  [red]✗[/] rejected {key}: {why}")
         for x in exchanged:
             console().print(
                 f"[green]✓[/] {x['cloud']}: shared {x['pushed']} record(s), {x['pulled']} from other laptops"

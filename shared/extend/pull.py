@@ -4,6 +4,8 @@ From each extended cloud's state storage (the stack's ``state_url`` output) and 
 
 - scans, cost snapshots and morning reports (``reports/{scan,cost,report}/``) and the latest inventory
   (``estate/latest.json``) into the knowledge store, as ``escher scan`` would have stored them;
+- the organization scans the extension joined (``reports/org/<run>.json``), newest first, into the laptop's
+  state directory with where each came from, which ``escher report`` reads (:mod:`escher.report.org`);
 - alerts (``alerts/``) into the laptop's state directory, which ``escher alerts`` reads (an acknowledgement made
   on the laptop is kept), and into the alerts & events collection, which the morning report reads;
 - approval requests (``approvals/``) into the approvals file (:mod:`escher.extend.approvals_remote`);
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["PullResult", "Source", "importer", "pull", "pull_all", "share", "source_of", "sources"]
 
 RESULT_KINDS = ("cost", "scan", "report")  # cost first: the report of a scan reads its day's snapshot
+ORG_REPORTS = "reports/org/"  # the organization scans the extension joined (escher.pipeline.fanout.join)
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,10 @@ def pull(
         if "estate/latest.json" in fresh and not stop():
             results.put("estate", "latest", json.loads(state.get("estate/latest.json").data))
             marks.append(f"estate/latest.json#{fresh['estate/latest.json']}")
+        if local_state is not None and not _org_reports(
+            source, state, fresh, local_state, result, marks, stop
+        ):
+            return result
         for key in sorted(k for k in fresh if k.startswith("alerts/") and k.endswith(".json")):
             if stop():
                 return result
@@ -181,6 +188,36 @@ def pull(
     finally:
         _mark(store, source.state_url, marks)
     return result
+
+
+def _org_reports(
+    source: Source,
+    state: Any,
+    fresh: dict[str, str],
+    local_state: Any,
+    result: PullResult,
+    marks: list[str],
+    stop: Callable[[], bool],
+) -> bool:
+    """The organization scans the extension joined (``reports/org/<run>.json``), newest first, into the
+    laptop's state directory with where each came from (:func:`escher.report.org.keep`); a new version of a
+    run (a late part joined again) replaces the one kept. False when the deadline stopped it."""
+    from escher.report.org import keep
+
+    for key in sorted((k for k in fresh if k.startswith(ORG_REPORTS) and k.endswith(".json")), reverse=True):
+        if stop():
+            return False
+        got = state.get(key)
+        if got is None:  # gone since the listing
+            continue
+        try:
+            keep(local_state, source.cloud, f"{state.url}{key}", str(fresh[key]), got.data)
+        except ValueError:  # not a joined report: named on every sync, never kept
+            result.rejected.append(f"{state.url}{key}")
+            continue
+        result.pulled["org_report"] = result.pulled.get("org_report", 0) + 1
+        marks.append(f"{key}#{fresh[key]}")
+    return True
 
 
 def _alert(store: Store, local_state: Any, key: str, data: bytes) -> None:

@@ -79,6 +79,9 @@ class MorningReport:
     # filled when the scan read more than one account or could not enter one; and the accounts not entered
     accounts: list[dict[str, Any]] = field(default_factory=list)
     unreachable_accounts: list[str] = field(default_factory=list)  # "111122223333: why"
+    # the extension's joined organization scan the accounts come from (escher.report.org): its cloud, run,
+    # when it was joined, where it was read, the accounts not scanned and each account's section; else None
+    organization: dict[str, Any] | None = None
 
     @property
     def at_stake(self) -> float:

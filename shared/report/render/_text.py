@@ -88,7 +88,11 @@ def org_summary(report: MorningReport) -> str:
         return ""
     read = len(report.accounts)
     text = f"{read} account{'s' if read != 1 else ''} read"
-    return text + (f", {len(report.unreachable_accounts)} not reached" if report.unreachable_accounts else "")
+    text += f", {len(report.unreachable_accounts)} not reached" if report.unreachable_accounts else ""
+    org = report.organization
+    if org:  # the breakdown is the extension's organization scan, not this laptop's
+        text += f" (the {org['cloud']} extension's organization scan {org['run']}, joined {org['joined_at'][:16]})"
+    return text
 
 
 def account_row(row: dict[str, Any]) -> list[str]:
