@@ -7,7 +7,7 @@ import io
 import json
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from escher.clouds.aws.collect import _iso, _tags
@@ -82,7 +82,7 @@ BUCKET = "aws.s3.bucket"
 
 
 def _bucket_record(c: AwsCollector, name: str, region: str) -> Record:
-    """A bucket's configuration: one read per wanted part (tags always: a finding's environment is in them)."""
+    """A bucket's configuration: one read per wanted part; its tags come from :func:`collect_s3`."""
     s3 = c.client("s3", region)
     errors = require("botocore.exceptions", "aws")
     attrs: dict[str, Any] = {}
@@ -126,21 +126,76 @@ def _bucket_record(c: AwsCollector, name: str, region: str) -> Record:
         attrs["versioning"] = (get("get_bucket_versioning", ()) or {}).get("Status")
     if c.wants(BUCKET, "logging"):
         attrs["logging"] = "LoggingEnabled" in (get("get_bucket_logging", ()) or {})
-    tagging = get("get_bucket_tagging", ("NoSuchTagSet",))
-    return c.record(BUCKET, name, region, name=name, tags=_tags((tagging or {}).get("TagSet")), attrs=attrs)
+    return c.record(BUCKET, name, region, name=name, attrs=attrs)
+
+
+def _bucket_tagging(c: AwsCollector, name: str, region: str) -> dict[str, str]:
+    """One bucket's tags by GetBucketTagging: only when the Tagging API is denied (see :func:`tagged`)."""
+    c.limit("s3", region).acquire()
+    try:
+        tagging = c.client("s3", region).get_bucket_tagging(Bucket=name)
+    except require("botocore.exceptions", "aws").ClientError as exc:
+        if _code(exc) != "NoSuchTagSet":
+            raise
+        return {}
+    return _tags(tagging.get("TagSet"))
 
 
 def collect_s3(c: AwsCollector, region: str) -> list[Record]:
+    """Each bucket's configuration, a read per wanted part, and every bucket's tags from the Resource Groups
+    Tagging API (GetResources, 100 buckets a page, in each region that holds buckets): 200 buckets' tags are 2
+    requests, where GetBucketTagging was 200. An identity denied the Tagging API gets them bucket by bucket."""
     names: list[tuple[str, str]] = []
     for page in c.pages("s3", region, "list_buckets", 10000):
         for b in page.get("Buckets", []):
             names.append((b["Name"], b.get("BucketRegion") or region))
-    # each bucket needs up to 7 reads; buckets are independent, so read many at once (S3 allows thousands/s)
-    return c.parallel("s3", [_bucket_part(c, name, where) for name, where in names])
+    if not names:
+        return []
+    regions = sorted({where for _, where in names})
+    found: dict[str, dict[str, str]] | None = {}
+
+    def read_tags() -> list[Record]:
+        nonlocal found
+        found = tagged(c, regions, "s3:bucket")
+        return []
+
+    # each bucket needs up to 6 reads; buckets are independent, so read many at once (S3 allows thousands/s)
+    parts = [read_tags, *(_bucket_part(c, name, where) for name, where in names)]
+    records = [rec for got in c.parallel("s3", parts) for rec in got]
+    if found is None:  # the Tagging API denied: the buckets' own tag reads
+        tags = c.parallel("s3", [_tagging_part(c, name, where) for name, where in names])
+        found = {name: t for (name, _), t in zip(names, tags, strict=True)}
+    for rec in records:
+        rec.tags = found.get(rec.id, {})
+    return records
 
 
-def _bucket_part(c: AwsCollector, name: str, region: str) -> Callable[[], Record]:
-    return lambda: _bucket_record(c, name, region)
+def tagged(c: AwsCollector, regions: Iterable[str], resource_type: str) -> dict[str, dict[str, str]] | None:
+    """The tags of every ``resource_type`` resource (``s3:bucket``) in ``regions``, by the last part of its ARN
+    (a bucket's name), from the Tagging API's GetResources; a resource it does not list has no tags. None when
+    the API is denied (an identity granted the services' own reads but not ``tag:GetResources``)."""
+    errors = require("botocore.exceptions", "aws")
+    out: dict[str, dict[str, str]] = {}
+    try:
+        for region in regions:
+            for page in c.pages(
+                "resourcegroupstaggingapi", region, "get_resources", 100, ResourceTypeFilters=[resource_type]
+            ):
+                for item in page.get("ResourceTagMappingList", []):
+                    out[str(item["ResourceARN"]).split(":", 5)[-1]] = _tags(item.get("Tags"))
+    except errors.ClientError as exc:
+        if _code(exc) not in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+            raise
+        return None
+    return out
+
+
+def _bucket_part(c: AwsCollector, name: str, region: str) -> Callable[[], list[Record]]:
+    return lambda: [_bucket_record(c, name, region)]
+
+
+def _tagging_part(c: AwsCollector, name: str, region: str) -> Callable[[], dict[str, str]]:
+    return lambda: _bucket_tagging(c, name, region)
 
 
 # -- IAM ---------------------------------------------------------------------------------------------------

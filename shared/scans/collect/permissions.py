@@ -72,7 +72,7 @@ COLLECTOR_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "s3:GetEncryptionConfiguration",
         "s3:GetBucketVersioning",
         "s3:GetBucketLogging",
-        "s3:GetBucketTagging",
+        "tag:GetResources",  # the buckets' tags, a page of 100 at a time (GetBucketTagging only when denied)
     ),
     "aws.iam": (
         "iam:GenerateCredentialReport",
