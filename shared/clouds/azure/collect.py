@@ -1297,7 +1297,8 @@ class AzureCollector:
         """The subscription's Entra ID tenant from Microsoft Graph: security defaults and the Conditional Access
         policies (Policy.Read.All), and which users have registered an MFA method (AuditLog.Read.All, Entra ID
         P1/P2). Graph permissions are not Azure roles: a refused read leaves its attributes off (the matching
-        checks give no verdict) and says what to grant; the tenant record is still returned."""
+        checks give no verdict) and says what to grant; the tenant record is returned when at least one read
+        answered (a record of nothing would stand for a tenant Escher could not see)."""
         import os
 
         azure_exc = require("azure.core.exceptions", "azure")
@@ -1329,6 +1330,8 @@ class AzureCollector:
                     "registration report needs; enforce MFA with security defaults or Conditional Access instead"
                 )
             self._part_failed("graph", "users' MFA registration", exc, hint=hint)
+        if defaults is None and policies is None and registrations is None:
+            return []  # every Graph read refused: nothing is known of the tenant (part_errors say why)
         return [normalize_entra_tenant(self.subscription, defaults, policies, registrations)]
 
     def _graph_get(self, client: Any, url: str) -> dict[str, Any]:
@@ -1348,7 +1351,8 @@ class AzureCollector:
 
     def collect_monitor(self) -> list[Record]:
         """The subscription's Activity Log diagnostic settings, Defender for Cloud pricings and Activity Log
-        alerts; one failing leaves its attribute off (no verdict) and is reported, the others are still read."""
+        alerts; one failing leaves its attribute off (no verdict) and is reported, the others are still read.
+        When every read is refused there is no subscription record at all, only the errors."""
         azure_exc = require("azure.core.exceptions", "azure")
         sub = f"/subscriptions/{self.subscription}/providers"
         settings: list[dict[str, Any]] | None = None
@@ -1404,6 +1408,9 @@ class AzureCollector:
             security = list(self.arm_list(f"{sub}/Microsoft.Security/settings", SECURITY_SETTINGS_API))
         except azure_exc.AzureError as exc:
             self._part_failed("monitor", "Defender for Cloud settings", exc)
+        reads = (settings, pricings, alerts, contacts, roles, bastions, components, security)
+        if all(read is None for read in reads):
+            return []  # every read refused: nothing is known of the subscription (part_errors say why)
         return [
             normalize_subscription(
                 self.subscription, settings, pricings, alerts, contacts, roles, bastions, components, security
