@@ -257,6 +257,7 @@ def _build(extension: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "user_schedules_timer": f"{USER_SCHEDULES_NCRONTAB} (UTC; each schedule's cron in its own zone)",
         "key_vault": secrets.vault,
         "worker": worker.app,
+        "scan_queue": worker.scan_queue,  # the organization scan (escher.pipeline.fanout), poison: <queue>-poison
         "timer_function": worker.timer_function,
         "daily_scan_schedule_utc": worker.schedule,
         "daily_scan_note": SCHEDULE_NOTE.format(

@@ -126,6 +126,8 @@ def _build(extension: pulumi.ComponentResource, spec: ExtensionSpec) -> Outputs:
         "audit_url": audit.url,  # the retention-locked bucket: kept on `escher destroy`, which names it
         "dead_letter_url": worker.dead_letter_url,
         "dead_letter_topic": worker.dead_letter_topic,
+        "scan_topic": worker.scan_topic,  # the organization scan (escher.pipeline.fanout)
+        "scan_dead_letter_topic": worker.scan_dead_letter_topic,
         # what `escher schedule add` needs to make a user schedule's Cloud Scheduler job call the worker as the
         # daily job does (escher.clouds.gcp.schedules); the stack grants the laptop nothing for it
         "scheduler_location": spec.region,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from escher.clouds.azure.fanout import MAX_DEQUEUE_COUNT, POISON_QUEUE, QUEUE_CONNECTION, SCAN_QUEUE
 from escher.infra.azure import (
     DEAD_LETTER_PREFIX,
     FUNCTION_TIMEOUT,
@@ -32,6 +33,10 @@ from escher.infra.spec import EVENTS_LOG_PREFIX, ExtensionSpec
 
 if TYPE_CHECKING:
     import pulumi
+
+STORAGE_QUEUE_DATA_CONTRIBUTOR = (
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88"  # built-in: send, read, delete messages
+)
 
 __all__ = ["Access", "AuditStore", "Home", "Secrets", "StateStore", "Worker"]
 
@@ -82,6 +87,10 @@ class Worker:
     schedule: str  # the daily scan's NCRONTAB in UTC
     timer_function: str
     insights: pulumi.Output[str]
+    scan_queue: pulumi.Output[
+        str
+    ]  # the organization scan's Storage queue (azqueue://...): one subscription a message
+    scan_poison_queue: str  # where the host moves a scan message after MAX_DEQUEUE_COUNT failed deliveries
 
 
 @dataclass(frozen=True)
@@ -248,6 +257,8 @@ def worker(
         "APPLICATIONINSIGHTS_CONNECTION_STRING": insights.connection_string.apply(lambda c: c or ""),
         **_escher_settings(spec, schedule, state=state, audit=audit, secrets=secrets),
     }
+    scan_settings = _scan_queue(scope, home, state)
+    settings.update(scan_settings)
     app = _function_app(scope, home, plan, deployment_container, settings)
     return Worker(
         app=app.name,
@@ -258,7 +269,32 @@ def worker(
         schedule=schedule,
         timer_function=timer_fn,
         insights=insights.name,
+        scan_queue=pulumi.Output.from_input(scan_settings["ESCHER_SCAN_QUEUE_URL"]),
+        scan_poison_queue=POISON_QUEUE,
     )
+
+
+def _scan_queue(scope: Scope, home: Home, state: StateStore) -> dict[str, pulumi.Input[str]]:
+    """The organization scan's Storage queue and the host's poison queue, in the state account (free while
+    idle), and the app settings that point the queue trigger at it: one message at a time per instance (batch
+    size 1, no prefetch), moved to the poison queue after MAX_DEQUEUE_COUNT failed deliveries. (host.json's
+    ``extensions.queues``, set here as the function timeout is.)"""
+    import pulumi
+    import pulumi_azure_native.storage as storage
+
+    for name, queue in (("scan-queue", SCAN_QUEUE), ("scan-poison-queue", POISON_QUEUE)):
+        storage.Queue(
+            name, account_name=state.account, resource_group_name=home.group.name, queue_name=queue,
+            opts=scope.opts(),
+        )  # fmt: skip
+    endpoint = pulumi.Output.concat("https://", state.account, ".queue.core.windows.net")
+    return {
+        "ESCHER_SCAN_QUEUE_URL": pulumi.Output.concat("azqueue://", SCAN_QUEUE, "?account_url=", endpoint),
+        f"{QUEUE_CONNECTION}__queueServiceUri": endpoint,  # the trigger's connection, by the identity
+        "AzureFunctionsJobHost__extensions__queues__batchSize": "1",
+        "AzureFunctionsJobHost__extensions__queues__newBatchThreshold": "0",
+        "AzureFunctionsJobHost__extensions__queues__maxDequeueCount": str(MAX_DEQUEUE_COUNT),
+    }
 
 
 def _escher_settings(
@@ -371,6 +407,8 @@ def access(
     ]
     grants += [
         ("state", state.account_id, state_role.id),
+        # the organization scan's queue: the daily job sends, the trigger reads and deletes (and the poison queue)
+        ("scan-queue", state.account_id, _builtin(home, STORAGE_QUEUE_DATA_CONTRIBUTOR)),
         ("audit", audit.account_id, audit_role.id),
         ("credentials", secrets.vault_id, state_role.id),
         (
@@ -389,6 +427,14 @@ def access(
         operations_actions=granted_changes,
         operations_scopes=[where for where, _ in change_scopes],
         not_granted=[] if group_scopes else own_provider_changes,
+    )
+
+
+def _builtin(home: Home, role: str) -> pulumi.Output[str]:
+    import pulumi
+
+    return pulumi.Output.concat(
+        home.subscription_scope, "/providers/Microsoft.Authorization/roleDefinitions/", role
     )
 
 

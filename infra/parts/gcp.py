@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from escher.clouds.gcp.fanout import MAX_DELIVERY_ATTEMPTS
 from escher.infra.component import Scope
 from escher.infra.gcp import SCAN_DEADLINE_SECONDS, object_name, required_apis, role_suffix
 from escher.infra.permissions import GCP_STATE_BINDINGS, check_no_wildcards, gcp_state_write_condition
@@ -59,6 +60,10 @@ class Worker:
     dead_letter_topic: pulumi.Output[str]
     dead_letter_topic_id: pulumi.Output[str]
     dead_letter_url: pulumi.Output[str]
+    scan_topic: pulumi.Output[
+        str
+    ]  # the organization scan: one project a message, pushed to the scan function
+    scan_dead_letter_topic: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -331,6 +336,7 @@ def worker(
     """The function (gen2) from its source bucket, its dead letters, and who may invoke it."""
     import pulumi
     import pulumi_gcp.cloudrunv2 as cloudrun
+    import pulumi_gcp.pubsub as pubsub
     import pulumi_gcp.storage as storage
 
     opts, project = scope.opts(depends_on=apis.resources), spec.gcp_project
@@ -354,7 +360,14 @@ def worker(
         "pubsub://projects/", dead_topic.project, "/topics/", dead_topic.name
     )
     environment = _environment(spec, state=state, audit=audit, dead_letter_url=dead_letter_url)
+    scan_topic = pubsub.Topic("scan-queue", project=project, labels=labels_of(spec), opts=opts)
+    environment["ESCHER_SCAN_QUEUE_URL"] = pulumi.Output.concat(
+        "pubsub://projects/", scan_topic.project, "/topics/", scan_topic.name
+    )
     function = _function(opts, spec, ids, sources=sources, source=source, environment=environment)
+    scan_dead = _scan_fanout(
+        scope, opts, spec, ids, topic=scan_topic, sources=sources, source=source, env=environment
+    )
     cloudrun.ServiceIamMember(
         "invoker-may-invoke",
         project=project,
@@ -371,7 +384,85 @@ def worker(
         dead_letter_topic=dead_topic.name,
         dead_letter_topic_id=dead_topic.id,
         dead_letter_url=dead_letter_url,
+        scan_topic=scan_topic.name,
+        scan_dead_letter_topic=scan_dead.name,
     )
+
+
+SCAN_TARGET = "on_scan"  # escher.workers.gcp.main: the push subscription's endpoint
+SCAN_CONCURRENCY = 10  # projects scanned at once: instances of the scan function, one request each
+
+
+def _scan_fanout(
+    scope: Scope,
+    opts: pulumi.ResourceOptions,
+    spec: ExtensionSpec,
+    ids: Identities,
+    *,
+    topic: Any,
+    sources: Any,
+    source: Any,
+    env: Any,
+) -> Any:
+    """The organization scan (escher.pipeline.fanout): the worker publishes one message per project to
+    ``topic``; a push subscription posts each to the scan function (the same source, target ``on_scan``, at
+    most SCAN_CONCURRENCY instances of one request each); after MAX_DELIVERY_ATTEMPTS failed deliveries
+    Pub/Sub forwards the message to the scan's dead-letter topic, kept 7 days. Returns that topic."""
+    import pulumi
+    import pulumi_gcp.cloudrunv2 as cloudrun
+    import pulumi_gcp.organizations as organizations
+    import pulumi_gcp.pubsub as pubsub
+
+    project = spec.gcp_project
+    pubsub.TopicIAMMember(
+        "worker-may-queue-scans", project=project, topic=topic.name, role="roles/pubsub.publisher",
+        member=ids.worker_member, opts=opts,
+    )  # fmt: skip
+    dead = pubsub.Topic("scan-dead-letters", project=project, labels=labels_of(spec), opts=opts)
+    pubsub.Subscription(
+        "scan-dead-letters-kept", project=project, topic=dead.id, message_retention_duration="604800s",
+        expiration_policy=pubsub.SubscriptionExpirationPolicyArgs(ttl=""), opts=opts,
+    )  # fmt: skip
+    scanner = _function(
+        opts, spec, ids, sources=sources, source=source, environment=env, name="scanner", target=SCAN_TARGET,
+        max_instances=SCAN_CONCURRENCY, one_request_each=True,
+    )  # fmt: skip
+    cloudrun.ServiceIamMember(
+        "invoker-may-invoke-scanner", project=project, location=spec.region, name=scanner.name,
+        role="roles/run.invoker", member=ids.invoker_member, opts=opts,
+    )  # fmt: skip
+    url = scanner.service_config.apply(lambda c: (c.uri if c else None) or "")
+    subscription = pubsub.Subscription(
+        "scan-to-scanner",
+        project=project,
+        topic=topic.id,
+        ack_deadline_seconds=600,  # Pub/Sub's longest wait for the push's answer
+        message_retention_duration="86400s",
+        push_config=pubsub.SubscriptionPushConfigArgs(
+            push_endpoint=url,
+            oidc_token=pubsub.SubscriptionPushConfigOidcTokenArgs(
+                service_account_email=ids.invoker_email, audience=url
+            ),
+        ),
+        retry_policy=pubsub.SubscriptionRetryPolicyArgs(minimum_backoff="10s", maximum_backoff="600s"),
+        dead_letter_policy=pubsub.SubscriptionDeadLetterPolicyArgs(
+            dead_letter_topic=dead.id, max_delivery_attempts=MAX_DELIVERY_ATTEMPTS
+        ),
+        expiration_policy=pubsub.SubscriptionExpirationPolicyArgs(ttl=""),
+        opts=opts,
+    )
+    # Pub/Sub's own agent forwards dead letters: it must publish there and acknowledge here
+    number = organizations.get_project_output(project_id=project, opts=scope.invoke_opts()).number
+    agent = pulumi.Output.concat("serviceAccount:service-", number, "@gcp-sa-pubsub.iam.gserviceaccount.com")
+    pubsub.TopicIAMMember(
+        "scan-dead-letters-publisher", project=project, topic=dead.name, role="roles/pubsub.publisher",
+        member=agent, opts=opts,
+    )  # fmt: skip
+    pubsub.SubscriptionIAMMember(
+        "scan-dead-letters-subscriber", project=project, subscription=subscription.name,
+        role="roles/pubsub.subscriber", member=agent, opts=opts,
+    )  # fmt: skip
+    return dead
 
 
 def _dead_letters(opts: pulumi.ResourceOptions, spec: ExtensionSpec, ids: Identities) -> Any:
@@ -430,16 +521,20 @@ def _function(
     sources: Any,
     source: Any,
     environment: dict[str, pulumi.Input[str]],
+    name: str = "worker",
+    target: str | None = None,
+    max_instances: int = 3,
+    one_request_each: bool = False,
 ) -> Any:
     import pulumi_gcp.cloudfunctionsv2 as functions
 
     return functions.Function(
-        "worker",
+        name,
         project=spec.gcp_project,
         location=spec.region,
         build_config=functions.FunctionBuildConfigArgs(
             runtime="python312",
-            entry_point=spec.entry_points.gcp_target,
+            entry_point=target or spec.entry_points.gcp_target,
             service_account=ids.builder_id,
             source=functions.FunctionBuildConfigSourceArgs(
                 storage_source=functions.FunctionBuildConfigSourceStorageSourceArgs(
@@ -449,7 +544,9 @@ def _function(
         ),
         service_config=functions.FunctionServiceConfigArgs(
             min_instance_count=0,
-            max_instance_count=3,
+            max_instance_count=max_instances,
+            # the scan function: one project per instance at a time (the bound on concurrency)
+            max_instance_request_concurrency=1 if one_request_each else None,
             available_memory="512Mi",
             timeout_seconds=SCAN_DEADLINE_SECONDS,
             ingress_settings="ALLOW_ALL",  # Pub/Sub push and Scheduler come from Google's front ends

@@ -87,7 +87,7 @@ def run_daily(
     scanned: dict[str, Any] = {}
     scan_results: list[Any] = []
 
-    fans_out = worker == "aws" and _fans_out(settings, env)
+    fans_out = _fans_out(settings, env)  # the worker's own scan queue (escher.pipeline.fanout.queue_cloud)
 
     def scan() -> dict[str, Any]:
         if fans_out:  # an organization: one queue message per account (escher.pipeline.fanout)

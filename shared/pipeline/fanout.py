@@ -1,15 +1,27 @@
-"""An organization's daily scan fanned out through the cloud's own queue (issue #19 item 4, AWS).
+"""An organization's daily scan fanned out through the cloud's own queue (issue #19 item 4), the same on each cloud.
 
-When the published settings ask for an organization scan (``[aws] accounts``, ``organization_units`` or
-``account_tags``; the organization's root id, ``r-...``, in ``organization_units`` means every account) and
-the Extension made a scan queue (``ESCHER_SCAN_QUEUE_URL``), the 02:00 job does not scan: :func:`dispatch` lists the accounts, keeps the run's
-manifest in the state storage and sends one message per account (SendMessageBatch, 10 a call). The worker
-consumes the queue one message at a time (batch size 1, the event source mapping's maximum concurrency), enters
-that account through ``[aws] organization_role``, scans it and writes the account's part under
-``scans/org/<run>/accounts/<account>.json`` (:func:`scan_account`). When every part is in, or the run's deadline
-has passed, :func:`join` writes the joined report (``reports/org/<run>.json`` and ``.md``): one section per
-account, an account that could not be scanned named with why. A message that cannot be read fails its delivery
-every time and SQS moves it to the scan queue's dead-letter queue after its maximum receives.
+When the published settings ask for an organization scan and the Extension made a scan queue
+(``ESCHER_SCAN_QUEUE_URL``), the 02:00 job does not scan: :func:`dispatch` lists the accounts
+(``escher.scans.runner.all_accounts``), keeps the run's manifest in the state storage and sends one message per
+account through the cloud's queue (``escher.clouds.<cloud>.fanout.send``):
+
+=====  ==============================================================  =====================================
+cloud  what asks for the organization                                  the queue -> the worker
+=====  ==============================================================  =====================================
+aws    ``[aws] accounts``, ``organization_units`` or ``account_tags``  SQS (``sqs://``) -> Lambda, batch 1
+azure  ``[azure] subscriptions`` or ``management_group``               Storage queue (``azqueue://``) -> the
+                                                                       Function App's queue trigger, batch 1
+gcp    ``[gcp] projects`` or ``parent``                                Pub/Sub topic (``pubsub://``) -> push
+                                                                       subscription -> the scan function
+=====  ==============================================================  =====================================
+
+The worker takes one message at a time (the platform's concurrency bound), enters that account (AWS: the
+organization role; Azure and GCP: the subscription or project must answer the worker's identity), scans it and
+writes the account's part under ``scans/org/<run>/accounts/<account>.json`` (:func:`scan_account`). When every
+part is in, or the run's deadline has passed, :func:`join` writes the joined report (``reports/org/<run>.json``
+and ``.md``): one section per account, an account that could not be scanned named with why. A message that
+cannot be read fails its delivery every time and the platform moves it aside after a bounded number of
+deliveries (SQS's dead-letter queue, the Functions host's ``-poison`` queue, Pub/Sub's dead-letter topic).
 """
 
 from __future__ import annotations
@@ -27,65 +39,92 @@ if TYPE_CHECKING:
     from escher.config import Settings
     from escher.pipeline.objects import PipelineObjects
 
-__all__ = ["SCAN_QUEUE_ENV", "dispatch", "enabled", "is_scan_message", "join", "scan_account"]
+__all__ = ["SCAN_QUEUE_ENV", "dispatch", "enabled", "is_scan_message", "join", "queue_cloud", "scan_account"]
 
 log = logging.getLogger("escher.pipeline.fanout")
-SCAN_QUEUE_ENV = "ESCHER_SCAN_QUEUE_URL"  # sqs://<queue name>, set by the Extension's Worker part
+# set by the Extension's Worker part: sqs://<queue name>, azqueue://<queue>?account_url=<queue endpoint>,
+# pubsub://projects/<project>/topics/<topic>
+SCAN_QUEUE_ENV = "ESCHER_SCAN_QUEUE_URL"
+SCHEMES = {"sqs": "aws", "azqueue": "azure", "pubsub": "gcp"}
+# what an account is called in a message, per cloud: an AWS account id, an Azure subscription id, a GCP project id
+ACCOUNT_PATTERNS = {
+    "aws": r"^\d{12}$",
+    "azure": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    "gcp": r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+}
+NOUNS = {"aws": "AWS account", "azure": "Azure subscription", "gcp": "GCP project"}
 PREFIX = "scans/org/"
 REPORTS = "reports/org/"
 KIND = "escher.scan_account"
 DEADLINE = timedelta(hours=4)  # the morning report does not wait longer for an account's part
-BATCH = 10  # SendMessageBatch's limit
+
+
+def queue_cloud(env: Mapping[str, str]) -> str | None:
+    """The cloud whose queue ``ESCHER_SCAN_QUEUE_URL`` names (its scheme), or None without one."""
+    url = env.get(SCAN_QUEUE_ENV) or ""
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        return "aws" if url.startswith("https://sqs.") else None  # an SQS queue URL as the API gives it
+    return SCHEMES.get(scheme)
+
+
+def _organization(cloud: str, settings: Settings) -> bool:
+    if cloud == "aws":
+        return bool(settings.aws.accounts or settings.aws.organization_units or settings.aws.account_tags)
+    if cloud == "azure":
+        return bool(settings.azure.subscriptions or settings.azure.management_group)
+    return bool(settings.gcp.projects or settings.gcp.parent)
 
 
 def enabled(settings: Settings, env: Mapping[str, str]) -> bool:
     """Fan out only when the Extension has a scan queue and the settings ask for the organization."""
-    if not env.get(SCAN_QUEUE_ENV):
-        return False
-    aws = settings.aws
-    return bool(aws.accounts or aws.organization_units or aws.account_tags)
+    cloud = queue_cloud(env)
+    return cloud is not None and _organization(cloud, settings)
 
 
-def _queue_url(env: Mapping[str, str]) -> str:
-    from escher.clouds import aws
+def _sender(cloud: str) -> Any:
+    """``escher.clouds.<cloud>.fanout``: ``send(url, bodies) -> failed indexes`` and ``enter(account, ctx)``."""
+    import importlib
 
-    url = env[SCAN_QUEUE_ENV]
-    if url.startswith("sqs://"):
-        return str(aws.client("sqs").get_queue_url(QueueName=url.removeprefix("sqs://"))["QueueUrl"])
-    return url
+    return importlib.import_module(f"escher.clouds.{cloud}.fanout")
 
 
 def dispatch(
     settings: Settings, env: Mapping[str, str], objects: PipelineObjects, *, now: datetime
 ) -> dict[str, Any]:
     """List the accounts, keep the run's manifest, send one message per account; join overdue runs."""
-    from escher.clouds import aws
     from escher.scans.runner import all_accounts
 
+    cloud = queue_cloud(env)
+    if cloud is None:
+        raise EscherError(
+            f"{SCAN_QUEUE_ENV} names no queue Escher knows: {env.get(SCAN_QUEUE_ENV, '')[:80]!r}",
+            hint="redeploy with 'escher extend' (it sets the scan queue)",
+        )
+    from escher.pipeline.runtime import build_pipeline
+
     overdue = [r for r in _unjoined(objects) if join(objects, r, now=now) is not None]
-    accounts = list(dict.fromkeys(all_accounts("aws", settings)))
+    ctx = build_pipeline(cloud, env).cloud  # the platform's clients (a replay transport under test)
+    accounts = list(dict.fromkeys(all_accounts(cloud, settings, ctx)))
     if not accounts:
-        raise EscherError("no AWS account to scan", hint="check [aws] accounts or the organization's filters")
+        raise EscherError(
+            f"no {NOUNS[cloud]} to scan",
+            hint=f"check the organization's settings in [{cloud}] (escher accounts list)",
+        )
     run = f"{now:%Y-%m-%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     deadline = now + DEADLINE
     manifest = {"run": run, "accounts": accounts, "started_at": now.isoformat(timespec="seconds"),
                 "deadline": deadline.isoformat(timespec="seconds")}  # fmt: skip
     objects.put(f"{PREFIX}{run}/manifest.json", json.dumps(manifest).encode())
-    sqs, url = aws.client("sqs"), _queue_url(env)
-    failed: list[str] = []
-    for start in range(0, len(accounts), BATCH):
-        entries = [
-            {"Id": str(i), "MessageBody": json.dumps({"kind": KIND, "run": run, "account": account})}
-            for i, account in enumerate(accounts[start : start + BATCH], start)
-        ]
-        answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        failed += [accounts[int(f["Id"])] for f in answer.get("Failed", [])]
+    sender = _sender(cloud)
+    bodies = [json.dumps({"kind": KIND, "run": run, "account": account}) for account in accounts]
+    failed = [accounts[i] for i in sender.send(env[SCAN_QUEUE_ENV], bodies)]
     if failed:
         raise EscherError(
             f"{len(failed)} of {len(accounts)} account(s) could not be queued: {', '.join(failed[:10])}",
-            hint="the worker needs sqs:SendMessage on the scan queue; the 02:00 job is retried",
+            hint=f"the worker needs {sender.SEND_PERMISSION} on the scan queue; the 02:00 job is retried",
         )
-    return {"org_run": run, "accounts": len(accounts), "queued": len(accounts),
+    return {"org_run": run, "cloud": cloud, "accounts": len(accounts), "queued": len(accounts),
             "deadline": manifest["deadline"], "joined_overdue": overdue}  # fmt: skip
 
 
@@ -101,14 +140,14 @@ def is_scan_message(body: Any) -> TypeGuard[str]:
     return isinstance(body, str) and f'"kind": "{KIND}"' in body[:200]
 
 
-def _message(body: str) -> tuple[str, str]:
+def _message(cloud: str, body: str) -> tuple[str, str]:
     from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
     class ScanMessage(BaseModel):
         model_config = ConfigDict(extra="forbid")
         kind: Literal["escher.scan_account"]
         run: str = Field(pattern=r"^[\w:.-]{1,80}$")
-        account: str = Field(pattern=r"^\d{12}$")
+        account: str = Field(pattern=ACCOUNT_PATTERNS[cloud])
 
     try:
         msg = ScanMessage.model_validate_json(body)
@@ -118,7 +157,7 @@ def _message(body: str) -> tuple[str, str]:
 
         raise PermanentEventError(
             f"not a scan message: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
-            hint="the scan queue takes only the 02:00 job's messages; this one goes to its dead-letter queue",
+            hint="the scan queue takes only the 02:00 job's messages; this one goes to its dead-letter place",
         ) from None
     return msg.run, msg.account
 
@@ -126,13 +165,14 @@ def _message(body: str) -> tuple[str, str]:
 def scan_account(
     worker: str, body: str, env: Mapping[str, str], *, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Scan the one account a message names and write its part. An account that cannot be entered or read
-    is a part too (it is named in the report); a message that cannot be read, or a failure that may pass,
-    raises: the delivery fails and SQS redelivers it, then dead-letters it."""
-    from escher.pipeline.runtime import effective_settings, published_settings, state_objects
+    """Scan the one account a message names, on the worker's cloud, and write its part. An account that
+    cannot be entered or read is a part too (it is named in the report); a message that cannot be read, or a
+    failure that may pass, raises: the delivery fails and the platform redelivers it, then moves it aside."""
+    from escher.pipeline.runtime import build_pipeline, effective_settings, published_settings, state_objects
     from escher.scans.runner import ScanOptions, run_scan
 
-    run, account = _message(body)
+    cloud = worker
+    run, account = _message(cloud, body)
     settings, _ = effective_settings(worker, env, published_settings(env))
     objects = state_objects(env, settings.extensions)
     if objects.get(f"{PREFIX}{run}/manifest.json") is None:
@@ -142,8 +182,10 @@ def scan_account(
             f"scan run {run} has no manifest", hint="only the 02:00 job starts an organization scan"
         )
     part: dict[str, Any] = {"account": account, "run": run}
+    ctx = build_pipeline(worker, env).cloud  # the platform's clients (a replay transport under test)
     try:
-        result = run_scan(settings, ScanOptions(clouds=["aws"], accounts={"aws": [account]}))
+        _sender(cloud).enter(account, ctx)  # Azure / GCP: the subscription or project answers the identity
+        result = run_scan(settings, ScanOptions(clouds=[cloud], accounts={cloud: [account]}), ctx=ctx)
     except EscherError as exc:  # the account could not be entered (AssumeRole refused) or read at all
         part |= {"ok": False, "error": exc.message, "hint": exc.hint or "", "code": getattr(exc, "code", "")}
     else:

@@ -46,6 +46,14 @@ def user_schedules(timer: func.TimerRequest) -> None:
     handlers.on_user_schedules_timer(past_due=timer.past_due)
 
 
+# the organization scan (escher.pipeline.fanout): one subscription a message; the host's queue settings (app
+# settings AzureFunctionsJobHost__extensions__queues__*) take one message at a time per instance and move a
+# message that failed maxDequeueCount deliveries to escher-scan-poison
+@app.queue_trigger(arg_name="msg", queue_name=handlers.SCAN_QUEUE, connection=handlers.QUEUE_CONNECTION)
+def scan_account(msg: func.QueueMessage) -> None:
+    handlers.on_scan_message(msg.get_body(), dequeue_count=msg.dequeue_count)
+
+
 @app.route(route="action-group", methods=["POST"])
 def action_group(req: func.HttpRequest) -> func.HttpResponse:
     status, body = handlers.on_action_group(req.get_body())

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from escher.clouds.azure.fanout import QUEUE_CONNECTION as QUEUE_CONNECTION  # the scan queue trigger
+from escher.clouds.azure.fanout import SCAN_QUEUE as SCAN_QUEUE
 from escher.pipeline.errors import PipelineError
 
 if TYPE_CHECKING:
@@ -140,3 +142,21 @@ def on_action_group(body: bytes) -> tuple[int, dict[str, Any]]:
     except PipelineError as exc:
         return 503, exc.to_dict()
     return 200, result
+
+
+def on_scan_message(body: bytes, *, dequeue_count: int | None = None) -> dict[str, Any]:
+    """One subscription of an organization's daily scan (:func:`escher.pipeline.fanout.scan_account`). A
+    message that cannot be read raises, as does a failure that may pass: the host makes it visible again and,
+    after ``maxDequeueCount`` deliveries, moves it to the ``-poison`` queue; it is never retried forever."""
+    import logging
+
+    from escher.pipeline import fanout
+
+    text = bytes(body).decode("utf-8", errors="replace")
+    try:
+        return fanout.scan_account(WORKER, text, os.environ)
+    except Exception as exc:
+        logging.getLogger("escher.workers.azure").warning(
+            "scan message not done (delivery %s): %s", dequeue_count, getattr(exc, "message", exc)
+        )
+        raise

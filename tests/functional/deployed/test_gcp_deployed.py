@@ -60,7 +60,8 @@ class Deployment:
             permissions=operation_permissions("gcp", OPERATIONS),
         )
         deployed = run_under_mocks(spec)
-        [function] = deployed.of_type("gcp:cloudfunctionsv2/function:Function")
+        functions = deployed.of_type("gcp:cloudfunctionsv2/function:Function")
+        [function] = [f for f in functions if f.name == "worker"]  # (the other: the organization scan's)
         self.env = dict(function.inputs["serviceConfig"]["environmentVariables"])
         [job] = deployed.of_type("gcp:cloudscheduler/job:Job")
         self.schedule_body = base64.b64decode(job.inputs["httpTarget"]["body"]).decode()

@@ -90,6 +90,7 @@ def test_azure_custom_roles_are_exactly_the_operations_and_state_access(bundle: 
         "grant-audit",
         "grant-credentials",
         "grant-host",
+        "grant-scan-queue",  # the organization scan's Storage queue (built-in Queue Data Contributor)
         "deployer-writes-credentials",
     }
     actions = [

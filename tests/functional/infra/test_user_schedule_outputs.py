@@ -20,7 +20,8 @@ def test_gcp_outputs_its_audit_bucket_and_what_a_cloud_schedule_needs(bundle: st
 
     deployed = run_under_mocks(make_spec("gcp", bundle))
     out = deployed.outputs
-    [function] = deployed.of_type("gcp:cloudfunctionsv2/function:Function")
+    functions = deployed.of_type("gcp:cloudfunctionsv2/function:Function")
+    [function] = [f for f in functions if f.name == "worker"]  # (the other: the organization scan's)
     env = function.inputs["serviceConfig"]["environmentVariables"]
     [audit] = [r for r in deployed.of_type("gcp:storage/bucket:Bucket") if r.name == "audit"]
     assert audit.inputs["retentionPolicy"]["retentionPeriod"] == str(400 * 24 * 3600)
