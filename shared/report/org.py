@@ -189,7 +189,7 @@ def _rows(org: PulledOrgReport, wanted: set[str] | None) -> tuple[list[dict[str,
         if wanted is not None and s.account not in wanted:
             continue
         if s.status != "scanned":
-            why = ". ".join(x.rstrip(".") for x in (s.error, s.hint) if x) or s.status
+            why = "; ".join(x.rstrip(".") for x in (s.error, s.hint) if x) or "no reason given"
             unreachable.append(f"{s.account}: {s.status}: {why}")
             continue
         row: dict[str, Any] = {"cloud": s.cloud or org.cloud, "account": s.account, "resources": s.resources,

@@ -102,6 +102,8 @@ def signed_money(value: float) -> str:
 
 
 def _changed(report: MorningReport) -> str:
+    if report.scan_id.startswith("org:"):  # the extension's organization scan alone (escher.report.org)
+        return "organization scan: no earlier scan compared"
     if not report.previous_scan_id:
         return "first scan: nothing to compare with yet"
     parts = []
