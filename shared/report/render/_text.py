@@ -91,7 +91,7 @@ def org_summary(report: MorningReport) -> str:
     text += f", {len(report.unreachable_accounts)} not reached" if report.unreachable_accounts else ""
     org = report.organization
     if org:  # the breakdown is the extension's organization scan, not this laptop's
-        text += f" (the {org['cloud']} extension's organization scan {org['run']}, joined {org['joined_at'][:16]})"
+        text += f" - organization scan {org['run']}" + ("" if org.get("complete", True) else " (incomplete)")
     return text
 
 

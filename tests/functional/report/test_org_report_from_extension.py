@@ -132,7 +132,10 @@ def test_sync_pulls_the_joined_org_report_once_and_report_shows_it_with_where_it
     }
     assert public == {a: b for a, b in org.members.items() if a != locked}
     text = _cli("report").output
-    assert f"the aws extension's organization scan {run}" in text
+    assert (
+        f"the aws extension's organization scan {run}" in text
+        and f"not reached - organization scan {run}" in text
+    )
     assert "2 accounts read, 1 not reached" in text and f"NOT REACHED {locked}: not scanned" in text
     for account in rows:
         assert f"aws {account}: " in text

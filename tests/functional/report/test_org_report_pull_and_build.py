@@ -144,3 +144,29 @@ def test_the_organization_report_alone_and_over_an_older_or_newer_local_scan(tmp
     with pytest.raises(NoOrgReportError) as err:
         choose(laptop, "2026-12-01T020000-zzzzzz", extended=True)
     assert run in (err.value.hint or "")
+
+
+def test_a_run_joined_at_its_deadline_names_the_missing_account_in_every_format(tmp_path: Path) -> None:
+    from escher.report.org import keep
+    from escher.report.render import render
+
+    ext = LocalObjects(tmp_path / "extension")
+    laptop = LocalObjects(tmp_path / "laptop-state")
+    run = "2026-12-07T020000-cccccc"
+    _joined(ext, run, START, {SUBS[0]: True, SUBS[1]: False}, late=True)  # SUBS[2]'s part never came
+    got = ext.get(f"reports/org/{run}.json")
+    assert got is not None
+    keep(laptop, "azure", f"{ext.state.url}reports/org/{run}.json", "v1", got.data)
+    org = choose(laptop, run, extended=True)
+    assert org is not None and org.report.complete is False
+    rep = org_report(org, ReportTemplate())
+
+    text = render(rep, "text").decode()
+    assert f"1 account read, 2 not reached - organization scan {run} (incomplete)" in text
+    assert f"NOT REACHED {SUBS[2]}: missing: no result by the run's deadline" in text
+    for fmt in ("md", "html"):
+        page = render(rep, fmt).decode()
+        assert f"organization scan {run}" in page and SUBS[2] in page, fmt
+    assert json.loads(render(rep, "json"))["organization"]["complete"] is False
+    assert json.loads(render(rep, "ocsf"))[0]["cloud"]["account"]["uid"] == SUBS[0]
+    assert SUBS[0] in render(rep, "csv").decode()
