@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from escher.cli._render import console, emit, err_console, print_json, state
+from escher.clouds.provider import CLOUDS
 
 if TYPE_CHECKING:
     from escher.scans.model import ScanResult
 
-_CLOUD = typer.Option(None, "--cloud", "-c", help="aws, azure or gcp (repeatable); default: aws.")
+_CLOUD = typer.Option(None, "--cloud", "-c", help=f"{', '.join(CLOUDS)} (repeatable); default: aws.")
 _REGION = typer.Option(None, "--region", "-r", help="Regions to read (repeatable); default: from config.")
 _CHECKS = typer.Option(None, "--checks", help="Comma-separated check ids or patterns (aws.s3.*).")
 _OUTPUT = typer.Option(
@@ -58,9 +59,11 @@ def scan(
     if output not in (None, "text", "json", "ocsf"):
         raise typer.BadParameter("use text or json", param_hint="--output")
     fmt = file_format or output or ("json" if state(ctx).json else "text")
-    unknown = sorted(set(cloud or []) - {"aws", "azure", "gcp"})
+    unknown = sorted(set(cloud or []) - set(CLOUDS))
     if unknown:
-        raise typer.BadParameter(f"unknown cloud {unknown[0]!r}; use aws, azure or gcp", param_hint="--cloud")
+        raise typer.BadParameter(
+            f"unknown cloud {unknown[0]!r}; use {', '.join(CLOUDS)}", param_hint="--cloud"
+        )
     patterns = [p for p in (checks or "").split(",") if p.strip()] or None
     if list_checks:
         from escher.scans.collect.coverage import coverage
@@ -138,21 +141,17 @@ def scan(
         raise typer.Exit(2)  # partial: some of the estate was not read
 
 
-_ACCOUNT_FORMS = {
-    "aws": (r"\d{12}", "an AWS account id (12 digits, such as 111122223333)"),
-    "azure": (r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", "an Azure subscription id (a GUID)"),
-    "gcp": (r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "a GCP project id (such as acme-prod)"),
-}
-
-
 def account_cloud(account: str, clouds: list[str]) -> str:
     """Which of ``clouds`` an ``--account ID`` belongs to, by its form; a clear error when none."""
     import re
 
-    for cloud in clouds:
-        if re.fullmatch(_ACCOUNT_FORMS[cloud][0], account):
-            return cloud
-    wanted = " or ".join(_ACCOUNT_FORMS[c][1] for c in clouds)
+    from escher.clouds import providers_for
+
+    known = providers_for(clouds)  # each provider says what its account ids look like
+    for cloud in known:
+        if cloud.account_pattern and re.fullmatch(cloud.account_pattern, account):
+            return cloud.name
+    wanted = " or ".join(c.account_example or f"a {c.title} {c.account_word}" for c in known)
     raise typer.BadParameter(f"{account!r} is not {wanted}", param_hint="--account")
 
 
@@ -229,10 +228,15 @@ def _text(result: ScanResult, *, all_: bool = False) -> None:
     for (sev, check_id), n in sorted(counts.items(), key=lambda kv: (-kv[0][0].rank, -kv[1])):
         table.add_row(sev.value, check_id, str(n))
     con.print(table)
-    accounts = Counter(f.account for f in fails if f.cloud == "aws")
-    if len({r.account for r in result.inventory.records if r.cloud == "aws"}) > 1:
-        by_account = ", ".join(f"{a}: {n}" for a, n in sorted(accounts.items()))
-        con.print(f"Findings by AWS account: {by_account or 'none'}", highlight=False)
+    from escher.clouds import PROVIDERS
+
+    for cloud in PROVIDERS.values():  # a cloud read in more than one account: its findings by account
+        if len({r.account for r in result.inventory.records if r.cloud == cloud.name}) > 1:
+            accounts = Counter(f.account for f in fails if f.cloud == cloud.name)
+            by_account = ", ".join(f"{a}: {n}" for a, n in sorted(accounts.items()))
+            con.print(
+                f"Findings by {cloud.title} {cloud.account_word}: {by_account or 'none'}", highlight=False
+            )
     for e in result.inventory.errors:
         con.print(f"[yellow]NOT READ[/] {e.cloud} {e.service} {e.region}: {escape(e.message)}")
         if e.hint:

@@ -77,6 +77,8 @@ class Provider:
     infra_component: str = ""  # the Pulumi component type of the cloud's extension
     # the setting of the cloud's config section its billing needs ("" for none): no cost sync without it
     billing_setting: str = ""
+    account_pattern: str = ""  # what one account id looks like (a regular expression), for --account ID
+    account_example: str = ""  # the same in words, for the error when an id matches no cloud
 
     @property
     def client_module(self) -> str:
@@ -184,6 +186,8 @@ PROVIDERS: dict[str, Provider] = {
             state_schemes=("s3",),
             state_example="s3://bucket/prefix",
             infra_component="escher:aws:Extension",
+            account_pattern=r"\d{12}",
+            account_example="an AWS account id (12 digits, such as 111122223333)",
         ),
         Provider(
             name="azure",
@@ -218,6 +222,8 @@ PROVIDERS: dict[str, Provider] = {
             state_schemes=("az", "azure"),
             state_example="az://container/prefix",
             infra_component="escher:azure:Extension",
+            account_pattern=r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
+            account_example="an Azure subscription id (a GUID)",
             billing_setting="subscription_id",
         ),
         Provider(
@@ -253,6 +259,8 @@ PROVIDERS: dict[str, Provider] = {
             state_schemes=("gs", "gcs"),
             state_example="gs://bucket/prefix",
             infra_component="escher:gcp:Extension",
+            account_pattern=r"[a-z][a-z0-9-]{4,28}[a-z0-9]",
+            account_example="a GCP project id (such as acme-prod)",
             billing_setting="billing_export_table",
         ),
     )

@@ -6,12 +6,14 @@ Record attrs are named after the ARM properties they come from (``allowBlobPubli
 
 from __future__ import annotations
 
-from escher.clouds.aws.checks.compute import WORLD
 from escher.scans.checks import _sizing
 from escher.scans.checks._declarative import attr_check, is_false, is_true, truthy
 from escher.scans.checks.base import CheckContext, Fail, Outcome, check
 from escher.scans.model import Record, Severity
 from escher.scans.pricing import AZURE_DISK_GB_MONTH, AZURE_HOURLY, azure_smaller
+
+# the internet as an NSG rule's source: the CIDRs, and the service tags and wildcard that mean it
+_INTERNET = frozenset({"0.0.0.0/0", "::/0", "*", "Internet", "Any"})
 
 SA = "azure.storage.account"
 _ENC = ("164.312(a)(2)(iv)",)
@@ -116,7 +118,7 @@ def _nsg_world(rec: Record, ports: tuple[int, ...]) -> list[int]:
     for rule in rec.attrs.get("rules", []):
         if rule.get("direction") != "Inbound" or rule.get("access") != "Allow":
             continue
-        if not ({str(s) for s in rule.get("sources", [])} & (set(WORLD) | {"*", "Internet", "Any"})):
+        if not ({str(s) for s in rule.get("sources", [])} & _INTERNET):
             continue
         for lo, hi in rule.get("port_ranges", []):
             hits += [p for p in ports if lo <= p <= hi]
