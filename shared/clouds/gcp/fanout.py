@@ -48,18 +48,23 @@ def send(url: str, bodies: list[str]) -> list[int]:
 def enter(account: str, ctx: Any) -> None:
     """The project must answer the worker's identity (Resource Manager v3 ``projects.get``); else the account
     is reported not scanned with why. A failure that may pass (throttled, the API down) raises as it is."""
-    from escher.clouds.gcp import discovery_client
-
-    crm = discovery_client(
-        "cloudresourcemanager",
-        "v3",
-        credentials_=getattr(ctx, "gcp_credentials", None),
-        http=getattr(ctx, "gcp_discovery_http", None),
-    )
     from googleapiclient.errors import HttpError
 
+    from escher.clouds.gcp import auth_errors, discovery_client
+
     try:
+        crm = discovery_client(
+            "cloudresourcemanager",
+            "v3",
+            credentials_=getattr(ctx, "gcp_credentials", None),
+            http=getattr(ctx, "gcp_discovery_http", None),
+        )
         project = crm.projects().get(name=f"projects/{account}").execute()
+    except auth_errors() as exc:
+        raise EscherError(
+            f"project {account}: the worker has no credentials: {str(exc).splitlines()[0][:200]}",
+            hint="the function runs as its service account (escher extend gcp)",
+        ) from None
     except HttpError as exc:
         if exc.resp.status not in (403, 404):
             raise
