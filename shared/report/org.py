@@ -244,11 +244,11 @@ def apply_org(
     report.accounts, report.unreachable_accounts, partial = _rows(org, wanted)
     report.partial += partial
     report.organization = _summary(org, newer)
-    when = "newer than" if newer else "older than"
+    when = "older than" if newer else "newer than"  # the local scan, to the organization scan
     report.scope_notes.insert(
         0,
         f"Accounts: from {org.origin()}; the findings below are this laptop's scan of "
-        f"{report.data_as_of}, {when} it.",
+        f"{local_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {when} it.",
     )
     return report
 

@@ -133,12 +133,14 @@ def test_the_organization_report_alone_and_over_an_older_or_newer_local_scan(tmp
     assert over.organization is not None and over.organization["newer_than_local_scan"] is True
     assert {r["account"] for r in over.accounts} == {SUBS[0], SUBS[2]}
     assert over.scope_notes[0].startswith(f"Accounts: from the azure extension's organization scan {run}")
+    assert over.scope_notes[0].endswith("this laptop's scan of 2026-12-06 21:00 UTC, older than it.")
     # a local scan newer than it: the local report, naming the organization scan; --run forces it
     newer = apply_org(local(START + timedelta(hours=1)), org)
     assert newer.organization is None and newer.accounts == []
     assert f"escher report --run {run}" in newer.scope_notes[-1]
     forced = apply_org(local(START + timedelta(hours=1)), org, chosen=True)
     assert forced.organization is not None and forced.organization["newer_than_local_scan"] is False
+    assert forced.scope_notes[0].endswith("this laptop's scan of 2026-12-07 03:00 UTC, newer than it.")
 
     # --run with an id never pulled names the ones that were
     with pytest.raises(NoOrgReportError) as err:
