@@ -3,7 +3,7 @@
 Same inputs -> same bytes -> same hash: entries are sorted, every timestamp is 1980-01-01, every mode 0644,
 ``__pycache__`` and ``*.pyc`` are left out. Bundles are cached under ``<data dir>/bundles/<input hash>.zip``.
 
-Layouts (what each runtime expects):
+Layouts (what each runtime expects; each cloud's deploy description, :mod:`escher.infra.deploy`, holds its own):
 
 - aws: everything at the zip root (Lambda adds the root to ``sys.path``); handler from the spec.
 - azure: ``function_app.py`` + ``host.json`` at the root, packages under ``.python_packages/lib/site-packages``.
@@ -36,6 +36,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from escher.clouds import CLOUDS
+from escher.infra.deploy import Limit, deploy_of
 from escher.infra.program import InfraError
 
 __all__ = [
@@ -53,7 +55,6 @@ MB = 1024 * 1024
 # folder in the source tree -> package path in the bundle (the workers need neither the CLI, infra nor brain)
 PACKAGE_DIRS = {"shared": "escher", "workers": "escher/workers"}
 DATA_SUFFIXES = {".py", ".json", ".toml", ".yaml", ".sql", ".typed"}
-RUNTIME_EXTRA = {"aws": "aws-lambda-powertools", "azure": "azure-functions", "gcp": "functions-framework"}
 DISCOVERY_DIR = "googleapiclient/discovery_cache/documents/"
 # the APIs escher builds discovery clients for: the GCP scan (Cloud SQL Admin, Resource Manager, Monitoring, IAM,
 # Logging, Cloud Run, Cloud KMS, Cloud DNS, API Keys, BigQuery, Essential Contacts, Service Usage, Dataproc) and the
@@ -75,31 +76,14 @@ DISCOVERY_DOCS = (
     "serviceusage.v1.",
     "dataproc.v1.",
 )
-# what a worker needs of another cloud's SDK extra to scan it (not Key Vault, Pub/Sub or Secret Manager: those
-# are the other cloud's own extension's stores)
-SCAN_PACKAGES = {
-    "azure": ("azure-identity", "azure-storage-blob", "azure-mgmt-"),
-    "gcp": ("google-auth", "google-cloud-storage", "google-cloud-compute", "google-api-python-client"),
-}
 
 
 class BundleError(InfraError):
     """The worker bundle cannot be built or does not fit the platform."""
 
 
-@dataclass(frozen=True)
-class Limit:
-    zipped_mb: int | None
-    unzipped_mb: int
-    rule: str
-
-
-LIMITS = {
-    # above 50 MB zipped the AWS component uploads the zip to the state bucket (s3_bucket/s3_key) instead
-    "aws": Limit(None, 250, "Lambda: 250 MB unzipped (code + layers); over 50 MB zipped it goes through S3"),
-    "azure": Limit(None, 1000, "Functions Consumption run-from-package: ~1 GB of local storage for the app"),
-    "gcp": Limit(100, 500, "Cloud Run functions: 100 MB zipped source upload, 500 MB unzipped with modules"),
-}
+# what each cloud's runtime takes (its deploy description's bundle layout)
+LIMITS = {cloud: deploy_of(cloud).bundle.limit for cloud in CLOUDS}
 
 
 @dataclass(frozen=True)
@@ -117,7 +101,8 @@ class Bundle:
 def worker_requirements(cloud: str, source_root: Path, extra_clouds: Sequence[str] = ()) -> list[str]:
     """The core dependencies, this cloud's SDK extra and its runtime library; for a worker that scans other
     clouds too (:data:`escher.extend.cloud_credentials.HOSTS`), the scanning part of each ``extra_clouds``' SDK
-    (:data:`SCAN_PACKAGES`); nothing else of the other clouds."""
+    (its deploy description's ``bundle.scan_packages``: not Key Vault, Pub/Sub or Secret Manager, which are that
+    cloud's own extension's stores); nothing else of the other clouds."""
     from escher.extend.cloud_credentials import HOSTS
 
     project = tomllib.loads((source_root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
@@ -125,10 +110,11 @@ def worker_requirements(cloud: str, source_root: Path, extra_clouds: Sequence[st
     reqs = list(project["dependencies"])
     reqs.extend(extras.get(cloud, []))
     reqs.extend(extras.get("notify", []))  # alerts and the daily digest go out through apprise
-    reqs.extend(r for r in extras.get("workers", []) if r.startswith(RUNTIME_EXTRA[cloud]))
+    reqs.extend(r for r in extras.get("workers", []) if r.startswith(deploy_of(cloud).bundle.runtime))
     if cloud in HOSTS:
         for other in sorted(set(extra_clouds) - {cloud}):
-            reqs.extend(r for r in extras.get(other, []) if r.startswith(SCAN_PACKAGES.get(other, ())))
+            scan = deploy_of(other).bundle.scan_packages
+            reqs.extend(r for r in extras.get(other, []) if scan and r.startswith(scan))
     # the worker checks approvers' signatures against their pinned keys (escher.pipeline.granted)
     reqs.extend(r for r in extras.get("store", []) if r.startswith("cryptography"))
     return sorted(set(reqs))
@@ -143,8 +129,7 @@ def enabled_extra_clouds(cloud: str) -> tuple[str, ...]:
     if cloud not in HOSTS:
         return ()
     settings = load_settings()
-    enabled = {"azure": settings.azure.enabled, "gcp": settings.gcp.enabled}
-    return tuple(c for c in EXTRA_CLOUDS if c != cloud and enabled[c])
+    return tuple(c for c in EXTRA_CLOUDS if c != cloud and getattr(settings, c).enabled)
 
 
 def _walk(base: Path) -> Iterator[Path]:
@@ -173,18 +158,10 @@ def _escher_files(source_root: Path, cloud: str) -> dict[str, Path]:
 def _shims(
     cloud: str, requirements: list[str], azure_script: str = "escher.workers.azure.function_app"
 ) -> dict[str, bytes]:
-    if cloud == "azure":
-        return {
-            "function_app.py": f"from {azure_script} import app  # noqa: F401\n".encode(),
-            "host.json": b'{"version": "2.0", "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", '
-            b'"version": "[4.*, 5.0.0)"}}\n',
-        }
-    if cloud == "gcp":
-        return {
-            "main.py": b"from escher.workers.gcp.main import *  # noqa: F403\n",
-            "requirements.txt": ("\n".join(requirements) + "\n").encode(),
-        }
-    return {}
+    """The files at the zip root the cloud's runtime loads (``azure_script``: the Azure function app module)."""
+    from escher.infra.spec import WorkerEntryPoints
+
+    return deploy_of(cloud).bundle.shims(requirements, WorkerEntryPoints(azure_script=azure_script))
 
 
 def pip_install(requirements: list[str], target: Path) -> None:
@@ -305,16 +282,17 @@ def build_bundle(
     ``extra_clouds``: the other clouds a host worker scans (default: those enabled in the settings).
     """
     if cloud not in LIMITS:
-        raise BundleError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
+        raise BundleError(f"unknown cloud {cloud!r}", hint=f"use one of {', '.join(CLOUDS)}")
+    layout = deploy_of(cloud).bundle
     if requirements is not None:
         reqs = requirements
     else:
         others = enabled_extra_clouds(cloud) if extra_clouds is None else tuple(extra_clouds)
         reqs = worker_requirements(cloud, source_root, others)
-    site = ".python_packages/lib/site-packages/" if cloud == "azure" else ""
+    site = layout.site
     entries: dict[str, bytes | Path] = {f"{site}{k}": v for k, v in _escher_files(source_root, cloud).items()}
     entries.update(_shims(cloud, reqs))
-    if cloud != "gcp":  # GCP builds its dependencies from requirements.txt
+    if layout.vendored:  # else the platform installs requirements.txt (GCP: Cloud Build)
         if deps_dir is None:
             key = hashlib.sha256("\n".join(["cp312-manylinux2014_x86_64", *reqs]).encode()).hexdigest()[:16]
             deps_dir = cache_dir / f"deps-{key}"

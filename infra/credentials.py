@@ -53,15 +53,14 @@ def collect_credentials(target: str, env: Mapping[str, str] | None = None) -> di
     silently (``escher extend credentials gcp`` sets up workload identity federation instead, or stores a key
     given with ``--key-file``); AWS keys are never copied (no Azure or GCP worker reads them).
     """
-    from escher.extend.cloud_credentials import HOSTS, CloudCredentialError, azure_from_env
+    from escher.extend.cloud_credentials import EXTRA_CLOUDS, HOSTS
+    from escher.infra.deploy import deploy_of
 
     env = os.environ if env is None else env
     if target not in HOSTS:
         return {}
-    try:
-        return {"azure": azure_from_env(env).value}
-    except CloudCredentialError:  # none here: 'escher extend credentials azure' says what to do
-        return {}
+    found = {cloud: deploy_of(cloud).local_credentials(env) for cloud in EXTRA_CLOUDS if cloud != target}
+    return {cloud: value for cloud, value in found.items() if value is not None}
 
 
 def _scrub(text: str, secret: str) -> str:
@@ -194,15 +193,15 @@ WriterFactory = Callable[[Mapping[str, Any]], CredentialWriter]
 
 
 def writer_for(cloud: str, prefix: str = "escher") -> WriterFactory:
-    """The writer for the secret store the extension created, built from the stack's outputs."""
+    """The writer for the secret store the extension created, built from the stack's outputs (the cloud's deploy
+    description knows which store and outputs)."""
+    from escher.infra.deploy import deploy_of
+
+    deploy = deploy_of(cloud)
 
     def build(outputs: Mapping[str, Any]) -> CredentialWriter:
         try:
-            if cloud == "aws":
-                return SsmWriter(str(outputs["credentials_path"]), str(outputs.get("region") or "") or None)
-            if cloud == "azure":
-                return KeyVaultWriter(str(outputs["key_vault"]), prefix)
-            return SecretManagerWriter(str(outputs["project"]), prefix)
+            return deploy.credential_writer(outputs, prefix)
         except KeyError as exc:
             raise CredentialWriteError(
                 f"the {cloud} stack's outputs name no secret store ({exc.args[0]} is missing)",

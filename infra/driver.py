@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from escher.clouds import CLOUDS
 from escher.config import Paths
 from escher.errors import EscherError
+from escher.infra.deploy import PostDeployContext, deploy_of
 from escher.infra.program import InfraError
 
 if TYPE_CHECKING:
@@ -47,13 +49,6 @@ __all__ = [
 ]
 
 PROJECT = "escher-extend"
-RETAINED = {
-    "aws": "the audit bucket (S3 Object Lock) is kept: locked objects cannot be deleted before their retention "
-    "ends; delete it yourself afterwards",
-    "azure": "the resource group with the audit storage account is kept: blobs under the immutability policy "
-    "cannot be deleted before it expires",
-    "gcp": "the audit bucket is kept: objects under its retention policy cannot be deleted before it expires",
-}
 
 
 class PulumiMissingError(InfraError):
@@ -292,16 +287,13 @@ def extend(
     env: Mapping[str, str] | None = None,
     post_deployer: PostDeployerFactory | None = None,
 ) -> ExtendResult:
-    """Deploy ``spec``; keep outputs; run the steps the program names in its ``post_deploy`` output (Azure);
-    store credentials; switch the CLI to thin-client mode for the cloud."""
-    from dataclasses import replace
-
+    """Deploy ``spec``; keep outputs; run the steps the program names in its ``post_deploy`` output (the cloud's
+    deploy description says what each is); store credentials; switch the CLI to thin-client mode for the cloud."""
     require_pulumi(env)
     cloud = spec.cloud
+    deploy = deploy_of(cloud)
     local = LocalState.load(paths)
-    if cloud == "azure" and local.clouds.get(cloud, {}).get("azure_triggers_synced"):
-        # a redeploy keeps the Event Grid subscription: the last deploy's package synced the triggers
-        spec = replace(spec, azure_triggers_synced=True)
+    spec = deploy.prepare(spec, local.clouds.get(cloud, {}))  # what the last deploy left changes this one
     stack = stack_factory(spec, cloud, stack_env(paths, env))
     try:
         result = _up(stack, spec, on_event)
@@ -350,10 +342,8 @@ def extend(
 
 
 def _up(stack: StackLike, spec: ExtensionSpec, on_event: Callable[[Any], Any] | None) -> Any:
-    cloud = spec.cloud
-    stack.set_config(f"{cloud}:{'location' if cloud == 'azure' else 'region'}", _config_value(spec.region))
-    if cloud == "gcp" and spec.gcp_project:
-        stack.set_config("gcp:project", _config_value(spec.gcp_project))
+    for key, value in deploy_of(spec.cloud).stack_config(spec).items():
+        stack.set_config(key, _config_value(value))
     return stack.up(on_event=on_event)
 
 
@@ -368,43 +358,41 @@ def _post_deploy(
     env: Mapping[str, str] | None,
     on_event: Callable[[Any], Any] | None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run the stack's ``post_deploy`` steps in order (:mod:`escher.infra.azure_post_deploy`): OneDeploy of the
-    package, the audit policy's lock, then the program again with the triggers synced (its outputs replace the
-    first ones). The deployment stays recorded; a failed step is recorded and raised with what to do, and
-    ``escher extend`` again resumes (an already locked policy is left alone)."""
-    from dataclasses import replace
-
-    from escher.infra.azure_post_deploy import LOCK_AUDIT, ONE_DEPLOY, AzurePostDeploy, step_kind
-
+    """Run the stack's ``post_deploy`` steps in order, as the cloud's deploy description names them (Azure:
+    :mod:`escher.infra.azure_post_deploy`: OneDeploy of the package, the audit policy's lock, then the program
+    again with the triggers synced, whose outputs replace the first ones). The deployment stays recorded; a
+    failed step is recorded and raised with what to do, and ``escher extend`` again resumes."""
     cloud = spec.cloud
-    kinds = [step_kind(str(step)) for step in outputs["post_deploy"]]  # an unknown step: none is run
-    steps = (deployer or AzurePostDeploy)()
+    hook = deploy_of(cloud).post_deploy
+    if hook is None:
+        raise InfraError(
+            f"the {cloud} program asks for steps after the deploy, and {cloud} deploys have none",
+            hint=f"run 'escher extend {cloud} --plan' to see the program's outputs; this is a bug in Escher",
+        )
+
+    def rerun(again: ExtensionSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+        result = _up(stack_factory(again, cloud, stack_env(paths, env)), again, on_event)
+        changes = getattr(getattr(result, "summary", None), "resource_changes", None) or {}
+        return _plain_outputs(getattr(result, "outputs", {}) or {}), dict(changes)
+
+    ctx = PostDeployContext(spec, outputs, local.clouds[cloud], deployer, rerun)
+    steps = hook(ctx)  # an unknown step raises here: none is run
     done: list[dict[str, Any]] = []
-    kind = kinds[0]
+    kind = steps[0][0] if steps else ""
     try:
-        for kind in kinds:
-            if kind == ONE_DEPLOY:
-                done.append(steps.one_deploy(outputs, Path(spec.bundle_path)))
-                local.clouds[cloud]["azure_triggers_synced"] = True  # OneDeploy syncs the triggers
-            elif kind == LOCK_AUDIT:
-                done.append(steps.lock_audit(outputs))
-            else:  # the program again, now that functions/<on_event_grid> can be named
-                steps.wait_for_function(outputs, spec.entry_points.azure_functions[0])
-                synced = replace(spec, azure_triggers_synced=True)
-                result = _up(stack_factory(synced, cloud, stack_env(paths, env)), synced, on_event)
-                outputs = _plain_outputs(getattr(result, "outputs", {}) or {})
-                changes = getattr(getattr(result, "summary", None), "resource_changes", None) or {}
-                done.append({"step": kind, "changes": dict(changes)})
+        for step, run in steps:
+            kind = step  # what a failure is recorded against
+            done.append(run())
     except _pulumi_errors() as exc:
         _post_deploy_failed(local, cloud, kind, done, str(exc).strip()[-300:])
         raise translate_error(exc, cloud) from exc
     except InfraError as exc:
         _post_deploy_failed(local, cloud, kind, done, exc.message[-300:])
         raise
-    save_outputs(paths, cloud, outputs)
+    save_outputs(paths, cloud, ctx.outputs)
     local.record_run(cloud, "post_deploy", "succeeded", steps=[d["step"] for d in done])
     local.save()
-    return outputs, done
+    return ctx.outputs, done
 
 
 def _post_deploy_failed(
@@ -484,7 +472,8 @@ def destroy(
             f"destroyed (the files are exported in {dest})",
             hint=exc.hint or "fix the cause and run 'escher destroy' again",
         ) from exc
-    said, removed, left = _user_schedules(cloud, outputs, scheduler)
+    deploy = deploy_of(cloud)
+    said, removed, left = deploy.user_schedules(outputs, scheduler)
     jobs = {"user_jobs_removed": len(removed)} | ({"user_jobs_left": left} if left else {})
     try:
         stack.destroy(on_event=on_event)
@@ -492,55 +481,24 @@ def destroy(
         local.record_run(cloud, "destroy", "failed", exported=count, error=str(exc).strip()[-300:], **jobs)
         local.save()
         raise translate_error(exc, cloud) from exc
-    audit = _audit_location(cloud, outputs)
+    audit = deploy.audit_location(outputs)
     local.clouds[cloud] = {"mode": "local", "destroyed_at": _now(), "export_dir": str(dest),
                            "audit_kept": audit}  # fmt: skip
     local.record_run(cloud, "destroy", "succeeded", exported=count, imported=imported, **jobs)
     local.save()
-    return DestroyResult(cloud, count, dest, RETAINED[cloud], imported, audit, said, removed, left)
-
-
-def _user_schedules(cloud: str, outputs: Mapping[str, Any], scheduler: Any) -> tuple[str, list[str], str]:
-    """Remove the user schedules the stack does not own, before it goes: (what a person is told, the jobs
-    removed, what is left with the command that finishes it). Once the cloud is Local Only again, the laptop
-    runs these schedules itself (:func:`escher.extend.schedules.cloud_homes` follows the extend state).
-
-    - AWS: nothing to do here. The stack owns the schedule group that ``escher schedule add`` creates the
-      ``escher-user-*`` schedules in; deleting a group deletes every schedule in it, so they go with the stack.
-    - Azure: nothing to do. No cloud object per schedule: the stack's every-minute timer, in the function app
-      that goes with the stack, ran the published schedules.
-    - GCP: the laptop made a Cloud Scheduler job per schedule, which the stack does not own: delete every
-      ``escher-user-*`` job in the stack's location (:func:`escher.clouds.gcp.schedules.remove_user_jobs`).
-    """
-    if cloud == "aws":
-        return "the user schedules went with the stack's EventBridge Scheduler group", [], ""
-    if cloud == "azure":
-        return "the user schedules ran on the stack's timer, which went with the function app", [], ""
-    if not outputs:
-        return "", [], ""
-    from escher.clouds.gcp.schedules import remove_user_jobs
-
-    cleanup = remove_user_jobs(outputs, scheduler)
-    said = f"{len(cleanup.removed)} user schedule job(s) removed from Cloud Scheduler"
-    if cleanup.error:
-        said += f"; NOT all removed: {cleanup.error}"
-    return said, cleanup.removed, cleanup.error
+    return DestroyResult(cloud, count, dest, deploy.retained, imported, audit, said, removed, left)
 
 
 def _audit_location(cloud: str, outputs: Mapping[str, Any]) -> str:
     """Where the locked audit objects stay, as the outputs name it."""
-    for key in ("audit_url", "audit_bucket", "audit_container", "audit_account"):
-        if outputs.get(key):
-            value = str(outputs[key])
-            return f"s3://{value}" if cloud == "aws" and key == "audit_bucket" else value
-    return ""
+    return deploy_of(cloud).audit_location(outputs)
 
 
 def status(paths: Paths, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """What is deployed where (from the local record) and the last runs; no network, no Pulumi needed."""
     local = LocalState.load(paths)
     clouds = {}
-    for cloud in ("aws", "azure", "gcp"):
+    for cloud in CLOUDS:
         entry = dict(local.clouds.get(cloud, {"mode": "local"}))
         if entry.get("mode") == "thin-client":
             entry["outputs"] = load_outputs(paths, cloud)

@@ -42,35 +42,17 @@ class ExportedObject:
     sha256: str
 
 
-def _blob_service(account: str) -> Any:
-    """The state account's Blob service: the connection string only if it is for that very account."""
-    from escher.clouds import azure
-
-    conn = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "")
-    fields = dict(p.split("=", 1) for p in conn.split(";") if "=" in p)
-    if fields.get("AccountName") == account:
-        return azure.blob_service(connection_string=conn)
-    return azure.blob_service(account_url=f"https://{account}.blob.core.windows.net")
-
-
 def state_store(cloud: str, outputs: Mapping[str, Any]) -> ObjectStore:
-    """The ``escher.state`` backend over the state bucket/container named in the stack's outputs."""
+    """The ``escher.state`` backend over the state bucket/container named in the stack's outputs (the cloud's
+    deploy description knows which outputs name it)."""
+    from escher.infra.deploy import deploy_of
+
     try:
-        if cloud == "aws":
-            from escher.clouds import aws
-            from escher.clouds.aws.state import S3Store
-
-            region = str(outputs.get("region") or "") or None
-            return S3Store(str(outputs["state_bucket"]), client=aws.client("s3", region))
-        if cloud == "azure":
-            from escher.clouds.azure.state import AzureBlobStore
-
-            account = str(outputs["state_account"])
-            return AzureBlobStore(str(outputs["state_container"]), service=_blob_service(account))
-        if cloud == "gcp":
-            from escher.clouds.gcp.state import GcsStore
-
-            return GcsStore(str(outputs["state_bucket"]))
+        deploy = deploy_of(cloud)
+    except InfraError as exc:
+        raise StateExportError(exc.message, hint=exc.hint) from None
+    try:
+        return deploy.state_store(outputs)
     except KeyError as exc:
         raise StateExportError(
             f"the {cloud} stack's outputs name no state store ({exc.args[0]} is missing): nothing was "
@@ -78,7 +60,6 @@ def state_store(cloud: str, outputs: Mapping[str, Any]) -> ObjectStore:
             hint=f"check {cloud}-outputs.json in the data dir's extend/ folder, or run 'pulumi stack output' "
             "on the escher-extend project",
         ) from None
-    raise StateExportError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
 
 
 def _target(dest: Path, key: str) -> Path:

@@ -332,9 +332,9 @@ def check_azure(spec: ExtensionSpec, *, transport: Any = None, credential: Any =
 
 
 def preflight(spec: ExtensionSpec, **clients: Any) -> PreflightReport:
-    """The checks of ``spec.cloud``; ``clients`` go to that cloud's check (tests)."""
-    if spec.cloud == "aws":
-        return check_aws(spec, clients.get("clients"))
-    if spec.cloud == "gcp":
-        return check_gcp(spec, clients.get("session"))
-    return check_azure(spec, transport=clients.get("transport"), credential=clients.get("credential"))
+    """The checks of ``spec.cloud``, as its deploy description names them; ``clients`` go to that cloud's
+    check (tests: ``clients=`` a boto3 client factory, ``session=`` a requests session, ``transport=`` and
+    ``credential=`` for azure-core)."""
+    from escher.infra.deploy import deploy_of
+
+    return deploy_of(spec.cloud).preflight(spec, clients)

@@ -6,16 +6,16 @@ Programs are functions (:func:`declare`) so that ``escher extend`` (Automation A
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from escher.clouds import CLOUDS
 from escher.errors import EscherError
 
 if TYPE_CHECKING:
     from escher.infra.component import Extension
     from escher.infra.spec import ExtensionSpec
 
-CLOUDS = ("aws", "azure", "gcp")
+__all__ = ["CLOUDS", "InfraError", "declare", "main"]
 
 
 class InfraError(EscherError):
@@ -23,13 +23,15 @@ class InfraError(EscherError):
 
 
 def declare(spec: ExtensionSpec) -> Extension:
-    """Declare ``spec.cloud``'s Extension component and export its outputs (call inside a Pulumi program)."""
+    """Declare ``spec.cloud``'s Extension component (its provider's ``infra`` reference) and export its
+    outputs (call inside a Pulumi program)."""
     import pulumi
 
-    if spec.cloud not in CLOUDS:
+    from escher.clouds import PROVIDERS
+
+    if spec.cloud not in PROVIDERS:
         raise InfraError(f"unknown cloud {spec.cloud!r}", hint=f"use one of {', '.join(CLOUDS)}")
-    module = importlib.import_module(f"escher.infra.{spec.cloud}")
-    component: Extension = module.extension("escher", spec)
+    component: Extension = PROVIDERS[spec.cloud].load("infra")("escher", spec)
     for key, value in component.outputs.items():
         pulumi.export(key, value)
     return component
@@ -53,9 +55,8 @@ def main() -> None:
             "stack config 'escher:bundle' is not set: the worker zip to deploy",
             hint="run 'escher extend CLOUD' (it builds the bundle), or set escher:bundle to a zip path",
         )
+    from escher.clouds import PROVIDERS
     from escher.infra.spec import spec_from_settings
 
-    region = (
-        config.get("region") or pulumi.Config(cloud).get("region") or pulumi.Config(cloud).get("location")
-    )
+    region = config.get("region") or pulumi.Config(cloud).get(PROVIDERS[cloud].region_kind)
     declare(spec_from_settings(cloud, region=region, bundle_path=bundle))

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from escher.clouds import Cloud
 from escher.config import ConfigError, Settings
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "extend_settings",
 ]
 
-Cloud = Literal["aws", "azure", "gcp"]
 LockMode = Literal["governance", "compliance"]
 
 # event kinds a user can enable; each cloud maps the ones it has onto its own event source
@@ -136,7 +136,7 @@ class ExtensionSpec:
     timezone: str = "UTC"
     daily_scan_at: str = "02:00"
     audit_retention_days: int = 365
-    audit_lock_mode: LockMode | None = None  # None: the cloud's default (DEFAULT_LOCK_MODES)
+    audit_lock_mode: LockMode | None = None  # None: the cloud's default (its deploy description's)
     log_retention_days: int = 30
     notify_email: str | None = None
     name_prefix: str = "escher"
@@ -153,7 +153,9 @@ class ExtensionSpec:
     @property
     def lock_mode(self) -> LockMode:
         """The audit lock mode: the user's, else the cloud's default."""
-        return self.audit_lock_mode or DEFAULT_LOCK_MODES[self.cloud]
+        from escher.infra.deploy import deploy_of
+
+        return self.audit_lock_mode or deploy_of(self.cloud).default_lock_mode
 
     @property
     def watched_regions(self) -> tuple[str, ...]:
@@ -166,12 +168,6 @@ class ExtensionSpec:
         return int(hour), int(minute)
 
 
-# GCP: an unlocked retention policy can be removed by anyone with storage.buckets.update, so the default locks
-# it (the README's compliance mode). AWS governance still stops the worker (denied s3:BypassGovernanceRetention).
-DEFAULT_LOCK_MODES: dict[str, LockMode] = {"aws": "governance", "azure": "governance", "gcp": "compliance"}
-DEFAULT_REGIONS = {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"}
-
-
 def spec_from_settings(
     cloud: str,
     *,
@@ -181,34 +177,24 @@ def spec_from_settings(
     operations: list[str] | None = None,
 ) -> ExtensionSpec:
     """Map the user's configuration onto the spec of one cloud's extension."""
+    from escher.clouds import CLOUDS
     from escher.config import load_settings
+    from escher.infra.deploy import deploy_of
     from escher.infra.permissions import default_operations, operation_permissions
-    from escher.infra.program import CLOUDS, InfraError
 
-    if cloud not in CLOUDS:
-        raise InfraError(f"unknown cloud {cloud!r}", hint=f"use one of {', '.join(CLOUDS)}")
+    deploy = deploy_of(cloud)  # an unknown cloud raises, saying which there are
     settings = settings or load_settings()
     extend = extend_settings(settings)
     ops = tuple(sorted(operations or extend.operations or default_operations(cloud)))
-    if cloud == "aws":
-        region = region or settings.aws.regions[0]
-    elif cloud == "azure":
-        region = region or settings.azure.locations[0]
-    else:
-        region = region or settings.gcp.regions[0]
-    if cloud == "gcp" and not settings.gcp.project:
-        raise InfraError(
-            "the GCP extension needs a project id",
-            hint="set [gcp] project in config.toml or ESCHER_GCP__PROJECT",
-        )
-    enabled = {"aws": settings.aws.enabled, "azure": settings.azure.enabled, "gcp": settings.gcp.enabled}
+    configured = list(deploy.regions(settings))
+    region = region or (configured[0] if configured else None)
+    deploy.require_settings(settings)
     # the extension on one cloud manages all clouds: it keeps the other clouds' credentials
-    credentials = tuple(c for c in CLOUDS if c != cloud and enabled[c])
-    regions = {"aws": settings.aws.regions, "azure": settings.azure.locations, "gcp": settings.gcp.regions}
+    credentials = tuple(c for c in CLOUDS if c != cloud and getattr(settings, c).enabled)
     return ExtensionSpec(
-        cloud=cloud,  # type: ignore[arg-type]  # checked against CLOUDS above
-        region=region or DEFAULT_REGIONS[cloud],
-        regions=tuple(regions[cloud]) if cloud == "aws" else (),
+        cloud=cloud,  # type: ignore[arg-type]  # a cloud with a deploy description
+        region=region or deploy.default_region,
+        regions=tuple(configured) if deploy.watches_regions else (),
         events_log_days=extend.events_log_days,
         azure_system_topic=extend.azure_system_topic,
         bundle_path=bundle_path,

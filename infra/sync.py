@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from escher.infra.program import CLOUDS, InfraError
+from escher.clouds import CLOUDS
+from escher.infra.program import InfraError
 
 if TYPE_CHECKING:
     from escher.config import Paths, Settings
