@@ -73,6 +73,10 @@ def report(
         if org is None:
             raise
         rep = _org_only(org, accounts)  # the extension scanned the organization; this laptop has no scan
+    except typer.BadParameter:  # --account: the local scan did not read one; the organization scan may have
+        if org is None or not set(accounts) <= {s.account for s in org.report.accounts}:
+            raise
+        rep = _org_only(org, accounts)
     else:
         if org is not None:
             from escher.report.org import apply_org

@@ -136,12 +136,11 @@ def keep(local: PipelineObjects, cloud: str, source: str, version: str, data: by
     return report.run
 
 
-def pulled(local: PipelineObjects) -> list[PulledOrgReport]:
-    """Every organization report pulled so far, oldest joined first (one that cannot be read is left out)."""
+def pulled(local: PipelineObjects, keys: list[str] | None = None) -> list[PulledOrgReport]:
+    """The organization reports pulled so far (or those under ``keys``), oldest joined first; one that cannot
+    be read is left out."""
     out = []
-    for key in local.list(PULLED):
-        if not key.endswith(".json"):
-            continue
+    for key in _keys(local) if keys is None else keys:
         got = local.get(key)
         if got is None:
             continue
@@ -152,15 +151,30 @@ def pulled(local: PipelineObjects) -> list[PulledOrgReport]:
     return sorted(out, key=lambda p: (p.report.joined_at, p.cloud, p.run))
 
 
+def _keys(local: PipelineObjects) -> list[str]:
+    return [k for k in local.list(PULLED) if k.endswith(".json")]
+
+
+def _run_of(key: str) -> str:
+    return key.rsplit("/", 1)[-1].removesuffix(".json")
+
+
 def choose(local: PipelineObjects, run: str | None, *, extended: bool) -> PulledOrgReport | None:
-    """The report ``run`` names (an error when there is none by that id), else the newest pulled (or None)."""
-    found = pulled(local)
+    """The report ``run`` names (an error when there is none by that id), else the newest pulled (or None).
+    Reads only what it shows: a run's id starts with when it started, so the newest of each cloud is read."""
+    keys = _keys(local)
     if run is None:
+        newest: dict[str, str] = {}
+        for key in keys:
+            cloud = key.removeprefix(PULLED).split("/", 1)[0]
+            if _run_of(key) > _run_of(newest.get(cloud, "")):
+                newest[cloud] = key
+        found = pulled(local, list(newest.values()))
         return found[-1] if found else None
-    hit = [p for p in found if p.run == run]
+    hit = pulled(local, [k for k in keys if _run_of(k) == run])
     if hit:
         return hit[-1]
-    if not found:
+    if not keys:
         raise NoOrgReportError(
             "no organization scan has been pulled from the extension",
             hint=(
@@ -172,10 +186,10 @@ def choose(local: PipelineObjects, run: str | None, *, extended: bool) -> Pulled
                 "`escher scan --all-accounts`"
             ),
         )
-    newest = ", ".join(p.run for p in reversed(found[-5:]))
+    runs = ", ".join(sorted({_run_of(k) for k in keys}, reverse=True)[:5])
     raise NoOrgReportError(
         f"no organization scan {run} has been pulled from the extension",
-        hint=f"pulled runs, newest first: {newest}; run `escher sync` for newer ones",
+        hint=f"pulled runs, newest first: {runs}; run `escher sync` for newer ones",
     )
 
 

@@ -151,6 +151,11 @@ def test_sync_pulls_the_joined_org_report_once_and_report_shows_it_with_where_it
     assert picked["organization"]["run"] == run and picked["organization"]["newer_than_local_scan"] is False
     assert {r["account"] for r in picked["accounts"]} == set(rows)
     assert picked["scan_id"] == data["scan_id"]  # the findings are still the local scan's
+    # and --account of a member the local scan never read: that account's part of the organization scan
+    one = sorted(rows)[0]
+    narrowed = _report_json("--account", one)
+    assert [r["account"] for r in narrowed["accounts"]] == [one] and narrowed["organization"]["run"] == run
+    assert {f["account"] for f in narrowed["findings"]} == {one} and narrowed["unreachable_accounts"] == []
 
     # WHEN a late join writes the run's report again (a new version of the same object)
     from escher.pipeline.fanout import join
