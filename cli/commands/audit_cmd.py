@@ -95,17 +95,24 @@ def list_(
         from rich.table import Table
 
         table = Table(title=f"audit log: {len(rows)} record(s), newest first")
-        for col in ("seq", "at (UTC)", "actor", "action", "target", "outcome"):
+        for col in ("seq", "at (UTC)", "actor", "action", "target", "account", "outcome"):
             table.add_column(col, overflow="fold")
         for row in rows:
             r = row.record
             table.add_row(str(row.seq), r.at.strftime("%Y-%m-%d %H:%M:%S"), escape(r.actor), escape(r.action),
-                          escape(r.target), _outcome(r.outcome))  # fmt: skip
+                          escape(r.target), escape(_account(r.details)), _outcome(r.outcome))  # fmt: skip
         console().print(table)
         if not rows:
             console().print("Nothing recorded matches. Widen the filters, or see 'escher audit list --help'.")
 
     emit(ctx, [row.to_json() for row in rows], text)
+
+
+def _account(details: dict[str, Any]) -> str:
+    """The account a record names (an AWS account, Azure subscription or GCP project): the engine's and the
+    gate's records carry it in ``details``; "" for acts that are in no account (an approval, a template)."""
+    account = details.get("account")
+    return str(account) if account else ""
 
 
 def _outcome(outcome: str) -> str:

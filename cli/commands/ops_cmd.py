@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +34,8 @@ ALL_ACCOUNTS = typer.Option(
 
 if TYPE_CHECKING:
     from escher.ops.context import CloudContext
-    from escher.policy.gate import Gate
+    from escher.ops.engine import Engine, Plan
     from escher.policy.runtime import Runtime
-    from escher.policy.templates import Template
 
 
 def in_account(rt: Runtime, operation_id: str, account: str | None) -> Runtime:
@@ -43,8 +43,9 @@ def in_account(rt: Runtime, operation_id: str, account: str | None) -> Runtime:
     subscription or a GCP project; every gate it builds knows the account (template allow-lists, the ledger)."""
     if not account:
         return rt
+    from dataclasses import replace
+
     from escher.ops.model import OPERATIONS
-    from escher.policy.runtime import Runtime
 
     cloud = OPERATIONS.get(operation_id).cloud
     base = rt.ctx
@@ -57,23 +58,11 @@ def in_account(rt: Runtime, operation_id: str, account: str | None) -> Runtime:
                 param_hint="--account",
             )
         ctx: CloudContext = _aws_account_context(rt, account)
+    elif cloud == "azure":
+        ctx = replace(base, azure_subscription_id=account, _cache={})  # its own clients
     else:
-        from dataclasses import replace
-
-        if cloud == "azure":
-            ctx = replace(base, azure_subscription_id=account, _cache={})  # its own clients
-        else:
-            ctx = replace(base, gcp_project=account, _cache={})
-
-    @dataclass
-    class InAccount(Runtime):
-        def gate(self, template: Template | None = None) -> Gate:
-            gate = super().gate(template)
-            gate.account = account
-            return gate
-
-    values: dict[str, Any] = {f.name: getattr(rt, f.name) for f in fields(rt)}
-    return InAccount(**{**values, "ctx": ctx})
+        ctx = replace(base, gcp_project=account, _cache={})
+    return replace(rt, ctx=ctx, account=account)  # its gates and engine name the account in every record
 
 
 def op_accounts(
@@ -196,8 +185,9 @@ def plan(
 ) -> None:
     """Read each target's current state now and show what would change. Changes nothing.
 
-    With several accounts (--account repeated, or --all-accounts) there is one plan per account; JSON output
-    is then a list of the one-account objects."""
+    With several accounts (--account repeated, or --all-accounts) there is one plan per account, each of the
+    --target ids in the account the latest inventory holds it in; JSON output is then a list of the one-account
+    objects."""
     from escher.cli.commands._ops_flow import plan_from_cli, render_plan
     from escher.policy.runtime import open_runtime, parse_assignments
 
@@ -205,24 +195,30 @@ def plan(
     params = parse_assignments(param, "param")
     accounts = op_accounts(base, operation_id, account, all_accounts)
     single = len(accounts) == 1 and not all_accounts
+    held = {accounts[0]: target} if single else targets_by_account(operation_id, accounts, target)
 
-    def make_plan(rt: Runtime, engine: Any) -> Any:
-        return plan_from_cli(rt, engine, operation_id, target, tag, region, params, reason)
+    def make_plan(rt: Runtime, engine: Engine, ids: list[str]) -> Plan:
+        return plan_from_cli(rt, engine, operation_id, ids, tag, region, params, reason)
 
     planned: list[tuple[Any, Any, str | None]] = []
     for one in accounts:
+        if not single and target and not held[one] and not tag:
+            planned.append((None, None, one))  # none of the ids is there: nothing to read in that account
+            continue
         rt = in_account(base, operation_id, one)
         engine = rt.engine()
         the_plan = (
-            make_plan(rt, engine) if single else _plan_here(make_plan, rt, engine, operation_id, target)
+            make_plan(rt, engine, held[one])
+            if single
+            else _plan_here(make_plan, rt, engine, operation_id, held[one])
         )
-        planned.append((the_plan, rt.gate().decide(the_plan) if the_plan else None, one))
+        planned.append((the_plan, rt.gate().preview(the_plan) if the_plan else None, one))
 
     def text() -> None:
         for the_plan, decision, one in planned:
             where = f" in account {one}" if one else ""
             if the_plan is None or decision is None:
-                console().print(f"[dim]account {one}: {NOTHING_HERE}[/]")
+                console().print(f"[dim]account {one}: {_nothing_here(target)}[/]")
                 continue
             render_plan(the_plan)
             verdict = "allowed" if decision.allowed else "not allowed"
@@ -231,24 +227,85 @@ def plan(
     data = [
         {**p.to_dict(), "account": one, "decision": d.__dict__}
         if p is not None and d is not None
-        else {"account": one, "changes": [], "decision": None, "note": NOTHING_HERE}
+        else {"account": one, "changes": [], "decision": None, "note": _nothing_here(target)}
         for p, d, one in planned
     ]
     emit(ctx, data[0] if single else data, text)
 
 
 NOTHING_HERE = "the tags select no resource in this account: nothing to do here"
+NO_ID_HERE = "the latest inventory holds none of the --target ids in this account: nothing to do here"
 
 
-def _plan_here(make_plan: Any, rt: Runtime, engine: Any, operation_id: str, target: list[str]) -> Any:
-    """``make_plan``'s plan in one of several accounts; None when only tags select the targets and they select
-    none in this account (an account without such resources is not an error when acting in several)."""
+def _nothing_here(targets: list[str]) -> str:
+    return NO_ID_HERE if targets else NOTHING_HERE
+
+
+def targets_by_account(
+    operation_id: str, accounts: list[str | None], targets: list[str]
+) -> dict[str | None, list[str]]:
+    """Each ``--target`` id in the accounts (of several) the latest inventory in the store holds it in
+    (:func:`place_targets`)."""
+    if not targets:
+        return {one: [] for one in accounts}
+    from escher.ops.model import OPERATIONS
+    from escher.scans.persist import close_store, open_store
+
+    store = open_store()
+    try:
+        estate = store.latest("estate") or {}
+    finally:
+        close_store(store)
+    return place_targets(estate.get("records", []), OPERATIONS.get(operation_id).cloud, accounts, targets)
+
+
+def place_targets(
+    records: list[dict[str, Any]], cloud: str, accounts: list[str | None], targets: list[str]
+) -> dict[str | None, list[str]]:
+    """Which of ``accounts`` each id of ``targets`` is planned in: those the inventory ``records`` (``escher
+    scan`` stamps each resource with its account) hold it in, so an id is read and changed only where it is,
+    in two accounts only when the inventory has it in both. An id in none of them is refused, naming the
+    accounts searched."""
+    from escher.ops.model import OpError
+
+    where: dict[str, set[str]] = {}
+    for rec in records:
+        if isinstance(rec, dict) and rec.get("cloud") == cloud and rec.get("id") and rec.get("account"):
+            where.setdefault(str(rec["id"]), set()).add(str(rec["account"]))
+    held: dict[str | None, list[str]] = {one: [] for one in accounts}
+    missing = []
+    for tid in dict.fromkeys(targets):
+        found = [one for one in accounts if one in where.get(tid, ())]
+        missing += [] if found else [tid]
+        for one in found:
+            held[one].append(tid)
+    if missing:
+        searched = ", ".join(str(one) for one in accounts)
+        raise OpError(
+            f"{', '.join(missing)}: in none of the accounts searched ({searched}), as the latest inventory "
+            "says",
+            hint="check the id and the accounts; a resource made since the last scan is known after "
+            f"'escher scan --cloud {cloud} --account ID', or name the one account it is in (with one "
+            "--account the id is read there, inventory or not)",
+        )
+    return held
+
+
+PlanMaker = Callable[["Runtime", "Engine", list[str]], "Plan"]
+
+
+def _plan_here(
+    make_plan: PlanMaker, rt: Runtime, engine: Engine, operation_id: str, ids: list[str]
+) -> Plan | None:
+    """``make_plan``'s plan of ``ids`` in one of several accounts; None when only tags select the targets and
+    they select none in this account (an account without such resources is not an error when acting in
+    several)."""
     from escher.ops.model import OpError
 
     try:
-        return make_plan(rt, engine)
+        return make_plan(rt, engine, ids)
     except OpError as exc:
-        if target or not str(exc).startswith(f"no targets for {operation_id}"):
+        if ids or not str(exc).startswith(f"no targets for {operation_id}"):
             raise
         return None
 
@@ -272,30 +329,34 @@ def run(
     is made instead (exit 5), unless an approval covers it.
 
     With several accounts (--account repeated, or --all-accounts) each account has its own plan, gate decision
-    and ledger records, run in turn; the exit code is the worst of them, and JSON output is a list."""
+    and ledger records, run in turn, each --target id only in the account the latest inventory holds it in;
+    the exit code is the worst of them, and JSON output is a list."""
     from escher.cli.commands._ops_flow import plan_from_cli, run_flow
     from escher.policy.runtime import open_runtime, parse_assignments
 
     base = open_runtime()
     params = parse_assignments(param, "param")
     accounts = op_accounts(base, operation_id, account, all_accounts)
+
+    def make_plan(rt: Runtime, engine: Engine, ids: list[str]) -> Plan:
+        return plan_from_cli(rt, engine, operation_id, ids, tag, region, params, reason)
+
     if len(accounts) == 1 and not all_accounts:
         rt = in_account(base, operation_id, accounts[0])
         rt.self_approval = approve
         engine = rt.engine()
-        the_plan = plan_from_cli(rt, engine, operation_id, target, tag, region, params, reason)
-        run_flow(ctx, rt, the_plan, engine, dry_run=dry_run, yes=yes)
-    _run_in_accounts(ctx, base, accounts, operation_id, approve, dry_run, yes,
-                     lambda rt, engine: plan_from_cli(rt, engine, operation_id, target, tag, region, params, reason),
-                     target)  # fmt: skip
+        run_flow(ctx, rt, make_plan(rt, engine, target), engine, dry_run=dry_run, yes=yes)
+    held = targets_by_account(operation_id, accounts, target)
+    _run_in_accounts(ctx, base, held, operation_id, approve, dry_run, yes, make_plan, bool(tag))
 
 
 def _run_in_accounts(
-    ctx: typer.Context, base: Runtime, accounts: list[str | None], operation_id: str, approve: str | None,
-    dry_run: bool, yes: bool, make_plan: Any, targets: list[str],
+    ctx: typer.Context, base: Runtime, held: dict[str | None, list[str]], operation_id: str,
+    approve: str | None, dry_run: bool, yes: bool, make_plan: PlanMaker, by_tag: bool,
 ) -> None:  # fmt: skip
-    """Run the operation in each account in turn (its own plan, gate decision and ledger records); exit with
-    the worst code (a failure or a refusal in one account does not stop the others)."""
+    """Run the operation in each account in turn (its own plan, gate decision and ledger records), on the ids
+    ``held`` there; exit with the worst code (a failure or a refusal in one account does not stop the
+    others)."""
     from rich.markup import escape
 
     from escher.cli._render import print_json, state
@@ -304,28 +365,30 @@ def _run_in_accounts(
     as_json = state(ctx).json
     out: list[dict[str, Any]] = []
     worst = 0
-    for one in accounts:
+    by_id = any(held.values())
+    for one, ids in held.items():
         if not as_json:
             console().rule(f"account {escape(str(one))}")
-        rt = in_account(base, operation_id, one)
-        rt.self_approval = approve
-        engine = rt.engine()
-        the_plan = _plan_here(make_plan, rt, engine, operation_id, targets)
+        the_plan = None
+        if ids or by_tag:
+            rt = in_account(base, operation_id, one)
+            rt.self_approval = approve
+            engine = rt.engine()
+            the_plan = _plan_here(make_plan, rt, engine, operation_id, ids)
         if the_plan is None:
+            note = NO_ID_HERE if by_id and not by_tag else NOTHING_HERE
             if not as_json:
-                console().print(f"[dim]{NOTHING_HERE}[/]")
-            out.append({"account": one, "executed": False, "note": NOTHING_HERE})
+                console().print(f"[dim]{note}[/]")
+            out.append({"account": one, "executed": False, "note": note})
             continue
+        if not as_json:
+            render_plan(the_plan)
         if dry_run:
-            if not as_json:
-                render_plan(the_plan)
             result = engine.execute(the_plan, dry_run=True)
             if not as_json:
                 render_result(result)
             data, code = {"plan": the_plan.to_dict(), "result": result.to_dict()}, 0 if result.ok else 1
         else:
-            if not as_json:
-                render_plan(the_plan)
             data, code = run_and_word(rt, the_plan, yes=yes, as_json=as_json)
         out.append({"account": one, **data})
         worst = max(worst, code)

@@ -18,6 +18,7 @@ __all__ = [
     "missing_as_not_found",
     "parse_arm_id",
     "parse_gcp_path",
+    "resource_account",
 ]
 
 
@@ -120,3 +121,18 @@ def parse_gcp_path(resource_id: str, kind: str, *, scope: str | None) -> GcpPath
 
 def first(items: list[Any], predicate: Callable[[Any], bool]) -> Any:
     return next((i for i in items if predicate(i)), None)
+
+
+_ACCOUNT_IN_ID = {
+    "aws": re.compile(r"^arn:aws[\w-]*:[^:]*:[^:]*:(\d{12}):"),  # an ARN names its account
+    "azure": re.compile(r"^/subscriptions/([^/]+)/", re.IGNORECASE),  # an ARM id its subscription
+    "gcp": re.compile(r"^(?:(?://|https://)[^/]+/(?:compute/v1/)?)?projects/([^/]+)/"),  # a path its project
+}
+
+
+def resource_account(cloud: str, resource_id: str) -> str | None:
+    """The account a resource id names, if it names one: an ARN's AWS account, an ARM id's Azure subscription,
+    a GCP resource path's project. None for a bare id (``i-0abc``, a bucket name)."""
+    pattern = _ACCOUNT_IN_ID.get(cloud)
+    match = pattern.match(resource_id) if pattern else None
+    return match.group(1) if match else None

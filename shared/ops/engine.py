@@ -10,7 +10,8 @@
   made by this same call a moment earlier, *is* execute's fresh read: one read per resource before applying, not
   two. Only within :data:`SAME_CALL_READ_SECONDS` of it; an older read (a slow gate, a queue behind the
   concurrency limit) is read again, and a plan handed to ``execute`` on its own is always read again.
-- Each resource's outcome is an :class:`~escher.audit.AuditRecord` (who, what, why, before, after, timings).
+- Each resource's outcome is an :class:`~escher.audit.AuditRecord` (who, what, why, before, after, timings, and
+  the account the resource is in: ``details["account"]``, as the gate's records name it).
 """
 
 from __future__ import annotations
@@ -195,7 +196,10 @@ class Engine:
         verify_interval: float = 2.0,
         verify_timeout: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        account: str | None = None,
     ) -> None:
+        """``account``: the AWS account, Azure subscription or GCP project ``ctx`` acts in (``--account ID``);
+        None: the caller's own, named in the records where the target's id or ``ctx`` names it."""
         if concurrency < 1:
             raise OpError("concurrency must be at least 1", hint="pass a positive number")
         self.ctx = ctx
@@ -205,6 +209,7 @@ class Engine:
         self.verify_interval = verify_interval
         self.verify_timeout = verify_timeout
         self._sleep = sleep
+        self.account = account
         self._gates: dict[tuple[str, str], threading.Semaphore] = {}
         self._gates_lock = threading.Lock()
 
@@ -395,6 +400,19 @@ class Engine:
         self._audit(plan, result, "verify_failed")
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def _account(self, target: Target) -> str | None:
+        """The account ``target`` is in: the one this engine acts in, else the one its id names (an ARN, an ARM
+        id, a GCP path), else the subscription or project ``ctx`` acts in (Azure, GCP)."""
+        from escher.ops._common import resource_account
+
+        if self.account:
+            return self.account
+        named = resource_account(target.cloud, target.resource_id)
+        if named:
+            return named
+        acting_in = {"azure": self.ctx.azure_subscription_id, "gcp": self.ctx.gcp_project}
+        return acting_in.get(target.cloud)
+
     def _errors(self, cloud: str) -> tuple[type[BaseException], ...]:
         """What a per-resource step may raise and still be reported as that resource's failure: our own
         errors and the cloud SDK's (after its retries). Anything else is a bug and propagates."""
@@ -422,6 +440,8 @@ class Engine:
         details["params"] = plan.params.model_dump(mode="json")
         if result.target.region:
             details["region"] = result.target.region
+        if account := self._account(result.target):
+            details["account"] = account
         self.sink.append(
             AuditRecord(
                 actor=plan.actor,

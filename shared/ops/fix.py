@@ -5,7 +5,8 @@
 - :func:`approval_reasons`: why the gate would hold a plan for approval (empty: it would not);
 - :func:`run_plan`: the plan through the one gate and the engine: a step the gate holds for approval becomes an
   approval request and does not run; a refused step does not run; an allowed step runs (after ``confirm``, when
-  the surface asks its person) and is verified. Each act lands in the ledger through the engine.
+  the surface asks its person) and is verified. Each act lands in the ledger: a refusal or a hold through the
+  gate (:meth:`escher.policy.gate.Gate.decide` records it), the rest through the engine.
 
 Nothing here loosens the gate, and nothing here prints: each surface words the :class:`Outcome` its own way.
 """
@@ -105,7 +106,7 @@ def run_plan(
         result = engine.execute(plan)
         return Outcome("nothing" if result.ok else "failed", "nothing to change", plan, result)
     gate = rt.gate(template)
-    decision = gate.decide(plan)
+    decision = gate.decide(plan)  # a refusal (or a hold for approval) is in the ledger once this returns
     if not decision.allowed:
         if decision.needs_approval and template is None and rt.approval_id is None:
             req = rt.approvals.request(

@@ -4,7 +4,8 @@ One gate for every path (``escher ops run``, ``fix``, ``ask``/``chat``, template
 In order:
 
 1. an automation (a worker on an event, a schedule without a template) runs only what a remediation switch
-   pre-approves: the switch is the user's standing approval;
+   pre-approves: the switch is the user's standing approval, never for a production target while
+   ``[policy] production_needs_approval`` holds (the same production rule as every other step);
 2. a template run must stay inside the template's bounds: a manager's template is a standing approval; its
    ``accounts`` allow-list is a hard bound (refused, recorded, whatever approval is given);
 3. otherwise a step *needs approval* (:meth:`Gate.approval_reasons`) when the catalogue says so, when it is
@@ -15,6 +16,11 @@ In order:
    the manager's own explicit ``--approve "reason"`` (recorded as ``approval.request`` + ``approval.self_grant``).
    Being a manager, ``--yes`` or a "y" at a prompt approve nothing;
 4. a step that needs no approval runs for anyone.
+
+Every refusal the gate makes for a step is recorded in the ledger once (``policy.refuse``, with the reason and
+the account), whoever asked: :meth:`Gate.decide` (a step about to run: ``escher ops run``, ``fix``, templates,
+``ask``) and :meth:`Gate.authorize` (the engine, at execution) both record it; :meth:`Gate.preview` (a plan
+shown, nothing acted on: ``escher ops plan``) records nothing.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ class Gate:
     # the account the plan acts in (`--account ID`: an AWS account, Azure subscription or GCP project); None:
     # the caller's own. A template's `accounts` allow-list is checked against it and the ledger records it.
     account: str | None = None
+    _refused: set[str] = field(default_factory=set, init=False, repr=False)  # plan ids recorded as refused
 
     def approval_reasons(self, plan: Plan) -> list[str]:
         """Why this plan needs an approval (empty: it does not)."""
@@ -81,11 +88,8 @@ class Gate:
             reasons.append(f"{op.id} is destructive ({op.risk.value} risk)")
         elif op.approval_required:
             reasons.append(f"the catalogue marks {op.id} as needing approval")
-        if self.policy.production_needs_approval:
-            prod = [str(c.target) for c in targets if self.policy.is_production(c.before)]
-            if prod:
-                shown = ", ".join(prod[:3]) + (f" (+{len(prod) - 3})" if len(prod) > 3 else "")
-                reasons.append(f"{len(prod)} target(s) in production: {shown}")
+        if production := self._production(plan):
+            reasons.append(production)
         limit = self.policy.max_targets_without_approval
         if len(targets) > limit:
             reasons.append(
@@ -93,10 +97,23 @@ class Gate:
             )
         return reasons
 
+    def _production(self, plan: Plan) -> str:
+        """The production rule: which targets are in production, when ``[policy]`` says they need approval
+        ("" when none are, or the rule is off)."""
+        if not self.policy.production_needs_approval:
+            return ""
+        prod = [
+            str(c.target) for c in plan.changes if c.action != "error" and self.policy.is_production(c.before)
+        ]
+        if not prod:
+            return ""
+        shown = ", ".join(prod[:3]) + (f" (+{len(prod) - 3})" if len(prod) > 3 else "")
+        return f"{len(prod)} target(s) in production: {shown}"
+
     def authorize(self, plan: Plan) -> Decision:
         """The engine's question: decide, record a self-approval, use up the approval it relies on (once only),
-        and audit the answer."""
-        decision = self.decide(plan)
+        and audit the answer (allowed or refused)."""
+        decision = self._rules(plan)
         if decision.allowed and decision.via == "self-approval":
             req = self._approvals().self_approve(
                 plan.operation.id,
@@ -119,6 +136,30 @@ class Gate:
                     approvals.mark_executed(request, plan.plan_id)
             except ApprovalError as exc:  # used by a concurrent run between find and use: refuse this one
                 decision = Decision(False, exc.message, needs_approval=True)
+        self._record(plan, decision)
+        return decision
+
+    def decide(self, plan: Plan) -> Decision:
+        """The answer for a step about to run, before anyone is asked to confirm it (``escher ops run``, ``fix``,
+        templates, ``ask``): a refusal (or a hold for approval) is recorded here, once per plan; an allowed step
+        is recorded by :meth:`authorize` when it runs (a self-approval too, only then)."""
+        decision = self._rules(plan)
+        if not decision.allowed:
+            self._record(plan, decision)
+        return decision
+
+    def preview(self, plan: Plan) -> Decision:
+        """What :meth:`decide` would answer now, recording nothing but an expiry it notices: for a plan shown and
+        not acted on (``escher ops plan``)."""
+        return self._rules(plan)
+
+    def _record(self, plan: Plan, decision: Decision) -> None:
+        """The decision in the ledger; a refusal of a plan already recorded as refused by this gate is not
+        written twice (``decide`` then ``authorize`` of one plan)."""
+        if not decision.allowed:
+            if plan.plan_id in self._refused:
+                return
+            self._refused.add(plan.plan_id)
         self.sink.append(
             AuditRecord(
                 actor=str(self.actor),
@@ -131,16 +172,15 @@ class Gate:
                     "operation": plan.operation.id,
                     "via": decision.via,
                     "plan_id": plan.plan_id,
+                    **({"needs_approval": True} if decision.needs_approval else {}),
                     **({"account": self.account} if self.account else {}),
                 },
                 correlation_id=plan.plan_id,
             )
         )
-        return decision
 
-    def decide(self, plan: Plan) -> Decision:
-        """What :meth:`authorize` would answer, recording nothing but an expiry it notices (the CLI asks this
-        before it prompts; a self-approval is only recorded by :meth:`authorize`, when the step runs)."""
+    def _rules(self, plan: Plan) -> Decision:
+        """The rules, in the module's order; records nothing but an expiry it notices."""
         op = plan.operation
         now = self.now or datetime.now(UTC)
         if self.template is not None and (why := self.template.account_violation(self.account)) is not None:
@@ -151,6 +191,13 @@ class Gate:
                 return Decision(
                     False,
                     f"{op.id} is not pre-approved for automatic remediation",
+                    needs_approval=True,
+                )
+            if production := self._production(plan):  # a switch is no approval for production
+                return Decision(
+                    False,
+                    f"[remediation] {switch} pre-approves {op.id}, but not in production "
+                    f"([policy] production_needs_approval): {production}",
                     needs_approval=True,
                 )
             return Decision(True, f"pre-approved by [remediation] {switch}", via=f"remediation:{switch}")

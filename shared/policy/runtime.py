@@ -38,6 +38,9 @@ class Runtime:
     # set by a command before it builds gates: ``--approve "reason"``, ``escher approvals run ID``
     self_approval: str | None = None
     approval_id: str | None = None
+    # the account the run acts in (`--account ID`: an AWS account, Azure subscription or GCP project; ``ctx``
+    # reaches it); None: the caller's own. Its gates and engines name it in every record they write.
+    account: str | None = None
 
     def gate(self, template: Template | None = None) -> Gate:
         return Gate(
@@ -51,10 +54,11 @@ class Runtime:
             single_operator=self.single_operator,
             self_approval=self.self_approval,
             approval_id=self.approval_id,
+            account=self.account,
         )
 
     def engine(self, template: Template | None = None) -> Engine:
-        return Engine(self.ctx, self.sink, self.gate(template))
+        return Engine(self.ctx, self.sink, self.gate(template), account=self.account)
 
 
 def open_runtime(sink: AuditSink | None = None) -> Runtime:
