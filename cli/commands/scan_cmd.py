@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from escher.cli._render import console, emit, err_console, print_json, state
-from escher.clouds.provider import CLOUDS
+from escher.clouds.provider import CLOUDS, one_of
 
 if TYPE_CHECKING:
     from escher.scans.model import ScanResult
 
-_CLOUD = typer.Option(None, "--cloud", "-c", help=f"{', '.join(CLOUDS)} (repeatable); default: aws.")
+_CLOUD = typer.Option(None, "--cloud", "-c", help=f"{one_of()} (repeatable); default: aws.")
 _REGION = typer.Option(None, "--region", "-r", help="Regions to read (repeatable); default: from config.")
 _CHECKS = typer.Option(None, "--checks", help="Comma-separated check ids or patterns (aws.s3.*).")
 _OUTPUT = typer.Option(
@@ -61,9 +61,7 @@ def scan(
     fmt = file_format or output or ("json" if state(ctx).json else "text")
     unknown = sorted(set(cloud or []) - set(CLOUDS))
     if unknown:
-        raise typer.BadParameter(
-            f"unknown cloud {unknown[0]!r}; use {', '.join(CLOUDS)}", param_hint="--cloud"
-        )
+        raise typer.BadParameter(f"unknown cloud {unknown[0]!r}; use {one_of()}", param_hint="--cloud")
     patterns = [p for p in (checks or "").split(",") if p.strip()] or None
     if list_checks:
         from escher.scans.collect.coverage import coverage

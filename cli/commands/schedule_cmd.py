@@ -181,7 +181,7 @@ def _remove_everywhere(
         store.remove(schedule_id)  # says "no schedule": nothing to delete in the cloud either
     entry = found[0]
     # a schedule that cannot be read any more may run in any extended cloud: deleting is harmless where not
-    job_clouds = entry.job.clouds if isinstance(entry, Schedule) else ["aws", "azure", "gcp"]
+    job_clouds = entry.job.clouds if isinstance(entry, Schedule) else list(CLOUDS)
     restore = (lambda: store.add(entry)) if isinstance(entry, Schedule) else None
     return remove_in_clouds(
         resolve_paths(),
@@ -194,7 +194,7 @@ def _remove_everywhere(
 
 
 @app.command("specs")
-def specs(ctx: typer.Context, cloud: list[str] = typer.Option(["aws", "azure", "gcp"], "--cloud")) -> None:
+def specs(ctx: typer.Context, cloud: list[str] = typer.Option(list(CLOUDS), "--cloud")) -> None:
     """Print each schedule as each cloud's scheduler spells it (for reference: `schedule add` makes the cloud
     schedule itself when the cloud is extended)."""
     from escher.cli._render import err_console, print_json

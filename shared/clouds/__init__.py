@@ -14,6 +14,7 @@ from __future__ import annotations
 from escher.clouds.provider import (
     CLOUDS,
     PROVIDERS,
+    AccountListing,
     Cloud,
     Provider,
     UnknownCloudError,
@@ -27,6 +28,7 @@ from escher.clouds.provider import (
 __all__ = [
     "CLOUDS",
     "PROVIDERS",
+    "AccountListing",
     "Cloud",
     "Provider",
     "UnknownCloudError",

@@ -30,10 +30,12 @@ from escher.errors import NotFoundError
 __all__ = [
     "CLOUDS",
     "PROVIDERS",
+    "AccountListing",
     "Cloud",
     "Provider",
     "UnknownCloudError",
     "entry_modules",
+    "one_of",
     "owner_of",
     "provider",
     "providers_for",
@@ -48,6 +50,17 @@ Cloud = Literal["aws", "azure", "gcp"]
 
 class UnknownCloudError(NotFoundError):
     """A cloud name no provider has."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountListing:
+    """What ``escher accounts list`` shows of one cloud (its provider's ``account_listing(settings)``)."""
+
+    title: str  # "AWS accounts (role: OrganizationAccountAccessRole)"
+    columns: tuple[str, ...]  # the table's columns, keys of each row
+    rows: list[dict[str, str]]
+    data: dict[str, Any] = field(default_factory=dict)  # the settings the list came from, for --output json
+    none_found: str = ""  # what to check when the list is empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,12 @@ class Provider:
     billing_setting: str = ""
     account_pattern: str = ""  # what one account id looks like (a regular expression), for --account ID
     account_example: str = ""  # the same in words, for the error when an id matches no cloud
+    region_env: tuple[str, ...] = ()  # what the SDK reads when nothing else names a region
+    region_pattern: str = ""  # what a region name looks like (a regular expression), for --region
+    region_example: str = ""  # one region name, for hints
+    # a target's id names its region (an ARM id carries its resource group and location): no separate region
+    region_in_id: bool = False
+    stop_machine: str = ""  # the operation that stops a virtual machine (the alert banners' Stop button)
 
     @property
     def client_module(self) -> str:
@@ -181,6 +200,7 @@ PROVIDERS: dict[str, Provider] = {
                 "scan": "escher.clouds.aws.scan:scan",
                 "scan_regions": "escher.clouds.aws.scan:check_regions",
                 "all_accounts": "escher.clouds.aws.scan:all_accounts",
+                "account_listing": "escher.clouds.aws.accounts:account_listing",
                 "infra": "escher.infra.aws:extension",
                 "deploy": "escher.infra.deploy_aws:DEPLOY",
             },
@@ -189,6 +209,10 @@ PROVIDERS: dict[str, Provider] = {
             infra_component="escher:aws:Extension",
             account_pattern=r"\d{12}",
             account_example="an AWS account id (12 digits, such as 111122223333)",
+            region_env=("AWS_REGION", "AWS_DEFAULT_REGION"),
+            region_pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",  # us-east-1, us-gov-west-1
+            region_example="us-east-1",
+            stop_machine="aws.ec2.stop_instances",
         ),
         Provider(
             name="azure",
@@ -218,6 +242,7 @@ PROVIDERS: dict[str, Provider] = {
                 "scan": "escher.clouds.azure.scan:scan",
                 "scan_regions": "escher.clouds.azure.scan:check_regions",
                 "all_accounts": "escher.clouds.azure.scan:all_accounts",
+                "account_listing": "escher.clouds.azure.accounts:account_listing",
                 "infra": "escher.infra.azure:extension",
                 "deploy": "escher.infra.deploy_azure:DEPLOY",
             },
@@ -226,6 +251,11 @@ PROVIDERS: dict[str, Provider] = {
             infra_component="escher:azure:Extension",
             account_pattern=r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
             account_example="an Azure subscription id (a GUID)",
+            region_env=("AZURE_LOCATION",),
+            region_pattern=r"^[a-z][a-z0-9]{2,30}$",  # westeurope, eastus2
+            region_example="westeurope",
+            region_in_id=True,
+            stop_machine="azure.compute.deallocate_vm",
             billing_setting="subscription_id",
         ),
         Provider(
@@ -256,6 +286,7 @@ PROVIDERS: dict[str, Provider] = {
                 "scan": "escher.clouds.gcp.scan:scan",
                 "scan_regions": "escher.clouds.gcp.scan:check_regions",
                 "all_accounts": "escher.clouds.gcp.scan:all_accounts",
+                "account_listing": "escher.clouds.gcp.accounts:account_listing",
                 "infra": "escher.infra.gcp:extension",
                 "deploy": "escher.infra.deploy_gcp:DEPLOY",
             },
@@ -264,6 +295,10 @@ PROVIDERS: dict[str, Provider] = {
             infra_component="escher:gcp:Extension",
             account_pattern=r"[a-z][a-z0-9-]{4,28}[a-z0-9]",
             account_example="a GCP project id (such as acme-prod)",
+            region_env=("CLOUDSDK_COMPUTE_REGION", "GOOGLE_CLOUD_REGION"),
+            region_pattern=r"^[a-z]+-[a-z]+\d$",  # europe-west1, us-central1
+            region_example="europe-west1",
+            stop_machine="gcp.compute.stop_instance",
             billing_setting="billing_export_table",
         ),
     )
@@ -278,7 +313,13 @@ def provider(name: str) -> Provider:
     try:
         return PROVIDERS[name]
     except KeyError:
-        raise UnknownCloudError(f"no cloud named {name!r}", hint=f"use one of {', '.join(CLOUDS)}") from None
+        raise UnknownCloudError(f"no cloud named {name!r}", hint=f"use {one_of()}") from None
+
+
+def one_of(names: Iterable[str] = ()) -> str:
+    """``aws, azure or gcp``: the clouds (all by default) as a hint lists them."""
+    listed = list(names) or list(CLOUDS)
+    return listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
 
 
 def owner_of(module: str) -> Provider | None:

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from escher.clouds import CLOUDS
+from escher.clouds.provider import one_of
 from escher.compliance.catalogue import Control, Framework
 from escher.errors import EscherError
 from escher.scans.model import Finding, Record, ScanResult, Status
@@ -203,7 +204,7 @@ def _clouds(fw: Framework, cloud: str | None) -> tuple[str, ...]:
         return (fw.cloud,) if fw.cloud else CLOUDS
     cloud = cloud.strip().lower()
     if cloud not in CLOUDS:
-        raise ComplianceError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
+        raise ComplianceError(f"unknown cloud {cloud!r}", hint=f"use {one_of()}")
     if fw.cloud and fw.cloud != cloud:
         raise ComplianceError(
             f"{fw.id} is a framework for {fw.cloud}, not {cloud}", hint=f"use cis-{cloud} for {cloud}"

@@ -19,6 +19,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from escher.clouds.provider import PROVIDERS
 from escher.errors import EscherError
 from escher.ops.fix import Outcome
 
@@ -42,12 +43,8 @@ __all__ = [
     "snoozed",
 ]
 
-# the catalogue's "stop this machine" per cloud: what the alert banners' Stop buttons plan
-STOP_OPERATION = {
-    "aws": "aws.ec2.stop_instances",
-    "azure": "azure.compute.deallocate_vm",
-    "gcp": "gcp.compute.stop_instance",
-}
+# the catalogue's "stop this machine" per cloud, as each provider names it: what the alert banners' Stop plans
+STOP_OPERATION = {p.name: p.stop_machine for p in PROVIDERS.values() if p.stop_machine}
 _DEV = ("dev", "development", "test", "sandbox")
 
 
@@ -84,7 +81,7 @@ def plan_stop(rt: Runtime, alert: Alert, *, dev_only: bool) -> Plan:
         )
     op = OPERATIONS.get(operation)
     ids = [str(i) for i in alert.details.get("resource_ids") or [alert.resource_id]]
-    region = None if alert.cloud == "azure" else (alert.region or None)
+    region = None if PROVIDERS[alert.cloud].region_in_id else (alert.region or None)
     engine = rt.engine()
     targets = [Target(op.cloud, rid, region) for rid in ids]
     reason = f"alert {alert.alert_id}: stop {'dev only' if dev_only else 'all'} ({alert.title})"

@@ -50,18 +50,6 @@ __all__ = [
     "with_flags",
 ]
 
-# what each cloud's SDK reads when nothing else names a region
-SDK_REGION_ENV: dict[str, tuple[str, ...]] = {
-    "aws": ("AWS_REGION", "AWS_DEFAULT_REGION"),
-    "azure": ("AZURE_LOCATION",),
-    "gcp": ("CLOUDSDK_COMPUTE_REGION", "GOOGLE_CLOUD_REGION"),
-}
-REGION_PATTERNS: dict[str, re.Pattern[str]] = {
-    "aws": re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"),  # us-east-1, us-gov-west-1
-    "azure": re.compile(r"^[a-z][a-z0-9]{2,30}$"),  # westeurope, eastus2
-    "gcp": re.compile(r"^[a-z]+-[a-z]+\d$"),  # europe-west1, us-central1
-}
-REGION_EXAMPLES = {"aws": "us-east-1", "azure": "westeurope", "gcp": "europe-west1"}
 CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -123,24 +111,30 @@ class SetupAnswers(BaseModel):
 
 
 def validate_region(cloud: str, region: str) -> str:
+    from escher.clouds import provider
+
+    known = provider(cloud)  # its provider says what a region name looks like
     region = region.strip().lower()
-    if not REGION_PATTERNS[cloud].match(region):
+    if not re.match(known.region_pattern, region):
         raise SetupError(
             f"{region!r} is not a region name of {cloud}",
-            hint=f"give one like {REGION_EXAMPLES[cloud]} (--region)",
+            hint=f"give one like {known.region_example} (--region)",
         )
     return region
 
 
 def default_region(cloud: str, settings: Settings, env: Mapping[str, str] | None = None) -> str:
     """The config's region when it names one, else the SDK's (``AWS_REGION``...), else the config default."""
+    from escher.clouds import provider
+
     env = os.environ if env is None else env
-    section = {"aws": settings.aws, "azure": settings.azure, "gcp": settings.gcp}[cloud]
-    field = "locations" if cloud == "azure" else "regions"
+    known = provider(cloud)
+    section = getattr(settings, cloud)
+    field = f"{known.region_kind}s"  # [aws] regions, [azure] locations
     configured: list[str] = list(getattr(section, field))
     if field in section.model_fields_set and configured:
         return configured[0]
-    for name in SDK_REGION_ENV[cloud]:
+    for name in known.region_env:
         if env.get(name):
             return env[name].strip().lower()
     return configured[0]
@@ -179,8 +173,7 @@ def channel_answer(name: str, value: str) -> ChannelAnswer:
 
 def other_clouds(cloud: str, settings: Settings) -> list[Cloud]:
     """The clouds this extension would manage besides its own (the enabled ones)."""
-    enabled = {"aws": settings.aws.enabled, "azure": settings.azure.enabled, "gcp": settings.gcp.enabled}
-    return [c for c in CLOUDS if c != cloud and enabled[c]]
+    return [c for c in CLOUDS if c != cloud and getattr(settings, c).enabled]
 
 
 def default_answers(cloud: str, settings: Settings, env: Mapping[str, str] | None = None) -> SetupAnswers:

@@ -112,19 +112,21 @@ class CloudContext:
 
     def sdk_errors(self, cloud: str) -> tuple[type[BaseException], ...]:
         """The SDK error types of ``cloud``: a per-resource failure, reported, never hidden."""
-        from escher.clouds import aws, azure, gcp
-
-        modules = {"aws": aws, "azure": azure, "gcp": gcp}
-        if cloud not in modules:
-            raise OpError(f"unknown cloud {cloud!r}", hint="use aws, azure or gcp")
-        found: tuple[type[BaseException], ...] = modules[cloud].errors()
+        found: tuple[type[BaseException], ...] = _client_module(cloud).errors()
         return found
 
     def is_not_found(self, cloud: str, error: BaseException) -> bool:
-        from escher.clouds import aws, azure, gcp
-
-        return bool({"aws": aws, "azure": azure, "gcp": gcp}[cloud].is_not_found(error))
+        return bool(_client_module(cloud).is_not_found(error))
 
     @property
     def default_aws_region(self) -> str | None:
         return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def _client_module(cloud: str) -> Any:
+    """``escher.clouds.<cloud>``, the provider's client module (its SDK's errors and what they mean)."""
+    from escher.clouds.provider import PROVIDERS, one_of
+
+    if cloud not in PROVIDERS:
+        raise OpError(f"unknown cloud {cloud!r}", hint=f"use {one_of()}")
+    return PROVIDERS[cloud].sdk_module()

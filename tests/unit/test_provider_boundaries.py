@@ -176,7 +176,7 @@ def test_an_unknown_cloud_is_refused_with_the_known_ones() -> None:
 
     with pytest.raises(UnknownCloudError) as err:
         provider("oracle")
-    assert "aws, azure, gcp" in (err.value.hint or "")
+    assert "aws, azure or gcp" in (err.value.hint or "")
     with pytest.raises(Exception, match="no 'nothing'"):
         provider("aws").load("nothing")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from escher.watch.feeds import FeedUnavailable, WatchSources, iso
+from escher.watch.feeds import ActivityFeed, FeedUnavailable, WatchSources, iso
 
 if TYPE_CHECKING:
     from escher.config import Settings
@@ -57,7 +57,7 @@ def watch_sources(ctx: CloudContext, settings: Settings) -> WatchSources:
     from escher.watch.state import AwsCriticalState
 
     account = _account(ctx)
-    feeds = [AwsCloudTrailFeed(ctx, region, account) for region in settings.aws.regions]
+    feeds: list[ActivityFeed] = [AwsCloudTrailFeed(ctx, region, account) for region in settings.aws.regions]
     return WatchSources(feeds, [(f"aws:{account}", AwsCriticalState(ctx, list(settings.aws.regions)))])
 
 

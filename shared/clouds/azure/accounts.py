@@ -11,9 +11,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ARM", "DESCENDANTS_API", "SUBSCRIPTIONS_API", "Subscription", "list_subscriptions"]
+if TYPE_CHECKING:
+    from escher.clouds.provider import AccountListing
+    from escher.config import Settings
+
+__all__ = [
+    "ARM",
+    "DESCENDANTS_API",
+    "SUBSCRIPTIONS_API",
+    "Subscription",
+    "account_listing",
+    "list_subscriptions",
+]
 
 ARM = "https://management.azure.com"
 SUBSCRIPTIONS_API = "2022-12-01"  # Microsoft.Resources subscriptions
@@ -78,3 +89,19 @@ def _pages(client: Any, url: str) -> Iterator[dict[str, Any]]:
         body = json.loads(response.text() or "{}")
         yield from body.get("value", [])
         next_url = body.get("nextLink")
+
+
+def account_listing(settings: Settings) -> AccountListing:
+    """``escher accounts list --cloud azure``: [azure] subscriptions, else those under [azure] management_group,
+    else every enabled one the credential sees."""
+    from escher.clouds.provider import AccountListing
+
+    azure = settings.azure
+    subs = list_subscriptions(subscriptions=azure.subscriptions, management_group=azure.management_group)
+    return AccountListing(
+        title=f"{len(subs)} Azure subscriptions",
+        columns=("id", "name", "state", "source"),
+        rows=[{"id": s.id, "name": s.name, "state": s.state, "source": s.source} for s in subs],
+        data={"management_group": azure.management_group},
+        none_found="check [azure] management_group, or name them in [azure] subscriptions",
+    )

@@ -10,9 +10,13 @@ library; no SDK is imported until a function runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Project", "list_projects"]
+if TYPE_CHECKING:
+    from escher.clouds.provider import AccountListing
+    from escher.config import Settings
+
+__all__ = ["Project", "account_listing", "list_projects"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +80,21 @@ def _all(collection: Any, method: str, key: str, **kwargs: Any) -> list[dict[str
         tokens.add(token)
         call = getattr(collection, f"{method}_next")(call, page)
     return items
+
+
+def account_listing(settings: Settings) -> AccountListing:
+    """``escher accounts list --cloud gcp``: [gcp] projects, else those under [gcp] parent, else every active
+    one the credential sees."""
+    from escher.clouds.provider import AccountListing
+
+    found = list_projects(projects=settings.gcp.projects, parent=settings.gcp.parent)
+    return AccountListing(
+        title=f"{len(found)} GCP projects",
+        columns=("id", "name", "state", "source"),
+        rows=[
+            {"id": p.id, "number": p.number, "name": p.name, "state": p.state, "source": p.source}
+            for p in found
+        ],
+        data={"parent": settings.gcp.parent},
+        none_found="check [gcp] parent, or name them in [gcp] projects",
+    )
