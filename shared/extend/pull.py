@@ -39,6 +39,9 @@ __all__ = ["PullResult", "Source", "importer", "pull", "pull_all", "share", "sou
 
 RESULT_KINDS = ("cost", "scan", "report")  # cost first: the report of a scan reads its day's snapshot
 ORG_REPORTS = "reports/org/"  # the organization scans the extension joined (escher.pipeline.fanout.join)
+# what is listed: not the whole storage (an organization's per-account parts, scans/org/, grow by the
+# accounts every day; the audit objects are listed on their own, records/ by `sync --share`)
+LISTED = ("reports/", "estate/latest.json", "alerts/")  # and the approval requests' prefix
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,9 @@ def pull(
     late = deadline or (lambda: False)
     state = _state(source.state_url)
     seen = _seen(store, source.state_url)
-    listing = {info.key: info.version for info in state.list("")}
+    from escher.extend.approvals_remote import PREFIX as APPROVALS
+
+    listing = {info.key: info.version for prefix in (*LISTED, APPROVALS) for info in state.list(prefix)}
     fresh = {k: v for k, v in listing.items() if f"{k}#{v}" not in seen}
     marks: list[str] = []
 
