@@ -36,8 +36,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from escher.clouds import CLOUDS
-from escher.infra.deploy import Limit, deploy_of
+from escher.infra.deploy import Limit, deploy_of, deployable
 from escher.infra.program import InfraError
 
 __all__ = [
@@ -83,7 +82,7 @@ class BundleError(InfraError):
 
 
 # what each cloud's runtime takes (its deploy description's bundle layout)
-LIMITS = {cloud: deploy_of(cloud).bundle.limit for cloud in CLOUDS}
+LIMITS = {cloud: deploy_of(cloud).bundle.limit for cloud in deployable()}
 
 
 @dataclass(frozen=True)
@@ -282,7 +281,7 @@ def build_bundle(
     ``extra_clouds``: the other clouds a host worker scans (default: those enabled in the settings).
     """
     if cloud not in LIMITS:
-        raise BundleError(f"unknown cloud {cloud!r}", hint=f"use one of {', '.join(CLOUDS)}")
+        raise BundleError(f"unknown cloud {cloud!r}", hint=f"use one of {', '.join(LIMITS)}")
     layout = deploy_of(cloud).bundle
     if requirements is not None:
         reqs = requirements

@@ -13,6 +13,8 @@ every cloud; what differs is written once per cloud in ``escher.infra.deploy_<cl
 - the stack outputs' state store (what ``escher destroy`` exports) and secret store (where credentials go),
   what the audit store is called and what is kept when the stack goes;
 - the preflight checks, the credentials found on this machine that another cloud's worker reads;
+- what ``--plan`` needs to run the program under mocks: idle prices, the worker function's environment, the
+  answers of data sources and the outputs a resource type has once created;
 - the hooks around ``up`` and ``destroy``: before a redeploy (Azure: the triggers already synced), after ``up``
   (Azure: OneDeploy, the audit lock, the program again), before ``destroy`` (GCP: the user's Cloud Scheduler
   jobs).
@@ -37,14 +39,17 @@ if TYPE_CHECKING:
     from escher.state import ObjectStore
 
 __all__ = [
+    "MOCK_ACCOUNT",
     "BundleLayout",
     "CloudDeploy",
     "Limit",
+    "PlanShape",
     "PostDeployContext",
     "PostDeployStep",
     "UserSchedules",
     "audit_location",
     "deploy_of",
+    "deployable",
 ]
 
 
@@ -73,6 +78,27 @@ class BundleLayout:
     shims: Callable[[list[str], WorkerEntryPoints], dict[str, bytes]] = _no_shims
     # what a worker on another cloud needs of this cloud's SDK extra to scan it (requirement name prefixes)
     scan_packages: tuple[str, ...] = ()
+
+
+def _no_mock_outputs(typ: str, name: str, inputs: Mapping[str, Any], outputs: dict[str, Any]) -> None:
+    return None
+
+
+MOCK_ACCOUNT = "123456789012"  # the account id ``--plan``'s mocks answer with
+
+
+@dataclass(frozen=True)
+class PlanShape:
+    """What ``escher extend CLOUD --plan`` knows of the cloud's resources when it runs the program under mocks."""
+
+    # resource type -> (USD a month for one resource when idle, why); types not named are free (IAM, bindings)
+    prices: Mapping[str, tuple[float, str]]
+    # the worker function's type, and the path to its environment in that resource's inputs
+    worker_function: tuple[str, tuple[str, ...]]
+    calls: Mapping[str, Mapping[str, Any]]  # data source (invoke) token -> what the mocks answer
+    # plausible outputs of a created resource beyond its inputs: fills ``outputs`` (type, name, inputs, outputs)
+    mock_outputs: Callable[[str, str, Mapping[str, Any], dict[str, Any]], None] = _no_mock_outputs
+    labels_are_settings: frozenset[str] = frozenset()  # types whose labels are settings, not decoration
 
 
 # what a person is told about the user schedules, the jobs removed, what is left (with the command)
@@ -123,6 +149,7 @@ class CloudDeploy:
     # before destroy: what becomes of the user schedules (``escher schedule add``), said for a person, after
     # removing what the stack does not own (outputs, a client for tests)
     user_schedules: Callable[[Mapping[str, Any], Any], UserSchedules]
+    plan: PlanShape  # what --plan needs of the cloud's resources
     # checks the settings hold what the spec needs (raises InfraError saying which setting)
     require_settings: Callable[[Settings], None] = _no_settings_needed
     # the value another cloud's worker needs to reach this cloud, found on this machine (None: not copied)
@@ -142,12 +169,24 @@ def audit_location(outputs: Mapping[str, Any], bucket_scheme: str = "") -> str:
     return ""
 
 
+def deployable() -> tuple[str, ...]:
+    """The clouds whose provider has a deploy description (a new cloud may have none yet), in registry order."""
+    from escher.clouds import PROVIDERS
+
+    return tuple(name for name, p in PROVIDERS.items() if "deploy" in p.refs)
+
+
 def deploy_of(cloud: str) -> CloudDeploy:
     """The deploy description of ``cloud``, from the provider registry."""
     from escher.clouds import CLOUDS, PROVIDERS
 
     if cloud not in PROVIDERS:
         raise InfraError(f"unknown cloud {cloud!r}", hint=f"use one of {', '.join(CLOUDS)}")
+    if cloud not in deployable():
+        raise InfraError(
+            f"Escher cannot be deployed on {PROVIDERS[cloud].title} yet: its provider has no deploy description",
+            hint=f"extend one of {', '.join(deployable())}",
+        )
     found = PROVIDERS[cloud].load("deploy")
     if not isinstance(found, CloudDeploy):
         raise InfraError(f"the {cloud} provider's deploy reference is not a CloudDeploy", hint="fix its refs")

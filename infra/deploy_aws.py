@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from escher.infra.deploy import BundleLayout, CloudDeploy, Limit, UserSchedules, audit_location
+from escher.infra.deploy import (
+    MOCK_ACCOUNT,
+    BundleLayout,
+    CloudDeploy,
+    Limit,
+    PlanShape,
+    UserSchedules,
+    audit_location,
+)
 
 if TYPE_CHECKING:
     from escher.config import Settings
@@ -61,6 +69,41 @@ def _user_schedules(outputs: Mapping[str, Any], scheduler: Any) -> UserSchedules
     return "the user schedules went with the stack's EventBridge Scheduler group", [], ""
 
 
+def _mock_outputs(typ: str, name: str, inputs: Mapping[str, Any], outputs: dict[str, Any]) -> None:
+    if typ == "aws:s3/bucket:Bucket":
+        outputs.setdefault("bucket", f"{inputs.get('bucketPrefix', name)}mock")
+        outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
+    if typ == "aws:sqs/queue:Queue":
+        outputs.setdefault("url", f"https://sqs.us-east-1.amazonaws.com/{MOCK_ACCOUNT}/{name}")
+
+
+PLAN = PlanShape(
+    prices={
+        "aws:s3/bucket:Bucket": (0.02, "S3 Standard, ~100 MB + ~10k requests"),
+        "aws:ssm/parameter:Parameter": (0.0, "SSM standard parameter: free (SecureString with the AWS key)"),
+        "aws:lambda/function:Function": (
+            0.0,
+            "Lambda: pay per invocation; the daily scan fits the free tier",
+        ),
+        "aws:sqs/queue:Queue": (0.0, "SQS: first 1M requests free"),
+        "aws:cloudwatch/logGroup:LogGroup": (0.05, "CloudWatch Logs: ~100 MB ingested, retention set"),
+        "aws:cloudwatch/eventRule:EventRule": (0.0, "EventBridge: AWS service events are free"),
+        "aws:scheduler/schedule:Schedule": (0.0, "EventBridge Scheduler: 14M invocations free"),
+        "aws:sns/topic:Topic": (0.0, "SNS: first 1k e-mails free"),
+        "aws:sns/topicSubscription:TopicSubscription": (0.0, "SNS to Lambda deliveries: free"),
+    },
+    worker_function=("aws:lambda/function:Function", ("environment", "variables")),
+    calls={
+        "aws:index/getCallerIdentity:getCallerIdentity": {
+            "accountId": MOCK_ACCOUNT,
+            "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/plan",
+            "userId": "plan",
+        },
+        "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"},
+    },
+    mock_outputs=_mock_outputs,
+)
+
 DEPLOY = CloudDeploy(
     cloud="aws",
     default_region="us-east-1",
@@ -83,4 +126,5 @@ DEPLOY = CloudDeploy(
     preflight=_preflight,
     audit_location=_audit_location,
     user_schedules=_user_schedules,
+    plan=PLAN,
 )

@@ -20,6 +20,7 @@ from escher.infra.deploy import (
     BundleLayout,
     CloudDeploy,
     Limit,
+    PlanShape,
     PostDeployContext,
     PostDeployStep,
     UserSchedules,
@@ -136,6 +137,51 @@ def _user_schedules(outputs: Mapping[str, Any], scheduler: Any) -> UserSchedules
     return "the user schedules ran on the stack's timer, which went with the function app", [], ""
 
 
+def _mock_outputs(typ: str, name: str, inputs: Mapping[str, Any], outputs: dict[str, Any]) -> None:
+    if typ == "azure-native:web:WebApp":
+        outputs.setdefault("defaultHostName", f"{name}-mock.azurewebsites.net")
+
+
+PLAN = PlanShape(
+    prices={
+        "azure-native:storage:StorageAccount": (0.10, "Blob LRS: ~100 MB + ~10k transactions"),
+        "azure-native:keyvault:Vault": (
+            0.03,
+            "Key Vault standard: $0.03 per 10k operations, no per-secret fee",
+        ),
+        "azure-native:web:AppServicePlan": (
+            0.0,
+            "Functions Flex Consumption (FC1): on demand, 100k GB-s and 250k executions free a month",
+        ),
+        "azure-native:operationalinsights:Workspace": (
+            0.0,
+            "Log Analytics: a few MB a month, first 5 GB free; capped at 0.1 GB a day",
+        ),
+        "azure-native:applicationinsights:Component": (
+            0.0,
+            "Application Insights: billed as the workspace's data",
+        ),
+        "azure-native:monitor:ActionGroup": (0.0, "action group: Azure Function receivers are free"),
+        "azure-native:monitor:ActivityLogAlert": (0.0, "activity log alert rules: free"),
+        "azure-native:web:WebApp": (
+            0.20,
+            "Functions host: storage transactions of its runtime (leases, logs)",
+        ),
+        "azure-native:eventgrid:SystemTopic": (0.0, "Event Grid: first 100k operations free"),
+    },
+    # app settings are {"name", "value"} pairs
+    worker_function=("azure-native:web:WebApp", ("siteConfig", "appSettings")),
+    calls={
+        "azure-native:authorization:getClientConfig": {
+            "clientId": "client-mock",
+            "objectId": "object-mock",
+            "subscriptionId": "00000000-0000-0000-0000-000000000000",
+            "tenantId": "11111111-1111-1111-1111-111111111111",
+        },
+    },
+    mock_outputs=_mock_outputs,
+)
+
 DEPLOY = CloudDeploy(
     cloud="azure",
     default_region="eastus",
@@ -160,4 +206,5 @@ DEPLOY = CloudDeploy(
     local_credentials=_local_credentials,
     prepare=_prepare,
     post_deploy=_post_deploy,
+    plan=PLAN,
 )

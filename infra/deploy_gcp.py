@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from escher.infra.deploy import BundleLayout, CloudDeploy, Limit, UserSchedules, audit_location
+from escher.infra.deploy import BundleLayout, CloudDeploy, Limit, PlanShape, UserSchedules, audit_location
 from escher.infra.program import InfraError
 
 if TYPE_CHECKING:
@@ -82,6 +82,44 @@ def _user_schedules(outputs: Mapping[str, Any], scheduler: Any) -> UserSchedules
     return said, cleanup.removed, cleanup.error
 
 
+def _mock_outputs(typ: str, name: str, inputs: Mapping[str, Any], outputs: dict[str, Any]) -> None:
+    if typ.startswith("gcp:serviceaccount/account:Account"):
+        outputs.setdefault("email", f"{inputs.get('accountId', name)}@project-mock.iam.gserviceaccount.com")
+        outputs.setdefault("member", f"serviceAccount:{outputs['email']}")
+    if typ == "gcp:logging/projectSink:ProjectSink":
+        outputs.setdefault("writerIdentity", "serviceAccount:sink-writer@logging.iam.gserviceaccount.com")
+    if typ == "gcp:cloudfunctionsv2/function:Function":
+        outputs.setdefault("url", f"https://{name}-mock.a.run.app")
+        # the Cloud Run service's URI (what the scheduler and the push subscription call)
+        outputs["serviceConfig"] = {**inputs.get("serviceConfig", {}), "uri": f"https://{name}.run.app"}
+
+
+PLAN = PlanShape(
+    prices={
+        "gcp:storage/bucket:Bucket": (0.01, "GCS Standard ~100 MB (5 GB free in us-* regions)"),
+        "gcp:secretmanager/secret:Secret": (0.06, "Secret Manager: $0.06 per active version (6 free)"),
+        "gcp:cloudfunctionsv2/function:Function": (
+            0.05,
+            "Cloud Run functions: 0 instances when idle; build image in Artifact Registry ~0.5 GB",
+        ),
+        "gcp:cloudscheduler/job:Job": (0.0, "Cloud Scheduler: 3 jobs free per billing account"),
+        "gcp:pubsub/topic:Topic": (0.0, "Pub/Sub: first 10 GB free"),
+        "gcp:logging/projectSink:ProjectSink": (0.0, "log routing to Pub/Sub: no charge"),
+        "gcp:monitoring/notificationChannel:NotificationChannel": (0.0, "notification channels: free"),
+        "gcp:securitycenter/v2ProjectNotificationConfig:V2ProjectNotificationConfig": (
+            0.0,
+            "SCC notifications: free (the Pub/Sub messages fit the free tier)",
+        ),
+    },
+    worker_function=("gcp:cloudfunctionsv2/function:Function", ("serviceConfig", "environmentVariables")),
+    calls={
+        "gcp:organizations/getProject:getProject": {"number": "000000000000", "projectId": "project-mock"}
+    },
+    mock_outputs=_mock_outputs,
+    # a Pub/Sub notification channel's topic is one of its labels
+    labels_are_settings=frozenset({"gcp:monitoring/notificationChannel:NotificationChannel"}),
+)
+
 DEPLOY = CloudDeploy(
     cloud="gcp",
     default_region="us-central1",
@@ -111,4 +149,5 @@ DEPLOY = CloudDeploy(
     preflight=_preflight,
     audit_location=audit_location,
     user_schedules=_user_schedules,
+    plan=PLAN,
 )

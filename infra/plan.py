@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from escher.infra.costs import CostLine, estimate
+from escher.infra.deploy import MOCK_ACCOUNT, deploy_of, deployable
 
 if TYPE_CHECKING:
+    from escher.infra.deploy import PlanShape
     from escher.infra.spec import ExtensionSpec
 
 __all__ = ["Plan", "PlannedResource", "run_plan"]
@@ -23,7 +25,6 @@ REDACTED = "[redacted]"
 # input names whose values are secret, whatever the resource
 SECRET_INPUTS = {"value", "secretData", "secretString", "password", "privateKey", "connectionString"}
 NOISY_INPUTS = {"tags", "labels", "__defaults"}
-MOCK_ACCOUNT = "123456789012"
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,9 @@ def _redact_value(key: str, value: Any) -> Any:
     return value
 
 
-# the worker function of each cloud, and where its environment sits in the resource's inputs
-WORKER_FUNCTIONS = {
-    "aws:lambda/function:Function": ("environment", "variables"),
-    "azure-native:web:WebApp": ("siteConfig", "appSettings"),
-    "gcp:cloudfunctionsv2/function:Function": ("serviceConfig", "environmentVariables"),
-}
+# the worker function of each cloud, and where its environment sits in the resource's inputs (each cloud's deploy
+# description says)
+WORKER_FUNCTIONS = dict(deploy_of(cloud).plan.worker_function for cloud in deployable())
 # variable names whose values are secrets whatever their shape (notification URLs carry tokens)
 SECRET_NAME = re.compile(
     r"(?i)(^ESCHER_NOTIFY_|CONNECTION_?STRING|(SECRET|TOKEN|PASSWORD|PASSWD|ACCOUNT_?KEY|_KEY)$)"
@@ -113,7 +111,9 @@ def _text(value: Any) -> str:
 
 
 # where labels are settings, not decoration (a Pub/Sub notification channel's topic)
-LABELS_ARE_SETTINGS = {"gcp:monitoring/notificationChannel:NotificationChannel"}
+LABELS_ARE_SETTINGS = frozenset().union(
+    *(deploy_of(cloud).plan.labels_are_settings for cloud in deployable())
+)
 
 
 def _redact(inputs: dict[str, Any], typ: str = "") -> dict[str, Any]:
@@ -121,49 +121,17 @@ def _redact(inputs: dict[str, Any], typ: str = "") -> dict[str, Any]:
     return {k: _redact_value(k, v) for k, v in sorted(inputs.items()) if k not in noisy}
 
 
-def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Plausible outputs for a resource, enough for the program's applies to run."""
+def _mock_outputs(typ: str, name: str, inputs: dict[str, Any], shape: PlanShape) -> dict[str, Any]:
+    """Plausible outputs for a resource, enough for the program's applies to run (``shape``: the cloud's)."""
     outputs = dict(inputs)
     outputs.setdefault("id", f"{name}-id")
     outputs.setdefault("name", inputs.get("name") or f"{name}-mock")
     outputs.setdefault("arn", f"arn:aws:mock:us-east-1:{MOCK_ACCOUNT}:{name}")
-    if typ == "aws:s3/bucket:Bucket":
-        outputs.setdefault("bucket", f"{inputs.get('bucketPrefix', name)}mock")
-        outputs["arn"] = f"arn:aws:s3:::{outputs['bucket']}"
-    if typ == "aws:sqs/queue:Queue":
-        outputs.setdefault("url", f"https://sqs.us-east-1.amazonaws.com/{MOCK_ACCOUNT}/{name}")
-    if typ == "azure-native:web:WebApp":
-        outputs.setdefault("defaultHostName", f"{name}-mock.azurewebsites.net")
     identity = inputs.get("identity")
     if isinstance(identity, dict):
         outputs["identity"] = {**identity, "principalId": f"{name}-principal", "tenantId": "tenant-mock"}
-    if typ.startswith("gcp:serviceaccount/account:Account"):
-        outputs.setdefault("email", f"{inputs.get('accountId', name)}@project-mock.iam.gserviceaccount.com")
-        outputs.setdefault("member", f"serviceAccount:{outputs['email']}")
-    if typ == "gcp:logging/projectSink:ProjectSink":
-        outputs.setdefault("writerIdentity", "serviceAccount:sink-writer@logging.iam.gserviceaccount.com")
-    if typ == "gcp:cloudfunctionsv2/function:Function":
-        outputs.setdefault("url", f"https://{name}-mock.a.run.app")
-        # the Cloud Run service's URI (what the scheduler and the push subscription call)
-        outputs["serviceConfig"] = {**inputs.get("serviceConfig", {}), "uri": f"https://{name}.run.app"}
+    shape.mock_outputs(typ, name, inputs, outputs)
     return outputs
-
-
-CALL_RESULTS: dict[str, dict[str, Any]] = {
-    "aws:index/getCallerIdentity:getCallerIdentity": {
-        "accountId": MOCK_ACCOUNT,
-        "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/plan",
-        "userId": "plan",
-    },
-    "aws:index/getRegion:getRegion": {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"},
-    "azure-native:authorization:getClientConfig": {
-        "clientId": "client-mock",
-        "objectId": "object-mock",
-        "subscriptionId": "00000000-0000-0000-0000-000000000000",
-        "tenantId": "11111111-1111-1111-1111-111111111111",
-    },
-    "gcp:organizations/getProject:getProject": {"number": "000000000000", "projectId": "project-mock"},
-}
 
 
 def run_plan(spec: ExtensionSpec) -> Plan:
@@ -175,6 +143,7 @@ def run_plan(spec: ExtensionSpec) -> Plan:
 
     from escher.infra.program import declare
 
+    shape = deploy_of(spec.cloud).plan
     recorded: list[PlannedResource] = []
     outputs: dict[str, Any] = {}
     environment: dict[str, str] = {}
@@ -186,12 +155,12 @@ def run_plan(spec: ExtensionSpec) -> Plan:
             env = worker_environment(args.typ, inputs)
             if env is not None:
                 environment.update(env)
-            return f"{args.name}-id", _mock_outputs(args.typ, args.name, inputs)
+            return f"{args.name}-id", _mock_outputs(args.typ, args.name, inputs, shape)
 
         def call(
             self, args: pulumi.runtime.MockCallArgs
         ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-            return dict(CALL_RESULTS.get(args.token, {})), []
+            return dict(shape.calls.get(args.token, {})), []
 
     # set_mocks builds a Stack whose outputs are futures on this thread's current loop: an asyncio.run() earlier
     # in the process (the console, the MCP server) leaves none set behind it

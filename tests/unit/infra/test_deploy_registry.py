@@ -17,7 +17,7 @@ import pytest
 
 from escher.clouds import CLOUDS, PROVIDERS
 from escher.config import Settings
-from escher.infra.deploy import BundleLayout, CloudDeploy, deploy_of
+from escher.infra.deploy import BundleLayout, CloudDeploy, deploy_of, deployable
 from escher.infra.program import InfraError
 from escher.infra.spec import ExtensionSpec, spec_from_settings
 
@@ -166,3 +166,26 @@ def test_generic_infra_code_has_no_cloud_branch() -> None:
         assert cloud_branches((INFRA / name).read_text(encoding="utf-8")), (
             f"{name} is clean: drop it from KNOWN"
         )
+
+
+def test_a_cloud_without_a_deploy_description_is_said_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a new cloud can be scanned before it can be extended: infra still imports, and says which can be
+    monkeypatch.delitem(PROVIDERS["gcp"].refs, "deploy")
+    assert deployable() == ("aws", "azure")
+    with pytest.raises(InfraError) as err:
+        deploy_of("gcp")
+    assert "cannot be deployed on Google Cloud yet" in err.value.message
+    assert err.value.hint == "extend one of aws, azure"
+
+
+def test_each_clouds_plan_shape_names_only_its_own_resource_types() -> None:
+    # --plan's prices, worker function and data source answers come from the cloud whose program runs
+    packages = {}
+    for cloud in CLOUDS:
+        shape = deploy_of(cloud).plan
+        worker = shape.worker_function[0]
+        tokens = [*shape.prices, worker, *shape.calls, *shape.labels_are_settings]
+        packages[cloud] = {t.partition(":")[0] for t in tokens}
+        assert len(packages[cloud]) == 1, f"{cloud}: {sorted(packages[cloud])}"
+        assert worker in shape.prices and shape.calls
+    assert len({p for found in packages.values() for p in found}) == len(CLOUDS)
