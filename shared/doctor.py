@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,81 +123,15 @@ def check_store(paths: Paths) -> Check:
     return probe(paths)
 
 
-def check_aws() -> Check:
-    if not is_installed("boto3"):
-        return Check(
-            "aws", "credentials", Status.skip, "boto3 not installed", hint="pip install 'escher[aws]'"
-        )
-    from escher.clouds import aws
+def cloud_checks(settings: Settings | None, env: Mapping[str, str]) -> tuple[list[Check], list[Check]]:
+    """Each cloud's credentials, and (with settings) the account a scan of it reads: its provider's
+    ``doctor`` module (``escher.clouds.<cloud>.doctor``)."""
+    from escher.clouds import PROVIDERS
 
-    with _no_metadata_probes():
-        session = aws.account_session()
-        creds = session.get_credentials()
-    if creds is None:
-        return Check(
-            "aws",
-            "credentials",
-            Status.warn,
-            "the standard chain found no credentials",
-            hint="run 'aws configure' or 'aws sso login', or set AWS_PROFILE",
-        )
-    region = session.region_name or "no default region"
-    return Check("aws", "credentials", Status.ok, f"found via {creds.method} ({region})")
-
-
-def check_azure() -> Check:
-    if not is_installed("azure.identity"):
-        return Check(
-            "azure",
-            "credentials",
-            Status.skip,
-            "azure-identity not installed",
-            hint="pip install 'escher[azure]'",
-        )
-    # DefaultAzureCredential's sources, read without requesting a token (which would reach the network).
-    env = os.environ
-    if (
-        env.get("AZURE_CLIENT_ID")
-        and env.get("AZURE_TENANT_ID")
-        and (env.get("AZURE_CLIENT_SECRET") or env.get("AZURE_CLIENT_CERTIFICATE_PATH"))
-    ):
-        return Check(
-            "azure", "credentials", Status.ok, "service principal from AZURE_* environment variables"
-        )
-    if env.get("AZURE_FEDERATED_TOKEN_FILE"):
-        return Check("azure", "credentials", Status.ok, "workload identity (AZURE_FEDERATED_TOKEN_FILE)")
-    azure_dir = Path(env.get("AZURE_CONFIG_DIR", Path.home() / ".azure"))
-    if shutil.which("az") and (azure_dir / "azureProfile.json").exists():
-        return Check("azure", "credentials", Status.ok, f"Azure CLI login ({azure_dir})")
-    return Check(
-        "azure",
-        "credentials",
-        Status.warn,
-        "DefaultAzureCredential has no source configured",
-        hint="run 'az login', or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET",
-    )
-
-
-def check_gcp() -> Check:
-    if not is_installed("google.auth"):
-        return Check(
-            "gcp", "credentials", Status.skip, "google-auth not installed", hint="pip install 'escher[gcp]'"
-        )
-    from escher.clouds import gcp
-
-    with _no_metadata_probes():
-        found, project = gcp.default_project()
-        if not found:
-            return Check(
-                "gcp",
-                "credentials",
-                Status.warn,
-                "application default credentials not found",
-                hint="run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS",
-            )
-    return Check(
-        "gcp", "credentials", Status.ok, f"application default credentials (project {project or 'unset'})"
-    )
+    doctors = [p.load("doctor") for p in PROVIDERS.values() if "doctor" in p.refs]
+    credentials: list[Check] = [d.credentials() for d in doctors]
+    accounts: list[Check] = [c for d in doctors for c in d.account(settings, env)] if settings else []
+    return credentials, accounts
 
 
 def check_pulumi() -> Check:
@@ -229,29 +162,6 @@ def check_extras() -> list[Check]:
                     hint=f"pip install 'escher[{extra}]'",
                 )
             )
-    return checks
-
-
-def check_accounts(settings: Settings, env: Mapping[str, str]) -> list[Check]:
-    """The Azure subscription and the GCP project a scan needs, where those clouds are enabled (the scan reads
-    the same settings and variables, so a warning here is the scan's error ahead of time)."""
-    checks = []
-    if settings.azure.enabled:
-        subscription = settings.azure.subscription_id  # what the scan reads (AZURE_SUBSCRIPTION_ID is not)
-        if subscription:
-            checks.append(Check("azure", "subscription", Status.ok, subscription))
-        else:
-            checks.append(Check("azure", "subscription", Status.warn, "no subscription set: Azure cannot be scanned",
-                                hint="add subscription_id = \"...\" under [azure] in the config (or ESCHER_AZURE__SUBSCRIPTION_ID), "
-                                "or pass --subscription ID; or set [azure] enabled = false"))  # fmt: skip
-    if settings.gcp.enabled:
-        project = settings.gcp.project or env.get("GOOGLE_CLOUD_PROJECT")
-        if project:
-            checks.append(Check("gcp", "project", Status.ok, project))
-        else:
-            checks.append(Check("gcp", "project", Status.warn, "no project set: GCP cannot be scanned",
-                                hint="add project = \"...\" under [gcp] in the config, or pass --project "
-                                "PROJECT (or set [gcp] enabled = false)"))  # fmt: skip
     return checks
 
 
@@ -346,10 +256,10 @@ def run_checks(
         settings: Settings | None = load_settings(paths)
     except ConfigError:  # check_config said so; the checks that read settings cannot run
         settings = None
-    cloud_checks: list[Callable[[], Check]] = [check_aws, check_azure, check_gcp]
-    checks.extend(fn() for fn in cloud_checks)
+    credentials, accounts = cloud_checks(settings, env)
+    checks.extend(credentials)
     if settings is not None:
-        checks.extend(check_accounts(settings, env))
+        checks.extend(accounts)
         checks.extend(check_brain(settings, paths))
         checks.extend(check_notify(settings, env))
     checks.append(check_pulumi())

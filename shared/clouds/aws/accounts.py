@@ -1,5 +1,5 @@
-"""The AWS accounts ``escher scan --all-accounts`` reads, as ``escher accounts list`` shows them: ``[aws] accounts``
-when set, else the organization's (narrowed by ``[aws] organization_units`` and ``account_tags``)."""
+"""The AWS accounts ``escher scan --all-accounts`` reads, as ``escher accounts list`` shows them:
+``[aws] accounts`` when set, else the organization's (narrowed by ``[aws] organization_units`` and ``account_tags``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""AWS's activity feed for ``escher watch``: CloudTrail ``LookupEvents`` (write events only: ``ReadOnly=false``),
-per region; items come back as the API returns them, ``CloudTrailEvent`` still a JSON string
+"""AWS's activity feed for ``escher watch``: CloudTrail ``LookupEvents`` (write events only:
+``ReadOnly=false``), per region; items come back as the API returns them, ``CloudTrailEvent`` still a JSON string
 (``escher.clouds.aws.events`` reads that shape). Where CloudTrail cannot be read (moto, for one, has no
 ``LookupEvents``) the critical-state check (:class:`escher.watch.state.AwsCriticalState`) runs instead.
 """

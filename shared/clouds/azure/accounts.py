@@ -92,8 +92,8 @@ def _pages(client: Any, url: str) -> Iterator[dict[str, Any]]:
 
 
 def account_listing(settings: Settings) -> AccountListing:
-    """``escher accounts list --cloud azure``: [azure] subscriptions, else those under [azure] management_group,
-    else every enabled one the credential sees."""
+    """``escher accounts list --cloud azure``: [azure] subscriptions, else those under
+    [azure] management_group, else every enabled one the credential sees."""
     from escher.clouds.provider import AccountListing
 
     azure = settings.azure

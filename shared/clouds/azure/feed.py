@@ -1,6 +1,6 @@
-"""Azure's activity feed for ``escher watch``: the Activity Log (``Microsoft.Insights/eventtypes/management/values``),
-per subscription, final entries only (``Succeeded``/``Failed``: the ``Started``/``Accepted`` entries of the same
-operation would be generic noise).
+"""Azure's activity feed for ``escher watch``: the Activity Log
+(``Microsoft.Insights/eventtypes/management/values``), per subscription, final entries only
+(``Succeeded``/``Failed``: the ``Started``/``Accepted`` entries of the same operation would be generic noise).
 """
 
 from __future__ import annotations
