@@ -42,51 +42,35 @@ if TYPE_CHECKING:
 __all__ = ["SCAN_QUEUE_ENV", "dispatch", "enabled", "is_scan_message", "join", "queue_cloud", "scan_account"]
 
 log = logging.getLogger("escher.pipeline.fanout")
-# set by the Extension's Worker part: sqs://<queue name>, azqueue://<queue>?account_url=<queue endpoint>,
-# pubsub://projects/<project>/topics/<topic>
+# set by the Extension's Worker part, the scheme naming the cloud (each cloud's fanout module's SCHEME):
+# sqs://<queue name>, azqueue://<queue>?account_url=<queue endpoint>, pubsub://projects/<project>/topics/<topic>
 SCAN_QUEUE_ENV = "ESCHER_SCAN_QUEUE_URL"
-SCHEMES = {"sqs": "aws", "azqueue": "azure", "pubsub": "gcp"}
-# what an account is called in a message, per cloud: an AWS account id, an Azure subscription id, a GCP project id
-ACCOUNT_PATTERNS = {
-    "aws": r"^\d{12}$",
-    "azure": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-    "gcp": r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
-}
-NOUNS = {"aws": "AWS account", "azure": "Azure subscription", "gcp": "GCP project"}
 PREFIX = "scans/org/"
 REPORTS = "reports/org/"
 KIND = "escher.scan_account"
 DEADLINE = timedelta(hours=4)  # the morning report does not wait longer for an account's part
 
 
+def _sender(cloud: str) -> Any:
+    """``escher.clouds.<cloud>.fanout`` (no SDK at import): ``SCHEME``, ``SEND_PERMISSION``,
+    ``organization(settings)``, ``send(url, bodies) -> failed indexes`` and ``enter(account, ctx)``."""
+    import importlib
+
+    return importlib.import_module(f"escher.clouds.{cloud}.fanout")
+
+
 def queue_cloud(env: Mapping[str, str]) -> str | None:
-    """The cloud whose queue ``ESCHER_SCAN_QUEUE_URL`` names (its scheme), or None without one."""
-    url = env.get(SCAN_QUEUE_ENV) or ""
-    scheme, sep, _ = url.partition("://")
-    if not sep:
-        return "aws" if url.startswith("https://sqs.") else None  # an SQS queue URL as the API gives it
-    return SCHEMES.get(scheme)
+    """The cloud whose queue ``ESCHER_SCAN_QUEUE_URL`` names (by its scheme), or None without one."""
+    from escher.clouds.provider import CLOUDS
 
-
-def _organization(cloud: str, settings: Settings) -> bool:
-    if cloud == "aws":
-        return bool(settings.aws.accounts or settings.aws.organization_units or settings.aws.account_tags)
-    if cloud == "azure":
-        return bool(settings.azure.subscriptions or settings.azure.management_group)
-    return bool(settings.gcp.projects or settings.gcp.parent)
+    scheme, _, _ = (env.get(SCAN_QUEUE_ENV) or "").partition("://")
+    return next((c for c in CLOUDS if scheme and scheme == _sender(c).SCHEME), None)
 
 
 def enabled(settings: Settings, env: Mapping[str, str]) -> bool:
     """Fan out only when the Extension has a scan queue and the settings ask for the organization."""
     cloud = queue_cloud(env)
-    return cloud is not None and _organization(cloud, settings)
-
-
-def _sender(cloud: str) -> Any:
-    """``escher.clouds.<cloud>.fanout``: ``send(url, bodies) -> failed indexes`` and ``enter(account, ctx)``."""
-    import importlib
-
-    return importlib.import_module(f"escher.clouds.{cloud}.fanout")
+    return cloud is not None and bool(_sender(cloud).organization(settings))
 
 
 def dispatch(
@@ -107,9 +91,11 @@ def dispatch(
     ctx = build_pipeline(cloud, env).cloud  # the platform's clients (a replay transport under test)
     accounts = list(dict.fromkeys(all_accounts(cloud, settings, ctx)))
     if not accounts:
+        from escher.clouds.provider import provider
+
         raise EscherError(
-            f"no {NOUNS[cloud]} to scan",
-            hint=f"check the organization's settings in [{cloud}] (escher accounts list)",
+            f"no {provider(cloud).title} {provider(cloud).account_word} to scan",
+            hint=f"check the organization's settings in [{cloud}] ('escher accounts list --cloud {cloud}')",
         )
     run = f"{now:%Y-%m-%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     deadline = now + DEADLINE
@@ -143,11 +129,15 @@ def is_scan_message(body: Any) -> TypeGuard[str]:
 def _message(cloud: str, body: str) -> tuple[str, str]:
     from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+    from escher.clouds.provider import provider
+
+    account_pattern = f"^(?:{provider(cloud).account_pattern})$"  # an AWS account, a subscription, a project
+
     class ScanMessage(BaseModel):
         model_config = ConfigDict(extra="forbid")
         kind: Literal["escher.scan_account"]
         run: str = Field(pattern=r"^[\w:.-]{1,80}$")
-        account: str = Field(pattern=ACCOUNT_PATTERNS[cloud])
+        account: str = Field(pattern=account_pattern)
 
     try:
         msg = ScanMessage.model_validate_json(body)
@@ -242,7 +232,7 @@ def join(objects: PipelineObjects, run: str, *, now: datetime) -> dict[str, Any]
 def _section(account: str, part: dict[str, Any] | None) -> dict[str, Any]:
     if part is None:
         return {"account": account, "status": "missing", "failed": 0, "by_severity": {},
-                "error": "no result by the run's deadline", "hint": "see the scan queue's dead-letter queue"}  # fmt: skip
+                "error": "no result by the run's deadline", "hint": "see the scan queue's dead letters"}  # fmt: skip
     if not part["ok"]:
         return {"account": account, "status": "not scanned", "failed": 0, "by_severity": {},
                 "error": part["error"], "hint": part.get("hint", "")}  # fmt: skip

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SEND_PERMISSION", "enter", "send"]
+__all__ = ["SCHEME", "SEND_PERMISSION", "enter", "organization", "send"]
 
+SCHEME = "sqs"  # ESCHER_SCAN_QUEUE_URL's scheme names this cloud
 SEND_PERMISSION = "sqs:SendMessage"
 BATCH = 10  # SendMessageBatch's limit
+
+
+def organization(settings: Any) -> bool:
+    """``[aws] accounts``, ``organization_units`` or ``account_tags`` ask for the organization."""
+    aws = settings.aws
+    return bool(aws.accounts or aws.organization_units or aws.account_tags)
 
 
 def send(url: str, bodies: list[str]) -> list[int]:

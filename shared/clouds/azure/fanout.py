@@ -22,8 +22,10 @@ __all__ = [
     "POISON_QUEUE",
     "QUEUE_CONNECTION",
     "SCAN_QUEUE",
+    "SCHEME",
     "SEND_PERMISSION",
     "enter",
+    "organization",
     "queue_client",
     "send",
 ]
@@ -34,6 +36,7 @@ QUEUE_CONNECTION = (
     "ESCHER_SCAN_QUEUE"  # the trigger's connection: app settings ESCHER_SCAN_QUEUE__queueServiceUri
 )
 MAX_DEQUEUE_COUNT = 3  # deliveries of one message before the host moves it to the poison queue
+SCHEME = "azqueue"  # ESCHER_SCAN_QUEUE_URL's scheme names this cloud
 SEND_PERMISSION = "Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action"
 SUBSCRIPTION_API = "2022-12-01"
 
@@ -64,6 +67,11 @@ def queue_client(url: str) -> Any:
     from escher.clouds.azure import credential
 
     return queue_mod.QueueClient(account_url, name, credential=credential(), message_encode_policy=encode)
+
+
+def organization(settings: Any) -> bool:
+    """``[azure] subscriptions`` or ``management_group`` ask for the organization."""
+    return bool(settings.azure.subscriptions or settings.azure.management_group)
 
 
 def send(url: str, bodies: list[str]) -> list[int]:

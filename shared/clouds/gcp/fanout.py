@@ -12,8 +12,17 @@ from typing import Any
 
 from escher.errors import EscherError
 
-__all__ = ["MAX_DELIVERY_ATTEMPTS", "SEND_PERMISSION", "enter", "send", "topic_path"]
+__all__ = [
+    "MAX_DELIVERY_ATTEMPTS",
+    "SCHEME",
+    "SEND_PERMISSION",
+    "enter",
+    "organization",
+    "send",
+    "topic_path",
+]
 
+SCHEME = "pubsub"  # ESCHER_SCAN_QUEUE_URL's scheme names this cloud
 SEND_PERMISSION = "pubsub.topics.publish"
 MAX_DELIVERY_ATTEMPTS = 5  # Pub/Sub's minimum: then the message goes to the scan's dead-letter topic
 
@@ -27,6 +36,11 @@ def topic_path(url: str) -> str:
             hint="expected pubsub://projects/<project>/topics/<topic>",
         )
     return path
+
+
+def organization(settings: Any) -> bool:
+    """``[gcp] projects`` or ``parent`` ask for the organization."""
+    return bool(settings.gcp.projects or settings.gcp.parent)
 
 
 def send(url: str, bodies: list[str]) -> list[int]:
