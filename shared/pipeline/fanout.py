@@ -171,6 +171,11 @@ def scan_account(
         raise PermanentEventError(
             f"scan run {run} has no manifest", hint="only the 02:00 job starts an organization scan"
         )
+    # a second delivery of a message already handled (every queue here delivers at least once): no new scan
+    done = objects.get(f"{PREFIX}{run}/accounts/{account}.json")
+    if done is not None:
+        return {"outcome": "org_part", "run": run, "account": account, "ok": json.loads(done.data)["ok"],
+                "joined": objects.get(f"{REPORTS}{run}.json") is not None, "duplicate": True}  # fmt: skip
     part: dict[str, Any] = {"account": account, "run": run}
     ctx = build_pipeline(worker, env).cloud  # the platform's clients (a replay transport under test)
     try:

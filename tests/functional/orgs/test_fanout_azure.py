@@ -281,3 +281,15 @@ def test_the_daily_timer_fans_out_per_subscription_and_the_report_names_the_refu
     assert len(top_a) == 50 and top_a == top_c and top_a <= estate.truth.failing  # (the report's top 50)
     text = blob.get_container_client("escher-state").download_blob(f"reports/org/{run}.md").readall().decode()
     assert f"## Account {SUB_B} (not scanned)" in text and "2 of 3 account(s) scanned" in text
+    # a second delivery of a handled message (the queue delivers at least once) is answered, not scanned again
+    calls = len(estate.refused), sum(r.hits for r in estate.router.routes)
+    part = _read(blob, f"scans/org/{run}/accounts/{SUB_A}.json")
+    again = json.dumps({"kind": "escher.scan_account", "run": run, "account": SUB_A})
+    QueueClient.from_connection_string(
+        worker["connection"], SCAN_QUEUE, message_encode_policy=TextBase64EncodePolicy()
+    ).send_message(again)
+    with runtime.override("azure", cloud=ctx):
+        assert host.drain_once() == 1
+    assert host.calls[-1] == (again, 1, True) and host.peek(host.queue) == []
+    assert (len(estate.refused), sum(r.hits for r in estate.router.routes)) == calls
+    assert _read(blob, f"scans/org/{run}/accounts/{SUB_A}.json") == part
