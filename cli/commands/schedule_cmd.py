@@ -96,13 +96,11 @@ def add(
 
 
 def _where(cloud: str, schedule_id: str) -> str:
-    from escher.extend.schedules import schedule_name
+    """Where a schedule runs in ``cloud``, as its provider's ``schedules`` module says it."""
+    from escher.clouds import provider
 
-    if cloud == "azure":
-        return "Runs in Azure from the next minute (the extension's timer reads the published settings)."
-    if cloud == "gcp":
-        return f"Runs in GCP: Cloud Scheduler job {schedule_name(schedule_id)}."
-    return f"Runs in AWS: EventBridge Scheduler schedule {schedule_name(schedule_id)}."
+    where: str = provider(cloud).load("schedules").where(schedule_id)
+    return where
 
 
 def _add_saved(store: ScheduleStore, s: Schedule, clients: Mapping[str, Any] | None = None) -> list[str]:

@@ -5,23 +5,10 @@ clouds it lists) that is extended; the others stay on the laptop. :func:`cloud_h
 ``schedule add|remove`` here and for the laptop's runner (``run-due``, ``escher agent``: it does not run what a
 cloud runs), from the extend state as it is now: after ``escher destroy`` the laptop runs them again.
 :func:`add_in_clouds` /
-:func:`remove_in_clouds` do it for all three: AWS here (below), GCP a Cloud Scheduler job
-(:mod:`escher.clouds.gcp.schedules`), Azure the published settings, run by the stack's every-minute timer
-(:mod:`escher.clouds.azure.schedules`).
-
-AWS: EventBridge Scheduler schedules.
-
-When AWS is extended (``<data dir>/extend/state.json`` says thin-client), each user schedule also exists as
-``escher-user-<id>`` in the stack's schedule group, firing ``cron(...)`` in the schedule's own time zone at the
-worker Lambda with ``{"job": "user_schedule", "schedule_id": ...}``; the worker reads the schedule itself from
-the published settings (``escher.pipeline.jobs``), so the cloud schedule carries no job text to drift.
-
-Why directly with boto3 and not through the Pulumi stack: a ``pulumi up`` per ``schedule add`` takes a minute,
-needs the Pulumi CLI on the laptop and rewrites the whole stack; the direct call needs only
-``scheduler:CreateSchedule`` / ``DeleteSchedule`` on ``schedule/<group>/escher-user-*`` and ``iam:PassRole``
-on the stack's scheduler role, which may invoke only the worker. The stack owns the group: ``escher destroy``
-deletes the group, and the user schedules in it with it (on GCP the stack owns no user job: destroy deletes
-them first, :func:`escher.clouds.gcp.schedules.remove_user_jobs`; on Azure there is nothing per schedule).
+:func:`remove_in_clouds` do it for every cloud through its provider's ``schedules`` module: AWS an EventBridge
+Scheduler schedule (:mod:`escher.clouds.aws.schedules`), GCP a Cloud Scheduler job
+(:mod:`escher.clouds.gcp.schedules`), each with ``remote(paths, client)``; Azure the published settings, run by
+the stack's every-minute timer (:mod:`escher.clouds.azure.schedules`, ``publish(paths)``).
 
 The cloud schedule is created first; the caller saves the local one only after it exists (and removes the cloud
 one again if saving fails), so the two never disagree about what runs.
@@ -29,7 +16,6 @@ one again if saving fails), so the two never disagree about what runs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,14 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "USER_PREFIX",
-    "AwsScheduleTarget",
     "CloudScheduleError",
     "Mirrored",
     "add_in_clouds",
-    "aws_target",
     "cloud_homes",
-    "create_aws",
-    "delete_aws",
     "mirror_schedules",
     "remove_in_clouds",
     "runs_in",
@@ -67,120 +49,12 @@ class CloudScheduleError(EscherError):
     exit_code = 1
 
 
-@dataclass(frozen=True, slots=True)
-class AwsScheduleTarget:
-    """What a user schedule needs from the AWS extension's outputs."""
-
-    region: str
-    group: str
-    worker_arn: str
-    role_arn: str
-    dead_letter_arn: str | None = None
-
-
 def schedule_name(schedule_id: str) -> str:
     return f"{USER_PREFIX}{schedule_id}"
 
 
 def user_schedule_input(schedule_id: str) -> dict[str, str]:
     return {"job": JOB, "schedule_id": schedule_id}
-
-
-def _redeploy(what: str) -> CloudScheduleError:
-    return CloudScheduleError(
-        f"the AWS extension's outputs name no {what}, which a cloud schedule needs",
-        hint="run `escher extend aws` again with this Escher version (it outputs scheduler_role and "
-        "worker_arn), then add the schedule again; nothing was saved",
-    )
-
-
-def aws_target(paths: Paths) -> AwsScheduleTarget | None:
-    """The extension's schedule target when AWS is extended, else None (schedules stay on the laptop)."""
-    from escher.infra.driver import load_outputs
-    from escher.infra.sync import extended_clouds
-
-    if "aws" not in extended_clouds(paths):
-        return None
-    out: dict[str, Any] = load_outputs(paths, "aws")
-    region, group = out.get("region"), out.get("schedule_group")
-    role = out.get("scheduler_role")
-    worker_arn = out.get("worker_arn")
-    if not worker_arn and out.get("worker") and str(out.get("worker_role", "")).startswith("arn:"):
-        # arn:<partition>:iam::<account>:role/...: the worker is in the same account and partition
-        parts = str(out["worker_role"]).split(":")
-        worker_arn = f"arn:{parts[1]}:lambda:{region}:{parts[4]}:function:{out['worker']}"
-    if not region or not group:
-        raise _redeploy("region or schedule_group")
-    if not worker_arn:
-        raise _redeploy("worker Lambda")
-    if not role:
-        raise _redeploy("scheduler role")
-    dlq = out.get("dead_letter_arn")
-    return AwsScheduleTarget(str(region), str(group), str(worker_arn), str(role), str(dlq) if dlq else None)
-
-
-def _failed(action: str, schedule_id: str, exc: BaseException) -> CloudScheduleError:
-    from escher.clouds.aws import translate
-
-    known = translate(exc)
-    detail = known.message if known is not None else str(exc)
-    hint = (known.hint if known is not None and known.hint else "") or (
-        "the extension's operator needs scheduler:CreateSchedule / DeleteSchedule on escher-user-* in the "
-        "schedule group and iam:PassRole on its scheduler role; see `escher extend status`"
-    )
-    return CloudScheduleError(f"could not {action} the cloud schedule for {schedule_id}: {detail}", hint=hint)
-
-
-def create_aws(target: AwsScheduleTarget, schedule: Schedule, client: Any = None) -> str:
-    """Create (or replace) the EventBridge schedule of ``schedule``; returns its name."""
-    from escher.clouds.aws import client as aws_client
-    from escher.clouds.aws import error_code, errors
-    from escher.schedule.cloud import to_eventbridge
-
-    scheduler = client or aws_client("scheduler", target.region)
-    name = schedule_name(schedule.id)
-    spec: dict[str, Any] = {
-        "Arn": target.worker_arn,
-        "RoleArn": target.role_arn,
-        "Input": json.dumps(user_schedule_input(schedule.id)),
-        "RetryPolicy": {"MaximumRetryAttempts": 3},
-    }
-    if target.dead_letter_arn:
-        spec["DeadLetterConfig"] = {"Arn": target.dead_letter_arn}
-    args: dict[str, Any] = {
-        "Name": name,
-        "GroupName": target.group,
-        "ScheduleExpression": to_eventbridge(schedule.cron),
-        "ScheduleExpressionTimezone": schedule.timezone,
-        "FlexibleTimeWindow": {"Mode": "OFF"},
-        "Target": spec,
-        "Description": f"escher schedule {schedule.id}: {schedule.job.describe()}"[:512],
-    }
-    try:
-        try:
-            scheduler.create_schedule(**args)
-        except errors() as exc:
-            if error_code(exc) != "ConflictException":
-                raise
-            scheduler.update_schedule(**args)  # the same id again: same cron and job, so same schedule
-    except errors() as exc:
-        raise _failed("create", schedule.id, exc) from None
-    return name
-
-
-def delete_aws(target: AwsScheduleTarget, schedule_id: str, client: Any = None) -> bool:
-    """Delete the EventBridge schedule of ``schedule_id``; False when there was none (already gone)."""
-    from escher.clouds.aws import client as aws_client
-    from escher.clouds.aws import error_code, errors, is_not_found
-
-    scheduler = client or aws_client("scheduler", target.region)
-    try:
-        scheduler.delete_schedule(Name=schedule_name(schedule_id), GroupName=target.group)
-    except errors() as exc:
-        if is_not_found(exc) or error_code(exc) == "ResourceNotFoundException":
-            return False
-        raise _failed("remove", schedule_id, exc) from None
-    return True
 
 
 # -- all three clouds ---------------------------------------------------------------------------------------------
@@ -212,37 +86,32 @@ class _Remote:
     delete: Callable[[str], bool]
 
 
+def _schedules(cloud: str) -> Any:
+    """The cloud's schedules module (its provider's ``schedules``): ``remote(paths, client)`` where each
+    schedule is a cloud object, ``publish(paths)`` where the schedules ride in the published settings."""
+    from escher.clouds import provider
+
+    found = provider(cloud)
+    return found.load("schedules") if "schedules" in found.refs else None
+
+
 def _remotes(paths: Paths, clouds: list[str], clients: Mapping[str, Any]) -> list[_Remote]:
-    from functools import partial
-
     out: list[_Remote] = []
-    if "aws" in clouds:
-        aws = aws_target(paths)
-        if aws is not None:
-            client = clients.get("aws")
-            out.append(_Remote("aws", partial(_create_aws, aws, client), partial(_delete_aws, aws, client)))
-    if "gcp" in clouds:
-        from escher.clouds.gcp.schedules import create_gcp, delete_gcp, gcp_target
-
-        gcp = gcp_target(paths)
-        if gcp is not None:
-            client = clients.get("gcp")
-            out.append(
-                _Remote(
-                    "gcp",
-                    lambda s: create_gcp(gcp, s, client),
-                    lambda schedule_id: delete_gcp(gcp, schedule_id, client),
-                )
-            )
+    for cloud in clouds:
+        module = _schedules(cloud)
+        calls = module.remote(paths, clients.get(cloud)) if hasattr(module, "remote") else None
+        if calls is not None:
+            out.append(_Remote(cloud, *calls))
     return out
 
 
-def _create_aws(target: AwsScheduleTarget, client: Any, schedule: Schedule) -> str:
-    return create_aws(target, schedule, client)
+def _published(clouds: Iterable[str]) -> list[str]:
+    """The clouds among ``clouds`` whose schedules ride in the published settings (Azure)."""
+    return [c for c in clouds if hasattr(_schedules(c), "publish")]
 
 
-def _delete_aws(target: AwsScheduleTarget, client: Any, schedule_id: str) -> bool:
-    return delete_aws(target, schedule_id, client)
+def _publish(clouds: list[str]) -> Callable[[Paths], int]:
+    return lambda paths: sum(_schedules(c).publish(paths) for c in clouds)
 
 
 def _extended(paths: Paths) -> list[str]:
@@ -272,9 +141,9 @@ def add_in_clouds(
             remote.create(schedule)
             made.append(remote)
         save()
-        if "azure" in clouds:
+        if _published(clouds):
             try:
-                (publish or _publish_azure)(paths)
+                (publish or _publish(_published(clouds)))(paths)
             except BaseException:
                 if unsave is not None:
                     unsave()
@@ -303,9 +172,9 @@ def remove_in_clouds(
     for remote in _remotes(paths, clouds, clients or {}):
         remote.delete(schedule_id)
     remove()
-    if "azure" in clouds:
+    if _published(clouds):
         try:
-            (publish or _publish_azure)(paths)
+            (publish or _publish(_published(clouds)))(paths)
         except BaseException:
             if restore is not None:
                 restore()
@@ -333,15 +202,16 @@ def mirror_schedules(
     laptop's runner now leaves to the extension (:func:`cloud_homes`). Create or update, so running it twice
     changes nothing. Azure has nothing per schedule (the published settings carry them); the built-in daily
     job is the stack's own. Never raises: the deployment stands; what failed is in ``failed``."""
-    if cloud not in _extended(paths) or cloud == "azure":
+    module = _schedules(cloud)
+    if cloud not in _extended(paths) or not hasattr(module, "remote"):  # nothing per schedule (Azure)
         return Mirrored(cloud, [], {})
     wanted = [s for s in schedules if s.id != "daily" and runs_in(s.job.clouds, [cloud])]
     if not wanted:
         return Mirrored(cloud, [], {})
     clients = dict(clients or {})
     try:
-        if cloud == "gcp" and clients.get("gcp") is None:
-            clients["gcp"] = _gcp_client()
+        if clients.get(cloud) is None and hasattr(module, "default_client"):
+            clients[cloud] = module.default_client()
         [remote] = _remotes(paths, [cloud], clients)
     except EscherError as exc:  # outputs the schedules need are missing, no GCP credentials
         return Mirrored(cloud, [], {s.id: str(exc) for s in wanted})
@@ -352,23 +222,3 @@ def mirror_schedules(
         except EscherError as exc:  # CloudScheduleError, or a cron the cloud cannot express (CronError)
             failed[s.id] = str(exc)
     return Mirrored(cloud, made, failed)
-
-
-def _gcp_client() -> Any:
-    """The Cloud Scheduler client from Application Default Credentials; none is an error that says what to do."""
-    from escher.clouds import gcp
-    from escher.clouds.gcp.schedules import scheduler_client
-
-    try:
-        return scheduler_client()
-    except gcp.auth_errors() as exc:
-        raise CloudScheduleError(
-            f"no GCP credentials to make the cloud schedules with: {exc}",
-            hint="run `gcloud auth application-default login`, then `escher extend gcp` again",
-        ) from None
-
-
-def _publish_azure(paths: Paths) -> int:
-    from escher.clouds.azure.schedules import publish_azure
-
-    return publish_azure(paths)

@@ -20,14 +20,15 @@ The price: 43,200 short executions a month whether or not a schedule is due (not
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from escher.extend.schedules import CloudScheduleError
 
 if TYPE_CHECKING:
     from escher.config import Paths
+    from escher.schedule.jobs import Schedule
 
-__all__ = ["publish_azure"]
+__all__ = ["AZURE_TIMER", "publish", "publish_azure", "spec", "to_ncrontab", "where"]
 
 
 def publish_azure(paths: Paths) -> int:
@@ -46,3 +47,37 @@ def publish_azure(paths: Paths) -> int:
             hint=(exc.hint or "") + ("; " if exc.hint else "") + "nothing was changed on this machine",
         ) from None
     return result.version
+
+
+# -- what the generic side (escher.extend.schedules, escher.schedule.cloud) asks of every cloud's schedules ------
+# the user schedules' timer (escher.infra.azure.USER_SCHEDULES_NCRONTAB): every minute, in UTC
+AZURE_TIMER = "0 * * * * *"
+
+
+def publish(paths: Paths) -> int:
+    """Azure has no object per schedule: they ride in the published settings (:func:`publish_azure`)."""
+    return publish_azure(paths)
+
+
+def where(schedule_id: str) -> str:
+    return "Runs in Azure from the next minute (the extension's timer reads the published settings)."
+
+
+def spec(schedule: Schedule, name: str, payload: dict[str, Any], group: str) -> dict[str, Any]:
+    """No timer per schedule: the every-minute UTC timer wakes the worker, which finds this schedule's slots
+    from its cron in its own zone (a timer's NCRONTAB on Flex Consumption is UTC only)."""
+    return {
+        "name": name,
+        "cron": schedule.cron,
+        "time_zone": schedule.timezone,
+        "timer": AZURE_TIMER,
+        "timer_time_zone": "UTC",
+        "input": payload,
+    }
+
+
+def to_ncrontab(cron: str) -> str:
+    """Unix cron -> Azure Functions NCRONTAB (a seconds field first)."""
+    from escher.schedule.cron import parse
+
+    return "0 " + " ".join(parse(cron).fields)

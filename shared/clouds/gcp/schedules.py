@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +35,16 @@ __all__ = [
     "UserJobsCleanup",
     "UserJobsLeftError",
     "create_gcp",
+    "default_client",
     "delete_gcp",
     "delete_user_jobs",
     "finish_command",
     "gcp_target",
     "job_body",
+    "remote",
     "remove_user_jobs",
+    "spec",
+    "where",
 ]
 
 # as the stack's daily job (infra/gcp.py SCAN_DEADLINE_SECONDS): a run that outlives it would be retried while
@@ -291,3 +295,38 @@ def remove_user_jobs(outputs: Mapping[str, Any], client: Any = None) -> UserJobs
             [],
             f"could not reach Cloud Scheduler ({type(exc).__name__}: {exc}); delete the jobs with: {finish}",
         )
+
+
+# -- what the generic side (escher.extend.schedules, escher.schedule.cloud) asks of every cloud's schedules ------
+def remote(
+    paths: Paths, client: Any = None
+) -> tuple[Callable[[Schedule], str], Callable[[str], bool]] | None:
+    """The create and delete calls of the project's Cloud Scheduler, or None when GCP is not extended."""
+    found = gcp_target(paths)
+    if found is None:
+        return None
+    return (lambda s: create_gcp(found, s, client)), (
+        lambda schedule_id: delete_gcp(found, schedule_id, client)
+    )
+
+
+def default_client() -> Any:
+    """The Cloud Scheduler client from Application Default Credentials; none is an error that says what to do."""
+    from escher.clouds import gcp
+
+    try:
+        return scheduler_client()
+    except gcp.auth_errors() as exc:
+        raise CloudScheduleError(
+            f"no GCP credentials to make the cloud schedules with: {exc}",
+            hint="run `gcloud auth application-default login`, then `escher extend gcp` again",
+        ) from None
+
+
+def where(schedule_id: str) -> str:
+    return f"Runs in GCP: Cloud Scheduler job {schedule_name(schedule_id)}."
+
+
+def spec(schedule: Schedule, name: str, payload: dict[str, Any], group: str) -> dict[str, Any]:
+    """The schedule as Cloud Scheduler spells it (``escher schedule specs``): unix cron in its own zone."""
+    return {"name": name, "schedule": schedule.cron, "time_zone": schedule.timezone, "body": payload}

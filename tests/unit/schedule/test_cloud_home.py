@@ -97,7 +97,8 @@ def test_run_due_reads_the_extend_state_by_default(escher_home: Path) -> None:
 
 
 def test_the_azure_spec_is_the_every_minute_utc_timer_and_the_schedules_own_zone() -> None:
-    from escher.schedule.cloud import AZURE_TIMER, cloud_specs
+    from escher.clouds.azure.schedules import AZURE_TIMER
+    from escher.schedule.cloud import cloud_specs
 
     s = Schedule(id="s-1", cron="0 20 * * 1-5", timezone="Europe/Paris", job=parse_job("scan azure"))
     [spec] = cloud_specs([s], ["azure"])["azure"]
@@ -108,7 +109,7 @@ def test_the_azure_spec_is_the_every_minute_utc_timer_and_the_schedules_own_zone
 
 def test_the_azure_timer_is_the_one_the_stack_deploys() -> None:
     pytest.importorskip("pulumi")
+    from escher.clouds.azure.schedules import AZURE_TIMER
     from escher.infra.azure import USER_SCHEDULES_NCRONTAB
-    from escher.schedule.cloud import AZURE_TIMER
 
     assert AZURE_TIMER == USER_SCHEDULES_NCRONTAB

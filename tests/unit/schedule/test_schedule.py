@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from escher.schedule.cloud import cloud_specs, to_eventbridge, to_ncrontab
+from escher.clouds.aws.schedules import to_eventbridge
+from escher.clouds.azure.schedules import to_ncrontab
+from escher.schedule.cloud import cloud_specs
 from escher.schedule.cron import CronError, parse
 from escher.schedule.jobs import Job, JobError, Schedule, parse_job
 from escher.schedule.runner import run_due
