@@ -9,6 +9,7 @@ import typer
 
 from escher.cli._render import console, emit, sub_app
 from escher.clouds import CLOUDS
+from escher.clouds.provider import enabled_clouds
 
 if TYPE_CHECKING:
     from escher.schedule.jobs import Schedule
@@ -22,7 +23,7 @@ def open_schedules() -> ScheduleStore:
     from escher.schedule.store import ScheduleStore
 
     settings = load_settings()
-    enabled: list[str] = [c for c in CLOUDS if getattr(settings, c).enabled]
+    enabled = enabled_clouds(settings)
     clouds = enabled[:1] or ["aws"]
     return ScheduleStore(
         resolve_paths().data_dir / "schedule" / "schedules.json",

@@ -34,6 +34,7 @@ __all__ = [
     "Cloud",
     "Provider",
     "UnknownCloudError",
+    "enabled_clouds",
     "entry_modules",
     "one_of",
     "owner_of",
@@ -98,6 +99,20 @@ class Provider:
     # a target's id names its region (an ARM id carries its resource group and location): no separate region
     region_in_id: bool = False
     stop_machine: str = ""  # the operation that stops a virtual machine (the alert banners' Stop button)
+    short_title: str = ""  # the name in a short message ("runs in AWS/GCP"); the title when empty
+
+    @property
+    def label(self) -> str:
+        """The cloud's name in a short message: ``GCP`` where the title is ``Google Cloud``."""
+        return self.short_title or self.title
+
+    def section(self, settings: Any) -> Any:
+        """The cloud's section of the settings (``[aws]``), None when the config has none for it."""
+        return getattr(settings, self.name, None)
+
+    def enabled(self, settings: Any) -> bool:
+        """True when the config has the cloud's section and it is enabled."""
+        return bool(getattr(self.section(settings), "enabled", False))
 
     @property
     def client_module(self) -> str:
@@ -305,6 +320,7 @@ PROVIDERS: dict[str, Provider] = {
             region_pattern=r"^[a-z]+-[a-z]+\d$",  # europe-west1, us-central1
             region_example="europe-west1",
             stop_machine="gcp.compute.stop_instance",
+            short_title="GCP",
             billing_setting="billing_export_table",
         ),
     )
@@ -347,6 +363,11 @@ def providers_for(names: Iterable[str]) -> list[Provider]:
 def entry_modules(kind: str) -> dict[str, list[str]]:
     """cloud -> its ``checks``/``operations``/``normalizers`` entry modules: what a registry indexes."""
     return {p.name: p.entry_modules(kind) for p in PROVIDERS.values()}
+
+
+def enabled_clouds(settings: Any) -> list[str]:
+    """The clouds the config enables, in registry order (a cloud with no section in the config is not)."""
+    return [p.name for p in PROVIDERS.values() if p.enabled(settings)]
 
 
 def state_provider(scheme: str) -> Provider | None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from escher.clouds.provider import PROVIDERS
 from escher.errors import EscherError
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def user_schedule_input(schedule_id: str) -> dict[str, str]:
 
 
 # -- all three clouds ---------------------------------------------------------------------------------------------
-CLOUD_NAMES = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
+CLOUD_NAMES = {p.name: p.label for p in PROVIDERS.values()}  # "AWS", "Azure", "GCP"
 
 
 def runs_in(job_clouds: Iterable[str], extended: Iterable[str]) -> list[str]:

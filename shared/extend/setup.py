@@ -173,7 +173,9 @@ def channel_answer(name: str, value: str) -> ChannelAnswer:
 
 def other_clouds(cloud: str, settings: Settings) -> list[Cloud]:
     """The clouds this extension would manage besides its own (the enabled ones)."""
-    return [c for c in CLOUDS if c != cloud and getattr(settings, c).enabled]
+    from escher.clouds import provider
+
+    return [c for c in CLOUDS if c != cloud and provider(c).enabled(settings)]
 
 
 def default_answers(cloud: str, settings: Settings, env: Mapping[str, str] | None = None) -> SetupAnswers:

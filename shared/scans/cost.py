@@ -324,9 +324,8 @@ def billing_clouds(settings: Settings) -> list[str]:
 
     out: list[str] = []
     for cloud in PROVIDERS.values():
-        section = getattr(settings, cloud.name)
-        if "cost_source" not in cloud.refs or not section.enabled:
+        if "cost_source" not in cloud.refs or not cloud.enabled(settings):
             continue
-        if not cloud.billing_setting or getattr(section, cloud.billing_setting):
+        if not cloud.billing_setting or getattr(cloud.section(settings), cloud.billing_setting):
             out.append(cloud.name)
     return out

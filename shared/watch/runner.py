@@ -191,7 +191,7 @@ def build_watcher(env: Mapping[str, str] | None = None, *, pipeline: Pipeline | 
     for (
         cloud
     ) in PROVIDERS.values():  # each enabled cloud's feeds and state checks, as its provider names them
-        if "watch" in cloud.refs and getattr(settings, cloud.name).enabled:
+        if "watch" in cloud.refs and cloud.enabled(settings):
             sources = cloud.load("watch")(pipeline.cloud, settings)
             feeds += sources.feeds
             checks += sources.checks

@@ -348,6 +348,11 @@ try:
 except Exception as exc:
     out["bad_region"] = str(exc)
 out["provider"] = provider("oci").title
+# a cloud with no section in the config is simply not enabled (nothing reads a missing [oci])
+from escher.clouds.provider import enabled_clouds
+from escher.scans.cost import billing_clouds
+out["enabled"] = enabled_clouds(Settings())
+out["billing"] = billing_clouds(Settings())
 from typer.testing import CliRunner
 from escher.cli.main import app
 listed = CliRunner().invoke(app, ["scan", "--cloud", "oci", "--list-checks", "-o", "json"])
@@ -407,5 +412,6 @@ def test_a_fourth_cloud_is_one_package_plus_its_registration(tmp_path: Path) -> 
     assert found["failed_by_account"] == [["tenancy-1", "tenancy-1/open"], ["tenancy-2", "tenancy-2/open"]]
     assert "not an OCI region" in str(found["bad_region"])
     assert found["provider"] == "Oracle Cloud"
+    assert found["enabled"] == list(CLOUDS) and found["billing"] == ["aws"]
     exit_code, listed, tail = found["cli"]  # type: ignore[misc]
     assert exit_code == 0 and listed, tail
