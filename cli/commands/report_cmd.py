@@ -125,6 +125,7 @@ def _for_accounts(accounts: list[str]) -> MorningReport:
     from escher.report.builder import build_report
     from escher.report.service import NoScanError
     from escher.report.template import load_template
+    from escher.scans.collect.coverage import ACCOUNT_READ
     from escher.scans.model import Inventory, ScanResult
     from escher.scans.persist import close_store, open_store
 
@@ -135,7 +136,7 @@ def _for_accounts(accounts: list[str]) -> MorningReport:
         narrowed = Inventory(
             records=[r for r in inv.records if r.account in wanted],
             errors=[e for e in inv.errors if any(a in f"{e.service} {e.message}" for a in wanted)],
-            covered=list(inv.covered),
+            covered=[c for c in inv.covered if c[1] != ACCOUNT_READ or c[2] in wanted],  # theirs only
             collected_at=inv.collected_at,
         )
         return replace(scan, inventory=narrowed, findings=[f for f in scan.findings if f.account in wanted])
@@ -150,6 +151,7 @@ def _for_accounts(accounts: list[str]) -> MorningReport:
     finally:
         close_store(store)
     seen = {r.account for r in current.inventory.records} | {f.account for f in current.findings}
+    seen |= {c[2] for c in current.inventory.covered if c[1] == ACCOUNT_READ}  # read, if with no record
     missing = [
         a for a in accounts if a not in seen and not any(a in e.service for e in current.inventory.errors)
     ]

@@ -247,6 +247,7 @@ def build_report(
 def _by_account(scan: ScanResult) -> tuple[list[dict[str, Any]], list[str]]:
     """Per-account rows (resources, failing findings per severity) and the accounts that could not be
     entered; both empty for a scan of one account that entered it."""
+    from escher.scans.collect.coverage import ACCOUNT_READ
     from escher.scans.runner import UNREACHABLE_ACCOUNT
 
     unreachable = [
@@ -255,11 +256,12 @@ def _by_account(scan: ScanResult) -> tuple[list[dict[str, Any]], list[str]]:
         if e.service.startswith(UNREACHABLE_ACCOUNT)
     ]
     resources = Counter((r.cloud, r.account) for r in scan.inventory.records if r.account)
-    if len(resources) < 2 and not unreachable:
+    read = {(c, a) for c, s, a in scan.inventory.covered if s == ACCOUNT_READ}  # even with no record
+    if len(resources.keys() | read) < 2 and not unreachable:
         return [], []
     rows: dict[tuple[str, str], dict[str, Any]] = {
-        key: {"cloud": key[0], "account": key[1], "resources": n, "findings": 0}
-        for key, n in resources.items()
+        key: {"cloud": key[0], "account": key[1], "resources": resources[key], "findings": 0}
+        for key in sorted(resources.keys() | read)
     }
     for f in scan.failed:
         row = rows.setdefault(

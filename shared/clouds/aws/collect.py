@@ -136,9 +136,10 @@ class AwsCollector:
         self.max_workers = max_workers
         self.metrics_days = metrics_days
         self.now = now or datetime.now(UTC)
-        boto3 = require("boto3", "aws")
+        from escher.clouds.aws import _session
+
         botocore_config = require("botocore.config", "aws")
-        self._session = session or boto3.session.Session()
+        self._session = session or _session()  # on the process's one botocore loader
         self._config = botocore_config.Config(
             retries={"max_attempts": max_attempts, "mode": "adaptive"},
             max_pool_connections=max(max_workers * 4, *_CONCURRENCY.values()),

@@ -88,6 +88,7 @@ def _collect_accounts(
     from escher.clouds.aws import AccountSessions
     from escher.clouds.aws.collect import AwsCollector
     from escher.clouds.errors import translate
+    from escher.scans.collect.coverage import ACCOUNT_READ
     from escher.scans.runner import UNREACHABLE_ACCOUNT
 
     accounts = list(dict.fromkeys(options.accounts.get("aws") or []))
@@ -95,14 +96,20 @@ def _collect_accounts(
         raise ScanError("no AWS account to scan", hint="check [aws] accounts or the organization's filters")
     role = settings.aws.organization_role
     sessions = AccountSessions(
-        role=role, profile=settings.aws.profile, endpoint_url=settings.aws.endpoint_url, region=regions[0]
+        role=role,
+        profile=settings.aws.profile,
+        endpoint_url=settings.aws.endpoint_url,
+        region=regions[0],
+        share_clients=True,  # one client per service and region for all the accounts, not one per account
     )
+
+    wants = _wants(options)
 
     def enter(account: str) -> AwsCollector | EscherError:
         try:
-            # each account is read whole, --checks or not: the report counts an account read by its records
+            # only what --checks reads, as in one account (the daily scan: everything)
             collector = AwsCollector(
-                regions, max_attempts=options.max_attempts, session=sessions.enter(account)
+                regions, max_attempts=options.max_attempts, session=sessions.enter(account), wants=wants
             )
         except EscherError as exc:
             return exc
@@ -138,6 +145,8 @@ def _collect_accounts(
         raise failed[0]
     for account, inv in run_account_tasks(entered, options, progress).items():
         inv.errors = [replace(e, message=f"account {account}: {e.message}") for e in inv.errors]
+        if inv.covered:  # read, if only in part: the report counts it (--checks may leave it no record)
+            inv.covered.append(("aws", ACCOUNT_READ, account))
         inventory.extend(inv)
     return inventory
 

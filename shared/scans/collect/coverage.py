@@ -16,6 +16,7 @@ from escher.scans.checks.base import Check
 from escher.scans.collect.base import Produces
 
 __all__ = [
+    "ACCOUNT_READ",
     "COLLECTORS",
     "RECORD_FIELDS",
     "CloudCoverage",
@@ -31,6 +32,9 @@ COLLECTORS = {
     "gcp": "escher.clouds.gcp.collect",
 }
 RECORD_FIELDS = frozenset({"id", "name", "region", "account", "tags"})  # every record has them
+# An organization scan's ``Inventory.covered`` entry (cloud, ACCOUNT_READ, account id): the account was entered
+# and read, all of it or what ``--checks`` needs, even when that left it no record (no bucket to judge).
+ACCOUNT_READ = "account"
 
 
 def tables(cloud: str) -> dict[str, Produces]:

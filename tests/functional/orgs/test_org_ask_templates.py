@@ -54,7 +54,9 @@ def _state(ec2: Any, iid: str) -> str:
 
 
 def _scan(*accounts: str) -> None:
-    res = _invoke("-o", "json", "scan", "--cloud", "aws", "-r", REGION, "--checks", "aws.s3.bucket_public",
+    # a scan reads what its checks need in each account: the buckets, and the instances the plans act on
+    res = _invoke("-o", "json", "scan", "--cloud", "aws", "-r", REGION,
+                  "--checks", "aws.s3.bucket_public,aws.ec2.instance_public_ip",
                   *[a for account in accounts for a in ("--account", account)])  # fmt: skip
     assert res.exit_code == 0, res.output
 
