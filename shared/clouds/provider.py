@@ -1,19 +1,25 @@
 """One provider per cloud: what Escher knows about a cloud, registered once.
 
-A cloud lives in one package, ``escher.clouds.<name>``: its client module (the package itself), collector,
-checks (``checks/``), operations (``ops/``), event normalizers, state backend, cost source, account listing
-and schedules. A :class:`Provider` names its SDK (the top-level modules it owns and the pip extra that installs
-them), the entry modules the registries load, its worker (the one module outside the package), and where its
-pieces live as ``"module:attribute"`` references that are imported only when asked for. So this module
-imports no SDK and no Escher module of any cloud; ``tests/unit/test_provider_boundaries.py`` checks that a
-cloud SDK is imported only by a module its provider owns.
+A cloud lives in one package, ``escher.clouds.<name>``: its client module (the package itself: SDK clients,
+error mapping, regions), collector, scan (``scan``, ``all_accounts``, ``check_regions``), checks
+(``checks/``), operations (``ops/``), event normalizers, state backend, secret reader (``secrets``), cost
+source (``cost``), watch feed (``feed``), account listing (``accounts``), user schedules (``schedules``) and
+doctor checks (``doctor``). A :class:`Provider` names its SDK (the top-level modules it owns and the pip
+extra that installs them), the entry modules the registries load, its worker (the one module outside the
+package), facts the generic code asks (account and region forms, the setting its billing needs, the
+operation that stops a machine) and where its pieces live as ``"module:attribute"`` references that are
+imported only when asked for. So this module imports no SDK and no Escher module of any cloud;
+``tests/unit/test_provider_boundaries.py`` checks that a cloud SDK is imported only by a module its provider
+owns, ``tests/unit/test_cloud_packages.py`` that nothing outside a cloud's package is named for it or loads
+two clouds, and that a fourth cloud is one package plus one entry here.
 
     from escher.clouds import PROVIDERS, CLOUDS, provider
 
     provider("aws").sdk_module()          # escher.clouds.aws: client(), account_session(), translate(), ...
     provider("gcp").load("state_backend")  # escher.clouds.gcp.state.GcsStore
 
-Adding a cloud is one more package in ``escher.clouds`` and one more entry in :data:`PROVIDERS`.
+Adding a cloud is one more package in ``escher.clouds``, one more entry in :data:`PROVIDERS` and its name in
+:data:`Cloud` (and, if it has settings, its section in ``escher.config``).
 """
 
 from __future__ import annotations
