@@ -230,8 +230,11 @@ def _azure_grants(plan: Plan) -> list[tuple[str, list[str], list[str]]]:
             assert a["scope"] == "credentials-id"
             continue
         role = roles.get(a["roleDefinitionId"])
-        if role is None:  # a built-in role: Storage Blob Data Owner, on the Functions host account only
-            assert a["scope"] == "host-id"
+        # a built-in role: Storage Blob Data Owner on the Functions host account only, Storage Queue Data
+        # Contributor (the organization scan's queue) on the state account only
+        if role is None:
+            queues = a["roleDefinitionId"].endswith("/974c5e8b-45b9-4653-ba55-5f855dd0fb88")
+            assert a["scope"] == ("state-id" if queues else "host-id")
             continue
         perms = role["permissions"][0]
         grants.append((a["scope"], perms.get("actions", []), perms.get("dataActions", [])))
