@@ -250,7 +250,8 @@ def apply_org(
     newer = org.report.joined_at > local_at
     if not (newer or chosen):
         report.scope_notes.append(
-            f"The extension's organization scan {org.run} (joined {org.report.joined_at:%Y-%m-%d %H:%M}) is "
+            f"The extension's organization scan {org.run} (joined "
+            f"{org.report.joined_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC) is "
             f"older than this scan: `escher report --run {org.run}` shows its per-account breakdown."
         )
         return report
