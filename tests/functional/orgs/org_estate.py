@@ -140,9 +140,9 @@ def _own_snapshots(payload: bytes, account: str) -> bytes:
     account that no AWS account pays."""
     import xml.etree.ElementTree as ET
 
-    ns = "http://ec2.amazonaws.com/doc/2016-11-15/"
-    ET.register_namespace("", ns)
     root = ET.fromstring(payload)
+    ns = root.tag[1:].split("}", 1)[0]  # moto 5.2 leaves out the trailing slash AWS's namespace has
+    ET.register_namespace("", ns)
     found = root.find(f"{{{ns}}}snapshotSet")
     if found is None:
         return payload
