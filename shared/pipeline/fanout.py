@@ -1,9 +1,9 @@
-"""An organization's daily scan fanned out through the cloud's own queue (issue #19 item 4), the same on each cloud.
+"""An organization's daily scan fanned out through the cloud's own queue (issue #19 item 4), on every cloud.
 
 When the published settings ask for an organization scan and the Extension made a scan queue
 (``ESCHER_SCAN_QUEUE_URL``), the 02:00 job does not scan: :func:`dispatch` lists the accounts
-(``escher.scans.runner.all_accounts``), keeps the run's manifest in the state storage and sends one message per
-account through the cloud's queue (``escher.clouds.<cloud>.fanout.send``):
+(``escher.scans.runner.all_accounts``), keeps the run's manifest in the state storage and sends one message
+per account through the cloud's queue (``escher.clouds.<cloud>.fanout.send``):
 
 =====  ==============================================================  =====================================
 cloud  what asks for the organization                                  the queue -> the worker
@@ -17,11 +17,12 @@ gcp    ``[gcp] projects`` or ``parent``                                Pub/Sub t
 
 The worker takes one message at a time (the platform's concurrency bound), enters that account (AWS: the
 organization role; Azure and GCP: the subscription or project must answer the worker's identity), scans it and
-writes the account's part under ``scans/org/<run>/accounts/<account>.json`` (:func:`scan_account`). When every
-part is in, or the run's deadline has passed, :func:`join` writes the joined report (``reports/org/<run>.json``
-and ``.md``): one section per account, an account that could not be scanned named with why. A message that
-cannot be read fails its delivery every time and the platform moves it aside after a bounded number of
-deliveries (SQS's dead-letter queue, the Functions host's ``-poison`` queue, Pub/Sub's dead-letter topic).
+writes the account's part under ``scans/org/<run>/accounts/<account>.json`` (:func:`scan_account`). When
+every part is in, or the run's deadline has passed, :func:`join` writes the joined report
+(``reports/org/<run>.json`` and ``.md``): one section per account, an account that could not be scanned
+named with why. A message that cannot be read fails its delivery every time and the platform moves it aside
+after a bounded number of deliveries (SQS's dead-letter queue, the Functions host's ``-poison`` queue,
+Pub/Sub's dead-letter topic).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ __all__ = ["SCAN_QUEUE_ENV", "dispatch", "enabled", "is_scan_message", "join", "
 
 log = logging.getLogger("escher.pipeline.fanout")
 # set by the Extension's Worker part, the scheme naming the cloud (each cloud's fanout module's SCHEME):
-# sqs://<queue name>, azqueue://<queue>?account_url=<queue endpoint>, pubsub://projects/<project>/topics/<topic>
+# sqs://<queue name>, azqueue://<queue>?account_url=<queue endpoint>,
+# pubsub://projects/<project>/topics/<topic>
 SCAN_QUEUE_ENV = "ESCHER_SCAN_QUEUE_URL"
 PREFIX = "scans/org/"
 REPORTS = "reports/org/"
@@ -99,7 +101,8 @@ def dispatch(
         )
     run = f"{now:%Y-%m-%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     deadline = now + DEADLINE
-    manifest = {"run": run, "accounts": accounts, "started_at": now.isoformat(timespec="seconds"),
+    manifest = {"run": run, "cloud": cloud, "accounts": accounts,
+                "started_at": now.isoformat(timespec="seconds"),
                 "deadline": deadline.isoformat(timespec="seconds")}  # fmt: skip
     objects.put(f"{PREFIX}{run}/manifest.json", json.dumps(manifest).encode())
     sender = _sender(cloud)
@@ -222,6 +225,7 @@ def join(objects: PipelineObjects, run: str, *, now: datetime) -> dict[str, Any]
     sections = [_section(account, parts.get(account)) for account in manifest["accounts"]]
     report = {
         "run": run,
+        "cloud": manifest.get("cloud", ""),  # (runs queued before the manifest said its cloud: "")
         "started_at": manifest["started_at"],
         "joined_at": now.isoformat(timespec="seconds"),
         "complete": set(manifest["accounts"]) <= set(parts),

@@ -46,7 +46,8 @@ def on_schedule(request: Any) -> tuple[str, int, dict[str, str]]:
 
 
 def on_scan(request: Any) -> tuple[str, int, dict[str, str]]:
-    """The organization scan's push subscription: one project a message (:func:`escher.pipeline.fanout.scan_account`).
+    """The organization scan's push subscription: one project a message
+    (:func:`escher.pipeline.fanout.scan_account`).
 
     2xx acknowledges. A message that cannot be read, or a failure that may pass, answers 500: Pub/Sub
     redelivers it, then after the subscription's maximum delivery attempts forwards it to the scan's

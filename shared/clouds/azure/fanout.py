@@ -2,10 +2,11 @@
 state account, consumed by the Function App's queue trigger.
 
 ``ESCHER_SCAN_QUEUE_URL`` is ``azqueue://<queue>?account_url=https://<account>.queue.core.windows.net``; the
-worker's identity sends (Storage Queue Data Contributor on the state account). ``AZURE_STORAGE_CONNECTION_STRING``
-wins over the URL's account, as for blobs (azurite's, with its ``QueueEndpoint``). Messages are base64, the
-Functions host's default ``messageEncoding``. The host dequeues one message at a time per instance (batch size
-1, no prefetch) and after :data:`MAX_DEQUEUE_COUNT` failed deliveries moves a message to ``<queue>-poison``.
+worker's identity sends (Storage Queue Data Contributor on the state account).
+``AZURE_STORAGE_CONNECTION_STRING`` wins over the URL's account, as for blobs (azurite's, with its
+``QueueEndpoint``). Messages are base64, the Functions host's default ``messageEncoding``. The host dequeues
+one message at a time per instance (batch size 1, no prefetch) and after :data:`MAX_DEQUEUE_COUNT` failed
+deliveries moves a message to ``<queue>-poison``.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def enter(account: str, ctx: Any) -> None:
     if response.status_code in (401, 403, 404):
         raise EscherError(
             f"subscription {account} cannot be read: {_code(response)}",
-            hint="grant the worker's identity Reader on the subscription (or on the management group above it)",
+            hint="grant the worker's identity Reader on the subscription (or the management group above it)",
         )
     response.raise_for_status()
 

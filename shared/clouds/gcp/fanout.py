@@ -2,8 +2,8 @@
 subscription posts each message to the scan function (``on_scan``), one request an instance, with a
 dead-letter topic after :data:`MAX_DELIVERY_ATTEMPTS` deliveries.
 
-``ESCHER_SCAN_QUEUE_URL`` is ``pubsub://projects/<project>/topics/<topic>`` (``PUBSUB_EMULATOR_HOST`` honoured by
-the SDK).
+``ESCHER_SCAN_QUEUE_URL`` is ``pubsub://projects/<project>/topics/<topic>`` (``PUBSUB_EMULATOR_HOST``
+honoured by the SDK).
 """
 
 from __future__ import annotations

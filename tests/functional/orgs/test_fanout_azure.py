@@ -270,7 +270,7 @@ def test_the_daily_timer_fans_out_per_subscription_and_the_report_names_the_refu
     # the joined report: a section per subscription, the refused one named with why and what to do
     report = _read(blob, f"reports/org/{run}.json")
     sections = {s["account"]: s for s in report["accounts"]}
-    assert list(sections) == SUBS and report["complete"] is True
+    assert list(sections) == SUBS and report["complete"] is True and report["cloud"] == "azure"
     assert report["not_scanned"] == [SUB_B]
     assert sections[SUB_B]["status"] == "not scanned"
     assert "AuthorizationFailed" in sections[SUB_B]["error"] and "Reader" in sections[SUB_B]["hint"]

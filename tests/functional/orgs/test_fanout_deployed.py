@@ -44,7 +44,8 @@ for name, body, count in call["payloads"]:
         if name == "daily_scan":
             results.append({"ok": functions[name](TimerRequest(past_due=False))})
         else:
-            results.append({"ok": functions[name](QueueMessage(id="m", body=body.encode(), dequeue_count=count))})
+            message = QueueMessage(id="m", body=body.encode(), dequeue_count=count)
+            results.append({"ok": functions[name](message)})
     except Exception as exc:
         results.append({"error": type(exc).__name__, "message": str(exc)[:2000]})
 stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
@@ -69,7 +70,7 @@ def _run_azure(bundle: Unpacked, env: dict[str, str], payloads: list[Any], tmp: 
     return results
 
 
-# -- Azure -----------------------------------------------------------------------------------------------------
+# -- Azure ---------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def azure_bundle(tmp_path_factory: pytest.TempPathFactory) -> Unpacked:
     return unpacked_bundle("azure", tmp_path_factory.mktemp("azure-bundle"))
@@ -129,7 +130,7 @@ def test_azure_the_bundle_queues_each_subscription_and_its_trigger_writes_each_p
     assert all("identity" in s["error"] for s in report["accounts"]), report
 
 
-# -- GCP -------------------------------------------------------------------------------------------------------
+# -- GCP -----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def gcp_bundle(tmp_path_factory: pytest.TempPathFactory) -> Unpacked:
     return unpacked_bundle("gcp", tmp_path_factory.mktemp("gcp-bundle"))

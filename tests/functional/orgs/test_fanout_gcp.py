@@ -49,7 +49,7 @@ HIGH = ["banner"]
 
 @pytest.fixture(scope="module")
 def own_gcs() -> Iterator[GcsStorageEmulator]:
-    """A private gcp-storage-emulator (it lists every bucket whatever the project): the estate's and the state."""
+    """A private gcp-storage-emulator (it lists every bucket whatever the project): the estate's, the state."""
     with GcsStorageEmulator() as server:
         yield server
 
@@ -233,7 +233,7 @@ def test_the_daily_job_fans_out_per_project_and_the_report_names_the_refused_one
     # the joined report: a section per project, the refused one named with why and what to do
     report = _read(worker, f"reports/org/{run}.json")
     sections = {s["account"]: s for s in report["accounts"]}
-    assert list(sections) == sorted(PROJECTS) and report["complete"] is True
+    assert list(sections) == sorted(PROJECTS) and report["complete"] is True and report["cloud"] == "gcp"
     assert report["not_scanned"] == [DENIED]
     assert sections[DENIED]["status"] == "not scanned"
     assert "403" in sections[DENIED]["error"] and "service account" in sections[DENIED]["hint"]
