@@ -425,8 +425,8 @@ def extra_clouds(
     wanted = wanted_clouds(worker, env, settings)
     if not wanted:
         return found
-    from escher.clouds.errors import translate
     from escher.clouds.aws.secrets import SsmSecretReader
+    from escher.clouds.errors import translate
 
     try:
         reader = reader if reader is not None else SsmSecretReader(env["ESCHER_CREDENTIALS_PATH"])
