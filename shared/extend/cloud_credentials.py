@@ -408,8 +408,9 @@ def wanted_clouds(worker: str, env: Mapping[str, str], settings: Settings) -> li
     if worker not in HOSTS or not env.get("ESCHER_CREDENTIALS_PATH"):
         return []
     named = [c.strip() for c in env.get("ESCHER_EXTRA_CLOUDS", "").split(",") if c.strip()]
-    enabled = {"azure": settings.azure.enabled, "gcp": settings.gcp.enabled}
-    return [c for c in named if c in EXTRA_CLOUDS and c != worker and enabled.get(c, False)]
+    from escher.clouds import provider
+
+    return [c for c in named if c in EXTRA_CLOUDS and c != worker and provider(c).enabled(settings)]
 
 
 def extra_clouds(
