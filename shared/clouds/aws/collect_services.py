@@ -184,7 +184,11 @@ def tagged(c: AwsCollector, regions: Iterable[str], resource_type: str) -> dict[
                 for item in page.get("ResourceTagMappingList", []):
                     out[str(item["ResourceARN"]).split(":", 5)[-1]] = _tags(item.get("Tags"))
     except errors.ClientError as exc:
-        if _code(exc) not in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if (
+            _code(exc) not in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+            and status != 403
+        ):
             raise
         return None
     return out
