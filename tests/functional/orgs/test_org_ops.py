@@ -150,8 +150,11 @@ def test_ops_run_refused_outright_is_recorded_once(org: Org, monkeypatch: pytest
 
 
 def test_every_record_the_engine_writes_for_a_resource_in_a_member_account_names_that_account(
-    org: Org,
+    org: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from escher.cli._render import console
+
+    monkeypatch.setattr(console(), "width", 200)  # the process's console may predate COLUMNS: the table whole
     member = sorted(org.members)[1]
     ec2, iid = _instance(member)
 
