@@ -157,7 +157,7 @@ class Acts(ToolBase):
                     item.update(status="cannot_plan", message=exc.message, hint=exc.hint or "")
                     out.append(item)
                     continue
-                decision = gate.decide(plan)
+                decision = gate.preview(plan)
                 reasons = gate.approval_reasons(plan)
                 status = ("nothing_to_change" if not plan.to_change else "ready" if decision.allowed
                           else "needs_approval" if decision.needs_approval else "refused")  # fmt: skip
@@ -190,7 +190,7 @@ class Acts(ToolBase):
                         }
                     )
                     continue
-                decision = gate.decide(plan)
+                decision = gate.preview(plan)
                 item: dict[str, Any] = {"step": i, "operation": step.operation_id}
                 if decision.allowed:
                     status = ("nothing_to_change" if decision.via == "noop" else "approved"
@@ -239,7 +239,7 @@ class Acts(ToolBase):
                         }
                     )
                     break
-                decision = gate.decide(plan)
+                decision = gate.preview(plan)
                 if not decision.allowed and decision.needs_approval:
                     req = self._request(rt, stored, i, plan)
                     out.append({"step": i, "operation": step.operation_id, "status": "needs_approval",

@@ -255,7 +255,8 @@ class Pipeline:
         timings["decided"] = self.clock().isoformat()
         op_target = Target(event.cloud_provider.value, target.resource_id, target.region)
         reason = f"event {event.event_id} ({event.event_type.value})"
-        if switch is None:
+
+        def ask_approval(why: str) -> _Action:
             from escher.ops import OPERATIONS
 
             op = OPERATIONS.get(target.operation)
@@ -267,12 +268,15 @@ class Pipeline:
             )
             return _Action(
                 "needs_approval",
-                f"{target.operation} is not pre-approved for automatic remediation",
+                why,
                 timings,
                 steps=_dump(steps),
                 cli=op.cli_for(op_target, params),
                 approval_request_id=req.request_id,
             )
+
+        if switch is None:
+            return ask_approval(f"{target.operation} is not pre-approved for automatic remediation")
         gate = Gate(actor, steps, remediation=self.remediation, facts=facts)
         engine = Engine(
             self.cloud, steps, gate, verify_interval=self.verify_interval, verify_timeout=self.verify_timeout
@@ -282,6 +286,9 @@ class Pipeline:
             target.operation, [op_target], target.params, actor=str(actor), reason=reason, plan_id=plan_id
         )
         plan, result = run.plan, run.results[0]
+        if result.outcome == "refused" and result.details.get("needs_approval"):
+            # the switch covers the fix, but the gate holds it (a production target): a person is asked
+            return ask_approval(f"pre-approved by [remediation] {switch}, but held: {result.error}")
         for stage in ("fixed", "verified"):
             if stage in result.timings:
                 timings[stage] = result.timings[stage].isoformat()

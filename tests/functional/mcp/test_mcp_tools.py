@@ -204,6 +204,9 @@ def test_delete_all_snapshots_waits_for_a_person_and_runs_once_another_manager_a
     assert sorted(r["target"] for r in deleted) == mcp_estate.snapshots
     allowed = [r for r in ledger if r["action"] == "policy.allow"]
     assert [r["details"]["via"] for r in allowed] == [f"approval:{request_id}"]
+    # showing a plan and asking for approval are previews: the held step is on the record as one approval
+    # request, not as a refusal per preview
+    assert [r for r in ledger if r["action"] == "policy.refuse"] == []
 
 
 def test_a_single_operator_cannot_approve_through_mcp(mcp_estate: McpEstate) -> None:

@@ -177,6 +177,25 @@ def test_status_check_failed_alarm_reboots_the_instance_when_the_switch_is_on(wo
     assert "aws.ec2.reboot_instances" in steps, steps
 
 
+def test_switch_on_a_production_instance_asks_for_approval_instead_of_failing(worker: dict[str, Any]) -> None:
+    # the switch pre-approves the reboot, but the production rule holds it: a person is asked (the request is
+    # in the ledger), the instance is not rebooted, and the alert is not a failed remediation
+    _configure(worker, RESTART_ON)
+    spec = [{"ResourceType": "instance", "Tags": [{"Key": "env", "Value": "production"}]}]
+    instance = worker["ec2"].run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, TagSpecifications=spec
+    )["Instances"][0]["InstanceId"]
+
+    result = handler(_status_check_failed("status-evt-prod", instance), LambdaContext())
+
+    assert result["outcome"] == "needs_approval", result
+    [record] = [r for r in _audit(worker) if r["action"] == "aws.ec2.reboot_instances"]
+    assert record["outcome"] == "approval_requested" and record["details"]["approval_request_id"], record
+    assert "production" in record["details"]["decision"]
+    steps = [s["action"] for s in record["details"]["steps"]]
+    assert "policy.refuse" in steps or any("refus" in a for a in steps), steps
+
+
 def test_status_check_failed_alarm_asks_for_approval_when_the_switch_is_off(worker: dict[str, Any]) -> None:
     _configure(worker, "[remediation]\nrestart_failed_services = false\n")
     instance = worker["ec2"].run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0][
