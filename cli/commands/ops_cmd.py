@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -45,23 +45,13 @@ def in_account(rt: Runtime, operation_id: str, account: str | None) -> Runtime:
         return rt
     from dataclasses import replace
 
+    from escher.clouds import provider
     from escher.ops.model import OPERATIONS
 
-    cloud = OPERATIONS.get(operation_id).cloud
-    base = rt.ctx
-    if cloud == "aws":
-        import re
-
-        if not re.fullmatch(r"\d{12}", account):
-            raise typer.BadParameter(
-                f"{account!r} is not an AWS account id (12 digits, such as 111122223333)",
-                param_hint="--account",
-            )
-        ctx: CloudContext = _aws_account_context(rt, account)
-    elif cloud == "azure":
-        ctx = replace(base, azure_subscription_id=account, _cache={})  # its own clients
-    else:
-        ctx = replace(base, gcp_project=account, _cache={})
+    cloud = provider(OPERATIONS.get(operation_id).cloud)
+    if cloud.account_pattern and not re.fullmatch(cloud.account_pattern, account):
+        raise typer.BadParameter(f"{account!r} is not {cloud.account_example}", param_hint="--account")
+    ctx: CloudContext = cloud.load("act_in")(rt.ctx, rt.settings, account)
     return replace(rt, ctx=ctx, account=account)  # its gates and engine name the account in every record
 
 
@@ -75,57 +65,15 @@ def op_accounts(
     if not all_accounts:
         return list(dict.fromkeys(given or [])) or [None]
     from escher.cli.commands.scan_cmd import _accounts
+    from escher.clouds import PROVIDERS
     from escher.ops.model import OPERATIONS
 
     cloud = OPERATIONS.get(operation_id).cloud
-    if cloud not in ("aws", "azure", "gcp"):
+    if cloud not in PROVIDERS:
         raise typer.BadParameter(
             f"{operation_id} does not act in a cloud account", param_hint="--all-accounts"
         )
     return list(_accounts(rt.settings, [cloud], True, [], rt.ctx).get(cloud, []))
-
-
-def _aws_account_context(rt: Runtime, account: str) -> CloudContext:
-    """A CloudContext whose AWS clients act in ``account``, on the credentials of [aws] organization_role
-    assumed there (the caller's own session for its own account)."""
-    from escher.clouds.aws import AccountSessions, translate
-    from escher.ops.context import CloudContext
-
-    aws = rt.settings.aws
-    try:
-        session = AccountSessions(
-            role=aws.organization_role, profile=aws.profile, endpoint_url=aws.endpoint_url
-        ).enter(account, session_name="escher-ops")
-    except Exception as exc:
-        error = translate(exc)
-        if error is None:
-            raise
-        error.hint = (
-            f"check that the role {aws.organization_role!r} exists in account {account} and trusts this "
-            "identity ([aws] organization_role names it)"
-        )
-        raise error from None
-
-    @dataclass
-    class InAccount(CloudContext):
-        def aws(self, service: str, region: str | None = None) -> Any:
-            from escher.clouds import aws
-
-            return self._cached(
-                ("aws", service, region or ""),
-                lambda: aws.client(
-                    service,
-                    region,
-                    retries=self.aws_retries,
-                    endpoint_url=self.aws_endpoint_url,
-                    session=session,
-                ),
-            )
-
-    values = {
-        f.name: getattr(rt.ctx, f.name) for f in fields(rt.ctx) if f.init and not f.name.startswith("_")
-    }
-    return InAccount(**values)
 
 
 @app.command("list")

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 from escher.clouds.provider import AccountListing
 
 if TYPE_CHECKING:
     from escher.config import Settings
+    from escher.ops.context import CloudContext
 
-__all__ = ["account_listing"]
+__all__ = ["account_listing", "act_in"]
 
 
 def account_listing(settings: Settings) -> AccountListing:
@@ -39,3 +41,44 @@ def account_listing(settings: Settings) -> AccountListing:
         data={"role": aws.organization_role},
         none_found="check [aws] organization_units and account_tags",
     )
+
+
+def act_in(base: CloudContext, settings: Settings, account: str) -> CloudContext:
+    """``base`` with AWS clients acting in ``account``, on the credentials of [aws] organization_role assumed
+    there (the caller's own session for its own account): what ``escher ops --account`` acts through."""
+    from escher.clouds.aws import AccountSessions, translate
+    from escher.ops.context import CloudContext
+
+    aws = settings.aws
+    try:
+        session = AccountSessions(
+            role=aws.organization_role, profile=aws.profile, endpoint_url=aws.endpoint_url
+        ).enter(account, session_name="escher-ops")
+    except Exception as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        error.hint = (
+            f"check that the role {aws.organization_role!r} exists in account {account} and trusts this "
+            "identity ([aws] organization_role names it)"
+        )
+        raise error from None
+
+    @dataclass
+    class InAccount(CloudContext):
+        def aws(self, service: str, region: str | None = None) -> Any:
+            from escher.clouds import aws
+
+            return self._cached(
+                ("aws", service, region or ""),
+                lambda: aws.client(
+                    service,
+                    region,
+                    retries=self.aws_retries,
+                    endpoint_url=self.aws_endpoint_url,
+                    session=session,
+                ),
+            )
+
+    values = {f.name: getattr(base, f.name) for f in fields(base) if f.init and not f.name.startswith("_")}
+    return InAccount(**values)

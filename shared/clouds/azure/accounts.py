@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from escher.clouds.provider import AccountListing
     from escher.config import Settings
+    from escher.ops.context import CloudContext
 
 __all__ = [
     "ARM",
@@ -23,6 +24,7 @@ __all__ = [
     "SUBSCRIPTIONS_API",
     "Subscription",
     "account_listing",
+    "act_in",
     "list_subscriptions",
 ]
 
@@ -105,3 +107,11 @@ def account_listing(settings: Settings) -> AccountListing:
         data={"management_group": azure.management_group},
         none_found="check [azure] management_group, or name them in [azure] subscriptions",
     )
+
+
+def act_in(base: CloudContext, settings: Settings, account: str) -> CloudContext:
+    """``base`` acting in the subscription ``account``, with clients of its own: what ``escher ops --account`` acts
+    through."""
+    from dataclasses import replace
+
+    return replace(base, azure_subscription_id=account, _cache={})

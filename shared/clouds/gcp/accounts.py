@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from escher.clouds.provider import AccountListing
     from escher.config import Settings
+    from escher.ops.context import CloudContext
 
-__all__ = ["Project", "account_listing", "list_projects"]
+__all__ = ["Project", "account_listing", "act_in", "list_projects"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +99,11 @@ def account_listing(settings: Settings) -> AccountListing:
         data={"parent": settings.gcp.parent},
         none_found="check [gcp] parent, or name them in [gcp] projects",
     )
+
+
+def act_in(base: CloudContext, settings: Settings, account: str) -> CloudContext:
+    """``base`` acting in the project ``account``, with clients of its own: what ``escher ops --account`` acts
+    through."""
+    from dataclasses import replace
+
+    return replace(base, gcp_project=account, _cache={})
