@@ -253,7 +253,7 @@ class _AccountKeysProvider:
 
 class SharedClients:
     """One botocore client per service, region and configuration for all the accounts of an organization scan,
-    each call signed with its own account's keys (:class:`AccountClient`). Making a client costs ~40 ms of CPU
+    each call signed with its own account's keys (:class:`AccountClient`). Making a client costs 10-20 ms of CPU
     (botocore copies its event handlers, builds the client class and the endpoint resolver): a client per
     account, service and region was most of an organization scan's CPU on a 2-core machine. Shared, the
     clients also share their connection pools (sized for the organization's workers) and botocore's adaptive
