@@ -112,6 +112,7 @@ def account_listing(settings: Settings) -> AccountListing:
 def act_in(base: CloudContext, settings: Settings, account: str) -> CloudContext:
     """``base`` acting in the subscription ``account``, with clients of its own: what ``escher ops --account`` acts
     through."""
+    import threading
     from dataclasses import replace
 
-    return replace(base, azure_subscription_id=account, _cache={})
+    return replace(base, azure_subscription_id=account, _cache={}, _lock=threading.Lock())

@@ -27,7 +27,9 @@ def scan(
     from escher.scans.runner import each_account
 
     if "azure" in options.accounts:
-        return each_account("azure", options.accounts["azure"], lambda sub: _one(sub, ctx, progress))
+        return each_account(
+            "azure", options.accounts["azure"], lambda sub: _one(settings, sub, ctx, progress)
+        )
     sub = (ctx.azure_subscription_id if ctx else None) or settings.azure.subscription_id
     if not sub:
         raise CloudAccessError(
@@ -39,19 +41,16 @@ def scan(
     return AzureCollector(sub, ctx=ctx).collect(progress)
 
 
-def _one(subscription: str, ctx: CloudContext | None, progress: Progress | None) -> Inventory:
-    import threading
-    from dataclasses import replace as with_
-
+def _one(
+    settings: Settings, subscription: str, ctx: CloudContext | None, progress: Progress | None
+) -> Inventory:
+    from escher.clouds.azure.accounts import act_in
     from escher.clouds.azure.collect import AzureCollector
     from escher.ops.context import CloudContext
 
-    there = (
-        with_(ctx, azure_subscription_id=subscription, _cache={}, _lock=threading.Lock())  # its own clients
-        if ctx
-        else CloudContext(azure_subscription_id=subscription)
+    return AzureCollector(subscription, ctx=act_in(ctx or CloudContext(), settings, subscription)).collect(
+        progress
     )
-    return AzureCollector(subscription, ctx=there).collect(progress)
 
 
 def all_accounts(settings: Settings, ctx: CloudContext | None = None) -> list[str]:

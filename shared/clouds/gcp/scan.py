@@ -28,7 +28,9 @@ def scan(
     from escher.scans.runner import each_account
 
     if "gcp" in options.accounts:
-        return each_account("gcp", options.accounts["gcp"], lambda project: _one(project, ctx, progress))
+        return each_account(
+            "gcp", options.accounts["gcp"], lambda project: _one(settings, project, ctx, progress)
+        )
     project = (
         (ctx.gcp_project if ctx else None) or settings.gcp.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
     )
@@ -41,19 +43,12 @@ def scan(
     return GcpCollector(project, ctx=ctx).collect(progress)
 
 
-def _one(project: str, ctx: CloudContext | None, progress: Progress | None) -> Inventory:
-    import threading
-    from dataclasses import replace as with_
-
+def _one(settings: Settings, project: str, ctx: CloudContext | None, progress: Progress | None) -> Inventory:
+    from escher.clouds.gcp.accounts import act_in
     from escher.clouds.gcp.collect import GcpCollector
     from escher.ops.context import CloudContext
 
-    there = (
-        with_(ctx, gcp_project=project, _cache={}, _lock=threading.Lock())  # its own clients
-        if ctx
-        else CloudContext(gcp_project=project)
-    )
-    return GcpCollector(project, ctx=there).collect(progress)
+    return GcpCollector(project, ctx=act_in(ctx or CloudContext(), settings, project)).collect(progress)
 
 
 def all_accounts(settings: Settings, ctx: CloudContext | None = None) -> list[str]:
