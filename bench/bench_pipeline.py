@@ -24,7 +24,8 @@ TARGET_CORE = 0.001
 
 
 def _pipeline(objects: Any, cloud: Any) -> Any:
-    from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.alerts.store import AlertStore
+    from escher.audit.objects import ObjectAuditSink
     from escher.notify import RecordingNotifier
     from escher.pipeline.core import Pipeline
     from escher.pipeline.deadletter import MemoryDeadLetters

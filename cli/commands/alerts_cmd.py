@@ -16,7 +16,8 @@ from escher.cli._render import console, emit
 from escher.cli.commands.sync_cmd import NO_SYNC, auto_sync
 
 if TYPE_CHECKING:
-    from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.alerts.store import AlertStore
+    from escher.audit.objects import ObjectAuditSink
 
 app = typer.Typer(
     help="Real-time alerts: banners, acknowledgement, the incident timeline.",
@@ -28,7 +29,8 @@ app = typer.Typer(
 
 
 def _stores() -> tuple[AlertStore, ObjectAuditSink]:
-    from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.alerts.store import AlertStore
+    from escher.audit.objects import ObjectAuditSink
     from escher.config import load_settings
     from escher.pipeline.runtime import audit_objects, state_objects
 

@@ -54,7 +54,7 @@ def _query(
 
 def _open() -> Store:
     """The store, with a legacy operations.jsonl moved into the ledger first (once)."""
-    from escher.audit_sink import migrate_jsonl
+    from escher.audit.ledger import migrate_jsonl
     from escher.store.store import Store
 
     store = Store.open()

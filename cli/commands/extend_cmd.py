@@ -97,7 +97,7 @@ def _recorded_act(
 ) -> Iterator[dict[str, Any]]:
     """The intent in the ledger before the deployment changes anything, the outcome after (a failure too)."""
     from escher.audit import AuditRecord
-    from escher.audit_sink import recorded
+    from escher.audit.ledger import recorded
     from escher.config import load_settings
     from escher.policy.personas import current_actor
 

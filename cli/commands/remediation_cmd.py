@@ -94,7 +94,7 @@ def _switch(
         capacity_percent=capacity,
     )
     from escher.audit import AuditRecord
-    from escher.audit_sink import recorded
+    from escher.audit.ledger import recorded
 
     with recorded(paths) as ledger:  # a policy change is an act: recorded before it is reported done
         _ = ledger.store  # the ledger is reachable before anything changes

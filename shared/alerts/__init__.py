@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from escher.alerts.model import Alert, AlertStatus, Delivery, alert_id_for
-from escher.alerts.store import AlertNotFoundError, AlertStore, AuditIntegrityError, ObjectAuditSink
+from escher.alerts.store import AlertNotFoundError, AlertStore
 
 __all__ = [
     "Alert",
     "AlertNotFoundError",
     "AlertStatus",
     "AlertStore",
-    "AuditIntegrityError",
     "Delivery",
-    "ObjectAuditSink",
     "alert_id_for",
 ]

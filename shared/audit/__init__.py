@@ -1,7 +1,7 @@
 """The audit record every change produces, and the small interface that receives it.
 
 The engine, the pipeline and the policy write :class:`AuditRecord` values to an :class:`AuditSink`. The store
-(``escher.store``) provides the real sink, :class:`escher.audit_sink.LedgerAuditSink`: append-only,
+(``escher.store``) provides the real sink, :class:`escher.audit.ledger.LedgerAuditSink`: append-only,
 hash-chained, signed with a pinned key and anchored outside the database; the state backends put the same
 records on WORM object storage in Extend mode. :class:`MemoryAuditSink` is the in-memory fake.
 """

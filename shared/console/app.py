@@ -99,7 +99,7 @@ class Console:
         """One ledger sink for the process (the store opens on its first record), closed at shutdown."""
         with self._lock:
             if self._sink is None:
-                from escher.audit_sink import LedgerAuditSink
+                from escher.audit.ledger import LedgerAuditSink
 
                 self._sink, self._own_sink = LedgerAuditSink(), True
             return self._sink
@@ -115,7 +115,7 @@ class Console:
                 return self._store
             if not store_available():
                 return None
-            from escher.audit_sink import migrate_jsonl
+            from escher.audit.ledger import migrate_jsonl
             from escher.store.store import Store
 
             store = Store.open()

@@ -109,8 +109,8 @@ def confirm_plan(console: Console, request: Request, form: Form) -> Response:
 
 # -- alerts -------------------------------------------------------------------------------------------------
 def timeline(console: Console, request: Request) -> Response:
-    from escher.alerts.store import ObjectAuditSink
     from escher.alerts.views import timeline as build
+    from escher.audit.objects import ObjectAuditSink
     from escher.pipeline.runtime import audit_objects
 
     rt = console.runtime()

@@ -268,7 +268,7 @@ def _ledger(store: Store | None) -> Iterator[Store]:
     if store is not None:
         yield store
         return
-    from escher.audit_sink import migrate_jsonl
+    from escher.audit.ledger import migrate_jsonl
     from escher.store.store import Store
 
     with Store.open() as opened:

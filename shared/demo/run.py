@@ -161,8 +161,9 @@ def _attach(steps: _Steps, result: DemoResult, tmp: str) -> None:
 
 
 def _scenario(steps: _Steps, result: DemoResult, tmp: str) -> None:
-    from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.alerts.store import AlertStore
     from escher.alerts.views import timeline
+    from escher.audit.objects import ObjectAuditSink
     from escher.clouds import aws
     from escher.clouds.aws.state import S3Store
     from escher.demo.events import bucket_made_public, security_group_opened

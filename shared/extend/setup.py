@@ -287,7 +287,7 @@ def apply(paths: Paths, answers: SetupAnswers, settings: Settings, *, actor: Any
             hint="ask a manager (the [personas] managers list in the config), or keep the switches as they are",
         )
     from escher.audit import AuditRecord
-    from escher.audit_sink import recorded
+    from escher.audit.ledger import recorded
     from escher.policy.remediation import save_remediation
 
     with recorded(paths) as ledger:  # a policy change is an act: recorded before it is reported done

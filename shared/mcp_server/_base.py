@@ -119,7 +119,7 @@ class ToolBase:
     @contextmanager
     def _runtime(self, channel: str) -> Iterator[Runtime]:
         """A runtime whose every record names the channel; its ledger is signed and anchored when done."""
-        from escher.audit_sink import LedgerAuditSink
+        from escher.audit.ledger import LedgerAuditSink
         from escher.policy.runtime import open_runtime
 
         ledger = LedgerAuditSink()

@@ -251,7 +251,8 @@ class Reads(ToolBase):
         )
 
     def _alert_stores(self) -> tuple[Any, Any]:
-        from escher.alerts.store import AlertStore, ObjectAuditSink
+        from escher.alerts.store import AlertStore
+        from escher.audit.objects import ObjectAuditSink
         from escher.config import load_settings
         from escher.pipeline.runtime import audit_objects, state_objects
 
@@ -282,7 +283,7 @@ class Reads(ToolBase):
 
     @contextmanager
     def _store(self) -> Iterator[Any]:
-        from escher.audit_sink import migrate_jsonl
+        from escher.audit.ledger import migrate_jsonl
         from escher.store.store import Store
 
         with Store.open() as store:

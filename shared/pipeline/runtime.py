@@ -169,7 +169,8 @@ def effective_settings(
 def _build(
     worker: str, env: Mapping[str, str], *, published: SettingsDocument | None = None, **overrides: Any
 ) -> Pipeline:
-    from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.alerts.store import AlertStore
+    from escher.audit.objects import ObjectAuditSink
     from escher.config import resolve_paths
     from escher.notify.config import load_notify
     from escher.notify.send import AppriseNotifier, Message

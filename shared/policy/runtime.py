@@ -1,6 +1,6 @@
 """Everything one CLI invocation (or worker run) needs to change a cloud, built from the settings.
 
-The audit sink is the store's ledger (:class:`escher.audit_sink.LedgerAuditSink`): hash-chained, signed and
+The audit sink is the store's ledger (:class:`escher.audit.ledger.LedgerAuditSink`): hash-chained, signed and
 anchored, the one ledger of every path; it opens the store on the first record.
 """
 
@@ -65,7 +65,7 @@ def open_runtime(sink: AuditSink | None = None) -> Runtime:
     paths = resolve_paths()
     settings = load_settings(paths)
     if sink is None:
-        from escher.audit_sink import LedgerAuditSink
+        from escher.audit.ledger import LedgerAuditSink
 
         sink = LedgerAuditSink(paths, settings)
     policy = load_policy(settings.extensions)

@@ -202,7 +202,7 @@ def build_watcher(env: Mapping[str, str] | None = None, *, pipeline: Pipeline | 
 
 def local_pipeline(env: Mapping[str, str]) -> Pipeline:
     """The workers' pipeline with the laptop's ledger as its audit sink (one ledger for every path)."""
-    from escher.audit_sink import LedgerAuditSink
+    from escher.audit.ledger import LedgerAuditSink
     from escher.config import resolve_paths
     from escher.pipeline.runtime import build_pipeline
 

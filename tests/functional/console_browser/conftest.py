@@ -152,7 +152,7 @@ def console(home: Path) -> Iterator[RunningConsole]:
 @contextmanager
 def core_runtime() -> Iterator[Runtime]:
     """The core as a CLI command opens it (the same ledger), closed at the end (not at the process's)."""
-    from escher.audit_sink import LedgerAuditSink
+    from escher.audit.ledger import LedgerAuditSink
     from escher.policy.runtime import open_runtime
 
     sink = LedgerAuditSink()

@@ -69,8 +69,9 @@ def _launch(ec2: Any, image: str, env: str, tags: dict[str, str], n: int) -> lis
 
 def _seed_cost_and_alert(home: Path, url: str) -> str:
     from escher.alerts.model import Alert
-    from escher.alerts.store import AlertStore, ObjectAuditSink
+    from escher.alerts.store import AlertStore
     from escher.audit import AuditRecord
+    from escher.audit.objects import ObjectAuditSink
     from escher.config import Paths
     from escher.pipeline.objects import LocalObjects
     from escher.scans.cost import CostRow, CostSnapshot

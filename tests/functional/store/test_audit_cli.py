@@ -174,7 +174,7 @@ def test_runtimes_of_one_process_share_one_store_and_a_long_one_still_reaches_th
 ) -> None:
     """The agent runs job after job in one process: one store for all of them (not a connection a job), and its
     head still reaches the bucket while it runs, not only when it exits."""
-    import escher.audit_sink as audit_sink
+    import escher.audit.ledger as audit_sink
     from escher.audit import AuditRecord
     from escher.policy.runtime import open_runtime
 

@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from escher.alerts.model import Alert
-from escher.alerts.store import AlertStore, ObjectAuditSink
+from escher.alerts.store import AlertStore
 from escher.audit import AuditRecord
+from escher.audit.objects import ObjectAuditSink
 from escher.extend.pull import Source, pull
 from escher.pipeline.objects import LocalObjects
 

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from escher.audit import MemoryAuditSink
-from escher.ops import CloudContext
-from escher.pipeline.runtime import build_pipeline, state_objects
 from escher.clouds.aws.feed import AwsCloudTrailFeed
 from escher.clouds.azure.feed import AzureActivityLogFeed
 from escher.clouds.gcp.feed import GcpAuditLogFeed
+from escher.ops import CloudContext
+from escher.pipeline.runtime import build_pipeline, state_objects
 from escher.watch.feeds import FeedUnavailable
 from escher.watch.runner import Watcher
 from escher.watch.watermarks import OVERLAP, Watermarks

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from escher.alerts.store import ObjectAuditSink
+from escher.audit.objects import ObjectAuditSink
 from escher.emulators import MotoEmulator
 from escher.pipeline.runtime import audit_objects
 from escher.workers.aws.handler import handler

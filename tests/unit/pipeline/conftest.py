@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from escher.alerts.store import AlertStore, ObjectAuditSink
+from escher.alerts.store import AlertStore
+from escher.audit.objects import ObjectAuditSink
 from escher.events import EstateRecord, InMemoryEstate
 from escher.events.model import CloudProvider
 from escher.notify import NotifySettings, RecordingNotifier

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from escher.alerts.store import AuditIntegrityError, ObjectAuditSink
 from escher.audit import AuditRecord
+from escher.audit.objects import AuditIntegrityError, ObjectAuditSink
 from escher.pipeline.objects import MemoryObjects
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from escher.alerts.store import ObjectAuditSink
+from escher.audit.objects import ObjectAuditSink
 from escher.pipeline.core import Outcome, PipelineResult
 from escher.pipeline.errors import EventInProgressError
 from escher.pipeline.markers import Markers

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from escher.alerts.store import ObjectAuditSink
+from escher.audit.objects import ObjectAuditSink
 from escher.notify import RecordingNotifier
 from escher.pipeline.core import Outcome
 from escher.pipeline.deadletter import MemoryDeadLetters
