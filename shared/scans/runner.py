@@ -135,44 +135,53 @@ def all_accounts(cloud: str, settings: Settings, ctx: CloudContext | None = None
     return found
 
 
-def each_account(cloud: str, accounts: list[str], read: Callable[[str], Inventory]) -> Inventory:
-    """Read each account (an Azure subscription, a GCP project) in turn (each collector runs its own tasks in
-    parallel).
+def each_account(
+    cloud: str, accounts: list[str], read: Callable[[str], Inventory], *, at_once: int = 4
+) -> Inventory:
+    """Read each account (an Azure subscription, a GCP project), ``at_once`` of them at a time (each collector
+    runs its own tasks in parallel too); the inventory keeps the accounts' order.
     One that cannot be read at all is recorded as not read, with why and what to do, and the others are
     read; the parts of one that failed name it. Only when none could be read is the first failure raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from escher.clouds import provider
     from escher.clouds.errors import translate
 
     accounts = list(dict.fromkeys(accounts))
-    from escher.clouds import provider
-
     what = provider(cloud).account_word
     if not accounts:
         raise ScanError(
             f"no {cloud} {what} to scan", hint=f"check [{cloud}] in the config, or name one with --account"
         )
-    inventory = Inventory()
-    failed: list[EscherError] = []
-    for account in accounts:
+
+    def one(account: str) -> Inventory | EscherError:
         try:
-            got = read(account)
+            return read(account)
         except EscherError as exc:
-            error: EscherError = exc
+            return exc
         except Exception as exc:  # the SDK's own error: the subscription / project could not be entered
             translated = translate(exc)
             if translated is None:
                 raise  # not a cloud failure: a bug, shown as one
-            error = translated
-        else:
-            got.errors = [replace(e, message=f"{what} {account}: {e.message}") for e in got.errors]
-            inventory.extend(got)
-            continue
-        failed.append(error)
-        code = str(getattr(error, "code", "") or type(error).__name__)
-        inventory.errors.append(
-            CollectionError(
-                cloud, UNREACHABLE_ACCOUNT + account, WHOLE_CLOUD[1], error.message, code, error.hint or ""
+            return translated
+
+    inventory = Inventory()
+    failed: list[EscherError] = []
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(at_once, len(accounts))), thread_name_prefix="escher-acct"
+    ) as pool:
+        for account, got in zip(accounts, pool.map(one, accounts), strict=True):
+            if isinstance(got, Inventory):
+                got.errors = [replace(e, message=f"{what} {account}: {e.message}") for e in got.errors]
+                inventory.extend(got)
+                continue
+            failed.append(got)
+            code = str(getattr(got, "code", "") or type(got).__name__)
+            inventory.errors.append(
+                CollectionError(
+                    cloud, UNREACHABLE_ACCOUNT + account, WHOLE_CLOUD[1], got.message, code, got.hint or ""
+                )
             )
-        )
     if len(failed) == len(accounts):
         raise failed[0]
     return inventory
