@@ -134,8 +134,8 @@ def _seed_one_of_everything() -> None:
 
 
 def _run_scan_and_cost(recorder: CallRecorder) -> None:
-    from escher.config import Settings
     from escher.clouds.aws.cost import AwsCostSource
+    from escher.config import Settings
     from escher.scans.runner import ScanOptions, run_scan
 
     with recorder.recording("scan"):
