@@ -1,4 +1,4 @@
-"""Azure Blob on loopback: azurite from npm (installed by the project's package.json)."""
+"""Azure Blob and Queue storage on loopback: azurite from npm (installed by the project's package.json)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 
 
 class AzuriteEmulator(Emulator):
-    name = "azurite (blob)"
+    """One azurite service: ``blob`` (the default) or ``queue`` (``azurite-blob`` / ``azurite-queue``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, service: str = "blob") -> None:
+        self.service = service
+        self.name = f"azurite ({service})"
         self.port = 0
         self._proc: ManagedProcess | None = None
 
     def _start(self) -> None:
-        binary = find_node_bin("azurite-blob")
+        binary = find_node_bin(f"azurite-{self.service}")
         if binary is None:
             raise EmulatorError(
                 "azurite is not installed", hint="run 'make emulators' (npm install in the repo)"
@@ -34,9 +36,9 @@ class AzuriteEmulator(Emulator):
             self.name,
             [
                 str(binary),
-                "--blobHost",
+                f"--{self.service}Host",
                 LOOPBACK,
-                "--blobPort",
+                f"--{self.service}Port",
                 str(self.port),
                 "--inMemoryPersistence",
                 "--disableTelemetry",
@@ -53,8 +55,13 @@ class AzuriteEmulator(Emulator):
             self._proc = None
 
     @property
-    def blob_endpoint(self) -> str:
+    def endpoint(self) -> str:
+        """The service's URL for the development account (``http://127.0.0.1:<port>/devstoreaccount1``)."""
         return f"http://{LOOPBACK}:{self.port}/{ACCOUNT_NAME}"
+
+    @property
+    def blob_endpoint(self) -> str:
+        return self.endpoint
 
     @property
     def connection_string(self) -> str:

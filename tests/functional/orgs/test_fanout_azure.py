@@ -25,14 +25,6 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 
 from escher.clouds.azure.fanout import MAX_DEQUEUE_COUNT, POISON_QUEUE, QUEUE_CONNECTION, SCAN_QUEUE
 from escher.emulators import AzuriteEmulator
-from escher.emulators._process import (
-    LOOPBACK,
-    Emulator,
-    EmulatorError,
-    ManagedProcess,
-    find_node_bin,
-    free_port,
-)
 from escher.emulators.azure import ACCOUNT_KEY, ACCOUNT_NAME
 from escher.ops import CloudContext
 from escher.pipeline import runtime
@@ -58,43 +50,10 @@ HIGH = ["banner"]
 """
 
 
-class AzuriteQueue(Emulator):
-    """azurite's queue service (``azurite-queue`` from the project's package.json), as tests start its blob
-    service (escher.emulators.AzuriteEmulator)."""
-
-    name = "azurite (queue)"
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._proc: ManagedProcess | None = None
-
-    def _start(self) -> None:
-        binary = find_node_bin("azurite-queue")
-        if binary is None:
-            raise EmulatorError(
-                "azurite is not installed", hint="run 'make emulators' (npm install in the repo)"
-            )
-        self.port = free_port()
-        self._proc = ManagedProcess(
-            self.name,
-            [str(binary), "--queueHost", LOOPBACK, "--queuePort", str(self.port), "--inMemoryPersistence",
-             "--disableTelemetry", "--skipApiVersionCheck", "--silent", "--loose"],
-        )  # fmt: skip
-        self._proc.start(self.port, timeout=60)
-
-    def _stop(self) -> None:
-        if self._proc is not None:
-            self._proc.stop()
-            self._proc = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/{ACCOUNT_NAME}"
-
-
 @pytest.fixture(scope="module")
-def queue_service() -> Iterator[AzuriteQueue]:
-    with AzuriteQueue() as server:
+def queue_service() -> Iterator[AzuriteEmulator]:
+    """azurite's queue service (``azurite-queue`` from the project's package.json)."""
+    with AzuriteEmulator("queue") as server:
         yield server
 
 
@@ -178,7 +137,10 @@ class Host:
 
 @pytest.fixture
 def worker(
-    azure_env: AzuriteEmulator, queue_service: AzuriteQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    azure_env: AzuriteEmulator,
+    queue_service: AzuriteEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
     """The worker's environment as the Extension sets it, azurite standing in for the state account (its blob
     and queue endpoints in one connection string)."""
