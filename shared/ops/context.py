@@ -23,6 +23,7 @@ class CloudContext:
     aws_retries: dict[str, Any] | None = None  # None: escher.clouds.aws.DEFAULT_RETRIES (adaptive)
     aws_endpoint_url: str | None = None  # None: boto3's own AWS_ENDPOINT_URL[_<SERVICE>] settings
     aws_profile: str | None = None
+    aws_session: Any = None  # an account's boto3 session (ops --account: the organization role assumed there)
     azure_subscription_id: str | None = None  # for selecting VMs by tag; a target's ARM id names its own
     azure_credential: Any = None
     azure_transport: Any = None
@@ -61,7 +62,8 @@ class CloudContext:
                 region,
                 retries=self.aws_retries,
                 endpoint_url=self.aws_endpoint_url,
-                profile=self.aws_profile,
+                profile=None if self.aws_session is not None else self.aws_profile,
+                session=self.aws_session,
             ),
         )
 

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from escher.clouds.provider import AccountListing
 
@@ -47,7 +46,6 @@ def act_in(base: CloudContext, settings: Settings, account: str) -> CloudContext
     """``base`` with AWS clients acting in ``account``, on the credentials of [aws] organization_role assumed
     there (the caller's own session for its own account): what ``escher ops --account`` acts through."""
     from escher.clouds.aws import AccountSessions, translate
-    from escher.ops.context import CloudContext
 
     aws = settings.aws
     try:
@@ -64,21 +62,7 @@ def act_in(base: CloudContext, settings: Settings, account: str) -> CloudContext
         )
         raise error from None
 
-    @dataclass
-    class InAccount(CloudContext):
-        def aws(self, service: str, region: str | None = None) -> Any:
-            from escher.clouds import aws
+    import threading
+    from dataclasses import replace
 
-            return self._cached(
-                ("aws", service, region or ""),
-                lambda: aws.client(
-                    service,
-                    region,
-                    retries=self.aws_retries,
-                    endpoint_url=self.aws_endpoint_url,
-                    session=session,
-                ),
-            )
-
-    values = {f.name: getattr(base, f.name) for f in fields(base) if f.init and not f.name.startswith("_")}
-    return InAccount(**values)
+    return replace(base, aws_session=session, _cache={}, _lock=threading.Lock())
