@@ -60,7 +60,11 @@ def laptop(
     from escher.config import resolve_paths
 
     monkeypatch.setenv("ESCHER_DATABASE_URL", pg_database)
+    from escher.cli._render import console, err_console
+
     monkeypatch.setenv("COLUMNS", "220")
+    for made in (console(), err_console()):  # the process's consoles may predate COLUMNS (xdist)
+        monkeypatch.setattr(made, "width", 220)
     paths = resolve_paths()
     paths.config_dir.mkdir(parents=True, exist_ok=True)
     paths.config_file.write_text(f'[aws]\nregions = ["{REGION}"]\n', encoding="utf-8")
