@@ -82,9 +82,8 @@ def test_azure_the_bundle_queues_each_subscription_and_its_trigger_writes_each_p
     from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
     from escher.clouds.azure.fanout import POISON_QUEUE, SCAN_QUEUE
-    from escher.emulators.azure import ACCOUNT_KEY, ACCOUNT_NAME
+    from escher.emulators.azure import ACCOUNT_KEY, ACCOUNT_NAME, AzuriteEmulator
     from tests.functional.deployed.test_azure_deployed import Deployment
-    from tests.functional.orgs.test_fanout_azure import AzuriteQueue
 
     deployment = Deployment(azure_env, azure_bundle)
     config = deployment.paths.config_file
@@ -92,7 +91,7 @@ def test_azure_the_bundle_queues_each_subscription_and_its_trigger_writes_each_p
         config.read_text().replace("[azure]\n", f"[azure]\nsubscriptions = {json.dumps(SUBS)}\n", 1)
     )
     deployment.cli("extend", "sync-settings")
-    with AzuriteQueue() as queues:
+    with AzuriteEmulator("queue") as queues:
         connection = (
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
             f"BlobEndpoint={azure_env.blob_endpoint};QueueEndpoint={queues.endpoint};"
